@@ -1,0 +1,146 @@
+/**
+ * What one attempt of a card is made of, and the contracts between workflows and activities:
+ * owner run → verification (gate) → LLM-judge ‖ QA → verdicts. Pure types and helpers.
+ */
+import type { Cost } from './cost.js';
+import type { AgentConfig, JudgeConfig, QaCheck, VerificationConfig } from './squad.js';
+import type { Priority } from './backlog.js';
+
+/** The validators of the validation pipeline, plus `owner` for an owner that failed to run. */
+export type ValidatorName = 'owner' | 'verification' | 'llm_judge' | 'qa';
+
+/** One validator's verdict on one attempt. */
+export interface Verdict {
+  validator: ValidatorName;
+  passed: boolean;
+  /** LLM-judge score 0–10; absent for other validators. */
+  score?: number;
+  /** Why it failed, each reason actionable (names the file, criterion or command); empty on a pass. */
+  reasons: string[];
+  /** Longer detail, e.g. a failing command's output tail. */
+  details?: string;
+  /** When the verdict was reached, ISO-8601. */
+  at: string;
+}
+
+/** A card as the workflows and agents see it (camelCase, normalized from the backlog file). */
+export interface CardSpec {
+  id: string;
+  type: string;
+  title: string;
+  description: string;
+  priority: Priority;
+  dependencies: string[];
+  acceptanceCriteria: string[];
+}
+
+/** Artifacts of a finished dependency, handed to the dependent's owner. */
+export interface DependencyArtifacts {
+  cardId: string;
+  /** Paths relative to the workspaces root, e.g. `shop/SPEC-001/attempt-1/docs/spec.md`. */
+  artifacts: string[];
+}
+
+/** The aggregated, actionable feedback a correction round gives the owner. */
+export interface CorrectionFeedback {
+  /** Correction round, 1-based. */
+  round: number;
+  /** Every failed validator's reasons, prefixed with the validator name. */
+  reasons: string[];
+  /** Root cause from the debugging agent, when it ran (attempt ≥ 2 with repeating reasons). */
+  rootCause?: string;
+  /** Fix suggestions from the debugging agent. */
+  suggestions?: string[];
+  /** Context a human added with `clarify`. */
+  humanContext?: string;
+}
+
+/** Input of the owner activity. */
+export interface OwnerInput {
+  backlogId: string;
+  card: CardSpec;
+  /** Attempt number, 1-based (attempt n+1 is correction round n). */
+  attempt: number;
+  agent: AgentConfig;
+  /** Attempt workspace relative to the workspaces root (`<backlogId>/<cardId>/attempt-<n>`). */
+  workspace: string;
+  /** Workspace of the previous attempt, copied into this one before a correction reworks it. */
+  previousWorkspace?: string;
+  dependencies: DependencyArtifacts[];
+  feedback?: CorrectionFeedback;
+}
+
+/** What the owner produced. */
+export interface OwnerResult {
+  /** Paths relative to the attempt workspace, as the agent reported them. */
+  artifacts: string[];
+  summary: string;
+  cost: Cost;
+}
+
+/** Input of the verification activity. */
+export interface VerificationInput {
+  workspace: string;
+  artifacts: string[];
+  config: VerificationConfig;
+}
+
+/** Input of the LLM-judge activity. */
+export interface JudgeInput {
+  card: CardSpec;
+  workspace: string;
+  artifacts: string[];
+  config: JudgeConfig;
+}
+
+/** Input of the QA activity. */
+export interface QaInput {
+  workspace: string;
+  checks: QaCheck[];
+}
+
+/** One finished attempt: what the owner made and what every validator said. */
+export interface AttemptRecord {
+  attempt: number;
+  /** Workflow ID that ran it (the card's, or a correction's). */
+  workflowId: string;
+  workspace: string;
+  artifacts: string[];
+  summary: string;
+  verdicts: Verdict[];
+  passed: boolean;
+  cost: Cost;
+  feedback?: CorrectionFeedback;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** Input of the debugging activity. */
+export interface DebugInput {
+  card: CardSpec;
+  history: AttemptRecord[];
+}
+
+/** The debugging agent's root-cause analysis. */
+export interface DebugReport {
+  rootCause: string;
+  suggestions: string[];
+  /** Reasons that failed in every one of the last two attempts. */
+  repeatedReasons: string[];
+}
+
+/** Reasons of the failed verdicts, prefixed with their validator (`qa: unit tests exited 1`). */
+export function failureReasons(verdicts: Verdict[]): string[] {
+  return verdicts.filter((v) => !v.passed).flatMap((v) => v.reasons.map((r) => `${v.validator}: ${r}`));
+}
+
+/**
+ * Reasons that repeat between the last two attempts — the trigger of the debugging agent "from the 2nd
+ * attempt on, when the same reasons repeat" (PRODUCT.md "Corrections").
+ */
+export function repeatedReasons(history: AttemptRecord[]): string[] {
+  if (history.length < 2) return [];
+  const last = failureReasons(history[history.length - 1]!.verdicts);
+  const before = new Set(failureReasons(history[history.length - 2]!.verdicts));
+  return last.filter((r) => before.has(r));
+}

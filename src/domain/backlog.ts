@@ -1,0 +1,70 @@
+/**
+ * The backlog file: the seed's `backlog_master.json` shape, accepted as-is (snake_case, unknown fields
+ * kept), plus an optional `squad` section — PRODUCT.md "Contracts that tooling depends on".
+ */
+import { z } from 'zod';
+import { CARD_STATUSES } from './lifecycle.js';
+import { CARD_ID_PATTERN, BACKLOG_ID_PATTERN } from './ids.js';
+import { SquadSchema } from './squad.js';
+
+/** Card priorities, highest first — PRODUCT.md vocabulary. */
+export const PRIORITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
+/** A card priority. */
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Temporal priority key of each card priority (1 runs first; the server default is 3 of 1–5). */
+export const PRIORITY_KEYS: Record<Priority, number> = { CRITICAL: 1, HIGH: 2, MEDIUM: 3, LOW: 4 };
+
+/** An artifact as the seed wrote it: a path, or an object with a `path`. */
+export const LegacyArtifactSchema = z.union([z.string(), z.looseObject({ path: z.string() })]);
+
+/** The seed's `cost_tracking` block (tokens, USD); unknown fields kept. */
+export const CostTrackingSchema = z.looseObject({
+  tokens_input: z.number().int().nonnegative().optional(),
+  tokens_output: z.number().int().nonnegative().optional(),
+  total_tokens: z.number().int().nonnegative().optional(),
+  cost_usd: z.number().nonnegative().optional(),
+});
+
+/** One card of `backlog_master.json`. */
+export const BacklogCardSchema = z.looseObject({
+  id: z.string().regex(CARD_ID_PATTERN, 'must be 1–100 letters, digits, ".", "_" or "-"'),
+  type: z.string().min(1),
+  title: z.string().min(1),
+  description: z.string().default(''),
+  status: z.enum(CARD_STATUSES).default('TODO'),
+  priority: z.enum(PRIORITIES).default('MEDIUM'),
+  dependencies: z.array(z.string()).default([]),
+  attempt: z.number().int().nonnegative().default(0),
+  artifacts: z.array(LegacyArtifactSchema).default([]),
+  validation_history: z.array(z.looseObject({})).default([]),
+  cost_tracking: CostTrackingSchema.default({}),
+  acceptance_criteria: z.array(z.string()).default([]),
+  /** Overrides the owner agent of the card type (a key of `squad.agents`). */
+  owner: z.string().min(1).optional(),
+  /** A legacy correction card (`type: CORRECTION`) names the card it corrects. */
+  parent_card: z.string().optional(),
+  created_at: z.string().optional(),
+  updated_at: z.string().optional(),
+  completed_at: z.string().optional(),
+});
+/** A card as read from the file. */
+export type BacklogCard = z.infer<typeof BacklogCardSchema>;
+
+/** The file's `metadata`; `backlog_id` names the backlog (else the file name does). */
+export const BacklogMetadataSchema = z.looseObject({
+  backlog_id: z.string().regex(BACKLOG_ID_PATTERN, 'must be 1–100 letters, digits, ".", "_" or "-"').optional(),
+  project: z.string().optional(),
+});
+
+/** The whole backlog file. */
+export const BacklogFileSchema = z.looseObject({
+  metadata: BacklogMetadataSchema.default({}),
+  cards: z.array(BacklogCardSchema),
+  squad: SquadSchema.optional(),
+});
+/** A backlog file as parsed (before the cross-card checks of `validateBacklog`). */
+export type BacklogFile = z.infer<typeof BacklogFileSchema>;
+
+/** The card type of a legacy correction card: folded into its parent's history, never run alone. */
+export const CORRECTION_TYPE = 'CORRECTION';

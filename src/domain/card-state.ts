@@ -1,0 +1,92 @@
+/**
+ * The card's state as the `cardState` query returns it, and the inputs/outputs of the card workflow.
+ */
+import type { AttemptRecord, CardSpec, DebugReport, DependencyArtifacts } from './attempt.js';
+import type { Cost } from './cost.js';
+import type { CardStatus, FinalStatus } from './lifecycle.js';
+import type { AgentConfig, CardTypeConfig } from './squad.js';
+
+/** A human decision on an escalated card — PRODUCT.md ("approve / reject / clarify"). */
+export type ReviewDecision = 'approve' | 'reject' | 'clarify';
+
+/** One audit-log entry: who decided what, when and why. */
+export interface AuditEntry {
+  /** ISO-8601 time the decision was applied. */
+  at: string;
+  /** Who acted: a reviewer name, or `squadflow` for the system's own decisions. */
+  actor: string;
+  /** What happened, e.g. `approve`, `reject`, `clarify`, `escalated`, `cost_alert`. */
+  action: string;
+  reason: string;
+}
+
+/** A status change, for timelines and metrics. */
+export interface StatusChange {
+  status: CardStatus;
+  at: string;
+}
+
+/** A correction card folded into its parent (legacy `type: CORRECTION` cards). */
+export interface LegacyCorrection {
+  cardId: string;
+  status: string;
+  attempt: number;
+  validationHistory: Record<string, unknown>[];
+}
+
+/** Everything the card workflow needs, resolved from the backlog file and squad config. */
+export interface CardPlan {
+  backlogId: string;
+  card: CardSpec;
+  agent: AgentConfig;
+  /** Owner agent name (a key of `squad.agents`). */
+  agentName: string;
+  typeConfig: CardTypeConfig;
+  /** Cost alert threshold, USD. */
+  costAlertUsd: number;
+  /** Attempts the seed already made (its `attempt` field); new attempts are numbered after them. */
+  priorAttempts: number;
+  legacyCorrections: LegacyCorrection[];
+  /** Dependencies already DONE before this run (legacy DONE cards), with their artifacts. */
+  resolvedDependencies: DependencyArtifacts[];
+}
+
+/** The card workflow's result. */
+export interface CardOutcome {
+  cardId: string;
+  status: FinalStatus;
+  attempt: number;
+  artifacts: string[];
+  cost: Cost;
+  /** For BLOCKED: the dependency that blocked it and how it ended. */
+  blockedBy?: { cardId: string; status: FinalStatus };
+  /** For FAILED/CANCELLED: why. */
+  message?: string;
+}
+
+/** The `cardState` query's answer. */
+export interface CardState {
+  backlogId: string;
+  card: CardSpec;
+  status: CardStatus;
+  /** Current attempt number (0 before the owner first runs). */
+  attempt: number;
+  /** Correction rounds run so far. */
+  corrections: number;
+  attempts: AttemptRecord[];
+  debugReports: DebugReport[];
+  /** Paths relative to the workspaces root, of the latest attempt. */
+  artifacts: string[];
+  cost: Cost;
+  /** True once cost.usd exceeded the alert threshold. */
+  costAlert: boolean;
+  auditLog: AuditEntry[];
+  statusHistory: StatusChange[];
+  /** Dependencies still awaited. */
+  waitingFor: string[];
+  legacyCorrections: LegacyCorrection[];
+  blockedBy?: { cardId: string; status: FinalStatus };
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+}

@@ -1,0 +1,259 @@
+/**
+ * Whole-file validation of a backlog before anything starts (issue "Backlog input"): JSON syntax, schema,
+ * duplicate ids, unknown/self dependencies, cycles, unknown card types and owners. Every problem is
+ * collected (not just the first) and names the file, the card and the field. Pure: the caller reads files.
+ */
+import { z } from 'zod';
+import type { DependencyArtifacts } from './attempt.js';
+import {
+  BacklogFileSchema,
+  CORRECTION_TYPE,
+  type BacklogCard,
+  type BacklogFile,
+} from './backlog.js';
+import type { CardPlan, LegacyCorrection } from './card-state.js';
+import { findCycles } from './graph.js';
+import { BACKLOG_ID_PATTERN } from './ids.js';
+import { SquadSchema, type SquadConfig } from './squad.js';
+
+/** One problem found in a backlog: where (file, card, field) and what. */
+export interface BacklogIssue {
+  file: string;
+  /** The card concerned, when the problem is in a card. */
+  cardId?: string;
+  /** Dotted path of the field, e.g. `cards[3].dependencies[0]` or `squad.card_types.SPEC.owner`. */
+  field: string;
+  message: string;
+}
+
+/** Formats an issue as one line: `backlog.json: card ARQ-003, field cards[2].priority: …`. */
+export function formatIssue(i: BacklogIssue): string {
+  const card = i.cardId ? `card ${i.cardId}, ` : '';
+  return `${i.file}: ${card}field ${i.field || '(root)'}: ${i.message}`;
+}
+
+/** Thrown when a backlog has problems; `issues` holds all of them. Not retryable: fix the file. */
+export class BacklogValidationError extends Error {
+  readonly type = 'BacklogValidationError';
+  constructor(readonly issues: BacklogIssue[]) {
+    super(
+      `Backlog is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}); nothing was started:\n` +
+        issues.map((i) => `  - ${formatIssue(i)}`).join('\n'),
+    );
+    this.name = 'BacklogValidationError';
+  }
+}
+
+/** A validated backlog, ready to start. */
+export interface BacklogPlan {
+  backlogId: string;
+  /** Cards to run, each with everything its workflow needs. */
+  cards: CardPlan[];
+  /** Cards already DONE in the file: not run again, resolved dependencies of the others. */
+  done: DependencyArtifacts[];
+  /** The file as parsed, kept so that `export` can write the same shape back. */
+  source: BacklogFile;
+}
+
+/** Options of `planBacklog`. */
+export interface PlanOptions {
+  /** File name used in messages. */
+  file: string;
+  /** A squad config from a separate file (overrides the backlog's `squad` section). */
+  squad?: { file: string; text: string };
+  /** Backlog id to use instead of `metadata.backlog_id` / the file name. */
+  backlogId?: string;
+}
+
+function pathToString(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
+    .join('');
+}
+
+function parseJson(text: string, file: string, issues: BacklogIssue[]): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    issues.push({ file, field: '', message: `not valid JSON: ${(err as Error).message}` });
+    return undefined;
+  }
+}
+
+function zodIssues(error: z.ZodError, file: string, raw: unknown, prefix = ''): BacklogIssue[] {
+  return error.issues.map((iss) => {
+    const field = prefix + pathToString(iss.path);
+    let cardId: string | undefined;
+    if (iss.path[0] === 'cards' && typeof iss.path[1] === 'number') {
+      const card = (raw as { cards?: unknown[] }).cards?.[iss.path[1]];
+      const id = (card as { id?: unknown } | undefined)?.id;
+      cardId = typeof id === 'string' && id ? id : `#${iss.path[1] + 1}`;
+    }
+    return { file, cardId, field, message: iss.message };
+  });
+}
+
+function defaultBacklogId(file: string): string {
+  const base = file.split(/[\\/]/).pop() ?? 'backlog';
+  const stem = base.replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return stem.slice(0, 100) || 'backlog';
+}
+
+function artifactPath(a: BacklogCard['artifacts'][number]): string {
+  return typeof a === 'string' ? a : a.path;
+}
+
+/**
+ * Validates a backlog file's text and resolves it into a plan.
+ * @throws BacklogValidationError with every problem found; nothing is returned half-valid.
+ */
+export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
+  const { file } = opts;
+  const issues: BacklogIssue[] = [];
+  const raw = parseJson(text, file, issues);
+  if (raw === undefined) throw new BacklogValidationError(issues);
+
+  const parsed = BacklogFileSchema.safeParse(raw);
+  let squad: SquadConfig | undefined;
+  let squadFile = file;
+  let squadPrefix = 'squad.';
+  if (opts.squad) {
+    squadFile = opts.squad.file;
+    squadPrefix = '';
+    const rawSquad = parseJson(opts.squad.text, squadFile, issues);
+    if (rawSquad !== undefined) {
+      const s = SquadSchema.safeParse(rawSquad);
+      if (s.success) squad = s.data;
+      else issues.push(...zodIssues(s.error, squadFile, rawSquad));
+    }
+  }
+  if (!parsed.success) {
+    issues.push(...zodIssues(parsed.error, file, raw));
+    throw new BacklogValidationError(issues);
+  }
+  const backlog = parsed.data;
+  squad ??= backlog.squad;
+  if (!squad && !opts.squad) {
+    issues.push({ file, field: 'squad', message: 'missing: give a "squad" section or a separate squad file (--squad)' });
+  }
+
+  const backlogId = opts.backlogId ?? backlog.metadata.backlog_id ?? defaultBacklogId(file);
+  if (!BACKLOG_ID_PATTERN.test(backlogId)) {
+    issues.push({ file, field: 'metadata.backlog_id', message: `"${backlogId}" must be 1–100 letters, digits, ".", "_" or "-"` });
+  }
+  if (backlog.cards.length === 0) issues.push({ file, field: 'cards', message: 'no cards' });
+
+  // Duplicate ids.
+  const byId = new Map<string, BacklogCard>();
+  backlog.cards.forEach((card, i) => {
+    if (byId.has(card.id)) {
+      issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `duplicate card id "${card.id}"` });
+    } else byId.set(card.id, card);
+  });
+
+  // Per-card references.
+  backlog.cards.forEach((card, i) => {
+    const at = `cards[${i}]`;
+    card.dependencies.forEach((dep, j) => {
+      if (dep === card.id) {
+        issues.push({ file, cardId: card.id, field: `${at}.dependencies[${j}]`, message: 'a card cannot depend on itself' });
+      } else if (!byId.has(dep)) {
+        issues.push({ file, cardId: card.id, field: `${at}.dependencies[${j}]`, message: `unknown dependency "${dep}"` });
+      }
+    });
+    if (card.type === CORRECTION_TYPE) {
+      if (!card.parent_card) {
+        issues.push({ file, cardId: card.id, field: `${at}.parent_card`, message: 'a CORRECTION card must name its parent_card' });
+      } else if (!byId.has(card.parent_card)) {
+        issues.push({ file, cardId: card.id, field: `${at}.parent_card`, message: `unknown parent card "${card.parent_card}"` });
+      }
+      return;
+    }
+    if (!squad || card.status === 'DONE') return;
+    const typeConfig = squad.card_types[card.type];
+    if (!typeConfig) {
+      issues.push({
+        file,
+        cardId: card.id,
+        field: `${at}.type`,
+        message: `unknown card type "${card.type}" (squad card_types: ${Object.keys(squad.card_types).join(', ') || 'none'})`,
+      });
+    }
+    if (card.owner && !squad.agents[card.owner]) {
+      issues.push({ file, cardId: card.id, field: `${at}.owner`, message: `unknown owner agent "${card.owner}"` });
+    }
+  });
+  if (squad) {
+    for (const [type, cfg] of Object.entries(squad.card_types)) {
+      if (!squad.agents[cfg.owner]) {
+        issues.push({
+          file: squadFile,
+          field: `${squadPrefix}card_types.${type}.owner`,
+          message: `unknown owner agent "${cfg.owner}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})`,
+        });
+      }
+      if (cfg.judge.kind === 'rubric') {
+        cfg.judge.criteria.forEach((c, k) => {
+          if (c.check.type !== 'regex') return;
+          try {
+            new RegExp(c.check.pattern, 'm');
+          } catch (err) {
+            issues.push({
+              file: squadFile,
+              field: `${squadPrefix}card_types.${type}.judge.criteria[${k}].check.pattern`,
+              message: `invalid regular expression: ${(err as Error).message}`,
+            });
+          }
+        });
+      }
+    }
+  }
+
+  for (const cycle of findCycles(backlog.cards)) {
+    const first = cycle[0]!;
+    const index = backlog.cards.findIndex((c) => c.id === first);
+    issues.push({ file, cardId: first, field: `cards[${index}].dependencies`, message: `dependency cycle: ${cycle.join(' → ')}` });
+  }
+
+  if (issues.length > 0) throw new BacklogValidationError(issues);
+  return resolvePlan(backlogId, backlog, squad!);
+}
+
+function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig): BacklogPlan {
+  const done: DependencyArtifacts[] = backlog.cards
+    .filter((c) => c.status === 'DONE' && c.type !== CORRECTION_TYPE)
+    .map((c) => ({ cardId: c.id, artifacts: c.artifacts.map(artifactPath) }));
+  const corrections = new Map<string, LegacyCorrection[]>();
+  for (const c of backlog.cards) {
+    if (c.type !== CORRECTION_TYPE || !c.parent_card) continue;
+    const list = corrections.get(c.parent_card) ?? [];
+    list.push({ cardId: c.id, status: c.status, attempt: c.attempt, validationHistory: c.validation_history });
+    corrections.set(c.parent_card, list);
+  }
+  const cards: CardPlan[] = backlog.cards
+    .filter((c) => c.type !== CORRECTION_TYPE && c.status !== 'DONE')
+    .map((c) => {
+      const typeConfig = squad.card_types[c.type]!;
+      const agentName = c.owner ?? typeConfig.owner;
+      return {
+        backlogId,
+        card: {
+          id: c.id,
+          type: c.type,
+          title: c.title,
+          description: c.description,
+          priority: c.priority,
+          dependencies: c.dependencies,
+          acceptanceCriteria: c.acceptance_criteria,
+        },
+        agent: squad.agents[agentName]!,
+        agentName,
+        typeConfig,
+        costAlertUsd: squad.cost_alert_usd,
+        priorAttempts: c.attempt,
+        legacyCorrections: corrections.get(c.id) ?? [],
+        resolvedDependencies: done.filter((d) => c.dependencies.includes(d.cardId)),
+      };
+    });
+  return { backlogId, cards, done, source: backlog };
+}
