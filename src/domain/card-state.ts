@@ -62,6 +62,8 @@ export interface CardOutcome {
   blockedBy?: { cardId: string; status: FinalStatus };
   /** For FAILED/CANCELLED: why. */
   message?: string;
+  /** The card's final state (absent only when the card workflow itself failed), so closed cards can be read without a worker. */
+  state?: CardState;
 }
 
 /** The `cardState` query's answer. */

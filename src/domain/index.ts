@@ -8,3 +8,4 @@ export * from './ids.js';
 export * from './lifecycle.js';
 export * from './squad.js';
 export * from './validate.js';
+export * from './review.js';

@@ -132,7 +132,8 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
     throw new BacklogValidationError(issues);
   }
   const backlog = parsed.data;
-  squad ??= backlog.squad;
+  // A squad file overrides the section even when it is invalid: never fall back to the overridden section.
+  if (!opts.squad) squad = backlog.squad;
   if (!squad && !opts.squad) {
     issues.push({ file, field: 'squad', message: 'missing: give a "squad" section or a separate squad file (--squad)' });
   }

@@ -1,0 +1,233 @@
+/**
+ * What the CLI does against Temporal: start a backlog, read its state and its cards' states, send a human
+ * review. Card data comes from the workflows themselves (queries while they run, results once closed),
+ * so Temporal stays the source of truth.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import {
+  CORRECTION_TYPE,
+  backlogWorkflowId,
+  cardWorkflowId,
+  parseHumanReview,
+  type AuditEntry,
+  type BacklogPlan,
+  type CardState,
+  type CardStatus,
+  type HumanReview,
+} from '../domain/index.js';
+import { backlogStateQuery, backlogWorkflow, type BacklogState } from '../workflows/backlog.js';
+import { cardStateQuery, humanReviewUpdate } from '../workflows/card.js';
+import { TASK_QUEUES } from '../temporal/queues.js';
+import { BacklogIdKey } from '../temporal/search-attributes.js';
+import { CliError, EXIT } from './errors.js';
+
+/** Task queues a backlog's workflows and activities use. */
+export interface BacklogQueues {
+  orchestration: string;
+  owners: string;
+  validation: string;
+  debugging: string;
+}
+
+/** What `startBacklog` did. */
+export interface StartResult {
+  backlogId: string;
+  workflowId: string;
+  /** False when a backlog with this id already existed (nothing new was started). */
+  started: boolean;
+  /** Status of the existing run when `started` is false (`RUNNING`, `COMPLETED`…). */
+  existingStatus?: string;
+}
+
+/**
+ * Starts the backlog workflow of a validated plan (workflow ID = backlog id). If a workflow with that ID
+ * already exists, starts nothing and says so.
+ */
+export async function startBacklog(
+  client: Client,
+  plan: BacklogPlan,
+  file: string,
+  queues: BacklogQueues = TASK_QUEUES,
+): Promise<StartResult> {
+  const workflowId = backlogWorkflowId(plan.backlogId);
+  const legacyCards = plan.source.cards.filter((c) => c.status === 'DONE' || c.type === CORRECTION_TYPE) as Record<string, unknown>[];
+  try {
+    await client.workflow.start(backlogWorkflow, {
+      workflowId,
+      taskQueue: queues.orchestration,
+      args: [
+        {
+          backlogId: plan.backlogId,
+          cards: plan.cards,
+          done: plan.done,
+          queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging },
+          source: { file, metadata: plan.source.metadata as Record<string, unknown>, legacyCards },
+        },
+      ],
+      typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
+    });
+    return { backlogId: plan.backlogId, workflowId, started: true };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const desc = await client.workflow.getHandle(workflowId).describe();
+    return { backlogId: plan.backlogId, workflowId, started: false, existingStatus: desc.status.name };
+  }
+}
+
+/** A card's row: its state, plus whether its workflow has ended. */
+export interface CardView {
+  cardId: string;
+  workflowId: string;
+  /** True once the card workflow has ended (DONE, REJECTED, BLOCKED, FAILED, CANCELLED). */
+  final: boolean;
+  /** Legacy card (DONE or CORRECTION in the file), not run. */
+  legacy: boolean;
+  status: CardStatus | string;
+  attempt: number;
+  /** Latest LLM-judge score, 0–10. */
+  score?: number;
+  costUsd: number;
+  state?: CardState;
+  note?: string;
+}
+
+/** The backlog and every card's view. */
+export interface BacklogView {
+  backlog: BacklogState;
+  running: boolean;
+  cards: CardView[];
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || (err as { name?: string })?.name === 'WorkflowNotFoundError';
+}
+
+/**
+ * Reads a backlog's state: the workflow result once closed, a query while it runs.
+ * @throws CliError(exit 2) for an unknown backlog; CliError(exit 3) when no worker answers the query.
+ */
+export async function readBacklog(client: Client, backlogId: string): Promise<{ state: BacklogState; running: boolean }> {
+  const handle = client.workflow.getHandle<typeof backlogWorkflow>(backlogWorkflowId(backlogId));
+  let status: string;
+  try {
+    status = (await handle.describe()).status.name;
+  } catch (err) {
+    if (isNotFound(err)) throw new CliError(`unknown backlog "${backlogId}" (no workflow with ID "${backlogWorkflowId(backlogId)}")`);
+    throw err;
+  }
+  if (status === 'COMPLETED') return { state: await handle.result(), running: false };
+  if (status !== 'RUNNING') {
+    throw new CliError(`backlog "${backlogId}" ended ${status}; see: temporal workflow show -w ${backlogWorkflowId(backlogId)}`, EXIT.failure);
+  }
+  return { state: await queryOrExplain(handle, backlogStateQuery, backlogId), running: true };
+}
+
+async function queryOrExplain<T>(handle: WorkflowHandle, query: Parameters<WorkflowHandle['query']>[0], what: string): Promise<T> {
+  try {
+    return (await handle.query(query as never)) as T;
+  } catch (err) {
+    throw new CliError(
+      `could not query ${what}: ${(err as Error).message}. Is a squadflow worker running (squadflow dev / squadflow worker)?`,
+      EXIT.unavailable,
+    );
+  }
+}
+
+function lastScore(state: CardState): number | undefined {
+  for (let i = state.attempts.length - 1; i >= 0; i--) {
+    const judge = state.attempts[i]!.verdicts.find((v) => v.validator === 'llm_judge');
+    if (judge?.score !== undefined) return judge.score;
+  }
+  return undefined;
+}
+
+function viewOf(cardId: string, workflowId: string, final: boolean, state: CardState, note?: string): CardView {
+  return {
+    cardId,
+    workflowId,
+    final,
+    legacy: false,
+    status: state.status,
+    attempt: state.attempt,
+    score: lastScore(state),
+    costUsd: state.cost.usd,
+    state,
+    note: note ?? (state.waitingFor.length > 0 ? `waiting for ${state.waitingFor.join(', ')}` : undefined),
+  };
+}
+
+/** Reads the backlog and every card (queries for running cards, outcomes for ended ones). */
+export async function readBacklogView(client: Client, backlogId: string): Promise<BacklogView> {
+  const { state, running } = await readBacklog(client, backlogId);
+  const cards: CardView[] = [];
+  for (const legacy of state.source.legacyCards) {
+    const cost = (legacy.cost_tracking as { cost_usd?: number } | undefined)?.cost_usd ?? 0;
+    cards.push({
+      cardId: String(legacy.id),
+      workflowId: '-',
+      final: true,
+      legacy: true,
+      status: String(legacy.status),
+      attempt: Number(legacy.attempt ?? 0),
+      costUsd: cost,
+      note: legacy.type === CORRECTION_TYPE ? `legacy correction of ${String(legacy.parent_card)}` : 'legacy, not re-run',
+    });
+  }
+  const views = await Promise.all(
+    state.cards.map(async (entry): Promise<CardView> => {
+      if (entry.outcome) {
+        const o = entry.outcome;
+        if (o.state) return viewOf(entry.cardId, entry.workflowId, true, o.state, o.message);
+        return { cardId: entry.cardId, workflowId: entry.workflowId, final: true, legacy: false, status: o.status, attempt: o.attempt, costUsd: o.cost.usd, note: o.message };
+      }
+      const handle = client.workflow.getHandle(entry.workflowId);
+      const cardState = await queryOrExplain<CardState>(handle, cardStateQuery, `card ${entry.cardId}`);
+      return viewOf(entry.cardId, entry.workflowId, false, cardState);
+    }),
+  );
+  cards.push(...views);
+  return { backlog: state, running, cards };
+}
+
+/** True when every card has ended or waits for a human — nothing more happens without someone acting. */
+export function isIdle(view: BacklogView): boolean {
+  return view.cards.every((c) => c.final || c.status === 'AWAITING_HUMAN');
+}
+
+/**
+ * Sends a human decision as the `humanReview` update and returns the audit entry.
+ * @throws CliError(exit 2) for bad input, an unknown backlog/card, or a decision the card refused.
+ */
+export async function reviewCard(client: Client, backlogId: string, cardId: string, raw: unknown): Promise<AuditEntry> {
+  let review: HumanReview;
+  try {
+    review = parseHumanReview(raw);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  const { state } = await readBacklog(client, backlogId);
+  if (!state.cards.some((c) => c.cardId === cardId)) {
+    const legacy = state.source.legacyCards.some((c) => c.id === cardId);
+    throw new CliError(
+      legacy
+        ? `card "${cardId}" of backlog "${backlogId}" is a legacy card that was not run; nothing to review`
+        : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${state.cards.map((c) => c.cardId).join(', ')})`,
+    );
+  }
+  const handle = client.workflow.getHandle(cardWorkflowId(backlogId, cardId));
+  try {
+    return await handle.executeUpdate(humanReviewUpdate, { args: [review] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new CliError(`review refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    }
+    if (isNotFound(err)) throw new CliError(`card "${cardId}" of backlog "${backlogId}" is not running (already ended)`);
+    throw err;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `export`: writes a backlog back in the seed's `backlog_master.json` shape (snake_case), read from
+ * Temporal — PRODUCT.md: the file is "an input and an export; Temporal is the source of truth".
+ * Correction rounds appear as `type: CORRECTION` cards with `parent_card`, as the seed wrote them.
+ */
+import { CORRECTION_TYPE, correctionCardId, type AttemptRecord, type CardState } from '../domain/index.js';
+import type { BacklogView } from './backlogs.js';
+
+type Json = Record<string, unknown>;
+
+function validationHistory(attempts: AttemptRecord[]): Json[] {
+  return attempts.flatMap((a) =>
+    a.verdicts.map((v) => ({
+      attempt: a.attempt,
+      validator: v.validator,
+      passed: v.passed,
+      ...(v.score !== undefined ? { score: v.score } : {}),
+      reasons: v.reasons,
+      timestamp: v.at,
+    })),
+  );
+}
+
+function costTracking(c: { inputTokens: number; outputTokens: number; usd: number }): Json {
+  return { tokens_input: c.inputTokens, tokens_output: c.outputTokens, total_tokens: c.inputTokens + c.outputTokens, cost_usd: c.usd };
+}
+
+function cardJson(s: CardState): Json {
+  return {
+    id: s.card.id,
+    type: s.card.type,
+    title: s.card.title,
+    description: s.card.description,
+    status: s.status,
+    priority: s.card.priority,
+    dependencies: s.card.dependencies,
+    attempt: s.attempt,
+    artifacts: s.artifacts,
+    acceptance_criteria: s.card.acceptanceCriteria,
+    validation_history: validationHistory(s.attempts),
+    cost_tracking: costTracking(s.cost),
+    audit_log: s.auditLog,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+    ...(s.completedAt ? { completed_at: s.completedAt } : {}),
+  };
+}
+
+function correctionCards(s: CardState): Json[] {
+  return s.attempts
+    .filter((a) => a.attempt > 1)
+    .map((a) => ({
+      id: correctionCardId(s.card.id, a.attempt - 1),
+      type: CORRECTION_TYPE,
+      title: `Correction ${a.attempt - 1} of ${s.card.id}`,
+      status: a.passed ? 'DONE' : 'REJECTED',
+      priority: s.card.priority,
+      dependencies: [],
+      parent_card: s.card.id,
+      attempt: a.attempt,
+      artifacts: a.artifacts.map((p) => `${a.workspace}/${p}`),
+      validation_history: validationHistory([a]),
+      cost_tracking: costTracking(a.cost),
+      created_at: a.startedAt,
+      updated_at: a.finishedAt,
+    }));
+}
+
+/** The backlog as a `backlog_master.json` document. */
+export function exportBacklog(view: BacklogView): Json {
+  const legacy = view.backlog.source.legacyCards;
+  const run = view.cards.filter((c) => !c.legacy && c.state).map((c) => c.state!);
+  return {
+    metadata: {
+      ...view.backlog.source.metadata,
+      backlog_id: view.backlog.backlogId,
+      source_file: view.backlog.source.file,
+      exported_at: new Date().toISOString(),
+      started_at: view.backlog.startedAt,
+      finished: !view.running,
+    },
+    cards: [...legacy, ...run.flatMap((s) => [cardJson(s), ...correctionCards(s)])],
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Reads a backlog file (and optional squad file) and validates it whole with `planBacklog` — before any
+ * workflow starts.
+ */
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { BacklogValidationError, planBacklog, type BacklogPlan } from '../domain/index.js';
+
+/** Options of `loadBacklog`. */
+export interface LoadOptions {
+  /** A separate squad config file. */
+  squad?: string;
+  /** Backlog id overriding `metadata.backlog_id`. */
+  backlogId?: string;
+}
+
+async function readText(file: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new BacklogValidationError([{ file, field: '', message: `cannot read file (${code ?? (err as Error).message})` }]);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new BacklogValidationError([{ file, field: '', message: 'not valid UTF-8 text' }]);
+  }
+}
+
+/**
+ * Loads and validates a backlog.
+ * @throws BacklogValidationError listing every problem (unreadable file, bad JSON, schema, graph…).
+ */
+export async function loadBacklog(file: string, opts: LoadOptions = {}): Promise<BacklogPlan> {
+  const name = relative(process.cwd(), file) || file;
+  const text = await readText(file);
+  const squad = opts.squad ? { file: relative(process.cwd(), opts.squad) || opts.squad, text: await readText(opts.squad) } : undefined;
+  return planBacklog(text, { file: name, squad, backlogId: opts.backlogId });
+}

@@ -1,0 +1,29 @@
+/** Text rendering of backlog views for the terminal. */
+import type { BacklogView, CardView } from './backlogs.js';
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** One line per card: id, status, attempt, judge score, cost (USD), note. */
+export function renderStatus(view: BacklogView): string {
+  const lines = [`backlog ${view.backlog.backlogId} — ${view.running ? 'running' : 'finished'}`];
+  const width = Math.max(8, ...view.cards.map((c) => c.cardId.length));
+  lines.push(`  ${pad('CARD', width)}  ${pad('STATUS', 15)} ATTEMPT  SCORE  COST USD  NOTE`);
+  for (const c of view.cards) lines.push('  ' + renderRow(c, width));
+  const total = view.cards.reduce((s, c) => s + c.costUsd, 0);
+  lines.push(`  total cost $${total.toFixed(4)}`);
+  return lines.join('\n');
+}
+
+function renderRow(c: CardView, width: number): string {
+  const score = c.score === undefined ? '-' : c.score.toFixed(1);
+  return `${pad(c.cardId, width)}  ${pad(c.status, 15)} ${pad(String(c.attempt), 7)}  ${pad(score, 5)}  ${pad(c.costUsd.toFixed(4), 8)}  ${c.note ?? ''}`.trimEnd();
+}
+
+/** Counts of cards per status, e.g. `DONE 7 · AWAITING_HUMAN 1`. */
+export function renderCounts(view: BacklogView): string {
+  const counts = new Map<string, number>();
+  for (const c of view.cards) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+  return [...counts].map(([s, n]) => `${s} ${n}`).join(' · ');
+}

@@ -1,0 +1,40 @@
+/**
+ * The human-review message — PRODUCT.md "Escalation blocks on a human decision … every decision is
+ * audited (who, when, decision, reason)". One zod schema, used by the client before sending and by the
+ * card workflow's update validator and signal handler on receipt.
+ */
+import { z } from 'zod';
+
+/** Longest accepted reason / context, characters (keeps history small and the audit log readable). */
+export const MAX_REVIEW_TEXT = 4000;
+
+/** A human decision on a card awaiting review. `context` is required for `clarify`. */
+export const HumanReviewSchema = z
+  .object({
+    decision: z.enum(['approve', 'reject', 'clarify']),
+    reviewer: z.string().trim().min(1, 'reviewer is required').max(200),
+    reason: z.string().trim().min(1, 'reason is required').max(MAX_REVIEW_TEXT),
+    /** For `clarify`: the context the owner gets in one more correction round. */
+    context: z.string().trim().min(1).max(MAX_REVIEW_TEXT).optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.decision === 'clarify' && !r.context) {
+      ctx.addIssue({ code: 'custom', path: ['context'], message: 'clarify needs the context to add' });
+    }
+  });
+/** A human decision, as sent by `squadflow review` or a raw `temporal workflow update execute`. */
+export type HumanReview = z.infer<typeof HumanReviewSchema>;
+
+/**
+ * Parses a human review payload.
+ * @throws Error whose message lists every problem (`reviewer: reviewer is required; …`).
+ */
+export function parseHumanReview(input: unknown): HumanReview {
+  const r = HumanReviewSchema.safeParse(input);
+  if (r.success) return r.data;
+  throw new Error(
+    'invalid human review: ' +
+      r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '),
+  );
+}

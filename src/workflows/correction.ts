@@ -1,0 +1,39 @@
+/**
+ * The correction workflow: one re-work round of a rejected card (`<backlogId>/<cardId>-CORR-<n>`), a
+ * child of the card workflow. It re-runs the owner with the aggregated feedback in a fresh workspace
+ * copied from the previous attempt, re-validates, and returns the attempt record — PRODUCT.md
+ * "Corrections".
+ */
+import { defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { AttemptRecord, CardStatus } from '../domain/index.js';
+import { runAttempt, type AttemptInput } from './attempt.js';
+import { upsertCardProgress } from './search-attributes.js';
+
+/** Input of a correction round: the attempt to run, with `feedback` set. */
+export type CorrectionInput = Omit<AttemptInput, 'workflowId'> & { round: number };
+
+/** State of a correction round, for `temporal workflow query`. */
+export interface CorrectionState {
+  round: number;
+  attempt: number;
+  status: CardStatus;
+  result?: AttemptRecord;
+}
+
+/** Query: where the correction round is. */
+export const correctionStateQuery = defineQuery<CorrectionState>('correctionState');
+
+/** Runs one correction round and returns its attempt record (passed or not). */
+export async function correctionWorkflow(input: CorrectionInput): Promise<AttemptRecord> {
+  const state: CorrectionState = { round: input.round, attempt: input.attempt, status: 'CORRECTING' };
+  setHandler(correctionStateQuery, () => state);
+
+  const result = await runAttempt({ ...input, workflowId: workflowInfo().workflowId }, (status) => {
+    state.status = status;
+    upsertCardProgress(status, input.attempt, 0);
+  });
+  state.result = result;
+  state.status = result.passed ? 'APPROVED' : 'REJECTED';
+  upsertCardProgress(state.status, input.attempt, result.cost.usd);
+  return result;
+}

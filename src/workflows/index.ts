@@ -1,0 +1,4 @@
+/** The workflows of squadflow, re-exported for the worker's workflow bundle. */
+export { backlogWorkflow } from './backlog.js';
+export { cardWorkflow } from './card.js';
+export { correctionWorkflow } from './correction.js';

@@ -1,0 +1,128 @@
+/** The card lifecycle table of PRODUCT.md "Card lifecycle". */
+import { describe, expect, it } from 'vitest';
+import {
+  CARD_STATUSES,
+  FINAL_STATUSES,
+  IllegalTransitionError,
+  MAX_CORRECTIONS,
+  canTransition,
+  transition,
+  type CardStatus,
+} from '../../src/domain/index.js';
+
+const ALLOWED: [CardStatus, CardStatus][] = [
+  ['TODO', 'IN_PROGRESS'],
+  ['IN_PROGRESS', 'VALIDATING'],
+  ['IN_PROGRESS', 'REJECTED'], // owner execution failed
+  ['VALIDATING', 'APPROVED'],
+  ['VALIDATING', 'REJECTED'],
+  ['APPROVED', 'DONE'],
+  ['REJECTED', 'CORRECTING'],
+  ['REJECTED', 'ESCALATED'],
+  ['CORRECTING', 'APPROVED'],
+  ['CORRECTING', 'REJECTED'],
+  ['ESCALATED', 'AWAITING_HUMAN'],
+  ['AWAITING_HUMAN', 'APPROVED'],
+  ['AWAITING_HUMAN', 'REJECTED'],
+  ['AWAITING_HUMAN', 'CORRECTING'],
+];
+
+const FORBIDDEN: [CardStatus, CardStatus][] = [
+  ['TODO', 'DONE'],
+  ['TODO', 'VALIDATING'],
+  ['TODO', 'APPROVED'],
+  ['TODO', 'TODO'],
+  ['IN_PROGRESS', 'APPROVED'],
+  ['IN_PROGRESS', 'DONE'],
+  ['VALIDATING', 'DONE'],
+  ['VALIDATING', 'CORRECTING'],
+  ['APPROVED', 'REJECTED'],
+  ['APPROVED', 'TODO'],
+  ['REJECTED', 'APPROVED'],
+  ['REJECTED', 'DONE'],
+  ['REJECTED', 'AWAITING_HUMAN'],
+  ['CORRECTING', 'ESCALATED'],
+  ['CORRECTING', 'DONE'],
+  ['ESCALATED', 'APPROVED'],
+  ['ESCALATED', 'CORRECTING'],
+  ['AWAITING_HUMAN', 'DONE'],
+  ['AWAITING_HUMAN', 'ESCALATED'],
+  ['IN_PROGRESS', 'TODO'],
+];
+
+/** Statuses a card can still leave: every status but the final ones, plus REJECTED as a step. */
+const NON_FINAL: CardStatus[] = ['TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'REJECTED', 'CORRECTING', 'ESCALATED', 'AWAITING_HUMAN'];
+
+describe('card lifecycle transitions', () => {
+  it.each(ALLOWED)('allows %s → %s', (from, to) => {
+    expect(canTransition(from, to)).toBe(true);
+    expect(transition('ARQ-001', from, to)).toBe(to);
+  });
+
+  it.each(FORBIDDEN)('forbids %s → %s with an IllegalTransitionError', (from, to) => {
+    expect(canTransition(from, to)).toBe(false);
+    expect(() => transition('ARQ-001', from, to)).toThrow(IllegalTransitionError);
+  });
+
+  it('names the card and both statuses in the IllegalTransitionError', () => {
+    let thrown: unknown;
+    try {
+      transition('ARQ-007', 'TODO', 'DONE');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(IllegalTransitionError);
+    expect(thrown).toBeInstanceOf(Error);
+    const err = thrown as IllegalTransitionError;
+    expect(err).toMatchObject({ type: 'IllegalTransitionError', name: 'IllegalTransitionError', cardId: 'ARQ-007', from: 'TODO', to: 'DONE' });
+    expect(err.message).toBe('Card ARQ-007: illegal status transition TODO → DONE (see PRODUCT.md "Card lifecycle")');
+  });
+
+  it.each(CARD_STATUSES)('forbids leaving DONE, even for %s', (to) => {
+    expect(() => transition('ARQ-001', 'DONE', to)).toThrow(IllegalTransitionError);
+  });
+
+  it.each(['BLOCKED', 'FAILED', 'CANCELLED'] as const)('forbids leaving the final status %s', (from) => {
+    for (const to of CARD_STATUSES) expect(canTransition(from, to)).toBe(false);
+  });
+
+  it.each(NON_FINAL)('allows %s → BLOCKED, FAILED and CANCELLED', (from) => {
+    expect(transition('ARQ-001', from, 'BLOCKED')).toBe('BLOCKED');
+    expect(transition('ARQ-001', from, 'FAILED')).toBe('FAILED');
+    expect(transition('ARQ-001', from, 'CANCELLED')).toBe('CANCELLED');
+  });
+
+  it('allows no other transition than the table lists (every pair checked)', () => {
+    const allowed = new Set(ALLOWED.map(([f, t]) => `${f}>${t}`));
+    for (const from of NON_FINAL) for (const to of ['BLOCKED', 'FAILED', 'CANCELLED']) allowed.add(`${from}>${to}`);
+    for (const from of CARD_STATUSES) {
+      for (const to of CARD_STATUSES) {
+        expect(canTransition(from, to), `${from} → ${to}`).toBe(allowed.has(`${from}>${to}`));
+      }
+    }
+  });
+
+  it('lets the happy path of PRODUCT.md run from TODO to DONE', () => {
+    const path: CardStatus[] = ['TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE'];
+    let status = path[0]!;
+    for (const next of path.slice(1)) status = transition('ARQ-001', status, next);
+    expect(status).toBe('DONE');
+  });
+
+  it('lets the escalation path run from a rejection through a human approval to DONE', () => {
+    const path: CardStatus[] = ['VALIDATING', 'REJECTED', 'ESCALATED', 'AWAITING_HUMAN', 'APPROVED', 'DONE'];
+    let status = path[0]!;
+    for (const next of path.slice(1)) status = transition('ARQ-001', status, next);
+    expect(status).toBe('DONE');
+  });
+});
+
+describe('lifecycle constants', () => {
+  it('lists the final statuses a card workflow can end in', () => {
+    expect([...FINAL_STATUSES].sort()).toEqual(['BLOCKED', 'CANCELLED', 'DONE', 'FAILED', 'REJECTED']);
+  });
+
+  it('allows at most 3 correction rounds', () => {
+    expect(MAX_CORRECTIONS).toBe(3);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * Scripted stand-ins for the activities, for tests whose subject is the workflow: each activity answers
+ * from a per-card script (by attempt), and every call is recorded so tests can assert what the workflow
+ * asked for (feedback, order, debugging).
+ */
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import type {
+  DebugInput,
+  DebugReport,
+  JudgeInput,
+  OwnerInput,
+  OwnerResult,
+  QaInput,
+  Verdict,
+  VerificationInput,
+} from '../../src/domain/index.js';
+import { planBacklog, type BacklogPlan } from '../../src/domain/index.js';
+
+/** How a card's validators behave on a given attempt: pass, or fail with these reasons. */
+export type Outcome = 'pass' | string[];
+
+/** The behaviour of one card. Missing entries pass; lists are indexed by attempt - 1 (last one repeats). */
+export interface CardScript {
+  owner?: ('ok' | 'fail')[];
+  verification?: Outcome[];
+  judge?: Outcome[];
+  qa?: Outcome[];
+  /** Milliseconds the owner takes. */
+  ownerMs?: number;
+}
+
+/** A recorded activity call. */
+export interface Call {
+  activity: string;
+  cardId: string;
+  attempt: number;
+  input: unknown;
+  at: number;
+}
+
+function pick<T>(list: T[] | undefined, attempt: number): T | undefined {
+  if (!list || list.length === 0) return undefined;
+  return list[Math.min(attempt - 1, list.length - 1)];
+}
+
+function verdict(validator: Verdict['validator'], outcome: Outcome | undefined, score?: number): Verdict {
+  const passed = outcome === undefined || outcome === 'pass';
+  return {
+    validator,
+    passed,
+    ...(validator === 'llm_judge' ? { score: passed ? (score ?? 9) : 5 } : {}),
+    reasons: passed ? [] : (outcome as string[]),
+    at: new Date().toISOString(),
+  };
+}
+
+/** Card id and attempt from a workspace path `<backlog>/<card>/attempt-<n>`. */
+function fromWorkspace(workspace: string): { cardId: string; attempt: number } {
+  const parts = workspace.split('/');
+  return { cardId: parts[parts.length - 2]!, attempt: Number(parts[parts.length - 1]!.replace('attempt-', '')) };
+}
+
+/** Fake activities driven by `scripts` (keyed by card id); `calls` records every call. */
+export function fakeActivities(scripts: Record<string, CardScript>) {
+  const calls: Call[] = [];
+  const record = (activity: string, cardId: string, attempt: number, input: unknown) =>
+    calls.push({ activity, cardId, attempt, input, at: Date.now() });
+  const activities = {
+    async runOwner(input: OwnerInput): Promise<OwnerResult> {
+      record('runOwner', input.card.id, input.attempt, input);
+      const script = scripts[input.card.id] ?? {};
+      if (script.ownerMs) await new Promise((r) => setTimeout(r, script.ownerMs));
+      if (pick(script.owner, input.attempt) === 'fail') {
+        throw ApplicationFailure.retryable(`agent "node" exited 3: boom`, 'AgentExitError');
+      }
+      return {
+        artifacts: [`out-${input.attempt}.md`],
+        summary: `attempt ${input.attempt}`,
+        cost: { inputTokens: 100, outputTokens: 50, usd: 0.01 },
+      };
+    },
+    async verifyArtifacts(input: VerificationInput): Promise<Verdict> {
+      const { cardId, attempt } = fromWorkspace(input.workspace);
+      record('verifyArtifacts', cardId, attempt, input);
+      return verdict('verification', pick(scripts[cardId]?.verification, attempt));
+    },
+    async judgeArtifacts(input: JudgeInput): Promise<Verdict> {
+      const { cardId, attempt } = fromWorkspace(input.workspace);
+      record('judgeArtifacts', cardId, attempt, input);
+      return verdict('llm_judge', pick(scripts[cardId]?.judge, attempt));
+    },
+    async runQa(input: QaInput): Promise<Verdict> {
+      const { cardId, attempt } = fromWorkspace(input.workspace);
+      record('runQa', cardId, attempt, input);
+      return verdict('qa', pick(scripts[cardId]?.qa, attempt));
+    },
+    async debugFailures(input: DebugInput): Promise<DebugReport> {
+      const last = input.history[input.history.length - 1]!;
+      record('debugFailures', input.card.id, last.attempt, input);
+      return { rootCause: `root cause for ${input.card.id}`, suggestions: ['fix it'], repeatedReasons: [] };
+    },
+  };
+  return { activities, calls };
+}
+
+/** A card in a test backlog. */
+export interface TestCard {
+  id: string;
+  dependencies?: string[];
+  status?: string;
+  type?: string;
+  parent_card?: string;
+  artifacts?: string[];
+}
+
+/** A unique backlog id for one test. */
+export function uniqueBacklogId(prefix = 'test'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Plans a small backlog through the real `planBacklog` (so tests use the same plans as the CLI). */
+export function testPlan(backlogId: string, cards: TestCard[], costAlertUsd = 1): BacklogPlan {
+  const backlog = {
+    metadata: { backlog_id: backlogId },
+    cards: cards.map((c) => ({ title: `Card ${c.id}`, type: 'DOC', ...c })),
+    squad: {
+      agents: { writer: { kind: 'command', command: 'node', args: ['./agent.mjs'] } },
+      card_types: {
+        DOC: {
+          owner: 'writer',
+          judge: { kind: 'rubric', criteria: [{ name: 'has intro', check: { type: 'section', heading: 'Intro' } }] },
+        },
+      },
+      cost_alert_usd: costAlertUsd,
+    },
+  };
+  return planBacklog(JSON.stringify(backlog), { file: `${backlogId}.json` });
+}
