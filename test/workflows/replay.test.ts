@@ -1,0 +1,41 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { workflowBundlePath } from '../helpers/temporal.js';
+
+/** A recorded history (protobufjs JSON, see scripts/record-histories.ts). */
+async function loadHistory(text: Promise<string>) {
+  return temporal.api.history.v1.History.fromObject(JSON.parse(await text));
+}
+
+const DIR = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'fixtures', 'histories');
+
+/**
+ * Replays recorded histories (scripts/record-histories.ts) against today's workflow code: a change that
+ * would break running workflows (non-determinism) fails here instead of in production.
+ */
+describe('replay of recorded histories', () => {
+  it('covers every workflow type', async () => {
+    const types = new Set<string>();
+    for (const file of await readdir(DIR)) {
+      const history = await loadHistory(readFile(resolve(DIR, file), 'utf8'));
+      types.add(history.events![0]!.workflowExecutionStartedEventAttributes!.workflowType!.name!);
+    }
+    expect([...types].sort()).toEqual(['backlogWorkflow', 'cardWorkflow', 'correctionWorkflow']);
+  });
+
+  it('replays every recorded history without non-determinism', async () => {
+    const files = (await readdir(DIR)).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const file of files) {
+      const history = await loadHistory(readFile(resolve(DIR, file), 'utf8'));
+      const workflowId = history.events![0]!.workflowExecutionStartedEventAttributes!.workflowId ?? file;
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: { codePath: workflowBundlePath() } }, history, workflowId),
+        file,
+      ).resolves.toBeUndefined();
+    }
+  });
+});
