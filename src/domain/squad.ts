@@ -10,7 +10,7 @@ const Ms = z.number().int().positive();
 
 /**
  * The `command` agent kind: runs `command args…` in the attempt's workspace, card JSON on stdin, result
- * JSON on stdout (see `src/activities/command-agent.ts` for the protocol). `command` and `args` that start
+ * JSON on stdout (see `src/activities/owner.ts` for the protocol). `command` and `args` that start
  * with `./` or `../` are resolved against the worker's base directory (where `squadflow` runs).
  */
 export const CommandAgentSchema = z.object({

@@ -26,9 +26,10 @@ const OWNER_OPTIONS: ActivityOptions = {
   },
 };
 
-/** Verification, LLM-judge, QA: up to 15 min (QA runs test suites), 3 tries. */
+/** Verification, LLM-judge, QA: up to 15 min (QA runs test suites), heartbeats, 3 tries. */
 const VALIDATION_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
   retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 

@@ -94,13 +94,26 @@ async function validate(
   artifacts: string[],
 ): Promise<Verdict[]> {
   const { typeConfig, card } = input.plan;
-  const verification = await acts.verifyArtifacts({ workspace, artifacts, config: typeConfig.verification });
+  const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ workspace, artifacts, config: typeConfig.verification }));
   if (!verification.passed) return [verification];
   const [judge, qa] = await Promise.all([
-    acts.judgeArtifacts({ card, workspace, artifacts, config: typeConfig.judge }),
-    acts.runQa({ workspace, checks: typeConfig.qa.checks }),
+    failedAsVerdict('llm_judge', acts.judgeArtifacts({ card, workspace, artifacts, config: typeConfig.judge })),
+    failedAsVerdict('qa', acts.runQa({ workspace, checks: typeConfig.qa.checks })),
   ]);
   return [verification, judge, qa];
+}
+
+/**
+ * A validator that cannot run (after its retries, e.g. a QA command that is not installed) is a failed
+ * verdict, never a silent pass: the card goes through corrections and reaches a human with the reason.
+ */
+async function failedAsVerdict(validator: Verdict['validator'], run: Promise<Verdict>): Promise<Verdict> {
+  try {
+    return await run;
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    return { validator, passed: false, reasons: [`validator could not run: ${failureMessage(err)}`], at: now() };
+  }
 }
 
 function record(

@@ -1,0 +1,48 @@
+/**
+ * The activities of squadflow, created by one factory from their injected dependencies (the pattern of
+ * temporalio/samples-typescript): the worker registers the returned object, workflows call it through
+ * `proxyActivities<Activities>()`. Inputs and results are the contracts of src/domain/attempt.ts.
+ */
+import type { DebugInput, DebugReport, JudgeInput, OwnerInput, OwnerResult, QaInput, Verdict, VerificationInput } from '../domain/attempt.js';
+import { assertAbsolute, type ActivityDeps } from './context.js';
+import { createDebugFailures, type DebuggerKind } from './debugging.js';
+import { createJudgeArtifacts } from './judge.js';
+import { createRunOwner } from './owner.js';
+import { createRunQa } from './qa.js';
+import { createVerifyArtifacts } from './verification.js';
+
+export type { ActivityDeps, ActivityHooks } from './context.js';
+export { DEFAULT_WORKSPACES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
+export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS } from './errors.js';
+
+/** Dependencies of `createActivities`: `ActivityDeps` plus the debugger kind (default `rules`). */
+export interface CreateActivitiesDeps extends ActivityDeps {
+  debugger?: DebuggerKind;
+}
+
+/**
+ * Creates the five activities:
+ * - `runOwner(OwnerInput): OwnerResult` — owner agent in a fresh attempt workspace (owner.ts, protocol there);
+ * - `verifyArtifacts(VerificationInput): Verdict` — the verification gate (verification.ts);
+ * - `judgeArtifacts(JudgeInput): Verdict` — the LLM-judge, score 0–10 (judge.ts);
+ * - `runQa(QaInput): Verdict` — QA checks (qa.ts);
+ * - `debugFailures(DebugInput): DebugReport` — the debugging agent (debugging.ts).
+ * Validators return failing Verdicts for problems with the artifacts and throw only for infrastructure or
+ * configuration problems (typed `ApplicationFailure`s, see errors.ts).
+ *
+ * @param deps `workspacesRoot` and `baseDir` must be absolute.
+ * @throws Error when `workspacesRoot` or `baseDir` is not absolute.
+ */
+export function createActivities(deps: CreateActivitiesDeps) {
+  assertAbsolute('workspacesRoot', deps.workspacesRoot);
+  assertAbsolute('baseDir', deps.baseDir);
+  const runOwner: (input: OwnerInput) => Promise<OwnerResult> = createRunOwner(deps);
+  const verifyArtifacts: (input: VerificationInput) => Promise<Verdict> = createVerifyArtifacts(deps);
+  const judgeArtifacts: (input: JudgeInput) => Promise<Verdict> = createJudgeArtifacts(deps);
+  const runQa: (input: QaInput) => Promise<Verdict> = createRunQa(deps);
+  const debugFailures: (input: DebugInput) => Promise<DebugReport> = createDebugFailures(deps.debugger);
+  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures };
+}
+
+/** The activities' interface, for `proxyActivities<Activities>()` in workflows. */
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,350 @@
+/**
+ * The embedded Temporal dev server (the `temporal server start-dev` of the Temporal CLI: server, SQLite and
+ * UI in one process), started through `@temporalio/testing`'s `TestWorkflowEnvironment.createLocal` so that
+ * the SDK owns the child process and tears it down with the environment.
+ *
+ * If a Temporal server already listens on the requested port it is reused (its search attributes are
+ * registered if missing) instead of failing: `squadflow dev` can then be run twice, or against
+ * `temporal server start-dev` started by hand.
+ *
+ * Node-only: never import from workflows.
+ */
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { SearchAttributeType } from '@temporalio/common';
+import { TestWorkflowEnvironment, type EphemeralServerExecutable } from '@temporalio/testing';
+import { NativeConnection } from '@temporalio/worker';
+import {
+  findTemporalCli,
+  PROJECT_ROOT,
+  TemporalCliNotFoundError,
+  temporalCliNotFoundMessage,
+  toEphemeralExecutable,
+  type FindTemporalCliOptions,
+} from './cli-path.js';
+import { SEARCH_ATTRIBUTES } from './search-attributes.js';
+
+export { TemporalCliNotFoundError } from './cli-path.js';
+
+/** Default dev server gRPC port (the Temporal default). */
+export const DEFAULT_DEV_SERVER_PORT = 7233;
+/** Default dev server UI port (the Temporal CLI's default: gRPC port + 1000). */
+export const DEFAULT_DEV_SERVER_UI_PORT = 8233;
+/** Default SQLite file of the persisted dev server, relative to the project root. */
+export const DEFAULT_DEV_SERVER_DB = 'state/temporal.db';
+
+/** How long probing an address for an existing Temporal server may take, ms. */
+const PROBE_TIMEOUT_MS = 3_000;
+
+/** A search attribute to register: its name and type (what `defineSearchAttributeKey` returns). */
+export interface SearchAttributeDef {
+  readonly name: string;
+  readonly type: SearchAttributeType;
+}
+
+/** A search attribute type as the server's `IndexedValueType` enum number (temporal.api.enums.v1). */
+const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
+  TEXT: 1,
+  KEYWORD: 2,
+  INT: 3,
+  DOUBLE: 4,
+  BOOL: 5,
+  DATETIME: 6,
+  KEYWORD_LIST: 7,
+};
+
+/** Options of {@link startDevServer}; every field is optional. */
+export interface StartDevServerOptions {
+  /** IP to bind (and to probe for an existing server). Default `127.0.0.1`. */
+  ip?: string;
+  /** gRPC port. Default 7233; `0` picks a random free port (and never reuses a server). */
+  port?: number;
+  /** Namespace created at startup (and used on a reused server). Default `default`. */
+  namespace?: string;
+  /** Serve the Temporal UI. Default `true`. */
+  ui?: boolean;
+  /** UI port. Default 8233 when `port` is 7233, otherwise the CLI's default of `port + 1000`. */
+  uiPort?: number;
+  /**
+   * SQLite file that persists the server's state; relative paths are resolved against the project root
+   * and its folder is created. Default `state/temporal.db`; `null` runs in memory (nothing persisted).
+   */
+  dbFilename?: string | null;
+  /** Run SQLite in WAL journal mode (`--sqlite-pragma journal_mode=wal`; persisted DB only). Default `true`. */
+  walJournal?: boolean;
+  /** Search attributes to register. Default {@link SEARCH_ATTRIBUTES} (PRODUCT.md "Contracts"). */
+  searchAttributes?: readonly SearchAttributeDef[];
+  /** Dev server log level (`debug`, `info`, `warn`, `error`). Default `warn`. */
+  logLevel?: string;
+  /** Extra CLI args appended after squadflow's own (see `temporal server start-dev --help`). */
+  extraArgs?: string[];
+  /** Reuse a Temporal server already listening on `ip:port`. Default `true`. */
+  reuseExisting?: boolean;
+  /** Explicit executable; default: {@link findTemporalCli} with {@link cli}. */
+  executable?: EphemeralServerExecutable;
+  /** Options for the CLI discovery (env, project root). */
+  cli?: FindTemporalCliOptions;
+}
+
+/** A running (or reused) dev server and connections to it. */
+export interface DevServerHandle {
+  /** gRPC address, `host:port`. */
+  address: string;
+  /** Namespace the server was started with / is used on. */
+  namespace: string;
+  /** Temporal UI URL, e.g. `http://127.0.0.1:8233`; absent when the UI is off or could not be found. */
+  uiUrl?: string;
+  /** True when an already-running server was reused (then `stop()` leaves it running). */
+  reused: boolean;
+  /** Client connection (for `new Client({ connection, namespace })`). */
+  connection: Connection;
+  /** Worker connection (for `Worker.create({ connection: nativeConnection, … })`). */
+  nativeConnection: NativeConnection;
+  /**
+   * Closes both connections and, unless `reused`, shuts the server process down (no orphan process is
+   * left). Idempotent; never throws.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * The port is taken by something that does not speak the Temporal API. Not retryable: free the port or
+ * pick another one. `type` is stable.
+ */
+export class DevServerPortInUseError extends Error {
+  /** Stable error type for callers and logs. */
+  readonly type = 'DevServerPortInUseError';
+  override readonly name = 'DevServerPortInUseError';
+  constructor(
+    /** The probed address, `host:port`. */
+    readonly address: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Port ${address} is in use by something that is not a Temporal server. ` +
+        'Stop it, or start the dev server on another port (TEMPORAL_ADDRESS / --port).',
+      options,
+    );
+  }
+}
+
+/** What listens on an address: nothing, a Temporal frontend, or something else. */
+export type AddressProbe = 'free' | 'temporal' | 'other';
+
+/**
+ * Probes `host:port`: `free` when the TCP connection is refused (or times out), `temporal` when a Temporal
+ * frontend answers `GetSystemInfo`, `other` when the port accepts TCP but does not speak the Temporal API.
+ * Takes at most about 2 × `timeoutMs` (default 3000 ms). Never throws.
+ */
+export async function probeAddress(host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<AddressProbe> {
+  const open = await tcpOpen(host, port, timeoutMs);
+  if (!open) return 'free';
+  let connection: Connection | undefined;
+  try {
+    // Connection.connect() itself calls GetSystemInfo within connectTimeout; an explicit call keeps the
+    // check independent of that SDK detail.
+    connection = await Connection.connect({ address: formatAddress(host, port), connectTimeout: timeoutMs });
+    await connection.withDeadline(Date.now() + timeoutMs, () => connection!.workflowService.getSystemInfo({}));
+    return 'temporal';
+  } catch {
+    return 'other';
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Ensures `searchAttributes` are registered in `namespace` on the server behind `connection`: lists the
+ * custom attributes and adds the missing ones ("already exists" races are ignored).
+ *
+ * @throws Error when an attribute exists with a different type (the server cannot change it) or the server
+ *   refuses the registration.
+ */
+export async function ensureSearchAttributes(
+  connection: Connection,
+  namespace: string,
+  searchAttributes: readonly SearchAttributeDef[] = SEARCH_ATTRIBUTES,
+): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const custom = existing.customAttributes ?? {};
+  const missing: Record<string, number> = {};
+  for (const { name, type } of searchAttributes) {
+    const want = INDEXED_VALUE_TYPE[type];
+    const have = custom[name];
+    if (have === undefined || have === null) {
+      missing[name] = want;
+    } else if (Number(have) !== want) {
+      throw new Error(
+        `Search attribute ${name} is registered in namespace ${namespace} with type #${String(have)}, ` +
+          `but squadflow needs ${type} (#${want}); use a fresh namespace or server.`,
+      );
+    }
+  }
+  if (Object.keys(missing).length === 0) return;
+  try {
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+  } catch (err) {
+    if (!/already exists/i.test(errorMessage(err))) throw err;
+  }
+}
+
+/**
+ * Starts the embedded Temporal dev server, or reuses a Temporal server already listening on the port.
+ *
+ * Defaults: `127.0.0.1:7233`, UI on 8233, persisted to `state/temporal.db` in SQLite WAL mode, namespace
+ * `default`, squadflow's search attributes registered, log level `warn`. Startup takes ~1–3 s with a local
+ * binary; the first `sdk-download` start downloads the CLI (~50 MB) into the OS temp folder.
+ *
+ * @throws TemporalCliNotFoundError when `TEMPORAL_CLI_PATH` is bad, or no local CLI exists and the SDK
+ *   download fails.
+ * @throws DevServerPortInUseError when the port is taken by something that is not a Temporal server.
+ * @throws Error when the server process fails to start for another reason (the CLI's message is included).
+ */
+export async function startDevServer(opts: StartDevServerOptions = {}): Promise<DevServerHandle> {
+  const ip = opts.ip ?? '127.0.0.1';
+  const port = opts.port ?? DEFAULT_DEV_SERVER_PORT;
+  const namespace = opts.namespace ?? 'default';
+  const ui = opts.ui ?? true;
+  const searchAttributes = opts.searchAttributes ?? SEARCH_ATTRIBUTES;
+
+  if (port !== 0) {
+    const probe = await probeAddress(ip, port);
+    if (probe === 'other') throw new DevServerPortInUseError(formatAddress(ip, port));
+    if (probe === 'temporal') {
+      if (opts.reuseExisting === false) {
+        throw new Error(`A Temporal server already listens on ${formatAddress(ip, port)} and reuseExisting is false.`);
+      }
+      return await reuseServer(ip, port, namespace, searchAttributes, ui ? opts.uiPort ?? port + 1000 : undefined);
+    }
+  }
+
+  const found = opts.executable ? undefined : findTemporalCli(opts.cli);
+  const executable = opts.executable ?? toEphemeralExecutable(found!);
+
+  const dbFilename = opts.dbFilename === undefined ? DEFAULT_DEV_SERVER_DB : opts.dbFilename;
+  let dbPath: string | undefined;
+  if (dbFilename !== null) {
+    dbPath = isAbsolute(dbFilename) ? dbFilename : resolve(PROJECT_ROOT, dbFilename);
+    mkdirSync(dirname(dbPath), { recursive: true });
+  }
+  const extraArgs: string[] = [];
+  if (dbPath !== undefined && (opts.walJournal ?? true)) extraArgs.push('--sqlite-pragma', 'journal_mode=wal');
+  extraArgs.push(...(opts.extraArgs ?? []));
+
+  const uiPort = ui ? opts.uiPort ?? (port === DEFAULT_DEV_SERVER_PORT ? DEFAULT_DEV_SERVER_UI_PORT : undefined) : undefined;
+
+  let env: TestWorkflowEnvironment;
+  try {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable,
+        ip,
+        ...(port !== 0 ? { port } : {}),
+        namespace,
+        ui,
+        ...(uiPort !== undefined ? { uiPort } : {}),
+        ...(dbPath !== undefined ? { dbFilename: dbPath } : {}),
+        log: { format: 'pretty', level: opts.logLevel ?? 'warn' },
+        searchAttributes: [...searchAttributes],
+        extraArgs,
+      },
+    });
+  } catch (err) {
+    if (executable.type === 'cached-download') {
+      throw new TemporalCliNotFoundError(
+        temporalCliNotFoundMessage(
+          `no local binary, and the SDK could not download one (${errorMessage(err)}).`,
+        ),
+        { cause: err },
+      );
+    }
+    throw new Error(
+      `Temporal dev server failed to start (${executable.path}, ${formatAddress(ip, port || 0)}): ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+
+  const address = env.address;
+  const actualPort = Number(address.slice(address.lastIndexOf(':') + 1));
+  let stopped: Promise<void> | undefined;
+  return {
+    address,
+    namespace,
+    uiUrl: ui ? `http://${ip}:${uiPort ?? actualPort + 1000}` : undefined,
+    reused: false,
+    connection: env.connection,
+    nativeConnection: env.nativeConnection,
+    stop: () => (stopped ??= env.teardown().catch(() => undefined)),
+  };
+}
+
+/** Connects to an existing server, makes sure the search attributes exist, returns a handle. */
+async function reuseServer(
+  ip: string,
+  port: number,
+  namespace: string,
+  searchAttributes: readonly SearchAttributeDef[],
+  uiPort: number | undefined,
+): Promise<DevServerHandle> {
+  const address = formatAddress(ip, port);
+  const connection = await Connection.connect({ address, connectTimeout: PROBE_TIMEOUT_MS });
+  let nativeConnection: NativeConnection | undefined;
+  try {
+    try {
+      await ensureSearchAttributes(connection, namespace, searchAttributes);
+    } catch (err) {
+      throw new Error(
+        `Reusing the Temporal server at ${address}: cannot register search attributes in namespace ` +
+          `${namespace}: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+    nativeConnection = await NativeConnection.connect({ address });
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+  const uiUrl =
+    uiPort !== undefined && (await tcpOpen(ip, uiPort)) ? `http://${ip}:${uiPort}` : undefined;
+  const native = nativeConnection;
+  let stopped: Promise<void> | undefined;
+  return {
+    address,
+    namespace,
+    uiUrl,
+    reused: true,
+    connection,
+    nativeConnection: native,
+    // Someone else owns the server: only our connections are closed.
+    stop: () =>
+      (stopped ??= Promise.all([
+        connection.close().catch(() => undefined),
+        native.close().catch(() => undefined),
+      ]).then(() => undefined)),
+  };
+}
+
+/** True when `host:port` accepts a TCP connection within `timeoutMs`. */
+async function tcpOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return await new Promise<boolean>((resolvePromise) => {
+    const socket = createConnection({ host, port });
+    const done = (result: boolean) => {
+      socket.removeAllListeners();
+      socket.destroy();
+      resolvePromise(result);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
