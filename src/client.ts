@@ -13,6 +13,7 @@ import { connectClient, connectWorkerConnection, connectionOptions } from './tem
 import { TemporalCliNotFoundError } from './temporal/cli-path.js';
 import { DEFAULT_DEV_SERVER_DB, DEFAULT_DEV_SERVER_PORT, DEFAULT_DEV_SERVER_UI_PORT } from './temporal/dev-server.js';
 import { TASK_QUEUES } from './temporal/queues.js';
+import { installRuntime } from './temporal/runtime.js';
 import { readBacklogView, reviewCard, startBacklog } from './cli/backlogs.js';
 import { runDev } from './cli/dev.js';
 import { CliError, EXIT } from './cli/errors.js';
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite file that persists the server state', DEFAULT_DEV_SERVER_DB)
     .option('--in-memory', 'do not persist the server state', false)
     .action(async (o) => {
+      installRuntime();
       const backlog = o.start
         ? { plan: await loadBacklog(o.start, { squad: o.squad, backlogId: o.id }), file: o.start as string }
         : undefined;
@@ -176,6 +178,7 @@ export function buildProgram(): Command {
       } catch (err) {
         throw new CliError((err as Error).message);
       }
+      installRuntime();
       const conn = connectionOptions();
       const connection = await connectWorkerConnection(conn).catch((err: Error) => {
         throw new CliError(`cannot reach Temporal at ${conn.address}: ${err.message}`, EXIT.unavailable);

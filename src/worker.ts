@@ -11,6 +11,7 @@ import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption
 import { createActivities } from './activities/index.js';
 import { connectWorkerConnection, connectionOptions } from './temporal/connection.js';
 import { PROJECT_ROOT } from './temporal/cli-path.js';
+import { installRuntime } from './temporal/runtime.js';
 import { QUEUE_KINDS, TASK_QUEUES, type QueueKind } from './temporal/queues.js';
 
 /** Absolute path of the workflows entry point the bundler reads. */
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const i = args.indexOf('--queues');
   const queues = parseQueueKinds(i >= 0 ? args[i + 1] : undefined);
+  installRuntime();
   const conn = connectionOptions();
   const connection = await connectWorkerConnection(conn);
   const workers = await createWorkers({ connection, namespace: conn.namespace, queues });

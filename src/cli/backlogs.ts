@@ -187,17 +187,27 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
         return { cardId: entry.cardId, workflowId: entry.workflowId, final: true, legacy: false, status: o.status, attempt: o.attempt, costUsd: o.cost.usd, note: o.message };
       }
       const handle = client.workflow.getHandle(entry.workflowId);
-      const cardState = await queryOrExplain<CardState>(handle, cardStateQuery, `card ${entry.cardId}`);
-      return viewOf(entry.cardId, entry.workflowId, false, cardState);
+      try {
+        return viewOf(entry.cardId, entry.workflowId, false, await handle.query(cardStateQuery));
+      } catch (err) {
+        // The backlog lists every card at once; a child still being started is simply TODO.
+        if (isNotFound(err)) return { cardId: entry.cardId, workflowId: entry.workflowId, final: false, legacy: false, status: 'TODO', attempt: 0, costUsd: 0, note: 'starting' };
+        return viewOf(entry.cardId, entry.workflowId, false, await queryOrExplain<CardState>(handle, cardStateQuery, `card ${entry.cardId}`));
+      }
     }),
   );
   cards.push(...views);
   return { backlog: state, running, cards };
 }
 
-/** True when every card has ended or waits for a human — nothing more happens without someone acting. */
+/**
+ * True when nothing more happens without someone acting: every card has ended, waits for a human, or
+ * waits (as TODO) for a dependency that has not ended — i.e. no owner, validator or correction is at work.
+ */
 export function isIdle(view: BacklogView): boolean {
-  return view.cards.every((c) => c.final || c.status === 'AWAITING_HUMAN');
+  return view.cards.every(
+    (c) => c.final || c.status === 'AWAITING_HUMAN' || (c.status === 'TODO' && (c.state?.waitingFor.length ?? 0) > 0),
+  );
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
- * Live progress: polls the backlog view and prints each card's status changes until the backlog is idle
- * (every card ended or waiting for a human), optionally for ever.
+ * Live progress: polls the backlog and prints every status change of every card (from the card's own
+ * status history, so quick transitions between two polls are not missed) until the backlog is idle,
+ * optionally for ever.
  */
 import type { Client } from '@temporalio/client';
-import { failureReasons } from '../domain/index.js';
+import { failureReasons, type CardState } from '../domain/index.js';
 import { isIdle, readBacklogView, type BacklogView, type CardView } from './backlogs.js';
 import { renderCounts } from './render.js';
 
@@ -18,36 +19,58 @@ export interface WatchOptions {
   print?: (line: string) => void;
 }
 
-function describe(c: CardView): string {
-  const parts = [`${c.cardId} ${c.status}`];
-  if (c.attempt > 0) parts.push(`attempt ${c.attempt}`);
-  const last = c.state?.attempts[c.state.attempts.length - 1];
-  if (c.status === 'REJECTED' && last) parts.push(failureReasons(last.verdicts).slice(0, 2).join('; '));
-  if (c.score !== undefined && (c.status === 'APPROVED' || c.status === 'DONE')) parts.push(`score ${c.score.toFixed(1)}`);
-  if (c.status === 'DONE') parts.push(`$${c.costUsd.toFixed(4)}`);
-  if (c.note && (c.status === 'BLOCKED' || c.status === 'TODO')) parts.push(c.note);
-  return parts.join(' — ');
+const clock = (iso: string) => iso.slice(11, 19);
+
+/** Lines for the status changes of `state` from index `from` of its status history on. */
+function changeLines(c: CardView, state: CardState, from: number): string[] {
+  const lines: string[] = [];
+  const failed = state.attempts.filter((a) => !a.passed);
+  let rejections = state.statusHistory.slice(0, from).filter((s) => s.status === 'REJECTED').length;
+  for (const change of state.statusHistory.slice(from)) {
+    const parts = [`${c.cardId} ${change.status}`];
+    if (change.status === 'REJECTED') {
+      const attempt = failed[rejections++];
+      if (attempt) parts.push(`attempt ${attempt.attempt}: ${failureReasons(attempt.verdicts).slice(0, 2).join('; ')}`);
+      if (state.completedAt && change === state.statusHistory[state.statusHistory.length - 1]) parts.push('final');
+    }
+    if (change.status === 'CORRECTING') parts.push(`correction round ${Math.max(1, rejections)}`);
+    if (change.status === 'DONE') parts.push(`attempt ${state.attempt}${c.score !== undefined ? `, score ${c.score.toFixed(1)}` : ''}, $${state.cost.usd.toFixed(4)}`);
+    if (change.status === 'BLOCKED' && state.blockedBy) parts.push(`by ${state.blockedBy.cardId} (${state.blockedBy.status})`);
+    if (change.status === 'TODO' && state.waitingFor.length > 0) parts.push(`waiting for ${state.waitingFor.join(', ')}`);
+    lines.push(`${clock(change.at)}  ${parts.join(' — ')}`);
+  }
+  return lines;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
+}
 
-/** Prints progress lines until idle (or aborted); returns the last view. */
+/** Prints progress lines until idle (twice in a row, to skip transient states) or aborted; returns the last view. */
 export async function watchBacklog(client: Client, backlogId: string, opts: WatchOptions = {}): Promise<BacklogView> {
   const print = opts.print ?? ((l: string) => console.log(l));
-  const seen = new Map<string, string>();
+  const printed = new Map<string, number>();
   const hinted = new Set<string>();
+  let idlePolls = 0;
   let view: BacklogView;
   for (;;) {
     view = await readBacklogView(client, backlogId);
     for (const c of view.cards) {
-      const key = `${c.status}/${c.attempt}`;
-      if (seen.get(c.cardId) === key) continue;
-      seen.set(c.cardId, key);
-      print(`${new Date().toISOString().slice(11, 19)}  ${describe(c)}`);
+      if (!c.state) {
+        if (!printed.has(c.cardId)) print(`${clock(new Date().toISOString())}  ${c.cardId} ${c.status}${c.note ? ` — ${c.note}` : ''}`);
+        printed.set(c.cardId, 0);
+        continue;
+      }
+      for (const line of changeLines(c, c.state, printed.get(c.cardId) ?? 0)) print(line);
+      printed.set(c.cardId, c.state.statusHistory.length);
       if (c.status === 'AWAITING_HUMAN' && !hinted.has(c.cardId)) {
         hinted.add(c.cardId);
         print(
@@ -56,11 +79,11 @@ export async function watchBacklog(client: Client, backlogId: string, opts: Watc
         );
       }
     }
-    const idle = isIdle(view);
-    if ((idle && opts.untilIdle !== false) || opts.signal?.aborted) break;
+    idlePolls = isIdle(view) ? idlePolls + 1 : 0;
+    if ((idlePolls >= 2 && opts.untilIdle !== false) || opts.signal?.aborted) break;
     await sleep(opts.intervalMs ?? 1000, opts.signal);
     if (opts.signal?.aborted) break;
   }
-  print(`${new Date().toISOString().slice(11, 19)}  ${renderCounts(view)}${isIdle(view) ? ' (idle)' : ''}`);
+  print(`${clock(new Date().toISOString())}  ${renderCounts(view)}${isIdle(view) ? ' — idle: every card has ended or waits for a human' : ''}`);
   return view;
 }

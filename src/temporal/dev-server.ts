@@ -255,13 +255,14 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
     if (executable.type === 'cached-download') {
       throw new TemporalCliNotFoundError(
         temporalCliNotFoundMessage(
-          `no local binary, and the SDK could not download one (${errorMessage(err)}).`,
+          `none on this machine, and starting one through the SDK's download failed (${errorMessage(err)}).`,
         ),
         { cause: err },
       );
     }
     throw new Error(
-      `Temporal dev server failed to start (${executable.path}, ${formatAddress(ip, port || 0)}): ${errorMessage(err)}`,
+      `Temporal dev server failed to start (${executable.path}, ${port === 0 ? `${ip}, random port` : formatAddress(ip, port)}): ` +
+        errorMessage(err),
       { cause: err },
     );
   }
