@@ -1,0 +1,159 @@
+/**
+ * End to end: the example backlog (state/backlog_master.example.json) through the real worker wiring,
+ * real activities and the shipped command agents, on the run's dev server; the human step and the
+ * read-outs go through the CLI itself (`main()` with TEMPORAL_ADDRESS pointing at that server).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Worker } from '@temporalio/worker';
+import { main } from '../../src/client.js';
+import { readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
+import { loadBacklog } from '../../src/cli/load.js';
+import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
+import { createWorkers, runWorkers } from '../../src/worker.js';
+import { testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
+
+const EXAMPLE = resolve(PROJECT_ROOT, 'state', 'backlog_master.example.json');
+
+/** Runs the CLI in-process; returns its exit code and what it printed. */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+  try {
+    process.exitCode = undefined;
+    const code = await main(['node', 'squadflow', ...args]);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('the example backlog, end to end', () => {
+  let workers: Worker[];
+  let running: Promise<void>;
+  let workspaces: string;
+  const backlogId = `example-${Date.now().toString(36)}`;
+
+  beforeAll(async () => {
+    const env = await testEnv();
+    process.env.TEMPORAL_ADDRESS = env.address;
+    process.env.TEMPORAL_NAMESPACE = env.namespace;
+    workspaces = await mkdtemp(join(tmpdir(), 'squadflow-e2e-'));
+    const q = uniqueTaskQueue('e2e');
+    const taskQueues = { orchestration: `${q}-orch`, owners: `${q}-owners`, validation: `${q}-validation`, debugging: `${q}-debugging` };
+    workers = await createWorkers({
+      connection: env.nativeConnection,
+      namespace: env.namespace,
+      taskQueues,
+      workspacesRoot: workspaces,
+      workflowBundle: { codePath: env.bundlePath },
+    });
+    running = runWorkers(workers);
+    const plan = await loadBacklog(EXAMPLE, { backlogId });
+    const started = await startBacklog(env.client, plan, 'state/backlog_master.example.json', taskQueues);
+    expect(started.started).toBe(true);
+  });
+
+  afterAll(async () => {
+    for (const w of workers ?? []) if (w.getState() === 'RUNNING') w.shutdown();
+    await running;
+    await rm(workspaces, { recursive: true, force: true });
+  });
+
+  it('passes most cards first time, fixes ARQ-001 with a correction and escalates BE-002 to a human', async () => {
+    const { client } = await testEnv();
+    const view = await until('BE-002 to await a human', async () => {
+      const v = await readBacklogView(client, backlogId);
+      return v.cards.find((c) => c.cardId === 'BE-002')?.status === 'AWAITING_HUMAN' ? v : undefined;
+    });
+    const card = (id: string) => view.cards.find((c) => c.cardId === id)!;
+    for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001']) {
+      expect([id, card(id).status, card(id).attempt]).toEqual([id, 'DONE', 1]);
+    }
+    // The judge rejected the first architecture document; the correction used its feedback.
+    const arq = card('ARQ-001').state!;
+    expect(arq.status).toBe('DONE');
+    expect(arq.attempts.map((a) => a.passed)).toEqual([false, true]);
+    expect(arq.attempts[0]!.verdicts.find((v) => v.validator === 'llm_judge')!.passed).toBe(false);
+    expect(arq.attempts[1]!.feedback!.reasons.join('\n')).toMatch(/llm_judge: criterion/);
+    const doc = await readFile(join(workspaces, arq.artifacts.find((a) => a.endsWith('.md'))!), 'utf8');
+    expect(doc).toMatch(/^#+ Rollback plan/m);
+    // BE-002 kept failing QA, the debugging agent ran, and it waits for a human; QA-001 waits for it.
+    const be2 = card('BE-002').state!;
+    expect(be2.attempt).toBe(4);
+    expect(be2.attempts.every((a) => a.verdicts.some((v) => v.validator === 'qa' && !v.passed))).toBe(true);
+    expect(be2.debugReports.length).toBeGreaterThanOrEqual(1);
+    expect(card('QA-001').status).toBe('TODO');
+    // The legacy DONE card and its legacy correction are shown, not run.
+    expect(card('BRIEF-001')).toMatchObject({ legacy: true, status: 'DONE' });
+    expect(card('BRIEF-001-CORR-1')).toMatchObject({ legacy: true });
+  });
+
+  it('refuses a review of an unknown card or backlog with exit code 2', async () => {
+    const unknownCard = await cli('review', backlogId, 'NOPE-1', '--approve', '--reviewer', 'ana', '--reason', 'x');
+    expect(unknownCard.code).toBe(2);
+    expect(unknownCard.err).toContain(`unknown card "NOPE-1" in backlog "${backlogId}"`);
+    const unknownBacklog = await cli('status', 'no-such-backlog');
+    expect(unknownBacklog.code).toBe(2);
+    expect(unknownBacklog.err).toContain('unknown backlog "no-such-backlog"');
+    const notAwaiting = await cli('review', backlogId, 'SPEC-001', '--approve', '--reviewer', 'ana', '--reason', 'x');
+    expect(notAwaiting.code).toBe(2);
+    expect(notAwaiting.err).toContain(`card "SPEC-001" of backlog "${backlogId}" is not running (already ended)`);
+  });
+
+  it('finishes every card DONE once a human approves BE-002 from the CLI', async () => {
+    const review = await cli('review', backlogId, 'BE-002', '--approve', '--reviewer', 'ana', '--reason', 'ledger rounding verified by finance');
+    expect(review.err).toBe('');
+    expect(review.code).toBe(0);
+    expect(review.out).toContain('BE-002: approve by ana');
+    const { client } = await testEnv();
+    await until('the backlog to finish', async () => ((await readBacklogView(client, backlogId)).running ? undefined : true));
+
+    const status = await cli('status', backlogId, '--json');
+    expect(status.code).toBe(0);
+    const json = JSON.parse(status.out) as { running: boolean; cards: { cardId: string; status: string; attempt: number; costUsd: number }[] };
+    expect(json.running).toBe(false);
+    const statuses = Object.fromEntries(json.cards.map((c) => [c.cardId, c.status]));
+    expect(statuses).toEqual(
+      Object.fromEntries(
+        ['BRIEF-001', 'BRIEF-001-CORR-1', 'SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001'].map((id) => [id, 'DONE']),
+      ),
+    );
+    expect(json.cards.every((c) => c.costUsd > 0)).toBe(true);
+    const be2 = json.cards.find((c) => c.cardId === 'BE-002')!;
+    expect(be2.attempt).toBe(4);
+
+    const visible: string[] = [];
+    for await (const wf of client.workflow.list({ query: `BacklogId="${backlogId}" AND CardStatus="DONE"` })) visible.push(wf.workflowId);
+    expect(visible).toContain(`${backlogId}/BE-002`);
+
+    const exported = await cli('export', backlogId);
+    expect(exported.code).toBe(0);
+    const doc = JSON.parse(exported.out) as { metadata: Record<string, unknown>; cards: Record<string, unknown>[] };
+    expect(doc.metadata.backlog_id).toBe(backlogId);
+    const be2Card = doc.cards.find((c) => c.id === 'BE-002')!;
+    expect(be2Card).toMatchObject({ status: 'DONE', attempt: 4, priority: expect.any(String) });
+    expect((be2Card.audit_log as { action: string; actor: string }[]).find((e) => e.action === 'approve')!.actor).toBe('ana');
+    expect(doc.cards.filter((c) => c.type === 'CORRECTION' && c.parent_card === 'BE-002')).toHaveLength(3);
+    // What `export` writes is a valid backlog again.
+    expect(doc.cards.find((c) => c.id === 'BRIEF-001')).toBeDefined();
+  });
+});
