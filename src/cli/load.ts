@@ -3,7 +3,6 @@
  * workflow starts.
  */
 import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
 import { BacklogValidationError, planBacklog, type BacklogPlan } from '../domain/index.js';
 
 /** Options of `loadBacklog`. */
@@ -34,8 +33,7 @@ async function readText(file: string): Promise<string> {
  * @throws BacklogValidationError listing every problem (unreadable file, bad JSON, schema, graph…).
  */
 export async function loadBacklog(file: string, opts: LoadOptions = {}): Promise<BacklogPlan> {
-  const name = relative(process.cwd(), file) || file;
   const text = await readText(file);
-  const squad = opts.squad ? { file: relative(process.cwd(), opts.squad) || opts.squad, text: await readText(opts.squad) } : undefined;
-  return planBacklog(text, { file: name, squad, backlogId: opts.backlogId });
+  const squad = opts.squad ? { file: opts.squad, text: await readText(opts.squad) } : undefined;
+  return planBacklog(text, { file, squad, backlogId: opts.backlogId });
 }

@@ -12,7 +12,7 @@ import {
   type BacklogFile,
 } from './backlog.js';
 import type { CardPlan, LegacyCorrection } from './card-state.js';
-import { findCycles } from './graph.js';
+import { findCycles, type GraphNode } from './graph.js';
 import { BACKLOG_ID_PATTERN } from './ids.js';
 import { SquadSchema, type SquadConfig } from './squad.js';
 
@@ -129,6 +129,8 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   }
   if (!parsed.success) {
     issues.push(...zodIssues(parsed.error, file, raw));
+    // Still report the dependency problems of whatever cards have usable ids: all errors at once.
+    issues.push(...graphIssues(file, lenientCards(raw)));
     throw new BacklogValidationError(issues);
   }
   const backlog = parsed.data;
@@ -144,24 +146,13 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   }
   if (backlog.cards.length === 0) issues.push({ file, field: 'cards', message: 'no cards' });
 
-  // Duplicate ids.
   const byId = new Map<string, BacklogCard>();
-  backlog.cards.forEach((card, i) => {
-    if (byId.has(card.id)) {
-      issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `duplicate card id "${card.id}"` });
-    } else byId.set(card.id, card);
-  });
+  for (const card of backlog.cards) if (!byId.has(card.id)) byId.set(card.id, card);
+  issues.push(...graphIssues(file, backlog.cards));
 
   // Per-card references.
   backlog.cards.forEach((card, i) => {
     const at = `cards[${i}]`;
-    card.dependencies.forEach((dep, j) => {
-      if (dep === card.id) {
-        issues.push({ file, cardId: card.id, field: `${at}.dependencies[${j}]`, message: 'a card cannot depend on itself' });
-      } else if (!byId.has(dep)) {
-        issues.push({ file, cardId: card.id, field: `${at}.dependencies[${j}]`, message: `unknown dependency "${dep}"` });
-      }
-    });
     if (card.type === CORRECTION_TYPE) {
       if (!card.parent_card) {
         issues.push({ file, cardId: card.id, field: `${at}.parent_card`, message: 'a CORRECTION card must name its parent_card' });
@@ -210,14 +201,42 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
     }
   }
 
-  for (const cycle of findCycles(backlog.cards)) {
-    const first = cycle[0]!;
-    const index = backlog.cards.findIndex((c) => c.id === first);
-    issues.push({ file, cardId: first, field: `cards[${index}].dependencies`, message: `dependency cycle: ${cycle.join(' → ')}` });
-  }
-
   if (issues.length > 0) throw new BacklogValidationError(issues);
   return resolvePlan(backlogId, backlog, squad!);
+}
+
+/** The `{ id, dependencies }` of every card of a file that failed the schema, as far as they are usable. */
+function lenientCards(raw: unknown): GraphNode[] {
+  const cards = (raw as { cards?: unknown })?.cards;
+  if (!Array.isArray(cards)) return [];
+  return cards.map((c: unknown, i) => {
+    const card = (c ?? {}) as { id?: unknown; dependencies?: unknown };
+    const deps = Array.isArray(card.dependencies) ? card.dependencies.filter((d): d is string => typeof d === 'string') : [];
+    return { id: typeof card.id === 'string' ? card.id : `#${i + 1}`, dependencies: deps };
+  });
+}
+
+/** Duplicate ids, self and unknown dependencies, and cycles (each named), with card and field. */
+function graphIssues(file: string, cards: readonly GraphNode[]): BacklogIssue[] {
+  const issues: BacklogIssue[] = [];
+  const ids = new Set<string>();
+  cards.forEach((card, i) => {
+    if (ids.has(card.id)) issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `duplicate card id "${card.id}"` });
+    ids.add(card.id);
+  });
+  cards.forEach((card, i) => {
+    card.dependencies.forEach((dep, j) => {
+      const field = `cards[${i}].dependencies[${j}]`;
+      if (dep === card.id) issues.push({ file, cardId: card.id, field, message: 'a card cannot depend on itself' });
+      else if (!ids.has(dep)) issues.push({ file, cardId: card.id, field, message: `unknown dependency "${dep}"` });
+    });
+  });
+  for (const cycle of findCycles(cards)) {
+    const first = cycle[0]!;
+    const index = cards.findIndex((c) => c.id === first);
+    issues.push({ file, cardId: first, field: `cards[${index}].dependencies`, message: `dependency cycle: ${cycle.join(' → ')}` });
+  }
+  return issues;
 }
 
 function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig): BacklogPlan {

@@ -393,6 +393,24 @@ describe('planBacklog reports every problem at once', () => {
     );
   });
 
+  it('reports dependency problems together with schema errors in other fields', () => {
+    const b = validBacklog();
+    b.cards = [
+      card('A', { priority: 'URGENT', dependencies: ['A', 'B'] } as never),
+      card('B', { dependencies: ['C'] }),
+      card('C', { dependencies: ['B'] }),
+    ];
+    const issues = issuesOf(b);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ cardId: 'A', field: 'cards[0].priority' }),
+        { file: FILE, cardId: 'A', field: 'cards[0].dependencies[0]', message: 'a card cannot depend on itself' },
+        expect.objectContaining({ message: expect.stringMatching(/^dependency cycle: (B → C → B|C → B → C)$/) }),
+      ]),
+    );
+    expect(issues).toHaveLength(3);
+  });
+
   it('throws a BacklogValidationError whose type, name and message say what is wrong and where', () => {
     const b = validBacklog();
     b.cards.push(card('SPEC-003', { dependencies: ['GHOST'], owner: 'nobody' }));
