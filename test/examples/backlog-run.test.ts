@@ -1,0 +1,236 @@
+/**
+ * The example backlog run card by card through the real activities (src/activities: owner, verification,
+ * LLM-judge, QA, debugging) — the steps of the card workflow (src/workflows/card.ts) without a Temporal
+ * server: attempt 1, up to three corrections with the aggregated feedback (the debugging agent first when
+ * reasons repeat), then escalation and a human decision. It shows that each scenario of the example comes
+ * from what the agents really write and what the validators really find:
+ *   - most cards pass first time;
+ *   - ARQ-001 is rejected by the judge (no "Rollback plan") and fixed by correction 1;
+ *   - BE-002 fails QA (ledger rounding FIN-7) on every attempt, is escalated, and passes after `clarify`;
+ *   - the legacy DONE brief is a resolved dependency; QA-001 passes once BE-002 is resolved either way.
+ */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import {
+  MAX_CORRECTIONS,
+  addCosts,
+  attemptWorkspace,
+  failureReasons,
+  planBacklog,
+  repeatedReasons,
+  type AttemptRecord,
+  type CardPlan,
+  type CorrectionFeedback,
+  type Cost,
+  type DebugReport,
+  type DependencyArtifacts,
+  type Verdict,
+} from '../../src/domain/index.js';
+import { BACKLOG_REL, ROOT, loadBacklog } from './helpers.js';
+
+/** A human's decision on an escalated card. */
+type Review = { decision: 'approve' } | { decision: 'clarify'; context: string };
+
+/** How a card's run ended, with everything the assertions look at. */
+interface CardRun {
+  status: 'DONE' | 'REJECTED';
+  attempts: AttemptRecord[];
+  debugReports: DebugReport[];
+  escalated: boolean;
+  cost: Cost;
+}
+
+const FIXED_AT = new Date('2025-03-04T10:00:00.000Z');
+
+type Activities = ReturnType<typeof createActivities>;
+const sandboxes: string[] = [];
+afterAll(() => sandboxes.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/**
+ * The real activities over a sandbox laid out like the project: `<dir>/state/workspaces`, and
+ * `<dir>/examples` (the legacy brief's artifact path, relative to the workspaces root, goes through it).
+ */
+function sandboxActivities(): Activities {
+  const dir = mkdtempSync(join(tmpdir(), 'squadflow-example-run-'));
+  sandboxes.push(dir);
+  mkdirSync(join(dir, 'state', 'workspaces'), { recursive: true });
+  symlinkSync(join(ROOT, 'examples'), join(dir, 'examples'));
+  return createActivities({
+    workspacesRoot: join(dir, 'state', 'workspaces'),
+    baseDir: ROOT,
+    now: () => FIXED_AT,
+    hooks: () => ({ heartbeat: () => undefined }),
+  });
+}
+
+/** One attempt: owner → verification (gate) → LLM-judge ‖ QA, as src/workflows/attempt.ts runs it. */
+async function runAttempt(
+  acts: Activities,
+  plan: CardPlan,
+  attempt: number,
+  dependencies: DependencyArtifacts[],
+  previousWorkspace?: string,
+  feedback?: CorrectionFeedback,
+): Promise<AttemptRecord> {
+  const workspace = attemptWorkspace(plan.backlogId, plan.card.id, attempt);
+  const base = { attempt, workflowId: `${plan.backlogId}/${plan.card.id}`, workspace, feedback, startedAt: '', finishedAt: '' };
+  let owner;
+  try {
+    owner = await acts.runOwner({ backlogId: plan.backlogId, card: plan.card, attempt, agent: plan.agent, workspace, previousWorkspace, dependencies, feedback });
+  } catch (err) {
+    const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: ${(err as Error).message}`], at: '' };
+    return { ...base, artifacts: [], summary: 'owner failed', verdicts: [verdict], passed: false, cost: { inputTokens: 0, outputTokens: 0, usd: 0 } };
+  }
+  const { typeConfig, card } = plan;
+  const verdicts: Verdict[] = [await acts.verifyArtifacts({ workspace, artifacts: owner.artifacts, config: typeConfig.verification })];
+  if (verdicts[0]!.passed) {
+    verdicts.push(
+      ...(await Promise.all([
+        acts.judgeArtifacts({ card, workspace, artifacts: owner.artifacts, config: typeConfig.judge }),
+        acts.runQa({ workspace, checks: typeConfig.qa.checks }),
+      ])),
+    );
+  }
+  return { ...base, artifacts: owner.artifacts, summary: owner.summary, verdicts, passed: verdicts.every((v) => v.passed), cost: owner.cost };
+}
+
+/** A card from attempt 1 to its end, as src/workflows/card.ts drives it; `review` answers an escalation. */
+async function runCard(acts: Activities, plan: CardPlan, dependencies: DependencyArtifacts[], review: () => Review): Promise<CardRun> {
+  const attempts = [await runAttempt(acts, plan, 1, dependencies)];
+  const debugReports: DebugReport[] = [];
+  let corrections = 0;
+  let limit = MAX_CORRECTIONS;
+  let humanContext: string | undefined;
+  let escalated = false;
+  while (!attempts[attempts.length - 1]!.passed) {
+    if (corrections >= limit) {
+      escalated = true;
+      const decision = review();
+      if (decision.decision === 'approve') break;
+      humanContext = decision.context;
+      limit = corrections + 1;
+    }
+    const last = attempts[attempts.length - 1]!;
+    const feedback: CorrectionFeedback = { round: corrections + 1, reasons: failureReasons(last.verdicts), humanContext };
+    if (repeatedReasons(attempts).length > 0) {
+      const report = await acts.debugFailures({ card: plan.card, history: attempts });
+      debugReports.push(report);
+      feedback.rootCause = report.rootCause;
+      feedback.suggestions = report.suggestions;
+    }
+    corrections++;
+    attempts.push(await runAttempt(acts, plan, last.attempt + 1, dependencies, last.workspace, feedback));
+  }
+  return { status: 'DONE', attempts, debugReports, escalated, cost: addCosts(...attempts.map((a) => a.cost)) };
+}
+
+/** Runs the whole backlog in dependency order, in a sandbox of its own; `review` decides escalations. */
+async function runBacklog(review: (cardId: string) => Review): Promise<Map<string, CardRun>> {
+  const acts = sandboxActivities();
+  const plan = planBacklog(loadBacklog().text, { file: BACKLOG_REL });
+  const runs = new Map<string, CardRun>();
+  const artifactsOf = new Map<string, string[]>(plan.done.map((d) => [d.cardId, d.artifacts]));
+  for (const card of plan.cards) {
+    const dependencies = card.card.dependencies.map((id) => {
+      const artifacts = artifactsOf.get(id);
+      if (!artifacts) throw new Error(`${card.card.id} runs before its dependency ${id}`);
+      return { cardId: id, artifacts };
+    });
+    const run = await runCard(acts, card, dependencies, () => review(card.card.id));
+    runs.set(card.card.id, run);
+    const last = run.attempts[run.attempts.length - 1]!;
+    artifactsOf.set(card.card.id, last.artifacts.map((a) => `${last.workspace}/${a}`));
+  }
+  return runs;
+}
+
+const verdict = (a: AttemptRecord, v: Verdict['validator']) => a.verdicts.find((x) => x.validator === v);
+
+describe('the example backlog, run through the real activities', () => {
+  let clarified: Map<string, CardRun>;
+  let approved: Map<string, CardRun>;
+  const reviews: string[] = [];
+
+  beforeAll(async () => {
+    clarified = await runBacklog((id) => {
+      reviews.push(id);
+      return { decision: 'clarify', context: "FIN-7 is banker's rounding: round half to even, exactly like the ledger." };
+    });
+    approved = await runBacklog(() => ({ decision: 'approve' }));
+  }, 120_000);
+
+  it('passes SPEC-001, INFRA-001, BE-001, FE-001 and DOCS-001 first time, with a full judge score and green QA', () => {
+    for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001']) {
+      const run = clarified.get(id)!;
+      expect(run.attempts.map((a) => a.passed), id).toEqual([true]);
+      expect(verdict(run.attempts[0]!, 'llm_judge')!.score, id).toBe(10);
+      expect(run.escalated).toBe(false);
+    }
+  });
+
+  it('rejects ARQ-001 on the judge for the missing rollback plan, and passes the correction that adds it', () => {
+    const run = clarified.get('ARQ-001')!;
+    expect(run.attempts.map((a) => a.passed)).toEqual([false, true]);
+    const judge = verdict(run.attempts[0]!, 'llm_judge')!;
+    expect(judge.score).toBe(6.7);
+    expect(judge.reasons).toEqual(['criterion "Rollback plan" not met: no section "Rollback plan" in docs/architecture.md']);
+    expect(verdict(run.attempts[0]!, 'qa')!.passed).toBe(true);
+    expect(run.attempts[1]!.feedback!.reasons).toEqual([`llm_judge: ${judge.reasons[0]}`]);
+    expect(verdict(run.attempts[1]!, 'llm_judge')!.score).toBe(10);
+    expect(run.debugReports).toEqual([]);
+  });
+
+  it('fails BE-002 on the FIN-7 acceptance test in every attempt, runs the debugging agent, and escalates after 3 corrections', () => {
+    const run = clarified.get('BE-002')!;
+    expect(reviews).toEqual(['BE-002']);
+    expect(run.escalated).toBe(true);
+    const failing = run.attempts.slice(0, 1 + MAX_CORRECTIONS);
+    for (const a of failing) {
+      expect(a.passed, `attempt ${a.attempt}`).toBe(false);
+      expect(failureReasons(a.verdicts), `attempt ${a.attempt}`).toEqual(['qa: check "acceptance tests" failed: exit 1']);
+      expect(verdict(a, 'llm_judge')!.passed).toBe(true);
+    }
+    expect(failing.map((a) => a.summary.match(/with ([\w-]+) rounding/)![1])).toEqual(['half-up', 'half-up-integer', 'half-down', 'truncate']);
+    // The debugging agent ran before every correction after the reasons started repeating.
+    expect(run.debugReports.length).toBeGreaterThanOrEqual(2);
+    expect(run.debugReports[0]!.repeatedReasons).toEqual(['qa: check "acceptance tests" failed: exit 1']);
+    expect(run.attempts[2]!.feedback!.rootCause).toBe(run.debugReports[0]!.rootCause);
+  });
+
+  it("passes BE-002 in the one extra round a human's clarify grants, using the human's context", () => {
+    const run = clarified.get('BE-002')!;
+    expect(run.attempts).toHaveLength(5);
+    const last = run.attempts[4]!;
+    expect(last.feedback!.humanContext).toMatch(/banker's rounding/);
+    expect(last.passed).toBe(true);
+    expect(last.summary).toMatch(/with half-even rounding/);
+  });
+
+  it('ends BE-002 on the failing attempt 4 when a human approves instead', () => {
+    const run = approved.get('BE-002')!;
+    expect(run.escalated).toBe(true);
+    expect(run.attempts.map((a) => a.passed)).toEqual([false, false, false, false]);
+  });
+
+  it('passes QA-001 end to end once BE-002 is resolved, whichever way the human decided', () => {
+    for (const runs of [clarified, approved]) {
+      const run = runs.get('QA-001')!;
+      expect(run.attempts.map((a) => a.passed)).toEqual([true]);
+      expect(verdict(run.attempts[0]!, 'qa')!.passed).toBe(true);
+    }
+  });
+
+  it('keeps every card well under the cost alert, with reproducible costs', () => {
+    const alert = loadBacklog().squad.cost_alert_usd;
+    for (const [id, run] of clarified) {
+      expect(run.cost.usd, id).toBeGreaterThan(0);
+      expect(run.cost.usd, id).toBeLessThan(alert);
+      const again = approved.get(id)!;
+      // Same input, same usage: only BE-002 (one attempt fewer) and QA-001 (other BE-002 artifacts) differ.
+      if (id !== 'BE-002' && id !== 'QA-001') expect(again.cost, id).toEqual(run.cost);
+    }
+  });
+});
