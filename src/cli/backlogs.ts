@@ -61,6 +61,8 @@ export async function startBacklog(
     await client.workflow.start(backlogWorkflow, {
       workflowId,
       taskQueue: queues.orchestration,
+      // A backlog id names one run: re-starting a finished backlog would mix two runs' cards under the same IDs.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
       args: [
         {
           backlogId: plan.backlogId,

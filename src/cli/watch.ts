@@ -60,6 +60,7 @@ export async function watchBacklog(client: Client, backlogId: string, opts: Watc
   const printed = new Map<string, number>();
   const hinted = new Set<string>();
   let idlePolls = 0;
+  let announced = false;
   let view: BacklogView;
   for (;;) {
     view = await readBacklogView(client, backlogId);
@@ -78,6 +79,10 @@ export async function watchBacklog(client: Client, backlogId: string, opts: Watc
             `\n            (or --reject, or --clarify "<context>")`,
         );
       }
+    }
+    if (!view.running && !announced) {
+      announced = true;
+      print(`${clock(new Date().toISOString())}  backlog ${backlogId} finished: ${renderCounts(view)}`);
     }
     idlePolls = isIdle(view) ? idlePolls + 1 : 0;
     if ((idlePolls >= 2 && opts.untilIdle !== false) || opts.signal?.aborted) break;
