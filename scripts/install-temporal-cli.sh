@@ -35,6 +35,13 @@ installed_ok() {
   [[ "$marker" == "$VERSION" || "$marker" == "$GO_FALLBACK_VERSION (go fallback for $VERSION)" ]]
 }
 
+# --if-missing (used by `npm start`): nothing to do when the user already has a Temporal CLI of their own.
+if [[ "${1:-}" == "--if-missing" ]]; then
+  if [[ -n "${TEMPORAL_CLI_PATH:-}" ]] || command -v temporal >/dev/null 2>&1; then
+    exit 0
+  fi
+fi
+
 if installed_ok; then
   log "Temporal CLI already installed: $BIN"
   log "$("$BIN" --version)"
