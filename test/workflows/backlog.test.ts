@@ -45,7 +45,7 @@ async function startBacklog(cards: TestCard[], scripts: Record<string, CardScrip
 describe('backlog workflow', () => {
   it('starts every card at once and runs each owner only after its dependencies are DONE', async () => {
     const { worker, handle, client, backlogId, calls } = await startBacklog(
-      [{ id: 'SPEC' }, { id: 'ARCH', dependencies: ['SPEC'] }, { id: 'BE', dependencies: ['ARCH'] }, { id: 'FE', dependencies: ['ARCH'] }, { id: 'QA', dependencies: ['BE', 'FE'] }],
+      [{ id: 'SPEC' }, { id: 'ARCH', dependencies: ['SPEC'] }, { id: 'BE', dependencies: ['ARCH'] }, { id: 'FE', dependencies: ['ARCH'] }, { id: 'QA', dependencies: ['BE', 'FE'], priority: 'HIGH' }],
       { SPEC: { ownerMs: 1500 } },
     );
     const result = await worker.runUntil(async () => {
@@ -62,6 +62,9 @@ describe('backlog workflow', () => {
     expect(ownerStart('ARCH')).toBeGreaterThanOrEqual(done('SPEC'));
     expect(ownerStart('BE')).toBeGreaterThanOrEqual(done('ARCH'));
     expect(ownerStart('QA')).toBeGreaterThanOrEqual(Math.max(done('BE'), done('FE')));
+    // Card priorities become Temporal priority keys (HIGH → 2).
+    const desc = await client.workflow.getHandle(`${backlogId}/QA`).describe();
+    expect(desc.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(2);
     const qaOwner = calls.find((c) => c.activity === 'runOwner' && c.cardId === 'QA')!.input as OwnerInput;
     expect(qaOwner.dependencies.map((d) => d.cardId)).toEqual(['BE', 'FE']);
     expect(qaOwner.dependencies[0]!.artifacts).toEqual([`${backlogId}/BE/attempt-1/out-1.md`]);

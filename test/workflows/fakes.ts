@@ -112,6 +112,7 @@ export interface TestCard {
   type?: string;
   parent_card?: string;
   artifacts?: string[];
+  priority?: string;
 }
 
 /** A unique backlog id for one test. */
