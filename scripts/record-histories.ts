@@ -1,7 +1,8 @@
 /**
  * Records the event histories the replay test (test/workflows/replay.test.ts) replays: one run of every
- * workflow type through its interesting paths (correction, debugging, escalation, human approval,
- * blocked dependent), on a throwaway dev server with scripted activities.
+ * workflow type through its interesting paths (correction, debugging, owner failure, escalation, human
+ * reject then retry, a blocked dependent that runs later, skip, pause/resume), on a throwaway dev server
+ * with scripted activities.
  *
  * Re-record (`npm run record-histories`) only when a workflow change is meant to be incompatible and is
  * shipped with `patched()` or a new workflow type; otherwise a failing replay test is the point.
@@ -13,8 +14,8 @@ import { Worker } from '@temporalio/worker';
 import { startDevServer } from '../src/temporal/dev-server.js';
 import { PROJECT_ROOT } from '../src/temporal/cli-path.js';
 import { WORKFLOWS_PATH } from '../src/worker.js';
-import { backlogWorkflow } from '../src/workflows/backlog.js';
-import { cardStateQuery, humanReviewUpdate } from '../src/workflows/card.js';
+import { backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate } from '../src/workflows/backlog.js';
+import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../src/workflows/card.js';
 import { fakeActivities, testPlan } from '../test/workflows/fakes.js';
 
 const OUT = resolve(PROJECT_ROOT, 'test', 'fixtures', 'histories');
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
     const { activities } = fakeActivities({
       SPEC: {},
       ARCH: { judge: [['criterion "Rollback plan" not met'], 'pass'] },
-      BE: { qa: [['check "unit tests" failed: exit 1']] },
+      BE: { qa: [['check "unit tests" failed: exit 1'], ['check "unit tests" failed: exit 1'], ['check "unit tests" failed: exit 1'], ['check "unit tests" failed: exit 1'], 'pass'] },
       FE: { owner: ['fail', 'ok'] },
       QA: {},
     });
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       { id: 'FE', dependencies: ['ARCH'] },
       { id: 'QA', dependencies: ['BE', 'FE'] },
       { id: 'OLD', status: 'DONE', artifacts: ['docs/brief.md'] },
+      { id: 'LATE', dependencies: ['QA', 'OLD'] },
     ]);
     await worker.runUntil(async () => {
       const handle = await client.workflow.start(backlogWorkflow, {
@@ -68,18 +70,30 @@ async function main(): Promise<void> {
           },
         ],
       });
-      const be = client.workflow.getHandle(`${backlogId}/BE`);
-      for (;;) {
-        const status = await be.query(cardStateQuery).then((s) => s.status, () => 'not started');
-        if (status === 'AWAITING_HUMAN') break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      await be.executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'verified by hand' }] });
+      const decide = { reviewer: 'ana', reason: 'recorded' };
+      await handle.executeUpdate(pauseBacklogUpdate, { args: [decide] });
+      await handle.executeUpdate(resumeBacklogUpdate, { args: [decide] });
+      const until = async (cardId: string, status: string) => {
+        const h = client.workflow.getHandle(`${backlogId}/${cardId}`);
+        while ((await h.query(cardStateQuery).then((s) => s.status, () => 'not started')) !== status) {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return h;
+      };
+      // Skipped while waiting for its dependencies.
+      await (await until('LATE', 'TODO')).executeUpdate(skipCardUpdate, { args: [decide] });
+      // Escalated, rejected by a human (QA comes to rest BLOCKED), then retried: QA waits again and runs.
+      const be = await until('BE', 'AWAITING_HUMAN');
+      await be.executeUpdate(humanReviewUpdate, { args: [{ decision: 'reject', reviewer: 'ana', reason: 'recorded' }] });
+      await until('QA', 'BLOCKED');
+      await be.executeUpdate(retryCardUpdate, { args: [decide] });
       await handle.result();
     });
     await mkdir(OUT, { recursive: true });
     await save(client.workflow.getHandle(backlogId), 'backlog');
-    await save(client.workflow.getHandle(`${backlogId}/BE`), 'card-escalated-approved');
+    await save(client.workflow.getHandle(`${backlogId}/BE`), 'card-escalated-rejected-retried');
+    await save(client.workflow.getHandle(`${backlogId}/QA`), 'card-blocked-then-ran');
+    await save(client.workflow.getHandle(`${backlogId}/LATE`), 'card-skipped');
     await save(client.workflow.getHandle(`${backlogId}/ARCH`), 'card-corrected');
     await save(client.workflow.getHandle(`${backlogId}/FE`), 'card-owner-failed');
     await save(client.workflow.getHandle(`${backlogId}/ARCH-CORR-1`), 'correction');

@@ -16,6 +16,7 @@ import { TASK_QUEUES } from './temporal/queues.js';
 import { installRuntime } from './temporal/runtime.js';
 import { readBacklogView, reviewCard, startBacklog } from './cli/backlogs.js';
 import { runDev } from './cli/dev.js';
+import { registerOpsCommands } from './cli/ops.js';
 import { CliError, EXIT } from './cli/errors.js';
 import { exportBacklog } from './cli/export.js';
 import { loadBacklog } from './cli/load.js';
@@ -191,6 +192,8 @@ export function buildProgram(): Command {
         await connection.close();
       }
     });
+
+  registerOpsCommands(program, withClient, (json, value, text) => (json ? console.log(JSON.stringify(value, null, 2)) : console.log(text)));
 
   return program;
 }

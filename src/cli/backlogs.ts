@@ -22,7 +22,7 @@ import {
   type HumanReview,
 } from '../domain/index.js';
 import { backlogStateQuery, backlogWorkflow, type BacklogState } from '../workflows/backlog.js';
-import { cardStateQuery, humanReviewUpdate } from '../workflows/card.js';
+import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../workflows/card.js';
 import { TASK_QUEUES } from '../temporal/queues.js';
 import { BacklogIdKey } from '../temporal/search-attributes.js';
 import { CliError, EXIT } from './errors.js';
@@ -208,8 +208,61 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
  */
 export function isIdle(view: BacklogView): boolean {
   return view.cards.every(
-    (c) => c.final || c.status === 'AWAITING_HUMAN' || (c.status === 'TODO' && (c.state?.waitingFor.length ?? 0) > 0),
+    (c) =>
+      c.final ||
+      c.status === 'AWAITING_HUMAN' ||
+      c.state?.settled === true ||
+      (c.status === 'TODO' && (c.state?.waitingFor.length ?? 0) > 0),
   );
+}
+
+/**
+ * Checks that a card belongs to a backlog and was run (not a legacy card).
+ * @throws CliError(exit 2) naming the unknown backlog or card.
+ */
+export async function assertRunCard(client: Client, backlogId: string, cardId: string): Promise<BacklogState> {
+  const { state } = await readBacklog(client, backlogId);
+  if (!state.cards.some((c) => c.cardId === cardId)) {
+    const legacy = state.source.legacyCards.some((c) => c.id === cardId);
+    throw new CliError(
+      legacy
+        ? `card "${cardId}" of backlog "${backlogId}" is a legacy card that was not run; nothing to do`
+        : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${state.cards.map((c) => c.cardId).join(', ')})`,
+    );
+  }
+  return state;
+}
+
+/**
+ * Sends an update to a card workflow and returns its audit entry. When the card has already ended, an
+ * identical decision that was its last one is answered with that entry (idempotent repeats).
+ * @throws CliError(exit 2) for an unknown backlog/card, or a decision the card refused.
+ */
+export async function updateCard(
+  client: Client,
+  backlogId: string,
+  cardId: string,
+  update: typeof humanReviewUpdate | typeof retryCardUpdate | typeof skipCardUpdate,
+  payload: { reviewer: string; reason: string; decision?: string; context?: string },
+): Promise<AuditEntry> {
+  const state = await assertRunCard(client, backlogId, cardId);
+  const handle = client.workflow.getHandle(cardWorkflowId(backlogId, cardId));
+  try {
+    return await handle.executeUpdate(update as typeof humanReviewUpdate, { args: [payload as HumanReview] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new CliError(`refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    }
+    const ended = state.cards.find((c) => c.cardId === cardId)?.outcome;
+    const last = ended?.state?.auditLog.filter((e) => e.actor !== 'squadflow').pop();
+    const action = payload.decision ?? update.name;
+    const reason = payload.context ? `${payload.reason} (context: ${payload.context})` : payload.reason;
+    if (last && last.actor === payload.reviewer && last.action === action && last.reason === reason) return last;
+    if (isNotFound(err) || ended) {
+      throw new CliError(`card "${cardId}" of backlog "${backlogId}" is not running (already ended)${ended ? `, status ${ended.status}` : ''}`);
+    }
+    throw err;
+  }
 }
 
 /**
@@ -223,23 +276,5 @@ export async function reviewCard(client: Client, backlogId: string, cardId: stri
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  const { state } = await readBacklog(client, backlogId);
-  if (!state.cards.some((c) => c.cardId === cardId)) {
-    const legacy = state.source.legacyCards.some((c) => c.id === cardId);
-    throw new CliError(
-      legacy
-        ? `card "${cardId}" of backlog "${backlogId}" is a legacy card that was not run; nothing to review`
-        : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${state.cards.map((c) => c.cardId).join(', ')})`,
-    );
-  }
-  const handle = client.workflow.getHandle(cardWorkflowId(backlogId, cardId));
-  try {
-    return await handle.executeUpdate(humanReviewUpdate, { args: [review] });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw new CliError(`review refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
-    }
-    if (isNotFound(err)) throw new CliError(`card "${cardId}" of backlog "${backlogId}" is not running (already ended)`);
-    throw err;
-  }
+  return updateCard(client, backlogId, cardId, humanReviewUpdate, review);
 }

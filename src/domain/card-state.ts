@@ -3,7 +3,7 @@
  */
 import type { AttemptRecord, CardSpec, DebugReport, DependencyArtifacts } from './attempt.js';
 import type { Cost } from './cost.js';
-import type { CardStatus, FinalStatus } from './lifecycle.js';
+import type { CardStatus, SettledStatus } from './lifecycle.js';
 import type { AgentConfig, CardTypeConfig } from './squad.js';
 
 /** A human decision on an escalated card — PRODUCT.md ("approve / reject / clarify"). */
@@ -54,12 +54,13 @@ export interface CardPlan {
 /** The card workflow's result. */
 export interface CardOutcome {
   cardId: string;
-  status: FinalStatus;
+  /** DONE or CANCELLED from the card itself; FAILED/CANCELLED when the backlog saw its workflow fail. */
+  status: SettledStatus;
   attempt: number;
   artifacts: string[];
   cost: Cost;
   /** For BLOCKED: the dependency that blocked it and how it ended. */
-  blockedBy?: { cardId: string; status: FinalStatus };
+  blockedBy?: { cardId: string; status: SettledStatus };
   /** For FAILED/CANCELLED: why. */
   message?: string;
   /** The card's final state (absent only when the card workflow itself failed), so closed cards can be read without a worker. */
@@ -87,7 +88,14 @@ export interface CardState {
   /** Dependencies still awaited. */
   waitingFor: string[];
   legacyCorrections: LegacyCorrection[];
-  blockedBy?: { cardId: string; status: FinalStatus };
+  blockedBy?: { cardId: string; status: SettledStatus };
+  /**
+   * True while the card waits for an ops decision (`retry` or `skip`): REJECTED by a human, or BLOCKED by
+   * a dependency. Its workflow stays open until then.
+   */
+  settled: boolean;
+  /** True while the backlog is paused: no new owner or validator run starts. */
+  paused: boolean;
   createdAt: string;
   updatedAt: string;
   completedAt?: string;

@@ -22,33 +22,47 @@ export const CARD_STATUSES = [
 /** A card status, e.g. `"AWAITING_HUMAN"`; stored in the `CardStatus` search attribute. */
 export type CardStatus = (typeof CARD_STATUSES)[number];
 
-/** The statuses a card workflow can end in. */
-export const FINAL_STATUSES = ['DONE', 'REJECTED', 'BLOCKED', 'FAILED', 'CANCELLED'] as const;
+/**
+ * The statuses that end a card workflow: nothing can follow them. (A card REJECTED by a human or BLOCKED
+ * by a dependency stays open, waiting for an ops decision — `retry` or `skip`.)
+ */
+export const FINAL_STATUSES = ['DONE', 'FAILED', 'CANCELLED'] as const;
 
-/** A status a card workflow returns when it ends. */
+/** A status that ends a card workflow. */
 export type FinalStatus = (typeof FINAL_STATUSES)[number];
 
 /**
- * Allowed transitions, `from → [to…]`. REJECTED appears both as a step (before a correction or an
- * escalation) and as a final status (after a human reject). BLOCKED/FAILED/CANCELLED are reachable from
- * any non-final status and are added below rather than repeated in every row.
+ * The statuses in which a card's work has come to rest, as its dependents see it: DONE lets them run;
+ * any other leaves them BLOCKED until the card is retried or skipped.
+ */
+export const SETTLED_STATUSES = ['DONE', 'REJECTED', 'BLOCKED', 'FAILED', 'CANCELLED'] as const;
+
+/** How a card's work came to rest (see SETTLED_STATUSES). */
+export type SettledStatus = (typeof SETTLED_STATUSES)[number];
+
+/**
+ * Allowed transitions, `from → [to…]` — PRODUCT.md "Card lifecycle" plus the ops decisions of the
+ * operations issue: `retry` (REJECTED → IN_PROGRESS, BLOCKED → TODO), `skip` (→ DONE by decision from any
+ * waiting status), and the budget gate (a run that would start over budget escalates instead:
+ * TODO/VALIDATING → ESCALATED). FAILED and CANCELLED are reachable from any non-final status and are added
+ * below rather than repeated in every row.
  */
 const TRANSITIONS: Record<CardStatus, readonly CardStatus[]> = {
-  TODO: ['IN_PROGRESS'],
+  TODO: ['IN_PROGRESS', 'BLOCKED', 'ESCALATED', 'DONE'],
   IN_PROGRESS: ['VALIDATING', 'REJECTED'],
-  VALIDATING: ['APPROVED', 'REJECTED'],
+  VALIDATING: ['APPROVED', 'REJECTED', 'ESCALATED'],
   APPROVED: ['DONE'],
   DONE: [],
-  REJECTED: ['CORRECTING', 'ESCALATED'],
+  REJECTED: ['CORRECTING', 'ESCALATED', 'IN_PROGRESS', 'DONE'],
   CORRECTING: ['APPROVED', 'REJECTED'],
   ESCALATED: ['AWAITING_HUMAN'],
-  AWAITING_HUMAN: ['APPROVED', 'REJECTED', 'CORRECTING'],
-  BLOCKED: [],
+  AWAITING_HUMAN: ['APPROVED', 'REJECTED', 'CORRECTING', 'DONE'],
+  BLOCKED: ['TODO', 'DONE'],
   FAILED: [],
   CANCELLED: [],
 };
 
-const ALWAYS_REACHABLE: readonly CardStatus[] = ['BLOCKED', 'FAILED', 'CANCELLED'];
+const ALWAYS_REACHABLE: readonly CardStatus[] = ['FAILED', 'CANCELLED'];
 
 /** Thrown when code asks for a transition the lifecycle table does not allow (a programming error). */
 export class IllegalTransitionError extends Error {
@@ -65,7 +79,7 @@ export class IllegalTransitionError extends Error {
 
 /** True when `from → to` is allowed by the lifecycle table. */
 export function canTransition(from: CardStatus, to: CardStatus): boolean {
-  if (FINAL_STATUSES.includes(from as FinalStatus) && from !== 'REJECTED') return false;
+  if (FINAL_STATUSES.includes(from as FinalStatus)) return false;
   return TRANSITIONS[from].includes(to) || ALWAYS_REACHABLE.includes(to);
 }
 

@@ -38,3 +38,26 @@ export function parseHumanReview(input: unknown): HumanReview {
       r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '),
   );
 }
+
+/**
+ * An ops decision on a card (`retry`, `skip`) or a backlog (`pause`, `resume`, `cancel`): who and why,
+ * both audited — the operations issue.
+ */
+export const OpsDecisionSchema = z
+  .object({
+    reviewer: z.string().trim().min(1, 'reviewer is required').max(200),
+    reason: z.string().trim().min(1, 'reason is required').max(MAX_REVIEW_TEXT),
+  })
+  .strict();
+/** Who decided an ops action, and why. */
+export type OpsDecision = z.infer<typeof OpsDecisionSchema>;
+
+/**
+ * Parses an ops decision payload.
+ * @throws Error whose message lists every problem.
+ */
+export function parseOpsDecision(input: unknown): OpsDecision {
+  const r = OpsDecisionSchema.safeParse(input);
+  if (r.success) return r.data;
+  throw new Error('invalid ops decision: ' + r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+}

@@ -51,6 +51,7 @@ function failureMessage(err: unknown): string {
 export async function runAttempt(
   input: AttemptInput,
   onStatus: (status: CardStatus) => void,
+  beforeRun: () => Promise<void> = async () => undefined,
 ): Promise<AttemptRecord> {
   const { plan, attempt } = input;
   const acts = squadActivities(input.queues);
@@ -60,6 +61,7 @@ export async function runAttempt(
 
   let owner: OwnerResult;
   try {
+    await beforeRun();
     owner = await acts.runOwner({
       backlogId: plan.backlogId,
       card: plan.card,
@@ -82,6 +84,7 @@ export async function runAttempt(
   }
 
   onStatus('VALIDATING');
+  await beforeRun();
   const verdicts = await validate(acts, input, workspace, owner.artifacts);
   return record(input, workspace, owner.artifacts, owner.summary, verdicts, owner.cost, startedAt);
 }

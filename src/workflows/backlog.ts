@@ -1,12 +1,16 @@
 /**
  * The backlog workflow (`<backlogId>`): starts every card as a child workflow at once (each visible as
- * TODO from the first second), and when a card ends, signals its dependents how it ended. Since every
- * child is started before any result is awaited, a dependency that finishes first can never lose its
- * signal — PRODUCT.md "Card lifecycle".
+ * TODO from the first second) and relays how each card comes to rest to its dependents. Every child is
+ * started before any signal is relayed, so a dependency that finishes first can never lose its signal —
+ * PRODUCT.md "Card lifecycle". The backlog ends when every card has ended (DONE, or cancelled); cards at
+ * rest (REJECTED, BLOCKED) keep it open until someone retries or skips them.
  */
 import {
+  CancellationScope,
+  CancelledFailure,
   ParentClosePolicy,
   defineQuery,
+  defineUpdate,
   isCancellation,
   log,
   setHandler,
@@ -17,13 +21,24 @@ import {
   PRIORITY_KEYS,
   cardWorkflowId,
   dependentsOf,
+  parseOpsDecision,
+  type AuditEntry,
   type CardOutcome,
   type CardPlan,
   type DependencyArtifacts,
-  type FinalStatus,
+  type OpsDecision,
+  type SettledStatus,
 } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
-import { cardWorkflow, dependencyResolvedSignal } from './card.js';
+import { cardWorkflow } from './card.js';
+import {
+  cardReopenedSignal,
+  cardSettledSignal,
+  dependencyReopenedSignal,
+  dependencyResolvedSignal,
+  setPausedSignal,
+  type CardSettled,
+} from './messages.js';
 import { initialCardAttributes } from './search-attributes.js';
 
 /** Input of the backlog workflow: a validated plan (see `planBacklog`). */
@@ -44,6 +59,8 @@ export interface BacklogCardEntry {
   workflowId: string;
   type: string;
   dependencies: string[];
+  /** How the card last came to rest (absent while it works or waits). */
+  settled?: SettledStatus;
   /** Set once the card workflow ended. */
   outcome?: CardOutcome;
 }
@@ -55,88 +72,172 @@ export interface BacklogState {
   cards: BacklogCardEntry[];
   done: DependencyArtifacts[];
   source: BacklogWorkflowInput['source'];
+  /** True while paused: no new owner or validator run starts. */
+  paused: boolean;
+  /** Backlog-level decisions (pause, resume): who, when, why. */
+  auditLog: AuditEntry[];
   finished: boolean;
 }
 
-/** Query: the backlog's cards, which have ended and how. */
+/** Query: the backlog's cards, how each came to rest or ended. */
 export const backlogStateQuery = defineQuery<BacklogState>('backlogState');
+
+/** Update: pause the backlog — no new owner or validator run starts; running ones finish. Audited. */
+export const pauseBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('pause');
+
+/** Update: resume a paused backlog. Audited. */
+export const resumeBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('resume');
 
 /** Result of the backlog workflow: its final state, every card with its outcome. */
 export type BacklogResult = BacklogState;
 
-/** Coordinates a backlog: runs every card as a child workflow and resolves dependencies. */
+/** Coordinates a backlog: runs every card as a child workflow and relays dependency outcomes. */
 export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<BacklogResult> {
-  const state: BacklogState = {
-    backlogId: input.backlogId,
-    startedAt: new Date().toISOString(),
-    cards: input.cards.map((p) => ({
-      cardId: p.card.id,
-      workflowId: cardWorkflowId(input.backlogId, p.card.id),
-      type: p.card.type,
-      dependencies: p.card.dependencies,
-    })),
-    done: input.done,
-    source: input.source,
-    finished: false,
-  };
-  const entries = new Map(state.cards.map((e) => [e.cardId, e]));
-  const handles = new Map<string, ChildWorkflowHandle<typeof cardWorkflow>>();
-  setHandler(backlogStateQuery, () => state);
+  const book = new BacklogBook(input);
+  setHandler(backlogStateQuery, () => book.state);
+  setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
+  setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
+  setHandler(pauseBacklogUpdate, (d) => book.setPaused(true, d), { validator: (d) => book.assertPause(true, d) });
+  setHandler(resumeBacklogUpdate, (d) => book.setPaused(false, d), { validator: (d) => book.assertPause(false, d) });
 
-  // Start every card at once, highest priority first; each waits for its dependency signals as TODO.
-  const byPriority = [...input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
-  await Promise.all(
-    byPriority.map(async (plan) => {
-      const handle = await startChild(cardWorkflow, {
-        workflowId: cardWorkflowId(input.backlogId, plan.card.id),
-        args: [{ plan, queues: input.queues }],
-        typedSearchAttributes: initialCardAttributes(input.backlogId, plan.card),
-        priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      });
-      handles.set(plan.card.id, handle);
-    }),
-  );
+  await book.startAll();
 
-  const dependents = dependentsOf(input.cards.map((p) => p.card));
-  await Promise.all(
-    input.cards.map(async (plan) => {
-      const outcome = await cardResult(plan, handles.get(plan.card.id)!);
-      entries.get(plan.card.id)!.outcome = outcome;
-      await Promise.all(
-        (dependents.get(plan.card.id) ?? []).map(async (id) => {
-          const dependent = handles.get(id)!;
-          try {
-            await dependent.signal(dependencyResolvedSignal, {
-              cardId: outcome.cardId,
-              status: outcome.status,
-              artifacts: outcome.artifacts,
-            });
-          } catch (err) {
-            // The dependent already ended (e.g. blocked by another dependency): nothing to tell it.
-            log.info('Dependent no longer running', { cardId: id, error: (err as Error).message });
-          }
-        }),
-      );
-    }),
-  );
-  state.finished = true;
-  return state;
+  // Wait for every card workflow to end; a failed or cancelled one blocks its dependents.
+  await Promise.all(input.cards.map((plan) => book.awaitEnd(plan)));
+  book.state.finished = true;
+  // A cancelled backlog (its cards were cancelled with it and have ended CANCELLED) ends cancelled too.
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog ${input.backlogId} cancelled`);
+  return book.state;
 }
 
-/** A card's outcome; a card workflow that failed or was cancelled counts as FAILED/CANCELLED. */
-async function cardResult(plan: CardPlan, handle: ChildWorkflowHandle<typeof cardWorkflow>): Promise<CardOutcome> {
-  try {
-    return await handle.result();
-  } catch (err) {
-    const status: FinalStatus = isCancellation(err) ? 'CANCELLED' : 'FAILED';
-    return {
-      cardId: plan.card.id,
-      status,
-      attempt: 0,
-      artifacts: [],
-      cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
-      message: (err as Error).message,
+/** The backlog's state, its children and the relay of card outcomes to dependents. */
+class BacklogBook {
+  readonly state: BacklogState;
+  private readonly entries: Map<string, BacklogCardEntry>;
+  private readonly handles = new Map<string, ChildWorkflowHandle<typeof cardWorkflow>>();
+  private readonly dependents: Map<string, string[]>;
+  /**
+   * Relays run one after another, so a dependent sees "resolved" and "reopened" in the order they
+   * happened — and only once every card has been started, so that no dependent can miss one.
+   */
+  private relays: Promise<void>;
+  private markStarted!: () => void;
+
+  constructor(private readonly input: BacklogWorkflowInput) {
+    this.state = {
+      backlogId: input.backlogId,
+      startedAt: new Date().toISOString(),
+      cards: input.cards.map((p) => ({
+        cardId: p.card.id,
+        workflowId: cardWorkflowId(input.backlogId, p.card.id),
+        type: p.card.type,
+        dependencies: p.card.dependencies,
+      })),
+      done: input.done,
+      source: input.source,
+      paused: false,
+      auditLog: [],
+      finished: false,
     };
+    this.entries = new Map(this.state.cards.map((e) => [e.cardId, e]));
+    this.dependents = dependentsOf(input.cards.map((p) => p.card));
+    this.relays = new Promise<void>((resolve) => (this.markStarted = resolve));
+  }
+
+  /** Starts every card at once, highest priority first; each waits for its dependency signals as TODO. */
+  async startAll(): Promise<void> {
+    const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
+    await Promise.all(byPriority.map((plan) => this.start(plan)));
+    this.markStarted();
+  }
+
+  private async start(plan: CardPlan): Promise<void> {
+    const handle = await startChild(cardWorkflow, {
+      workflowId: cardWorkflowId(this.input.backlogId, plan.card.id),
+      args: [{ plan, queues: this.input.queues, paused: this.state.paused }],
+      typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
+      priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    });
+    this.handles.set(plan.card.id, handle);
+  }
+
+  /** Waits for a card workflow to end and records its outcome. */
+  async awaitEnd(plan: CardPlan): Promise<void> {
+    const entry = this.entries.get(plan.card.id)!;
+    let outcome: CardOutcome;
+    try {
+      outcome = await this.handles.get(plan.card.id)!.result();
+    } catch (err) {
+      outcome = {
+        cardId: plan.card.id,
+        status: isCancellation(err) ? 'CANCELLED' : 'FAILED',
+        attempt: 0,
+        artifacts: [],
+        cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
+        message: (err as Error).message,
+      };
+    }
+    entry.outcome = outcome;
+    // A card that ended without saying so (failed, terminated) still blocks its dependents.
+    if (entry.settled !== outcome.status) {
+      this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
+    }
+    await this.relays;
+  }
+
+  /** Queues a relay after the ones before it. */
+  relay(fn: () => Promise<void>): Promise<void> {
+    this.relays = this.relays.then(fn, fn);
+    return this.relays;
+  }
+
+  async cardSettled(s: CardSettled): Promise<void> {
+    const entry = this.entries.get(s.cardId);
+    if (!entry || entry.settled === s.status) return;
+    entry.settled = s.status;
+    await this.tellDependents(s.cardId, (h) => h.signal(dependencyResolvedSignal, s));
+  }
+
+  async cardReopened(cardId: string): Promise<void> {
+    const entry = this.entries.get(cardId);
+    if (!entry || entry.settled === undefined) return;
+    entry.settled = undefined;
+    await this.tellDependents(cardId, (h) => h.signal(dependencyReopenedSignal, { cardId }));
+  }
+
+  private async tellDependents(cardId: string, send: (h: ChildWorkflowHandle<typeof cardWorkflow>) => Promise<void>): Promise<void> {
+    await Promise.all(
+      (this.dependents.get(cardId) ?? []).map(async (id) => {
+        const handle = this.handles.get(id);
+        if (!handle || this.entries.get(id)?.outcome) return;
+        try {
+          await send(handle);
+        } catch (err) {
+          // The dependent ended meanwhile (e.g. cancelled): nothing to tell it.
+          log.info('Dependent no longer running', { cardId: id, error: (err as Error).message });
+        }
+      }),
+    );
+  }
+
+  /** Update validator for pause/resume. @throws Error naming the problem (already paused, bad payload). */
+  assertPause(paused: boolean, raw: unknown): void {
+    parseOpsDecision(raw);
+    if (this.state.paused === paused) throw new Error(`backlog ${this.input.backlogId} is already ${paused ? 'paused' : 'running (not paused)'}`);
+  }
+
+  /** Pauses or resumes every card still running. */
+  async setPaused(paused: boolean, decision: OpsDecision): Promise<AuditEntry> {
+    this.state.paused = paused;
+    const entry: AuditEntry = { at: new Date().toISOString(), actor: decision.reviewer, action: paused ? 'pause' : 'resume', reason: decision.reason };
+    this.state.auditLog.push(entry);
+    await Promise.all(
+      [...this.handles].map(async ([id, handle]) => {
+        if (this.entries.get(id)?.outcome) return;
+        await handle.signal(setPausedSignal, { paused }).catch(() => undefined);
+      }),
+    );
+    return entry;
   }
 }

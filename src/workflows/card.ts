@@ -1,59 +1,44 @@
 /**
- * The card workflow: one card of a backlog, `<backlogId>/<cardId>`, from TODO to a final status.
- * Reads like the lifecycle diagram of PRODUCT.md: wait for dependencies → run the owner → validate →
- * correct (child workflows, at most 3) or escalate to a human → finish.
+ * The card workflow: one card of a backlog, `<backlogId>/<cardId>`. Reads like the lifecycle diagram of
+ * PRODUCT.md: wait for dependencies → run the owner → validate → correct (child workflows, at most 3) or
+ * escalate to a human → DONE. A card REJECTED by a human or BLOCKED by a dependency comes to rest and
+ * waits for an ops decision (`retry`, `skip`); only DONE and CANCELLED end it.
  */
 import {
-  ApplicationFailure,
   CancellationScope,
-  condition,
   defineQuery,
-  defineSignal,
   defineUpdate,
-  executeChild,
+  defineSignal,
   isCancellation,
   log,
   setHandler,
-  upsertSearchAttributes,
+  startChild,
   workflowInfo,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import {
   MAX_CORRECTIONS,
-  addCosts,
-  correctionCardId,
   correctionWorkflowId,
   failureReasons,
-  parseHumanReview,
   repeatedReasons,
-  transition,
   type AttemptRecord,
   type AuditEntry,
   type CardOutcome,
   type CardPlan,
   type CardState,
-  type CardStatus,
   type CorrectionFeedback,
-  type DependencyArtifacts,
-  type FinalStatus,
   type HumanReview,
+  type OpsDecision,
 } from '../domain/index.js';
 import { squadActivities, type ActivityQueues } from './activities.js';
 import { runAttempt } from './attempt.js';
+import { CardBook } from './card-book.js';
 import { correctionWorkflow } from './correction.js';
-import { initialCardAttributes, upsertCardProgress } from './search-attributes.js';
+import { dependencyReopenedSignal, dependencyResolvedSignal, setPausedSignal } from './messages.js';
 
 // ---- Messages ---------------------------------------------------------------------------------
 
-/** How a dependency ended, sent by the backlog workflow (or any tool) to each dependent. */
-export interface DependencyResolved {
-  cardId: string;
-  status: FinalStatus;
-  /** The dependency's artifacts, relative to the workspaces root. */
-  artifacts: string[];
-}
-
-/** Signal: a dependency of this card reached a final status. Repeats are harmless. */
-export const dependencyResolvedSignal = defineSignal<[DependencyResolved]>('dependencyResolved');
+export { dependencyResolvedSignal, dependencyReopenedSignal, setPausedSignal };
 
 /** Query: the card's whole state (status, attempts with every verdict, cost, audit log, timestamps). */
 export const cardStateQuery = defineQuery<CardState>('cardState');
@@ -67,25 +52,32 @@ export const humanReviewUpdate = defineUpdate<AuditEntry, [HumanReview]>('humanR
 /** Signal: the same decision as `humanReviewUpdate`, for tools that can only signal; bad input is logged and ignored. */
 export const humanReviewSignal = defineSignal<[HumanReview]>('humanReviewSignal');
 
+/** Update: a fresh attempt for a card at rest (REJECTED or BLOCKED); its blocked dependents wait again. */
+export const retryCardUpdate = defineUpdate<AuditEntry, [OpsDecision]>('retry');
+
+/** Update: mark a waiting card DONE by decision (audited); its dependents proceed. */
+export const skipCardUpdate = defineUpdate<AuditEntry, [OpsDecision]>('skip');
+
 /** Input of the card workflow. */
 export interface CardWorkflowInput {
   plan: CardPlan;
   queues: ActivityQueues;
+  /** Start paused (the backlog was paused when the card started). */
+  paused?: boolean;
 }
 
 // ---- Workflow ---------------------------------------------------------------------------------
 
-/** Runs one card through the lifecycle; returns how it ended. */
-export async function cardWorkflow({ plan, queues }: CardWorkflowInput): Promise<CardOutcome> {
-  const card = new CardBook(plan);
+/** Runs one card through the lifecycle; returns how it ended (DONE). Cancellation ends it CANCELLED. */
+export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput): Promise<CardOutcome> {
+  const card = new CardBook(plan, paused);
+  const run = new CardRun(card, queues);
 
   setHandler(cardStateQuery, () => card.state);
   setHandler(dependencyResolvedSignal, (dep) => card.resolveDependency(dep));
-  setHandler(
-    humanReviewUpdate,
-    (review) => card.acceptReview(review),
-    { validator: (review) => card.assertReviewable(review) },
-  );
+  setHandler(dependencyReopenedSignal, ({ cardId }) => card.reopenDependency(cardId));
+  setHandler(setPausedSignal, ({ paused }) => run.setPaused(paused));
+  setHandler(humanReviewUpdate, (review) => card.acceptReview(review), { validator: (r) => void card.assertReviewable(r) });
   setHandler(humanReviewSignal, (raw) => {
     try {
       card.acceptReview(card.assertReviewable(raw));
@@ -93,227 +85,181 @@ export async function cardWorkflow({ plan, queues }: CardWorkflowInput): Promise
       log.warn('Ignored human review signal', { cardId: plan.card.id, error: (err as Error).message });
     }
   });
+  setHandler(retryCardUpdate, (d) => card.acceptOps('retry', d), { validator: (d) => void card.assertOps('retry', d) });
+  setHandler(skipCardUpdate, (d) => card.acceptOps('skip', d), { validator: (d) => void card.assertOps('skip', d) });
 
   try {
-    // 1. Wait, as TODO, until every dependency is DONE; any other ending blocks this card.
-    await condition(() => card.state.waitingFor.length === 0 || card.blockingDependency() !== undefined);
-    const blocker = card.blockingDependency();
-    if (blocker) {
-      card.state.blockedBy = blocker;
-      return card.finish('BLOCKED', `blocked by ${blocker.cardId} (${blocker.status})`);
-    }
-
-    // 2. Owner, then the validation pipeline.
-    let result = await runAttempt(
-      { plan, queues, attempt: 1, workflowId: workflowInfo().workflowId, dependencies: card.dependencies() },
-      (status) => card.setStatus(status, 1),
-    );
-    card.addAttempt(result);
-
-    // 3. Corrections (at most MAX_CORRECTIONS, plus one per human clarify), then escalation.
-    let correctionLimit = MAX_CORRECTIONS;
-    let humanContext: string | undefined;
-    let humanApproved = false;
-    while (!result.passed) {
-      card.setStatus('REJECTED');
-      if (card.state.corrections < correctionLimit) {
-        result = await runCorrection(card, queues, humanContext);
-        continue;
-      }
-      card.setStatus('ESCALATED');
-      card.audit('squadflow', 'escalated', `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`);
-      card.setStatus('AWAITING_HUMAN');
-      const review = await card.nextReview();
-      if (review.decision === 'approve') {
-        humanApproved = true;
+    for (;;) {
+      const ending = await run.untilRest();
+      if (ending === 'DONE') break;
+      // REJECTED (by a human) or BLOCKED: rest until an ops decision, or until the blocker is cleared.
+      await card.settle(ending);
+      const decision = await card.nextDecision(
+        (d) => d.kind === 'retry' || d.kind === 'skip',
+        () => ending === 'BLOCKED' && card.blockingDependency() === undefined,
+      );
+      if (decision?.kind === 'skip') {
+        card.setStatus('DONE');
         break;
       }
-      if (review.decision === 'reject') return card.finish('REJECTED', `rejected by ${review.reviewer}: ${review.reason}`);
-      humanContext = review.context;
-      correctionLimit = card.state.corrections + 1;
-      result = await runCorrection(card, queues, humanContext);
+      await card.reopen();
+      card.setStatus(ending === 'BLOCKED' ? 'TODO' : 'REJECTED');
+      run.freshStart(ending === 'REJECTED');
     }
-
-    card.setStatus('APPROVED');
-    if (humanApproved) log.info('Card approved by a human', { cardId: plan.card.id });
+    await card.settle('DONE');
     return card.finish('DONE');
   } catch (err) {
     if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(async () => card.finish('CANCELLED', 'cancelled'));
+      await CancellationScope.nonCancellable(async () => {
+        card.finish('CANCELLED', 'cancelled');
+        await card.settle('CANCELLED');
+      });
     }
     throw err;
   }
 }
 
-/**
- * One correction round (from REJECTED, or from AWAITING_HUMAN after `clarify`): the debugging agent first
- * when reasons repeat, then a correction child workflow with the aggregated feedback.
- */
-async function runCorrection(card: CardBook, queues: ActivityQueues, humanContext?: string): Promise<AttemptRecord> {
-  const { plan } = card;
-  const history = card.state.attempts;
-  const last = history[history.length - 1]!;
-  const round = card.state.corrections + 1;
-  const attempt = last.attempt + 1;
-  card.setStatus('CORRECTING', attempt);
-  const feedback: CorrectionFeedback = { round, reasons: failureReasons(last.verdicts), humanContext };
+/** The steps of one card, from waiting for dependencies to coming to rest. */
+class CardRun {
+  private retryOfRejected = false;
+  private correctionLimit = MAX_CORRECTIONS;
+  private child: ChildWorkflowHandle<typeof correctionWorkflow> | undefined;
 
-  // From the 2nd attempt on, when the same reasons repeat, the debugging agent runs first — PRODUCT.md.
-  if (repeatedReasons(history).length > 0) {
-    const report = await squadActivities(queues).debugFailures({ card: plan.card, history });
-    card.state.debugReports.push(report);
-    feedback.rootCause = report.rootCause;
-    feedback.suggestions = report.suggestions;
+  constructor(
+    private readonly card: CardBook,
+    private readonly queues: ActivityQueues,
+  ) {}
+
+  setPaused(paused: boolean): void {
+    this.card.setPaused(paused);
+    // A running correction round pauses too.
+    void this.child?.signal(setPausedSignal, { paused }).catch(() => undefined);
   }
 
-  card.state.corrections = round;
-  const result = await executeChild(correctionWorkflow, {
-    workflowId: correctionWorkflowId(plan.backlogId, plan.card.id, round),
-    args: [{ plan, queues, attempt, round, dependencies: card.dependencies(), previousWorkspace: last.workspace, feedback }],
-    typedSearchAttributes: card.correctionAttributes(round),
-  });
-  card.addAttempt(result);
-  return result;
-}
+  /** After `retry`: a fresh attempt with a fresh correction budget (and no dependency wait after REJECTED). */
+  freshStart(afterRejection: boolean): void {
+    this.retryOfRejected = afterRejection;
+    this.correctionLimit = this.card.state.corrections + MAX_CORRECTIONS;
+  }
 
-// ---- Bookkeeping ------------------------------------------------------------------------------
-
-/** The card's state and the small helpers that keep it, its search attributes and its audit log current. */
-class CardBook {
-  readonly state: CardState;
-  private readonly resolved = new Map<string, DependencyResolved>();
-  private pendingReview: HumanReview | undefined;
-
-  constructor(readonly plan: CardPlan) {
-    const at = new Date().toISOString();
-    for (const dep of plan.resolvedDependencies) {
-      this.resolved.set(dep.cardId, { cardId: dep.cardId, status: 'DONE', artifacts: dep.artifacts });
+  /** Runs until the card is DONE, rejected by a human, blocked by a dependency, or skipped (→ DONE). */
+  async untilRest(): Promise<'DONE' | 'REJECTED' | 'BLOCKED'> {
+    const { card } = this;
+    // 1. Wait, as TODO, until every dependency is DONE; any other ending blocks this card.
+    if (!this.retryOfRejected) {
+      const skipped = await card.nextDecision(
+        (d) => d.kind === 'skip',
+        () => card.state.waitingFor.length === 0 || card.blockingDependency() !== undefined,
+      );
+      if (skipped) return this.skip();
+      const blocker = card.blockingDependency();
+      if (blocker) {
+        card.state.blockedBy = blocker;
+        card.setStatus('BLOCKED');
+        return 'BLOCKED';
+      }
     }
-    this.state = {
-      backlogId: plan.backlogId,
-      card: plan.card,
-      status: 'TODO',
-      attempt: 0,
-      corrections: 0,
-      attempts: [],
-      debugReports: [],
-      artifacts: [],
-      cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
-      costAlert: false,
-      auditLog: [],
-      statusHistory: [{ status: 'TODO', at }],
-      waitingFor: plan.card.dependencies.filter((d) => !this.resolved.has(d)),
-      legacyCorrections: plan.legacyCorrections,
-      createdAt: at,
-      updatedAt: at,
-    };
-    // Identity too, so that a card started on its own (not by a backlog) is just as visible.
-    upsertSearchAttributes(initialCardAttributes(plan.backlogId, plan.card));
-  }
 
-  resolveDependency(dep: DependencyResolved): void {
-    if (!this.plan.card.dependencies.includes(dep.cardId) || this.resolved.has(dep.cardId)) return;
-    this.resolved.set(dep.cardId, dep);
-    this.state.waitingFor = this.state.waitingFor.filter((d) => d !== dep.cardId);
-    this.touch();
-  }
+    // 2. Owner, then the validation pipeline.
+    let result = await this.attempt();
 
-  /** The first dependency that ended other than DONE, if any. */
-  blockingDependency(): { cardId: string; status: FinalStatus } | undefined {
-    for (const dep of this.resolved.values()) if (dep.status !== 'DONE') return { cardId: dep.cardId, status: dep.status };
-    return undefined;
-  }
-
-  dependencies(): DependencyArtifacts[] {
-    return this.plan.card.dependencies.map((id) => ({ cardId: id, artifacts: this.resolved.get(id)?.artifacts ?? [] }));
-  }
-
-  setStatus(status: CardStatus, attempt = this.state.attempt): void {
-    if (status !== this.state.status) {
-      this.state.status = transition(this.plan.card.id, this.state.status, status);
-      this.state.statusHistory.push({ status, at: new Date().toISOString() });
+    // 3. Corrections (at most MAX_CORRECTIONS, plus one per human clarify), then escalation.
+    let humanContext: string | undefined;
+    while (!result.passed) {
+      card.setStatus('REJECTED');
+      if (card.state.corrections < this.correctionLimit) {
+        result = await this.correct(humanContext);
+        continue;
+      }
+      card.setStatus('ESCALATED');
+      card.audit('squadflow', 'escalated', `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`);
+      card.setStatus('AWAITING_HUMAN');
+      const decision = (await card.nextDecision((d) => d.kind === 'review' || d.kind === 'skip'))!;
+      if (decision.kind === 'skip') return this.skip();
+      if (decision.kind !== 'review') continue;
+      const review = decision.review;
+      if (review.decision === 'approve') break;
+      if (review.decision === 'reject') {
+        card.setStatus('REJECTED');
+        return 'REJECTED';
+      }
+      humanContext = review.context;
+      this.correctionLimit = card.state.corrections + 1;
+      result = await this.correct(humanContext);
     }
-    this.state.attempt = attempt;
-    this.touch();
-    upsertCardProgress(this.state.status, attempt, this.state.cost.usd);
+    card.setStatus('APPROVED');
+    card.setStatus('DONE');
+    return 'DONE';
   }
 
-  addAttempt(result: AttemptRecord): void {
-    this.state.attempts.push(result);
-    this.state.attempt = result.attempt;
-    this.state.artifacts = result.artifacts.map((a) => `${result.workspace}/${a}`);
-    this.state.cost = addCosts(this.state.cost, result.cost);
-    if (!this.state.costAlert && this.state.cost.usd > this.plan.costAlertUsd) {
-      this.state.costAlert = true;
-      this.audit('squadflow', 'cost_alert', `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`);
-      log.warn('Card cost alert', { cardId: this.plan.card.id, costUsd: this.state.cost.usd });
-    }
-    this.touch();
+  private skip(): 'DONE' {
+    this.card.setStatus('DONE');
+    return 'DONE';
+  }
+
+  /** A first attempt (or a retried one): owner and validators in this workflow. */
+  private async attempt(): Promise<AttemptRecord> {
+    const { card } = this;
+    const attempt = card.nextAttempt();
+    const result = await runAttempt(
+      {
+        plan: card.plan,
+        queues: this.queues,
+        attempt,
+        workflowId: workflowInfo().workflowId,
+        dependencies: card.dependencies(),
+        previousWorkspace: card.state.attempts[card.state.attempts.length - 1]?.workspace,
+      },
+      (status) => card.setStatus(status, attempt),
+      () => card.whileUnpaused(),
+    );
+    card.addAttempt(result);
+    return result;
   }
 
   /**
-   * Validates a human review against the card's state (the update validator: throwing here refuses the
-   * update without a trace in history).
-   * @throws ApplicationFailure naming the card and the problem.
+   * One correction round (from REJECTED, or from AWAITING_HUMAN after `clarify`): the debugging agent
+   * first when reasons repeat, then a correction child workflow with the aggregated feedback.
    */
-  assertReviewable(raw: unknown): HumanReview {
-    let review: HumanReview;
-    try {
-      review = parseHumanReview(raw);
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(`card ${this.plan.card.id}: ${(err as Error).message}`, 'InvalidHumanReview');
+  private async correct(humanContext?: string): Promise<AttemptRecord> {
+    const { card } = this;
+    const { plan } = card;
+    const history = card.state.attempts;
+    const last = history[history.length - 1]!;
+    const round = card.state.corrections + 1;
+    const attempt = card.nextAttempt();
+    card.setStatus('CORRECTING', attempt);
+    const feedback: CorrectionFeedback = { round, reasons: failureReasons(last.verdicts), humanContext };
+
+    // From the 2nd attempt on, when the same reasons repeat, the debugging agent runs first — PRODUCT.md.
+    if (repeatedReasons(history).length > 0) {
+      await card.whileUnpaused();
+      const report = await squadActivities(this.queues).debugFailures({ card: plan.card, history });
+      card.state.debugReports.push(report);
+      feedback.rootCause = report.rootCause;
+      feedback.suggestions = report.suggestions;
     }
-    if (this.state.status !== 'AWAITING_HUMAN' || this.pendingReview !== undefined) {
-      throw ApplicationFailure.nonRetryable(
-        `card ${this.plan.card.id} is not awaiting human review (status ${this.state.status})`,
-        'CardNotAwaitingReview',
-      );
-    }
-    return review;
-  }
 
-  /** Records an accepted human decision in the audit log; the main loop picks it up. */
-  acceptReview(review: HumanReview): AuditEntry {
-    this.pendingReview = review;
-    const reason = review.context ? `${review.reason} (context: ${review.context})` : review.reason;
-    return this.audit(review.reviewer, review.decision, reason);
-  }
-
-  /** Waits for the next accepted human decision. */
-  async nextReview(): Promise<HumanReview> {
-    await condition(() => this.pendingReview !== undefined);
-    const review = this.pendingReview!;
-    this.pendingReview = undefined;
-    return review;
-  }
-
-  audit(actor: string, action: string, reason: string): AuditEntry {
-    const entry: AuditEntry = { at: new Date().toISOString(), actor, action, reason };
-    this.state.auditLog.push(entry);
-    this.touch();
-    return entry;
-  }
-
-  correctionAttributes(round: number) {
-    return initialCardAttributes(this.plan.backlogId, this.plan.card, correctionCardId(this.plan.card.id, round));
-  }
-
-  finish(status: FinalStatus, message?: string): CardOutcome {
-    this.setStatus(status);
-    this.state.completedAt = this.state.updatedAt;
-    return {
-      cardId: this.plan.card.id,
-      status,
-      attempt: this.state.attempt,
-      artifacts: this.state.artifacts,
-      cost: this.state.cost,
-      blockedBy: this.state.blockedBy,
-      message,
-      state: this.state,
-    };
-  }
-
-  private touch(): void {
-    this.state.updatedAt = new Date().toISOString();
+    card.state.corrections = round;
+    this.child = await startChild(correctionWorkflow, {
+      workflowId: correctionWorkflowId(plan.backlogId, plan.card.id, round),
+      args: [
+        {
+          plan,
+          queues: this.queues,
+          attempt,
+          round,
+          dependencies: card.dependencies(),
+          previousWorkspace: last.workspace,
+          feedback,
+          paused: card.state.paused,
+        },
+      ],
+      typedSearchAttributes: card.correctionAttributes(round),
+    });
+    const result = await this.child.result();
+    this.child = undefined;
+    card.addAttempt(result);
+    return result;
   }
 }

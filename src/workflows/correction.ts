@@ -4,13 +4,14 @@
  * copied from the previous attempt, re-validates, and returns the attempt record — PRODUCT.md
  * "Corrections".
  */
-import { defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { AttemptRecord, CardStatus } from '../domain/index.js';
 import { runAttempt, type AttemptInput } from './attempt.js';
+import { setPausedSignal } from './messages.js';
 import { upsertCardProgress } from './search-attributes.js';
 
 /** Input of a correction round: the attempt to run, with `feedback` set. */
-export type CorrectionInput = Omit<AttemptInput, 'workflowId'> & { round: number };
+export type CorrectionInput = Omit<AttemptInput, 'workflowId'> & { round: number; paused?: boolean };
 
 /** State of a correction round, for `temporal workflow query`. */
 export interface CorrectionState {
@@ -26,12 +27,18 @@ export const correctionStateQuery = defineQuery<CorrectionState>('correctionStat
 /** Runs one correction round and returns its attempt record (passed or not). */
 export async function correctionWorkflow(input: CorrectionInput): Promise<AttemptRecord> {
   const state: CorrectionState = { round: input.round, attempt: input.attempt, status: 'CORRECTING' };
+  let paused = input.paused ?? false;
   setHandler(correctionStateQuery, () => state);
+  setHandler(setPausedSignal, (p) => void (paused = p.paused));
 
-  const result = await runAttempt({ ...input, workflowId: workflowInfo().workflowId }, (status) => {
-    state.status = status;
-    upsertCardProgress(status, input.attempt, 0);
-  });
+  const result = await runAttempt(
+    { ...input, workflowId: workflowInfo().workflowId },
+    (status) => {
+      state.status = status;
+      upsertCardProgress(status, input.attempt, 0);
+    },
+    () => condition(() => !paused),
+  );
   state.result = result;
   state.status = result.passed ? 'APPROVED' : 'REJECTED';
   upsertCardProgress(state.status, input.attempt, result.cost.usd);

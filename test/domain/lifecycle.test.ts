@@ -5,6 +5,7 @@ import {
   FINAL_STATUSES,
   IllegalTransitionError,
   MAX_CORRECTIONS,
+  SETTLED_STATUSES,
   canTransition,
   transition,
   type CardStatus,
@@ -25,10 +26,18 @@ const ALLOWED: [CardStatus, CardStatus][] = [
   ['AWAITING_HUMAN', 'APPROVED'],
   ['AWAITING_HUMAN', 'REJECTED'],
   ['AWAITING_HUMAN', 'CORRECTING'],
+  ['TODO', 'BLOCKED'], // a dependency ended other than DONE
+  ['BLOCKED', 'TODO'], // the dependency was retried, or the card itself
+  ['REJECTED', 'IN_PROGRESS'], // retry: a fresh attempt
+  ['TODO', 'DONE'], // skip
+  ['BLOCKED', 'DONE'], // skip
+  ['REJECTED', 'DONE'], // skip
+  ['AWAITING_HUMAN', 'DONE'], // skip
+  ['TODO', 'ESCALATED'], // budget gate before the first owner run
+  ['VALIDATING', 'ESCALATED'], // budget gate before the judge
 ];
 
 const FORBIDDEN: [CardStatus, CardStatus][] = [
-  ['TODO', 'DONE'],
   ['TODO', 'VALIDATING'],
   ['TODO', 'APPROVED'],
   ['TODO', 'TODO'],
@@ -39,19 +48,21 @@ const FORBIDDEN: [CardStatus, CardStatus][] = [
   ['APPROVED', 'REJECTED'],
   ['APPROVED', 'TODO'],
   ['REJECTED', 'APPROVED'],
-  ['REJECTED', 'DONE'],
   ['REJECTED', 'AWAITING_HUMAN'],
   ['CORRECTING', 'ESCALATED'],
   ['CORRECTING', 'DONE'],
   ['ESCALATED', 'APPROVED'],
   ['ESCALATED', 'CORRECTING'],
-  ['AWAITING_HUMAN', 'DONE'],
   ['AWAITING_HUMAN', 'ESCALATED'],
   ['IN_PROGRESS', 'TODO'],
+  ['IN_PROGRESS', 'BLOCKED'],
+  ['CORRECTING', 'DONE'],
+  ['BLOCKED', 'IN_PROGRESS'],
+  ['ESCALATED', 'DONE'],
 ];
 
-/** Statuses a card can still leave: every status but the final ones, plus REJECTED as a step. */
-const NON_FINAL: CardStatus[] = ['TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'REJECTED', 'CORRECTING', 'ESCALATED', 'AWAITING_HUMAN'];
+/** Statuses a card can still leave: every status but DONE, FAILED and CANCELLED. */
+const NON_FINAL: CardStatus[] = ['TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'REJECTED', 'CORRECTING', 'ESCALATED', 'AWAITING_HUMAN', 'BLOCKED'];
 
 describe('card lifecycle transitions', () => {
   it.each(ALLOWED)('allows %s → %s', (from, to) => {
@@ -67,34 +78,33 @@ describe('card lifecycle transitions', () => {
   it('names the card and both statuses in the IllegalTransitionError', () => {
     let thrown: unknown;
     try {
-      transition('ARQ-007', 'TODO', 'DONE');
+      transition('ARQ-007', 'TODO', 'APPROVED');
     } catch (err) {
       thrown = err;
     }
     expect(thrown).toBeInstanceOf(IllegalTransitionError);
     expect(thrown).toBeInstanceOf(Error);
     const err = thrown as IllegalTransitionError;
-    expect(err).toMatchObject({ type: 'IllegalTransitionError', name: 'IllegalTransitionError', cardId: 'ARQ-007', from: 'TODO', to: 'DONE' });
-    expect(err.message).toBe('Card ARQ-007: illegal status transition TODO → DONE (see PRODUCT.md "Card lifecycle")');
+    expect(err).toMatchObject({ type: 'IllegalTransitionError', name: 'IllegalTransitionError', cardId: 'ARQ-007', from: 'TODO', to: 'APPROVED' });
+    expect(err.message).toBe('Card ARQ-007: illegal status transition TODO → APPROVED (see PRODUCT.md "Card lifecycle")');
   });
 
   it.each(CARD_STATUSES)('forbids leaving DONE, even for %s', (to) => {
     expect(() => transition('ARQ-001', 'DONE', to)).toThrow(IllegalTransitionError);
   });
 
-  it.each(['BLOCKED', 'FAILED', 'CANCELLED'] as const)('forbids leaving the final status %s', (from) => {
+  it.each(['FAILED', 'CANCELLED'] as const)('forbids leaving the final status %s', (from) => {
     for (const to of CARD_STATUSES) expect(canTransition(from, to)).toBe(false);
   });
 
-  it.each(NON_FINAL)('allows %s → BLOCKED, FAILED and CANCELLED', (from) => {
-    expect(transition('ARQ-001', from, 'BLOCKED')).toBe('BLOCKED');
+  it.each(NON_FINAL)('allows %s → FAILED and CANCELLED', (from) => {
     expect(transition('ARQ-001', from, 'FAILED')).toBe('FAILED');
     expect(transition('ARQ-001', from, 'CANCELLED')).toBe('CANCELLED');
   });
 
   it('allows no other transition than the table lists (every pair checked)', () => {
     const allowed = new Set(ALLOWED.map(([f, t]) => `${f}>${t}`));
-    for (const from of NON_FINAL) for (const to of ['BLOCKED', 'FAILED', 'CANCELLED']) allowed.add(`${from}>${to}`);
+    for (const from of NON_FINAL) for (const to of ['FAILED', 'CANCELLED']) allowed.add(`${from}>${to}`);
     for (const from of CARD_STATUSES) {
       for (const to of CARD_STATUSES) {
         expect(canTransition(from, to), `${from} → ${to}`).toBe(allowed.has(`${from}>${to}`));
@@ -119,7 +129,11 @@ describe('card lifecycle transitions', () => {
 
 describe('lifecycle constants', () => {
   it('lists the final statuses a card workflow can end in', () => {
-    expect([...FINAL_STATUSES].sort()).toEqual(['BLOCKED', 'CANCELLED', 'DONE', 'FAILED', 'REJECTED']);
+    expect([...FINAL_STATUSES].sort()).toEqual(['CANCELLED', 'DONE', 'FAILED']);
+  });
+
+  it('lists the statuses a card comes to rest in, as its dependents see it', () => {
+    expect([...SETTLED_STATUSES].sort()).toEqual(['BLOCKED', 'CANCELLED', 'DONE', 'FAILED', 'REJECTED']);
   });
 
   it('allows at most 3 correction rounds', () => {

@@ -127,6 +127,11 @@ describe('the example backlog, end to end', () => {
     const { client } = await testEnv();
     await until('the backlog to finish', async () => ((await readBacklogView(client, backlogId)).running ? undefined : true));
 
+    // The same approval again, after the card has ended: idempotent, answered with the same audit entry.
+    const repeat = await cli('review', backlogId, 'BE-002', '--approve', '--reviewer', 'ana', '--reason', 'ledger rounding verified by finance');
+    expect(repeat.code).toBe(0);
+    expect(repeat.out).toBe(review.out);
+
     const status = await cli('status', backlogId, '--json');
     expect(status.code).toBe(0);
     const json = JSON.parse(status.out) as { running: boolean; cards: { cardId: string; status: string; attempt: number; costUsd: number }[] };

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { CardState, OwnerInput } from '../../src/domain/index.js';
-import { backlogStateQuery, backlogWorkflow } from '../../src/workflows/backlog.js';
-import { humanReviewUpdate } from '../../src/workflows/card.js';
-import { cardStateQuery } from '../../src/workflows/card.js';
+import { backlogStateQuery, backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate } from '../../src/workflows/backlog.js';
+import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 
@@ -70,23 +69,88 @@ describe('backlog workflow', () => {
     expect(qaOwner.dependencies[0]!.artifacts).toEqual([`${backlogId}/BE/attempt-1/out-1.md`]);
   });
 
-  it('leaves the dependents of a rejected card BLOCKED, transitively, and runs the rest', async () => {
+  async function rejectA(client: Client, backlogId: string): Promise<void> {
+    const a = client.workflow.getHandle(`${backlogId}/A`);
+    while ((await queryWhenStarted(a)).status !== 'AWAITING_HUMAN') await new Promise((r) => setTimeout(r, 100));
+    await a.executeUpdate(humanReviewUpdate, { args: [{ decision: 'reject', reviewer: 'ana', reason: 'out of scope' }] });
+  }
+
+  async function untilStatus(client: Client, backlogId: string, cardId: string, status: string): Promise<CardState> {
+    const h = client.workflow.getHandle(`${backlogId}/${cardId}`);
+    for (;;) {
+      const s = await queryWhenStarted(h);
+      if (s.status === status) return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('leaves the dependents of a rejected card BLOCKED, transitively, until it is skipped; then they run', async () => {
     const { worker, handle, client, backlogId, calls } = await startBacklog(
       [{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['B'] }, { id: 'D' }],
       { A: { qa: [['check "t" failed: exit 1']] } },
     );
     const result = await worker.runUntil(async () => {
-      const a = client.workflow.getHandle(`${backlogId}/A`);
-      while ((await queryWhenStarted(a)).status !== 'AWAITING_HUMAN') await new Promise((r) => setTimeout(r, 100));
-      await a.executeUpdate(humanReviewUpdate, { args: [{ decision: 'reject', reviewer: 'ana', reason: 'out of scope' }] });
+      await rejectA(client, backlogId);
+      expect(await untilStatus(client, backlogId, 'B', 'BLOCKED')).toMatchObject({ blockedBy: { cardId: 'A', status: 'REJECTED' }, settled: true });
+      expect(await untilStatus(client, backlogId, 'C', 'BLOCKED')).toMatchObject({ blockedBy: { cardId: 'B', status: 'BLOCKED' } });
+      await untilStatus(client, backlogId, 'D', 'DONE');
+      expect(calls.some((c) => c.cardId === 'B' || c.cardId === 'C')).toBe(false);
+      // The backlog stays open while cards rest; skipping A lets B and C run.
+      expect((await handle.query(backlogStateQuery)).finished).toBe(false);
+      await client.workflow.getHandle(`${backlogId}/A`).executeUpdate(skipCardUpdate, { args: [{ reviewer: 'ops', reason: 'shipped by hand' }] });
       return handle.result();
     });
-    const byId = Object.fromEntries(result.cards.map((c) => [c.cardId, c.outcome!]));
-    expect(byId.A!.status).toBe('REJECTED');
-    expect(byId.B).toMatchObject({ status: 'BLOCKED', blockedBy: { cardId: 'A', status: 'REJECTED' } });
-    expect(byId.C).toMatchObject({ status: 'BLOCKED', blockedBy: { cardId: 'B', status: 'BLOCKED' } });
-    expect(byId.D!.status).toBe('DONE');
-    expect(calls.some((c) => c.cardId === 'B' || c.cardId === 'C')).toBe(false);
+    expect(result.cards.map((c) => [c.cardId, c.outcome!.status])).toEqual([['A', 'DONE'], ['B', 'DONE'], ['C', 'DONE'], ['D', 'DONE']]);
+    expect(result.cards.find((c) => c.cardId === 'C')!.outcome!.state!.statusHistory.map((s) => s.status)).toEqual([
+      'TODO', 'BLOCKED', 'TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE',
+    ]);
+  });
+
+  it('makes the blocked dependents wait again when the rejected card is retried', async () => {
+    const { worker, handle, client, backlogId } = await startBacklog(
+      [{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['B'] }],
+      { A: { qa: [['x'], ['x'], ['x'], ['x'], 'pass'] } },
+    );
+    const result = await worker.runUntil(async () => {
+      await rejectA(client, backlogId);
+      await untilStatus(client, backlogId, 'C', 'BLOCKED');
+      await client.workflow.getHandle(`${backlogId}/A`).executeUpdate(retryCardUpdate, { args: [{ reviewer: 'ana', reason: 'spec fixed' }] });
+      return handle.result();
+    });
+    expect(result.cards.map((c) => c.outcome!.status)).toEqual(['DONE', 'DONE', 'DONE']);
+    expect(result.cards[0]!.outcome!.attempt).toBe(5);
+  });
+
+  it('starts no owner or validator run while paused, and resumes', async () => {
+    const { worker, handle, client, backlogId, calls } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { ownerMs: 800 } });
+    const result = await worker.runUntil(async () => {
+      await untilStatus(client, backlogId, 'A', 'IN_PROGRESS');
+      const entry = await handle.executeUpdate(pauseBacklogUpdate, { args: [{ reviewer: 'ops', reason: 'deploy freeze' }] });
+      expect(entry).toMatchObject({ action: 'pause', actor: 'ops' });
+      const again = await handle.executeUpdate(pauseBacklogUpdate, { args: [{ reviewer: 'ops', reason: 'x' }] }).catch((e) => e);
+      expect(String((again as Error).cause ?? again)).toMatch(/already paused/);
+      await new Promise((r) => setTimeout(r, 1500));
+      // A's running owner finished; its validators did not start, and B did not start.
+      expect(calls.filter((c) => c.cardId === 'A').map((c) => c.activity)).toEqual(['runOwner']);
+      expect((await client.workflow.getHandle(`${backlogId}/A`).query(cardStateQuery)).paused).toBe(true);
+      await handle.executeUpdate(resumeBacklogUpdate, { args: [{ reviewer: 'ops', reason: 'freeze over' }] });
+      return handle.result();
+    });
+    expect(result.cards.map((c) => c.outcome!.status)).toEqual(['DONE', 'DONE']);
+    expect(result.auditLog.map((e) => e.action)).toEqual(['pause', 'resume']);
+  });
+
+  it('ends a cancelled card CANCELLED and blocks its dependents', async () => {
+    const { worker, handle, client, backlogId } = await startBacklog([{ id: 'A', dependencies: ['X'] }, { id: 'X' }, { id: 'B', dependencies: ['A'] }], { X: { ownerMs: 1500 } });
+    await worker.runUntil(async () => {
+      await untilStatus(client, backlogId, 'A', 'TODO');
+      await client.workflow.getHandle(`${backlogId}/A`).cancel();
+      expect(await untilStatus(client, backlogId, 'B', 'BLOCKED')).toMatchObject({ blockedBy: { cardId: 'A', status: 'CANCELLED' } });
+      const state = await handle.query(backlogStateQuery);
+      expect(state.cards.find((c) => c.cardId === 'A')!.outcome!.status).toBe('CANCELLED');
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow();
+    });
   });
 
   it('answers the backlogState query while cards run', async () => {

@@ -1,7 +1,16 @@
 import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import type { CardOutcome, CardState, OwnerInput } from '../../src/domain/index.js';
-import { cardStateQuery, cardWorkflow, dependencyResolvedSignal, humanReviewSignal, humanReviewUpdate } from '../../src/workflows/card.js';
+import {
+  cardStateQuery,
+  cardWorkflow,
+  dependencyReopenedSignal,
+  dependencyResolvedSignal,
+  humanReviewSignal,
+  humanReviewUpdate,
+  retryCardUpdate,
+  skipCardUpdate,
+} from '../../src/workflows/card.js';
 import { CardStatusKey } from '../../src/temporal/search-attributes.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
@@ -151,7 +160,7 @@ describe('card workflow', () => {
     ]);
   });
 
-  it('ends BLOCKED, naming the dependency, when a dependency ends REJECTED', async () => {
+  it('rests BLOCKED, naming the dependency, when a dependency is REJECTED, and waits again when it is retried', async () => {
     const { client } = await testEnv();
     const taskQueue = uniqueTaskQueue('card');
     const fake = fakeActivities({});
@@ -159,12 +168,35 @@ describe('card workflow', () => {
     const { handle } = await startCard(client, taskQueue, [{ id: 'A' }, { id: 'B', dependencies: ['A'] }], 'B');
     const outcome = await worker.runUntil(async () => {
       await handle.signal(dependencyResolvedSignal, { cardId: 'A', status: 'REJECTED', artifacts: [] });
+      const blocked = await waitForStatus(handle, 'BLOCKED');
+      expect(blocked).toMatchObject({ settled: true, blockedBy: { cardId: 'A', status: 'REJECTED' } });
+      expect(fake.calls).toHaveLength(0);
+      await handle.signal(dependencyReopenedSignal, { cardId: 'A' });
+      const waiting = await waitForStatus(handle, 'TODO');
+      expect(waiting).toMatchObject({ settled: false, waitingFor: ['A'] });
+      await handle.signal(dependencyResolvedSignal, { cardId: 'A', status: 'DONE', artifacts: ['b/A/attempt-2/a.md'] });
       return handle.result();
     });
-    expect(outcome.status).toBe('BLOCKED');
-    expect(outcome.blockedBy).toEqual({ cardId: 'A', status: 'REJECTED' });
-    expect(outcome.message).toContain('blocked by A (REJECTED)');
+    expect(outcome.status).toBe('DONE');
+    expect(statuses(outcome)).toEqual(['TODO', 'BLOCKED', 'TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE']);
+  });
+
+  it('skips a BLOCKED card to DONE by decision, audited', async () => {
+    const { client } = await testEnv();
+    const taskQueue = uniqueTaskQueue('card');
+    const fake = fakeActivities({});
+    const worker = await createTestWorker({ taskQueue, activities: fake.activities });
+    const { handle } = await startCard(client, taskQueue, [{ id: 'A' }, { id: 'B', dependencies: ['A'] }], 'B');
+    const outcome = await worker.runUntil(async () => {
+      await handle.signal(dependencyResolvedSignal, { cardId: 'A', status: 'CANCELLED', artifacts: [] });
+      await waitForStatus(handle, 'BLOCKED');
+      const entry = await handle.executeUpdate(skipCardUpdate, { args: [{ reviewer: 'ops', reason: 'done by hand' }] });
+      expect(entry).toMatchObject({ actor: 'ops', action: 'skip', reason: 'done by hand' });
+      return handle.result();
+    });
+    expect(outcome.status).toBe('DONE');
     expect(fake.calls).toHaveLength(0);
+    expect(outcome.state!.auditLog.map((e) => e.action)).toEqual(['skip']);
   });
 
   it('runs at once when its only dependency is a legacy DONE card, with that card\'s artifacts', async () => {
@@ -238,15 +270,56 @@ describe('escalation and human review', () => {
     expect(Date.parse(approve.at)).not.toBeNaN();
   });
 
-  it('ends REJECTED when a human rejects', async () => {
-    const { worker, handle } = await escalated();
+  it('rests REJECTED when a human rejects, and a retry gives it a fresh attempt with a fresh correction budget', async () => {
+    const { worker, handle, calls } = await escalated({ qa: [['x'], ['x'], ['x'], ['x'], 'pass'] });
     const outcome = await worker.runUntil(async () => {
       await waitForStatus(handle, 'AWAITING_HUMAN');
       await handle.executeUpdate(humanReviewUpdate, { args: [{ decision: 'reject', reviewer: 'bo', reason: 'wrong approach' }] });
+      const rejected = await waitForStatus(handle, 'REJECTED');
+      expect(rejected.settled).toBe(true);
+      await handle.executeUpdate(retryCardUpdate, { args: [{ reviewer: 'bo', reason: 'spec fixed' }] });
       return handle.result();
     });
-    expect(outcome.status).toBe('REJECTED');
-    expect(outcome.message).toBe('rejected by bo: wrong approach');
+    expect(outcome.status).toBe('DONE');
+    expect(outcome.attempt).toBe(5);
+    expect(outcome.state!.auditLog.map((e) => e.action)).toEqual(['escalated', 'reject', 'retry']);
+    // The retry is a fresh attempt run by the card itself, not a correction round.
+    expect((calls.find((c) => c.activity === 'runOwner' && c.attempt === 5)!.input as OwnerInput).feedback).toBeUndefined();
+    expect(statuses(outcome).slice(-6)).toEqual(['AWAITING_HUMAN', 'REJECTED', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE']);
+  });
+
+  it('answers an identical repeat of a decision with the same audit entry, changing nothing (idempotent)', async () => {
+    const { worker, handle } = await escalated();
+    await worker.runUntil(async () => {
+      await waitForStatus(handle, 'AWAITING_HUMAN');
+      const review = { decision: 'reject' as const, reviewer: 'ana', reason: 'out of scope' };
+      const first = await handle.executeUpdate(humanReviewUpdate, { args: [review] });
+      const rested = await waitForStatus(handle, 'REJECTED');
+      const second = await handle.executeUpdate(humanReviewUpdate, { args: [review] });
+      expect(second).toEqual(first);
+      const after = await handle.query(cardStateQuery);
+      expect(after.auditLog).toEqual(rested.auditLog);
+      expect(after.statusHistory).toEqual(rested.statusHistory);
+      // A different decision is still refused.
+      const other = await handle.executeUpdate(humanReviewUpdate, { args: [{ ...review, reason: 'changed my mind' }] }).catch((e) => e);
+      expect((other as WorkflowUpdateFailedError).cause?.message).toMatch(/not awaiting human review \(status REJECTED\)/);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('refuses a retry of a card that is not at rest, and a different second decision', async () => {
+    const { worker, handle } = await escalated();
+    await worker.runUntil(async () => {
+      await waitForStatus(handle, 'AWAITING_HUMAN');
+      const retry = await handle.executeUpdate(retryCardUpdate, { args: [{ reviewer: 'bo', reason: 'r' }] }).catch((e) => e);
+      expect((retry as WorkflowUpdateFailedError).cause?.message).toMatch(/card C1 cannot be retried in status AWAITING_HUMAN/);
+      await handle.executeUpdate(humanReviewUpdate, { args: [{ decision: 'reject', reviewer: 'bo', reason: 'no' }] });
+      const other = await handle
+        .executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'yes' }] })
+        .catch((e) => e);
+      expect((other as WorkflowUpdateFailedError).cause?.message).toMatch(/not awaiting human review/);
+      await handle.terminate('test done');
+    });
   });
 
   it('runs one more correction with the human context on clarify, and escalates again if it still fails', async () => {

@@ -1,0 +1,313 @@
+/**
+ * The card workflow's bookkeeping: its state (the `cardState` query's answer), status changes checked
+ * against the lifecycle table, search attributes, audit log, dependency tracking and the queue of human
+ * and ops decisions. Kept apart so that card.ts reads like the lifecycle diagram. Workflow code.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  addCosts,
+  correctionCardId,
+  parseHumanReview,
+  parseOpsDecision,
+  transition,
+  type AttemptRecord,
+  type AuditEntry,
+  type CardOutcome,
+  type CardPlan,
+  type CardState,
+  type CardStatus,
+  type DependencyArtifacts,
+  type HumanReview,
+  type OpsDecision,
+  type SettledStatus,
+} from '../domain/index.js';
+import { cardReopenedSignal, cardSettledSignal, type CardSettled } from './messages.js';
+import { initialCardAttributes, upsertCardProgress } from './search-attributes.js';
+
+/** A decision waiting to be acted on: a human review, or an ops `retry` / `skip`. */
+export type PendingDecision = { kind: 'review'; review: HumanReview } | { kind: 'retry' | 'skip'; decision: OpsDecision };
+
+/** The audited reason of a review: its reason, plus the context of a clarify. */
+function reviewReason(review: HumanReview): string {
+  return review.context ? `${review.reason} (context: ${review.context})` : review.reason;
+}
+
+/** Statuses in which `skip` is accepted: the card waits (for dependencies, a human, or an ops decision). */
+const SKIPPABLE: readonly CardStatus[] = ['TODO', 'BLOCKED', 'REJECTED', 'AWAITING_HUMAN'];
+
+/** The card's state and the helpers that keep it, its search attributes and its audit log current. */
+export class CardBook {
+  readonly state: CardState;
+  private readonly resolved = new Map<string, CardSettled>();
+  private pending: PendingDecision | undefined;
+
+  constructor(
+    readonly plan: CardPlan,
+    paused = false,
+  ) {
+    const at = new Date().toISOString();
+    for (const dep of plan.resolvedDependencies) {
+      this.resolved.set(dep.cardId, { cardId: dep.cardId, status: 'DONE', artifacts: dep.artifacts });
+    }
+    this.state = {
+      backlogId: plan.backlogId,
+      card: plan.card,
+      status: 'TODO',
+      attempt: 0,
+      corrections: 0,
+      attempts: [],
+      debugReports: [],
+      artifacts: [],
+      cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
+      costAlert: false,
+      auditLog: [],
+      statusHistory: [{ status: 'TODO', at }],
+      waitingFor: this.unresolved(),
+      legacyCorrections: plan.legacyCorrections,
+      settled: false,
+      paused,
+      createdAt: at,
+      updatedAt: at,
+    };
+    // Identity too, so that a card started on its own (not by a backlog) is just as visible.
+    upsertSearchAttributes(initialCardAttributes(plan.backlogId, plan.card));
+  }
+
+  // ---- dependencies ----
+
+  private unresolved(): string[] {
+    return this.plan.card.dependencies.filter((d) => !this.resolved.has(d));
+  }
+
+  /** Records how a dependency came to rest (repeats of the same status are ignored). */
+  resolveDependency(dep: CardSettled): void {
+    if (!this.plan.card.dependencies.includes(dep.cardId)) return;
+    const known = this.resolved.get(dep.cardId);
+    if (known?.status === dep.status) return;
+    this.resolved.set(dep.cardId, dep);
+    this.state.waitingFor = this.unresolved();
+    this.touch();
+  }
+
+  /** A dependency was retried: wait for it again. */
+  reopenDependency(cardId: string): void {
+    if (!this.resolved.delete(cardId)) return;
+    this.state.waitingFor = this.unresolved();
+    this.touch();
+  }
+
+  /** The first dependency that came to rest other than DONE, if any. */
+  blockingDependency(): { cardId: string; status: SettledStatus } | undefined {
+    for (const id of this.plan.card.dependencies) {
+      const dep = this.resolved.get(id);
+      if (dep && dep.status !== 'DONE') return { cardId: dep.cardId, status: dep.status };
+    }
+    return undefined;
+  }
+
+  /** Every dependency with its artifacts (paths relative to the workspaces root). */
+  dependencies(): DependencyArtifacts[] {
+    return this.plan.card.dependencies.map((id) => ({ cardId: id, artifacts: this.resolved.get(id)?.artifacts ?? [] }));
+  }
+
+  // ---- status, attempts, cost ----
+
+  setStatus(status: CardStatus, attempt = this.state.attempt): void {
+    if (status !== this.state.status) {
+      this.state.status = transition(this.plan.card.id, this.state.status, status);
+      this.state.statusHistory.push({ status, at: new Date().toISOString() });
+    }
+    this.state.attempt = attempt;
+    this.touch();
+    upsertCardProgress(this.state.status, attempt, this.state.cost.usd);
+  }
+
+  /** The next attempt's number, 1-based. */
+  nextAttempt(): number {
+    const last = this.state.attempts[this.state.attempts.length - 1];
+    return (last?.attempt ?? 0) + 1;
+  }
+
+  addAttempt(result: AttemptRecord): void {
+    this.state.attempts.push(result);
+    this.state.attempt = result.attempt;
+    this.state.artifacts = result.artifacts.map((a) => `${result.workspace}/${a}`);
+    this.state.cost = addCosts(this.state.cost, result.cost);
+    if (!this.state.costAlert && this.state.cost.usd > this.plan.costAlertUsd) {
+      this.state.costAlert = true;
+      this.audit('squadflow', 'cost_alert', `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`);
+      log.warn('Card cost alert', { cardId: this.plan.card.id, costUsd: this.state.cost.usd });
+    }
+    this.touch();
+  }
+
+  /** Waits while the backlog is paused (no new owner or validator run starts). */
+  async whileUnpaused(): Promise<void> {
+    await condition(() => !this.state.paused);
+  }
+
+  setPaused(paused: boolean): void {
+    this.state.paused = paused;
+    this.touch();
+  }
+
+  // ---- decisions ----
+
+  /** True when the card can take a decision of this kind now. */
+  private accepts(kind: 'review' | 'retry' | 'skip'): boolean {
+    if (this.pending) return false;
+    if (kind === 'review') return this.state.status === 'AWAITING_HUMAN';
+    if (kind === 'retry') return this.state.settled;
+    return SKIPPABLE.includes(this.state.status);
+  }
+
+  /**
+   * The audit entry of an identical decision (same actor, action, reason) that was the last one applied,
+   * when the card can no longer take it: a repeat, answered with the same entry and no change (idempotent).
+   */
+  private repeatOf(kind: 'review' | 'retry' | 'skip', actor: string, action: string, reason: string): AuditEntry | undefined {
+    if (this.accepts(kind)) return undefined;
+    const last = [...this.state.auditLog].reverse().find((e) => e.actor !== 'squadflow');
+    return last && last.actor === actor && last.action === action && last.reason === reason ? last : undefined;
+  }
+
+  private parse<T>(fn: () => T, type: string): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`card ${this.plan.card.id}: ${(err as Error).message}`, type);
+    }
+  }
+
+  /**
+   * Validates a human review (the update validator: throwing refuses it without a trace in history).
+   * An identical repeat of the decision just applied is accepted (idempotent).
+   * @throws ApplicationFailure naming the card and the problem.
+   */
+  assertReviewable(raw: unknown): HumanReview {
+    const review = this.parse(() => parseHumanReview(raw), 'InvalidHumanReview');
+    if (this.repeatOf('review', review.reviewer, review.decision, reviewReason(review))) return review;
+    if (!this.accepts('review')) {
+      throw ApplicationFailure.nonRetryable(
+        `card ${this.plan.card.id} is not awaiting human review (status ${this.state.status})`,
+        'CardNotAwaitingReview',
+      );
+    }
+    return review;
+  }
+
+  /**
+   * Validates an ops decision: `retry` when the card rests REJECTED or BLOCKED, `skip` when it waits
+   * (TODO, BLOCKED, REJECTED, AWAITING_HUMAN). An identical repeat is accepted (idempotent).
+   * @throws ApplicationFailure naming the card, its status and what is allowed.
+   */
+  assertOps(kind: 'retry' | 'skip', raw: unknown): OpsDecision {
+    const decision = this.parse(() => parseOpsDecision(raw), 'InvalidOpsDecision');
+    if (this.repeatOf(kind, decision.reviewer, kind, decision.reason)) return decision;
+    if (!this.accepts(kind)) {
+      const when = kind === 'retry' ? 'REJECTED or BLOCKED, at rest' : SKIPPABLE.join(', ');
+      throw ApplicationFailure.nonRetryable(
+        `card ${this.plan.card.id} cannot be ${kind === 'retry' ? 'retried' : 'skipped'} in status ${this.state.status} (allowed: ${when})`,
+        'CardOpsRefused',
+      );
+    }
+    return decision;
+  }
+
+  /** Records an accepted human review; an identical repeat returns the first one's audit entry. */
+  acceptReview(review: HumanReview): AuditEntry {
+    const reason = reviewReason(review);
+    const repeat = this.repeatOf('review', review.reviewer, review.decision, reason);
+    if (repeat) return repeat;
+    this.pending = { kind: 'review', review };
+    return this.audit(review.reviewer, review.decision, reason);
+  }
+
+  /** Records an accepted ops decision; an identical repeat returns the first one's audit entry. */
+  acceptOps(kind: 'retry' | 'skip', decision: OpsDecision): AuditEntry {
+    const repeat = this.repeatOf(kind, decision.reviewer, kind, decision.reason);
+    if (repeat) return repeat;
+    this.pending = { kind, decision };
+    return this.audit(decision.reviewer, kind, decision.reason);
+  }
+
+  /** True when a `skip` waits to be applied. */
+  skipRequested(): boolean {
+    return this.pending?.kind === 'skip';
+  }
+
+  /** Waits for the next decision accepted by `accept` (which says which kinds count here). */
+  async nextDecision(accept: (d: PendingDecision) => boolean, orUntil: () => boolean = () => false): Promise<PendingDecision | undefined> {
+    await condition(() => (this.pending !== undefined && accept(this.pending)) || orUntil());
+    if (this.pending === undefined || !accept(this.pending)) return undefined;
+    const d = this.pending;
+    this.pending = undefined;
+    return d;
+  }
+
+  audit(actor: string, action: string, reason: string): AuditEntry {
+    const entry: AuditEntry = { at: new Date().toISOString(), actor, action, reason };
+    this.state.auditLog.push(entry);
+    this.touch();
+    return entry;
+  }
+
+  // ---- coming to rest ----
+
+  /** Tells the backlog (the parent, if any) that the card came to rest, and marks it as waiting for ops. */
+  async settle(status: SettledStatus): Promise<void> {
+    this.state.settled = status === 'REJECTED' || status === 'BLOCKED';
+    this.touch();
+    await this.tellParent(cardSettledSignal, { cardId: this.plan.card.id, status, artifacts: this.state.artifacts });
+  }
+
+  /** Tells the backlog that a resting card was retried. */
+  async reopen(): Promise<void> {
+    this.state.settled = false;
+    this.state.blockedBy = undefined;
+    this.touch();
+    await this.tellParent(cardReopenedSignal, { cardId: this.plan.card.id });
+  }
+
+  private async tellParent<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<void> {
+    const parent = workflowInfo().parent;
+    if (!parent) return;
+    try {
+      // No run ID: a backlog that continued-as-new still gets it.
+      await getExternalWorkflowHandle(parent.workflowId).signal(signal as never, arg as never);
+    } catch (err) {
+      log.warn('Could not tell the backlog', { cardId: this.plan.card.id, error: (err as Error).message });
+    }
+  }
+
+  correctionAttributes(round: number) {
+    return initialCardAttributes(this.plan.backlogId, this.plan.card, correctionCardId(this.plan.card.id, round));
+  }
+
+  finish(status: 'DONE' | 'CANCELLED', message?: string): CardOutcome {
+    this.setStatus(status);
+    this.state.settled = false;
+    this.state.completedAt = this.state.updatedAt;
+    return {
+      cardId: this.plan.card.id,
+      status,
+      attempt: this.state.attempt,
+      artifacts: this.state.artifacts,
+      cost: this.state.cost,
+      blockedBy: this.state.blockedBy,
+      message,
+      state: this.state,
+    };
+  }
+
+  private touch(): void {
+    this.state.updatedAt = new Date().toISOString();
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Signals between the backlog workflow and its card workflows (PRODUCT.md: "A card waits … until every
+ * dependency is DONE (dependency signals)"). Card-specific messages (human review, ops, state) live in
+ * card.ts; backlog-specific ones in backlog.ts.
+ */
+import { defineSignal } from '@temporalio/workflow';
+import type { SettledStatus } from '../domain/index.js';
+
+/** How a card's work came to rest, with its artifacts (relative to the workspaces root). */
+export interface CardSettled {
+  cardId: string;
+  status: SettledStatus;
+  artifacts: string[];
+}
+
+/** Backlog → card: a dependency came to rest (DONE lets the card run; anything else blocks it). Repeats are harmless. */
+export const dependencyResolvedSignal = defineSignal<[CardSettled]>('dependencyResolved');
+
+/** Backlog → card: a dependency that had come to rest was retried; wait for it again. */
+export const dependencyReopenedSignal = defineSignal<[{ cardId: string }]>('dependencyReopened');
+
+/** Backlog → card: pause (no new owner or validator run starts) or resume. */
+export const setPausedSignal = defineSignal<[{ paused: boolean }]>('setPaused');
+
+/** Card → backlog: the card came to rest (DONE, REJECTED by a human, BLOCKED). */
+export const cardSettledSignal = defineSignal<[CardSettled]>('cardSettled');
+
+/** Card → backlog: a card that had come to rest was retried. */
+export const cardReopenedSignal = defineSignal<[{ cardId: string }]>('cardReopened');
