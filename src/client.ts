@@ -1,25 +1,38 @@
 #!/usr/bin/env node
 /**
- * `squadflow`, the command-line client (commander). Commands: dev, start, status, review, validate,
- * export, worker. Exit codes: see src/cli/errors.ts (0 ok, 1 failure, 2 bad input, 3 Temporal/worker
- * unavailable). No lifecycle rules here: it validates input, then talks to Temporal.
+ * `squadflow`, the command-line client (commander). Commands: dev, start, status, list, history, metrics,
+ * review, validate, export, worker. Every command that prints a result has `--json` (errors then go to
+ * stderr as `{"error":{"message","exitCode"}}`). Exit codes: see src/cli/errors.ts (0 ok, 1 failure,
+ * 2 bad input, 3 Temporal/worker unavailable). No lifecycle rules here: it validates input, then talks to
+ * Temporal.
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BacklogValidationError } from './domain/index.js';
-import { connectClient, connectWorkerConnection, connectionOptions } from './temporal/connection.js';
+import { BacklogValidationError, type BacklogPlan } from './domain/index.js';
+import {
+  TemporalConfigError,
+  connectClient,
+  connectWorkerConnection,
+  connectionOptions,
+  describeConnection,
+  type TemporalConnectionOptions,
+} from './temporal/connection.js';
 import { TemporalCliNotFoundError } from './temporal/cli-path.js';
 import { DEFAULT_DEV_SERVER_DB, DEFAULT_DEV_SERVER_PORT, DEFAULT_DEV_SERVER_UI_PORT } from './temporal/dev-server.js';
 import { TASK_QUEUES } from './temporal/queues.js';
-import { installRuntime } from './temporal/runtime.js';
-import { readBacklogView, reviewCard, startBacklog } from './cli/backlogs.js';
+import { RuntimeConfigError, parseMetricsPort, startObservability } from './temporal/runtime.js';
+import { isIdle, readBacklogView, reviewCard, startBacklog, type BacklogView } from './cli/backlogs.js';
+import { watchBoard } from './cli/board.js';
 import { runDev } from './cli/dev.js';
 import { registerOpsCommands } from './cli/ops.js';
 import { CliError, EXIT } from './cli/errors.js';
 import { exportBacklog } from './cli/export.js';
+import { readCardHistory, renderHistory } from './cli/history.js';
+import { listCards, parseStatus, renderList } from './cli/list.js';
 import { loadBacklog } from './cli/load.js';
+import { metricsReport, renderMetrics } from './cli/metrics.js';
 import { renderStatus } from './cli/render.js';
 import { watchBacklog } from './cli/watch.js';
 import { createWorkers, parseQueueKinds, runWorkers } from './worker.js';
@@ -30,14 +43,65 @@ function port(value: string): number {
   return n;
 }
 
+function metricsPort(value: string): number {
+  try {
+    return parseMetricsPort(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^--metrics-port /, ''));
+  }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+/** Connection settings; a broken Temporal config file/profile is bad input (exit 2). */
+function connectionSettings(): TemporalConnectionOptions {
+  try {
+    return connectionOptions();
+  } catch (err) {
+    if (err instanceof TemporalConfigError) throw new CliError(err.message, EXIT.badInput);
+    throw err;
+  }
+}
+
+function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** The `status --json` document (kept stable: tooling and tests read it). */
+function statusJson(backlogId: string, view: BacklogView) {
+  return { backlogId, running: view.running, cards: view.cards.map(({ state: _state, ...row }) => row) };
+}
+
+/** Aborted on the first Ctrl-C / SIGTERM while `fn` runs (for commands that watch until idle). */
+async function untilInterrupted<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await fn(abort.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+function uiLink(plan: BacklogPlan, namespace: string): string {
+  return `http://127.0.0.1:${DEFAULT_DEV_SERVER_UI_PORT}/namespaces/${namespace}/workflows?query=${encodeURIComponent(`BacklogId="${plan.backlogId}"`)}`;
+}
+
 async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClient>>) => Promise<T>): Promise<T> {
-  const opts = connectionOptions();
+  const opts = connectionSettings();
   let client: Awaited<ReturnType<typeof connectClient>>;
   try {
     client = await connectClient(opts);
   } catch (err) {
     throw new CliError(
-      `cannot reach Temporal at ${opts.address}: ${(err as Error).message}. Start it with "npx squadflow dev" or set TEMPORAL_ADDRESS.`,
+      `cannot reach Temporal at ${describeConnection(opts)}: ${(err as Error).message}. Start it with "npx squadflow dev" or set TEMPORAL_ADDRESS (or a TEMPORAL_PROFILE).`,
       EXIT.unavailable,
     );
   }
@@ -45,6 +109,14 @@ async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClien
     return await fn(client);
   } finally {
     await client.connection.close();
+  }
+}
+
+function parseStatusOption(value: string) {
+  try {
+    return parseStatus(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
 }
 
@@ -66,18 +138,24 @@ export function buildProgram(): Command {
     .option('--ui-port <port>', 'Web UI port', port, DEFAULT_DEV_SERVER_UI_PORT)
     .option('--db <file>', 'SQLite file that persists the server state', DEFAULT_DEV_SERVER_DB)
     .option('--in-memory', 'do not persist the server state', false)
+    .option('--metrics-port <port>', 'serve Prometheus metrics: Temporal SDK on <port>, squadflow on <port>+1 (default: SQUADFLOW_METRICS_PORT, else off)', metricsPort)
     .action(async (o) => {
-      installRuntime();
       const backlog = o.start
         ? { plan: await loadBacklog(o.start, { squad: o.squad, backlogId: o.id }), file: o.start as string }
         : undefined;
-      process.exitCode = await runDev({
-        port: o.port,
-        uiPort: o.uiPort,
-        db: o.inMemory ? null : o.db,
-        backlog,
-        exitWhenIdle: o.exitWhenIdle,
-      });
+      const obs = await startObservability({ metricsPort: o.metricsPort });
+      if (obs.temporalMetrics) console.log(`Prometheus metrics: Temporal SDK on ${obs.temporalMetrics}/metrics, squadflow on ${obs.squadflowMetricsAddress}/metrics`);
+      try {
+        process.exitCode = await runDev({
+          port: o.port,
+          uiPort: o.uiPort,
+          db: o.inMemory ? null : o.db,
+          backlog,
+          exitWhenIdle: o.exitWhenIdle,
+        });
+      } finally {
+        await obs.close();
+      }
     });
 
   program
@@ -86,6 +164,7 @@ export function buildProgram(): Command {
     .option('--squad <file>', 'squad config in a separate file')
     .option('--id <backlogId>', 'backlog id (default: metadata.backlog_id)')
     .option('--wait', 'show live progress until every card has ended or waits for a human', false)
+    .option('--json', 'machine-readable output (with --wait: one document once idle)', false)
     .action(async (file: string, o) => {
       const plan = await loadBacklog(file, { squad: o.squad, backlogId: o.id });
       await withClient(async (client) => {
@@ -93,33 +172,83 @@ export function buildProgram(): Command {
         if (!r.started) {
           throw new CliError(`backlog "${plan.backlogId}" already exists (${r.existingStatus}); use --id to start a new run`);
         }
+        const ui = uiLink(plan, client.options.namespace);
+        if (o.json) {
+          const started = {
+            backlogId: plan.backlogId,
+            workflowId: r.workflowId,
+            started: true,
+            cards: plan.cards.map((c) => ({ cardId: c.card.id, workflowId: `${plan.backlogId}/${c.card.id}` })),
+            done: plan.done.map((d) => d.cardId),
+            uiUrl: ui,
+          };
+          if (!o.wait) return printJson(started);
+          const view = await untilInterrupted((signal) => watchBacklog(client, plan.backlogId, { print: () => undefined, signal }));
+          return printJson({ ...started, idle: isIdle(view), status: statusJson(plan.backlogId, view) });
+        }
         console.log(`Started backlog ${plan.backlogId} (workflow ID ${r.workflowId}): ${plan.cards.length} cards, ${plan.done.length} already DONE`);
         for (const c of plan.cards) console.log(`  ${c.card.id}  workflow ID ${plan.backlogId}/${c.card.id}`);
-        console.log(`Web UI: http://127.0.0.1:${DEFAULT_DEV_SERVER_UI_PORT}/namespaces/${connectionOptions().namespace}/workflows?query=${encodeURIComponent(`BacklogId="${plan.backlogId}"`)}`);
+        console.log(`Web UI: ${ui}`);
         if (o.wait) await watchBacklog(client, plan.backlogId);
       });
     });
 
   program
     .command('status <backlog>')
-    .description('one line per card: status, attempt, score, cost')
+    .description('one line per card: status, attempt, score, cost; --watch: a live board until idle')
+    .option('--json', 'machine-readable output (with --watch: one JSON board per line, NDJSON)', false)
+    .option('--watch', 'live board (counts, progress, cards waiting for a human, cost) redrawn until idle', false)
+    .option('--interval <ms>', 'poll interval of --watch, ms', positiveInt, 1000)
+    .action(async (backlogId: string, o) => {
+      await withClient(async (client) => {
+        if (o.watch) {
+          await untilInterrupted((signal) => watchBoard(client, backlogId, { intervalMs: o.interval, json: o.json, signal }));
+          return;
+        }
+        const view = await readBacklogView(client, backlogId);
+        if (o.json) printJson(statusJson(backlogId, view));
+        else console.log(renderStatus(view));
+      });
+    });
+
+  program
+    .command('list')
+    .description('cards across backlogs from a visibility query; --status AWAITING_HUMAN is the human-review queue')
+    .option('--status <status>', 'only cards in this status (TODO, IN_PROGRESS, …, AWAITING_HUMAN, DONE, …)', parseStatusOption)
+    .option('--type <type>', 'only cards of this card type')
+    .option('--backlog <backlogId>', 'only cards of this backlog')
+    .option('--corrections', 'include correction workflows (<card>-CORR-<n>)', false)
+    .option('--limit <n>', 'read at most n cards', positiveInt)
+    .option('--json', 'machine-readable output', false)
+    .action(async (o) => {
+      await withClient(async (client) => {
+        const { query, cards } = await listCards(client, { status: o.status, type: o.type, backlog: o.backlog, corrections: o.corrections }, o.limit);
+        if (o.json) printJson({ query, count: cards.length, cards });
+        else console.log(renderList(cards, query));
+      });
+    });
+
+  program
+    .command('history <backlog> <card>')
+    .description("a card's attempts, every verdict (score, reasons, details), feedback, debug reports, audit log, timeline")
+    .option('--json', 'machine-readable output', false)
+    .action(async (backlogId: string, cardId: string, o) => {
+      await withClient(async (client) => {
+        const history = await readCardHistory(client, backlogId, cardId);
+        if (o.json) printJson(history);
+        else console.log(renderHistory(history));
+      });
+    });
+
+  program
+    .command('metrics <backlog>')
+    .description("the seed's success metrics of a backlog run: rejection rate, attempts, escalations, time to approval, cost…")
     .option('--json', 'machine-readable output', false)
     .action(async (backlogId: string, o) => {
       await withClient(async (client) => {
-        const view = await readBacklogView(client, backlogId);
-        if (o.json) {
-          console.log(
-            JSON.stringify(
-              {
-                backlogId,
-                running: view.running,
-                cards: view.cards.map(({ state: _state, ...row }) => row),
-              },
-              null,
-              2,
-            ),
-          );
-        } else console.log(renderStatus(view));
+        const report = metricsReport(await readBacklogView(client, backlogId));
+        if (o.json) printJson(report);
+        else console.log(renderMetrics(report));
       });
     });
 
@@ -131,6 +260,7 @@ export function buildProgram(): Command {
     .option('--clarify <context>', 'add context and run one more correction round')
     .requiredOption('--reviewer <name>', 'who decides (audited)')
     .requiredOption('--reason <text>', 'why (audited)')
+    .option('--json', 'machine-readable output (the audit entry)', false)
     .action(async (backlogId: string, cardId: string, o) => {
       const decision = o.approve ? 'approve' : o.reject ? 'reject' : o.clarify !== undefined ? 'clarify' : undefined;
       if (!decision) throw new CliError('choose one of --approve, --reject, --clarify <context>');
@@ -141,7 +271,8 @@ export function buildProgram(): Command {
           reason: o.reason,
           ...(decision === 'clarify' ? { context: o.clarify } : {}),
         });
-        console.log(`${cardId}: ${entry.action} by ${entry.actor} at ${entry.at} — ${entry.reason}`);
+        if (o.json) printJson({ backlogId, cardId, decision, entry });
+        else console.log(`${cardId}: ${entry.action} by ${entry.actor} at ${entry.at} — ${entry.reason}`);
       });
     });
 
@@ -149,9 +280,20 @@ export function buildProgram(): Command {
     .command('validate <file>')
     .description('validate a backlog (syntax, schema, ids, dependencies, types) without starting anything')
     .option('--squad <file>', 'squad config in a separate file')
+    .option('--json', 'machine-readable output: { valid, backlogId, cards, done } or { valid: false, issues } (exit 2)', false)
     .action(async (file: string, o) => {
-      const plan = await loadBacklog(file, { squad: o.squad });
-      console.log(`${file}: valid — backlog ${plan.backlogId}, ${plan.cards.length} cards to run, ${plan.done.length} already DONE`);
+      let plan: BacklogPlan;
+      try {
+        plan = await loadBacklog(file, { squad: o.squad });
+      } catch (err) {
+        if (!(o.json && err instanceof BacklogValidationError)) throw err;
+        printJson({ file, valid: false, issues: err.issues });
+        process.exitCode = EXIT.badInput;
+        return;
+      }
+      if (o.json) {
+        printJson({ file, valid: true, backlogId: plan.backlogId, cards: plan.cards.map((c) => c.card.id), done: plan.done.map((d) => d.cardId) });
+      } else console.log(`${file}: valid — backlog ${plan.backlogId}, ${plan.cards.length} cards to run, ${plan.done.length} already DONE`);
     });
 
   program
@@ -172,6 +314,8 @@ export function buildProgram(): Command {
     .command('worker')
     .description('run workers (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE) for some or all task queues')
     .option('--queues <kinds>', `comma-separated: ${Object.keys(TASK_QUEUES).join(',')}`)
+    .option('--metrics-port <port>', 'serve Prometheus metrics: Temporal SDK on <port>, squadflow on <port>+1 (default: SQUADFLOW_METRICS_PORT, else off)', metricsPort)
+    .option('--json', 'JSON logs (same as SQUADFLOW_LOG_FORMAT=json) and a JSON startup line', false)
     .action(async (o) => {
       let queues;
       try {
@@ -179,21 +323,31 @@ export function buildProgram(): Command {
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      installRuntime();
-      const conn = connectionOptions();
-      const connection = await connectWorkerConnection(conn).catch((err: Error) => {
-        throw new CliError(`cannot reach Temporal at ${conn.address}: ${err.message}`, EXIT.unavailable);
-      });
-      const workers = await createWorkers({ connection, namespace: conn.namespace, queues });
-      console.log(`squadflow worker on ${conn.address}: ${workers.map((w) => w.options.taskQueue).join(', ')}`);
+      const conn = connectionSettings();
+      const obs = await startObservability({ metricsPort: o.metricsPort, format: o.json ? 'json' : undefined });
       try {
-        await runWorkers(workers);
+        const connection = await connectWorkerConnection(conn).catch((err: Error) => {
+          throw new CliError(`cannot reach Temporal at ${describeConnection(conn)}: ${err.message}`, EXIT.unavailable);
+        });
+        try {
+          const workers = await createWorkers({ connection, namespace: conn.namespace, queues });
+          const taskQueues = workers.map((w) => w.options.taskQueue);
+          if (o.json) {
+            console.log(JSON.stringify({ event: 'worker.started', address: conn.address, namespace: conn.namespace, taskQueues, temporalMetrics: obs.temporalMetrics, squadflowMetrics: obs.squadflowMetricsAddress }));
+          } else {
+            const metrics = obs.temporalMetrics ? `; metrics: Temporal ${obs.temporalMetrics}, squadflow ${obs.squadflowMetricsAddress}` : '';
+            console.log(`squadflow worker on ${describeConnection(conn)}: ${taskQueues.join(', ')}${metrics}`);
+          }
+          await runWorkers(workers);
+        } finally {
+          await connection.close();
+        }
       } finally {
-        await connection.close();
+        await obs.close();
       }
     });
 
-  registerOpsCommands(program, withClient, (json, value, text) => (json ? console.log(JSON.stringify(value, null, 2)) : console.log(text)));
+  registerOpsCommands(program, withClient, (json, value, text) => (json ? printJson(value) : console.log(text)));
 
   return program;
 }
@@ -201,6 +355,12 @@ export function buildProgram(): Command {
 /** Runs the CLI with `argv` (node-style) and returns the exit code; never throws. */
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
+  const json = argv.slice(2).includes('--json');
+  // With --json, errors are one JSON object on stderr, so that stdout only ever holds the result.
+  const fail = (message: string, exitCode: number, extra: Record<string, unknown> = {}): number => {
+    console.error(json ? JSON.stringify({ error: { message, exitCode, ...extra } }) : message);
+    return exitCode;
+  };
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -209,20 +369,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (e.code?.startsWith('commander.')) {
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.badInput;
     }
-    if (err instanceof BacklogValidationError) {
-      console.error(err.message);
-      return EXIT.badInput;
-    }
-    if (err instanceof CliError) {
-      console.error(`squadflow: ${err.message}`);
-      return err.exitCode;
-    }
-    if (err instanceof TemporalCliNotFoundError) {
-      console.error(err.message);
-      return EXIT.unavailable;
-    }
-    console.error(`squadflow: ${e.message}`);
-    return EXIT.failure;
+    if (err instanceof BacklogValidationError) return fail(err.message, EXIT.badInput, { issues: err.issues });
+    if (err instanceof CliError) return fail(`squadflow: ${err.message}`, err.exitCode);
+    if (err instanceof RuntimeConfigError || err instanceof TemporalConfigError) return fail(`squadflow: ${err.message}`, EXIT.badInput);
+    if (err instanceof TemporalCliNotFoundError) return fail(err.message, EXIT.unavailable);
+    return fail(`squadflow: ${e.message}`, EXIT.failure);
   }
 }
 

@@ -2,16 +2,22 @@
  * The squadflow worker: wires each task queue to what runs on it — orchestration → workflows, owners /
  * validation / debugging → activities (PRODUCT.md "Task queues by kind of work"). No lifecycle rules here.
  *
- * Run alone with `npx tsx src/worker.ts [--queues owners,validation]` (or `squadflow worker`); connection
- * from TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE.
+ * Run alone with `npx tsx src/worker.ts [--queues owners,validation] [--metrics-port 9464]` (or
+ * `squadflow worker`); connection from Temporal's environment configuration (TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS, TEMPORAL_PROFILE — src/temporal/connection.ts); logs and
+ * metrics from SQUADFLOW_LOG_LEVEL / SQUADFLOW_LOG_FORMAT / SQUADFLOW_METRICS_PORT (src/temporal/runtime.ts).
+ * Every activity worker runs squadflow's activity interceptor (card context in logs, Prometheus metrics);
+ * the orchestration worker injects the `squadflowMetrics` workflow sink.
  */
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
-import { connectWorkerConnection, connectionOptions } from './temporal/connection.js';
+import { squadflowActivityInterceptors } from './observability/interceptors.js';
+import { metricsSinks } from './observability/metrics.js';
+import { connectWorkerConnection, connectionOptions, describeConnection } from './temporal/connection.js';
 import { PROJECT_ROOT } from './temporal/cli-path.js';
-import { installRuntime } from './temporal/runtime.js';
+import { parseMetricsPort, startObservability } from './temporal/runtime.js';
 import { QUEUE_KINDS, TASK_QUEUES, type QueueKind } from './temporal/queues.js';
 
 /** Absolute path of the workflows entry point the bundler reads. */
@@ -52,9 +58,9 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
     const common = { connection: opts.connection, namespace: opts.namespace, taskQueue: taskQueues[kind] };
     if (kind === 'orchestration') {
       const workflowBundle = opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }));
-      workers.push(await Worker.create({ ...common, workflowBundle }));
+      workers.push(await Worker.create({ ...common, workflowBundle, sinks: metricsSinks() }));
     } else {
-      workers.push(await Worker.create({ ...common, activities }));
+      workers.push(await Worker.create({ ...common, activities, interceptors: { activity: [squadflowActivityInterceptors()] } }));
     }
   }
   return workers;
@@ -90,25 +96,39 @@ const quietBundlerLogger = {
   },
 };
 
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const i = args.indexOf('--queues');
-  const queues = parseQueueKinds(i >= 0 ? args[i + 1] : undefined);
-  installRuntime();
-  const conn = connectionOptions();
-  const connection = await connectWorkerConnection(conn);
-  const workers = await createWorkers({ connection, namespace: conn.namespace, queues });
-  console.log(`squadflow worker on ${conn.address} (${conn.namespace}): ${queues.map((q) => TASK_QUEUES[q]).join(', ')}`);
+  const queues = parseQueueKinds(flag(args, '--queues'));
+  const port = flag(args, '--metrics-port');
+  const obs = await startObservability({ metricsPort: port !== undefined ? parseMetricsPort(port) : undefined });
   try {
-    await runWorkers(workers);
+    const conn = connectionOptions();
+    const connection = await connectWorkerConnection(conn);
+    try {
+      const workers = await createWorkers({ connection, namespace: conn.namespace, queues });
+      const metrics = obs.temporalMetrics ? `; metrics: Temporal ${obs.temporalMetrics}, squadflow ${obs.squadflowMetricsAddress}` : '';
+      console.log(`squadflow worker on ${describeConnection(conn)}: ${queues.map((q) => TASK_QUEUES[q]).join(', ')}${metrics}`);
+      // Until SIGINT/SIGTERM: the Temporal runtime then drains every worker and run() resolves.
+      await runWorkers(workers);
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await connection.close();
+    await obs.close();
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main().catch((err) => {
-    console.error(`squadflow worker: ${(err as Error).message}`);
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(`squadflow worker: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
 }

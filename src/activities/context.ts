@@ -10,12 +10,23 @@ import { CancelledFailure } from '@temporalio/common';
 /** Default workspaces directory, relative to the worker's base directory — PRODUCT/issue: `state/workspaces`. */
 export const DEFAULT_WORKSPACES_DIR = 'state/workspaces';
 
-/** The per-execution hooks of a running activity: heartbeats and cancellation. */
+/** Where activities log (the Temporal activity logger inside an activity): messages plus structured metadata. */
+export interface ActivityLog {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+/** The per-execution hooks of a running activity: heartbeats, cancellation, logging. */
 export interface ActivityHooks {
   /** Records a heartbeat (details are kept by Temporal for the next retry). */
   heartbeat: (details?: unknown) => void;
   /** Aborted when Temporal cancels the activity (delivered with the next heartbeat's response). */
   cancellationSignal?: AbortSignal;
+  /**
+   * The activity logger (`Context.current().log`): soft-timeout warnings, cost comparisons. Absent outside an
+   * activity; never give it secrets (the agent-kinds activities redact before logging).
+   */
+  log?: ActivityLog;
 }
 
 /** Dependencies of every activity, injected by the worker (or a test). */
@@ -40,9 +51,9 @@ export interface ActivityDeps {
 }
 
 /**
- * Heartbeat and cancellation of the Temporal activity being executed (`Context.current()` of
- * @temporalio/activity 1.24), or a no-op heartbeat and no cancellation signal when called outside an
- * activity (plain function calls in tests and scripts).
+ * Heartbeat, cancellation and logger of the Temporal activity being executed (`Context.current()` of
+ * @temporalio/activity 1.24), or a no-op heartbeat, no cancellation signal and no logger when called
+ * outside an activity (plain function calls in tests and scripts).
  */
 export function temporalHooks(): ActivityHooks {
   let ctx: Context;
@@ -51,7 +62,7 @@ export function temporalHooks(): ActivityHooks {
   } catch {
     return { heartbeat: () => undefined };
   }
-  return { heartbeat: (d) => ctx.heartbeat(d), cancellationSignal: ctx.cancellationSignal };
+  return { heartbeat: (d) => ctx.heartbeat(d), cancellationSignal: ctx.cancellationSignal, log: ctx.log };
 }
 
 /**

@@ -1,14 +1,19 @@
 /**
  * The debugging agent: root cause and fix suggestions when a card keeps failing the same way — PRODUCT.md
  * "Corrections: from the 2nd attempt on, when the same reasons repeat, the debugging agent runs first and
- * its root cause and fix suggestions go into the correction". Pluggable by kind (`DEBUGGER_KINDS`): today
- * a deterministic rule-based analysis (`rules`); an LLM-backed kind can join the map later.
+ * its root cause and fix suggestions go into the correction". Pluggable by kind (`DEBUGGER_KINDS`, squad.ts
+ * `DebuggerSchema`): a deterministic rule-based analysis (`rules`, the default), and `llm`, a model's
+ * structured root cause and suggestions (debuggers/llm.ts), which falls back to `rules` when the model
+ * cannot answer.
  */
 import type { AttemptRecord, DebugInput, DebugReport, ValidatorName, Verdict } from '../domain/attempt.js';
-import { failureReasons, repeatedReasons } from '../domain/attempt.js';
+import { failureReasons, reasonKey, repeatedReasons } from '../domain/attempt.js';
+import type { DebuggerConfig } from '../domain/squad.js';
+import type { ActivityDeps } from './context.js';
+import { llmDebug } from './debuggers/llm.js';
 
-/** A debugging implementation. */
-export type Debugger = (input: DebugInput) => Promise<DebugReport>;
+/** A debugging implementation; `deps` gives an LLM-backed kind the worker's environment and hooks. */
+export type Debugger = (input: DebugInput, deps?: ActivityDeps) => Promise<DebugReport>;
 
 /** Splits a prefixed reason (`qa: check "unit" failed: exit 1`) into validator and reason. */
 function splitReason(prefixed: string): { validator: string; reason: string } {
@@ -31,11 +36,12 @@ function subject(reason: string): { kind: string; name: string } | undefined {
   return m ? { kind: m[1]!, name: m[2]! } : undefined;
 }
 
-/** How many trailing attempts in a row failed with this prefixed reason. */
+/** How many trailing attempts in a row failed with this prefixed reason (compared by `reasonKey`). */
 function streak(history: readonly AttemptRecord[], prefixed: string): number {
+  const k = reasonKey(prefixed);
   let n = 0;
   for (let i = history.length - 1; i >= 0; i--) {
-    if (!failureReasons(history[i]!.verdicts).includes(prefixed)) break;
+    if (!failureReasons(history[i]!.verdicts).some((r) => reasonKey(r) === k)) break;
     n++;
   }
   return n;
@@ -206,18 +212,32 @@ export const rulesDebugger: Debugger = async ({ card, history }) => {
   };
 };
 
-/** Debugger implementations by kind. */
-export const DEBUGGER_KINDS = { rules: rulesDebugger } satisfies Record<string, Debugger>;
+/**
+ * The `llm` debugger as a `Debugger`: needs `input.config` of kind `llm` (provider, model, …); without it
+ * the rules debugger answers.
+ */
+export const llmDebugger: Debugger = async (input, deps) => {
+  const config = input.config;
+  if (config?.kind !== 'llm') return rulesDebugger(input);
+  return llmDebug(deps, input, config, (i) => rulesDebugger(i));
+};
+
+/** Debugger implementations by kind (squad.ts `DebuggerSchema`). */
+export const DEBUGGER_KINDS = { rules: rulesDebugger, llm: llmDebugger } satisfies { [K in DebuggerConfig['kind']]: Debugger };
 /** A debugger kind. */
 export type DebuggerKind = keyof typeof DEBUGGER_KINDS;
 
 /**
  * Creates the debugging activity. `debugFailures(input)` analyses the card's attempt history with the
- * chosen debugger kind (default `rules`) and returns a DebugReport; it throws only on a programming error.
+ * debugger of `input.config.kind` (the card type's or squad's `debugger`, `CardPlan.debugger`), else the
+ * worker's `kind` (default `rules`), and returns a DebugReport (with `cost` for the `llm` kind). It throws
+ * only on a programming error or a cancellation: an `llm` debugger that cannot answer falls back to `rules`.
+ *
+ * @param deps the worker's dependencies (environment for API keys, hooks); optional for `rules`.
  */
-export function createDebugFailures(kind: DebuggerKind = 'rules'): (input: DebugInput) => Promise<DebugReport> {
-  const impl = DEBUGGER_KINDS[kind];
+export function createDebugFailures(kind: DebuggerKind = 'rules', deps?: ActivityDeps): (input: DebugInput) => Promise<DebugReport> {
   return async function debugFailures(input: DebugInput): Promise<DebugReport> {
-    return impl(input);
+    const impl = DEBUGGER_KINDS[input.config?.kind ?? kind];
+    return impl(input, deps);
   };
 }

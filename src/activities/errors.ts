@@ -1,19 +1,43 @@
 /**
  * Typed activity errors: every failure an activity throws on purpose is an `ApplicationFailure` with one
  * of the stable `type`s below, so that workflows (and ops reading the Temporal UI) can tell a bad config
- * from a flaky agent — STYLE.md "Errors". Imports only `@temporalio/common`, so workflow code may import
+ * from a flaky agent — STYLE.md "Errors". Imports only `@temporalio/common` (and domain types), so workflow code may import
  * these constants (e.g. for `nonRetryableErrorTypes`) without pulling Node modules into the bundle.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import type { Cost } from '../domain/cost.js';
 
 /**
  * The `type` of every `ApplicationFailure` the activities throw on purpose.
  *
- * - `AgentConfigError` — non-retryable: the owner agent cannot be started (binary missing or not
- *   executable, bad working directory). Retrying cannot help; fix the squad config.
- * - `AgentExitError` — retryable: the agent exited non-zero (or was killed by a signal it was not sent by us).
- * - `AgentOutputError` — retryable: the agent's stdout is not the one JSON object of the protocol.
- * - `AgentTimeoutError` — retryable: the agent ran past `timeout_ms` and its process group was killed.
+ * - `AgentConfigError` — non-retryable: the owner agent cannot be started or authenticated: binary missing
+ *   or not executable (the message names what to install), API key variable unset (names the variable),
+ *   credentials refused (HTTP 401/403, Claude Code "Invalid API key", Gemini exit 41), model or endpoint
+ *   unknown (HTTP 404), CLI configuration refused (Gemini exit 44/52), bad working directory, invalid config.
+ *   Retrying cannot help; fix the squad config or the worker's environment.
+ * - `AgentExitError` — retryable: the agent exited non-zero (or was killed by a signal it was not sent by
+ *   us), or its CLI reported a failed run (Claude Code `error_during_execution` and other `error_*`
+ *   subtypes, Codex `turn.failed`/`error`, Gemini exit 1 or 130).
+ * - `AgentOutputError` — retryable: the agent's output is not what its kind promises (the `command` JSON
+ *   object, Claude Code's result object, Codex JSONL, Gemini JSON, the `llm` structured answer, or a file
+ *   path that leaves the workspace), or it was longer than the 10 MiB cap.
+ * - `AgentTimeoutError` — retryable: the agent ran past `timeout_ms` and its process group was killed (or
+ *   the LLM call was aborted).
+ * - `AgentTurnLimitError` — non-retryable: the agent used up its turns (Claude Code `error_max_turns`,
+ *   Gemini exit 53). The same prompt would stop at the same limit; the failure becomes the owner verdict
+ *   and a correction round (with feedback) or a human takes it from there.
+ * - `AgentBudgetExceededError` — non-retryable: the run reached its budget (Claude Code
+ *   `error_max_budget_usd`), or `OwnerInput.budgetUsd` was ≤ 0 so it did not start. Retrying would spend
+ *   past the budget.
+ * - `AgentInputError` — non-retryable: the CLI refused its prompt or arguments (Gemini exit 42): check
+ *   `extra_args`.
+ * - `AgentToolError` — retryable: a tool the agent ran failed fatally (Gemini exit 54).
+ * - `LlmApiError` — retryable: an LLM API call failed after the SDK's own retries (HTTP 408/409/429/5xx,
+ *   connection errors).
+ * - `LlmRequestError` — non-retryable: the LLM API refused the request itself (other HTTP 4xx, e.g. 400
+ *   prompt too long, 422): the same request fails the same way.
+ * - `JudgeOutputError` — non-retryable: an `llm` judge's answer stayed invalid after `max_output_retries`
+ *   re-asks. The judge reports a failure (the workflow turns it into a failed verdict), never a silent pass.
  * - `ValidatorConfigError` — non-retryable: a QA check or rubric criterion cannot run as configured
  *   (command missing, invalid regular expression).
  * - `WorkspaceError` — non-retryable: a workspace path escapes the workspaces root.
@@ -25,6 +49,13 @@ export const ActivityErrorType = {
   AgentExitError: 'AgentExitError',
   AgentOutputError: 'AgentOutputError',
   AgentTimeoutError: 'AgentTimeoutError',
+  AgentTurnLimitError: 'AgentTurnLimitError',
+  AgentBudgetExceededError: 'AgentBudgetExceededError',
+  AgentInputError: 'AgentInputError',
+  AgentToolError: 'AgentToolError',
+  LlmApiError: 'LlmApiError',
+  LlmRequestError: 'LlmRequestError',
+  JudgeOutputError: 'JudgeOutputError',
   ValidatorConfigError: 'ValidatorConfigError',
   WorkspaceError: 'WorkspaceError',
   WorkspaceNotFoundError: 'WorkspaceNotFoundError',
@@ -36,9 +67,36 @@ export type ActivityErrorType = (typeof ActivityErrorType)[keyof typeof Activity
 /** Error types that retrying cannot fix; workflows may list them in `nonRetryableErrorTypes` too. */
 export const NON_RETRYABLE_ACTIVITY_ERRORS: readonly ActivityErrorType[] = [
   ActivityErrorType.AgentConfigError,
+  ActivityErrorType.AgentTurnLimitError,
+  ActivityErrorType.AgentBudgetExceededError,
+  ActivityErrorType.AgentInputError,
+  ActivityErrorType.LlmRequestError,
+  ActivityErrorType.JudgeOutputError,
   ActivityErrorType.ValidatorConfigError,
   ActivityErrorType.WorkspaceError,
 ];
+
+/**
+ * Details attached to an agent failure that happened after the agent spent tokens: what the failed run
+ * cost (tokens, USD), so that the workflow can still count it against the budget. Read it from the
+ * activity failure's cause: `(err.cause as ApplicationFailure).details?.[0] as AgentFailureDetails`.
+ */
+export interface AgentFailureDetails {
+  cost: Cost;
+}
+
+/**
+ * An `ApplicationFailure` of one of the types above; `cost` (when the run spent tokens) goes into
+ * `details[0]` as `AgentFailureDetails`.
+ */
+export function agentFailure(type: ActivityErrorType, message: string, opts: { nonRetryable: boolean; cost?: Cost }): ApplicationFailure {
+  return ApplicationFailure.create({
+    message,
+    type,
+    nonRetryable: opts.nonRetryable,
+    ...(opts.cost && { details: [{ cost: opts.cost } satisfies AgentFailureDetails] }),
+  });
+}
 
 /** A non-retryable `ApplicationFailure` of type `AgentConfigError`. */
 export function agentConfigError(message: string): ApplicationFailure {

@@ -13,7 +13,7 @@ import { createVerifyArtifacts } from './verification.js';
 
 export type { ActivityDeps, ActivityHooks } from './context.js';
 export { DEFAULT_WORKSPACES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
-export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS } from './errors.js';
+export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS, type AgentFailureDetails } from './errors.js';
 
 /** Dependencies of `createActivities`: `ActivityDeps` plus the debugger kind (default `rules`). */
 export interface CreateActivitiesDeps extends ActivityDeps {
@@ -22,11 +22,12 @@ export interface CreateActivitiesDeps extends ActivityDeps {
 
 /**
  * Creates the five activities:
- * - `runOwner(OwnerInput): OwnerResult` — owner agent in a fresh attempt workspace (owner.ts, protocol there);
+ * - `runOwner(OwnerInput): OwnerResult` — owner agent in a fresh attempt workspace (owner.ts; one file per
+ *   agent kind in agents/: command, claude-code, codex, gemini, llm);
  * - `verifyArtifacts(VerificationInput): Verdict` — the verification gate (verification.ts);
- * - `judgeArtifacts(JudgeInput): Verdict` — the LLM-judge, score 0–10 (judge.ts);
+ * - `judgeArtifacts(JudgeInput): Verdict` — the LLM-judge, score 0–10 (judge.ts: `rubric`; judges/llm.ts: `llm`);
  * - `runQa(QaInput): Verdict` — QA checks (qa.ts);
- * - `debugFailures(DebugInput): DebugReport` — the debugging agent (debugging.ts).
+ * - `debugFailures(DebugInput): DebugReport` — the debugging agent (debugging.ts: `rules`; debuggers/llm.ts: `llm`).
  * Validators return failing Verdicts for problems with the artifacts and throw only for infrastructure or
  * configuration problems (typed `ApplicationFailure`s, see errors.ts).
  *
@@ -40,7 +41,7 @@ export function createActivities(deps: CreateActivitiesDeps) {
   const verifyArtifacts: (input: VerificationInput) => Promise<Verdict> = createVerifyArtifacts(deps);
   const judgeArtifacts: (input: JudgeInput) => Promise<Verdict> = createJudgeArtifacts(deps);
   const runQa: (input: QaInput) => Promise<Verdict> = createRunQa(deps);
-  const debugFailures: (input: DebugInput) => Promise<DebugReport> = createDebugFailures(deps.debugger);
+  const debugFailures: (input: DebugInput) => Promise<DebugReport> = createDebugFailures(deps.debugger, deps);
   return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures };
 }
 

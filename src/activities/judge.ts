@@ -1,8 +1,9 @@
 /**
  * The LLM-judge step (validator `llm_judge`): scores the artifacts 0–10 and passes at ≥ `pass_score`
  * (default 8.0 — PRODUCT.md). Pluggable by `config.kind` (squad.ts `JudgeSchema`): `JUDGE_KINDS` maps each
- * kind to its implementation. Today only `rubric` exists, a deterministic offline judge; an `llm` kind
- * (prompting a model with the card, the rubric and the artifacts) joins the map later.
+ * kind to its implementation: `rubric`, the deterministic offline judge (below, the default of the example
+ * backlog), and `llm`, a model (or a panel of models, median score) answering with a validated structure
+ * (judges/llm.ts).
  */
 import picomatch from 'picomatch';
 import type { JudgeInput, Verdict } from '../domain/attempt.js';
@@ -12,9 +13,10 @@ import { validatorConfigError } from './errors.js';
 import { readHead, MAX_SCAN_BYTES } from './verification.js';
 import { runDetails, runFailure, runValidatorCommand } from './validator-command.js';
 import { checkArtifact, realWorkspace } from './workspace.js';
+import { llmJudge } from './judges/llm.js';
 
-/** What a judge implementation decides; the activity adds `validator` and `at`. */
-export type JudgeOutcome = Pick<Verdict, 'passed' | 'score' | 'reasons' | 'details'>;
+/** What a judge implementation decides (and, for an LLM, what it cost); the activity adds `validator` and `at`. */
+export type JudgeOutcome = Pick<Verdict, 'passed' | 'score' | 'reasons' | 'details' | 'cost'>;
 
 /** What a judge implementation gets besides its input. */
 export interface JudgeContext {
@@ -209,9 +211,10 @@ export const rubricJudge: JudgeImpl<'rubric'> = async (ctx, input) => {
   };
 };
 
-/** Judge implementations by `config.kind`; an `llm` kind adds an entry here (and to squad.ts `JudgeSchema`). */
+/** Judge implementations by `config.kind` (squad.ts `JudgeSchema`); a new kind adds an entry here. */
 export const JUDGE_KINDS: { [K in JudgeConfig['kind']]: JudgeImpl<K> } = {
   rubric: rubricJudge,
+  llm: llmJudge,
 };
 
 /**
@@ -221,7 +224,9 @@ export const JUDGE_KINDS: { [K in JudgeConfig['kind']]: JudgeImpl<K> } = {
  * validator `llm_judge` with `score` (0–10) set; missed criteria fail it, they are not thrown.
  *
  * @throws ApplicationFailure `ValidatorConfigError` (unknown kind, invalid regex or glob, a command that
- *   cannot start), `WorkspaceError` / `WorkspaceNotFoundError`; a `CancelledFailure` when cancelled.
+ *   cannot start, an `llm` judge's API key unset or refused), `JudgeOutputError` (an `llm` judge gave no
+ *   valid answer), `LlmRequestError`, `LlmApiError`, `WorkspaceError` / `WorkspaceNotFoundError`; a
+ *   `CancelledFailure` when cancelled.
  */
 export function createJudgeArtifacts(deps: ActivityDeps): (input: JudgeInput) => Promise<Verdict> {
   return async function judgeArtifacts(input: JudgeInput): Promise<Verdict> {

@@ -1,296 +1,76 @@
 /**
  * The owner activity: runs the card's owner agent in a fresh attempt workspace and returns the artifacts
- * it reports. Only the `command` agent kind exists today (src/domain/squad.ts `CommandAgentSchema`); other
- * kinds join `AGENT_RUNNERS` later.
+ * it produced. Pluggable by `agent.kind` (src/domain/squad.ts `AgentSchema`) through `OWNER_KINDS`, one
+ * file per kind in ./agents/:
+ * - `command` — any program speaking squadflow's stdin/stdout JSON protocol (agents/command.ts, protocol there);
+ * - `claude-code` — Claude Code headless, `claude -p --output-format json` (agents/claude-code.ts);
+ * - `codex` — OpenAI Codex CLI, `codex exec --json` (agents/codex.ts);
+ * - `gemini` — Gemini CLI headless, `gemini --output-format json` (agents/gemini.ts);
+ * - `llm` — one LLM API call with structured output, files written by squadflow (agents/llm.ts).
  *
- * ## The `command` agent protocol (version 1)
- *
- * **Process.** `command args…` runs without a shell, in its own process group. `command` and args that
- * start with `./` or `../` are resolved against the worker's project root (`ActivityDeps.baseDir`); other
- * values are passed unchanged (`node` is looked up on PATH).
- *
- * **Working directory.** The absolute attempt workspace, `<workspacesRoot>/<backlogId>/<cardId>/attempt-<n>`.
- * It is emptied on every run (a retry starts clean); for a correction (attempt ≥ 2) it starts as a copy of
- * the previous attempt's workspace, so the agent reworks its earlier files.
- *
- * **Environment.** Only PATH, HOME, LANG, LC_ALL, TMPDIR, TZ of the worker (when set), then the agent's
- * configured `env`, then `SQUADFLOW_WORKSPACE` (absolute workspace), `SQUADFLOW_CARD_ID`,
- * `SQUADFLOW_ATTEMPT` (1-based), `SQUADFLOW_BACKLOG_ID`. Nothing else of the worker leaks in.
- *
- * **stdin.** One JSON object (UTF-8), then EOF:
- * ```json
- * {
- *   "backlog_id": "shop",
- *   "card": { "id": "SPEC-001", "type": "SPEC", "title": "…", "description": "…", "priority": "HIGH",
- *             "dependencies": ["ARQ-001"], "acceptance_criteria": ["…"] },
- *   "attempt": 2,
- *   "workspace": "/abs/state/workspaces/shop/SPEC-001/attempt-2",
- *   "dependencies": [ { "card_id": "ARQ-001", "artifacts": ["/abs/state/workspaces/shop/ARQ-001/attempt-1/docs/arch.md"] } ],
- *   "feedback": null | { "round": 1, "reasons": ["llm_judge: criterion \"Risks\" not met: …"],
- *                        "root_cause": "…", "suggestions": ["…"], "human_context": "…" }
- * }
- * ```
- * `root_cause`, `suggestions` and `human_context` are present only when known. Dependency artifact paths
- * are absolute (relative ones are resolved against the workspaces root).
- *
- * **stdout.** Exactly one JSON object (whitespace around it allowed; log to stderr, never stdout):
- * ```json
- * { "artifacts": ["docs/spec.md"], "summary": "Wrote the spec",
- *   "usage": { "input_tokens": 1200, "output_tokens": 800, "cost_usd": 0.0123 } }
- * ```
- * `artifacts` are paths relative to the workspace (absolute paths are refused; the verification gate
- * checks the rest). `summary` may be omitted (empty). `usage` may be omitted (cost zero); tokens are
- * non-negative integers, `cost_usd` a non-negative number in US dollars. Unknown fields are ignored.
- *
- * **Exit status.** 0 on success. Anything else fails the run (retryable `AgentExitError`, message
- * `agent "<command line>" exited <code>: <stderr tail>`).
- *
- * **Limits.** `timeout_ms` wall clock (default 10 min): then the process group gets SIGTERM, and SIGKILL
- * after a grace period (retryable `AgentTimeoutError`). stdout and stderr are capped at 10 MiB each.
+ * Every kind: idempotent workspace preparation (a retry starts clean), heartbeats while the agent runs,
+ * a hard wall-clock limit (the process group is killed / the call aborted) and a soft one (a logged
+ * warning), cancellation, an explicit environment (ENV_ALLOW_LIST + what the config passes), typed
+ * failures (errors.ts), secrets redacted from everything that leaves, tokens priced by the squad's table.
  */
-import { resolve } from 'node:path';
-import { z } from 'zod';
-import { ApplicationFailure } from '@temporalio/common';
-import type { CorrectionFeedback, DependencyArtifacts, OwnerInput, OwnerResult } from '../domain/attempt.js';
-import { roundUsd, ZERO_COST, type Cost } from '../domain/cost.js';
-import { CommandAgentSchema, type CommandAgentConfig } from '../domain/squad.js';
-import {
-  allowListedEnv,
-  assertAbsolute,
-  cancellationError,
-  commandLine,
-  resolveProjectPath,
-  temporalHooks,
-  type ActivityDeps,
-} from './context.js';
-import { ActivityErrorType, agentConfigError } from './errors.js';
-import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from './process.js';
-import { looksAbsolute, prepareAttemptWorkspace } from './workspace.js';
+import type { OwnerInput, OwnerResult } from '../domain/attempt.js';
+import { roundUsd } from '../domain/cost.js';
+import { AgentSchema, type AgentConfig } from '../domain/squad.js';
+import { runClaudeCode } from './agents/claude-code.js';
+import { runCodex } from './agents/codex.js';
+import { runCommandAgent } from './agents/command.js';
+import { runGemini } from './agents/gemini.js';
+import { runLlmAgent } from './agents/llm.js';
+import type { OwnerRunner } from './agents/run.js';
+import { assertAbsolute, type ActivityDeps } from './context.js';
+import { ActivityErrorType, agentConfigError, agentFailure } from './errors.js';
 
-/** Lines of stderr/stdout quoted in error messages. */
-const MESSAGE_TAIL_LINES = 20;
-/** Characters of stderr/stdout quoted in error messages. */
-const MESSAGE_TAIL_CHARS = 2_000;
+export { agentRequest, AgentResponseSchema, parseAgentResponse, type AgentRequest, type AgentResponse } from './agents/command.js';
 
-/** The stdin object of the protocol (snake_case), see the module docstring. */
-export interface AgentRequest {
-  backlog_id: string;
-  card: {
-    id: string;
-    type: string;
-    title: string;
-    description: string;
-    priority: string;
-    dependencies: string[];
-    acceptance_criteria: string[];
-  };
-  /** 1-based. */
-  attempt: number;
-  /** Absolute attempt workspace. */
-  workspace: string;
-  dependencies: { card_id: string; artifacts: string[] }[];
-  feedback: null | {
-    round: number;
-    reasons: string[];
-    root_cause?: string;
-    suggestions?: string[];
-    human_context?: string;
-  };
-}
-
-/** The stdout object of the protocol, validated; see the module docstring. */
-export const AgentResponseSchema = z.object({
-  artifacts: z.array(
-    z
-      .string()
-      .min(1, 'must be a non-empty path')
-      .refine((p) => !looksAbsolute(p), 'must be relative to the workspace, not absolute'),
-  ),
-  summary: z.string().default(''),
-  usage: z
-    .object({
-      input_tokens: z.number().int().nonnegative(),
-      output_tokens: z.number().int().nonnegative(),
-      cost_usd: z.number().nonnegative(),
-    })
-    .optional(),
-});
-/** A validated agent response. */
-export type AgentResponse = z.infer<typeof AgentResponseSchema>;
-
-function feedbackJson(f: CorrectionFeedback | undefined): AgentRequest['feedback'] {
-  if (!f) return null;
-  return {
-    round: f.round,
-    reasons: f.reasons,
-    ...(f.rootCause !== undefined && { root_cause: f.rootCause }),
-    ...(f.suggestions !== undefined && { suggestions: f.suggestions }),
-    ...(f.humanContext !== undefined && { human_context: f.humanContext }),
-  };
-}
-
-function dependencyJson(root: string, d: DependencyArtifacts): AgentRequest['dependencies'][number] {
-  // Read-only hints for the agent; legacy DONE cards may carry absolute paths, kept as they are.
-  return { card_id: d.cardId, artifacts: d.artifacts.map((a) => (looksAbsolute(a) ? a : resolve(root, a))) };
-}
-
-/** Builds the stdin object of the protocol for an owner input; `workspace` is the absolute attempt dir. */
-export function agentRequest(input: OwnerInput, workspace: string, workspacesRoot: string): AgentRequest {
-  const c = input.card;
-  return {
-    backlog_id: input.backlogId,
-    card: {
-      id: c.id,
-      type: c.type,
-      title: c.title,
-      description: c.description,
-      priority: c.priority,
-      dependencies: c.dependencies,
-      acceptance_criteria: c.acceptanceCriteria,
-    },
-    attempt: input.attempt,
-    workspace,
-    dependencies: input.dependencies.map((d) => dependencyJson(workspacesRoot, d)),
-    feedback: feedbackJson(input.feedback),
-  };
-}
-
-function formatZodIssues(err: z.ZodError): string {
-  return err.issues
-    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
-
-/**
- * Parses an agent's stdout per the protocol.
- *
- * @throws ApplicationFailure `AgentOutputError` (retryable) naming the command, the parse or schema error
- *   and the stdout tail.
- */
-export function parseAgentResponse(stdout: string, cmd: string): AgentResponse {
-  const text = stdout.trim();
-  const stdoutTail = tail(stdout, MESSAGE_TAIL_LINES, MESSAGE_TAIL_CHARS);
-  const fail = (why: string): ApplicationFailure =>
-    ApplicationFailure.retryable(
-      `agent "${cmd}" ${why}${stdoutTail ? `; stdout tail:\n${stdoutTail}` : ''}`,
-      ActivityErrorType.AgentOutputError,
-    );
-  if (text === '') {
-    throw fail('wrote nothing on stdout; expected one JSON object {"artifacts": [...], "summary": "...", "usage": {...}}');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw fail(`did not write one JSON object on stdout: ${(err as Error).message}`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw fail('did not write one JSON object on stdout: got ' + (Array.isArray(json) ? 'an array' : typeof json));
-  }
-  const parsed = AgentResponseSchema.safeParse(json);
-  if (!parsed.success) throw fail(`wrote JSON that does not match the protocol: ${formatZodIssues(parsed.error)}`);
-  return parsed.data;
-}
-
-function usageCost(r: AgentResponse): Cost {
-  if (!r.usage) return { ...ZERO_COST };
-  return { inputTokens: r.usage.input_tokens, outputTokens: r.usage.output_tokens, usd: roundUsd(r.usage.cost_usd) };
-}
-
-function failedRunError(cmd: string, run: ProcessResult, timeoutMs: number): ApplicationFailure {
-  const stderrTail = tail(run.stderr, MESSAGE_TAIL_LINES, MESSAGE_TAIL_CHARS);
-  const suffix = stderrTail ? `: ${stderrTail}` : ' (no stderr)';
-  if (run.timedOut) {
-    return ApplicationFailure.retryable(
-      `agent "${cmd}" timed out: its process group was killed after ${timeoutMs} ms${suffix}`,
-      ActivityErrorType.AgentTimeoutError,
-    );
-  }
-  const how = run.exitCode !== null ? `exited ${run.exitCode}` : `was killed by ${run.signal ?? 'a signal'}`;
-  return ApplicationFailure.retryable(`agent "${cmd}" ${how}${suffix}`, ActivityErrorType.AgentExitError);
-}
-
-async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, config: CommandAgentConfig): Promise<OwnerResult> {
-  // Re-parsed so that defaults apply even when a caller passes the config as written in the file.
-  const parsed = CommandAgentSchema.safeParse(config);
-  if (!parsed.success) {
-    throw agentConfigError(`card ${input.card.id}: invalid command agent config: ${formatZodIssues(parsed.error)}`);
-  }
-  const agent = parsed.data;
-  const hooks = (deps.hooks ?? temporalHooks)();
-  const cmd = commandLine(agent.command, agent.args);
-  const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
-  const env: Record<string, string> = {
-    ...allowListedEnv(deps.workerEnv ?? process.env),
-    ...agent.env,
-    SQUADFLOW_WORKSPACE: workspace,
-    SQUADFLOW_CARD_ID: input.card.id,
-    SQUADFLOW_ATTEMPT: String(input.attempt),
-    SQUADFLOW_BACKLOG_ID: input.backlogId,
-  };
-  hooks.heartbeat({ phase: 'owner', elapsedMs: 0 });
-  let run: ProcessResult;
-  try {
-    run = await runProcess({
-      command: resolveProjectPath(deps.baseDir, agent.command),
-      args: agent.args.map((a) => resolveProjectPath(deps.baseDir, a)),
-      cwd: workspace,
-      env,
-      stdin: JSON.stringify(agentRequest(input, workspace, deps.workspacesRoot)) + '\n',
-      timeoutMs: agent.timeout_ms,
-      signal: hooks.cancellationSignal,
-      onTick: (elapsedMs) => hooks.heartbeat({ phase: 'owner', elapsedMs }),
-      tickMs: deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,
-      killGraceMs: deps.killGraceMs,
-    });
-  } catch (err) {
-    if (err instanceof SpawnError) {
-      const hint = err.code === 'ENOENT' || err.code === 'EACCES' ? ` (check "command" in the squad config and PATH)` : '';
-      throw agentConfigError(`agent "${cmd}" of card ${input.card.id} cannot start: "${err.command}" ${err.why}${hint}`);
-    }
-    throw err;
-  }
-  if (run.cancelled) throw cancellationError(hooks.cancellationSignal, `agent "${cmd}"`);
-  if (run.timedOut || run.exitCode !== 0) throw failedRunError(cmd, run, agent.timeout_ms);
-  if (run.stdoutTruncated) {
-    throw ApplicationFailure.retryable(
-      `agent "${cmd}" wrote more than 10 MiB on stdout; write one JSON object there and logs to stderr`,
-      ActivityErrorType.AgentOutputError,
-    );
-  }
-  const response = parseAgentResponse(run.stdout, cmd);
-  return { artifacts: response.artifacts, summary: response.summary, cost: usageCost(response) };
-}
-
-/** Runners of each agent kind (squad.ts `AgentSchema`); an LLM-API or coding-CLI kind adds an entry. */
-const AGENT_RUNNERS: {
-  [K in OwnerInput['agent']['kind']]: (
-    deps: ActivityDeps,
-    input: OwnerInput,
-    agent: Extract<OwnerInput['agent'], { kind: K }>,
-  ) => Promise<OwnerResult>;
-} = {
+/** Owner implementations by agent kind (squad.ts `AgentSchema`); a new kind adds an entry here and a file in ./agents/. */
+export const OWNER_KINDS: { [K in AgentConfig['kind']]: OwnerRunner<K> } = {
   command: runCommandAgent,
+  'claude-code': runClaudeCode,
+  codex: runCodex,
+  gemini: runGemini,
+  llm: runLlmAgent,
 };
+
+function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
+}
 
 /**
  * Creates the owner activity.
  *
- * `runOwner(input)` prepares the attempt workspace (emptied, or a copy of `input.previousWorkspace`), runs
- * the owner agent per the protocol above, heartbeating every `heartbeatIntervalMs` and honouring
- * cancellation, and returns its artifacts (relative to the attempt workspace, as reported), summary and
- * cost (tokens, USD).
+ * `runOwner(input)` refuses to start when `input.budgetUsd` is ≤ 0, re-parses `input.agent` (so defaults
+ * apply to a config passed as written in the file), prepares the attempt workspace (emptied, or a copy of
+ * `input.previousWorkspace`), runs the agent of `input.agent.kind` (see `OWNER_KINDS`), and returns its
+ * artifacts (relative to the attempt workspace), summary and cost (tokens, USD).
  *
- * Throws `ApplicationFailure`s: `AgentConfigError` (non-retryable: binary missing / not executable),
- * `AgentExitError`, `AgentOutputError`, `AgentTimeoutError` (retryable), `WorkspaceError` /
+ * Throws `ApplicationFailure`s (errors.ts): `AgentConfigError` (non-retryable: unknown kind, invalid config,
+ * binary missing, API key unset or refused), `AgentBudgetExceededError`, `AgentTurnLimitError`,
+ * `AgentInputError`, `LlmRequestError` (non-retryable), `AgentExitError`, `AgentOutputError`,
+ * `AgentTimeoutError`, `AgentToolError`, `LlmApiError` (retryable), `WorkspaceError` /
  * `WorkspaceNotFoundError` (see workspace.ts); a `CancelledFailure` when the activity was cancelled.
  */
 export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promise<OwnerResult> {
   assertAbsolute('workspacesRoot', deps.workspacesRoot);
   assertAbsolute('baseDir', deps.baseDir);
   return async function runOwner(input: OwnerInput): Promise<OwnerResult> {
-    const runner = AGENT_RUNNERS[input.agent.kind];
-    if (!runner) throw agentConfigError(`card ${input.card.id}: unknown agent kind "${String(input.agent.kind)}"`);
-    return runner(deps, input, input.agent);
+    const kind = input.agent.kind;
+    const runner = OWNER_KINDS[kind] as OwnerRunner<AgentConfig['kind']> | undefined;
+    if (!runner) throw agentConfigError(`card ${input.card.id}: unknown agent kind "${String(kind)}" (kinds: ${Object.keys(OWNER_KINDS).join(', ')})`);
+    if (input.budgetUsd !== undefined && input.budgetUsd <= 0) {
+      throw agentFailure(
+        ActivityErrorType.AgentBudgetExceededError,
+        `card ${input.card.id}: no budget left for the owner run (remaining $${roundUsd(input.budgetUsd)})`,
+        { nonRetryable: true },
+      );
+    }
+    if (kind === 'command') return runner(deps, input, input.agent); // validates its own config (protocol messages)
+    const parsed = AgentSchema.safeParse(input.agent);
+    if (!parsed.success) throw agentConfigError(`card ${input.card.id}: invalid ${kind} agent config: ${formatIssues(parsed.error.issues)}`);
+    return runner(deps, input, parsed.data);
   };
 }

@@ -3,6 +3,7 @@
  * workflow starts.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { BacklogValidationError, planBacklog, type BacklogPlan } from '../domain/index.js';
 
 /** Options of `loadBacklog`. */
@@ -35,5 +36,6 @@ async function readText(file: string): Promise<string> {
 export async function loadBacklog(file: string, opts: LoadOptions = {}): Promise<BacklogPlan> {
   const text = await readText(file);
   const squad = opts.squad ? { file: opts.squad, text: await readText(opts.squad) } : undefined;
-  return planBacklog(text, { file, squad, backlogId: opts.backlogId });
+  // Legacy DONE cards' artifacts are relative to the backlog file (validated: no `..`, not absolute).
+  return planBacklog(text, { file, squad, backlogId: opts.backlogId, artifactBase: dirname(resolve(file)) });
 }

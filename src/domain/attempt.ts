@@ -3,7 +3,7 @@
  * owner run → verification (gate) → LLM-judge ‖ QA → verdicts. Pure types and helpers.
  */
 import type { Cost } from './cost.js';
-import type { AgentConfig, JudgeConfig, QaCheck, VerificationConfig } from './squad.js';
+import type { AgentConfig, DebuggerConfig, JudgeConfig, Pricing, QaCheck, VerificationConfig } from './squad.js';
 import type { Priority } from './backlog.js';
 
 /** The validators of the validation pipeline, plus `owner` for an owner that failed to run. */
@@ -21,6 +21,8 @@ export interface Verdict {
   details?: string;
   /** When the verdict was reached, ISO-8601. */
   at: string;
+  /** What reaching it cost (tokens, USD) — set by validators that call an LLM (the `llm` judge). */
+  cost?: Cost;
 }
 
 /** A card as the workflows and agents see it (camelCase, normalized from the backlog file). */
@@ -68,6 +70,14 @@ export interface OwnerInput {
   previousWorkspace?: string;
   dependencies: DependencyArtifacts[];
   feedback?: CorrectionFeedback;
+  /**
+   * Remaining budget for this run, USD (the smaller of what the card and backlog budgets leave — see
+   * `runBudgetCheck`, src/domain/budget.ts); absent = unlimited. claude-code passes it as `--max-budget-usd`;
+   * every kind refuses to start at ≤ 0 (`AgentBudgetExceededError`).
+   */
+  budgetUsd?: number;
+  /** The squad's price table (USD per million tokens); without it USD is what the agent reports, or 0. */
+  pricing?: Pricing;
 }
 
 /** What the owner produced. */
@@ -91,6 +101,13 @@ export interface JudgeInput {
   workspace: string;
   artifacts: string[];
   config: JudgeConfig;
+  /** The squad's price table, for the cost of an `llm` judge (`Verdict.cost`). */
+  pricing?: Pricing;
+  /**
+   * Model of the owner agent that produced the artifacts, when known: an `llm` judge refuses to grade with
+   * the same model unless `allow_owner_model` (planBacklog checks the config up front as well).
+   */
+  ownerModel?: string;
 }
 
 /** Input of the QA activity. */
@@ -119,6 +136,10 @@ export interface AttemptRecord {
 export interface DebugInput {
   card: CardSpec;
   history: AttemptRecord[];
+  /** The debugging agent to use (`CardPlan.debugger`); default: the worker's (`rules`). */
+  config?: DebuggerConfig;
+  /** The squad's price table, for the cost of an `llm` debugger (`DebugReport.cost`). */
+  pricing?: Pricing;
 }
 
 /** The debugging agent's root-cause analysis. */
@@ -127,6 +148,8 @@ export interface DebugReport {
   suggestions: string[];
   /** Reasons that failed in every one of the last two attempts. */
   repeatedReasons: string[];
+  /** What the analysis cost (tokens, USD) — set by the `llm` debugger. */
+  cost?: Cost;
 }
 
 /** Reasons of the failed verdicts, prefixed with their validator (`qa: unit tests exited 1`). */
@@ -135,12 +158,23 @@ export function failureReasons(verdicts: Verdict[]): string[] {
 }
 
 /**
- * Reasons that repeat between the last two attempts — the trigger of the debugging agent "from the 2nd
- * attempt on, when the same reasons repeat" (PRODUCT.md "Corrections").
+ * What makes two prefixed reasons "the same" for repetition: a criterion reason keeps only its
+ * validator and criterion (`llm_judge: criterion "Rollback plan" not met`) — an LLM judge words its
+ * feedback differently every time, yet the same criterion failing again is a repeat; every other reason
+ * is compared whole.
+ */
+export function reasonKey(prefixed: string): string {
+  const m = /^([a-z_]+: criterion "[^"]*" not met)(?::|$)/.exec(prefixed);
+  return m ? m[1]! : prefixed;
+}
+
+/**
+ * Reasons of the last attempt that repeat from the one before (compared by `reasonKey`) — the trigger of
+ * the debugging agent "from the 2nd attempt on, when the same reasons repeat" (PRODUCT.md "Corrections").
  */
 export function repeatedReasons(history: AttemptRecord[]): string[] {
   if (history.length < 2) return [];
   const last = failureReasons(history[history.length - 1]!.verdicts);
-  const before = new Set(failureReasons(history[history.length - 2]!.verdicts));
-  return last.filter((r) => before.has(r));
+  const before = new Set(failureReasons(history[history.length - 2]!.verdicts).map(reasonKey));
+  return last.filter((r) => before.has(reasonKey(r)));
 }

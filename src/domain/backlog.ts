@@ -15,8 +15,41 @@ export type Priority = (typeof PRIORITIES)[number];
 /** Temporal priority key of each card priority (1 runs first; the server default is 3 of 1–5). */
 export const PRIORITY_KEYS: Record<Priority, number> = { CRITICAL: 1, HIGH: 2, MEDIUM: 3, LOW: 4 };
 
-/** An artifact as the seed wrote it: a path, or an object with a `path`. */
-export const LegacyArtifactSchema = z.union([z.string(), z.looseObject({ path: z.string() })]);
+/**
+ * Why a legacy artifact path is unsafe, or `undefined` when it is fine. Legacy artifact paths are handed to
+ * owner agents as dependency artifacts, resolved against the workspaces root, so they must stay inside it:
+ * relative (no leading `/` or `\`, no drive letter like `C:`), without `..` segments (either separator), not
+ * empty, no NUL character.
+ */
+export function artifactPathProblem(path: string): string | undefined {
+  if (path.trim() === '') return 'artifact path is empty';
+  if (path.includes('\0')) return `artifact path "${path.replace(/\0/g, '\\0')}" contains a NUL character`;
+  if (/^[\\/]/.test(path) || /^[A-Za-z]:/.test(path)) {
+    return `artifact path "${path}" is absolute; artifact paths must be relative to the workspaces root`;
+  }
+  if (path.split(/[\\/]/).includes('..')) {
+    return `artifact path "${path}" contains a ".." segment; artifact paths must stay inside the workspaces root`;
+  }
+  return undefined;
+}
+
+/** A legacy artifact path: a string that `artifactPathProblem` accepts. */
+const ArtifactPathSchema = z.string().superRefine((path, ctx) => {
+  const problem = artifactPathProblem(path);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** An artifact as the seed wrote it: a path, or an object with a `path` (see `artifactPathProblem` for the rules). */
+export const LegacyArtifactSchema = z.union([ArtifactPathSchema, z.looseObject({ path: ArtifactPathSchema })], {
+  error: 'an artifact is a path string or an object with a "path" string',
+});
+
+/**
+ * Longest card description, characters. The whole backlog travels as one workflow input and Temporal refuses
+ * payloads over 2 MiB (its default blob size limit), so a huge description must be refused here, naming the
+ * card, not by the server at start.
+ */
+export const MAX_DESCRIPTION_CHARS = 100_000;
 
 /** The seed's `cost_tracking` block (tokens, USD); unknown fields kept. */
 export const CostTrackingSchema = z.looseObject({
@@ -31,7 +64,7 @@ export const BacklogCardSchema = z.looseObject({
   id: z.string().regex(CARD_ID_PATTERN, 'must be 1–100 letters, digits, ".", "_" or "-"'),
   type: z.string().min(1),
   title: z.string().min(1),
-  description: z.string().default(''),
+  description: z.string().max(MAX_DESCRIPTION_CHARS, `must be at most ${MAX_DESCRIPTION_CHARS} characters`).default(''),
   status: z.enum(CARD_STATUSES).default('TODO'),
   priority: z.enum(PRIORITIES).default('MEDIUM'),
   dependencies: z.array(z.string()).default([]),
@@ -42,6 +75,8 @@ export const BacklogCardSchema = z.looseObject({
   acceptance_criteria: z.array(z.string()).default([]),
   /** Overrides the owner agent of the card type (a key of `squad.agents`). */
   owner: z.string().min(1).optional(),
+  /** The card's budget, USD (overrides `squad.budget.per_card_usd`): no owner/judge run starts past it. */
+  budget_usd: z.number().positive().optional(),
   /** A legacy correction card (`type: CORRECTION`) names the card it corrects. */
   parent_card: z.string().optional(),
   created_at: z.string().optional(),

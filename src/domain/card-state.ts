@@ -4,7 +4,7 @@
 import type { AttemptRecord, CardSpec, DebugReport, DependencyArtifacts } from './attempt.js';
 import type { Cost } from './cost.js';
 import type { CardStatus, SettledStatus } from './lifecycle.js';
-import type { AgentConfig, CardTypeConfig } from './squad.js';
+import type { AgentConfig, CardTypeConfig, DebuggerConfig, Pricing } from './squad.js';
 
 /** A human decision on an escalated card — PRODUCT.md ("approve / reject / clarify"). */
 export type ReviewDecision = 'approve' | 'reject' | 'clarify';
@@ -49,6 +49,12 @@ export interface CardPlan {
   legacyCorrections: LegacyCorrection[];
   /** Dependencies already DONE before this run (legacy DONE cards), with their artifacts. */
   resolvedDependencies: DependencyArtifacts[];
+  /** The card's budget, USD: its `budget_usd`, else `squad.budget.per_card_usd`; absent = unlimited. */
+  budgetUsd?: number;
+  /** The squad's price table (USD per million tokens), when configured; pass it to the activities. */
+  pricing?: Pricing;
+  /** The debugging agent: the card type's `debugger`, else `squad.debugger`; absent = `rules`. */
+  debugger?: DebuggerConfig;
 }
 
 /** The card workflow's result. */

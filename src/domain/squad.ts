@@ -25,10 +25,183 @@ export const CommandAgentSchema = z.object({
 /** A configured `command` owner agent. */
 export type CommandAgentConfig = z.infer<typeof CommandAgentSchema>;
 
-/** Any owner agent kind. Only `command` exists today; issue 3 adds coding-agent CLIs and LLM APIs. */
-export const AgentSchema = z.discriminatedUnion('kind', [CommandAgentSchema]);
+/** Default hard wall-clock limit of a coding-agent CLI or LLM run, ms (60 min — the old Celery hard limit, PRODUCT.md). */
+export const DEFAULT_AGENT_TIMEOUT_MS = 3_600_000;
+/** Default soft limit, ms (50 min — the old Celery soft limit): past it the activity logs a warning. */
+export const DEFAULT_AGENT_SOFT_TIMEOUT_MS = 3_000_000;
+
+/** An environment variable name (`ANTHROPIC_API_KEY`). */
+export const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+/**
+ * Names that look like they hold a secret (`…KEY`, `…TOKEN`, `…SECRET`, `…PASSWORD`, `…CREDENTIAL(S)`,
+ * `…AUTH…`): such variables may only be passed through from the worker by name, never given as values in
+ * the squad config (which travels in workflow history).
+ */
+export const SECRET_ENV_NAME = /KEY|TOKEN|SECRET|PASSW(?:OR)?D|CREDENTIAL|AUTH/i;
+
+/**
+ * A field that must never hold a value: API keys live in the worker's environment and the config only
+ * names the variable (`api_key_env`) — the secrets rule of the agent-kinds issue.
+ */
+const NoApiKeyValue = z
+  .never({ error: 'never put an API key in the squad config: set it in the worker\'s environment and name the variable in "api_key_env"' })
+  .optional();
+
+/** The fields every coding-agent CLI kind (`claude-code`, `codex`, `gemini`) shares. */
+const CliAgentFields = {
+  /** Extra arguments appended after the ones squadflow builds (before the prompt, which goes on stdin). */
+  extra_args: z.array(z.string()).default([]),
+  /** Model name passed with the CLI's model flag; also the key of the price table when the CLI does not report one. */
+  model: z.string().min(1).optional(),
+  /** Hard wall-clock limit of one run, ms (default 60 min): the process group is killed past it. */
+  timeout_ms: Ms.default(DEFAULT_AGENT_TIMEOUT_MS),
+  /** Soft limit, ms (default 50 min): past it a warning is logged (the run goes on). */
+  soft_timeout_ms: Ms.default(DEFAULT_AGENT_SOFT_TIMEOUT_MS),
+  /** Maximum agentic turns: claude-code `--max-turns` (codex and gemini have no such flag and refuse it). */
+  max_turns: z.number().int().positive().optional(),
+  /**
+   * Allow-list additions: names of worker environment variables passed through to the CLI (e.g. its API
+   * key, `["ANTHROPIC_API_KEY"]`). Nothing else of the worker's environment reaches the agent besides PATH,
+   * HOME, LANG, LC_ALL, TMPDIR, TZ.
+   */
+  env: z.array(EnvNameSchema).default([]),
+  /** Fixed, non-secret variables for the CLI (e.g. `CLAUDE_CONFIG_DIR`); secret-looking names are refused. */
+  set_env: z
+    .record(EnvNameSchema, z.string())
+    .default({})
+    .refine((env) => !Object.keys(env).some((k) => SECRET_ENV_NAME.test(k)), {
+      error: 'secret-looking variables (…KEY, …TOKEN, …SECRET, …) must not be given as values: pass them through from the worker by name in "env"',
+    }),
+  api_key: NoApiKeyValue,
+};
+
+/** Refuses `max_turns` for a CLI that has no such flag (rather than silently ignoring the limit). */
+function noMaxTurns(cli: string) {
+  return (v: { max_turns?: number }, ctx: z.RefinementCtx): void => {
+    if (v.max_turns !== undefined) ctx.addIssue({ code: 'custom', path: ['max_turns'], message: `not supported by ${cli}; remove it` });
+  };
+}
+
+/**
+ * The `claude-code` kind: `claude -p --output-format json` (Claude Code headless), prompt on stdin, in the
+ * attempt workspace, with `--max-turns` and `--max-budget-usd` (the card's remaining budget).
+ */
+export const ClaudeCodeAgentSchema = z.object({
+  kind: z.literal('claude-code'),
+  /** Path or PATH name of the Claude Code CLI (`./` resolves against the project root). */
+  binary: z.string().min(1).default('claude'),
+  /** `--permission-mode` (default `acceptEdits`: file edits without prompts; `bypassPermissions` also runs commands). */
+  permission_mode: z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']).default('acceptEdits'),
+  ...CliAgentFields,
+});
+/** A configured `claude-code` agent. */
+export type ClaudeCodeAgentConfig = z.infer<typeof ClaudeCodeAgentSchema>;
+
+/** The `codex` kind: `codex exec --json` (OpenAI Codex CLI), prompt on stdin, JSONL events on stdout. */
+export const CodexAgentSchema = z.object({
+  kind: z.literal('codex'),
+  /** Path or PATH name of the Codex CLI. */
+  binary: z.string().min(1).default('codex'),
+  /** `--sandbox` (default `workspace-write`: the agent may edit the workspace). */
+  sandbox: z.enum(['read-only', 'workspace-write', 'danger-full-access']).default('workspace-write'),
+  ...CliAgentFields,
+}).superRefine(noMaxTurns('codex exec'));
+/** A configured `codex` agent. */
+export type CodexAgentConfig = z.infer<typeof CodexAgentSchema>;
+
+/** The `gemini` kind: `gemini --output-format json` (Gemini CLI headless), prompt on stdin. */
+export const GeminiAgentSchema = z.object({
+  kind: z.literal('gemini'),
+  /** Path or PATH name of the Gemini CLI. */
+  binary: z.string().min(1).default('gemini'),
+  /** `--approval-mode` (default `auto_edit`: file edits without prompts; `yolo` also runs commands). */
+  approval_mode: z.enum(['default', 'auto_edit', 'yolo']).default('auto_edit'),
+  ...CliAgentFields,
+}).superRefine(noMaxTurns('gemini (its turn limit is the maxSessionTurns setting)'));
+/** A configured `gemini` agent. */
+export type GeminiAgentConfig = z.infer<typeof GeminiAgentSchema>;
+
+/** LLM API providers: Anthropic Messages, OpenAI Chat Completions, and any OpenAI-compatible server (Ollama, vLLM). */
+export const LlmProviderSchema = z.enum(['anthropic', 'openai', 'openai-compatible']);
+/** An LLM API provider. */
+export type LlmProvider = z.infer<typeof LlmProviderSchema>;
+
+/**
+ * Where and how an LLM API is called — shared by the `llm` owner, judge and debugger. The API key is read
+ * from the worker's environment variable named by `api_key_env` (default `ANTHROPIC_API_KEY` for
+ * `anthropic`, `OPENAI_API_KEY` for `openai`, none for `openai-compatible`), in-process, never from the
+ * config and never passed to any child process.
+ */
+const LlmEndpointFields = {
+  provider: LlmProviderSchema,
+  model: z.string().min(1),
+  /** API base URL (e.g. `http://127.0.0.1:11434/v1` for Ollama); required for `openai-compatible`. */
+  base_url: z.url().optional(),
+  /** Name of the worker environment variable holding the API key. */
+  api_key_env: EnvNameSchema.optional(),
+  api_key: NoApiKeyValue,
+  /** Sampling temperature (OpenAI providers only: the Anthropic SDK 1.11 Messages API takes none). */
+  temperature: z.number().min(0).max(2).optional(),
+  /** Retries of the SDK itself for connection errors, 408/409/429 and 5xx (default 2). */
+  max_retries: z.number().int().nonnegative().default(2),
+};
+
+/** Checks shared by every LLM endpoint config (base URL for openai-compatible, temperature). */
+function checkEndpoint(v: { provider: LlmProvider; base_url?: string; temperature?: number }, ctx: z.RefinementCtx): void {
+  if (v.provider === 'openai-compatible' && v.base_url === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['base_url'], message: 'required for provider "openai-compatible" (e.g. http://127.0.0.1:11434/v1)' });
+  }
+  if (v.provider === 'anthropic' && v.temperature !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['temperature'], message: 'not supported for provider "anthropic" (the Messages API of @anthropic-ai/sdk 1.11 has no temperature)' });
+  }
+}
+
+/**
+ * The `llm` kind: one LLM API call through the official SDK; the model returns the files it writes as
+ * structured output `{ files: [{ path, content }], summary }` (Anthropic: a forced tool; OpenAI: a
+ * `json_schema` response format), validated, then written inside the attempt workspace.
+ */
+export const LlmAgentSchema = z
+  .object({
+    kind: z.literal('llm'),
+    ...LlmEndpointFields,
+    /** Maximum output tokens of the call (default 8192). */
+    max_tokens: z.number().int().positive().default(8192),
+    /** Hard wall-clock limit of the call, ms (default 60 min). */
+    timeout_ms: Ms.default(DEFAULT_AGENT_TIMEOUT_MS),
+    /** Soft limit, ms (default 50 min): past it a warning is logged. */
+    soft_timeout_ms: Ms.default(DEFAULT_AGENT_SOFT_TIMEOUT_MS),
+  })
+  .superRefine(checkEndpoint);
+/** A configured `llm` agent. */
+export type LlmAgentConfig = z.infer<typeof LlmAgentSchema>;
+
+/**
+ * Any owner agent kind: `command` (the stdin/stdout JSON protocol), the coding-agent CLIs `claude-code`,
+ * `codex`, `gemini`, and `llm` (an LLM API call). See src/activities/agents/.
+ */
+export const AgentSchema = z.discriminatedUnion('kind', [
+  CommandAgentSchema,
+  ClaudeCodeAgentSchema,
+  CodexAgentSchema,
+  GeminiAgentSchema,
+  LlmAgentSchema,
+]);
 /** A configured owner agent. */
 export type AgentConfig = z.infer<typeof AgentSchema>;
+/** An owner agent kind. */
+export type AgentKind = AgentConfig['kind'];
+/** The coding-agent CLI kinds. */
+export type CliAgentConfig = ClaudeCodeAgentConfig | CodexAgentConfig | GeminiAgentConfig;
+
+/** The environment variable an LLM endpoint reads its API key from: `api_key_env`, else the provider's default. */
+export function apiKeyEnvOf(c: { provider: LlmProvider; api_key_env?: string }): string | undefined {
+  if (c.api_key_env !== undefined) return c.api_key_env;
+  if (c.provider === 'anthropic') return 'ANTHROPIC_API_KEY';
+  if (c.provider === 'openai') return 'OPENAI_API_KEY';
+  return undefined;
+}
 
 /** What one rubric criterion checks. `file` is a glob over the artifacts (default: every artifact). */
 export const RubricCheckSchema = z.discriminatedUnion('type', [
@@ -61,19 +234,112 @@ export type RubricCriterion = z.infer<typeof RubricCriterionSchema>;
 /** Pass threshold of the LLM-judge, score 0–10 — PRODUCT.md ("pass at ≥ 8.0"). */
 export const DEFAULT_PASS_SCORE = 8.0;
 
+/** The deterministic `rubric` judge: score = 10 × (weight of met criteria ÷ total weight). */
+export const RubricJudgeSchema = z.object({
+  kind: z.literal('rubric'),
+  pass_score: z.number().min(0).max(10).default(DEFAULT_PASS_SCORE),
+  criteria: z.array(RubricCriterionSchema).min(1),
+});
+
+/** One criterion an `llm` judge scores: its name (cited by rejection reasons) and what it means. */
+export const LlmCriterionSchema = z.object({
+  name: z.string().min(1),
+  description: z.string().min(1),
+  /** Relative importance shown to the model (default 1); the model's score is the judge's score. */
+  weight: z.number().positive().default(1),
+});
+/** An `llm` judge criterion. */
+export type LlmCriterion = z.infer<typeof LlmCriterionSchema>;
+
 /**
- * The LLM-judge step. Kind `rubric` is the deterministic offline judge: score = 10 × (weight of met
- * criteria ÷ total weight). Pluggable: other kinds (an LLM) join this union later.
+ * Another model of an `llm` judge panel: a model name of the judge's provider (`"gpt-5"`, read as
+ * `{ model: "gpt-5" }`), or an endpoint of its own; `base_url` and `api_key_env` default to the judge's
+ * when the provider is the same.
  */
-export const JudgeSchema = z.discriminatedUnion('kind', [
+export const PanelModelSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { model: v } : v),
   z.object({
-    kind: z.literal('rubric'),
-    pass_score: z.number().min(0).max(10).default(DEFAULT_PASS_SCORE),
-    criteria: z.array(RubricCriterionSchema).min(1),
+    provider: LlmProviderSchema.optional(),
+    model: z.string().min(1),
+    base_url: z.url().optional(),
+    api_key_env: EnvNameSchema.optional(),
+    api_key: NoApiKeyValue,
   }),
-]);
+);
+/** One panel member as configured. */
+export type PanelModel = z.infer<typeof PanelModelSchema>;
+
+/**
+ * The `llm` judge: a rubric prompt (the card, its acceptance criteria, the artifacts, `criteria` and/or
+ * `rubric` text) to a model whose structured answer `{ score 0–10, pass, reasons[], feedback per criterion }`
+ * is validated by zod; bad output is asked again (`max_output_retries`), then fails the judge — never a
+ * silent pass. Passes at median score ≥ `pass_score` (default 8.0 — PRODUCT.md). With `panel`, every model
+ * (the judge's own first) scores, and the median counts.
+ */
+export const LlmJudgeSchema = z
+  .object({
+    kind: z.literal('llm'),
+    ...LlmEndpointFields,
+    pass_score: z.number().min(0).max(10).default(DEFAULT_PASS_SCORE),
+    criteria: z.array(LlmCriterionSchema).default([]),
+    /** Free-text rubric for the card type, in addition to or instead of `criteria`. */
+    rubric: z.string().min(1).optional(),
+    /** More judges; the verdict takes the median score of all. */
+    panel: z.object({ models: z.array(PanelModelSchema).min(1) }).optional(),
+    /** Maximum output tokens per call (default 4096). */
+    max_tokens: z.number().int().positive().default(4096),
+    /** Wall-clock limit of one call, ms (default 10 min). */
+    timeout_ms: Ms.default(600_000),
+    /** Extra calls when a model's answer is not valid (default 2); then the judge fails. */
+    max_output_retries: z.number().int().nonnegative().default(2),
+    /** Characters of artifact text shown to the judge, in total (default 200 000); the rest is cut and said so. */
+    max_artifact_chars: z.number().int().positive().default(200_000),
+    /**
+     * Allow a judge model equal to the owner agent's model. Off by default: a model grading its own work
+     * is the bias the separate judge exists to avoid.
+     */
+    allow_owner_model: z.boolean().default(false),
+  })
+  .superRefine((v, ctx) => {
+    checkEndpoint(v, ctx);
+    if (v.criteria.length === 0 && v.rubric === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['criteria'], message: 'give "criteria" (name + description) or a "rubric" text' });
+    }
+  });
+/** A configured `llm` judge. */
+export type LlmJudgeConfig = z.infer<typeof LlmJudgeSchema>;
+
+/**
+ * The LLM-judge step, pluggable by kind: `rubric` (deterministic, offline — the default of the example
+ * backlog) or `llm` (a model scores the artifacts).
+ */
+export const JudgeSchema = z.discriminatedUnion('kind', [RubricJudgeSchema, LlmJudgeSchema]);
 /** A configured judge. */
 export type JudgeConfig = z.infer<typeof JudgeSchema>;
+
+/**
+ * The debugging agent (PRODUCT.md "Corrections"): `rules` (deterministic, the default) or `llm` (a model
+ * gives root cause and fix suggestions from the validation history, as structured output).
+ */
+export const DebuggerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('rules') }),
+  z
+    .object({
+      kind: z.literal('llm'),
+      ...LlmEndpointFields,
+      /** Maximum output tokens (default 4096). */
+      max_tokens: z.number().int().positive().default(4096),
+      /** Wall-clock limit of one call, ms (default 5 min). */
+      timeout_ms: Ms.default(300_000),
+      /** Extra calls when the answer is not valid (default 2); then the rules debugger answers instead. */
+      max_output_retries: z.number().int().nonnegative().default(2),
+    })
+    .superRefine(checkEndpoint),
+]);
+/** A configured debugging agent. */
+export type DebuggerConfig = z.infer<typeof DebuggerSchema>;
+/** A configured `llm` debugging agent. */
+export type LlmDebuggerConfig = Extract<DebuggerConfig, { kind: 'llm' }>;
 
 /** One QA check: a command run in the workspace (tests, linters); fails on non-zero exit or timeout. */
 export const QaCheckSchema = z.object({
@@ -102,6 +368,8 @@ export const CardTypeSchema = z.object({
   verification: VerificationSchema.default({ required_evidence: [], extra_red_flags: [] }),
   judge: JudgeSchema,
   qa: z.object({ checks: z.array(QaCheckSchema).default([]) }).default({ checks: [] }),
+  /** The debugging agent of this card type (overrides `squad.debugger`). */
+  debugger: DebuggerSchema.optional(),
 });
 /** Settings of one card type. */
 export type CardTypeConfig = z.infer<typeof CardTypeSchema>;
@@ -109,12 +377,50 @@ export type CardTypeConfig = z.infer<typeof CardTypeSchema>;
 /** Default per-card cost alert threshold, USD — PRODUCT.md ("default $1.00"). */
 export const DEFAULT_COST_ALERT_USD = 1.0;
 
+/**
+ * The price of one model, USD per million tokens. Cache writes default to the input price and cache
+ * reads to the input price when not given (set them: providers discount cache reads heavily).
+ */
+export const ModelPriceSchema = z.object({
+  input_per_mtok: z.number().nonnegative(),
+  output_per_mtok: z.number().nonnegative(),
+  cache_write_per_mtok: z.number().nonnegative().optional(),
+  cache_read_per_mtok: z.number().nonnegative().optional(),
+});
+/** The price of one model, USD per million tokens. */
+export type ModelPrice = z.infer<typeof ModelPriceSchema>;
+
+/**
+ * The price table: model name → price. A model is priced by its exact name, else by the longest key it
+ * starts with (`claude-sonnet-4-5` prices `claude-sonnet-4-5-20250929`). See src/domain/pricing.ts.
+ */
+export const PricingSchema = z.record(z.string().min(1), ModelPriceSchema);
+/** The price table. */
+export type Pricing = z.infer<typeof PricingSchema>;
+
+/**
+ * Spending limits, USD, checked before each owner/judge run (a run that would start over budget
+ * escalates the card instead). A card's own `budget_usd` overrides `per_card_usd`.
+ */
+export const BudgetSchema = z.object({
+  per_card_usd: z.number().positive().optional(),
+  per_backlog_usd: z.number().positive().optional(),
+});
+/** The squad's budgets. */
+export type BudgetConfig = z.infer<typeof BudgetSchema>;
+
 /** The whole squad config. */
 export const SquadSchema = z.object({
   agents: z.record(z.string(), AgentSchema),
   card_types: z.record(z.string(), CardTypeSchema),
   /** Per-card cost alert threshold, USD. */
   cost_alert_usd: z.number().nonnegative().default(DEFAULT_COST_ALERT_USD),
+  /** The squad-wide debugging agent (default `rules`); a card type's `debugger` overrides it. */
+  debugger: DebuggerSchema.optional(),
+  /** Price table, USD per million tokens, by model. */
+  pricing: PricingSchema.optional(),
+  /** Budgets, USD. */
+  budget: BudgetSchema.optional(),
 });
 /** The squad config as parsed. */
 export type SquadConfig = z.infer<typeof SquadSchema>;

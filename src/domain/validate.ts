@@ -14,7 +14,8 @@ import {
 import type { CardPlan, LegacyCorrection } from './card-state.js';
 import { findCycles, type GraphNode } from './graph.js';
 import { BACKLOG_ID_PATTERN } from './ids.js';
-import { SquadSchema, type SquadConfig } from './squad.js';
+import { findPrice } from './pricing.js';
+import { SquadSchema, type AgentConfig, type SquadConfig } from './squad.js';
 
 /** One problem found in a backlog: where (file, card, field) and what. */
 export interface BacklogIssue {
@@ -53,6 +54,8 @@ export interface BacklogPlan {
   done: DependencyArtifacts[];
   /** The file as parsed, kept so that `export` can write the same shape back. */
   source: BacklogFile;
+  /** `squad.budget.per_backlog_usd`: the whole backlog's budget, USD; absent = unlimited. */
+  budgetUsd?: number;
 }
 
 /** Options of `planBacklog`. */
@@ -63,6 +66,11 @@ export interface PlanOptions {
   squad?: { file: string; text: string };
   /** Backlog id to use instead of `metadata.backlog_id` / the file name. */
   backlogId?: string;
+  /**
+   * Directory that the artifact paths of legacy DONE cards are relative to (the backlog file's
+   * directory, absolute); they are handed to dependents joined to it. Absent: left relative.
+   */
+  artifactBase?: string;
 }
 
 function pathToString(path: readonly PropertyKey[]): string {
@@ -97,6 +105,15 @@ function defaultBacklogId(file: string): string {
   const base = file.split(/[\\/]/).pop() ?? 'backlog';
   const stem = base.replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return stem.slice(0, 100) || 'backlog';
+}
+
+/**
+ * `record[key]` when `key` is the record's own key, else undefined. Squad `agents` and `card_types` are plain
+ * objects, so a bare `record[key]` would find `constructor`, `toString`, `__proto__`… on Object.prototype and
+ * accept a card type or owner of that name with a function as its config.
+ */
+function own<T>(record: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function artifactPath(a: BacklogCard['artifacts'][number]): string {
@@ -161,8 +178,22 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
       }
       return;
     }
-    if (!squad || card.status === 'DONE') return;
-    const typeConfig = squad.card_types[card.type];
+    if (card.status === 'DONE') return;
+    // A legacy correction card is never run (it is folded into its parent's history), so nothing would ever
+    // resolve a dependency on it: the dependent would wait as TODO forever.
+    card.dependencies.forEach((dep, j) => {
+      if (byId.get(dep)?.type === CORRECTION_TYPE) {
+        const parent = byId.get(dep)!.parent_card;
+        issues.push({
+          file,
+          cardId: card.id,
+          field: `${at}.dependencies[${j}]`,
+          message: `dependency "${dep}" is a legacy CORRECTION card, which never runs${parent ? `; depend on its parent "${parent}"` : ''}`,
+        });
+      }
+    });
+    if (!squad) return;
+    const typeConfig = own(squad.card_types, card.type);
     if (!typeConfig) {
       issues.push({
         file,
@@ -171,13 +202,13 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
         message: `unknown card type "${card.type}" (squad card_types: ${Object.keys(squad.card_types).join(', ') || 'none'})`,
       });
     }
-    if (card.owner && !squad.agents[card.owner]) {
+    if (card.owner && !own(squad.agents, card.owner)) {
       issues.push({ file, cardId: card.id, field: `${at}.owner`, message: `unknown owner agent "${card.owner}"` });
     }
   });
   if (squad) {
     for (const [type, cfg] of Object.entries(squad.card_types)) {
-      if (!squad.agents[cfg.owner]) {
+      if (!own(squad.agents, cfg.owner)) {
         issues.push({
           file: squadFile,
           field: `${squadPrefix}card_types.${type}.owner`,
@@ -201,8 +232,93 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
     }
   }
 
+  if (squad) issues.push(...agentKindIssues(squad, backlog, squadFile, squadPrefix));
+
   if (issues.length > 0) throw new BacklogValidationError(issues);
-  return resolvePlan(backlogId, backlog, squad!);
+  return resolvePlan(backlogId, backlog, squad!, opts.artifactBase);
+}
+
+/** The model an owner agent runs, when its config names one (`command` agents never do). */
+function agentModel(agent: AgentConfig | undefined): string | undefined {
+  return agent && agent.kind !== 'command' ? agent.model : undefined;
+}
+
+/**
+ * Cross-field rules of the agent kinds (issue "Agent kinds"):
+ * - an `llm` judge (or panel member) does not grade with the model of the owner agent that produced the
+ *   artifacts (type owner and per-card overrides), unless `allow_owner_model`;
+ * - with `squad.pricing`, every configured model has a price, and `codex` agents name their model (Codex
+ *   reports tokens but no model, so the config's model is what prices them);
+ * - with a budget (`squad.budget` or a card's `budget_usd`), `squad.pricing` is required when a component
+ *   that reports no USD (codex, gemini, llm agents, llm judges and debuggers) is configured.
+ */
+function agentKindIssues(squad: SquadConfig, backlog: BacklogFile, squadFile: string, prefix: string): BacklogIssue[] {
+  const issues: BacklogIssue[] = [];
+  const pricing = squad.pricing;
+  const priced: { field: string; model: string }[] = [];
+  const unreported: string[] = [];
+  for (const [name, agent] of Object.entries(squad.agents)) {
+    const at = `${prefix}agents.${name}`;
+    if (agent.kind === 'command') continue;
+    if (agent.kind !== 'claude-code') unreported.push(`${at} (${agent.kind})`);
+    if (agent.model !== undefined) priced.push({ field: `${at}.model`, model: agent.model });
+    else if (agent.kind === 'codex' && pricing) {
+      issues.push({ file: squadFile, field: `${at}.model`, message: 'required with squad.pricing: Codex reports tokens but no model, so this model prices them' });
+    }
+  }
+  const judgeModels = (type: string): { field: string; model: string }[] => {
+    const judge = squad.card_types[type]!.judge;
+    if (judge.kind !== 'llm') return [];
+    const at = `${prefix}card_types.${type}.judge`;
+    return [
+      { field: `${at}.model`, model: judge.model },
+      ...(judge.panel?.models ?? []).map((m, i) => ({ field: `${at}.panel.models[${i}]`, model: m.model })),
+    ];
+  };
+  for (const [type, cfg] of Object.entries(squad.card_types)) {
+    const models = judgeModels(type);
+    if (models.length > 0) unreported.push(`${prefix}card_types.${type}.judge (llm)`);
+    priced.push(...models);
+    if (cfg.debugger?.kind === 'llm') {
+      unreported.push(`${prefix}card_types.${type}.debugger (llm)`);
+      priced.push({ field: `${prefix}card_types.${type}.debugger.model`, model: cfg.debugger.model });
+    }
+    if (cfg.judge.kind !== 'llm' || cfg.judge.allow_owner_model) continue;
+    const owners = new Set([cfg.owner, ...backlog.cards.filter((c) => c.type === type && c.owner && c.status !== 'DONE').map((c) => c.owner!)]);
+    for (const owner of owners) {
+      const ownerModel = agentModel(squad.agents[owner]);
+      for (const m of models) {
+        if (ownerModel !== undefined && m.model === ownerModel) {
+          issues.push({
+            file: squadFile,
+            field: m.field,
+            message: `judge model "${m.model}" is the model of owner agent "${owner}": use a different model, or set allow_owner_model: true`,
+          });
+        }
+      }
+    }
+  }
+  if (squad.debugger?.kind === 'llm') {
+    unreported.push(`${prefix}debugger (llm)`);
+    priced.push({ field: `${prefix}debugger.model`, model: squad.debugger.model });
+  }
+  if (pricing) {
+    for (const { field, model } of priced) {
+      if (!findPrice(model, pricing)) {
+        issues.push({ file: squadFile, field, message: `no price for model "${model}" in ${prefix}pricing (USD per million tokens)` });
+      }
+    }
+  }
+  const budgeted = squad.budget?.per_card_usd !== undefined || squad.budget?.per_backlog_usd !== undefined ||
+    backlog.cards.some((c) => c.budget_usd !== undefined);
+  if (budgeted && !pricing && unreported.length > 0) {
+    issues.push({
+      file: squadFile,
+      field: `${prefix}pricing`,
+      message: `required with a budget: ${unreported.join(', ')} report tokens but no USD, so budgets need prices`,
+    });
+  }
+  return issues;
 }
 
 /** The `{ id, dependencies }` of every card of a file that failed the schema, as far as they are usable. */
@@ -239,10 +355,23 @@ function graphIssues(file: string, cards: readonly GraphNode[]): BacklogIssue[] 
   return issues;
 }
 
-function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig): BacklogPlan {
+/** The optional CardPlan fields, present only when configured (plans of squads without them stay as they were). */
+function optionalPlanFields(
+  budgetUsd: number | undefined,
+  pricing: CardPlan['pricing'],
+  debuggerConfig: CardPlan['debugger'],
+): Pick<CardPlan, 'budgetUsd' | 'pricing' | 'debugger'> {
+  return {
+    ...(budgetUsd !== undefined && { budgetUsd }),
+    ...(pricing !== undefined && { pricing }),
+    ...(debuggerConfig !== undefined && { debugger: debuggerConfig }),
+  };
+}
+
+function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig, artifactBase?: string): BacklogPlan {
   const done: DependencyArtifacts[] = backlog.cards
     .filter((c) => c.status === 'DONE' && c.type !== CORRECTION_TYPE)
-    .map((c) => ({ cardId: c.id, artifacts: c.artifacts.map(artifactPath) }));
+    .map((c) => ({ cardId: c.id, artifacts: c.artifacts.map((a) => (artifactBase ? `${artifactBase.replace(/\/+$/, '')}/${artifactPath(a)}` : artifactPath(a))) }));
   const corrections = new Map<string, LegacyCorrection[]>();
   for (const c of backlog.cards) {
     if (c.type !== CORRECTION_TYPE || !c.parent_card) continue;
@@ -250,6 +379,7 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
     list.push({ cardId: c.id, status: c.status, attempt: c.attempt, validationHistory: c.validation_history });
     corrections.set(c.parent_card, list);
   }
+  const pricing = squad.pricing && Object.keys(squad.pricing).length > 0 ? squad.pricing : undefined;
   const cards: CardPlan[] = backlog.cards
     .filter((c) => c.type !== CORRECTION_TYPE && c.status !== 'DONE')
     .map((c) => {
@@ -273,7 +403,9 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
         priorAttempts: c.attempt,
         legacyCorrections: corrections.get(c.id) ?? [],
         resolvedDependencies: done.filter((d) => c.dependencies.includes(d.cardId)),
+        ...optionalPlanFields(c.budget_usd ?? squad.budget?.per_card_usd, pricing, typeConfig.debugger ?? squad.debugger),
       };
     });
-  return { backlogId, cards, done, source: backlog };
+  const budgetUsd = squad.budget?.per_backlog_usd;
+  return { backlogId, cards, done, source: backlog, ...(budgetUsd !== undefined && { budgetUsd }) };
 }

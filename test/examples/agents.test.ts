@@ -5,7 +5,7 @@
  * code by running its QA checks (`node --test`) in the workspace.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasSection, rubricScore } from '../../src/activities/judge.js';
@@ -13,7 +13,7 @@ import { BUILTIN_RED_FLAGS, findRedFlags } from '../../src/activities/verificati
 import { planBacklog } from '../../src/domain/validate.js';
 import {
   BACKLOG_REL,
-  DEFAULT_WORKSPACES_ROOT,
+  BACKLOG_PATH,
   ROOT,
   Workspaces,
   agentRequest,
@@ -58,10 +58,10 @@ function attempt(id: string, n: number, deps: DependencyJson[], feedback: Feedba
   return runAgent(agentOf(id), agentRequest(backlogId, card(id), n, ws, deps, feedback), args);
 }
 
-/** The legacy DONE card's artifacts, resolved like the owner activity resolves them (against the workspaces root). */
+/** The legacy DONE card's artifacts, resolved like the loader resolves them (against the backlog file's directory). */
 function legacyDependency(id: string): DependencyJson {
   const c = card(id);
-  return { card_id: id, artifacts: c.artifacts.map((a) => resolve(DEFAULT_WORKSPACES_ROOT, typeof a === 'string' ? a : a.path)) };
+  return { card_id: id, artifacts: c.artifacts.map((a) => resolve(dirname(BACKLOG_PATH), typeof a === 'string' ? a : a.path)) };
 }
 
 /** The QA reason the QA activity gives a failing check (src/activities/qa.ts). */
@@ -189,7 +189,7 @@ describe('the example backlog', () => {
     for (const t of Object.keys(squad.card_types)) expect(types.has(t), t).toBe(true);
   });
 
-  it('treats the legacy DONE brief as a resolved dependency whose artifact exists under the default workspaces root', () => {
+  it('treats the legacy DONE brief as a resolved dependency whose artifact exists beside the backlog file', () => {
     const p = plan();
     expect(p.done).toEqual([{ cardId: 'BRIEF-001', artifacts: [card('BRIEF-001').artifacts[0]] }]);
     const spec = p.cards.find((c) => c.card.id === 'SPEC-001')!;

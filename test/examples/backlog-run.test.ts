@@ -9,7 +9,7 @@
  *   - BE-002 fails QA (ledger rounding FIN-7) on every attempt, is escalated, and passes after `clarify`;
  *   - the legacy DONE brief is a resolved dependency; QA-001 passes once BE-002 is resolved either way.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,14 +50,13 @@ const sandboxes: string[] = [];
 afterAll(() => sandboxes.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /**
- * The real activities over a sandbox laid out like the project: `<dir>/state/workspaces`, and
- * `<dir>/examples` (the legacy brief's artifact path, relative to the workspaces root, goes through it).
+ * The real activities over a sandbox laid out like the project: `<dir>/state/workspaces` (the legacy
+ * brief's artifact path is made absolute by the plan, against the backlog file's directory).
  */
 function sandboxActivities(): Activities {
   const dir = mkdtempSync(join(tmpdir(), 'squadflow-example-run-'));
   sandboxes.push(dir);
   mkdirSync(join(dir, 'state', 'workspaces'), { recursive: true });
-  symlinkSync(join(ROOT, 'examples'), join(dir, 'examples'));
   return createActivities({
     workspacesRoot: join(dir, 'state', 'workspaces'),
     baseDir: ROOT,
@@ -130,7 +129,7 @@ async function runCard(acts: Activities, plan: CardPlan, dependencies: Dependenc
 /** Runs the whole backlog in dependency order, in a sandbox of its own; `review` decides escalations. */
 async function runBacklog(review: (cardId: string) => Review): Promise<Map<string, CardRun>> {
   const acts = sandboxActivities();
-  const plan = planBacklog(loadBacklog().text, { file: BACKLOG_REL });
+  const plan = planBacklog(loadBacklog().text, { file: BACKLOG_REL, artifactBase: join(ROOT, 'state') });
   const runs = new Map<string, CardRun>();
   const artifactsOf = new Map<string, string[]>(plan.done.map((d) => [d.cardId, d.artifacts]));
   for (const card of plan.cards) {

@@ -1,0 +1,176 @@
+/**
+ * The `claude-code` agent kind: Claude Code in headless mode.
+ *
+ * **Command.** `<binary> -p --output-format json --permission-mode <permission_mode> [--model <model>]
+ * [--max-turns <max_turns>] [--max-budget-usd <OwnerInput.budgetUsd>] <extra_args…>`, in the attempt
+ * workspace, with the owner prompt (prompt.ts) on stdin, in its own process group, with the explicit
+ * environment of run.ts `cliEnv` (Claude Code authenticates with `ANTHROPIC_API_KEY` only when the config
+ * lists it in `env`, else with the login stored under HOME).
+ *
+ * **Result.** One JSON object on stdout (Claude Code's result message): `type: "result"`, `subtype`
+ * (`success`, `error_max_turns`, `error_max_budget_usd`, `error_during_execution`, …), `is_error`, `result`
+ * (the final message), `session_id`, `num_turns`, `usage` (`input_tokens`, `output_tokens`,
+ * `cache_creation_input_tokens`, `cache_read_input_tokens`), `total_cost_usd`, and `modelUsage` (per model:
+ * `inputTokens`, `outputTokens`, `cacheReadInputTokens`, `cacheCreationInputTokens`, `costUSD`). Any
+ * `error_*` subtype is a failure even when `is_error` is false.
+ *
+ * **Cost.** Tokens per model from `modelUsage` (Claude Code also runs small helper models), else `usage`
+ * priced as the configured `model`; USD computed from `squad.pricing`, compared with `total_cost_usd`.
+ *
+ * **Artifacts.** Every regular file in the workspace after the run (files.ts `listWorkspaceFiles`).
+ */
+import { z } from 'zod';
+import { roundUsd } from '../../domain/cost.js';
+import type { ModelUsage } from '../../domain/pricing.js';
+import type { ClaudeCodeAgentConfig } from '../../domain/squad.js';
+import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
+import { ownerPrompt } from './prompt.js';
+import { AUTH_FAILURE, cliResult, exitDescription, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner, type RunOutcome } from './run.js';
+
+const Tokens = z.number().int().nonnegative();
+
+/** The fields of Claude Code's result object that squadflow reads (others are ignored). */
+export const ClaudeResultSchema = z.looseObject({
+  type: z.literal('result'),
+  subtype: z.string().min(1),
+  is_error: z.boolean(),
+  result: z.string().optional(),
+  session_id: z.string().optional(),
+  num_turns: z.number().int().nonnegative().optional(),
+  total_cost_usd: z.number().nonnegative().optional(),
+  usage: z
+    .looseObject({
+      input_tokens: Tokens,
+      output_tokens: Tokens,
+      cache_creation_input_tokens: Tokens.nullish(),
+      cache_read_input_tokens: Tokens.nullish(),
+    })
+    .optional(),
+  modelUsage: z
+    .record(
+      z.string(),
+      z.looseObject({
+        inputTokens: Tokens,
+        outputTokens: Tokens,
+        cacheReadInputTokens: Tokens.nullish(),
+        cacheCreationInputTokens: Tokens.nullish(),
+        costUSD: z.number().nonnegative().nullish(),
+      }),
+    )
+    .optional(),
+});
+/** Claude Code's result object, validated. */
+export type ClaudeResult = z.infer<typeof ClaudeResultSchema>;
+
+/** Install hint for a missing binary. */
+export const CLAUDE_INSTALL_HINT = 'npm install -g @anthropic-ai/claude-code';
+
+/** The CLI arguments squadflow builds (before `extra_args`); `budgetUsd` becomes `--max-budget-usd`. */
+export function claudeArgs(agent: ClaudeCodeAgentConfig, budgetUsd?: number): string[] {
+  const args = ['-p', '--output-format', 'json', '--permission-mode', agent.permission_mode];
+  if (agent.model !== undefined) args.push('--model', agent.model);
+  if (agent.max_turns !== undefined) args.push('--max-turns', String(agent.max_turns));
+  if (budgetUsd !== undefined) args.push('--max-budget-usd', String(roundUsd(budgetUsd)));
+  return args;
+}
+
+/** Tokens per model of a result: `modelUsage` when present, else `usage` under the configured model. */
+export function claudeUsage(r: ClaudeResult, configuredModel: string | undefined): ModelUsage[] {
+  if (r.modelUsage && Object.keys(r.modelUsage).length > 0) {
+    return Object.entries(r.modelUsage).map(([model, u]) => ({
+      model,
+      usage: {
+        inputTokens: u.inputTokens,
+        outputTokens: u.outputTokens,
+        cacheCreationTokens: u.cacheCreationInputTokens ?? 0,
+        cacheReadTokens: u.cacheReadInputTokens ?? 0,
+      },
+    }));
+  }
+  const u = r.usage;
+  return [
+    {
+      model: configuredModel,
+      usage: {
+        inputTokens: u?.input_tokens ?? 0,
+        outputTokens: u?.output_tokens ?? 0,
+        cacheCreationTokens: u?.cache_creation_input_tokens ?? 0,
+        cacheReadTokens: u?.cache_read_input_tokens ?? 0,
+      },
+    },
+  ];
+}
+
+/** Parses Claude Code's stdout: the result object, or why there is none (empty, not JSON, wrong shape). */
+export function parseClaudeResult(stdout: string): { ok: true; result: ClaudeResult } | { ok: false; why: string } {
+  const json = lastJsonObject(stdout);
+  if (!json) return { ok: false, why: stdout.trim() === '' ? 'wrote nothing on stdout' : 'did not write a JSON result object on stdout' };
+  const parsed = ClaudeResultSchema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, why: `wrote a result object squadflow cannot read: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+  }
+  return { ok: true, result: parsed.data };
+}
+
+/**
+ * Runs a `claude-code` owner (see the module docstring).
+ *
+ * @throws ApplicationFailure `AgentConfigError` (binary missing, variable unset, credentials refused),
+ *   `AgentTurnLimitError` (`error_max_turns`), `AgentBudgetExceededError` (`error_max_budget_usd`),
+ *   `AgentExitError` (other `error_*` subtypes, `is_error`, a non-zero exit without a result),
+ *   `AgentOutputError` (no readable result), `AgentTimeoutError`; the cancellation when cancelled. Failures
+ *   after the agent spent tokens carry the cost (errors.ts `AgentFailureDetails`).
+ */
+export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, agent) => {
+  const run = await startRun(deps, input, 'claude-code', agent.env);
+  const result = await runCliProcess(run, {
+    agent,
+    args: claudeArgs(agent, input.budgetUsd),
+    prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
+    installHint: CLAUDE_INSTALL_HINT,
+  });
+  const parsed = parseClaudeResult(result.stdout);
+  if (!parsed.ok) {
+    if (result.exitCode !== 0) {
+      const err = messageTail(run, result.stderr || result.stdout);
+      throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} ${exitDescription(result)}${err ? `: ${err}` : ' (no output)'}`, { nonRetryable: false });
+    }
+    const out = messageTail(run, result.stdout);
+    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} ${parsed.why}${out ? `; stdout tail:\n${out}` : ''}`, { nonRetryable: false });
+  }
+  const r = parsed.result;
+  const outcome: RunOutcome = {
+    summary: r.result ?? '',
+    usage: claudeUsage(r, agent.model),
+    ...(r.total_cost_usd !== undefined && { reportedUsd: r.total_cost_usd }),
+    meta: { sessionId: r.session_id, numTurns: r.num_turns, subtype: r.subtype },
+  };
+  const failed = r.is_error || r.subtype.startsWith('error');
+  if (!failed) return cliResult(run, outcome);
+
+  const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
+  const text = messageTail(run, r.result ?? '') || messageTail(run, result.stderr);
+  const turns = r.num_turns !== undefined ? ` after ${r.num_turns} turns` : '';
+  if (r.subtype === 'error_max_turns') {
+    throw agentFailure(
+      ActivityErrorType.AgentTurnLimitError,
+      `${run.label} stopped at its turn limit${agent.max_turns !== undefined ? ` (--max-turns ${agent.max_turns})` : ''}${turns}: raise max_turns or split the card`,
+      { nonRetryable: true, cost },
+    );
+  }
+  if (r.subtype === 'error_max_budget_usd') {
+    throw agentFailure(
+      ActivityErrorType.AgentBudgetExceededError,
+      `${run.label} stopped at its budget${input.budgetUsd !== undefined ? ` (--max-budget-usd ${roundUsd(input.budgetUsd)})` : ''}${turns}`,
+      { nonRetryable: true, cost },
+    );
+  }
+  if (AUTH_FAILURE.test(text)) {
+    throw agentConfigError(`${run.label}: Claude Code could not authenticate: ${text} (list ANTHROPIC_API_KEY in the agent's "env" and set it on the worker, or log in as the worker's user)`);
+  }
+  throw agentFailure(
+    ActivityErrorType.AgentExitError,
+    `${run.label} failed (${r.subtype}${r.is_error ? ', is_error' : ''})${turns}${text ? `: ${text}` : ''}`,
+    { nonRetryable: false, cost },
+  );
+};

@@ -1,0 +1,194 @@
+/**
+ * The `codex` agent kind: the OpenAI Codex CLI in non-interactive mode.
+ *
+ * **Command.** `<binary> exec --json --skip-git-repo-check --sandbox <sandbox> [--model <model>]
+ * <extra_args…> -` in the attempt workspace (an attempt workspace is no git repository), the owner prompt
+ * on stdin (`-`), its own process group, the explicit environment of run.ts `cliEnv` (Codex authenticates
+ * with `OPENAI_API_KEY` only when the config lists it in `env`, else with the login under HOME/CODEX_HOME).
+ *
+ * **Events.** JSONL on stdout, one event per line: `thread.started` (`thread_id`), `turn.started`,
+ * `turn.completed` (`usage`: `input_tokens` — cached ones included —, `cached_input_tokens`,
+ * `output_tokens`), `turn.failed` (`error.message`), `item.started|updated|completed` with `item.type`
+ * `agent_message` (`text`), `command_execution` (`command`, `exit_code`, `status`), `file_change`
+ * (`changes[].path`, `kind`), `reasoning`, `error` (`message`) …, and top-level `error` (`message`).
+ * Lines that are not JSON objects are ignored; unknown events and items too. The run succeeded when the
+ * process exited 0 and the last turn event is `turn.completed`.
+ *
+ * **Cost.** Codex reports tokens, no USD and no model: the tokens of every turn are summed and priced as
+ * the configured `model` (squad.pricing).
+ *
+ * **Artifacts.** Every regular file in the workspace after the run.
+ */
+import type { ModelUsage } from '../../domain/pricing.js';
+import type { CodexAgentConfig } from '../../domain/squad.js';
+import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
+import { redact } from '../secrets.js';
+import { ownerPrompt } from './prompt.js';
+import { AUTH_FAILURE, cliResult, exitDescription, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner } from './run.js';
+
+/** Install hint for a missing binary. */
+export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
+
+/** The CLI arguments squadflow builds (before `extra_args`; the prompt marker `-` goes last). */
+export function codexArgs(agent: CodexAgentConfig): string[] {
+  const args = ['exec', '--json', '--skip-git-repo-check', '--sandbox', agent.sandbox];
+  if (agent.model !== undefined) args.push('--model', agent.model);
+  return args;
+}
+
+/** What squadflow reads from a Codex event stream. */
+export interface CodexStream {
+  /** Parsed events (JSON objects with a string `type`). */
+  events: number;
+  /** Lines that were not JSON events. */
+  skippedLines: number;
+  threadId?: string;
+  turnsCompleted: number;
+  /** Tokens summed over every `turn.completed` (uncached input, cache reads, output). */
+  usage: { inputTokens: number; cacheReadTokens: number; outputTokens: number };
+  /** The last turn event: `completed`, `failed`, or none seen. */
+  lastTurn?: 'completed' | 'failed';
+  /** Text of the last `agent_message` item. */
+  lastMessage: string;
+  /** Messages of `turn.failed`, top-level `error` events and `error` items, in order. */
+  errors: string[];
+  /** Commands the agent ran that failed (`exit_code` ≠ 0 or status `failed`). */
+  failedCommands: string[];
+  /** Paths of `file_change` items. */
+  changedFiles: string[];
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function obj(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** Reads a Codex JSONL event stream (see the module docstring); never throws. */
+export function parseCodexEvents(stdout: string): CodexStream {
+  const s: CodexStream = {
+    events: 0,
+    skippedLines: 0,
+    turnsCompleted: 0,
+    usage: { inputTokens: 0, cacheReadTokens: 0, outputTokens: 0 },
+    lastMessage: '',
+    errors: [],
+    failedCommands: [],
+    changedFiles: [],
+  };
+  for (const raw of stdout.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '') continue;
+    let ev: Record<string, unknown> | undefined;
+    try {
+      ev = obj(JSON.parse(line));
+    } catch {
+      ev = undefined;
+    }
+    const type = str(ev?.type);
+    if (!ev || type === undefined) {
+      s.skippedLines++;
+      continue;
+    }
+    s.events++;
+    switch (type) {
+      case 'thread.started':
+        s.threadId = str(ev.thread_id) ?? s.threadId;
+        break;
+      case 'turn.completed': {
+        const u = obj(ev.usage);
+        const input = num(u?.input_tokens);
+        const cached = Math.min(num(u?.cached_input_tokens), input);
+        s.usage.inputTokens += input - cached;
+        s.usage.cacheReadTokens += cached;
+        s.usage.outputTokens += num(u?.output_tokens);
+        s.turnsCompleted++;
+        s.lastTurn = 'completed';
+        break;
+      }
+      case 'turn.failed':
+        s.lastTurn = 'failed';
+        s.errors.push(str(obj(ev.error)?.message) ?? 'turn failed');
+        break;
+      case 'error':
+        s.errors.push(str(ev.message) ?? 'error');
+        break;
+      case 'item.completed': {
+        const item = obj(ev.item);
+        const itemType = str(item?.type) ?? str(item?.item_type);
+        if (itemType === 'agent_message') s.lastMessage = str(item?.text) ?? s.lastMessage;
+        else if (itemType === 'command_execution') {
+          const code = item?.exit_code;
+          if (item?.status === 'failed' || (typeof code === 'number' && code !== 0)) {
+            s.failedCommands.push(`${str(item?.command) ?? '(command)'}${typeof code === 'number' ? ` (exit ${code})` : ''}`);
+          }
+        } else if (itemType === 'file_change') {
+          const changes = Array.isArray(item?.changes) ? item.changes : [];
+          for (const c of changes) {
+            const p = str(obj(c)?.path);
+            if (p !== undefined) s.changedFiles.push(p);
+          }
+        } else if (itemType === 'error') {
+          s.errors.push(str(item?.message) ?? 'error item');
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return s;
+}
+
+/** The run's tokens as one model's usage (Codex names no model: the configured one prices them). */
+export function codexUsage(s: CodexStream, model: string | undefined): ModelUsage[] {
+  return [{ model, usage: { inputTokens: s.usage.inputTokens, outputTokens: s.usage.outputTokens, cacheReadTokens: s.usage.cacheReadTokens } }];
+}
+
+/**
+ * Runs a `codex` owner (see the module docstring).
+ *
+ * @throws ApplicationFailure `AgentConfigError` (binary missing, variable unset, credentials refused),
+ *   `AgentExitError` (`turn.failed`, a fatal `error`, a non-zero exit), `AgentOutputError` (no JSON event
+ *   at all), `AgentTimeoutError`; the cancellation when cancelled. Failures carry the cost of the tokens
+ *   spent (errors.ts `AgentFailureDetails`).
+ */
+export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
+  const run = await startRun(deps, input, 'codex', agent.env);
+  const result = await runCliProcess(run, {
+    agent,
+    args: codexArgs(agent),
+    trailingArgs: ['-'],
+    prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
+    installHint: CODEX_INSTALL_HINT,
+  });
+  const stream = parseCodexEvents(result.stdout);
+  const meta = { threadId: stream.threadId, turns: stream.turnsCompleted, failedCommands: stream.failedCommands.length };
+  const usage = codexUsage(stream, agent.model);
+  const errors = stream.errors.map((e) => redact(e, run.secrets));
+  const ok = result.exitCode === 0 && stream.lastTurn === 'completed';
+  if (ok) return cliResult(run, { summary: stream.lastMessage, usage, meta });
+
+  if (stream.events === 0) {
+    if (result.exitCode !== 0) {
+      const err = messageTail(run, result.stderr || result.stdout);
+      if (AUTH_FAILURE.test(err)) throw agentConfigError(`${run.label}: Codex could not authenticate: ${err} (list OPENAI_API_KEY in the agent's "env" and set it on the worker, or log in as the worker's user)`);
+      throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} ${exitDescription(result)}${err ? `: ${err}` : ' (no output)'}`, { nonRetryable: false });
+    }
+    const out = messageTail(run, result.stdout);
+    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} wrote no JSON events on stdout (expected codex exec --json output)${out ? `; stdout tail:\n${out}` : ''}`, { nonRetryable: false });
+  }
+  const cost = settleRunCost(run, usage, undefined, meta);
+  const why = errors.length > 0 ? errors[errors.length - 1]! : messageTail(run, result.stderr);
+  if (AUTH_FAILURE.test(why)) {
+    throw agentConfigError(`${run.label}: Codex could not authenticate: ${why} (list OPENAI_API_KEY in the agent's "env" and set it on the worker, or log in as the worker's user)`);
+  }
+  const how = stream.lastTurn === 'failed' ? 'turn failed' : stream.lastTurn === undefined ? 'ended without completing a turn' : exitDescription(result);
+  throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} failed (${how}, ${exitDescription(result)})${why ? `: ${why}` : ''}`, { nonRetryable: false, cost });
+};

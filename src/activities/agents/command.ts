@@ -1,0 +1,280 @@
+/**
+ * The `command` agent kind (src/domain/squad.ts `CommandAgentSchema`): any program speaking squadflow's
+ * stdin/stdout JSON protocol.
+ *
+ * ## The `command` agent protocol (version 1)
+ *
+ * **Process.** `command args…` runs without a shell, in its own process group. `command` and args that
+ * start with `./` or `../` are resolved against the worker's project root (`ActivityDeps.baseDir`); other
+ * values are passed unchanged (`node` is looked up on PATH).
+ *
+ * **Working directory.** The absolute attempt workspace, `<workspacesRoot>/<backlogId>/<cardId>/attempt-<n>`.
+ * It is emptied on every run (a retry starts clean); for a correction (attempt ≥ 2) it starts as a copy of
+ * the previous attempt's workspace, so the agent reworks its earlier files.
+ *
+ * **Environment.** Only PATH, HOME, LANG, LC_ALL, TMPDIR, TZ of the worker (when set), then the agent's
+ * configured `env`, then `SQUADFLOW_WORKSPACE` (absolute workspace), `SQUADFLOW_CARD_ID`,
+ * `SQUADFLOW_ATTEMPT` (1-based), `SQUADFLOW_BACKLOG_ID`. Nothing else of the worker leaks in.
+ *
+ * **stdin.** One JSON object (UTF-8), then EOF:
+ * ```json
+ * {
+ *   "backlog_id": "shop",
+ *   "card": { "id": "SPEC-001", "type": "SPEC", "title": "…", "description": "…", "priority": "HIGH",
+ *             "dependencies": ["ARQ-001"], "acceptance_criteria": ["…"] },
+ *   "attempt": 2,
+ *   "workspace": "/abs/state/workspaces/shop/SPEC-001/attempt-2",
+ *   "dependencies": [ { "card_id": "ARQ-001", "artifacts": ["/abs/state/workspaces/shop/ARQ-001/attempt-1/docs/arch.md"] } ],
+ *   "feedback": null | { "round": 1, "reasons": ["llm_judge: criterion \"Risks\" not met: …"],
+ *                        "root_cause": "…", "suggestions": ["…"], "human_context": "…" }
+ * }
+ * ```
+ * `root_cause`, `suggestions` and `human_context` are present only when known. Dependency artifact paths
+ * are absolute (relative ones are resolved against the workspaces root).
+ *
+ * **stdout.** Exactly one JSON object (whitespace around it allowed; log to stderr, never stdout):
+ * ```json
+ * { "artifacts": ["docs/spec.md"], "summary": "Wrote the spec",
+ *   "usage": { "input_tokens": 1200, "output_tokens": 800, "cost_usd": 0.0123 } }
+ * ```
+ * `artifacts` are paths relative to the workspace (absolute paths are refused; the verification gate
+ * checks the rest). `summary` may be omitted (empty). `usage` may be omitted (cost zero); tokens are
+ * non-negative integers, `cost_usd` a non-negative number in US dollars. Unknown fields are ignored.
+ *
+ * **Exit status.** 0 on success. Anything else fails the run (retryable `AgentExitError`, message
+ * `agent "<command line>" exited <code>: <stderr tail>`).
+ *
+ * **Limits.** `timeout_ms` wall clock (default 10 min): then the process group gets SIGTERM, and SIGKILL
+ * after a grace period (retryable `AgentTimeoutError`). stdout and stderr are capped at 10 MiB each.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CorrectionFeedback, DependencyArtifacts, OwnerInput, OwnerResult } from '../../domain/attempt.js';
+import { roundUsd, ZERO_COST, type Cost } from '../../domain/cost.js';
+import { CommandAgentSchema, type CommandAgentConfig } from '../../domain/squad.js';
+import {
+  allowListedEnv,
+  cancellationError,
+  commandLine,
+  resolveProjectPath,
+  temporalHooks,
+  type ActivityDeps,
+} from '../context.js';
+import { ActivityErrorType, agentConfigError } from '../errors.js';
+import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
+import { redact, secretsOf, type Secret } from '../secrets.js';
+import { looksAbsolute, prepareAttemptWorkspace } from '../workspace.js';
+
+/** Lines of stderr/stdout quoted in error messages. */
+const MESSAGE_TAIL_LINES = 20;
+/** Characters of stderr/stdout quoted in error messages. */
+const MESSAGE_TAIL_CHARS = 2_000;
+
+/** The stdin object of the protocol (snake_case), see the module docstring. */
+export interface AgentRequest {
+  backlog_id: string;
+  card: {
+    id: string;
+    type: string;
+    title: string;
+    description: string;
+    priority: string;
+    dependencies: string[];
+    acceptance_criteria: string[];
+  };
+  /** 1-based. */
+  attempt: number;
+  /** Absolute attempt workspace. */
+  workspace: string;
+  dependencies: { card_id: string; artifacts: string[] }[];
+  feedback: null | {
+    round: number;
+    reasons: string[];
+    root_cause?: string;
+    suggestions?: string[];
+    human_context?: string;
+  };
+}
+
+/** The stdout object of the protocol, validated; see the module docstring. */
+export const AgentResponseSchema = z.object({
+  artifacts: z.array(
+    z
+      .string()
+      .min(1, 'must be a non-empty path')
+      .refine((p) => !looksAbsolute(p), 'must be relative to the workspace, not absolute'),
+  ),
+  summary: z.string().default(''),
+  usage: z
+    .object({
+      input_tokens: z.number().int().nonnegative(),
+      output_tokens: z.number().int().nonnegative(),
+      cost_usd: z.number().nonnegative(),
+    })
+    .optional(),
+});
+/** A validated agent response. */
+export type AgentResponse = z.infer<typeof AgentResponseSchema>;
+
+function feedbackJson(f: CorrectionFeedback | undefined): AgentRequest['feedback'] {
+  if (!f) return null;
+  return {
+    round: f.round,
+    reasons: f.reasons,
+    ...(f.rootCause !== undefined && { root_cause: f.rootCause }),
+    ...(f.suggestions !== undefined && { suggestions: f.suggestions }),
+    ...(f.humanContext !== undefined && { human_context: f.humanContext }),
+  };
+}
+
+function dependencyJson(root: string, d: DependencyArtifacts): AgentRequest['dependencies'][number] {
+  // Read-only hints for the agent; legacy DONE cards may carry absolute paths, kept as they are.
+  return { card_id: d.cardId, artifacts: d.artifacts.map((a) => (looksAbsolute(a) ? a : resolve(root, a))) };
+}
+
+/** Builds the stdin object of the protocol for an owner input; `workspace` is the absolute attempt dir. */
+export function agentRequest(input: OwnerInput, workspace: string, workspacesRoot: string): AgentRequest {
+  const c = input.card;
+  return {
+    backlog_id: input.backlogId,
+    card: {
+      id: c.id,
+      type: c.type,
+      title: c.title,
+      description: c.description,
+      priority: c.priority,
+      dependencies: c.dependencies,
+      acceptance_criteria: c.acceptanceCriteria,
+    },
+    attempt: input.attempt,
+    workspace,
+    dependencies: input.dependencies.map((d) => dependencyJson(workspacesRoot, d)),
+    feedback: feedbackJson(input.feedback),
+  };
+}
+
+function formatZodIssues(err: z.ZodError): string {
+  return err.issues
+    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Parses an agent's stdout per the protocol.
+ *
+ * @throws ApplicationFailure `AgentOutputError` (retryable) naming the command, the parse or schema error
+ *   and the stdout tail.
+ */
+export function parseAgentResponse(stdout: string, cmd: string): AgentResponse {
+  const text = stdout.trim();
+  const stdoutTail = tail(stdout, MESSAGE_TAIL_LINES, MESSAGE_TAIL_CHARS);
+  const fail = (why: string): ApplicationFailure =>
+    ApplicationFailure.retryable(
+      `agent "${cmd}" ${why}${stdoutTail ? `; stdout tail:\n${stdoutTail}` : ''}`,
+      ActivityErrorType.AgentOutputError,
+    );
+  if (text === '') {
+    throw fail('wrote nothing on stdout; expected one JSON object {"artifacts": [...], "summary": "...", "usage": {...}}');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw fail(`did not write one JSON object on stdout: ${(err as Error).message}`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw fail('did not write one JSON object on stdout: got ' + (Array.isArray(json) ? 'an array' : typeof json));
+  }
+  const parsed = AgentResponseSchema.safeParse(json);
+  if (!parsed.success) throw fail(`wrote JSON that does not match the protocol: ${formatZodIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/**
+ * The cost of a `command` run: its reported tokens and USD (a command agent names no model, so the price
+ * table cannot price it; its `cost_usd` is the figure budgets count).
+ */
+function usageCost(r: AgentResponse): Cost {
+  if (!r.usage) return { ...ZERO_COST };
+  return { inputTokens: r.usage.input_tokens, outputTokens: r.usage.output_tokens, usd: roundUsd(r.usage.cost_usd) };
+}
+
+function failedRunError(cmd: string, run: ProcessResult, timeoutMs: number, secrets: readonly Secret[]): ApplicationFailure {
+  const stderrTail = tail(redact(run.stderr, secrets), MESSAGE_TAIL_LINES, MESSAGE_TAIL_CHARS);
+  const suffix = stderrTail ? `: ${stderrTail}` : ' (no stderr)';
+  if (run.timedOut) {
+    return ApplicationFailure.retryable(
+      `agent "${cmd}" timed out: its process group was killed after ${timeoutMs} ms${suffix}`,
+      ActivityErrorType.AgentTimeoutError,
+    );
+  }
+  const how = run.exitCode !== null ? `exited ${run.exitCode}` : `was killed by ${run.signal ?? 'a signal'}`;
+  return ApplicationFailure.retryable(`agent "${cmd}" ${how}${suffix}`, ActivityErrorType.AgentExitError);
+}
+
+/**
+ * Runs a `command` owner per the protocol above.
+ *
+ * @throws ApplicationFailure `AgentConfigError` (invalid config, binary missing / not executable),
+ *   `AgentExitError`, `AgentOutputError`, `AgentTimeoutError`; the cancellation when cancelled. Worker
+ *   secrets are redacted from every quoted output tail.
+ */
+export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, config: CommandAgentConfig): Promise<OwnerResult> {
+  // Re-parsed so that defaults apply even when a caller passes the config as written in the file.
+  const parsed = CommandAgentSchema.safeParse(config);
+  if (!parsed.success) {
+    throw agentConfigError(`card ${input.card.id}: invalid command agent config: ${formatZodIssues(parsed.error)}`);
+  }
+  const agent = parsed.data;
+  const hooks = (deps.hooks ?? temporalHooks)();
+  const cmd = commandLine(agent.command, agent.args);
+  const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
+  const secrets = secretsOf(deps.workerEnv ?? process.env);
+  const env: Record<string, string> = {
+    ...allowListedEnv(deps.workerEnv ?? process.env),
+    ...agent.env,
+    SQUADFLOW_WORKSPACE: workspace,
+    SQUADFLOW_CARD_ID: input.card.id,
+    SQUADFLOW_ATTEMPT: String(input.attempt),
+    SQUADFLOW_BACKLOG_ID: input.backlogId,
+  };
+  hooks.heartbeat({ phase: 'owner', elapsedMs: 0 });
+  let run: ProcessResult;
+  try {
+    run = await runProcess({
+      command: resolveProjectPath(deps.baseDir, agent.command),
+      args: agent.args.map((a) => resolveProjectPath(deps.baseDir, a)),
+      cwd: workspace,
+      env,
+      stdin: JSON.stringify(agentRequest(input, workspace, deps.workspacesRoot)) + '\n',
+      timeoutMs: agent.timeout_ms,
+      signal: hooks.cancellationSignal,
+      onTick: (elapsedMs) => hooks.heartbeat({ phase: 'owner', elapsedMs }),
+      tickMs: deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,
+      killGraceMs: deps.killGraceMs,
+    });
+  } catch (err) {
+    if (err instanceof SpawnError) {
+      const hint = err.code === 'ENOENT' || err.code === 'EACCES' ? ` (check "command" in the squad config and PATH)` : '';
+      throw agentConfigError(`agent "${cmd}" of card ${input.card.id} cannot start: "${err.command}" ${err.why}${hint}`);
+    }
+    throw err;
+  }
+  if (run.cancelled) throw cancellationError(hooks.cancellationSignal, `agent "${cmd}"`);
+  if (run.timedOut || run.exitCode !== 0) throw failedRunError(cmd, run, agent.timeout_ms, secrets);
+  if (run.stdoutTruncated) {
+    throw ApplicationFailure.retryable(
+      `agent "${cmd}" wrote more than 10 MiB on stdout; write one JSON object there and logs to stderr`,
+      ActivityErrorType.AgentOutputError,
+    );
+  }
+  let response: AgentResponse;
+  try {
+    response = parseAgentResponse(run.stdout, cmd);
+  } catch (err) {
+    if (err instanceof ApplicationFailure) err.message = redact(err.message, secrets);
+    throw err;
+  }
+  return { artifacts: response.artifacts, summary: redact(response.summary, secrets), cost: usageCost(response) };
+}

@@ -1,0 +1,291 @@
+/**
+ * What every non-`command` agent kind shares: the run context (prepared workspace, hooks, the worker's
+ * secrets), the CLI process run (explicit environment, heartbeats, soft and hard timeouts, process-group
+ * kill, typed failures), and settling a run's cost and artifacts (tokens priced by the squad's table,
+ * compared with what the agent reported, logged — never with a secret in it).
+ */
+import type { OwnerInput, OwnerResult } from '../../domain/attempt.js';
+import { settleCost, type ModelUsage } from '../../domain/pricing.js';
+import type { Cost } from '../../domain/cost.js';
+import type { AgentConfig, CliAgentConfig } from '../../domain/squad.js';
+import {
+  allowListedEnv,
+  cancellationError,
+  commandLine,
+  resolveProjectPath,
+  temporalHooks,
+  type ActivityDeps,
+  type ActivityHooks,
+} from '../context.js';
+import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
+import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
+import { redact, secretsOf, type Secret } from '../secrets.js';
+import { prepareAttemptWorkspace } from '../workspace.js';
+import { listWorkspaceFiles, redactSecretsInFiles } from './files.js';
+
+/** Lines of stderr/stdout quoted in error messages. */
+export const MESSAGE_TAIL_LINES = 20;
+/** Characters of stderr/stdout quoted in error messages. */
+export const MESSAGE_TAIL_CHARS = 2_000;
+/** Characters of an agent's final message kept as the owner summary (it goes into workflow history). */
+export const MAX_SUMMARY_CHARS = 4_000;
+
+/** An owner implementation for one agent kind (the entries of `OWNER_KINDS`, owner.ts). */
+export type OwnerRunner<K extends AgentConfig['kind']> = (
+  deps: ActivityDeps,
+  input: OwnerInput,
+  agent: Extract<AgentConfig, { kind: K }>,
+) => Promise<OwnerResult>;
+
+/** One run of an agent: everything its implementation needs besides the config. */
+export interface AgentRun {
+  deps: ActivityDeps;
+  input: OwnerInput;
+  hooks: ActivityHooks;
+  /** The absolute attempt workspace, prepared (emptied, or a copy of the previous attempt). */
+  workspace: string;
+  /** The worker's environment (`deps.workerEnv`, else `process.env`). */
+  workerEnv: Record<string, string | undefined>;
+  /** Secret values of the worker's environment, redacted from every text leaving the run. */
+  secrets: Secret[];
+  /** Names the agent in messages: `claude-code agent of card SPEC-001`. */
+  label: string;
+}
+
+/**
+ * Starts a run: prepares the attempt workspace (idempotent, see workspace.ts), resolves the hooks, and
+ * collects the secrets to redact (`secretNames` plus every secret-looking variable of the worker).
+ */
+export async function startRun(deps: ActivityDeps, input: OwnerInput, kind: string, secretNames: readonly string[] = []): Promise<AgentRun> {
+  const workerEnv = deps.workerEnv ?? process.env;
+  const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
+  return {
+    deps,
+    input,
+    hooks: (deps.hooks ?? temporalHooks)(),
+    workspace,
+    workerEnv,
+    secrets: secretsOf(workerEnv, secretNames),
+    label: `${kind} agent of card ${input.card.id}`,
+  };
+}
+
+/** `text` redacted and cut to its last lines, for an error message. */
+export function messageTail(run: AgentRun, text: string): string {
+  return tail(redact(text, run.secrets), MESSAGE_TAIL_LINES, MESSAGE_TAIL_CHARS);
+}
+
+/**
+ * The environment of a CLI agent, explicitly: the worker's allow-listed basics (PATH, HOME, LANG, LC_ALL,
+ * TMPDIR, TZ), the variables the config passes through by name (`env`), its fixed values (`set_env`), and
+ * `SQUADFLOW_*`. Nothing else of the worker reaches the agent — an `llm` API key only when listed in `env`.
+ *
+ * @throws ApplicationFailure `AgentConfigError` naming a variable listed in `env` but unset on the worker.
+ */
+export function cliEnv(run: AgentRun, agent: CliAgentConfig): Record<string, string> {
+  const env: Record<string, string> = { ...allowListedEnv(run.workerEnv) };
+  for (const name of agent.env) {
+    const value = run.workerEnv[name];
+    if (value === undefined || value === '') {
+      throw agentConfigError(
+        `${run.label}: set ${name} in the worker's environment (the agent's config passes it through in "env"), or remove it from "env"`,
+      );
+    }
+    env[name] = value;
+  }
+  return {
+    ...env,
+    ...agent.set_env,
+    SQUADFLOW_WORKSPACE: run.workspace,
+    SQUADFLOW_CARD_ID: run.input.card.id,
+    SQUADFLOW_ATTEMPT: String(run.input.attempt),
+    SQUADFLOW_BACKLOG_ID: run.input.backlogId,
+  };
+}
+
+/**
+ * A wall-clock watcher for one run: heartbeats are the caller's; this logs one warning through the activity
+ * logger once `softMs` has passed (the old Celery 50-minute soft limit; the run goes on until the hard limit).
+ */
+export function softTimeoutWatcher(run: AgentRun, softMs: number, hardMs: number): (elapsedMs: number) => void {
+  let warned = false;
+  return (elapsedMs) => {
+    if (warned || elapsedMs < softMs) return;
+    warned = true;
+    run.hooks.log?.warn(`${run.label} passed its soft time limit`, {
+      cardId: run.input.card.id,
+      attempt: run.input.attempt,
+      elapsedMs,
+      softTimeoutMs: softMs,
+      hardTimeoutMs: hardMs,
+    });
+  };
+}
+
+/** How to run one CLI agent. */
+export interface CliInvocation {
+  agent: CliAgentConfig;
+  /** Arguments squadflow builds, before `extra_args`. */
+  args: string[];
+  /** Arguments after `extra_args` (e.g. Codex's `-` = prompt on stdin). */
+  trailingArgs?: string[];
+  /** The prompt, written to stdin. */
+  prompt: string;
+  /** What to install when the binary is missing: `npm install -g @anthropic-ai/claude-code`. */
+  installHint: string;
+}
+
+/**
+ * Runs a CLI agent in the workspace: its own process group, explicit environment (`cliEnv`), the prompt on
+ * stdin, a heartbeat every `heartbeatIntervalMs`, the soft-limit warning, the hard limit (`timeout_ms`:
+ * the group is killed), cancellation (the group is killed, the cancellation rethrown).
+ *
+ * @returns the finished process (any exit code; the kind interprets it)
+ * @throws ApplicationFailure `AgentConfigError` (binary missing or not executable — naming what to
+ *   install — or a passed-through variable unset), `AgentTimeoutError` (hard limit), `AgentOutputError`
+ *   (more than 10 MiB on stdout); the cancellation when the activity was cancelled.
+ */
+export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<ProcessResult> {
+  const { agent } = inv;
+  const args = [...inv.args, ...agent.extra_args, ...(inv.trailingArgs ?? [])];
+  const cmd = commandLine(agent.binary, args);
+  const env = cliEnv(run, agent);
+  const soft = softTimeoutWatcher(run, agent.soft_timeout_ms, agent.timeout_ms);
+  run.hooks.heartbeat({ phase: 'owner', elapsedMs: 0 });
+  let result: ProcessResult;
+  try {
+    result = await runProcess({
+      command: resolveProjectPath(run.deps.baseDir, agent.binary),
+      args,
+      cwd: run.workspace,
+      env,
+      stdin: inv.prompt,
+      timeoutMs: agent.timeout_ms,
+      signal: run.hooks.cancellationSignal,
+      onTick: (elapsedMs) => {
+        run.hooks.heartbeat({ phase: 'owner', elapsedMs });
+        soft(elapsedMs);
+      },
+      tickMs: run.deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,
+      killGraceMs: run.deps.killGraceMs,
+    });
+  } catch (err) {
+    if (err instanceof SpawnError) {
+      const hint = err.code === 'ENOENT' ? `: install it (${inv.installHint}) or set "binary" in the squad config` : err.code === 'EACCES' ? ': make it executable or set "binary" in the squad config' : '';
+      throw agentConfigError(`${run.label} cannot start: "${err.command}" ${err.why}${hint}`);
+    }
+    throw err;
+  }
+  if (result.cancelled) throw cancellationError(run.hooks.cancellationSignal, `${run.label} ("${cmd}")`);
+  if (result.timedOut) {
+    const err = messageTail(run, result.stderr);
+    throw agentFailure(
+      ActivityErrorType.AgentTimeoutError,
+      `${run.label} timed out: its process group was killed after ${agent.timeout_ms} ms${err ? `: ${err}` : ''}`,
+      { nonRetryable: false },
+    );
+  }
+  if (result.stdoutTruncated) {
+    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} wrote more than 10 MiB on stdout ("${cmd}")`, { nonRetryable: false });
+  }
+  return result;
+}
+
+/** What a kind extracted from a successful run. */
+export interface RunOutcome {
+  /** The agent's final message. */
+  summary: string;
+  /** Tokens per model (the model names the price). */
+  usage: ModelUsage[];
+  /** USD the agent reported itself, if any. */
+  reportedUsd?: number;
+  /** Extra facts for the log line (session id, turns, …); never secrets. */
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * Settles a run's cost from its usage (src/domain/pricing.ts `settleCost`, with `input.pricing`) and logs:
+ * a warning when computed and reported USD differ by more than 20 % (both logged — agent-reported costs
+ * are known to be wrong), a warning naming the models without a price, an info line with the cost.
+ */
+export function settleRunCost(run: AgentRun, usage: readonly ModelUsage[], reportedUsd?: number, meta: Record<string, unknown> = {}): Cost {
+  const settled = settleCost(usage, run.input.pricing, reportedUsd);
+  const where = { cardId: run.input.card.id, attempt: run.input.attempt, ...meta };
+  if (settled.comparison?.warn) {
+    run.hooks.log?.warn(`${run.label}: reported cost differs from the cost computed from tokens by more than 20%`, {
+      ...where,
+      computedUsd: settled.comparison.computedUsd,
+      reportedUsd: settled.comparison.reportedUsd,
+      differsBy: Number.isFinite(settled.comparison.differsBy) ? Math.round(settled.comparison.differsBy * 1000) / 1000 : 'infinite',
+    });
+  }
+  if (!settled.priced) {
+    run.hooks.log?.warn(`${run.label}: no price for ${settled.unpriced.join(', ')} in squad.pricing; USD is ${reportedUsd !== undefined ? 'what the agent reported' : 'not counted'}`, where);
+  }
+  run.hooks.log?.info(`${run.label} finished`, { ...where, cost: settled.cost });
+  if (run.input.budgetUsd !== undefined && settled.cost.usd > run.input.budgetUsd) {
+    run.hooks.log?.warn(`${run.label} spent more than its budget`, { ...where, budgetUsd: run.input.budgetUsd, usd: settled.cost.usd });
+  }
+  return settled.cost;
+}
+
+/**
+ * The owner result of a CLI run: every regular file in the workspace (see files.ts `listWorkspaceFiles`)
+ * as artifacts — with any secret value the agent wrote into them redacted in place (and a warning) —, the
+ * agent's final message as summary (redacted, at most `MAX_SUMMARY_CHARS`), the settled cost.
+ */
+export async function cliResult(run: AgentRun, outcome: RunOutcome): Promise<OwnerResult> {
+  const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
+  const { files, truncated } = await listWorkspaceFiles(run.workspace);
+  if (truncated) run.hooks.log?.warn(`${run.label} left more than ${files.length} files; only the first are artifacts`, { cardId: run.input.card.id });
+  await redactArtifacts(run, files);
+  return { artifacts: files, summary: summaryOf(run, outcome.summary), cost };
+}
+
+/** Redacts secret values the agent wrote into its artifacts (files.ts `redactSecretsInFiles`), logging which. */
+export async function redactArtifacts(run: AgentRun, files: readonly string[]): Promise<void> {
+  for (const hit of await redactSecretsInFiles(run.workspace, files, run.secrets)) {
+    run.hooks.log?.warn(`${run.label} wrote a secret into an artifact; it was redacted`, { cardId: run.input.card.id, file: hit.file, variables: hit.names });
+  }
+}
+
+/** A final message fit for history: redacted, trimmed, at most `MAX_SUMMARY_CHARS`. */
+export function summaryOf(run: AgentRun, text: string): string {
+  const s = redact(text, run.secrets).trim();
+  return s.length > MAX_SUMMARY_CHARS ? s.slice(0, MAX_SUMMARY_CHARS - 1) + '…' : s;
+}
+
+/** How a CLI's exit is described in messages: `exited 2` or `was killed by SIGKILL`. */
+export function exitDescription(result: ProcessResult): string {
+  return result.exitCode !== null ? `exited ${result.exitCode}` : `was killed by ${result.signal ?? 'a signal'}`;
+}
+
+/**
+ * Messages that mean the credentials were refused (a retry cannot help): HTTP 401/403 wording, "invalid
+ * API key", Claude Code's "please run /login", "not logged in".
+ */
+export const AUTH_FAILURE = /\b401\b|\b403\b|unauthori[sz]ed|invalid[ _-]?api[ _-]?key|invalid x-api-key|incorrect api key|authentication (?:failed|error)|please run \/login|not logged in|missing bearer|api key not valid/i;
+
+/** The JSON object of a CLI's stdout: the whole text, else its last line that parses as an object. */
+export function lastJsonObject(text: string): Record<string, unknown> | undefined {
+  const trimmed = text.trim();
+  const tryParse = (t: string): Record<string, unknown> | undefined => {
+    try {
+      const v: unknown = JSON.parse(t);
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const whole = trimmed === '' ? undefined : tryParse(trimmed);
+  if (whole) return whole;
+  const lines = trimmed.split(/\r?\n/);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim();
+    if (line.startsWith('{')) {
+      const v = tryParse(line);
+      if (v) return v;
+    }
+  }
+  return undefined;
+}

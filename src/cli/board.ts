@@ -1,0 +1,143 @@
+/**
+ * `squadflow status BACKLOG --watch`: a live board — counts per status, a progress bar of final cards
+ * over all cards, the cards waiting for a human with the command that decides them, and the cost so far —
+ * redrawn until the backlog is idle (src/cli/backlogs.ts `isIdle`). On a terminal the screen is cleared
+ * and redrawn every poll; otherwise (a pipe, a log file, CI) a new board is printed only when it changed.
+ */
+import type { Client } from '@temporalio/client';
+import { failureReasons } from '../domain/index.js';
+import { reviewCommand } from '../domain/notifications.js';
+import { isIdle, readBacklogView, type BacklogView } from './backlogs.js';
+
+/** A card waiting for a human decision. */
+export interface BoardReview {
+  cardId: string;
+  attempt: number;
+  /** The latest failure reason, if any. */
+  reason?: string;
+  /** The `squadflow review …` command to run. */
+  command: string;
+}
+
+/** What the board shows, also its `--json` form. */
+export interface Board {
+  backlogId: string;
+  running: boolean;
+  idle: boolean;
+  /** Cards, legacy ones included. */
+  total: number;
+  /**
+   * Cards whose work is over: ended (legacy cards count as ended), or at rest waiting for an ops decision
+   * (`retry`/`skip`: REJECTED by a human, BLOCKED).
+   */
+  final: number;
+  /** Cards per status, in lifecycle order of first appearance. */
+  counts: Record<string, number>;
+  awaitingHuman: BoardReview[];
+  /** USD spent so far (cards of this run and legacy costs). */
+  costUsd: number;
+  /** Cards over their cost alert threshold. */
+  costAlerts: string[];
+}
+
+/** The board of a backlog view. Pure. */
+export function boardOf(view: BacklogView): Board {
+  const counts: Record<string, number> = {};
+  for (const c of view.cards) counts[c.status] = (counts[c.status] ?? 0) + 1;
+  const awaitingHuman = view.cards
+    .filter((c) => c.status === 'AWAITING_HUMAN')
+    .map((c): BoardReview => {
+      const last = c.state?.attempts[c.state.attempts.length - 1];
+      const reason = last ? failureReasons(last.verdicts)[0] : undefined;
+      return { cardId: c.cardId, attempt: c.attempt, ...(reason ? { reason } : {}), command: reviewCommand(view.backlog.backlogId, c.cardId) };
+    });
+  return {
+    backlogId: view.backlog.backlogId,
+    running: view.running,
+    idle: isIdle(view),
+    total: view.cards.length,
+    final: view.cards.filter((c) => c.final || c.state?.settled === true).length,
+    counts,
+    awaitingHuman,
+    costUsd: Math.round(view.cards.reduce((s, c) => s + c.costUsd, 0) * 1e6) / 1e6,
+    costAlerts: view.cards.filter((c) => c.state?.costAlert).map((c) => c.cardId),
+  };
+}
+
+/** A text progress bar: `[████████░░░░░░░░░░░░] 4/10 (40%)`. */
+export function progressBar(done: number, total: number, width = 30): string {
+  const ratio = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(ratio * width);
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total} (${Math.round(ratio * 100)}%)`;
+}
+
+/** The board as text (no trailing newline). Pure: the same board always renders the same text. */
+export function renderBoard(b: Board): string {
+  const state = !b.running ? 'finished' : b.idle ? 'idle — every card has ended or waits for a human' : 'running';
+  const lines = [`backlog ${b.backlogId} — ${state}`, `  ${progressBar(b.final, b.total)} cards final`];
+  lines.push(`  ${Object.entries(b.counts).map(([s, n]) => `${s} ${n}`).join(' · ')}`);
+  lines.push(`  cost so far $${b.costUsd.toFixed(4)}${b.costAlerts.length ? ` — over the alert threshold: ${b.costAlerts.join(', ')}` : ''}`);
+  if (b.awaitingHuman.length > 0) {
+    lines.push(`  waiting for a human (${b.awaitingHuman.length}):`);
+    for (const r of b.awaitingHuman) {
+      lines.push(`    ${r.cardId} (attempt ${r.attempt})${r.reason ? ` — ${r.reason}` : ''}`);
+      lines.push(`      ${r.command}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Options of {@link watchBoard}. */
+export interface WatchBoardOptions {
+  /** Poll interval, ms (default 1000). */
+  intervalMs?: number;
+  /** Redraw in place with ANSI clear (default: whether stdout is a TTY). */
+  tty?: boolean;
+  /** Print one JSON board per line (NDJSON) instead of text. */
+  json?: boolean;
+  /** Where output goes (default `process.stdout.write`). */
+  write?: (text: string) => void;
+  signal?: AbortSignal;
+  /** Clock for the "updated" line on a terminal (default `new Date()`). */
+  now?: () => Date;
+}
+
+const CLEAR = '\x1b[2J\x1b[H';
+
+/**
+ * Shows the board until the backlog is idle (two polls in a row, to skip transient states), or until
+ * `signal` aborts; returns the last board.
+ * @throws what `readBacklogView` throws (CliError exit 2 unknown backlog, exit 3 no worker).
+ */
+export async function watchBoard(client: Client, backlogId: string, opts: WatchBoardOptions = {}): Promise<Board> {
+  const write = opts.write ?? ((t: string) => void process.stdout.write(t));
+  const tty = opts.tty ?? process.stdout.isTTY === true;
+  const now = opts.now ?? (() => new Date());
+  let last = '';
+  let idlePolls = 0;
+  let board: Board;
+  for (;;) {
+    board = boardOf(await readBacklogView(client, backlogId));
+    const text = opts.json ? JSON.stringify(board) : renderBoard(board);
+    if (tty && !opts.json) write(`${CLEAR}${text}\n  updated ${now().toISOString().slice(11, 19)} — Ctrl-C to stop\n`);
+    else if (text !== last) write(`${text}\n`);
+    last = text;
+    idlePolls = board.idle ? idlePolls + 1 : 0;
+    if (idlePolls >= 2 || opts.signal?.aborted) break;
+    await sleep(opts.intervalMs ?? 1000, opts.signal);
+    if (opts.signal?.aborted) break;
+  }
+  return board;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,157 @@
+/**
+ * `squadflow history BACKLOG CARD`: everything one card went through — status timeline, every attempt
+ * with every validator verdict (score, reasons, details), the feedback each correction got, the debugging
+ * agent's reports and the audit log — read from the card workflow (query while it runs, its result once
+ * it ended).
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { CardState } from '../domain/index.js';
+import { cardStateQuery } from '../workflows/card.js';
+import { readBacklog } from './backlogs.js';
+import { CliError, EXIT } from './errors.js';
+
+/** One status of the timeline with how long the card stayed in it. */
+export interface TimelineEntry {
+  status: string;
+  at: string;
+  /** Time until the next status, ms; for the current status of a card still running, until `now`; null once ended. */
+  durationMs: number | null;
+}
+
+/** A card's history (the `--json` form). */
+export interface CardHistory {
+  backlogId: string;
+  cardId: string;
+  workflowId: string;
+  /** True once the card workflow ended. */
+  final: boolean;
+  timeline: TimelineEntry[];
+  state: CardState;
+}
+
+/** The status timeline of a state with durations (see {@link TimelineEntry}). Pure. */
+export function timelineOf(state: CardState, final: boolean, now: Date): TimelineEntry[] {
+  return state.statusHistory.map((s, i) => {
+    const next = state.statusHistory[i + 1];
+    const end = next ? Date.parse(next.at) : final ? undefined : now.getTime();
+    return { status: s.status, at: s.at, durationMs: end === undefined ? null : end - Date.parse(s.at) };
+  });
+}
+
+/**
+ * Reads a card's history.
+ * @throws CliError exit 2 for an unknown backlog or card (or a legacy card, which has none); exit 3 when no
+ *   worker answers the query of a running card.
+ */
+export async function readCardHistory(client: Client, backlogId: string, cardId: string, now = new Date()): Promise<CardHistory> {
+  const { state: backlog } = await readBacklog(client, backlogId);
+  const entry = backlog.cards.find((c) => c.cardId === cardId);
+  if (!entry) {
+    const legacy = backlog.source.legacyCards.find((c) => c.id === cardId);
+    const parent = /^(.+)-CORR-\d+$/.exec(cardId)?.[1];
+    throw new CliError(
+      legacy
+        ? `card "${cardId}" of backlog "${backlogId}" is a legacy card that was not run; see its record with: squadflow export ${backlogId}`
+        : parent && backlog.cards.some((c) => c.cardId === parent)
+          ? `"${cardId}" is a correction round of ${parent}; its attempt is in: squadflow history ${backlogId} ${parent}`
+          : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${backlog.cards.map((c) => c.cardId).join(', ')})`,
+    );
+  }
+  let state: CardState | undefined = entry.outcome?.state;
+  const final = entry.outcome !== undefined;
+  if (!state && !final) {
+    try {
+      state = await client.workflow.getHandle(entry.workflowId).query(cardStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new CliError(`card "${cardId}" has not started yet; try again in a moment`);
+      throw new CliError(
+        `could not query card ${cardId}: ${(err as Error).message}. Is a squadflow worker running (squadflow dev / squadflow worker)?`,
+        EXIT.unavailable,
+      );
+    }
+  }
+  if (!state) {
+    throw new CliError(`card "${cardId}" ended ${entry.outcome!.status} without a recorded state: ${entry.outcome!.message ?? ''}; see: temporal workflow show -w ${entry.workflowId}`, EXIT.failure);
+  }
+  return { backlogId, cardId, workflowId: entry.workflowId, final, timeline: timelineOf(state, final, now), state };
+}
+
+/** A duration for people: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`. */
+export function formatDuration(ms: number | null): string {
+  if (ms === null) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(Math.round(s - m * 60)).padStart(2, '0')} s`;
+  const h = Math.floor(m / 60);
+  return `${h} h ${String(m - h * 60).padStart(2, '0')} min`;
+}
+
+const time = (iso: string) => iso.slice(0, 19).replace('T', ' ');
+
+function indent(text: string, prefix: string): string {
+  return text
+    .split('\n')
+    .map((l) => prefix + l)
+    .join('\n');
+}
+
+/** The history as readable text. Pure. */
+export function renderHistory(h: CardHistory): string {
+  const s = h.state;
+  const out: string[] = [];
+  out.push(`${s.card.id} — ${s.card.title}`);
+  out.push(`  backlog ${h.backlogId} · type ${s.card.type} · priority ${s.card.priority} · workflow ${h.workflowId}`);
+  out.push(
+    `  status ${s.status}${h.final ? ' (ended)' : ''} · attempt ${s.attempt} · ${s.corrections} correction${s.corrections === 1 ? '' : 's'} · ` +
+      `cost $${s.cost.usd.toFixed(4)} (${s.cost.inputTokens} in / ${s.cost.outputTokens} out tokens)${s.costAlert ? ' · COST ALERT' : ''}`,
+  );
+  if (s.card.dependencies.length) out.push(`  depends on ${s.card.dependencies.join(', ')}${s.waitingFor.length ? ` (waiting for ${s.waitingFor.join(', ')})` : ''}`);
+  if (s.blockedBy) out.push(`  blocked by ${s.blockedBy.cardId} (${s.blockedBy.status})`);
+
+  out.push('', 'Timeline');
+  for (const t of h.timeline) out.push(`  ${time(t.at)}  ${t.status.padEnd(15)} ${formatDuration(t.durationMs)}`);
+
+  out.push('', `Attempts (${s.attempts.length})`);
+  if (s.attempts.length === 0) out.push('  none yet');
+  for (const a of s.attempts) {
+    const took = formatDuration(Date.parse(a.finishedAt) - Date.parse(a.startedAt));
+    out.push(`  #${a.attempt} ${a.passed ? 'PASSED' : 'FAILED'} · ${time(a.startedAt)} → ${time(a.finishedAt)} (${took}) · $${a.cost.usd.toFixed(4)} · ${a.workflowId}`);
+    if (a.feedback) {
+      const f = a.feedback;
+      out.push(`    feedback of correction round ${f.round}:`);
+      for (const r of f.reasons) out.push(`      - ${r}`);
+      if (f.rootCause) out.push(`      root cause: ${f.rootCause}`);
+      for (const sug of f.suggestions ?? []) out.push(`      suggestion: ${sug}`);
+      if (f.humanContext) out.push(`      human context: ${f.humanContext}`);
+    }
+    if (a.summary) out.push(`    owner: ${a.summary}`);
+    if (a.artifacts.length) out.push(`    artifacts: ${a.artifacts.join(', ')} (in ${a.workspace})`);
+    for (const v of a.verdicts) {
+      const score = v.score !== undefined ? ` score ${v.score.toFixed(1)}` : '';
+      out.push(`    ${v.passed ? '✓' : '✗'} ${v.validator}${score} (${time(v.at)})`);
+      for (const r of v.reasons) out.push(`        - ${r}`);
+      if (v.details) out.push(indent(v.details.trimEnd(), '        | '));
+    }
+  }
+
+  if (s.debugReports.length) {
+    out.push('', `Debug reports (${s.debugReports.length})`);
+    s.debugReports.forEach((d, i) => {
+      out.push(`  ${i + 1}. root cause: ${d.rootCause}`);
+      for (const r of d.repeatedReasons) out.push(`     repeated: ${r}`);
+      for (const sug of d.suggestions) out.push(`     suggestion: ${sug}`);
+    });
+  }
+
+  if (s.legacyCorrections.length) {
+    out.push('', 'Legacy corrections (from the backlog file)');
+    for (const c of s.legacyCorrections) out.push(`  ${c.cardId} ${c.status} attempt ${c.attempt}`);
+  }
+
+  out.push('', `Audit log (${s.auditLog.length})`);
+  if (s.auditLog.length === 0) out.push('  empty');
+  for (const e of s.auditLog) out.push(`  ${time(e.at)}  ${e.action} by ${e.actor} — ${e.reason}`);
+  return out.join('\n');
+}
