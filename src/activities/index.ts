@@ -10,6 +10,7 @@ import { createJudgeArtifacts } from './judge.js';
 import { createRunOwner } from './owner.js';
 import { createRunQa } from './qa.js';
 import { createVerifyArtifacts } from './verification.js';
+import { createNotify, type NotifyDeps } from './notify.js';
 
 export type { ActivityDeps, ActivityHooks } from './context.js';
 export { DEFAULT_WORKSPACES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
@@ -18,6 +19,8 @@ export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS, type AgentFailureDeta
 /** Dependencies of `createActivities`: `ActivityDeps` plus the debugger kind (default `rules`). */
 export interface CreateActivitiesDeps extends ActivityDeps {
   debugger?: DebuggerKind;
+  /** Dependencies of the `notify` activity (worker-level webhooks, fetch, delivery hook). */
+  notify?: NotifyDeps;
 }
 
 /**
@@ -42,7 +45,8 @@ export function createActivities(deps: CreateActivitiesDeps) {
   const judgeArtifacts: (input: JudgeInput) => Promise<Verdict> = createJudgeArtifacts(deps);
   const runQa: (input: QaInput) => Promise<Verdict> = createRunQa(deps);
   const debugFailures: (input: DebugInput) => Promise<DebugReport> = createDebugFailures(deps.debugger, deps);
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures };
+  const notify = createNotify(deps.notify);
+  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify };
 }
 
 /** The activities' interface, for `proxyActivities<Activities>()` in workflows. */

@@ -130,6 +130,8 @@ export interface AttemptRecord {
   feedback?: CorrectionFeedback;
   startedAt: string;
   finishedAt: string;
+  /** Set when a run did not start because it would have gone over budget: why (the card escalates). */
+  budgetStop?: string;
 }
 
 /** Input of the debugging activity. */

@@ -5,6 +5,7 @@ import type { AttemptRecord, CardSpec, DebugReport, DependencyArtifacts } from '
 import type { Cost } from './cost.js';
 import type { CardStatus, SettledStatus } from './lifecycle.js';
 import type { AgentConfig, CardTypeConfig, DebuggerConfig, Pricing } from './squad.js';
+import type { WebhookConfig } from './notifications.js';
 
 /** A human decision on an escalated card — PRODUCT.md ("approve / reject / clarify"). */
 export type ReviewDecision = 'approve' | 'reject' | 'clarify';
@@ -55,6 +56,10 @@ export interface CardPlan {
   pricing?: Pricing;
   /** The debugging agent: the card type's `debugger`, else `squad.debugger`; absent = `rules`. */
   debugger?: DebuggerConfig;
+  /** Webhooks of the squad's `notifications` (absent: none configured). */
+  webhooks?: WebhookConfig[];
+  /** `squad.budget.per_backlog_usd`, for the budget gate; absent = unlimited. */
+  backlogBudgetUsd?: number;
 }
 
 /** The card workflow's result. */
@@ -102,6 +107,10 @@ export interface CardState {
   settled: boolean;
   /** True while the backlog is paused: no new owner or validator run starts. */
   paused: boolean;
+  /** True once the backlog's budget is used up: no new owner or judge run starts (the card escalates). */
+  backlogBudgetExhausted: boolean;
+  /** What the backlog had spent when it said its budget was used up, USD. */
+  backlogSpentUsd?: number;
   createdAt: string;
   updatedAt: string;
   completedAt?: string;

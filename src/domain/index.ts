@@ -11,3 +11,5 @@ export * from './pricing.js';
 export * from './squad.js';
 export * from './validate.js';
 export * from './review.js';
+export * from './notifications.js';
+export * from './metrics.js';

@@ -4,6 +4,7 @@
  * JSON file passed with `--squad`. Pure zod schemas, shared by client, workflows and activities.
  */
 import { z } from 'zod';
+import { NotificationsSchema } from './notifications.js';
 
 /** Milliseconds, a positive integer. */
 const Ms = z.number().int().positive();
@@ -421,6 +422,8 @@ export const SquadSchema = z.object({
   pricing: PricingSchema.optional(),
   /** Budgets, USD. */
   budget: BudgetSchema.optional(),
+  /** Webhooks for escalations, reviews awaited, cost alerts and finished backlogs (src/domain/notifications.ts). */
+  notifications: NotificationsSchema.optional(),
 });
 /** The squad config as parsed. */
 export type SquadConfig = z.infer<typeof SquadSchema>;

@@ -404,6 +404,8 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
         legacyCorrections: corrections.get(c.id) ?? [],
         resolvedDependencies: done.filter((d) => c.dependencies.includes(d.cardId)),
         ...optionalPlanFields(c.budget_usd ?? squad.budget?.per_card_usd, pricing, typeConfig.debugger ?? squad.debugger),
+        ...(squad.budget?.per_backlog_usd !== undefined && { backlogBudgetUsd: squad.budget.per_backlog_usd }),
+        ...(squad.notifications && squad.notifications.webhooks.length > 0 && { webhooks: squad.notifications.webhooks }),
       };
     });
   const budgetUsd = squad.budget?.per_backlog_usd;

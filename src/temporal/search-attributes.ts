@@ -21,6 +21,9 @@ export const CardPriorityKey = defineSearchAttributeKey('CardPriority', SearchAt
 /** The card's accumulated cost, USD (Double). */
 export const CardCostUsdKey = defineSearchAttributeKey('CardCostUsd', SearchAttributeType.DOUBLE);
 
+/** True once the card's cost passed its alert threshold (Bool) — the agent-kinds issue's "visible alert". */
+export const CardCostAlertKey = defineSearchAttributeKey('CardCostAlert', SearchAttributeType.BOOL);
+
 /** Every squadflow search attribute, for registration. */
 export const SEARCH_ATTRIBUTES = [
   BacklogIdKey,
@@ -30,4 +33,5 @@ export const SEARCH_ATTRIBUTES = [
   CardAttemptKey,
   CardPriorityKey,
   CardCostUsdKey,
+  CardCostAlertKey,
 ] as const;

@@ -3,7 +3,10 @@
  * out (the old Celery setup: "retry 3× with backoff, 1 h hard / 50 min soft limits" — PRODUCT.md).
  * Task queues come from the workflow input, so a deployment (or a test) can route each kind of work.
  */
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { log, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
+import type { NotificationEvent, WebhookConfig } from '../domain/notifications.js';
+import { NON_RETRYABLE_ACTIVITY_ERRORS } from '../activities/errors.js';
 import type { Activities } from '../activities/index.js';
 
 /** Task queues of the activity kinds (see src/temporal/queues.ts for the defaults). */
@@ -13,16 +16,19 @@ export interface ActivityQueues {
   debugging: string;
 }
 
-/** Owner agents: up to 1 h per run, heartbeats every few seconds, 3 tries with exponential backoff. */
+/**
+ * Owner agents: heartbeats every few seconds, 3 tries with exponential backoff. 65 min per run, so the
+ * agent's own hard limit (default 60 min, process group killed, a typed AgentTimeoutError) fires first.
+ */
 const OWNER_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '1 hour',
+  startToCloseTimeout: '65 minutes',
   heartbeatTimeout: '1 minute',
   retry: {
     maximumAttempts: 3,
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
-    nonRetryableErrorTypes: ['AgentConfigError'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ACTIVITY_ERRORS],
   },
 };
 
@@ -39,6 +45,21 @@ const DEBUGGING_OPTIONS: ActivityOptions = {
   retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 
+/**
+ * Notifications (webhooks): retried with backoff for up to ~10 min, never blocking the card (the
+ * workflows do not wait for them to succeed). Lightweight, so they share the validation queue.
+ */
+const NOTIFY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: {
+    maximumAttempts: 8,
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: ['NotificationConfigError', 'NotificationRejectedError'],
+  },
+};
+
 /** Proxies of every activity, each routed to its kind's task queue. */
 export function squadActivities(queues: ActivityQueues) {
   const { runOwner } = proxyActivities<Activities>({ ...OWNER_OPTIONS, taskQueue: queues.owners });
@@ -47,5 +68,33 @@ export function squadActivities(queues: ActivityQueues) {
     taskQueue: queues.validation,
   });
   const { debugFailures } = proxyActivities<Activities>({ ...DEBUGGING_OPTIONS, taskQueue: queues.debugging });
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures };
+  const { notify } = proxyActivities<Activities>({ ...NOTIFY_OPTIONS, taskQueue: queues.validation });
+  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify };
+}
+
+/**
+ * Sends a notification without waiting for it and without letting its failure reach the workflow
+ * (the operations issue: "never blocking the card if the webhook is down").
+ */
+export function notifyInBackground(
+  queues: ActivityQueues,
+  webhooks: WebhookConfig[] | undefined,
+  event: NotificationEvent,
+): Promise<void> | undefined {
+  if (!webhooks || webhooks.length === 0) return undefined;
+  return squadActivities(queues)
+    .notify({ event, webhooks })
+    .then(
+      () => undefined,
+      (err: unknown) => log.warn('Notification not delivered', { event: event.event, error: (err as Error).message }),
+    );
+}
+
+/**
+ * Lets notifications still under way finish before a workflow ends (an activity scheduled by a closed
+ * workflow never runs), waiting at most `limit`: the card is DONE already; only its workflow closes later.
+ */
+export async function drainNotifications(pending: Promise<void>[], limit: Duration = '1 minute'): Promise<void> {
+  if (pending.length === 0) return;
+  await Promise.race([Promise.all(pending), sleep(limit)]);
 }

@@ -1,20 +1,25 @@
 /**
- * One attempt of a card, shared by the card workflow (attempt 1) and correction workflows:
- * owner → verification (blocking gate) → LLM-judge ‖ QA — PRODUCT.md "Validation".
+ * One attempt of a card, shared by the card workflow (first and retried attempts) and correction
+ * workflows: budget gate → owner → verification (blocking gate) → budget gate → LLM-judge ‖ QA —
+ * PRODUCT.md "Validation" and the agent-kinds issue ("budgets … checked before each owner/judge run").
  * Workflow code: deterministic, no Node APIs.
  */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import {
-  ZERO_COST,
+  addCosts,
   attemptWorkspace,
+  estimateRunUsd,
+  runBudgetCheck,
   type AttemptRecord,
   type CardPlan,
   type CardStatus,
+  type Cost,
   type CorrectionFeedback,
   type DependencyArtifacts,
   type OwnerResult,
   type Verdict,
 } from '../domain/index.js';
+import type { AgentFailureDetails } from '../activities/errors.js';
 import { squadActivities, type ActivityQueues } from './activities.js';
 
 /** What `runAttempt` needs. */
@@ -29,36 +34,80 @@ export interface AttemptInput {
   /** Workspace of the previous attempt, reworked by a correction. */
   previousWorkspace?: string;
   feedback?: CorrectionFeedback;
+  /** What the card has spent before this attempt (for the budget gate). */
+  spent?: { cardUsd: number; ownerRuns: Cost[]; backlogExhausted?: boolean; backlogSpentUsd?: number; backlogBudgetUsd?: number };
+}
+
+/** Hooks the running workflow gives the attempt. */
+export interface AttemptHooks {
+  /** Called with each status the attempt enters (IN_PROGRESS, VALIDATING). */
+  onStatus: (status: CardStatus) => void;
+  /** Awaited before each owner and validator run (the pause gate). */
+  beforeRun?: () => Promise<void>;
 }
 
 function now(): string {
   return new Date().toISOString();
 }
 
-/** The message of the deepest cause of an activity failure ("agent exited 1: …"). */
-function failureMessage(err: unknown): string {
+/** The deepest cause of an activity failure. */
+function rootCause(err: unknown): unknown {
   let e: unknown = err;
   while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  if (e instanceof ApplicationFailure || e instanceof Error) return e.message;
-  return String(e);
+  return e;
+}
+
+/** The message of the deepest cause of an activity failure ("agent exited 1: …"). */
+function failureMessage(err: unknown): string {
+  const e = rootCause(err);
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** What a failed run had spent (agents report it in the failure's details), else nothing. */
+function failureCost(err: unknown): Cost | undefined {
+  const e = rootCause(err);
+  if (!(e instanceof ApplicationFailure)) return undefined;
+  return (e.details?.[0] as AgentFailureDetails | undefined)?.cost;
 }
 
 /**
- * Runs one attempt and reports each status it enters through `onStatus` (IN_PROGRESS, VALIDATING).
- * An owner that still fails after its retries yields a failed `owner` verdict with the reason
- * "Owner execution failed: …" (PRODUCT.md); validators run only on what the owner produced.
+ * Runs one attempt. An owner that still fails after its retries yields a failed `owner` verdict with the
+ * reason "Owner execution failed: …" (PRODUCT.md); validators run only on what the owner produced. A run
+ * that would start over budget does not start: the record carries `budgetStop` and the card escalates.
  */
-export async function runAttempt(
-  input: AttemptInput,
-  onStatus: (status: CardStatus) => void,
-  beforeRun: () => Promise<void> = async () => undefined,
-): Promise<AttemptRecord> {
+export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Promise<AttemptRecord> {
   const { plan, attempt } = input;
+  const beforeRun = hooks.beforeRun ?? (async () => undefined);
   const acts = squadActivities(input.queues);
   const workspace = attemptWorkspace(plan.backlogId, plan.card.id, attempt);
   const startedAt = now();
-  onStatus('IN_PROGRESS');
+  const done = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
+    attempt,
+    workflowId: input.workflowId,
+    workspace,
+    artifacts,
+    summary,
+    verdicts,
+    passed: budgetStop === undefined && verdicts.every((v) => v.passed),
+    cost,
+    feedback: input.feedback,
+    startedAt,
+    finishedAt: now(),
+    ...(budgetStop ? { budgetStop } : {}),
+  });
+  const gate = (spentNow: number, estimateUsd: number) =>
+    runBudgetCheck({
+      cardSpentUsd: (input.spent?.cardUsd ?? 0) + spentNow,
+      cardBudgetUsd: plan.budgetUsd,
+      backlogSpentUsd: input.spent?.backlogExhausted ? Math.max(input.spent.backlogSpentUsd ?? 0, input.spent.backlogBudgetUsd ?? 0) : 0,
+      backlogBudgetUsd: input.spent?.backlogBudgetUsd,
+      estimateUsd,
+    });
 
+  const ownerGate = gate(0, estimateRunUsd(input.spent?.ownerRuns ?? []));
+  if (!ownerGate.ok) return done([], 'not started: over budget', [], { inputTokens: 0, outputTokens: 0, usd: 0 }, ownerGate.reason);
+
+  hooks.onStatus('IN_PROGRESS');
   let owner: OwnerResult;
   try {
     await beforeRun();
@@ -71,74 +120,45 @@ export async function runAttempt(
       previousWorkspace: input.previousWorkspace,
       dependencies: input.dependencies,
       feedback: input.feedback,
+      budgetUsd: ownerGate.remainingUsd,
+      pricing: plan.pricing,
     });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    const verdict: Verdict = {
-      validator: 'owner',
-      passed: false,
-      reasons: [`Owner execution failed: ${failureMessage(err)}`],
-      at: now(),
-    };
-    return record(input, workspace, [], 'owner failed', [verdict], ZERO_COST, startedAt);
+    const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: ${failureMessage(err)}`], at: now() };
+    return done([], 'owner failed', [verdict], failureCost(err) ?? { inputTokens: 0, outputTokens: 0, usd: 0 });
   }
 
-  onStatus('VALIDATING');
+  hooks.onStatus('VALIDATING');
   await beforeRun();
-  const verdicts = await validate(acts, input, workspace, owner.artifacts);
-  return record(input, workspace, owner.artifacts, owner.summary, verdicts, owner.cost, startedAt);
-}
-
-/** Verification first; only if it passes, the LLM-judge and QA in parallel. */
-async function validate(
-  acts: ReturnType<typeof squadActivities>,
-  input: AttemptInput,
-  workspace: string,
-  artifacts: string[],
-): Promise<Verdict[]> {
-  const { typeConfig, card } = input.plan;
+  const { typeConfig, card } = plan;
+  const { artifacts } = owner;
   const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ workspace, artifacts, config: typeConfig.verification }));
-  if (!verification.passed) return [verification];
+  if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
+
+  const judgeGate = gate(owner.cost.usd, 0);
+  if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], owner.cost, judgeGate.reason);
+  const ownerModel = plan.agent.kind !== 'command' ? plan.agent.model : undefined;
   const [judge, qa] = await Promise.all([
-    failedAsVerdict('llm_judge', acts.judgeArtifacts({ card, workspace, artifacts, config: typeConfig.judge })),
+    failedAsVerdict('llm_judge', acts.judgeArtifacts({ card, workspace, artifacts, config: typeConfig.judge, pricing: plan.pricing, ownerModel })),
     failedAsVerdict('qa', acts.runQa({ workspace, checks: typeConfig.qa.checks })),
   ]);
-  return [verification, judge, qa];
+  const verdicts = [verification, judge, qa];
+  const cost = addCosts(owner.cost, ...verdicts.flatMap((v) => (v.cost ? [v.cost] : [])));
+  return done(artifacts, owner.summary, verdicts, cost);
 }
 
 /**
- * A validator that cannot run (after its retries, e.g. a QA command that is not installed) is a failed
- * verdict, never a silent pass: the card goes through corrections and reaches a human with the reason.
+ * A validator that cannot run (after its retries, e.g. a QA command that is not installed, a judge whose
+ * output never parses) is a failed verdict, never a silent pass: the card goes through corrections and
+ * reaches a human with the reason. What it spent still counts.
  */
 async function failedAsVerdict(validator: Verdict['validator'], run: Promise<Verdict>): Promise<Verdict> {
   try {
     return await run;
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    return { validator, passed: false, reasons: [`validator could not run: ${failureMessage(err)}`], at: now() };
+    const cost = failureCost(err);
+    return { validator, passed: false, reasons: [`validator could not run: ${failureMessage(err)}`], at: now(), ...(cost ? { cost } : {}) };
   }
-}
-
-function record(
-  input: AttemptInput,
-  workspace: string,
-  artifacts: string[],
-  summary: string,
-  verdicts: Verdict[],
-  cost: AttemptRecord['cost'],
-  startedAt: string,
-): AttemptRecord {
-  return {
-    attempt: input.attempt,
-    workflowId: input.workflowId,
-    workspace,
-    artifacts,
-    summary,
-    verdicts,
-    passed: verdicts.every((v) => v.passed),
-    cost,
-    feedback: input.feedback,
-    startedAt,
-    finishedAt: now(),
-  };
 }

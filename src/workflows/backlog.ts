@@ -14,6 +14,7 @@ import {
   isCancellation,
   log,
   setHandler,
+  sleep,
   startChild,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
@@ -22,6 +23,7 @@ import {
   cardWorkflowId,
   dependentsOf,
   parseOpsDecision,
+  roundUsd,
   type AuditEntry,
   type CardOutcome,
   type CardPlan,
@@ -29,9 +31,11 @@ import {
   type OpsDecision,
   type SettledStatus,
 } from '../domain/index.js';
-import type { ActivityQueues } from './activities.js';
+import { squadActivities, type ActivityQueues } from './activities.js';
 import { cardWorkflow } from './card.js';
 import {
+  backlogBudgetExhaustedSignal,
+  cardCostSignal,
   cardReopenedSignal,
   cardSettledSignal,
   dependencyReopenedSignal,
@@ -76,6 +80,10 @@ export interface BacklogState {
   paused: boolean;
   /** Backlog-level decisions (pause, resume): who, when, why. */
   auditLog: AuditEntry[];
+  /** USD spent by its cards, as reported (kept only when the backlog has a budget). */
+  spentUsd: number;
+  /** True once `squad.budget.per_backlog_usd` is used up. */
+  budgetExhausted: boolean;
   finished: boolean;
 }
 
@@ -97,6 +105,7 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
   setHandler(backlogStateQuery, () => book.state);
   setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
   setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
+  setHandler(cardCostSignal, ({ usd }) => book.spend(usd));
   setHandler(pauseBacklogUpdate, (d) => book.setPaused(true, d), { validator: (d) => book.assertPause(true, d) });
   setHandler(resumeBacklogUpdate, (d) => book.setPaused(false, d), { validator: (d) => book.assertPause(false, d) });
 
@@ -105,6 +114,7 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
   // Wait for every card workflow to end; a failed or cancelled one blocks its dependents.
   await Promise.all(input.cards.map((plan) => book.awaitEnd(plan)));
   book.state.finished = true;
+  await book.notifyFinished();
   // A cancelled backlog (its cards were cancelled with it and have ended CANCELLED) ends cancelled too.
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog ${input.backlogId} cancelled`);
   return book.state;
@@ -137,6 +147,8 @@ class BacklogBook {
       source: input.source,
       paused: false,
       auditLog: [],
+      spentUsd: 0,
+      budgetExhausted: false,
       finished: false,
     };
     this.entries = new Map(this.state.cards.map((e) => [e.cardId, e]));
@@ -219,6 +231,37 @@ class BacklogBook {
         }
       }),
     );
+  }
+
+  /** Adds a card's spend; once the backlog budget is used up, tells every running card (once). */
+  spend(usd: number): void {
+    this.state.spentUsd = roundUsd(this.state.spentUsd + usd);
+    const budget = this.input.cards[0]?.backlogBudgetUsd;
+    if (budget === undefined || this.state.budgetExhausted || this.state.spentUsd < budget) return;
+    this.state.budgetExhausted = true;
+    log.warn('Backlog budget used up', { backlogId: this.input.backlogId, spentUsd: this.state.spentUsd, budgetUsd: budget });
+    for (const [id, handle] of this.handles) {
+      if (!this.entries.get(id)?.outcome) void handle.signal(backlogBudgetExhaustedSignal, { spentUsd: this.state.spentUsd }).catch(() => undefined);
+    }
+  }
+
+  /** The `backlog.finished` notification: waited for at most a minute, never failing the backlog. */
+  async notifyFinished(): Promise<void> {
+    const webhooks = this.input.cards[0]?.webhooks;
+    if (!webhooks || webhooks.length === 0) return;
+    const counts: Record<string, number> = {};
+    for (const c of this.state.cards) counts[c.outcome?.status ?? 'RUNNING'] = (counts[c.outcome?.status ?? 'RUNNING'] ?? 0) + 1;
+    const sent = squadActivities(this.input.queues)
+      .notify({
+        event: { event: 'backlog.finished', at: new Date().toISOString(), backlogId: this.input.backlogId, counts, costUsd: this.totalCostUsd() },
+        webhooks,
+      })
+      .catch((err: unknown) => log.warn('Notification not delivered', { event: 'backlog.finished', error: (err as Error).message }));
+    await Promise.race([sent, sleep('1 minute')]);
+  }
+
+  private totalCostUsd(): number {
+    return roundUsd(this.state.cards.reduce((sum, c) => sum + (c.outcome?.cost.usd ?? 0), 0));
   }
 
   /** Update validator for pause/resume. @throws Error naming the problem (already paused, bad payload). */

@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import {
   addCosts,
+  isCostAlert,
   correctionCardId,
   parseHumanReview,
   parseOpsDecision,
@@ -23,12 +24,14 @@ import {
   type CardPlan,
   type CardState,
   type CardStatus,
+  type Cost,
   type DependencyArtifacts,
   type HumanReview,
   type OpsDecision,
   type SettledStatus,
 } from '../domain/index.js';
-import { cardReopenedSignal, cardSettledSignal, type CardSettled } from './messages.js';
+import { cardCostSignal, cardReopenedSignal, cardSettledSignal, type CardSettled } from './messages.js';
+import { CardCostAlertKey } from '../temporal/search-attributes.js';
 import { initialCardAttributes, upsertCardProgress } from './search-attributes.js';
 
 /** A decision waiting to be acted on: a human review, or an ops `retry` / `skip`. */
@@ -66,13 +69,14 @@ export class CardBook {
       debugReports: [],
       artifacts: [],
       cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
-      costAlert: false,
       auditLog: [],
       statusHistory: [{ status: 'TODO', at }],
       waitingFor: this.unresolved(),
       legacyCorrections: plan.legacyCorrections,
       settled: false,
       paused,
+      costAlert: false,
+      backlogBudgetExhausted: false,
       createdAt: at,
       updatedAt: at,
     };
@@ -135,17 +139,37 @@ export class CardBook {
     return (last?.attempt ?? 0) + 1;
   }
 
-  addAttempt(result: AttemptRecord): void {
+  /** Records an attempt and its cost. @returns true when this attempt raised the cost alert. */
+  addAttempt(result: AttemptRecord): boolean {
     this.state.attempts.push(result);
     this.state.attempt = result.attempt;
     this.state.artifacts = result.artifacts.map((a) => `${result.workspace}/${a}`);
-    this.state.cost = addCosts(this.state.cost, result.cost);
-    if (!this.state.costAlert && this.state.cost.usd > this.plan.costAlertUsd) {
-      this.state.costAlert = true;
-      this.audit('squadflow', 'cost_alert', `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`);
-      log.warn('Card cost alert', { cardId: this.plan.card.id, costUsd: this.state.cost.usd });
-    }
+    return this.addCost(result.cost);
+  }
+
+  /**
+   * Adds a cost (tokens, USD) to the card; past the alert threshold (default $1.00 — PRODUCT.md) raises
+   * the alert once: audit entry, log, `CardCostAlert` search attribute, `costAlert` in the state.
+   * @returns true when this cost raised the alert.
+   */
+  addCost(cost: Cost): boolean {
+    this.state.cost = addCosts(this.state.cost, cost);
     this.touch();
+    if (this.state.costAlert || !isCostAlert(this.state.cost.usd, this.plan.costAlertUsd)) {
+      upsertCardProgress(this.state.status, this.state.attempt, this.state.cost.usd);
+      return false;
+    }
+    this.state.costAlert = true;
+    this.audit('squadflow', 'cost_alert', `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`);
+    log.warn('Card cost alert', { cardId: this.plan.card.id, costUsd: this.state.cost.usd });
+    upsertSearchAttributes([{ key: CardCostAlertKey, value: true }]);
+    upsertCardProgress(this.state.status, this.state.attempt, this.state.cost.usd);
+    return true;
+  }
+
+  /** Tells the backlog what was spent (for its budget). */
+  async reportCost(usd: number): Promise<void> {
+    await this.tellParent(cardCostSignal, { cardId: this.plan.card.id, usd });
   }
 
   /** Waits while the backlog is paused (no new owner or validator run starts). */

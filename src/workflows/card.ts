@@ -11,6 +11,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  proxySinks,
   setHandler,
   startChild,
   workflowInfo,
@@ -28,13 +29,15 @@ import {
   type CardState,
   type CorrectionFeedback,
   type HumanReview,
+  type NotificationEvent,
   type OpsDecision,
 } from '../domain/index.js';
-import { squadActivities, type ActivityQueues } from './activities.js';
-import { runAttempt } from './attempt.js';
+import { drainNotifications, notifyInBackground, squadActivities, type ActivityQueues } from './activities.js';
+import { runAttempt, type AttemptInput } from './attempt.js';
 import { CardBook } from './card-book.js';
+import type { SquadflowSinks } from '../observability/sinks.js';
 import { correctionWorkflow } from './correction.js';
-import { dependencyReopenedSignal, dependencyResolvedSignal, setPausedSignal } from './messages.js';
+import { backlogBudgetExhaustedSignal, dependencyReopenedSignal, dependencyResolvedSignal, setPausedSignal } from './messages.js';
 
 // ---- Messages ---------------------------------------------------------------------------------
 
@@ -77,6 +80,10 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
   setHandler(dependencyResolvedSignal, (dep) => card.resolveDependency(dep));
   setHandler(dependencyReopenedSignal, ({ cardId }) => card.reopenDependency(cardId));
   setHandler(setPausedSignal, ({ paused }) => run.setPaused(paused));
+  setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => {
+    card.state.backlogBudgetExhausted = true;
+    card.state.backlogSpentUsd = spentUsd;
+  });
   setHandler(humanReviewUpdate, (review) => card.acceptReview(review), { validator: (r) => void card.assertReviewable(r) });
   setHandler(humanReviewSignal, (raw) => {
     try {
@@ -94,6 +101,7 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
       if (ending === 'DONE') break;
       // REJECTED (by a human) or BLOCKED: rest until an ops decision, or until the blocker is cleared.
       await card.settle(ending);
+      reportFinished(card);
       const decision = await card.nextDecision(
         (d) => d.kind === 'retry' || d.kind === 'skip',
         () => ending === 'BLOCKED' && card.blockingDependency() === undefined,
@@ -107,7 +115,10 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
       run.freshStart(ending === 'REJECTED');
     }
     await card.settle('DONE');
-    return card.finish('DONE');
+    const outcome = card.finish('DONE');
+    reportFinished(card);
+    await drainNotifications(run.notifications);
+    return outcome;
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
@@ -117,6 +128,17 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
     }
     throw err;
   }
+}
+
+/** Counts the card in the worker's Prometheus metrics (a sink: no history event, not called on replay). */
+function reportFinished(card: CardBook): void {
+  const { state } = card;
+  proxySinks<SquadflowSinks>().squadflowMetrics.cardFinished({
+    status: state.status,
+    cardType: state.card.type,
+    attempts: state.attempts.length,
+    costUsd: state.cost.usd,
+  });
 }
 
 /** The steps of one card, from waiting for dependencies to coming to rest. */
@@ -163,18 +185,24 @@ class CardRun {
     // 2. Owner, then the validation pipeline.
     let result = await this.attempt();
 
-    // 3. Corrections (at most MAX_CORRECTIONS, plus one per human clarify), then escalation.
+    // 3. Corrections (at most MAX_CORRECTIONS, plus one per human clarify), then escalation. A run that
+    //    would start over budget escalates at once.
     let humanContext: string | undefined;
     while (!result.passed) {
-      card.setStatus('REJECTED');
-      if (card.state.corrections < this.correctionLimit) {
-        result = await this.correct(humanContext);
-        continue;
+      if (!result.budgetStop) {
+        card.setStatus('REJECTED');
+        if (card.state.corrections < this.correctionLimit) {
+          result = await this.correct(humanContext);
+          continue;
+        }
+      } else if (!['TODO', 'VALIDATING', 'REJECTED'].includes(card.state.status)) {
+        card.setStatus('REJECTED');
       }
-      card.setStatus('ESCALATED');
-      card.audit('squadflow', 'escalated', `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`);
-      card.setStatus('AWAITING_HUMAN');
-      const decision = (await card.nextDecision((d) => d.kind === 'review' || d.kind === 'skip'))!;
+      const decision = await this.escalate(
+        result.budgetStop
+          ? `over budget: ${result.budgetStop}`
+          : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
+      );
       if (decision.kind === 'skip') return this.skip();
       if (decision.kind !== 'review') continue;
       const review = decision.review;
@@ -190,6 +218,59 @@ class CardRun {
     card.setStatus('APPROVED');
     card.setStatus('DONE');
     return 'DONE';
+  }
+
+  /** ESCALATED → AWAITING_HUMAN (audited, notified), then the next human or ops decision. */
+  private async escalate(reason: string) {
+    const { card } = this;
+    const { plan } = card;
+    card.setStatus('ESCALATED');
+    card.audit('squadflow', 'escalated', reason);
+    const about = { backlogId: plan.backlogId, cardId: plan.card.id, attempt: card.state.attempt, reason, workflowId: workflowInfo().workflowId };
+    this.notify({ event: 'card.escalated', at: new Date().toISOString(), ...about });
+    card.setStatus('AWAITING_HUMAN');
+    this.notify({ event: 'card.awaiting_human', at: new Date().toISOString(), ...about });
+    return (await card.nextDecision((d) => d.kind === 'review' || d.kind === 'skip'))!;
+  }
+
+  /** Sends a notification in the background (remembered, so the workflow can let it finish). */
+  private notify(event: NotificationEvent): void {
+    const sent = notifyInBackground(this.queues, this.card.plan.webhooks, event);
+    if (sent) this.notifications.push(sent);
+  }
+
+  /** Notifications still under way, drained (at most a minute) before the workflow ends. */
+  readonly notifications: Promise<void>[] = [];
+
+  /** Records an attempt's cost; tells the backlog (budget) and notifies a cost alert once. */
+  private async record(result: AttemptRecord): Promise<void> {
+    const { card } = this;
+    const { plan } = card;
+    if (card.addAttempt(result)) {
+      this.notify({
+        event: 'card.cost_alert',
+        at: new Date().toISOString(),
+        backlogId: plan.backlogId,
+        cardId: plan.card.id,
+        attempt: result.attempt,
+        costUsd: card.state.cost.usd,
+        thresholdUsd: plan.costAlertUsd,
+        workflowId: workflowInfo().workflowId,
+      });
+    }
+    if (plan.backlogBudgetUsd !== undefined) await card.reportCost(result.cost.usd);
+  }
+
+  /** What the budget gate needs: this card's spend, its owner runs, the backlog budget's state. */
+  private spent(): AttemptInput['spent'] {
+    const { card } = this;
+    return {
+      cardUsd: card.state.cost.usd,
+      ownerRuns: card.state.attempts.map((a) => a.cost),
+      backlogExhausted: card.state.backlogBudgetExhausted,
+      backlogSpentUsd: card.state.backlogSpentUsd,
+      backlogBudgetUsd: card.plan.backlogBudgetUsd,
+    };
   }
 
   private skip(): 'DONE' {
@@ -209,11 +290,11 @@ class CardRun {
         workflowId: workflowInfo().workflowId,
         dependencies: card.dependencies(),
         previousWorkspace: card.state.attempts[card.state.attempts.length - 1]?.workspace,
+        spent: this.spent(),
       },
-      (status) => card.setStatus(status, attempt),
-      () => card.whileUnpaused(),
+      { onStatus: (status) => card.setStatus(status, attempt), beforeRun: () => card.whileUnpaused() },
     );
-    card.addAttempt(result);
+    await this.record(result);
     return result;
   }
 
@@ -234,8 +315,9 @@ class CardRun {
     // From the 2nd attempt on, when the same reasons repeat, the debugging agent runs first — PRODUCT.md.
     if (repeatedReasons(history).length > 0) {
       await card.whileUnpaused();
-      const report = await squadActivities(this.queues).debugFailures({ card: plan.card, history });
+      const report = await squadActivities(this.queues).debugFailures({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
       card.state.debugReports.push(report);
+      if (report.cost) card.addCost(report.cost);
       feedback.rootCause = report.rootCause;
       feedback.suggestions = report.suggestions;
     }
@@ -253,13 +335,14 @@ class CardRun {
           previousWorkspace: last.workspace,
           feedback,
           paused: card.state.paused,
+          spent: this.spent(),
         },
       ],
       typedSearchAttributes: card.correctionAttributes(round),
     });
     const result = await this.child.result();
     this.child = undefined;
-    card.addAttempt(result);
+    await this.record(result);
     return result;
   }
 }

@@ -33,11 +33,13 @@ export async function correctionWorkflow(input: CorrectionInput): Promise<Attemp
 
   const result = await runAttempt(
     { ...input, workflowId: workflowInfo().workflowId },
-    (status) => {
-      state.status = status;
-      upsertCardProgress(status, input.attempt, 0);
+    {
+      onStatus: (status) => {
+        state.status = status;
+        upsertCardProgress(status, input.attempt, 0);
+      },
+      beforeRun: () => condition(() => !paused),
     },
-    () => condition(() => !paused),
   );
   state.result = result;
   state.status = result.passed ? 'APPROVED' : 'REJECTED';

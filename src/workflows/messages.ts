@@ -25,5 +25,11 @@ export const setPausedSignal = defineSignal<[{ paused: boolean }]>('setPaused');
 /** Card → backlog: the card came to rest (DONE, REJECTED by a human, BLOCKED). */
 export const cardSettledSignal = defineSignal<[CardSettled]>('cardSettled');
 
+/** Card → backlog: what an attempt cost, USD (sent only when the backlog has a budget). */
+export const cardCostSignal = defineSignal<[{ cardId: string; usd: number }]>('cardCost');
+
+/** Backlog → card: the backlog budget is used up; no new owner or judge run starts (the card escalates). */
+export const backlogBudgetExhaustedSignal = defineSignal<[{ spentUsd: number }]>('backlogBudgetExhausted');
+
 /** Card → backlog: a card that had come to rest was retried. */
 export const cardReopenedSignal = defineSignal<[{ cardId: string }]>('cardReopened');

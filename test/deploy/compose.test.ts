@@ -189,8 +189,8 @@ describe.skipIf(cli === undefined)('the namespace one-shot script, against a dev
 
     const { customAttributes } = await server.connection.operatorService.listSearchAttributes({ namespace });
     const registered = Object.fromEntries(Object.entries(customAttributes ?? {}).map(([k, v]) => [k, Number(v)]));
-    // IndexedValueType numbers: Keyword 2, Int 3, Double 4.
-    const indexed: Record<string, number> = { KEYWORD: 2, INT: 3, DOUBLE: 4 };
+    // IndexedValueType numbers: Keyword 2, Int 3, Double 4, Bool 5.
+    const indexed: Record<string, number> = { KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5 };
     expect(registered).toEqual(Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, indexed[k.type]])));
   });
 });

@@ -58,6 +58,7 @@ function card(
     legacyCorrections: [],
     settled: opts.settled ?? false,
     paused: false,
+    backlogBudgetExhausted: false,
     createdAt: at(history[0]![1]),
     updatedAt: at(last[1]),
     ...(opts.completed ? { completedAt: at(last[1]) } : {}),

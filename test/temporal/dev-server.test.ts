@@ -13,7 +13,7 @@ import {
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
 
 /** The server's `IndexedValueType` enum number of each SDK search attribute type. */
-const INDEXED: Record<string, number> = { KEYWORD: 2, INT: 3, DOUBLE: 4 };
+const INDEXED: Record<string, number> = { KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5 };
 
 /** PIDs of `temporal server start-dev` processes listening on `port` (reads /proc; Linux only). */
 function devServerPids(port: number): number[] {

@@ -113,6 +113,7 @@ export interface TestCard {
   parent_card?: string;
   artifacts?: string[];
   priority?: string;
+  budget_usd?: number;
 }
 
 /** A unique backlog id for one test. */
@@ -121,7 +122,7 @@ export function uniqueBacklogId(prefix = 'test'): string {
 }
 
 /** Plans a small backlog through the real `planBacklog` (so tests use the same plans as the CLI). */
-export function testPlan(backlogId: string, cards: TestCard[], costAlertUsd = 1): BacklogPlan {
+export function testPlan(backlogId: string, cards: TestCard[], costAlertUsd = 1, squadExtra: Record<string, unknown> = {}): BacklogPlan {
   const backlog = {
     metadata: { backlog_id: backlogId },
     cards: cards.map((c) => ({ title: `Card ${c.id}`, type: 'DOC', ...c })),
@@ -134,6 +135,7 @@ export function testPlan(backlogId: string, cards: TestCard[], costAlertUsd = 1)
         },
       },
       cost_alert_usd: costAlertUsd,
+      ...squadExtra,
     },
   };
   return planBacklog(JSON.stringify(backlog), { file: `${backlogId}.json` });

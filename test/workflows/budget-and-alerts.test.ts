@@ -1,0 +1,145 @@
+/**
+ * The budget gate, the cost alert and notifications, on the real dev server: owner/validators scripted,
+ * the notify activity real (HTTP to a local server).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNotify } from '../../src/activities/notify.js';
+import type { CardState } from '../../src/domain/index.js';
+import { CardCostAlertKey } from '../../src/temporal/search-attributes.js';
+import { backlogWorkflow } from '../../src/workflows/backlog.js';
+import { cardStateQuery, cardWorkflow } from '../../src/workflows/card.js';
+import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
+import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
+
+let server: Server;
+let url: string;
+const received: { event: string; body: Record<string, unknown> }[] = [];
+
+beforeAll(async () => {
+  server = createServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const json = JSON.parse(body) as Record<string, unknown>;
+      received.push({ event: String(json.event), body: json });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+async function run(cards: TestCard[], scripts: Record<string, CardScript>, opts: { alert?: number; squad?: Record<string, unknown>; cardId?: string } = {}) {
+  const { client } = await testEnv();
+  const taskQueue = uniqueTaskQueue('budget');
+  const fake = fakeActivities(scripts);
+  const worker = await createTestWorker({ taskQueue, activities: { ...fake.activities, notify: createNotify() } });
+  const backlogId = uniqueBacklogId('budget');
+  const plan = testPlan(backlogId, cards, opts.alert ?? 1, opts.squad ?? {});
+  const queues = { owners: taskQueue, validation: taskQueue, debugging: taskQueue };
+  return { client, worker, backlogId, plan, queues, taskQueue, calls: fake.calls };
+}
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('budget gate', () => {
+  it('escalates instead of starting an owner run that would go over the card budget', async () => {
+    // Each owner run costs $0.01; after two the next one (estimated at $0.01) would pass $0.025.
+    const { client, worker, backlogId, plan, queues, taskQueue, calls } = await run([{ id: 'C', budget_usd: 0.025 }], { C: { judge: [['x']] } });
+    const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/C`, args: [{ plan: plan.cards[0]!, queues }] });
+    const state = await worker.runUntil(async () => {
+      const s = await waitFor(async () => {
+        const st: CardState = await handle.query(cardStateQuery);
+        return st.status === 'AWAITING_HUMAN' ? st : undefined;
+      }, 'AWAITING_HUMAN');
+      await handle.terminate('test done');
+      return s;
+    });
+    expect(calls.filter((c) => c.activity === 'runOwner')).toHaveLength(2);
+    expect(state.attempts.at(-1)!.budgetStop).toMatch(/card budget would be exceeded: spent \$0\.02 of \$0\.03|card budget would be exceeded/);
+    expect(state.auditLog.find((e) => e.action === 'escalated')!.reason).toMatch(/^over budget: card budget/);
+    expect(state.cost.usd).toBeCloseTo(0.02, 6);
+  });
+
+  it('stops new runs of every card once the backlog budget is used up', async () => {
+    // A spends $0.02 (one correction) of the $0.015 backlog budget before B may start: B never runs.
+    const { client, worker, backlogId, plan, queues, taskQueue, calls } = await run(
+      [{ id: 'A' }, { id: 'B', dependencies: ['A'] }],
+      { A: { judge: [['x'], 'pass'] } },
+      { squad: { budget: { per_backlog_usd: 0.015 } } },
+    );
+    const handle = await client.workflow.start(backlogWorkflow, {
+      taskQueue,
+      workflowId: backlogId,
+      args: [{ backlogId, cards: plan.cards, done: plan.done, queues, source: { file: 'b.json', metadata: {}, legacyCards: [] } }],
+    });
+    const b = await worker.runUntil(async () => {
+      const h = client.workflow.getHandle(`${backlogId}/B`);
+      const s = await waitFor(async () => {
+        const st: CardState = await h.query(cardStateQuery);
+        return st.status === 'AWAITING_HUMAN' ? st : undefined;
+      }, 'B to await a human');
+      await handle.terminate('test done');
+      return s;
+    });
+    expect(b.backlogBudgetExhausted).toBe(true);
+    expect(b.auditLog.find((e) => e.action === 'escalated')!.reason).toMatch(/^over budget: backlog budget exhausted: spent \$0\.02 of \$0\.0\d$/);
+    expect(calls.filter((c) => c.cardId === 'B')).toHaveLength(0);
+  });
+});
+
+describe('cost alert and notifications', () => {
+  it('raises the cost alert once: audit, CardCostAlert, and a card.cost_alert webhook', async () => {
+    const { client, worker, backlogId, plan, queues, taskQueue } = await run([{ id: 'C' }], { C: { judge: [['x'], 'pass'] } }, {
+      alert: 0.015,
+      squad: { notifications: { webhooks: [{ url, format: 'json' }] } },
+    });
+    const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/C`, args: [{ plan: plan.cards[0]!, queues }] });
+    const outcome = await worker.runUntil(handle.result());
+    expect(outcome.status).toBe('DONE');
+    expect(outcome.state!.auditLog.filter((e) => e.action === 'cost_alert')).toHaveLength(1);
+    expect((await handle.describe()).typedSearchAttributes.get(CardCostAlertKey)).toBe(true);
+    const sent = received.filter((r) => r.body.backlogId === backlogId);
+    expect(sent.map((r) => r.event)).toEqual(['card.cost_alert']);
+    expect(sent[0]!.body).toMatchObject({ cardId: 'C', thresholdUsd: 0.015 });
+  });
+
+  it('never lets a webhook that is down block the card', async () => {
+    const { client, worker, backlogId, plan, queues, taskQueue } = await run([{ id: 'C' }], { C: { judge: [['x'], 'pass'] } }, {
+      alert: 0.015,
+      squad: { notifications: { webhooks: [{ url: 'http://127.0.0.1:9/down', format: 'json' }] } },
+    });
+    const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/C`, args: [{ plan: plan.cards[0]!, queues }] });
+    await worker.runUntil(async () => {
+      const done = await waitFor(async () => {
+        const st: CardState = await handle.query(cardStateQuery);
+        return st.status === 'DONE' ? st : undefined;
+      }, 'DONE');
+      expect(done.costAlert).toBe(true);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('notifies card.escalated and card.awaiting_human when a card escalates', async () => {
+    const { client, worker, backlogId, plan, queues, taskQueue } = await run([{ id: 'E' }], { E: { qa: [['x']] } }, {
+      squad: { notifications: { webhooks: [{ url, format: 'json', events: ['card.escalated', 'card.awaiting_human'] }] } },
+    });
+    const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/E`, args: [{ plan: plan.cards[0]!, queues }] });
+    await worker.runUntil(async () => {
+      await waitFor(async () => (received.filter((r) => r.body.backlogId === backlogId).length >= 2 ? true : undefined), 'two notifications');
+      await handle.terminate('test done');
+    });
+    const events = received.filter((r) => r.body.backlogId === backlogId).map((r) => r.event).sort();
+    expect(events).toEqual(['card.awaiting_human', 'card.escalated']);
+  });
+});
