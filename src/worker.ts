@@ -11,7 +11,9 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
+import { dataConverterFromEnv } from './codec/aes-gcm.js';
 import { createActivities } from './activities/index.js';
 import { squadflowActivityInterceptors } from './observability/interceptors.js';
 import { metricsSinks } from './observability/metrics.js';
@@ -40,6 +42,12 @@ export interface SquadWorkerOptions {
   baseDir?: string;
   /** A prebuilt workflow bundle; built once per process otherwise. */
   workflowBundle?: WorkflowBundleOption;
+  /**
+   * Data converter (payload encryption). Default: from the environment (`SQUADFLOW_CODEC_KEY` /
+   * `SQUADFLOW_CODEC_KEY_FILE`), none when no key is set. A prebuilt bundle must have been made with its
+   * `failureConverterPath`.
+   */
+  dataConverter?: DataConverter;
 }
 
 /**
@@ -53,11 +61,23 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
     workspacesRoot: opts.workspacesRoot ?? DEFAULT_WORKSPACES_ROOT,
     baseDir: opts.baseDir ?? PROJECT_ROOT,
   });
+  const dataConverter = opts.dataConverter ?? dataConverterFromEnv();
   const workers: Worker[] = [];
   for (const kind of kinds) {
-    const common = { connection: opts.connection, namespace: opts.namespace, taskQueue: taskQueues[kind] };
+    const common = {
+      connection: opts.connection,
+      namespace: opts.namespace,
+      taskQueue: taskQueues[kind],
+      ...(dataConverter ? { dataConverter } : {}),
+    };
     if (kind === 'orchestration') {
-      const workflowBundle = opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }));
+      const workflowBundle =
+        opts.workflowBundle ??
+        (await bundleWorkflowCode({
+          workflowsPath: WORKFLOWS_PATH,
+          logger: quietBundlerLogger,
+          ...(dataConverter?.failureConverterPath ? { failureConverterPath: dataConverter.failureConverterPath } : {}),
+        }));
       workers.push(await Worker.create({ ...common, workflowBundle, sinks: metricsSinks() }));
     } else {
       workers.push(await Worker.create({ ...common, activities, interceptors: { activity: [squadflowActivityInterceptors()] } }));

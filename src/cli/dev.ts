@@ -4,6 +4,8 @@
  * `--exit-when-idle`). Shutdown is clean: workers drained, server stopped, no orphan process.
  */
 import { Client } from '@temporalio/client';
+import { codecFromEnv, dataConverterFromEnv } from '../codec/aes-gcm.js';
+import { startCodecServer } from '../codec/server.js';
 import type { BacklogPlan } from '../domain/index.js';
 import { startDevServer, type DevServerHandle } from '../temporal/dev-server.js';
 import { createWorkers, runWorkers } from '../worker.js';
@@ -19,11 +21,28 @@ export interface DevOptions {
   /** A validated backlog to start, with the file it came from. */
   backlog?: { plan: BacklogPlan; file: string };
   exitWhenIdle: boolean;
+  /** Port of the codec server started when payload encryption is on (default 8081). */
+  codecPort?: number;
 }
 
 /** Runs the dev environment until Ctrl-C or idle; resolves with the exit code. */
 export async function runDev(opts: DevOptions): Promise<number> {
-  const server: DevServerHandle = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.db });
+  // With payload encryption on, the Web UI decodes through a local codec server (src/codec/server.ts).
+  const dataConverter = dataConverterFromEnv();
+  const codec = codecFromEnv();
+  const codecServer = codec
+    ? await startCodecServer({ codec, port: opts.codecPort, origin: [`http://localhost:${opts.uiPort}`, `http://127.0.0.1:${opts.uiPort}`] })
+    : undefined;
+  const server: DevServerHandle = await startDevServer({
+    port: opts.port,
+    uiPort: opts.uiPort,
+    dbFilename: opts.db,
+    ...(codecServer ? { extraArgs: ['--ui-codec-endpoint', codecServer.url] } : {}),
+  }).catch(async (err: unknown) => {
+    await codecServer?.close();
+    throw err;
+  });
+  if (codecServer) console.log(`Payloads encrypted (AES-256-GCM); the Web UI decodes them through ${codecServer.url}`);
   const ui = server.uiUrl ?? `http://127.0.0.1:${opts.uiPort}`;
   console.log(
     server.reused
@@ -46,7 +65,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
 
   let exitCode = 0;
   try {
-    const client = new Client({ connection: server.connection, namespace: server.namespace });
+    const client = new Client({ connection: server.connection, namespace: server.namespace, ...(dataConverter ? { dataConverter } : {}) });
     if (opts.backlog) {
       const { plan, file } = opts.backlog;
       const started = await startBacklog(client, plan, file);
@@ -71,6 +90,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
       exitCode = 1;
     });
     await server.stop();
+    await codecServer?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

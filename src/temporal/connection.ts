@@ -12,6 +12,7 @@
  *
  * Blank variables count as unset. Node-only: never import from workflows.
  */
+import { dataConverterFromEnv } from '../codec/aes-gcm.js';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
@@ -115,7 +116,9 @@ export async function connectClient(opts: TemporalConnectionOptions = connection
     ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}),
     ...(opts.metadata ? { metadata: opts.metadata } : {}),
   });
-  return new Client({ connection, namespace: opts.namespace });
+  // Payload encryption when a key is configured (SQUADFLOW_CODEC_KEY / _FILE — src/codec/aes-gcm.ts).
+  const dataConverter = dataConverterFromEnv();
+  return new Client({ connection, namespace: opts.namespace, ...(dataConverter ? { dataConverter } : {}) });
 }
 
 /**
