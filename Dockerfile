@@ -14,4 +14,5 @@ COPY . .
 RUN mkdir -p state && chown -R node:node state
 
 USER node
-CMD ["npx", "tsx", "src/worker.ts"]
+# node runs the worker directly (not npx/npm, which do not pass SIGTERM on): `docker stop` drains it.
+CMD ["node", "--import", "tsx", "src/worker.ts"]

@@ -127,7 +127,7 @@ describe('docker-compose.yml', () => {
   it('runs one worker per task queue kind, from the Dockerfile, after the namespace is ready', () => {
     for (const kind of QUEUE_KINDS) {
       const worker = service(`worker-${kind}`);
-      expect(worker.command).toEqual(['npx', 'tsx', 'src/worker.ts', '--queues', kind]);
+      expect(worker.command).toEqual(['node', '--import', 'tsx', 'src/worker.ts', '--queues', kind]);
       expect(worker.build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
       expect(worker.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
       expect(worker.depends_on).toEqual({
@@ -137,7 +137,7 @@ describe('docker-compose.yml', () => {
     const dockerfile = readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^FROM node:24[\w.-]*slim$/m);
     expect(dockerfile).toContain('npm ci');
-    expect(dockerfile).toContain('CMD ["npx", "tsx", "src/worker.ts"]');
+    expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "src/worker.ts"]');
   });
 
   it('mounts one-shot scripts that exist and are valid sh', () => {
