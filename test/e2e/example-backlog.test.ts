@@ -150,6 +150,19 @@ describe('the example backlog, end to end', () => {
     for await (const wf of client.workflow.list({ query: `BacklogId="${backlogId}" AND CardStatus="DONE"` })) visible.push(wf.workflowId);
     expect(visible).toContain(`${backlogId}/BE-002`);
 
+    // The success metrics of a run whose outcome is known: 8 cards run; ARQ-001 fixed by one correction,
+    // BE-002 failed 4 attempts and was approved by a human; the other six passed first time.
+    const metrics = await cli('metrics', backlogId, '--json');
+    expect(metrics.code).toBe(0);
+    const m = (JSON.parse(metrics.out) as { metrics: Record<string, unknown> }).metrics;
+    expect(m).toMatchObject({ cardsRun: 8, attempts: 12, failedAttempts: 5, escalatedCards: 1, firstTimeRightCards: 6 });
+    expect(m.rejectionRate).toBeCloseTo(5 / 12, 10);
+    const history = await cli('history', backlogId, 'ARQ-001', '--json');
+    expect(history.code).toBe(0);
+    expect((JSON.parse(history.out) as { state: { attempts: unknown[] } }).state.attempts).toHaveLength(2);
+    const queue = await cli('list', '--backlog', backlogId, '--status', 'AWAITING_HUMAN', '--json');
+    expect(queue.code).toBe(0);
+
     const exported = await cli('export', backlogId);
     expect(exported.code).toBe(0);
     const doc = JSON.parse(exported.out) as { metadata: Record<string, unknown>; cards: Record<string, unknown>[] };
