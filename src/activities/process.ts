@@ -8,7 +8,9 @@
  * and the whole group is signalled. POSIX only; a grandchild that starts its own session escapes.
  */
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { constants as fsConstants, existsSync } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { delimiter, isAbsolute, join, resolve as resolvePath } from 'node:path';
 
 /** Default cap of collected stdout and of collected stderr, bytes (10 MiB each; the tail is kept). */
 export const DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
@@ -143,6 +145,41 @@ function describeSpawnFailure(code: string | undefined): { code: SpawnErrorCode;
   return { code: 'OTHER', why: `spawn failed (${code ?? 'unknown error'})` };
 }
 
+/** `setpriv` (util-linux), when this is Linux and it is installed. */
+const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
+
+/**
+ * How to start `command` so that it dies with the worker: its own process group (for the timeout and
+ * cancellation kills) survives a SIGKILLed worker, and an orphaned agent would then finish its work while
+ * Temporal retries the same attempt elsewhere — the same side effect twice (found by `npm run chaos`). On
+ * Linux with `setpriv`, the program runs under `setpriv --pdeathsig KILL`, which exec()s it with the
+ * parent-death signal set. The command is resolved on PATH first, so a missing or non-executable program
+ * is still a SpawnError (ENOENT/EACCES) rather than setpriv's exit code.
+ * @throws SpawnError when the program is missing or not executable.
+ */
+async function tiedToWorker(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ command: string; args: string[] }> {
+  if (!SETPRIV) return { command, args: [...args] };
+  const candidates = command.includes('/')
+    ? [isAbsolute(command) ? command : resolvePath(cwd, command)]
+    : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(isAbsolute(dir) ? dir : resolvePath(cwd, dir), command));
+  let sawNonExecutable = false;
+  for (const candidate of candidates) {
+    const st = await stat(candidate).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    if (await access(candidate, fsConstants.X_OK).then(() => true, () => false)) {
+      return { command: SETPRIV, args: ['--pdeathsig', 'KILL', '--', candidate, ...args] };
+    }
+    sawNonExecutable = true;
+  }
+  const { code, why } = describeSpawnFailure(sawNonExecutable ? 'EACCES' : 'ENOENT');
+  throw new SpawnError(why, code, command, cwd);
+}
+
 /**
  * Runs a program without a shell in its own process group and waits until it and everything it started in
  * that group have finished.
@@ -186,8 +223,9 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
     };
   }
 
+  const launch = await tiedToWorker(opts.command, args, opts.cwd, opts.env ?? process.env);
   return new Promise<ProcessResult>((resolve, reject) => {
-    const child = spawn(opts.command, args, {
+    const child = spawn(launch.command, launch.args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       detached: true,

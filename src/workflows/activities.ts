@@ -22,7 +22,8 @@ export interface ActivityQueues {
  */
 const OWNER_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '65 minutes',
-  heartbeatTimeout: '1 minute',
+  // Agents heartbeat every 2 s; 20 s without one means the worker is gone (recovery time after a crash).
+  heartbeatTimeout: '20 seconds',
   retry: {
     maximumAttempts: 3,
     initialInterval: '1 second',
@@ -35,7 +36,7 @@ const OWNER_OPTIONS: ActivityOptions = {
 /** Verification, LLM-judge, QA: up to 15 min (QA runs test suites), heartbeats, 3 tries. */
 const VALIDATION_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 

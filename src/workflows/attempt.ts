@@ -4,7 +4,8 @@
  * PRODUCT.md "Validation" and the agent-kinds issue ("budgets … checked before each owner/judge run").
  * Workflow code: deterministic, no Node APIs.
  */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, log } from '@temporalio/workflow';
 import {
   addCosts,
   attemptWorkspace,
@@ -63,6 +64,18 @@ function failureMessage(err: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * Owner runs whose every try ended because its worker stopped heartbeating (killed, machine lost) are
+ * run again up to this many times before they count as an owner failure (found by `npm run chaos`:
+ * three worker kills during one run used to turn into a rejection and a correction round).
+ */
+const MAX_WORKER_LOSSES = 5;
+
+/** True when an activity failed because its worker stopped heartbeating (not because the agent failed). */
+function lostItsWorker(err: ActivityFailure): boolean {
+  return err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.HEARTBEAT;
+}
+
 /** What a failed run had spent (agents report it in the failure's details), else nothing. */
 function failureCost(err: unknown): Cost | undefined {
   const e = rootCause(err);
@@ -109,24 +122,32 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
 
   hooks.onStatus('IN_PROGRESS');
   let owner: OwnerResult;
-  try {
-    await beforeRun();
-    owner = await acts.runOwner({
-      backlogId: plan.backlogId,
-      card: plan.card,
-      attempt,
-      agent: plan.agent,
-      workspace,
-      previousWorkspace: input.previousWorkspace,
-      dependencies: input.dependencies,
-      feedback: input.feedback,
-      budgetUsd: ownerGate.remainingUsd,
-      pricing: plan.pricing,
-    });
-  } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: ${failureMessage(err)}`], at: now() };
-    return done([], 'owner failed', [verdict], failureCost(err) ?? { inputTokens: 0, outputTokens: 0, usd: 0 });
+  for (let workerLosses = 0; ; workerLosses++) {
+    try {
+      await beforeRun();
+      owner = await acts.runOwner({
+        backlogId: plan.backlogId,
+        card: plan.card,
+        attempt,
+        agent: plan.agent,
+        workspace,
+        previousWorkspace: input.previousWorkspace,
+        dependencies: input.dependencies,
+        feedback: input.feedback,
+        budgetUsd: ownerGate.remainingUsd,
+        pricing: plan.pricing,
+      });
+      break;
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      // Workers that died under the agent (heartbeats stopped) are not the agent failing: run it again.
+      if (lostItsWorker(err) && workerLosses < MAX_WORKER_LOSSES) {
+        log.warn('Owner run lost its worker; running it again', { cardId: plan.card.id, attempt, workerLosses: workerLosses + 1 });
+        continue;
+      }
+      const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: ${failureMessage(err)}`], at: now() };
+      return done([], 'owner failed', [verdict], failureCost(err) ?? { inputTokens: 0, outputTokens: 0, usd: 0 });
+    }
   }
 
   hooks.onStatus('VALIDATING');
