@@ -1,0 +1,500 @@
+/**
+ * One benchmark case, in its own process (so that RSS, the Temporal core runtime and the dev server belong
+ * to this case alone): `tsx bench/case.ts <config.json>` runs one size of one variant and writes a
+ * {@link CaseResult} as JSON to `config.out`. bench/run.ts starts the cases and prints the tables.
+ *
+ * - `squadflow`: the real backlog/card workflows (the product's bundle), the instant activities, one
+ *   backlog started with `startBacklog` — the product's own path from a planned backlog to running cards.
+ * - `bare`: one trivial workflow per card (bench/bare-workflow.ts), started by the client, 4 activities.
+ *
+ * Both run on a fresh embedded dev server (`startDevServer`, random port, no UI), with one in-process worker
+ * serving one task queue (workflows and activities, default worker options). A run ends when every card
+ * is done, or on failure, on a stall (no activity progress and no completion for `stallMs`), or at
+ * `timeoutMs`; what happened is diagnosed from the histories and reported, never thrown.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import proto from '@temporalio/proto';
+import { readBacklogView, startBacklog, type BacklogQueues } from '../src/cli/backlogs.js';
+import { cardWorkflowId, type CardState } from '../src/domain/index.js';
+import { metricsSinks } from '../src/observability/metrics.js';
+import { startDevServer } from '../src/temporal/dev-server.js';
+import { installRuntime } from '../src/temporal/runtime.js';
+import { benchCardId, planLayeredBacklog } from './backlog.js';
+import type { BareCardResult } from './bare-workflow.js';
+import { bareActivities, instantActivities, newActivityClock, type ActivityClock } from './instant-activities.js';
+import {
+  RssSampler,
+  describeError,
+  historySize,
+  largest,
+  mapPool,
+  percentiles,
+  spreadSample,
+  type HistorySize,
+  type Percentiles,
+  type RssPeaks,
+} from './measure.js';
+
+const { temporal } = proto;
+
+/** What a case runs. */
+export interface CaseConfig {
+  variant: 'squadflow' | 'bare';
+  /** Number of cards. */
+  size: number;
+  /** Layers of the DAG (squadflow only). */
+  layers: number;
+  /** Absolute path of the workflow bundle of the variant. */
+  bundlePath: string;
+  /** Where the CaseResult JSON goes. */
+  out: string;
+  /** Give up after this long, ms (from the start of the backlog / the first start). */
+  timeoutMs: number;
+  /** Give up when nothing progresses (no activity, no completion) for this long, ms. */
+  stallMs: number;
+  /** `memory`: in-memory SQLite; `file`: a SQLite file in WAL mode (what `squadflow dev` uses). */
+  db: 'memory' | 'file';
+  /** `--dynamic-config-value` arguments for the dev server (diagnostics only; empty by default). */
+  dynamicConfig: string[];
+  /** How many card (or bare) workflow histories to fetch and measure besides the backlog's. */
+  historySample: number;
+  /** Worker `maxCachedWorkflows` (diagnostics only; default: the SDK's, as `createWorkers`). */
+  maxCachedWorkflows?: number;
+}
+
+/** How a case ended. */
+export type CaseStatus = 'completed' | 'start-failed' | 'failed' | 'stalled' | 'timeout' | 'crashed';
+
+/** What a case measured. Times in ms; sizes in bytes. */
+export interface CaseResult {
+  variant: CaseConfig['variant'];
+  size: number;
+  status: CaseStatus;
+  /** Why it did not complete (the error, with its causes). */
+  error?: string;
+  /** From starting the backlog (or the first bare workflow) to the backlog's (last bare workflow's) result. */
+  wallMs?: number;
+  /** Cards that reached DONE. */
+  cardsDone: number;
+  /** Cards DONE per second of wall time (until the last card DONE when the run did not complete). */
+  cardsPerSec?: number;
+  /** Last dependency DONE → dependent's owner start (squadflow only). */
+  depLatency?: Percentiles;
+  /** Owner start (IN_PROGRESS) → DONE, workflow time. */
+  cardDuration?: Percentiles;
+  /** Largest history measured (backlog and the sampled cards). */
+  largestHistory?: HistorySize;
+  /** The backlog workflow's history (squadflow only). */
+  backlogHistory?: HistorySize;
+  /** Largest sampled card (or bare) workflow history. */
+  largestCardHistory?: HistorySize;
+  /** Histories measured. */
+  historiesMeasured: number;
+  rss: RssPeaks;
+  /** Size of the backlog workflow's input (JSON), squadflow only. */
+  inputBytes?: number;
+  /** Size of the backlog workflow's result (JSON), when it completed. */
+  resultBytes?: number;
+  /** What the backlog workflow's history says (event types, workflow tasks, how it closed); squadflow only. */
+  diagnosis?: string[];
+  /** The backlog workflow's workflow tasks: how many, and how long each took from started to completed. */
+  backlogTasks?: WorkflowTaskStats;
+  /** Owner runs started and QA runs finished (instant activities' counters). */
+  ownerRuns: number;
+  qaRuns: number;
+}
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+function log(config: CaseConfig, message: string): void {
+  process.stderr.write(`[${config.variant} ${config.size}] ${message}\n`);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Awaits `promise` until it settles, nothing progressed for `stallMs`, or `deadline`. */
+async function watch<T>(
+  promise: Promise<T>,
+  clock: ActivityClock,
+  config: CaseConfig,
+  startedAt: number,
+  extraProgress: () => number = () => 0,
+): Promise<{ kind: 'done'; value: T } | { kind: 'error'; error: unknown } | { kind: 'stalled' | 'timeout' }> {
+  let settled: { kind: 'done'; value: T } | { kind: 'error'; error: unknown } | undefined;
+  promise.then(
+    (value) => (settled = { kind: 'done', value }),
+    (error: unknown) => (settled = { kind: 'error', error }),
+  );
+  let lastMark = -1;
+  let lastChange = Date.now();
+  let lastLog = Date.now();
+  const deadline = startedAt + config.timeoutMs;
+  while (Date.now() < deadline) {
+    if (settled) return settled;
+    const mark = clock.ownerRuns + clock.qaRuns + extraProgress();
+    if (mark !== lastMark) {
+      lastMark = mark;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > config.stallMs) {
+      return { kind: 'stalled' };
+    }
+    if (Date.now() - lastLog >= 10_000) {
+      lastLog = Date.now();
+      const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
+      log(config, `${((Date.now() - startedAt) / 1000).toFixed(0)} s: owners started ${clock.ownerStart.size}/${config.size}, QA done ${clock.qaRuns}, RSS ${rss} MiB`);
+    }
+    await delay(100);
+  }
+  return settled ?? { kind: 'timeout' };
+}
+
+/** A workflow's workflow tasks: how many completed, and started → completed / scheduled → started times. */
+export interface WorkflowTaskStats {
+  count: number;
+  /** Started → completed (the worker's time on the task, plus its round trip), ms. */
+  processing: Percentiles;
+  /** Scheduled → started (waiting for a worker to pick the task up), ms. */
+  queueWait: Percentiles;
+  /** Sum of started → completed over every task, ms: how long the workflow kept its worker busy. */
+  busyMs: number;
+  /** Failed and timed-out workflow tasks. */
+  failed: number;
+  timedOut: number;
+}
+
+type HistoryEvent = NonNullable<proto.temporal.api.history.v1.IHistory['events']>[number];
+
+function eventMs(e: HistoryEvent | undefined): number | undefined {
+  const t = e?.eventTime;
+  if (!t) return undefined;
+  return Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6);
+}
+
+/** Workflow task statistics of a history. */
+export function workflowTaskStats(events: readonly HistoryEvent[]): WorkflowTaskStats {
+  const byId = new Map<number, HistoryEvent>();
+  for (const e of events) byId.set(Number(e.eventId ?? 0), e);
+  const processing: number[] = [];
+  const queueWait: number[] = [];
+  let failed = 0;
+  let timedOut = 0;
+  for (const e of events) {
+    if (e.workflowTaskFailedEventAttributes) failed++;
+    if (e.workflowTaskTimedOutEventAttributes) timedOut++;
+    const done = e.workflowTaskCompletedEventAttributes;
+    if (!done) continue;
+    const started = byId.get(Number(done.startedEventId ?? 0));
+    const scheduled = byId.get(Number(started?.workflowTaskStartedEventAttributes?.scheduledEventId ?? 0));
+    const [tDone, tStarted, tScheduled] = [eventMs(e), eventMs(started), eventMs(scheduled)];
+    if (tDone !== undefined && tStarted !== undefined) processing.push(tDone - tStarted);
+    if (tStarted !== undefined && tScheduled !== undefined) queueWait.push(tStarted - tScheduled);
+  }
+  return {
+    count: processing.length,
+    processing: percentiles(processing),
+    queueWait: percentiles(queueWait),
+    busyMs: processing.reduce((a, b) => a + b, 0),
+    failed,
+    timedOut,
+  };
+}
+
+/** A short account of a workflow's history: events, bytes, event types, workflow tasks, how it closed. */
+async function diagnose(client: Client, workflowId: string): Promise<{ lines: string[]; tasks?: WorkflowTaskStats }> {
+  const lines: string[] = [];
+  let tasks: WorkflowTaskStats | undefined;
+  try {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const events = history.events ?? [];
+    const bytes = temporal.api.history.v1.History.encode(history).finish().length;
+    const type = (e: HistoryEvent) => (temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)).replace('EVENT_TYPE_', '');
+    const first = eventMs(events[0]);
+    const last = eventMs(events[events.length - 1]);
+    lines.push(
+      `${workflowId}: ${events.length} events, ${bytes} bytes, ${first !== undefined && last !== undefined ? `${((last - first) / 1000).toFixed(1)} s` : '?'}; ` +
+        `last event ${events.length ? type(events[events.length - 1]!) : 'none'}`,
+    );
+    const counts = new Map<string, number>();
+    for (const e of events) counts.set(type(e), (counts.get(type(e)) ?? 0) + 1);
+    lines.push(`  event types: ${[...counts].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+    tasks = workflowTaskStats(events);
+    const msOf = (n: number | undefined) => (n === undefined ? '–' : `${n} ms`);
+    lines.push(
+      `  workflow tasks: ${tasks.count} completed, started→completed p50 ${msOf(tasks.processing.p50)} / p95 ${msOf(tasks.processing.p95)} ` +
+        `(sum ${(tasks.busyMs / 1000).toFixed(1)} s), scheduled→started p50 ${msOf(tasks.queueWait.p50)} / p95 ${msOf(tasks.queueWait.p95)}; ` +
+        `${tasks.failed} failed, ${tasks.timedOut} timed out`,
+    );
+    const failedTasks = events.filter((e) => e.workflowTaskFailedEventAttributes);
+    if (failedTasks.length > 0) {
+      const lastFailed = failedTasks[failedTasks.length - 1]!.workflowTaskFailedEventAttributes!;
+      const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[lastFailed.cause ?? 0];
+      lines.push(`  last workflow task failure: cause ${cause}, "${lastFailed.failure?.message ?? ''}"`);
+    }
+    const end = events[events.length - 1];
+    const failedAttrs = end?.workflowExecutionFailedEventAttributes;
+    if (failedAttrs) {
+      const cause = failedAttrs.failure?.cause?.message;
+      lines.push(`  workflow failed: "${failedAttrs.failure?.message ?? ''}"${cause ? ` (cause: ${cause})` : ''}`);
+    }
+    const terminated = end?.workflowExecutionTerminatedEventAttributes;
+    if (terminated) lines.push(`  terminated: reason "${terminated.reason ?? ''}", identity "${terminated.identity ?? ''}"`);
+    const childFailed = events.filter((e) => e.startChildWorkflowExecutionFailedEventAttributes).length;
+    if (childFailed > 0) lines.push(`  child starts that failed: ${childFailed}`);
+  } catch (err) {
+    lines.push(`${workflowId}: history not readable: ${describeError(err)}`);
+  }
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    lines.push(`  describe: status ${d.status.name}, historyLength ${d.historyLength}, historySize ${d.historySize ?? '?'} bytes, pending children ${d.raw.pendingChildren?.length ?? 0}`);
+  } catch (err) {
+    lines.push(`  describe failed: ${describeError(err)}`);
+  }
+  return { lines, tasks };
+}
+
+/** Milliseconds of an ISO time. */
+function ms(iso: string | undefined): number | undefined {
+  if (!iso) return undefined;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** Card metrics from final card states: DONE times, durations, dependency latencies. */
+function cardMetrics(states: CardState[], clock: ActivityClock): { done: number; lastDoneAt?: number; duration: number[]; depLatency: number[] } {
+  const doneAt = new Map<string, number>();
+  const duration: number[] = [];
+  for (const s of states) {
+    const done = ms(s.statusHistory.find((h) => h.status === 'DONE')?.at);
+    if (done === undefined) continue;
+    doneAt.set(s.card.id, done);
+    const started = ms(s.statusHistory.find((h) => h.status === 'IN_PROGRESS')?.at);
+    if (started !== undefined) duration.push(done - started);
+  }
+  const depLatency: number[] = [];
+  for (const s of states) {
+    if (s.card.dependencies.length === 0) continue;
+    const ownerStart = clock.ownerStart.get(s.card.id);
+    const deps = s.card.dependencies.map((d) => doneAt.get(d));
+    if (ownerStart === undefined || deps.some((d) => d === undefined)) continue;
+    depLatency.push(ownerStart - Math.max(...(deps as number[])));
+  }
+  const lastDoneAt = doneAt.size > 0 ? Math.max(...doneAt.values()) : undefined;
+  return { done: doneAt.size, lastDoneAt, duration, depLatency };
+}
+
+// ---- the squadflow variant ------------------------------------------------------------------------
+
+async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
+  const queue = worker.options.taskQueue;
+  const queues: BacklogQueues = { orchestration: queue, owners: queue, validation: queue, debugging: queue };
+  const backlogId = `bench-${config.size}-${Date.now().toString(36)}`;
+  const plan = planLayeredBacklog({ backlogId, size: config.size, layers: config.layers });
+  result.inputBytes = Buffer.byteLength(
+    JSON.stringify({
+      backlogId: plan.backlogId,
+      cards: plan.cards,
+      done: plan.done,
+      queues: { owners: queue, validation: queue, debugging: queue },
+      source: { file: `${backlogId}.json`, metadata: plan.source.metadata, legacyCards: [] },
+    }),
+  );
+  log(config, `backlog ${backlogId}: ${plan.cards.length} cards, input ${(result.inputBytes / 2 ** 20).toFixed(2)} MiB`);
+
+  let startedAt = Date.now();
+  let finishedAt: number | undefined;
+  const outcome = await worker.runUntil(async () => {
+    startedAt = Date.now();
+    try {
+      await startBacklog(client, plan, `${backlogId}.json`, queues);
+    } catch (err) {
+      return { kind: 'start-failed' as const, error: err };
+    }
+    const handle = client.workflow.getHandle(backlogId);
+    const ended = handle.result().then((value) => {
+      finishedAt = Date.now();
+      return value;
+    });
+    return watch(ended, clock, config, startedAt);
+  });
+
+  if (outcome.kind === 'start-failed') {
+    result.status = 'start-failed';
+    result.error = describeError(outcome.error);
+    log(config, `start failed: ${result.error}`);
+    return;
+  }
+  let states: CardState[] = [];
+  if (outcome.kind === 'done') {
+    result.status = 'completed';
+    result.wallMs = finishedAt! - startedAt;
+    result.resultBytes = Buffer.byteLength(JSON.stringify(outcome.value));
+    const view = await readBacklogView(client, backlogId);
+    states = view.cards.flatMap((c) => (c.state ? [c.state] : []));
+  } else {
+    result.status = outcome.kind === 'error' ? 'failed' : outcome.kind;
+    if (outcome.kind === 'error') result.error = describeError(outcome.error);
+    else result.error = outcome.kind === 'stalled' ? `no progress for ${config.stallMs / 1000} s` : `not done after ${config.timeoutMs / 1000} s`;
+    log(config, `did not complete (${result.status}): ${result.error}`);
+    // Read what the cards that did finish say (closed card workflows keep their result).
+    states = await closedCardStates(client, backlogId);
+  }
+  const m = cardMetrics(states, clock);
+  result.cardsDone = m.done;
+  if (result.wallMs === undefined && m.lastDoneAt !== undefined) result.wallMs = m.lastDoneAt - startedAt;
+  if (result.wallMs) result.cardsPerSec = m.done / (result.wallMs / 1000);
+  result.cardDuration = percentiles(m.duration);
+  result.depLatency = percentiles(m.depLatency);
+
+  const diagnosis = await diagnose(client, backlogId);
+  result.diagnosis = diagnosis.lines;
+  result.backlogTasks = diagnosis.tasks;
+
+  // Histories: the backlog's and a sample of cards'.
+  const sample = spreadSample(config.size, config.historySample).map((i) => cardWorkflowId(backlogId, benchCardId(i)));
+  const cards = (await mapPool(sample, 8, (id) => historySize(client, id).catch(() => undefined))).filter((h): h is HistorySize => !!h);
+  const backlog = await historySize(client, backlogId).catch(() => undefined);
+  result.backlogHistory = backlog;
+  result.largestCardHistory = largest(cards);
+  result.largestHistory = largest([...cards, ...(backlog ? [backlog] : [])]);
+  result.historiesMeasured = cards.length + (backlog ? 1 : 0);
+}
+
+/** Final states of the closed card workflows of a backlog (via visibility, then each one's result). */
+async function closedCardStates(client: Client, backlogId: string): Promise<CardState[]> {
+  const ids: string[] = [];
+  try {
+    const query = `WorkflowType="cardWorkflow" AND BacklogId="${backlogId}" AND ExecutionStatus="Completed"`;
+    for await (const wf of client.workflow.list({ query })) {
+      ids.push(wf.workflowId);
+      if (ids.length >= 100_000) break;
+    }
+  } catch {
+    return [];
+  }
+  const outcomes = await mapPool(ids, 32, async (id) => {
+    try {
+      const outcome = (await client.workflow.getHandle(id).result()) as { state?: CardState };
+      return outcome.state;
+    } catch {
+      return undefined;
+    }
+  });
+  return outcomes.filter((s): s is CardState => !!s);
+}
+
+// ---- the bare variant -----------------------------------------------------------------------------
+
+async function runBare(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
+  const queue = worker.options.taskQueue;
+  const runId = `bare-${config.size}-${Date.now().toString(36)}`;
+  const ids = Array.from({ length: config.size }, (_, i) => `${runId}/${benchCardId(i)}`);
+  let startedAt = Date.now();
+  let finishedAt: number | undefined;
+  let resultsIn = 0;
+  const outcome = await worker.runUntil(async () => {
+    startedAt = Date.now();
+    const all = (async () => {
+      await mapPool(ids, 64, (id, i) => client.workflow.start('bareCardWorkflow', { taskQueue: queue, workflowId: id, args: [benchCardId(i)] }));
+      const results = await mapPool(ids, 128, async (id) => {
+        const r = (await client.workflow.getHandle(id).result()) as BareCardResult;
+        resultsIn++;
+        return r;
+      });
+      finishedAt = Date.now();
+      return results;
+    })();
+    return watch(all, clock, config, startedAt, () => resultsIn);
+  });
+  if (outcome.kind === 'done') {
+    result.status = 'completed';
+    result.wallMs = finishedAt! - startedAt;
+    result.cardsDone = outcome.value.length;
+    result.cardsPerSec = result.cardsDone / (result.wallMs / 1000);
+    result.cardDuration = percentiles(outcome.value.map((r) => r.finishedAt - r.startedAt));
+  } else {
+    result.status = outcome.kind === 'error' ? 'failed' : outcome.kind;
+    result.error = outcome.kind === 'error' ? describeError(outcome.error) : `${outcome.kind} after ${resultsIn} results`;
+    result.cardsDone = resultsIn;
+  }
+  const sample = spreadSample(config.size, config.historySample).map((i) => ids[i]!);
+  const cards = (await mapPool(sample, 8, (id) => historySize(client, id).catch(() => undefined))).filter((h): h is HistorySize => !!h);
+  result.largestCardHistory = largest(cards);
+  result.largestHistory = result.largestCardHistory;
+  result.historiesMeasured = cards.length;
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const configPath = process.argv[2];
+  if (!configPath) throw new Error('usage: tsx bench/case.ts <config.json>');
+  const config = JSON.parse(await readFile(configPath, 'utf8')) as CaseConfig;
+  installRuntime('WARN');
+  const dir = await mkdtemp(join(tmpdir(), 'squadflow-bench-'));
+  const sampler = new RssSampler();
+  const clock = newActivityClock();
+  const result: CaseResult = {
+    variant: config.variant,
+    size: config.size,
+    status: 'crashed',
+    cardsDone: 0,
+    historiesMeasured: 0,
+    rss: { worker: 0, server: 0, heapUsed: 0 },
+    ownerRuns: 0,
+    qaRuns: 0,
+  };
+  const server = await startDevServer({
+    port: 0,
+    ui: false,
+    reuseExisting: false,
+    dbFilename: config.db === 'memory' ? null : join(dir, 'temporal.db'),
+    extraArgs: config.dynamicConfig.flatMap((v) => ['--dynamic-config-value', v]),
+    // The server's warnings (e.g. "history count exceeds warn limit", once per workflow task past 10,240
+    // events) would drown the progress lines; the histories are measured instead.
+    logLevel: 'error',
+  });
+  try {
+    const client = new Client({ connection: server.connection, namespace: server.namespace });
+    const taskQueue = `bench-${config.variant}-${config.size}`;
+    const worker = await Worker.create({
+      connection: server.nativeConnection,
+      namespace: server.namespace,
+      taskQueue,
+      workflowBundle: { codePath: config.bundlePath },
+      ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
+      ...(config.variant === 'squadflow'
+        ? { activities: instantActivities(clock), sinks: metricsSinks() }
+        : { activities: bareActivities(clock) }),
+    });
+    log(config, `dev server ${server.address} (${config.db} db), worker on ${taskQueue}`);
+    try {
+      if (config.variant === 'squadflow') await runSquadflow(config, client, worker, clock, result);
+      else await runBare(config, client, worker, clock, result);
+    } catch (err) {
+      result.status = 'crashed';
+      result.error = describeError(err);
+    }
+  } finally {
+    result.rss = sampler.stop();
+    result.ownerRuns = clock.ownerRuns;
+    result.qaRuns = clock.qaRuns;
+    await writeFile(config.out, JSON.stringify(result, null, 2));
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  log(config, `${result.status}${result.wallMs !== undefined ? ` in ${(result.wallMs / 1000).toFixed(1)} s` : ''}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench case failed: ${describeError(err)}\n`);
+    process.exit(1);
+  },
+);

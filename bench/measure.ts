@@ -1,0 +1,180 @@
+/**
+ * Measurement helpers of the benchmark: percentiles, a bounded-concurrency map, an RSS sampler (this
+ * process and the dev server it spawned) and workflow history sizes (events and encoded bytes).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
+
+// @temporalio/proto is CommonJS whose named exports Node's ESM loader cannot see: take them from the default export.
+const { temporal } = proto;
+
+/** Nearest-rank percentile (`p` in 0–100) of `values`; undefined for an empty list. */
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1];
+}
+
+/** p50 and p95 of a list of milliseconds (undefined when empty), plus how many values there were. */
+export interface Percentiles {
+  p50?: number;
+  p95?: number;
+  count: number;
+}
+
+/** {@link Percentiles} of `values`. */
+export function percentiles(values: readonly number[]): Percentiles {
+  return { p50: percentile(values, 50), p95: percentile(values, 95), count: values.length };
+}
+
+/**
+ * Maps `items` through `fn` with at most `concurrency` calls in flight; results keep the input order.
+ * Rejects with the first error (calls already started still run to their end).
+ */
+export async function mapPool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+/** Resident set size (bytes) of a process from /proc, or undefined when it cannot be read. */
+function procRss(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every descendant process id of `root` (Linux /proc; empty elsewhere). */
+export function descendants(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      // pid (comm) state ppid …; comm may contain spaces and parentheses: split after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(e), ppid);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const result: number[] = [];
+  const frontier = [root];
+  while (frontier.length > 0 && result.length < 10_000) {
+    const p = frontier.pop()!;
+    for (const [child, parent] of parentOf) {
+      if (parent === p) {
+        result.push(child);
+        frontier.push(child);
+      }
+    }
+  }
+  return result;
+}
+
+/** Peak memory seen by an {@link RssSampler}, bytes. */
+export interface RssPeaks {
+  /** This process (client + worker: the worker runs in-process). */
+  worker: number;
+  /** The dev server process(es) this process spawned, summed; 0 when not found. */
+  server: number;
+  /** Peak V8 heap used by this process. */
+  heapUsed: number;
+}
+
+/** Samples RSS every `intervalMs` until stopped; keeps the peaks. */
+export class RssSampler {
+  private readonly peaks: RssPeaks = { worker: 0, server: 0, heapUsed: 0 };
+  private readonly timer: NodeJS.Timeout;
+  private serverPids: number[] = [];
+  private ticks = 0;
+
+  constructor(intervalMs = 250) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    const mem = process.memoryUsage();
+    this.peaks.worker = Math.max(this.peaks.worker, mem.rss);
+    this.peaks.heapUsed = Math.max(this.peaks.heapUsed, mem.heapUsed);
+    // Re-discover the server's process now and then (it is spawned once, early).
+    if (this.ticks++ % 20 === 0) this.serverPids = descendants(process.pid);
+    const server = this.serverPids.reduce((sum, pid) => sum + (procRss(pid) ?? 0), 0);
+    this.peaks.server = Math.max(this.peaks.server, server);
+  }
+
+  /** Stops sampling (after one last sample) and returns the peaks. */
+  stop(): RssPeaks {
+    this.sample();
+    clearInterval(this.timer);
+    return { ...this.peaks };
+  }
+}
+
+/** Size of one workflow's history. */
+export interface HistorySize {
+  workflowId: string;
+  events: number;
+  /** Encoded size of the `temporal.api.history.v1.History` proto, bytes. */
+  bytes: number;
+}
+
+/** Fetches a workflow's whole history and measures it. */
+export async function historySize(client: Client, workflowId: string): Promise<HistorySize> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const bytes = temporal.api.history.v1.History.encode(history).finish().length;
+  return { workflowId, events: history.events?.length ?? 0, bytes };
+}
+
+/** The largest (by events, then bytes) of some history sizes; undefined for none. */
+export function largest(sizes: readonly HistorySize[]): HistorySize | undefined {
+  return sizes.reduce<HistorySize | undefined>(
+    (max, s) => (!max || s.events > max.events || (s.events === max.events && s.bytes > max.bytes) ? s : max),
+    undefined,
+  );
+}
+
+/** `count` indexes spread evenly over `0 … n-1` (first and last included), without repeats. */
+export function spreadSample(n: number, count: number): number[] {
+  if (n <= 0) return [];
+  if (count >= n) return Array.from({ length: n }, (_, i) => i);
+  const picks = new Set<number>();
+  for (let k = 0; k < count; k++) picks.add(Math.round((k * (n - 1)) / Math.max(1, count - 1)));
+  return [...picks].sort((a, b) => a - b);
+}
+
+/** The message of an error, with its causes (`a: b: c`), for reports. */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 6; depth++) {
+    if (e instanceof Error) {
+      const type = (e as { type?: unknown }).type;
+      parts.push(`${e.name}${typeof type === 'string' && type !== e.name ? `[${type}]` : ''}: ${e.message}`);
+      e = (e as { cause?: unknown }).cause;
+    } else {
+      parts.push(String(e));
+      break;
+    }
+  }
+  return parts.join(' ← ');
+}
