@@ -23,7 +23,9 @@ const OUT = resolve(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 async function save(handle: WorkflowHandle, name: string): Promise<void> {
   const history = await handle.fetchHistory();
   // protobufjs JSON (`History.toJSON()`), read back with `History.fromObject` from @temporalio/proto.
-  await writeFile(resolve(OUT, `${name}.json`), JSON.stringify(history, null, 1) + '\n');
+  // Stack traces name this machine's paths: keep them relative to the project (replay ignores them).
+  const text = JSON.stringify(history, null, 1).split(PROJECT_ROOT + '/').join('');
+  await writeFile(resolve(OUT, `${name}.json`), text + '\n');
   console.log(`recorded ${name} (${history.events?.length ?? 0} events)`);
 }
 

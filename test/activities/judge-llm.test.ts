@@ -12,7 +12,7 @@ import { card, rejectionOf, sandbox, type Sandbox } from './helpers.js';
 import { anthropicToolUse, llmServer, openAiCompletion } from './agents/helpers.js';
 
 const WS = 'shop/ARQ-001/attempt-1';
-const KEY = 'sk-ant-judge-key-424242';
+const KEY = 'fake-anthropic-judge-key-424242';
 const PRICING: Pricing = { 'claude-opus-4-7': { input_per_mtok: 5, output_per_mtok: 25 }, 'gpt-4.1': { input_per_mtok: 2, output_per_mtok: 8, cache_read_per_mtok: 0.5 } };
 const CRITERIA = [
   { name: 'Rollback plan', description: 'A section explains how to roll the change back.' },

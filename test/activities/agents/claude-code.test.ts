@@ -8,7 +8,7 @@ import { ClaudeCodeAgentSchema, type Pricing } from '../../../src/domain/squad.j
 import { rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from '../helpers.js';
 import { fakeCli, ownerInput, recordingHooks } from './helpers.js';
 
-const KEY = 'sk-ant-api03-TESTKEY-0123456789abcdef';
+const KEY = 'fake-anthropic-TESTKEY-0123456789abcdef';
 const OTHER_SECRET = 'ghp_worker_only_token_987654321';
 
 const PRICING: Pricing = {

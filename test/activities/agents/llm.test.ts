@@ -7,7 +7,7 @@ import type { Pricing } from '../../../src/domain/squad.js';
 import { rejectionOf, sandbox, type Sandbox } from '../helpers.js';
 import { anthropicError, anthropicToolUse, llmServer, openAiCompletion, ownerInput, recordingHooks } from './helpers.js';
 
-const ANTHROPIC_KEY = 'sk-ant-api03-llm-owner-key-5555';
+const ANTHROPIC_KEY = 'fake-anthropic-llm-owner-key-5555';
 const OPENAI_KEY = 'sk-proj-llm-owner-key-6666';
 const PRICING: Pricing = {
   'claude-sonnet-4-6': { input_per_mtok: 3, output_per_mtok: 15, cache_write_per_mtok: 3.75, cache_read_per_mtok: 0.3 },
