@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import { failureReasons } from '../domain/index.js';
 import { reviewCommand } from '../domain/notifications.js';
 import { isIdle, readBacklogView, type BacklogView } from './backlogs.js';
+import { sleep } from './watch.js';
 
 /** A card waiting for a human decision. */
 export interface BoardReview {
@@ -128,16 +129,4 @@ export async function watchBoard(client: Client, backlogId: string, opts: WatchB
     if (opts.signal?.aborted) break;
   }
   return board;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -6,35 +6,17 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from '@temporalio/worker';
-import { main } from '../../src/client.js';
 import { readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
 import { loadBacklog } from '../../src/cli/load.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
 import { createWorkers, runWorkers } from '../../src/worker.js';
 import { testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
+import { cli } from '../helpers/cli.js';
 
 const EXAMPLE = resolve(PROJECT_ROOT, 'state', 'backlog_master.example.json');
 
-/** Runs the CLI in-process; returns its exit code and what it printed. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
-  try {
-    process.exitCode = undefined;
-    const code = await main(['node', 'squadflow', ...args]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -2,28 +2,13 @@
  * The ops commands (`retry`, `skip`, `pause`, `resume`, `cancel`) through the CLI itself, against a
  * backlog run by scripted activities on the run's dev server.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from '@temporalio/worker';
-import { main } from '../../src/client.js';
 import { readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from '../workflows/fakes.js';
+import { cli } from '../helpers/cli.js';
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  try {
-    process.exitCode = undefined;
-    const code = await main(['node', 'squadflow', ...args]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 const workers: Worker[] = [];
 const runs: Promise<void>[] = [];

@@ -3,42 +3,13 @@
  * dev server), polling, and a small backlog of two card types run by scripted activities on a task queue
  * of its own.
  */
-import { vi } from 'vitest';
 import type { Worker } from '@temporalio/worker';
-import { main } from '../../src/client.js';
 import { startBacklog } from '../../src/cli/backlogs.js';
 import { planBacklog, type BacklogPlan } from '../../src/domain/index.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { fakeActivities, uniqueBacklogId, type CardScript } from '../workflows/fakes.js';
 
-/** What a CLI run printed and returned. */
-export interface CliRun {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs the CLI in-process; returns its exit code and what it printed (console and stdout). */
-export async function cli(...args: string[]): Promise<CliRun> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk).replace(/\n$/, '')), true));
-  // commander reports usage errors on stderr directly.
-  const writeErr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk).replace(/\n$/, '')), true));
-  try {
-    process.exitCode = undefined;
-    const code = await main(['node', 'squadflow', ...args]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-    writeErr.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+export { cli, type CliRun } from '../helpers/cli.js';
 
 /** Polls `fn` until it returns a value (errors count as "not yet"). */
 export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
