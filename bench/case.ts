@@ -19,7 +19,9 @@ import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { readBacklogView, startBacklog, type BacklogQueues } from '../src/cli/backlogs.js';
-import { cardWorkflowId, type CardState } from '../src/domain/index.js';
+import { cardWorkflowId, needsPages, planPages, type CardState } from '../src/domain/index.js';
+import type { BacklogState } from '../src/workflows/backlog.js';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/worker.js';
 import { metricsSinks } from '../src/observability/metrics.js';
 import { startDevServer } from '../src/temporal/dev-server.js';
 import { installRuntime } from '../src/temporal/runtime.js';
@@ -62,7 +64,7 @@ export interface CaseConfig {
   dynamicConfig: string[];
   /** How many card (or bare) workflow histories to fetch and measure besides the backlog's. */
   historySample: number;
-  /** Worker `maxCachedWorkflows` (diagnostics only; default: the SDK's, as `createWorkers`). */
+  /** Worker `maxCachedWorkflows` (default: the product's, as `createWorkers`). */
   maxCachedWorkflows?: number;
 }
 
@@ -295,15 +297,11 @@ async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, 
   const queues: BacklogQueues = { orchestration: queue, owners: queue, validation: queue, debugging: queue };
   const backlogId = `bench-${config.size}-${Date.now().toString(36)}`;
   const plan = planLayeredBacklog({ backlogId, size: config.size, layers: config.layers });
-  result.inputBytes = Buffer.byteLength(
-    JSON.stringify({
-      backlogId: plan.backlogId,
-      cards: plan.cards,
-      done: plan.done,
-      queues: { owners: queue, validation: queue, debugging: queue },
-      source: { file: `${backlogId}.json`, metadata: plan.source.metadata, legacyCards: [] },
-    }),
-  );
+  // The largest single workflow input: the backlog's, or a shard's page when the backlog is paged.
+  const header = { backlogId: plan.backlogId, done: plan.done, queues: { owners: queue, validation: queue, debugging: queue }, source: { file: `${backlogId}.json`, metadata: plan.source.metadata, legacyCards: [] } };
+  result.inputBytes = needsPages(plan.cards)
+    ? Math.max(...planPages(plan.cards).map((page) => Buffer.byteLength(JSON.stringify({ backlogId, page, queues: header.queues, paused: false }))))
+    : Buffer.byteLength(JSON.stringify({ ...header, cards: plan.cards }));
   log(config, `backlog ${backlogId}: ${plan.cards.length} cards, input ${(result.inputBytes / 2 ** 20).toFixed(2)} MiB`);
 
   let startedAt = Date.now();
@@ -358,11 +356,14 @@ async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, 
   // Histories: the backlog's and a sample of cards'.
   const sample = spreadSample(config.size, config.historySample).map((i) => cardWorkflowId(backlogId, benchCardId(i)));
   const cards = (await mapPool(sample, 8, (id) => historySize(client, id).catch(() => undefined))).filter((h): h is HistorySize => !!h);
-  const backlog = await historySize(client, backlogId).catch(() => undefined);
+  // The backlog's history, and every shard's when it is paged (the largest of them is reported).
+  const shardIds = outcome.kind === 'done' ? ((outcome.value as BacklogState).shards ?? []).map((s) => s.workflowId) : [];
+  const coordinators = (await mapPool([backlogId, ...shardIds], 8, (id) => historySize(client, id).catch(() => undefined))).filter((h): h is HistorySize => !!h);
+  const backlog = largest(coordinators);
   result.backlogHistory = backlog;
   result.largestCardHistory = largest(cards);
-  result.largestHistory = largest([...cards, ...(backlog ? [backlog] : [])]);
-  result.historiesMeasured = cards.length + (backlog ? 1 : 0);
+  result.largestHistory = largest([...cards, ...coordinators]);
+  result.historiesMeasured = cards.length + coordinators.length;
 }
 
 /** Final states of the closed card workflows of a backlog (via visibility, then each one's result). */
@@ -467,7 +468,7 @@ async function main(): Promise<void> {
       namespace: server.namespace,
       taskQueue,
       workflowBundle: { codePath: config.bundlePath },
-      ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
+      maxCachedWorkflows: config.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
       ...(config.variant === 'squadflow'
         ? { activities: instantActivities(clock), sinks: metricsSinks() }
         : { activities: bareActivities(clock) }),

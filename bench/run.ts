@@ -15,7 +15,7 @@
  * - `BENCH_HISTORY_SAMPLE` — card histories measured per run besides the backlog's (default 50);
  * - `BENCH_DYNAMIC_CONFIG` — `;`-separated `key=value` dev-server dynamic config, for diagnostics only
  *   (recorded in the results);
- * - `BENCH_MAX_CACHED` — the worker's `maxCachedWorkflows`, for diagnostics only (default: the SDK's, as
+ * - `BENCH_MAX_CACHED` — the worker's `maxCachedWorkflows`, for diagnostics only (default: the product's, as
  *   `createWorkers`);
  * - `BENCH_OUT` — the results file (default bench/RESULTS.md).
  */
@@ -28,7 +28,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { findTemporalCli, PROJECT_ROOT } from '../src/temporal/cli-path.js';
-import { WORKFLOWS_PATH } from '../src/worker.js';
+import { DEFAULT_MAX_CACHED_WORKFLOWS, WORKFLOWS_PATH } from '../src/worker.js';
 import { DEFAULT_LAYERS } from './backlog.js';
 import type { CaseConfig, CaseResult } from './case.js';
 import type { HistorySize, Percentiles } from './measure.js';
@@ -264,7 +264,7 @@ export function machineDescription(settings: BenchSettings): string[] {
     `- Node ${process.version}, Temporal TypeScript SDK ${sdk}, ${temporalVersion}`,
     `- dev server: embedded (\`startDevServer\`), ${settings.db === 'file' ? 'SQLite file in WAL mode (as `squadflow dev`)' : 'in-memory SQLite'}, ` +
       `${settings.dynamicConfig.length ? `dynamic config ${settings.dynamicConfig.map((d) => `\`${d}\``).join(', ')}` : 'default limits'}`,
-    `- one worker process per run (client + worker, ${settings.maxCachedWorkflows !== undefined ? `maxCachedWorkflows ${settings.maxCachedWorkflows}, otherwise ` : ''}default worker options), one task queue; a fresh server per run`,
+    `- one worker process per run (client + worker, maxCachedWorkflows ${settings.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS}, otherwise default worker options), one task queue; a fresh server per run`,
     `- backlog: layered DAG, ${settings.layers} layers, 2 dependencies per card (layer 1: none); instant agents`,
     `- limits: ${settings.timeoutMs / 60_000} min per run, given up after ${settings.stallMs / 60_000} min without progress`,
   ];

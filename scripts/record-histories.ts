@@ -1,7 +1,8 @@
 /**
  * Records the event histories the replay test (test/workflows/replay.test.ts) replays: one run of every
  * workflow type through its interesting paths (correction, debugging, owner failure, escalation, human
- * reject then retry, a blocked dependent that runs later, skip, pause/resume), on a throwaway dev server
+ * reject then retry, a blocked dependent that runs later, skip, pause/resume, a paged backlog and one of
+ * its shards), on a throwaway dev server
  * with scripted activities.
  *
  * Re-record (`npm run record-histories`) only when a workflow change is meant to be incompatible and is
@@ -17,6 +18,8 @@ import { WORKFLOWS_PATH } from '../src/worker.js';
 import { backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate } from '../src/workflows/backlog.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../src/workflows/card.js';
 import { fakeActivities, testPlan } from '../test/workflows/fakes.js';
+import { startBacklog } from '../src/cli/backlogs.js';
+import { shardWorkflowId } from '../src/domain/index.js';
 
 const OUT = resolve(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 
@@ -58,6 +61,9 @@ async function main(): Promise<void> {
       { id: 'OLD', status: 'DONE', artifacts: ['docs/brief.md'] },
       { id: 'LATE', dependencies: ['QA', 'OLD'] },
     ]);
+    // A paged backlog too (pages of 2 cards): the backlog with its addCards updates, and a shard.
+    const pagedId = 'replay-paged';
+    const paged = testPlan(pagedId, [{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['A'] }, { id: 'D', dependencies: ['B', 'C'] }]);
     await worker.runUntil(async () => {
       const handle = await client.workflow.start(backlogWorkflow, {
         taskQueue,
@@ -90,6 +96,13 @@ async function main(): Promise<void> {
       await until('QA', 'BLOCKED');
       await be.executeUpdate(retryCardUpdate, { args: [decide] });
       await handle.result();
+
+      const queues = { orchestration: taskQueue, owners: taskQueue, validation: taskQueue, debugging: taskQueue };
+      await startBacklog(client, paged, 'replay-paged.json', queues, { pages: { maxCards: 2 } });
+      const pagedHandle = client.workflow.getHandle(pagedId);
+      await pagedHandle.executeUpdate(pauseBacklogUpdate, { args: [decide] });
+      await pagedHandle.executeUpdate(resumeBacklogUpdate, { args: [decide] });
+      await pagedHandle.result();
     });
     await mkdir(OUT, { recursive: true });
     await save(client.workflow.getHandle(backlogId), 'backlog');
@@ -99,6 +112,9 @@ async function main(): Promise<void> {
     await save(client.workflow.getHandle(`${backlogId}/ARCH`), 'card-corrected');
     await save(client.workflow.getHandle(`${backlogId}/FE`), 'card-owner-failed');
     await save(client.workflow.getHandle(`${backlogId}/ARCH-CORR-1`), 'correction');
+
+    await save(client.workflow.getHandle(pagedId), 'backlog-paged');
+    await save(client.workflow.getHandle(shardWorkflowId(pagedId, 2)), 'backlog-shard');
   } finally {
     await server.stop();
   }

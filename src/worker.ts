@@ -51,6 +51,26 @@ export interface SquadWorkerOptions {
 }
 
 /**
+ * Default of the orchestration worker's `maxCachedWorkflows`: how many workflows it keeps in memory
+ * (others are replayed from history when they next have work). A card waiting for a dependency costs
+ * memory while cached and nothing while evicted, so a cap keeps a 10,000-card backlog within a few GiB
+ * (README "Benchmark"). Override with `SQUADFLOW_MAX_CACHED_WORKFLOWS`.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 1000;
+
+/**
+ * `maxCachedWorkflows` from `SQUADFLOW_MAX_CACHED_WORKFLOWS` (a positive integer), else the default.
+ * @throws Error naming the variable when it is not a positive integer.
+ */
+export function maxCachedWorkflowsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SQUADFLOW_MAX_CACHED_WORKFLOWS?.trim();
+  if (!raw) return DEFAULT_MAX_CACHED_WORKFLOWS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`SQUADFLOW_MAX_CACHED_WORKFLOWS must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+/**
  * Creates one Worker per requested queue kind. Workflows are bundled once and shared.
  * @throws whatever `Worker.create` throws (e.g. the server is unreachable).
  */
@@ -78,7 +98,7 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
           logger: quietBundlerLogger,
           ...(dataConverter?.failureConverterPath ? { failureConverterPath: dataConverter.failureConverterPath } : {}),
         }));
-      workers.push(await Worker.create({ ...common, workflowBundle, sinks: metricsSinks() }));
+      workers.push(await Worker.create({ ...common, workflowBundle, sinks: metricsSinks(), maxCachedWorkflows: maxCachedWorkflowsFromEnv() }));
     } else {
       workers.push(await Worker.create({ ...common, activities, interceptors: { activity: [squadflowActivityInterceptors()] } }));
     }

@@ -17,11 +17,17 @@ import {
   parseHumanReview,
   type AuditEntry,
   type BacklogPlan,
+  type CardOutcome,
   type CardState,
   type CardStatus,
   type HumanReview,
+  type PageLimits,
+  type PlanPage,
+  needsPages,
+  planPages,
 } from '../domain/index.js';
-import { backlogStateQuery, backlogWorkflow, type BacklogState } from '../workflows/backlog.js';
+import { addCardsUpdate, backlogStateQuery, backlogWorkflow, type BacklogState } from '../workflows/backlog.js';
+import type { BacklogShardResult } from '../workflows/backlog-shard.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../workflows/card.js';
 import { TASK_QUEUES } from '../temporal/queues.js';
 import { BacklogIdKey } from '../temporal/search-attributes.js';
@@ -45,18 +51,30 @@ export interface StartResult {
   existingStatus?: string;
 }
 
+/** Options of {@link startBacklog}. */
+export interface StartOptions {
+  /** Page limits of a big backlog (defaults: src/domain/pages.ts); tests page small backlogs with them. */
+  pages?: PageLimits;
+}
+
 /**
- * Starts the backlog workflow of a validated plan (workflow ID = backlog id). If a workflow with that ID
- * already exists, starts nothing and says so.
+ * Starts the backlog workflow of a validated plan (workflow ID = backlog id). A backlog bigger than one
+ * page (src/domain/pages.ts) is then sent page by page with the `addCards` update; each call returns once
+ * the page's cards have started. If a workflow with that ID already exists, starts nothing and says so —
+ * except for a paged backlog whose pages did not all arrive (the client stopped half-way): the missing
+ * pages are sent.
  */
 export async function startBacklog(
   client: Client,
   plan: BacklogPlan,
   file: string,
   queues: BacklogQueues = TASK_QUEUES,
+  options: StartOptions = {},
 ): Promise<StartResult> {
   const workflowId = backlogWorkflowId(plan.backlogId);
   const legacyCards = plan.source.cards.filter((c) => c.status === 'DONE' || c.type === CORRECTION_TYPE) as Record<string, unknown>[];
+  const pages = needsPages(plan.cards, options.pages) ? planPages(plan.cards, options.pages) : undefined;
+  let started = true;
   try {
     await client.workflow.start(backlogWorkflow, {
       workflowId,
@@ -66,19 +84,36 @@ export async function startBacklog(
       args: [
         {
           backlogId: plan.backlogId,
-          cards: plan.cards,
+          cards: pages ? [] : plan.cards,
           done: plan.done,
           queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging },
           source: { file, metadata: plan.source.metadata as Record<string, unknown>, legacyCards },
+          ...(pages ? { pages: pages.length, budgetUsd: plan.budgetUsd } : {}),
         },
       ],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
     });
-    return { backlogId: plan.backlogId, workflowId, started: true };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const desc = await client.workflow.getHandle(workflowId).describe();
-    return { backlogId: plan.backlogId, workflowId, started: false, existingStatus: desc.status.name };
+    started = false;
+  }
+  const handle = client.workflow.getHandle<typeof backlogWorkflow>(workflowId);
+  if (!started) {
+    const desc = await handle.describe();
+    const existing: StartResult = { backlogId: plan.backlogId, workflowId, started: false, existingStatus: desc.status.name };
+    if (!pages || desc.status.name !== 'RUNNING') return existing;
+    const state = await handle.query(backlogStateQuery);
+    if (!state.pages || state.pages.received >= state.pages.expected) return existing;
+  }
+  if (pages) await sendPages(handle, workflowId, pages);
+  return { backlogId: plan.backlogId, workflowId, started: true };
+}
+
+/** Sends the pages a paged backlog has not received yet, in order (update ID `<backlogId>/page-<n>`: a resent page runs once). */
+async function sendPages(handle: WorkflowHandle<typeof backlogWorkflow>, workflowId: string, pages: PlanPage[]): Promise<void> {
+  const { pages: received } = await handle.query(backlogStateQuery);
+  for (const page of pages.slice(received?.received ?? 0)) {
+    await handle.executeUpdate(addCardsUpdate, { args: [page], updateId: `${workflowId}/page-${page.index}` });
   }
 }
 
@@ -123,11 +158,47 @@ export async function readBacklog(client: Client, backlogId: string): Promise<{ 
     if (isNotFound(err)) throw new CliError(`unknown backlog "${backlogId}" (no workflow with ID "${backlogWorkflowId(backlogId)}")`);
     throw err;
   }
-  if (status === 'COMPLETED') return { state: await handle.result(), running: false };
+  if (status === 'COMPLETED') return { state: await withShardCards(client, await handle.result()), running: false };
   if (status !== 'RUNNING') {
     throw new CliError(`backlog "${backlogId}" ended ${status}; see: temporal workflow show -w ${backlogWorkflowId(backlogId)}`, EXIT.failure);
   }
-  return { state: await queryOrExplain(handle, backlogStateQuery, backlogId), running: true };
+  return { state: await withShardCards(client, await queryOrExplain(handle, backlogStateQuery, backlogId)), running: true };
+}
+
+/**
+ * A paged backlog keeps its cards in its shards (src/domain/pages.ts): gathers them into `state.cards`
+ * (a shard's result once it ended, its query while it runs), so that the rest of the CLI sees one list.
+ */
+async function withShardCards(client: Client, state: BacklogState): Promise<BacklogState> {
+  if (!state.shards) return state;
+  const parts = await mapLimit(state.shards, 8, async (shard) => {
+    const handle = client.workflow.getHandle(shard.workflowId);
+    try {
+      const status = (await handle.describe()).status.name;
+      if (status === 'COMPLETED') return ((await handle.result()) as BacklogShardResult).cards;
+      if (status !== 'RUNNING') return [];
+      return (await queryOrExplain<BacklogState>(handle, backlogStateQuery, `backlog shard ${shard.workflowId}`)).cards;
+    } catch (err) {
+      if (isNotFound(err)) return []; // being started
+      throw err;
+    }
+  });
+  return { ...state, cards: parts.flat() };
+}
+
+/** `fn` over `items`, at most `limit` at a time; results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
 }
 
 async function queryOrExplain<T>(handle: WorkflowHandle, query: Parameters<WorkflowHandle['query']>[0], what: string): Promise<T> {
@@ -181,23 +252,24 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
       note: legacy.type === CORRECTION_TYPE ? `legacy correction of ${String(legacy.parent_card)}` : 'legacy, not re-run',
     });
   }
-  const views = await Promise.all(
-    state.cards.map(async (entry): Promise<CardView> => {
-      if (entry.outcome) {
-        const o = entry.outcome;
-        if (o.state) return viewOf(entry.cardId, entry.workflowId, true, o.state, o.message);
-        return { cardId: entry.cardId, workflowId: entry.workflowId, final: true, legacy: false, status: o.status, attempt: o.attempt, costUsd: o.cost.usd, note: o.message };
-      }
-      const handle = client.workflow.getHandle(entry.workflowId);
-      try {
-        return viewOf(entry.cardId, entry.workflowId, false, await handle.query(cardStateQuery));
-      } catch (err) {
-        // The backlog lists every card at once; a child still being started is simply TODO.
-        if (isNotFound(err)) return { cardId: entry.cardId, workflowId: entry.workflowId, final: false, legacy: false, status: 'TODO', attempt: 0, costUsd: 0, note: 'starting' };
-        return viewOf(entry.cardId, entry.workflowId, false, await queryOrExplain<CardState>(handle, cardStateQuery, `card ${entry.cardId}`));
-      }
-    }),
-  );
+  const views = await mapLimit(state.cards, 32, async (entry): Promise<CardView> => {
+    if (entry.outcome) {
+      const o = entry.outcome;
+      if (o.state) return viewOf(entry.cardId, entry.workflowId, true, o.state, o.message);
+      // A shard keeps lean outcomes: the card's own result has its state.
+      const full = o.status === 'FAILED' ? undefined : await (client.workflow.getHandle(entry.workflowId).result() as Promise<CardOutcome>).catch(() => undefined);
+      if (full?.state) return viewOf(entry.cardId, entry.workflowId, true, full.state, o.message);
+      return { cardId: entry.cardId, workflowId: entry.workflowId, final: true, legacy: false, status: o.status, attempt: o.attempt, costUsd: o.cost.usd, note: o.message };
+    }
+    const handle = client.workflow.getHandle(entry.workflowId);
+    try {
+      return viewOf(entry.cardId, entry.workflowId, false, await handle.query(cardStateQuery));
+    } catch (err) {
+      // The backlog lists every card at once; a child still being started is simply TODO.
+      if (isNotFound(err)) return { cardId: entry.cardId, workflowId: entry.workflowId, final: false, legacy: false, status: 'TODO', attempt: 0, costUsd: 0, note: 'starting' };
+      return viewOf(entry.cardId, entry.workflowId, false, await queryOrExplain<CardState>(handle, cardStateQuery, `card ${entry.cardId}`));
+    }
+  });
   cards.push(...views);
   return { backlog: state, running, cards };
 }
@@ -217,7 +289,31 @@ export function isIdle(view: BacklogView): boolean {
 }
 
 /**
- * Checks that a card belongs to a backlog and was run (not a legacy card).
+ * Waits until a card's workflow exists. The backlog lists every card from its first second but starts
+ * them in the background (in pages for big backlogs), so an operator can name a card whose workflow is
+ * still being started.
+ * @param timeoutMs how long to wait, ms (default 30 s).
+ * @throws CliError(exit 3) when the card workflow has not started in time (is a worker running?).
+ */
+export async function awaitCardStarted(client: Client, workflowId: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await client.workflow.getHandle(workflowId).describe();
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      if (Date.now() > deadline) {
+        throw new CliError(`card workflow "${workflowId}" has not started after ${timeoutMs / 1000} s; is a squadflow worker running?`, EXIT.unavailable);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/**
+ * Checks that a card belongs to a backlog and was run (not a legacy card); waits for its workflow to
+ * have started when the backlog has not started it yet.
  * @throws CliError(exit 2) naming the unknown backlog or card.
  */
 export async function assertRunCard(client: Client, backlogId: string, cardId: string): Promise<BacklogState> {
@@ -230,6 +326,7 @@ export async function assertRunCard(client: Client, backlogId: string, cardId: s
         : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${state.cards.map((c) => c.cardId).join(', ')})`,
     );
   }
+  if (!state.cards.find((c) => c.cardId === cardId)!.outcome) await awaitCardStarted(client, cardWorkflowId(backlogId, cardId));
   return state;
 }
 

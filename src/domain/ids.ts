@@ -3,6 +3,7 @@
  *   backlog            `<backlogId>`
  *   card               `<backlogId>/<cardId>`
  *   correction round n `<backlogId>/<cardId>-CORR-<n>`
+ *   backlog shard n    `<backlogId>/~shard-<n>` (big backlogs only; `~` cannot start a card id)
  */
 
 /** Workflow ID of a backlog workflow: the backlog id itself. */
@@ -13,6 +14,11 @@ export function backlogWorkflowId(backlogId: string): string {
 /** Workflow ID of a card workflow, `<backlogId>/<cardId>`. */
 export function cardWorkflowId(backlogId: string, cardId: string): string {
   return `${backlogId}/${cardId}`;
+}
+
+/** Workflow ID of shard `n` (1-based) of a paged backlog, `<backlogId>/~shard-<n>` — see pages.ts. */
+export function shardWorkflowId(backlogId: string, n: number): string {
+  return `${backlogId}/~shard-${n}`;
 }
 
 /** Card id of correction round `n` (1-based), e.g. `ARQ-001-CORR-1` — PRODUCT.md vocabulary. */

@@ -13,3 +13,4 @@ export * from './validate.js';
 export * from './review.js';
 export * from './notifications.js';
 export * from './metrics.js';
+export * from './pages.js';

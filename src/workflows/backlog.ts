@@ -4,14 +4,17 @@
  * started before any signal is relayed, so a dependency that finishes first can never lose its signal —
  * PRODUCT.md "Card lifecycle". The backlog ends when every card has ended (DONE, or cancelled); cards at
  * rest (REJECTED, BLOCKED) keep it open until someone retries or skips them.
+ *
+ * A backlog too big for one workflow (more than a page of cards, see src/domain/pages.ts) is paged: the
+ * client sends its cards with the `addCards` update, one page at a time, and the backlog runs each page as
+ * a backlog shard child workflow (backlog-shard.ts), so that no history grows past a few thousand events.
  */
 import {
   CancellationScope,
   CancelledFailure,
   ParentClosePolicy,
-  defineQuery,
+  condition,
   defineUpdate,
-  isCancellation,
   log,
   setHandler,
   sleep,
@@ -19,76 +22,46 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import {
-  PRIORITY_KEYS,
-  cardWorkflowId,
-  dependentsOf,
-  parseOpsDecision,
   roundUsd,
+  shardWorkflowId,
   type AuditEntry,
-  type CardOutcome,
   type CardPlan,
   type DependencyArtifacts,
   type OpsDecision,
-  type SettledStatus,
+  type PlanPage,
 } from '../domain/index.js';
 import { squadActivities, type ActivityQueues } from './activities.js';
-import { cardWorkflow } from './card.js';
+import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
+import { backlogShardWorkflow } from './backlog-shard.js';
+import { backlogStateQuery } from './backlog-queries.js';
 import {
   backlogBudgetExhaustedSignal,
   cardCostSignal,
   cardReopenedSignal,
   cardSettledSignal,
-  dependencyReopenedSignal,
-  dependencyResolvedSignal,
   setPausedSignal,
-  type CardSettled,
+  shardStartedSignal,
 } from './messages.js';
-import { initialCardAttributes } from './search-attributes.js';
+
+export type { BacklogCardEntry, BacklogState, ShardEntry } from './backlog-book.js';
 
 /** Input of the backlog workflow: a validated plan (see `planBacklog`). */
 export interface BacklogWorkflowInput {
   backlogId: string;
-  /** Cards to run. */
+  /** Cards to run (empty for a paged backlog: they come with `addCards`). */
   cards: CardPlan[];
   /** Cards already DONE in the file (legacy), not run again. */
   done: DependencyArtifacts[];
   queues: ActivityQueues;
   /** The file's `metadata` and its legacy cards (DONE and CORRECTION), kept for `export`. */
-  source: { file: string; metadata: Record<string, unknown>; legacyCards: Record<string, unknown>[] };
+  source: BacklogSource;
+  /** A paged backlog: the number of pages the client sends with `addCards` (see src/domain/pages.ts). */
+  pages?: number;
+  /** A paged backlog's budget, USD (`squad.budget.per_backlog_usd`); absent = unlimited. */
+  budgetUsd?: number;
 }
 
-/** One card as the backlog sees it. */
-export interface BacklogCardEntry {
-  cardId: string;
-  workflowId: string;
-  type: string;
-  dependencies: string[];
-  /** How the card last came to rest (absent while it works or waits). */
-  settled?: SettledStatus;
-  /** Set once the card workflow ended. */
-  outcome?: CardOutcome;
-}
-
-/** The `backlogState` query's answer. */
-export interface BacklogState {
-  backlogId: string;
-  startedAt: string;
-  cards: BacklogCardEntry[];
-  done: DependencyArtifacts[];
-  source: BacklogWorkflowInput['source'];
-  /** True while paused: no new owner or validator run starts. */
-  paused: boolean;
-  /** Backlog-level decisions (pause, resume): who, when, why. */
-  auditLog: AuditEntry[];
-  /** USD spent by its cards, as reported (kept only when the backlog has a budget). */
-  spentUsd: number;
-  /** True once `squad.budget.per_backlog_usd` is used up. */
-  budgetExhausted: boolean;
-  finished: boolean;
-}
-
-/** Query: the backlog's cards, how each came to rest or ended. */
-export const backlogStateQuery = defineQuery<BacklogState>('backlogState');
+export { backlogStateQuery };
 
 /** Update: pause the backlog — no new owner or validator run starts; running ones finish. Audited. */
 export const pauseBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('pause');
@@ -96,191 +69,157 @@ export const pauseBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('pause
 /** Update: resume a paused backlog. Audited. */
 export const resumeBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('resume');
 
-/** Result of the backlog workflow: its final state, every card with its outcome. */
+/**
+ * Update (paged backlogs): the next page of cards. Pages must come in order (`index` = pages received so
+ * far); the update returns once every card of the page has started. Send each with update ID
+ * `<backlogId>/page-<index>` so that a resent page is not run twice.
+ */
+export const addCardsUpdate = defineUpdate<{ index: number; cards: number }, [PlanPage]>('addCards');
+
+/** Result of the backlog workflow: its final state, every card with its outcome (a paged one: its shards). */
 export type BacklogResult = BacklogState;
 
 /** Coordinates a backlog: runs every card as a child workflow and relays dependency outcomes. */
 export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<BacklogResult> {
+  if (input.pages !== undefined) return pagedBacklog(input, input.pages);
   const book = new BacklogBook(input);
   setHandler(backlogStateQuery, () => book.state);
   setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
   setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
   setHandler(cardCostSignal, ({ usd }) => book.spend(usd));
-  setHandler(pauseBacklogUpdate, (d) => book.setPaused(true, d), { validator: (d) => book.assertPause(true, d) });
-  setHandler(resumeBacklogUpdate, (d) => book.setPaused(false, d), { validator: (d) => book.assertPause(false, d) });
+  for (const [update, paused] of [[pauseBacklogUpdate, true], [resumeBacklogUpdate, false]] as const) {
+    setHandler(
+      update,
+      async (d) => {
+        const entry = auditPause(book.state, paused, d);
+        await book.setPaused(paused);
+        return entry;
+      },
+      { validator: (d) => assertPause(book.state, paused, d) },
+    );
+  }
 
   await book.startAll();
-
-  // Wait for every card workflow to end; a failed or cancelled one blocks its dependents.
-  await Promise.all(input.cards.map((plan) => book.awaitEnd(plan)));
+  await book.awaitAll();
   book.state.finished = true;
-  await book.notifyFinished();
+  const { counts, costUsd } = book.tally();
+  await notifyFinished(input, input.cards[0]?.webhooks, counts, costUsd);
   // A cancelled backlog (its cards were cancelled with it and have ended CANCELLED) ends cancelled too.
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog ${input.backlogId} cancelled`);
   return book.state;
 }
 
-/** The backlog's state, its children and the relay of card outcomes to dependents. */
-class BacklogBook {
-  readonly state: BacklogState;
-  private readonly entries: Map<string, BacklogCardEntry>;
-  private readonly handles = new Map<string, ChildWorkflowHandle<typeof cardWorkflow>>();
-  private readonly dependents: Map<string, string[]>;
-  /**
-   * Relays run one after another, so a dependent sees "resolved" and "reopened" in the order they
-   * happened — and only once every card has been started, so that no dependent can miss one.
-   */
-  private relays: Promise<void>;
-  private markStarted!: () => void;
+/** A paged backlog: one shard child workflow per page, started in page order (see src/domain/pages.ts). */
+async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Promise<BacklogResult> {
+  const state: BacklogState = {
+    backlogId: input.backlogId,
+    startedAt: new Date().toISOString(),
+    cards: [],
+    done: input.done,
+    source: input.source,
+    paused: false,
+    auditLog: [],
+    spentUsd: 0,
+    budgetExhausted: false,
+    finished: false,
+    pages: { expected, received: 0 },
+    shards: [],
+  };
+  const handles: ChildWorkflowHandle<typeof backlogShardWorkflow>[] = [];
+  const ended: Promise<void>[] = [];
+  let webhooks: CardPlan['webhooks'];
+  const toShards = (send: (h: ChildWorkflowHandle<typeof backlogShardWorkflow>) => Promise<void>) =>
+    Promise.all(handles.map((h, i) => (state.shards![i]!.finished ? undefined : send(h).catch(() => undefined))));
 
-  constructor(private readonly input: BacklogWorkflowInput) {
-    this.state = {
-      backlogId: input.backlogId,
-      startedAt: new Date().toISOString(),
-      cards: input.cards.map((p) => ({
-        cardId: p.card.id,
-        workflowId: cardWorkflowId(input.backlogId, p.card.id),
-        type: p.card.type,
-        dependencies: p.card.dependencies,
-      })),
-      done: input.done,
-      source: input.source,
-      paused: false,
-      auditLog: [],
-      spentUsd: 0,
-      budgetExhausted: false,
-      finished: false,
-    };
-    this.entries = new Map(this.state.cards.map((e) => [e.cardId, e]));
-    this.dependents = dependentsOf(input.cards.map((p) => p.card));
-    this.relays = new Promise<void>((resolve) => (this.markStarted = resolve));
+  setHandler(backlogStateQuery, () => state);
+  setHandler(shardStartedSignal, ({ index }) => {
+    const shard = state.shards![index];
+    if (shard) shard.started = true;
+  });
+  setHandler(cardCostSignal, ({ usd }) => {
+    state.spentUsd = roundUsd(state.spentUsd + usd);
+    if (input.budgetUsd === undefined || state.budgetExhausted || state.spentUsd < input.budgetUsd) return;
+    state.budgetExhausted = true;
+    log.warn('Backlog budget used up', { backlogId: input.backlogId, spentUsd: state.spentUsd, budgetUsd: input.budgetUsd });
+    void toShards((h) => h.signal(backlogBudgetExhaustedSignal, { spentUsd: state.spentUsd }));
+  });
+  for (const [update, paused] of [[pauseBacklogUpdate, true], [resumeBacklogUpdate, false]] as const) {
+    setHandler(
+      update,
+      async (d) => {
+        const entry = auditPause(state, paused, d);
+        state.paused = paused;
+        await toShards((h) => h.signal(setPausedSignal, { paused }));
+        return entry;
+      },
+      { validator: (d) => assertPause(state, paused, d) },
+    );
   }
-
-  /** Starts every card at once, highest priority first; each waits for its dependency signals as TODO. */
-  async startAll(): Promise<void> {
-    const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
-    await Promise.all(byPriority.map((plan) => this.start(plan)));
-    this.markStarted();
-  }
-
-  private async start(plan: CardPlan): Promise<void> {
-    const handle = await startChild(cardWorkflow, {
-      workflowId: cardWorkflowId(this.input.backlogId, plan.card.id),
-      args: [{ plan, queues: this.input.queues, paused: this.state.paused }],
-      typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
-      priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    });
-    this.handles.set(plan.card.id, handle);
-  }
-
-  /** Waits for a card workflow to end and records its outcome. */
-  async awaitEnd(plan: CardPlan): Promise<void> {
-    const entry = this.entries.get(plan.card.id)!;
-    let outcome: CardOutcome;
-    try {
-      outcome = await this.handles.get(plan.card.id)!.result();
-    } catch (err) {
-      outcome = {
-        cardId: plan.card.id,
-        status: isCancellation(err) ? 'CANCELLED' : 'FAILED',
-        attempt: 0,
-        artifacts: [],
-        cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
-        message: (err as Error).message,
+  setHandler(
+    addCardsUpdate,
+    async (page) => {
+      const index = page.index;
+      const entry: ShardEntry = {
+        index,
+        workflowId: shardWorkflowId(input.backlogId, index + 1),
+        cardIds: page.cards.map((c) => c.card.id),
+        started: false,
+        finished: false,
       };
-    }
-    entry.outcome = outcome;
-    // A card that ended without saying so (failed, terminated) still blocks its dependents.
-    if (entry.settled !== outcome.status) {
-      this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
-    }
-    await this.relays;
-  }
-
-  /** Queues a relay after the ones before it. */
-  relay(fn: () => Promise<void>): Promise<void> {
-    this.relays = this.relays.then(fn, fn);
-    return this.relays;
-  }
-
-  async cardSettled(s: CardSettled): Promise<void> {
-    const entry = this.entries.get(s.cardId);
-    if (!entry || entry.settled === s.status) return;
-    entry.settled = s.status;
-    await this.tellDependents(s.cardId, (h) => h.signal(dependencyResolvedSignal, s));
-  }
-
-  async cardReopened(cardId: string): Promise<void> {
-    const entry = this.entries.get(cardId);
-    if (!entry || entry.settled === undefined) return;
-    entry.settled = undefined;
-    await this.tellDependents(cardId, (h) => h.signal(dependencyReopenedSignal, { cardId }));
-  }
-
-  private async tellDependents(cardId: string, send: (h: ChildWorkflowHandle<typeof cardWorkflow>) => Promise<void>): Promise<void> {
-    await Promise.all(
-      (this.dependents.get(cardId) ?? []).map(async (id) => {
-        const handle = this.handles.get(id);
-        if (!handle || this.entries.get(id)?.outcome) return;
-        try {
-          await send(handle);
-        } catch (err) {
-          // The dependent ended meanwhile (e.g. cancelled): nothing to tell it.
-          log.info('Dependent no longer running', { cardId: id, error: (err as Error).message });
+      state.shards!.push(entry);
+      state.pages!.received++;
+      webhooks ??= page.cards[0]?.webhooks;
+      const handle = await startChild(backlogShardWorkflow, {
+        workflowId: entry.workflowId,
+        args: [{ backlogId: input.backlogId, page, queues: input.queues, paused: state.paused, budgetExhausted: state.budgetExhausted ? state.spentUsd : undefined }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      handles[index] = handle;
+      ended[index] = handle.result().then(
+        (result) => {
+          entry.counts = result.counts;
+          entry.costUsd = result.costUsd;
+        },
+        (err: unknown) => log.warn('Backlog shard failed', { shard: entry.workflowId, error: (err as Error).message }),
+      ).then(() => {
+        entry.finished = true;
+      });
+      // The next page may start only once every card of this one has (their dependents come first).
+      await condition(() => entry.started || entry.finished);
+      return { index, cards: page.cards.length };
+    },
+    {
+      validator: (page) => {
+        if (state.pages!.received >= expected) throw new Error(`backlog ${input.backlogId} already has all its ${expected} pages`);
+        if (page?.index !== state.pages!.received) {
+          throw new Error(`backlog ${input.backlogId} expects page ${state.pages!.received} next, not page ${String(page?.index)}`);
         }
-      }),
-    );
-  }
+        if (!Array.isArray(page.cards) || page.cards.length === 0) throw new Error(`page ${page.index} of backlog ${input.backlogId} has no cards`);
+      },
+    },
+  );
 
-  /** Adds a card's spend; once the backlog budget is used up, tells every running card (once). */
-  spend(usd: number): void {
-    this.state.spentUsd = roundUsd(this.state.spentUsd + usd);
-    const budget = this.input.cards[0]?.backlogBudgetUsd;
-    if (budget === undefined || this.state.budgetExhausted || this.state.spentUsd < budget) return;
-    this.state.budgetExhausted = true;
-    log.warn('Backlog budget used up', { backlogId: this.input.backlogId, spentUsd: this.state.spentUsd, budgetUsd: budget });
-    for (const [id, handle] of this.handles) {
-      if (!this.entries.get(id)?.outcome) void handle.signal(backlogBudgetExhaustedSignal, { spentUsd: this.state.spentUsd }).catch(() => undefined);
-    }
-  }
+  await condition(() => state.pages!.received === expected);
+  await Promise.all(ended.slice(0, expected));
+  await condition(() => state.shards!.every((s) => s.finished));
+  state.finished = true;
+  const counts: Record<string, number> = {};
+  for (const s of state.shards!) for (const [k, n] of Object.entries(s.counts ?? {})) counts[k] = (counts[k] ?? 0) + n;
+  await notifyFinished(input, webhooks, counts, roundUsd(state.shards!.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)));
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog ${input.backlogId} cancelled`);
+  return state;
+}
 
-  /** The `backlog.finished` notification: waited for at most a minute, never failing the backlog. */
-  async notifyFinished(): Promise<void> {
-    const webhooks = this.input.cards[0]?.webhooks;
-    if (!webhooks || webhooks.length === 0) return;
-    const counts: Record<string, number> = {};
-    for (const c of this.state.cards) counts[c.outcome?.status ?? 'RUNNING'] = (counts[c.outcome?.status ?? 'RUNNING'] ?? 0) + 1;
-    const sent = squadActivities(this.input.queues)
-      .notify({
-        event: { event: 'backlog.finished', at: new Date().toISOString(), backlogId: this.input.backlogId, counts, costUsd: this.totalCostUsd() },
-        webhooks,
-      })
-      .catch((err: unknown) => log.warn('Notification not delivered', { event: 'backlog.finished', error: (err as Error).message }));
-    await Promise.race([sent, sleep('1 minute')]);
-  }
-
-  private totalCostUsd(): number {
-    return roundUsd(this.state.cards.reduce((sum, c) => sum + (c.outcome?.cost.usd ?? 0), 0));
-  }
-
-  /** Update validator for pause/resume. @throws Error naming the problem (already paused, bad payload). */
-  assertPause(paused: boolean, raw: unknown): void {
-    parseOpsDecision(raw);
-    if (this.state.paused === paused) throw new Error(`backlog ${this.input.backlogId} is already ${paused ? 'paused' : 'running (not paused)'}`);
-  }
-
-  /** Pauses or resumes every card still running. */
-  async setPaused(paused: boolean, decision: OpsDecision): Promise<AuditEntry> {
-    this.state.paused = paused;
-    const entry: AuditEntry = { at: new Date().toISOString(), actor: decision.reviewer, action: paused ? 'pause' : 'resume', reason: decision.reason };
-    this.state.auditLog.push(entry);
-    await Promise.all(
-      [...this.handles].map(async ([id, handle]) => {
-        if (this.entries.get(id)?.outcome) return;
-        await handle.signal(setPausedSignal, { paused }).catch(() => undefined);
-      }),
-    );
-    return entry;
-  }
+/** The `backlog.finished` notification: waited for at most a minute, never failing the backlog. */
+async function notifyFinished(
+  input: BacklogWorkflowInput,
+  webhooks: CardPlan['webhooks'],
+  counts: Record<string, number>,
+  costUsd: number,
+): Promise<void> {
+  if (!webhooks || webhooks.length === 0) return;
+  const sent = squadActivities(input.queues)
+    .notify({ event: { event: 'backlog.finished', at: new Date().toISOString(), backlogId: input.backlogId, counts, costUsd }, webhooks })
+    .catch((err: unknown) => log.warn('Notification not delivered', { event: 'backlog.finished', error: (err as Error).message }));
+  await Promise.race([sent, sleep('1 minute')]);
 }

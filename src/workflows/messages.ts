@@ -33,3 +33,6 @@ export const backlogBudgetExhaustedSignal = defineSignal<[{ spentUsd: number }]>
 
 /** Card → backlog: a card that had come to rest was retried. */
 export const cardReopenedSignal = defineSignal<[{ cardId: string }]>('cardReopened');
+
+/** Backlog shard → backlog: every card of shard `index` (0-based page) has started; the next page may start. */
+export const shardStartedSignal = defineSignal<[{ index: number }]>('shardStarted');

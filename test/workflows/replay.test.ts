@@ -23,7 +23,7 @@ describe('replay of recorded histories', () => {
       const history = await loadHistory(readFile(resolve(DIR, file), 'utf8'));
       types.add(history.events![0]!.workflowExecutionStartedEventAttributes!.workflowType!.name!);
     }
-    expect([...types].sort()).toEqual(['backlogWorkflow', 'cardWorkflow', 'correctionWorkflow']);
+    expect([...types].sort()).toEqual(['backlogShardWorkflow', 'backlogWorkflow', 'cardWorkflow', 'correctionWorkflow']);
   });
 
   it('replays every recorded history without non-determinism', async () => {

@@ -1,0 +1,119 @@
+/**
+ * Paged start of big backlogs. Temporal limits one payload to 2 MiB and warns past 10,240 history events
+ * per workflow (see the README "Benchmark" limits), so a backlog of more than {@link PAGE_MAX_CARDS} cards
+ * is not started by one workflow: the client sends its cards in pages, and each page is run by a backlog
+ * shard workflow (`<backlogId>/~shard-<n>`) that starts and relays for at most one page of cards.
+ *
+ * Pages are cut from the cards in reverse dependency order (every card after all of its dependents), and
+ * the backlog starts page n+1 only once every card of page n has started. So when a card comes to rest,
+ * each of its dependents already has a workflow to receive the signal — across pages too — which keeps the
+ * rule of PRODUCT.md "a dependency finishing before its dependent starts never loses the signal".
+ */
+import { PRIORITY_KEYS } from './backlog.js';
+import type { CardPlan } from './card-state.js';
+
+/** Most cards in one page (and one shard): ~13 history events per card keeps a shard near 2,600 events. */
+export const PAGE_MAX_CARDS = 200;
+
+/** Most bytes of JSON card plans in one page: half of Temporal's 2 MiB payload limit. */
+export const PAGE_MAX_BYTES = 1_000_000;
+
+/** One page of a paged backlog: the cards a shard runs, and who depends on each of them (in any page). */
+export interface PlanPage {
+  /** 0-based page number; pages are sent and started in this order. */
+  index: number;
+  cards: CardPlan[];
+  /** Card id → ids of the cards that depend on it (in this page or an earlier one). */
+  dependents: Record<string, string[]>;
+}
+
+/** Limits of {@link planPages}. */
+export interface PageLimits {
+  /** Most cards per page (default {@link PAGE_MAX_CARDS}). */
+  maxCards?: number;
+  /** Most JSON bytes of card plans per page (default {@link PAGE_MAX_BYTES}). */
+  maxBytes?: number;
+}
+
+/** Size of a card plan as a JSON payload, bytes (UTF-8). */
+export function planBytes(plan: CardPlan): number {
+  return new TextEncoder().encode(JSON.stringify(plan)).length;
+}
+
+/**
+ * True when a backlog's cards do not fit one backlog workflow and must be started in pages.
+ * @param limits page limits (defaults: {@link PAGE_MAX_CARDS} cards, {@link PAGE_MAX_BYTES} bytes).
+ */
+export function needsPages(cards: readonly CardPlan[], limits: PageLimits = {}): boolean {
+  const maxCards = limits.maxCards ?? PAGE_MAX_CARDS;
+  const maxBytes = limits.maxBytes ?? PAGE_MAX_BYTES;
+  if (cards.length > maxCards) return true;
+  let bytes = 0;
+  for (const c of cards) if ((bytes += planBytes(c)) > maxBytes) return true;
+  return false;
+}
+
+/**
+ * The cards in start order: every card after all of the cards that depend on it (reverse topological
+ * order, in rounds from the cards nobody depends on), higher priority first within a round.
+ * Dependencies outside `cards` (legacy DONE cards) are ignored. The graph must be acyclic (validated by
+ * `planBacklog`).
+ * @throws Error when a cycle is left (a plan that did not come from `planBacklog`).
+ */
+export function reverseDependencyOrder(cards: readonly CardPlan[]): CardPlan[] {
+  const byId = new Map(cards.map((c) => [c.card.id, c]));
+  const waitingDependents = new Map<string, number>(cards.map((c) => [c.card.id, 0]));
+  for (const c of cards) for (const d of c.card.dependencies) if (byId.has(d)) waitingDependents.set(d, waitingDependents.get(d)! + 1);
+  const byPriority = (a: CardPlan, b: CardPlan) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority];
+  let round = cards.filter((c) => waitingDependents.get(c.card.id) === 0);
+  const order: CardPlan[] = [];
+  while (round.length > 0) {
+    round.sort(byPriority);
+    order.push(...round);
+    const next: CardPlan[] = [];
+    for (const c of round) {
+      for (const d of c.card.dependencies) {
+        if (!byId.has(d)) continue;
+        const left = waitingDependents.get(d)! - 1;
+        waitingDependents.set(d, left);
+        if (left === 0) next.push(byId.get(d)!);
+      }
+    }
+    round = next;
+  }
+  if (order.length !== cards.length) throw new Error('reverseDependencyOrder: the dependency graph has a cycle');
+  return order;
+}
+
+/**
+ * Cuts a backlog's cards into pages for a paged start (see the module comment).
+ * @returns pages in start order; each has at most `maxCards` cards and `maxBytes` bytes of plans (a
+ *   single card bigger than `maxBytes` gets a page of its own).
+ */
+export function planPages(cards: readonly CardPlan[], limits: PageLimits = {}): PlanPage[] {
+  const maxCards = limits.maxCards ?? PAGE_MAX_CARDS;
+  const maxBytes = limits.maxBytes ?? PAGE_MAX_BYTES;
+  const dependents = new Map<string, string[]>(cards.map((c) => [c.card.id, []]));
+  for (const c of cards) for (const d of c.card.dependencies) dependents.get(d)?.push(c.card.id);
+  const pages: PlanPage[] = [];
+  let current: CardPlan[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (current.length === 0) return;
+    pages.push({
+      index: pages.length,
+      cards: current,
+      dependents: Object.fromEntries(current.map((c) => [c.card.id, dependents.get(c.card.id)!])),
+    });
+    current = [];
+    bytes = 0;
+  };
+  for (const plan of reverseDependencyOrder(cards)) {
+    const size = planBytes(plan);
+    if (current.length >= maxCards || (current.length > 0 && bytes + size > maxBytes)) flush();
+    current.push(plan);
+    bytes += size;
+  }
+  flush();
+  return pages;
+}

@@ -1,0 +1,291 @@
+/**
+ * The card-running half of a backlog, shared by the backlog workflow (backlogs of one page) and the
+ * backlog shard workflow (one page of a big backlog): starts its cards as child workflows, relays how
+ * each comes to rest to its dependents, waits for every card to end, fans out pause and budget. Workflow
+ * code.
+ */
+import {
+  ParentClosePolicy,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  startChild,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import {
+  PRIORITY_KEYS,
+  cardWorkflowId,
+  dependentsOf,
+  parseOpsDecision,
+  roundUsd,
+  type AuditEntry,
+  type CardOutcome,
+  type CardPlan,
+  type DependencyArtifacts,
+  type OpsDecision,
+  type SettledStatus,
+} from '../domain/index.js';
+import type { ActivityQueues } from './activities.js';
+import { cardWorkflow } from './card.js';
+import { backlogBudgetExhaustedSignal, dependencyReopenedSignal, dependencyResolvedSignal, setPausedSignal, type CardSettled } from './messages.js';
+import { initialCardAttributes } from './search-attributes.js';
+
+/** One card as the backlog sees it. */
+export interface BacklogCardEntry {
+  cardId: string;
+  workflowId: string;
+  type: string;
+  dependencies: string[];
+  /** How the card last came to rest (absent while it works or waits). */
+  settled?: SettledStatus;
+  /** Set once the card workflow ended. */
+  outcome?: CardOutcome;
+}
+
+/** The file's `metadata` and its legacy cards (DONE and CORRECTION), kept for `export`. */
+export interface BacklogSource {
+  file: string;
+  metadata: Record<string, unknown>;
+  legacyCards: Record<string, unknown>[];
+}
+
+/** A shard of a paged backlog, as the backlog sees it (see src/domain/pages.ts). */
+export interface ShardEntry {
+  /** 0-based page number. */
+  index: number;
+  workflowId: string;
+  cardIds: string[];
+  /** True once every card of the shard has started. */
+  started: boolean;
+  /** True once the shard workflow ended (every card of it ended). */
+  finished: boolean;
+  /** Cards per final status, once finished. */
+  counts?: Record<string, number>;
+  /** USD its cards spent, once finished. */
+  costUsd?: number;
+}
+
+/** The `backlogState` query's answer (backlog and shard workflows alike). */
+export interface BacklogState {
+  backlogId: string;
+  startedAt: string;
+  /** The cards this workflow runs; empty for a paged backlog, whose cards are in its shards. */
+  cards: BacklogCardEntry[];
+  done: DependencyArtifacts[];
+  source: BacklogSource;
+  /** True while paused: no new owner or validator run starts. */
+  paused: boolean;
+  /** Backlog-level decisions (pause, resume): who, when, why. */
+  auditLog: AuditEntry[];
+  /** USD spent by its cards, as reported (kept only when the backlog has a budget). */
+  spentUsd: number;
+  /** True once `squad.budget.per_backlog_usd` is used up. */
+  budgetExhausted: boolean;
+  finished: boolean;
+  /** A paged backlog: how many pages it expects and has received, and its shards. */
+  pages?: { expected: number; received: number };
+  shards?: ShardEntry[];
+  /** A shard: its page number (0-based). */
+  shardIndex?: number;
+}
+
+/** What a {@link BacklogBook} runs. */
+export interface BookInput {
+  backlogId: string;
+  cards: CardPlan[];
+  done: DependencyArtifacts[];
+  queues: ActivityQueues;
+  source: BacklogSource;
+  /** Start paused (a shard started while its backlog is paused). */
+  paused?: boolean;
+  /** Card id → ids of the cards that depend on it, across pages (a shard); absent: computed from `cards`. */
+  dependents?: Record<string, string[]>;
+  /** A shard's page number. */
+  shardIndex?: number;
+}
+
+/** A card outcome without the card's full state (what a shard returns; read the card workflow for the rest). */
+export function leanOutcome(outcome: CardOutcome): CardOutcome {
+  const { state: _state, ...lean } = outcome;
+  return lean;
+}
+
+/** The backlog's cards: their child workflows and the relay of card outcomes to dependents. */
+export class BacklogBook {
+  readonly state: BacklogState;
+  private readonly entries: Map<string, BacklogCardEntry>;
+  private readonly handles = new Map<string, ChildWorkflowHandle<typeof cardWorkflow>>();
+  private readonly dependents: Map<string, string[]>;
+  /**
+   * Relays run one after another, so a dependent sees "resolved" and "reopened" in the order they
+   * happened — and only once every card has been started, so that no dependent can miss one.
+   */
+  private relays: Promise<void>;
+  private markStarted!: () => void;
+
+  constructor(private readonly input: BookInput) {
+    this.state = {
+      backlogId: input.backlogId,
+      startedAt: new Date().toISOString(),
+      cards: input.cards.map((p) => ({
+        cardId: p.card.id,
+        workflowId: cardWorkflowId(input.backlogId, p.card.id),
+        type: p.card.type,
+        dependencies: p.card.dependencies,
+      })),
+      done: input.done,
+      source: input.source,
+      paused: input.paused ?? false,
+      auditLog: [],
+      spentUsd: 0,
+      budgetExhausted: false,
+      finished: false,
+      shardIndex: input.shardIndex,
+    };
+    this.entries = new Map(this.state.cards.map((e) => [e.cardId, e]));
+    this.dependents = input.dependents
+      ? new Map(Object.entries(input.dependents))
+      : dependentsOf(input.cards.map((p) => p.card));
+    this.relays = new Promise<void>((resolve) => (this.markStarted = resolve));
+  }
+
+  /** Starts every card at once, highest priority first; each waits for its dependency signals as TODO. */
+  async startAll(): Promise<void> {
+    const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
+    await Promise.all(byPriority.map((plan) => this.start(plan)));
+    this.markStarted();
+  }
+
+  private async start(plan: CardPlan): Promise<void> {
+    const handle = await startChild(cardWorkflow, {
+      workflowId: cardWorkflowId(this.input.backlogId, plan.card.id),
+      args: [{ plan, queues: this.input.queues, paused: this.state.paused }],
+      typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
+      priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    });
+    this.handles.set(plan.card.id, handle);
+  }
+
+  /** Waits for every card workflow to end (a failed or cancelled one blocks its dependents). */
+  async awaitAll(): Promise<void> {
+    await Promise.all(this.input.cards.map((plan) => this.awaitEnd(plan)));
+  }
+
+  /** Waits for a card workflow to end and records its outcome. */
+  private async awaitEnd(plan: CardPlan): Promise<void> {
+    const entry = this.entries.get(plan.card.id)!;
+    let outcome: CardOutcome;
+    try {
+      outcome = await this.handles.get(plan.card.id)!.result();
+    } catch (err) {
+      outcome = {
+        cardId: plan.card.id,
+        status: isCancellation(err) ? 'CANCELLED' : 'FAILED',
+        attempt: 0,
+        artifacts: [],
+        cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
+        message: (err as Error).message,
+      };
+    }
+    entry.outcome = this.input.shardIndex === undefined ? outcome : leanOutcome(outcome);
+    // A card that ended without saying so (failed, terminated) still blocks its dependents.
+    if (entry.settled !== outcome.status) {
+      this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
+    }
+    await this.relays;
+  }
+
+  /** Queues a relay after the ones before it. */
+  relay(fn: () => Promise<void>): Promise<void> {
+    this.relays = this.relays.then(fn, fn);
+    return this.relays;
+  }
+
+  async cardSettled(s: CardSettled): Promise<void> {
+    const entry = this.entries.get(s.cardId);
+    if (!entry || entry.settled === s.status) return;
+    entry.settled = s.status;
+    await this.tellDependents(s.cardId, (h) => h.signal(dependencyResolvedSignal, s));
+  }
+
+  async cardReopened(cardId: string): Promise<void> {
+    const entry = this.entries.get(cardId);
+    if (!entry || entry.settled === undefined) return;
+    entry.settled = undefined;
+    await this.tellDependents(cardId, (h) => h.signal(dependencyReopenedSignal, { cardId }));
+  }
+
+  /**
+   * Signals every dependent of a card: its own children through their handles, dependents run by
+   * another shard through their derived workflow IDs (they started before this page — pages.ts).
+   */
+  private async tellDependents(cardId: string, send: (h: { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] }) => Promise<void>): Promise<void> {
+    await Promise.all(
+      (this.dependents.get(cardId) ?? []).map(async (id) => {
+        if (this.entries.get(id)?.outcome) return;
+        const handle = this.handles.get(id) ?? getExternalWorkflowHandle(cardWorkflowId(this.input.backlogId, id));
+        try {
+          await send(handle);
+        } catch (err) {
+          // The dependent ended meanwhile (e.g. cancelled): nothing to tell it.
+          log.info('Dependent no longer running', { cardId: id, error: (err as Error).message });
+        }
+      }),
+    );
+  }
+
+  /** Sends a signal to every card still running (pause, budget). */
+  async broadcast(send: (h: ChildWorkflowHandle<typeof cardWorkflow>) => Promise<void>): Promise<void> {
+    await Promise.all(
+      [...this.handles].map(async ([id, handle]) => {
+        if (this.entries.get(id)?.outcome) return;
+        await send(handle).catch(() => undefined);
+      }),
+    );
+  }
+
+  /** Adds a card's spend; once the backlog budget is used up, tells every running card (once). */
+  spend(usd: number): void {
+    this.state.spentUsd = roundUsd(this.state.spentUsd + usd);
+    const budget = this.input.cards[0]?.backlogBudgetUsd;
+    if (budget === undefined || this.state.budgetExhausted || this.state.spentUsd < budget) return;
+    log.warn('Backlog budget used up', { backlogId: this.input.backlogId, spentUsd: this.state.spentUsd, budgetUsd: budget });
+    void this.budgetExhausted(this.state.spentUsd);
+  }
+
+  /** The backlog budget is used up: tells every running card (once). */
+  async budgetExhausted(spentUsd: number): Promise<void> {
+    if (this.state.budgetExhausted) return;
+    this.state.budgetExhausted = true;
+    await this.broadcast((h) => h.signal(backlogBudgetExhaustedSignal, { spentUsd }));
+  }
+
+  /** Pauses or resumes every card still running. */
+  async setPaused(paused: boolean): Promise<void> {
+    this.state.paused = paused;
+    await this.broadcast((h) => h.signal(setPausedSignal, { paused }));
+  }
+
+  /** Cards per final status, and the USD they spent (for `backlog.finished`). */
+  tally(): { counts: Record<string, number>; costUsd: number } {
+    const counts: Record<string, number> = {};
+    for (const c of this.state.cards) counts[c.outcome?.status ?? 'RUNNING'] = (counts[c.outcome?.status ?? 'RUNNING'] ?? 0) + 1;
+    return { counts, costUsd: roundUsd(this.state.cards.reduce((sum, c) => sum + (c.outcome?.cost.usd ?? 0), 0)) };
+  }
+}
+
+/**
+ * Update validator for pause/resume. @throws Error naming the problem (already paused, bad payload).
+ */
+export function assertPause(state: BacklogState, paused: boolean, raw: unknown): void {
+  parseOpsDecision(raw);
+  if (state.paused === paused) throw new Error(`backlog ${state.backlogId} is already ${paused ? 'paused' : 'running (not paused)'}`);
+}
+
+/** Records a pause/resume decision in a backlog's audit log. */
+export function auditPause(state: BacklogState, paused: boolean, decision: OpsDecision): AuditEntry {
+  const entry: AuditEntry = { at: new Date().toISOString(), actor: decision.reviewer, action: paused ? 'pause' : 'resume', reason: decision.reason };
+  state.auditLog.push(entry);
+  return entry;
+}
