@@ -51,6 +51,15 @@ export interface SquadWorkerOptions {
 }
 
 /**
+ * The workspaces root: `SQUADFLOW_WORKSPACES` (resolved against the working directory), else
+ * `state/workspaces` of the project. Every worker of a deployment must see the same folder.
+ */
+export function workspacesRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = env.SQUADFLOW_WORKSPACES?.trim();
+  return raw ? resolve(raw) : DEFAULT_WORKSPACES_ROOT;
+}
+
+/**
  * Default of the orchestration worker's `maxCachedWorkflows`: how many workflows it keeps in memory
  * (others are replayed from history when they next have work). A card waiting for a dependency costs
  * memory while cached and nothing while evicted, so a cap keeps a 10,000-card backlog within a few GiB
@@ -78,7 +87,7 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
   const kinds = opts.queues ?? QUEUE_KINDS;
   const taskQueues = opts.taskQueues ?? TASK_QUEUES;
   const activities = createActivities({
-    workspacesRoot: opts.workspacesRoot ?? DEFAULT_WORKSPACES_ROOT,
+    workspacesRoot: opts.workspacesRoot ?? workspacesRootFromEnv(),
     baseDir: opts.baseDir ?? PROJECT_ROOT,
   });
   const dataConverter = opts.dataConverter ?? dataConverterFromEnv();
