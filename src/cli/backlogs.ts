@@ -279,6 +279,8 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
  * waits (as TODO) for a dependency that has not ended — i.e. no owner, validator or correction is at work.
  */
 export function isIdle(view: BacklogView): boolean {
+  const pages = view.backlog.pages;
+  if (pages && pages.received < pages.expected) return false; // pages still arriving
   return view.cards.every(
     (c) =>
       c.final ||

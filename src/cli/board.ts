@@ -39,6 +39,8 @@ export interface Board {
   costUsd: number;
   /** Cards over their cost alert threshold. */
   costAlerts: string[];
+  /** A paged backlog (README "Big backlogs"): pages of cards expected and received so far. */
+  pages?: { expected: number; received: number };
 }
 
 /** The board of a backlog view. Pure. */
@@ -62,6 +64,7 @@ export function boardOf(view: BacklogView): Board {
     awaitingHuman,
     costUsd: Math.round(view.cards.reduce((s, c) => s + c.costUsd, 0) * 1e6) / 1e6,
     costAlerts: view.cards.filter((c) => c.state?.costAlert).map((c) => c.cardId),
+    ...(view.backlog.pages ? { pages: view.backlog.pages } : {}),
   };
 }
 
@@ -77,6 +80,9 @@ export function renderBoard(b: Board): string {
   const state = !b.running ? 'finished' : b.idle ? 'idle — every card has ended or waits for a human' : 'running';
   const lines = [`backlog ${b.backlogId} — ${state}`, `  ${progressBar(b.final, b.total)} cards final`];
   lines.push(`  ${Object.entries(b.counts).map(([s, n]) => `${s} ${n}`).join(' · ')}`);
+  if (b.pages && b.pages.received < b.pages.expected) {
+    lines.push(`  pages ${b.pages.received}/${b.pages.expected} received — the cards of the others are not listed yet`);
+  }
   lines.push(`  cost so far $${b.costUsd.toFixed(4)}${b.costAlerts.length ? ` — over the alert threshold: ${b.costAlerts.join(', ')}` : ''}`);
   if (b.awaitingHuman.length > 0) {
     lines.push(`  waiting for a human (${b.awaitingHuman.length}):`);
