@@ -13,6 +13,9 @@
  * warning), cancellation, an explicit environment (ENV_ALLOW_LIST + what the config passes), typed
  * failures (errors.ts), secrets redacted from everything that leaves, tokens priced by the squad's table.
  */
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
 import type { OwnerInput, OwnerResult } from '../domain/attempt.js';
 import { roundUsd } from '../domain/cost.js';
 import { AgentSchema, type AgentConfig } from '../domain/squad.js';
@@ -68,9 +71,58 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
         { nonRetryable: true },
       );
     }
-    if (kind === 'command') return runner(deps, input, input.agent); // validates its own config (protocol messages)
-    const parsed = AgentSchema.safeParse(input.agent);
-    if (!parsed.success) throw agentConfigError(`card ${input.card.id}: invalid ${kind} agent config: ${formatIssues(parsed.error.issues)}`);
-    return runner(deps, input, parsed.data);
+    const recordPath = ownerRecordPath(deps.workspacesRoot, input.workspace);
+    const recorded = await readOwnerRecord(recordPath, join(deps.workspacesRoot, input.workspace));
+    if (recorded) return recorded;
+    let result: OwnerResult;
+    if (kind === 'command') {
+      result = await runner(deps, input, input.agent); // validates its own config (protocol messages)
+    } else {
+      const parsed = AgentSchema.safeParse(input.agent);
+      if (!parsed.success) throw agentConfigError(`card ${input.card.id}: invalid ${kind} agent config: ${formatIssues(parsed.error.issues)}`);
+      result = await runner(deps, input, parsed.data);
+    }
+    await writeOwnerRecord(recordPath, result);
+    return result;
   };
+}
+
+// ---- The owner record: one agent run per attempt, even when the worker dies after it --------------------
+
+const OwnerResultSchema = z.object({
+  artifacts: z.array(z.string()),
+  summary: z.string(),
+  cost: z.object({ inputTokens: z.number(), outputTokens: z.number(), usd: z.number() }),
+});
+
+/**
+ * Where the result of an attempt's owner run is recorded: `<workspacesRoot>/<workspace>.owner-result.json`,
+ * beside (not inside) the attempt workspace, so that no validator sees it as an artifact.
+ */
+export function ownerRecordPath(workspacesRoot: string, workspace: string): string {
+  return join(workspacesRoot, `${workspace}.owner-result.json`);
+}
+
+/**
+ * The recorded result of this attempt's owner run, when the agent already finished it and its workspace is
+ * still there: a worker killed between the agent's end and Temporal hearing of it makes Temporal retry the
+ * activity, and the agent must not run (and produce its side effects) a second time for the same attempt
+ * (the proof issue). Undefined when there is no usable record.
+ */
+async function readOwnerRecord(path: string, workspace: string): Promise<OwnerResult | undefined> {
+  try {
+    if (!(await stat(workspace)).isDirectory()) return undefined;
+    const parsed = OwnerResultSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records an owner run's result atomically (a temporary file renamed over the record). */
+async function writeOwnerRecord(path: string, result: OwnerResult): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(result));
+  await rename(tmp, path);
 }

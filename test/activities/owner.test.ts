@@ -1,8 +1,8 @@
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRunOwner } from '../../src/activities/owner.js';
+import { createRunOwner, ownerRecordPath } from '../../src/activities/owner.js';
 import type { OwnerInput } from '../../src/domain/attempt.js';
 import type { CommandAgentConfig } from '../../src/domain/squad.js';
 import { card, isGone, rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from './helpers.js';
@@ -64,6 +64,27 @@ describe('runOwner with a command agent', () => {
     });
     const ws = join(sb.root, 'shop/SPEC-001/attempt-1');
     expect(await readFile(join(ws, 'docs/spec.md'), 'utf8')).toBe('# Spec for SPEC-001\n');
+  });
+
+  it('runs the agent once per attempt: a retry after the agent finished (worker killed before reporting) returns the recorded result', async () => {
+    const counter = join(sb.root, 'runs.txt');
+    const counting = GOOD_AGENT.replace("console.error('log line on stderr');", `require('node:fs').appendFileSync(${JSON.stringify(counter)}, 'run\\n');`).replace(
+      "import { mkdirSync, writeFileSync } from 'node:fs';",
+      "import { mkdirSync, writeFileSync } from 'node:fs';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);",
+    );
+    const runOwner = createRunOwner(sb.deps);
+    const agentConfig = await scriptAgent(counting);
+    const first = await runOwner(input(agentConfig));
+    const again = await runOwner(input(agentConfig));
+    expect(again).toEqual(first);
+    expect(await readFile(counter, 'utf8')).toBe('run\n');
+    // The record sits beside the workspace, not in it (no validator sees it as an artifact).
+    expect(JSON.parse(await readFile(ownerRecordPath(sb.root, 'shop/SPEC-001/attempt-1'), 'utf8'))).toEqual(first);
+    // Another attempt runs the agent again; so does this one once its workspace is gone.
+    await runOwner(input(agentConfig, { attempt: 2, workspace: 'shop/SPEC-001/attempt-2' }));
+    await rm(join(sb.root, 'shop/SPEC-001/attempt-1'), { recursive: true });
+    await runOwner(input(agentConfig));
+    expect(await readFile(counter, 'utf8')).toBe('run\nrun\nrun\n');
   });
 
   it('sends the card, attempt, absolute workspace, dependencies and feedback as one snake_case JSON object on stdin', async () => {
