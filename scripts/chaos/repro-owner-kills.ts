@@ -9,7 +9,7 @@
  * more than once.
  *
  * `npx tsx scripts/chaos/repro-owner-kills.ts` — activities get a 10 s heartbeat timeout (the CI
- * profile's) unless `CHAOS_HEARTBEAT_TIMEOUT=workflow` (the workflows' own 1 minute: ~4 min instead of ~1).
+ * profile's) unless `CHAOS_HEARTBEAT_TIMEOUT=workflow` (the workflows' own 20 s: ~4 min instead of ~1).
  */
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   const worker = newWorker(ctx, 'repro', ctx.server.address);
   let ok = false;
   try {
-    log(`run directory ${ctx.runDir}; heartbeat timeout ${profile.heartbeatTimeout ?? '1 minute (the workflows\' own)'}`);
+    log(`run directory ${ctx.runDir}; heartbeat timeout ${profile.heartbeatTimeout ?? '20 s (the workflows\' own)'}`);
     await worker.start();
     await startChaosBacklog(ctx.client, backlogId, [{ id: 'SLOW', dependencies: [], mode: 'ok' }], squadOptions(ctx), 'chaos-repro');
     for (let k = 1; k <= kills; k++) {

@@ -9,7 +9,7 @@
  * - `CHAOS_SEED=<n>` or `--seed <n>`: repeat a run (the seed is printed; default: random);
  * - `CHAOS_SCENARIOS=worker-kill,agent-faults` or `--only …`: a subset (the baseline always runs);
  * - `CHAOS_HEARTBEAT_TIMEOUT=<duration>` (e.g. `10s`): activities' heartbeat timeout in the chaos workers
- *   (default: the workflows' own 1 minute for the full profile, 10 s for ci; `workflow` = the workflows' own);
+ *   (default: the workflows' own 20 s for the full profile, 10 s for ci; `workflow` = the workflows' own);
  * - `CHAOS_KEEP=1` or `--keep`: keep the run directory (logs, workspaces, SQLite files) even on success;
  *   it is always kept when something failed.
  */
@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   const profile = hb ? { ...base, heartbeatTimeout: hb === 'workflow' ? undefined : hb } : base;
   const t0 = Date.now();
   const log = (line: string) => console.log(`[chaos +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
-  log(`profile ${profile.name}, seed ${settings.seed}, scenarios ${settings.scenarios.join(', ')}, activity heartbeat timeout ${profile.heartbeatTimeout ?? 'of the workflows (1 minute)'}`);
+  log(`profile ${profile.name}, seed ${settings.seed}, scenarios ${settings.scenarios.join(', ')}, activity heartbeat timeout ${profile.heartbeatTimeout ?? 'of the workflows (20 s)'}`);
   let ctx: ChaosContext | undefined;
   let ok = false;
   try {

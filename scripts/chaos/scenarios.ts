@@ -83,7 +83,7 @@ export interface ChaosProfile {
   /** Run the baseline, server-kill and agent-faults scenarios alongside the worker kills (faster, noisier). */
   parallel: boolean;
   /**
-   * Heartbeat timeout given to every activity that has one, instead of the workflows' own (1 minute), via a
+   * Heartbeat timeout given to every activity that has one, instead of the workflows' own (20 s), via a
    * workflow interceptor bundled into the chaos workers' workflow bundle (src/workflows is not changed).
    * A worker killed mid-activity leaves that activity to be retried only after this timeout. Undefined:
    * the workflows' own timeouts.
@@ -643,7 +643,7 @@ export async function runAgentFaults(ctx: ChaosContext): Promise<ScenarioReport>
 export interface ChaosResult {
   seed: number;
   profile: ChaosProfile['name'];
-  /** The activities' heartbeat timeout the workers ran with (undefined: the workflows' own, 1 minute). */
+  /** The activities' heartbeat timeout the workers ran with (undefined: the workflows' own, 20 s). */
   heartbeatTimeout?: string;
   reports: ScenarioReport[];
   wallMs: number;
@@ -701,7 +701,7 @@ export function formatReport(result: ChaosResult): string {
   ]);
   const lines = [
     `chaos run: profile ${result.profile}, seed ${result.seed} (CHAOS_SEED=${result.seed} repeats it), wall time ${secs(result.wallMs)} s, ` +
-      `activity heartbeat timeout ${result.heartbeatTimeout ?? '1 minute (the workflows\' own)'}`,
+      `activity heartbeat timeout ${result.heartbeatTimeout ?? '20 s (the workflows\' own)'}`,
     '',
     table(
       ['scenario', 'cards', 'kills', 'hit agents', 'lost', 'duplicated', 'stuck', 'mismatched', 'agent runs started/completed', 're-run attempts', 'retry gap s (median/max)', 'settle s', 'wall s', 'result'],

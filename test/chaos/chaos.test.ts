@@ -4,7 +4,7 @@
  * SIGKILLed 5 times at seeded random moments, once on a `temporal server start-dev` that is SIGKILLed and
  * restarted mid-run; plus an agent that hangs, one that crashes and a webhook that is down. Workers run in
  * processes of their own, on a dev server of this file's own (SQLite in a temp directory); the CI profile
- * gives activities a 10 s heartbeat timeout (the workflows' own is 1 minute — `npm run chaos` keeps it).
+ * gives activities a 10 s heartbeat timeout (the workflows' own is 20 s — `npm run chaos` keeps it).
  *
  * The seed is random unless CHAOS_SEED is set; it is printed with the figures, and `CHAOS_SEED=<n>
  * CHAOS_PROFILE=ci npm run chaos` repeats the run. The run directory (logs, workspaces, invocation logs)
