@@ -300,7 +300,7 @@ async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, 
   // The largest single workflow input: the backlog's, or a shard's page when the backlog is paged.
   const header = { backlogId: plan.backlogId, done: plan.done, queues: { owners: queue, validation: queue, debugging: queue }, source: { file: `${backlogId}.json`, metadata: plan.source.metadata, legacyCards: [] } };
   result.inputBytes = needsPages(plan.cards)
-    ? Math.max(...planPages(plan.cards).map((page) => Buffer.byteLength(JSON.stringify({ backlogId, page, queues: header.queues, paused: false }))))
+    ? Math.max(...planPages(plan.cards).map((page) => Buffer.byteLength(JSON.stringify({ backlogId, page, queues: header.queues }))))
     : Buffer.byteLength(JSON.stringify({ ...header, cards: plan.cards }));
   log(config, `backlog ${backlogId}: ${plan.cards.length} cards, input ${(result.inputBytes / 2 ** 20).toFixed(2)} MiB`);
 

@@ -25,9 +25,10 @@ import {
   type PlanPage,
   needsPages,
   planPages,
+  shardWorkflowId,
 } from '../domain/index.js';
 import { addCardsUpdate, backlogStateQuery, backlogWorkflow, type BacklogState } from '../workflows/backlog.js';
-import type { BacklogShardResult } from '../workflows/backlog-shard.js';
+import { backlogShardWorkflow, type BacklogShardResult } from '../workflows/backlog-shard.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../workflows/card.js';
 import { TASK_QUEUES } from '../temporal/queues.js';
 import { BacklogIdKey } from '../temporal/search-attributes.js';
@@ -88,7 +89,7 @@ export async function startBacklog(
           done: plan.done,
           queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging },
           source: { file, metadata: plan.source.metadata as Record<string, unknown>, legacyCards },
-          ...(pages ? { pages: pages.length, budgetUsd: plan.budgetUsd } : {}),
+          ...(pages ? { pages: pages.length, budgetUsd: plan.budgetUsd, webhooks: plan.cards[0]?.webhooks } : {}),
         },
       ],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
@@ -105,15 +106,37 @@ export async function startBacklog(
     const state = await handle.query(backlogStateQuery);
     if (!state.pages || state.pages.received >= state.pages.expected) return existing;
   }
-  if (pages) await sendPages(handle, workflowId, pages);
+  if (pages) await sendPages(client, handle, plan, queues, pages);
   return { backlogId: plan.backlogId, workflowId, started: true };
 }
 
-/** Sends the pages a paged backlog has not received yet, in order (update ID `<backlogId>/page-<n>`: a resent page runs once). */
-async function sendPages(handle: WorkflowHandle<typeof backlogWorkflow>, workflowId: string, pages: PlanPage[]): Promise<void> {
+/**
+ * Sends the pages a paged backlog has not received yet, in order: starts each page's shard workflow with
+ * the page (an existing one is reused, so a resent page starts nothing twice), then registers it with the
+ * backlog (`addCards`, update ID `<backlogId>/page-<n>`), which returns once the page's cards have started.
+ */
+async function sendPages(
+  client: Client,
+  handle: WorkflowHandle<typeof backlogWorkflow>,
+  plan: BacklogPlan,
+  queues: BacklogQueues,
+  pages: PlanPage[],
+): Promise<void> {
   const { pages: received } = await handle.query(backlogStateQuery);
   for (const page of pages.slice(received?.received ?? 0)) {
-    await handle.executeUpdate(addCardsUpdate, { args: [page], updateId: `${workflowId}/page-${page.index}` });
+    const workflowId = shardWorkflowId(plan.backlogId, page.index + 1);
+    await client.workflow.start(backlogShardWorkflow, {
+      workflowId,
+      taskQueue: queues.orchestration,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      args: [{ backlogId: plan.backlogId, page, queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging } }],
+      typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
+    });
+    await handle.executeUpdate(addCardsUpdate, {
+      args: [{ index: page.index, workflowId, cardIds: page.cards.map((c) => c.card.id) }],
+      updateId: `${handle.workflowId}/page-${page.index}`,
+    });
   }
 }
 

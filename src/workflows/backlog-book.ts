@@ -5,6 +5,7 @@
  * code.
  */
 import {
+  CancelledFailure,
   ParentClosePolicy,
   getExternalWorkflowHandle,
   isCancellation,
@@ -177,7 +178,9 @@ export class BacklogBook {
     const entry = this.entries.get(plan.card.id)!;
     let outcome: CardOutcome;
     try {
-      outcome = await this.handles.get(plan.card.id)!.result();
+      const handle = this.handles.get(plan.card.id);
+      if (!handle) throw new CancelledFailure('cancelled before its workflow started');
+      outcome = await handle.result();
     } catch (err) {
       outcome = {
         cardId: plan.card.id,

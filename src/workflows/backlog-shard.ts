@@ -1,11 +1,13 @@
 /**
  * The backlog shard workflow (`<backlogId>/~shard-<n>`): runs one page of a big backlog (src/domain/pages.ts)
  * exactly as a backlog runs its cards — children started at once, relays to dependents (in this page or an
- * earlier one), pause and budget fan-out — and tells its backlog when every card of the page has started.
- * Its result lists its cards' outcomes without their full states (read those from the card workflows).
+ * earlier one), pause and budget fan-out. `squadflow start` starts it with its page (so the page's cards
+ * are in this history only) and then registers it with the backlog (`addCards`); the shard starts its
+ * cards once the backlog has accepted it, tells the backlog when they have all started and when they have
+ * all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
  */
-import { CancellationScope, CancelledFailure, getExternalWorkflowHandle, log, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { PlanPage } from '../domain/index.js';
+import { CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { backlogWorkflowId, type PlanPage } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
 import { BacklogBook, type BacklogState } from './backlog-book.js';
 import { backlogStateQuery } from './backlog-queries.js';
@@ -15,6 +17,8 @@ import {
   cardReopenedSignal,
   cardSettledSignal,
   setPausedSignal,
+  shardAcceptedSignal,
+  shardFinishedSignal,
   shardStartedSignal,
 } from './messages.js';
 
@@ -23,10 +27,6 @@ export interface BacklogShardInput {
   backlogId: string;
   page: PlanPage;
   queues: ActivityQueues;
-  /** Start paused (the backlog is paused). */
-  paused: boolean;
-  /** Set when the backlog budget was already used up: what the backlog had spent, USD. */
-  budgetExhausted?: number;
 }
 
 /** Result of a shard: its state (lean card outcomes), cards per final status and the USD they spent. */
@@ -35,7 +35,10 @@ export interface BacklogShardResult extends BacklogState {
   costUsd: number;
 }
 
-/** Runs one page of a paged backlog. Cancellation (of the backlog) cancels its cards. */
+/** How long a shard waits for its backlog to accept it (a `squadflow start` that stopped half-way) before ending empty. */
+const ACCEPT_TIMEOUT = '7 days';
+
+/** Runs one page of a paged backlog. Cancellation (the backlog passes its own on) cancels its cards. */
 export async function backlogShardWorkflow(input: BacklogShardInput): Promise<BacklogShardResult> {
   const { page } = input;
   const book = new BacklogBook({
@@ -44,12 +47,13 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
     done: [],
     queues: input.queues,
     source: { file: '', metadata: {}, legacyCards: [] },
-    paused: input.paused,
     dependents: page.dependents,
     shardIndex: page.index,
   });
-  const backlog = getExternalWorkflowHandle(workflowInfo().parent?.workflowId ?? input.backlogId);
+  const backlog = getExternalWorkflowHandle(backlogWorkflowId(input.backlogId));
+  let accepted: { paused: boolean; budgetExhaustedUsd?: number } | undefined;
   setHandler(backlogStateQuery, () => book.state);
+  setHandler(shardAcceptedSignal, (a) => void (accepted ??= a));
   setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
   setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
   // The backlog keeps the budget: costs go up to it, "used up" comes back down to every card.
@@ -57,11 +61,26 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
   setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => void book.budgetExhausted(spentUsd));
   setHandler(setPausedSignal, ({ paused }) => void book.setPaused(paused));
 
-  await book.startAll();
-  if (input.budgetExhausted !== undefined) await book.budgetExhausted(input.budgetExhausted);
-  await backlog.signal(shardStartedSignal, { index: page.index });
-  await book.awaitAll();
+  try {
+    if (!(await condition(() => accepted !== undefined, ACCEPT_TIMEOUT))) {
+      log.warn('Backlog shard never accepted by its backlog; ending without starting its cards', { shard: workflowInfo().workflowId });
+      return { ...book.state, finished: true, ...book.tally() };
+    }
+    book.state.paused = accepted!.paused;
+    await book.startAll();
+    if (accepted!.budgetExhaustedUsd !== undefined) await book.budgetExhausted(accepted!.budgetExhaustedUsd);
+    await backlog.signal(shardStartedSignal, { index: page.index });
+    await book.awaitAll();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelled (by the backlog): the cards were cancelled with this scope; wait for them to end.
+    await CancellationScope.nonCancellable(() => book.awaitAll());
+  }
   book.state.finished = true;
+  const tally = book.tally();
+  await CancellationScope.nonCancellable(() =>
+    backlog.signal(shardFinishedSignal, { index: page.index, ...tally }).catch((err: unknown) => log.warn('Could not tell the backlog', { error: (err as Error).message })),
+  );
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog shard ${workflowInfo().workflowId} cancelled`);
-  return { ...book.state, ...book.tally() };
+  return { ...book.state, ...tally };
 }

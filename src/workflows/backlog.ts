@@ -6,20 +6,21 @@
  * rest (REJECTED, BLOCKED) keep it open until someone retries or skips them.
  *
  * A backlog too big for one workflow (more than a page of cards, see src/domain/pages.ts) is paged: the
- * client sends its cards with the `addCards` update, one page at a time, and the backlog runs each page as
- * a backlog shard child workflow (backlog-shard.ts), so that no history grows past a few thousand events.
+ * client starts one backlog shard workflow per page (backlog-shard.ts) and registers each here with the
+ * `addCards` update, so that no history grows past a few thousand events and each page's cards are in
+ * one history only.
  */
 import {
   CancellationScope,
   CancelledFailure,
-  ParentClosePolicy,
   condition,
   defineUpdate,
+  getExternalWorkflowHandle,
+  isCancellation,
   log,
   setHandler,
   sleep,
-  startChild,
-  type ChildWorkflowHandle,
+  type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
 import {
   roundUsd,
@@ -28,11 +29,10 @@ import {
   type CardPlan,
   type DependencyArtifacts,
   type OpsDecision,
-  type PlanPage,
+  type WebhookConfig,
 } from '../domain/index.js';
 import { squadActivities, type ActivityQueues } from './activities.js';
 import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
-import { backlogShardWorkflow } from './backlog-shard.js';
 import { backlogStateQuery } from './backlog-queries.js';
 import {
   backlogBudgetExhaustedSignal,
@@ -40,6 +40,8 @@ import {
   cardReopenedSignal,
   cardSettledSignal,
   setPausedSignal,
+  shardAcceptedSignal,
+  shardFinishedSignal,
   shardStartedSignal,
 } from './messages.js';
 
@@ -59,6 +61,8 @@ export interface BacklogWorkflowInput {
   pages?: number;
   /** A paged backlog's budget, USD (`squad.budget.per_backlog_usd`); absent = unlimited. */
   budgetUsd?: number;
+  /** A paged backlog's webhooks (the squad's `notifications`), for `backlog.finished`. */
+  webhooks?: WebhookConfig[];
 }
 
 export { backlogStateQuery };
@@ -70,11 +74,20 @@ export const pauseBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('pause
 export const resumeBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('resume');
 
 /**
- * Update (paged backlogs): the next page of cards. Pages must come in order (`index` = pages received so
- * far); the update returns once every card of the page has started. Send each with update ID
- * `<backlogId>/page-<index>` so that a resent page is not run twice.
+ * Update (paged backlogs): registers the shard of the next page (started by the client with the page).
+ * Pages must come in order (`index` = pages received so far); the update returns once every card of the
+ * page has started. Send each with update ID `<backlogId>/page-<index>` so that a resent one counts once.
  */
-export const addCardsUpdate = defineUpdate<{ index: number; cards: number }, [PlanPage]>('addCards');
+export const addCardsUpdate = defineUpdate<{ index: number; cards: number }, [ShardRegistration]>('addCards');
+
+/** A page's shard, as `squadflow start` registers it with `addCards` (it started the shard with the page). */
+export interface ShardRegistration {
+  /** 0-based page number. */
+  index: number;
+  /** `shardWorkflowId(backlogId, index + 1)`. */
+  workflowId: string;
+  cardIds: string[];
+}
 
 /** Result of the backlog workflow: its final state, every card with its outcome (a paged one: its shards). */
 export type BacklogResult = BacklogState;
@@ -109,7 +122,13 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
   return book.state;
 }
 
-/** A paged backlog: one shard child workflow per page, started in page order (see src/domain/pages.ts). */
+/**
+ * A paged backlog: its cards run in backlog shards (one per page, see src/domain/pages.ts) that
+ * `squadflow start` starts with their pages and registers here with `addCards`, in page order. The backlog
+ * accepts each (passing on whether it is paused or out of budget), waits until the shard's cards have all
+ * started before taking the next page, passes pause, resume, budget and cancellation on to every shard,
+ * and ends when every shard has said that its cards have ended.
+ */
 async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Promise<BacklogResult> {
   const state: BacklogState = {
     backlogId: input.backlogId,
@@ -125,16 +144,19 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     pages: { expected, received: 0 },
     shards: [],
   };
-  const handles: ChildWorkflowHandle<typeof backlogShardWorkflow>[] = [];
-  const ended: Promise<void>[] = [];
-  let webhooks: CardPlan['webhooks'];
-  const toShards = (send: (h: ChildWorkflowHandle<typeof backlogShardWorkflow>) => Promise<void>) =>
-    Promise.all(handles.map((h, i) => (state.shards![i]!.finished ? undefined : send(h).catch(() => undefined))));
+  const shards = state.shards!;
+  const toShards = (send: (h: ExternalWorkflowHandle) => Promise<void>) =>
+    Promise.all(shards.filter((s) => !s.finished).map((s) => send(getExternalWorkflowHandle(s.workflowId)).catch(() => undefined)));
 
   setHandler(backlogStateQuery, () => state);
   setHandler(shardStartedSignal, ({ index }) => {
-    const shard = state.shards![index];
+    const shard = shards[index];
     if (shard) shard.started = true;
+  });
+  setHandler(shardFinishedSignal, ({ index, counts, costUsd }) => {
+    const shard = shards[index];
+    if (!shard) return;
+    Object.assign(shard, { started: true, finished: true, counts, costUsd });
   });
   setHandler(cardCostSignal, ({ usd }) => {
     state.spentUsd = roundUsd(state.spentUsd + usd);
@@ -157,55 +179,46 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
   }
   setHandler(
     addCardsUpdate,
-    async (page) => {
-      const index = page.index;
-      const entry: ShardEntry = {
-        index,
-        workflowId: shardWorkflowId(input.backlogId, index + 1),
-        cardIds: page.cards.map((c) => c.card.id),
-        started: false,
-        finished: false,
-      };
-      state.shards!.push(entry);
+    async (shard) => {
+      const entry: ShardEntry = { index: shard.index, workflowId: shard.workflowId, cardIds: shard.cardIds, started: false, finished: false };
+      shards.push(entry);
       state.pages!.received++;
-      webhooks ??= page.cards[0]?.webhooks;
-      const handle = await startChild(backlogShardWorkflow, {
-        workflowId: entry.workflowId,
-        args: [{ backlogId: input.backlogId, page, queues: input.queues, paused: state.paused, budgetExhausted: state.budgetExhausted ? state.spentUsd : undefined }],
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      await getExternalWorkflowHandle(entry.workflowId).signal(shardAcceptedSignal, {
+        paused: state.paused,
+        ...(state.budgetExhausted ? { budgetExhaustedUsd: state.spentUsd } : {}),
       });
-      handles[index] = handle;
-      ended[index] = handle.result().then(
-        (result) => {
-          entry.counts = result.counts;
-          entry.costUsd = result.costUsd;
-        },
-        (err: unknown) => log.warn('Backlog shard failed', { shard: entry.workflowId, error: (err as Error).message }),
-      ).then(() => {
-        entry.finished = true;
-      });
-      // The next page may start only once every card of this one has (their dependents come first).
-      await condition(() => entry.started || entry.finished);
-      return { index, cards: page.cards.length };
+      // The next page may come only once every card of this one has started (their dependents come first).
+      await condition(() => entry.started);
+      return { index: entry.index, cards: entry.cardIds.length };
     },
     {
-      validator: (page) => {
+      validator: (shard) => {
         if (state.pages!.received >= expected) throw new Error(`backlog ${input.backlogId} already has all its ${expected} pages`);
-        if (page?.index !== state.pages!.received) {
-          throw new Error(`backlog ${input.backlogId} expects page ${state.pages!.received} next, not page ${String(page?.index)}`);
+        if (shard?.index !== state.pages!.received) {
+          throw new Error(`backlog ${input.backlogId} expects page ${state.pages!.received} next, not page ${String(shard?.index)}`);
         }
-        if (!Array.isArray(page.cards) || page.cards.length === 0) throw new Error(`page ${page.index} of backlog ${input.backlogId} has no cards`);
+        if (shard.workflowId !== shardWorkflowId(input.backlogId, shard.index + 1)) {
+          throw new Error(`page ${shard.index} of backlog ${input.backlogId} must run in workflow ${shardWorkflowId(input.backlogId, shard.index + 1)}`);
+        }
+        if (!Array.isArray(shard.cardIds) || shard.cardIds.length === 0) throw new Error(`page ${shard.index} of backlog ${input.backlogId} has no cards`);
       },
     },
   );
 
-  await condition(() => state.pages!.received === expected);
-  await Promise.all(ended.slice(0, expected));
-  await condition(() => state.shards!.every((s) => s.finished));
+  try {
+    await condition(() => state.pages!.received === expected && shards.every((s) => s.finished));
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelled: cancel every shard (and so every card), and wait for them to say that they have ended.
+    await CancellationScope.nonCancellable(async () => {
+      await toShards((h) => h.cancel());
+      await condition(() => shards.every((s) => s.finished));
+    });
+  }
   state.finished = true;
   const counts: Record<string, number> = {};
-  for (const s of state.shards!) for (const [k, n] of Object.entries(s.counts ?? {})) counts[k] = (counts[k] ?? 0) + n;
-  await notifyFinished(input, webhooks, counts, roundUsd(state.shards!.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)));
+  for (const s of shards) for (const [k, n] of Object.entries(s.counts ?? {})) counts[k] = (counts[k] ?? 0) + n;
+  await notifyFinished(input, input.webhooks, counts, roundUsd(shards.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)));
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog ${input.backlogId} cancelled`);
   return state;
 }

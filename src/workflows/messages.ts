@@ -34,5 +34,14 @@ export const backlogBudgetExhaustedSignal = defineSignal<[{ spentUsd: number }]>
 /** Card → backlog: a card that had come to rest was retried. */
 export const cardReopenedSignal = defineSignal<[{ cardId: string }]>('cardReopened');
 
-/** Backlog shard → backlog: every card of shard `index` (0-based page) has started; the next page may start. */
+/** Backlog shard → backlog: every card of shard `index` (0-based page) has started; the next page may be sent. */
 export const shardStartedSignal = defineSignal<[{ index: number }]>('shardStarted');
+
+/**
+ * Backlog → backlog shard: the backlog has registered the shard; start its cards (paused, or with the
+ * backlog budget already used up, as the backlog is now).
+ */
+export const shardAcceptedSignal = defineSignal<[{ paused: boolean; budgetExhaustedUsd?: number }]>('shardAccepted');
+
+/** Backlog shard → backlog: every card of shard `index` has ended; cards per final status and USD spent. */
+export const shardFinishedSignal = defineSignal<[{ index: number; counts: Record<string, number>; costUsd: number }]>('shardFinished');

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { readBacklog, readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
-import { shardWorkflowId, type OwnerInput } from '../../src/domain/index.js';
+import { planPages, shardWorkflowId, type OwnerInput } from '../../src/domain/index.js';
+import { backlogShardWorkflow } from '../../src/workflows/backlog-shard.js';
 import { addCardsUpdate, backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate } from '../../src/workflows/backlog.js';
 import { humanReviewUpdate, retryCardUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
@@ -99,7 +100,7 @@ describe('paged backlog', () => {
       // The shards pass the pause on to every card still running.
       await until(() => readBacklogView(client, backlogId), (v) => v.cards.filter((c) => !c.final).every((c) => c.state?.paused));
       await expect(
-        handle.executeUpdate(addCardsUpdate, { args: [{ index: 0, cards: plan.cards.slice(0, 1), dependents: {} }] }),
+        handle.executeUpdate(addCardsUpdate, { args: [{ index: 0, workflowId: shardWorkflowId(backlogId, 1), cardIds: ['A'] }] }),
       ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
       const again = await startBacklog(client, plan, 'paged.json', queues, { pages: PAGES });
       expect(again.started).toBe(false);
@@ -108,6 +109,26 @@ describe('paged backlog', () => {
       await handle.executeUpdate(resumeBacklogUpdate, { args: [{ reviewer: 'ops', reason: 'go' }] });
       const result = await handle.result();
       expect(result.shards!.reduce((n, s) => n + (s.counts?.DONE ?? 0), 0)).toBe(5);
+    });
+  });
+
+  it('a start that stopped half-way is finished by running start again: only the missing pages are sent', async () => {
+    const { client, worker, backlogId, start, plan, queues } = await paged(chain);
+    await worker.runUntil(async () => {
+      // What an interrupted `squadflow start` leaves: the backlog, and the shard of page 0 started but never registered.
+      const pages = planPages(plan.cards, PAGES);
+      await client.workflow.start(backlogWorkflow, {
+        workflowId: backlogId,
+        taskQueue: queues.orchestration,
+        args: [{ backlogId, cards: [], done: [], queues, source: { file: 'paged.json', metadata: {}, legacyCards: [] }, pages: pages.length }],
+      });
+      await client.workflow.start(backlogShardWorkflow, { workflowId: shardWorkflowId(backlogId, 1), taskQueue: queues.orchestration, args: [{ backlogId, page: pages[0]!, queues }] });
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await readBacklog(client, backlogId)).state.pages).toEqual({ expected: 3, received: 0 });
+      const again = await start();
+      expect(again.started).toBe(true);
+      const result = await client.workflow.getHandle<typeof backlogWorkflow>(backlogId).result();
+      expect(result.shards!.map((s) => s.counts?.DONE)).toEqual([2, 2, 1]);
     });
   });
 
