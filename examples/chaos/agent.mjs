@@ -16,12 +16,13 @@
  * The invocation log. Every run appends to `$CHAOS_LOG_DIR/<backlog>/<card>/attempt-<n>.log`, OUTSIDE
  * the workspace (the workspace is emptied when an activity is retried), one line per event:
  *   `start <pid> <ppid> <epoch-ms>` when it begins,
- *   `done <pid> <ppid> <epoch-ms>` after its side effect (the artifact) and before it answers on stdout.
+ *   `done <pid> <ppid> <epoch-ms>` after its side effect (the artifact) and its result file
+ *   (`$SQUADFLOW_RESULT_FILE`), before it answers on stdout.
  * `ppid` at `done` differing from the one at `start` means the agent outlived its worker (it was
  * re-parented). A `done` line counted twice for one attempt is an owner side effect that happened twice.
  * Without CHAOS_LOG_DIR nothing is logged (the squad config passes it in the agent's `env`).
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -120,12 +121,16 @@ const lines = [
 mkdirSync('out', { recursive: true });
 writeFileSync(join('out', `${input.card.id}.md`), lines.join('\n'));
 
-// The side effect is done: record it before answering (an agent whose worker died never gets to answer).
+// The side effect is done: leave the answer in the result file (atomically) so that a retry of this
+// attempt whose worker died before hearing it takes it from there, then record the side effect.
+const answer = JSON.stringify({
+  artifacts: [`out/${input.card.id}.md`],
+  summary: `chaos ${mode}: wrote out/${input.card.id}.md in ${runMs} ms`,
+  usage: { input_tokens: 100, output_tokens: 50, cost_usd: 0.001 },
+});
+if (process.env.SQUADFLOW_RESULT_FILE) {
+  writeFileSync(`${process.env.SQUADFLOW_RESULT_FILE}.tmp`, answer);
+  renameSync(`${process.env.SQUADFLOW_RESULT_FILE}.tmp`, process.env.SQUADFLOW_RESULT_FILE);
+}
 logEvent(input, 'done');
-process.stdout.write(
-  JSON.stringify({
-    artifacts: [`out/${input.card.id}.md`],
-    summary: `chaos ${mode}: wrote out/${input.card.id}.md in ${runMs} ms`,
-    usage: { input_tokens: 100, output_tokens: 50, cost_usd: 0.001 },
-  }) + '\n',
-);
+process.stdout.write(answer + '\n');

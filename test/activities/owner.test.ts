@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRunOwner, ownerRecordPath } from '../../src/activities/owner.js';
+import { agentResultFile } from '../../src/activities/agents/command.js';
 import type { OwnerInput } from '../../src/domain/attempt.js';
 import type { CommandAgentConfig } from '../../src/domain/squad.js';
 import { card, isGone, rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from './helpers.js';
@@ -85,6 +86,34 @@ describe('runOwner with a command agent', () => {
     await rm(join(sb.root, 'shop/SPEC-001/attempt-1'), { recursive: true });
     await runOwner(input(agentConfig));
     expect(await readFile(counter, 'utf8')).toBe('run\nrun\nrun\n');
+  });
+
+  it('takes the answer from the result file an agent left when its worker died before hearing it, without running the agent again', async () => {
+    const counter = join(sb.root, 'runs.txt');
+    const agentConfig = await scriptAgent(`
+      import { appendFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+      appendFileSync(${JSON.stringify(counter)}, 'run\\n');
+      mkdirSync('docs', { recursive: true });
+      writeFileSync('docs/spec.md', '# Spec');
+      const answer = JSON.stringify({ artifacts: ['docs/spec.md'], summary: 'from the file', usage: { input_tokens: 1, output_tokens: 2, cost_usd: 0.5 } });
+      writeFileSync(process.env.SQUADFLOW_RESULT_FILE + '.tmp', answer);
+      renameSync(process.env.SQUADFLOW_RESULT_FILE + '.tmp', process.env.SQUADFLOW_RESULT_FILE);
+      if (process.env.EXIT_CODE) process.exit(Number(process.env.EXIT_CODE));
+      console.log(answer);
+    `);
+    const runOwner = createRunOwner(sb.deps);
+    // The agent finished and left its answer, then "the worker died": no owner record, the result file stays.
+    const resultFile = agentResultFile(sb.root, 'shop/SPEC-001/attempt-1');
+    await runOwner(input(agentConfig));
+    await rm(ownerRecordPath(sb.root, 'shop/SPEC-001/attempt-1'));
+    expect(JSON.parse(await readFile(resultFile, 'utf8')).summary).toBe('from the file');
+    const retried = await runOwner(input(agentConfig));
+    expect(retried).toEqual({ artifacts: ['docs/spec.md'], summary: 'from the file', cost: { inputTokens: 1, outputTokens: 2, usd: 0.5 } });
+    expect(await readFile(counter, 'utf8')).toBe('run\n');
+    // A run that fails leaves no result file behind (its answer does not count).
+    const failing = { ...agentConfig, env: { EXIT_CODE: '3' } };
+    await expect(runOwner(input(failing, { attempt: 2, workspace: 'shop/SPEC-001/attempt-2' }))).rejects.toThrow(/exited 3/);
+    await expect(readFile(agentResultFile(sb.root, 'shop/SPEC-001/attempt-2'), 'utf8')).rejects.toThrow(/ENOENT/);
   });
 
   it('sends the card, attempt, absolute workspace, dependencies and feedback as one snake_case JSON object on stdin', async () => {

@@ -14,7 +14,8 @@
  *
  * **Environment.** Only PATH, HOME, LANG, LC_ALL, TMPDIR, TZ of the worker (when set), then the agent's
  * configured `env`, then `SQUADFLOW_WORKSPACE` (absolute workspace), `SQUADFLOW_CARD_ID`,
- * `SQUADFLOW_ATTEMPT` (1-based), `SQUADFLOW_BACKLOG_ID`. Nothing else of the worker leaks in.
+ * `SQUADFLOW_ATTEMPT` (1-based), `SQUADFLOW_BACKLOG_ID`, `SQUADFLOW_RESULT_FILE` (see below). Nothing else
+ * of the worker leaks in.
  *
  * **stdin.** One JSON object (UTF-8), then EOF:
  * ```json
@@ -41,13 +42,21 @@
  * checks the rest). `summary` may be omitted (empty). `usage` may be omitted (cost zero); tokens are
  * non-negative integers, `cost_usd` a non-negative number in US dollars. Unknown fields are ignored.
  *
+ * **Result file (optional, recommended for agents with side effects).** `SQUADFLOW_RESULT_FILE` names a
+ * file beside the workspace (`<workspace>.agent-result.json`). An agent may write its stdout answer there
+ * too — atomically (a temporary file, then rename) — as soon as its work is done. If its worker dies before
+ * hearing the answer, Temporal retries the activity, and the retry takes the answer from that file instead
+ * of running the agent a second time for the same attempt. A run that fails (non-zero exit, timeout) has
+ * its result file deleted.
+ *
  * **Exit status.** 0 on success. Anything else fails the run (retryable `AgentExitError`, message
  * `agent "<command line>" exited <code>: <stderr tail>`).
  *
  * **Limits.** `timeout_ms` wall clock (default 10 min): then the process group gets SIGTERM, and SIGKILL
  * after a grace period (retryable `AgentTimeoutError`). stdout and stderr are capped at 10 MiB each.
  */
-import { resolve } from 'node:path';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CorrectionFeedback, DependencyArtifacts, OwnerInput, OwnerResult } from '../../domain/attempt.js';
@@ -213,6 +222,21 @@ function failedRunError(cmd: string, run: ProcessResult, timeoutMs: number, secr
   return ApplicationFailure.retryable(`agent "${cmd}" ${how}${suffix}`, ActivityErrorType.AgentExitError);
 }
 
+/** The agent's result file of an attempt: `<workspacesRoot>/<workspace>.agent-result.json` (protocol above). */
+export function agentResultFile(workspacesRoot: string, workspace: string): string {
+  return join(workspacesRoot, `${workspace}.agent-result.json`);
+}
+
+/** The answer an earlier try of this attempt left in its result file, if the file and workspace are there and it parses. */
+async function previousAnswer(resultFile: string, workspace: string, cmd: string): Promise<AgentResponse | undefined> {
+  try {
+    if (!(await stat(workspace)).isDirectory()) return undefined;
+    return parseAgentResponse(await readFile(resultFile, 'utf8'), cmd);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs a `command` owner per the protocol above.
  *
@@ -229,8 +253,13 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
   const agent = parsed.data;
   const hooks = (deps.hooks ?? temporalHooks)();
   const cmd = commandLine(agent.command, agent.args);
-  const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
   const secrets = secretsOf(deps.workerEnv ?? process.env);
+  const resultFile = agentResultFile(deps.workspacesRoot, input.workspace);
+  // A previous try of this attempt whose agent finished (its worker died before hearing the answer).
+  const answered = await previousAnswer(resultFile, join(deps.workspacesRoot, input.workspace), cmd);
+  if (answered) return { artifacts: answered.artifacts, summary: redact(answered.summary, secrets), cost: usageCost(answered) };
+  const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
+  await rm(resultFile, { force: true });
   const env: Record<string, string> = {
     ...allowListedEnv(deps.workerEnv ?? process.env),
     ...agent.env,
@@ -238,6 +267,7 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
     SQUADFLOW_CARD_ID: input.card.id,
     SQUADFLOW_ATTEMPT: String(input.attempt),
     SQUADFLOW_BACKLOG_ID: input.backlogId,
+    SQUADFLOW_RESULT_FILE: resultFile,
   };
   hooks.heartbeat({ phase: 'owner', elapsedMs: 0 });
   let run: ProcessResult;
@@ -262,7 +292,10 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
     throw err;
   }
   if (run.cancelled) throw cancellationError(hooks.cancellationSignal, `agent "${cmd}"`);
-  if (run.timedOut || run.exitCode !== 0) throw failedRunError(cmd, run, agent.timeout_ms, secrets);
+  if (run.timedOut || run.exitCode !== 0) {
+    await rm(resultFile, { force: true });
+    throw failedRunError(cmd, run, agent.timeout_ms, secrets);
+  }
   if (run.stdoutTruncated) {
     throw ApplicationFailure.retryable(
       `agent "${cmd}" wrote more than 10 MiB on stdout; write one JSON object there and logs to stderr`,
