@@ -148,7 +148,8 @@ const pctRatio = (a: Percentiles | undefined, b: Percentiles | undefined) =>
 
 function whose(h: HistorySize | undefined, backlog: HistorySize | undefined): string {
   if (!h) return '';
-  return backlog && h.workflowId === backlog.workflowId ? ' (backlog)' : ' (card)';
+  if (!backlog || h.workflowId !== backlog.workflowId) return ' (card)';
+  return h.workflowId.includes('/~shard-') ? ' (backlog shard)' : ' (backlog)';
 }
 
 function outcome(r: CaseResult | undefined): string {
@@ -329,7 +330,7 @@ async function main(): Promise<void> {
         'the latest DONE time (card `statusHistory`) of its dependencies.',
       '- card duration: IN_PROGRESS → DONE in the card\'s `statusHistory` (bare: workflow time before the first and ' +
         'after the last activity).',
-      `- histories: the backlog workflow's and ${settings.historySample} card workflows' (evenly spread), ` +
+      `- histories: the backlog workflow's, its shards' (paged backlogs, over 200 cards) and ${settings.historySample} card workflows' (evenly spread), ` +
         'events and encoded `History` proto bytes; RSS: peak of the case process (client + worker) and of its dev server.',
       '',
       '## Results',

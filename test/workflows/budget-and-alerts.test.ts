@@ -9,7 +9,8 @@ import { createNotify } from '../../src/activities/notify.js';
 import type { CardState } from '../../src/domain/index.js';
 import { CardCostAlertKey } from '../../src/temporal/search-attributes.js';
 import { backlogWorkflow } from '../../src/workflows/backlog.js';
-import { cardStateQuery, cardWorkflow } from '../../src/workflows/card.js';
+import { cardStateQuery, cardWorkflow, humanReviewUpdate } from '../../src/workflows/card.js';
+import { readBacklog, startBacklog } from '../../src/cli/backlogs.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 
@@ -95,6 +96,45 @@ describe('budget gate', () => {
     expect(b.backlogBudgetExhausted).toBe(true);
     expect(b.auditLog.find((e) => e.action === 'escalated')!.reason).toMatch(/^over budget: backlog budget exhausted: spent \$0\.02 of \$0\.0\d$/);
     expect(calls.filter((c) => c.cardId === 'B')).toHaveLength(0);
+  });
+
+  it('keeps one backlog budget across the shards of a paged backlog, and sends backlog.finished once', async () => {
+    // Pages of one card: every card runs in a shard of its own. A spends $0.02 of $0.015 (S another $0.01)
+    // long before B and C may start (they wait for S too, which takes 3 s): they never run. (Across shards
+    // the news travels card → shard → backlog → shards → cards; a run starting meanwhile is not stopped.)
+    const { client, worker, backlogId, plan, taskQueue, calls } = await run(
+      [{ id: 'S' }, { id: 'A' }, { id: 'B', dependencies: ['A', 'S'] }, { id: 'C', dependencies: ['A', 'S'] }],
+      { A: { judge: [['x'], 'pass'] }, S: { ownerMs: 3000 } },
+      { squad: { budget: { per_backlog_usd: 0.015 }, notifications: { webhooks: [{ url, events: ['backlog.finished'] }] } } },
+    );
+    const queues = { orchestration: taskQueue, owners: taskQueue, validation: taskQueue, debugging: taskQueue };
+    const states = await worker.runUntil(async () => {
+      await startBacklog(client, plan, 'b.json', queues, { pages: { maxCards: 1 } });
+      const waiting = await Promise.all(
+        ['B', 'C'].map((id) =>
+          waitFor(async () => {
+            const st: CardState = await client.workflow.getHandle(`${backlogId}/${id}`).query(cardStateQuery);
+            return st.status === 'AWAITING_HUMAN' ? st : undefined;
+          }, `${id} to await a human`),
+        ),
+      );
+      const backlog = await readBacklog(client, backlogId);
+      expect(backlog.state.spentUsd).toBeCloseTo(0.03, 6);
+      expect(backlog.state.budgetExhausted).toBe(true);
+      for (const id of ['B', 'C']) {
+        await client.workflow.getHandle(`${backlogId}/${id}`).executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'ok' }] });
+      }
+      await client.workflow.getHandle(backlogId).result();
+      return waiting;
+    });
+    for (const b of states) {
+      expect(b.backlogBudgetExhausted).toBe(true);
+      expect(b.auditLog.find((e) => e.action === 'escalated')!.reason).toMatch(/^over budget: backlog budget exhausted/);
+    }
+    expect(calls.filter((c) => c.cardId === 'B' || c.cardId === 'C')).toHaveLength(0);
+    const finished = await waitFor(async () => received.filter((r) => r.event === 'backlog.finished' && r.body.backlogId === backlogId).at(0), 'backlog.finished');
+    expect(finished.body.counts).toEqual({ DONE: 4 });
+    expect(received.filter((r) => r.event === 'backlog.finished' && r.body.backlogId === backlogId)).toHaveLength(1);
   });
 });
 
