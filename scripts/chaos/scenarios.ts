@@ -101,7 +101,7 @@ export const FULL_PROFILE: ChaosProfile = {
   failFirstRate: 0.15,
   alwaysFail: true,
   workerKills: 20,
-  killDelayMs: [1_000, 6_000],
+  killDelayMs: [500, 3_000],
   restartPauseMs: [0, 1_000],
   serverKills: 2,
   serverDownMs: 3_000,
