@@ -1,4 +1,4 @@
-/** The query both the backlog workflow and its shards answer (defined apart so that neither imports the other's module twice). */
+/** The query the backlog workflow and its shards both answer, in a module of its own so that a shard need not import the backlog workflow. */
 import { defineQuery } from '@temporalio/workflow';
 import type { BacklogState } from './backlog-book.js';
 
