@@ -120,22 +120,3 @@ export function assertAbsolute(field: string, value: string): void {
 export function nowIso(deps: Pick<ActivityDeps, 'now'>): string {
   return (deps.now?.() ?? new Date()).toISOString();
 }
-
-/**
- * Wraps an activity so that it heartbeats every `intervalMs` (default 2 000 ms) while it runs, for
- * activities with no loop of their own to heartbeat from (the debugging agent's LLM call): with a
- * `heartbeatTimeout`, a worker that dies under it is noticed in seconds instead of at the end of its
- * start-to-close timeout. Outside an activity the heartbeats are no-ops.
- */
-export function whileHeartbeating<I, O>(fn: (input: I) => Promise<O>, intervalMs = 2000): (input: I) => Promise<O> {
-  return async (input: I) => {
-    const hooks = temporalHooks();
-    hooks.heartbeat();
-    const timer = setInterval(() => hooks.heartbeat(), intervalMs);
-    try {
-      return await fn(input);
-    } finally {
-      clearInterval(timer);
-    }
-  };
-}

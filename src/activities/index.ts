@@ -4,7 +4,7 @@
  * `proxyActivities<Activities>()`. Inputs and results are the contracts of src/domain/attempt.ts.
  */
 import type { DebugInput, DebugReport, JudgeInput, OwnerInput, OwnerResult, QaInput, Verdict, VerificationInput } from '../domain/attempt.js';
-import { assertAbsolute, whileHeartbeating, type ActivityDeps } from './context.js';
+import { assertAbsolute, type ActivityDeps } from './context.js';
 import { createDebugFailures, type DebuggerKind } from './debugging.js';
 import { createJudgeArtifacts } from './judge.js';
 import { createRunOwner } from './owner.js';
@@ -44,7 +44,7 @@ export function createActivities(deps: CreateActivitiesDeps) {
   const verifyArtifacts: (input: VerificationInput) => Promise<Verdict> = createVerifyArtifacts(deps);
   const judgeArtifacts: (input: JudgeInput) => Promise<Verdict> = createJudgeArtifacts(deps);
   const runQa: (input: QaInput) => Promise<Verdict> = createRunQa(deps);
-  const debugFailures: (input: DebugInput) => Promise<DebugReport> = whileHeartbeating(createDebugFailures(deps.debugger, deps));
+  const debugFailures: (input: DebugInput) => Promise<DebugReport> = createDebugFailures(deps.debugger, deps);
   const notify = createNotify(deps.notify);
   return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify };
 }

@@ -40,7 +40,10 @@ const VALIDATION_OPTIONS: ActivityOptions = {
   retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 
-/** The debugging agent: up to 10 min, heartbeats (a lost worker is noticed in 20 s), 3 tries. */
+/**
+ * The debugging agent: up to 10 min, 3 tries. The `llm` debugger heartbeats while it waits for the model
+ * (src/activities/llm/client.ts), so a lost worker is noticed in 20 s; `rules` answers at once.
+ */
 const DEBUGGING_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',

@@ -91,6 +91,14 @@ describe('llm debugger', () => {
     expect(report.cost).toMatchObject({ inputTokens: 3000, outputTokens: 600 });
   });
 
+  it('heartbeats while it waits for the model (its activity has a heartbeat timeout)', async () => {
+    server = await llmServer([{ body: openAiCompletion(JSON.stringify({ root_cause: 'rc', suggestions: ['s'] })), delayMs: 400 }]);
+    const { hooks, beats } = recordingHooks();
+    const debugFailures = createDebugFailures('rules', { workspacesRoot: '/tmp', baseDir: '/tmp', workerEnv: {}, hooks, heartbeatIntervalMs: 50 });
+    expect((await debugFailures(input())).rootCause).toBe('rc');
+    expect(beats.length).toBeGreaterThanOrEqual(4);
+  });
+
   it('rethrows a cancellation instead of falling back', async () => {
     server = await llmServer([{ body: openAiCompletion('{}'), delayMs: 3_000 }]);
     const ac = new AbortController();

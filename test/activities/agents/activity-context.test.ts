@@ -6,7 +6,6 @@ import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities/index.js';
-import { whileHeartbeating } from '../../../src/activities/context.js';
 import type { OwnerResult } from '../../../src/domain/attempt.js';
 import { sandbox, type Sandbox } from '../helpers.js';
 import { fakeCli, ownerInput } from './helpers.js';
@@ -35,26 +34,5 @@ describe('agent runs in a Temporal activity', () => {
     expect(beats.length).toBeGreaterThanOrEqual(3);
     const warn = entries.find((e) => e.level === 'WARN' && e.message.includes('soft time limit'));
     expect(warn?.meta).toMatchObject({ cardId: 'SPEC-001', softTimeoutMs: 100 });
-  });
-});
-
-describe('whileHeartbeating (the debugging agent)', () => {
-  it('heartbeats while the wrapped activity runs, and stops when it returns', async () => {
-    const env = new MockActivityEnvironment();
-    const beats: unknown[] = [];
-    env.on('heartbeat', (d: unknown) => beats.push(d));
-    const slow = whileHeartbeating(async (ms: number) => {
-      await new Promise((r) => setTimeout(r, ms));
-      return 'report';
-    }, 40);
-    expect(await env.run(slow, 300)).toBe('report');
-    const during = beats.length;
-    expect(during).toBeGreaterThanOrEqual(4);
-    await new Promise((r) => setTimeout(r, 150));
-    expect(beats.length).toBe(during);
-  });
-
-  it('is a plain call outside an activity, and passes errors through', async () => {
-    await expect(whileHeartbeating(async () => { throw new Error('debugger down'); })(undefined)).rejects.toThrow('debugger down');
   });
 });
