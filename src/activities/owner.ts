@@ -13,8 +13,6 @@
  * warning), cancellation, an explicit environment (ENV_ALLOW_LIST + what the config passes), typed
  * failures (errors.ts), secrets redacted from everything that leaves, tokens priced by the squad's table.
  */
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { OwnerInput, OwnerResult } from '../domain/attempt.js';
 import { roundUsd } from '../domain/cost.js';
@@ -27,6 +25,7 @@ import { runLlmAgent } from './agents/llm.js';
 import type { OwnerRunner } from './agents/run.js';
 import { assertAbsolute, type ActivityDeps } from './context.js';
 import { ActivityErrorType, agentConfigError, agentFailure } from './errors.js';
+import { besideWorkspace, readBesideWorkspace, writeBesideWorkspace } from './workspace.js';
 
 export { agentRequest, AgentResponseSchema, parseAgentResponse, type AgentRequest, type AgentResponse } from './agents/command.js';
 
@@ -71,8 +70,9 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
         { nonRetryable: true },
       );
     }
-    const recordPath = ownerRecordPath(deps.workspacesRoot, input.workspace);
-    const recorded = await readOwnerRecord(recordPath, join(deps.workspacesRoot, input.workspace));
+    // A previous try of this attempt whose agent finished (its worker died before Temporal heard of it):
+    // the agent must not run, and produce its side effects, a second time for the same attempt.
+    const recorded = await readBesideWorkspace(deps.workspacesRoot, input.workspace, OWNER_RECORD, (t) => OwnerResultSchema.parse(JSON.parse(t)));
     if (recorded) return recorded;
     let result: OwnerResult;
     if (kind === 'command') {
@@ -82,7 +82,7 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
       if (!parsed.success) throw agentConfigError(`card ${input.card.id}: invalid ${kind} agent config: ${formatIssues(parsed.error.issues)}`);
       result = await runner(deps, input, parsed.data);
     }
-    await writeOwnerRecord(recordPath, result);
+    await writeBesideWorkspace(deps.workspacesRoot, input.workspace, OWNER_RECORD, JSON.stringify(result));
     return result;
   };
 }
@@ -95,34 +95,9 @@ const OwnerResultSchema = z.object({
   cost: z.object({ inputTokens: z.number(), outputTokens: z.number(), usd: z.number() }),
 });
 
-/**
- * Where the result of an attempt's owner run is recorded: `<workspacesRoot>/<workspace>.owner-result.json`,
- * beside (not inside) the attempt workspace, so that no validator sees it as an artifact.
- */
+const OWNER_RECORD = 'owner-result';
+
+/** Where the result of an attempt's owner run is recorded: `<workspacesRoot>/<workspace>.owner-result.json`. */
 export function ownerRecordPath(workspacesRoot: string, workspace: string): string {
-  return join(workspacesRoot, `${workspace}.owner-result.json`);
-}
-
-/**
- * The recorded result of this attempt's owner run, when the agent already finished it and its workspace is
- * still there: a worker killed between the agent's end and Temporal hearing of it makes Temporal retry the
- * activity, and the agent must not run (and produce its side effects) a second time for the same attempt
- * (the proof issue). Undefined when there is no usable record.
- */
-async function readOwnerRecord(path: string, workspace: string): Promise<OwnerResult | undefined> {
-  try {
-    if (!(await stat(workspace)).isDirectory()) return undefined;
-    const parsed = OwnerResultSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Records an owner run's result atomically (a temporary file renamed over the record). */
-async function writeOwnerRecord(path: string, result: OwnerResult): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(result));
-  await rename(tmp, path);
+  return besideWorkspace(workspacesRoot, workspace, OWNER_RECORD);
 }

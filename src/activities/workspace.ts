@@ -3,7 +3,7 @@
  * `attemptWorkspace`). Every path that comes from a workflow or an agent is resolved here, and nothing
  * is allowed to point outside its root.
  */
-import { cp, mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { posix } from 'node:path';
 import { workspaceError, workspaceNotFoundError } from './errors.js';
@@ -45,6 +45,37 @@ export function resolveWorkspace(root: string, workspace: string): string {
     throw workspaceError(`workspace "${workspace}" must be a directory below the workspaces root`);
   }
   return abs;
+}
+
+/**
+ * A file kept beside an attempt workspace, not inside it (so no validator takes it for an artifact and a
+ * retry's clean start keeps it): `<workspacesRoot>/<workspace>.<name>.json`, e.g. `attempt-2.owner-result.json`.
+ * @throws ApplicationFailure `WorkspaceError` for the paths `resolveWorkspace` refuses.
+ */
+export function besideWorkspace(root: string, workspace: string, name: string): string {
+  return `${resolveWorkspace(root, workspace)}.${name}.json`;
+}
+
+/**
+ * What a file beside an attempt workspace holds, read with `parse` — or undefined when the workspace or
+ * the file is missing, or `parse` throws (a file left half-written by a killed process counts as missing).
+ */
+export async function readBesideWorkspace<T>(root: string, workspace: string, name: string, parse: (text: string) => T): Promise<T | undefined> {
+  try {
+    if (!(await stat(resolveWorkspace(root, workspace))).isDirectory()) return undefined;
+    return parse(await readFile(besideWorkspace(root, workspace, name), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a file beside an attempt workspace atomically (a temporary file renamed over it). */
+export async function writeBesideWorkspace(root: string, workspace: string, name: string, text: string): Promise<void> {
+  const path = besideWorkspace(root, workspace, name);
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
 }
 
 /**

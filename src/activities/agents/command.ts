@@ -55,8 +55,8 @@
  * **Limits.** `timeout_ms` wall clock (default 10 min): then the process group gets SIGTERM, and SIGKILL
  * after a grace period (retryable `AgentTimeoutError`). stdout and stderr are capped at 10 MiB each.
  */
-import { readFile, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CorrectionFeedback, DependencyArtifacts, OwnerInput, OwnerResult } from '../../domain/attempt.js';
@@ -73,7 +73,7 @@ import {
 import { ActivityErrorType, agentConfigError } from '../errors.js';
 import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
 import { redact, secretsOf, type Secret } from '../secrets.js';
-import { looksAbsolute, prepareAttemptWorkspace } from '../workspace.js';
+import { besideWorkspace, looksAbsolute, prepareAttemptWorkspace, readBesideWorkspace } from '../workspace.js';
 
 /** Lines of stderr/stdout quoted in error messages. */
 const MESSAGE_TAIL_LINES = 20;
@@ -222,19 +222,11 @@ function failedRunError(cmd: string, run: ProcessResult, timeoutMs: number, secr
   return ApplicationFailure.retryable(`agent "${cmd}" ${how}${suffix}`, ActivityErrorType.AgentExitError);
 }
 
+const AGENT_RESULT = 'agent-result';
+
 /** The agent's result file of an attempt: `<workspacesRoot>/<workspace>.agent-result.json` (protocol above). */
 export function agentResultFile(workspacesRoot: string, workspace: string): string {
-  return join(workspacesRoot, `${workspace}.agent-result.json`);
-}
-
-/** The answer an earlier try of this attempt left in its result file, if the file and workspace are there and it parses. */
-async function previousAnswer(resultFile: string, workspace: string, cmd: string): Promise<AgentResponse | undefined> {
-  try {
-    if (!(await stat(workspace)).isDirectory()) return undefined;
-    return parseAgentResponse(await readFile(resultFile, 'utf8'), cmd);
-  } catch {
-    return undefined;
-  }
+  return besideWorkspace(workspacesRoot, workspace, AGENT_RESULT);
 }
 
 /**
@@ -256,7 +248,7 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
   const secrets = secretsOf(deps.workerEnv ?? process.env);
   const resultFile = agentResultFile(deps.workspacesRoot, input.workspace);
   // A previous try of this attempt whose agent finished (its worker died before hearing the answer).
-  const answered = await previousAnswer(resultFile, join(deps.workspacesRoot, input.workspace), cmd);
+  const answered = await readBesideWorkspace(deps.workspacesRoot, input.workspace, AGENT_RESULT, (t) => parseAgentResponse(t, cmd));
   if (answered) return { artifacts: answered.artifacts, summary: redact(answered.summary, secrets), cost: usageCost(answered) };
   const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
   await rm(resultFile, { force: true });
