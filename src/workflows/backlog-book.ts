@@ -248,15 +248,6 @@ export class BacklogBook {
     );
   }
 
-  /** Adds a card's spend; once the backlog budget is used up, tells every running card (once). */
-  spend(usd: number): void {
-    this.state.spentUsd = roundUsd(this.state.spentUsd + usd);
-    const budget = this.input.cards[0]?.backlogBudgetUsd;
-    if (budget === undefined || this.state.budgetExhausted || this.state.spentUsd < budget) return;
-    log.warn('Backlog budget used up', { backlogId: this.input.backlogId, spentUsd: this.state.spentUsd, budgetUsd: budget });
-    void this.budgetExhausted(this.state.spentUsd);
-  }
-
   /** The backlog budget is used up: tells every running card (once). */
   async budgetExhausted(spentUsd: number): Promise<void> {
     if (this.state.budgetExhausted) return;

@@ -99,18 +99,10 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
   setHandler(backlogStateQuery, () => book.state);
   setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
   setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
-  setHandler(cardCostSignal, ({ usd }) => book.spend(usd));
-  for (const [update, paused] of [[pauseBacklogUpdate, true], [resumeBacklogUpdate, false]] as const) {
-    setHandler(
-      update,
-      async (d) => {
-        const entry = auditPause(book.state, paused, d);
-        await book.setPaused(paused);
-        return entry;
-      },
-      { validator: (d) => assertPause(book.state, paused, d) },
-    );
-  }
+  setBudgetAndPauseHandlers(book.state, input.cards[0]?.backlogBudgetUsd, {
+    exhausted: (spentUsd) => book.budgetExhausted(spentUsd),
+    pause: (paused) => book.setPaused(paused),
+  });
 
   await book.startAll();
   await book.awaitAll();
@@ -158,25 +150,15 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     if (!shard) return;
     Object.assign(shard, { started: true, finished: true, counts, costUsd });
   });
-  setHandler(cardCostSignal, ({ usd }) => {
-    state.spentUsd = roundUsd(state.spentUsd + usd);
-    if (input.budgetUsd === undefined || state.budgetExhausted || state.spentUsd < input.budgetUsd) return;
-    state.budgetExhausted = true;
-    log.warn('Backlog budget used up', { backlogId: input.backlogId, spentUsd: state.spentUsd, budgetUsd: input.budgetUsd });
-    void toShards((h) => h.signal(backlogBudgetExhaustedSignal, { spentUsd: state.spentUsd }));
+  setBudgetAndPauseHandlers(state, input.budgetUsd, {
+    exhausted: async (spentUsd) => {
+      state.budgetExhausted = true;
+      await toShards((h) => h.signal(backlogBudgetExhaustedSignal, { spentUsd }));
+    },
+    pause: async (paused) => {
+      await toShards((h) => h.signal(setPausedSignal, { paused }));
+    },
   });
-  for (const [update, paused] of [[pauseBacklogUpdate, true], [resumeBacklogUpdate, false]] as const) {
-    setHandler(
-      update,
-      async (d) => {
-        const entry = auditPause(state, paused, d);
-        state.paused = paused;
-        await toShards((h) => h.signal(setPausedSignal, { paused }));
-        return entry;
-      },
-      { validator: (d) => assertPause(state, paused, d) },
-    );
-  }
   setHandler(
     addCardsUpdate,
     async (shard) => {
@@ -221,6 +203,37 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
   await notifyFinished(input, input.webhooks, counts, roundUsd(shards.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)));
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog ${input.backlogId} cancelled`);
   return state;
+}
+
+/**
+ * The handlers a backlog has whether it is paged or not: `cardCost` adds a card's spend (USD) to
+ * `state.spentUsd` and, the first time the budget (`squad.budget.per_backlog_usd`, absent = unlimited) is
+ * used up, calls `exhausted`, which must set `state.budgetExhausted`; the `pause` and `resume` updates are
+ * validated (bad payload, already in that state), audited, set `state.paused` and call `pause`.
+ */
+function setBudgetAndPauseHandlers(
+  state: BacklogState,
+  budgetUsd: number | undefined,
+  apply: { exhausted: (spentUsd: number) => Promise<void>; pause: (paused: boolean) => Promise<void> },
+): void {
+  setHandler(cardCostSignal, ({ usd }) => {
+    state.spentUsd = roundUsd(state.spentUsd + usd);
+    if (budgetUsd === undefined || state.budgetExhausted || state.spentUsd < budgetUsd) return;
+    log.warn('Backlog budget used up', { backlogId: state.backlogId, spentUsd: state.spentUsd, budgetUsd });
+    void apply.exhausted(state.spentUsd);
+  });
+  for (const [update, paused] of [[pauseBacklogUpdate, true], [resumeBacklogUpdate, false]] as const) {
+    setHandler(
+      update,
+      async (d) => {
+        const entry = auditPause(state, paused, d);
+        state.paused = paused;
+        await apply.pause(paused);
+        return entry;
+      },
+      { validator: (d) => assertPause(state, paused, d) },
+    );
+  }
 }
 
 /** The `backlog.finished` notification: waited for at most a minute, never failing the backlog. */
