@@ -29,22 +29,7 @@ export function percentiles(values: readonly number[]): Percentiles {
   return { p50: percentile(values, 50), p95: percentile(values, 95), count: values.length };
 }
 
-/**
- * Maps `items` through `fn` with at most `concurrency` calls in flight; results keep the input order.
- * Rejects with the first error (calls already started still run to their end).
- */
-export async function mapPool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
+export { mapPool } from '../src/cli/map-pool.js';
 
 /** Resident set size (bytes) of a process from /proc, or undefined when it cannot be read. */
 function procRss(pid: number): number | undefined {

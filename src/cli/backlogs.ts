@@ -33,6 +33,7 @@ import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } fr
 import { TASK_QUEUES } from '../temporal/queues.js';
 import { BacklogIdKey } from '../temporal/search-attributes.js';
 import { CliError, EXIT } from './errors.js';
+import { mapPool } from './map-pool.js';
 
 /** Task queues a backlog's workflows and activities use. */
 export interface BacklogQueues {
@@ -194,7 +195,7 @@ export async function readBacklog(client: Client, backlogId: string): Promise<{ 
  */
 async function withShardCards(client: Client, state: BacklogState): Promise<BacklogState> {
   if (!state.shards) return state;
-  const parts = await mapLimit(state.shards, 8, async (shard) => {
+  const parts = await mapPool(state.shards, 8, async (shard) => {
     const handle = client.workflow.getHandle(shard.workflowId);
     try {
       const status = (await handle.describe()).status.name;
@@ -207,21 +208,6 @@ async function withShardCards(client: Client, state: BacklogState): Promise<Back
     }
   });
   return { ...state, cards: parts.flat() };
-}
-
-/** `fn` over `items`, at most `limit` at a time; results in order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
 }
 
 async function queryOrExplain<T>(handle: WorkflowHandle, query: Parameters<WorkflowHandle['query']>[0], what: string): Promise<T> {
@@ -275,7 +261,7 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
       note: legacy.type === CORRECTION_TYPE ? `legacy correction of ${String(legacy.parent_card)}` : 'legacy, not re-run',
     });
   }
-  const views = await mapLimit(state.cards, 32, async (entry): Promise<CardView> => {
+  const views = await mapPool(state.cards, 32, async (entry): Promise<CardView> => {
     if (entry.outcome) {
       const o = entry.outcome;
       if (o.state) return viewOf(entry.cardId, entry.workflowId, true, o.state, o.message);
