@@ -11,6 +11,7 @@
  */
 import { PRIORITY_KEYS } from './backlog.js';
 import type { CardPlan } from './card-state.js';
+import { dependentsOf } from './graph.js';
 
 /** Most cards in one page (and one shard): ~13 history events per card keeps a shard near 2,600 events. */
 export const PAGE_MAX_CARDS = 200;
@@ -62,8 +63,8 @@ export function needsPages(cards: readonly CardPlan[], limits: PageLimits = {}):
  */
 export function reverseDependencyOrder(cards: readonly CardPlan[]): CardPlan[] {
   const byId = new Map(cards.map((c) => [c.card.id, c]));
-  const waitingDependents = new Map<string, number>(cards.map((c) => [c.card.id, 0]));
-  for (const c of cards) for (const d of c.card.dependencies) if (byId.has(d)) waitingDependents.set(d, waitingDependents.get(d)! + 1);
+  const dependents = dependentsOf(cards.map((c) => c.card));
+  const waitingDependents = new Map<string, number>(cards.map((c) => [c.card.id, dependents.get(c.card.id)!.length]));
   const byPriority = (a: CardPlan, b: CardPlan) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority];
   let round = cards.filter((c) => waitingDependents.get(c.card.id) === 0);
   const order: CardPlan[] = [];
@@ -93,8 +94,7 @@ export function reverseDependencyOrder(cards: readonly CardPlan[]): CardPlan[] {
 export function planPages(cards: readonly CardPlan[], limits: PageLimits = {}): PlanPage[] {
   const maxCards = limits.maxCards ?? PAGE_MAX_CARDS;
   const maxBytes = limits.maxBytes ?? PAGE_MAX_BYTES;
-  const dependents = new Map<string, string[]>(cards.map((c) => [c.card.id, []]));
-  for (const c of cards) for (const d of c.card.dependencies) dependents.get(d)?.push(c.card.id);
+  const dependents = dependentsOf(cards.map((c) => c.card));
   const pages: PlanPage[] = [];
   let current: CardPlan[] = [];
   let bytes = 0;
