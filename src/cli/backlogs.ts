@@ -61,8 +61,8 @@ export interface StartOptions {
 
 /**
  * Starts the backlog workflow of a validated plan (workflow ID = backlog id). A backlog bigger than one
- * page (src/domain/pages.ts) is then sent page by page with the `addCards` update; each call returns once
- * the page's cards have started. If a workflow with that ID already exists, starts nothing and says so —
+ * page (src/domain/pages.ts) is then sent page by page (`sendPages`: a shard workflow per page, registered
+ * with the `addCards` update, which returns once the page's cards have started). If a workflow with that ID already exists, starts nothing and says so —
  * except for a paged backlog whose pages did not all arrive (the client stopped half-way): the missing
  * pages are sent.
  */
