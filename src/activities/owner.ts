@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import type { OwnerInput, OwnerResult } from '../domain/attempt.js';
-import { roundUsd } from '../domain/cost.js';
+import { CostSchema, roundUsd } from '../domain/cost.js';
 import { AgentSchema, type AgentConfig } from '../domain/squad.js';
 import { runClaudeCode } from './agents/claude-code.js';
 import { runCodex } from './agents/codex.js';
@@ -92,7 +92,7 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
 const OwnerResultSchema = z.object({
   artifacts: z.array(z.string()),
   summary: z.string(),
-  cost: z.object({ inputTokens: z.number(), outputTokens: z.number(), usd: z.number() }),
+  cost: CostSchema,
 });
 
 const OWNER_RECORD = 'owner-result';

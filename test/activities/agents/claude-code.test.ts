@@ -76,6 +76,8 @@ describe('claude-code agent', () => {
       reportedUsd: 0.1722,
     });
     expect(logs.filter((l) => l.level === 'warn')).toEqual([]); // 1.2 % apart: no warning
+    // A retry of the same attempt returns the recorded result, cache tokens and reported USD included.
+    expect(await runOwner(ownerInput(agent('success'), { pricing: PRICING }))).toEqual(result);
   });
 
   it('prices usage by the configured model without modelUsage, and logs both costs when the reported one is off by more than 20%', async () => {
