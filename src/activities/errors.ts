@@ -17,7 +17,7 @@ import type { Cost } from '../domain/cost.js';
  *   Retrying cannot help; fix the squad config or the worker's environment.
  * - `AgentExitError` — retryable: the agent exited non-zero (or was killed by a signal it was not sent by
  *   us), or its CLI reported a failed run (Claude Code `error_during_execution` and other `error_*`
- *   subtypes, Codex `turn.failed`/`error`, Gemini exit 1 or 130).
+ *   subtypes, Codex `turn.failed`/`error`, Gemini exit 1).
  * - `AgentOutputError` — retryable: the agent's output is not what its kind promises (the `command` JSON
  *   object, Claude Code's result object, Codex JSONL, Gemini JSON, the `llm` structured answer, or a file
  *   path that leaves the workspace), or it was longer than the 10 MiB cap.
@@ -32,6 +32,10 @@ import type { Cost } from '../domain/cost.js';
  * - `AgentInputError` — non-retryable: the CLI refused its prompt or arguments (Gemini exit 42): check
  *   `extra_args`.
  * - `AgentToolError` — retryable: a tool the agent ran failed fatally (Gemini exit 54).
+ * - `AgentCancelledError` — retryable: the agent reported that it was cancelled (Gemini exit 130, SIGINT)
+ *   although squadflow did not cancel it — a user or the machine interrupted it; a new try may finish.
+ *   (When the activity itself is cancelled, squadflow kills the agent and rethrows the `CancelledFailure`
+ *   instead.)
  * - `LlmApiError` — retryable: an LLM API call failed after the SDK's own retries (HTTP 408/409/429/5xx,
  *   connection errors).
  * - `LlmRequestError` — non-retryable: the LLM API refused the request itself (other HTTP 4xx, e.g. 400
@@ -53,6 +57,7 @@ export const ActivityErrorType = {
   AgentBudgetExceededError: 'AgentBudgetExceededError',
   AgentInputError: 'AgentInputError',
   AgentToolError: 'AgentToolError',
+  AgentCancelledError: 'AgentCancelledError',
   LlmApiError: 'LlmApiError',
   LlmRequestError: 'LlmRequestError',
   JudgeOutputError: 'JudgeOutputError',

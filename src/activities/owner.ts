@@ -53,7 +53,7 @@ function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: 
  * Throws `ApplicationFailure`s (errors.ts): `AgentConfigError` (non-retryable: unknown kind, invalid config,
  * binary missing, API key unset or refused), `AgentBudgetExceededError`, `AgentTurnLimitError`,
  * `AgentInputError`, `LlmRequestError` (non-retryable), `AgentExitError`, `AgentOutputError`,
- * `AgentTimeoutError`, `AgentToolError`, `LlmApiError` (retryable), `WorkspaceError` /
+ * `AgentTimeoutError`, `AgentToolError`, `AgentCancelledError`, `LlmApiError` (retryable), `WorkspaceError` /
  * `WorkspaceNotFoundError` (see workspace.ts); a `CancelledFailure` when the activity was cancelled.
  */
 export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promise<OwnerResult> {

@@ -13,7 +13,8 @@
  * **Exit codes** (Gemini CLI's fatal errors) → typed failures: 41 authentication → `AgentConfigError`;
  * 42 input (prompt or arguments) → `AgentInputError`; 44 sandbox and 52 configuration → `AgentConfigError`;
  * 53 turn limit → `AgentTurnLimitError` (all non-retryable); 54 tool execution → `AgentToolError`;
- * 130 cancelled → `AgentExitError`; any other non-zero exit → `AgentExitError` (retryable).
+ * 130 cancelled (interrupted by someone other than squadflow) → `AgentCancelledError`; any other non-zero
+ * exit → `AgentExitError` (retryable).
  *
  * **Cost.** Per model: uncached input = `prompt − cached`, cache reads = `cached`, output = `candidates +
  * thoughts`; priced by `squad.pricing` (Gemini reports no USD).
@@ -51,7 +52,7 @@ export const GEMINI_EXIT_CODES: Readonly<Record<number, GeminiExit>> = {
   52: { type: ActivityErrorType.AgentConfigError, nonRetryable: true, meaning: 'its configuration is invalid: check the Gemini CLI settings and "extra_args"' },
   53: { type: ActivityErrorType.AgentTurnLimitError, nonRetryable: true, meaning: 'it reached its turn limit (maxSessionTurns): raise it or split the card' },
   54: { type: ActivityErrorType.AgentToolError, nonRetryable: false, meaning: 'a tool it ran failed fatally' },
-  130: { type: ActivityErrorType.AgentExitError, nonRetryable: false, meaning: 'it was cancelled (SIGINT)' },
+  130: { type: ActivityErrorType.AgentCancelledError, nonRetryable: false, meaning: 'it was cancelled (SIGINT) by something other than squadflow' },
 };
 
 /** The fields of Gemini's JSON output squadflow reads. */

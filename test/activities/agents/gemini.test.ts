@@ -54,7 +54,7 @@ describe('gemini agent', () => {
     ['config', 52, 'AgentConfigError', true, 'Invalid settings.json'],
     ['turn-limit', 53, 'AgentTurnLimitError', true, 'turn limit'],
     ['tool', 54, 'AgentToolError', false, 'write_file: EACCES'],
-    ['cancelled', 130, 'AgentExitError', false, 'cancelled'],
+    ['cancelled', 130, 'AgentCancelledError', false, 'cancelled (SIGINT) by something other than squadflow'],
   ])('maps scenario %s (exit %i) to a typed %s (non-retryable: %s)', async (scenario, code, type, nonRetryable, text) => {
     const runOwner = createRunOwner(sb.deps);
     const err = await rejectionOf(runOwner(ownerInput(agent(scenario))));
