@@ -5,9 +5,31 @@
  */
 import { z } from 'zod';
 import { NotificationsSchema } from './notifications.js';
+import {
+  DEBUGGING_ACTIVITY_TIMEOUT_MS,
+  MAX_AGENT_TIMEOUT_MS,
+  MAX_DEBUGGER_TIMEOUT_MS,
+  MAX_JUDGE_TIMEOUT_MS,
+  OWNER_ACTIVITY_TIMEOUT_MS,
+  VALIDATION_ACTIVITY_TIMEOUT_MS,
+  formatMs,
+} from './timeouts.js';
 
 /** Milliseconds, a positive integer. */
 const Ms = z.number().int().positive();
+
+/**
+ * A run's hard limit, ms, at most `max`: the activity running it times out after `activityMs`
+ * (src/domain/timeouts.ts), and the run's own limit must fire first (a typed, explained timeout).
+ */
+function runLimitMs(max: number, activity: string, activityMs: number) {
+  return Ms.max(max, {
+    error: `must be at most ${max} (${formatMs(max)}): the ${activity} activity times out after ${formatMs(activityMs)} and this limit must fire first`,
+  });
+}
+
+/** Hard limit of an owner agent run, ms (≤ 60 min: the owner activity times out after 65). */
+const AgentTimeoutMs = runLimitMs(MAX_AGENT_TIMEOUT_MS, 'owner', OWNER_ACTIVITY_TIMEOUT_MS);
 
 /**
  * The `command` agent kind: runs `command args…` in the attempt's workspace, card JSON on stdin, result
@@ -18,8 +40,8 @@ export const CommandAgentSchema = z.object({
   kind: z.literal('command'),
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
-  /** Hard wall-clock limit of one run, ms (default 10 min). The process group is killed past it. */
-  timeout_ms: Ms.default(600_000),
+  /** Hard wall-clock limit of one run, ms (default 10 min, at most 60 min). The process group is killed past it. */
+  timeout_ms: AgentTimeoutMs.default(600_000),
   /** Extra environment variables for the agent process. */
   env: z.record(z.string(), z.string()).default({}),
 });
@@ -30,6 +52,26 @@ export type CommandAgentConfig = z.infer<typeof CommandAgentSchema>;
 export const DEFAULT_AGENT_TIMEOUT_MS = 3_600_000;
 /** Default soft limit, ms (50 min — the old Celery soft limit): past it the activity logs a warning. */
 export const DEFAULT_AGENT_SOFT_TIMEOUT_MS = 3_000_000;
+
+/**
+ * The soft limit of a run whose config gives none, ms: 50 min, or 5/6 of a shorter hard limit (the
+ * 50-of-60 ratio of the old Celery limits), so that a short `timeout_ms` alone is a valid config.
+ */
+export function defaultSoftTimeoutMs(timeoutMs: number): number {
+  return Math.min(DEFAULT_AGENT_SOFT_TIMEOUT_MS, Math.max(1, Math.floor((timeoutMs * 5) / 6)));
+}
+
+/** Fills in `soft_timeout_ms` when absent (`defaultSoftTimeoutMs`). */
+function withSoftTimeout<T extends { timeout_ms: number; soft_timeout_ms?: number | undefined }>(v: T): T & { soft_timeout_ms: number } {
+  return { ...v, soft_timeout_ms: v.soft_timeout_ms ?? defaultSoftTimeoutMs(v.timeout_ms) };
+}
+
+/** Refuses a soft limit that would never warn before the hard limit kills the run. */
+function softBelowHard(v: { timeout_ms: number; soft_timeout_ms: number }, ctx: z.RefinementCtx): void {
+  if (v.soft_timeout_ms >= v.timeout_ms) {
+    ctx.addIssue({ code: 'custom', path: ['soft_timeout_ms'], message: `must be below timeout_ms (${v.timeout_ms}): the soft limit warns before the hard limit kills the run` });
+  }
+}
 
 /** An environment variable name (`ANTHROPIC_API_KEY`). */
 export const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -55,10 +97,10 @@ const CliAgentFields = {
   extra_args: z.array(z.string()).default([]),
   /** Model name passed with the CLI's model flag; also the key of the price table when the CLI does not report one. */
   model: z.string().min(1).optional(),
-  /** Hard wall-clock limit of one run, ms (default 60 min): the process group is killed past it. */
-  timeout_ms: Ms.default(DEFAULT_AGENT_TIMEOUT_MS),
-  /** Soft limit, ms (default 50 min): past it a warning is logged (the run goes on). */
-  soft_timeout_ms: Ms.default(DEFAULT_AGENT_SOFT_TIMEOUT_MS),
+  /** Hard wall-clock limit of one run, ms (default and maximum 60 min): the process group is killed past it. */
+  timeout_ms: AgentTimeoutMs.default(DEFAULT_AGENT_TIMEOUT_MS),
+  /** Soft limit, ms, below `timeout_ms` (default 50 min, or 5/6 of a shorter `timeout_ms`): past it a warning is logged (the run goes on). */
+  soft_timeout_ms: Ms.optional(),
   /** Maximum agentic turns: claude-code `--max-turns` (codex and gemini have no such flag and refuse it). */
   max_turns: z.number().int().positive().optional(),
   /**
@@ -95,7 +137,9 @@ export const ClaudeCodeAgentSchema = z.object({
   /** `--permission-mode` (default `acceptEdits`: file edits without prompts; `bypassPermissions` also runs commands). */
   permission_mode: z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']).default('acceptEdits'),
   ...CliAgentFields,
-});
+})
+  .transform(withSoftTimeout)
+  .superRefine(softBelowHard);
 /** A configured `claude-code` agent. */
 export type ClaudeCodeAgentConfig = z.infer<typeof ClaudeCodeAgentSchema>;
 
@@ -107,7 +151,10 @@ export const CodexAgentSchema = z.object({
   /** `--sandbox` (default `workspace-write`: the agent may edit the workspace). */
   sandbox: z.enum(['read-only', 'workspace-write', 'danger-full-access']).default('workspace-write'),
   ...CliAgentFields,
-}).superRefine(noMaxTurns('codex exec'));
+})
+  .superRefine(noMaxTurns('codex exec'))
+  .transform(withSoftTimeout)
+  .superRefine(softBelowHard);
 /** A configured `codex` agent. */
 export type CodexAgentConfig = z.infer<typeof CodexAgentSchema>;
 
@@ -119,7 +166,10 @@ export const GeminiAgentSchema = z.object({
   /** `--approval-mode` (default `auto_edit`: file edits without prompts; `yolo` also runs commands). */
   approval_mode: z.enum(['default', 'auto_edit', 'yolo']).default('auto_edit'),
   ...CliAgentFields,
-}).superRefine(noMaxTurns('gemini (its turn limit is the maxSessionTurns setting)'));
+})
+  .superRefine(noMaxTurns('gemini (its turn limit is the maxSessionTurns setting)'))
+  .transform(withSoftTimeout)
+  .superRefine(softBelowHard);
 /** A configured `gemini` agent. */
 export type GeminiAgentConfig = z.infer<typeof GeminiAgentSchema>;
 
@@ -169,12 +219,14 @@ export const LlmAgentSchema = z
     ...LlmEndpointFields,
     /** Maximum output tokens of the call (default 8192). */
     max_tokens: z.number().int().positive().default(8192),
-    /** Hard wall-clock limit of the call, ms (default 60 min). */
-    timeout_ms: Ms.default(DEFAULT_AGENT_TIMEOUT_MS),
-    /** Soft limit, ms (default 50 min): past it a warning is logged. */
-    soft_timeout_ms: Ms.default(DEFAULT_AGENT_SOFT_TIMEOUT_MS),
+    /** Hard wall-clock limit of the call, ms (default and maximum 60 min). */
+    timeout_ms: AgentTimeoutMs.default(DEFAULT_AGENT_TIMEOUT_MS),
+    /** Soft limit, ms, below `timeout_ms` (default 50 min, or 5/6 of a shorter `timeout_ms`): past it a warning is logged. */
+    soft_timeout_ms: Ms.optional(),
   })
-  .superRefine(checkEndpoint);
+  .superRefine(checkEndpoint)
+  .transform(withSoftTimeout)
+  .superRefine(softBelowHard);
 /** A configured `llm` agent. */
 export type LlmAgentConfig = z.infer<typeof LlmAgentSchema>;
 
@@ -289,8 +341,11 @@ export const LlmJudgeSchema = z
     panel: z.object({ models: z.array(PanelModelSchema).min(1) }).optional(),
     /** Maximum output tokens per call (default 4096). */
     max_tokens: z.number().int().positive().default(4096),
-    /** Wall-clock limit of one call, ms (default 10 min). */
-    timeout_ms: Ms.default(600_000),
+    /**
+     * Wall-clock limit of the judging (every re-ask; panel members in parallel), ms (default and maximum
+     * 10 min: the judge activity times out after 15).
+     */
+    timeout_ms: runLimitMs(MAX_JUDGE_TIMEOUT_MS, 'judge (validation)', VALIDATION_ACTIVITY_TIMEOUT_MS).default(600_000),
     /** Extra calls when a model's answer is not valid (default 2); then the judge fails. */
     max_output_retries: z.number().int().nonnegative().default(2),
     /** Characters of artifact text shown to the judge, in total (default 200 000); the rest is cut and said so. */
@@ -330,8 +385,8 @@ export const DebuggerSchema = z.discriminatedUnion('kind', [
       ...LlmEndpointFields,
       /** Maximum output tokens (default 4096). */
       max_tokens: z.number().int().positive().default(4096),
-      /** Wall-clock limit of one call, ms (default 5 min). */
-      timeout_ms: Ms.default(300_000),
+      /** Wall-clock limit of the analysis (every re-ask), ms (default and maximum 5 min: the debugging activity times out after 10). */
+      timeout_ms: runLimitMs(MAX_DEBUGGER_TIMEOUT_MS, 'debugging', DEBUGGING_ACTIVITY_TIMEOUT_MS).default(300_000),
       /** Extra calls when the answer is not valid (default 2); then the rules debugger answers instead. */
       max_output_retries: z.number().int().nonnegative().default(2),
     })

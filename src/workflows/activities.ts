@@ -6,6 +6,7 @@
 import { log, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { NotificationEvent, WebhookConfig } from '../domain/notifications.js';
+import { DEBUGGING_ACTIVITY_TIMEOUT_MS, OWNER_ACTIVITY_TIMEOUT_MS, VALIDATION_ACTIVITY_TIMEOUT_MS } from '../domain/timeouts.js';
 import { NON_RETRYABLE_ACTIVITY_ERRORS } from '../activities/errors.js';
 import type { Activities } from '../activities/index.js';
 
@@ -18,10 +19,11 @@ export interface ActivityQueues {
 
 /**
  * Owner agents: heartbeats every few seconds, 3 tries with exponential backoff. 65 min per run, so the
- * agent's own hard limit (default 60 min, process group killed, a typed AgentTimeoutError) fires first.
+ * agent's own hard limit (default 60 min, process group killed, a typed AgentTimeoutError) fires first —
+ * the squad config refuses an agent `timeout_ms` above 60 min (src/domain/timeouts.ts).
  */
 const OWNER_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '65 minutes',
+  startToCloseTimeout: OWNER_ACTIVITY_TIMEOUT_MS,
   // Agents heartbeat every 2 s; 20 s without one means the worker is gone (recovery time after a crash).
   heartbeatTimeout: '20 seconds',
   retry: {
@@ -33,9 +35,12 @@ const OWNER_OPTIONS: ActivityOptions = {
   },
 };
 
-/** Verification, LLM-judge, QA: up to 15 min (QA runs test suites), heartbeats, 3 tries. */
+/**
+ * Verification, LLM-judge, QA: up to 15 min (QA runs test suites), heartbeats, 3 tries. An `llm` judge's
+ * `timeout_ms` is at most 10 min, so it fires first (src/domain/timeouts.ts).
+ */
 const VALIDATION_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '15 minutes',
+  startToCloseTimeout: VALIDATION_ACTIVITY_TIMEOUT_MS,
   heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
@@ -45,7 +50,7 @@ const VALIDATION_OPTIONS: ActivityOptions = {
  * (src/activities/llm/client.ts), so a lost worker is noticed in 20 s; `rules` answers at once.
  */
 const DEBUGGING_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
+  startToCloseTimeout: DEBUGGING_ACTIVITY_TIMEOUT_MS,
   heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
