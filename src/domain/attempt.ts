@@ -34,6 +34,11 @@ export interface CardSpec {
   priority: Priority;
   dependencies: string[];
   acceptanceCriteria: string[];
+  /**
+   * The card's own turn limit (its `max_turns`), overriding the owner agent's; absent = the agent's. Only
+   * for `claude-code` owners (`--max-turns`): `planBacklog` refuses it for other kinds.
+   */
+  maxTurns?: number;
 }
 
 /** Artifacts of a finished dependency, handed to the dependent's owner. */

@@ -77,6 +77,11 @@ export const BacklogCardSchema = z.looseObject({
   owner: z.string().min(1).optional(),
   /** The card's budget, USD (overrides `squad.budget.per_card_usd`): no owner/judge run starts past it. */
   budget_usd: z.number().positive().optional(),
+  /**
+   * The card's turn limit (overrides the owner agent's `max_turns`): Claude Code `--max-turns`. Refused by
+   * `planBacklog` when the card's owner agent is of a kind without a turn-limit flag (not `claude-code`).
+   */
+  max_turns: z.number().int().positive().optional(),
   /** A legacy correction card (`type: CORRECTION`) names the card it corrects. */
   parent_card: z.string().optional(),
   created_at: z.string().optional(),

@@ -205,6 +205,8 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
     if (card.owner && !own(squad.agents, card.owner)) {
       issues.push({ file, cardId: card.id, field: `${at}.owner`, message: `unknown owner agent "${card.owner}"` });
     }
+    const maxTurnsProblem = cardMaxTurnsProblem(card, squad);
+    if (maxTurnsProblem) issues.push({ file, cardId: card.id, field: `${at}.max_turns`, message: maxTurnsProblem });
   });
   if (squad) {
     for (const [type, cfg] of Object.entries(squad.card_types)) {
@@ -236,6 +238,23 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
 
   if (issues.length > 0) throw new BacklogValidationError(issues);
   return resolvePlan(backlogId, backlog, squad!, opts.artifactBase);
+}
+
+/** What a card's own turn-limit flag is called, by owner agent kind; kinds without one are absent. */
+const MAX_TURNS_FLAG: Partial<Record<AgentConfig['kind'], string>> = { 'claude-code': '--max-turns' };
+
+/**
+ * Why a card's `max_turns` cannot be honoured, or undefined: its owner agent (the card's `owner`, else its
+ * type's) has a kind without a turn-limit flag — refused rather than silently ignored, like an agent-level
+ * `max_turns` of codex or gemini (squad.ts). Unknown owners and types are reported elsewhere.
+ */
+function cardMaxTurnsProblem(card: BacklogCard, squad: SquadConfig): string | undefined {
+  if (card.max_turns === undefined) return undefined;
+  const name = card.owner ?? own(squad.card_types, card.type)?.owner;
+  const agent = name !== undefined ? own(squad.agents, name) : undefined;
+  if (!agent || MAX_TURNS_FLAG[agent.kind]) return undefined;
+  const why = agent.kind === 'gemini' ? 'gemini has no max-turns flag (its turn limit is the maxSessionTurns setting)' : `${agent.kind} agents have no max-turns flag`;
+  return `not supported by owner agent "${name}": ${why}; remove it, or give the card a claude-code owner`;
 }
 
 /** The model an owner agent runs, when its config names one (`command` agents never do). */
@@ -395,6 +414,7 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
           priority: c.priority,
           dependencies: c.dependencies,
           acceptanceCriteria: c.acceptance_criteria,
+          ...(c.max_turns !== undefined && { maxTurns: c.max_turns }),
         },
         agent: squad.agents[agentName]!,
         agentName,

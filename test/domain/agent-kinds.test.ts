@@ -127,6 +127,42 @@ describe('planBacklog with agent kinds', () => {
     expect(issuesOf(b)).toEqual([{ file: FILE, cardId: 'SPEC-001', field: 'cards[0].budget_usd', message: expect.any(String) }]);
   });
 
+  it('gives a card its own max_turns when its owner is a claude-code agent (type owner or card override)', () => {
+    const b = agentKindsBacklog();
+    b.squad!.agents.claude = { kind: 'claude-code', model: 'claude-sonnet-4-6', max_turns: 40 };
+    b.cards[0]!.max_turns = 12;
+    const p = plan(b);
+    expect(p.cards.map((c) => c.card.maxTurns)).toEqual([12, undefined]);
+    expect('maxTurns' in p.cards[1]!.card).toBe(false); // absent, not undefined: plans without it stay as they were
+
+    const override = validBacklog(); // SPEC's owner is the command agent "writer"
+    override.squad!.agents.claude = { kind: 'claude-code' };
+    override.cards[1] = { ...override.cards[1]!, owner: 'claude', max_turns: 5 };
+    expect(plan(override).cards[1]!.card.maxTurns).toBe(5);
+  });
+
+  it('refuses a card max_turns whose owner agent has no max-turns flag, naming the file, card and field', () => {
+    const b = validBacklog();
+    b.squad!.agents.gem = { kind: 'gemini' };
+    b.squad!.agents.cx = { kind: 'codex' };
+    b.cards[0]!.max_turns = 10; // type owner: the command agent "writer"
+    b.cards[1] = { ...b.cards[1]!, owner: 'gem', max_turns: 10 };
+    b.cards.push({ id: 'SPEC-003', type: 'SPEC', title: 'Card 3', owner: 'cx', max_turns: 10 });
+    expect(issuesOf(b)).toEqual([
+      { file: FILE, cardId: 'SPEC-001', field: 'cards[0].max_turns', message: 'not supported by owner agent "writer": command agents have no max-turns flag; remove it, or give the card a claude-code owner' },
+      { file: FILE, cardId: 'SPEC-002', field: 'cards[1].max_turns', message: 'not supported by owner agent "gem": gemini has no max-turns flag (its turn limit is the maxSessionTurns setting); remove it, or give the card a claude-code owner' },
+      { file: FILE, cardId: 'SPEC-003', field: 'cards[2].max_turns', message: 'not supported by owner agent "cx": codex agents have no max-turns flag; remove it, or give the card a claude-code owner' },
+    ]);
+  });
+
+  it('refuses a card max_turns that is not a positive integer', () => {
+    for (const bad of [0, -3, 2.5, '10']) {
+      const b = agentKindsBacklog();
+      b.cards[0]!.max_turns = bad;
+      expect(issuesOf(b).map((i) => [i.cardId, i.field])).toEqual([['SPEC-001', 'cards[0].max_turns']]);
+    }
+  });
+
   it('refuses an llm judge with the owner\'s model — of the type\'s owner or of a card\'s override — unless allowed', () => {
     const b = agentKindsBacklog();
     (b.squad!.card_types.SPEC!.judge as unknown as Record<string, unknown>).model = 'claude-sonnet-4-6';

@@ -2,7 +2,8 @@
  * The `claude-code` agent kind: Claude Code in headless mode.
  *
  * **Command.** `<binary> -p --output-format json --permission-mode <permission_mode> [--model <model>]
- * [--max-turns <max_turns>] [--max-budget-usd <OwnerInput.budgetUsd>] <extra_args…>`, in the attempt
+ * [--max-turns <card max_turns, else agent max_turns>] [--max-budget-usd <OwnerInput.budgetUsd>]
+ * <extra_args…>`, in the attempt
  * workspace, with the owner prompt (prompt.ts) on stdin, in its own process group, with the explicit
  * environment of run.ts `cliEnv` (Claude Code authenticates with `ANTHROPIC_API_KEY` only when the config
  * lists it in `env`, else with the login stored under HOME).
@@ -21,6 +22,7 @@
  */
 import { z } from 'zod';
 import { roundUsd } from '../../domain/cost.js';
+import type { OwnerInput } from '../../domain/attempt.js';
 import type { ModelUsage } from '../../domain/pricing.js';
 import type { ClaudeCodeAgentConfig } from '../../domain/squad.js';
 import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
@@ -65,12 +67,21 @@ export type ClaudeResult = z.infer<typeof ClaudeResultSchema>;
 /** Install hint for a missing binary. */
 export const CLAUDE_INSTALL_HINT = 'npm install -g @anthropic-ai/claude-code';
 
-/** The CLI arguments squadflow builds (before `extra_args`); `budgetUsd` becomes `--max-budget-usd`. */
-export function claudeArgs(agent: ClaudeCodeAgentConfig, budgetUsd?: number): string[] {
+/** The turn limit of a run: the card's own `max_turns` (`CardSpec.maxTurns`), else the agent's; absent = none. */
+export function maxTurnsOf(agent: ClaudeCodeAgentConfig, input: Pick<OwnerInput, 'card'>): number | undefined {
+  return input.card.maxTurns ?? agent.max_turns;
+}
+
+/**
+ * The CLI arguments squadflow builds (before `extra_args`): `--max-turns` from `maxTurnsOf` (card, else
+ * agent), `--max-budget-usd` from `input.budgetUsd` (USD, rounded to 6 decimals).
+ */
+export function claudeArgs(agent: ClaudeCodeAgentConfig, input: Pick<OwnerInput, 'card' | 'budgetUsd'>): string[] {
   const args = ['-p', '--output-format', 'json', '--permission-mode', agent.permission_mode];
   if (agent.model !== undefined) args.push('--model', agent.model);
-  if (agent.max_turns !== undefined) args.push('--max-turns', String(agent.max_turns));
-  if (budgetUsd !== undefined) args.push('--max-budget-usd', String(roundUsd(budgetUsd)));
+  const maxTurns = maxTurnsOf(agent, input);
+  if (maxTurns !== undefined) args.push('--max-turns', String(maxTurns));
+  if (input.budgetUsd !== undefined) args.push('--max-budget-usd', String(roundUsd(input.budgetUsd)));
   return args;
 }
 
@@ -125,7 +136,7 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
   const run = await startRun(deps, input, 'claude-code', agent.env);
   const result = await runCliProcess(run, {
     agent,
-    args: claudeArgs(agent, input.budgetUsd),
+    args: claudeArgs(agent, input),
     prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
     installHint: CLAUDE_INSTALL_HINT,
   });
@@ -152,9 +163,10 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
   const text = messageTail(run, r.result ?? '') || messageTail(run, result.stderr);
   const turns = r.num_turns !== undefined ? ` after ${r.num_turns} turns` : '';
   if (r.subtype === 'error_max_turns') {
+    const maxTurns = maxTurnsOf(agent, input);
     throw agentFailure(
       ActivityErrorType.AgentTurnLimitError,
-      `${run.label} stopped at its turn limit${agent.max_turns !== undefined ? ` (--max-turns ${agent.max_turns})` : ''}${turns}: raise max_turns or split the card`,
+      `${run.label} stopped at its turn limit${maxTurns !== undefined ? ` (--max-turns ${maxTurns})` : ''}${turns}: raise max_turns or split the card`,
       { nonRetryable: true, cost },
     );
   }

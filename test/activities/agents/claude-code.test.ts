@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRunOwner } from '../../../src/activities/owner.js';
 import { claudeArgs, parseClaudeResult } from '../../../src/activities/agents/claude-code.js';
 import { ClaudeCodeAgentSchema, type Pricing } from '../../../src/domain/squad.js';
-import { rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from '../helpers.js';
+import { card, rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from '../helpers.js';
 import { fakeCli, ownerInput, recordingHooks } from './helpers.js';
 
 const KEY = 'fake-anthropic-TESTKEY-0123456789abcdef';
@@ -96,6 +96,17 @@ describe('claude-code agent', () => {
     const result = await runOwner(ownerInput(agent('usage-only', { model: 'claude-opus-4-1' }), { pricing: PRICING }));
     expect(result.cost.usd).toBe(0.05);
     expect(logs.some((l) => l.level === 'warn' && l.message.includes('no price for claude-opus-4-1'))).toBe(true);
+  });
+
+  it('passes the card\'s own max_turns as --max-turns instead of the agent\'s, and names it when the run stops there', async () => {
+    const runOwner = createRunOwner(sb.deps);
+    await runOwner(ownerInput(agent('success', { max_turns: 40 }), { card: card({ maxTurns: 6 }) }));
+    const rec = await recorded();
+    expect(rec.argv).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--max-turns', '6', '--scenario', 'success']);
+
+    const err = await rejectionOf(runOwner(ownerInput(agent('error_max_turns', { max_turns: 40 }), { card: card({ maxTurns: 6 }), workspace: 'shop/SPEC-001/attempt-2' })));
+    expect(err).toMatchObject({ type: 'AgentTurnLimitError', nonRetryable: true });
+    expect(err.message).toContain('--max-turns 6');
   });
 
   it('treats error_max_turns as a non-retryable AgentTurnLimitError even though is_error is false, carrying the cost', async () => {
@@ -259,7 +270,15 @@ describe('claude-code parsing', () => {
   it('builds the arguments from the config: defaults, no budget flag without a budget', () => {
     const cfg = ClaudeCodeAgentSchema.parse({ kind: 'claude-code' });
     expect(cfg).toMatchObject({ binary: 'claude', timeout_ms: 3_600_000, soft_timeout_ms: 3_000_000, permission_mode: 'acceptEdits' });
-    expect(claudeArgs(cfg)).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits']);
+    expect(claudeArgs(cfg, { card: card() })).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits']);
+  });
+
+  it('takes --max-turns from the card when it sets one, else from the agent', () => {
+    const cfg = ClaudeCodeAgentSchema.parse({ kind: 'claude-code', max_turns: 40 });
+    const turns = (args: string[]) => args[args.indexOf('--max-turns') + 1];
+    expect(turns(claudeArgs(cfg, { card: card({ maxTurns: 7 }) }))).toBe('7');
+    expect(turns(claudeArgs(cfg, { card: card() }))).toBe('40');
+    expect(turns(claudeArgs(ClaudeCodeAgentSchema.parse({ kind: 'claude-code' }), { card: card({ maxTurns: 3 }) }))).toBe('3');
   });
 
   it('reads the result object from the last JSON line when Claude Code printed something before it', () => {
