@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /**
  * `squadflow`, the command-line client (commander). Commands: dev, start, status, list, history, metrics,
- * review, validate, export, worker. Every command that prints a result has `--json` (errors then go to
- * stderr as `{"error":{"message","exitCode"}}`). Exit codes: see src/cli/errors.ts (0 ok, 1 failure,
- * 2 bad input, 3 Temporal/worker unavailable). No lifecycle rules here: it validates input, then talks to
- * Temporal.
+ * review, validate, export, worker, and the ops commands. Every command but `dev` has `--json` (errors, usage
+ * errors included, then go to stderr as `{"error":{"message","exitCode"}}`). Exit codes: see
+ * src/cli/errors.ts (0 ok, 1 failure, 2 bad input, 3 Temporal/worker unavailable). No lifecycle rules here:
+ * it validates input, then talks to Temporal.
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BacklogValidationError, type BacklogPlan } from './domain/index.js';
 import {
   TemporalConfigError,
@@ -27,7 +27,7 @@ import { isIdle, readBacklogView, reviewCard, startBacklog, type BacklogView } f
 import { watchBoard } from './cli/board.js';
 import { runDev } from './cli/dev.js';
 import { registerOpsCommands } from './cli/ops.js';
-import { CliError, EXIT } from './cli/errors.js';
+import { CliError, EXIT, errorJson, silenceUsageErrors, usageMessage, wantsJson } from './cli/errors.js';
 import { exportBacklog } from './cli/export.js';
 import { readCardHistory, renderHistory } from './cli/history.js';
 import { listCards, parseStatus, renderList } from './cli/list.js';
@@ -300,13 +300,17 @@ export function buildProgram(): Command {
     .command('export <backlog>')
     .description("write the backlog in the seed's backlog_master.json shape, read from Temporal")
     .option('--out <file>', 'write to this file instead of stdout')
+    .option('--json', 'accepted for scripts that pass it to every command: the export is JSON anyway; with --out, prints { backlogId, out }', false)
     .action(async (backlogId: string, o) => {
       await withClient(async (client) => {
         const json = JSON.stringify(exportBacklog(await readBacklogView(client, backlogId)), null, 2) + '\n';
-        if (o.out) {
-          await writeFile(o.out, json);
-          console.log(`wrote ${o.out}`);
-        } else process.stdout.write(json);
+        if (!o.out) {
+          process.stdout.write(json);
+          return;
+        }
+        await writeFile(o.out, json);
+        if (o.json) printJson({ backlogId, out: o.out });
+        else console.log(`wrote ${o.out}`);
       });
     });
 
@@ -355,20 +359,24 @@ export function buildProgram(): Command {
 /** Runs the CLI with `argv` (node-style) and returns the exit code; never throws. */
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
-  const json = argv.slice(2).includes('--json');
-  // With --json, errors are one JSON object on stderr, so that stdout only ever holds the result.
+  const json = wantsJson(argv);
+  // With --json, errors are one JSON object on stderr, so that stdout only ever holds the result; commander
+  // then stays quiet about usage errors and they are reported here like any other error.
+  if (json) silenceUsageErrors(program);
   const fail = (message: string, exitCode: number, extra: Record<string, unknown> = {}): number => {
-    console.error(json ? JSON.stringify({ error: { message, exitCode, ...extra } }) : message);
+    console.error(json ? errorJson(message, exitCode, extra) : message);
     return exitCode;
   };
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
-    const e = err as { code?: string; exitCode?: number; message: string };
-    if (e.code?.startsWith('commander.')) {
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.badInput;
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      // Without --json, commander has already printed the message and the command's help.
+      return json ? fail(usageMessage(err), EXIT.badInput) : EXIT.badInput;
     }
+    const e = err as { message: string };
     if (err instanceof BacklogValidationError) return fail(err.message, EXIT.badInput, { issues: err.issues });
     if (err instanceof CliError) return fail(`squadflow: ${err.message}`, err.exitCode);
     if (err instanceof RuntimeConfigError || err instanceof TemporalConfigError) return fail(`squadflow: ${err.message}`, EXIT.badInput);
