@@ -4,6 +4,7 @@
  * `proxyActivities<Activities>()`. Inputs and results are the contracts of src/domain/attempt.ts.
  */
 import type { DebugInput, DebugReport, JudgeInput, OwnerInput, OwnerResult, QaInput, Verdict, VerificationInput } from '../domain/attempt.js';
+import { createReadBacklogBudget } from './backlog-budget.js';
 import { assertAbsolute, type ActivityDeps } from './context.js';
 import { createDebugFailures, type DebuggerKind } from './debugging.js';
 import { createJudgeArtifacts } from './judge.js';
@@ -24,13 +25,15 @@ export interface CreateActivitiesDeps extends ActivityDeps {
 }
 
 /**
- * Creates the five activities:
+ * Creates the activities:
  * - `runOwner(OwnerInput): OwnerResult` — owner agent in a fresh attempt workspace (owner.ts; one file per
  *   agent kind in agents/: command, claude-code, codex, gemini, llm);
  * - `verifyArtifacts(VerificationInput): Verdict` — the verification gate (verification.ts);
  * - `judgeArtifacts(JudgeInput): Verdict` — the LLM-judge, score 0–10 (judge.ts: `rubric`; judges/llm.ts: `llm`);
  * - `runQa(QaInput): Verdict` — QA checks (qa.ts);
- * - `debugFailures(DebugInput): DebugReport` — the debugging agent (debugging.ts: `rules`; debuggers/llm.ts: `llm`).
+ * - `debugFailures(DebugInput): DebugReport` — the debugging agent (debugging.ts: `rules`; debuggers/llm.ts: `llm`);
+ * - `notify(NotifyInput)` — webhooks (notify.ts);
+ * - `readBacklogBudget({ backlogId }): BacklogBudget` — the backlog budget, for the budget gate (backlog-budget.ts).
  * Validators return failing Verdicts for problems with the artifacts and throw only for infrastructure or
  * configuration problems (typed `ApplicationFailure`s, see errors.ts).
  *
@@ -46,7 +49,8 @@ export function createActivities(deps: CreateActivitiesDeps) {
   const runQa: (input: QaInput) => Promise<Verdict> = createRunQa(deps);
   const debugFailures: (input: DebugInput) => Promise<DebugReport> = createDebugFailures(deps.debugger, deps);
   const notify = createNotify(deps.notify);
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify };
+  const readBacklogBudget = createReadBacklogBudget();
+  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify, readBacklogBudget };
 }
 
 /** The activities' interface, for `proxyActivities<Activities>()` in workflows. */

@@ -4,6 +4,7 @@
  * would start over budget escalates the card instead)". Amounts are USD; a budget of `undefined` means
  * no limit. No I/O, no Temporal: workflows and activities both import it.
  */
+import type { AttemptRecord } from './attempt.js';
 import { roundUsd, type Cost } from './cost.js';
 import type { BudgetConfig } from './squad.js';
 
@@ -91,6 +92,18 @@ export function cardBudgetUsd(cardBudget: number | undefined, squadBudget: Budge
  */
 export function estimateRunUsd(previous: readonly Cost[]): number {
   return previous.reduce((max, c) => Math.max(max, c.usd), 0);
+}
+
+/**
+ * The costs of a card's earlier owner and judge runs, for `estimateRunUsd`: an attempt's owner run cost
+ * what the attempt cost minus its verdicts' costs; a judge run is an `llm_judge` verdict that has a cost.
+ */
+export function previousRuns(attempts: readonly AttemptRecord[]): { ownerRuns: Cost[]; judgeRuns: Cost[] } {
+  const verdictCosts = (a: AttemptRecord) => a.verdicts.flatMap((v) => (v.cost ? [v.cost] : []));
+  return {
+    ownerRuns: attempts.map((a) => ({ ...a.cost, usd: roundUsd(a.cost.usd - verdictCosts(a).reduce((sum, c) => sum + c.usd, 0)) })),
+    judgeRuns: attempts.flatMap((a) => a.verdicts.flatMap((v) => (v.validator === 'llm_judge' && v.cost ? [v.cost] : []))),
+  };
 }
 
 /** True when a card's cost is over its alert threshold (strictly above — PRODUCT.md "a card over its alert threshold raises an alert"). */

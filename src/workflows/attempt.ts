@@ -5,7 +5,7 @@
  * Workflow code: deterministic, no Node APIs.
  */
 import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, log } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, patched } from '@temporalio/workflow';
 import {
   addCosts,
   attemptWorkspace,
@@ -35,8 +35,18 @@ export interface AttemptInput {
   /** Workspace of the previous attempt, reworked by a correction. */
   previousWorkspace?: string;
   feedback?: CorrectionFeedback;
-  /** What the card has spent before this attempt (for the budget gate). */
-  spent?: { cardUsd: number; ownerRuns: Cost[]; backlogExhausted?: boolean; backlogSpentUsd?: number; backlogBudgetUsd?: number };
+  /**
+   * What the card has spent before this attempt, for the budget gate: USD, the costs of its earlier owner
+   * and judge runs (estimates of the next ones), and what it heard of the backlog budget.
+   */
+  spent?: {
+    cardUsd: number;
+    ownerRuns: Cost[];
+    judgeRuns?: Cost[];
+    backlogExhausted?: boolean;
+    backlogSpentUsd?: number;
+    backlogBudgetUsd?: number;
+  };
 }
 
 /** Hooks the running workflow gives the attempt. */
@@ -108,16 +118,17 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     finishedAt: now(),
     ...(budgetStop ? { budgetStop } : {}),
   });
-  const gate = (spentNow: number, estimateUsd: number) =>
+  // The gate before a run: `spentNow` is what this attempt spent so far (not yet reported to the backlog).
+  const gate = async (spentNow: number, estimateUsd: number) =>
     runBudgetCheck({
       cardSpentUsd: (input.spent?.cardUsd ?? 0) + spentNow,
       cardBudgetUsd: plan.budgetUsd,
-      backlogSpentUsd: input.spent?.backlogExhausted ? Math.max(input.spent.backlogSpentUsd ?? 0, input.spent.backlogBudgetUsd ?? 0) : 0,
+      backlogSpentUsd: (await backlogSpentUsd(input, acts)) + spentNow,
       backlogBudgetUsd: input.spent?.backlogBudgetUsd,
       estimateUsd,
     });
 
-  const ownerGate = gate(0, estimateRunUsd(input.spent?.ownerRuns ?? []));
+  const ownerGate = await gate(0, estimateRunUsd(input.spent?.ownerRuns ?? []));
   if (!ownerGate.ok) return done([], 'not started: over budget', [], { inputTokens: 0, outputTokens: 0, usd: 0 }, ownerGate.reason);
 
   hooks.onStatus('IN_PROGRESS');
@@ -157,7 +168,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ workspace, artifacts, config: typeConfig.verification }));
   if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
 
-  const judgeGate = gate(owner.cost.usd, 0);
+  const judgeGate = await gate(owner.cost.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
   if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], owner.cost, judgeGate.reason);
   const ownerModel = plan.agent.kind !== 'command' ? plan.agent.model : undefined;
   const [judge, qa] = await Promise.all([
@@ -167,6 +178,29 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const verdicts = [verification, judge, qa];
   const cost = addCosts(owner.cost, ...verdicts.flatMap((v) => (v.cost ? [v.cost] : [])));
   return done(artifacts, owner.summary, verdicts, cost);
+}
+
+/**
+ * What the backlog has spent, USD, as the gate sees it: read from the backlog workflow (its
+ * `backlogBudget` query, through the `readBacklogBudget` activity) when the backlog has a budget — so a
+ * run that would pass the backlog budget escalates instead of starting, and the agent gets what is left
+ * as its own limit. Without a budget: 0, and nothing is read. When the read fails: what the card heard
+ * (a backlog that said its budget is used up counts as spent to the limit). Workflows that started
+ * before this read existed replay without it (`patched`).
+ */
+async function backlogSpentUsd(input: AttemptInput, acts: ReturnType<typeof squadActivities>): Promise<number> {
+  const spent = input.spent;
+  if (spent?.backlogBudgetUsd === undefined) return 0;
+  const heard = spent.backlogExhausted ? Math.max(spent.backlogSpentUsd ?? 0, spent.backlogBudgetUsd) : 0;
+  if (!patched('read-backlog-budget')) return heard;
+  try {
+    const budget = await acts.readBacklogBudget({ backlogId: input.plan.backlogId });
+    return Math.max(heard, budget.exhausted ? Math.max(budget.spentUsd, spent.backlogBudgetUsd) : budget.spentUsd);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    log.warn('Could not read the backlog budget; gating on what the card knows', { cardId: input.plan.card.id, error: failureMessage(err) });
+    return heard;
+  }
 }
 
 /**

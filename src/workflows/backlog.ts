@@ -33,7 +33,7 @@ import {
 } from '../domain/index.js';
 import { squadActivities, type ActivityQueues } from './activities.js';
 import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
-import { backlogStateQuery } from './backlog-queries.js';
+import { backlogBudgetQuery, backlogStateQuery } from './backlog-queries.js';
 import {
   backlogBudgetExhaustedSignal,
   cardCostSignal,
@@ -65,7 +65,7 @@ export interface BacklogWorkflowInput {
   webhooks?: WebhookConfig[];
 }
 
-export { backlogStateQuery };
+export { backlogBudgetQuery, backlogStateQuery };
 
 /** Update: pause the backlog — no new owner or validator run starts; running ones finish. Audited. */
 export const pauseBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('pause');
@@ -216,6 +216,11 @@ function setBudgetAndPauseHandlers(
   budgetUsd: number | undefined,
   apply: { exhausted: (spentUsd: number) => Promise<void>; pause: (paused: boolean) => Promise<void> },
 ): void {
+  setHandler(backlogBudgetQuery, () => ({
+    spentUsd: state.spentUsd,
+    ...(budgetUsd !== undefined ? { budgetUsd } : {}),
+    exhausted: state.budgetExhausted,
+  }));
   setHandler(cardCostSignal, ({ usd }) => {
     state.spentUsd = roundUsd(state.spentUsd + usd);
     if (budgetUsd === undefined || state.budgetExhausted || state.spentUsd < budgetUsd) return;

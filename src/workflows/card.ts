@@ -21,6 +21,7 @@ import {
   MAX_CORRECTIONS,
   correctionWorkflowId,
   failureReasons,
+  previousRuns,
   repeatedReasons,
   type AttemptRecord,
   type AuditEntry,
@@ -266,7 +267,7 @@ class CardRun {
     const { card } = this;
     return {
       cardUsd: card.state.cost.usd,
-      ownerRuns: card.state.attempts.map((a) => a.cost),
+      ...previousRuns(card.state.attempts),
       backlogExhausted: card.state.backlogBudgetExhausted,
       backlogSpentUsd: card.state.backlogSpentUsd,
       backlogBudgetUsd: card.plan.backlogBudgetUsd,
@@ -317,7 +318,10 @@ class CardRun {
       await card.whileUnpaused();
       const report = await squadActivities(this.queues).debugFailures({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
       card.state.debugReports.push(report);
-      if (report.cost) card.addCost(report.cost);
+      if (report.cost) {
+        card.addCost(report.cost);
+        if (plan.backlogBudgetUsd !== undefined) await card.reportCost(report.cost.usd);
+      }
       feedback.rootCause = report.rootCause;
       feedback.suggestions = report.suggestions;
     }

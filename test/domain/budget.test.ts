@@ -1,6 +1,6 @@
 /** The budget gate's pure helpers: a run that would start over budget escalates the card instead. */
 import { describe, expect, it } from 'vitest';
-import { budgetCheck, cardBudgetUsd, estimateRunUsd, isCostAlert, runBudgetCheck } from '../../src/domain/index.js';
+import { budgetCheck, cardBudgetUsd, estimateRunUsd, isCostAlert, previousRuns, runBudgetCheck, type AttemptRecord } from '../../src/domain/index.js';
 
 describe('budgetCheck', () => {
   it('lets any run start without a budget', () => {
@@ -59,5 +59,32 @@ describe('budget helpers', () => {
   it('alerts strictly above the threshold', () => {
     expect(isCostAlert(1, 1)).toBe(false);
     expect(isCostAlert(1.000001, 1)).toBe(true);
+  });
+});
+
+describe('previousRuns', () => {
+  const cost = (usd: number) => ({ inputTokens: 10, outputTokens: 5, usd });
+  const attempt = (total: number, judgeUsd?: number): AttemptRecord => ({
+    attempt: 1,
+    workflowId: 'b/C',
+    workspace: 'b/C/attempt-1',
+    artifacts: [],
+    summary: '',
+    verdicts: [
+      { validator: 'verification', passed: true, reasons: [], at: '' },
+      { validator: 'llm_judge', passed: false, reasons: ['x'], at: '', ...(judgeUsd !== undefined ? { cost: cost(judgeUsd) } : {}) },
+      { validator: 'qa', passed: true, reasons: [], at: '' },
+    ],
+    passed: false,
+    cost: cost(total),
+    startedAt: '',
+    finishedAt: '',
+  });
+
+  it('splits each attempt into its owner run (the attempt minus its verdicts) and its judge run', () => {
+    const runs = previousRuns([attempt(0.5, 0.2), attempt(0.3)]);
+    expect(runs.ownerRuns.map((c) => c.usd)).toEqual([0.3, 0.3]);
+    expect(runs.judgeRuns.map((c) => c.usd)).toEqual([0.2]); // a rubric judge costs nothing: no run to estimate from
+    expect(estimateRunUsd(runs.judgeRuns)).toBe(0.2);
   });
 });

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReadBacklogBudget } from '../../src/activities/backlog-budget.js';
 import { createNotify } from '../../src/activities/notify.js';
 import type { CardState } from '../../src/domain/index.js';
 import { CardCostAlertKey } from '../../src/temporal/search-attributes.js';
@@ -37,7 +38,7 @@ async function run(cards: TestCard[], scripts: Record<string, CardScript>, opts:
   const { client } = await testEnv();
   const taskQueue = uniqueTaskQueue('budget');
   const fake = fakeActivities(scripts);
-  const worker = await createTestWorker({ taskQueue, activities: { ...fake.activities, notify: createNotify() } });
+  const worker = await createTestWorker({ taskQueue, activities: { ...fake.activities, notify: createNotify(), readBacklogBudget: createReadBacklogBudget() } });
   const backlogId = uniqueBacklogId('budget');
   const plan = testPlan(backlogId, cards, opts.alert ?? 1, opts.squad ?? {});
   const queues = { owners: taskQueue, validation: taskQueue, debugging: taskQueue };
@@ -73,11 +74,44 @@ describe('budget gate', () => {
   });
 
   it('stops new runs of every card once the backlog budget is used up', async () => {
-    // A spends $0.02 (one correction) of the $0.015 backlog budget before B may start: B never runs.
+    // A's owner run (allowed the whole $0.005) costs $0.01: the budget is used up, so A's judge does not
+    // run (A escalates) and, once a human approves A, B escalates without running.
     const { client, worker, backlogId, plan, queues, taskQueue, calls } = await run(
       [{ id: 'A' }, { id: 'B', dependencies: ['A'] }],
-      { A: { judge: [['x'], 'pass'] } },
-      { squad: { budget: { per_backlog_usd: 0.015 } } },
+      {},
+      { squad: { budget: { per_backlog_usd: 0.005 } } },
+    );
+    const handle = await client.workflow.start(backlogWorkflow, {
+      taskQueue,
+      workflowId: backlogId,
+      args: [{ backlogId, cards: plan.cards, done: plan.done, queues, source: { file: 'b.json', metadata: {}, legacyCards: [] } }],
+    });
+    const [a, b] = await worker.runUntil(async () => {
+      const waiting = (id: string) =>
+        waitFor(async () => {
+          const st: CardState = await client.workflow.getHandle(`${backlogId}/${id}`).query(cardStateQuery);
+          return st.status === 'AWAITING_HUMAN' ? st : undefined;
+        }, `${id} to await a human`);
+      const a = await waiting('A');
+      await client.workflow.getHandle(`${backlogId}/A`).executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'ok' }] });
+      const b = await waiting('B');
+      await handle.terminate('test done');
+      return [a, b];
+    });
+    expect(a.attempts[0]!.budgetStop).toBe('backlog budget exhausted: spent $0.01 of $0.005000');
+    expect(calls.filter((c) => c.cardId === 'A').map((c) => c.activity)).toEqual(['runOwner', 'verifyArtifacts']);
+    expect(b.backlogBudgetExhausted).toBe(true);
+    expect(b.auditLog.find((e) => e.action === 'escalated')!.reason).toBe('over budget: backlog budget exhausted: spent $0.01 of $0.005000');
+    expect(calls.filter((c) => c.cardId === 'B')).toHaveLength(0);
+  });
+
+  it('reads the backlog spend before each run: the owner gets what is left, and a run that would pass the backlog budget escalates', async () => {
+    // A spends $0.01; B's first owner run may use the $0.015 left; its correction (estimated at $0.01 more)
+    // would take the backlog to $0.03 of $0.025: it escalates before the budget is used up.
+    const { client, worker, backlogId, plan, queues, taskQueue, calls } = await run(
+      [{ id: 'A' }, { id: 'B', dependencies: ['A'] }],
+      { B: { judge: [['x'], 'pass'] } },
+      { squad: { budget: { per_backlog_usd: 0.025 } } },
     );
     const handle = await client.workflow.start(backlogWorkflow, {
       taskQueue,
@@ -93,39 +127,43 @@ describe('budget gate', () => {
       await handle.terminate('test done');
       return s;
     });
-    expect(b.backlogBudgetExhausted).toBe(true);
-    expect(b.auditLog.find((e) => e.action === 'escalated')!.reason).toMatch(/^over budget: backlog budget exhausted: spent \$0\.02 of \$0\.0\d$/);
-    expect(calls.filter((c) => c.cardId === 'B')).toHaveLength(0);
+    const owners = calls.filter((c) => c.activity === 'runOwner');
+    expect(owners.map((c) => [c.cardId, (c.input as { budgetUsd?: number }).budgetUsd])).toEqual([
+      ['A', 0.025],
+      ['B', 0.015],
+    ]);
+    expect(b.backlogBudgetExhausted).toBe(false);
+    expect(b.auditLog.find((e) => e.action === 'escalated')!.reason).toMatch(/^over budget: backlog budget would be exceeded: spent \$0\.02 of \$0\.0\d, the next run is estimated at \$0\.01$/);
   });
 
   it('keeps one backlog budget across the shards of a paged backlog, and sends backlog.finished once', async () => {
-    // Pages of one card: every card runs in a shard of its own. A spends $0.02 of $0.015 (S another $0.01)
-    // long before B and C may start (they wait for S too, which takes 3 s): they never run. (Across shards
-    // the news travels card → shard → backlog → shards → cards; a run starting meanwhile is not stopped.)
+    // Pages of one card: every card runs in a shard of its own. A's owner run costs $0.01 of the $0.005
+    // budget: A escalates before its judge; once A is approved, B and C (other shards) escalate without
+    // running. (Costs travel card → shard → backlog; each gate reads the backlog.)
     const { client, worker, backlogId, plan, taskQueue, calls } = await run(
-      [{ id: 'S' }, { id: 'A' }, { id: 'B', dependencies: ['A', 'S'] }, { id: 'C', dependencies: ['A', 'S'] }],
-      { A: { judge: [['x'], 'pass'] }, S: { ownerMs: 3000 } },
-      { squad: { budget: { per_backlog_usd: 0.015 }, notifications: { webhooks: [{ url, events: ['backlog.finished'] }] } } },
+      [{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['A'] }],
+      {},
+      { squad: { budget: { per_backlog_usd: 0.005 }, notifications: { webhooks: [{ url, events: ['backlog.finished'] }] } } },
     );
     const queues = { orchestration: taskQueue, owners: taskQueue, validation: taskQueue, debugging: taskQueue };
+    const approve = (id: string) =>
+      client.workflow.getHandle(`${backlogId}/${id}`).executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'ok' }] });
+    const waiting = (id: string) =>
+      waitFor(async () => {
+        const st: CardState = await client.workflow.getHandle(`${backlogId}/${id}`).query(cardStateQuery);
+        return st.status === 'AWAITING_HUMAN' ? st : undefined;
+      }, `${id} to await a human`);
     const states = await worker.runUntil(async () => {
       await startBacklog(client, plan, 'b.json', queues, { pages: { maxCards: 1 } });
-      const waiting = await Promise.all(
-        ['B', 'C'].map((id) =>
-          waitFor(async () => {
-            const st: CardState = await client.workflow.getHandle(`${backlogId}/${id}`).query(cardStateQuery);
-            return st.status === 'AWAITING_HUMAN' ? st : undefined;
-          }, `${id} to await a human`),
-        ),
-      );
+      await waiting('A');
+      await approve('A');
+      const states = await Promise.all(['B', 'C'].map(waiting));
       const backlog = await readBacklog(client, backlogId);
-      expect(backlog.state.spentUsd).toBeCloseTo(0.03, 6);
+      expect(backlog.state.spentUsd).toBeCloseTo(0.01, 6);
       expect(backlog.state.budgetExhausted).toBe(true);
-      for (const id of ['B', 'C']) {
-        await client.workflow.getHandle(`${backlogId}/${id}`).executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'ok' }] });
-      }
+      for (const id of ['B', 'C']) await approve(id);
       await client.workflow.getHandle(backlogId).result();
-      return waiting;
+      return states;
     });
     for (const b of states) {
       expect(b.backlogBudgetExhausted).toBe(true);
@@ -133,7 +171,7 @@ describe('budget gate', () => {
     }
     expect(calls.filter((c) => c.cardId === 'B' || c.cardId === 'C')).toHaveLength(0);
     const finished = await waitFor(async () => received.filter((r) => r.event === 'backlog.finished' && r.body.backlogId === backlogId).at(0), 'backlog.finished');
-    expect(finished.body.counts).toEqual({ DONE: 4 });
+    expect(finished.body.counts).toEqual({ DONE: 3 });
     expect(received.filter((r) => r.event === 'backlog.finished' && r.body.backlogId === backlogId)).toHaveLength(1);
   });
 });
