@@ -37,6 +37,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
     port: opts.port,
     uiPort: opts.uiPort,
     dbFilename: opts.db,
+    // Ctrl-C signals the terminal's whole process group: the server must not stop before the workers drained.
+    ownProcessGroup: true,
     ...(codecServer ? { extraArgs: ['--ui-codec-endpoint', codecServer.url] } : {}),
   }).catch(async (err: unknown) => {
     await codecServer?.close();

@@ -1,7 +1,9 @@
 /**
  * The embedded Temporal dev server (the `temporal server start-dev` of the Temporal CLI: server, SQLite and
  * UI in one process), started through `@temporalio/testing`'s `TestWorkflowEnvironment.createLocal` so that
- * the SDK owns the child process and tears it down with the environment.
+ * the SDK owns the child process and tears it down with the environment. `squadflow dev` instead starts it
+ * in a process group of its own (`ownProcessGroup`), so that Ctrl-C reaches the workers first and the
+ * server is stopped only after they drained.
  *
  * If a Temporal server already listens on the requested port it is reused (its search attributes are
  * registered if missing) instead of failing: `squadflow dev` can then be run twice, or against
@@ -9,8 +11,9 @@
  *
  * Node-only: never import from workflows.
  */
-import { mkdirSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
@@ -82,6 +85,16 @@ export interface StartDevServerOptions {
   extraArgs?: string[];
   /** Reuse a Temporal server already listening on `ip:port`. Default `true`. */
   reuseExisting?: boolean;
+  /**
+   * Run the server in a process group (and session) of its own, started by squadflow rather than the SDK
+   * (a local CLI only: a `cached-download` executable is still started by the SDK). A terminal's Ctrl-C
+   * signals its whole foreground process group; with the server in it, the server stops at the same
+   * moment as the workers, which then cannot report the activities they were running (they retry against
+   * a dead server until their own deadline). In a group of its own the server serves until `stop()`,
+   * called once the workers drained. It still dies with this process: parent-death signal SIGTERM
+   * (`setpriv --pdeathsig`, Linux) and a kill when this process exits. Default `false`.
+   */
+  ownProcessGroup?: boolean;
   /** Explicit executable; default: {@link findTemporalCli} with {@link cli}. */
   executable?: EphemeralServerExecutable;
   /** Options for the CLI discovery (env, project root). */
@@ -235,6 +248,20 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
 
   const uiPort = ui ? opts.uiPort ?? (port === DEFAULT_DEV_SERVER_PORT ? DEFAULT_DEV_SERVER_UI_PORT : undefined) : undefined;
 
+  if (opts.ownProcessGroup && executable.type === 'existing-path') {
+    const own = await startServerProcess(executable.path, {
+      ip,
+      port: port !== 0 ? port : await freePort(ip),
+      namespace,
+      uiPort: ui ? uiPort : undefined,
+      dbPath,
+      logLevel: opts.logLevel ?? 'warn',
+      searchAttributes,
+      extraArgs,
+    });
+    return { ...own, namespace, reused: false };
+  }
+
   let env: TestWorkflowEnvironment;
   try {
     env = await TestWorkflowEnvironment.createLocal({
@@ -279,6 +306,146 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
     nativeConnection: env.nativeConnection,
     stop: () => (stopped ??= env.teardown().catch(() => undefined)),
   };
+}
+
+/** The CLI's name of each search attribute type (`--search-attribute Name=Type`). */
+const CLI_SEARCH_ATTRIBUTE_TYPE: Record<SearchAttributeType, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+/** How long a server started by squadflow may take to answer, ms (a persisted SQLite file is migrated first). */
+const SERVER_START_TIMEOUT_MS = 60_000;
+/** Time between SIGTERM and SIGKILL when squadflow stops the server it started, ms. */
+const SERVER_STOP_GRACE_MS = 10_000;
+
+/** `setpriv` (util-linux), which exec()s a program with a parent-death signal set; Linux only. */
+const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
+
+/** What {@link startServerProcess} starts. `uiPort` undefined: headless. */
+interface ServerProcessSettings {
+  ip: string;
+  port: number;
+  namespace: string;
+  uiPort: number | undefined;
+  dbPath: string | undefined;
+  logLevel: string;
+  searchAttributes: readonly SearchAttributeDef[];
+  extraArgs: readonly string[];
+}
+
+/**
+ * Starts `temporal server start-dev` as the leader of a new process group (see
+ * `StartDevServerOptions.ownProcessGroup`) with the arguments the SDK would pass, and waits until its
+ * frontend answers. `stop()` closes the connections, then sends the group SIGTERM (SIGKILL after
+ * {@link SERVER_STOP_GRACE_MS}) and waits for the server to exit.
+ * @throws Error when the server exits or does not answer within {@link SERVER_START_TIMEOUT_MS}.
+ */
+async function startServerProcess(
+  cliPath: string,
+  s: ServerProcessSettings,
+): Promise<Pick<DevServerHandle, 'address' | 'uiUrl' | 'connection' | 'nativeConnection' | 'stop'>> {
+  const address = formatAddress(s.ip, s.port);
+  const args = [
+    'server', 'start-dev', '--ip', s.ip, '--port', String(s.port), '--namespace', s.namespace,
+    '--log-format', 'pretty', '--log-level', s.logLevel,
+    // The dynamic config the SDK's ephemeral server sets: updates on, no version check.
+    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+    ...(s.uiPort !== undefined ? ['--ui-port', String(s.uiPort)] : ['--headless']),
+    ...(s.dbPath !== undefined ? ['--db-filename', s.dbPath] : []),
+    ...s.searchAttributes.flatMap((sa) => ['--search-attribute', `${sa.name}=${CLI_SEARCH_ATTRIBUTE_TYPE[sa.type]}`]),
+    ...s.extraArgs,
+  ];
+  const [command, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', cliPath, ...args]] : [cliPath, args];
+  // Its own group (detached: setsid) so a terminal's Ctrl-C does not reach it; output shown as the SDK does.
+  const child = spawn(command, argv, { detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  const spawnFailed = new Promise<Error>((resolveError) => child.once('error', resolveError));
+  const hasExited = () => child.exitCode !== null || child.signalCode !== null;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // the group is gone
+    }
+  };
+  // A normal exit of this process (also process.exit on an error) never leaves the server behind.
+  const killOnExit = () => signalGroup('SIGTERM');
+  process.once('exit', killOnExit);
+  const kill = async () => {
+    if (child.pid !== undefined && !hasExited()) {
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), SERVER_STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    process.off('exit', killOnExit);
+  };
+
+  const failure = (why: string) =>
+    new Error(`Temporal dev server failed to start (${cliPath}, ${address}): ${why}`);
+  const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
+  let spawnError: Error | undefined;
+  void spawnFailed.then((err) => (spawnError = err));
+  for (;;) {
+    if (spawnError) {
+      process.off('exit', killOnExit);
+      throw failure(spawnError.message);
+    }
+    if (hasExited()) {
+      process.off('exit', killOnExit);
+      throw failure(`it exited (${child.exitCode ?? child.signalCode}); its output above says why`);
+    }
+    if ((await probeAddress(s.ip, s.port, 1_000)) === 'temporal') break;
+    if (Date.now() > deadline) {
+      await kill();
+      throw failure(`not answering after ${SERVER_START_TIMEOUT_MS} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  let connection: Connection | undefined;
+  let nativeConnection: NativeConnection;
+  try {
+    connection = await Connection.connect({ address });
+    nativeConnection = await NativeConnection.connect({ address });
+  } catch (err) {
+    await connection?.close().catch(() => undefined);
+    await kill();
+    throw err;
+  }
+  const conn = connection;
+  let stopped: Promise<void> | undefined;
+  return {
+    address,
+    uiUrl: s.uiPort !== undefined ? `http://${s.ip}:${s.uiPort}` : undefined,
+    connection: conn,
+    nativeConnection,
+    stop: () =>
+      (stopped ??= Promise.all([conn.close().catch(() => undefined), nativeConnection.close().catch(() => undefined)])
+        .then(kill)
+        .catch(() => undefined)),
+  };
+}
+
+/** A TCP port on `host` that is free when asked (the kernel's pick). */
+async function freePort(host: string): Promise<number> {
+  return await new Promise<number>((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const bound = server.address();
+      const port = typeof bound === 'object' && bound ? bound.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
 }
 
 /** Connects to an existing server, makes sure the search attributes exist, returns a handle. */

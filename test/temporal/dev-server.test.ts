@@ -145,3 +145,35 @@ describe('startDevServer refusals', () => {
     await expect(start).rejects.toThrow(/TEMPORAL_CLI_PATH=\/nonexistent\/temporal does not exist[\s\S]*npm run setup:temporal/);
   });
 });
+
+describe('startDevServer with ownProcessGroup', () => {
+  let server: DevServerHandle;
+  let port: number;
+
+  beforeAll(async () => {
+    server = await startDevServer({ port: 0, dbFilename: null, ui: false, ownProcessGroup: true, reuseExisting: false });
+    port = portOf(server.address);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  /** The process group of `pid` (field 5 of /proc/<pid>/stat; the command may contain spaces). */
+  const processGroup = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
+
+  it('runs the server in a process group of its own, out of reach of a Ctrl-C to ours', async () => {
+    const [pid] = devServerPids(port);
+    expect(pid).toBeDefined();
+    expect(processGroup(pid!)).toBe(pid);
+    expect(processGroup(pid!)).not.toBe(processGroup(process.pid));
+    const { customAttributes } = await server.connection.operatorService.listSearchAttributes({ namespace: 'default' });
+    for (const { name, type } of SEARCH_ATTRIBUTES) expect(customAttributes?.[name], name).toBe(INDEXED[type]);
+  });
+
+  it('leaves no server process behind after stop()', async () => {
+    await server.stop();
+    expect(devServerPids(port)).toEqual([]);
+    await server.stop(); // idempotent
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * `squadflow dev` as a user runs it (`npm start` is `squadflow dev --start state/backlog_master.example.json`):
+ * the real CLI (`node bin/squadflow.mjs dev …`) in a process of its own, with its own embedded Temporal dev
+ * server on free ports (never 7233/8233), in memory, and attempt workspaces in a temp folder
+ * (`SQUADFLOW_WORKSPACES`), so the project's state/ is untouched. It does not use the run's test server.
+ *
+ * Each run leads its own process group, as a shell's foreground job does: Ctrl-C is SIGINT to that group.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
+
+const BIN = join(PROJECT_ROOT, 'bin', 'squadflow.mjs');
+const EXAMPLE = join('state', 'backlog_master.example.json');
+
+/** A running `squadflow dev`: what it printed so far, and its exit. */
+interface DevRun {
+  pid: number;
+  port: number;
+  out: () => string;
+  err: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+/** A TCP port on 127.0.0.1 that is free when asked. */
+async function freePort(): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** PIDs of `temporal server start-dev` processes listening on `port` (reads /proc; Linux only). */
+function devServerPids(port: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // the process ended while we looked
+    }
+    const portAt = argv.indexOf('--port');
+    if (argv.includes('start-dev') && portAt >= 0 && argv[portAt + 1] === String(port)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** Polls `check` every 100 ms until true or `timeoutMs` passes. */
+async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+let workspaces: string;
+const runs: DevRun[] = [];
+
+/** Starts `squadflow dev --in-memory` on free ports with `args`, leading its own process group. */
+async function startDev(...args: string[]): Promise<DevRun> {
+  const port = await freePort();
+  const uiPort = await freePort();
+  const child = spawn(process.execPath, [BIN, 'dev', '--in-memory', '--port', String(port), '--ui-port', String(uiPort), ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, SQUADFLOW_WORKSPACES: workspaces },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const run: DevRun = {
+    pid: child.pid!,
+    port,
+    out: () => out,
+    err: () => err,
+    exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }))),
+  };
+  runs.push(run);
+  return run;
+}
+
+beforeAll(async () => {
+  workspaces = await mkdtemp(join(tmpdir(), 'squadflow-dev-e2e-'));
+});
+
+afterAll(async () => {
+  // A failed test must not leave its dev (or the server it started) running.
+  for (const run of runs) {
+    try {
+      process.kill(-run.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    for (const pid of devServerPids(run.port)) process.kill(pid, 'SIGKILL');
+  }
+  await rm(workspaces, { recursive: true, force: true });
+});
+
+describe('squadflow dev', () => {
+  it('runs the example backlog and exits 0 once idle, with BE-002 waiting for a human', async () => {
+    const run = await startDev('--start', EXAMPLE, '--exit-when-idle');
+    const { code } = await run.exit;
+    const out = run.out();
+    expect(code, `stdout:\n${out}\nstderr:\n${run.err()}`).toBe(0);
+    expect(out).toContain('Started backlog shop-discounts: 8 cards to run, 1 already DONE');
+    expect(out).toMatch(/BE-002 ESCALATED\n.*BE-002 AWAITING_HUMAN\n\s+↳ waiting for a human: npx squadflow review shop-discounts BE-002 --approve/);
+    expect(out).toMatch(/ARQ-001 REJECTED — attempt 1: llm_judge/);
+    // The closing board: every other card ran to DONE but QA-001, which waits for BE-002.
+    expect(out).toMatch(/DONE 8 · AWAITING_HUMAN 1 · TODO 1 — idle: every card has ended or waits for a human\n$/);
+    expect(run.err()).not.toMatch(/worker failed|squadflow dev:/);
+    // The attempt workspaces went to SQUADFLOW_WORKSPACES, and the server it started is gone.
+    expect(await readdir(join(workspaces, 'shop-discounts'))).toContain('BE-002');
+    expect(devServerPids(run.port)).toEqual([]);
+  }, 180_000);
+
+  it('stops cleanly on Ctrl-C: workers drain against a live server, then the server stops; exit 0', async () => {
+    const run = await startDev('--start', EXAMPLE, '--id', 'ctrl-c');
+    await until('workers serving', () => run.out().includes('Workers serving squadflow-orchestration'), 90_000);
+    // Interrupt while cards are working (activities in flight), as a user would.
+    await until('a card in progress', () => / IN_PROGRESS\n/.test(run.out()), 60_000);
+    expect(devServerPids(run.port)).toHaveLength(1);
+    const sent = Date.now();
+    process.kill(-run.pid, 'SIGINT'); // the whole process group, as a terminal's Ctrl-C
+    const { code, at } = await run.exit;
+    const out = run.out();
+    const err = run.err();
+    expect(code, `stdout:\n${out}\nstderr:\n${err}`).toBe(0);
+    expect(out).toContain('Shutting down: draining workers, stopping the server…');
+    // Workers never lost the server while draining (the SDK logs, on stdout, retried completions against a
+    // dead port when the Ctrl-C stopped the server at the same time).
+    expect(`${out}\n${err}`).not.toMatch(/worker failed|Connection refused|tcp connect error/);
+    expect(at - sent).toBeLessThan(10_000);
+    await until('the server process to be gone', () => devServerPids(run.port).length === 0, 5_000);
+  }, 180_000);
+});
