@@ -3,8 +3,10 @@
  * serves itself, see src/temporal/runtime.ts). One registry per process, filled worker-side:
  * - by the activity interceptor (src/observability/interceptors.ts): activity executions and durations,
  *   attempts started, validator verdicts, judge scores, owner cost and tokens, notifications;
- * - by the workflow sink `squadflowMetrics.cardFinished` (src/observability/sinks.ts), or by any code that
- *   calls {@link SquadflowMetrics.cardFinished}: cards by final status, attempts and cost per card.
+ * - by the workflow sinks `squadflowMetrics.cardFinished` / `cardRested` (src/observability/sinks.ts), or
+ *   by any code that calls {@link SquadflowMetrics.cardFinished} / {@link SquadflowMetrics.cardRested}:
+ *   cards by final status (DONE, CANCELLED, FAILED — once per card), attempts and cost per finished card,
+ *   and REJECTED / BLOCKED rests (not final: each rest counts).
  *
  * Served as text at `http://<host>:<port>/metrics` by {@link startMetricsServer}. Node-only.
  */
@@ -13,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { InjectedSinks } from '@temporalio/worker';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Verdict } from '../domain/attempt.js';
-import type { CardFinishedEvent, SquadflowSinks } from './sinks.js';
+import type { CardFinishedEvent, CardRestedEvent, SquadflowSinks } from './sinks.js';
 
 /** The metrics of one process; use the {@link squadflowMetrics} singleton unless a test wants its own. */
 export class SquadflowMetrics {
@@ -77,10 +79,24 @@ export class SquadflowMetrics {
     registers: [this.registry],
   });
 
-  /** `squadflow_cards_finished_total{status, card_type}`. */
+  /**
+   * `squadflow_cards_finished_total{status, card_type}` — status DONE, CANCELLED or FAILED; a card counts
+   * once (a retried card counts once, when it ends).
+   */
   readonly cardsFinished = new Counter({
     name: 'squadflow_cards_finished_total',
-    help: 'Cards that reached a final status, by status and card type.',
+    help: 'Card workflows that reached a final status (DONE|CANCELLED|FAILED), once per card, by status and card type.',
+    labelNames: ['status', 'card_type'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * `squadflow_card_rests_total{status, card_type}` — status REJECTED or BLOCKED: a card came to rest and
+   * waits for an ops `retry` or `skip`. Not final; a card that rests twice counts twice.
+   */
+  readonly cardRests = new Counter({
+    name: 'squadflow_card_rests_total',
+    help: 'Times a card came to rest REJECTED or BLOCKED, waiting for an ops retry or skip (not final), by status and card type.',
     labelNames: ['status', 'card_type'] as const,
     registers: [this.registry],
   });
@@ -116,6 +132,11 @@ export class SquadflowMetrics {
     this.cardsFinished.inc({ status: e.status, card_type: e.cardType ?? 'unknown' });
     if (e.attempts !== undefined) this.cardAttempts.observe(e.attempts);
     if (e.costUsd !== undefined) this.cardCost.observe(e.costUsd);
+  }
+
+  /** Records a card that came to rest REJECTED or BLOCKED (the hook behind the `cardRested` sink). */
+  cardRested(e: CardRestedEvent): void {
+    this.cardRests.inc({ status: e.status, card_type: e.cardType ?? 'unknown' });
   }
 
   /** Records one validator verdict (and the judge's score). */
@@ -167,6 +188,7 @@ export function metricsSinks(metrics: SquadflowMetrics = squadflowMetrics): Inje
   return {
     squadflowMetrics: {
       cardFinished: { fn: (_info, event) => metrics.cardFinished(event), callDuringReplay: false },
+      cardRested: { fn: (_info, event) => metrics.cardRested(event), callDuringReplay: false },
     },
   };
 }

@@ -28,6 +28,7 @@ import {
 } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
 import { cardWorkflow } from './card.js';
+import { reportCardFinished } from '../observability/sinks.js';
 import { backlogBudgetExhaustedSignal, dependencyReopenedSignal, dependencyResolvedSignal, setPausedSignal, type CardSettled } from './messages.js';
 import { initialCardAttributes } from './search-attributes.js';
 
@@ -190,6 +191,7 @@ export class BacklogBook {
         cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
         message: (err as Error).message,
       };
+      if (outcome.status === 'FAILED') reportCardFinished({ status: 'FAILED', cardType: entry.type }); // metrics sink, not in history
     }
     entry.outcome = this.input.shardIndex === undefined ? outcome : leanOutcome(outcome);
     // A card that ended without saying so (failed, terminated) still blocks its dependents.

@@ -11,7 +11,6 @@ import {
   defineSignal,
   isCancellation,
   log,
-  proxySinks,
   setHandler,
   startChild,
   workflowInfo,
@@ -36,7 +35,7 @@ import {
 import { drainNotifications, notifyInBackground, squadActivities, type ActivityQueues } from './activities.js';
 import { runAttempt, type AttemptInput } from './attempt.js';
 import { CardBook } from './card-book.js';
-import type { SquadflowSinks } from '../observability/sinks.js';
+import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
 import { correctionWorkflow } from './correction.js';
 import { backlogBudgetExhaustedSignal, dependencyReopenedSignal, dependencyResolvedSignal, setPausedSignal } from './messages.js';
 
@@ -102,7 +101,7 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
       if (ending === 'DONE') break;
       // REJECTED (by a human) or BLOCKED: rest until an ops decision, or until the blocker is cleared.
       await card.settle(ending);
-      reportFinished(card);
+      reportCardRested({ status: ending, cardType: card.state.card.type });
       const decision = await card.nextDecision(
         (d) => d.kind === 'retry' || d.kind === 'skip',
         () => ending === 'BLOCKED' && card.blockingDependency() === undefined,
@@ -117,13 +116,14 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
     }
     await card.settle('DONE');
     const outcome = card.finish('DONE');
-    reportFinished(card);
+    reportFinished(card, 'DONE');
     await drainNotifications(run.notifications);
     return outcome;
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
         card.finish('CANCELLED', 'cancelled');
+        reportFinished(card, 'CANCELLED');
         await card.settle('CANCELLED');
       });
     }
@@ -131,15 +131,14 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
   }
 }
 
-/** Counts the card in the worker's Prometheus metrics (a sink: no history event, not called on replay). */
-function reportFinished(card: CardBook): void {
+/**
+ * Counts the card's end (DONE or CANCELLED) in the worker's Prometheus metrics, once: REJECTED / BLOCKED
+ * rests are reported apart (`reportCardRested`), FAILED by the backlog. A sink: no history event, not
+ * called on replay.
+ */
+function reportFinished(card: CardBook, status: Extract<CardFinalStatus, 'DONE' | 'CANCELLED'>): void {
   const { state } = card;
-  proxySinks<SquadflowSinks>().squadflowMetrics.cardFinished({
-    status: state.status,
-    cardType: state.card.type,
-    attempts: state.attempts.length,
-    costUsd: state.cost.usd,
-  });
+  reportCardFinished({ status, cardType: state.card.type, attempts: state.attempts.length, costUsd: state.cost.usd });
 }
 
 /** The steps of one card, from waiting for dependencies to coming to rest. */

@@ -99,16 +99,22 @@ describe('Prometheus metrics', () => {
     expect(text).toMatch(/squadflow_judge_score_count 2/);
   });
 
-  it('count finished cards through the workflow sink (not during replay)', async () => {
+  it('count finished cards and rests through the workflow sinks (not during replay)', async () => {
     const metrics = new SquadflowMetrics();
-    const sink = metricsSinks(metrics).squadflowMetrics.cardFinished;
-    expect(sink.callDuringReplay).toBe(false);
-    sink.fn({} as never, { status: 'DONE', cardType: 'BACKEND', attempts: 2, costUsd: 0.04 });
-    sink.fn({} as never, { status: 'REJECTED' });
+    const sinks = metricsSinks(metrics).squadflowMetrics;
+    expect(sinks.cardFinished.callDuringReplay).toBe(false);
+    expect(sinks.cardRested.callDuringReplay).toBe(false);
+    sinks.cardFinished.fn({} as never, { status: 'DONE', cardType: 'BACKEND', attempts: 2, costUsd: 0.04 });
+    sinks.cardFinished.fn({} as never, { status: 'FAILED' });
+    sinks.cardRested.fn({} as never, { status: 'REJECTED', cardType: 'BACKEND' });
     const text = await metrics.registry.metrics();
     expect(text).toContain('squadflow_cards_finished_total{status="DONE",card_type="BACKEND"} 1');
-    expect(text).toContain('squadflow_cards_finished_total{status="REJECTED",card_type="unknown"} 1');
+    expect(text).toContain('squadflow_cards_finished_total{status="FAILED",card_type="unknown"} 1');
+    expect(text).toContain('squadflow_card_rests_total{status="REJECTED",card_type="BACKEND"} 1');
+    expect(text).not.toMatch(/squadflow_cards_finished_total\{status="REJECTED"/);
+    // A FAILED card seen by the backlog has no attempts or cost: only the DONE card is in the histograms.
     expect(text).toContain('squadflow_card_attempts_sum 2');
+    expect(text).toContain('squadflow_card_attempts_count 1');
   });
 
   it('are served at /metrics', async () => {
