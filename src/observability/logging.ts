@@ -11,7 +11,15 @@
  * Field names: `attempt` is the CARD's attempt (1-based, as in the card's state); the SDK's activity retry
  * attempt is renamed `activityAttempt`; the SDK's `workflowRunId` (activities) is renamed `runId` (the name
  * workflow log lines use). Workflow log lines get `backlogId`/`cardId` from their workflow ID
- * (`<backlogId>/<cardId>`) when they do not carry them. Node-only.
+ * (`<backlogId>/<cardId>`) when they do not carry them. The card workflow's own lines (status changes,
+ * audit entries — src/workflows/card-book.ts) carry `backlogId`, `cardId`, `attempt` and `status`
+ * themselves:
+ * ```json
+ * {"time":"…","level":"INFO","message":"Card status changed","service":"squadflow","sdkComponent":"workflow",
+ *  "taskQueue":"squadflow-orchestration","workflowId":"shop/BE-002","runId":"…","workflowType":"cardWorkflow",
+ *  "backlogId":"shop","cardId":"BE-002","attempt":2,"status":"CORRECTING","from":"REJECTED"}
+ * ```
+ * Node-only.
  */
 import type { LogEntry } from '@temporalio/worker';
 

@@ -2,6 +2,12 @@
  * The card workflow's bookkeeping: its state (the `cardState` query's answer), status changes checked
  * against the lifecycle table, search attributes, audit log, dependency tracking and the queue of human
  * and ops decisions. Kept apart so that card.ts reads like the lifecycle diagram. Workflow code.
+ *
+ * Logs (workflow `log`: through a sink, never in history, not repeated on replay) one INFO line per
+ * status change (`Card status changed`, with `from`) and per audit entry (`Card audit entry`, with
+ * `actor`, `action`, `reason`), each with the card context `backlogId`, `cardId`, `attempt` (the card's,
+ * 1-based; 0 before the first attempt) and `status` — the fields the JSON log format
+ * (src/observability/logging.ts) writes as they are.
  */
 import {
   ApplicationFailure,
@@ -123,14 +129,26 @@ export class CardBook {
 
   // ---- status, attempts, cost ----
 
+  /**
+   * Moves the card to `status` (checked against the lifecycle table) at `attempt`; a change is recorded
+   * in the status history and logged. Search attributes follow.
+   * @throws IllegalTransitionError (from `transition`) for a move the lifecycle does not allow.
+   */
   setStatus(status: CardStatus, attempt = this.state.attempt): void {
-    if (status !== this.state.status) {
-      this.state.status = transition(this.plan.card.id, this.state.status, status);
+    const from = this.state.status;
+    if (status !== from) {
+      this.state.status = transition(this.plan.card.id, from, status);
       this.state.statusHistory.push({ status, at: new Date().toISOString() });
     }
     this.state.attempt = attempt;
     this.touch();
     upsertCardProgress(this.state.status, attempt, this.state.cost.usd);
+    if (status !== from) log.info('Card status changed', { ...this.logContext(), from });
+  }
+
+  /** The card context of every log line of this card: backlog, card, the card's attempt and status. */
+  logContext(): { backlogId: string; cardId: string; attempt: number; status: CardStatus } {
+    return { backlogId: this.plan.backlogId, cardId: this.plan.card.id, attempt: this.state.attempt, status: this.state.status };
   }
 
   /** The next attempt's number, 1-based. */
@@ -161,7 +179,7 @@ export class CardBook {
     }
     this.state.costAlert = true;
     this.audit('squadflow', 'cost_alert', `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`);
-    log.warn('Card cost alert', { cardId: this.plan.card.id, costUsd: this.state.cost.usd });
+    log.warn('Card cost alert', { ...this.logContext(), costUsd: this.state.cost.usd });
     upsertSearchAttributes([{ key: CardCostAlertKey, value: true }]);
     upsertCardProgress(this.state.status, this.state.attempt, this.state.cost.usd);
     return true;
@@ -276,10 +294,12 @@ export class CardBook {
     return d;
   }
 
+  /** Appends an entry (who, what, why, when) to the audit log, and logs it. */
   audit(actor: string, action: string, reason: string): AuditEntry {
     const entry: AuditEntry = { at: new Date().toISOString(), actor, action, reason };
     this.state.auditLog.push(entry);
     this.touch();
+    log.info('Card audit entry', { ...this.logContext(), actor, action, reason });
     return entry;
   }
 
@@ -307,7 +327,7 @@ export class CardBook {
       // No run ID: a backlog that continued-as-new still gets it.
       await getExternalWorkflowHandle(parent.workflowId).signal(signal as never, arg as never);
     } catch (err) {
-      log.warn('Could not tell the backlog', { cardId: this.plan.card.id, error: (err as Error).message });
+      log.warn('Could not tell the backlog', { ...this.logContext(), error: (err as Error).message });
     }
   }
 
