@@ -89,11 +89,18 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
 
 // ---- The owner record: one agent run per attempt, even when the worker dies after it --------------------
 
+/** The recorded owner result, every field of `OwnerResult` (a retry must return a result equal to the first). */
 const OwnerResultSchema = z.object({
   artifacts: z.array(z.string()),
   summary: z.string(),
   cost: CostSchema,
+  session: z.object({ id: z.string().optional(), turns: z.number().int().nonnegative().optional() }).optional(),
 });
+
+/** Compile-time guard: a field added to `OwnerResult` but not to the record's schema would be dropped by a retry. */
+type FieldsMissingFromRecord = Exclude<keyof OwnerResult, keyof z.infer<typeof OwnerResultSchema>>;
+const recordKeepsEveryField: FieldsMissingFromRecord extends never ? true : FieldsMissingFromRecord = true;
+void recordKeepsEveryField;
 
 const OWNER_RECORD = 'owner-result';
 

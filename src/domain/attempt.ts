@@ -85,12 +85,25 @@ export interface OwnerInput {
   pricing?: Pricing;
 }
 
+/**
+ * The agent session behind an owner run, as the agent reported it (Claude Code: `session_id`,
+ * `num_turns`); each field present only when reported.
+ */
+export interface AgentSession {
+  /** The agent's session id: inspect or resume the run with the agent's own tools (`claude --resume <id>`). */
+  id?: string;
+  /** Agentic turns the run took (compare with `--max-turns`). */
+  turns?: number;
+}
+
 /** What the owner produced. */
 export interface OwnerResult {
   /** Paths relative to the attempt workspace, as the agent reported them. */
   artifacts: string[];
   summary: string;
   cost: Cost;
+  /** The agent session of the run, when the agent kind reports one (`claude-code`). */
+  session?: AgentSession;
 }
 
 /** Input of the verification activity. */
@@ -137,6 +150,8 @@ export interface AttemptRecord {
   finishedAt: string;
   /** Set when a run did not start because it would have gone over budget: why (the card escalates). */
   budgetStop?: string;
+  /** The owner run's agent session (`OwnerResult.session`), when its kind reports one. */
+  session?: AgentSession;
 }
 
 /** Input of the debugging activity. */

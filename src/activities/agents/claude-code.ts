@@ -19,10 +19,12 @@
  * priced as the configured `model`; USD computed from `squad.pricing`, compared with `total_cost_usd`.
  *
  * **Artifacts.** Every regular file in the workspace after the run (files.ts `listWorkspaceFiles`).
+ *
+ * **Session.** `session_id` and `num_turns` are kept on the owner result as `session: { id, turns }`.
  */
 import { z } from 'zod';
 import { roundUsd } from '../../domain/cost.js';
-import type { OwnerInput } from '../../domain/attempt.js';
+import type { AgentSession, OwnerInput } from '../../domain/attempt.js';
 import type { ModelUsage } from '../../domain/pricing.js';
 import type { ClaudeCodeAgentConfig } from '../../domain/squad.js';
 import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
@@ -112,6 +114,12 @@ export function claudeUsage(r: ClaudeResult, configuredModel: string | undefined
   ];
 }
 
+/** The session of a result (`session_id` → `id`, `num_turns` → `turns`); undefined when it reports neither. */
+export function claudeSession(r: ClaudeResult): AgentSession | undefined {
+  if (r.session_id === undefined && r.num_turns === undefined) return undefined;
+  return { ...(r.session_id !== undefined && { id: r.session_id }), ...(r.num_turns !== undefined && { turns: r.num_turns }) };
+}
+
 /** Parses Claude Code's stdout: the result object, or why there is none (empty, not JSON, wrong shape). */
 export function parseClaudeResult(stdout: string): { ok: true; result: ClaudeResult } | { ok: false; why: string } {
   const json = lastJsonObject(stdout);
@@ -150,11 +158,13 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
     throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} ${parsed.why}${out ? `; stdout tail:\n${out}` : ''}`, { nonRetryable: false });
   }
   const r = parsed.result;
+  const session = claudeSession(r);
   const outcome: RunOutcome = {
     summary: r.result ?? '',
     usage: claudeUsage(r, agent.model),
     ...(r.total_cost_usd !== undefined && { reportedUsd: r.total_cost_usd }),
     meta: { sessionId: r.session_id, numTurns: r.num_turns, subtype: r.subtype },
+    ...(session && { session }),
   };
   const failed = r.is_error || r.subtype.startsWith('error');
   if (!failed) return cliResult(run, outcome);

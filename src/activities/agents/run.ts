@@ -4,7 +4,7 @@
  * kill, typed failures), and settling a run's cost and artifacts (tokens priced by the squad's table,
  * compared with what the agent reported, logged — never with a secret in it).
  */
-import type { OwnerInput, OwnerResult } from '../../domain/attempt.js';
+import type { AgentSession, OwnerInput, OwnerResult } from '../../domain/attempt.js';
 import { settleCost, type ModelUsage } from '../../domain/pricing.js';
 import type { Cost } from '../../domain/cost.js';
 import type { AgentConfig, CliAgentConfig } from '../../domain/squad.js';
@@ -201,6 +201,8 @@ export interface RunOutcome {
   reportedUsd?: number;
   /** Extra facts for the log line (session id, turns, …); never secrets. */
   meta?: Record<string, unknown>;
+  /** The agent session, kept on the owner result (and so on the attempt record). */
+  session?: AgentSession;
 }
 
 /**
@@ -232,14 +234,15 @@ export function settleRunCost(run: AgentRun, usage: readonly ModelUsage[], repor
 /**
  * The owner result of a CLI run: every regular file in the workspace (see files.ts `listWorkspaceFiles`)
  * as artifacts — with any secret value the agent wrote into them redacted in place (and a warning) —, the
- * agent's final message as summary (redacted, at most `MAX_SUMMARY_CHARS`), the settled cost.
+ * agent's final message as summary (redacted, at most `MAX_SUMMARY_CHARS`), the settled cost, and the
+ * agent session when the kind reported one.
  */
 export async function cliResult(run: AgentRun, outcome: RunOutcome): Promise<OwnerResult> {
   const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
   const { files, truncated } = await listWorkspaceFiles(run.workspace);
   if (truncated) run.hooks.log?.warn(`${run.label} left more than ${files.length} files; only the first are artifacts`, { cardId: run.input.card.id });
   await redactArtifacts(run, files);
-  return { artifacts: files, summary: summaryOf(run, outcome.summary), cost };
+  return { artifacts: files, summary: summaryOf(run, outcome.summary), cost, ...(outcome.session && { session: outcome.session }) };
 }
 
 /** Redacts secret values the agent wrote into its artifacts (files.ts `redactSecretsInFiles`), logging which. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRunOwner } from '../../../src/activities/owner.js';
-import { claudeArgs, parseClaudeResult } from '../../../src/activities/agents/claude-code.js';
+import { claudeArgs, claudeSession, parseClaudeResult } from '../../../src/activities/agents/claude-code.js';
 import { ClaudeCodeAgentSchema, type Pricing } from '../../../src/domain/squad.js';
 import { card, rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from '../helpers.js';
 import { fakeCli, ownerInput, recordingHooks } from './helpers.js';
@@ -75,9 +75,12 @@ describe('claude-code agent', () => {
       usd: 0.1702,
       reportedUsd: 0.1722,
     });
+    expect(result.session).toEqual({ id: '8f0c2c1e-5a8d-4f0e-9a51-1c1f1d0b7e11', turns: 7 }); // session_id, num_turns
     expect(logs.filter((l) => l.level === 'warn')).toEqual([]); // 1.2 % apart: no warning
-    // A retry of the same attempt returns the recorded result, cache tokens and reported USD included.
-    expect(await runOwner(ownerInput(agent('success'), { pricing: PRICING }))).toEqual(result);
+    // A retry of the same attempt returns the recorded result, cache tokens, reported USD and session included.
+    const retried = await runOwner(ownerInput(agent('success'), { pricing: PRICING }));
+    expect(retried).toEqual(result);
+    expect(retried.session).toEqual({ id: '8f0c2c1e-5a8d-4f0e-9a51-1c1f1d0b7e11', turns: 7 });
   });
 
   it('prices usage by the configured model without modelUsage, and logs both costs when the reported one is off by more than 20%', async () => {
@@ -279,6 +282,17 @@ describe('claude-code parsing', () => {
     expect(turns(claudeArgs(cfg, { card: card({ maxTurns: 7 }) }))).toBe('7');
     expect(turns(claudeArgs(cfg, { card: card() }))).toBe('40');
     expect(turns(claudeArgs(ClaudeCodeAgentSchema.parse({ kind: 'claude-code' }), { card: card({ maxTurns: 3 }) }))).toBe('3');
+  });
+
+  it('keeps session_id and num_turns as the session, leaving out what the result does not report', () => {
+    const result = (extra: Record<string, unknown>) => {
+      const parsed = parseClaudeResult(JSON.stringify({ type: 'result', subtype: 'success', is_error: false, ...extra }));
+      if (!parsed.ok) throw new Error(parsed.why);
+      return parsed.result;
+    };
+    expect(claudeSession(result({ session_id: 's-1', num_turns: 4 }))).toEqual({ id: 's-1', turns: 4 });
+    expect(claudeSession(result({ num_turns: 0 }))).toEqual({ turns: 0 });
+    expect(claudeSession(result({}))).toBeUndefined();
   });
 
   it('reads the result object from the last JSON line when Claude Code printed something before it', () => {
