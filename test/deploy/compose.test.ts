@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMetricsServer } from '../../src/observability/metrics.js';
 import { findTemporalCli, PROJECT_ROOT } from '../../src/temporal/cli-path.js';
 import { startDevServer, type DevServerHandle } from '../../src/temporal/dev-server.js';
 import { QUEUE_KINDS } from '../../src/temporal/queues.js';
@@ -16,6 +17,7 @@ import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
 
 interface ComposeService {
   image?: string;
+  container_name?: string;
   build?: { context: string; dockerfile: string };
   command?: string[];
   entrypoint?: string[];
@@ -23,7 +25,7 @@ interface ComposeService {
   ports?: string[];
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
-  healthcheck?: { test: string[] };
+  healthcheck?: { test: string[]; interval?: string; timeout?: string; retries?: number; start_period?: string };
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
@@ -75,7 +77,10 @@ describe('docker-compose.yml', () => {
     }
     expect(service('temporal').image).toMatch(/^temporalio\/server:/);
     expect(service('temporal-ui').image).toMatch(/^temporalio\/ui:/);
-    expect(service('postgresql').image).toMatch(/^postgres:16\./);
+    // A current 16.x or 17.x patch (16.14 / 17.10: May 2026); a major upgrade needs a dump/restore of the volume.
+    expect(service('postgresql').image).toMatch(/^postgres:1[67]\.\d+$/);
+    const [major, minor] = service('postgresql').image!.split(':')[1]!.split('.').map(Number);
+    expect(minor).toBeGreaterThanOrEqual(major === 16 ? 14 : 10);
     // Schema tools must match the server version they migrate for.
     const serverVersion = service('temporal').image!.split(':')[1];
     expect(service('temporal-admin-tools').image).toBe(`temporalio/admin-tools:${serverVersion}`);
@@ -140,6 +145,34 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "src/worker.ts"]');
   });
 
+  it('lets every worker service scale (`docker compose up --scale`): no container_name, no host ports', () => {
+    for (const kind of QUEUE_KINDS) {
+      const worker = service(`worker-${kind}`);
+      expect(worker.container_name, kind).toBeUndefined();
+      expect(worker.ports, kind).toBeUndefined();
+    }
+  });
+
+  it('health-checks every worker on /healthz of its squadflow metrics port, with node (the image has no curl)', () => {
+    for (const kind of QUEUE_KINDS) {
+      const worker = service(`worker-${kind}`);
+      const [cmd, bin, flag, script] = worker.healthcheck?.test ?? [];
+      expect([cmd, bin, flag], kind).toEqual(['CMD', 'node', '-e']);
+      expect(script, kind).toContain('/healthz');
+      expect(script, kind).toContain('process.env.SQUADFLOW_METRICS_PORT');
+      expect(worker.environment?.SQUADFLOW_METRICS_PORT, kind).toMatch(/^\d+$/);
+      expect(worker.healthcheck, kind).toMatchObject({ interval: expect.any(String), timeout: expect.any(String), retries: expect.any(Number) });
+    }
+  });
+
+  it('health-checks the UI on its /healthz with curl (shipped by the temporalio/ui image)', () => {
+    const test = service('temporal-ui').healthcheck?.test ?? [];
+    expect(test.slice(0, 2)).toEqual(['CMD', 'curl']);
+    expect(test).toContain('-fsS');
+    const port = service('temporal-ui').ports![0]!.split(':')[1];
+    expect(test[test.length - 1]).toBe(`http://127.0.0.1:${port}/healthz`);
+  });
+
   it('mounts one-shot scripts that exist and are valid sh', () => {
     for (const name of ['temporal-admin-tools', 'temporal-create-namespace']) {
       const path = scriptPath(name);
@@ -147,6 +180,27 @@ describe('docker-compose.yml', () => {
       execFileSync('sh', ['-n', path]);
     }
     expect(existsSync(join(PROJECT_ROOT, 'deploy/temporal/dynamicconfig/development-sql.yaml'))).toBe(true);
+  });
+});
+
+describe('the worker healthcheck command, run for real', () => {
+  const script = service('worker-owners').healthcheck!.test[3]!;
+  /** Runs the healthcheck as Docker would (`node -e …`) with the worker's SQUADFLOW_METRICS_PORT; its exit code. */
+  const check = (metricsPort: number) =>
+    promisify(execFile)(process.execPath, ['-e', script], { env: { ...process.env, SQUADFLOW_METRICS_PORT: String(metricsPort) }, timeout: 10_000 }).then(
+      () => 0,
+      (err: { code?: number }) => err.code ?? -1,
+    );
+
+  it('passes against a squadflow metrics server on SQUADFLOW_METRICS_PORT + 1, and fails once it is gone', async () => {
+    const server = await startMetricsServer({ port: 0, host: '127.0.0.1', processMetrics: false });
+    const metricsPort = server.port - 1;
+    try {
+      expect(await check(metricsPort)).toBe(0);
+    } finally {
+      await server.close();
+    }
+    expect(await check(metricsPort)).toBe(1);
   });
 });
 
