@@ -256,7 +256,7 @@ export function buildProgram(): Command {
     .command('review <backlog> <card>')
     .description('decide on a card awaiting human review (sent as the humanReview update)')
     .addOption(new Option('--approve', 'approve the card (override → DONE)').conflicts(['reject', 'clarify']))
-    .addOption(new Option('--reject', 'reject the card (final; dependents BLOCKED)').conflicts(['clarify']))
+    .addOption(new Option('--reject', 'reject the card: it rests REJECTED until retried or skipped; dependents BLOCKED').conflicts(['clarify']))
     .option('--clarify <context>', 'add context and run one more correction round')
     .requiredOption('--reviewer <name>', 'who decides (audited)')
     .requiredOption('--reason <text>', 'why (audited)')

@@ -154,6 +154,9 @@ describe('the example backlog, end to end', () => {
     expect((be2Card.audit_log as { action: string; actor: string }[]).find((e) => e.action === 'approve')!.actor).toBe('ana');
     expect(doc.cards.filter((c) => c.type === 'CORRECTION' && c.parent_card === 'BE-002')).toHaveLength(3);
     // What `export` writes is a valid backlog again.
-    expect(doc.cards.find((c) => c.id === 'BRIEF-001')).toBeDefined();
+    const { BacklogFileSchema } = await import('../../src/domain/backlog.js');
+    const reparsed = BacklogFileSchema.safeParse(doc);
+    expect(reparsed.error?.issues ?? []).toEqual([]);
+    expect(reparsed.data!.cards.find((c) => c.id === 'BRIEF-001')).toMatchObject({ status: 'DONE' });
   });
 });
