@@ -118,10 +118,12 @@ describe('squadflow dev', () => {
     const out = run.out();
     expect(code, `stdout:\n${out}\nstderr:\n${run.err()}`).toBe(0);
     expect(out).toContain('Started backlog shop-discounts: 8 cards to run, 1 already DONE');
-    expect(out).toMatch(/BE-002 ESCALATED\n.*BE-002 AWAITING_HUMAN\n\s+↳ waiting for a human: npx squadflow review shop-discounts BE-002 --approve/);
+    expect(out).toMatch(/ BE-002 REJECTED — attempt 4: qa: /);
+    expect(out).toMatch(/ BE-002 ESCALATED\n/);
+    expect(out).toMatch(/ BE-002 AWAITING_HUMAN\n\s+↳ waiting for a human: npx squadflow review shop-discounts BE-002 --approve/);
     expect(out).toMatch(/ARQ-001 REJECTED — attempt 1: llm_judge/);
     // The closing board: every other card ran to DONE but QA-001, which waits for BE-002.
-    expect(out).toMatch(/DONE 8 · AWAITING_HUMAN 1 · TODO 1 — idle: every card has ended or waits for a human\n$/);
+    expect(out).toMatch(/ DONE 8 · AWAITING_HUMAN 1 · TODO 1 — idle: every card has ended or waits for a human\n/);
     expect(run.err()).not.toMatch(/worker failed|squadflow dev:/);
     // The attempt workspaces went to SQUADFLOW_WORKSPACES, and the server it started is gone.
     expect(await readdir(join(workspaces, 'shop-discounts'))).toContain('BE-002');
