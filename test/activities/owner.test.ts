@@ -6,6 +6,7 @@ import { createRunOwner, ownerRecordPath } from '../../src/activities/owner.js';
 import { agentResultFile } from '../../src/activities/agents/command.js';
 import type { OwnerInput } from '../../src/domain/attempt.js';
 import type { CommandAgentConfig } from '../../src/domain/squad.js';
+import { recordingHooks } from './agents/helpers.js';
 import { card, isGone, rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from './helpers.js';
 
 const node = process.execPath;
@@ -233,6 +234,29 @@ describe('runOwner with a command agent', () => {
     const err = await rejectionOf(runOwner(input(await scriptAgent(`console.log(JSON.stringify({ artifacts: ['/etc/passwd'], summary: '' }))`))));
     expect(err).toMatchObject({ type: 'AgentOutputError' });
     expect(err.message).toContain('artifacts.0: must be relative to the workspace');
+  });
+
+  it('redacts a worker secret the agent wrote into its reported artifacts, in place, leaving files outside the workspace alone', async () => {
+    const secret = 'sk-live-0123456789abcdef';
+    const outside = await sb.write('outside/creds.txt', `KEY=${secret}\n`);
+    const { hooks, logs } = recordingHooks();
+    const runOwner = createRunOwner({ ...sb.deps, hooks, workerEnv: { ...sb.deps.workerEnv, VENDOR_API_KEY: secret } });
+    const cfg = await scriptAgent(`
+      import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+      mkdirSync('docs', { recursive: true });
+      writeFileSync('docs/setup.md', '# Setup\\nexport VENDOR_API_KEY=${secret}\\n');
+      symlinkSync(${JSON.stringify(outside)}, 'docs/creds.txt');
+      console.log(JSON.stringify({ artifacts: ['docs/setup.md', 'docs/creds.txt', '../escape.md'], summary: 'used ${secret}' }));
+    `);
+    const result = await runOwner(input(cfg));
+    expect(result.summary).toBe('used [REDACTED:VENDOR_API_KEY]');
+    const ws = join(sb.root, 'shop/SPEC-001/attempt-1');
+    expect(await readFile(join(ws, 'docs/setup.md'), 'utf8')).toBe('# Setup\nexport VENDOR_API_KEY=[REDACTED:VENDOR_API_KEY]\n');
+    // A symlink out of the workspace is not followed for writing (verification refuses it anyway).
+    expect(await readFile(outside, 'utf8')).toBe(`KEY=${secret}\n`);
+    expect(logs.filter((l) => l.message.includes('wrote a secret into an artifact')).map((l) => l.meta)).toEqual([
+      { cardId: 'SPEC-001', file: 'docs/setup.md', variables: ['VENDOR_API_KEY'] },
+    ]);
   });
 
   it('kills the agent process group on timeout with an AgentTimeoutError, leaving no orphan', async () => {

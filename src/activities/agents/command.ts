@@ -49,6 +49,10 @@
  * of running the agent a second time for the same attempt. A run that fails (non-zero exit, timeout) has
  * its result file deleted.
  *
+ * **Secrets.** The worker's secret values (see secrets.ts `secretsOf`) are redacted from the summary, from
+ * every quoted output tail, and — in place, with a warning in the activity log — from the reported
+ * artifacts that are regular files inside the workspace, before any validator reads (and may quote) them.
+ *
  * **Exit status.** 0 on success. Anything else fails the run (retryable `AgentExitError`, message
  * `agent "<command line>" exited <code>: <stderr tail>`).
  *
@@ -57,6 +61,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { relative } from 'node:path';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CorrectionFeedback, DependencyArtifacts, OwnerInput, OwnerResult } from '../../domain/attempt.js';
@@ -69,11 +74,13 @@ import {
   resolveProjectPath,
   temporalHooks,
   type ActivityDeps,
+  type ActivityHooks,
 } from '../context.js';
 import { ActivityErrorType, agentConfigError } from '../errors.js';
 import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
 import { redact, secretsOf, type Secret } from '../secrets.js';
-import { besideWorkspace, looksAbsolute, prepareAttemptWorkspace, readBesideWorkspace } from '../workspace.js';
+import { besideWorkspace, checkArtifact, looksAbsolute, prepareAttemptWorkspace, readBesideWorkspace, realWorkspace } from '../workspace.js';
+import { redactSecretsInFiles } from './files.js';
 
 /** Lines of stderr/stdout quoted in error messages. */
 const MESSAGE_TAIL_LINES = 20;
@@ -222,6 +229,27 @@ function failedRunError(cmd: string, run: ProcessResult, timeoutMs: number, secr
   return ApplicationFailure.retryable(`agent "${cmd}" ${how}${suffix}`, ActivityErrorType.AgentExitError);
 }
 
+/**
+ * Redacts, in place, the worker's secret values that the agent wrote into its reported artifacts (those that
+ * are regular files inside the workspace — others are refused by verification and never read), logging
+ * which files and variables. Verification and QA quote artifact lines and outputs into verdicts, which go
+ * into workflow history: a secret must be gone before they run.
+ */
+async function redactReportedArtifacts(deps: ActivityDeps, input: OwnerInput, artifacts: readonly string[], secrets: readonly Secret[], hooks: ActivityHooks): Promise<void> {
+  if (secrets.length === 0 || artifacts.length === 0) return;
+  // No workspace (a recorded answer whose files are gone): nothing to redact, and nothing to quote either.
+  const realWs = await realWorkspace(deps.workspacesRoot, input.workspace).catch(() => undefined);
+  if (realWs === undefined) return;
+  const files: string[] = [];
+  for (const a of new Set(artifacts)) {
+    const check = await checkArtifact(realWs, a);
+    if (check.ok) files.push(relative(realWs, check.path));
+  }
+  for (const hit of await redactSecretsInFiles(realWs, files, secrets)) {
+    hooks.log?.warn(`command agent of card ${input.card.id} wrote a secret into an artifact; it was redacted`, { cardId: input.card.id, file: hit.file, variables: hit.names });
+  }
+}
+
 const AGENT_RESULT = 'agent-result';
 
 /** The agent's result file of an attempt: `<workspacesRoot>/<workspace>.agent-result.json` (protocol above). */
@@ -249,7 +277,10 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
   const resultFile = agentResultFile(deps.workspacesRoot, input.workspace);
   // A previous try of this attempt whose agent finished (its worker died before hearing the answer).
   const answered = await readBesideWorkspace(deps.workspacesRoot, input.workspace, AGENT_RESULT, (t) => parseAgentResponse(t, cmd));
-  if (answered) return { artifacts: answered.artifacts, summary: redact(answered.summary, secrets), cost: usageCost(answered) };
+  if (answered) {
+    await redactReportedArtifacts(deps, input, answered.artifacts, secrets, hooks);
+    return { artifacts: answered.artifacts, summary: redact(answered.summary, secrets), cost: usageCost(answered) };
+  }
   const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
   await rm(resultFile, { force: true });
   const env: Record<string, string> = {
@@ -301,5 +332,6 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
     if (err instanceof ApplicationFailure) err.message = redact(err.message, secrets);
     throw err;
   }
+  await redactReportedArtifacts(deps, input, response.artifacts, secrets, hooks);
   return { artifacts: response.artifacts, summary: redact(response.summary, secrets), cost: usageCost(response) };
 }
