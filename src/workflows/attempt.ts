@@ -11,6 +11,7 @@ import {
   attemptWorkspace,
   estimateRunUsd,
   runBudgetCheck,
+  type AgentSession,
   type AttemptRecord,
   type CardPlan,
   type CardStatus,
@@ -104,6 +105,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const acts = squadActivities(input.queues);
   const workspace = attemptWorkspace(plan.backlogId, plan.card.id, attempt);
   const startedAt = now();
+  // The owner run's agent session (Claude Code session id, turns), shown on the attempt record once known.
+  let session: AgentSession | undefined;
   const done = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
     attempt,
     workflowId: input.workflowId,
@@ -117,6 +120,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     startedAt,
     finishedAt: now(),
     ...(budgetStop ? { budgetStop } : {}),
+    ...(session ? { session } : {}),
   });
   // The gate before a run: `spentNow` is what this attempt spent so far (not yet reported to the backlog).
   const gate = async (spentNow: number, estimateUsd: number) =>
@@ -148,6 +152,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
         budgetUsd: ownerGate.remainingUsd,
         pricing: plan.pricing,
       });
+      session = owner.session;
       break;
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;

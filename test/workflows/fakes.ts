@@ -5,7 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { ActivityErrorType, agentFailure } from '../../src/activities/errors.js';
 import type {
+  AgentSession,
+  Cost,
   DebugInput,
   DebugReport,
   JudgeInput,
@@ -20,14 +23,26 @@ import { planBacklog, type BacklogPlan } from '../../src/domain/index.js';
 /** How a card's validators behave on a given attempt: pass, or fail with these reasons. */
 export type Outcome = 'pass' | string[];
 
+/**
+ * How the judge behaves on a given attempt: an `Outcome`, or `'judge-failure'` — it throws what the `llm`
+ * judge throws when its answers stay invalid: a non-retryable `JudgeOutputError` `ApplicationFailure`
+ * carrying what it spent (`JUDGE_FAILURE_COST`) in `details[0].cost`.
+ */
+export type JudgeOutcome = Outcome | 'judge-failure';
+
+/** What a scripted judge failure spent (tokens, USD). */
+export const JUDGE_FAILURE_COST: Cost = { inputTokens: 2000, outputTokens: 300, usd: 0.004 };
+
 /** The behaviour of one card. Missing entries pass; lists are indexed by attempt - 1 (last one repeats). */
 export interface CardScript {
   owner?: ('ok' | 'fail')[];
   verification?: Outcome[];
-  judge?: Outcome[];
+  judge?: JudgeOutcome[];
   qa?: Outcome[];
   /** Milliseconds the owner takes. */
   ownerMs?: number;
+  /** The agent session every owner run reports (`OwnerResult.session`); absent: none. */
+  session?: AgentSession;
 }
 
 /** A recorded activity call. */
@@ -78,6 +93,7 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
         artifacts: [`out-${input.attempt}.md`],
         summary: `attempt ${input.attempt}`,
         cost: { inputTokens: 100, outputTokens: 50, usd: 0.01 },
+        ...(script.session && { session: script.session }),
       };
     },
     async verifyArtifacts(input: VerificationInput): Promise<Verdict> {
@@ -88,7 +104,14 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
     async judgeArtifacts(input: JudgeInput): Promise<Verdict> {
       const { cardId, attempt } = fromWorkspace(input.workspace);
       record('judgeArtifacts', cardId, attempt, input);
-      return verdict('llm_judge', pick(scripts[cardId]?.judge, attempt));
+      const outcome = pick(scripts[cardId]?.judge, attempt);
+      if (outcome === 'judge-failure') {
+        throw agentFailure(ActivityErrorType.JudgeOutputError, `llm judge of card ${cardId}: judge failure, no valid verdict: score: expected number, received string`, {
+          nonRetryable: true,
+          cost: JUDGE_FAILURE_COST,
+        });
+      }
+      return verdict('llm_judge', outcome);
     },
     async runQa(input: QaInput): Promise<Verdict> {
       const { cardId, attempt } = fromWorkspace(input.workspace);
