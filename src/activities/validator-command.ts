@@ -13,6 +13,7 @@ import {
 } from './context.js';
 import { validatorConfigError } from './errors.js';
 import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from './process.js';
+import { redact, secretsOf } from './secrets.js';
 
 /** A command as configured: `command`, `args`, `timeout_ms` (ms). */
 export interface ValidatorCommand {
@@ -27,7 +28,9 @@ export const DETAIL_TAIL_LINES = 40;
 /**
  * Runs a validator command with cwd = the attempt workspace (absolute `workspace`), env = the worker's
  * allow-listed variables plus `SQUADFLOW_WORKSPACE`. `./` and `../` command/args are resolved against
- * `deps.baseDir` (like agents); other args are left to the program, relative to the workspace.
+ * `deps.baseDir` (like agents); other args are left to the program, relative to the workspace. The
+ * worker's secret values (secrets.ts `secretsOf`) are redacted from the returned stdout and stderr: verdict
+ * details quote them, and verdicts go into workflow history (a check may print any workspace file).
  *
  * @param what names the command in errors, e.g. `QA check "unit"`
  * @throws ApplicationFailure `ValidatorConfigError` (non-retryable) when the program cannot be started;
@@ -60,7 +63,8 @@ export async function runValidatorCommand(
     throw err;
   }
   if (run.cancelled) throw cancellationError(hooks.cancellationSignal, what);
-  return run;
+  const secrets = secretsOf(deps.workerEnv ?? process.env);
+  return secrets.length === 0 ? run : { ...run, stdout: redact(run.stdout, secrets), stderr: redact(run.stderr, secrets) };
 }
 
 /** How a finished run failed, stable for reasons: `exit 1`, `timed out after 500 ms`, `killed by SIGSEGV`; `undefined` on exit 0. */

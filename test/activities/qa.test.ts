@@ -35,6 +35,15 @@ describe('runQa', () => {
     expect(v.details).toBeUndefined();
   });
 
+  it('redacts the worker\'s secret values from the output a failing check prints (verdicts go into workflow history)', async () => {
+    const secret = 'sk-live-0123456789abcdef';
+    await sb.writeIn(WS, '.env', `VENDOR_API_KEY=${secret}\n`); // a file the owner left, not an artifact
+    const runQa = createRunQa({ ...sb.deps, workerEnv: { ...process.env, VENDOR_API_KEY: secret } });
+    const v = await runQa({ workspace: WS, checks: [check('env', 'process.stdout.write(require("fs").readFileSync(".env", "utf8")); console.error("bad key"); process.exit(1)')] });
+    expect(v.details).toContain('VENDOR_API_KEY=[REDACTED:VENDOR_API_KEY]');
+    expect(v.details).not.toContain(secret);
+  });
+
   it('runs every check and reports each failing one with its exit code, command line and output tail', async () => {
     const lines = Array.from({ length: 60 }, (_, i) => `line ${i + 1}`).join('\\n');
     const v = await qa([
