@@ -6,7 +6,7 @@
  *
  * Also the activities of the bare baseline (bench/bare-workflow.ts): the same four steps, nothing else.
  */
-import { createReadBacklogBudget } from '../src/activities/backlog-budget.js';
+import { createReadBacklogBudget, createReadCardState } from '../src/activities/workflow-queries.js';
 import type { Activities } from '../src/activities/index.js';
 import type { NotifyResult } from '../src/activities/notify.js';
 import type {
@@ -66,7 +66,8 @@ export function instantActivities(clock: ActivityClock) {
     async notify(): Promise<NotifyResult> {
       return { id: 'bench', delivered: [], skipped: 0 };
     },
-    readBacklogBudget: createReadBacklogBudget(), // the real one (benchmarked backlogs have no budget)
+    readBacklogBudget: createReadBacklogBudget(), // the real ones (benchmarked backlogs have no budget, no failed card)
+    readCardState: createReadCardState(),
   } satisfies Activities;
   return activities;
 }

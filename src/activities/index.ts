@@ -4,7 +4,7 @@
  * `proxyActivities<Activities>()`. Inputs and results are the contracts of src/domain/attempt.ts.
  */
 import type { DebugInput, DebugReport, JudgeInput, OwnerInput, OwnerResult, QaInput, Verdict, VerificationInput } from '../domain/attempt.js';
-import { createReadBacklogBudget } from './backlog-budget.js';
+import { createReadBacklogBudget, createReadCardState } from './workflow-queries.js';
 import { assertAbsolute, type ActivityDeps } from './context.js';
 import { createDebugFailures, type DebuggerKind } from './debugging.js';
 import { createJudgeArtifacts } from './judge.js';
@@ -33,7 +33,8 @@ export interface CreateActivitiesDeps extends ActivityDeps {
  * - `runQa(QaInput): Verdict` — QA checks (qa.ts);
  * - `debugFailures(DebugInput): DebugReport` — the debugging agent (debugging.ts: `rules`; debuggers/llm.ts: `llm`);
  * - `notify(NotifyInput)` — webhooks (notify.ts);
- * - `readBacklogBudget({ backlogId }): BacklogBudget` — the backlog budget, for the budget gate (backlog-budget.ts).
+ * - `readBacklogBudget({ backlogId }): BacklogBudget` — the backlog budget, for the budget gate, and
+ *   `readCardState({ workflowId, runId }): CardState` — a failed card run's state, for its new run (workflow-queries.ts).
  * Validators return failing Verdicts for problems with the artifacts and throw only for infrastructure or
  * configuration problems (typed `ApplicationFailure`s, see errors.ts).
  *
@@ -50,7 +51,8 @@ export function createActivities(deps: CreateActivitiesDeps) {
   const debugFailures: (input: DebugInput) => Promise<DebugReport> = createDebugFailures(deps.debugger, deps);
   const notify = createNotify(deps.notify);
   const readBacklogBudget = createReadBacklogBudget();
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify, readBacklogBudget };
+  const readCardState = createReadCardState();
+  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify, readBacklogBudget, readCardState };
 }
 
 /** The activities' interface, for `proxyActivities<Activities>()` in workflows. */

@@ -352,8 +352,10 @@ export async function updateCard(
   cardId: string,
   update: typeof humanReviewUpdate | typeof retryCardUpdate | typeof skipCardUpdate,
   payload: { reviewer: string; reason: string; decision?: string; context?: string },
+  /** The backlog's state when the caller has just read it (else read here). */
+  known?: BacklogState,
 ): Promise<AuditEntry> {
-  const state = await assertRunCard(client, backlogId, cardId);
+  const state = known ?? (await assertRunCard(client, backlogId, cardId));
   const handle = client.workflow.getHandle(cardWorkflowId(backlogId, cardId));
   try {
     return await handle.executeUpdate(update as typeof humanReviewUpdate, { args: [payload as HumanReview] });

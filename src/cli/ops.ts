@@ -5,7 +5,7 @@
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { backlogWorkflowId, cardWorkflowId, parseOpsDecision, type AuditEntry, type OpsDecision } from '../domain/index.js';
-import { pauseBacklogUpdate, resumeBacklogUpdate } from '../workflows/backlog.js';
+import { pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate, skipFailedCardUpdate } from '../workflows/backlog.js';
 import { retryCardUpdate, skipCardUpdate } from '../workflows/card.js';
 import { assertRunCard, readBacklog, updateCard } from './backlogs.js';
 import { CliError } from './errors.js';
@@ -18,14 +18,39 @@ function decision(o: { reviewer?: string; reason?: string }): OpsDecision {
   }
 }
 
-/** `retry BACKLOG CARD`: a fresh attempt for a card at rest (REJECTED/BLOCKED); its blocked dependents wait again. */
+/**
+ * `retry BACKLOG CARD`: a fresh attempt for a card at rest (REJECTED/BLOCKED) or whose workflow FAILED
+ * (a new run of it, started by its backlog); its blocked dependents wait again.
+ * @throws CliError(exit 2) for an unknown backlog/card, or a retry the card (or backlog) refused.
+ */
 export function retryCard(client: Client, backlogId: string, cardId: string, d: OpsDecision): Promise<AuditEntry> {
-  return updateCard(client, backlogId, cardId, retryCardUpdate, d);
+  return decideCard(client, backlogId, cardId, 'retry', d);
 }
 
-/** `skip BACKLOG CARD`: mark a waiting card DONE by decision (audited); its dependents proceed. */
+/**
+ * `skip BACKLOG CARD`: mark a waiting or FAILED card DONE by decision (audited); its dependents proceed.
+ * @throws CliError(exit 2) for an unknown backlog/card, or a skip the card (or backlog) refused.
+ */
 export function skipCard(client: Client, backlogId: string, cardId: string, d: OpsDecision): Promise<AuditEntry> {
-  return updateCard(client, backlogId, cardId, skipCardUpdate, d);
+  return decideCard(client, backlogId, cardId, 'skip', d);
+}
+
+/**
+ * A card's workflow takes `retry` / `skip` itself while it runs; once it FAILED, the workflow that runs it
+ * (the backlog, or its shard in a paged backlog) takes them as `retryFailedCard` / `skipFailedCard`.
+ */
+async function decideCard(client: Client, backlogId: string, cardId: string, kind: 'retry' | 'skip', d: OpsDecision): Promise<AuditEntry> {
+  const state = await assertRunCard(client, backlogId, cardId);
+  if (state.cards.find((c) => c.cardId === cardId)!.outcome?.status !== 'FAILED') {
+    return updateCard(client, backlogId, cardId, kind === 'retry' ? retryCardUpdate : skipCardUpdate, d, state);
+  }
+  const runner = state.shards?.find((s) => s.cardIds.includes(cardId))?.workflowId ?? backlogWorkflowId(backlogId);
+  try {
+    return await client.workflow.getHandle(runner).executeUpdate(kind === 'retry' ? retryFailedCardUpdate : skipFailedCardUpdate, { args: [{ cardId, ...d }] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new CliError(`refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    throw err;
+  }
 }
 
 /**
@@ -65,13 +90,13 @@ export function registerOpsCommands(
   const who = (c: Command) =>
     c.requiredOption('--reviewer <name>', 'who decides (audited)').requiredOption('--reason <text>', 'why (audited)').option('--json', 'machine-readable output', false);
 
-  who(program.command('retry <backlog> <card>').description('a fresh attempt for a REJECTED or BLOCKED card; its blocked dependents wait again')).action(
+  who(program.command('retry <backlog> <card>').description('a fresh attempt for a REJECTED, BLOCKED or FAILED card; its blocked dependents wait again')).action(
     async (backlogId: string, cardId: string, o) => {
       const entry = await withClient((client) => retryCard(client, backlogId, cardId, decision(o)));
       print(o.json, entry, `${cardId}: retry by ${entry.actor} at ${entry.at} — ${entry.reason}`);
     },
   );
-  who(program.command('skip <backlog> <card>').description('mark a waiting card DONE by decision; its dependents proceed')).action(
+  who(program.command('skip <backlog> <card>').description('mark a waiting or FAILED card DONE by decision; its dependents proceed')).action(
     async (backlogId: string, cardId: string, o) => {
       const entry = await withClient((client) => skipCard(client, backlogId, cardId, decision(o)));
       print(o.json, entry, `${cardId}: skip by ${entry.actor} at ${entry.at} — ${entry.reason}`);

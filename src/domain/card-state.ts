@@ -98,6 +98,11 @@ export interface CardState {
   statusHistory: StatusChange[];
   /** Dependencies still awaited. */
   waitingFor: string[];
+  /**
+   * How each dependency heard of so far came to rest, with its artifacts (paths relative to the workspaces
+   * root) — what a new run of the card after a failure starts from. Absent in states of older runs.
+   */
+  resolvedDependencies?: { cardId: string; status: SettledStatus; artifacts: string[] }[];
   legacyCorrections: LegacyCorrection[];
   blockedBy?: { cardId: string; status: SettledStatus };
   /**

@@ -23,8 +23,9 @@ export const CARD_STATUSES = [
 export type CardStatus = (typeof CARD_STATUSES)[number];
 
 /**
- * The statuses that end a card workflow: nothing can follow them. (A card REJECTED by a human or BLOCKED
- * by a dependency stays open, waiting for an ops decision — `retry` or `skip`.)
+ * The statuses that end a card workflow run. (A card REJECTED by a human or BLOCKED by a dependency stays
+ * open, waiting for an ops decision — `retry` or `skip`; a FAILED one — its run failed, was terminated or
+ * timed out — waits in its backlog for the same decisions, which start a new run of it.)
  */
 export const FINAL_STATUSES = ['DONE', 'FAILED', 'CANCELLED'] as const;
 
@@ -42,7 +43,8 @@ export type SettledStatus = (typeof SETTLED_STATUSES)[number];
 
 /**
  * Allowed transitions, `from → [to…]` — PRODUCT.md "Card lifecycle" plus the ops decisions of the
- * operations issue: `retry` (REJECTED → IN_PROGRESS, BLOCKED → TODO), `skip` (→ DONE by decision from any
+ * operations issue: `retry` (REJECTED → IN_PROGRESS, BLOCKED → TODO, FAILED → TODO in a new run of the
+ * card's workflow), `skip` (→ DONE by decision from any
  * waiting status), and the budget gate (a run that would start over budget escalates instead:
  * TODO/VALIDATING → ESCALATED). FAILED and CANCELLED are reachable from any non-final status and are added
  * below rather than repeated in every row.
@@ -58,7 +60,8 @@ const TRANSITIONS: Record<CardStatus, readonly CardStatus[]> = {
   ESCALATED: ['AWAITING_HUMAN'],
   AWAITING_HUMAN: ['APPROVED', 'REJECTED', 'CORRECTING', 'DONE'],
   BLOCKED: ['TODO', 'DONE'],
-  FAILED: [],
+  // A card whose workflow failed (terminated, timed out) is restarted by its backlog on `retry` / `skip`.
+  FAILED: ['TODO', 'DONE'],
   CANCELLED: [],
 };
 
@@ -79,8 +82,8 @@ export class IllegalTransitionError extends Error {
 
 /** True when `from → to` is allowed by the lifecycle table. */
 export function canTransition(from: CardStatus, to: CardStatus): boolean {
-  if (FINAL_STATUSES.includes(from as FinalStatus)) return false;
-  return TRANSITIONS[from].includes(to) || ALWAYS_REACHABLE.includes(to);
+  if (TRANSITIONS[from].includes(to)) return true;
+  return !FINAL_STATUSES.includes(from as FinalStatus) && ALWAYS_REACHABLE.includes(to);
 }
 
 /**

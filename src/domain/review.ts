@@ -61,3 +61,24 @@ export function parseOpsDecision(input: unknown): OpsDecision {
   if (r.success) return r.data;
   throw new Error('invalid ops decision: ' + r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
 }
+
+/**
+ * A `retry` / `skip` of a FAILED card, sent to the backlog (or shard) that runs it: the card's workflow
+ * has ended, so its backlog starts a new run of it — `{ cardId, reviewer, reason }`.
+ */
+export const FailedCardDecisionSchema = z
+  .object({ cardId: z.string().trim().min(1, 'cardId is required').max(200) })
+  .extend(OpsDecisionSchema.shape)
+  .strict();
+/** Which FAILED card, who decided, and why. */
+export type FailedCardDecision = z.infer<typeof FailedCardDecisionSchema>;
+
+/**
+ * Parses a FAILED-card decision payload.
+ * @throws Error whose message lists every problem.
+ */
+export function parseFailedCardDecision(input: unknown): FailedCardDecision {
+  const r = FailedCardDecisionSchema.safeParse(input);
+  if (r.success) return r.data;
+  throw new Error('invalid decision on a failed card: ' + r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+}

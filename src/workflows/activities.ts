@@ -71,11 +71,11 @@ const NOTIFY_OPTIONS: ActivityOptions = {
 };
 
 /**
- * The budget gate's read of the backlog budget (a query of the backlog workflow): quick, 3 tries; a
- * backlog that does not exist is not retried. When it still fails, the gate goes on with what the card
- * knows (src/workflows/attempt.ts). Lightweight, so it shares the validation queue.
+ * Reads of other workflows (queries: the backlog budget for the budget gate, a failed card run's state):
+ * quick, 3 tries; a workflow that does not exist is not retried. Lightweight, so they share the
+ * validation queue.
  */
-const BUDGET_READ_OPTIONS: ActivityOptions = {
+const READ_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: ['WorkflowNotFoundError'] },
 };
@@ -89,8 +89,8 @@ export function squadActivities(queues: ActivityQueues) {
   });
   const { debugFailures } = proxyActivities<Activities>({ ...DEBUGGING_OPTIONS, taskQueue: queues.debugging });
   const { notify } = proxyActivities<Activities>({ ...NOTIFY_OPTIONS, taskQueue: queues.validation });
-  const { readBacklogBudget } = proxyActivities<Activities>({ ...BUDGET_READ_OPTIONS, taskQueue: queues.validation });
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify, readBacklogBudget };
+  const { readBacklogBudget, readCardState } = proxyActivities<Activities>({ ...READ_OPTIONS, taskQueue: queues.validation });
+  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify, readBacklogBudget, readCardState };
 }
 
 /**

@@ -7,9 +7,12 @@
 import {
   CancelledFailure,
   ParentClosePolicy,
+  condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
+  setHandler,
   startChild,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
@@ -17,19 +20,29 @@ import {
   PRIORITY_KEYS,
   cardWorkflowId,
   dependentsOf,
+  parseFailedCardDecision,
   parseOpsDecision,
   roundUsd,
   type AuditEntry,
   type CardOutcome,
   type CardPlan,
   type DependencyArtifacts,
+  type FailedCardDecision,
   type OpsDecision,
   type SettledStatus,
 } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
-import { cardWorkflow } from './card.js';
+import { cardWorkflow, type CardRestart } from './card.js';
 import { reportCardFinished } from '../observability/sinks.js';
-import { backlogBudgetExhaustedSignal, dependencyReopenedSignal, dependencyResolvedSignal, setPausedSignal, type CardSettled } from './messages.js';
+import {
+  backlogBudgetExhaustedSignal,
+  dependencyReopenedSignal,
+  dependencyResolvedSignal,
+  retryFailedCardUpdate,
+  setPausedSignal,
+  skipFailedCardUpdate,
+  type CardSettled,
+} from './messages.js';
 import { initialCardAttributes } from './search-attributes.js';
 
 /** One card as the backlog sees it. */
@@ -158,10 +171,10 @@ export class BacklogBook {
     this.markStarted();
   }
 
-  private async start(plan: CardPlan): Promise<void> {
+  private async start(plan: CardPlan, restart?: CardRestart): Promise<void> {
     const handle = await startChild(cardWorkflow, {
       workflowId: cardWorkflowId(this.input.backlogId, plan.card.id),
-      args: [{ plan, queues: this.input.queues, paused: this.state.paused }],
+      args: [{ plan, queues: this.input.queues, paused: this.state.paused, ...(restart ? { restart } : {}) }],
       typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
       priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -174,31 +187,89 @@ export class BacklogBook {
     await Promise.all(this.input.cards.map((plan) => this.awaitEnd(plan)));
   }
 
-  /** Waits for a card workflow to end and records its outcome. */
+  /**
+   * Waits for a card workflow to end and records its outcome. A card whose run FAILED (failed, was
+   * terminated, timed out) rests here, its dependents BLOCKED, until `retry` or `skip` starts a new run of
+   * it (see `restart`) or the backlog is cancelled.
+   */
   private async awaitEnd(plan: CardPlan): Promise<void> {
     const entry = this.entries.get(plan.card.id)!;
-    let outcome: CardOutcome;
-    try {
+    for (;;) {
       const handle = this.handles.get(plan.card.id);
-      if (!handle) throw new CancelledFailure('cancelled before its workflow started');
-      outcome = await handle.result();
-    } catch (err) {
-      outcome = {
-        cardId: plan.card.id,
-        status: isCancellation(err) ? 'CANCELLED' : 'FAILED',
-        attempt: 0,
-        artifacts: [],
-        cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
-        message: (err as Error).message,
-      };
-      if (outcome.status === 'FAILED') reportCardFinished({ status: 'FAILED', cardType: entry.type }); // metrics sink, not in history
+      let outcome: CardOutcome;
+      try {
+        if (!handle) throw new CancelledFailure('cancelled before its workflow started');
+        outcome = await handle.result();
+      } catch (err) {
+        outcome = {
+          cardId: plan.card.id,
+          status: isCancellation(err) ? 'CANCELLED' : 'FAILED',
+          attempt: 0,
+          artifacts: [],
+          cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
+          message: isCancellation(err) ? (err as Error).message : failureText(err),
+        };
+        if (outcome.status === 'FAILED') reportCardFinished({ status: 'FAILED', cardType: entry.type }); // metrics sink, not in history
+      }
+      entry.outcome = this.input.shardIndex === undefined ? outcome : leanOutcome(outcome);
+      // A card that ended without saying so (failed, terminated) still blocks its dependents.
+      if (entry.settled !== outcome.status) {
+        this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
+      }
+      await this.relays;
+      // Backlogs started before FAILED cards could be restarted end as they used to (`patched`).
+      if (outcome.status !== 'FAILED' || !handle || !patched('failed-cards-rest')) return;
+      try {
+        await condition(() => this.restarts.has(plan.card.id));
+      } catch (err) {
+        if (isCancellation(err)) return; // the backlog was cancelled: the card stays FAILED
+        throw err;
+      }
+      const { kind, decision } = this.restarts.get(plan.card.id)!;
+      entry.outcome = undefined;
+      if (kind === 'retry') await this.cardReopened(plan.card.id); // its BLOCKED dependents wait again
+      await this.start(plan, { kind, decision, previousRunId: handle.firstExecutionRunId, failure: outcome.message ?? 'failed' });
+      this.restarts.delete(plan.card.id);
     }
-    entry.outcome = this.input.shardIndex === undefined ? outcome : leanOutcome(outcome);
-    // A card that ended without saying so (failed, terminated) still blocks its dependents.
-    if (entry.settled !== outcome.status) {
-      this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
+  }
+
+  /** Registers the `retryFailedCard` and `skipFailedCard` updates (backlog and shard workflows alike). */
+  setRestartHandlers(): void {
+    for (const [update, kind] of [[retryFailedCardUpdate, 'retry'], [skipFailedCardUpdate, 'skip']] as const) {
+      setHandler(update, (d) => this.restart(kind, d), { validator: (d) => void this.assertRestart(d) });
     }
-    await this.relays;
+  }
+
+  /** FAILED cards a `retry` or `skip` was accepted for, until their new run has started. */
+  private readonly restarts = new Map<string, { kind: 'retry' | 'skip'; decision: OpsDecision }>();
+
+  /**
+   * Update validator of `retryFailedCard` / `skipFailedCard`: the card must be one of this workflow's, its
+   * run must have FAILED, and no restart of it may be under way.
+   * @throws Error naming the card and why (unknown card, not FAILED, already restarting, bad payload).
+   */
+  assertRestart(raw: unknown): FailedCardDecision {
+    const d = parseFailedCardDecision(raw);
+    const entry = this.entries.get(d.cardId);
+    const where = this.input.shardIndex === undefined ? `backlog ${this.input.backlogId}` : `shard ${this.input.shardIndex} of backlog ${this.input.backlogId}`;
+    if (!entry) throw new Error(`card "${d.cardId}" is not in ${where}`);
+    if (this.restarts.has(d.cardId)) throw new Error(`card ${d.cardId} is already being started again`);
+    if (entry.outcome?.status !== 'FAILED') {
+      throw new Error(`card ${d.cardId} has not failed (${entry.outcome ? `it ended ${entry.outcome.status}` : 'its workflow is running'}): send retry/skip to the card's own workflow`);
+    }
+    return d;
+  }
+
+  /**
+   * Accepts a `retry` (a fresh attempt; BLOCKED dependents wait again) or `skip` (DONE by decision;
+   * dependents proceed) of a FAILED card: `awaitEnd` starts a new run of it, which takes over the failed
+   * run's state and records the decision in the card's audit log. Recorded in this workflow's audit log too.
+   */
+  restart(kind: 'retry' | 'skip', d: FailedCardDecision): AuditEntry {
+    this.restarts.set(d.cardId, { kind, decision: { reviewer: d.reviewer, reason: d.reason } });
+    const entry: AuditEntry = { at: new Date().toISOString(), actor: d.reviewer, action: `${kind} ${d.cardId}`, reason: d.reason };
+    this.state.auditLog.push(entry);
+    return entry;
   }
 
   /** Queues a relay after the ones before it. */
@@ -269,6 +340,13 @@ export class BacklogBook {
     for (const c of this.state.cards) counts[c.outcome?.status ?? 'RUNNING'] = (counts[c.outcome?.status ?? 'RUNNING'] ?? 0) + 1;
     return { counts, costUsd: roundUsd(this.state.cards.reduce((sum, c) => sum + (c.outcome?.cost.usd ?? 0), 0)) };
   }
+}
+
+/** The messages of a failure and its causes ("Child Workflow execution failed: Terminated: …"). */
+function failureText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = (e as Error & { cause?: unknown }).cause) parts.push(e.message);
+  return parts.join(': ') || String(err);
 }
 
 /**

@@ -18,6 +18,6 @@ export interface BacklogBudget {
 /**
  * Query: the backlog budget (answered by the backlog workflow, single or paged — the one holding the
  * budget). Small on purpose: the budget gate reads it before every owner and judge run of a card whose
- * backlog has a budget (src/activities/backlog-budget.ts).
+ * backlog has a budget (src/activities/workflow-queries.ts).
  */
 export const backlogBudgetQuery = defineQuery<BacklogBudget>('backlogBudget');

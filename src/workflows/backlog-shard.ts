@@ -56,6 +56,7 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
   setHandler(shardAcceptedSignal, (a) => void (accepted ??= a));
   setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
   setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
+  book.setRestartHandlers();
   // The backlog keeps the budget: costs go up to it, "used up" comes back down to every card.
   setHandler(cardCostSignal, (c) => void backlog.signal(cardCostSignal, c).catch((err: unknown) => log.warn('Could not tell the backlog', { error: (err as Error).message })));
   setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => void book.budgetExhausted(spentUsd));

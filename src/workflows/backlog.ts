@@ -66,6 +66,7 @@ export interface BacklogWorkflowInput {
 }
 
 export { backlogBudgetQuery, backlogStateQuery };
+export { retryFailedCardUpdate, skipFailedCardUpdate } from './messages.js';
 
 /** Update: pause the backlog — no new owner or validator run starts; running ones finish. Audited. */
 export const pauseBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('pause');
@@ -99,6 +100,7 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
   setHandler(backlogStateQuery, () => book.state);
   setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
   setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
+  book.setRestartHandlers();
   setBudgetAndPauseHandlers(book.state, input.cards[0]?.backlogBudgetUsd, {
     exhausted: (spentUsd) => book.budgetExhausted(spentUsd),
     pause: (paused) => book.setPaused(paused),

@@ -78,6 +78,7 @@ export class CardBook {
       auditLog: [],
       statusHistory: [{ status: 'TODO', at }],
       waitingFor: this.unresolved(),
+      resolvedDependencies: [...this.resolved.values()],
       legacyCorrections: plan.legacyCorrections,
       settled: false,
       paused,
@@ -102,14 +103,18 @@ export class CardBook {
     const known = this.resolved.get(dep.cardId);
     if (known?.status === dep.status) return;
     this.resolved.set(dep.cardId, dep);
-    this.state.waitingFor = this.unresolved();
-    this.touch();
+    this.dependenciesChanged();
   }
 
   /** A dependency was retried: wait for it again. */
   reopenDependency(cardId: string): void {
     if (!this.resolved.delete(cardId)) return;
+    this.dependenciesChanged();
+  }
+
+  private dependenciesChanged(): void {
     this.state.waitingFor = this.unresolved();
+    this.state.resolvedDependencies = [...this.resolved.values()];
     this.touch();
   }
 
@@ -151,10 +156,42 @@ export class CardBook {
     return { backlogId: this.plan.backlogId, cardId: this.plan.card.id, attempt: this.state.attempt, status: this.state.status };
   }
 
-  /** The next attempt's number, 1-based. */
+  /** The next attempt's number, 1-based: after the last recorded one (and, after a failed run, after the one it had begun). */
   nextAttempt(): number {
     const last = this.state.attempts[this.state.attempts.length - 1];
-    return (last?.attempt ?? 0) + 1;
+    return Math.max(last?.attempt ?? 0, this.attemptFloor) + 1;
+  }
+
+  /** The attempt a failed run of this card had reached (its workspace may hold that run's work): 0 in a first run. */
+  private attemptFloor = 0;
+
+  /**
+   * A new run of a card whose previous run FAILED (terminated, timed out, failed), started by its backlog
+   * on `retry` or `skip`: takes over that run's history (attempts, corrections, cost, audit log, status
+   * history, dependencies heard of), records FAILED with `failure`, then the decision — `retry` →
+   * TODO (a fresh attempt, numbered after every attempt the failed run began), `skip` → DONE.
+   * @returns the status the card is now in (TODO or DONE).
+   */
+  restartAfterFailure(previous: CardState, failure: string, kind: 'retry' | 'skip', decision: OpsDecision): 'TODO' | 'DONE' {
+    const s = this.state;
+    for (const dep of previous.resolvedDependencies ?? []) this.resolved.set(dep.cardId, dep);
+    s.attempts = previous.attempts;
+    s.corrections = previous.corrections;
+    s.debugReports = previous.debugReports;
+    s.artifacts = previous.artifacts;
+    s.cost = previous.cost;
+    s.costAlert = previous.costAlert;
+    s.auditLog = previous.auditLog;
+    s.statusHistory = [...previous.statusHistory];
+    s.createdAt = previous.createdAt;
+    this.attemptFloor = previous.attempt;
+    this.dependenciesChanged();
+    this.setStatus('FAILED', previous.attempt);
+    this.audit('squadflow', 'failed', `the card's workflow run failed: ${failure}`);
+    this.audit(decision.reviewer, kind, decision.reason);
+    const next = kind === 'retry' ? 'TODO' : 'DONE';
+    this.setStatus(next);
+    return next;
   }
 
   /** Records an attempt and its cost. @returns true when this attempt raised the cost alert. */

@@ -67,12 +67,24 @@ export interface CardWorkflowInput {
   queues: ActivityQueues;
   /** Start paused (the backlog was paused when the card started). */
   paused?: boolean;
+  /** A new run of a card whose previous run FAILED, started by its backlog on `retry` or `skip`. */
+  restart?: CardRestart;
+}
+
+/** Why and how a FAILED card's workflow is run again (see `BacklogBook.restart`). */
+export interface CardRestart {
+  kind: 'retry' | 'skip';
+  decision: OpsDecision;
+  /** Run ID of the failed run, whose state (a query of the closed run) the new run takes over. */
+  previousRunId: string;
+  /** Why that run failed. */
+  failure: string;
 }
 
 // ---- Workflow ---------------------------------------------------------------------------------
 
 /** Runs one card through the lifecycle; returns how it ended (DONE). Cancellation ends it CANCELLED. */
-export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput): Promise<CardOutcome> {
+export async function cardWorkflow({ plan, queues, paused, restart }: CardWorkflowInput): Promise<CardOutcome> {
   const card = new CardBook(plan, paused);
   const run = new CardRun(card, queues);
 
@@ -96,7 +108,9 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
   setHandler(skipCardUpdate, (d) => card.acceptOps('skip', d), { validator: (d) => void card.assertOps('skip', d) });
 
   try {
-    for (;;) {
+    // A new run after a failed one: take over its state; a skip ends it DONE at once.
+    const skipped = restart !== undefined && (await restartAfterFailure(card, run, queues, restart)) === 'DONE';
+    while (!skipped) {
       const ending = await run.untilRest();
       if (ending === 'DONE') break;
       // REJECTED (by a human) or BLOCKED: rest until an ops decision, or until the blocker is cleared.
@@ -129,6 +143,18 @@ export async function cardWorkflow({ plan, queues, paused }: CardWorkflowInput):
     }
     throw err;
   }
+}
+
+/**
+ * Reads the failed run's state (the `cardState` query of that closed run, through the `readCardState`
+ * activity) and continues from it (`CardBook.restartAfterFailure`).
+ * @throws ActivityFailure when the failed run cannot be read: this run fails too, and can be retried.
+ */
+async function restartAfterFailure(card: CardBook, run: CardRun, queues: ActivityQueues, restart: CardRestart): Promise<'TODO' | 'DONE'> {
+  const previous = await squadActivities(queues).readCardState({ workflowId: workflowInfo().workflowId, runId: restart.previousRunId });
+  const status = card.restartAfterFailure(previous, restart.failure, restart.kind, restart.decision);
+  if (status === 'TODO') run.freshStart(false); // a fresh correction budget too
+  return status;
 }
 
 /**

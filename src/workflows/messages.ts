@@ -1,10 +1,10 @@
 /**
  * Signals between the backlog workflow and its card workflows (PRODUCT.md: "A card waits … until every
- * dependency is DONE (dependency signals)"). Card-specific messages (human review, ops, state) live in
- * card.ts; backlog-specific ones in backlog.ts.
+ * dependency is DONE (dependency signals)"), and the updates both the backlog and its shards answer.
+ * Card-specific messages (human review, ops, state) live in card.ts; backlog-specific ones in backlog.ts.
  */
-import { defineSignal } from '@temporalio/workflow';
-import type { SettledStatus } from '../domain/index.js';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AuditEntry, FailedCardDecision, SettledStatus } from '../domain/index.js';
 
 /** How a card's work came to rest, with its artifacts (relative to the workspaces root). */
 export interface CardSettled {
@@ -45,3 +45,14 @@ export const shardAcceptedSignal = defineSignal<[{ paused: boolean; budgetExhaus
 
 /** Backlog shard → backlog: every card of shard `index` has ended; cards per final status and USD spent. */
 export const shardFinishedSignal = defineSignal<[{ index: number; counts: Record<string, number>; costUsd: number }]>('shardFinished');
+
+/**
+ * Update of the backlog workflow (or of the shard that runs the card): `retry` a card whose run FAILED
+ * (failed, terminated, timed out) — a new run of its workflow takes over the failed run's state and makes
+ * a fresh attempt; its BLOCKED dependents wait again. The validator refuses an unknown card, a card that
+ * has not failed, or a bad payload. Returns the backlog's audit entry.
+ */
+export const retryFailedCardUpdate = defineUpdate<AuditEntry, [FailedCardDecision]>('retryFailedCard');
+
+/** Update, like `retryFailedCardUpdate`: `skip` a FAILED card — its new run ends DONE by decision (audited); dependents proceed. */
+export const skipFailedCardUpdate = defineUpdate<AuditEntry, [FailedCardDecision]>('skipFailedCard');

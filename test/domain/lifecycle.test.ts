@@ -35,6 +35,8 @@ const ALLOWED: [CardStatus, CardStatus][] = [
   ['AWAITING_HUMAN', 'DONE'], // skip
   ['TODO', 'ESCALATED'], // budget gate before the first owner run
   ['VALIDATING', 'ESCALATED'], // budget gate before the judge
+  ['FAILED', 'TODO'], // retry of a card whose run failed: a new run of its workflow
+  ['FAILED', 'DONE'], // skip of it
 ];
 
 const FORBIDDEN: [CardStatus, CardStatus][] = [
@@ -93,8 +95,12 @@ describe('card lifecycle transitions', () => {
     expect(() => transition('ARQ-001', 'DONE', to)).toThrow(IllegalTransitionError);
   });
 
-  it.each(['FAILED', 'CANCELLED'] as const)('forbids leaving the final status %s', (from) => {
-    for (const to of CARD_STATUSES) expect(canTransition(from, to)).toBe(false);
+  it('forbids leaving CANCELLED', () => {
+    for (const to of CARD_STATUSES) expect(canTransition('CANCELLED', to)).toBe(false);
+  });
+
+  it('leaves FAILED only for a retry (TODO) or a skip (DONE) in a new run', () => {
+    expect(CARD_STATUSES.filter((to) => canTransition('FAILED', to)).sort()).toEqual(['DONE', 'TODO']);
   });
 
   it.each(NON_FINAL)('allows %s → FAILED and CANCELLED', (from) => {

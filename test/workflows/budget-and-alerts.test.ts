@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReadBacklogBudget } from '../../src/activities/backlog-budget.js';
+import { createReadBacklogBudget } from '../../src/activities/workflow-queries.js';
 import { createNotify } from '../../src/activities/notify.js';
 import type { CardState } from '../../src/domain/index.js';
 import { CardCostAlertKey } from '../../src/temporal/search-attributes.js';
