@@ -26,9 +26,9 @@ function ownerInput(script: string): OwnerInput {
 }
 
 describe('createActivities', () => {
-  it('creates exactly the six activities the workflows proxy', () => {
+  it('creates exactly the eight activities the workflows proxy', () => {
     const acts = createActivities({ workspacesRoot: sb.root, baseDir: sb.base });
-    expect(Object.keys(acts).sort()).toEqual(['debugFailures', 'judgeArtifacts', 'notify', 'runOwner', 'runQa', 'verifyArtifacts']);
+    expect(Object.keys(acts).sort()).toEqual(['debugFailures', 'judgeArtifacts', 'notify', 'readBacklogBudget', 'readCardState', 'runOwner', 'runQa', 'verifyArtifacts']);
   });
 
   it('refuses relative directories in its dependencies', () => {
