@@ -14,7 +14,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { isIdle, readBacklogView, type BacklogView } from '../../src/cli/backlogs.js';
 import { cardWorkflowId } from '../../src/domain/index.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
-import { probeAddress } from '../../src/temporal/dev-server.js';
+import { probeAddress, searchAttributeArgs } from '../../src/temporal/dev-server.js';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
 import { READY_LINE } from './worker.js';
 
@@ -449,17 +449,6 @@ export interface TemporalServerOptions {
   logFile: string;
 }
 
-/** The `temporal server start-dev --search-attribute` type names of squadflow's search attribute types. */
-const CLI_SA_TYPE: Record<string, string> = {
-  TEXT: 'Text',
-  KEYWORD: 'Keyword',
-  INT: 'Int',
-  DOUBLE: 'Double',
-  BOOL: 'Bool',
-  DATETIME: 'Datetime',
-  KEYWORD_LIST: 'KeywordList',
-};
-
 /**
  * A `temporal server start-dev` process on a fixed port and a persisted SQLite file (WAL, like
  * src/temporal/dev-server.ts), headless, squadflow's search attributes registered.
@@ -479,7 +468,7 @@ export class TemporalServerProcess extends GroupProcess {
     const args = [
       'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.opts.port),
       '--db-filename', this.opts.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--log-level', 'error',
-      ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=${CLI_SA_TYPE[sa.type]}`]),
+      ...searchAttributeArgs(SEARCH_ATTRIBUTES),
     ];
     const child = this.spawnGroup(this.opts.cliPath, args, process.env);
     const end = Date.now() + timeoutMs;

@@ -319,6 +319,14 @@ const CLI_SEARCH_ATTRIBUTE_TYPE: Record<SearchAttributeType, string> = {
   KEYWORD_LIST: 'KeywordList',
 };
 
+/**
+ * The `temporal server start-dev` flags that register search attributes at start:
+ * `['--search-attribute', 'Name=Type', …]` (the CLI's type names).
+ */
+export function searchAttributeArgs(searchAttributes: readonly { name: string; type: SearchAttributeType }[]): string[] {
+  return searchAttributes.flatMap((sa) => ['--search-attribute', `${sa.name}=${CLI_SEARCH_ATTRIBUTE_TYPE[sa.type]}`]);
+}
+
 /** How long a server started by squadflow may take to answer, ms (a persisted SQLite file is migrated first). */
 const SERVER_START_TIMEOUT_MS = 60_000;
 /** Time between SIGTERM and SIGKILL when squadflow stops the server it started, ms. */
@@ -360,7 +368,7 @@ async function startServerProcess(
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
     ...(s.uiPort !== undefined ? ['--ui-port', String(s.uiPort)] : ['--headless']),
     ...(s.dbPath !== undefined ? ['--db-filename', s.dbPath] : []),
-    ...s.searchAttributes.flatMap((sa) => ['--search-attribute', `${sa.name}=${CLI_SEARCH_ATTRIBUTE_TYPE[sa.type]}`]),
+    ...searchAttributeArgs(s.searchAttributes),
     ...s.extraArgs,
   ];
   const [command, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', cliPath, ...args]] : [cliPath, args];
