@@ -139,12 +139,19 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite file that persists the server state', DEFAULT_DEV_SERVER_DB)
     .option('--in-memory', 'do not persist the server state', false)
     .option('--metrics-port <port>', 'serve Prometheus metrics: Temporal SDK on <port>, squadflow on <port>+1 (default: SQUADFLOW_METRICS_PORT, else off)', metricsPort)
+    .option('--json', 'machine-readable output: one JSON event per line (NDJSON: server, workers, backlog, live board, idle, shutdown, stopped); JSON logs on stderr', false)
     .action(async (o) => {
       const backlog = o.start
         ? { plan: await loadBacklog(o.start, { squad: o.squad, backlogId: o.id }), file: o.start as string }
         : undefined;
-      const obs = await startObservability({ metricsPort: o.metricsPort });
-      if (obs.temporalMetrics) console.log(`Prometheus metrics: Temporal SDK on ${obs.temporalMetrics}/metrics, squadflow on ${obs.squadflowMetricsAddress}/metrics`);
+      const obs = await startObservability({ metricsPort: o.metricsPort, format: o.json ? 'json' : undefined });
+      if (obs.temporalMetrics) {
+        console.log(
+          o.json
+            ? JSON.stringify({ event: 'metrics.started', at: new Date().toISOString(), temporalMetrics: obs.temporalMetrics, squadflowMetrics: obs.squadflowMetricsAddress })
+            : `Prometheus metrics: Temporal SDK on ${obs.temporalMetrics}/metrics, squadflow on ${obs.squadflowMetricsAddress}/metrics`,
+        );
+      }
       try {
         process.exitCode = await runDev({
           port: o.port,
@@ -152,6 +159,7 @@ export function buildProgram(): Command {
           db: o.inMemory ? null : o.db,
           backlog,
           exitWhenIdle: o.exitWhenIdle,
+          json: o.json,
         });
       } finally {
         await obs.close();

@@ -130,6 +130,50 @@ describe('squadflow dev', () => {
     expect(devServerPids(run.port)).toEqual([]);
   }, 180_000);
 
+  it('--json: one JSON event per stdout line, from server start to the idle board and stop; exit 0', async () => {
+    // Its own backlog id: its attempt workspaces (and recorded agent results) stay apart from the run above.
+    const run = await startDev('--json', '--start', EXAMPLE, '--id', 'dev-json', '--exit-when-idle');
+    const { code } = await run.exit;
+    const out = run.out();
+    const err = run.err();
+    expect(code, `stdout:\n${out}\nstderr:\n${err}`).toBe(0);
+    const events = out
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; at: string } & Record<string, unknown>);
+    // Consecutive board updates count as one step of the sequence.
+    const kinds = events.map((e) => e.event).filter((k, i, all) => k !== 'board' || all[i - 1] !== 'board');
+    expect(kinds).toEqual(['server.started', 'workers.started', 'backlog.started', 'board', 'idle', 'shutdown', 'stopped']);
+    for (const e of events) expect(Number.isNaN(Date.parse(e.at))).toBe(false);
+    const byKind = (kind: string) => events.find((e) => e.event === kind)!;
+    expect(byKind('server.started')).toMatchObject({ address: `127.0.0.1:${run.port}`, namespace: 'default', uiUrl: expect.stringMatching(/^http:\/\//), db: null });
+    expect(byKind('workers.started').taskQueues).toEqual(['squadflow-orchestration', 'squadflow-owners', 'squadflow-validation', 'squadflow-debugging']);
+    const started = byKind('backlog.started');
+    expect(started).toMatchObject({ backlogId: 'dev-json', workflowId: 'dev-json', done: [expect.any(String)] });
+    expect(started.cards).toHaveLength(8);
+    expect(started.cards).toContainEqual({ cardId: 'BE-002', workflowId: 'dev-json/BE-002' });
+    // Boards are `status --watch --json` boards (plus event and at), printed only when they changed.
+    const boards = events.filter((e) => e.event === 'board');
+    expect(new Set(boards.map(({ at: _at, ...b }) => JSON.stringify(b))).size).toBe(boards.length);
+    // The idle board: every card DONE but BE-002 (waiting for a human) and QA-001 (waiting for BE-002).
+    const { event: _event, at: _at, ...idle } = byKind('idle');
+    expect(idle).toMatchObject({
+      backlogId: 'dev-json',
+      idle: true,
+      total: 10,
+      final: 8,
+      counts: { DONE: 8, AWAITING_HUMAN: 1, TODO: 1 },
+      awaitingHuman: [{ cardId: 'BE-002', attempt: 4, reason: expect.stringMatching(/^qa: /), command: expect.stringContaining('squadflow review dev-json BE-002') }],
+    });
+    const { event: _lastEvent, at: _lastAt, ...lastBoard } = boards[boards.length - 1]!;
+    expect(idle).toEqual(lastBoard);
+    expect(byKind('shutdown')).toMatchObject({ reason: 'idle' });
+    expect(byKind('stopped')).toMatchObject({ exitCode: 0 });
+    // No error object on stderr (the server's and SDK's logs go there, as JSON), and the server is gone.
+    expect(err).not.toMatch(/\{"error":\{/);
+    expect(devServerPids(run.port)).toEqual([]);
+  }, 180_000);
+
   it('stops cleanly on Ctrl-C: workers drain against a live server, then the server stops; exit 0', async () => {
     const run = await startDev('--start', EXAMPLE, '--id', 'ctrl-c');
     await until('workers serving', () => run.out().includes('Workers serving squadflow-orchestration'), 90_000);
