@@ -7,12 +7,12 @@
  * Each run leads its own process group, as a shell's foreground job does: Ctrl-C is SIGINT to that group.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devServerPids } from '../helpers/processes.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
 
 const BIN = join(PROJECT_ROOT, 'bin', 'squadflow.mjs');
@@ -38,23 +38,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** PIDs of `temporal server start-dev` processes listening on `port` (reads /proc; Linux only). */
-function devServerPids(port: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue; // the process ended while we looked
-    }
-    const portAt = argv.indexOf('--port');
-    if (argv.includes('start-dev') && portAt >= 0 && argv[portAt + 1] === String(port)) pids.push(Number(entry));
-  }
-  return pids;
 }
 
 /** Polls `check` every 100 ms until true or `timeoutMs` passes. */

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devServerPids } from '../helpers/processes.js';
 import {
   DevServerPortInUseError,
   startDevServer,
@@ -14,23 +15,6 @@ import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
 
 /** The server's `IndexedValueType` enum number of each SDK search attribute type. */
 const INDEXED: Record<string, number> = { KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5 };
-
-/** PIDs of `temporal server start-dev` processes listening on `port` (reads /proc; Linux only). */
-function devServerPids(port: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue; // the process ended while we looked
-    }
-    const portAt = argv.indexOf('--port');
-    if (argv.includes('start-dev') && portAt >= 0 && argv[portAt + 1] === String(port)) pids.push(Number(entry));
-  }
-  return pids;
-}
 
 function portOf(address: string): number {
   return Number(address.slice(address.lastIndexOf(':') + 1));
