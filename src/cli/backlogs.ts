@@ -170,7 +170,8 @@ function isNotFound(err: unknown): boolean {
 }
 
 /**
- * Reads a backlog's state: the workflow result once closed, a query while it runs.
+ * Reads a backlog's state: the workflow result once completed, a query while it runs or once cancelled
+ * (`cancel BACKLOG`: a cancelled workflow has no result; a query of the closed run reads its last state).
  * @throws CliError(exit 2) for an unknown backlog; CliError(exit 3) when no worker answers the query.
  */
 export async function readBacklog(client: Client, backlogId: string): Promise<{ state: BacklogState; running: boolean }> {
@@ -183,10 +184,10 @@ export async function readBacklog(client: Client, backlogId: string): Promise<{ 
     throw err;
   }
   if (status === 'COMPLETED') return { state: await withShardCards(client, await handle.result()), running: false };
-  if (status !== 'RUNNING') {
+  if (status !== 'RUNNING' && status !== 'CANCELLED') {
     throw new CliError(`backlog "${backlogId}" ended ${status}; see: temporal workflow show -w ${backlogWorkflowId(backlogId)}`, EXIT.failure);
   }
-  return { state: await withShardCards(client, await queryOrExplain(handle, backlogStateQuery, backlogId)), running: true };
+  return { state: await withShardCards(client, await queryOrExplain(handle, backlogStateQuery, backlogId)), running: status === 'RUNNING' };
 }
 
 /**
@@ -200,7 +201,7 @@ async function withShardCards(client: Client, state: BacklogState): Promise<Back
     try {
       const status = (await handle.describe()).status.name;
       if (status === 'COMPLETED') return ((await handle.result()) as BacklogShardResult).cards;
-      if (status !== 'RUNNING') return [];
+      if (status !== 'RUNNING' && status !== 'CANCELLED') return [];
       return (await queryOrExplain<BacklogState>(handle, backlogStateQuery, `backlog shard ${shard.workflowId}`)).cards;
     } catch (err) {
       if (isNotFound(err)) return []; // being started

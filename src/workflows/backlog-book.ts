@@ -172,14 +172,19 @@ export class BacklogBook {
   }
 
   private async start(plan: CardPlan, restart?: CardRestart): Promise<void> {
+    const paused = this.state.paused;
     const handle = await startChild(cardWorkflow, {
       workflowId: cardWorkflowId(this.input.backlogId, plan.card.id),
-      args: [{ plan, queues: this.input.queues, paused: this.state.paused, ...(restart ? { restart } : {}) }],
+      args: [{ plan, queues: this.input.queues, paused, ...(restart ? { restart } : {}) }],
       typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
       priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });
     this.handles.set(plan.card.id, handle);
+    // A pause (or resume) accepted while the card was being started was broadcast without it: tell it now.
+    if (this.state.paused !== paused && patched('pause-while-starting')) {
+      await handle.signal(setPausedSignal, { paused: this.state.paused }).catch(() => undefined);
+    }
   }
 
   /** Waits for every card workflow to end (a failed or cancelled one blocks its dependents). */
