@@ -2,7 +2,8 @@
  * Records the event histories the replay test (test/workflows/replay.test.ts) replays: one run of every
  * workflow type through its interesting paths (correction, debugging, owner failure, escalation, human
  * reject then retry, a blocked dependent that runs later, skip, pause/resume, a paged backlog and one of
- * its shards), on a throwaway dev server
+ * its shards, a card whose workflow was terminated and then retried in a new run, with a backlog budget
+ * read before each run), on a throwaway dev server
  * with scripted activities.
  *
  * Re-record (`npm run record-histories`) only when a workflow change is meant to be incompatible and is
@@ -15,7 +16,8 @@ import { Worker } from '@temporalio/worker';
 import { startDevServer } from '../src/temporal/dev-server.js';
 import { PROJECT_ROOT } from '../src/temporal/cli-path.js';
 import { WORKFLOWS_PATH } from '../src/worker.js';
-import { backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate } from '../src/workflows/backlog.js';
+import { createReadBacklogBudget, createReadCardState } from '../src/activities/workflow-queries.js';
+import { backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '../src/workflows/backlog.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../src/workflows/card.js';
 import { fakeActivities, testPlan } from '../test/workflows/fakes.js';
 import { startBacklog } from '../src/cli/backlogs.js';
@@ -43,13 +45,14 @@ async function main(): Promise<void> {
       BE: { qa: [['check "unit tests" failed: exit 1'], ['check "unit tests" failed: exit 1'], ['check "unit tests" failed: exit 1'], ['check "unit tests" failed: exit 1'], 'pass'] },
       FE: { owner: ['fail', 'ok'] },
       QA: {},
+      X: { ownerMs: 1500 },
     });
     const worker = await Worker.create({
       connection: server.nativeConnection,
       namespace: server.namespace,
       taskQueue,
       workflowsPath: WORKFLOWS_PATH,
-      activities,
+      activities: { ...activities, readBacklogBudget: createReadBacklogBudget(), readCardState: createReadCardState() },
     });
     const backlogId = 'replay';
     const plan = testPlan(backlogId, [
@@ -64,6 +67,9 @@ async function main(): Promise<void> {
     // A paged backlog too (pages of 2 cards): the backlog with its addCards updates, and a shard.
     const pagedId = 'replay-paged';
     const paged = testPlan(pagedId, [{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['A'] }, { id: 'D', dependencies: ['B', 'C'] }]);
+    // A backlog with a budget whose card X is terminated mid-owner (Y comes to rest BLOCKED), then retried.
+    const failedId = 'replay-failed';
+    const failedPlan = testPlan(failedId, [{ id: 'X' }, { id: 'Y', dependencies: ['X'] }], 1, { budget: { per_backlog_usd: 1 } });
     await worker.runUntil(async () => {
       const handle = await client.workflow.start(backlogWorkflow, {
         taskQueue,
@@ -81,13 +87,7 @@ async function main(): Promise<void> {
       const decide = { reviewer: 'ana', reason: 'recorded' };
       await handle.executeUpdate(pauseBacklogUpdate, { args: [decide] });
       await handle.executeUpdate(resumeBacklogUpdate, { args: [decide] });
-      const until = async (cardId: string, status: string) => {
-        const h = client.workflow.getHandle(`${backlogId}/${cardId}`);
-        while ((await h.query(cardStateQuery).then((s) => s.status, () => 'not started')) !== status) {
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        return h;
-      };
+      const until = (cardId: string, status: string) => cardInStatus(client, `${backlogId}/${cardId}`, status);
       // Skipped while waiting for its dependencies.
       await (await until('LATE', 'TODO')).executeUpdate(skipCardUpdate, { args: [decide] });
       // Escalated, rejected by a human (QA comes to rest BLOCKED), then retried: QA waits again and runs.
@@ -103,6 +103,25 @@ async function main(): Promise<void> {
       await pagedHandle.executeUpdate(pauseBacklogUpdate, { args: [decide] });
       await pagedHandle.executeUpdate(resumeBacklogUpdate, { args: [decide] });
       await pagedHandle.result();
+
+      const failedHandle = await client.workflow.start(backlogWorkflow, {
+        taskQueue,
+        workflowId: failedId,
+        args: [
+          {
+            backlogId: failedId,
+            cards: failedPlan.cards,
+            done: failedPlan.done,
+            queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
+            source: { file: 'replay-failed.json', metadata: {}, legacyCards: [] },
+          },
+        ],
+      });
+      const x = await cardInStatus(client, `${failedId}/X`, 'IN_PROGRESS');
+      await x.terminate('recorded');
+      await cardInStatus(client, `${failedId}/Y`, 'BLOCKED');
+      await failedHandle.executeUpdate(retryFailedCardUpdate, { args: [{ cardId: 'X', ...decide }] });
+      await failedHandle.result();
     });
     await mkdir(OUT, { recursive: true });
     await save(client.workflow.getHandle(backlogId), 'backlog');
@@ -115,9 +134,20 @@ async function main(): Promise<void> {
 
     await save(client.workflow.getHandle(pagedId), 'backlog-paged');
     await save(client.workflow.getHandle(shardWorkflowId(pagedId, 2)), 'backlog-shard');
+    await save(client.workflow.getHandle(failedId), 'backlog-failed-card-retried');
+    await save(client.workflow.getHandle(`${failedId}/X`), 'card-restarted-after-failure');
   } finally {
     await server.stop();
   }
+}
+
+/** Waits until the card workflow `workflowId` is in `status`; returns its handle. */
+async function cardInStatus(client: Client, workflowId: string, status: string): Promise<WorkflowHandle> {
+  const h = client.workflow.getHandle(workflowId);
+  while ((await h.query(cardStateQuery).then((s) => s.status, () => 'not started')) !== status) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return h;
 }
 
 main().catch((err) => {
