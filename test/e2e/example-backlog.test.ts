@@ -3,16 +3,14 @@
  * real activities and the shipped command agents, on the run's dev server; the human step and the
  * read-outs go through the CLI itself (`main()` with TEMPORAL_ADDRESS pointing at that server).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Worker } from '@temporalio/worker';
 import { readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
 import { loadBacklog } from '../../src/cli/load.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
-import { createWorkers, runWorkers } from '../../src/worker.js';
-import { testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
+import { testEnv } from '../helpers/temporal.js';
+import { startE2eWorkers, type E2eWorkers } from '../helpers/e2e.js';
 import { cli } from '../helpers/cli.js';
 
 const EXAMPLE = resolve(PROJECT_ROOT, 'state', 'backlog_master.example.json');
@@ -29,35 +27,18 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 }
 
 describe('the example backlog, end to end', () => {
-  let workers: Worker[];
-  let running: Promise<void>;
-  let workspaces: string;
+  let e2e: E2eWorkers | undefined;
   const backlogId = `example-${Date.now().toString(36)}`;
 
   beforeAll(async () => {
-    const env = await testEnv();
-    process.env.TEMPORAL_ADDRESS = env.address;
-    process.env.TEMPORAL_NAMESPACE = env.namespace;
-    workspaces = await mkdtemp(join(tmpdir(), 'squadflow-e2e-'));
-    const q = uniqueTaskQueue('e2e');
-    const taskQueues = { orchestration: `${q}-orch`, owners: `${q}-owners`, validation: `${q}-validation`, debugging: `${q}-debugging` };
-    workers = await createWorkers({
-      connection: env.nativeConnection,
-      namespace: env.namespace,
-      taskQueues,
-      workspacesRoot: workspaces,
-      workflowBundle: { codePath: env.bundlePath },
-    });
-    running = runWorkers(workers);
+    e2e = await startE2eWorkers('e2e');
     const plan = await loadBacklog(EXAMPLE, { backlogId });
-    const started = await startBacklog(env.client, plan, 'state/backlog_master.example.json', taskQueues);
+    const started = await startBacklog(e2e.env.client, plan, 'state/backlog_master.example.json', e2e.taskQueues);
     expect(started.started).toBe(true);
   });
 
   afterAll(async () => {
-    for (const w of workers ?? []) if (w.getState() === 'RUNNING') w.shutdown();
-    await running;
-    await rm(workspaces, { recursive: true, force: true });
+    await e2e?.stop();
   });
 
   it('passes most cards first time, fixes ARQ-001 with a correction and escalates BE-002 to a human', async () => {
@@ -76,7 +57,7 @@ describe('the example backlog, end to end', () => {
     expect(arq.attempts.map((a) => a.passed)).toEqual([false, true]);
     expect(arq.attempts[0]!.verdicts.find((v) => v.validator === 'llm_judge')!.passed).toBe(false);
     expect(arq.attempts[1]!.feedback!.reasons.join('\n')).toMatch(/llm_judge: criterion/);
-    const doc = await readFile(join(workspaces, arq.artifacts.find((a) => a.endsWith('.md'))!), 'utf8');
+    const doc = await readFile(join(e2e!.workspaces, arq.artifacts.find((a) => a.endsWith('.md'))!), 'utf8');
     expect(doc).toMatch(/^#+ Rollback plan/m);
     // BE-002 kept failing QA, the debugging agent ran, and it waits for a human; QA-001 waits for it.
     const be2 = card('BE-002').state!;

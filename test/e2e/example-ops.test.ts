@@ -16,13 +16,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Worker } from '@temporalio/worker';
 import { readBacklogView, startBacklog, type BacklogView, type CardView } from '../../src/cli/backlogs.js';
+import type { Board } from '../../src/cli/board.js';
 import { loadBacklog } from '../../src/cli/load.js';
 import { planBacklog } from '../../src/domain/index.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
-import { createWorkers, runWorkers } from '../../src/worker.js';
-import { testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
+import { testEnv } from '../helpers/temporal.js';
+import { startE2eWorkers, type E2eWorkers } from '../helpers/e2e.js';
 import { cli } from '../helpers/cli.js';
 
 const EXAMPLE = resolve(PROJECT_ROOT, 'state', 'backlog_master.example.json');
@@ -80,17 +80,6 @@ interface StatusJson {
   cards: { cardId: string; status: string; attempt: number; final: boolean; legacy: boolean; note?: string }[];
 }
 
-interface BoardJson {
-  backlogId: string;
-  running: boolean;
-  idle: boolean;
-  total: number;
-  final: number;
-  counts: Record<string, number>;
-  awaitingHuman: { cardId: string; attempt: number; reason?: string; command: string }[];
-  costUsd: number;
-}
-
 async function statusJson(backlogId: string): Promise<StatusJson> {
   const status = await cli('status', backlogId, '--json');
   expect(status.code, status.err).toBe(0);
@@ -98,11 +87,11 @@ async function statusJson(backlogId: string): Promise<StatusJson> {
 }
 
 /** The NDJSON boards `status --watch --json` printed (other lines, e.g. a worker's warnings, ignored). */
-function boardsOf(out: string): BoardJson[] {
+function boardsOf(out: string): Board[] {
   return out
     .split('\n')
     .filter((l) => l.startsWith('{"backlogId"'))
-    .map((l) => JSON.parse(l) as BoardJson);
+    .map((l) => JSON.parse(l) as Board);
 }
 
 function card(view: BacklogView, id: string): CardView {
@@ -129,32 +118,18 @@ function untilCard(backlogId: string, cardId: string, what: string, ok: (c: Card
 }
 
 describe('ops commands on the example backlog, end to end', () => {
-  let workers: Worker[];
-  let running: Promise<void>;
-  let workspaces: string;
+  let e2e: E2eWorkers | undefined;
   let agentDir: string;
   const stamp = Date.now().toString(36);
   const mainId = `example-ops-${stamp}`;
   const cancelId = `example-cancel-${stamp}`;
 
   beforeAll(async () => {
-    const env = await testEnv();
-    process.env.TEMPORAL_ADDRESS = env.address;
-    process.env.TEMPORAL_NAMESPACE = env.namespace;
-    workspaces = await mkdtemp(join(tmpdir(), 'squadflow-e2e-ops-'));
+    e2e = await startE2eWorkers('e2e-ops');
+    const { env, taskQueues } = e2e;
     agentDir = await mkdtemp(join(tmpdir(), 'squadflow-slow-agent-'));
     const agent = join(agentDir, 'slow-agent.mjs');
     await writeFile(agent, SLOW_AGENT);
-    const q = uniqueTaskQueue('e2e-ops');
-    const taskQueues = { orchestration: `${q}-orch`, owners: `${q}-owners`, validation: `${q}-validation`, debugging: `${q}-debugging` };
-    workers = await createWorkers({
-      connection: env.nativeConnection,
-      namespace: env.namespace,
-      taskQueues,
-      workspacesRoot: workspaces,
-      workflowBundle: { codePath: env.bundlePath },
-    });
-    running = runWorkers(workers);
 
     // The example backlog, with a slow agent owning ARQ-001 and DOCS-001 (which now depends on SPEC-001
     // only), so that both run at once after SPEC-001.
@@ -184,15 +159,13 @@ describe('ops commands on the example backlog, end to end', () => {
       .getHandle(cancelId)
       .terminate('test cleanup')
       .catch(() => undefined);
-    for (const w of workers ?? []) if (w.getState() === 'RUNNING') w.shutdown();
-    await running;
+    await e2e?.stop();
     for (const id of ['ARQ-001', 'DOCS-001']) {
       const file = join(agentDir, `${id}.json`);
       if (!existsSync(file)) continue;
       const pids = JSON.parse(readFileSync(file, 'utf8')) as { agent: number; child: number };
       for (const pid of [pids.agent, pids.child]) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
-    await rm(workspaces, { recursive: true, force: true });
     await rm(agentDir, { recursive: true, force: true });
   });
 
