@@ -89,7 +89,7 @@ describe('the owner\'s agent session', () => {
 // ---- Secrets --------------------------------------------------------------------------------------------
 
 /** A value shaped like an Anthropic API key, planted in the worker's environment only. */
-const SECRET = 'sk-ant-api03-PLANTED-9f8e7d6c5b4a3210-secretvalue';
+const SECRET = 'planted-anthropic-key-9f8e7d6c5b4a3210-secretvalue';
 
 /**
  * A `command` agent that knows the secret from a file of its own (its credentials, say — the worker does not
