@@ -10,21 +10,11 @@ import { readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
 import { loadBacklog } from '../../src/cli/load.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
 import { testEnv } from '../helpers/temporal.js';
-import { startE2eWorkers, type E2eWorkers } from '../helpers/e2e.js';
+import { startE2eWorkers, until, type E2eWorkers } from '../helpers/e2e.js';
 import { cli } from '../helpers/cli.js';
 
 const EXAMPLE = resolve(PROJECT_ROOT, 'state', 'backlog_master.example.json');
 
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('the example backlog, end to end', () => {
   let e2e: E2eWorkers | undefined;

@@ -22,7 +22,7 @@ import { loadBacklog } from '../../src/cli/load.js';
 import { planBacklog } from '../../src/domain/index.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
 import { testEnv } from '../helpers/temporal.js';
-import { startE2eWorkers, type E2eWorkers } from '../helpers/e2e.js';
+import { startE2eWorkers, until, type E2eWorkers } from '../helpers/e2e.js';
 import { cli } from '../helpers/cli.js';
 
 const EXAMPLE = resolve(PROJECT_ROOT, 'state', 'backlog_master.example.json');
@@ -42,16 +42,6 @@ writeFileSync(file + '.tmp', JSON.stringify({ agent: process.pid, child: child.p
 renameSync(file + '.tmp', file);
 setTimeout(() => {}, 600000);
 `;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

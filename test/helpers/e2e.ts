@@ -48,3 +48,17 @@ export async function startE2eWorkers(prefix: string): Promise<E2eWorkers> {
     },
   };
 }
+
+/**
+ * Polls `fn` every 250 ms (its errors count as "not yet") until it returns a value, which it resolves with.
+ * @throws Error "timed out waiting for <what>" after `timeoutMs` (default 90 s).
+ */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
