@@ -17,9 +17,9 @@ import { startDevServer } from '../src/temporal/dev-server.js';
 import { PROJECT_ROOT } from '../src/temporal/cli-path.js';
 import { WORKFLOWS_PATH } from '../src/worker.js';
 import { createReadBacklogBudget, createReadCardState } from '../src/activities/workflow-queries.js';
-import { backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '../src/workflows/backlog.js';
+import { pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '../src/workflows/backlog.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../src/workflows/card.js';
-import { fakeActivities, testPlan } from '../test/workflows/fakes.js';
+import { fakeActivities, startBacklogWorkflow, testPlan } from '../test/workflows/fakes.js';
 import { startBacklog } from '../src/cli/backlogs.js';
 import { shardWorkflowId } from '../src/domain/index.js';
 
@@ -71,19 +71,7 @@ async function main(): Promise<void> {
     const failedId = 'replay-failed';
     const failedPlan = testPlan(failedId, [{ id: 'X' }, { id: 'Y', dependencies: ['X'] }], 1, { budget: { per_backlog_usd: 1 } });
     await worker.runUntil(async () => {
-      const handle = await client.workflow.start(backlogWorkflow, {
-        taskQueue,
-        workflowId: backlogId,
-        args: [
-          {
-            backlogId,
-            cards: plan.cards,
-            done: plan.done,
-            queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
-            source: { file: 'replay.json', metadata: {}, legacyCards: [] },
-          },
-        ],
-      });
+      const handle = await startBacklogWorkflow(client, taskQueue, plan, 'replay.json');
       const decide = { reviewer: 'ana', reason: 'recorded' };
       await handle.executeUpdate(pauseBacklogUpdate, { args: [decide] });
       await handle.executeUpdate(resumeBacklogUpdate, { args: [decide] });
@@ -104,19 +92,7 @@ async function main(): Promise<void> {
       await pagedHandle.executeUpdate(resumeBacklogUpdate, { args: [decide] });
       await pagedHandle.result();
 
-      const failedHandle = await client.workflow.start(backlogWorkflow, {
-        taskQueue,
-        workflowId: failedId,
-        args: [
-          {
-            backlogId: failedId,
-            cards: failedPlan.cards,
-            done: failedPlan.done,
-            queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
-            source: { file: 'replay-failed.json', metadata: {}, legacyCards: [] },
-          },
-        ],
-      });
+      const failedHandle = await startBacklogWorkflow(client, taskQueue, failedPlan, 'replay-failed.json');
       const x = await cardInStatus(client, `${failedId}/X`, 'IN_PROGRESS');
       await x.terminate('recorded');
       await cardInStatus(client, `${failedId}/Y`, 'BLOCKED');

@@ -11,10 +11,10 @@ import type { Worker } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CardOutcome, CardState } from '../../src/domain/index.js';
 import { SquadflowMetrics, metricsSinks } from '../../src/observability/metrics.js';
-import { backlogStateQuery, backlogWorkflow } from '../../src/workflows/backlog.js';
+import { backlogStateQuery } from '../../src/workflows/backlog.js';
 import { cardStateQuery, cardWorkflow, humanReviewUpdate, retryCardUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from '../workflows/fakes.js';
+import { fakeActivities, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from '../workflows/fakes.js';
 import { until } from './helpers.js';
 
 /** A worker on a fresh task queue whose workflow sinks fill `metrics` (a registry of this test only). */
@@ -128,11 +128,7 @@ describe('cards that do not end DONE', () => {
     const { client } = await testEnv();
     const backlogId = uniqueBacklogId('obs');
     const plan = testPlan(backlogId, [{ id: 'E' }]);
-    const backlog = await client.workflow.start(backlogWorkflow, {
-      taskQueue,
-      workflowId: backlogId,
-      args: [{ backlogId, cards: plan.cards, done: plan.done, queues, source: { file: 'test.json', metadata: {}, legacyCards: [] } }],
-    });
+    const backlog = await startBacklogWorkflow(client, taskQueue, plan);
     await worker.runUntil(async () => {
       const card = client.workflow.getHandle(`${backlogId}/E`);
       await until('card E awaiting a human', async () => ((await card.query<CardState>(cardStateQuery)).status === 'AWAITING_HUMAN' ? true : undefined));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { CardState, OwnerInput } from '../../src/domain/index.js';
-import { backlogStateQuery, backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate } from '../../src/workflows/backlog.js';
+import { backlogStateQuery, pauseBacklogUpdate, resumeBacklogUpdate } from '../../src/workflows/backlog.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
+import { fakeActivities, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 
 /** The card's state, once its workflow has been started by the backlog (retries "not found" for 10 s). */
 async function queryWhenStarted(handle: WorkflowHandle): Promise<CardState> {
@@ -25,19 +25,7 @@ async function startBacklog(cards: TestCard[], scripts: Record<string, CardScrip
   const worker = await createTestWorker({ taskQueue, activities: fake.activities });
   const backlogId = uniqueBacklogId('bl');
   const plan = testPlan(backlogId, cards);
-  const handle = await client.workflow.start(backlogWorkflow, {
-    taskQueue,
-    workflowId: backlogId,
-    args: [
-      {
-        backlogId,
-        cards: plan.cards,
-        done: plan.done,
-        queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
-        source: { file: 'test.json', metadata: {}, legacyCards: [] },
-      },
-    ],
-  });
+  const handle = await startBacklogWorkflow(client, taskQueue, plan);
   return { client, worker, handle, backlogId, calls: fake.calls };
 }
 

@@ -9,11 +9,10 @@ import { createReadBacklogBudget } from '../../src/activities/workflow-queries.j
 import { createNotify } from '../../src/activities/notify.js';
 import type { CardState } from '../../src/domain/index.js';
 import { CardCostAlertKey } from '../../src/temporal/search-attributes.js';
-import { backlogWorkflow } from '../../src/workflows/backlog.js';
 import { cardStateQuery, cardWorkflow, humanReviewUpdate } from '../../src/workflows/card.js';
 import { readBacklog, startBacklog } from '../../src/cli/backlogs.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
+import { fakeActivities, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 
 let server: Server;
 let url: string;
@@ -76,16 +75,12 @@ describe('budget gate', () => {
   it('stops new runs of every card once the backlog budget is used up', async () => {
     // A's owner run (allowed the whole $0.005) costs $0.01: the budget is used up, so A's judge does not
     // run (A escalates) and, once a human approves A, B escalates without running.
-    const { client, worker, backlogId, plan, queues, taskQueue, calls } = await run(
+    const { client, worker, backlogId, plan, taskQueue, calls } = await run(
       [{ id: 'A' }, { id: 'B', dependencies: ['A'] }],
       {},
       { squad: { budget: { per_backlog_usd: 0.005 } } },
     );
-    const handle = await client.workflow.start(backlogWorkflow, {
-      taskQueue,
-      workflowId: backlogId,
-      args: [{ backlogId, cards: plan.cards, done: plan.done, queues, source: { file: 'b.json', metadata: {}, legacyCards: [] } }],
-    });
+    const handle = await startBacklogWorkflow(client, taskQueue, plan, 'b.json');
     const [a, b] = await worker.runUntil(async () => {
       const waiting = (id: string) =>
         waitFor(async () => {
@@ -108,16 +103,12 @@ describe('budget gate', () => {
   it('reads the backlog spend before each run: the owner gets what is left, and a run that would pass the backlog budget escalates', async () => {
     // A spends $0.01; B's first owner run may use the $0.015 left; its correction (estimated at $0.01 more)
     // would take the backlog to $0.03 of $0.025: it escalates before the budget is used up.
-    const { client, worker, backlogId, plan, queues, taskQueue, calls } = await run(
+    const { client, worker, backlogId, plan, taskQueue, calls } = await run(
       [{ id: 'A' }, { id: 'B', dependencies: ['A'] }],
       { B: { judge: [['x'], 'pass'] } },
       { squad: { budget: { per_backlog_usd: 0.025 } } },
     );
-    const handle = await client.workflow.start(backlogWorkflow, {
-      taskQueue,
-      workflowId: backlogId,
-      args: [{ backlogId, cards: plan.cards, done: plan.done, queues, source: { file: 'b.json', metadata: {}, legacyCards: [] } }],
-    });
+    const handle = await startBacklogWorkflow(client, taskQueue, plan, 'b.json');
     const b = await worker.runUntil(async () => {
       const h = client.workflow.getHandle(`${backlogId}/B`);
       const s = await waitFor(async () => {

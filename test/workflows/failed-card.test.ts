@@ -7,11 +7,11 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { createReadCardState } from '../../src/activities/workflow-queries.js';
 import type { CardState } from '../../src/domain/index.js';
-import { backlogStateQuery, backlogWorkflow, retryFailedCardUpdate, skipFailedCardUpdate } from '../../src/workflows/backlog.js';
+import { backlogStateQuery, retryFailedCardUpdate, skipFailedCardUpdate } from '../../src/workflows/backlog.js';
 import { cardStateQuery } from '../../src/workflows/card.js';
 import { cli } from '../helpers/cli.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, testPlan, uniqueBacklogId } from './fakes.js';
+import { fakeActivities, startBacklogWorkflow, testPlan, uniqueBacklogId } from './fakes.js';
 
 async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
   for (let i = 0; i < 200; i++) {
@@ -30,19 +30,7 @@ async function startAndFailA() {
   const worker = await createTestWorker({ taskQueue, activities: { ...fake.activities, readCardState: createReadCardState() } });
   const backlogId = uniqueBacklogId('failed');
   const plan = testPlan(backlogId, [{ id: 'A' }, { id: 'B', dependencies: ['A'] }]);
-  const handle = await client.workflow.start(backlogWorkflow, {
-    taskQueue,
-    workflowId: backlogId,
-    args: [
-      {
-        backlogId,
-        cards: plan.cards,
-        done: plan.done,
-        queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
-        source: { file: 'test.json', metadata: {}, legacyCards: [] },
-      },
-    ],
-  });
+  const handle = await startBacklogWorkflow(client, taskQueue, plan);
   /** Terminates A during its first owner run; resolves once B is BLOCKED by it. */
   const failA = async (): Promise<CardState> => {
     await until(async () => fake.calls.find((c) => c.cardId === 'A' && c.activity === 'runOwner'), 'A to start its owner');

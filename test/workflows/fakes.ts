@@ -4,8 +4,10 @@
  * asked for (feedback, order, debugging).
  */
 import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ActivityErrorType, agentFailure } from '../../src/activities/errors.js';
+import { backlogWorkflow } from '../../src/workflows/backlog.js';
 import type {
   AgentSession,
   Cost,
@@ -162,4 +164,24 @@ export function testPlan(backlogId: string, cards: TestCard[], costAlertUsd = 1,
     },
   };
   return planBacklog(JSON.stringify(backlog), { file: `${backlogId}.json` });
+}
+
+/**
+ * Starts `plan` as a backlog workflow (one page, workflow ID = its backlog id) whose cards run every
+ * activity on `taskQueue`; `file` is the source file name it reports.
+ */
+export function startBacklogWorkflow(client: Client, taskQueue: string, plan: BacklogPlan, file = 'test.json') {
+  return client.workflow.start(backlogWorkflow, {
+    taskQueue,
+    workflowId: plan.backlogId,
+    args: [
+      {
+        backlogId: plan.backlogId,
+        cards: plan.cards,
+        done: plan.done,
+        queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
+        source: { file, metadata: {}, legacyCards: [] },
+      },
+    ],
+  });
 }
