@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { QueueKind } from '../../src/temporal/queues.js';
 import { createWorkers, runWorkers } from '../../src/worker.js';
 import { testEnv, uniqueTaskQueue, type TestEnv } from './temporal.js';
+import { until as poll } from './until.js';
 
 /** Running e2e workers: their queues and workspaces; `stop()` drains them and removes the workspaces. */
 export interface E2eWorkers {
@@ -49,16 +50,7 @@ export async function startE2eWorkers(prefix: string): Promise<E2eWorkers> {
   };
 }
 
-/**
- * Polls `fn` every 250 ms (its errors count as "not yet") until it returns a value, which it resolves with.
- * @throws Error "timed out waiting for <what>" after `timeoutMs` (default 90 s).
- */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** `until` (./until.ts) with the e2e tests' patience: 90 s by default, polled every 250 ms. */
+export function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  return poll(what, fn, timeoutMs, 250);
 }

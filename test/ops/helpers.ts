@@ -10,18 +10,7 @@ import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.
 import { fakeActivities, uniqueBacklogId, type CardScript } from '../workflows/fakes.js';
 
 export { cli, type CliRun } from '../helpers/cli.js';
-
-/** Polls `fn` until it returns a value (errors count as "not yet"). */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    const v = await fn().catch((e: unknown) => ((lastError = e), undefined));
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+export { until } from '../helpers/until.js';
 
 /** A card of an ops test backlog. */
 export interface OpsCard {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CorpusExpectation } from '../../scripts/make-bad-backlog-corpus.js';
+import { until as poll } from '../helpers/until.js';
 export { cli } from '../helpers/cli.js';
 
 /** Directory of the committed corpus of malformed backlogs. */
@@ -16,13 +17,7 @@ export function corpusIndex(): Record<string, CorpusExpectation> {
 }
 
 
-/** Polls `fn` every 100 ms until it returns a value other than undefined; throws after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** `until` (test/helpers/until.ts) with a 20 s default. */
+export function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  return poll(what, fn, timeoutMs);
 }

@@ -4,8 +4,7 @@
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import type { CardState } from '../../src/domain/index.js';
-import { cardStateQuery, cardWorkflow } from '../../src/workflows/card.js';
+import { cardWorkflow } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from '../workflows/fakes.js';
 
@@ -40,15 +39,7 @@ export async function startTestCard(opts: { cards?: TestCard[]; cardId?: string;
   return { client, worker, handle, backlogId };
 }
 
-/** Polls the `cardState` query until the card has `status` (at most ~30 s). */
-export async function waitForStatus(handle: WorkflowHandle, status: string): Promise<CardState> {
-  for (let i = 0; i < 300; i++) {
-    const state: CardState = await handle.query(cardStateQuery);
-    if (state.status === status) return state;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`card never reached ${status}`);
-}
+export { waitForStatus } from '../workflows/fakes.js';
 
 /** Number of events in the workflow's history. */
 export async function historyLength(handle: WorkflowHandle): Promise<number> {

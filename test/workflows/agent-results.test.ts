@@ -6,14 +6,13 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
-import { planBacklog, type CardOutcome, type CardState } from '../../src/domain/index.js';
-import { cardStateQuery, cardWorkflow } from '../../src/workflows/card.js';
+import { planBacklog, type CardOutcome } from '../../src/domain/index.js';
+import { cardWorkflow } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, JUDGE_FAILURE_COST, testPlan, uniqueBacklogId, type CardScript } from './fakes.js';
+import { fakeActivities, waitForStatus, JUDGE_FAILURE_COST, testPlan, uniqueBacklogId, type CardScript } from './fakes.js';
 
 /** Starts the card workflow of a one-card backlog `C1` with fake activities scripted by `script`. */
 async function startFakeCard(script: CardScript) {
@@ -29,15 +28,6 @@ async function startFakeCard(script: CardScript) {
     args: [{ plan, queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue } }],
   });
   return { worker, handle, calls: fake.calls };
-}
-
-async function waitForStatus(handle: WorkflowHandle, status: string): Promise<CardState> {
-  for (let i = 0; i < 200; i++) {
-    const state: CardState = await handle.query(cardStateQuery);
-    if (state.status === status) return state;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`card never reached ${status}`);
 }
 
 describe('a judge that fails', () => {

@@ -12,6 +12,7 @@ import { CardCostAlertKey } from '../../src/temporal/search-attributes.js';
 import { cardStateQuery, cardWorkflow, humanReviewUpdate } from '../../src/workflows/card.js';
 import { readBacklog, startBacklog } from '../../src/cli/backlogs.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
+import { until } from '../helpers/until.js';
 import { fakeActivities, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 
 let server: Server;
@@ -44,25 +45,16 @@ async function run(cards: TestCard[], scripts: Record<string, CardScript>, opts:
   return { client, worker, backlogId, plan, queues, taskQueue, calls: fake.calls };
 }
 
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('budget gate', () => {
   it('escalates instead of starting an owner run that would go over the card budget', async () => {
     // Each owner run costs $0.01; after two the next one (estimated at $0.01) would pass $0.025.
     const { client, worker, backlogId, plan, queues, taskQueue, calls } = await run([{ id: 'C', budget_usd: 0.025 }], { C: { judge: [['x']] } });
     const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/C`, args: [{ plan: plan.cards[0]!, queues }] });
     const state = await worker.runUntil(async () => {
-      const s = await waitFor(async () => {
+      const s = await until('AWAITING_HUMAN', async () => {
         const st: CardState = await handle.query(cardStateQuery);
         return st.status === 'AWAITING_HUMAN' ? st : undefined;
-      }, 'AWAITING_HUMAN');
+      });
       await handle.terminate('test done');
       return s;
     });
@@ -83,10 +75,10 @@ describe('budget gate', () => {
     const handle = await startBacklogWorkflow(client, taskQueue, plan, 'b.json');
     const [a, b] = await worker.runUntil(async () => {
       const waiting = (id: string) =>
-        waitFor(async () => {
+        until(`${id} to await a human`, async () => {
           const st: CardState = await client.workflow.getHandle(`${backlogId}/${id}`).query(cardStateQuery);
           return st.status === 'AWAITING_HUMAN' ? st : undefined;
-        }, `${id} to await a human`);
+        });
       const a = await waiting('A');
       await client.workflow.getHandle(`${backlogId}/A`).executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'ok' }] });
       const b = await waiting('B');
@@ -111,10 +103,10 @@ describe('budget gate', () => {
     const handle = await startBacklogWorkflow(client, taskQueue, plan, 'b.json');
     const b = await worker.runUntil(async () => {
       const h = client.workflow.getHandle(`${backlogId}/B`);
-      const s = await waitFor(async () => {
+      const s = await until('B to await a human', async () => {
         const st: CardState = await h.query(cardStateQuery);
         return st.status === 'AWAITING_HUMAN' ? st : undefined;
-      }, 'B to await a human');
+      });
       await handle.terminate('test done');
       return s;
     });
@@ -140,10 +132,10 @@ describe('budget gate', () => {
     const approve = (id: string) =>
       client.workflow.getHandle(`${backlogId}/${id}`).executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'ok' }] });
     const waiting = (id: string) =>
-      waitFor(async () => {
+      until(`${id} to await a human`, async () => {
         const st: CardState = await client.workflow.getHandle(`${backlogId}/${id}`).query(cardStateQuery);
         return st.status === 'AWAITING_HUMAN' ? st : undefined;
-      }, `${id} to await a human`);
+      });
     const states = await worker.runUntil(async () => {
       await startBacklog(client, plan, 'b.json', queues, { pages: { maxCards: 1 } });
       await waiting('A');
@@ -161,7 +153,7 @@ describe('budget gate', () => {
       expect(b.auditLog.find((e) => e.action === 'escalated')!.reason).toMatch(/^over budget: backlog budget exhausted/);
     }
     expect(calls.filter((c) => c.cardId === 'B' || c.cardId === 'C')).toHaveLength(0);
-    const finished = await waitFor(async () => received.filter((r) => r.event === 'backlog.finished' && r.body.backlogId === backlogId).at(0), 'backlog.finished');
+    const finished = await until('backlog.finished', async () => received.filter((r) => r.event === 'backlog.finished' && r.body.backlogId === backlogId).at(0));
     expect(finished.body.counts).toEqual({ DONE: 3 });
     expect(received.filter((r) => r.event === 'backlog.finished' && r.body.backlogId === backlogId)).toHaveLength(1);
   });
@@ -190,10 +182,10 @@ describe('cost alert and notifications', () => {
     });
     const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/C`, args: [{ plan: plan.cards[0]!, queues }] });
     await worker.runUntil(async () => {
-      const done = await waitFor(async () => {
+      const done = await until('DONE', async () => {
         const st: CardState = await handle.query(cardStateQuery);
         return st.status === 'DONE' ? st : undefined;
-      }, 'DONE');
+      });
       expect(done.costAlert).toBe(true);
       await handle.terminate('test done');
     });
@@ -205,7 +197,7 @@ describe('cost alert and notifications', () => {
     });
     const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/E`, args: [{ plan: plan.cards[0]!, queues }] });
     await worker.runUntil(async () => {
-      await waitFor(async () => (received.filter((r) => r.body.backlogId === backlogId).length >= 2 ? true : undefined), 'two notifications');
+      await until('two notifications', async () => (received.filter((r) => r.body.backlogId === backlogId).length >= 2 ? true : undefined));
       await handle.terminate('test done');
     });
     const events = received.filter((r) => r.body.backlogId === backlogId).map((r) => r.event).sort();

@@ -1,6 +1,6 @@
-import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import type { CardOutcome, CardState, OwnerInput } from '../../src/domain/index.js';
+import type { CardOutcome, OwnerInput } from '../../src/domain/index.js';
 import {
   cardStateQuery,
   cardWorkflow,
@@ -13,7 +13,7 @@ import {
 } from '../../src/workflows/card.js';
 import { CardStatusKey } from '../../src/temporal/search-attributes.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
+import { fakeActivities, waitForStatus, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 
 /** Starts one card workflow (the first card of a one-card backlog unless `cards` says otherwise). */
 async function startCard(client: Client, taskQueue: string, cards: TestCard[], cardId = cards[0]!.id, costAlertUsd = 1) {
@@ -38,15 +38,6 @@ async function runCard(script: CardScript, cards: TestCard[] = [{ id: 'C1' }]) {
   const { handle, backlogId } = await startCard(client, taskQueue, cards);
   const outcome = await worker.runUntil(handle.result());
   return { outcome, calls: fake.calls, handle, backlogId, client };
-}
-
-async function waitForStatus(handle: WorkflowHandle, status: string): Promise<CardState> {
-  for (let i = 0; i < 200; i++) {
-    const state: CardState = await handle.query(cardStateQuery);
-    if (state.status === status) return state;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`card never reached ${status}`);
 }
 
 function statuses(outcome: CardOutcome): string[] {

@@ -11,16 +11,8 @@ import { backlogStateQuery, retryFailedCardUpdate, skipFailedCardUpdate } from '
 import { cardStateQuery } from '../../src/workflows/card.js';
 import { cli } from '../helpers/cli.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
+import { until } from '../helpers/until.js';
 import { fakeActivities, startBacklogWorkflow, testPlan, uniqueBacklogId } from './fakes.js';
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** A → B; A's owner takes 2 s, time enough to terminate A's workflow while it runs. */
 async function startAndFailA() {
@@ -33,12 +25,12 @@ async function startAndFailA() {
   const handle = await startBacklogWorkflow(client, taskQueue, plan);
   /** Terminates A during its first owner run; resolves once B is BLOCKED by it. */
   const failA = async (): Promise<CardState> => {
-    await until(async () => fake.calls.find((c) => c.cardId === 'A' && c.activity === 'runOwner'), 'A to start its owner');
+    await until('A to start its owner', async () => fake.calls.find((c) => c.cardId === 'A' && c.activity === 'runOwner'));
     await client.workflow.getHandle(`${backlogId}/A`).terminate('operator stopped it');
-    return until(async () => {
+    return until('B to be BLOCKED', async () => {
       const b: CardState = await client.workflow.getHandle(`${backlogId}/B`).query(cardStateQuery);
       return b.status === 'BLOCKED' ? b : undefined;
-    }, 'B to be BLOCKED');
+    });
   };
   return { client, worker, handle, backlogId, calls: fake.calls, failA };
 }

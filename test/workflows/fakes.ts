@@ -4,12 +4,15 @@
  * asked for (feedback, order, debugging).
  */
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ActivityErrorType, agentFailure } from '../../src/activities/errors.js';
 import { backlogWorkflow } from '../../src/workflows/backlog.js';
+import { cardStateQuery } from '../../src/workflows/card.js';
+import { until } from '../helpers/until.js';
 import type {
   AgentSession,
+  CardState,
   Cost,
   DebugInput,
   DebugReport,
@@ -183,5 +186,13 @@ export function startBacklogWorkflow(client: Client, taskQueue: string, plan: Ba
         source: { file, metadata: {}, legacyCards: [] },
       },
     ],
+  });
+}
+
+/** Polls the `cardState` query until the card has `status` (at most 30 s); resolves with that state. */
+export function waitForStatus(handle: WorkflowHandle, status: string): Promise<CardState> {
+  return until(`card ${handle.workflowId} to reach ${status}`, async () => {
+    const state: CardState = await handle.query(cardStateQuery);
+    return state.status === status ? state : undefined;
   });
 }

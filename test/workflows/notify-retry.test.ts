@@ -13,6 +13,7 @@ import type { CardState } from '../../src/domain/index.js';
 import { cardStateQuery, cardWorkflow } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { fakeActivities, testPlan, uniqueBacklogId } from './fakes.js';
+import { until } from '../helpers/until.js';
 
 /** One request the webhook server received. */
 interface Hit {
@@ -54,15 +55,6 @@ afterAll(async () => {
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('a webhook answering 500, then 200', () => {
   it('gets the notification on a Temporal retry of the notify activity, and the card reaches DONE without waiting for it', async () => {
