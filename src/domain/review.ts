@@ -31,12 +31,17 @@ export type HumanReview = z.infer<typeof HumanReviewSchema>;
  * @throws Error whose message lists every problem (`reviewer: reviewer is required; …`).
  */
 export function parseHumanReview(input: unknown): HumanReview {
-  const r = HumanReviewSchema.safeParse(input);
+  return parsePayload(HumanReviewSchema, input, 'human review');
+}
+
+/**
+ * `schema.parse(input)`, failing with one message that lists every problem:
+ * `invalid <what>: reviewer: reviewer is required; reason: …`.
+ */
+function parsePayload<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const r = schema.safeParse(input);
   if (r.success) return r.data;
-  throw new Error(
-    'invalid human review: ' +
-      r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '),
-  );
+  throw new Error(`invalid ${what}: ` + r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
 }
 
 /**
@@ -57,9 +62,7 @@ export type OpsDecision = z.infer<typeof OpsDecisionSchema>;
  * @throws Error whose message lists every problem.
  */
 export function parseOpsDecision(input: unknown): OpsDecision {
-  const r = OpsDecisionSchema.safeParse(input);
-  if (r.success) return r.data;
-  throw new Error('invalid ops decision: ' + r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+  return parsePayload(OpsDecisionSchema, input, 'ops decision');
 }
 
 /**
@@ -78,7 +81,5 @@ export type FailedCardDecision = z.infer<typeof FailedCardDecisionSchema>;
  * @throws Error whose message lists every problem.
  */
 export function parseFailedCardDecision(input: unknown): FailedCardDecision {
-  const r = FailedCardDecisionSchema.safeParse(input);
-  if (r.success) return r.data;
-  throw new Error('invalid decision on a failed card: ' + r.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+  return parsePayload(FailedCardDecisionSchema, input, 'decision on a failed card');
 }
