@@ -8,9 +8,10 @@
  * and the whole group is signalled. POSIX only; a grandchild that starts its own session escapes.
  */
 import { spawn } from 'node:child_process';
-import { constants as fsConstants, existsSync } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { SETPRIV, withParentDeathSignal } from '../os/parent-death.js';
 
 /** Default cap of collected stdout and of collected stderr, bytes (10 MiB each; the tail is kept). */
 export const DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
@@ -145,9 +146,6 @@ function describeSpawnFailure(code: string | undefined): { code: SpawnErrorCode;
   return { code: 'OTHER', why: `spawn failed (${code ?? 'unknown error'})` };
 }
 
-/** `setpriv` (util-linux), when this is Linux and it is installed. */
-const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
-
 /**
  * How to start `command` so that it dies with the worker: its own process group (for the timeout and
  * cancellation kills) survives a SIGKILLed worker, and an orphaned agent would then finish its work while
@@ -172,7 +170,7 @@ async function tiedToWorker(
     const st = await stat(candidate).catch(() => undefined);
     if (!st?.isFile()) continue;
     if (await access(candidate, fsConstants.X_OK).then(() => true, () => false)) {
-      return { command: SETPRIV, args: ['--pdeathsig', 'KILL', '--', candidate, ...args] };
+      return withParentDeathSignal('KILL', candidate, args);
     }
     sawNonExecutable = true;
   }

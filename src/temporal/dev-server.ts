@@ -12,7 +12,7 @@
  * Node-only: never import from workflows.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -28,6 +28,7 @@ import {
   type FindTemporalCliOptions,
 } from './cli-path.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
+import { withParentDeathSignal } from '../os/parent-death.js';
 
 export { TemporalCliNotFoundError } from './cli-path.js';
 
@@ -332,9 +333,6 @@ const SERVER_START_TIMEOUT_MS = 60_000;
 /** Time between SIGTERM and SIGKILL when squadflow stops the server it started, ms. */
 const SERVER_STOP_GRACE_MS = 10_000;
 
-/** `setpriv` (util-linux), which exec()s a program with a parent-death signal set; Linux only. */
-const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
-
 /** What {@link startServerProcess} starts. `uiPort` undefined: headless. */
 interface ServerProcessSettings {
   ip: string;
@@ -371,7 +369,7 @@ async function startServerProcess(
     ...searchAttributeArgs(s.searchAttributes),
     ...s.extraArgs,
   ];
-  const [command, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', cliPath, ...args]] : [cliPath, args];
+  const { command, args: argv } = withParentDeathSignal('TERM', cliPath, args);
   // Its own group (detached: setsid) so a terminal's Ctrl-C does not reach it; output shown as the SDK does.
   const child = spawn(command, argv, { detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
