@@ -286,17 +286,20 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
 
 /**
  * True when nothing more happens without someone acting: every card has ended, waits for a human, or
- * waits (as TODO) for a dependency that has not ended — i.e. no owner, validator or correction is at work.
+ * waits (as TODO) for a dependency that is not DONE — i.e. no owner, validator or correction is at work.
+ * A card still waiting for a dependency that is already DONE is not idle: the backlog has yet to relay
+ * that news (it may be between workers — found by `npm run chaos`, which read such a backlog as idle).
  */
 export function isIdle(view: BacklogView): boolean {
   const pages = view.backlog.pages;
   if (pages && pages.received < pages.expected) return false; // pages still arriving
+  const done = new Set(view.cards.filter((c) => c.status === 'DONE').map((c) => c.cardId));
   return view.cards.every(
     (c) =>
       c.final ||
       c.status === 'AWAITING_HUMAN' ||
       c.state?.settled === true ||
-      (c.status === 'TODO' && (c.state?.waitingFor.length ?? 0) > 0),
+      (c.status === 'TODO' && (c.state?.waitingFor ?? []).some((d) => !done.has(d))),
   );
 }
 

@@ -36,3 +36,16 @@ describe('board of a paged backlog', () => {
     expect(renderBoard(all)).not.toContain('pages');
   });
 });
+
+describe('isIdle', () => {
+  const todo = (cardId: string, waitingFor: string[]) =>
+    ({ cardId, workflowId: `big/${cardId}`, final: false, legacy: false, status: 'TODO', attempt: 0, costUsd: 0, state: { waitingFor, settled: false } }) as unknown as BacklogView['cards'][number];
+
+  it('counts a card waiting for a dependency that is not DONE as idle, and one whose awaited dependency is DONE (news not yet relayed) as not', () => {
+    const base = view(50, 50);
+    const waitingOnHuman = { ...base.cards[0]!, cardId: 'H', status: 'AWAITING_HUMAN', final: false };
+    expect(isIdle({ ...base, cards: [...base.cards, waitingOnHuman, todo('B', ['H'])] })).toBe(true);
+    expect(isIdle({ ...base, cards: [...base.cards, todo('B', ['A'])] })).toBe(false); // A is DONE
+    expect(isIdle({ ...base, cards: [...base.cards, waitingOnHuman, todo('B', ['A', 'H'])] })).toBe(true);
+  });
+});
