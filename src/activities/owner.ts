@@ -95,6 +95,9 @@ const OwnerResultSchema = z.object({
   summary: z.string(),
   cost: CostSchema,
   session: z.object({ id: z.string().optional(), turns: z.number().int().nonnegative().optional() }).optional(),
+  git: z
+    .object({ branch: z.string(), baseCommit: z.string(), headCommit: z.string(), deleted: z.array(z.string()).optional() })
+    .optional(),
 });
 
 /** Compile-time guard: a field added to `OwnerResult` but not to the record's schema would be dropped by a retry. */

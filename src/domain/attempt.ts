@@ -5,9 +5,20 @@
 import type { Cost } from './cost.js';
 import type { AgentConfig, DebuggerConfig, JudgeConfig, Pricing, QaCheck, VerificationConfig } from './squad.js';
 import type { Priority } from './backlog.js';
+import type { AttemptGit, RepositoryTarget } from './repository.js';
 
-/** The validators of the validation pipeline, plus `owner` for an owner that failed to run. */
-export type ValidatorName = 'owner' | 'verification' | 'llm_judge' | 'qa';
+/**
+ * Which root an attempt's `workspace` path is relative to: `workspaces` (default; an isolated folder under the
+ * worker's workspaces root, `state/workspaces`) or `worktrees` (a git worktree of the backlog's repository
+ * under the worker's worktrees root, `state/worktrees` — a backlog with a `repository`, issue 9).
+ */
+export type WorkspaceRoot = 'workspaces' | 'worktrees';
+
+/**
+ * The validators of the validation pipeline, plus `owner` for an owner that failed to run and `merge` for
+ * an approved attempt whose merge into the integration branch conflicted (a rejection — PRODUCT.md).
+ */
+export type ValidatorName = 'owner' | 'verification' | 'llm_judge' | 'qa' | 'merge';
 
 /** One validator's verdict on one attempt. */
 export interface Verdict {
@@ -75,6 +86,15 @@ export interface OwnerInput {
   previousWorkspace?: string;
   dependencies: DependencyArtifacts[];
   feedback?: CorrectionFeedback;
+  /** Root of `workspace` and `previousWorkspace` (default `workspaces`; `worktrees` with a repository). */
+  workspaceRoot?: WorkspaceRoot;
+  /**
+   * The backlog's repository (issue 9): the workspace is then a git worktree on the attempt branch, made
+   * from the integration branch tip (a correction: from `previousGit.branch`, rebased on the tip).
+   */
+  repository?: RepositoryTarget;
+  /** The previous attempt's branch and commits, which a correction continues (with `repository`). */
+  previousGit?: AttemptGit;
   /**
    * Remaining budget for this run, USD (the smaller of what the card and backlog budgets leave — see
    * `runBudgetCheck`, src/domain/budget.ts); absent = unlimited. claude-code passes it as `--max-budget-usd`;
@@ -104,11 +124,15 @@ export interface OwnerResult {
   cost: Cost;
   /** The agent session of the run, when the agent kind reports one (`claude-code`). */
   session?: AgentSession;
+  /** With a repository: the attempt's branch and commits; `artifacts` are then the files it changed. */
+  git?: AttemptGit;
 }
 
 /** Input of the verification activity. */
 export interface VerificationInput {
   workspace: string;
+  /** Root of `workspace` (default `workspaces`). */
+  workspaceRoot?: WorkspaceRoot;
   artifacts: string[];
   config: VerificationConfig;
 }
@@ -117,6 +141,10 @@ export interface VerificationInput {
 export interface JudgeInput {
   card: CardSpec;
   workspace: string;
+  /** Root of `workspace` (default `workspaces`). */
+  workspaceRoot?: WorkspaceRoot;
+  /** With a repository: the attempt's commits; the judge gets the diff `baseCommit..headCommit`. */
+  git?: AttemptGit;
   artifacts: string[];
   config: JudgeConfig;
   /** The squad's price table, for the cost of an `llm` judge (`Verdict.cost`). */
@@ -131,6 +159,8 @@ export interface JudgeInput {
 /** Input of the QA activity. */
 export interface QaInput {
   workspace: string;
+  /** Root of `workspace` (default `workspaces`). */
+  workspaceRoot?: WorkspaceRoot;
   checks: QaCheck[];
 }
 
@@ -152,6 +182,10 @@ export interface AttemptRecord {
   budgetStop?: string;
   /** The owner run's agent session (`OwnerResult.session`), when its kind reports one. */
   session?: AgentSession;
+  /** Root of `workspace` (absent = `workspaces`). */
+  workspaceRoot?: WorkspaceRoot;
+  /** With a repository: the attempt's branch and commits (`OwnerResult.git`). */
+  git?: AttemptGit;
 }
 
 /** Input of the debugging activity. */

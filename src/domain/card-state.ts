@@ -6,6 +6,7 @@ import type { Cost } from './cost.js';
 import type { CardStatus, SettledStatus } from './lifecycle.js';
 import type { AgentConfig, CardTypeConfig, DebuggerConfig, Pricing } from './squad.js';
 import type { WebhookConfig } from './notifications.js';
+import type { MergeRecord, RepositoryTarget } from './repository.js';
 
 /** A human decision on an escalated card — PRODUCT.md ("approve / reject / clarify"). */
 export type ReviewDecision = 'approve' | 'reject' | 'clarify';
@@ -60,6 +61,8 @@ export interface CardPlan {
   webhooks?: WebhookConfig[];
   /** `squad.budget.per_backlog_usd`, for the budget gate; absent = unlimited. */
   backlogBudgetUsd?: number;
+  /** The backlog's git repository (`metadata.repository` / `--repo`); absent = isolated workspaces. */
+  repository?: RepositoryTarget;
 }
 
 /** The card workflow's result. */
@@ -116,6 +119,8 @@ export interface CardState {
   backlogBudgetExhausted: boolean;
   /** What the backlog had spent when it said its budget was used up, USD. */
   backlogSpentUsd?: number;
+  /** With a repository, once DONE: the merge of the card's approved attempt into the integration branch. */
+  merge?: MergeRecord;
   createdAt: string;
   updatedAt: string;
   completedAt?: string;

@@ -14,3 +14,4 @@ export * from './review.js';
 export * from './notifications.js';
 export * from './metrics.js';
 export * from './pages.js';
+export * from './repository.js';
