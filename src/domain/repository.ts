@@ -45,6 +45,8 @@ export interface AttemptGit {
 export interface MergeInput {
   backlogId: string;
   cardId: string;
+  /** The card's title (the merge commit's subject names the card by id and title). */
+  title: string;
   attempt: number;
   repository: RepositoryTarget;
   /** The approved attempt's branch and commits. */
@@ -111,7 +113,7 @@ export function attemptBranchName(backlogId: string, cardId: string, attempt: nu
  *
  * @param title the card's title (shortened to keep the subject within 100 characters)
  */
-export function mergeCommitMessage(input: Omit<MergeInput, 'repository' | 'git'> & { title: string; branch: string }): string {
+export function mergeCommitMessage(input: Omit<MergeInput, 'repository' | 'git'> & { branch: string }): string {
   const subject = `squadflow: merge ${input.cardId} (attempt ${input.attempt}): ${input.title}`;
   const lines = [
     subject.length > 100 ? `${subject.slice(0, 99)}…` : subject,
