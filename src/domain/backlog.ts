@@ -95,6 +95,15 @@ export type BacklogCard = z.infer<typeof BacklogCardSchema>;
 export const BacklogMetadataSchema = z.looseObject({
   backlog_id: z.string().regex(BACKLOG_ID_PATTERN, 'must be 1–100 letters, digits, ".", "_" or "-"').optional(),
   project: z.string().optional(),
+  /**
+   * The git repository the backlog delivers into (issue 9): a local path (relative to the backlog file) or a
+   * clone URL. Absent: every attempt works in an isolated folder, as before repositories existed.
+   */
+  repository: z.string().trim().min(1, 'must be a path or a clone URL').optional(),
+  /** The branch the integration branch `squadflow/<backlogId>` is created from; default: the repository's current branch. */
+  base_branch: z.string().trim().min(1).optional(),
+  /** Push the integration branch to `remote` (as `branch`, default the same name) when the backlog finishes. */
+  push: z.strictObject({ remote: z.string().trim().min(1), branch: z.string().trim().min(1).optional() }).optional(),
 });
 
 /** The whole backlog file. */
