@@ -91,6 +91,7 @@ export async function startBacklog(
           queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging },
           source: { file, metadata: plan.source.metadata as Record<string, unknown>, legacyCards },
           ...(pages ? { pages: pages.length, budgetUsd: plan.budgetUsd, webhooks: plan.cards[0]?.webhooks } : {}),
+          ...(plan.repository ? { repository: plan.repository } : {}),
         },
       ],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],

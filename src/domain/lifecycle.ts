@@ -53,7 +53,8 @@ const TRANSITIONS: Record<CardStatus, readonly CardStatus[]> = {
   TODO: ['IN_PROGRESS', 'BLOCKED', 'ESCALATED', 'DONE'],
   IN_PROGRESS: ['VALIDATING', 'REJECTED'],
   VALIDATING: ['APPROVED', 'REJECTED', 'ESCALATED'],
-  APPROVED: ['DONE'],
+  // A merge conflict of an approved attempt is a rejection (PRODUCT.md "Repository").
+  APPROVED: ['DONE', 'REJECTED'],
   DONE: [],
   REJECTED: ['CORRECTING', 'ESCALATED', 'IN_PROGRESS', 'DONE'],
   CORRECTING: ['APPROVED', 'REJECTED'],

@@ -174,3 +174,41 @@ export function branchNameProblem(name: string): string | undefined {
 export function isCloneUrl(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^[^/\s@]+@[^/\s:]+:/.test(s);
 }
+
+/** Input of the `removeWorktree` activity: the attempt worktree `workspace` (relative to the worktrees root). */
+export interface RemoveWorktreeInput {
+  backlogId: string;
+  repository: RepositoryTarget;
+  /** `<backlogId>/<cardId>/attempt-<n>`. */
+  workspace: string;
+}
+
+/** Input of the `finishRepository` and `pushIntegrationBranch` activities. */
+export interface FinishRepositoryInput {
+  backlogId: string;
+  repository: RepositoryTarget;
+}
+
+/** What `pushIntegrationBranch` pushed. */
+export interface PushResult {
+  remote: string;
+  /** The remote branch name. */
+  branch: string;
+  /** The commit pushed (40-hex). */
+  commit: string;
+}
+
+/**
+ * The repository activities as workflows call them (implemented in src/activities/repository/, registered
+ * by `createActivities`): workflows proxy this interface, so they need no import of activity code.
+ */
+export interface RepositoryActivities {
+  /** Merges an approved attempt into the integration branch exactly once (idempotent by trailers). */
+  mergeAttempt(input: MergeInput): Promise<MergeResult>;
+  /** Removes an attempt worktree (idempotent; a missing one is fine). */
+  removeWorktree(input: RemoveWorktreeInput): Promise<unknown>;
+  /** At the backlog's end: removes its worktrees and (unless `keepBranches`) its attempt branches. */
+  finishRepository(input: FinishRepositoryInput): Promise<unknown>;
+  /** Pushes the integration branch to `repository.push`. @throws a retryable failure when the push is refused. */
+  pushIntegrationBranch(input: FinishRepositoryInput): Promise<PushResult>;
+}

@@ -13,7 +13,8 @@ import {
 } from './backlog.js';
 import type { CardPlan, LegacyCorrection } from './card-state.js';
 import { findCycles, type GraphNode } from './graph.js';
-import { BACKLOG_ID_PATTERN } from './ids.js';
+import { BACKLOG_ID_PATTERN, CARD_ID_PATTERN } from './ids.js';
+import { attemptBranchName, branchNameProblem, integrationBranchName, type RepositoryTarget } from './repository.js';
 import { findPrice } from './pricing.js';
 import { SquadSchema, type AgentConfig, type SquadConfig } from './squad.js';
 
@@ -56,6 +57,16 @@ export interface BacklogPlan {
   source: BacklogFile;
   /** `squad.budget.per_backlog_usd`: the whole backlog's budget, USD; absent = unlimited. */
   budgetUsd?: number;
+  /** The repository the backlog delivers into, once the client has checked it (`withRepository`). */
+  repository?: RepositoryTarget;
+}
+
+/**
+ * The plan with its repository: set on the plan and on every card plan (each card workflow works in it).
+ * @param target a repository checked by the client before anything starts (see `inspectRepository`).
+ */
+export function withRepository(plan: BacklogPlan, target: RepositoryTarget): BacklogPlan {
+  return { ...plan, repository: target, cards: plan.cards.map((c) => ({ ...c, repository: target })) };
 }
 
 /** Options of `planBacklog`. */
@@ -71,6 +82,8 @@ export interface PlanOptions {
    * directory, absolute); they are handed to dependents joined to it. Absent: left relative.
    */
   artifactBase?: string;
+  /** `--repo`: the repository to deliver into, overriding `metadata.repository` (only its presence matters here). */
+  repository?: string;
 }
 
 function pathToString(path: readonly PropertyKey[]): string {
@@ -162,6 +175,7 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
     issues.push({ file, field: 'metadata.backlog_id', message: `"${backlogId}" must be 1–100 letters, digits, ".", "_" or "-"` });
   }
   if (backlog.cards.length === 0) issues.push({ file, field: 'cards', message: 'no cards' });
+  if (opts.repository ?? backlog.metadata.repository) issues.push(...branchNameIssues(file, backlogId, backlog.cards));
 
   const byId = new Map<string, BacklogCard>();
   for (const card of backlog.cards) if (!byId.has(card.id)) byId.set(card.id, card);
@@ -238,6 +252,23 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
 
   if (issues.length > 0) throw new BacklogValidationError(issues);
   return resolvePlan(backlogId, backlog, squad!, opts.artifactBase);
+}
+
+/**
+ * With a repository, the backlog id and every card id become parts of git branch names
+ * (`squadflow/<backlogId>/<cardId>/attempt-<n>`, src/domain/repository.ts): ids git refuses in a branch
+ * name (`a..b`, `x.lock`, a trailing `.`) are refused here, before anything starts.
+ */
+function branchNameIssues(file: string, backlogId: string, cards: BacklogCard[]): BacklogIssue[] {
+  const issues: BacklogIssue[] = [];
+  const own = branchNameProblem(integrationBranchName(backlogId));
+  if (own) issues.push({ file, field: 'metadata.backlog_id', message: `"${backlogId}" cannot name the git branch squadflow/${backlogId}: it ${own}` });
+  cards.forEach((card, i) => {
+    if (card.status === 'DONE' || card.type === CORRECTION_TYPE || !CARD_ID_PATTERN.test(card.id)) return;
+    const problem = branchNameProblem(attemptBranchName('b', card.id, 1).replace('squadflow/b/', ''));
+    if (problem) issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `"${card.id}" cannot be part of a git branch name: it ${problem}` });
+  });
+  return issues;
 }
 
 /** What a card's own turn-limit flag is called, by owner agent kind; kinds without one are absent. */

@@ -6,6 +6,7 @@
 import { log, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { NotificationEvent, WebhookConfig } from '../domain/notifications.js';
+import type { RepositoryActivities } from '../domain/repository.js';
 import { DEBUGGING_ACTIVITY_TIMEOUT_MS, OWNER_ACTIVITY_TIMEOUT_MS, VALIDATION_ACTIVITY_TIMEOUT_MS } from '../domain/timeouts.js';
 import { NON_RETRYABLE_ACTIVITY_ERRORS } from '../activities/errors.js';
 import type { Activities } from '../activities/index.js';
@@ -79,6 +80,35 @@ const READ_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: ['WorkflowNotFoundError'] },
 };
+
+/**
+ * Git work on the backlog's repository (merge, worktree removal, end of backlog): local `git` commands of
+ * seconds, 2 min each; a merge that lost the race for the integration branch recomputes inside the
+ * activity, so retries are for infrastructure (a lock held by a crashed git, a worker lost). 5 tries.
+ */
+const REPOSITORY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RepositoryError'] },
+};
+
+/**
+ * Pushing the integration branch at the backlog's end: a network call, 3 tries over about a minute; a
+ * push still refused is reported in the backlog's state and the backlog ends anyway (issue 9).
+ */
+const PUSH_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 4, nonRetryableErrorTypes: ['RepositoryError'] },
+};
+
+/**
+ * Proxies of the repository activities (owner-side git work runs inside `runOwner`). They share the
+ * owners' queue: its workers are the ones that hold the worktrees and the repository.
+ */
+export function repositoryActivities(queues: ActivityQueues) {
+  const { mergeAttempt, removeWorktree, finishRepository } = proxyActivities<RepositoryActivities>({ ...REPOSITORY_OPTIONS, taskQueue: queues.owners });
+  const { pushIntegrationBranch } = proxyActivities<RepositoryActivities>({ ...PUSH_OPTIONS, taskQueue: queues.owners });
+  return { mergeAttempt, removeWorktree, finishRepository, pushIntegrationBranch };
+}
 
 /** Proxies of every activity, each routed to its kind's task queue. */
 export function squadActivities(queues: ActivityQueues) {

@@ -12,6 +12,7 @@ import {
   estimateRunUsd,
   runBudgetCheck,
   type AgentSession,
+  type AttemptGit,
   type AttemptRecord,
   type CardPlan,
   type CardStatus,
@@ -22,7 +23,7 @@ import {
   type Verdict,
 } from '../domain/index.js';
 import type { AgentFailureDetails } from '../activities/errors.js';
-import { squadActivities, type ActivityQueues } from './activities.js';
+import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 
 /** What `runAttempt` needs. */
 export interface AttemptInput {
@@ -35,6 +36,8 @@ export interface AttemptInput {
   dependencies: DependencyArtifacts[];
   /** Workspace of the previous attempt, reworked by a correction. */
   previousWorkspace?: string;
+  /** With a repository: the previous attempt's branch and commits, which a correction continues. */
+  previousGit?: AttemptGit;
   feedback?: CorrectionFeedback;
   /**
    * What the card has spent before this attempt, for the budget gate: USD, the costs of its earlier owner
@@ -104,13 +107,18 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const beforeRun = hooks.beforeRun ?? (async () => undefined);
   const acts = squadActivities(input.queues);
   const workspace = attemptWorkspace(plan.backlogId, plan.card.id, attempt);
+  // With a repository the workspace is a git worktree (issue 9), under the worktrees root.
+  const { repository } = plan;
+  const workspaceRoot = repository ? ('worktrees' as const) : undefined;
   const startedAt = now();
   // The owner run's agent session (Claude Code session id, turns), shown on the attempt record once known.
   let session: AgentSession | undefined;
-  const done = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
+  let git: AttemptGit | undefined;
+  const record = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
     attempt,
     workflowId: input.workflowId,
     workspace,
+    ...(workspaceRoot ? { workspaceRoot } : {}),
     artifacts,
     summary,
     verdicts,
@@ -121,7 +129,13 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     finishedAt: now(),
     ...(budgetStop ? { budgetStop } : {}),
     ...(session ? { session } : {}),
+    ...(git ? { git } : {}),
   });
+  // A finished attempt's worktree goes (its branch stays, for corrections, the merge and `squadflow diff`).
+  const done = async (...args: Parameters<typeof record>): Promise<AttemptRecord> => {
+    if (repository) await removeAttemptWorktree(input, workspace);
+    return record(...args);
+  };
   // The gate before a run: `spentNow` is what this attempt spent so far (not yet reported to the backlog).
   const gate = async (spentNow: number, estimateUsd: number) =>
     runBudgetCheck({
@@ -133,7 +147,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     });
 
   const ownerGate = await gate(0, estimateRunUsd(input.spent?.ownerRuns ?? []));
-  if (!ownerGate.ok) return done([], 'not started: over budget', [], { inputTokens: 0, outputTokens: 0, usd: 0 }, ownerGate.reason);
+  if (!ownerGate.ok) return record([], 'not started: over budget', [], { inputTokens: 0, outputTokens: 0, usd: 0 }, ownerGate.reason);
 
   hooks.onStatus('IN_PROGRESS');
   let owner: OwnerResult;
@@ -146,13 +160,16 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
         attempt,
         agent: plan.agent,
         workspace,
-        previousWorkspace: input.previousWorkspace,
+        ...(repository
+          ? { workspaceRoot, repository, ...(input.previousGit ? { previousGit: input.previousGit } : {}) }
+          : { previousWorkspace: input.previousWorkspace }),
         dependencies: input.dependencies,
         feedback: input.feedback,
         budgetUsd: ownerGate.remainingUsd,
         pricing: plan.pricing,
       });
       session = owner.session;
+      git = owner.git;
       break;
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
@@ -170,19 +187,39 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   await beforeRun();
   const { typeConfig, card } = plan;
   const { artifacts } = owner;
-  const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ workspace, artifacts, config: typeConfig.verification }));
+  const at = workspaceRoot ? { workspace, workspaceRoot } : { workspace };
+  const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ ...at, artifacts, config: typeConfig.verification }));
   if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
 
   const judgeGate = await gate(owner.cost.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
   if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], owner.cost, judgeGate.reason);
   const ownerModel = plan.agent.kind !== 'command' ? plan.agent.model : undefined;
   const [judge, qa] = await Promise.all([
-    failedAsVerdict('llm_judge', acts.judgeArtifacts({ card, workspace, artifacts, config: typeConfig.judge, pricing: plan.pricing, ownerModel })),
-    failedAsVerdict('qa', acts.runQa({ workspace, checks: typeConfig.qa.checks })),
+    failedAsVerdict(
+      'llm_judge',
+      acts.judgeArtifacts({ card, ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.judge, pricing: plan.pricing, ownerModel }),
+    ),
+    failedAsVerdict('qa', acts.runQa({ ...at, checks: typeConfig.qa.checks })),
   ]);
   const verdicts = [verification, judge, qa];
   const cost = addCosts(owner.cost, ...verdicts.flatMap((v) => (v.cost ? [v.cost] : [])));
   return done(artifacts, owner.summary, verdicts, cost);
+}
+
+/**
+ * Removes an attempt's worktree once the attempt is over (also when its owner failed: a half-made
+ * worktree goes too). A removal that fails is logged, never a failed attempt: the backlog's end
+ * (`finishRepository`) removes what is left.
+ */
+async function removeAttemptWorktree(input: AttemptInput, workspace: string): Promise<void> {
+  const { plan } = input;
+  if (!plan.repository) return;
+  try {
+    await repositoryActivities(input.queues).removeWorktree({ backlogId: plan.backlogId, repository: plan.repository, workspace });
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    log.warn('Could not remove the attempt worktree', { cardId: plan.card.id, workspace, error: failureMessage(err) });
+  }
 }
 
 /**

@@ -102,6 +102,22 @@ export interface BacklogState {
   shards?: ShardEntry[];
   /** A shard: its page number (0-based). */
   shardIndex?: number;
+  /** The repository the backlog delivers into (issue 9), and what happened at its end. */
+  repository?: BacklogRepositoryState;
+}
+
+/** A backlog's repository as `status --json` shows it: where, which branches, and the push at the end. */
+export interface BacklogRepositoryState {
+  /** The local repository (absolute), or the clone URL. */
+  path?: string;
+  url?: string;
+  baseBranch: string;
+  /** The integration branch, `squadflow/<backlogId>`. */
+  branch: string;
+  /** Set once the backlog ended and its worktrees (and, unless kept, attempt branches) were cleaned up. */
+  cleanedUp?: boolean;
+  /** The push of the integration branch at the end (`metadata.push`): what was pushed, or why it was refused. */
+  push?: { remote: string; branch: string; commit?: string; error?: string };
 }
 
 /** What a {@link BacklogBook} runs. */

@@ -29,9 +29,10 @@ import {
   type CardPlan,
   type DependencyArtifacts,
   type OpsDecision,
+  type RepositoryTarget,
   type WebhookConfig,
 } from '../domain/index.js';
-import { squadActivities, type ActivityQueues } from './activities.js';
+import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
 import { backlogBudgetQuery, backlogStateQuery } from './backlog-queries.js';
 import {
@@ -63,6 +64,8 @@ export interface BacklogWorkflowInput {
   budgetUsd?: number;
   /** A paged backlog's webhooks (the squad's `notifications`), for `backlog.finished`. */
   webhooks?: WebhookConfig[];
+  /** The repository the backlog delivers into (also in every card plan); absent = isolated workspaces. */
+  repository?: RepositoryTarget;
 }
 
 export { backlogBudgetQuery, backlogStateQuery };
@@ -97,6 +100,7 @@ export type BacklogResult = BacklogState;
 export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<BacklogResult> {
   if (input.pages !== undefined) return pagedBacklog(input, input.pages);
   const book = new BacklogBook(input);
+  book.state.repository = repositoryState(input.repository);
   setHandler(backlogStateQuery, () => book.state);
   setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
   setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
@@ -108,6 +112,7 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
 
   await book.startAll();
   await book.awaitAll();
+  await finishRepository(input, book.state);
   book.state.finished = true;
   const { counts, costUsd } = book.tally();
   await notifyFinished(input, input.cards[0]?.webhooks, counts, costUsd);
@@ -137,6 +142,7 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     finished: false,
     pages: { expected, received: 0 },
     shards: [],
+    ...(input.repository ? { repository: repositoryState(input.repository) } : {}),
   };
   const shards = state.shards!;
   const toShards = (send: (h: ExternalWorkflowHandle) => Promise<void>) =>
@@ -199,6 +205,7 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
       await condition(() => shards.every((s) => s.finished));
     });
   }
+  await finishRepository(input, state);
   state.finished = true;
   const counts: Record<string, number> = {};
   for (const s of shards) for (const [k, n] of Object.entries(s.counts ?? {})) counts[k] = (counts[k] ?? 0) + n;
@@ -241,6 +248,51 @@ function setBudgetAndPauseHandlers(
       { validator: (d) => assertPause(state, paused, d) },
     );
   }
+}
+
+/** What `status` shows of a backlog's repository before it ends. */
+function repositoryState(target: RepositoryTarget | undefined): BacklogState['repository'] {
+  if (!target) return undefined;
+  return { ...(target.path ? { path: target.path } : { url: target.url }), baseBranch: target.baseBranch, branch: target.integrationBranch };
+}
+
+/**
+ * The end of a backlog with a repository (issue 9): every worktree it left is removed and, unless
+ * `--keep-branches`, its attempt branches are deleted (the integration branch stays); then, when
+ * `metadata.push` asks for it and the backlog was not cancelled, the integration branch is pushed. A
+ * push still refused after its retries is recorded in the state and logged; the backlog ends anyway.
+ * Runs even when the backlog was cancelled (nothing may be left in `git worktree list`).
+ */
+async function finishRepository(input: BacklogWorkflowInput, state: BacklogState): Promise<void> {
+  const { repository } = input;
+  if (!repository) return;
+  const repo = repositoryActivities(input.queues);
+  const cancelled = CancellationScope.current().consideredCancelled;
+  await CancellationScope.nonCancellable(async () => {
+    try {
+      await repo.finishRepository({ backlogId: input.backlogId, repository });
+      if (state.repository) state.repository.cleanedUp = true;
+    } catch (err) {
+      log.warn('Could not clean up the repository', { backlogId: input.backlogId, error: (err as Error).message });
+    }
+    if (!repository.push || cancelled) return;
+    const target = { remote: repository.push.remote, branch: repository.push.branch ?? repository.integrationBranch };
+    try {
+      const pushed = await repo.pushIntegrationBranch({ backlogId: input.backlogId, repository });
+      if (state.repository) state.repository.push = { ...target, ...pushed };
+    } catch (err) {
+      const error = rootMessage(err);
+      log.warn('Push of the integration branch refused', { backlogId: input.backlogId, ...target, error });
+      if (state.repository) state.repository.push = { ...target, error };
+    }
+  });
+}
+
+/** The message of the deepest cause of a failure (an activity's own error, not "Activity task failed"). */
+function rootMessage(err: unknown): string {
+  let e = err as { cause?: unknown; message?: string } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
 }
 
 /** The `backlog.finished` notification: waited for at most a minute, never failing the backlog. */

@@ -33,6 +33,7 @@ import {
   type Cost,
   type DependencyArtifacts,
   type HumanReview,
+  type MergeRecord,
   type OpsDecision,
   type SettledStatus,
 } from '../domain/index.js';
@@ -198,8 +199,38 @@ export class CardBook {
   addAttempt(result: AttemptRecord): boolean {
     this.state.attempts.push(result);
     this.state.attempt = result.attempt;
-    this.state.artifacts = result.artifacts.map((a) => `${result.workspace}/${a}`);
+    // In a repository the artifacts are repository paths (the dependents' worktrees hold them once merged).
+    this.state.artifacts = result.git ? result.artifacts : result.artifacts.map((a) => `${result.workspace}/${a}`);
     return this.addCost(result.cost);
+  }
+
+  /** Records the merge of the card's approved attempt into the integration branch (shown in its state). */
+  recordMerge(merge: MergeRecord): void {
+    this.state.merge = merge;
+    this.audit('squadflow', 'merged', `attempt ${merge.attempt} (${merge.branch}) merged into ${merge.integrationBranch} as ${merge.commit}`);
+  }
+
+  /**
+   * Turns an approved attempt into a rejected one because its merge conflicted (PRODUCT.md "Repository": a
+   * merge conflict is a rejection whose feedback names the files): a failed `merge` verdict is added to
+   * the attempt's record, which the next correction round reads as feedback.
+   * @returns the attempt record, now failed.
+   */
+  rejectMerge(attempt: AttemptRecord, files: string[], cards: string[]): AttemptRecord {
+    const branch = this.plan.repository?.integrationBranch ?? 'the integration branch';
+    const from = cards.length > 0 ? ` with the work of ${cards.join(', ')}` : '';
+    const verdict = {
+      validator: 'merge' as const,
+      passed: false,
+      reasons: [
+        `merge conflict${from} on ${branch} in ${files.join(', ')}: rework the change on top of ${branch} so that it keeps both`,
+      ],
+      at: new Date().toISOString(),
+    };
+    attempt.verdicts.push(verdict);
+    attempt.passed = false;
+    this.audit('squadflow', 'merge_conflict', verdict.reasons[0]!);
+    return attempt;
   }
 
   /**

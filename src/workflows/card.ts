@@ -18,6 +18,7 @@ import {
 } from '@temporalio/workflow';
 import {
   MAX_CORRECTIONS,
+  attemptWorkspace,
   correctionWorkflowId,
   failureReasons,
   previousRuns,
@@ -32,7 +33,7 @@ import {
   type NotificationEvent,
   type OpsDecision,
 } from '../domain/index.js';
-import { drainNotifications, notifyInBackground, squadActivities, type ActivityQueues } from './activities.js';
+import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 import { runAttempt, type AttemptInput } from './attempt.js';
 import { CardBook } from './card-book.js';
 import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
@@ -136,6 +137,7 @@ export async function cardWorkflow({ plan, queues, paused, restart }: CardWorkfl
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
+        await removeCurrentWorktree(card, queues);
         card.finish('CANCELLED', 'cancelled');
         reportFinished(card, 'CANCELLED');
         await card.settle('CANCELLED');
@@ -158,6 +160,24 @@ async function restartAfterFailure(card: CardBook, run: CardRun, queues: Activit
 }
 
 /**
+ * A cancelled card's current attempt worktree is removed (issue 9, "a cancelled card's worktree is removed
+ * too"); its branch stays until the backlog ends. Best effort: the backlog's end removes what is left.
+ */
+async function removeCurrentWorktree(card: CardBook, queues: ActivityQueues): Promise<void> {
+  const { plan, state } = card;
+  if (!plan.repository || state.attempt === 0) return;
+  try {
+    await repositoryActivities(queues).removeWorktree({
+      backlogId: plan.backlogId,
+      repository: plan.repository,
+      workspace: attemptWorkspace(plan.backlogId, plan.card.id, state.attempt),
+    });
+  } catch (err) {
+    log.warn('Could not remove the cancelled attempt worktree', { cardId: plan.card.id, error: (err as Error).message });
+  }
+}
+
+/**
  * Counts the card's end (DONE or CANCELLED) in the worker's Prometheus metrics, once: REJECTED / BLOCKED
  * rests are reported apart (`reportCardRested`), FAILED by the backlog. A sink: no history event, not
  * called on replay.
@@ -165,6 +185,12 @@ async function restartAfterFailure(card: CardBook, run: CardRun, queues: Activit
 function reportFinished(card: CardBook, status: Extract<CardFinalStatus, 'DONE' | 'CANCELLED'>): void {
   const { state } = card;
   reportCardFinished({ status, cardType: state.card.type, attempts: state.attempts.length, costUsd: state.cost.usd });
+}
+
+/** The latest attempt that made an attempt branch (with a repository), if any. */
+function latestWithBranch(attempts: AttemptRecord[]): AttemptRecord | undefined {
+  for (let i = attempts.length - 1; i >= 0; i--) if (attempts[i]!.git) return attempts[i];
+  return undefined;
 }
 
 /** The steps of one card, from waiting for dependencies to coming to rest. */
@@ -187,6 +213,7 @@ class CardRun {
   /** After `retry`: a fresh attempt with a fresh correction budget (and no dependency wait after REJECTED). */
   freshStart(afterRejection: boolean): void {
     this.retryOfRejected = afterRejection;
+    this.humanContext = undefined;
     this.correctionLimit = this.card.state.corrections + MAX_CORRECTIONS;
   }
 
@@ -211,14 +238,41 @@ class CardRun {
     // 2. Owner, then the validation pipeline.
     let result = await this.attempt();
 
-    // 3. Corrections (at most MAX_CORRECTIONS, plus one per human clarify), then escalation. A run that
-    //    would start over budget escalates at once.
-    let humanContext: string | undefined;
+    for (;;) {
+      // 3. Corrections, then escalation, until the attempt is approved (or rejected / skipped by a human).
+      const approval = await this.untilApproved(result);
+      if (approval.kind === 'rejected') {
+        card.setStatus('REJECTED');
+        return 'REJECTED';
+      }
+      if (approval.kind === 'skipped') {
+        await this.mergeSkipped(approval.decision);
+        return this.skip();
+      }
+      card.setStatus('APPROVED');
+      // 4. Into the integration branch, exactly once; a conflict is a rejection like any other.
+      const conflict = await this.merge(approval.human);
+      if (!conflict) break;
+      result = conflict;
+    }
+    card.setStatus('DONE');
+    return 'DONE';
+  }
+
+  /**
+   * Corrections (at most MAX_CORRECTIONS, plus one per human clarify), then escalation, until an attempt
+   * passes or a human decides. A run that would start over budget escalates at once.
+   */
+  private async untilApproved(
+    first: AttemptRecord,
+  ): Promise<{ kind: 'approved'; human?: HumanReview } | { kind: 'rejected' } | { kind: 'skipped'; decision: OpsDecision }> {
+    const { card } = this;
+    let result = first;
     while (!result.passed) {
       if (!result.budgetStop) {
         card.setStatus('REJECTED');
         if (card.state.corrections < this.correctionLimit) {
-          result = await this.correct(humanContext);
+          result = await this.correct(this.humanContext);
           continue;
         }
       } else if (!['TODO', 'VALIDATING', 'REJECTED'].includes(card.state.status)) {
@@ -229,21 +283,64 @@ class CardRun {
           ? `over budget: ${result.budgetStop}`
           : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
       );
-      if (decision.kind === 'skip') return this.skip();
+      if (decision.kind === 'skip') return { kind: 'skipped', decision: decision.decision };
       if (decision.kind !== 'review') continue;
       const review = decision.review;
-      if (review.decision === 'approve') break;
-      if (review.decision === 'reject') {
-        card.setStatus('REJECTED');
-        return 'REJECTED';
-      }
-      humanContext = review.context;
+      if (review.decision === 'approve') return { kind: 'approved', human: review };
+      if (review.decision === 'reject') return { kind: 'rejected' };
+      this.humanContext = review.context;
       this.correctionLimit = card.state.corrections + 1;
-      result = await this.correct(humanContext);
+      result = await this.correct(this.humanContext);
     }
-    card.setStatus('APPROVED');
-    card.setStatus('DONE');
-    return 'DONE';
+    return { kind: 'approved' };
+  }
+
+  /** Context a human gave with `clarify`, passed to every later correction round of this run. */
+  private humanContext: string | undefined;
+
+  /**
+   * Merges the approved attempt (the latest one with a branch) into the integration branch — once: the
+   * activity finds a merge it already made. Without a repository, or without an attempt branch (a human
+   * approved an attempt whose owner failed), there is nothing to merge.
+   * @returns undefined when merged (or nothing to merge); on a conflict, the attempt record with a failed
+   *   `merge` verdict naming the files and the cards they came from (the card is then REJECTED).
+   */
+  private async merge(human?: { reviewer: string; decision: string }): Promise<AttemptRecord | undefined> {
+    const { card } = this;
+    const { plan } = card;
+    const approved = latestWithBranch(card.state.attempts);
+    if (!plan.repository || !approved?.git) return undefined;
+    const merged = await repositoryActivities(this.queues).mergeAttempt({
+      backlogId: plan.backlogId,
+      cardId: plan.card.id,
+      title: plan.card.title,
+      attempt: approved.attempt,
+      repository: plan.repository,
+      git: approved.git,
+      costUsd: card.state.cost.usd,
+      ...(human ? { human: { reviewer: human.reviewer, decision: human.decision } } : {}),
+    });
+    if (merged.status === 'merged') {
+      card.recordMerge({
+        commit: merged.commit,
+        integrationBranch: plan.repository.integrationBranch,
+        attempt: approved.attempt,
+        branch: approved.git.branch,
+        at: new Date().toISOString(),
+      });
+      return undefined;
+    }
+    card.setStatus('REJECTED');
+    return card.rejectMerge(approved, merged.files, merged.cards);
+  }
+
+  /**
+   * A card skipped by a human while it has an attempt branch: its work is merged (trailer decision `skip`);
+   * a conflict does not stop a skip (an override), it is audited instead.
+   */
+  private async mergeSkipped(decision: OpsDecision): Promise<void> {
+    const conflict = await this.merge({ reviewer: decision.reviewer, decision: 'skip' });
+    if (conflict) this.card.audit('squadflow', 'not_merged', `skipped without merging: ${failureReasons(conflict.verdicts).join('; ')}`);
   }
 
   /** ESCALATED → AWAITING_HUMAN (audited, notified), then the next human or ops decision. */
@@ -362,6 +459,7 @@ class CardRun {
           round,
           dependencies: card.dependencies(),
           previousWorkspace: last.workspace,
+          ...(latestWithBranch(history)?.git ? { previousGit: latestWithBranch(history)!.git } : {}),
           feedback,
           paused: card.state.paused,
           spent: this.spent(),
