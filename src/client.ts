@@ -29,6 +29,7 @@ import { runDev } from './cli/dev.js';
 import { registerOpsCommands } from './cli/ops.js';
 import { CliError, EXIT, errorJson, silenceUsageErrors, usageMessage, wantsJson } from './cli/errors.js';
 import { exportBacklog } from './cli/export.js';
+import { registerInitCommand } from './cli/init.js';
 import { readCardHistory, renderHistory } from './cli/history.js';
 import { listCards, parseStatus, renderList } from './cli/list.js';
 import { loadBacklog } from './cli/load.js';
@@ -359,6 +360,7 @@ export function buildProgram(): Command {
       }
     });
 
+  registerInitCommand(program);
   registerOpsCommands(program, withClient, (json, value, text) => (json ? printJson(value) : console.log(text)));
 
   return program;
