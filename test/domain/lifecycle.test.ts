@@ -18,6 +18,7 @@ const ALLOWED: [CardStatus, CardStatus][] = [
   ['VALIDATING', 'APPROVED'],
   ['VALIDATING', 'REJECTED'],
   ['APPROVED', 'DONE'],
+  ['APPROVED', 'REJECTED'], // its merge into the integration branch conflicted
   ['REJECTED', 'CORRECTING'],
   ['REJECTED', 'ESCALATED'],
   ['CORRECTING', 'APPROVED'],
@@ -47,7 +48,6 @@ const FORBIDDEN: [CardStatus, CardStatus][] = [
   ['IN_PROGRESS', 'DONE'],
   ['VALIDATING', 'DONE'],
   ['VALIDATING', 'CORRECTING'],
-  ['APPROVED', 'REJECTED'],
   ['APPROVED', 'TODO'],
   ['REJECTED', 'APPROVED'],
   ['REJECTED', 'AWAITING_HUMAN'],
