@@ -74,7 +74,14 @@ function printJson(value: unknown): void {
 
 /** The `status --json` document (kept stable: tooling and tests read it). */
 function statusJson(backlogId: string, view: BacklogView) {
-  return { backlogId, running: view.running, cards: view.cards.map(({ state: _state, ...row }) => row) };
+  const repo = view.backlog.repository;
+  return {
+    backlogId,
+    running: view.running,
+    // The repository the backlog delivers into and its integration branch (issue 9).
+    ...(repo ? { repository: { path: repo.path ?? repo.url, branch: repo.branch, baseBranch: repo.baseBranch, ...(repo.push ? { push: repo.push } : {}) } } : {}),
+    cards: view.cards.map(({ state, ...row }) => (state?.merge ? { ...row, mergeCommit: state.merge.commit } : row)),
+  };
 }
 
 /** Aborted on the first Ctrl-C / SIGTERM while `fn` runs (for commands that watch until idle). */

@@ -40,6 +40,7 @@ function cardJson(s: CardState): Json {
     validation_history: validationHistory(s.attempts),
     cost_tracking: costTracking(s.cost),
     audit_log: s.auditLog,
+    ...(s.merge ? { merge_commit: s.merge.commit, merged_branch: s.merge.branch, integration_branch: s.merge.integrationBranch } : {}),
     created_at: s.createdAt,
     updated_at: s.updatedAt,
     ...(s.completedAt ? { completed_at: s.completedAt } : {}),
@@ -58,12 +59,24 @@ function correctionCards(s: CardState): Json[] {
       dependencies: [],
       parent_card: s.card.id,
       attempt: a.attempt,
-      artifacts: a.artifacts.map((p) => `${a.workspace}/${p}`),
+      artifacts: a.git ? a.artifacts : a.artifacts.map((p) => `${a.workspace}/${p}`),
+      ...(a.git ? { branch: a.git.branch, base_commit: a.git.baseCommit, head_commit: a.git.headCommit } : {}),
       validation_history: validationHistory([a]),
       cost_tracking: costTracking(a.cost),
       created_at: a.startedAt,
       updated_at: a.finishedAt,
     }));
+}
+
+/**
+ * The repository fields of the export: the integration branch, and the repository itself when it came from
+ * `--repo` rather than the file (an absolute path or URL, so the export runs against the same repository).
+ */
+function repositoryMetadata(view: BacklogView): Json {
+  const repo = view.backlog.repository;
+  if (!repo) return {};
+  const fromFile = view.backlog.source.metadata.repository !== undefined;
+  return { ...(fromFile ? {} : { repository: repo.path ?? repo.url, base_branch: repo.baseBranch }), integration_branch: repo.branch };
 }
 
 /** The backlog as a `backlog_master.json` document. */
@@ -78,6 +91,7 @@ export function exportBacklog(view: BacklogView): Json {
       exported_at: new Date().toISOString(),
       started_at: view.backlog.startedAt,
       finished: !view.running,
+      ...repositoryMetadata(view),
     },
     cards: [...legacy, ...run.flatMap((s) => [cardJson(s), ...correctionCards(s)])],
   };

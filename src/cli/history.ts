@@ -27,6 +27,8 @@ export interface CardHistory {
   final: boolean;
   timeline: TimelineEntry[];
   state: CardState;
+  /** The backlog's repository and integration branch, when it delivers into one (issue 9). */
+  repository?: { path?: string; url?: string; branch: string };
 }
 
 /** The status timeline of a state with durations (see {@link TimelineEntry}). Pure. */
@@ -73,7 +75,9 @@ export async function readCardHistory(client: Client, backlogId: string, cardId:
   if (!state) {
     throw new CliError(`card "${cardId}" ended ${entry.outcome!.status} without a recorded state: ${entry.outcome!.message ?? ''}; see: temporal workflow show -w ${entry.workflowId}`, EXIT.failure);
   }
-  return { backlogId, cardId, workflowId: entry.workflowId, final, timeline: timelineOf(state, final, now), state };
+  const repo = backlog.repository;
+  const repository = repo ? { ...(repo.path ? { path: repo.path } : { url: repo.url }), branch: repo.branch } : undefined;
+  return { backlogId, cardId, workflowId: entry.workflowId, final, timeline: timelineOf(state, final, now), state, ...(repository ? { repository } : {}) };
 }
 
 /** A duration for people: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`. */
@@ -109,6 +113,8 @@ export function renderHistory(h: CardHistory): string {
   );
   if (s.card.dependencies.length) out.push(`  depends on ${s.card.dependencies.join(', ')}${s.waitingFor.length ? ` (waiting for ${s.waitingFor.join(', ')})` : ''}`);
   if (s.blockedBy) out.push(`  blocked by ${s.blockedBy.cardId} (${s.blockedBy.status})`);
+  if (h.repository) out.push(`  repository ${h.repository.path ?? h.repository.url} · integration branch ${h.repository.branch}`);
+  if (s.merge) out.push(`  merged: attempt ${s.merge.attempt} (${s.merge.branch}) into ${s.merge.integrationBranch} as ${s.merge.commit} at ${time(s.merge.at)}`);
 
   out.push('', 'Timeline');
   for (const t of h.timeline) out.push(`  ${time(t.at)}  ${t.status.padEnd(15)} ${formatDuration(t.durationMs)}`);
@@ -127,7 +133,8 @@ export function renderHistory(h: CardHistory): string {
       if (f.humanContext) out.push(`      human context: ${f.humanContext}`);
     }
     if (a.summary) out.push(`    owner: ${a.summary}`);
-    if (a.artifacts.length) out.push(`    artifacts: ${a.artifacts.join(', ')} (in ${a.workspace})`);
+    if (a.git) out.push(`    branch ${a.git.branch} · ${a.git.baseCommit.slice(0, 10)}..${a.git.headCommit.slice(0, 10)}${a.git.deleted?.length ? ` · deleted ${a.git.deleted.join(', ')}` : ''}`);
+    if (a.artifacts.length) out.push(`    artifacts: ${a.artifacts.join(', ')}${a.git ? ' (changed files)' : ` (in ${a.workspace})`}`);
     for (const v of a.verdicts) {
       const score = v.score !== undefined ? ` score ${v.score.toFixed(1)}` : '';
       out.push(`    ${v.passed ? '✓' : '✗'} ${v.validator}${score} (${time(v.at)})`);

@@ -8,6 +8,11 @@ function pad(s: string, n: number): string {
 /** One line per card: id, status, attempt, judge score, cost (USD), note. */
 export function renderStatus(view: BacklogView): string {
   const lines = [`backlog ${view.backlog.backlogId} — ${view.running ? 'running' : 'finished'}`];
+  const repo = view.backlog.repository;
+  if (repo) {
+    const push = repo.push ? ` · pushed to ${repo.push.remote}/${repo.push.branch}${repo.push.error ? ` REFUSED: ${repo.push.error}` : ''}` : '';
+    lines.push(`  repository ${repo.path ?? repo.url} · branch ${repo.branch} (from ${repo.baseBranch})${push}`);
+  }
   const width = Math.max(8, ...view.cards.map((c) => c.cardId.length));
   lines.push(`  ${pad('CARD', width)}  ${pad('STATUS', 15)} ATTEMPT  SCORE  COST USD  NOTE`);
   for (const c of view.cards) lines.push('  ' + renderRow(c, width));
@@ -18,7 +23,9 @@ export function renderStatus(view: BacklogView): string {
 
 function renderRow(c: CardView, width: number): string {
   const score = c.score === undefined ? '-' : c.score.toFixed(1);
-  return `${pad(c.cardId, width)}  ${pad(c.status, 15)} ${pad(String(c.attempt), 7)}  ${pad(score, 5)}  ${pad(c.costUsd.toFixed(4), 8)}  ${c.note ?? ''}`.trimEnd();
+  const merge = c.state?.merge ? `merged ${c.state.merge.commit.slice(0, 10)}` : undefined;
+  const note = [c.note, merge].filter(Boolean).join(' · ');
+  return `${pad(c.cardId, width)}  ${pad(c.status, 15)} ${pad(String(c.attempt), 7)}  ${pad(score, 5)}  ${pad(c.costUsd.toFixed(4), 8)}  ${note}`.trimEnd();
 }
 
 /** Counts of cards per status, e.g. `DONE 7 · AWAITING_HUMAN 1`. */
