@@ -5,7 +5,12 @@
  * shared by the client (validation before start), workflows and activities (which run `git`).
  *
  *   integration branch   `squadflow/<backlogId>`
- *   attempt branch       `squadflow/<backlogId>/<cardId>/attempt-<n>`
+ *   attempt branch       `squadflow-attempts/<backlogId>/<cardId>/attempt-<n>`
+ *
+ * (Attempt branches cannot live under `squadflow/<backlogId>/`: git stores refs as paths, so a branch
+ * `squadflow/shop` and a branch `squadflow/shop/BE-001/attempt-1` cannot both exist — `'refs/heads/
+ * squadflow/shop' exists; cannot create …`. A namespace of their own also keeps any backlog id's
+ * integration branch from colliding with another backlog's attempts.)
  *   attempt worktree     `<worktreesRoot>/<backlogId>/<cardId>/attempt-<n>` (worktrees root: `state/worktrees`)
  *   clone of a URL       `<reposRoot>/<backlogId>` (repos root: `state/repos`)
  */
@@ -31,7 +36,7 @@ export interface RepositoryTarget {
 
 /** What one attempt did in the repository (`OwnerResult.git`, `AttemptRecord.git`). */
 export interface AttemptGit {
-  /** The attempt branch, `squadflow/<backlogId>/<cardId>/attempt-<n>`. */
+  /** The attempt branch, `squadflow-attempts/<backlogId>/<cardId>/attempt-<n>`. */
   branch: string;
   /** Commit the attempt's changes are measured against: the integration tip it started from (40-hex SHA-1). */
   baseCommit: string;
@@ -101,9 +106,17 @@ export function integrationBranchName(backlogId: string): string {
   return `squadflow/${backlogId}`;
 }
 
-/** The branch of one attempt: `squadflow/<backlogId>/<cardId>/attempt-<n>` (n 1-based). */
+/**
+ * The branch of one attempt: `squadflow-attempts/<backlogId>/<cardId>/attempt-<n>` (n 1-based) — not under
+ * the integration branch's name, which git cannot store beside it (see the module docstring).
+ */
 export function attemptBranchName(backlogId: string, cardId: string, attempt: number): string {
-  return `squadflow/${backlogId}/${cardId}/attempt-${attempt}`;
+  return `${attemptBranchPrefix(backlogId)}${cardId}/attempt-${attempt}`;
+}
+
+/** The prefix of every attempt branch of a backlog, `squadflow-attempts/<backlogId>/` (what the backlog's end deletes). */
+export function attemptBranchPrefix(backlogId: string): string {
+  return `squadflow-attempts/${backlogId}/`;
 }
 
 /**
