@@ -27,6 +27,10 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', impo
 
 /** Default workspaces root: `state/workspaces` in the project. */
 export const DEFAULT_WORKSPACES_ROOT = resolve(PROJECT_ROOT, 'state', 'workspaces');
+/** Default worktrees root (attempt worktrees of backlogs with a repository, issue 9): `state/worktrees` in the project. */
+export const DEFAULT_WORKTREES_ROOT = resolve(PROJECT_ROOT, 'state', 'worktrees');
+/** Default root of the clones of URL repositories (issue 9): `state/repos` in the project. */
+export const DEFAULT_REPOS_ROOT = resolve(PROJECT_ROOT, 'state', 'repos');
 
 /** Options of `createWorkers`. */
 export interface SquadWorkerOptions {
@@ -38,6 +42,10 @@ export interface SquadWorkerOptions {
   taskQueues?: Record<QueueKind, string>;
   /** Absolute workspaces root (default `state/workspaces`). */
   workspacesRoot?: string;
+  /** Absolute worktrees root (default `SQUADFLOW_WORKTREES`, else `state/worktrees`). */
+  worktreesRoot?: string;
+  /** Absolute root of URL clones (default `SQUADFLOW_REPOS`, else `state/repos`). */
+  reposRoot?: string;
   /** Directory `./` agent paths are resolved against (default: the project root). */
   baseDir?: string;
   /** A prebuilt workflow bundle; built once per process otherwise. */
@@ -57,6 +65,22 @@ export interface SquadWorkerOptions {
 export function workspacesRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   const raw = env.SQUADFLOW_WORKSPACES?.trim();
   return raw ? resolve(raw) : DEFAULT_WORKSPACES_ROOT;
+}
+
+/**
+ * The worktrees root: `SQUADFLOW_WORKTREES` (resolved against the working directory), else `state/worktrees`
+ * of the project. Like the workspaces, every worker of a deployment must see the same folder (and the
+ * same repository path).
+ */
+export function worktreesRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = env.SQUADFLOW_WORKTREES?.trim();
+  return raw ? resolve(raw) : DEFAULT_WORKTREES_ROOT;
+}
+
+/** The root of URL clones: `SQUADFLOW_REPOS` (resolved against the working directory), else `state/repos` of the project. */
+export function reposRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = env.SQUADFLOW_REPOS?.trim();
+  return raw ? resolve(raw) : DEFAULT_REPOS_ROOT;
 }
 
 /**
@@ -88,6 +112,8 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
   const taskQueues = opts.taskQueues ?? TASK_QUEUES;
   const activities = createActivities({
     workspacesRoot: opts.workspacesRoot ?? workspacesRootFromEnv(),
+    worktreesRoot: opts.worktreesRoot ?? worktreesRootFromEnv(),
+    reposRoot: opts.reposRoot ?? reposRootFromEnv(),
     baseDir: opts.baseDir ?? PROJECT_ROOT,
   });
   const dataConverter = opts.dataConverter ?? dataConverterFromEnv();

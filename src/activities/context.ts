@@ -10,6 +10,12 @@ import { CancelledFailure } from '@temporalio/common';
 /** Default workspaces directory, relative to the worker's base directory — PRODUCT/issue: `state/workspaces`. */
 export const DEFAULT_WORKSPACES_DIR = 'state/workspaces';
 
+/** Default worktrees directory, relative to the worker's base directory — issue 9: `state/worktrees`. */
+export const DEFAULT_WORKTREES_DIR = 'state/worktrees';
+
+/** Default directory of the clones of URL repositories, relative to the worker's base directory — issue 9: `state/repos`. */
+export const DEFAULT_REPOS_DIR = 'state/repos';
+
 /** Where activities log (the Temporal activity logger inside an activity): messages plus structured metadata. */
 export interface ActivityLog {
   info(message: string, meta?: Record<string, unknown>): void;
@@ -35,6 +41,13 @@ export interface ActivityDeps {
   workspacesRoot: string;
   /** Absolute project root of the worker: `./` and `../` commands and args resolve against it. */
   baseDir: string;
+  /**
+   * Absolute directory of the attempt worktrees of backlogs with a repository (`<backlogId>/<cardId>/attempt-<n>`
+   * under it — issue 9); default `<baseDir>/state/worktrees`.
+   */
+  worktreesRoot?: string;
+  /** Absolute directory where URL repositories are cloned (`<backlogId>` under it); default `<baseDir>/state/repos`. */
+  reposRoot?: string;
   /** Clock for verdict timestamps (default: `new Date()`). */
   now?: () => Date;
   /**
@@ -119,4 +132,14 @@ export function assertAbsolute(field: string, value: string): void {
 /** ISO-8601 timestamp from the deps' clock. */
 export function nowIso(deps: Pick<ActivityDeps, 'now'>): string {
   return (deps.now?.() ?? new Date()).toISOString();
+}
+
+/** The worktrees root of the deps: `worktreesRoot`, else `<baseDir>/state/worktrees`. */
+export function worktreesRootOf(deps: Pick<ActivityDeps, 'worktreesRoot' | 'baseDir'>): string {
+  return deps.worktreesRoot ?? resolve(deps.baseDir, DEFAULT_WORKTREES_DIR);
+}
+
+/** The clones root of the deps: `reposRoot`, else `<baseDir>/state/repos`. */
+export function reposRootOf(deps: Pick<ActivityDeps, 'reposRoot' | 'baseDir'>): string {
+  return deps.reposRoot ?? resolve(deps.baseDir, DEFAULT_REPOS_DIR);
 }

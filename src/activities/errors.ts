@@ -47,6 +47,13 @@ import type { Cost } from '../domain/cost.js';
  * - `WorkspaceError` — non-retryable: a workspace path escapes the workspaces root.
  * - `WorkspaceNotFoundError` — retryable: an attempt workspace that must exist does not (usually a worker
  *   on another machine without the shared workspaces directory; another worker may see it).
+ * - `RepositoryError` — non-retryable: the backlog's repository cannot be used as configured (missing, not a
+ *   git repository, base branch or attempt commit unknown, clone URL refused) — issue 9. Fix the backlog's
+ *   `metadata.repository` / `metadata.base_branch` or the worker's repository.
+ * - `GitError` — retryable: a git command failed for a reason a retry may fix (a lock held too long, I/O,
+ *   network); the message names the command and quotes git's stderr.
+ * - `PushRefusedError` — retryable: the remote refused the push of the integration branch (non-fast-forward,
+ *   a hook, credentials); the message quotes git. The workflow caps its retries and reports it.
  */
 export const ActivityErrorType = {
   AgentConfigError: 'AgentConfigError',
@@ -64,6 +71,9 @@ export const ActivityErrorType = {
   ValidatorConfigError: 'ValidatorConfigError',
   WorkspaceError: 'WorkspaceError',
   WorkspaceNotFoundError: 'WorkspaceNotFoundError',
+  RepositoryError: 'RepositoryError',
+  GitError: 'GitError',
+  PushRefusedError: 'PushRefusedError',
 } as const;
 
 /** One of the stable activity error types. */
@@ -79,6 +89,7 @@ export const NON_RETRYABLE_ACTIVITY_ERRORS: readonly ActivityErrorType[] = [
   ActivityErrorType.JudgeOutputError,
   ActivityErrorType.ValidatorConfigError,
   ActivityErrorType.WorkspaceError,
+  ActivityErrorType.RepositoryError,
 ];
 
 /**
@@ -121,4 +132,14 @@ export function workspaceError(message: string): ApplicationFailure {
 /** A retryable `ApplicationFailure` of type `WorkspaceNotFoundError`. */
 export function workspaceNotFoundError(message: string): ApplicationFailure {
   return ApplicationFailure.retryable(message, ActivityErrorType.WorkspaceNotFoundError);
+}
+
+/** A non-retryable `ApplicationFailure` of type `RepositoryError` (issue 9). */
+export function repositoryError(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, ActivityErrorType.RepositoryError);
+}
+
+/** A retryable `ApplicationFailure` of type `GitError`: a git command failed, a retry may succeed. */
+export function gitCommandError(message: string): ApplicationFailure {
+  return ApplicationFailure.retryable(message, ActivityErrorType.GitError);
 }
