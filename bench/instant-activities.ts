@@ -68,6 +68,19 @@ export function instantActivities(clock: ActivityClock) {
     },
     readBacklogBudget: createReadBacklogBudget(), // the real ones (benchmarked backlogs have no budget, no failed card)
     readCardState: createReadCardState(),
+    // Benchmarked backlogs target no repository (issue 9): the workflows never call these.
+    async mergeAttempt(): Promise<never> {
+      throw new Error('instant activities: benchmarked backlogs have no repository');
+    },
+    async removeWorktree(): Promise<never> {
+      throw new Error('instant activities: benchmarked backlogs have no repository');
+    },
+    async finishRepository(): Promise<never> {
+      throw new Error('instant activities: benchmarked backlogs have no repository');
+    },
+    async pushIntegrationBranch(): Promise<never> {
+      throw new Error('instant activities: benchmarked backlogs have no repository');
+    },
   } satisfies Activities;
   return activities;
 }

@@ -12,9 +12,11 @@ import { createRunOwner } from './owner.js';
 import { createRunQa } from './qa.js';
 import { createVerifyArtifacts } from './verification.js';
 import { createNotify, type NotifyDeps } from './notify.js';
+import { createRepositoryActivities } from './repository/index.js';
 
 export type { ActivityDeps, ActivityHooks } from './context.js';
-export { DEFAULT_WORKSPACES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
+export { DEFAULT_REPOS_DIR, DEFAULT_WORKSPACES_DIR, DEFAULT_WORKTREES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
+export type { BacklogRepositoryInput, FinishedRepository, PushResult, RemoveWorktreeInput } from './repository/index.js';
 export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS, type AgentFailureDetails } from './errors.js';
 
 /** Dependencies of `createActivities`: `ActivityDeps` plus the debugger kind (default `rules`). */
@@ -34,16 +36,27 @@ export interface CreateActivitiesDeps extends ActivityDeps {
  * - `debugFailures(DebugInput): DebugReport` — the debugging agent (debugging.ts: `rules`; debuggers/llm.ts: `llm`);
  * - `notify(NotifyInput)` — webhooks (notify.ts);
  * - `readBacklogBudget({ backlogId }): BacklogBudget` — the backlog budget, for the budget gate, and
- *   `readCardState({ workflowId, runId }): CardState` — a failed card run's state, for its new run (workflow-queries.ts).
+ *   `readCardState({ workflowId, runId }): CardState` — a failed card run's state, for its new run (workflow-queries.ts);
+ * - with a repository (issue 9, repository/index.ts): `mergeAttempt(MergeInput): MergeResult` — the approved
+ *   attempt merged `--no-ff` into `squadflow/<backlogId>` exactly once, or the conflict (files, cards);
+ *   `removeWorktree({ repository, backlogId, workspace }): { removed }` — an attempt's worktree removed;
+ *   `finishRepository({ repository, backlogId }): FinishedRepository` — the backlog's worktrees removed and
+ *   attempt branches deleted (unless `keepBranches`) at its end; `pushIntegrationBranch({ repository,
+ *   backlogId }): PushResult` — the integration branch pushed to `repository.push`.
+ *   `runOwner` makes the attempt worktree itself (owner.ts); validators resolve `workspaceRoot: 'worktrees'`
+ *   against `worktreesRoot`.
  * Validators return failing Verdicts for problems with the artifacts and throw only for infrastructure or
  * configuration problems (typed `ApplicationFailure`s, see errors.ts).
  *
- * @param deps `workspacesRoot` and `baseDir` must be absolute.
+ * @param deps `workspacesRoot` and `baseDir` must be absolute (and `worktreesRoot`, `reposRoot` when given;
+ *   defaults `<baseDir>/state/worktrees`, `<baseDir>/state/repos`).
  * @throws Error when `workspacesRoot` or `baseDir` is not absolute.
  */
 export function createActivities(deps: CreateActivitiesDeps) {
   assertAbsolute('workspacesRoot', deps.workspacesRoot);
   assertAbsolute('baseDir', deps.baseDir);
+  if (deps.worktreesRoot !== undefined) assertAbsolute('worktreesRoot', deps.worktreesRoot);
+  if (deps.reposRoot !== undefined) assertAbsolute('reposRoot', deps.reposRoot);
   const runOwner: (input: OwnerInput) => Promise<OwnerResult> = createRunOwner(deps);
   const verifyArtifacts: (input: VerificationInput) => Promise<Verdict> = createVerifyArtifacts(deps);
   const judgeArtifacts: (input: JudgeInput) => Promise<Verdict> = createJudgeArtifacts(deps);
@@ -52,7 +65,21 @@ export function createActivities(deps: CreateActivitiesDeps) {
   const notify = createNotify(deps.notify);
   const readBacklogBudget = createReadBacklogBudget();
   const readCardState = createReadCardState();
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify, readBacklogBudget, readCardState };
+  const { mergeAttempt, removeWorktree, finishRepository, pushIntegrationBranch } = createRepositoryActivities(deps);
+  return {
+    runOwner,
+    verifyArtifacts,
+    judgeArtifacts,
+    runQa,
+    debugFailures,
+    notify,
+    readBacklogBudget,
+    readCardState,
+    mergeAttempt,
+    removeWorktree,
+    finishRepository,
+    pushIntegrationBranch,
+  };
 }
 
 /** The activities' interface, for `proxyActivities<Activities>()` in workflows. */

@@ -12,7 +12,7 @@ import { commandLine, nowIso, temporalHooks, type ActivityDeps, type ActivityHoo
 import { validatorConfigError } from './errors.js';
 import { readHead, MAX_SCAN_BYTES } from './verification.js';
 import { runDetails, runFailure, runValidatorCommand } from './validator-command.js';
-import { checkArtifact, realWorkspace } from './workspace.js';
+import { checkArtifact, realWorkspace, workspaceRootDir } from './workspace.js';
 import { llmJudge } from './judges/llm.js';
 
 /** What a judge implementation decides (and, for an LLM, what it cost); the activity adds `validator` and `at`. */
@@ -232,7 +232,7 @@ export function createJudgeArtifacts(deps: ActivityDeps): (input: JudgeInput) =>
   return async function judgeArtifacts(input: JudgeInput): Promise<Verdict> {
     const impl = JUDGE_KINDS[input.config.kind] as JudgeImpl<JudgeConfig['kind']> | undefined;
     if (!impl) throw validatorConfigError(`unknown judge kind "${String(input.config.kind)}"`);
-    const workspace = await realWorkspace(deps.workspacesRoot, input.workspace);
+    const workspace = await realWorkspace(workspaceRootDir(deps, input.workspaceRoot), input.workspace);
     const hooks = (deps.hooks ?? temporalHooks)();
     const outcome = await impl({ deps, hooks, workspace }, input);
     return { validator: 'llm_judge', ...outcome, at: nowIso(deps) };

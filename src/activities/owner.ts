@@ -8,6 +8,10 @@
  * - `gemini` — Gemini CLI headless, `gemini --output-format json` (agents/gemini.ts);
  * - `llm` — one LLM API call with structured output, files written by squadflow (agents/llm.ts).
  *
+ * With a repository (`OwnerInput.repository`, issue 9) the attempt runs in its own git worktree on the
+ * attempt branch (repository/attempt.ts): made before the agent runs, and after it whatever the agent left
+ * uncommitted is committed by squadflow; the artifacts are then the files the attempt changed.
+ *
  * Every kind: idempotent workspace preparation (a retry starts clean), heartbeats while the agent runs,
  * a hard wall-clock limit (the process group is killed / the call aborted) and a soft one (a logged
  * warning), cancellation, an explicit environment (ENV_ALLOW_LIST + what the config passes), typed
@@ -23,9 +27,12 @@ import { runCommandAgent } from './agents/command.js';
 import { runGemini } from './agents/gemini.js';
 import { runLlmAgent } from './agents/llm.js';
 import type { OwnerRunner } from './agents/run.js';
-import { assertAbsolute, type ActivityDeps } from './context.js';
+import { assertAbsolute, temporalHooks, type ActivityDeps } from './context.js';
 import { ActivityErrorType, agentConfigError, agentFailure } from './errors.js';
-import { besideWorkspace, readBesideWorkspace, writeBesideWorkspace } from './workspace.js';
+import { openOwnerWorktree, settleOwnerCommit, type AttemptWorktree } from './repository/attempt.js';
+import { asActivityFailure } from './repository/errors.js';
+import { secretsOf } from './secrets.js';
+import { besideWorkspace, ownerRootDir, readBesideWorkspace, writeBesideWorkspace } from './workspace.js';
 
 export { agentRequest, AgentResponseSchema, parseAgentResponse, type AgentRequest, type AgentResponse } from './agents/command.js';
 
@@ -50,11 +57,18 @@ function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: 
  * `input.previousWorkspace`), runs the agent of `input.agent.kind` (see `OWNER_KINDS`), and returns its
  * artifacts (relative to the attempt workspace), summary and cost (tokens, USD).
  *
+ * With `input.repository` (issue 9) the workspace is `<worktreesRoot>/<workspace>`, a git worktree on the
+ * attempt branch made from the integration tip (a correction: `input.previousGit`'s head rebased on it);
+ * after the agent squadflow commits what it left uncommitted, and the result's `artifacts` are the files the
+ * attempt changed and `git` its branch, base and head commits. The owner record is read before the worktree
+ * is touched: a retry after the agent finished returns it and leaves the worktree as it is.
+ *
  * Throws `ApplicationFailure`s (errors.ts): `AgentConfigError` (non-retryable: unknown kind, invalid config,
  * binary missing, API key unset or refused), `AgentBudgetExceededError`, `AgentTurnLimitError`,
  * `AgentInputError`, `LlmRequestError` (non-retryable), `AgentExitError`, `AgentOutputError`,
  * `AgentTimeoutError`, `AgentToolError`, `AgentCancelledError`, `LlmApiError` (retryable), `WorkspaceError` /
- * `WorkspaceNotFoundError` (see workspace.ts); a `CancelledFailure` when the activity was cancelled.
+ * `WorkspaceNotFoundError` (see workspace.ts), `RepositoryError` (non-retryable) / `GitError` (retryable)
+ * with a repository; a `CancelledFailure` when the activity was cancelled.
  */
 export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promise<OwnerResult> {
   assertAbsolute('workspacesRoot', deps.workspacesRoot);
@@ -72,17 +86,31 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
     }
     // A previous try of this attempt whose agent finished (its worker died before Temporal heard of it):
     // the agent must not run, and produce its side effects, a second time for the same attempt.
-    const recorded = await readBesideWorkspace(deps.workspacesRoot, input.workspace, OWNER_RECORD, (t) => OwnerResultSchema.parse(JSON.parse(t)));
+    const root = ownerRootDir(deps, input);
+    const recorded = await readBesideWorkspace(root, input.workspace, OWNER_RECORD, (t) => OwnerResultSchema.parse(JSON.parse(t)));
     if (recorded) return recorded;
-    let result: OwnerResult;
-    if (kind === 'command') {
-      result = await runner(deps, input, input.agent); // validates its own config (protocol messages)
-    } else {
+    let agent: AgentConfig = input.agent; // a command agent validates its own config (protocol messages)
+    if (kind !== 'command') {
       const parsed = AgentSchema.safeParse(input.agent);
       if (!parsed.success) throw agentConfigError(`card ${input.card.id}: invalid ${kind} agent config: ${formatIssues(parsed.error.issues)}`);
-      result = await runner(deps, input, parsed.data);
+      agent = parsed.data;
     }
-    await writeBesideWorkspace(deps.workspacesRoot, input.workspace, OWNER_RECORD, JSON.stringify(result));
+    const hooks = (deps.hooks ?? temporalHooks)();
+    let worktree: AttemptWorktree | undefined;
+    if (input.repository) {
+      const repository = input.repository;
+      worktree = await openOwnerWorktree(deps, { ...input, repository }, hooks).catch((err: unknown) => {
+        throw asActivityFailure(err, `worktree of card ${input.card.id} attempt ${input.attempt}`);
+      });
+    }
+    let result = await runner(deps, input, agent, worktree);
+    if (worktree) {
+      const secrets = secretsOf(deps.workerEnv ?? process.env);
+      result = await settleOwnerCommit(input, worktree, result, secrets, hooks).catch((err: unknown) => {
+        throw asActivityFailure(err, `commit of card ${input.card.id} attempt ${input.attempt}`);
+      });
+    }
+    await writeBesideWorkspace(root, input.workspace, OWNER_RECORD, JSON.stringify(result));
     return result;
   };
 }
@@ -107,7 +135,10 @@ void recordKeepsEveryField;
 
 const OWNER_RECORD = 'owner-result';
 
-/** Where the result of an attempt's owner run is recorded: `<workspacesRoot>/<workspace>.owner-result.json`. */
+/**
+ * Where the result of an attempt's owner run is recorded: `<workspacesRoot>/<workspace>.owner-result.json`
+ * (with a repository pass the worktrees root: the record lies beside the worktree).
+ */
 export function ownerRecordPath(workspacesRoot: string, workspace: string): string {
   return besideWorkspace(workspacesRoot, workspace, OWNER_RECORD);
 }

@@ -5,7 +5,7 @@
 import type { QaInput, Verdict } from '../domain/attempt.js';
 import { nowIso, temporalHooks, type ActivityDeps } from './context.js';
 import { runDetails, runFailure, runValidatorCommand } from './validator-command.js';
-import { realWorkspace } from './workspace.js';
+import { realWorkspace, workspaceRootDir } from './workspace.js';
 
 /** Default QA check timeout, ms (squad.ts `QaCheckSchema`). */
 const DEFAULT_CHECK_TIMEOUT_MS = 300_000;
@@ -29,7 +29,7 @@ export function createRunQa(deps: ActivityDeps): (input: QaInput) => Promise<Ver
     const reasons: string[] = [];
     const details: string[] = [];
     if (input.checks.length > 0) {
-      const workspace = await realWorkspace(deps.workspacesRoot, input.workspace);
+      const workspace = await realWorkspace(workspaceRootDir(deps, input.workspaceRoot), input.workspace);
       const hooks = (deps.hooks ?? temporalHooks)();
       for (const check of input.checks) {
         const timeoutMs = check.timeout_ms ?? DEFAULT_CHECK_TIMEOUT_MS;

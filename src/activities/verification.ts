@@ -8,7 +8,7 @@ import picomatch from 'picomatch';
 import type { Verdict, VerificationInput } from '../domain/attempt.js';
 import { nowIso, type ActivityDeps } from './context.js';
 import { validatorConfigError } from './errors.js';
-import { checkArtifact, hasParentSegment, looksAbsolute, normalizeArtifact, realWorkspace } from './workspace.js';
+import { checkArtifact, hasParentSegment, looksAbsolute, normalizeArtifact, realWorkspace, workspaceRootDir } from './workspace.js';
 
 /** A red flag: the phrase a reason names, and the pattern that finds it. */
 export interface RedFlag {
@@ -116,7 +116,7 @@ export function compileGlob(glob: string, field: string): (path: string) => bool
  */
 export function createVerifyArtifacts(deps: ActivityDeps): (input: VerificationInput) => Promise<Verdict> {
   return async function verifyArtifacts(input: VerificationInput): Promise<Verdict> {
-    const ws = await realWorkspace(deps.workspacesRoot, input.workspace);
+    const ws = await realWorkspace(workspaceRootDir(deps, input.workspaceRoot), input.workspace);
     const reasons: string[] = [];
     const details: string[] = [];
     const flags = [...BUILTIN_RED_FLAGS, ...(input.config.extra_red_flags ?? []).map(extraRedFlag)];

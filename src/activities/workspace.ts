@@ -6,6 +6,8 @@
 import { cp, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { posix } from 'node:path';
+import type { WorkspaceRoot } from '../domain/attempt.js';
+import { worktreesRootOf, type ActivityDeps } from './context.js';
 import { workspaceError, workspaceNotFoundError } from './errors.js';
 
 /** True when `p` is absolute on POSIX or Windows (`/x`, `\x`, `C:\x`, `C:/x`). */
@@ -45,6 +47,47 @@ export function resolveWorkspace(root: string, workspace: string): string {
     throw workspaceError(`workspace "${workspace}" must be a directory below the workspaces root`);
   }
   return abs;
+}
+
+/**
+ * The absolute root an input's `workspace` is relative to (issue 9): the worktrees root
+ * (`ActivityDeps.worktreesRoot`, default `<baseDir>/state/worktrees`) for `worktrees`, else the workspaces
+ * root. Every activity that takes a `workspace` resolves it through this (with `resolveWorkspace`'s checks).
+ */
+export function workspaceRootDir(deps: Pick<ActivityDeps, 'workspacesRoot' | 'worktreesRoot' | 'baseDir'>, root: WorkspaceRoot | undefined): string {
+  return root === 'worktrees' ? worktreesRootOf(deps) : deps.workspacesRoot;
+}
+
+/**
+ * The root of an owner input's workspace: the worktrees root when the input targets a repository (its
+ * workspace is then a worktree — attempt.ts `OwnerInput.repository`) or says `workspaceRoot: 'worktrees'`.
+ */
+export function ownerRootDir(
+  deps: Pick<ActivityDeps, 'workspacesRoot' | 'worktreesRoot' | 'baseDir'>,
+  input: { repository?: unknown; workspaceRoot?: WorkspaceRoot },
+): string {
+  return workspaceRootDir(deps, input.repository !== undefined ? 'worktrees' : input.workspaceRoot);
+}
+
+/**
+ * The owner's working directory, ready for the agent: with a repository, the attempt worktree the owner
+ * activity prepared (owner.ts — it must exist); otherwise the attempt workspace, prepared here
+ * (`prepareAttemptWorkspace`: emptied, or a copy of the previous attempt).
+ *
+ * @returns the absolute directory
+ * @throws ApplicationFailure `WorkspaceError` for escaping paths; `WorkspaceNotFoundError` when a worktree
+ *   that must have been prepared is missing.
+ */
+export async function openAttemptWorkspace(
+  deps: Pick<ActivityDeps, 'workspacesRoot' | 'worktreesRoot' | 'baseDir'>,
+  input: { workspace: string; previousWorkspace?: string; repository?: unknown; workspaceRoot?: WorkspaceRoot },
+): Promise<string> {
+  if (input.repository === undefined) return prepareAttemptWorkspace(ownerRootDir(deps, input), input.workspace, input.previousWorkspace);
+  const root = ownerRootDir(deps, input);
+  const dir = resolveWorkspace(root, input.workspace);
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw workspaceNotFoundError(`attempt worktree "${input.workspace}" does not exist under ${root}`);
+  return dir;
 }
 
 /**
@@ -159,11 +202,20 @@ export function normalizeArtifact(artifact: string): string {
   return n === '.' ? '' : n.replace(/\/$/, '');
 }
 
+const GIT_PROBLEM = 'is git\'s own data (.git), never an artifact';
+
+/** True when a relative path is `.git` or below it (any segment, any case: case-insensitive file systems). */
+function inGitDir(rel: string): boolean {
+  return rel.split(/[\\/]+/).some((seg) => seg.toLowerCase() === '.git');
+}
+
 /**
  * Checks that an artifact is a regular file inside the workspace — the verification gate's path rules
- * (PRODUCT.md "Validation": artifacts exist and are inside the workspace). Relative, no `..` segment, and
- * its real path (symlinks followed) is a regular file below the real workspace. `problem` is a stable
- * sentence fragment such as `does not exist` or `resolves outside the workspace`.
+ * (PRODUCT.md "Validation": artifacts exist and are inside the workspace). Relative, no `..` segment, no
+ * `.git` segment (git's own data is never an artifact — issue 9: in a worktree `.git` is a file, and
+ * `.git/…` of a repository holds its config and hooks), and its real path (symlinks followed) is a regular
+ * file below the real workspace, again outside any `.git`. `problem` is a stable sentence fragment such as
+ * `does not exist` or `resolves outside the workspace`.
  *
  * @param realWs the real path of the workspace (see `realWorkspace`)
  */
@@ -174,6 +226,7 @@ export async function checkArtifact(realWs: string, artifact: string): Promise<A
   if (hasParentSegment(artifact)) return fail('leaves the workspace (".." segment)');
   const rel = normalizeArtifact(artifact);
   if (rel === '') return fail('is not a regular file');
+  if (inGitDir(rel)) return fail(GIT_PROBLEM);
   let real: string;
   try {
     real = await realpath(resolve(realWs, rel));
@@ -184,6 +237,7 @@ export async function checkArtifact(realWs: string, artifact: string): Promise<A
   if (!isInside(realWs, real) || real === realWs) {
     return real === realWs ? fail('is not a regular file') : fail('resolves outside the workspace');
   }
+  if (inGitDir(relative(realWs, real))) return fail(GIT_PROBLEM);
   const st = await stat(real);
   if (!st.isFile()) return fail('is not a regular file');
   return { ok: true, artifact, rel, path: real, size: st.size };

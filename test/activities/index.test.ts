@@ -26,9 +26,22 @@ function ownerInput(script: string): OwnerInput {
 }
 
 describe('createActivities', () => {
-  it('creates exactly the eight activities the workflows proxy', () => {
+  it('creates exactly the twelve activities the workflows proxy (four of them for a repository)', () => {
     const acts = createActivities({ workspacesRoot: sb.root, baseDir: sb.base });
-    expect(Object.keys(acts).sort()).toEqual(['debugFailures', 'judgeArtifacts', 'notify', 'readBacklogBudget', 'readCardState', 'runOwner', 'runQa', 'verifyArtifacts']);
+    expect(Object.keys(acts).sort()).toEqual([
+      'debugFailures',
+      'finishRepository',
+      'judgeArtifacts',
+      'mergeAttempt',
+      'notify',
+      'pushIntegrationBranch',
+      'readBacklogBudget',
+      'readCardState',
+      'removeWorktree',
+      'runOwner',
+      'runQa',
+      'verifyArtifacts',
+    ]);
   });
 
   it('refuses relative directories in its dependencies', () => {

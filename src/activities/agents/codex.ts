@@ -1,8 +1,9 @@
 /**
  * The `codex` agent kind: the OpenAI Codex CLI in non-interactive mode.
  *
- * **Command.** `<binary> exec --json --skip-git-repo-check --sandbox <sandbox> [--model <model>]
- * <extra_args…> -` in the attempt workspace (an attempt workspace is no git repository), the owner prompt
+ * **Command.** `<binary> exec --json [--skip-git-repo-check] --sandbox <sandbox> [--model <model>]
+ * <extra_args…> -` in the attempt workspace (`--skip-git-repo-check` only in an isolated workspace, which is
+ * no git repository; a repository's worktree is one — issue 9), the owner prompt
  * on stdin (`-`), its own process group, the explicit environment of run.ts `cliEnv` (Codex authenticates
  * with `OPENAI_API_KEY` only when the config lists it in `env`, else with the login under HOME/CODEX_HOME).
  *
@@ -29,9 +30,12 @@ import { AUTH_FAILURE, cliResult, exitDescription, messageTail, runCliProcess, s
 /** Install hint for a missing binary. */
 export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
 
-/** The CLI arguments squadflow builds (before `extra_args`; the prompt marker `-` goes last). */
-export function codexArgs(agent: CodexAgentConfig): string[] {
-  const args = ['exec', '--json', '--skip-git-repo-check', '--sandbox', agent.sandbox];
+/**
+ * The CLI arguments squadflow builds (before `extra_args`; the prompt marker `-` goes last).
+ * @param inWorktree true when the run's working directory is a git worktree (no `--skip-git-repo-check`)
+ */
+export function codexArgs(agent: CodexAgentConfig, inWorktree = false): string[] {
+  const args = ['exec', '--json', ...(inWorktree ? [] : ['--skip-git-repo-check']), '--sandbox', agent.sandbox];
   if (agent.model !== undefined) args.push('--model', agent.model);
   return args;
 }
@@ -163,7 +167,7 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
   const run = await startRun(deps, input, 'codex', agent.env);
   const result = await runCliProcess(run, {
     agent,
-    args: codexArgs(agent),
+    args: codexArgs(agent, input.repository !== undefined),
     trailingArgs: ['-'],
     prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
     installHint: CODEX_INSTALL_HINT,

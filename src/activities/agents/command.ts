@@ -12,6 +12,15 @@
  * It is emptied on every run (a retry starts clean); for a correction (attempt ≥ 2) it starts as a copy of
  * the previous attempt's workspace, so the agent reworks its earlier files.
  *
+ * **In a repository** (the backlog has `metadata.repository` — issue 9) the working directory is instead
+ * the attempt's git worktree, `<worktreesRoot>/<backlogId>/<cardId>/attempt-<n>`, checked out on the
+ * attempt branch: a checkout of the project with every DONE dependency's work merged in (a correction:
+ * the previous attempt's branch, rebased on the integration branch). A retry starts from a clean worktree.
+ * The agent may commit (its commits count) or leave its changes uncommitted (squadflow commits them with
+ * `git add -A`, leaving out node_modules, virtualenvs, caches and agent state dirs). The card's artifacts
+ * are then the files the attempt changed (`git diff --name-status <base_commit>..<head>`), whatever the
+ * agent reports in `artifacts`. The agent must not move other branches (least of all the integration branch).
+ *
  * **Environment.** Only PATH, HOME, LANG, LC_ALL, TMPDIR, TZ of the worker (when set), then the agent's
  * configured `env`, then `SQUADFLOW_WORKSPACE` (absolute workspace), `SQUADFLOW_CARD_ID`,
  * `SQUADFLOW_ATTEMPT` (1-based), `SQUADFLOW_BACKLOG_ID`, `SQUADFLOW_RESULT_FILE` (see below). Nothing else
@@ -31,7 +40,16 @@
  * }
  * ```
  * `root_cause`, `suggestions` and `human_context` are present only when known. Dependency artifact paths
- * are absolute (relative ones are resolved against the workspaces root).
+ * are absolute (relative ones are resolved against the workspaces root; in a repository against the
+ * worktree, where they already are).
+ *
+ * In a repository the object has one more field, `repository` (absent otherwise):
+ * ```json
+ * "repository": { "worktree": "/abs/state/worktrees/shop/SPEC-001/attempt-2",
+ *                 "branch": "squadflow-attempts/shop/SPEC-001/attempt-2",
+ *                 "base_commit": "<40-hex: the commit the attempt's changes are measured against>",
+ *                 "integration_branch": "squadflow/shop" }
+ * ```
  *
  * **stdout.** Exactly one JSON object (whitespace around it allowed; log to stderr, never stdout):
  * ```json
@@ -43,7 +61,8 @@
  * non-negative integers, `cost_usd` a non-negative number in US dollars. Unknown fields are ignored.
  *
  * **Result file (optional, recommended for agents with side effects).** `SQUADFLOW_RESULT_FILE` names a
- * file beside the workspace (`<workspace>.agent-result.json`). An agent may write its stdout answer there
+ * file beside the workspace (`<workspace>.agent-result.json`; in a repository beside the worktree, whose
+ * work is then kept for the retry). An agent may write its stdout answer there
  * too — atomically (a temporary file, then rename) — as soon as its work is done. If its worker dies before
  * hearing the answer, Temporal retries the activity, and the retry takes the answer from that file instead
  * of running the agent a second time for the same attempt. A run that fails (non-zero exit, timeout) has
@@ -79,7 +98,8 @@ import {
 import { ActivityErrorType, agentConfigError } from '../errors.js';
 import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
 import { redact, secretsOf, type Secret } from '../secrets.js';
-import { besideWorkspace, checkArtifact, looksAbsolute, prepareAttemptWorkspace, readBesideWorkspace, realWorkspace } from '../workspace.js';
+import { besideWorkspace, checkArtifact, looksAbsolute, openAttemptWorkspace, ownerRootDir, readBesideWorkspace, realWorkspace } from '../workspace.js';
+import type { AttemptWorktree } from '../repository/types.js';
 import { redactSecretsInFiles } from './files.js';
 
 /** Lines of stderr/stdout quoted in error messages. */
@@ -104,6 +124,8 @@ export interface AgentRequest {
   /** Absolute attempt workspace. */
   workspace: string;
   dependencies: { card_id: string; artifacts: string[] }[];
+  /** In a repository (issue 9): the attempt worktree (= `workspace`), its branch, base commit and the integration branch. */
+  repository?: { worktree: string; branch: string; base_commit: string; integration_branch: string };
   feedback: null | {
     round: number;
     reasons: string[];
@@ -149,9 +171,14 @@ function dependencyJson(root: string, d: DependencyArtifacts): AgentRequest['dep
   return { card_id: d.cardId, artifacts: d.artifacts.map((a) => (looksAbsolute(a) ? a : resolve(root, a))) };
 }
 
-/** Builds the stdin object of the protocol for an owner input; `workspace` is the absolute attempt dir. */
-export function agentRequest(input: OwnerInput, workspace: string, workspacesRoot: string): AgentRequest {
+/**
+ * Builds the stdin object of the protocol for an owner input; `workspace` is the absolute attempt dir;
+ * `worktree` (with a repository) adds the `repository` field, and dependency paths are then resolved
+ * against the worktree.
+ */
+export function agentRequest(input: OwnerInput, workspace: string, workspacesRoot: string, worktree?: AttemptWorktree): AgentRequest {
   const c = input.card;
+  const depsRoot = input.repository ? workspace : workspacesRoot;
   return {
     backlog_id: input.backlogId,
     card: {
@@ -165,7 +192,10 @@ export function agentRequest(input: OwnerInput, workspace: string, workspacesRoo
     },
     attempt: input.attempt,
     workspace,
-    dependencies: input.dependencies.map((d) => dependencyJson(workspacesRoot, d)),
+    dependencies: input.dependencies.map((d) => dependencyJson(depsRoot, d)),
+    ...(worktree && {
+      repository: { worktree: worktree.dir, branch: worktree.branch, base_commit: worktree.baseCommit, integration_branch: worktree.integrationBranch },
+    }),
     feedback: feedbackJson(input.feedback),
   };
 }
@@ -236,9 +266,10 @@ function failedRunError(cmd: string, run: ProcessResult, timeoutMs: number, secr
  * into workflow history: a secret must be gone before they run.
  */
 async function redactReportedArtifacts(deps: ActivityDeps, input: OwnerInput, artifacts: readonly string[], secrets: readonly Secret[], hooks: ActivityHooks): Promise<void> {
-  if (secrets.length === 0 || artifacts.length === 0) return;
+  // In a repository owner.ts redacts the attempt's changed files before committing them.
+  if (secrets.length === 0 || artifacts.length === 0 || input.repository) return;
   // No workspace (a recorded answer whose files are gone): nothing to redact, and nothing to quote either.
-  const realWs = await realWorkspace(deps.workspacesRoot, input.workspace).catch(() => undefined);
+  const realWs = await realWorkspace(ownerRootDir(deps, input), input.workspace).catch(() => undefined);
   if (realWs === undefined) return;
   const files: string[] = [];
   for (const a of new Set(artifacts)) {
@@ -264,7 +295,7 @@ export function agentResultFile(workspacesRoot: string, workspace: string): stri
  *   `AgentExitError`, `AgentOutputError`, `AgentTimeoutError`; the cancellation when cancelled. Worker
  *   secrets are redacted from every quoted output tail.
  */
-export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, config: CommandAgentConfig): Promise<OwnerResult> {
+export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, config: CommandAgentConfig, worktree?: AttemptWorktree): Promise<OwnerResult> {
   // Re-parsed so that defaults apply even when a caller passes the config as written in the file.
   const parsed = CommandAgentSchema.safeParse(config);
   if (!parsed.success) {
@@ -274,14 +305,15 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
   const hooks = (deps.hooks ?? temporalHooks)();
   const cmd = commandLine(agent.command, agent.args);
   const secrets = secretsOf(deps.workerEnv ?? process.env);
-  const resultFile = agentResultFile(deps.workspacesRoot, input.workspace);
+  const root = ownerRootDir(deps, input);
+  const resultFile = agentResultFile(root, input.workspace);
   // A previous try of this attempt whose agent finished (its worker died before hearing the answer).
-  const answered = await readBesideWorkspace(deps.workspacesRoot, input.workspace, AGENT_RESULT, (t) => parseAgentResponse(t, cmd));
+  const answered = await readBesideWorkspace(root, input.workspace, AGENT_RESULT, (t) => parseAgentResponse(t, cmd));
   if (answered) {
     await redactReportedArtifacts(deps, input, answered.artifacts, secrets, hooks);
     return { artifacts: answered.artifacts, summary: redact(answered.summary, secrets), cost: usageCost(answered) };
   }
-  const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
+  const workspace = await openAttemptWorkspace(deps, input);
   await rm(resultFile, { force: true });
   const env: Record<string, string> = {
     ...allowListedEnv(deps.workerEnv ?? process.env),
@@ -300,7 +332,7 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
       args: agent.args.map((a) => resolveProjectPath(deps.baseDir, a)),
       cwd: workspace,
       env,
-      stdin: JSON.stringify(agentRequest(input, workspace, deps.workspacesRoot)) + '\n',
+      stdin: JSON.stringify(agentRequest(input, workspace, deps.workspacesRoot, worktree)) + '\n',
       timeoutMs: agent.timeout_ms,
       signal: hooks.cancellationSignal,
       onTick: (elapsedMs) => hooks.heartbeat({ phase: 'owner', elapsedMs }),

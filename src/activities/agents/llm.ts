@@ -20,6 +20,7 @@ import { ActivityErrorType, agentFailure } from '../errors.js';
 import { callStructured, StructuredOutputError } from '../llm/client.js';
 import { redact } from '../secrets.js';
 import { listWorkspaceFiles, readForPrompt, writeWorkspaceFiles, type TextFile } from './files.js';
+import { changedFiles } from '../repository/changes.js';
 import { dependencyPaths, ownerPrompt } from './prompt.js';
 import { redactArtifacts, settleRunCost, softTimeoutWatcher, startRun, summaryOf, type OwnerRunner } from './run.js';
 
@@ -79,11 +80,18 @@ export const runLlmAgent: OwnerRunner<'llm'> = async (deps, input, agent) => {
       .filter((d) => d.artifacts.length > 0)
       .map(async (d) => ({
         cardId: d.cardId,
-        files: await readForPrompt(dependencyPaths(deps.workspacesRoot, d.artifacts), MAX_INLINE_CHARS / 2, (abs) => abs),
+        // In a repository the dependencies' files are in the worktree, by repository-relative paths.
+        files: input.repository
+          ? await readForPrompt(d.artifacts.map((a) => join(run.workspace, a)), MAX_INLINE_CHARS / 2, (abs) => abs.slice(run.workspace.length + 1))
+          : await readForPrompt(dependencyPaths(deps.workspacesRoot, d.artifacts), MAX_INLINE_CHARS / 2, (abs) => abs),
       })),
   );
   let existing: TextFile[] = [];
-  if (input.previousWorkspace !== undefined) {
+  if (input.repository && input.previousGit) {
+    // A correction in a worktree: the previous attempt's changed files (the rest of the project is not its work).
+    const { artifacts } = await changedFiles(run.workspace, input.previousGit.baseCommit, 'HEAD');
+    existing = await readForPrompt(artifacts.map((f) => join(run.workspace, f)), MAX_INLINE_CHARS / 2, (abs) => abs.slice(run.workspace.length + 1));
+  } else if (input.previousWorkspace !== undefined) {
     const { files } = await listWorkspaceFiles(run.workspace);
     existing = await readForPrompt(files.map((f) => join(run.workspace, f)), MAX_INLINE_CHARS / 2, (abs) => abs.slice(run.workspace.length + 1));
   }
@@ -135,6 +143,8 @@ export const runLlmAgent: OwnerRunner<'llm'> = async (deps, input, agent) => {
     throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label}: ${redact((err as Error).message, run.secrets)}`, { nonRetryable: false, cost });
   }
   await redactArtifacts(run, written);
+  // In a worktree owner.ts sets the attempt's changed files; listing the whole project would be wasted.
+  if (input.repository) return { artifacts: written, summary: summaryOf(run, answer.summary), cost } satisfies OwnerResult;
   const { files } = await listWorkspaceFiles(run.workspace);
   const seen = new Set(written);
   return {

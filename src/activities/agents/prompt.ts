@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { OwnerInput } from '../../domain/attempt.js';
+import { attemptBranchName } from '../../domain/repository.js';
 import { looksAbsolute } from '../workspace.js';
 import type { TextFile } from './files.js';
 
@@ -38,15 +39,28 @@ function fileBlock(f: TextFile): string {
  *
  * @param input the owner activity's input
  * @param workspace absolute attempt workspace (named in the prompt for CLI agents, which run inside it)
- * @param workspacesRoot absolute workspaces root (dependency artifact paths are relative to it)
+ * @param workspacesRoot absolute workspaces root (dependency artifact paths are relative to it; with a
+ *   repository they are relative to the worktree, `workspace`)
  * @param files contents to inline for the `llm` kind; CLI agents get paths only
  */
 export function ownerPrompt(input: OwnerInput, workspace: string, workspacesRoot: string, files: PromptFiles = {}): string {
   const { card } = input;
+  const repo = input.repository;
+  const depsRoot = repo ? workspace : workspacesRoot;
   const out: string[] = [];
   out.push(
     `You are the owner of card ${card.id} of backlog "${input.backlogId}" (type ${card.type}, priority ${card.priority}), attempt ${input.attempt}.`,
-    `Produce the card's artifacts as files in the attempt workspace${files.dependencies ? '' : ` — your current directory, ${workspace}`}.`,
+  );
+  if (repo) {
+    // Issue 9: CLI agents are told they work in a real checkout, so they read and change the project's files.
+    out.push(
+      `Your ${files.dependencies ? 'workspace' : `current directory, ${workspace},`} is a git checkout of the project (a worktree on branch ${attemptBranchName(input.backlogId, card.id, input.attempt)}, made from the integration branch ${repo.integrationBranch}) with the work of every finished dependency already in it.`,
+      'Make the card\'s change in the project\'s files there. You may commit on this branch; whatever you leave uncommitted is committed for you. Do not switch, create or move other branches.',
+    );
+  } else {
+    out.push(`Produce the card's artifacts as files in the attempt workspace${files.dependencies ? '' : ` — your current directory, ${workspace}`}.`);
+  }
+  out.push(
     '',
     `## Card: ${card.title}`,
     card.description.trim() || '(no description)',
@@ -63,7 +77,7 @@ export function ownerPrompt(input: OwnerInput, workspace: string, workspacesRoot
       }
     } else {
       for (const d of deps) {
-        out.push(`- ${d.cardId}: ${dependencyPaths(workspacesRoot, d.artifacts).join(', ')}`);
+        out.push(`- ${d.cardId}: ${repo ? d.artifacts.join(', ') : dependencyPaths(depsRoot, d.artifacts).join(', ')}`);
       }
     }
   }
@@ -72,7 +86,9 @@ export function ownerPrompt(input: OwnerInput, workspace: string, workspacesRoot
     out.push(
       '',
       `## Correction round ${f.round}: the previous attempt was rejected`,
-      'The workspace already holds the previous attempt\'s files. Rework them so that every problem below is fixed; keep what was right.',
+      repo
+        ? 'The worktree already holds the previous attempt\'s commits. Rework them so that every problem below is fixed; keep what was right.'
+        : 'The workspace already holds the previous attempt\'s files. Rework them so that every problem below is fixed; keep what was right.',
       'Rejection reasons (validator: reason):',
       ...f.reasons.map((r) => `- ${r}`),
     );
@@ -86,9 +102,13 @@ export function ownerPrompt(input: OwnerInput, workspace: string, workspacesRoot
   out.push(
     '',
     '## Rules',
-    '- Write every file inside the workspace, by a relative path; change nothing outside it.',
+    repo
+      ? '- Change files only inside the worktree, by relative paths; never touch .git.'
+      : '- Write every file inside the workspace, by a relative path; change nothing outside it.',
     '- Write finished content: no TODO, FIXME, placeholder, lorem ipsum or "not implemented" text anywhere (verification rejects it).',
-    '- Leave no scratch or log files behind: every file in the workspace counts as an artifact of the card.',
+    repo
+      ? '- Leave no scratch or log files behind: every file you add or change counts as an artifact of the card.'
+      : '- Leave no scratch or log files behind: every file in the workspace counts as an artifact of the card.',
     '- Never write secrets (API keys, tokens) into any file.',
   );
   return out.join('\n');

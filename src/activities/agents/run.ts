@@ -20,8 +20,9 @@ import {
 import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
 import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
 import { redact, secretsOf, type Secret } from '../secrets.js';
-import { prepareAttemptWorkspace } from '../workspace.js';
+import { openAttemptWorkspace } from '../workspace.js';
 import { listWorkspaceFiles, redactSecretsInFiles } from './files.js';
+import type { AttemptWorktree } from '../repository/types.js';
 
 /** Lines of stderr/stdout quoted in error messages. */
 export const MESSAGE_TAIL_LINES = 20;
@@ -35,6 +36,8 @@ export type OwnerRunner<K extends AgentConfig['kind']> = (
   deps: ActivityDeps,
   input: OwnerInput,
   agent: Extract<AgentConfig, { kind: K }>,
+  /** With a repository (`input.repository`): the attempt worktree owner.ts prepared, the run's working directory. */
+  worktree?: AttemptWorktree,
 ) => Promise<OwnerResult>;
 
 /** One run of an agent: everything its implementation needs besides the config. */
@@ -42,7 +45,7 @@ export interface AgentRun {
   deps: ActivityDeps;
   input: OwnerInput;
   hooks: ActivityHooks;
-  /** The absolute attempt workspace, prepared (emptied, or a copy of the previous attempt). */
+  /** The absolute attempt workspace, prepared (emptied, or a copy of the previous attempt; with a repository, the attempt worktree). */
   workspace: string;
   /** The worker's environment (`deps.workerEnv`, else `process.env`). */
   workerEnv: Record<string, string | undefined>;
@@ -53,12 +56,13 @@ export interface AgentRun {
 }
 
 /**
- * Starts a run: prepares the attempt workspace (idempotent, see workspace.ts), resolves the hooks, and
- * collects the secrets to redact (`secretNames` plus every secret-looking variable of the worker).
+ * Starts a run: prepares the attempt workspace (idempotent, see workspace.ts `openAttemptWorkspace`; with a
+ * repository the worktree owner.ts prepared), resolves the hooks, and collects the secrets to redact
+ * (`secretNames` plus every secret-looking variable of the worker).
  */
 export async function startRun(deps: ActivityDeps, input: OwnerInput, kind: string, secretNames: readonly string[] = []): Promise<AgentRun> {
   const workerEnv = deps.workerEnv ?? process.env;
-  const workspace = await prepareAttemptWorkspace(deps.workspacesRoot, input.workspace, input.previousWorkspace);
+  const workspace = await openAttemptWorkspace(deps, input);
   return {
     deps,
     input,
@@ -233,12 +237,14 @@ export function settleRunCost(run: AgentRun, usage: readonly ModelUsage[], repor
 
 /**
  * The owner result of a CLI run: every regular file in the workspace (see files.ts `listWorkspaceFiles`)
- * as artifacts — with any secret value the agent wrote into them redacted in place (and a warning) —, the
+ * as artifacts (in a repository's worktree none: owner.ts sets the attempt's changed files) — with any secret value the agent wrote into them redacted in place (and a warning) —, the
  * agent's final message as summary (redacted, at most `MAX_SUMMARY_CHARS`), the settled cost, and the
  * agent session when the kind reported one.
  */
 export async function cliResult(run: AgentRun, outcome: RunOutcome): Promise<OwnerResult> {
   const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
+  // In a worktree the artifacts are the attempt's changed files, and owner.ts redacts and commits them.
+  if (run.input.repository) return { artifacts: [], summary: summaryOf(run, outcome.summary), cost, ...(outcome.session && { session: outcome.session }) };
   const { files, truncated } = await listWorkspaceFiles(run.workspace);
   if (truncated) run.hooks.log?.warn(`${run.label} left more than ${files.length} files; only the first are artifacts`, { cardId: run.input.card.id });
   await redactArtifacts(run, files);

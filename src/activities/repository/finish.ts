@@ -1,0 +1,45 @@
+/**
+ * The end of a backlog in its repository (issue 9 "Clean up"): no worktree of the backlog is left in
+ * `git worktree list`, and its attempt branches go unless `--keep-branches`. The integration branch stays:
+ * it is what the squad delivered.
+ */
+import { resolve, sep } from 'node:path';
+import { attemptBranchPrefix } from '../../domain/repository.js';
+import { git } from './git.js';
+import { listWorktrees, removeWorktreeDir } from './worktree.js';
+
+/** What `finishBacklogRepository` removed. */
+export interface FinishedRepository {
+  /** Absolute paths of the worktrees removed. */
+  worktrees: string[];
+  /** Attempt branches deleted (`squadflow-attempts/<backlogId>/…`, without `refs/heads/`). */
+  branches: string[];
+}
+
+/**
+ * Removes every worktree of the backlog still listed (under `<worktreesRoot>/<backlogId>/`, or on one of its
+ * attempt branches), prunes, and deletes the attempt branches `squadflow-attempts/<backlogId>/*` unless
+ * `keepBranches`. Idempotent.
+ * @throws GitError
+ */
+export async function finishBacklogRepository(repoDir: string, backlogId: string, worktreesRoot: string, keepBranches: boolean): Promise<FinishedRepository> {
+  const prefix = `refs/heads/${attemptBranchPrefix(backlogId)}`;
+  const under = resolve(worktreesRoot, backlogId) + sep;
+  const worktrees: string[] = [];
+  for (const w of (await listWorktrees(repoDir)).slice(1)) {
+    if (resolve(w.path).startsWith(under) || w.branch?.startsWith(prefix)) {
+      await removeWorktreeDir(repoDir, w.path);
+      worktrees.push(w.path);
+    }
+  }
+  await git(repoDir, ['worktree', 'prune']);
+  const branches: string[] = [];
+  if (!keepBranches) {
+    const refs = (await git(repoDir, ['for-each-ref', '--format=%(refname)', prefix])).stdout.split('\n').filter(Boolean);
+    for (const ref of refs) {
+      await git(repoDir, ['update-ref', '-d', ref]);
+      branches.push(ref.slice('refs/heads/'.length));
+    }
+  }
+  return { worktrees, branches };
+}

@@ -1,0 +1,93 @@
+/**
+ * The repository activities (issue 9), created from the activities' deps (`createRepositoryActivities`) and
+ * added to `createActivities` (../index.ts): merge an approved attempt into the integration branch, remove
+ * an attempt worktree, clean up at a backlog's end, push the integration branch. The owner side (worktree
+ * per attempt, squadflow's commit of leftovers) is in owner.ts via ./attempt.ts; the client's validation
+ * before a start is ./inspect.ts; the CLI's diff is ./diff.ts `attemptDiff`.
+ */
+import { rm } from 'node:fs/promises';
+import type { MergeInput, MergeResult, RepositoryTarget } from '../../domain/repository.js';
+import { worktreesRootOf, type ActivityDeps } from '../context.js';
+import { resolveWorkspace } from '../workspace.js';
+import { asActivityFailure } from './errors.js';
+import { finishBacklogRepository, type FinishedRepository } from './finish.js';
+import { mergeIntoIntegration } from './merge.js';
+import { pushIntegration, type PushResult } from './push.js';
+import { existingRepositoryDir, repositoryDir } from './repo.js';
+import { removeWorktreeDir } from './worktree.js';
+
+export { attemptDiff, boundedAttemptDiff, MAX_JUDGE_DIFF_CHARS } from './diff.js';
+export { inspectRepository, type InspectRepositoryInput } from './inspect.js';
+export { RepositoryError, type RepositoryField } from './errors.js';
+export { GitError } from './git.js';
+export type { FinishedRepository } from './finish.js';
+export type { PushResult } from './push.js';
+
+/** Input of `removeWorktree`: the backlog's repository and the attempt's worktree (relative to the worktrees root). */
+export interface RemoveWorktreeInput {
+  repository: RepositoryTarget;
+  backlogId: string;
+  /** `<backlogId>/<cardId>/attempt-<n>`. */
+  workspace: string;
+}
+
+/** Input of `finishRepository` and `pushIntegrationBranch`. */
+export interface BacklogRepositoryInput {
+  repository: RepositoryTarget;
+  backlogId: string;
+}
+
+/**
+ * Creates the repository activities:
+ * - `mergeAttempt(MergeInput): MergeResult` — the attempt branch merged into `squadflow/<backlogId>` as a
+ *   `--no-ff` merge commit with the trailers, without a checkout, serialized by compare-and-swap, exactly
+ *   once (merge.ts); a conflict is a result naming the files and the cards whose merges they came from.
+ * - `removeWorktree(RemoveWorktreeInput): { removed }` — an attempt's worktree removed (`git worktree remove
+ *   --force` + prune; missing is fine). Its branch stays.
+ * - `finishRepository(BacklogRepositoryInput): FinishedRepository` — every worktree of the backlog removed,
+ *   pruned, its attempt branches deleted unless `repository.keepBranches` (finish.ts).
+ * - `pushIntegrationBranch(BacklogRepositoryInput): PushResult` — `git push <remote> squadflow/<id>:<branch>` (push.ts).
+ *
+ * Errors: `RepositoryError` (non-retryable: not a repository, unknown base branch or commit),
+ * `PushRefusedError` (retryable), `GitError` (retryable: any other git failure, message naming the command).
+ */
+export function createRepositoryActivities(deps: ActivityDeps) {
+  const workerEnv = deps.workerEnv;
+  async function mergeAttempt(input: MergeInput): Promise<MergeResult> {
+    try {
+      return await mergeIntoIntegration(await repositoryDir(deps, input.repository, input.backlogId), input);
+    } catch (err) {
+      throw asActivityFailure(err, `merge of card ${input.cardId} attempt ${input.attempt}`);
+    }
+  }
+  async function removeWorktree(input: RemoveWorktreeInput): Promise<{ removed: boolean }> {
+    try {
+      const dir = resolveWorkspace(worktreesRootOf(deps), input.workspace);
+      const repoDir = await existingRepositoryDir(deps, input.repository, input.backlogId);
+      if (repoDir === undefined) {
+        const existed = await rm(dir, { recursive: true }).then(() => true, () => false);
+        return { removed: existed };
+      }
+      return { removed: await removeWorktreeDir(repoDir, dir) };
+    } catch (err) {
+      throw asActivityFailure(err, `removal of worktree ${input.workspace}`);
+    }
+  }
+  async function finishRepository(input: BacklogRepositoryInput): Promise<FinishedRepository> {
+    try {
+      const repoDir = await existingRepositoryDir(deps, input.repository, input.backlogId);
+      if (repoDir === undefined) return { worktrees: [], branches: [] };
+      return await finishBacklogRepository(repoDir, input.backlogId, worktreesRootOf(deps), input.repository.keepBranches === true);
+    } catch (err) {
+      throw asActivityFailure(err, `clean-up of backlog ${input.backlogId}'s repository`);
+    }
+  }
+  async function pushIntegrationBranch(input: BacklogRepositoryInput): Promise<PushResult> {
+    try {
+      return await pushIntegration(await repositoryDir(deps, input.repository, input.backlogId), input.repository, workerEnv);
+    } catch (err) {
+      throw asActivityFailure(err, `push of backlog ${input.backlogId}'s integration branch`);
+    }
+  }
+  return { mergeAttempt, removeWorktree, finishRepository, pushIntegrationBranch };
+}
