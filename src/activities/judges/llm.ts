@@ -14,6 +14,9 @@
  * reason per such criterion, `criterion "<name>" not met: <comment>` (the same shape as the `rubric`
  * judge's, so repeated criteria trigger the debugging agent), else the score and the models' reasons.
  * `Verdict.cost` is the tokens of every call, priced by `squad.pricing`.
+ *
+ * **Diff.** With a repository (`JudgeInput.git`, issue 9) the prompt also holds the attempt's diff
+ * `baseCommit..headCommit`, at most `MAX_JUDGE_DIFF_CHARS` (100 KB) and cut with a note beyond.
  */
 import { z } from 'zod';
 import type { Cost } from '../../domain/cost.js';
@@ -24,6 +27,8 @@ import { ActivityErrorType, agentFailure, validatorConfigError } from '../errors
 import { callStructured, StructuredOutputError, type LlmEndpoint } from '../llm/client.js';
 import { redact, secretsOf } from '../secrets.js';
 import { checkArtifact } from '../workspace.js';
+import { boundedAttemptDiff } from '../repository/diff.js';
+import { asActivityFailure } from '../repository/errors.js';
 import type { JudgeImpl } from '../judge.js';
 import type { JudgeInput } from '../../domain/attempt.js';
 
@@ -101,7 +106,12 @@ function key(name: string): string {
 }
 
 /** The judge prompt: card, acceptance criteria, criteria, rubric, artifacts, and how to answer. */
-function judgePrompt(card: JudgeInput['card'], config: LlmJudgeConfig, artifacts: { path: string; text: string; cut: boolean }[]): string {
+function judgePrompt(
+  card: JudgeInput['card'],
+  config: LlmJudgeConfig,
+  artifacts: { path: string; text: string; cut: boolean }[],
+  diff?: { range: string; text: string; cut: boolean },
+): string {
   const out: string[] = [
     `Judge the artifacts of card ${card.id} (type ${card.type}): "${card.title}".`,
     '',
@@ -117,6 +127,10 @@ function judgePrompt(card: JudgeInput['card'], config: LlmJudgeConfig, artifacts
   for (const a of artifacts) {
     const fence = '`'.repeat(Math.max(3, ...[...a.text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
     out.push(`### ${a.path}${a.cut ? ' (cut)' : ''}`, fence, a.text, fence);
+  }
+  if (diff) {
+    const fence = '`'.repeat(Math.max(3, ...[...diff.text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+    out.push('', `## Diff of the attempt (git diff ${diff.range}${diff.cut ? ', cut' : ''})`, 'The change the artifacts above are part of, in the project\'s repository.', `${fence}diff`, diff.text, fence);
   }
   out.push(
     '',
@@ -167,7 +181,14 @@ export const llmJudge: JudgeImpl<'llm'> = async (ctx, input) => {
     }
   }
   const files = await readForPrompt(paths, config.max_artifact_chars, (abs) => rels[paths.indexOf(abs)] ?? abs);
-  const prompt = judgePrompt(input.card, config, files);
+  let diff: { range: string; text: string; cut: boolean } | undefined;
+  if (input.git) {
+    const bounded = await boundedAttemptDiff(ctx.workspace, input.git).catch((err: unknown) => {
+      throw asActivityFailure(err, `llm judge of card ${input.card.id}: diff of the attempt`);
+    });
+    diff = { range: `${input.git.baseCommit.slice(0, 12)}..${input.git.headCommit.slice(0, 12)}`, text: secrets.length > 0 ? redact(bounded.text, secrets) : bounded.text, cut: bounded.cut };
+  }
+  const prompt = judgePrompt(input.card, config, files, diff);
   const names = config.criteria.map((c) => c.name);
   const label = `llm judge of card ${input.card.id}`;
 
