@@ -31,6 +31,7 @@ import { assertAbsolute, temporalHooks, type ActivityDeps } from './context.js';
 import { ActivityErrorType, agentConfigError, agentFailure } from './errors.js';
 import { openOwnerWorktree, settleOwnerCommit, type AttemptWorktree } from './repository/attempt.js';
 import { asActivityFailure } from './repository/errors.js';
+import { heartbeating } from './repository/repo.js';
 import { secretsOf } from './secrets.js';
 import { besideWorkspace, ownerRootDir, readBesideWorkspace, writeBesideWorkspace } from './workspace.js';
 
@@ -99,14 +100,18 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
     let worktree: AttemptWorktree | undefined;
     if (input.repository) {
       const repository = input.repository;
-      worktree = await openOwnerWorktree(deps, { ...input, repository }, hooks).catch((err: unknown) => {
-        throw asActivityFailure(err, `worktree of card ${input.card.id} attempt ${input.attempt}`);
-      });
+      worktree = await heartbeating(hooks, 'worktree', deps.heartbeatIntervalMs, () => openOwnerWorktree(deps, { ...input, repository }, hooks)).catch(
+        (err: unknown) => {
+          throw asActivityFailure(err, `worktree of card ${input.card.id} attempt ${input.attempt}`);
+        },
+      );
     }
     let result = await runner(deps, input, agent, worktree);
     if (worktree) {
       const secrets = secretsOf(deps.workerEnv ?? process.env);
-      result = await settleOwnerCommit(input, worktree, result, secrets, hooks).catch((err: unknown) => {
+      const wt = worktree;
+      const ran = result;
+      result = await heartbeating(hooks, 'commit', deps.heartbeatIntervalMs, () => settleOwnerCommit(input, wt, ran, secrets, hooks)).catch((err: unknown) => {
         throw asActivityFailure(err, `commit of card ${input.card.id} attempt ${input.attempt}`);
       });
     }

@@ -7,18 +7,19 @@
  */
 import { rm } from 'node:fs/promises';
 import type { MergeInput, MergeResult, RepositoryTarget } from '../../domain/repository.js';
-import { worktreesRootOf, type ActivityDeps } from '../context.js';
+import { temporalHooks, worktreesRootOf, type ActivityDeps } from '../context.js';
 import { resolveWorkspace } from '../workspace.js';
 import { asActivityFailure } from './errors.js';
 import { finishBacklogRepository, type FinishedRepository } from './finish.js';
 import { mergeIntoIntegration } from './merge.js';
 import { pushIntegration, type PushResult } from './push.js';
-import { existingRepositoryDir, repositoryDir } from './repo.js';
+import { existingRepositoryDir, heartbeating, repositoryDir } from './repo.js';
 import { removeWorktreeDir } from './worktree.js';
 
 export { attemptDiff, boundedAttemptDiff, MAX_JUDGE_DIFF_CHARS } from './diff.js';
 export { inspectRepository, type InspectRepositoryInput } from './inspect.js';
 export { RepositoryError, type RepositoryField } from './errors.js';
+export { repositoryPathOf } from './repo.js';
 export { GitError } from './git.js';
 export type { FinishedRepository } from './finish.js';
 export type { PushResult } from './push.js';
@@ -53,9 +54,12 @@ export interface BacklogRepositoryInput {
  */
 export function createRepositoryActivities(deps: ActivityDeps) {
   const workerEnv = deps.workerEnv;
+  /** The repository of a target, cloned on first use (with heartbeats: a clone may take minutes). */
+  const repoOf = (target: RepositoryTarget, backlogId: string): Promise<string> =>
+    heartbeating((deps.hooks ?? temporalHooks)(), 'repository', deps.heartbeatIntervalMs, () => repositoryDir(deps, target, backlogId));
   async function mergeAttempt(input: MergeInput): Promise<MergeResult> {
     try {
-      return await mergeIntoIntegration(await repositoryDir(deps, input.repository, input.backlogId), input);
+      return await mergeIntoIntegration(await repoOf(input.repository, input.backlogId), input);
     } catch (err) {
       throw asActivityFailure(err, `merge of card ${input.cardId} attempt ${input.attempt}`);
     }
@@ -84,7 +88,9 @@ export function createRepositoryActivities(deps: ActivityDeps) {
   }
   async function pushIntegrationBranch(input: BacklogRepositoryInput): Promise<PushResult> {
     try {
-      return await pushIntegration(await repositoryDir(deps, input.repository, input.backlogId), input.repository, workerEnv);
+      const hooks = (deps.hooks ?? temporalHooks)();
+      const repoDir = await repoOf(input.repository, input.backlogId);
+      return await heartbeating(hooks, 'push', deps.heartbeatIntervalMs, () => pushIntegration(repoDir, input.repository, workerEnv));
     } catch (err) {
       throw asActivityFailure(err, `push of backlog ${input.backlogId}'s integration branch`);
     }

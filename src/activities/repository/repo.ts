@@ -7,7 +7,7 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RepositoryTarget } from '../../domain/repository.js';
-import { reposRootOf, type ActivityDeps } from '../context.js';
+import { reposRootOf, type ActivityDeps, type ActivityHooks } from '../context.js';
 import { repositoryError } from '../errors.js';
 import { commitOf, git, GitError, NETWORK_GIT_TIMEOUT_MS, ZERO_OID } from './git.js';
 
@@ -53,6 +53,34 @@ export async function repositoryDir(deps: Pick<ActivityDeps, 'reposRoot' | 'base
     await rm(tmp, { recursive: true, force: true });
   }
   return dir;
+}
+
+/**
+ * Where a target's repository is on a worker with clones under `reposRoot`: `target.path`, else
+ * `<reposRoot>/<backlogId>` (whether or not it has been cloned yet) — for the CLI (`squadflow diff`).
+ */
+export function repositoryPathOf(target: Pick<RepositoryTarget, 'path'>, backlogId: string, reposRoot: string): string {
+  return target.path ?? join(reposRoot, backlogId);
+}
+
+/**
+ * Runs `fn` with a heartbeat every `intervalMs` (default 2 000): a clone of a large repository, or git on a
+ * slow disk, must not look like a dead worker to Temporal's heartbeat timeout.
+ */
+export async function heartbeating<T>(hooks: Pick<ActivityHooks, 'heartbeat'>, phase: string, intervalMs: number | undefined, fn: () => Promise<T>): Promise<T> {
+  hooks.heartbeat({ phase });
+  const timer = setInterval(() => {
+    try {
+      hooks.heartbeat({ phase });
+    } catch {
+      // A failing heartbeat must not take the git work down; Temporal reports missed heartbeats itself.
+    }
+  }, intervalMs ?? 2_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /**
