@@ -16,7 +16,7 @@ import { createRepositoryActivities } from './repository/index.js';
 
 export type { ActivityDeps, ActivityHooks } from './context.js';
 export { DEFAULT_REPOS_DIR, DEFAULT_WORKSPACES_DIR, DEFAULT_WORKTREES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
-export type { BacklogRepositoryInput, FinishedRepository, PushResult, RemoveWorktreeInput } from './repository/index.js';
+export type { FinishedRepository } from './repository/index.js';
 export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS, type AgentFailureDetails } from './errors.js';
 
 /** Dependencies of `createActivities`: `ActivityDeps` plus the debugger kind (default `rules`). */

@@ -8,11 +8,11 @@ import { gitCommandError } from '../errors.js';
 import { GitError } from './git.js';
 
 /** The backlog fields a repository problem is reported against. */
-export type RepositoryField = 'metadata.repository' | 'metadata.base_branch' | 'metadata.push.remote' | 'metadata.id' | 'cards[].id';
+export type RepositoryField = 'metadata.repository' | 'metadata.base_branch' | 'metadata.push.remote' | 'metadata.backlog_id' | 'cards[].id';
 
 /**
  * A repository setting that cannot work, found before anything starts (`inspectRepository`). The message
- * names the field (`metadata.repository`, `metadata.base_branch`, `metadata.push.remote`, …) and the path
+ * names the field (`metadata.repository`, `metadata.base_branch`, `metadata.push.remote`, `metadata.backlog_id`, …) and the path
  * or URL; `type` is stable (STYLE.md "Errors").
  */
 export class RepositoryError extends Error {

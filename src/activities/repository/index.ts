@@ -6,13 +6,21 @@
  * before a start is ./inspect.ts; the CLI's diff is ./diff.ts `attemptDiff`.
  */
 import { rm } from 'node:fs/promises';
-import type { MergeInput, MergeResult, RepositoryTarget } from '../../domain/repository.js';
+import type {
+  FinishRepositoryInput,
+  MergeInput,
+  MergeResult,
+  PushResult,
+  RemoveWorktreeInput,
+  RepositoryActivities,
+  RepositoryTarget,
+} from '../../domain/repository.js';
 import { temporalHooks, worktreesRootOf, type ActivityDeps } from '../context.js';
 import { resolveWorkspace } from '../workspace.js';
 import { asActivityFailure } from './errors.js';
 import { finishBacklogRepository, type FinishedRepository } from './finish.js';
 import { mergeIntoIntegration } from './merge.js';
-import { pushIntegration, type PushResult } from './push.js';
+import { pushIntegration } from './push.js';
 import { existingRepositoryDir, heartbeating, repositoryDir } from './repo.js';
 import { removeWorktreeDir } from './worktree.js';
 
@@ -22,21 +30,7 @@ export { RepositoryError, type RepositoryField } from './errors.js';
 export { repositoryPathOf } from './repo.js';
 export { GitError } from './git.js';
 export type { FinishedRepository } from './finish.js';
-export type { PushResult } from './push.js';
-
-/** Input of `removeWorktree`: the backlog's repository and the attempt's worktree (relative to the worktrees root). */
-export interface RemoveWorktreeInput {
-  repository: RepositoryTarget;
-  backlogId: string;
-  /** `<backlogId>/<cardId>/attempt-<n>`. */
-  workspace: string;
-}
-
-/** Input of `finishRepository` and `pushIntegrationBranch`. */
-export interface BacklogRepositoryInput {
-  repository: RepositoryTarget;
-  backlogId: string;
-}
+export type { FinishRepositoryInput, PushResult, RemoveWorktreeInput } from '../../domain/repository.js';
 
 /**
  * Creates the repository activities:
@@ -45,9 +39,12 @@ export interface BacklogRepositoryInput {
  *   once (merge.ts); a conflict is a result naming the files and the cards whose merges they came from.
  * - `removeWorktree(RemoveWorktreeInput): { removed }` — an attempt's worktree removed (`git worktree remove
  *   --force` + prune; missing is fine). Its branch stays.
- * - `finishRepository(BacklogRepositoryInput): FinishedRepository` — every worktree of the backlog removed,
+ * - `finishRepository(FinishRepositoryInput): FinishedRepository` — every worktree of the backlog removed,
  *   pruned, its attempt branches deleted unless `repository.keepBranches` (finish.ts).
- * - `pushIntegrationBranch(BacklogRepositoryInput): PushResult` — `git push <remote> squadflow/<id>:<branch>` (push.ts).
+ * - `pushIntegrationBranch(FinishRepositoryInput): PushResult` — `git push <remote> squadflow/<id>:<branch>` (push.ts).
+ *
+ * Input and result types are those of src/domain/repository.ts (`RepositoryActivities`, which the
+ * workflows proxy); the object returned satisfies that interface.
  *
  * Errors: `RepositoryError` (non-retryable: not a repository, unknown base branch or commit),
  * `PushRefusedError` (retryable), `GitError` (retryable: any other git failure, message naming the command).
@@ -77,7 +74,7 @@ export function createRepositoryActivities(deps: ActivityDeps) {
       throw asActivityFailure(err, `removal of worktree ${input.workspace}`);
     }
   }
-  async function finishRepository(input: BacklogRepositoryInput): Promise<FinishedRepository> {
+  async function finishRepository(input: FinishRepositoryInput): Promise<FinishedRepository> {
     try {
       const repoDir = await existingRepositoryDir(deps, input.repository, input.backlogId);
       if (repoDir === undefined) return { worktrees: [], branches: [] };
@@ -86,7 +83,7 @@ export function createRepositoryActivities(deps: ActivityDeps) {
       throw asActivityFailure(err, `clean-up of backlog ${input.backlogId}'s repository`);
     }
   }
-  async function pushIntegrationBranch(input: BacklogRepositoryInput): Promise<PushResult> {
+  async function pushIntegrationBranch(input: FinishRepositoryInput): Promise<PushResult> {
     try {
       const hooks = (deps.hooks ?? temporalHooks)();
       const repoDir = await repoOf(input.repository, input.backlogId);
@@ -95,5 +92,5 @@ export function createRepositoryActivities(deps: ActivityDeps) {
       throw asActivityFailure(err, `push of backlog ${input.backlogId}'s integration branch`);
     }
   }
-  return { mergeAttempt, removeWorktree, finishRepository, pushIntegrationBranch };
+  return { mergeAttempt, removeWorktree, finishRepository, pushIntegrationBranch } satisfies RepositoryActivities;
 }

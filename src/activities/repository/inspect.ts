@@ -42,12 +42,12 @@ export interface InspectRepositoryInput {
  *
  * @returns the target: absolute `path` (or `url`), the resolved `baseBranch`, `integrationBranch`, `push`, `keepBranches`
  * @throws RepositoryError naming the field (`metadata.repository`, `metadata.base_branch`,
- *   `metadata.push.remote`, `metadata.id`, `cards[].id`) and the path or URL.
+ *   `metadata.push.remote`, `metadata.backlog_id`, `cards[].id`) and the path or URL.
  */
 export async function inspectRepository(input: InspectRepositoryInput): Promise<RepositoryTarget> {
   const integrationBranch = integrationBranchName(input.backlogId);
   const badName = branchNameProblem(integrationBranch);
-  if (badName) throw new RepositoryError('metadata.id', `backlog id "${input.backlogId}" makes the branch name "${integrationBranch}", which ${badName}`);
+  if (badName) throw new RepositoryError('metadata.backlog_id', `backlog id "${input.backlogId}" makes the branch name "${integrationBranch}", which ${badName}`);
   for (const id of input.cardIds ?? []) {
     const name = attemptBranchName(input.backlogId, id, 1);
     const problem = branchNameProblem(name);

@@ -2,18 +2,9 @@
  * Pushing the integration branch when a backlog finishes (issue 9 "Optional push", `metadata.push`).
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { RepositoryTarget } from '../../domain/repository.js';
+import type { PushResult, RepositoryTarget } from '../../domain/repository.js';
 import { ActivityErrorType, repositoryError } from '../errors.js';
 import { commitOf, git, GitError, NETWORK_GIT_TIMEOUT_MS } from './git.js';
-
-/** What a push did. */
-export interface PushResult {
-  remote: string;
-  /** The branch on the remote. */
-  branch: string;
-  /** The integration branch's tip that was pushed (40-hex). */
-  commit: string;
-}
 
 /**
  * `git push <remote> refs/heads/squadflow/<id>:refs/heads/<push.branch ?? same>` (no force: the remote's

@@ -91,7 +91,7 @@ describe('inspectRepository', () => {
   });
 
   it('refuses ids that make invalid branch names', async () => {
-    expect((await refusal(inspectRepository({ source: repo, backlogId: 'shop.lock', baseDir: dir }))).field).toBe('metadata.id');
+    expect((await refusal(inspectRepository({ source: repo, backlogId: 'shop.lock', baseDir: dir }))).field).toBe('metadata.backlog_id');
     expect((await refusal(inspectRepository({ source: repo, backlogId: 'shop', baseDir: dir, cardIds: ['OK-1', 'bad..id'] }))).field).toBe('cards[].id');
   });
 
