@@ -33,6 +33,7 @@ import { registerInitCommand } from './cli/init.js';
 import { readCardHistory, renderHistory } from './cli/history.js';
 import { listCards, parseStatus, renderList } from './cli/list.js';
 import { loadBacklog } from './cli/load.js';
+import { readAttemptDiff } from './cli/diff.js';
 import { metricsReport, renderMetrics } from './cli/metrics.js';
 import { renderStatus } from './cli/render.js';
 import { watchBacklog } from './cli/watch.js';
@@ -141,6 +142,8 @@ export function buildProgram(): Command {
     .option('--start <file>', 'validate and start this backlog')
     .option('--squad <file>', 'squad config in a separate file')
     .option('--id <backlogId>', 'backlog id (default: metadata.backlog_id)')
+    .option('--repo <path|url>', 'deliver into this git repository (overrides metadata.repository)')
+    .option('--keep-branches', 'keep the attempt branches after the backlog ends (default: deleted; the integration branch stays)', false)
     .option('--exit-when-idle', 'exit once every card has ended or waits for a human', false)
     .option('--port <port>', 'gRPC port', port, DEFAULT_DEV_SERVER_PORT)
     .option('--ui-port <port>', 'Web UI port', port, DEFAULT_DEV_SERVER_UI_PORT)
@@ -150,7 +153,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output: one JSON event per line (NDJSON: server, workers, backlog, live board, idle, shutdown, stopped); JSON logs on stderr', false)
     .action(async (o) => {
       const backlog = o.start
-        ? { plan: await loadBacklog(o.start, { squad: o.squad, backlogId: o.id }), file: o.start as string }
+        ? { plan: await loadBacklog(o.start, { squad: o.squad, backlogId: o.id, repo: o.repo, keepBranches: o.keepBranches }), file: o.start as string }
         : undefined;
       const obs = await startObservability({ metricsPort: o.metricsPort, format: o.json ? 'json' : undefined });
       if (obs.temporalMetrics) {
@@ -179,10 +182,12 @@ export function buildProgram(): Command {
     .description('validate a backlog and start it on the Temporal server (TEMPORAL_ADDRESS)')
     .option('--squad <file>', 'squad config in a separate file')
     .option('--id <backlogId>', 'backlog id (default: metadata.backlog_id)')
+    .option('--repo <path|url>', 'deliver into this git repository (overrides metadata.repository)')
+    .option('--keep-branches', 'keep the attempt branches after the backlog ends (default: deleted; the integration branch stays)', false)
     .option('--wait', 'show live progress until every card has ended or waits for a human', false)
     .option('--json', 'machine-readable output (with --wait: one document once idle)', false)
     .action(async (file: string, o) => {
-      const plan = await loadBacklog(file, { squad: o.squad, backlogId: o.id });
+      const plan = await loadBacklog(file, { squad: o.squad, backlogId: o.id, repo: o.repo, keepBranches: o.keepBranches });
       await withClient(async (client) => {
         const r = await startBacklog(client, plan, file);
         if (!r.started) {
@@ -245,6 +250,19 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('diff <backlog> <card>')
+    .description("the change an attempt made in the backlog's repository (git diff of its branch); default: the merged attempt")
+    .option('--attempt <n>', 'this attempt instead of the merged (or latest) one', positiveInt)
+    .option('--json', 'machine-readable output: { attempt, branch, baseCommit, headCommit, merged, diff }', false)
+    .action(async (backlogId: string, cardId: string, o) => {
+      await withClient(async (client) => {
+        const d = await readAttemptDiff(client, backlogId, cardId, { attempt: o.attempt });
+        if (o.json) printJson(d);
+        else process.stdout.write(d.diff.endsWith('\n') || d.diff === '' ? d.diff : `${d.diff}\n`);
+      });
+    });
+
+  program
     .command('history <backlog> <card>')
     .description("a card's attempts, every verdict (score, reasons, details), feedback, debug reports, audit log, timeline")
     .option('--json', 'machine-readable output', false)
@@ -294,13 +312,14 @@ export function buildProgram(): Command {
 
   program
     .command('validate <file>')
-    .description('validate a backlog (syntax, schema, ids, dependencies, types) without starting anything')
+    .description('validate a backlog (syntax, schema, ids, dependencies, types, its repository) without starting anything')
     .option('--squad <file>', 'squad config in a separate file')
+    .option('--repo <path|url>', 'check this git repository instead of metadata.repository')
     .option('--json', 'machine-readable output: { valid, backlogId, cards, done } or { valid: false, issues } (exit 2)', false)
     .action(async (file: string, o) => {
       let plan: BacklogPlan;
       try {
-        plan = await loadBacklog(file, { squad: o.squad });
+        plan = await loadBacklog(file, { squad: o.squad, repo: o.repo });
       } catch (err) {
         if (!(o.json && err instanceof BacklogValidationError)) throw err;
         printJson({ file, valid: false, issues: err.issues });
@@ -308,8 +327,20 @@ export function buildProgram(): Command {
         return;
       }
       if (o.json) {
-        printJson({ file, valid: true, backlogId: plan.backlogId, cards: plan.cards.map((c) => c.card.id), done: plan.done.map((d) => d.cardId) });
-      } else console.log(`${file}: valid — backlog ${plan.backlogId}, ${plan.cards.length} cards to run, ${plan.done.length} already DONE`);
+        const repo = plan.repository;
+        printJson({
+          file,
+          valid: true,
+          backlogId: plan.backlogId,
+          cards: plan.cards.map((c) => c.card.id),
+          done: plan.done.map((d) => d.cardId),
+          ...(repo ? { repository: { path: repo.path ?? repo.url, baseBranch: repo.baseBranch, branch: repo.integrationBranch } } : {}),
+        });
+      } else {
+        const repo = plan.repository;
+        const into = repo ? `, into ${repo.path ?? repo.url} (${repo.integrationBranch} from ${repo.baseBranch})` : '';
+        console.log(`${file}: valid — backlog ${plan.backlogId}, ${plan.cards.length} cards to run, ${plan.done.length} already DONE${into}`);
+      }
     });
 
   program

@@ -9,6 +9,7 @@ import type { Verdict, VerificationInput } from '../domain/attempt.js';
 import { nowIso, type ActivityDeps } from './context.js';
 import { validatorConfigError } from './errors.js';
 import { checkArtifact, hasParentSegment, looksAbsolute, normalizeArtifact, realWorkspace, workspaceRootDir } from './workspace.js';
+import { addedLines } from './repository/diff.js';
 
 /** A red flag: the phrase a reason names, and the pattern that finds it. */
 export interface RedFlag {
@@ -35,6 +36,8 @@ export const BUILTIN_RED_FLAGS: readonly RedFlag[] = [
   { label: 'placeholder', pattern: /(?<![\w.:-])placeholders?(?!\w)(?!\s*=)(?!["'`])(?!\s*:\s*["'`\d{[])/i },
   { label: 'lorem ipsum', pattern: /\blorem\s+ipsum\b/i },
   { label: 'not implemented', pattern: /\bnot\s+(?:yet\s+)?implemented\b/i },
+  // Left by an unresolved merge (a correction after a merge conflict must resolve it).
+  { label: 'merge conflict marker', pattern: /^(?:<{7}|>{7})(?: |$)/ },
 ];
 
 /**
@@ -78,12 +81,15 @@ export function looksBinary(buf: Buffer): boolean {
   return buf.subarray(0, 8_000).includes(0);
 }
 
-/** Red flags found in a text, each with the 1-based line of its first hit and that line (trimmed, ≤ 200 chars). */
-export function findRedFlags(text: string, flags: readonly RedFlag[]): { label: string; line: number; text: string }[] {
+/**
+ * Red flags found in a text, each with the 1-based line of its first hit and that line (trimmed, ≤ 200
+ * chars); with `onlyLines`, only those lines are searched.
+ */
+export function findRedFlags(text: string, flags: readonly RedFlag[], onlyLines?: ReadonlySet<number>): { label: string; line: number; text: string }[] {
   const lines = text.split(/\r?\n/);
   const hits: { label: string; line: number; text: string }[] = [];
   for (const flag of flags) {
-    const i = lines.findIndex((l) => flag.pattern.test(l));
+    const i = lines.findIndex((l, n) => (onlyLines === undefined || onlyLines.has(n + 1)) && flag.pattern.test(l));
     if (i >= 0) hits.push({ label: flag.label, line: i + 1, text: lines[i]!.trim().slice(0, 200) });
   }
   return hits;
@@ -142,7 +148,9 @@ export function createVerifyArtifacts(deps: ActivityDeps): (input: VerificationI
         reasons.push(`artifact "${artifact}" is empty`);
         continue;
       }
-      for (const hit of findRedFlags(text, flags)) {
+      // In a repository only the lines the attempt added count: the project's own TODOs are not the card's.
+      const onlyLines = input.git ? await addedLines(ws, input.git, check.rel) : undefined;
+      for (const hit of findRedFlags(text, flags, onlyLines)) {
         reasons.push(`artifact "${artifact}" contains red flag "${hit.label}"`);
         details.push(`${check.rel}:${hit.line}: ${hit.text}`);
       }

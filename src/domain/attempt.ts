@@ -133,6 +133,8 @@ export interface VerificationInput {
   workspace: string;
   /** Root of `workspace` (default `workspaces`). */
   workspaceRoot?: WorkspaceRoot;
+  /** With a repository: the attempt's commits; red flags are then looked for in the lines it added only. */
+  git?: AttemptGit;
   artifacts: string[];
   config: VerificationConfig;
 }

@@ -14,7 +14,7 @@ import {
 import type { CardPlan, LegacyCorrection } from './card-state.js';
 import { findCycles, type GraphNode } from './graph.js';
 import { BACKLOG_ID_PATTERN, CARD_ID_PATTERN } from './ids.js';
-import { attemptBranchName, branchNameProblem, integrationBranchName, type RepositoryTarget } from './repository.js';
+import { branchNameProblem, integrationBranchName, type RepositoryTarget } from './repository.js';
 import { findPrice } from './pricing.js';
 import { SquadSchema, type AgentConfig, type SquadConfig } from './squad.js';
 
@@ -256,7 +256,7 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
 
 /**
  * With a repository, the backlog id and every card id become parts of git branch names
- * (`squadflow/<backlogId>/<cardId>/attempt-<n>`, src/domain/repository.ts): ids git refuses in a branch
+ * (`squadflow/<backlogId>`, `squadflow-attempts/<backlogId>/<cardId>/attempt-<n>`, src/domain/repository.ts): ids git refuses in a branch
  * name (`a..b`, `x.lock`, a trailing `.`) are refused here, before anything starts.
  */
 function branchNameIssues(file: string, backlogId: string, cards: BacklogCard[]): BacklogIssue[] {
@@ -265,7 +265,7 @@ function branchNameIssues(file: string, backlogId: string, cards: BacklogCard[])
   if (own) issues.push({ file, field: 'metadata.backlog_id', message: `"${backlogId}" cannot name the git branch squadflow/${backlogId}: it ${own}` });
   cards.forEach((card, i) => {
     if (card.status === 'DONE' || card.type === CORRECTION_TYPE || !CARD_ID_PATTERN.test(card.id)) return;
-    const problem = branchNameProblem(attemptBranchName('b', card.id, 1).replace('squadflow/b/', ''));
+    const problem = branchNameProblem(`${card.id}/attempt-1`);
     if (problem) issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `"${card.id}" cannot be part of a git branch name: it ${problem}` });
   });
   return issues;

@@ -188,7 +188,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const { typeConfig, card } = plan;
   const { artifacts } = owner;
   const at = workspaceRoot ? { workspace, workspaceRoot } : { workspace };
-  const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ ...at, artifacts, config: typeConfig.verification }));
+  const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }));
   if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
 
   const judgeGate = await gate(owner.cost.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));

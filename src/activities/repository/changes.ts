@@ -37,7 +37,9 @@ export async function stagedSince(dir: string, base: string): Promise<string[]> 
  */
 export async function commitStaged(dir: string, branch: string, message: string): Promise<string> {
   const staged = await git(dir, ['diff', '--cached', '--quiet'], { okExitCodes: [1] });
-  if (staged.exitCode === 1) await git(dir, ['commit', '--quiet', '--no-verify', '-F', '-'], { identity: true, input: message });
+  // A merge of the integration tip left for the owner (worktree.ts) is concluded even if it changed nothing.
+  const merging = (await git(dir, ['rev-parse', '-q', '--verify', 'MERGE_HEAD'], { okExitCodes: [1] })).exitCode === 0;
+  if (staged.exitCode === 1 || merging) await git(dir, ['commit', '--quiet', '--no-verify', '-F', '-'], { identity: true, input: message });
   const head = await gitOut(dir, ['rev-parse', 'HEAD']);
   if ((await commitOf(dir, `refs/heads/${branch}`)) !== head) {
     await git(dir, ['update-ref', '-m', 'squadflow: the attempt branch follows its worktree', `refs/heads/${branch}`, head]);

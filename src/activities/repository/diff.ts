@@ -29,3 +29,21 @@ export async function boundedAttemptDiff(repoDir: string, attempt: Pick<AttemptG
   const kept = diff.slice(0, end > 0 ? end + 1 : maxChars);
   return { text: `${kept}\n[diff cut: ${diff.length - kept.length} of ${diff.length} characters left out]\n`, cut: true };
 }
+
+/**
+ * The 1-based line numbers (in the head version) that an attempt added or changed in one file, from the
+ * hunk headers of `git diff -U0 <base> <head> -- <path>`: what the verification gate scans for red flags
+ * in a repository, so that a TODO the project already had in a file the card edited is not the card's.
+ * A file the attempt created has every line in the set.
+ * @throws GitError
+ */
+export async function addedLines(repoDir: string, attempt: Pick<AttemptGit, 'baseCommit' | 'headCommit'>, path: string): Promise<Set<number>> {
+  const out = (await git(repoDir, ['diff', '--no-color', '--no-ext-diff', '-U0', '--no-renames', attempt.baseCommit, attempt.headCommit, '--', path])).stdout;
+  const lines = new Set<number>();
+  for (const m of out.matchAll(/^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@/gm)) {
+    const start = Number(m[1]);
+    const count = m[2] === undefined ? 1 : Number(m[2]);
+    for (let i = 0; i < count; i++) lines.add(start + i);
+  }
+  return lines;
+}

@@ -98,8 +98,9 @@ export interface PrepareWorktreeOptions {
  * branch), then `git worktree add -B <branch> <dir> <start>`. A fresh attempt starts at the integration
  * tip. A correction starts at the previous attempt's head rebased onto the tip (`git rebase --onto <tip>
  * <previous base>`), so the owner fixes its own work on top of everything merged since; when that rebase
- * conflicts it is aborted and the worktree stays at the previous head, measured against the previous base
- * (the merge will then report the conflict, naming the files — a correction like any rejection).
+ * conflicts it is aborted and the integration tip is merged into the previous head instead, the conflicts
+ * left in the files for the owner to resolve (the correction's feedback names them); the change is then
+ * measured against the tip, and squadflow's commit after the owner concludes that merge.
  *
  * @throws ApplicationFailure `RepositoryError` when the previous head commit does not exist;
  *   GitError on git failures.
@@ -126,9 +127,11 @@ export async function prepareAttemptWorktree(opts: PrepareWorktreeOptions): Prom
   } catch (err) {
     if (!(err instanceof GitError)) throw err;
     await git(dir, ['rebase', '--abort'], { okExitCodes: [128] });
-    // Whatever the rebase left, the attempt continues exactly where the previous one ended.
     await git(dir, ['reset', '--quiet', '--hard', head]);
-    const conflict = `rebasing ${previous.branch} onto the integration tip ${integrationTip.slice(0, 12)} conflicted; the correction continues from ${head.slice(0, 12)} on base ${previous.baseCommit.slice(0, 12)}: ${err.stderr.split('\n').slice(0, 5).join(' ')}`;
-    return { baseCommit: previous.baseCommit, startCommit: head, rebaseConflict: conflict };
+    // The owner resolves it: the tip is merged into the previous head and the conflicts are left in the
+    // files (markers), so the correction can keep both sides; squadflow's commit concludes the merge.
+    const merged = await git(dir, ['merge', '--no-ff', '--no-commit', '--no-verify', integrationTip], { identity: true, okExitCodes: [1] });
+    const conflict = `rebasing ${previous.branch} onto the integration tip ${integrationTip.slice(0, 12)} conflicted; the tip is merged into ${head.slice(0, 12)}${merged.exitCode === 1 ? ' with conflicts left for the owner to resolve' : ''}: ${err.stderr.split('\n').slice(0, 5).join(' ')}`;
+    return { baseCommit: integrationTip, startCommit: head, rebaseConflict: conflict };
   }
 }
