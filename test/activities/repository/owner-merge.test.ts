@@ -162,20 +162,36 @@ describe('runOwner in a repository', () => {
     expect(await sh(sb.repo, 'rev-parse', 'squadflow-attempts/shop/BE-001/attempt-1')).toBe(a1.git!.headCommit);
   });
 
-  it('keeps the previous head and base when the rebase of a correction conflicts', async () => {
+  it('merges the tip into the previous head when the rebase of a correction conflicts, leaving the conflict for the owner; resolved, it merges clean', async () => {
     const runOwner = createRunOwner(sb.deps);
     const { mergeAttempt } = createRepositoryActivities(sb.deps);
     const a1 = await runOwner(ownerInput(sb, planCard('BE-001', { write: { 'src/shared.txt': 'line one\nmine\n' } })));
     const other = planCard('BE-009', { write: { 'src/shared.txt': 'line one\ntheirs\n' } });
     const o = await runOwner(ownerInput(sb, other));
-    expect((await mergeAttempt(mergeInput(sb, other, 1, o.git!))).status).toBe('merged');
-    const a2 = await runOwner(ownerInput(sb, planCard('BE-001', { write: { 'src/b.ts': 'b\n' } }), 2, { previousGit: a1.git! }));
-    expect(a2.git?.baseCommit).toBe(a1.git!.baseCommit);
-    expect(await readFile(join(worktreeOf(sb, 'BE-001', 2), 'src/shared.txt'), 'utf8')).toBe('line one\nmine\n');
-    expect(await sh(sb.repo, 'rev-parse', `${a2.git!.headCommit}^`)).toBe(a1.git!.headCommit);
+    const tip = await mergeAttempt(mergeInput(sb, other, 1, o.git!));
+    expect(tip.status).toBe('merged');
+    if (tip.status !== 'merged') return;
+    // The correction's owner writes the resolution (both lines) over the conflicted file.
+    const a2 = await runOwner(ownerInput(sb, planCard('BE-001', { write: { 'src/shared.txt': 'line one\nmine\ntheirs\n' } }), 2, { previousGit: a1.git! }));
+    // Measured against the tip now: the change is the resolution, and the tip is in the attempt's history.
+    expect(a2.git?.baseCommit).toBe(tip.commit);
+    expect(a2.artifacts).toEqual(['src/shared.txt']);
+    expect((await sh(sb.repo, 'rev-list', '--parents', '-n', '1', a2.git!.headCommit)).split(' ')).toEqual([a2.git!.headCommit, a1.git!.headCommit, tip.commit]);
     expect(await sh(worktreeOf(sb, 'BE-001', 2), 'status', '--porcelain')).toBe('');
-    // Merging it now is a conflict naming the file and the card it came from.
-    expect(await mergeAttempt(mergeInput(sb, planCard('BE-001', {}), 2, a2.git!))).toEqual({ status: 'conflict', files: ['src/shared.txt'], cards: ['BE-009'] });
+    expect(await mergeAttempt(mergeInput(sb, planCard('BE-001', {}), 2, a2.git!))).toMatchObject({ status: 'merged', alreadyMerged: false });
+  });
+
+  it('leaves the conflict markers in the correction worktree for the owner to see', async () => {
+    const runOwner = createRunOwner(sb.deps);
+    const { mergeAttempt } = createRepositoryActivities(sb.deps);
+    const a1 = await runOwner(ownerInput(sb, planCard('BE-001', { write: { 'src/shared.txt': 'line one\nmine\n' } })));
+    const other = planCard('BE-009', { write: { 'src/shared.txt': 'line one\ntheirs\n' } });
+    expect((await mergeAttempt(mergeInput(sb, other, 1, (await runOwner(ownerInput(sb, other))).git!))).status).toBe('merged');
+    // An owner that changes nothing else: squadflow's commit keeps the markers, which verification flags.
+    const a2 = await runOwner(ownerInput(sb, planCard('BE-001', { write: { 'src/b.ts': 'b\n' } }), 2, { previousGit: a1.git! }));
+    const text = await readFile(join(worktreeOf(sb, 'BE-001', 2), 'src/shared.txt'), 'utf8');
+    expect(text).toMatch(/^<<<<<<< [\s\S]*mine[\s\S]*=======[\s\S]*theirs[\s\S]*>>>>>>> /m);
+    expect(a2.artifacts.sort()).toEqual(['src/b.ts', 'src/shared.txt']);
   });
 });
 

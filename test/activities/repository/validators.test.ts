@@ -14,7 +14,7 @@ import { boundedAttemptDiff } from '../../../src/activities/repository/diff.js';
 import type { OwnerResult } from '../../../src/domain/attempt.js';
 import { LlmJudgeSchema, RubricJudgeSchema, VerificationSchema } from '../../../src/domain/squad.js';
 import { anthropicToolUse, llmServer } from '../agents/helpers.js';
-import { gitSandbox, ownerInput, planCard, worktreeOf, type GitSandbox } from './helpers.js';
+import { gitSandbox, ownerInput, planCard, sh, worktreeOf, type GitSandbox } from './helpers.js';
 
 let sb: GitSandbox;
 let server: Awaited<ReturnType<typeof llmServer>> | undefined;
@@ -35,6 +35,20 @@ async function owned(write: Record<string, string>): Promise<OwnerResult> {
 }
 
 describe('verification in a worktree', () => {
+  it("looks for red flags only in the lines the attempt added: the project's own TODO in an edited file is not the card's", async () => {
+    await writeFile(join(sb.repo, 'src/old.ts'), 'export const old = 1; // TODO: rename\n');
+    await sh(sb.repo, 'commit', '-qam', 'a TODO of the project');
+    const clean = await owned({ 'src/old.ts': 'export const old = 1; // TODO: rename\nexport const fresh = 2;\n' });
+    const verify = createVerifyArtifacts(sb.deps);
+    const config = VerificationSchema.parse({});
+    expect(await verify({ workspace: WS, workspaceRoot: 'worktrees', git: clean.git!, artifacts: clean.artifacts, config })).toMatchObject({ passed: true });
+    // Without the attempt's commits the whole file is scanned (the isolated-workspace rule).
+    expect((await verify({ workspace: WS, workspaceRoot: 'worktrees', artifacts: clean.artifacts, config })).reasons).toEqual(['artifact "src/old.ts" contains red flag "TODO"']);
+    const flagged = await createRunOwner(sb.deps)(ownerInput(sb, planCard('BE-001', { write: { 'src/old.ts': 'export const old = 1; // TODO: rename\n// FIXME later\n<<<<<<< ours\n' } }), 2));
+    const v = await verify({ workspace: 'shop/BE-001/attempt-2', workspaceRoot: 'worktrees', git: flagged.git!, artifacts: flagged.artifacts, config });
+    expect(v.reasons).toEqual(['artifact "src/old.ts" contains red flag "FIXME"', 'artifact "src/old.ts" contains red flag "merge conflict marker"']);
+  });
+
   it('passes the changed files of the attempt', async () => {
     const r = await owned({ 'src/discount.ts': 'export const rate = 0.1;\n' });
     const v = await createVerifyArtifacts(sb.deps)({ workspace: WS, workspaceRoot: 'worktrees', artifacts: r.artifacts, config: VerificationSchema.parse({}) });
