@@ -3,7 +3,7 @@
  * workflow type through its interesting paths (correction, debugging, owner failure, escalation, human
  * reject then retry, a blocked dependent that runs later, skip, pause/resume, a paged backlog and one of
  * its shards, a card whose workflow was terminated and then retried in a new run, with a backlog budget
- * read before each run), on a throwaway dev server
+ * read before each run; a backlog delivering into a repository whose card's merge conflicts), on a throwaway dev server
  * with scripted activities.
  *
  * Re-record (`npm run record-histories`) only when a workflow change is meant to be incompatible and is
@@ -17,11 +17,11 @@ import { startDevServer } from '../src/temporal/dev-server.js';
 import { PROJECT_ROOT } from '../src/temporal/cli-path.js';
 import { WORKFLOWS_PATH } from '../src/worker.js';
 import { createReadBacklogBudget, createReadCardState } from '../src/activities/workflow-queries.js';
-import { pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '../src/workflows/backlog.js';
+import { backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '../src/workflows/backlog.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../src/workflows/card.js';
-import { fakeActivities, startBacklogWorkflow, testPlan } from '../test/workflows/fakes.js';
+import { fakeActivities, fakeRepositoryActivities, startBacklogWorkflow, testPlan } from '../test/workflows/fakes.js';
 import { startBacklog } from '../src/cli/backlogs.js';
-import { shardWorkflowId } from '../src/domain/index.js';
+import { integrationBranchName, shardWorkflowId, withRepository } from '../src/domain/index.js';
 
 const OUT = resolve(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 
@@ -37,6 +37,13 @@ async function save(handle: WorkflowHandle, name: string): Promise<void> {
 async function main(): Promise<void> {
   const server = await startDevServer({ port: 0, ui: false, dbFilename: null });
   try {
+    // `-- --only repository`: only the repository backlog's histories (the others stay as recorded).
+    if (process.argv.includes('--only')) {
+      if (!process.argv.includes('repository')) throw new Error('usage: record-histories [--only repository]');
+      await recordRepository(server);
+      return;
+    }
+    await recordRepository(server);
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = 'record-histories';
     const { activities } = fakeActivities({
@@ -115,6 +122,48 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
+}
+
+/**
+ * A backlog delivering into a repository (issue 9), with scripted git: R1 merges at once; R2's first merge
+ * conflicts (a rejection with a `merge` verdict), its correction merges; the backlog cleans up and pushes.
+ */
+async function recordRepository(server: Awaited<ReturnType<typeof startDevServer>>): Promise<void> {
+  const client = new Client({ connection: server.connection, namespace: server.namespace });
+  const taskQueue = 'record-histories-repository';
+  const { activities } = fakeActivities({});
+  const repo = fakeRepositoryActivities({ R2: 1 });
+  const worker = await Worker.create({
+    connection: server.nativeConnection,
+    namespace: server.namespace,
+    taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: { ...activities, ...repo.activities },
+  });
+  const backlogId = 'replay-repo';
+  const target = { path: '/srv/repo', baseBranch: 'main', integrationBranch: integrationBranchName(backlogId), push: { remote: 'origin' } };
+  const plan = withRepository(testPlan(backlogId, [{ id: 'R1' }, { id: 'R2', dependencies: ['R1'] }]), target);
+  await worker.runUntil(async () => {
+    const handle = await client.workflow.start(backlogWorkflow, {
+      taskQueue,
+      workflowId: backlogId,
+      args: [
+        {
+          backlogId,
+          cards: plan.cards,
+          done: plan.done,
+          queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
+          source: { file: 'replay-repo.json', metadata: {}, legacyCards: [] },
+          repository: target,
+        },
+      ],
+    });
+    await handle.result();
+  });
+  await mkdir(OUT, { recursive: true });
+  await save(client.workflow.getHandle(backlogId), 'backlog-repository');
+  await save(client.workflow.getHandle(`${backlogId}/R2`), 'card-repository-merge-conflict');
+  await save(client.workflow.getHandle(`${backlogId}/R2-CORR-1`), 'correction-repository');
 }
 
 /** Waits until the card workflow `workflowId` is in `status`; returns its handle. */

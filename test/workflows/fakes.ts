@@ -23,7 +23,16 @@ import type {
   Verdict,
   VerificationInput,
 } from '../../src/domain/index.js';
-import { planBacklog, type BacklogPlan } from '../../src/domain/index.js';
+import {
+  attemptBranchName,
+  planBacklog,
+  type BacklogPlan,
+  type FinishRepositoryInput,
+  type MergeInput,
+  type MergeResult,
+  type PushResult,
+  type RepositoryActivities,
+} from '../../src/domain/index.js';
 
 /** How a card's validators behave on a given attempt: pass, or fail with these reasons. */
 export type Outcome = 'pass' | string[];
@@ -99,6 +108,14 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
         summary: `attempt ${input.attempt}`,
         cost: { inputTokens: 100, outputTokens: 50, usd: 0.01 },
         ...(script.session && { session: script.session }),
+        // With a repository, an attempt branch with made-up commits (the workflow only passes them on).
+        ...(input.repository && {
+          git: {
+            branch: attemptBranchName(input.backlogId, input.card.id, input.attempt),
+            baseCommit: fakeCommit(`${input.card.id}-base-${input.attempt}`),
+            headCommit: fakeCommit(`${input.card.id}-head-${input.attempt}`),
+          },
+        }),
       };
     },
     async verifyArtifacts(input: VerificationInput): Promise<Verdict> {
@@ -127,6 +144,45 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       const last = input.history[input.history.length - 1]!;
       record('debugFailures', input.card.id, last.attempt, input);
       return { rootCause: `root cause for ${input.card.id}`, suggestions: ['fix it'], repeatedReasons: [] };
+    },
+  };
+  return { activities, calls };
+}
+
+/** A stable 40-hex stand-in for a commit id, made from `seed`. */
+export function fakeCommit(seed: string): string {
+  let h = 0;
+  for (const ch of seed) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h.toString(16).padStart(8, '0').repeat(5);
+}
+
+/**
+ * Scripted stand-ins for the repository activities, for tests (and recordings) whose subject is the
+ * workflow: `mergeAttempt` conflicts for the first `conflicts[cardId]` merges of a card, then merges;
+ * every call is recorded in `calls`.
+ */
+export function fakeRepositoryActivities(conflicts: Record<string, number> = {}) {
+  const calls: { activity: string; input: unknown }[] = [];
+  const seen: Record<string, number> = {};
+  const activities: RepositoryActivities = {
+    async mergeAttempt(input: MergeInput): Promise<MergeResult> {
+      calls.push({ activity: 'mergeAttempt', input });
+      seen[input.cardId] = (seen[input.cardId] ?? 0) + 1;
+      if (seen[input.cardId]! <= (conflicts[input.cardId] ?? 0)) return { status: 'conflict', files: ['shared.txt'], cards: ['OTHER'] };
+      return { status: 'merged', commit: fakeCommit(`merge-${input.cardId}-${input.attempt}`), alreadyMerged: false };
+    },
+    async removeWorktree(input) {
+      calls.push({ activity: 'removeWorktree', input });
+      return { removed: true };
+    },
+    async finishRepository(input) {
+      calls.push({ activity: 'finishRepository', input });
+      return { worktrees: [], branches: [] };
+    },
+    async pushIntegrationBranch(input: FinishRepositoryInput): Promise<PushResult> {
+      calls.push({ activity: 'pushIntegrationBranch', input });
+      const push = input.repository.push!;
+      return { remote: push.remote, branch: push.branch ?? input.repository.integrationBranch, commit: fakeCommit('pushed') };
     },
   };
   return { activities, calls };
