@@ -142,6 +142,8 @@ describe('docker-compose.yml', () => {
     const dockerfile = readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^FROM node:24[\w.-]*slim$/m);
     expect(dockerfile).toContain('npm ci');
+    // Repository backlogs run the git binary in the owner and validation workers.
+    expect(dockerfile).toMatch(/apt-get install [^\n]*\bgit\b/);
     expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "src/worker.ts"]');
   });
 
