@@ -12,8 +12,8 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { CardState } from '../domain/index.js';
-import { backlogBudgetQuery, type BacklogBudget } from '../workflows/backlog-queries.js';
-import { cardStateQuery } from '../workflows/card.js';
+import { backlogBudgetQuery, cardStateQuery } from '../contract.js';
+import type { BacklogBudget } from '../domain/backlog-state.js';
 
 /** Input of `readBacklogBudget`: the backlog's workflow ID (= its backlog id). */
 export interface ReadBacklogBudgetInput {

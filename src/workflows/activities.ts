@@ -8,7 +8,7 @@ import type { Duration } from '@temporalio/common';
 import type { NotificationEvent, WebhookConfig } from '../domain/notifications.js';
 import type { RepositoryActivities } from '../domain/repository.js';
 import { DEBUGGING_ACTIVITY_TIMEOUT_MS, OWNER_ACTIVITY_TIMEOUT_MS, VALIDATION_ACTIVITY_TIMEOUT_MS } from '../domain/timeouts.js';
-import { NON_RETRYABLE_ACTIVITY_ERRORS } from '../activities/errors.js';
+import { NON_RETRYABLE_ACTIVITY_ERRORS } from '../domain/activity-errors.js';
 import type { Activities } from '../activities/index.js';
 
 /** Task queues of the activity kinds (see src/temporal/queues.ts for the defaults). */

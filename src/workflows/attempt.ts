@@ -22,7 +22,7 @@ import {
   type OwnerResult,
   type Verdict,
 } from '../domain/index.js';
-import type { AgentFailureDetails } from '../activities/errors.js';
+import type { AgentFailureDetails } from '../domain/activity-errors.js';
 import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 
 /** What `runAttempt` needs. */

@@ -44,81 +44,9 @@ import {
   type CardSettled,
 } from './messages.js';
 import { initialCardAttributes } from './search-attributes.js';
+import type { BacklogCardEntry, BacklogSource, BacklogState } from '../domain/backlog-state.js';
 
-/** One card as the backlog sees it. */
-export interface BacklogCardEntry {
-  cardId: string;
-  workflowId: string;
-  type: string;
-  dependencies: string[];
-  /** How the card last came to rest (absent while it works or waits). */
-  settled?: SettledStatus;
-  /** Set once the card workflow ended. */
-  outcome?: CardOutcome;
-}
-
-/** The file's `metadata` and its legacy cards (DONE and CORRECTION), kept for `export`. */
-export interface BacklogSource {
-  file: string;
-  metadata: Record<string, unknown>;
-  legacyCards: Record<string, unknown>[];
-}
-
-/** A shard of a paged backlog, as the backlog sees it (see src/domain/pages.ts). */
-export interface ShardEntry {
-  /** 0-based page number. */
-  index: number;
-  workflowId: string;
-  cardIds: string[];
-  /** True once every card of the shard has started. */
-  started: boolean;
-  /** True once the shard workflow ended (every card of it ended). */
-  finished: boolean;
-  /** Cards per final status, once finished. */
-  counts?: Record<string, number>;
-  /** USD its cards spent, once finished. */
-  costUsd?: number;
-}
-
-/** The `backlogState` query's answer (backlog and shard workflows alike). */
-export interface BacklogState {
-  backlogId: string;
-  startedAt: string;
-  /** The cards this workflow runs; empty for a paged backlog, whose cards are in its shards. */
-  cards: BacklogCardEntry[];
-  done: DependencyArtifacts[];
-  source: BacklogSource;
-  /** True while paused: no new owner or validator run starts. */
-  paused: boolean;
-  /** Backlog-level decisions (pause, resume): who, when, why. */
-  auditLog: AuditEntry[];
-  /** USD spent by its cards, as reported (kept only when the backlog has a budget). */
-  spentUsd: number;
-  /** True once `squad.budget.per_backlog_usd` is used up. */
-  budgetExhausted: boolean;
-  finished: boolean;
-  /** A paged backlog: how many pages it expects and has received, and its shards. */
-  pages?: { expected: number; received: number };
-  shards?: ShardEntry[];
-  /** A shard: its page number (0-based). */
-  shardIndex?: number;
-  /** The repository the backlog delivers into (issue 9), and what happened at its end. */
-  repository?: BacklogRepositoryState;
-}
-
-/** A backlog's repository as `status --json` shows it: where, which branches, and the push at the end. */
-export interface BacklogRepositoryState {
-  /** The local repository (absolute), or the clone URL. */
-  path?: string;
-  url?: string;
-  baseBranch: string;
-  /** The integration branch, `squadflow/<backlogId>`. */
-  branch: string;
-  /** Set once the backlog ended and its worktrees (and, unless kept, attempt branches) were cleaned up. */
-  cleanedUp?: boolean;
-  /** The push of the integration branch at the end (`metadata.push`): what was pushed, or why it was refused. */
-  push?: { remote: string; branch: string; commit?: string; error?: string };
-}
+export type { BacklogCardEntry, BacklogRepositoryState, BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
 
 /** What a {@link BacklogBook} runs. */
 export interface BookInput {

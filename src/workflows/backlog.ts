@@ -14,7 +14,6 @@ import {
   CancellationScope,
   CancelledFailure,
   condition,
-  defineUpdate,
   getExternalWorkflowHandle,
   isCancellation,
   log,
@@ -36,6 +35,9 @@ import { repositoryActivities, squadActivities, type ActivityQueues } from './ac
 import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
 import { backlogBudgetQuery, backlogStateQuery } from './backlog-queries.js';
 import {
+  addCardsUpdate,
+  pauseBacklogUpdate,
+  resumeBacklogUpdate,
   backlogBudgetExhaustedSignal,
   cardCostSignal,
   cardReopenedSignal,
@@ -71,27 +73,8 @@ export interface BacklogWorkflowInput {
 export { backlogBudgetQuery, backlogStateQuery };
 export { retryFailedCardUpdate, skipFailedCardUpdate } from './messages.js';
 
-/** Update: pause the backlog — no new owner or validator run starts; running ones finish. Audited. */
-export const pauseBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('pause');
-
-/** Update: resume a paused backlog. Audited. */
-export const resumeBacklogUpdate = defineUpdate<AuditEntry, [OpsDecision]>('resume');
-
-/**
- * Update (paged backlogs): registers the shard of the next page (started by the client with the page).
- * Pages must come in order (`index` = pages received so far); the update returns once every card of the
- * page has started. Send each with update ID `<backlogId>/page-<index>` so that a resent one counts once.
- */
-export const addCardsUpdate = defineUpdate<{ index: number; cards: number }, [ShardRegistration]>('addCards');
-
-/** A page's shard, as `squadflow start` registers it with `addCards` (it started the shard with the page). */
-export interface ShardRegistration {
-  /** 0-based page number. */
-  index: number;
-  /** `shardWorkflowId(backlogId, index + 1)`. */
-  workflowId: string;
-  cardIds: string[];
-}
+export { pauseBacklogUpdate, resumeBacklogUpdate, addCardsUpdate };
+export type { ShardRegistration } from '../domain/backlog-state.js';
 
 /** Result of the backlog workflow: its final state, every card with its outcome (a paged one: its shards). */
 export type BacklogResult = BacklogState;

@@ -6,9 +6,6 @@
  */
 import {
   CancellationScope,
-  defineQuery,
-  defineUpdate,
-  defineSignal,
   isCancellation,
   log,
   setHandler,
@@ -38,29 +35,23 @@ import { runAttempt, type AttemptInput } from './attempt.js';
 import { CardBook } from './card-book.js';
 import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
 import { correctionWorkflow } from './correction.js';
-import { backlogBudgetExhaustedSignal, dependencyReopenedSignal, dependencyResolvedSignal, setPausedSignal } from './messages.js';
+import {
+  backlogBudgetExhaustedSignal,
+  cardStateQuery,
+  dependencyReopenedSignal,
+  dependencyResolvedSignal,
+  humanReviewSignal,
+  humanReviewUpdate,
+  retryCardUpdate,
+  setPausedSignal,
+  skipCardUpdate,
+} from '../contract.js';
 
 // ---- Messages ---------------------------------------------------------------------------------
 
 export { dependencyResolvedSignal, dependencyReopenedSignal, setPausedSignal };
 
-/** Query: the card's whole state (status, attempts with every verdict, cost, audit log, timestamps). */
-export const cardStateQuery = defineQuery<CardState>('cardState');
-
-/**
- * Update: a human decision on a card AWAITING_HUMAN. The validator refuses bad input (not awaiting
- * review, unknown decision, missing reviewer or reason) without touching history. Returns the audit entry.
- */
-export const humanReviewUpdate = defineUpdate<AuditEntry, [HumanReview]>('humanReview');
-
-/** Signal: the same decision as `humanReviewUpdate`, for tools that can only signal; bad input is logged and ignored. */
-export const humanReviewSignal = defineSignal<[HumanReview]>('humanReviewSignal');
-
-/** Update: a fresh attempt for a card at rest (REJECTED or BLOCKED); its blocked dependents wait again. */
-export const retryCardUpdate = defineUpdate<AuditEntry, [OpsDecision]>('retry');
-
-/** Update: mark a waiting card DONE by decision (audited); its dependents proceed. */
-export const skipCardUpdate = defineUpdate<AuditEntry, [OpsDecision]>('skip');
+export { cardStateQuery, humanReviewUpdate, humanReviewSignal, retryCardUpdate, skipCardUpdate };
 
 /** Input of the card workflow. */
 export interface CardWorkflowInput {

@@ -4,25 +4,18 @@
  * copied from the previous attempt, re-validates, and returns the attempt record — PRODUCT.md
  * "Corrections".
  */
-import { condition, defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { AttemptRecord, CardStatus } from '../domain/index.js';
 import { runAttempt, type AttemptInput } from './attempt.js';
-import { setPausedSignal } from './messages.js';
+import { correctionStateQuery, setPausedSignal } from '../contract.js';
+import type { CorrectionState } from '../domain/backlog-state.js';
 import { upsertCardProgress } from './search-attributes.js';
 
 /** Input of a correction round: the attempt to run, with `feedback` set. */
 export type CorrectionInput = Omit<AttemptInput, 'workflowId'> & { round: number; paused?: boolean };
 
-/** State of a correction round, for `temporal workflow query`. */
-export interface CorrectionState {
-  round: number;
-  attempt: number;
-  status: CardStatus;
-  result?: AttemptRecord;
-}
-
-/** Query: where the correction round is. */
-export const correctionStateQuery = defineQuery<CorrectionState>('correctionState');
+export { correctionStateQuery };
+export type { CorrectionState } from '../domain/backlog-state.js';
 
 /** Runs one correction round and returns its attempt record (passed or not). */
 export async function correctionWorkflow(input: CorrectionInput): Promise<AttemptRecord> {
