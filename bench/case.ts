@@ -4,12 +4,18 @@
  * {@link CaseResult} as JSON to `config.out`. bench/run.ts starts the cases and prints the tables.
  *
  * - `squadflow`: the real backlog/card workflows (the product's bundle), the instant activities, one
- *   backlog started with `startBacklog` — the product's own path from a planned backlog to running cards.
- * - `bare`: one trivial workflow per card (bench/bare-workflow.ts), started by the client, 4 activities.
+ *   backlog started with `startBacklog` — the product's own path from a planned backlog to running cards
+ *   (over 200 cards: the client uploads the backlog page by page).
+ * - `bare-dag`: the fair baseline (bench/bare-dag-workflow.ts): the same DAG, one bare workflow per card
+ *   started by the client, each waiting for its dependencies' signals and signalling its dependents.
+ * - `bare-flat`: the old baseline (bench/bare-workflow.ts): one workflow per card, no dependencies, the same
+ *   4 activities in sequence.
  *
- * Both run on a fresh embedded dev server (`startDevServer`, random port, no UI), with one in-process worker
- * serving one task queue (workflows and activities, default worker options). A run ends when every card
- * is done, or on failure, on a stall (no activity progress and no completion for `stallMs`), or at
+ * Every variant runs on a fresh embedded dev server (`startDevServer`, random port, no UI), with one
+ * in-process worker serving one task queue (workflows and activities, default worker options). Every
+ * variant is timed and sampled the same way: the RSS sampler starts with the first start call and stops
+ * when the run is over, before the post-run reads (card states, histories). A run ends when every card is
+ * done, or on failure, on a stall (no activity progress and no completion for `stallMs`), or at
  * `timeoutMs`; what happened is diagnosed from the histories and reported, never thrown.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,8 +31,10 @@ import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/worker.js';
 import { metricsSinks } from '../src/observability/metrics.js';
 import { startDevServer } from '../src/temporal/dev-server.js';
 import { installRuntime } from '../src/temporal/runtime.js';
-import { benchCardId, planLayeredBacklog } from './backlog.js';
+import { benchCardId, layeredBacklog, planLayeredBacklog } from './backlog.js';
+import type { BareDagCardInput, BareDagCardResult } from './bare-dag-workflow.js';
 import type { BareCardResult } from './bare-workflow.js';
+import type { Variant } from './variants.js';
 import { bareActivities, instantActivities, newActivityClock, type ActivityClock } from './instant-activities.js';
 import {
   RssSampler,
@@ -45,10 +53,10 @@ const { temporal } = proto;
 
 /** What a case runs. */
 export interface CaseConfig {
-  variant: 'squadflow' | 'bare';
+  variant: Variant;
   /** Number of cards. */
   size: number;
-  /** Layers of the DAG (squadflow only). */
+  /** Layers of the DAG (squadflow and bare-dag). */
   layers: number;
   /** Absolute path of the workflow bundle of the variant. */
   bundlePath: string;
@@ -78,13 +86,21 @@ export interface CaseResult {
   status: CaseStatus;
   /** Why it did not complete (the error, with its causes). */
   error?: string;
-  /** From starting the backlog (or the first bare workflow) to the backlog's (last bare workflow's) result. */
+  /** From the first start call to the backlog's result (bare: the last card's result seen by the client): start + run. */
   wallMs?: number;
+  /**
+   * The start: how long the client took to start the run (squadflow: `startBacklog`, which for a paged
+   * backlog uploads every page and returns once every page's cards have started; bare: starting every card
+   * workflow). Cards may already run meanwhile.
+   */
+  startMs?: number;
+  /** The run: from the start's return to the end of the wall time. */
+  runMs?: number;
   /** Cards that reached DONE. */
   cardsDone: number;
   /** Cards DONE per second of wall time (until the last card DONE when the run did not complete). */
   cardsPerSec?: number;
-  /** Last dependency DONE → dependent's owner start (squadflow only). */
+  /** Last dependency DONE → dependent's owner start (squadflow and bare-dag). */
   depLatency?: Percentiles;
   /** Owner start (IN_PROGRESS) → DONE, workflow time. */
   cardDuration?: Percentiles;
@@ -96,6 +112,7 @@ export interface CaseResult {
   largestCardHistory?: HistorySize;
   /** Histories measured. */
   historiesMeasured: number;
+  /** RSS peaks and CPU times during the run (start + run), never during the post-run reads. */
   rss: RssPeaks;
   /** Size of the backlog workflow's input (JSON), squadflow only. */
   inputBytes?: number;
@@ -307,18 +324,23 @@ async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, 
   let startedAt = Date.now();
   let finishedAt: number | undefined;
   const outcome = await worker.runUntil(async () => {
+    const sampler = new RssSampler();
     startedAt = Date.now();
     try {
       await startBacklog(client, plan, `${backlogId}.json`, queues);
     } catch (err) {
+      result.rss = sampler.stop();
       return { kind: 'start-failed' as const, error: err };
     }
+    result.startMs = Date.now() - startedAt;
     const handle = client.workflow.getHandle(backlogId);
     const ended = handle.result().then((value) => {
       finishedAt = Date.now();
       return value;
     });
-    return watch(ended, clock, config, startedAt);
+    const watched = await watch(ended, clock, config, startedAt);
+    result.rss = sampler.stop();
+    return watched;
   });
 
   if (outcome.kind === 'start-failed') {
@@ -346,6 +368,7 @@ async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, 
   result.cardsDone = m.done;
   if (result.wallMs === undefined && m.lastDoneAt !== undefined) result.wallMs = m.lastDoneAt - startedAt;
   if (result.wallMs) result.cardsPerSec = m.done / (result.wallMs / 1000);
+  if (result.wallMs !== undefined && result.startMs !== undefined) result.runMs = result.wallMs - result.startMs;
   result.cardDuration = percentiles(m.duration);
   result.depLatency = percentiles(m.depLatency);
 
@@ -389,19 +412,21 @@ async function closedCardStates(client: Client, backlogId: string): Promise<Card
   return outcomes.filter((s): s is CardState => !!s);
 }
 
-// ---- the bare variant -----------------------------------------------------------------------------
+// ---- the bare-flat variant (the old baseline) -----------------------------------------------------
 
-async function runBare(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
+async function runBareFlat(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
   const queue = worker.options.taskQueue;
-  const runId = `bare-${config.size}-${Date.now().toString(36)}`;
+  const runId = `flat-${config.size}-${Date.now().toString(36)}`;
   const ids = Array.from({ length: config.size }, (_, i) => `${runId}/${benchCardId(i)}`);
   let startedAt = Date.now();
   let finishedAt: number | undefined;
   let resultsIn = 0;
   const outcome = await worker.runUntil(async () => {
+    const sampler = new RssSampler();
     startedAt = Date.now();
     const all = (async () => {
       await mapPool(ids, 64, (id, i) => client.workflow.start('bareCardWorkflow', { taskQueue: queue, workflowId: id, args: [benchCardId(i)] }));
+      result.startMs = Date.now() - startedAt;
       const results = await mapPool(ids, 128, async (id) => {
         const r = (await client.workflow.getHandle(id).result()) as BareCardResult;
         resultsIn++;
@@ -410,24 +435,127 @@ async function runBare(config: CaseConfig, client: Client, worker: Worker, clock
       finishedAt = Date.now();
       return results;
     })();
-    return watch(all, clock, config, startedAt, () => resultsIn);
+    const watched = await watch(all, clock, config, startedAt, () => resultsIn);
+    result.rss = sampler.stop();
+    return watched;
   });
   if (outcome.kind === 'done') {
     result.status = 'completed';
     result.wallMs = finishedAt! - startedAt;
     result.cardsDone = outcome.value.length;
     result.cardsPerSec = result.cardsDone / (result.wallMs / 1000);
+    if (result.startMs !== undefined) result.runMs = result.wallMs - result.startMs;
     result.cardDuration = percentiles(outcome.value.map((r) => r.finishedAt - r.startedAt));
   } else {
     result.status = outcome.kind === 'error' ? 'failed' : outcome.kind;
     result.error = outcome.kind === 'error' ? describeError(outcome.error) : `${outcome.kind} after ${resultsIn} results`;
     result.cardsDone = resultsIn;
   }
+  await measureBareHistories(config, client, ids, result);
+}
+
+async function measureBareHistories(config: CaseConfig, client: Client, ids: string[], result: CaseResult): Promise<void> {
   const sample = spreadSample(config.size, config.historySample).map((i) => ids[i]!);
   const cards = (await mapPool(sample, 8, (id) => historySize(client, id).catch(() => undefined))).filter((h): h is HistorySize => !!h);
   result.largestCardHistory = largest(cards);
   result.largestHistory = result.largestCardHistory;
   result.historiesMeasured = cards.length;
+}
+
+// ---- the bare-dag variant (the fair baseline) -----------------------------------------------------
+
+/**
+ * The bare-DAG inputs of the benchmark's layered backlog (the same cards and dependencies as squadflow's),
+ * in start order: every card with dependencies first, then the cards without, so that no card can finish
+ * (and signal its dependents) before every dependent workflow exists.
+ */
+export function bareDagInputs(runId: string, size: number, layers: number): { workflowId: string; input: BareDagCardInput }[] {
+  const cards = layeredBacklog({ backlogId: runId, size, layers }).cards as { id: string; dependencies: string[] }[];
+  const workflowId = (cardId: string) => `${runId}/${cardId}`;
+  const dependents = new Map<string, string[]>();
+  for (const c of cards) for (const d of c.dependencies) dependents.set(d, [...(dependents.get(d) ?? []), workflowId(c.id)]);
+  const inputs = cards.map((c) => ({
+    workflowId: workflowId(c.id),
+    input: { cardId: c.id, dependencies: c.dependencies.map(workflowId), dependents: dependents.get(c.id) ?? [] },
+  }));
+  return [...inputs.filter((c) => c.input.dependencies.length > 0), ...inputs.filter((c) => c.input.dependencies.length === 0)];
+}
+
+async function runBareDag(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
+  const queue = worker.options.taskQueue;
+  const runId = `dag-${config.size}-${Date.now().toString(36)}`;
+  const cards = bareDagInputs(runId, config.size, config.layers);
+  const waiting = cards.filter((c) => c.input.dependencies.length > 0);
+  const sources = cards.filter((c) => c.input.dependencies.length === 0);
+  // Every card is an ancestor of a card nobody depends on: when these are done, all are.
+  const sinks = cards.filter((c) => c.input.dependents.length === 0);
+  const start = (c: (typeof cards)[number]) =>
+    client.workflow.start('bareDagCardWorkflow', { taskQueue: queue, workflowId: c.workflowId, args: [c.input] });
+  let startedAt = Date.now();
+  let finishedAt: number | undefined;
+  let sinksIn = 0;
+  const outcome = await worker.runUntil(async () => {
+    const sampler = new RssSampler();
+    startedAt = Date.now();
+    try {
+      await mapPool(waiting, 64, start);
+      await mapPool(sources, 64, start);
+    } catch (err) {
+      result.rss = sampler.stop();
+      return { kind: 'start-failed' as const, error: err };
+    }
+    result.startMs = Date.now() - startedAt;
+    const all = mapPool(sinks, 128, async (c) => {
+      await client.workflow.getHandle(c.workflowId).result();
+      sinksIn++;
+    }).then(() => {
+      finishedAt = Date.now();
+    });
+    const watched = await watch(all, clock, config, startedAt, () => sinksIn);
+    result.rss = sampler.stop();
+    return watched;
+  });
+  if (outcome.kind === 'start-failed') {
+    result.status = 'start-failed';
+    result.error = describeError(outcome.error);
+    log(config, `start failed: ${result.error}`);
+    return;
+  }
+  if (outcome.kind === 'done') {
+    result.status = 'completed';
+    result.wallMs = finishedAt! - startedAt;
+  } else {
+    result.status = outcome.kind === 'error' ? 'failed' : outcome.kind;
+    result.error = outcome.kind === 'error' ? describeError(outcome.error) : `${outcome.kind} after ${sinksIn}/${sinks.length} last cards`;
+  }
+  // After the run: every closed card's result (the DONE times), for the same measures as squadflow's.
+  const results = (
+    await mapPool(cards, 32, async (c) => {
+      try {
+        // result() would wait for a card still running: look first unless the run completed.
+        if (outcome.kind !== 'done' && (await client.workflow.getHandle(c.workflowId).describe()).status.name !== 'COMPLETED') return undefined;
+        return (await client.workflow.getHandle(c.workflowId).result()) as BareDagCardResult;
+      } catch {
+        return undefined;
+      }
+    })
+  ).filter((r): r is BareDagCardResult => !!r);
+  const doneAt = new Map(results.map((r) => [r.cardId, r.doneAt]));
+  const depLatency: number[] = [];
+  for (const c of cards) {
+    if (c.input.dependencies.length === 0) continue;
+    const ownerStart = clock.ownerStart.get(c.input.cardId);
+    const deps = c.input.dependencies.map((id) => doneAt.get(id.slice(runId.length + 1)));
+    if (ownerStart === undefined || deps.some((d) => d === undefined)) continue;
+    depLatency.push(ownerStart - Math.max(...(deps as number[])));
+  }
+  result.cardsDone = results.length;
+  if (result.wallMs === undefined && results.length > 0) result.wallMs = Math.max(...results.map((r) => r.doneAt)) - startedAt;
+  if (result.wallMs) result.cardsPerSec = result.cardsDone / (result.wallMs / 1000);
+  if (result.wallMs !== undefined && result.startMs !== undefined) result.runMs = result.wallMs - result.startMs;
+  result.cardDuration = percentiles(results.map((r) => r.doneAt - r.startedAt));
+  result.depLatency = percentiles(depLatency);
+  await measureBareHistories(config, client, cards.map((c) => c.workflowId), result);
 }
 
 // ---- main ----------------------------------------------------------------------------------------
@@ -438,7 +566,6 @@ async function main(): Promise<void> {
   const config = JSON.parse(await readFile(configPath, 'utf8')) as CaseConfig;
   installRuntime('WARN');
   const dir = await mkdtemp(join(tmpdir(), 'squadflow-bench-'));
-  const sampler = new RssSampler();
   const clock = newActivityClock();
   const result: CaseResult = {
     variant: config.variant,
@@ -476,13 +603,13 @@ async function main(): Promise<void> {
     log(config, `dev server ${server.address} (${config.db} db), worker on ${taskQueue}`);
     try {
       if (config.variant === 'squadflow') await runSquadflow(config, client, worker, clock, result);
-      else await runBare(config, client, worker, clock, result);
+      else if (config.variant === 'bare-dag') await runBareDag(config, client, worker, clock, result);
+      else await runBareFlat(config, client, worker, clock, result);
     } catch (err) {
       result.status = 'crashed';
       result.error = describeError(err);
     }
   } finally {
-    result.rss = sampler.stop();
     result.ownerRuns = clock.ownerRuns;
     result.qaRuns = clock.qaRuns;
     await writeFile(config.out, JSON.stringify(result, null, 2));

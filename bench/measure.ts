@@ -1,7 +1,8 @@
 /**
- * Measurement helpers of the benchmark: percentiles, a bounded-concurrency map, an RSS sampler (this
- * process and the dev server it spawned) and workflow history sizes (events and encoded bytes).
+ * Measurement helpers of the benchmark: percentiles, medians, a bounded-concurrency map, an RSS and CPU
+ * sampler (this process and the dev server it spawned) and workflow history sizes (events and encoded bytes).
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -74,22 +75,57 @@ export function descendants(root: number): number[] {
   return result;
 }
 
-/** Peak memory seen by an {@link RssSampler}, bytes. */
+/** Peak memory and CPU time seen by an {@link RssSampler}, between its construction and `stop()`. */
 export interface RssPeaks {
-  /** This process (client + worker: the worker runs in-process). */
+  /** Peak RSS of this process (client + worker: the worker runs in-process), bytes. */
   worker: number;
-  /** The dev server process(es) this process spawned, summed; 0 when not found. */
+  /** Peak RSS of the dev server process(es) this process spawned, summed, bytes; 0 when not found. */
   server: number;
-  /** Peak V8 heap used by this process. */
+  /** Peak V8 heap used by this process, bytes. */
   heapUsed: number;
+  /** CPU time (user + system) of this process while sampling, ms. */
+  workerCpuMs?: number;
+  /** CPU time (user + system) of the dev server while sampling, ms. */
+  serverCpuMs?: number;
 }
 
-/** Samples RSS every `intervalMs` until stopped; keeps the peaks. */
+let clockTicksPerSecond: number | undefined;
+function ticksPerSecond(): number {
+  if (clockTicksPerSecond === undefined) {
+    try {
+      clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicksPerSecond = 100;
+    }
+  }
+  return clockTicksPerSecond;
+}
+
+/** CPU time (user + system, ms) of a process from /proc, or 0 when it cannot be read. */
+function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm)": state(0) ppid(1) … utime(11) stime(12), in clock ticks.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Samples RSS every `intervalMs` from its construction until `stop()`, and keeps the peaks and the CPU time
+ * spent meanwhile. Every variant of the benchmark makes one right before its first start call and stops it
+ * when its run is over (before any post-run read), so the figures of all variants cover the same phase.
+ */
 export class RssSampler {
   private readonly peaks: RssPeaks = { worker: 0, server: 0, heapUsed: 0 };
   private readonly timer: NodeJS.Timeout;
+  private readonly cpuAtStart = process.cpuUsage();
   private serverPids: number[] = [];
+  private serverCpuAtStart = new Map<number, number>();
   private ticks = 0;
+  private stopped?: RssPeaks;
 
   constructor(intervalMs = 250) {
     this.sample();
@@ -101,18 +137,39 @@ export class RssSampler {
     const mem = process.memoryUsage();
     this.peaks.worker = Math.max(this.peaks.worker, mem.rss);
     this.peaks.heapUsed = Math.max(this.peaks.heapUsed, mem.heapUsed);
-    // Re-discover the server's process now and then (it is spawned once, early).
-    if (this.ticks++ % 20 === 0) this.serverPids = descendants(process.pid);
+    // Re-discover the server's process now and then (it is spawned once, before the sampler).
+    if (this.ticks++ % 20 === 0) {
+      this.serverPids = descendants(process.pid);
+      for (const pid of this.serverPids) if (!this.serverCpuAtStart.has(pid)) this.serverCpuAtStart.set(pid, procCpuMs(pid));
+    }
     const server = this.serverPids.reduce((sum, pid) => sum + (procRss(pid) ?? 0), 0);
     this.peaks.server = Math.max(this.peaks.server, server);
   }
 
-  /** Stops sampling (after one last sample) and returns the peaks. */
+  /** Stops sampling (after one last sample) and returns the peaks and CPU times; later calls return the same. */
   stop(): RssPeaks {
+    if (this.stopped) return this.stopped;
     this.sample();
     clearInterval(this.timer);
-    return { ...this.peaks };
+    const cpu = process.cpuUsage(this.cpuAtStart);
+    const serverCpuMs = [...this.serverCpuAtStart].reduce((sum, [pid, atStart]) => sum + Math.max(0, procCpuMs(pid) - atStart), 0);
+    this.stopped = { ...this.peaks, workerCpuMs: Math.round((cpu.user + cpu.system) / 1000), serverCpuMs: Math.round(serverCpuMs) };
+    return this.stopped;
   }
+}
+
+/** Median of `values` (the mean of the middle two for an even count); undefined for an empty list. */
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Smallest and largest of `values`; undefined for an empty list. */
+export function spread(values: readonly number[]): { min: number; max: number } | undefined {
+  if (values.length === 0) return undefined;
+  return { min: Math.min(...values), max: Math.max(...values) };
 }
 
 /** Size of one workflow's history. */
