@@ -112,6 +112,7 @@ export function summarize(variant: Variant, runs: readonly CaseResult[]): Varian
 const fmtInt = (n: number) => n.toLocaleString('en-US');
 const fmtMs = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
 const fmtS = (n: number) => `${(n / 1000).toFixed(1)} s`;
+const fmtDur = (n: number) => (n >= 1000 ? fmtS(n) : `${Math.round(n)} ms`);
 const fmtMiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const fmtRate = (n: number) => n.toFixed(1);
 function fmtBytes(b: number | undefined): string {
@@ -179,8 +180,8 @@ export function sizeTable(record: SizeRecord): string {
   const rows: Row[] = [
     ['runs', outcome, ''],
     statRow('**wall time** (start + run)', (s) => s.wall, fmtS),
-    statRow('start (client: `startBacklog` / starting every card workflow)', (s) => s.start, fmtMs),
-    statRow('run (after the start)', (s) => s.run, fmtMs),
+    statRow('start (client: `startBacklog` / starting every card workflow)', (s) => s.start, fmtDur),
+    statRow('run (after the start)', (s) => s.run, fmtDur),
     statRow('cards/s', (s) => s.cardsPerSec, fmtRate),
     statRow('**dependency DONE → owner start, p50**', (s) => s.depP50, fmtMs),
     statRow('**dependency DONE → owner start, p95**', (s) => s.depP95, fmtMs),
@@ -257,7 +258,7 @@ export function headlineTable(records: readonly SizeRecord[]): string {
     const med = (s: Stat, fmt: (n: number) => string) => (s.median === undefined ? '–' : fmt(s.median));
     lines.push(
       `| ${fmtInt(rec.size)} | ${rec.measured.runs} | ${med(o.wall, fmtS)} / ${med(d.wall, fmtS)} (**${ratio(o.wall, d.wall)}×**) | ` +
-        `${med(o.start, fmtMs)} / ${med(d.start, fmtMs)} | ${med(o.depP50, fmtMs)} / ${med(o.depP95, fmtMs)} | ${med(d.depP50, fmtMs)} / ${med(d.depP95, fmtMs)} | ` +
+        `${med(o.start, fmtDur)} / ${med(d.start, fmtDur)} | ${med(o.depP50, fmtMs)} / ${med(o.depP95, fmtMs)} | ${med(d.depP50, fmtMs)} / ${med(d.depP95, fmtMs)} | ` +
         `${med(o.rssWorker, fmtMiB)} / ${med(d.rssWorker, fmtMiB)} | ${med(f.wall, fmtS)} |`,
     );
   }
