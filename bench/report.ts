@@ -257,7 +257,7 @@ export function headlineTable(records: readonly SizeRecord[]): string {
     const f = summarize('bare-flat', rec.results);
     const med = (s: Stat, fmt: (n: number) => string) => (s.median === undefined ? '–' : fmt(s.median));
     lines.push(
-      `| ${fmtInt(rec.size)} | ${rec.measured.runs} | ${med(o.wall, fmtS)} / ${med(d.wall, fmtS)} (**${ratio(o.wall, d.wall)}×**) | ` +
+      `| ${fmtInt(rec.size)} | ${rec.measured.runs} | ${med(o.wall, fmtS)} / ${med(d.wall, fmtS)} ${ratio(o.wall, d.wall) === '–' ? '' : `(**${ratio(o.wall, d.wall)}×**)`} | ` +
         `${med(o.start, fmtDur)} / ${med(d.start, fmtDur)} | ${med(o.depP50, fmtMs)} / ${med(o.depP95, fmtMs)} | ${med(d.depP50, fmtMs)} / ${med(d.depP95, fmtMs)} | ` +
         `${med(o.rssWorker, fmtMiB)} / ${med(d.rssWorker, fmtMiB)} | ${med(f.wall, fmtS)} |`,
     );
