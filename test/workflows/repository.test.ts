@@ -13,9 +13,10 @@ import { MERGE_TRAILERS, attemptBranchPrefix, withRepository, type CardState } f
 import type { BacklogState } from '../../src/workflows/backlog.js';
 import { cardStateQuery } from '../../src/workflows/card.js';
 import { extraWorktrees, git, merges, repoPlan, repoWorker, run, sandbox, startBacklog } from '../helpers/repository.js';
-import { testEnv } from '../helpers/temporal.js';
+import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
-import { testPlan, uniqueBacklogId } from './fakes.js';
+import { fakeActivities, fakeRepositoryActivities, testPlan, uniqueBacklogId } from './fakes.js';
+import { ApplicationFailure } from '@temporalio/common';
 
 describe('a backlog delivering into a git repository', () => {
   it('runs a 3-card chain whose dependents see the earlier cards’ files, merges each card once with its trailers, and leaves no worktree', async () => {
@@ -119,6 +120,29 @@ describe('a backlog delivering into a git repository', () => {
     const tip = await git(box.repo, 'rev-parse', `squadflow/${backlogId}`);
     expect(await git(bare, 'rev-parse', 'refs/heads/delivered')).toBe(tip);
     expect(result.repository?.push).toEqual({ remote: 'origin', branch: 'delivered', commit: tip });
+  });
+
+  it('ends the backlog when the push is refused, with the refusal in its state', async () => {
+    const backlogId = uniqueBacklogId('refused');
+    const target = { path: '/srv/repo', baseBranch: 'main', integrationBranch: `squadflow/${backlogId}`, push: { remote: 'origin' } };
+    const plan = withRepository(testPlan(backlogId, [{ id: 'Q' }]), target);
+    const repo = fakeRepositoryActivities();
+    const taskQueue = uniqueTaskQueue('refused');
+    const worker = await createTestWorker({
+      taskQueue,
+      activities: {
+        ...fakeActivities({}).activities,
+        ...repo.activities,
+        async pushIntegrationBranch(): Promise<never> {
+          throw ApplicationFailure.nonRetryable('git push origin squadflow/x: ! [rejected] (non-fast-forward)', 'PushRefusedError');
+        },
+      },
+    });
+    const handle = await startBacklog(taskQueue, plan);
+    const result: BacklogState = await worker.runUntil(handle.result());
+    expect(result.cards[0]!.outcome?.status).toBe('DONE');
+    expect(result.repository?.push).toEqual({ remote: 'origin', branch: `squadflow/${backlogId}`, error: expect.stringContaining('non-fast-forward') });
+    expect(result.repository?.cleanedUp).toBe(true);
   });
 
   it('removes the worktree of a card cancelled while its owner runs, and the backlog ends with none left', async () => {
