@@ -43,6 +43,26 @@ renameSync(file + '.tmp', file);
 setTimeout(() => {}, 600000);
 `;
 
+/**
+ * A gate in front of a real agent: reads its stdin, waits until `<dir>/<card>.release` exists, then runs
+ * the real agent (the rest of its argv) with the same stdin, environment and working directory. The test
+ * holds SPEC-001's owner with it until the backlog is paused, so the pause never races a fast agent.
+ */
+const GATE_AGENT = `
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+const [dir, command, ...args] = process.argv.slice(2);
+const input = readFileSync(0);
+const release = join(dir, process.env.SQUADFLOW_CARD_ID + '.release');
+await new Promise((r) => {
+  const t = setInterval(() => { if (existsSync(release)) { clearInterval(t); r(); } }, 50);
+});
+const child = spawn(command, args, { stdio: ['pipe', 'inherit', 'inherit'] });
+child.stdin.end(input);
+child.on('exit', (code) => process.exit(code ?? 1));
+`;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** True while a process exists and is not a zombie (Linux: /proc; elsewhere: signal 0). */
@@ -120,6 +140,8 @@ describe('ops commands on the example backlog, end to end', () => {
     agentDir = await mkdtemp(join(tmpdir(), 'squadflow-slow-agent-'));
     const agent = join(agentDir, 'slow-agent.mjs');
     await writeFile(agent, SLOW_AGENT);
+    const gate = join(agentDir, 'gate-agent.mjs');
+    await writeFile(gate, GATE_AGENT);
 
     // The example backlog, with a slow agent owning ARQ-001 and DOCS-001 (which now depends on SPEC-001
     // only), so that both run at once after SPEC-001.
@@ -135,6 +157,10 @@ describe('ops commands on the example backlog, end to end', () => {
     const slowPlan = planBacklog(JSON.stringify(doc), { file: 'example-slow.json', backlogId: cancelId, artifactBase: dirname(EXAMPLE) });
 
     const plan = await loadBacklog(EXAMPLE, { backlogId: mainId });
+    // SPEC-001's real doc-writer runs behind the gate: the pause test opens it once the backlog is paused.
+    const spec = plan.cards.find((c) => c.card.id === 'SPEC-001')!;
+    if (spec.agent.kind !== 'command') throw new Error('the example SPEC owner is a command agent');
+    spec.agent = { ...spec.agent, command: process.execPath, args: [gate, agentDir, spec.agent.command === 'node' ? process.execPath : spec.agent.command, ...spec.agent.args] };
     const [main, slow] = await Promise.all([
       startBacklog(env.client, plan, 'state/backlog_master.example.json', taskQueues),
       startBacklog(env.client, slowPlan, 'example-slow.json', taskQueues),
@@ -180,6 +206,7 @@ describe('ops commands on the example backlog, end to end', () => {
 
     const resume = await cli('resume', mainId, '--reviewer', 'ops', '--reason', 'freeze over', '--json');
     expect(resume.code).toBe(0);
+    await writeFile(join(agentDir, 'SPEC-001.release'), '');
     expect(JSON.parse(resume.out)).toMatchObject({ actor: 'ops', action: 'resume', reason: 'freeze over' });
     await untilCard(mainId, 'SPEC-001', 'to be DONE after resume', (c) => c.status === 'DONE');
     const { backlog } = await view(mainId);

@@ -72,10 +72,11 @@ describe('a webhook answering 500, then 200', () => {
     const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/C`, args: [{ plan: plan.cards[0]!, queues }] });
 
     const outcome = await worker.runUntil(async () => {
-      // The card is DONE while its notification has been refused once and not yet delivered.
-      const done = await until('the card to be DONE', async () => {
+      // The card is DONE while its notification has been refused once and not yet delivered (the 2nd answer
+      // waits for `release`). The first delivery may come before or after DONE: wait for both states.
+      const done = await until('the card to be DONE and the webhook to have refused once', async () => {
         const state: CardState = await handle.query(cardStateQuery);
-        return state.status === 'DONE' ? state : undefined;
+        return state.status === 'DONE' && hits[0]?.answered === 500 ? state : undefined;
       });
       expect(done.costAlert).toBe(true);
       expect(hits.filter((h) => h.answered === 200)).toHaveLength(0);
