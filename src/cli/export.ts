@@ -43,7 +43,8 @@ function cardJson(s: CardState): Json {
     ...(s.merge ? { merge_commit: s.merge.commit, merged_branch: s.merge.branch, integration_branch: s.merge.integrationBranch } : {}),
     created_at: s.createdAt,
     updated_at: s.updatedAt,
-    ...(s.completedAt ? { completed_at: s.completedAt } : {}),
+    // As the seed wrote it: null until the card is complete.
+    completed_at: s.completedAt ?? null,
   };
 }
 

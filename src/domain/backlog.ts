@@ -84,9 +84,14 @@ export const BacklogCardSchema = z.looseObject({
   max_turns: z.number().int().positive().optional(),
   /** A legacy correction card (`type: CORRECTION`) names the card it corrects. */
   parent_card: z.string().optional(),
-  created_at: z.string().optional(),
-  updated_at: z.string().optional(),
-  completed_at: z.string().optional(),
+  // The seed wrote null where a value was not known yet (`"completed_at": null`): null is accepted and kept.
+  created_at: z.string().nullable().optional(),
+  updated_at: z.string().nullable().optional(),
+  started_at: z.string().nullable().optional(),
+  completed_at: z.string().nullable().optional(),
+  task_id: z.string().nullable().optional(),
+  blocking_issue: z.string().nullable().optional(),
+  next_action: z.string().nullable().optional(),
 });
 /** A card as read from the file. */
 export type BacklogCard = z.infer<typeof BacklogCardSchema>;
@@ -95,6 +100,8 @@ export type BacklogCard = z.infer<typeof BacklogCardSchema>;
 export const BacklogMetadataSchema = z.looseObject({
   backlog_id: z.string().regex(BACKLOG_ID_PATTERN, 'must be 1–100 letters, digits, ".", "_" or "-"').optional(),
   project: z.string().optional(),
+  created_at: z.string().nullable().optional(),
+  updated_at: z.string().nullable().optional(),
   /**
    * The git repository the backlog delivers into (issue 9): a local path (relative to the backlog file) or a
    * clone URL. Absent: every attempt works in an isolated folder, as before repositories existed.
