@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from '@temporalio/worker';
 import { readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from '../workflows/fakes.js';
+import { fakeActivities, gate, testPlan, uniqueBacklogId, type CardScript, type TestCard } from '../workflows/fakes.js';
 import { cli } from '../helpers/cli.js';
+import { until as untilState } from '../helpers/until.js';
 
 
 const workers: Worker[] = [];
@@ -79,13 +80,22 @@ describe('ops commands', () => {
   });
 
   it('pause holds new runs and resume releases them; both refuse a repeat', async () => {
-    const id = await backlog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { ownerMs: 600 } });
+    const a = gate();
+    const id = await backlog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { hold: a.hold } });
     await until(id, 'A', 'IN_PROGRESS');
     expect((await cli('pause', id, '--reviewer', 'ops', '--reason', 'freeze')).code).toBe(0);
     const again = await cli('pause', id, '--reviewer', 'ops', '--reason', 'freeze');
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/already paused/);
-    await new Promise((r) => setTimeout(r, 1200));
+    // Once A has heard of the pause, its owner finishes; A then waits, VALIDATING, for the resume, and B
+    // (after A) does not start.
+    const { client } = await testEnv();
+    await untilState('A to hear of the pause', async () => {
+      const v = await readBacklogView(client, id);
+      return v.cards.find((c) => c.cardId === 'A')?.state?.paused ? true : undefined;
+    });
+    a.release();
+    await until(id, 'A', 'VALIDATING');
     expect(await statusOf(id, 'B')).toBe('TODO');
     expect((await cli('resume', id, '--reviewer', 'ops', '--reason', 'go')).code).toBe(0);
     await until(id, 'B', 'DONE');

@@ -4,7 +4,8 @@ import type { CardState, OwnerInput } from '../../src/domain/index.js';
 import { backlogStateQuery, pauseBacklogUpdate, resumeBacklogUpdate } from '../../src/workflows/backlog.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
+import { fakeActivities, gate, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
+import { until } from '../helpers/until.js';
 
 /** The card's state, once its workflow has been started by the backlog (retries "not found" for 10 s). */
 async function queryWhenStarted(handle: WorkflowHandle): Promise<CardState> {
@@ -31,9 +32,10 @@ async function startBacklog(cards: TestCard[], scripts: Record<string, CardScrip
 
 describe('backlog workflow', () => {
   it('starts every card at once and runs each owner only after its dependencies are DONE', async () => {
+    const spec = gate();
     const { worker, handle, client, backlogId, calls } = await startBacklog(
       [{ id: 'SPEC' }, { id: 'ARCH', dependencies: ['SPEC'] }, { id: 'BE', dependencies: ['ARCH'] }, { id: 'FE', dependencies: ['ARCH'] }, { id: 'QA', dependencies: ['BE', 'FE'], priority: 'HIGH' }],
-      { SPEC: { ownerMs: 1500 } },
+      { SPEC: { hold: spec.hold } },
     );
     const result = await worker.runUntil(async () => {
       // Every card is a running workflow, visible as TODO, while SPEC's owner still works.
@@ -41,6 +43,7 @@ describe('backlog workflow', () => {
       expect(calls.some((c) => c.cardId === 'SPEC' && c.activity === 'verifyArtifacts')).toBe(false);
       expect(qa.status).toBe('TODO');
       expect(qa.waitingFor).toEqual(['BE', 'FE']);
+      spec.release();
       return handle.result();
     });
     expect(result.cards.map((c) => c.outcome?.status)).toEqual(['DONE', 'DONE', 'DONE', 'DONE', 'DONE']);
@@ -110,17 +113,22 @@ describe('backlog workflow', () => {
   });
 
   it('starts no owner or validator run while paused, and resumes', async () => {
-    const { worker, handle, client, backlogId, calls } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { ownerMs: 800 } });
+    const a = gate();
+    const { worker, handle, client, backlogId, calls } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { hold: a.hold } });
     const result = await worker.runUntil(async () => {
       await untilStatus(client, backlogId, 'A', 'IN_PROGRESS');
       const entry = await handle.executeUpdate(pauseBacklogUpdate, { args: [{ reviewer: 'ops', reason: 'deploy freeze' }] });
       expect(entry).toMatchObject({ action: 'pause', actor: 'ops' });
       const again = await handle.executeUpdate(pauseBacklogUpdate, { args: [{ reviewer: 'ops', reason: 'x' }] }).catch((e) => e);
       expect(String((again as Error).cause ?? again)).toMatch(/already paused/);
-      await new Promise((r) => setTimeout(r, 1500));
-      // A's running owner finished; its validators did not start, and B did not start.
+      const cardA = client.workflow.getHandle(`${backlogId}/A`);
+      await until('A to hear of the pause', async () => ((await cardA.query(cardStateQuery)).paused ? true : undefined));
+      // A's running owner may finish; then A waits, VALIDATING, with no validator started, and B does not start.
+      a.release();
+      await untilStatus(client, backlogId, 'A', 'VALIDATING');
       expect(calls.filter((c) => c.cardId === 'A').map((c) => c.activity)).toEqual(['runOwner']);
-      expect((await client.workflow.getHandle(`${backlogId}/A`).query(cardStateQuery)).paused).toBe(true);
+      expect(calls.filter((c) => c.cardId === 'B')).toEqual([]);
+      expect((await cardA.query(cardStateQuery)).paused).toBe(true);
       await handle.executeUpdate(resumeBacklogUpdate, { args: [{ reviewer: 'ops', reason: 'freeze over' }] });
       return handle.result();
     });
@@ -142,9 +150,9 @@ describe('backlog workflow', () => {
   });
 
   it('answers the backlogState query while cards run', async () => {
-    const { worker, handle, backlogId } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { ownerMs: 500 } });
+    const a = gate();
+    const { worker, handle, backlogId } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { hold: a.hold } });
     await worker.runUntil(async () => {
-      await new Promise((r) => setTimeout(r, 200));
       const state = await handle.query(backlogStateQuery);
       expect(state.backlogId).toBe(backlogId);
       expect(state.finished).toBe(false);
@@ -152,6 +160,7 @@ describe('backlog workflow', () => {
         ['A', `${backlogId}/A`],
         ['B', `${backlogId}/B`],
       ]);
+      a.release();
       await handle.result();
       expect((await handle.query(backlogStateQuery)).finished).toBe(true);
     });

@@ -55,6 +55,11 @@ export interface CardScript {
   qa?: Outcome[];
   /** Milliseconds the owner takes. */
   ownerMs?: number;
+  /**
+   * The owner's first run waits for this (see `gate()`): the test decides when it is done, so a pause, a
+   * cancel or a query never races a fast owner.
+   */
+  hold?: Promise<void>;
   /** The agent session every owner run reports (`OwnerResult.session`); absent: none. */
   session?: AgentSession;
 }
@@ -100,6 +105,7 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       record('runOwner', input.card.id, input.attempt, input);
       const script = scripts[input.card.id] ?? {};
       if (script.ownerMs) await new Promise((r) => setTimeout(r, script.ownerMs));
+      if (script.hold && input.attempt === 1) await script.hold;
       if (pick(script.owner, input.attempt) === 'fail') {
         throw ApplicationFailure.retryable(`agent "node" exited 3: boom`, 'AgentExitError');
       }
@@ -186,6 +192,13 @@ export function fakeRepositoryActivities(conflicts: Record<string, number> = {})
     },
   };
   return { activities, calls };
+}
+
+/** A gate for `CardScript.hold`: `hold` resolves once `release()` is called. */
+export function gate(): { hold: Promise<void>; release: () => void } {
+  let release: () => void = () => undefined;
+  const hold = new Promise<void>((r) => (release = r));
+  return { hold, release };
 }
 
 /** A card in a test backlog. */

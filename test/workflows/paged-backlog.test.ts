@@ -11,7 +11,7 @@ import { backlogShardWorkflow } from '../../src/workflows/backlog-shard.js';
 import { addCardsUpdate, backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate } from '../../src/workflows/backlog.js';
 import { humanReviewUpdate, retryCardUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
+import { fakeActivities, gate, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 
 const PAGES = { maxCards: 2 };
 
@@ -91,7 +91,8 @@ describe('paged backlog', () => {
   });
 
   it('pauses and resumes every shard, refuses pages out of order, and resends nothing on a repeated start', async () => {
-    const { client, worker, backlogId, start, plan, queues } = await paged(chain, { A: { ownerMs: 800 } });
+    const a = gate();
+    const { client, worker, backlogId, start, plan, queues } = await paged(chain, { A: { hold: a.hold } });
     await worker.runUntil(async () => {
       await start();
       const handle = client.workflow.getHandle<typeof backlogWorkflow>(backlogId);
@@ -104,7 +105,9 @@ describe('paged backlog', () => {
       ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
       const again = await startBacklog(client, plan, 'paged.json', queues, { pages: PAGES });
       expect(again.started).toBe(false);
-      await new Promise((r) => setTimeout(r, 1500));
+      // A's owner finishes; A then waits (VALIDATING, paused) and B, which needs A, does not start.
+      a.release();
+      await until(() => readBacklogView(client, backlogId), (v) => v.cards.find((c) => c.cardId === 'A')?.status === 'VALIDATING');
       expect((await readBacklogView(client, backlogId)).cards.find((c) => c.cardId === 'B')?.status).toBe('TODO');
       await handle.executeUpdate(resumeBacklogUpdate, { args: [{ reviewer: 'ops', reason: 'go' }] });
       const result = await handle.result();
@@ -133,7 +136,9 @@ describe('paged backlog', () => {
   });
 
   it('cancelling the backlog cancels every shard and card', async () => {
-    const { client, worker, backlogId, start } = await paged(chain, { A: { ownerMs: 3000 } });
+    // A's owner runs until the test releases it (after the cancellation), so the cancel always finds it running.
+    const a = gate();
+    const { client, worker, backlogId, start } = await paged(chain, { A: { hold: a.hold } });
     await worker.runUntil(async () => {
       await start();
       await until(() => readBacklogView(client, backlogId), (v) => v.cards.find((c) => c.cardId === 'A')?.status === 'IN_PROGRESS');
@@ -143,6 +148,7 @@ describe('paged backlog', () => {
       const statusOf = (id: string) => client.workflow.getHandle(id).describe().then((d) => d.status.name);
       for (let n = 1; n <= 3; n++) await until(() => statusOf(shardWorkflowId(backlogId, n)), (s) => s === 'CANCELLED');
       for (const id of ['A', 'B', 'E']) expect(await statusOf(`${backlogId}/${id}`)).toBe('CANCELLED');
+      a.release();
     });
   });
 });
