@@ -68,11 +68,13 @@ describe('ops commands', () => {
   });
 
   it('skip marks a card DONE by decision and refuses a card that is working', async () => {
-    const id = await backlog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { ownerMs: 2000 } });
+    const a = gate();
+    const id = await backlog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { hold: a.hold } });
     await until(id, 'A', 'IN_PROGRESS');
     const refused = await cli('skip', id, 'A', '--reviewer', 'ops', '--reason', 'x');
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/card A cannot be skipped in status IN_PROGRESS/);
+    a.release();
     const skip = await cli('skip', id, 'B', '--reviewer', 'ops', '--reason', 'not needed');
     expect(skip.code).toBe(0);
     expect(skip.out).toMatch(/^B: skip by ops/);
@@ -102,7 +104,9 @@ describe('ops commands', () => {
   });
 
   it('cancel ends a card CANCELLED and blocks its dependents; unknown cards exit 2', async () => {
-    const id = await backlog([{ id: 'A', dependencies: ['X'] }, { id: 'X' }, { id: 'B', dependencies: ['A'] }], { X: { ownerMs: 3000 } });
+    // X's owner runs until released: A is still waiting for it (TODO) when it is cancelled.
+    const x = gate();
+    const id = await backlog([{ id: 'A', dependencies: ['X'] }, { id: 'X' }, { id: 'B', dependencies: ['A'] }], { X: { hold: x.hold } });
     await until(id, 'A', 'TODO');
     const cancel = await cli('cancel', id, 'A', '--json');
     expect(cancel.code).toBe(0);
@@ -111,6 +115,7 @@ describe('ops commands', () => {
     await until(id, 'B', 'BLOCKED');
     expect((await cli('cancel', id, 'NOPE')).code).toBe(2);
     expect((await cli('retry', 'no-such-backlog', 'A', '--reviewer', 'a', '--reason', 'b')).code).toBe(2);
+    x.release();
     expect((await cli('cancel', id)).code).toBe(0);
   });
 });

@@ -137,13 +137,16 @@ describe('backlog workflow', () => {
   });
 
   it('ends a cancelled card CANCELLED and blocks its dependents', async () => {
-    const { worker, handle, client, backlogId } = await startBacklog([{ id: 'A', dependencies: ['X'] }, { id: 'X' }, { id: 'B', dependencies: ['A'] }], { X: { ownerMs: 1500 } });
+    // X's owner runs until released, so A is still waiting for it (TODO) when the test cancels A.
+    const x = gate();
+    const { worker, handle, client, backlogId } = await startBacklog([{ id: 'A', dependencies: ['X'] }, { id: 'X' }, { id: 'B', dependencies: ['A'] }], { X: { hold: x.hold } });
     await worker.runUntil(async () => {
       await untilStatus(client, backlogId, 'A', 'TODO');
       await client.workflow.getHandle(`${backlogId}/A`).cancel();
       expect(await untilStatus(client, backlogId, 'B', 'BLOCKED')).toMatchObject({ blockedBy: { cardId: 'A', status: 'CANCELLED' } });
       const state = await handle.query(backlogStateQuery);
       expect(state.cards.find((c) => c.cardId === 'A')!.outcome!.status).toBe('CANCELLED');
+      x.release();
       await handle.cancel();
       await expect(handle.result()).rejects.toThrow();
     });

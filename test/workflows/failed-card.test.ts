@@ -12,13 +12,14 @@ import { cardStateQuery } from '../../src/workflows/card.js';
 import { cli } from '../helpers/cli.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
-import { fakeActivities, startBacklogWorkflow, testPlan, uniqueBacklogId } from './fakes.js';
+import { fakeActivities, gate, startBacklogWorkflow, testPlan, uniqueBacklogId } from './fakes.js';
 
-/** A → B; A's owner takes 2 s, time enough to terminate A's workflow while it runs. */
+/** A → B; A's first owner run lasts until A's workflow was terminated (the test holds it), then ends. */
 async function startAndFailA() {
   const { client } = await testEnv();
   const taskQueue = uniqueTaskQueue('failed');
-  const fake = fakeActivities({ A: { ownerMs: 2000 } });
+  const a = gate();
+  const fake = fakeActivities({ A: { hold: a.hold } });
   const worker = await createTestWorker({ taskQueue, activities: { ...fake.activities, readCardState: createReadCardState() } });
   const backlogId = uniqueBacklogId('failed');
   const plan = testPlan(backlogId, [{ id: 'A' }, { id: 'B', dependencies: ['A'] }]);
@@ -27,10 +28,12 @@ async function startAndFailA() {
   const failA = async (): Promise<CardState> => {
     await until('A to start its owner', async () => fake.calls.find((c) => c.cardId === 'A' && c.activity === 'runOwner'));
     await client.workflow.getHandle(`${backlogId}/A`).terminate('operator stopped it');
-    return until('B to be BLOCKED', async () => {
+    const blocked = await until('B to be BLOCKED', async () => {
       const b: CardState = await client.workflow.getHandle(`${backlogId}/B`).query(cardStateQuery);
       return b.status === 'BLOCKED' ? b : undefined;
     });
+    a.release(); // the terminated run's owner activity ends (its result goes nowhere)
+    return blocked;
   };
   return { client, worker, handle, backlogId, calls: fake.calls, failA };
 }
