@@ -6,7 +6,8 @@
 import { resolve, sep } from 'node:path';
 import { attemptBranchPrefix } from '../../domain/repository.js';
 import { git } from './git.js';
-import { listWorktrees, removeWorktreeDir } from './worktree.js';
+import { listWorktrees, removeWorktreeDirHeld } from './worktree.js';
+import { withRepositoryLock } from './lock.js';
 
 /** What `finishBacklogRepository` removed. */
 export interface FinishedRepository {
@@ -26,13 +27,15 @@ export async function finishBacklogRepository(repoDir: string, backlogId: string
   const prefix = `refs/heads/${attemptBranchPrefix(backlogId)}`;
   const under = resolve(worktreesRoot, backlogId) + sep;
   const worktrees: string[] = [];
-  for (const w of (await listWorktrees(repoDir)).slice(1)) {
-    if (resolve(w.path).startsWith(under) || w.branch?.startsWith(prefix)) {
-      await removeWorktreeDir(repoDir, w.path);
-      worktrees.push(w.path);
+  await withRepositoryLock(repoDir, async () => {
+    for (const w of (await listWorktrees(repoDir)).slice(1)) {
+      if (resolve(w.path).startsWith(under) || w.branch?.startsWith(prefix)) {
+        await removeWorktreeDirHeld(repoDir, w.path);
+        worktrees.push(w.path);
+      }
     }
-  }
-  await git(repoDir, ['worktree', 'prune']);
+    await git(repoDir, ['worktree', 'prune']);
+  });
   const branches: string[] = [];
   if (!keepBranches) {
     const refs = (await git(repoDir, ['for-each-ref', '--format=%(refname)', prefix])).stdout.split('\n').filter(Boolean);

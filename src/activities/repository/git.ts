@@ -63,9 +63,12 @@ export class GitError extends Error {
     this.name = 'GitError';
   }
 
-  /** True when git could not take a lock another git process holds — worth a retry. */
+  /**
+   * True when git could not take a lock another git process holds, or read a worktree entry another git
+   * process (another worker on the same repository) is writing — worth a retry.
+   */
   get isLockContention(): boolean {
-    return /Unable to create '[^']*\.lock': File exists/i.test(this.stderr);
+    return /Unable to create '[^']*\.lock': File exists/i.test(this.stderr) || /failed to read [^\n]*worktrees\/[^\n]*\/(commondir|gitdir)/i.test(this.stderr);
   }
 }
 

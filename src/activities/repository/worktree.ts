@@ -4,6 +4,7 @@
  * at that path is removed and the worktree made again from the same start — and removing one is too.
  */
 import { mkdir, rm } from 'node:fs/promises';
+import { withRepositoryLock } from './lock.js';
 import { dirname, resolve } from 'node:path';
 import type { AttemptGit } from '../../domain/repository.js';
 import { repositoryError } from '../errors.js';
@@ -49,7 +50,12 @@ export async function listWorktrees(repoDir: string): Promise<WorktreeEntry[]> {
  * @returns true when something was removed (a registered worktree or a directory)
  * @throws GitError when `git worktree prune` fails
  */
-export async function removeWorktreeDir(repoDir: string, dir: string): Promise<boolean> {
+export function removeWorktreeDir(repoDir: string, dir: string): Promise<boolean> {
+  return withRepositoryLock(repoDir, () => removeWorktreeDirHeld(repoDir, dir));
+}
+
+/** `removeWorktreeDir` for a caller that already holds the repository's lock (lock.ts). */
+export async function removeWorktreeDirHeld(repoDir: string, dir: string): Promise<boolean> {
   const abs = resolve(dir);
   const worktrees = await listWorktrees(repoDir);
   if (worktrees[0] && isInside(abs, resolve(worktrees[0].path))) {
@@ -105,12 +111,16 @@ export interface PrepareWorktreeOptions {
  * @throws ApplicationFailure `RepositoryError` when the previous head commit does not exist;
  *   GitError on git failures.
  */
-export async function prepareAttemptWorktree(opts: PrepareWorktreeOptions): Promise<PreparedWorktree> {
+export function prepareAttemptWorktree(opts: PrepareWorktreeOptions): Promise<PreparedWorktree> {
+  return withRepositoryLock(opts.repoDir, () => prepareHeld(opts));
+}
+
+async function prepareHeld(opts: PrepareWorktreeOptions): Promise<PreparedWorktree> {
   const { repoDir, dir, branch, integrationTip, previous } = opts;
-  await removeWorktreeDir(repoDir, dir);
+  await removeWorktreeDirHeld(repoDir, dir);
   for (const w of (await listWorktrees(repoDir)).slice(1)) {
     // The branch checked out in another linked worktree (a worktrees root that moved) would make `-B` refuse.
-    if (w.branch === `refs/heads/${branch}`) await removeWorktreeDir(repoDir, w.path);
+    if (w.branch === `refs/heads/${branch}`) await removeWorktreeDirHeld(repoDir, w.path);
   }
   await mkdir(dirname(dir), { recursive: true });
   if (previous === undefined) {
