@@ -17,7 +17,7 @@ import { startDevServer } from '../src/temporal/dev-server.js';
 import { PROJECT_ROOT } from '../src/temporal/cli-path.js';
 import { WORKFLOWS_PATH } from '../src/worker.js';
 import { createReadBacklogBudget, createReadCardState } from '../src/activities/workflow-queries.js';
-import { backlogWorkflow, pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '../src/workflows/backlog.js';
+import { pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '../src/workflows/backlog.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../src/workflows/card.js';
 import { fakeActivities, fakeRepositoryActivities, startBacklogWorkflow, testPlan } from '../test/workflows/fakes.js';
 import { startBacklog } from '../src/cli/backlogs.js';
@@ -144,20 +144,7 @@ async function recordRepository(server: Awaited<ReturnType<typeof startDevServer
   const target = { path: '/srv/repo', baseBranch: 'main', integrationBranch: integrationBranchName(backlogId), push: { remote: 'origin' } };
   const plan = withRepository(testPlan(backlogId, [{ id: 'R1' }, { id: 'R2', dependencies: ['R1'] }]), target);
   await worker.runUntil(async () => {
-    const handle = await client.workflow.start(backlogWorkflow, {
-      taskQueue,
-      workflowId: backlogId,
-      args: [
-        {
-          backlogId,
-          cards: plan.cards,
-          done: plan.done,
-          queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
-          source: { file: 'replay-repo.json', metadata: {}, legacyCards: [] },
-          repository: target,
-        },
-      ],
-    });
+    const handle = await startBacklogWorkflow(client, taskQueue, plan, 'replay-repo.json');
     await handle.result();
   });
   await mkdir(OUT, { recursive: true });

@@ -12,9 +12,8 @@ import { afterAll } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { inspectRepository } from '../../src/activities/repository/index.js';
 import { parseTrailers, withRepository, type BacklogPlan, type MergeInput, type MergeResult } from '../../src/domain/index.js';
-import { backlogWorkflow } from '../../src/workflows/backlog.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from './temporal.js';
-import { testPlan, type TestCard } from '../workflows/fakes.js';
+import { startBacklogWorkflow, testPlan, type TestCard } from '../workflows/fakes.js';
 
 /** `execFile` as a promise. */
 export const run = promisify(execFile);
@@ -110,23 +109,9 @@ export async function repoWorker(box: Box, wrapMerge?: (merge: (i: MergeInput) =
   return { worker, taskQueue };
 }
 
-/** Starts `plan` as a backlog workflow whose cards run every activity on `taskQueue`. */
+/** Starts `plan` as a backlog workflow whose cards run every activity on `taskQueue` (fakes.ts `startBacklogWorkflow`). */
 export async function startBacklog(taskQueue: string, plan: BacklogPlan) {
-  const { client } = await testEnv();
-  return client.workflow.start(backlogWorkflow, {
-    taskQueue,
-    workflowId: plan.backlogId,
-    args: [
-      {
-        backlogId: plan.backlogId,
-        cards: plan.cards,
-        done: plan.done,
-        queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
-        source: { file: 'test.json', metadata: {}, legacyCards: [] },
-        ...(plan.repository ? { repository: plan.repository } : {}),
-      },
-    ],
-  });
+  return startBacklogWorkflow((await testEnv()).client, taskQueue, plan);
 }
 
 /** The integration branch's merge commits, oldest first: subject and trailers. */

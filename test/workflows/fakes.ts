@@ -240,7 +240,8 @@ export function testPlan(backlogId: string, cards: TestCard[], costAlertUsd = 1,
 
 /**
  * Starts `plan` as a backlog workflow (one page, workflow ID = its backlog id) whose cards run every
- * activity on `taskQueue`; `file` is the source file name it reports.
+ * activity on `taskQueue`; `file` is the source file name it reports. A plan with a repository
+ * (`withRepository`) delivers into it.
  */
 export function startBacklogWorkflow(client: Client, taskQueue: string, plan: BacklogPlan, file = 'test.json') {
   return client.workflow.start(backlogWorkflow, {
@@ -253,6 +254,7 @@ export function startBacklogWorkflow(client: Client, taskQueue: string, plan: Ba
         done: plan.done,
         queues: { owners: taskQueue, validation: taskQueue, debugging: taskQueue },
         source: { file, metadata: {}, legacyCards: [] },
+        ...(plan.repository ? { repository: plan.repository } : {}),
       },
     ],
   });
