@@ -15,8 +15,9 @@ afterEach(async () => {
 
 describe('git runner', () => {
   it("passes only the allow-listed environment, never the caller's GIT_DIR or secrets, and no terminal prompt", () => {
-    const env = gitEnv({ PATH: '/bin', HOME: '/home/x', GIT_DIR: '/elsewhere', ANTHROPIC_API_KEY: 'sk-ant-secret', SSH_AUTH_SOCK: '/tmp/agent' });
-    expect(env).toEqual({ PATH: '/bin', HOME: '/home/x', SSH_AUTH_SOCK: '/tmp/agent', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', GIT_ADVICE: '0' });
+    // Made-up values: only which names pass matters.
+    const worker = { PATH: 'path-of-test', HOME: 'home-of-test', GIT_DIR: 'other-git-dir', ANTHROPIC_API_KEY: 'planted-value', SSH_AUTH_SOCK: 'agent-socket' };
+    expect(gitEnv(worker)).toEqual({ PATH: 'path-of-test', HOME: 'home-of-test', SSH_AUTH_SOCK: 'agent-socket', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', GIT_ADVICE: '0' });
   });
 
   it('commits as squadflow without signing or hooks when asked for its identity', async () => {
