@@ -321,34 +321,24 @@ async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, 
     : Buffer.byteLength(JSON.stringify({ ...header, cards: plan.cards }));
   log(config, `backlog ${backlogId}: ${plan.cards.length} cards, input ${(result.inputBytes / 2 ** 20).toFixed(2)} MiB`);
 
-  let startedAt = Date.now();
   let finishedAt: number | undefined;
-  const outcome = await worker.runUntil(async () => {
-    const sampler = new RssSampler();
-    startedAt = Date.now();
-    try {
-      await startBacklog(client, plan, `${backlogId}.json`, queues);
-    } catch (err) {
-      result.rss = sampler.stop();
-      return { kind: 'start-failed' as const, error: err };
-    }
-    result.startMs = Date.now() - startedAt;
-    const handle = client.workflow.getHandle(backlogId);
-    const ended = handle.result().then((value) => {
-      finishedAt = Date.now();
-      return value;
-    });
-    const watched = await watch(ended, clock, config, startedAt);
-    result.rss = sampler.stop();
-    return watched;
-  });
-
-  if (outcome.kind === 'start-failed') {
-    result.status = 'start-failed';
-    result.error = describeError(outcome.error);
-    log(config, `start failed: ${result.error}`);
-    return;
-  }
+  const started = await startAndWatch(
+    worker,
+    config,
+    clock,
+    result,
+    () => startBacklog(client, plan, `${backlogId}.json`, queues),
+    () =>
+      client.workflow
+        .getHandle(backlogId)
+        .result()
+        .then((value) => {
+          finishedAt = Date.now();
+          return value;
+        }),
+  );
+  if (!started) return;
+  const { outcome, startedAt } = started;
   let states: CardState[] = [];
   if (outcome.kind === 'done') {
     result.status = 'completed';
@@ -413,6 +403,48 @@ async function closedCardStates(client: Client, backlogId: string): Promise<Card
 }
 
 // ---- the bare-flat variant (the old baseline) -----------------------------------------------------
+
+/** What `watch` reports. */
+type Watched<T> = Awaited<ReturnType<typeof watch<T>>>;
+
+/**
+ * Runs a variant on `worker`, RSS sampled from the first start call to the end of the run: `start` is timed
+ * into `result.startMs`, then `run` is watched (see `watch`). A start that throws is recorded on `result`
+ * (status `start-failed`, logged) and gives `undefined`.
+ * @returns the watched outcome and when the start began (epoch ms)
+ */
+async function startAndWatch<T>(
+  worker: Worker,
+  config: CaseConfig,
+  clock: ActivityClock,
+  result: CaseResult,
+  start: () => Promise<unknown>,
+  run: () => Promise<T>,
+  progress?: () => number,
+): Promise<{ outcome: Watched<T>; startedAt: number } | undefined> {
+  let startedAt = Date.now();
+  const outcome = await worker.runUntil(async () => {
+    const sampler = new RssSampler();
+    startedAt = Date.now();
+    try {
+      await start();
+    } catch (err) {
+      result.rss = sampler.stop();
+      return { kind: 'start-failed' as const, error: err };
+    }
+    result.startMs = Date.now() - startedAt;
+    const watched = await watch(run(), clock, config, startedAt, progress);
+    result.rss = sampler.stop();
+    return watched;
+  });
+  if (outcome.kind === 'start-failed') {
+    result.status = 'start-failed';
+    result.error = describeError(outcome.error);
+    log(config, `start failed: ${result.error}`);
+    return undefined;
+  }
+  return { outcome, startedAt };
+}
 
 async function runBareFlat(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
   const queue = worker.options.taskQueue;
@@ -491,36 +523,28 @@ async function runBareDag(config: CaseConfig, client: Client, worker: Worker, cl
   const sinks = cards.filter((c) => c.input.dependents.length === 0);
   const start = (c: (typeof cards)[number]) =>
     client.workflow.start('bareDagCardWorkflow', { taskQueue: queue, workflowId: c.workflowId, args: [c.input] });
-  let startedAt = Date.now();
   let finishedAt: number | undefined;
   let sinksIn = 0;
-  const outcome = await worker.runUntil(async () => {
-    const sampler = new RssSampler();
-    startedAt = Date.now();
-    try {
+  const started = await startAndWatch(
+    worker,
+    config,
+    clock,
+    result,
+    async () => {
       await mapPool(waiting, 64, start);
       await mapPool(sources, 64, start);
-    } catch (err) {
-      result.rss = sampler.stop();
-      return { kind: 'start-failed' as const, error: err };
-    }
-    result.startMs = Date.now() - startedAt;
-    const all = mapPool(sinks, 128, async (c) => {
-      await client.workflow.getHandle(c.workflowId).result();
-      sinksIn++;
-    }).then(() => {
-      finishedAt = Date.now();
-    });
-    const watched = await watch(all, clock, config, startedAt, () => sinksIn);
-    result.rss = sampler.stop();
-    return watched;
-  });
-  if (outcome.kind === 'start-failed') {
-    result.status = 'start-failed';
-    result.error = describeError(outcome.error);
-    log(config, `start failed: ${result.error}`);
-    return;
-  }
+    },
+    () =>
+      mapPool(sinks, 128, async (c) => {
+        await client.workflow.getHandle(c.workflowId).result();
+        sinksIn++;
+      }).then(() => {
+        finishedAt = Date.now();
+      }),
+    () => sinksIn,
+  );
+  if (!started) return;
+  const { outcome, startedAt } = started;
   if (outcome.kind === 'done') {
     result.status = 'completed';
     result.wallMs = finishedAt! - startedAt;
