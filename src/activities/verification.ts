@@ -132,6 +132,8 @@ export function createVerifyArtifacts(deps: ActivityDeps): (input: VerificationI
     }));
 
     const artifacts = [...new Set(input.artifacts)];
+    // In a repository only the lines the attempt added count: the project's own TODOs are not the card's.
+    const added = input.git ? await addedLines(ws, input.git) : undefined;
     if (artifacts.length === 0) {
       reasons.push('no artifacts were reported; the owner must list the files it produced in "artifacts"');
     }
@@ -148,9 +150,8 @@ export function createVerifyArtifacts(deps: ActivityDeps): (input: VerificationI
         reasons.push(`artifact "${artifact}" is empty`);
         continue;
       }
-      // In a repository only the lines the attempt added count: the project's own TODOs are not the card's.
-      const onlyLines = input.git ? await addedLines(ws, input.git, check.rel) : undefined;
-      for (const hit of findRedFlags(text, flags, onlyLines)) {
+      // (A changed file the diff did not name plainly, e.g. a quoted path, is scanned whole.)
+      for (const hit of findRedFlags(text, flags, added?.get(check.rel))) {
         reasons.push(`artifact "${artifact}" contains red flag "${hit.label}"`);
         details.push(`${check.rel}:${hit.line}: ${hit.text}`);
       }

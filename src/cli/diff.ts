@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { AttemptRecord } from '../domain/index.js';
-import { attemptDiff } from '../activities/repository/index.js';
+import { attemptDiff, repositoryPathOf } from '../activities/repository/index.js';
 import { readCardHistory } from './history.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -49,7 +49,7 @@ export async function readAttemptDiff(
   }
   if (!chosen?.git) throw new CliError(`card ${cardId}${chosen ? ` attempt ${chosen.attempt}` : ''} has no attempt branch yet (not run, or its owner failed)`);
   const reposRoot = opts.reposRoot ?? resolve(process.env.SQUADFLOW_REPOS?.trim() || 'state/repos');
-  const repoDir = h.repository.path ?? resolve(reposRoot, backlogId);
+  const repoDir = repositoryPathOf(h.repository, backlogId, reposRoot);
   let diff: string;
   try {
     diff = await attemptDiff(repoDir, chosen.git);

@@ -73,7 +73,7 @@ function rootCause(err: unknown): unknown {
 }
 
 /** The message of the deepest cause of an activity failure ("agent exited 1: …"). */
-function failureMessage(err: unknown): string {
+export function failureMessage(err: unknown): string {
   const e = rootCause(err);
   return e instanceof Error ? e.message : String(e);
 }
@@ -133,7 +133,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   });
   // A finished attempt's worktree goes (its branch stays, for corrections, the merge and `squadflow diff`).
   const done = async (...args: Parameters<typeof record>): Promise<AttemptRecord> => {
-    if (repository) await removeAttemptWorktree(input, workspace);
+    await removeAttemptWorktree(plan, input.queues, workspace);
     return record(...args);
   };
   // The gate before a run: `spentNow` is what this attempt spent so far (not yet reported to the backlog).
@@ -207,15 +207,14 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
 }
 
 /**
- * Removes an attempt's worktree once the attempt is over (also when its owner failed: a half-made
- * worktree goes too). A removal that fails is logged, never a failed attempt: the backlog's end
- * (`finishRepository`) removes what is left.
+ * Removes an attempt's worktree `workspace` of a backlog with a repository: after every attempt (also
+ * when its owner failed: a half-made worktree goes too) and for a cancelled card. A removal that fails is
+ * logged, never a failed attempt: the backlog's end (`finishRepository`) removes what is left.
  */
-async function removeAttemptWorktree(input: AttemptInput, workspace: string): Promise<void> {
-  const { plan } = input;
+export async function removeAttemptWorktree(plan: CardPlan, queues: ActivityQueues, workspace: string): Promise<void> {
   if (!plan.repository) return;
   try {
-    await repositoryActivities(input.queues).removeWorktree({ backlogId: plan.backlogId, repository: plan.repository, workspace });
+    await repositoryActivities(queues).removeWorktree({ backlogId: plan.backlogId, repository: plan.repository, workspace });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     log.warn('Could not remove the attempt worktree', { cardId: plan.card.id, workspace, error: failureMessage(err) });

@@ -32,6 +32,7 @@ import {
   type WebhookConfig,
 } from '../domain/index.js';
 import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
+import { failureMessage } from './attempt.js';
 import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
 import { backlogBudgetQuery, backlogStateQuery } from './backlog-queries.js';
 import {
@@ -264,18 +265,11 @@ async function finishRepository(input: BacklogWorkflowInput, state: BacklogState
       const pushed = await repo.pushIntegrationBranch({ backlogId: input.backlogId, repository });
       if (state.repository) state.repository.push = { ...target, ...pushed };
     } catch (err) {
-      const error = rootMessage(err);
+      const error = failureMessage(err);
       log.warn('Push of the integration branch refused', { backlogId: input.backlogId, ...target, error });
       if (state.repository) state.repository.push = { ...target, error };
     }
   });
-}
-
-/** The message of the deepest cause of a failure (an activity's own error, not "Activity task failed"). */
-function rootMessage(err: unknown): string {
-  let e = err as { cause?: unknown; message?: string } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }
 
 /** The `backlog.finished` notification: waited for at most a minute, never failing the backlog. */

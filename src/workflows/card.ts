@@ -31,7 +31,7 @@ import {
   type OpsDecision,
 } from '../domain/index.js';
 import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
-import { runAttempt, type AttemptInput } from './attempt.js';
+import { removeAttemptWorktree, runAttempt, type AttemptInput } from './attempt.js';
 import { CardBook } from './card-book.js';
 import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
 import { correctionWorkflow } from './correction.js';
@@ -152,20 +152,11 @@ async function restartAfterFailure(card: CardBook, run: CardRun, queues: Activit
 
 /**
  * A cancelled card's current attempt worktree is removed (issue 9, "a cancelled card's worktree is removed
- * too"); its branch stays until the backlog ends. Best effort: the backlog's end removes what is left.
+ * too"); its branch stays until the backlog ends.
  */
 async function removeCurrentWorktree(card: CardBook, queues: ActivityQueues): Promise<void> {
   const { plan, state } = card;
-  if (!plan.repository || state.attempt === 0) return;
-  try {
-    await repositoryActivities(queues).removeWorktree({
-      backlogId: plan.backlogId,
-      repository: plan.repository,
-      workspace: attemptWorkspace(plan.backlogId, plan.card.id, state.attempt),
-    });
-  } catch (err) {
-    log.warn('Could not remove the cancelled attempt worktree', { cardId: plan.card.id, error: (err as Error).message });
-  }
+  if (state.attempt > 0) await removeAttemptWorktree(plan, queues, attemptWorkspace(plan.backlogId, plan.card.id, state.attempt));
 }
 
 /**

@@ -31,19 +31,28 @@ export async function boundedAttemptDiff(repoDir: string, attempt: Pick<AttemptG
 }
 
 /**
- * The 1-based line numbers (in the head version) that an attempt added or changed in one file, from the
- * hunk headers of `git diff -U0 <base> <head> -- <path>`: what the verification gate scans for red flags
- * in a repository, so that a TODO the project already had in a file the card edited is not the card's.
- * A file the attempt created has every line in the set.
+ * The 1-based line numbers (in the head version) that an attempt added or changed, by file, from the
+ * hunk headers of one `git diff -U0 <base> <head>`: what the verification gate scans for red flags in a
+ * repository, so that a TODO the project already had in a file the card edited is not the card's. A file
+ * the attempt created has every line in its set; a file it did not touch is absent.
+ * @returns repository-relative path → line numbers
  * @throws GitError
  */
-export async function addedLines(repoDir: string, attempt: Pick<AttemptGit, 'baseCommit' | 'headCommit'>, path: string): Promise<Set<number>> {
-  const out = (await git(repoDir, ['diff', '--no-color', '--no-ext-diff', '-U0', '--no-renames', attempt.baseCommit, attempt.headCommit, '--', path])).stdout;
-  const lines = new Set<number>();
-  for (const m of out.matchAll(/^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@/gm)) {
+export async function addedLines(repoDir: string, attempt: Pick<AttemptGit, 'baseCommit' | 'headCommit'>): Promise<Map<string, Set<number>>> {
+  const out = (await git(repoDir, ['-c', 'core.quotePath=false', 'diff', '--no-color', '--no-ext-diff', '-U0', '--no-renames', attempt.baseCommit, attempt.headCommit, '--'])).stdout;
+  const byFile = new Map<string, Set<number>>();
+  let lines: Set<number> | undefined;
+  for (const line of out.split('\n')) {
+    if (line.startsWith('+++ ')) {
+      lines = line === '+++ /dev/null' ? undefined : new Set<number>();
+      if (lines) byFile.set(line.slice('+++ b/'.length), lines);
+      continue;
+    }
+    const m = lines && /^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@/.exec(line);
+    if (!m) continue;
     const start = Number(m[1]);
     const count = m[2] === undefined ? 1 : Number(m[2]);
-    for (let i = 0; i < count; i++) lines.add(start + i);
+    for (let i = 0; i < count; i++) lines!.add(start + i);
   }
-  return lines;
+  return byFile;
 }
