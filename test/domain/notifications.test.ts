@@ -60,12 +60,13 @@ describe('payloads', () => {
   });
 });
 
-describe('README "Notifications" example', () => {
+describe('docs/operations.md "Notifications" example', () => {
   it('is a valid notifications section', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('### Notifications'));
-    const m = /```jsonc\n([\s\S]*?)\n```/.exec(section);
-    expect(m, 'a jsonc example in README "Notifications"').not.toBeNull();
+    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const at = doc.indexOf('## Notifications');
+    expect(at, 'a section "Notifications" in docs/operations.md').toBeGreaterThanOrEqual(0);
+    const m = /```jsonc\n([\s\S]*?)\n```/.exec(doc.slice(at));
+    expect(m, 'a jsonc example in docs/operations.md "Notifications"').not.toBeNull();
     const { notifications } = JSON.parse(`{${m![1]}}`) as { notifications: unknown };
     expect(NotificationsSchema.parse(notifications).webhooks).toHaveLength(2);
   });

@@ -1,4 +1,4 @@
-/** The board of a paged backlog whose pages are still arriving (README "Big backlogs"). */
+/** The board of a paged backlog whose pages are still arriving (docs/architecture.md "Big backlogs"). */
 import { describe, expect, it } from 'vitest';
 import { isIdle, type BacklogView } from '../../src/cli/backlogs.js';
 import { boardOf, renderBoard } from '../../src/cli/board.js';

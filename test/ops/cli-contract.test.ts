@@ -1,5 +1,5 @@
 /**
- * The CLI contract scripts rely on (README "Operations": `--json` and exit codes), through `main()`
+ * The CLI contract scripts rely on (docs/operations.md "`--json` and exit codes"), through `main()`
  * in-process: usage errors as JSON with `--json`, exit 3 when Temporal is unreachable, exit 1, `export
  * --json`, and the `--json` output of `skip`, `pause` and `resume` on a small backlog run by scripted
  * activities:

@@ -1,17 +1,18 @@
-/** The full squad example of README "Agent kinds" is a valid squad config that plans. */
+/** The full squad example of docs/agents.md ("A full squad example") is a valid squad config that plans. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SquadSchema, planBacklog } from '../../src/domain/index.js';
 
 function exampleSquad(): string {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('### Agent kinds'));
-  const m = /```json\n([\s\S]*?)\n```/.exec(section);
-  if (!m) throw new Error('no JSON example in README "Agent kinds"');
+  const doc = readFileSync(new URL('../../docs/agents.md', import.meta.url), 'utf8');
+  const at = doc.indexOf('## A full squad example');
+  if (at < 0) throw new Error('no section "A full squad example" in docs/agents.md');
+  const m = /```json\n([\s\S]*?)\n```/.exec(doc.slice(at));
+  if (!m) throw new Error('no JSON example in docs/agents.md "A full squad example"');
   return m[1]!;
 }
 
-describe('README "Agent kinds" example', () => {
+describe('docs/agents.md "A full squad example"', () => {
   it('parses as a squad config with Claude Code for BACKEND and an LLM judge', () => {
     const squad = SquadSchema.parse(JSON.parse(exampleSquad()));
     expect(squad.agents['backend-dev']).toMatchObject({ kind: 'claude-code', binary: 'claude', env: ['ANTHROPIC_API_KEY'] });
