@@ -1,8 +1,8 @@
 /**
- * Every relative link and `#anchor` of the README and the manual (docs/*.md) resolves: the file exists and
- * the anchor is the GitHub slug of one of its headings. Markdown is read with `marked`'s lexer (so links in
- * code blocks and code spans are not links) and slugs are made with `github-slugger`, GitHub's own rules
- * (duplicates get `-1`, `-2`, …).
+ * Every relative link and `#anchor` of the README, the manual (docs/*.md) and the bench and chaos READMEs
+ * resolves: the file exists and the anchor is the GitHub slug of one of its headings. Markdown is read with
+ * `marked`'s lexer (so links in code blocks and code spans are not links) and slugs are made with
+ * `github-slugger`, GitHub's own rules (duplicates get `-1`, `-2`, …).
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,12 +68,12 @@ function brokenLinks(root: string, files: readonly string[]): string[] {
   return broken;
 }
 
-/** README.md and every docs/*.md of the project. */
+/** README.md, every docs/*.md, and the READMEs of the benchmark and the chaos suite. */
 function projectDocs(): string[] {
   const docs = readdirSync(join(ROOT, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .map((f) => join(ROOT, 'docs', f));
-  return [join(ROOT, 'README.md'), ...docs];
+  return [join(ROOT, 'README.md'), ...docs, join(ROOT, 'bench', 'README.md'), join(ROOT, 'scripts', 'chaos', 'README.md')];
 }
 
 describe('documentation links', () => {
@@ -83,7 +83,7 @@ describe('documentation links', () => {
     expect(files.length).toBeGreaterThan(5);
   });
 
-  it('every relative link and anchor of README.md and docs/*.md resolves', () => {
+  it('every relative link and anchor of README.md, docs/*.md and the bench and chaos READMEs resolves', () => {
     expect(brokenLinks(ROOT, projectDocs())).toEqual([]);
   });
 
