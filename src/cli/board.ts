@@ -39,7 +39,7 @@ export interface Board {
   costUsd: number;
   /** Cards over their cost alert threshold. */
   costAlerts: string[];
-  /** A paged backlog (README "Big backlogs"): pages of cards expected and received so far. */
+  /** A paged backlog (docs/architecture.md "Big backlogs"): pages of cards expected and received so far. */
   pages?: { expected: number; received: number };
 }
 

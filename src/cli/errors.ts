@@ -1,5 +1,5 @@
 /**
- * CLI errors and exit codes (documented in the README, "Operations"):
+ * CLI errors and exit codes (documented in docs/operations.md, "`--json` and exit codes"):
  *   0 success · 1 unexpected failure · 2 bad input (invalid backlog, unknown backlog/card, refused review,
  *   usage error) · 3 Temporal unreachable or no worker answering.
  * With `--json`, every error is one JSON object on stderr ({@link errorJson}), usage errors included.

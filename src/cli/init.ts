@@ -444,7 +444,7 @@ function notes(r: InitResult, repo: GitRepository, repository: string): string {
     '',
     '- `DOC-001` (type `DOCS`) writes `docs/OVERVIEW.md`; `CODE-001` (type `CODE`) adds a test and depends on it.',
     '  Replace them with your own work: `id`, `type` (a key of `card_types`), `title`, `description`,',
-    '  `priority` (CRITICAL, HIGH, MEDIUM, LOW), `dependencies`, `acceptance_criteria`. See README "Backlog format".',
+    '  `priority` (CRITICAL, HIGH, MEDIUM, LOW), `dependencies`, `acceptance_criteria`. See docs/backlog-format.md.',
     `- \`metadata.repository\` is \`"${repository}"\`: this repository, relative to \`${b}\`.`,
     `  \`metadata.base_branch\` (\`${r.baseBranch}\`, the branch checked out at init) is the branch the squad builds on.`,
     '',
@@ -455,7 +455,7 @@ function notes(r: InitResult, repo: GitRepository, repository: string): string {
     lines.push(
       '- No agent CLI (`claude`, `codex`, `gemini`) was found on PATH, so both card types use the `command` agent',
       `  \`my-agent\`, a stub: **write \`${r.owner.path}\`** (executable). It gets the card as JSON on stdin and`,
-      '  answers JSON on stdout — README "The `command` agent protocol". Or install a coding-agent CLI',
+      '  answers JSON on stdout — docs/agents.md "The `command` agent protocol". Or install a coding-agent CLI',
       '  (`npm install -g @anthropic-ai/claude-code`, `@openai/codex`, `@google/gemini-cli`) and run',
       '  `squadflow init --force` again.',
     );
@@ -473,7 +473,7 @@ function notes(r: InitResult, repo: GitRepository, repository: string): string {
     lines.push(
       '- Signed in with an API key rather than a login? Pass it through by name, never as a value:',
       `  \`"env": ["${API_KEY_ENV[r.owner.kind] ?? 'ANTHROPIC_API_KEY'}"]\`, the variable set in the worker's environment.`,
-      '- Other fields: `model`, `max_turns` (claude-code), `timeout_ms`, `extra_args` — README "Agent kinds".',
+      '- Other fields: `model`, `max_turns` (claude-code), `timeout_ms`, `extra_args` — docs/agents.md "Agent kinds".',
     );
   }
   lines.push('', '## QA (`card_types.CODE.qa.checks`)', '');
@@ -501,7 +501,7 @@ function notes(r: InitResult, repo: GitRepository, repository: string): string {
     '- `llm`: a model scores the change against criteria written in prose; it needs an API key in the worker\'s',
     '  environment. For example:',
     '  `{ "kind": "llm", "provider": "anthropic", "model": "…", "criteria": [{ "name": "Tests", "description": "…" }] }`.',
-    '  See README "Agent kinds" (LLM-judge).',
+    '  See docs/agents.md "Agent kinds" (LLM-judge).',
     '',
   );
   return lines.join('\n');

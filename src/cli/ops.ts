@@ -1,6 +1,6 @@
 /**
  * Ops commands (the operations issue): `retry`, `skip`, `cancel`, `pause`, `resume`. Each is also a raw
- * Temporal update or cancellation (see README "Operations"), so tools without squadflow can do the same.
+ * Temporal update or cancellation (see docs/operations.md), so tools without squadflow can do the same.
  */
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';

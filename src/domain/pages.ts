@@ -1,6 +1,6 @@
 /**
  * Paged start of big backlogs. Temporal limits one payload to 2 MiB and warns past 10,240 history events
- * per workflow (see the README "Benchmark" limits), so a backlog of more than {@link PAGE_MAX_CARDS} cards
+ * per workflow (see docs/benchmark.md), so a backlog of more than {@link PAGE_MAX_CARDS} cards
  * is not started by one workflow: the client sends its cards in pages, and each page is run by a backlog
  * shard workflow (`<backlogId>/~shard-<n>`) that starts and relays for at most one page of cards.
  *
