@@ -11,7 +11,9 @@
  *   `ok` (default) writes a passing artifact; `fail-first` writes one the rubric judge rejects on attempt 1
  *   (a correction fixes it); `always-fail` never passes the judge (→ corrections → escalation);
  *   `hang` never answers (the activity's `timeout_ms` kills it); `crash` dies — exit 1 on odd runs of the
- *   same attempt, SIGKILL of itself on even ones.
+ *   same attempt, SIGKILL of itself on even ones;
+ * - a card named in CHAOS_HOLD_CARDS waits, once its work is made, until the file CHAOS_HOLD_FILE exists
+ *   (the harness holds the last cards until its faults are done).
  *
  * The invocation log. Every run appends to `$CHAOS_LOG_DIR/<backlog>/<card>/attempt-<n>.log`, OUTSIDE
  * the workspace (the workspace is emptied when an activity is retried), one line per event:
@@ -22,7 +24,7 @@
  * re-parented). A `done` line counted twice for one attempt is an owner side effect that happened twice.
  * Without CHAOS_LOG_DIR nothing is logged (the squad config passes it in the agent's `env`).
  */
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -102,6 +104,14 @@ if (mode === 'hang') {
 }
 
 await sleep(runMs);
+
+// Held by the harness (CHAOS_HOLD_CARDS, CHAOS_HOLD_FILE) until it has made its faults: the backlog cannot
+// come to rest before then, however fast this machine is. A killed worker takes this process with it.
+const held = (process.env.CHAOS_HOLD_CARDS ?? '').split(',').includes(input.card.id);
+if (held && process.env.CHAOS_HOLD_FILE) {
+  process.stderr.write(`[chaos-agent ${input.card.id} #${input.attempt}] held until ${process.env.CHAOS_HOLD_FILE} exists\n`);
+  while (!existsSync(process.env.CHAOS_HOLD_FILE)) await sleep(100);
+}
 
 if (mode === 'crash') {
   process.stderr.write(`[chaos-agent ${input.card.id}] crashing on purpose\n`);

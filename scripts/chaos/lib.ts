@@ -112,6 +112,11 @@ export interface ChaosSquadOptions {
   hangTimeoutMs?: number;
   /** A webhook for every notification (e.g. one that is down). */
   webhookUrl?: string;
+  /**
+   * Holds the agents of these cards, once their work is made, until `hold.file` exists: the harness keeps
+   * the backlog from coming to rest before its faults are done, however fast the agents are.
+   */
+  hold?: { file: string; cardIds: readonly string[] };
 }
 
 /** The card type every chaos card has. */
@@ -124,7 +129,8 @@ export const CHAOS_CARD_TYPE = 'CHAOS';
  */
 export function chaosBacklogFile(backlogId: string, cards: readonly ChaosCard[], squad: ChaosSquadOptions): Record<string, unknown> {
   const agentArgs = ['./examples/chaos/agent.mjs', '--min-ms', String(squad.minMs), '--max-ms', String(squad.maxMs)];
-  const env = { CHAOS_LOG_DIR: squad.logDir };
+  const env: Record<string, string> = { CHAOS_LOG_DIR: squad.logDir };
+  if (squad.hold) Object.assign(env, { CHAOS_HOLD_FILE: squad.hold.file, CHAOS_HOLD_CARDS: squad.hold.cardIds.join(',') });
   const agents: Record<string, unknown> = {
     chaos: { kind: 'command', command: 'node', args: agentArgs, timeout_ms: squad.agentTimeoutMs, env },
   };

@@ -455,9 +455,20 @@ export async function runBaseline(ctx: ChaosContext): Promise<{ report: Scenario
 }
 
 /**
+ * Cards whose agents the harness holds so that a backlog cannot come to rest before its faults are done:
+ * the cards `expected` to end DONE on which no other such card depends (the last cards to run).
+ */
+export function holdCards(cards: readonly ChaosCard[], expected: Map<string, CardResult>): string[] {
+  const done = cards.filter((c) => expected.get(c.id)?.status === 'DONE');
+  const needed = new Set(done.flatMap((c) => c.dependencies));
+  return done.filter((c) => !needed.has(c.id)).map((c) => c.id);
+}
+
+/**
  * The layered backlog while its worker is SIGKILLed at seeded random moments and restarted, until
- * `profile.workerKills` kills happened (or the backlog came to rest first — then fewer, and the check
- * fails); then the run finishes and is compared with `expected`.
+ * `profile.workerKills` kills happened; the last cards' agents are held until then (see
+ * {@link holdCards}), so the kills never race a fast run. Then the run finishes and is compared with
+ * `expected`.
  */
 export async function runWorkerKills(ctx: ChaosContext, expected: Map<string, CardResult>): Promise<ScenarioReport> {
   const backlogId = `chaos-kill-${ctx.seed}`;
@@ -466,9 +477,10 @@ export async function runWorkerKills(ctx: ChaosContext, expected: Map<string, Ca
   const worker = newWorker(ctx, 'kill', ctx.server.address);
   const started = Date.now();
   const killTimes: number[] = [];
+  const releaseFile = join(ctx.runDir, `release-${backlogId}`);
   try {
     await worker.start();
-    await startChaosBacklog(ctx.client, backlogId, ctx.cards, squadOptions(ctx), 'chaos-kill');
+    await startChaosBacklog(ctx.client, backlogId, ctx.cards, squadOptions(ctx, { hold: { file: releaseFile, cardIds: holdCards(ctx.cards, expected) } }), 'chaos-kill');
     while (killTimes.length < ctx.profile.workerKills) {
       await delay(rng.int(...ctx.profile.killDelayMs));
       const live = new Set(worker.currentPid !== undefined ? [worker.currentPid] : []);
@@ -487,6 +499,7 @@ export async function runWorkerKills(ctx: ChaosContext, expected: Map<string, Ca
       await delay(rng.int(...ctx.profile.restartPauseMs));
       await worker.start();
     }
+    await writeFile(releaseFile, `released after ${killTimes.length} kills\n`);
     report.kills = killTimes.length;
     report.notes.push(`worker start-up (spawn → polling): median ${secs(median(worker.startupMs))} s, max ${secs(Math.max(...worker.startupMs))} s`);
     await settle(ctx, ctx.client, report, expected, killTimes.at(-1) ?? Date.now());
@@ -497,6 +510,7 @@ export async function runWorkerKills(ctx: ChaosContext, expected: Map<string, Ca
       detail: `${report.kills} kills, ${report.killsHittingAgents} of them interrupting agent runs`,
     });
   } finally {
+    await writeFile(releaseFile, 'released\n');
     await worker.stop();
     await worker.close();
   }

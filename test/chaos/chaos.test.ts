@@ -34,7 +34,7 @@ describe(`FAULTS, CI profile (seed ${seed})`, () => {
     ctx = await createContext({ seed, profile: CI_PROFILE });
     result = await runScenarios(ctx);
     console.log(formatReport(result));
-  }, 170_000);
+  }, 300_000);
 
   afterAll(async () => {
     if (ctx) await closeContext(ctx, !(result?.reports.every(reportOk) ?? false));

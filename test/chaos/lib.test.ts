@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planBacklog } from '../../src/domain/index.js';
 import { Rng, chaosBacklogFile, killOf, layeredCards, readInvocations, runsHitByKills, type AgentRun } from '../../scripts/chaos/lib.js';
-import { predictedResults } from '../../scripts/chaos/scenarios.js';
+import { holdCards, predictedResults } from '../../scripts/chaos/scenarios.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -54,6 +54,25 @@ describe('the chaos backlog', () => {
       C: { status: 'AWAITING_HUMAN', attempt: 4 },
       D: { status: 'TODO', attempt: 0 },
     });
+  });
+
+  it('holds the last cards that run: those ending DONE that no other DONE card waits for', () => {
+    const cards = [
+      { id: 'A', dependencies: [], mode: 'ok' as const },
+      { id: 'B', dependencies: ['A'], mode: 'ok' as const },
+      { id: 'C', dependencies: ['A'], mode: 'always-fail' as const },
+      { id: 'D', dependencies: ['C'], mode: 'ok' as const },
+      { id: 'E', dependencies: [], mode: 'ok' as const },
+    ];
+    // D never runs (behind C), so holding it would hold nothing; C rests AWAITING_HUMAN.
+    expect(holdCards(cards, predictedResults(cards))).toEqual(['B', 'E']);
+  });
+
+  it('passes the hold to the agent in its environment', () => {
+    const cards = layeredCards(new Rng(2), { layers: 2, width: 2, failFirstRate: 0, alwaysFail: false });
+    const file = chaosBacklogFile('chaos-h', cards, { logDir: '/tmp/logs', minMs: 1, maxMs: 2, agentTimeoutMs: 60_000, hold: { file: '/tmp/release', cardIds: ['L1-C00', 'L1-C01'] } });
+    const plan = planBacklog(JSON.stringify(file), { file: 'chaos.json' });
+    expect(plan.cards[0]!.agent).toMatchObject({ env: { CHAOS_HOLD_FILE: '/tmp/release', CHAOS_HOLD_CARDS: 'L1-C00,L1-C01' } });
   });
 });
 
