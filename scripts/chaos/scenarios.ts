@@ -532,12 +532,14 @@ export async function runServerKill(ctx: ChaosContext, expected: Map<string, Car
   let connection: Connection | undefined;
   const started = Date.now();
   const killTimes: number[] = [];
+  // The last cards wait until the kills are done, so every kill lands mid-run (see holdCards).
+  const releaseFile = join(ctx.runDir, `release-${backlogId}`);
   try {
     await server.start();
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection, namespace: ctx.server.namespace });
     await worker.start();
-    await startChaosBacklog(client, backlogId, ctx.cards, squadOptions(ctx), 'chaos-server');
+    await startChaosBacklog(client, backlogId, ctx.cards, squadOptions(ctx, { hold: { file: releaseFile, cardIds: holdCards(ctx.cards, expected) } }), 'chaos-server');
     for (let k = 0; k < ctx.profile.serverKills; k++) {
       await delay(rng.int(...ctx.profile.serverKillDelayMs));
       const running = inFlight(await readInvocations(ctx.logDir, backlogId));
@@ -547,11 +549,13 @@ export async function runServerKill(ctx: ChaosContext, expected: Map<string, Car
       await server.start();
       ctx.log(`server-kill: server back after ${Date.now() - killTimes.at(-1)!} ms`);
     }
+    await writeFile(releaseFile, `released after ${killTimes.length} kills\n`);
     report.kills = killTimes.length;
     await settle(ctx, client, report, expected, killTimes.at(-1) ?? Date.now());
     report.checks.push({ name: 'the worker survived the server kills', ok: worker.pid !== undefined, detail: worker.pid !== undefined ? `worker pid ${worker.pid} still running` : 'the worker process exited; see worker-server.log' });
     await countRuns(ctx, report, { times: killTimes });
   } finally {
+    await writeFile(releaseFile, 'released\n');
     await worker.stop();
     await worker.close();
     await connection?.close().catch(() => undefined);
