@@ -1,11 +1,15 @@
 /**
  * Acceptance tests of card BE-001 (discount code validation), written by the product owner from the spec.
- * The code-writer copies this file into its workspace as `acceptance.test.mjs`; the BACKEND QA check
- * `acceptance tests` runs it there with `node --test acceptance.test.mjs`, against `src/discount-codes.mjs`.
+ *
+ * They are the squad's, not the project's: the BACKEND QA check `acceptance tests` (./run.mjs) runs them
+ * against `src/discount-codes.mjs` of the attempt's worktree (the working directory).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkEligibility, normalizeCode, parseDiscountCode } from './src/discount-codes.mjs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const { checkEligibility, normalizeCode, parseDiscountCode } = await import(pathToFileURL(resolve('src/discount-codes.mjs')).href);
 
 const campaign = {
   code: 'NEWSLETTER-15',

@@ -1,14 +1,20 @@
 /**
- * Acceptance tests of card BE-002 (discount pricing), written by the product owner with finance. The
- * code-writer copies this file into its workspace as `acceptance.test.mjs`; the BACKEND QA check
- * `acceptance tests` runs it there with `node --test acceptance.test.mjs`, against `src/discount-pricing.mjs`.
+ * Acceptance tests of card BE-002 (discount pricing), written by the product owner with finance.
  *
  * The examples of ledger rule FIN-7 come from finance's ledger policy: the checkout must book the very same
  * discount as the ledger, or reconciliation finds one-cent gaps.
+ *
+ * They are the squad's, not the project's: the BACKEND QA check `acceptance tests` (./run.mjs) runs them
+ * against `src/discount-pricing.mjs` of the attempt's worktree (the working directory); the owner agent
+ * neither sees nor edits the check it is held to, and a human who approves the card anyway does not leave a
+ * failing test in the project.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDiscount, discountCents } from './src/discount-pricing.mjs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const { applyDiscount, discountCents } = await import(pathToFileURL(resolve('src/discount-pricing.mjs')).href);
 
 const percent = (value) => ({ kind: 'percent', value });
 const fixed = (value) => ({ kind: 'fixed', value });

@@ -1,24 +1,24 @@
 #!/usr/bin/env node
 /**
  * code-writer — the example owner agent of code cards (BACKEND, FRONTEND): writes a small ES module from its
- * library (lib/modules.mjs), its `node:test` unit tests, and a usage document; modules it builds on are
- * copied from the dependencies' artifacts into `vendor/`. When the product owner ships an acceptance test
- * for the module (examples/acceptance/<module>.acceptance.mjs), it is copied into the workspace as
- * `acceptance.test.mjs`, where the QA check runs it.
+ * library (lib/modules.mjs) into the project, with its `node:test` unit tests and a usage document:
+ *   src/<module>.mjs   test/<module>.test.mjs   docs/<module>.md
+ * (one set of paths per module, so the merges of several code cards never touch the same file).
+ *
+ * It works in the attempt's git worktree, a checkout of the project with every DONE dependency's work
+ * merged in: a module it builds on (e.g. checkout-discount-field on discount-codes) is imported from where
+ * that card put it, `./<used>.mjs` beside it in src/; a missing one fails the run, naming the module.
+ * The product owner's acceptance specs (examples/acceptance/) are not written into the project: they are
+ * the squad's QA check of BACKEND cards, held outside the owner's reach.
  *
  * Which module: `--module <slug>`, else the card description's `Module: \`<slug>\`` line.
  * In a correction it reads the previous attempt's module and the feedback, and lets the library entry
  * choose what to change (e.g. discount-pricing tries another rounding strategy when QA keeps failing, and
  * uses the one a reviewer names in `clarify`).
  */
-import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { argValue, log, runAgent, sanitize } from './lib/agent.mjs';
 import { moduleExports } from './lib/markdown.mjs';
 import { MODULES } from './lib/modules.mjs';
-
-const ACCEPTANCE_DIR = fileURLToPath(new URL('../acceptance/', import.meta.url));
 
 /** The module slug of the card: the `--module` arg, else `Module: \`slug\`` in the description. */
 function moduleSlug(ctx) {
@@ -28,15 +28,14 @@ function moduleSlug(ctx) {
   return slug;
 }
 
-/** Copies each module the entry uses from the dependencies' artifacts into vendor/. */
-function vendorDependencies(ctx, entry) {
+/** Checks that every module the entry builds on is in the project (src/<used>.mjs), where its card put it. */
+function checkDependencies(ctx, entry) {
   for (const used of entry.uses) {
-    const found = ctx.dependencyFiles().find((f) => basename(f.path) === `${used}.mjs` && !/\.test\.mjs$/.test(f.path));
-    const text = found && ctx.readAbsolute(found.path);
-    if (text === undefined) {
-      throw new Error(`card ${ctx.card.id} builds on module "${used}", which is not among its dependencies' artifacts`);
+    if (!ctx.has(`src/${used}.mjs`)) {
+      throw new Error(
+        `card ${ctx.card.id} builds on module "${used}", but src/${used}.mjs is not in the project; the card that writes it must be a DONE dependency`,
+      );
     }
-    ctx.write(`vendor/${used}.mjs`, text);
   }
 }
 
@@ -56,7 +55,7 @@ function usageDoc(ctx, slug, entry, source, variant, previousDoc) {
     intro,
     '## Usage',
     `\`\`\`js\n${entry.usage}\n\`\`\``,
-    `Tests: \`node --test test/unit.test.mjs\`${existsSync(`${ACCEPTANCE_DIR}${slug}.acceptance.mjs`) ? ' and the acceptance tests, `node --test acceptance.test.mjs`' : ''}.`,
+    `Tests: \`node --test test/${slug}.test.mjs\` (or \`npm test\` for the whole project).`,
     '## API',
     api,
   ];
@@ -94,15 +93,14 @@ runAgent(async (ctx) => {
   }
   if (variant.rounding) log(`rounding: ${variant.previous ?? '(none)'} → ${variant.rounding}`);
 
-  vendorDependencies(ctx, entry);
+  checkDependencies(ctx, entry);
   const source = entry.source(ctx, variant);
+  const testPath = `test/${slug}.test.mjs`;
   ctx.write(srcPath, source);
-  ctx.write('test/unit.test.mjs', entry.unitTest(ctx, variant));
+  ctx.write(testPath, entry.unitTest(ctx, variant));
   ctx.write(docPath, usageDoc(ctx, slug, entry, source, variant, previousDoc));
-  const acceptance = `${ACCEPTANCE_DIR}${slug}.acceptance.mjs`;
-  if (existsSync(acceptance)) ctx.write('acceptance.test.mjs', ctx.readAbsolute(acceptance));
 
   const api = moduleExports(source).map((e) => e.name);
   const what = variant.rounding ? ` with ${variant.rounding} rounding` : '';
-  return `${ctx.attempt > 1 ? 'Reworked' : 'Wrote'} ${srcPath}${what} (exports ${api.join(', ')}), unit tests and ${docPath}.`;
+  return `${ctx.attempt > 1 ? 'Reworked' : 'Wrote'} ${srcPath}${what} (exports ${api.join(', ')}), ${testPath} and ${docPath}.`;
 });

@@ -6,7 +6,7 @@
  * description and the dependencies' artifacts (documents and modules are read, summarized and quoted where
  * they relate).
  *
- * In a correction it reworks its previous document (the workspace is a copy of the last attempt): sections
+ * In a correction it reworks its previous document (the worktree continues the last attempt's branch): sections
  * the feedback asks for (`criterion "Rollback plan" not met: no section "Rollback plan" …`) are added with
  * real content derived from the card and its dependencies, sections added in earlier rounds are kept, and a
  * revision history says what changed and why.
@@ -286,8 +286,8 @@ runAgent(async (ctx) => {
 
   const context = [ctx.card.description.trim() || `${ctx.card.title}.`];
   if (deps.length) {
-    // Tests and vendored copies are part of a dependency's workspace, not what this document builds on.
-    const inputs = deps.filter((d) => !/\/(test|vendor)\/|\.test\.m?js$/.test(d.path));
+    // A dependency's tests are part of its change, not what this document builds on.
+    const inputs = deps.filter((d) => !/\/test\/|\.test\.m?js$/.test(d.path));
     context.push('This document builds on:', inputs.map((d) => `- **${d.cardId}** — ${describeArtifact(d.path, d.text)}`).join('\n'));
     const brief = deps.find((d) => d.sections.length && d.path.endsWith('.md'));
     const intro = brief?.sections.find((s) => s.level === 2 && s.body);

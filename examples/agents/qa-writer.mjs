@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * qa-writer — the example owner agent of QA cards: writes end-to-end tests that put the dependencies'
- * artifacts together the way a shopper uses them, and a test plan that traces every acceptance criterion
- * to a test. The modules and migrations under test are copied from the dependencies' artifacts into
- * `vendor/` (the workspace must be self-contained: QA runs `node --test` in it).
+ * qa-writer — the example owner agent of QA cards: writes the project's acceptance tests, end-to-end tests
+ * that put the dependencies' work together the way a shopper uses them (`test/acceptance/checkout.test.mjs`),
+ * and a test plan that traces every acceptance criterion to a test (`docs/test-plan.md`). It works in the
+ * attempt's git worktree, where the dependencies' modules (`src/*.mjs`) and migrations (`migrations/*.sql`)
+ * are merged in: the tests import them from there, and `npm test` (`node --test`) runs them with the rest.
  *
  * Each acceptance criterion is matched to a scenario of its library by keywords (happy path, refusals, fixed
  * amounts, schema); a scenario is written only when the modules it needs are among the dependencies, and a
@@ -13,7 +14,7 @@ import { basename } from 'node:path';
 import { log, runAgent, sanitize } from './lib/agent.mjs';
 import { describeArtifact, mdTable } from './lib/markdown.mjs';
 
-const E2E = 'test/checkout.e2e.test.mjs';
+const E2E = 'test/acceptance/checkout.test.mjs';
 const PLAN = 'docs/test-plan.md';
 
 /** Test data shared by the scenarios: stored discount_codes rows and the time of the test. */
@@ -120,39 +121,37 @@ const SCENARIOS = [
   },
 ];
 
-/** Import lines for the vendored modules a set of scenarios needs. */
+/** Import lines (from test/acceptance/) for the project's modules a set of scenarios needs. */
 function imports(available) {
   const lines = ["import { test } from 'node:test';", "import assert from 'node:assert/strict';"];
   if (available.has('migrations')) lines.push("import { readFileSync } from 'node:fs';");
-  if (available.has('discount-codes')) lines.push("import { parseDiscountCode, validateCode } from '../vendor/discount-codes.mjs';");
-  if (available.has('discount-pricing')) lines.push("import { applyDiscount } from '../vendor/discount-pricing.mjs';");
+  if (available.has('discount-codes')) lines.push("import { parseDiscountCode, validateCode } from '../../src/discount-codes.mjs';");
+  if (available.has('discount-pricing')) lines.push("import { applyDiscount } from '../../src/discount-pricing.mjs';");
   if (available.has('checkout-discount-field')) {
-    lines.push("import { REFUSAL_MESSAGES, initialFieldState, reduceField, renderField } from '../vendor/checkout-discount-field.mjs';");
+    lines.push("import { REFUSAL_MESSAGES, initialFieldState, reduceField, renderField } from '../../src/checkout-discount-field.mjs';");
   }
   return lines.join('\n');
 }
 
 runAgent(async (ctx) => {
-  // Vendor the modules and migrations under test.
+  // The modules and migrations under test: the dependencies' files in the project's src/ and migrations/.
   const available = new Set();
-  const vendored = [];
+  const underTest = [];
   let upMigration;
   for (const f of ctx.dependencyFiles()) {
-    const name = basename(f.path);
-    const isModule = /\/(src|vendor)\/[^/]+\.mjs$/.test(f.path) && !name.endsWith('.test.mjs');
-    const isMigration = /\/migrations\/[^/]+\.sql$/.test(f.path);
-    if (!isModule && !isMigration) continue;
-    const rel = isModule ? `vendor/${name}` : `vendor/migrations/${name}`;
-    if (vendored.some((v) => v.rel === rel)) continue;
+    const rel = ctx.projectPath(f.path);
+    const isModule = rel !== undefined && /^src\/[^/]+\.mjs$/.test(rel);
+    const isMigration = rel !== undefined && /^migrations\/[^/]+\.sql$/.test(rel);
+    if ((!isModule && !isMigration) || underTest.some((u) => u.rel === rel)) continue;
     const text = ctx.readAbsolute(f.path);
     if (text === undefined) continue;
-    ctx.write(rel, text);
-    vendored.push({ rel, cardId: f.cardId, text });
+    underTest.push({ rel, cardId: f.cardId, text });
+    const name = basename(rel);
     if (isModule) available.add(name.replace(/\.mjs$/, ''));
     if (isMigration) available.add('migrations');
-    if (name.endsWith('.up.sql')) upMigration = name;
+    if (name.endsWith('.up.sql')) upMigration = rel;
   }
-  log(`vendored ${vendored.length} file(s): ${[...available].join(', ') || 'none'}`);
+  log(`under test: ${underTest.map((u) => u.rel).join(', ') || 'nothing'}`);
 
   // Match every acceptance criterion to a scenario whose modules are here.
   const rows = ctx.card.acceptanceCriteria.map((text) => {
@@ -169,9 +168,9 @@ runAgent(async (ctx) => {
 
   const needsFlow = automated.some((r) => r.scenario.needs.includes('checkout-discount-field'));
   const code = [
-    `// End-to-end tests of ${ctx.card.title} (card ${ctx.card.id}), on the vendored artifacts of ${ctx.card.dependencies.join(', ')}.`,
+    `// End-to-end tests of ${ctx.card.title} (card ${ctx.card.id}), on the work of ${ctx.card.dependencies.join(', ')}.`,
     imports(available),
-    upMigration ? `\nconst UP_MIGRATION = new URL('../vendor/migrations/${upMigration}', import.meta.url);` : '',
+    upMigration ? `\nconst UP_MIGRATION = new URL('../../${upMigration}', import.meta.url);` : '',
     `\n${ROWS_FIXTURE}`,
     needsFlow ? `\n${FLOW_FIXTURE}` : '',
     ...automated.map((r) => `\n${r.scenario.test(r.testName)}`),
@@ -184,7 +183,7 @@ runAgent(async (ctx) => {
     '## Context',
     ctx.card.description,
     '## Scope',
-    `Under test, copied from the dependencies' artifacts into \`vendor/\`:\n\n${vendored.map((v) => `- **${v.cardId}** — ${describeArtifact(v.rel, v.text)}`).join('\n')}`,
+    `Under test, the dependencies' work in the project:\n\n${underTest.map((u) => `- **${u.cardId}** — ${describeArtifact(u.rel, u.text)}`).join('\n')}`,
     '## Scenarios',
     ...rows.flatMap((r) => [
       `### ${r.heading}`,
@@ -198,8 +197,8 @@ runAgent(async (ctx) => {
       rows.map((r) => [r.text, r.testName ?? 'manual check', r.scenario ? `\`${E2E}\`` : '—']),
     ),
     '## How to run',
-    'In the workspace: `node --test` (Node 20+). The schema scenario also stores and reads back a row where `node:sqlite` exists (Node 22.5+).',
+    `In the project: \`npm test\` (every test), or \`node --test ${E2E}\` (Node 20+). The schema scenario also stores and reads back a row where \`node:sqlite\` exists (Node 22.5+).`,
   ];
   ctx.write(PLAN, `${sanitize(plan.join('\n\n'))}\n`);
-  return `Wrote ${E2E} (${automated.length} of ${rows.length} criteria automated) and ${PLAN}; vendored ${vendored.length} artifact(s).`;
+  return `Wrote ${E2E} (${automated.length} of ${rows.length} criteria automated, on ${underTest.length} file(s) of the project) and ${PLAN}.`;
 });

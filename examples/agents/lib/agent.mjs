@@ -1,7 +1,10 @@
 /**
  * The `command` agent protocol, shared by the example owner agents (offline, deterministic stand-ins for AI
  * agents). One run:
- *   stdin  one JSON object: { backlog_id, card, attempt, workspace, dependencies, feedback }
+ *   stdin  one JSON object: { backlog_id, card, attempt, workspace, dependencies, feedback, repository? }
+ *          (src/activities/agents/command.ts); with a repository (the example's `metadata.repository`) the
+ *          workspace is the attempt's git worktree — the project with every DONE dependency's work merged
+ *          in — and the agents read and write the project's real files there; squadflow commits them
  *   stdout one JSON object: { artifacts: [relative paths], summary, usage: { input_tokens, output_tokens, cost_usd } }
  *   stderr logs; exit 0 on success, non-zero on failure.
  * Usage is derived from what the agent read and wrote (≈ 4 characters a token), priced like a mid-size
@@ -107,6 +110,8 @@ class AgentContext {
     };
     this.attempt = input.attempt;
     this.workspace = resolve(input.workspace ?? process.env.SQUADFLOW_WORKSPACE ?? process.cwd());
+    /** `{ worktree, branch, base_commit, integration_branch }` when the backlog delivers into a repository. */
+    this.repository = input.repository ?? null;
     this.dependencies = (input.dependencies ?? []).map((d) => ({ cardId: d.card_id, artifacts: d.artifacts ?? [] }));
     const fb = input.feedback;
     this.feedback = fb
@@ -133,7 +138,13 @@ class AgentContext {
     return abs;
   }
 
-  /** True when the workspace-relative file exists (e.g. left by the previous attempt). */
+  /** The workspace-relative form (`/`-separated) of an absolute path inside the workspace, else undefined. */
+  projectPath(abs) {
+    const back = relative(this.workspace, resolve(abs));
+    return back === '' || back.startsWith('..') || isAbsolute(back) ? undefined : back.split(sep).join('/');
+  }
+
+  /** True when the workspace-relative file exists (the project's, or left by the previous attempt). */
   has(rel) {
     return existsSync(this.path(rel));
   }
@@ -187,7 +198,7 @@ export async function runAgent(handler) {
     }
     checkInput(input);
     const ctx = new AgentContext(input);
-    log(`attempt ${ctx.attempt} of ${ctx.card.id} (${ctx.card.type}) in ${ctx.workspace}`);
+    log(`attempt ${ctx.attempt} of ${ctx.card.id} (${ctx.card.type}) in ${ctx.workspace}${ctx.repository ? ` on ${ctx.repository.branch}` : ''}`);
     const summary = await handler(ctx);
     if (ctx.artifacts.length === 0) throw new Error('the agent produced no artifacts');
     const result = { artifacts: ctx.artifacts, summary, usage: usageOf(ctx.inputChars, ctx.outputChars) };

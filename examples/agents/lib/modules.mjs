@@ -1,8 +1,9 @@
 /**
  * The code-writer's library: the ES modules it knows how to write, keyed by slug. Each entry renders a
  * module (`source`), its `node:test` unit tests (`unitTest`) and a usage snippet, from the card and the
- * chosen `variant`. An entry may name modules it `uses` (copied from dependency artifacts into `vendor/`)
- * and may `choose` a variant from the card, the previous attempt and the correction feedback.
+ * chosen `variant`. An entry may name modules it `uses` (imported as `./<used>.mjs`: from the project's src/,
+ * where the dependency's card put it) and may `choose` a variant from the card, the previous attempt and the
+ * correction feedback.
  *
  * Every generated file is self-contained plain JavaScript for Node 20+ with no dependencies.
  */
@@ -332,7 +333,7 @@ const checkoutDiscountField = {
   title: 'Checkout discount code field',
   uses: ['discount-codes'],
   source: (ctx) => `${header(ctx, "The checkout page's discount code field, framework-free: a reducer for its states and a renderer to\n * accessible HTML. Input is normalized with the server's own normalizeCode.")}
-import { normalizeCode } from '../vendor/discount-codes.mjs';
+import { normalizeCode } from './discount-codes.mjs';
 
 /** Plain-language message shown to the shopper for each refusal reason. */
 export const REFUSAL_MESSAGES = Object.freeze({
