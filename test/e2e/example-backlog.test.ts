@@ -1,10 +1,11 @@
 /**
  * End to end: the example backlog (state/backlog_master.example.json) through the real worker wiring,
- * real activities and the shipped command agents, on the run's dev server; the human step and the
- * read-outs go through the CLI itself (`main()` with TEMPORAL_ADDRESS pointing at that server).
+ * real activities and the shipped command agents, on the run's dev server, delivering into an example
+ * repository of its own (made from the seed in a temp folder, given as `--repo` would); the human step
+ * and the read-outs go through the CLI itself (`main()` with TEMPORAL_ADDRESS pointing at that server).
+ * At the end the integration branch holds one merge per executed card and the project's tests pass on it.
  */
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
 import { loadBacklog } from '../../src/cli/load.js';
@@ -12,23 +13,30 @@ import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
 import { testEnv } from '../helpers/temporal.js';
 import { startE2eWorkers, until, type E2eWorkers } from '../helpers/e2e.js';
 import { cli } from '../helpers/cli.js';
+import { gitOut } from '../../src/activities/repository/git.js';
+import { filesOf, mergesOf, projectTestsOn, tempExampleRepository, worktreePaths, type TempExampleRepository } from '../helpers/example-repo.js';
 
 const EXAMPLE = resolve(PROJECT_ROOT, 'state', 'backlog_master.example.json');
 
 
 describe('the example backlog, end to end', () => {
   let e2e: E2eWorkers | undefined;
+  let repo: TempExampleRepository | undefined;
   const backlogId = `example-${Date.now().toString(36)}`;
+  const branch = `squadflow/${backlogId}`;
 
   beforeAll(async () => {
     e2e = await startE2eWorkers('e2e');
-    const plan = await loadBacklog(EXAMPLE, { backlogId });
+    repo = await tempExampleRepository('e2e-example');
+    const plan = await loadBacklog(EXAMPLE, { backlogId, repo: repo.dir });
+    expect(plan.repository).toMatchObject({ path: repo.dir, baseBranch: 'main', integrationBranch: branch });
     const started = await startBacklog(e2e.env.client, plan, 'state/backlog_master.example.json', e2e.taskQueues);
     expect(started.started).toBe(true);
   });
 
   afterAll(async () => {
     await e2e?.stop();
+    await repo?.remove();
   });
 
   it('passes most cards first time, fixes ARQ-001 with a correction and escalates BE-002 to a human', async () => {
@@ -47,7 +55,9 @@ describe('the example backlog, end to end', () => {
     expect(arq.attempts.map((a) => a.passed)).toEqual([false, true]);
     expect(arq.attempts[0]!.verdicts.find((v) => v.validator === 'llm_judge')!.passed).toBe(false);
     expect(arq.attempts[1]!.feedback!.reasons.join('\n')).toMatch(/llm_judge: criterion/);
-    const doc = await readFile(join(e2e!.workspaces, arq.artifacts.find((a) => a.endsWith('.md'))!), 'utf8');
+    // Its artifacts are the files its attempts changed, merged into the integration branch.
+    expect(arq.artifacts).toEqual(['docs/architecture.md']);
+    const doc = await gitOut(repo!.dir, ['show', `refs/heads/${branch}:docs/architecture.md`]);
     expect(doc).toMatch(/^#+ Rollback plan/m);
     // BE-002 kept failing QA, the debugging agent ran, and it waits for a human; QA-001 waits for it.
     const be2 = card('BE-002').state!;
@@ -129,5 +139,59 @@ describe('the example backlog, end to end', () => {
     const reparsed = BacklogFileSchema.safeParse(doc);
     expect(reparsed.error?.issues ?? []).toEqual([]);
     expect(reparsed.data!.cards.find((c) => c.id === 'BRIEF-001')).toMatchObject({ status: 'DONE' });
+  });
+
+  it('leaves one --no-ff merge per executed card on the integration branch, with its trailers', async () => {
+    const merges = await mergesOf(repo!.dir, branch);
+    // Dependency order decides most of the order; BE-001/BE-002/INFRA-001 and FE-001/DOCS-001 may interleave.
+    expect(merges.map((m) => m.trailers['Squadflow-Card']).sort()).toEqual(['ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'QA-001', 'SPEC-001']);
+    expect(merges.slice(0, 2).map((m) => m.trailers['Squadflow-Card'])).toEqual(['SPEC-001', 'ARQ-001']);
+    const attempts: Record<string, string> = { 'ARQ-001': '2', 'BE-002': '4' };
+    for (const m of merges) {
+      const card = m.trailers['Squadflow-Card']!;
+      expect(m.parents, card).toBe(2);
+      expect(m.subject, card).toMatch(new RegExp(`^squadflow: merge ${card} \\(attempt ${attempts[card] ?? '1'}\\): `));
+      expect(m.trailers, card).toMatchObject({ 'Squadflow-Backlog': backlogId, 'Squadflow-Attempt': attempts[card] ?? '1' });
+      expect(Number(m.trailers['Squadflow-Cost-Usd']), card).toBeGreaterThan(0);
+    }
+    // The human's approval is on BE-002's merge, and only there.
+    const be2 = merges.find((m) => m.trailers['Squadflow-Card'] === 'BE-002')!;
+    expect(be2.trailers).toMatchObject({ 'Squadflow-Reviewer': 'ana', 'Squadflow-Decision': 'approve' });
+    expect(merges.filter((m) => m.trailers['Squadflow-Reviewer'] !== undefined)).toHaveLength(1);
+    // The card's state names its merge commit.
+    const status = JSON.parse((await cli('status', backlogId, '--json')).out) as { repository: { path: string; branch: string } };
+    expect(status.repository).toMatchObject({ path: repo!.dir, branch });
+  });
+
+  it('holds the project with every card’s work in place, no vendor/ copies, and no worktree or attempt branch left', async () => {
+    const files = await filesOf(repo!.dir, branch);
+    for (const f of [
+      'package.json',
+      'src/cart.mjs',
+      'docs/spec.md',
+      'docs/architecture.md',
+      'migrations/001_discount_codes.up.sql',
+      'src/discount-codes.mjs',
+      'test/discount-codes.test.mjs',
+      'src/discount-pricing.mjs',
+      'src/checkout-discount-field.mjs',
+      'test/acceptance/checkout.test.mjs',
+      'docs/test-plan.md',
+    ]) {
+      expect(files, f).toContain(f);
+    }
+    expect(files.filter((f) => f.startsWith('vendor/') || /(^|\/)(unit|acceptance)\.test\.mjs$/.test(f))).toEqual([]);
+    expect(await worktreePaths(repo!.dir)).toEqual([repo!.dir]);
+    expect(await gitOut(repo!.dir, ['branch', '--list', `squadflow-attempts/${backlogId}/*`])).toBe('');
+    // main is untouched: the squad's work is on its branch only.
+    expect(await filesOf(repo!.dir, 'main')).toEqual(['.gitignore', 'README.md', 'package.json', 'src/cart.mjs', 'test/cart.test.mjs']);
+  });
+
+  it("passes the project's own tests on the integration branch, the QA card's acceptance tests among them", async () => {
+    const { code, output } = await projectTestsOn(repo!.dir, branch);
+    expect(code, output).toBe(0);
+    for (const scenario of ['happy path:', 'refusals:', 'fixed amounts:', 'schema:']) expect(output).toContain(scenario);
+    expect(output).toMatch(/^(#|ℹ) fail 0$/m);
+    expect(await worktreePaths(repo!.dir)).toEqual([repo!.dir]);
   });
 });

@@ -1,10 +1,12 @@
 /**
  * The example owner agents (examples/agents/*.mjs) and the example backlog
  * (state/backlog_master.example.json): every agent is spawned the way the owner activity spawns a `command`
- * agent, in real temp workspaces, and what it writes is checked for real — documents by their headings,
- * code by running its QA checks (`node --test`) in the workspace.
+ * agent, in real temp workspaces laid out like its attempt worktree (the seed project with the
+ * dependencies' work in it), and what it writes is checked for real — documents by their headings, code by
+ * running its QA checks (`node --test`, the product owner's acceptance specs) in the workspace. The git
+ * side (worktrees, merges) is the e2e tests' (test/e2e/example-backlog.test.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,10 +54,27 @@ function typeOf(id: string) {
   return squad.card_types[card(id).type]!;
 }
 
-/** Runs attempt `n` of a card (a correction works on a copy of `previous`'s workspace). */
-function attempt(id: string, n: number, deps: DependencyJson[], feedback: FeedbackJson | null = null, previous?: AgentRun, args: string[] = []) {
-  const ws = workspaces.attempt(id, n, previous?.workspace);
-  return runAgent(agentOf(id), agentRequest(backlogId, card(id), n, ws, deps, feedback), args);
+/** A dependency of a run: its card id and the run whose work is merged into the dependent's worktree. */
+type Merged = readonly [cardId: string, run: AgentRun];
+
+/** Options of `attempt`. */
+interface AttemptOptions {
+  feedback?: FeedbackJson | null;
+  /** The previous attempt, for a correction: its workspace is copied (the branch continues). */
+  previous?: AgentRun;
+  args?: string[];
+  /** Dependencies that are legacy DONE cards (artifacts outside the project). */
+  legacy?: DependencyJson[];
+}
+
+/**
+ * Runs attempt `n` of a card in a workspace laid out like its worktree: the seed project with the work of
+ * `deps` merged in, or a copy of the previous attempt's workspace for a correction.
+ */
+function attempt(id: string, n: number, deps: readonly Merged[], opts: AttemptOptions = {}) {
+  const ws = workspaces.attempt(id, n, { previous: opts.previous?.workspace, merged: deps.map(([, run]) => run) });
+  const dependencies = [...(opts.legacy ?? []), ...deps.map(([cardId, run]) => dependencyOf(cardId, run, ws))];
+  return runAgent(agentOf(id), agentRequest(backlogId, card(id), n, ws, dependencies, opts.feedback ?? null), opts.args);
 }
 
 /** The legacy DONE card's artifacts, resolved like the loader resolves them (against the backlog file's directory). */
@@ -81,39 +100,38 @@ const ARQ_FEEDBACK: FeedbackJson = {
 };
 
 const runs = {
-  spec: () => once('SPEC-001', () => attempt('SPEC-001', 1, [legacyDependency('BRIEF-001')])),
-  arq1: () => once('ARQ-001#1', async () => attempt('ARQ-001', 1, [dependencyOf('SPEC-001', await runs.spec())])),
+  spec: () => once('SPEC-001', () => attempt('SPEC-001', 1, [], { legacy: [legacyDependency('BRIEF-001')] })),
+  arq1: () => once('ARQ-001#1', async () => attempt('ARQ-001', 1, [['SPEC-001', await runs.spec()]])),
   arq2: () =>
-    once('ARQ-001#2', async () => attempt('ARQ-001', 2, [dependencyOf('SPEC-001', await runs.spec())], ARQ_FEEDBACK, await runs.arq1())),
-  infra: () => once('INFRA-001', async () => attempt('INFRA-001', 1, [dependencyOf('ARQ-001', await runs.arq2())])),
-  be1: () => once('BE-001', async () => attempt('BE-001', 1, [dependencyOf('ARQ-001', await runs.arq2())])),
-  fe: () => once('FE-001', async () => attempt('FE-001', 1, [dependencyOf('BE-001', await runs.be1())])),
+    once('ARQ-001#2', async () => attempt('ARQ-001', 2, [['SPEC-001', await runs.spec()]], { feedback: ARQ_FEEDBACK, previous: await runs.arq1() })),
+  infra: () => once('INFRA-001', async () => attempt('INFRA-001', 1, [['ARQ-001', await runs.arq2()]])),
+  be1: () => once('BE-001', async () => attempt('BE-001', 1, [['ARQ-001', await runs.arq2()]])),
+  fe: () => once('FE-001', async () => attempt('FE-001', 1, [['BE-001', await runs.be1()]])),
   /** BE-002 attempts 1–4: the first run and three corrections on the QA feedback, then a clarify round. */
   be2: (n: number): Promise<AgentRun> =>
     once(`BE-002#${n}`, async () => {
-      const deps = [dependencyOf('ARQ-001', await runs.arq2())];
+      const deps: Merged[] = [['ARQ-001', await runs.arq2()]];
       if (n === 1) return attempt('BE-002', 1, deps);
       const feedback: FeedbackJson = { round: n - 1, reasons: [qaReason('acceptance tests')] };
       if (n >= 3) {
         feedback.root_cause = `Card BE-002 keeps failing the same way in attempts ${n - 2}–${n - 1}: qa on check "acceptance tests".`;
-        feedback.suggestions = ['Run "node --test acceptance.test.mjs" in the workspace and fix the failing assertions.'];
+        feedback.suggestions = ['Run the product owner\'s acceptance spec of discount-pricing and fix the failing assertions.'];
       }
       if (n === 5) feedback.human_context = "FIN-7 is banker's rounding: round half to even, like the ledger.";
-      return attempt('BE-002', n, deps, feedback, await runs.be2(n - 1));
+      return attempt('BE-002', n, deps, { feedback, previous: await runs.be2(n - 1) });
     }),
   qa: (be2Attempt: number) =>
     once(`QA-001@BE-002#${be2Attempt}`, async () => {
-      const deps = [
-        dependencyOf('INFRA-001', await runs.infra()),
-        dependencyOf('BE-001', await runs.be1()),
-        dependencyOf('BE-002', await runs.be2(be2Attempt)),
-        dependencyOf('FE-001', await runs.fe()),
+      const deps: Merged[] = [
+        ['INFRA-001', await runs.infra()],
+        ['BE-001', await runs.be1()],
+        ['BE-002', await runs.be2(be2Attempt)],
+        ['FE-001', await runs.fe()],
       ];
-      const ws = workspaces.attempt(`QA-001-with-BE-002-${be2Attempt}`, 1);
-      return runAgent(agentOf('QA-001'), agentRequest(backlogId, card('QA-001'), 1, ws, deps));
+      return attempt('QA-001', 1, deps);
     }),
   docs: () =>
-    once('DOCS-001', async () => attempt('DOCS-001', 1, [dependencyOf('SPEC-001', await runs.spec()), dependencyOf('FE-001', await runs.fe())])),
+    once('DOCS-001', async () => attempt('DOCS-001', 1, [['SPEC-001', await runs.spec()], ['FE-001', await runs.fe()]])),
 };
 
 /** Runs every QA check of the card's type in the run's workspace, for real; name → exit code and output. */
@@ -257,8 +275,7 @@ describe('every example agent', () => {
   it('is deterministic: the same input gives byte-identical artifacts and the same usage', async () => {
     for (const id of ['SPEC-001', 'BE-002'] as const) {
       const first = id === 'SPEC-001' ? await runs.spec() : await runs.be2(1);
-      const deps = id === 'SPEC-001' ? [legacyDependency('BRIEF-001')] : [dependencyOf('ARQ-001', await runs.arq2())];
-      const again = await runAgent(agentOf(id), agentRequest(backlogId, card(id), 1, workspaces.attempt(`${id}-again`, 1), deps));
+      const again = id === 'SPEC-001' ? await attempt(id, 1, [], { legacy: [legacyDependency('BRIEF-001')] }) : await attempt(id, 1, [['ARQ-001', await runs.arq2()]]);
       expect(again.result).toEqual(first.result);
       for (const a of first.result!.artifacts) expect(readArtifact(again, a)).toBe(readArtifact(first, a));
     }
@@ -320,13 +337,10 @@ describe('doc-writer', () => {
   });
 
   it('keeps a section an earlier correction added when a later round asks for something else', async () => {
-    const run = await attempt(
-      'ARQ-001',
-      3,
-      [dependencyOf('SPEC-001', await runs.spec())],
-      { round: 2, reasons: ['llm_judge: criterion "Security" not met: no section "Security" in docs/architecture.md'] },
-      await runs.arq2(),
-    );
+    const run = await attempt('ARQ-001', 3, [['SPEC-001', await runs.spec()]], {
+      feedback: { round: 2, reasons: ['llm_judge: criterion "Security" not met: no section "Security" in docs/architecture.md'] },
+      previous: await runs.arq2(),
+    });
     const doc = readArtifact(run, 'docs/architecture.md');
     expect(hasSection(doc, 'Rollback plan')).toBe(true);
     expect(hasSection(doc, 'Security')).toBe(true);
@@ -347,42 +361,50 @@ describe('doc-writer', () => {
 // ---- code-writer -------------------------------------------------------------------------------------
 
 describe('code-writer', () => {
-  it('writes discount-codes whose unit and acceptance tests pass for real', async () => {
+  it('writes discount-codes at paths of its own, and the project tests and the acceptance spec pass for real', async () => {
     const run = await runs.be1();
-    expect(run.result!.artifacts).toEqual(['src/discount-codes.mjs', 'test/unit.test.mjs', 'docs/discount-codes.md', 'acceptance.test.mjs']);
+    expect(run.result!.artifacts).toEqual(['src/discount-codes.mjs', 'test/discount-codes.test.mjs', 'docs/discount-codes.md']);
     const checks = await qaChecks('BE-001', run);
-    expect(checks['unit tests']!.exitCode, checks['unit tests']!.output).toBe(0);
+    expect(checks['project tests']!.exitCode, checks['project tests']!.output).toBe(0);
+    // The seed's own test ran too: the check is the whole project's suite.
+    expect(checks['project tests']!.output).toMatch(/the subtotal adds price/);
     expect(checks['acceptance tests']!.exitCode, checks['acceptance tests']!.output).toBe(0);
-    expect(readArtifact(run, 'acceptance.test.mjs')).toBe(readFileSync(join(ROOT, 'examples/acceptance/discount-codes.acceptance.mjs'), 'utf8'));
+    expect(checks['acceptance tests']!.output).toMatch(/each refusal reason of the spec/);
+    // The product owner's spec stays the squad's: not written into the project.
+    expect(listFiles(run.workspace).filter((f) => /acceptance/.test(f))).toEqual([]);
   });
 
-  it('writes the checkout field on top of the vendored discount-codes module, and its tests pass for real', async () => {
+  it('writes the checkout field importing discount-codes from where BE-001 put it, and the project tests pass for real', async () => {
     const run = await runs.fe();
-    expect(run.result!.artifacts).toContain('vendor/discount-codes.mjs');
-    expect(readArtifact(run, 'vendor/discount-codes.mjs')).toBe(readArtifact(await runs.be1(), 'src/discount-codes.mjs'));
+    expect(run.result!.artifacts).toEqual(['src/checkout-discount-field.mjs', 'test/checkout-discount-field.test.mjs', 'docs/checkout-discount-field.md']);
+    const source = readArtifact(run, 'src/checkout-discount-field.mjs');
+    expect(source).toContain("import { normalizeCode } from './discount-codes.mjs';");
+    expect(source).toContain('aria-live="polite"');
+    expect(listFiles(run.workspace).some((f) => f.startsWith('vendor/'))).toBe(false);
     const checks = await qaChecks('FE-001', run);
-    expect(checks['unit tests']!.exitCode, checks['unit tests']!.output).toBe(0);
-    expect(readArtifact(run, 'src/checkout-discount-field.mjs')).toContain('aria-live="polite"');
+    expect(checks['project tests']!.exitCode, checks['project tests']!.output).toBe(0);
+    expect(checks['project tests']!.output).toMatch(/normalizeCode trims/);
   });
 
-  it('fails, naming the module, when a module it builds on is not among the dependencies', async () => {
+  it('fails, naming the module and its path, when a module it builds on is not in the project', async () => {
     const run = await attempt('FE-001', 1, []);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/builds on module "discount-codes", which is not among its dependencies' artifacts/);
+    expect(run.stderr).toMatch(/builds on module "discount-codes", but src\/discount-codes\.mjs is not in the project/);
   });
 
   it('fails when the card names no module of its library', async () => {
-    const run = await attempt('FE-001', 1, [], null, undefined, ['--module', 'shipping-rates']);
+    const run = await attempt('FE-001', 1, [], { args: ['--module', 'shipping-rates'] });
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toMatch(/unknown module "shipping-rates"/);
   });
 
   it('writes discount-pricing with half-up rounding: its own tests pass, the acceptance test of FIN-7 fails', async () => {
     const run = await runs.be2(1);
+    expect(run.result!.artifacts).toEqual(['src/discount-pricing.mjs', 'test/discount-pricing.test.mjs', 'docs/discount-pricing.md']);
     expect(readArtifact(run, 'src/discount-pricing.mjs')).toContain("export const ROUNDING = 'half-up';");
     const checks = await qaChecks('BE-002', run);
-    expect(checks['unit tests']!.exitCode, checks['unit tests']!.output).toBe(0);
+    expect(checks['project tests']!.exitCode, checks['project tests']!.output).toBe(0);
     expect(checks['acceptance tests']!.exitCode).toBe(1);
     expect(checks['acceptance tests']!.output).toMatch(/half-cent results follow ledger rule FIN-7/);
   });
@@ -394,7 +416,7 @@ describe('code-writer', () => {
       const source = readArtifact(run, 'src/discount-pricing.mjs');
       roundings.push(/export const ROUNDING = '([\w-]+)'/.exec(source)![1]!);
       const checks = await qaChecks('BE-002', run);
-      expect(checks['unit tests']!.exitCode, `attempt ${n}: ${checks['unit tests']!.output}`).toBe(0);
+      expect(checks['project tests']!.exitCode, `attempt ${n}: ${checks['project tests']!.output}`).toBe(0);
       expect(checks['acceptance tests']!.exitCode, `attempt ${n}`).toBe(1);
       expect(readArtifact(run, 'docs/discount-pricing.md')).toContain(`- Correction round ${n - 1}: failing “acceptance tests” — rounding changed from`);
     }
@@ -405,19 +427,16 @@ describe('code-writer', () => {
     const run = await runs.be2(5);
     expect(readArtifact(run, 'src/discount-pricing.mjs')).toContain("export const ROUNDING = 'half-even';");
     const checks = await qaChecks('BE-002', run);
-    expect(checks['unit tests']!.exitCode, checks['unit tests']!.output).toBe(0);
+    expect(checks['project tests']!.exitCode, checks['project tests']!.output).toBe(0);
     expect(checks['acceptance tests']!.exitCode, checks['acceptance tests']!.output).toBe(0);
     expect(readArtifact(run, 'docs/discount-pricing.md')).toContain('rounding changed from `truncate` to `half-even`');
   });
 
   it("does not guess banker's rounding from a reviewer's context that does not name it", async () => {
-    const run = await attempt(
-      'BE-002',
-      5,
-      [dependencyOf('ARQ-001', await runs.arq2())],
-      { round: 4, reasons: [qaReason('acceptance tests')], human_context: 'Please look at the failing test again.' },
-      await runs.be2(4),
-    );
+    const run = await attempt('BE-002', 5, [['ARQ-001', await runs.arq2()]], {
+      feedback: { round: 4, reasons: [qaReason('acceptance tests')], human_context: 'Please look at the failing test again.' },
+      previous: await runs.be2(4),
+    });
     const checks = await qaChecks('BE-002', run);
     expect(checks['acceptance tests']!.exitCode).toBe(1);
   });
@@ -441,7 +460,8 @@ describe('infra-writer', () => {
     const down = readArtifact(run, 'migrations/001_discount_codes.down.sql');
     expect(down.indexOf('DROP TABLE IF EXISTS discount_redemptions;')).toBeLessThan(down.indexOf('DROP TABLE IF EXISTS discount_codes;'));
     const checks = await qaChecks('INFRA-001', run);
-    expect(checks['migration checks']!.exitCode, checks['migration checks']!.output).toBe(0);
+    expect(checks['project tests']!.exitCode, checks['project tests']!.output).toBe(0);
+    expect(checks['project tests']!.output).toMatch(/migration/);
   });
 });
 
@@ -449,20 +469,18 @@ describe('qa-writer', () => {
   it.each([
     ['approved as escalated (truncate rounding)', 4],
     ["fixed after the reviewer's clarify (banker's rounding)", 5],
-  ])('writes end-to-end tests that pass for real with BE-002 %s', async (_label, be2) => {
+  ])('writes acceptance tests on the project\'s modules that pass for real with BE-002 %s', async (_label, be2) => {
     const run = await runs.qa(be2);
-    expect(run.result!.artifacts).toEqual([
-      'vendor/migrations/001_discount_codes.up.sql',
-      'vendor/migrations/001_discount_codes.down.sql',
-      'vendor/discount-codes.mjs',
-      'vendor/discount-pricing.mjs',
-      'vendor/checkout-discount-field.mjs',
-      'test/checkout.e2e.test.mjs',
-      'docs/test-plan.md',
-    ]);
+    expect(run.result!.artifacts).toEqual(['test/acceptance/checkout.test.mjs', 'docs/test-plan.md']);
+    const e2e = readArtifact(run, 'test/acceptance/checkout.test.mjs');
+    expect(e2e).toContain("from '../../src/discount-pricing.mjs';");
+    expect(e2e).toContain("new URL('../../migrations/001_discount_codes.up.sql', import.meta.url)");
+    expect(listFiles(run.workspace).some((f) => f.startsWith('vendor/'))).toBe(false);
     const checks = await qaChecks('QA-001', run);
-    expect(checks['end-to-end tests']!.exitCode, checks['end-to-end tests']!.output).toBe(0);
-    expect(checks['end-to-end tests']!.output).toMatch(/^(#|ℹ) pass 4$/m);
+    expect(checks['project tests']!.exitCode, checks['project tests']!.output).toBe(0);
+    // The whole project's suite ran: the seed's, every module's and migration's tests, and the 4 scenarios.
+    expect(checks['project tests']!.output).toMatch(/^(#|ℹ) fail 0$/m);
+    for (const scenario of ['happy path:', 'refusals:', 'fixed amounts:', 'schema:']) expect(checks['project tests']!.output).toContain(scenario);
     const plan = readArtifact(run, 'docs/test-plan.md');
     for (const h of ['Scenarios', 'Traceability']) expect(hasSection(plan, h), h).toBe(true);
     for (const c of card('QA-001').acceptance_criteria) expect(plan).toContain(`| ${c} |`);

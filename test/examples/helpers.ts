@@ -2,10 +2,11 @@
  * Helpers of the example tests: the example backlog, and the example owner agents run exactly as the owner
  * activity runs a `command` agent (src/activities/owner.ts): `command args…` with `./` resolved against the
  * project root, cwd = the attempt workspace, the allow-listed environment plus SQUADFLOW_*, one JSON object
- * on stdin.
+ * on stdin. A workspace is laid out like an attempt worktree of the example repository: the seed project
+ * (examples/shop-seed) with the dependencies' work in it.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,8 @@ export const BACKLOG_REL = 'state/backlog_master.example.json';
 export const BACKLOG_PATH = join(ROOT, BACKLOG_REL);
 /** The default workspaces root: legacy artifact paths of the example backlog are relative to it. */
 export const DEFAULT_WORKSPACES_ROOT = join(ROOT, 'state', 'workspaces');
+/** The seed project the example repository is made from (scripts/example-repo.ts). */
+export const SEED_DIR = join(ROOT, 'examples', 'shop-seed');
 
 /** A card as written in the backlog file (snake_case). */
 export interface FileCard {
@@ -181,17 +184,27 @@ export function runCheck(workspace: string, check: { command: string; args: stri
 
 /**
  * A temp directory for a test file's workspaces. `attempt` makes a new workspace on every call,
- * `<card>/<k>-attempt-<n>`, so runs never share one: empty, or for a correction a copy of the previous.
+ * `<card>/<k>-attempt-<n>`, so runs never share one.
  */
 export class Workspaces {
   readonly dir = mkdtempSync(join(tmpdir(), 'squadflow-examples-'));
   private made = 0;
 
-  /** A new workspace of an attempt: empty for attempt 1, a copy of the previous attempt's for a correction. */
-  attempt(cardId: string, n: number, copyFrom?: string): string {
+  /**
+   * A new workspace of an attempt, as its worktree would be: for a correction a copy of the previous
+   * attempt's (`previous`), else the seed project with the artifacts of the `merged` runs copied in at
+   * their paths (what the integration branch holds once those cards are DONE).
+   */
+  attempt(cardId: string, n: number, opts: { previous?: string; merged?: readonly AgentRun[] } = {}): string {
     const ws = join(this.dir, cardId, `${++this.made}-attempt-${n}`);
-    if (copyFrom) cpSync(copyFrom, ws, { recursive: true });
-    else mkdirSync(ws, { recursive: true });
+    if (opts.previous) {
+      cpSync(opts.previous, ws, { recursive: true });
+      return ws;
+    }
+    cpSync(SEED_DIR, ws, { recursive: true });
+    for (const run of opts.merged ?? []) {
+      for (const a of run.result?.artifacts ?? []) cpSync(join(run.workspace, a), join(ws, a));
+    }
     return ws;
   }
 
@@ -200,9 +213,13 @@ export class Workspaces {
   }
 }
 
-/** The dependency entry of a finished run: its artifacts as absolute paths. */
-export function dependencyOf(cardId: string, run: AgentRun): DependencyJson {
-  return { card_id: cardId, artifacts: (run.result?.artifacts ?? []).map((a) => join(run.workspace, a)) };
+/**
+ * The dependency entry of a finished run, as the protocol gives it in a repository: its artifacts as
+ * absolute paths in `workspace` (the dependent's worktree, where the run's work was merged), by default
+ * in the run's own workspace.
+ */
+export function dependencyOf(cardId: string, run: AgentRun, workspace = run.workspace): DependencyJson {
+  return { card_id: cardId, artifacts: (run.result?.artifacts ?? []).map((a) => join(workspace, a)) };
 }
 
 /** Every file under a directory, as sorted relative paths. */
