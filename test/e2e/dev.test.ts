@@ -1,8 +1,9 @@
 /**
  * `squadflow dev` as a user runs it (`npm start` is `squadflow dev --start state/backlog_master.example.json`):
  * the real CLI (`node bin/squadflow.mjs dev …`) in a process of its own, with its own embedded Temporal dev
- * server on free ports (never 7233/8233), in memory, and attempt workspaces in a temp folder
- * (`SQUADFLOW_WORKSPACES`), so the project's state/ is untouched. It does not use the run's test server.
+ * server on free ports (never 7233/8233), in memory, attempt workspaces and worktrees in a temp folder
+ * (`SQUADFLOW_WORKSPACES`, `SQUADFLOW_WORKTREES`), and each test's own example repository (`--repo`, made
+ * from the seed in a temp folder), so the project's state/ is untouched. It does not use the run's test server.
  *
  * Each run leads its own process group, as a shell's foreground job does: Ctrl-C is SIGINT to that group.
  */
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devServerPids } from '../helpers/processes.js';
+import { mergesOf, tempExampleRepository, worktreePaths, type TempExampleRepository } from '../helpers/example-repo.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
 
 const BIN = join(PROJECT_ROOT, 'bin', 'squadflow.mjs');
@@ -51,6 +53,14 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
 
 let workspaces: string;
 const runs: DevRun[] = [];
+const repos: TempExampleRepository[] = [];
+
+/** A test's own example repository (`--repo`), removed after the file's tests. */
+async function exampleRepo(): Promise<string> {
+  const repo = await tempExampleRepository('dev-e2e');
+  repos.push(repo);
+  return repo.dir;
+}
 
 /** Starts `squadflow dev --in-memory` on free ports with `args`, leading its own process group. */
 async function startDev(...args: string[]): Promise<DevRun> {
@@ -58,7 +68,7 @@ async function startDev(...args: string[]): Promise<DevRun> {
   const uiPort = await freePort();
   const child = spawn(process.execPath, [BIN, 'dev', '--in-memory', '--port', String(port), '--ui-port', String(uiPort), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, SQUADFLOW_WORKSPACES: workspaces },
+    env: { ...process.env, SQUADFLOW_WORKSPACES: join(workspaces, 'workspaces'), SQUADFLOW_WORKTREES: join(workspaces, 'worktrees') },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -92,11 +102,13 @@ afterAll(async () => {
     for (const pid of devServerPids(run.port)) process.kill(pid, 'SIGKILL');
   }
   await rm(workspaces, { recursive: true, force: true });
+  for (const repo of repos) await repo.remove();
 });
 
 describe('squadflow dev', () => {
   it('runs the example backlog and exits 0 once idle, with BE-002 waiting for a human', async () => {
-    const run = await startDev('--start', EXAMPLE, '--exit-when-idle');
+    const repo = await exampleRepo();
+    const run = await startDev('--start', EXAMPLE, '--repo', repo, '--exit-when-idle');
     const { code } = await run.exit;
     const out = run.out();
     expect(code, `stdout:\n${out}\nstderr:\n${run.err()}`).toBe(0);
@@ -108,14 +120,18 @@ describe('squadflow dev', () => {
     // The closing board: every other card ran to DONE but QA-001, which waits for BE-002.
     expect(out).toMatch(/ DONE 8 · AWAITING_HUMAN 1 · TODO 1 — idle: every card has ended or waits for a human\n/);
     expect(run.err()).not.toMatch(/worker failed|squadflow dev:/);
-    // The attempt workspaces went to SQUADFLOW_WORKSPACES, and the server it started is gone.
-    expect(await readdir(join(workspaces, 'shop-discounts'))).toContain('BE-002');
+    // The attempt worktrees went to SQUADFLOW_WORKTREES and are gone again (no attempt is running); the
+    // six DONE cards are merged into the repository's integration branch; the server it started is gone.
+    expect(await readdir(join(workspaces, 'worktrees', 'shop-discounts'))).toContain('BE-002');
+    expect(await worktreePaths(repo)).toEqual([repo]);
+    const merged = (await mergesOf(repo, 'squadflow/shop-discounts')).map((m) => m.trailers['Squadflow-Card']);
+    expect(merged.sort()).toEqual(['ARQ-001', 'BE-001', 'DOCS-001', 'FE-001', 'INFRA-001', 'SPEC-001']);
     expect(devServerPids(run.port)).toEqual([]);
   }, 180_000);
 
   it('--json: one JSON event per stdout line, from server start to the idle board and stop; exit 0', async () => {
-    // Its own backlog id: its attempt workspaces (and recorded agent results) stay apart from the run above.
-    const run = await startDev('--json', '--start', EXAMPLE, '--id', 'dev-json', '--exit-when-idle');
+    // Its own backlog id and repository: its attempts (and recorded agent results) stay apart from the run above.
+    const run = await startDev('--json', '--start', EXAMPLE, '--repo', await exampleRepo(), '--id', 'dev-json', '--exit-when-idle');
     const { code } = await run.exit;
     const out = run.out();
     const err = run.err();
@@ -158,7 +174,7 @@ describe('squadflow dev', () => {
   }, 180_000);
 
   it('stops cleanly on Ctrl-C: workers drain against a live server, then the server stops; exit 0', async () => {
-    const run = await startDev('--start', EXAMPLE, '--id', 'ctrl-c');
+    const run = await startDev('--start', EXAMPLE, '--repo', await exampleRepo(), '--id', 'ctrl-c');
     await until('workers serving', () => run.out().includes('Workers serving squadflow-orchestration'), 90_000);
     // Interrupt while cards are working (activities in flight), as a user would.
     await until('a card in progress', () => / IN_PROGRESS\n/.test(run.out()), 60_000);

@@ -4,7 +4,8 @@
  * against the example backlog (state/backlog_master.example.json) run by the real worker wiring, real
  * activities and the shipped command agents (examples/agents/).
  *
- * Two backlogs share one set of workers:
+ * Two backlogs share one set of workers, each delivering into an example repository of its own (made from
+ * the seed in a temp folder):
  *   - the example backlog as shipped: pause/resume, the live board until idle, then reject → retry → skip
  *     of BE-002 while QA-001 waits for it;
  *   - the example backlog with ARQ-001 and DOCS-001 (now depending on SPEC-001 only) owned by a slow
@@ -19,11 +20,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBacklogView, startBacklog, type BacklogView, type CardView } from '../../src/cli/backlogs.js';
 import type { Board } from '../../src/cli/board.js';
 import { loadBacklog } from '../../src/cli/load.js';
-import { planBacklog } from '../../src/domain/index.js';
+import { planBacklog, withRepository } from '../../src/domain/index.js';
+import { inspectRepository } from '../../src/activities/repository/index.js';
 import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
 import { testEnv } from '../helpers/temporal.js';
 import { startE2eWorkers, until, type E2eWorkers } from '../helpers/e2e.js';
 import { cli } from '../helpers/cli.js';
+import { mergesOf, tempExampleRepository, worktreePaths, type TempExampleRepository } from '../helpers/example-repo.js';
 
 const EXAMPLE = resolve(PROJECT_ROOT, 'state', 'backlog_master.example.json');
 
@@ -130,6 +133,8 @@ function untilCard(backlogId: string, cardId: string, what: string, ok: (c: Card
 describe('ops commands on the example backlog, end to end', () => {
   let e2e: E2eWorkers | undefined;
   let agentDir: string;
+  let mainRepo: TempExampleRepository | undefined;
+  let cancelRepo: TempExampleRepository | undefined;
   const stamp = Date.now().toString(36);
   const mainId = `example-ops-${stamp}`;
   const cancelId = `example-cancel-${stamp}`;
@@ -154,9 +159,14 @@ describe('ops commands on the example backlog, end to end', () => {
       if (c.id === 'ARQ-001' || c.id === 'DOCS-001') c.owner = 'slow';
       if (c.id === 'DOCS-001') c.dependencies = ['SPEC-001'];
     }
-    const slowPlan = planBacklog(JSON.stringify(doc), { file: 'example-slow.json', backlogId: cancelId, artifactBase: dirname(EXAMPLE) });
+    cancelRepo = await tempExampleRepository('e2e-ops-cancel');
+    const slowPlan = withRepository(
+      planBacklog(JSON.stringify(doc), { file: 'example-slow.json', backlogId: cancelId, artifactBase: dirname(EXAMPLE), repository: cancelRepo.dir }),
+      await inspectRepository({ source: cancelRepo.dir, baseDir: process.cwd(), backlogId: cancelId, baseBranch: 'main' }),
+    );
 
-    const plan = await loadBacklog(EXAMPLE, { backlogId: mainId });
+    mainRepo = await tempExampleRepository('e2e-ops');
+    const plan = await loadBacklog(EXAMPLE, { backlogId: mainId, repo: mainRepo.dir });
     // SPEC-001's real doc-writer runs behind the gate: the pause test opens it once the backlog is paused.
     const spec = plan.cards.find((c) => c.card.id === 'SPEC-001')!;
     if (spec.agent.kind !== 'command') throw new Error('the example SPEC owner is a command agent');
@@ -183,6 +193,8 @@ describe('ops commands on the example backlog, end to end', () => {
       for (const pid of [pids.agent, pids.child]) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
     await rm(agentDir, { recursive: true, force: true });
+    await mainRepo?.remove();
+    await cancelRepo?.remove();
   });
 
   it('pause holds every new owner and validator run; resume releases them (audit entries in --json)', async () => {
@@ -269,6 +281,9 @@ describe('ops commands on the example backlog, end to end', () => {
       'QA-001': 'CANCELLED',
       'DOCS-001': 'CANCELLED',
     });
+    // SPEC-001 was merged; the cancelled cards' worktrees are gone with the backlog.
+    expect((await mergesOf(cancelRepo!.dir, `squadflow/${cancelId}`)).map((m) => m.trailers['Squadflow-Card'])).toEqual(['SPEC-001']);
+    await until('only the main worktree to be left', async () => ((await worktreePaths(cancelRepo!.dir)).length === 1 ? true : undefined), 30_000);
   }, 120_000);
 
   it('status --watch --json shows boards until idle: BE-002 awaiting a human, QA-001 waiting for it', async () => {
@@ -335,6 +350,13 @@ describe('ops commands on the example backlog, end to end', () => {
     expect(status.cards.find((c) => c.cardId === 'BE-002')!.attempt).toBeGreaterThanOrEqual(5);
     const done = await view(mainId);
     expect(card(done, 'QA-001').state!.attempts.length).toBeGreaterThanOrEqual(1); // it ran, after BE-002
+    // The skipped card is merged too, its merge saying who skipped it; QA-001's came after it.
+    const merges = await mergesOf(mainRepo!.dir, `squadflow/${mainId}`);
+    const cards = merges.map((m) => m.trailers['Squadflow-Card']!);
+    expect([...cards].sort()).toEqual(['ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'QA-001', 'SPEC-001']);
+    expect(cards.indexOf('QA-001')).toBeGreaterThan(cards.indexOf('BE-002'));
+    expect(merges.find((m) => m.trailers['Squadflow-Card'] === 'BE-002')!.trailers).toMatchObject({ 'Squadflow-Reviewer': 'ana', 'Squadflow-Decision': 'skip' });
+    expect(await worktreePaths(mainRepo!.dir)).toEqual([mainRepo!.dir]);
 
     const history = await cli('history', mainId, 'BE-002', '--json');
     expect(history.code).toBe(0);
