@@ -1,9 +1,11 @@
 /**
  * The example backlog run card by card through the real activities (src/activities: owner, verification,
- * LLM-judge, QA, debugging) — the steps of the card workflow (src/workflows/card.ts) without a Temporal
- * server: attempt 1, up to three corrections with the aggregated feedback (the debugging agent first when
- * reasons repeat), then escalation and a human decision. It shows that each scenario of the example comes
- * from what the agents really write and what the validators really find:
+ * LLM-judge, QA, debugging, merge) — the steps of the card workflow (src/workflows/card.ts) without a
+ * Temporal server, delivering into an example repository of its own (made from the seed in a temp folder):
+ * attempt 1 in a worktree, up to three corrections with the aggregated feedback (the debugging agent first
+ * when reasons repeat) continuing the attempt branch, then escalation and a human decision; an approved
+ * card's branch merged into the integration branch, where its dependents find its work. It shows that each
+ * scenario of the example comes from what the agents really write and what the validators really find:
  *   - most cards pass first time;
  *   - ARQ-001 is rejected by the judge (no "Rollback plan") and fixed by correction 1;
  *   - BE-002 fails QA (ledger rounding FIN-7) on every attempt, is escalated, and passes after `clarify`;
@@ -14,6 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
+import { inspectRepository } from '../../src/activities/repository/index.js';
+import { ensureExampleRepository } from '../../scripts/example-repo.js';
+import { mergesOf, projectTestsOn, worktreePaths } from '../helpers/example-repo.js';
 import {
   MAX_CORRECTIONS,
   addCosts,
@@ -27,7 +32,9 @@ import {
   type Cost,
   type DebugReport,
   type DependencyArtifacts,
+  type RepositoryTarget,
   type Verdict,
+  withRepository,
 } from '../../src/domain/index.js';
 import { BACKLOG_REL, ROOT, loadBacklog } from './helpers.js';
 
@@ -49,56 +56,88 @@ type Activities = ReturnType<typeof createActivities>;
 const sandboxes: string[] = [];
 afterAll(() => sandboxes.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
+/** A sandbox: the real activities, and the example repository they deliver into. */
+interface Sandbox {
+  acts: Activities;
+  repository: RepositoryTarget;
+}
+
 /**
- * The real activities over a sandbox laid out like the project: `<dir>/state/workspaces` (the legacy
- * brief's artifact path is made absolute by the plan, against the backlog file's directory).
+ * The real activities over a sandbox laid out like the project: `<dir>/state/workspaces`,
+ * `<dir>/state/worktrees` and the example repository `<dir>/state/repos/shop-discounts` made from the seed
+ * (the legacy brief's artifact path is made absolute by the plan, against the backlog file's directory).
  */
-function sandboxActivities(): Activities {
+async function sandbox(backlogId: string): Promise<Sandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'squadflow-example-run-'));
   sandboxes.push(dir);
   mkdirSync(join(dir, 'state', 'workspaces'), { recursive: true });
-  return createActivities({
+  const repo = await ensureExampleRepository(join(dir, 'state', 'repos', 'shop-discounts'));
+  const acts = createActivities({
     workspacesRoot: join(dir, 'state', 'workspaces'),
+    worktreesRoot: join(dir, 'state', 'worktrees'),
     baseDir: ROOT,
     now: () => FIXED_AT,
     hooks: () => ({ heartbeat: () => undefined }),
   });
+  return { acts, repository: await inspectRepository({ source: repo.dir, baseDir: dir, backlogId, baseBranch: 'main' }) };
 }
 
-/** One attempt: owner → verification (gate) → LLM-judge ‖ QA, as src/workflows/attempt.ts runs it. */
+/**
+ * One attempt in its worktree: owner → verification (gate) → LLM-judge ‖ QA, then the worktree removed, as
+ * src/workflows/attempt.ts runs it; a correction continues the previous attempt's branch.
+ */
 async function runAttempt(
   acts: Activities,
   plan: CardPlan,
   attempt: number,
   dependencies: DependencyArtifacts[],
-  previousWorkspace?: string,
+  previous?: AttemptRecord,
   feedback?: CorrectionFeedback,
 ): Promise<AttemptRecord> {
+  const repository = plan.repository!;
   const workspace = attemptWorkspace(plan.backlogId, plan.card.id, attempt);
-  const base = { attempt, workflowId: `${plan.backlogId}/${plan.card.id}`, workspace, feedback, startedAt: '', finishedAt: '' };
+  const at = { workspace, workspaceRoot: 'worktrees' as const };
+  const base = { attempt, workflowId: `${plan.backlogId}/${plan.card.id}`, ...at, feedback, startedAt: '', finishedAt: '' };
   let owner;
   try {
-    owner = await acts.runOwner({ backlogId: plan.backlogId, card: plan.card, attempt, agent: plan.agent, workspace, previousWorkspace, dependencies, feedback });
+    owner = await acts.runOwner({
+      backlogId: plan.backlogId,
+      card: plan.card,
+      attempt,
+      agent: plan.agent,
+      ...at,
+      repository,
+      ...(previous?.git ? { previousGit: previous.git } : {}),
+      dependencies,
+      feedback,
+    });
   } catch (err) {
+    await acts.removeWorktree({ backlogId: plan.backlogId, repository, workspace });
     const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: ${(err as Error).message}`], at: '' };
     return { ...base, artifacts: [], summary: 'owner failed', verdicts: [verdict], passed: false, cost: { inputTokens: 0, outputTokens: 0, usd: 0 } };
   }
   const { typeConfig, card } = plan;
-  const verdicts: Verdict[] = [await acts.verifyArtifacts({ workspace, artifacts: owner.artifacts, config: typeConfig.verification })];
+  const { git } = owner;
+  const verdicts: Verdict[] = [await acts.verifyArtifacts({ ...at, git, artifacts: owner.artifacts, config: typeConfig.verification })];
   if (verdicts[0]!.passed) {
     verdicts.push(
       ...(await Promise.all([
-        acts.judgeArtifacts({ card, workspace, artifacts: owner.artifacts, config: typeConfig.judge }),
-        acts.runQa({ workspace, checks: typeConfig.qa.checks }),
+        acts.judgeArtifacts({ card, ...at, git, artifacts: owner.artifacts, config: typeConfig.judge }),
+        acts.runQa({ ...at, checks: typeConfig.qa.checks }),
       ])),
     );
   }
-  return { ...base, artifacts: owner.artifacts, summary: owner.summary, verdicts, passed: verdicts.every((v) => v.passed), cost: owner.cost };
+  await acts.removeWorktree({ backlogId: plan.backlogId, repository, workspace });
+  return { ...base, artifacts: owner.artifacts, summary: owner.summary, verdicts, passed: verdicts.every((v) => v.passed), cost: owner.cost, git };
 }
 
-/** A card from attempt 1 to its end, as src/workflows/card.ts drives it; `review` answers an escalation. */
+/**
+ * A card from attempt 1 to its end, as src/workflows/card.ts drives it — `review` answers an escalation —
+ * and its last attempt's branch merged into the integration branch (the human's decision in the trailers).
+ */
 async function runCard(acts: Activities, plan: CardPlan, dependencies: DependencyArtifacts[], review: () => Review): Promise<CardRun> {
   const attempts = [await runAttempt(acts, plan, 1, dependencies)];
+  let human: { reviewer: string; decision: string } | undefined;
   const debugReports: DebugReport[] = [];
   let corrections = 0;
   let limit = MAX_CORRECTIONS;
@@ -108,7 +147,11 @@ async function runCard(acts: Activities, plan: CardPlan, dependencies: Dependenc
     if (corrections >= limit) {
       escalated = true;
       const decision = review();
-      if (decision.decision === 'approve') break;
+      if (decision.decision === 'approve') {
+        // An approval merges the failing attempt with the human's name on it; a clarify passes its validators.
+        human = { reviewer: 'ana', decision: 'approve' };
+        break;
+      }
       humanContext = decision.context;
       limit = corrections + 1;
     }
@@ -121,15 +164,35 @@ async function runCard(acts: Activities, plan: CardPlan, dependencies: Dependenc
       feedback.suggestions = report.suggestions;
     }
     corrections++;
-    attempts.push(await runAttempt(acts, plan, last.attempt + 1, dependencies, last.workspace, feedback));
+    attempts.push(await runAttempt(acts, plan, last.attempt + 1, dependencies, last, feedback));
   }
-  return { status: 'DONE', attempts, debugReports, escalated, cost: addCosts(...attempts.map((a) => a.cost)) };
+  const cost = addCosts(...attempts.map((a) => a.cost));
+  const last = attempts[attempts.length - 1]!;
+  const merged = await acts.mergeAttempt({
+    backlogId: plan.backlogId,
+    cardId: plan.card.id,
+    title: plan.card.title,
+    attempt: last.attempt,
+    repository: plan.repository!,
+    git: last.git!,
+    costUsd: cost.usd,
+    ...(human ? { human } : {}),
+  });
+  if (merged.status !== 'merged') throw new Error(`${plan.card.id}: merge ${merged.status}: ${JSON.stringify(merged)}`);
+  return { status: 'DONE', attempts, debugReports, escalated, cost };
+}
+
+/** A backlog run: each card's run, and the repository it delivered into. */
+interface BacklogRun {
+  runs: Map<string, CardRun>;
+  repository: RepositoryTarget;
 }
 
 /** Runs the whole backlog in dependency order, in a sandbox of its own; `review` decides escalations. */
-async function runBacklog(review: (cardId: string) => Review): Promise<Map<string, CardRun>> {
-  const acts = sandboxActivities();
-  const plan = planBacklog(loadBacklog().text, { file: BACKLOG_REL, artifactBase: join(ROOT, 'state') });
+async function runBacklog(review: (cardId: string) => Review): Promise<BacklogRun> {
+  const planned = planBacklog(loadBacklog().text, { file: BACKLOG_REL, artifactBase: join(ROOT, 'state') });
+  const { acts, repository } = await sandbox(planned.backlogId);
+  const plan = withRepository(planned, repository);
   const runs = new Map<string, CardRun>();
   const artifactsOf = new Map<string, string[]>(plan.done.map((d) => [d.cardId, d.artifacts]));
   for (const card of plan.cards) {
@@ -140,10 +203,11 @@ async function runBacklog(review: (cardId: string) => Review): Promise<Map<strin
     });
     const run = await runCard(acts, card, dependencies, () => review(card.card.id));
     runs.set(card.card.id, run);
-    const last = run.attempts[run.attempts.length - 1]!;
-    artifactsOf.set(card.card.id, last.artifacts.map((a) => `${last.workspace}/${a}`));
+    // In a repository a dependency's artifacts are paths in the dependent's worktree, where they were merged.
+    artifactsOf.set(card.card.id, run.attempts[run.attempts.length - 1]!.artifacts);
   }
-  return runs;
+  await acts.finishRepository({ backlogId: plan.backlogId, repository });
+  return { runs, repository };
 }
 
 const verdict = (a: AttemptRecord, v: Verdict['validator']) => a.verdicts.find((x) => x.validator === v);
@@ -151,15 +215,17 @@ const verdict = (a: AttemptRecord, v: Verdict['validator']) => a.verdicts.find((
 describe('the example backlog, run through the real activities', () => {
   let clarified: Map<string, CardRun>;
   let approved: Map<string, CardRun>;
+  const repositories: Record<'clarified' | 'approved', RepositoryTarget> = {} as Record<'clarified' | 'approved', RepositoryTarget>;
   const reviews: string[] = [];
 
   beforeAll(async () => {
-    clarified = await runBacklog((id) => {
+    const c = await runBacklog((id) => {
       reviews.push(id);
       return { decision: 'clarify', context: "FIN-7 is banker's rounding: round half to even, exactly like the ledger." };
     });
-    approved = await runBacklog(() => ({ decision: 'approve' }));
-  }, 120_000);
+    const a = await runBacklog(() => ({ decision: 'approve' }));
+    [clarified, approved, repositories.clarified, repositories.approved] = [c.runs, a.runs, c.repository, a.repository];
+  }, 180_000);
 
   it('passes SPEC-001, INFRA-001, BE-001, FE-001 and DOCS-001 first time, with a full judge score and green QA', () => {
     for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001']) {
@@ -221,6 +287,19 @@ describe('the example backlog, run through the real activities', () => {
       expect(verdict(run.attempts[0]!, 'qa')!.passed).toBe(true);
     }
   });
+
+  it("merges every card once into the integration branch, where the project's tests pass, whichever way BE-002 was resolved", async () => {
+    for (const [how, repository] of Object.entries(repositories)) {
+      const merges = await mergesOf(repository.path!, repository.integrationBranch);
+      expect(merges.map((m) => m.trailers['Squadflow-Card']), how).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001']);
+      const be2 = merges.find((m) => m.trailers['Squadflow-Card'] === 'BE-002')!;
+      expect(be2.trailers['Squadflow-Attempt'], how).toBe(how === 'approved' ? '4' : '5');
+      expect(be2.trailers['Squadflow-Decision'], how).toBe(how === 'approved' ? 'approve' : undefined);
+      expect(await worktreePaths(repository.path!), how).toEqual([repository.path!]);
+      const tests = await projectTestsOn(repository.path!, repository.integrationBranch);
+      expect(tests.code, `${how}: ${tests.output}`).toBe(0);
+    }
+  }, 60_000);
 
   it('keeps every card well under the cost alert, with reproducible costs', () => {
     const alert = loadBacklog().squad.cost_alert_usd;
