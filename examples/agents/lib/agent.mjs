@@ -4,7 +4,8 @@
  *   stdin  one JSON object: { backlog_id, card, attempt, workspace, dependencies, feedback, repository? }
  *          (src/activities/agents/command.ts); with a repository (the example's `metadata.repository`) the
  *          workspace is the attempt's git worktree — the project with every DONE dependency's work merged
- *          in — and the agents read and write the project's real files there; squadflow commits them
+ *          in — and the agents read and write the project's real files there (squadflow commits what they
+ *          leave and merges the approved attempt)
  *   stdout one JSON object: { artifacts: [relative paths], summary, usage: { input_tokens, output_tokens, cost_usd } }
  *   stderr logs; exit 0 on success, non-zero on failure.
  * Usage is derived from what the agent read and wrote (≈ 4 characters a token), priced like a mid-size
