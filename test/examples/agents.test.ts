@@ -245,7 +245,6 @@ describe('every example agent', () => {
   it.each(all)('%s: prints one protocol result, with artifacts inside the workspace, non-empty, free of red flags', async (label, make) => {
     const run = await make();
     expect(protocolProblems(run)).toEqual([]);
-    expect(run.ms).toBeLessThan(5_000);
     // Exactly the files it reports (a correction may also keep its earlier files).
     for (const a of run.result!.artifacts) expect(listFiles(run.workspace)).toContain(a);
     for (const a of run.result!.artifacts) {

@@ -117,9 +117,7 @@ describe('notify', () => {
   it('times out a webhook that does not answer (retryable)', async () => {
     behaviour.set('/hang', ['hang']);
     const notify = createNotify({ webhooks: [{ url: `${base}/hang`, timeout_ms: 200 }] });
-    const started = Date.now();
     const err = await failure(notify({ event: escalated }));
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(err).toMatchObject({ type: 'NotificationDeliveryError', nonRetryable: false });
     expect(err.message).toContain('timed out after 200 ms');
   });
