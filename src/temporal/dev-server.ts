@@ -39,6 +39,9 @@ export const DEFAULT_DEV_SERVER_UI_PORT = 8233;
 /** Default SQLite file of the persisted dev server, relative to the project root. */
 export const DEFAULT_DEV_SERVER_DB = 'state/temporal.db';
 
+/** The dev server's log level unless a caller says otherwise (see {@link StartDevServerOptions.logLevel}). */
+const DEFAULT_LOG_LEVEL = 'error';
+
 /** How long probing an address for an existing Temporal server may take, ms. */
 const PROBE_TIMEOUT_MS = 3_000;
 
@@ -80,7 +83,10 @@ export interface StartDevServerOptions {
   walJournal?: boolean;
   /** Search attributes to register. Default {@link SEARCH_ATTRIBUTES} (PRODUCT.md "Contracts"). */
   searchAttributes?: readonly SearchAttributeDef[];
-  /** Dev server log level (`debug`, `info`, `warn`, `error`). Default `warn`. */
+  /**
+   * Dev server log level (`debug`, `info`, `warn`, `error`). Default `error`: at `warn` the server prints a
+   * screenful of "Failed to poll for task" lines while it stops, every time `squadflow dev` exits.
+   */
   logLevel?: string;
   /** Extra CLI args appended after squadflow's own (see `temporal server start-dev --help`). */
   extraArgs?: string[];
@@ -256,7 +262,7 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
       namespace,
       uiPort: ui ? uiPort : undefined,
       dbPath,
-      logLevel: opts.logLevel ?? 'warn',
+      logLevel: opts.logLevel ?? DEFAULT_LOG_LEVEL,
       searchAttributes,
       extraArgs,
     });
@@ -274,7 +280,7 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
         ui,
         ...(uiPort !== undefined ? { uiPort } : {}),
         ...(dbPath !== undefined ? { dbFilename: dbPath } : {}),
-        log: { format: 'pretty', level: opts.logLevel ?? 'warn' },
+        log: { format: 'pretty', level: opts.logLevel ?? DEFAULT_LOG_LEVEL },
         searchAttributes: [...searchAttributes],
         extraArgs,
       },
