@@ -23,6 +23,19 @@ export function agentFailure(type: ActivityErrorType, message: string, opts: { n
   });
 }
 
+/**
+ * A non-retryable `AgentPermissionError` naming the denied tools; `details[0]` is `AgentFailureDetails`
+ * with `deniedTools` (deduplicated, in order) and the run's cost.
+ */
+export function agentPermissionError(message: string, deniedTools: readonly string[], cost: Cost): ApplicationFailure {
+  return ApplicationFailure.create({
+    message,
+    type: ActivityErrorType.AgentPermissionError,
+    nonRetryable: true,
+    details: [{ cost, deniedTools: [...new Set(deniedTools)] } satisfies AgentFailureDetails],
+  });
+}
+
 /** A non-retryable `ApplicationFailure` of type `AgentConfigError`. */
 export function agentConfigError(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, ActivityErrorType.AgentConfigError);

@@ -30,13 +30,17 @@ import type { Cost } from './cost.js';
  *   past the budget.
  * - `AgentInputError` — non-retryable: the CLI refused its prompt or arguments (Gemini exit 42): check
  *   `extra_args`.
+ * - `AgentPermissionError` — non-retryable: the agent's CLI denied a tool the run needed (Claude Code
+ *   `permission_denials`, a Codex patch or command rejected by its sandbox, a Gemini tool its approval mode
+ *   leaves out); the message and `AgentFailureDetails.deniedTools` name the tools. The same configuration
+ *   would be denied again: widen `permission_mode` / `sandbox` / `approval_mode` or split the card.
  * - `AgentToolError` — retryable: a tool the agent ran failed fatally (Gemini exit 54).
  * - `AgentCancelledError` — retryable: the agent reported that it was cancelled (Gemini exit 130, SIGINT)
  *   although squadflow did not cancel it — a user or the machine interrupted it; a new try may finish.
  *   (When the activity itself is cancelled, squadflow kills the agent and rethrows the `CancelledFailure`
  *   instead.)
- * - `LlmApiError` — retryable: an LLM API call failed after the SDK's own retries (HTTP 408/409/429/5xx,
- *   connection errors).
+ * - `LlmApiError` — retryable: an LLM API call failed after the SDK's (or the agent CLI's) own retries
+ *   (HTTP 408/409/429/5xx/529, connection errors).
  * - `LlmRequestError` — non-retryable: the LLM API refused the request itself (other HTTP 4xx, e.g. 400
  *   prompt too long, 422): the same request fails the same way.
  * - `JudgeOutputError` — non-retryable: an `llm` judge's answer stayed invalid after `max_output_retries`
@@ -62,6 +66,7 @@ export const ActivityErrorType = {
   AgentTurnLimitError: 'AgentTurnLimitError',
   AgentBudgetExceededError: 'AgentBudgetExceededError',
   AgentInputError: 'AgentInputError',
+  AgentPermissionError: 'AgentPermissionError',
   AgentToolError: 'AgentToolError',
   AgentCancelledError: 'AgentCancelledError',
   LlmApiError: 'LlmApiError',
@@ -84,6 +89,7 @@ export const NON_RETRYABLE_ACTIVITY_ERRORS: readonly ActivityErrorType[] = [
   ActivityErrorType.AgentTurnLimitError,
   ActivityErrorType.AgentBudgetExceededError,
   ActivityErrorType.AgentInputError,
+  ActivityErrorType.AgentPermissionError,
   ActivityErrorType.LlmRequestError,
   ActivityErrorType.JudgeOutputError,
   ActivityErrorType.ValidatorConfigError,
@@ -98,5 +104,7 @@ export const NON_RETRYABLE_ACTIVITY_ERRORS: readonly ActivityErrorType[] = [
  */
 export interface AgentFailureDetails {
   cost: Cost;
+  /** `AgentPermissionError`: the tools the agent's CLI denied (Claude Code `Write`, Codex `apply_patch`, Gemini `write_file`). */
+  deniedTools?: string[];
 }
 

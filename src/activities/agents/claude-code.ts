@@ -12,8 +12,15 @@
  * (`success`, `error_max_turns`, `error_max_budget_usd`, `error_during_execution`, …), `is_error`, `result`
  * (the final message), `session_id`, `num_turns`, `usage` (`input_tokens`, `output_tokens`,
  * `cache_creation_input_tokens`, `cache_read_input_tokens`), `total_cost_usd`, and `modelUsage` (per model:
- * `inputTokens`, `outputTokens`, `cacheReadInputTokens`, `cacheCreationInputTokens`, `costUSD`). Any
- * `error_*` subtype is a failure even when `is_error` is false.
+ * `inputTokens`, `outputTokens`, `cacheReadInputTokens`, `cacheCreationInputTokens`, `costUSD`),
+ * `api_error_status` / `api_error_type` (the HTTP status and provider error type that ended the run), and
+ * `permission_denials` (`tool_name` of every call the permission mode denied). Any `error_*` subtype is a
+ * failure even when `is_error` is false; so is any permission denial, even with subtype `success`.
+ *
+ * **Failures.** An API error by its status (run.ts `apiStatusFailure`: 401/403 and a 400 about the key →
+ * `AgentConfigError`, 429/5xx/529 → retryable `LlmApiError`); permission denials → non-retryable
+ * `AgentPermissionError` naming the tools; `bypassPermissions` refused to root → `AgentConfigError`;
+ * `error_max_turns` → `AgentTurnLimitError`; `error_max_budget_usd` → `AgentBudgetExceededError`.
  *
  * **Cost.** Tokens per model from `modelUsage` (Claude Code also runs small helper models), else `usage`
  * priced as the configured `model`; USD computed from `squad.pricing`, compared with `total_cost_usd`.
@@ -27,9 +34,9 @@ import { roundUsd } from '../../domain/cost.js';
 import type { AgentSession, OwnerInput } from '../../domain/attempt.js';
 import type { ModelUsage } from '../../domain/pricing.js';
 import type { ClaudeCodeAgentConfig } from '../../domain/squad.js';
-import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
+import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from '../errors.js';
 import { ownerPrompt } from './prompt.js';
-import { AUTH_FAILURE, cliResult, exitDescription, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner, type RunOutcome } from './run.js';
+import { apiStatusFailure, AUTH_FAILURE, cliResult, exitDescription, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner, type RunOutcome } from './run.js';
 
 const Tokens = z.number().int().nonnegative();
 
@@ -42,6 +49,12 @@ export const ClaudeResultSchema = z.looseObject({
   session_id: z.string().optional(),
   num_turns: z.number().int().nonnegative().optional(),
   total_cost_usd: z.number().nonnegative().optional(),
+  /** HTTP status of the API error that ended the run (null when none). */
+  api_error_status: z.number().int().nullish(),
+  /** The provider's error type (`authentication_error`, `rate_limit_error`, `overloaded_error`, …). */
+  api_error_type: z.string().nullish(),
+  /** Tool calls the permission mode denied (headless: nobody to ask), one entry per call. */
+  permission_denials: z.array(z.looseObject({ tool_name: z.string() })).optional(),
   usage: z
     .looseObject({
       input_tokens: Tokens,
@@ -65,6 +78,12 @@ export const ClaudeResultSchema = z.looseObject({
 });
 /** Claude Code's result object, validated. */
 export type ClaudeResult = z.infer<typeof ClaudeResultSchema>;
+
+/** What to set when the API refuses the key. */
+const CLAUDE_KEY_HINT = 'list ANTHROPIC_API_KEY in the agent\'s "env" and set it on the worker, or log in as the worker\'s user';
+
+/** Claude Code refuses `bypassPermissions` (`--dangerously-skip-permissions`) to root: its stderr says so. */
+const ROOT_BYPASS_REFUSED = /cannot be used with root\/sudo privileges/i;
 
 /** Install hint for a missing binary. */
 export const CLAUDE_INSTALL_HINT = 'npm install -g @anthropic-ai/claude-code';
@@ -134,7 +153,9 @@ export function parseClaudeResult(stdout: string): { ok: true; result: ClaudeRes
 /**
  * Runs a `claude-code` owner (see the module docstring).
  *
- * @throws ApplicationFailure `AgentConfigError` (binary missing, variable unset, credentials refused),
+ * @throws ApplicationFailure `AgentConfigError` (binary missing, variable unset, credentials refused, root +
+ *   bypassPermissions), `AgentPermissionError` (`permission_denials`), `LlmApiError` / `AgentInputError` (API
+ *   status, see `apiStatusFailure`),
  *   `AgentTurnLimitError` (`error_max_turns`), `AgentBudgetExceededError` (`error_max_budget_usd`),
  *   `AgentExitError` (other `error_*` subtypes, `is_error`, a non-zero exit without a result),
  *   `AgentOutputError` (no readable result), `AgentTimeoutError`; the cancellation when cancelled. Failures
@@ -150,6 +171,11 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
   });
   const parsed = parseClaudeResult(result.stdout);
   if (!parsed.ok) {
+    if (ROOT_BYPASS_REFUSED.test(result.stderr)) {
+      throw agentConfigError(
+        `${run.label}: Claude Code refuses permission_mode "bypassPermissions" when the worker runs as root: ${messageTail(run, result.stderr)} (run the worker as a non-root user, or use permission_mode "acceptEdits")`,
+      );
+    }
     if (result.exitCode !== 0) {
       const err = messageTail(run, result.stderr || result.stdout);
       throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} ${exitDescription(result)}${err ? `: ${err}` : ' (no output)'}`, { nonRetryable: false });
@@ -166,10 +192,21 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
     meta: { sessionId: r.session_id, numTurns: r.num_turns, subtype: r.subtype },
     ...(session && { session }),
   };
-  const failed = r.is_error || r.subtype.startsWith('error');
+  const denied = (r.permission_denials ?? []).map((d) => d.tool_name);
+  const failed = r.is_error || r.subtype.startsWith('error') || denied.length > 0;
   if (!failed) return cliResult(run, outcome);
 
   const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
+  if (typeof r.api_error_status === 'number') {
+    throw apiStatusFailure(run, r.api_error_status, [r.api_error_type, r.result].filter(Boolean).join(': '), CLAUDE_KEY_HINT, cost);
+  }
+  if (denied.length > 0) {
+    throw agentPermissionError(
+      `${run.label}: Claude Code denied ${[...new Set(denied)].join(', ')} under permission_mode "${agent.permission_mode}" (${denied.length} call${denied.length === 1 ? '' : 's'}); allow the tool${denied.length === 1 ? '' : 's'} (permission_mode "acceptEdits", or --allowedTools in "extra_args") or split the card`,
+      denied,
+      cost,
+    );
+  }
   const text = messageTail(run, r.result ?? '') || messageTail(run, result.stderr);
   const turns = r.num_turns !== undefined ? ` after ${r.num_turns} turns` : '';
   if (r.subtype === 'error_max_turns') {
@@ -188,7 +225,7 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
     );
   }
   if (AUTH_FAILURE.test(text)) {
-    throw agentConfigError(`${run.label}: Claude Code could not authenticate: ${text} (list ANTHROPIC_API_KEY in the agent's "env" and set it on the worker, or log in as the worker's user)`);
+    throw agentConfigError(`${run.label}: Claude Code could not authenticate: ${text} (${CLAUDE_KEY_HINT})`);
   }
   throw agentFailure(
     ActivityErrorType.AgentExitError,

@@ -18,6 +18,7 @@ import {
   type ActivityHooks,
 } from '../context.js';
 import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
+import type { ApplicationFailure } from '@temporalio/common';
 import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
 import { redact, secretsOf, type Secret } from '../secrets.js';
 import { openAttemptWorkspace } from '../workspace.js';
@@ -267,6 +268,34 @@ export function summaryOf(run: AgentRun, text: string): string {
 /** How a CLI's exit is described in messages: `exited 2` or `was killed by SIGKILL`. */
 export function exitDescription(result: ProcessResult): string {
   return result.exitCode !== null ? `exited ${result.exitCode}` : `was killed by ${result.signal ?? 'a signal'}`;
+}
+
+/**
+ * How a provider API error that ended an agent's run fails it, by HTTP status (the CLIs report it: Claude
+ * Code `api_error_status`, Gemini's error `code` and its exit code, Codex's "unexpected status 401"):
+ * - 401, 403 → `AgentConfigError` (credentials refused; `keyHint` says what to set);
+ * - 400 naming the API key (Gemini answers a bad key with 400 "API key not valid") → `AgentConfigError`;
+ *   any other 400, 413, 422 → `AgentInputError` (the request itself is refused; the same one fails again);
+ * - 404 → `AgentConfigError` (model or endpoint unknown: check "model" and the base URL);
+ * - 408, 409, 429, 5xx (529 overloaded included) → `LlmApiError`, retryable — the CLI's own retries gave up;
+ * - anything else → `AgentExitError`, retryable.
+ * The message names the run, `HTTP <status>` and the provider's (redacted) message.
+ */
+export function apiStatusFailure(run: AgentRun, status: number, text: string, keyHint: string, cost?: Cost): ApplicationFailure {
+  const detail = messageTail(run, text);
+  const what = `${run.label}: the model API answered HTTP ${status}${detail ? `: ${detail}` : ''}`;
+  const withCost = cost ? { cost } : {};
+  if (status === 401 || status === 403 || (status === 400 && /api[ _-]?key/i.test(text))) {
+    return agentConfigError(`${what} (the credentials were refused: ${keyHint})`);
+  }
+  if (status === 404) return agentConfigError(`${what} (model or endpoint unknown: check "model" and the base URL the agent uses)`);
+  if (status === 400 || status === 413 || status === 422) {
+    return agentFailure(ActivityErrorType.AgentInputError, `${what} (the request was refused; the same one would be refused again)`, { nonRetryable: true, ...withCost });
+  }
+  if (status === 408 || status === 409 || status === 429 || status >= 500) {
+    return agentFailure(ActivityErrorType.LlmApiError, `${what} (the agent's own retries gave up; a later try may succeed)`, { nonRetryable: false, ...withCost });
+  }
+  return agentFailure(ActivityErrorType.AgentExitError, what, { nonRetryable: false, ...withCost });
 }
 
 /**
