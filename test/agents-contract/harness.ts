@@ -81,12 +81,13 @@ export interface Contract {
  * Sets up a contract run of `kind` whose stub answers with `steps`.
  * @param agentExtra fields merged into the agent config (e.g. `permission_mode`)
  * @param opts.signal cancels the activity (the hooks' cancellation signal)
+ * @param opts.geminiSettings top-level entries added to Gemini's settings.json (e.g. `model.maxSessionTurns`)
  */
 export async function contract(
   kind: ContractKind,
   steps: StubStep[],
   agentExtra: Record<string, unknown> = {},
-  opts: { signal?: AbortSignal; workspace?: string } = {},
+  opts: { signal?: AbortSignal; workspace?: string; geminiSettings?: Record<string, unknown> } = {},
 ): Promise<Contract> {
   const binary = agentBinary(kind);
   const home = 'home';
@@ -123,6 +124,7 @@ export async function contract(
         general: { maxAttempts: 1, enableAutoUpdate: false, enableAutoUpdateNotification: false },
         privacy: { usageStatisticsEnabled: false },
         telemetry: { enabled: false },
+        ...opts.geminiSettings,
       }),
     );
   }

@@ -2,16 +2,26 @@
  * The `gemini` agent kind: the Gemini CLI in headless mode.
  *
  * **Command.** `<binary> --output-format json --approval-mode <approval_mode> [--model <model>]
- * <extra_args…>` in the attempt workspace, the owner prompt on stdin (a non-TTY stdin runs it headless),
+ * <extra_args…>` in the attempt workspace, with `GEMINI_CLI_TRUST_WORKSPACE=true` (a fresh attempt folder is
+ * untrusted: Gemini CLI would force approval mode "default" and exit 55), the owner prompt on stdin (a non-TTY stdin runs it headless),
  * its own process group, the explicit environment of run.ts `cliEnv` (Gemini authenticates with
  * `GEMINI_API_KEY` only when the config lists it in `env`).
  *
- * **Result.** One JSON object: `response` (the final answer), `stats.models.<model>.tokens` (`prompt` —
- * cached ones included —, `candidates`, `cached`, `thoughts`, `tool`, `total`), and `error` (`type`,
- * `message`, `code`) when the run failed. Looked for on stdout, then on stderr.
+ * **Result.** One JSON object: `session_id`, `response` (the final answer), `stats.models.<model>.tokens`
+ * (`prompt` — cached ones included —, `candidates`, `cached`, `thoughts`, `tool`, `total`), and `error`
+ * (`type`, `message`, `code`) when the run failed. Looked for on stdout, then on stderr (where Gemini writes
+ * it pretty-printed after a stack trace on an API error).
+ *
+ * **API errors.** `error.code` is the HTTP status (the exit code is that status truncated to a byte:
+ * 401 → 145, 400 → 144, 500 → 244): typed by run.ts `apiStatusFailure` (401/403 and a 400 about the key →
+ * `AgentConfigError`, 429/5xx → retryable `LlmApiError`).
+ *
+ * **Permissions.** A tool the approval mode leaves out (stderr `Error executing tool write_file: Tool
+ * "write_file" not found`) or a policy denies → non-retryable `AgentPermissionError` naming it, even on exit 0.
  *
  * **Exit codes** (Gemini CLI's fatal errors) → typed failures: 41 authentication → `AgentConfigError`;
- * 42 input (prompt or arguments) → `AgentInputError`; 44 sandbox and 52 configuration → `AgentConfigError`;
+ * 42 input (prompt or arguments) → `AgentInputError`; 44 sandbox, 52 configuration and 55 untrusted
+ * workspace → `AgentConfigError`;
  * 53 turn limit → `AgentTurnLimitError` (all non-retryable); 54 tool execution → `AgentToolError`;
  * 130 cancelled (interrupted by someone other than squadflow) → `AgentCancelledError`; any other non-zero
  * exit → `AgentExitError` (retryable).
@@ -21,10 +31,11 @@
  */
 import type { ModelUsage } from '../../domain/pricing.js';
 import type { GeminiAgentConfig } from '../../domain/squad.js';
-import { ActivityErrorType, agentConfigError, agentFailure, type ActivityErrorType as ErrorType } from '../errors.js';
+import type { AgentSession } from '../../domain/attempt.js';
+import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError, type ActivityErrorType as ErrorType } from '../errors.js';
 import { redact } from '../secrets.js';
 import { ownerPrompt } from './prompt.js';
-import { cliResult, exitDescription, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner } from './run.js';
+import { apiStatusFailure, cliResult, exitDescription, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner } from './run.js';
 
 /** Install hint for a missing binary. */
 export const GEMINI_INSTALL_HINT = 'npm install -g @google/gemini-cli';
@@ -52,8 +63,43 @@ export const GEMINI_EXIT_CODES: Readonly<Record<number, GeminiExit>> = {
   52: { type: ActivityErrorType.AgentConfigError, nonRetryable: true, meaning: 'its configuration is invalid: check the Gemini CLI settings and "extra_args"' },
   53: { type: ActivityErrorType.AgentTurnLimitError, nonRetryable: true, meaning: 'it reached its turn limit (maxSessionTurns): raise it or split the card' },
   54: { type: ActivityErrorType.AgentToolError, nonRetryable: false, meaning: 'a tool it ran failed fatally' },
+  55: { type: ActivityErrorType.AgentConfigError, nonRetryable: true, meaning: 'the workspace is not trusted (squadflow sets GEMINI_CLI_TRUST_WORKSPACE=true: check that "set_env" does not override it)' },
   130: { type: ActivityErrorType.AgentCancelledError, nonRetryable: false, meaning: 'it was cancelled (SIGINT) by something other than squadflow' },
 };
+
+/**
+ * Variables squadflow sets for every Gemini run: trust the attempt workspace (a fresh folder is untrusted,
+ * and Gemini CLI then forces approval mode "default" and exits 55 in headless mode).
+ */
+export const GEMINI_ENV: Readonly<Record<string, string>> = { GEMINI_CLI_TRUST_WORKSPACE: 'true' };
+
+/** What to set when the API refuses the key. */
+const GEMINI_KEY_HINT = 'list GEMINI_API_KEY in the agent\'s "env" and set it on the worker';
+
+/**
+ * The HTTP status an exit code stands for: Gemini CLI exits with the API error's status, which the OS
+ * truncates to a byte (401 → 145, 400 → 144, 429 → 173, 500 → 244). Only read when its error JSON is missing.
+ */
+export function httpStatusOfExit(code: number | null): number | undefined {
+  return code !== null && code >= 144 && code <= 255 ? code + 256 : undefined;
+}
+
+/** Gemini's tools that write or run something: the ones an approval mode leaves out of a headless run. */
+const GATED_TOOLS = new Set(['write_file', 'replace', 'edit', 'run_shell_command']);
+
+/**
+ * Tools the run was denied, from the stderr lines `Error executing tool <name>: …`: refused by a policy
+ * ("denied by policy"), or left out of the tool registry by the approval mode (`Tool "<name>" not found`
+ * for one of Gemini's writing or shell tools).
+ */
+export function geminiDeniedTools(stderr: string): string[] {
+  const denied: string[] = [];
+  for (const m of stderr.matchAll(/Error executing tool (\S+): ([^\n]*)/g)) {
+    const [, tool, why] = m as unknown as [string, string, string];
+    if (/denied by policy/i.test(why) || (GATED_TOOLS.has(tool) && /not found/i.test(why))) denied.push(tool);
+  }
+  return [...new Set(denied)];
+}
 
 /** The fields of Gemini's JSON output squadflow reads. */
 export interface GeminiOutput {
@@ -61,6 +107,10 @@ export interface GeminiOutput {
   usage: ModelUsage[];
   /** `error.message` (with `type`), when present. */
   error?: string;
+  /** `error.code` when it is an HTTP status (400–599): the API error that ended the run. */
+  httpStatus?: number;
+  /** `session_id`. */
+  sessionId?: string;
 }
 
 function num(v: unknown): number {
@@ -88,10 +138,13 @@ export function parseGeminiOutput(stdout: string, stderr = ''): GeminiOutput | u
   const err = obj(json.error);
   const message = typeof err?.message === 'string' ? err.message : err ? JSON.stringify(err) : undefined;
   const type = typeof err?.type === 'string' ? err.type : undefined;
+  const code = err?.code;
   return {
     response: typeof json.response === 'string' ? json.response : '',
     usage,
     ...(message !== undefined && { error: type ? `${type}: ${message}` : message }),
+    ...(typeof code === 'number' && code >= 400 && code <= 599 && { httpStatus: code }),
+    ...(typeof json.session_id === 'string' && { sessionId: json.session_id }),
   };
 }
 
@@ -109,16 +162,31 @@ export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent) => {
     args: geminiArgs(agent),
     prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
     installHint: GEMINI_INSTALL_HINT,
+    env: { ...GEMINI_ENV },
   });
   const out = parseGeminiOutput(result.stdout, result.stderr);
+  const session: AgentSession | undefined = out?.sessionId !== undefined ? { id: out.sessionId } : undefined;
+  const denied = geminiDeniedTools(result.stderr);
+  if (denied.length > 0) {
+    throw agentPermissionError(
+      `${run.label}: Gemini CLI denied ${denied.join(', ')} under approval_mode "${agent.approval_mode}"; allow ${denied.length === 1 ? 'it' : 'them'} (approval_mode "auto_edit" for edits, "yolo" for shell commands) or split the card`,
+      denied,
+      settleRunCost(run, out?.usage ?? []),
+    );
+  }
   if (result.exitCode === 0 && out && out.error === undefined) {
-    return cliResult(run, { summary: out.response, usage: out.usage });
+    return cliResult(run, { summary: out.response, usage: out.usage, ...(session && { session, meta: { sessionId: session.id } }) });
   }
   if (result.exitCode === 0 && !out) {
     const tailOut = messageTail(run, result.stdout);
     throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} did not write its JSON result (expected --output-format json output)${tailOut ? `; stdout tail:\n${tailOut}` : ''}`, { nonRetryable: false });
   }
   const cost = out && out.usage.length > 0 ? settleRunCost(run, out.usage) : undefined;
+  const status = out?.httpStatus ?? (out?.error === undefined ? httpStatusOfExit(result.exitCode) : undefined);
+  if (status !== undefined) {
+    const text = out?.error ?? result.stderr;
+    throw apiStatusFailure(run, status, `${text}${out?.httpStatus === undefined ? ` (${exitDescription(result)})` : ''}`, GEMINI_KEY_HINT, cost);
+  }
   const detail = out?.error !== undefined ? redact(out.error, run.secrets) : messageTail(run, result.stderr);
   const suffix = detail ? `: ${detail}` : '';
   const known = result.exitCode !== null ? GEMINI_EXIT_CODES[result.exitCode] : undefined;

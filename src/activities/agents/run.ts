@@ -82,12 +82,13 @@ export function messageTail(run: AgentRun, text: string): string {
 
 /**
  * The environment of a CLI agent, explicitly: the worker's allow-listed basics (PATH, HOME, LANG, LC_ALL,
- * TMPDIR, TZ), the variables the config passes through by name (`env`), its fixed values (`set_env`), and
+ * TMPDIR, TZ), the variables the config passes through by name (`env`), the kind's own settings (`kindEnv`,
+ * e.g. Gemini's workspace trust; `set_env` may override them), the config's fixed values (`set_env`), and
  * `SQUADFLOW_*`. Nothing else of the worker reaches the agent — an `llm` API key only when listed in `env`.
  *
  * @throws ApplicationFailure `AgentConfigError` naming a variable listed in `env` but unset on the worker.
  */
-export function cliEnv(run: AgentRun, agent: CliAgentConfig): Record<string, string> {
+export function cliEnv(run: AgentRun, agent: CliAgentConfig, kindEnv: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = { ...allowListedEnv(run.workerEnv) };
   for (const name of agent.env) {
     const value = run.workerEnv[name];
@@ -100,6 +101,7 @@ export function cliEnv(run: AgentRun, agent: CliAgentConfig): Record<string, str
   }
   return {
     ...env,
+    ...kindEnv,
     ...agent.set_env,
     SQUADFLOW_WORKSPACE: run.workspace,
     SQUADFLOW_CARD_ID: run.input.card.id,
@@ -138,6 +140,8 @@ export interface CliInvocation {
   prompt: string;
   /** What to install when the binary is missing: `npm install -g @anthropic-ai/claude-code`. */
   installHint: string;
+  /** Variables the kind itself sets for every run (see `cliEnv`). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -154,7 +158,7 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
   const { agent } = inv;
   const args = [...inv.args, ...agent.extra_args, ...(inv.trailingArgs ?? [])];
   const cmd = commandLine(agent.binary, args);
-  const env = cliEnv(run, agent);
+  const env = cliEnv(run, agent, inv.env);
   const soft = softTimeoutWatcher(run, agent.soft_timeout_ms, agent.timeout_ms);
   run.hooks.heartbeat({ phase: 'owner', elapsedMs: 0 });
   let result: ProcessResult;
@@ -304,7 +308,10 @@ export function apiStatusFailure(run: AgentRun, status: number, text: string, ke
  */
 export const AUTH_FAILURE = /\b401\b|\b403\b|unauthori[sz]ed|invalid[ _-]?api[ _-]?key|invalid x-api-key|incorrect api key|authentication (?:failed|error)|please run \/login|not logged in|missing bearer|api key not valid/i;
 
-/** The JSON object of a CLI's stdout: the whole text, else its last line that parses as an object. */
+/**
+ * The JSON object of a CLI's output: the whole text, else its last line that parses as an object, else the
+ * last pretty-printed object that ends the text (from a line starting with `{` to the end).
+ */
 export function lastJsonObject(text: string): Record<string, unknown> | undefined {
   const trimmed = text.trim();
   const tryParse = (t: string): Record<string, unknown> | undefined => {
@@ -322,6 +329,14 @@ export function lastJsonObject(text: string): Record<string, unknown> | undefine
     const line = lines[i]!.trim();
     if (line.startsWith('{')) {
       const v = tryParse(line);
+      if (v) return v;
+    }
+  }
+  // A pretty-printed object after other output (Gemini CLI writes its error JSON after a stack trace):
+  // its opening brace is the last line that starts with "{" at column 0.
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i]!.startsWith('{')) {
+      const v = tryParse(lines.slice(i).join('\n'));
       if (v) return v;
     }
   }
