@@ -19,13 +19,21 @@
  * the configured `model` (squad.pricing).
  *
  * **Artifacts.** Every regular file in the workspace after the run.
+ *
+ * **Session.** `thread_id` and the turns completed are kept as `session: { id, turns }`.
+ *
+ * **Failures.** An API error by the status its message names (`codexApiStatus`, typed by run.ts
+ * `apiStatusFailure`: 401/403 and a 400 about the key → `AgentConfigError`, 429/5xx → retryable
+ * `LlmApiError`); a patch or command the sandbox refused (stderr `tools::router: error=patch rejected…`) →
+ * non-retryable `AgentPermissionError`, even on exit 0. Codex has no turn or budget limit of its own.
  */
 import type { ModelUsage } from '../../domain/pricing.js';
 import type { CodexAgentConfig } from '../../domain/squad.js';
-import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
+import type { AgentSession } from '../../domain/attempt.js';
+import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from '../errors.js';
 import { redact } from '../secrets.js';
 import { ownerPrompt } from './prompt.js';
-import { AUTH_FAILURE, cliResult, exitDescription, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner } from './run.js';
+import { apiStatusFailure, AUTH_FAILURE, cliResult, exitDescription, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner } from './run.js';
 
 /** Install hint for a missing binary. */
 export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
@@ -150,6 +158,52 @@ export function parseCodexEvents(stdout: string): CodexStream {
   return s;
 }
 
+/** What to set when the API refuses the key. */
+const CODEX_KEY_HINT = 'list OPENAI_API_KEY in the agent\'s "env" and set it on the worker, or log in as the worker\'s user';
+
+/**
+ * The HTTP status behind a Codex error message: `unexpected status 401 Unauthorized: …`, `exceeded retry
+ * limit, last status: 429 Too Many Requests`, a provider error body (`{"error":{"type":"invalid_request_error",
+ * …}}` → 400), or Codex's own wording for a 5xx (`We're currently experiencing high demand…` → 500);
+ * undefined when the message names none.
+ */
+export function codexApiStatus(message: string): number | undefined {
+  const m = /\bstatus:? (\d{3})\b/i.exec(message);
+  if (m) return Number(m[1]);
+  try {
+    const err = (JSON.parse(message) as { error?: { code?: unknown; type?: unknown } }).error;
+    if (typeof err?.code === 'number' && err.code >= 400 && err.code <= 599) return err.code;
+    if (err?.type === 'invalid_request_error') return 400;
+    if (err?.type === 'server_error') return 500;
+  } catch {
+    // not a JSON error body
+  }
+  if (/experiencing high demand|internal server error|server_error|overloaded/i.test(message)) return 500;
+  return undefined;
+}
+
+/**
+ * Tools Codex refused to run, from its stderr log lines (`codex_core::tools::router: error=patch rejected:
+ * writing is blocked by read-only sandbox; …`): a rejected patch is `apply_patch`, a rejected command
+ * `exec_command`. The JSON stream carries no event for them.
+ */
+export function codexDeniedTools(stderr: string): string[] {
+  const denied: string[] = [];
+  for (const m of stderr.matchAll(/tools::router: error=([^\n]*)/g)) {
+    const why = m[1]!;
+    if (!/rejected|blocked|denied|not permitted/i.test(why)) continue;
+    if (/^patch\b/i.test(why)) denied.push('apply_patch');
+    else if (/command|exec/i.test(why)) denied.push('exec_command');
+    else denied.push(why.split(/[\s:]/)[0] || 'tool');
+  }
+  return [...new Set(denied)];
+}
+
+/** The session of a run: the thread id (`codex exec resume <id>` continues it) and the turns completed. */
+export function codexSession(s: CodexStream): AgentSession | undefined {
+  return s.threadId !== undefined ? { id: s.threadId, turns: s.turnsCompleted } : undefined;
+}
+
 /** The run's tokens as one model's usage (Codex names no model: the configured one prices them). */
 export function codexUsage(s: CodexStream, model: string | undefined): ModelUsage[] {
   return [{ model, usage: { inputTokens: s.usage.inputTokens, outputTokens: s.usage.outputTokens, cacheReadTokens: s.usage.cacheReadTokens } }];
@@ -176,13 +230,22 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
   const meta = { threadId: stream.threadId, turns: stream.turnsCompleted, failedCommands: stream.failedCommands.length };
   const usage = codexUsage(stream, agent.model);
   const errors = stream.errors.map((e) => redact(e, run.secrets));
+  const session = codexSession(stream);
+  const denied = codexDeniedTools(result.stderr);
+  if (denied.length > 0) {
+    throw agentPermissionError(
+      `${run.label}: Codex's sandbox "${agent.sandbox}" refused ${denied.join(', ')}; allow ${denied.length === 1 ? 'it' : 'them'} (sandbox "workspace-write", or "danger-full-access" for commands outside the workspace) or split the card`,
+      denied,
+      settleRunCost(run, usage, undefined, meta),
+    );
+  }
   const ok = result.exitCode === 0 && stream.lastTurn === 'completed';
-  if (ok) return cliResult(run, { summary: stream.lastMessage, usage, meta });
+  if (ok) return cliResult(run, { summary: stream.lastMessage, usage, meta, ...(session && { session }) });
 
   if (stream.events === 0) {
     if (result.exitCode !== 0) {
       const err = messageTail(run, result.stderr || result.stdout);
-      if (AUTH_FAILURE.test(err)) throw agentConfigError(`${run.label}: Codex could not authenticate: ${err} (list OPENAI_API_KEY in the agent's "env" and set it on the worker, or log in as the worker's user)`);
+      if (AUTH_FAILURE.test(err)) throw agentConfigError(`${run.label}: Codex could not authenticate: ${err} (${CODEX_KEY_HINT})`);
       throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} ${exitDescription(result)}${err ? `: ${err}` : ' (no output)'}`, { nonRetryable: false });
     }
     const out = messageTail(run, result.stdout);
@@ -190,8 +253,10 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
   }
   const cost = settleRunCost(run, usage, undefined, meta);
   const why = errors.length > 0 ? errors[errors.length - 1]! : messageTail(run, result.stderr);
+  const status = codexApiStatus(why);
+  if (status !== undefined) throw apiStatusFailure(run, status, why, CODEX_KEY_HINT, cost);
   if (AUTH_FAILURE.test(why)) {
-    throw agentConfigError(`${run.label}: Codex could not authenticate: ${why} (list OPENAI_API_KEY in the agent's "env" and set it on the worker, or log in as the worker's user)`);
+    throw agentConfigError(`${run.label}: Codex could not authenticate: ${why} (${CODEX_KEY_HINT})`);
   }
   const how = stream.lastTurn === 'failed' ? 'turn failed' : stream.lastTurn === undefined ? 'ended without completing a turn' : exitDescription(result);
   throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} failed (${how}, ${exitDescription(result)})${why ? `: ${why}` : ''}`, { nonRetryable: false, cost });

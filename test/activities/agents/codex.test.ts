@@ -68,11 +68,11 @@ describe('codex agent', () => {
     expect(logs.some((l) => l.level === 'warn' && l.message.includes('no price for gpt-5-codex'))).toBe(true);
   });
 
-  it('fails a turn.failed run with a retryable AgentExitError quoting the failure', async () => {
+  it('fails a turn.failed run whose API gave up with a 500 with a retryable LlmApiError quoting the failure', async () => {
     const runOwner = createRunOwner(sb.deps);
     const err = await rejectionOf(runOwner(ownerInput(agent('turn-failed'))));
-    expect(err).toMatchObject({ type: 'AgentExitError', nonRetryable: false });
-    expect(err.message).toContain('turn failed');
+    expect(err).toMatchObject({ type: 'LlmApiError', nonRetryable: false });
+    expect(err.message).toContain('HTTP 500');
     expect(err.message).toContain('exceeded retry limit, last status: 500');
   });
 
