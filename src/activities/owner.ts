@@ -27,7 +27,8 @@ import { runCommandAgent } from './agents/command.js';
 import { runGemini } from './agents/gemini.js';
 import { runLlmAgent } from './agents/llm.js';
 import type { OwnerRunner } from './agents/run.js';
-import { assertAbsolute, temporalHooks, type ActivityDeps } from './context.js';
+import { assertAbsolute, temporalHooks, type ActivityDeps, type ActivityHooks } from './context.js';
+import { agentUnavailable } from './agents/availability.js';
 import { ActivityErrorType, agentConfigError, agentFailure } from './errors.js';
 import { openOwnerWorktree, settleOwnerCommit, type AttemptWorktree } from './repository/attempt.js';
 import { asActivityFailure } from './repository/errors.js';
@@ -90,13 +91,16 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
     const root = ownerRootDir(deps, input);
     const recorded = await readBesideWorkspace(root, input.workspace, OWNER_RECORD, (t) => OwnerResultSchema.parse(JSON.parse(t)));
     if (recorded) return recorded;
-    let agent: AgentConfig = input.agent; // a command agent validates its own config (protocol messages)
-    if (kind !== 'command') {
-      const parsed = AgentSchema.safeParse(input.agent);
-      if (!parsed.success) throw agentConfigError(`card ${input.card.id}: invalid ${kind} agent config: ${formatIssues(parsed.error.issues)}`);
+    const hooks = (deps.hooks ?? temporalHooks)();
+    const routed = await routeToAvailable(deps, input, hooks);
+    const runKind = routed.agent.kind;
+    const chosenRunner = OWNER_KINDS[runKind] as OwnerRunner<AgentConfig['kind']>;
+    let agent: AgentConfig = routed.agent; // a command agent validates its own config (protocol messages)
+    if (runKind !== 'command') {
+      const parsed = AgentSchema.safeParse(routed.agent);
+      if (!parsed.success) throw agentConfigError(`card ${input.card.id}: invalid ${runKind} agent config: ${formatIssues(parsed.error.issues)}`);
       agent = parsed.data;
     }
-    const hooks = (deps.hooks ?? temporalHooks)();
     let worktree: AttemptWorktree | undefined;
     if (input.repository) {
       const repository = input.repository;
@@ -106,7 +110,8 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
         },
       );
     }
-    let result = await runner(deps, input, agent, worktree);
+    let result = await chosenRunner(deps, { ...input, agent }, agent, worktree);
+    if (routed.name !== undefined) result = { ...result, agentName: routed.name };
     if (worktree) {
       const secrets = secretsOf(deps.workerEnv ?? process.env);
       const wt = worktree;
@@ -120,6 +125,28 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
   };
 }
 
+/**
+ * The agent to run: `input.agent`, or for a pooled card (`input.ownerCandidates`) the first candidate this
+ * worker can run (src/activities/agents/availability.ts), each skipped one logged as a warning naming why.
+ * When none is available the planned one runs, and fails with its own explanation.
+ */
+async function routeToAvailable(deps: ActivityDeps, input: OwnerInput, hooks: ActivityHooks): Promise<{ agent: AgentConfig; name?: string }> {
+  const candidates = input.ownerCandidates;
+  if (!candidates || candidates.length === 0) return { agent: input.agent };
+  const workerEnv = deps.workerEnv ?? process.env;
+  const skipped: string[] = [];
+  for (const c of candidates) {
+    const why = OWNER_KINDS[c.agent.kind] ? await agentUnavailable(c.agent, deps.baseDir, workerEnv) : `unknown agent kind "${String(c.agent.kind)}"`;
+    if (why === undefined) return { agent: c.agent, name: c.name };
+    skipped.push(c.name);
+    hooks.log?.warn(`card ${input.card.id}: owner agent "${c.name}" skipped on this worker: ${why}`, { cardId: input.card.id, agent: c.name, reason: why });
+  }
+  hooks.log?.warn(`card ${input.card.id}: no owner candidate is available on this worker (${skipped.join(', ')}); running "${candidates[0]!.name}" anyway`, {
+    cardId: input.card.id,
+  });
+  return { agent: candidates[0]!.agent, name: candidates[0]!.name };
+}
+
 // ---- The owner record: one agent run per attempt, even when the worker dies after it --------------------
 
 /** The recorded owner result, every field of `OwnerResult` (a retry must return a result equal to the first). */
@@ -131,6 +158,7 @@ const OwnerResultSchema = z.object({
   git: z
     .object({ branch: z.string(), baseCommit: z.string(), headCommit: z.string(), deleted: z.array(z.string()).optional() })
     .optional(),
+  agentName: z.string().optional(),
 });
 
 /** Compile-time guard: a field added to `OwnerResult` but not to the record's schema would be dropped by a retry. */

@@ -103,6 +103,12 @@ export interface OwnerInput {
   budgetUsd?: number;
   /** The squad's price table (USD per million tokens); without it USD is what the agent reports, or 0. */
   pricing?: Pricing;
+  /**
+   * A pooled owner's candidates (`CardPlan.ownerCandidates`, src/domain/routing.ts), `agent` first: the
+   * owner activity runs the first one whose binary and API key the worker has, skipping the others with a
+   * warning (`OwnerResult.agentName` names the one that ran).
+   */
+  ownerCandidates?: { name: string; agent: AgentConfig }[];
 }
 
 /**
@@ -122,10 +128,12 @@ export interface OwnerResult {
   artifacts: string[];
   summary: string;
   cost: Cost;
-  /** The agent session of the run, when the agent kind reports one (`claude-code`). */
+  /** The agent session of the run, when the agent kind reports one (claude-code, codex, gemini). */
   session?: AgentSession;
   /** With a repository: the attempt's branch and commits; `artifacts` are then the files it changed. */
   git?: AttemptGit;
+  /** With `OwnerInput.ownerCandidates`: the candidate that ran (another than the planned one when that was skipped). */
+  agentName?: string;
 }
 
 /** Input of the verification activity. */

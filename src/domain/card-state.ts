@@ -43,6 +43,11 @@ export interface CardPlan {
   agent: AgentConfig;
   /** Owner agent name (a key of `squad.agents`). */
   agentName: string;
+  /**
+   * A pooled owner (src/domain/routing.ts): `agentName` first, then the other pool members and the fallback,
+   * each with its config — the order a worker tries them when an agent's binary or key is missing there.
+   */
+  ownerCandidates?: { name: string; agent: AgentConfig }[];
   typeConfig: CardTypeConfig;
   /** Cost alert threshold, USD. */
   costAlertUsd: number;

@@ -8,6 +8,7 @@ export * from './graph.js';
 export * from './ids.js';
 export * from './lifecycle.js';
 export * from './pricing.js';
+export * from './routing.js';
 export * from './squad.js';
 export * from './validate.js';
 export * from './review.js';

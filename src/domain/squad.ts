@@ -417,10 +417,30 @@ export const VerificationSchema = z.object({
 /** Verification settings of a card type. */
 export type VerificationConfig = z.infer<typeof VerificationSchema>;
 
+/**
+ * A weighted pool of owner agents (issue 11): each card of the type goes to one member, chosen by a hash of
+ * its backlog and card id with probability weight / total (src/domain/routing.ts); `fallback` is tried
+ * after every member when a worker lacks their binaries or keys.
+ */
+export const OwnerPoolSchema = z.object({
+  pool: z
+    .array(z.object({ agent: z.string().min(1), weight: z.number().positive().finite() }))
+    .min(1)
+    .refine((members) => new Set(members.map((m) => m.agent)).size === members.length, { error: 'an agent is listed twice in the pool' }),
+  fallback: z.string().min(1).optional(),
+});
+/** A weighted pool of owner agents. */
+export type OwnerPool = z.infer<typeof OwnerPoolSchema>;
+
+/** A card type's owner: an agent name (a key of `squad.agents`), or a weighted pool of them. */
+export const OwnerRefSchema = z.union([z.string().min(1), OwnerPoolSchema]);
+/** A card type's owner: an agent name or a pool. */
+export type OwnerRef = z.infer<typeof OwnerRefSchema>;
+
 /** How one card type is produced and validated. */
 export const CardTypeSchema = z.object({
-  /** Name of the owner agent (a key of `squad.agents`). */
-  owner: z.string().min(1),
+  /** The owner agent (a key of `squad.agents`), or a weighted pool of them (`OwnerPoolSchema`). */
+  owner: OwnerRefSchema,
   verification: VerificationSchema.default({ required_evidence: [], extra_red_flags: [] }),
   judge: JudgeSchema,
   qa: z.object({ checks: z.array(QaCheckSchema).default([]) }).default({ checks: [] }),

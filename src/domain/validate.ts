@@ -16,6 +16,7 @@ import { findCycles, type GraphNode } from './graph.js';
 import { BACKLOG_ID_PATTERN, CARD_ID_PATTERN } from './ids.js';
 import { branchNameProblem, integrationBranchName, type RepositoryTarget } from './repository.js';
 import { findPrice } from './pricing.js';
+import { ownerNames, routeOwner } from './routing.js';
 import { SquadSchema, type AgentConfig, type SquadConfig } from './squad.js';
 
 /** One problem found in a backlog: where (file, card, field) and what. */
@@ -224,13 +225,17 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   });
   if (squad) {
     for (const [type, cfg] of Object.entries(squad.card_types)) {
-      if (!own(squad.agents, cfg.owner)) {
+      const ownerField = (i: number, isFallback: boolean): string =>
+        typeof cfg.owner === 'string' ? 'owner' : isFallback ? 'owner.fallback' : `owner.pool[${i}].agent`;
+      ownerNames(cfg.owner).forEach((name, i) => {
+        if (own(squad.agents, name)) return;
+        const isFallback = typeof cfg.owner !== 'string' && i === cfg.owner.pool.length;
         issues.push({
           file: squadFile,
-          field: `${squadPrefix}card_types.${type}.owner`,
-          message: `unknown owner agent "${cfg.owner}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})`,
+          field: `${squadPrefix}card_types.${type}.${ownerField(i, isFallback)}`,
+          message: `unknown owner agent "${name}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})`,
         });
-      }
+      });
       if (cfg.judge.kind === 'rubric') {
         cfg.judge.criteria.forEach((c, k) => {
           if (c.check.type !== 'regex') return;
@@ -281,11 +286,16 @@ const MAX_TURNS_FLAG: Partial<Record<AgentConfig['kind'], string>> = { 'claude-c
  */
 function cardMaxTurnsProblem(card: BacklogCard, squad: SquadConfig): string | undefined {
   if (card.max_turns === undefined) return undefined;
-  const name = card.owner ?? own(squad.card_types, card.type)?.owner;
-  const agent = name !== undefined ? own(squad.agents, name) : undefined;
-  if (!agent || MAX_TURNS_FLAG[agent.kind]) return undefined;
-  const why = agent.kind === 'gemini' ? 'gemini has no max-turns flag (its turn limit is the maxSessionTurns setting)' : `${agent.kind} agents have no max-turns flag`;
-  return `not supported by owner agent "${name}": ${why}; remove it, or give the card a claude-code owner`;
+  const typeOwner = own(squad.card_types, card.type)?.owner;
+  // A pooled type may hand the card to any member (or the fallback): every one must honour the limit.
+  const names = card.owner !== undefined ? [card.owner] : typeOwner !== undefined ? ownerNames(typeOwner) : [];
+  for (const name of names) {
+    const agent = own(squad.agents, name);
+    if (!agent || MAX_TURNS_FLAG[agent.kind]) continue;
+    const why = agent.kind === 'gemini' ? 'gemini has no max-turns flag (its turn limit is the maxSessionTurns setting)' : `${agent.kind} agents have no max-turns flag`;
+    return `not supported by owner agent "${name}": ${why}; remove it, or give the card a claude-code owner`;
+  }
+  return undefined;
 }
 
 /** The model an owner agent runs, when its config names one (`command` agents never do). */
@@ -334,7 +344,7 @@ function agentKindIssues(squad: SquadConfig, backlog: BacklogFile, squadFile: st
       priced.push({ field: `${prefix}card_types.${type}.debugger.model`, model: cfg.debugger.model });
     }
     if (cfg.judge.kind !== 'llm' || cfg.judge.allow_owner_model) continue;
-    const owners = new Set([cfg.owner, ...backlog.cards.filter((c) => c.type === type && c.owner && c.status !== 'DONE').map((c) => c.owner!)]);
+    const owners = new Set([...ownerNames(cfg.owner), ...backlog.cards.filter((c) => c.type === type && c.owner && c.status !== 'DONE').map((c) => c.owner!)]);
     for (const owner of owners) {
       const ownerModel = agentModel(squad.agents[owner]);
       for (const m of models) {
@@ -434,7 +444,8 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
     .filter((c) => c.type !== CORRECTION_TYPE && c.status !== 'DONE')
     .map((c) => {
       const typeConfig = squad.card_types[c.type]!;
-      const agentName = c.owner ?? typeConfig.owner;
+      const route = c.owner !== undefined ? undefined : routeOwner(typeConfig.owner, backlogId, c.id);
+      const agentName = c.owner ?? route!.chosen;
       return {
         backlogId,
         card: {
@@ -449,6 +460,7 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
         },
         agent: squad.agents[agentName]!,
         agentName,
+        ...(route && route.order.length > 1 && { ownerCandidates: route.order.map((name) => ({ name, agent: squad.agents[name]! })) }),
         typeConfig,
         costAlertUsd: squad.cost_alert_usd,
         priorAttempts: c.attempt,
