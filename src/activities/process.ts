@@ -43,6 +43,53 @@ export interface RunProcessOptions {
   maxOutputBytes?: number;
   /** Time between SIGTERM and SIGKILL when the group is killed, ms (default 2 000). */
   killGraceMs?: number;
+  /**
+   * Resource limits of the whole process group, checked every `tickMs` (Linux `/proc`; see
+   * `groupUsage`): past one the group is killed and `limitExceeded` names it.
+   */
+  limits?: GroupLimits;
+}
+
+/** Limits of a process group: CPU seconds (user + system, reaped children included) and resident memory. */
+export interface GroupLimits {
+  cpuSeconds?: number;
+  memoryMb?: number;
+}
+
+/** A group limit that was hit: which, what was used and the limit (CPU seconds, or MB of resident memory). */
+export interface LimitExceeded {
+  limit: 'cpu_seconds' | 'memory_mb';
+  used: number;
+  max: number;
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ; 100 on every Linux architecture Node runs on). */
+const USER_HZ = 100;
+/** Bytes per page of `/proc/<pid>/stat` rss. */
+const PAGE_BYTES = 4096;
+
+/**
+ * What the processes of group `pgid` use now, from `/proc/<pid>/stat`: CPU seconds (utime + stime +
+ * cutime + cstime — the last two count children already reaped) and resident memory, MB. Undefined where
+ * there is no `/proc` (the limits are then not enforced). Rlimits are no alternative: they are per process,
+ * and an address-space or data limit crashes runtimes that reserve memory up front (Bun, V8).
+ */
+export async function groupUsage(pgid: number): Promise<{ cpuSeconds: number; memoryMb: number } | undefined> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const entries = await readdir('/proc').catch(() => undefined);
+  if (!entries) return undefined;
+  let ticks = 0;
+  let pages = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // "pid (comm) state ppid pgrp …": comm may hold spaces, so split after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    pages += Number(fields[21]);
+  }
+  return { cpuSeconds: ticks / USER_HZ, memoryMb: (pages * PAGE_BYTES) / (1024 * 1024) };
 }
 
 /** The outcome of one `runProcess` call. A process that ran and failed is a result, not an error. */
@@ -63,6 +110,8 @@ export interface ProcessResult {
   timedOut: boolean;
   /** True when the group was killed because `signal` was aborted. */
   cancelled: boolean;
+  /** Set when the group was killed because it passed one of `limits`. */
+  limitExceeded?: LimitExceeded;
   /** Wall-clock duration, ms. */
   durationMs: number;
 }
@@ -271,6 +320,7 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
         stderrTruncated: stderr.truncated,
         timedOut,
         cancelled,
+        ...(limitExceeded && { limitExceeded }),
         durationMs: Math.round(performance.now() - started),
       });
     };
@@ -302,12 +352,33 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
       killGroup();
     };
 
+    let limitExceeded: LimitExceeded | undefined;
+    let sampling = false;
+    const checkLimits = async (): Promise<void> => {
+      const limits = opts.limits;
+      if (!limits || pgid === undefined || sampling || killing || exited) return;
+      sampling = true;
+      try {
+        const used = await groupUsage(pgid);
+        if (!used || killing || exited) return;
+        if (limits.cpuSeconds !== undefined && used.cpuSeconds > limits.cpuSeconds) {
+          limitExceeded = { limit: 'cpu_seconds', used: Math.round(used.cpuSeconds * 10) / 10, max: limits.cpuSeconds };
+        } else if (limits.memoryMb !== undefined && used.memoryMb > limits.memoryMb) {
+          limitExceeded = { limit: 'memory_mb', used: Math.round(used.memoryMb), max: limits.memoryMb };
+        }
+        if (limitExceeded) killGroup();
+      } finally {
+        sampling = false;
+      }
+    };
+
     const ticker = setInterval(() => {
       try {
         opts.onTick?.(Math.round(performance.now() - started));
       } catch {
         // A failing heartbeat must not take the run down; Temporal reports missed heartbeats itself.
       }
+      void checkLimits();
     }, tickMs);
 
     child.once('error', (err: NodeJS.ErrnoException) => {

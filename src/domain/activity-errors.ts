@@ -34,6 +34,9 @@ import type { Cost } from './cost.js';
  *   `permission_denials`, a Codex patch or command rejected by its sandbox, a Gemini tool its approval mode
  *   leaves out); the message and `AgentFailureDetails.deniedTools` name the tools. The same configuration
  *   would be denied again: widen `permission_mode` / `sandbox` / `approval_mode` or split the card.
+ * - `AgentResourceLimitError` — non-retryable: the run passed one of its agent's `limits` (`cpu_seconds`,
+ *   `memory_mb` of its process group — which was killed —, or `max_output_tokens` reported); the message
+ *   names the limit, what was used and the cost is in `details[0]` when known.
  * - `AgentToolError` — retryable: a tool the agent ran failed fatally (Gemini exit 54).
  * - `AgentCancelledError` — retryable: the agent reported that it was cancelled (Gemini exit 130, SIGINT)
  *   although squadflow did not cancel it — a user or the machine interrupted it; a new try may finish.
@@ -67,6 +70,7 @@ export const ActivityErrorType = {
   AgentBudgetExceededError: 'AgentBudgetExceededError',
   AgentInputError: 'AgentInputError',
   AgentPermissionError: 'AgentPermissionError',
+  AgentResourceLimitError: 'AgentResourceLimitError',
   AgentToolError: 'AgentToolError',
   AgentCancelledError: 'AgentCancelledError',
   LlmApiError: 'LlmApiError',
@@ -90,6 +94,7 @@ export const NON_RETRYABLE_ACTIVITY_ERRORS: readonly ActivityErrorType[] = [
   ActivityErrorType.AgentBudgetExceededError,
   ActivityErrorType.AgentInputError,
   ActivityErrorType.AgentPermissionError,
+  ActivityErrorType.AgentResourceLimitError,
   ActivityErrorType.LlmRequestError,
   ActivityErrorType.JudgeOutputError,
   ActivityErrorType.ValidatorConfigError,

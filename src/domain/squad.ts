@@ -117,6 +117,19 @@ const CliAgentFields = {
       error: 'secret-looking variables (…KEY, …TOKEN, …SECRET, …) must not be given as values: pass them through from the worker by name in "env"',
     }),
   api_key: NoApiKeyValue,
+  /**
+   * Resource limits of one run (seed 003): `cpu_seconds` and `memory_mb` of the agent's whole process group
+   * (sampled from /proc at every heartbeat; past one the group is killed), `max_output_tokens` of the tokens
+   * the agent reports. A limit hit is a non-retryable `AgentResourceLimitError` naming the limit.
+   */
+  limits: z
+    .object({
+      cpu_seconds: z.number().positive().finite().optional(),
+      memory_mb: z.number().positive().finite().optional(),
+      max_output_tokens: z.number().int().positive().optional(),
+    })
+    .strict()
+    .optional(),
 };
 
 /** Refuses `max_turns` for a CLI that has no such flag (rather than silently ignoring the limit). */

@@ -87,6 +87,14 @@ describe('claude-code owner against the real Claude Code CLI', () => {
     expect(err.message).toContain('--max-budget-usd 0.01');
   });
 
+  it('refuses a run past limits.max_output_tokens with a non-retryable AgentResourceLimitError carrying the cost', async () => {
+    c = await contract('claude-code', WRITE_THEN_ANSWER, { limits: { max_output_tokens: 500 } });
+    const err = await rejectionOf(c.run());
+    expect(err).toMatchObject({ type: 'AgentResourceLimitError', nonRetryable: true });
+    expect(err.message).toContain('550 output tokens reported > 500');
+    expect(err.details[0].cost.outputTokens).toBe(550);
+  });
+
   it('kills a run hanging on the API when the activity is cancelled', async () => {
     const abort = new AbortController();
     c = await contract('claude-code', [{ kind: 'hang' }], {}, { signal: abort.signal });

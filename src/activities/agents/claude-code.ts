@@ -194,7 +194,7 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
   };
   const denied = (r.permission_denials ?? []).map((d) => d.tool_name);
   const failed = r.is_error || r.subtype.startsWith('error') || denied.length > 0;
-  if (!failed) return cliResult(run, outcome);
+  if (!failed) return cliResult(run, outcome, agent.limits?.max_output_tokens);
 
   const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
   if (typeof r.api_error_status === 'number') {

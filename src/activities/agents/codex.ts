@@ -240,7 +240,7 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
     );
   }
   const ok = result.exitCode === 0 && stream.lastTurn === 'completed';
-  if (ok) return cliResult(run, { summary: stream.lastMessage, usage, meta, ...(session && { session }) });
+  if (ok) return cliResult(run, { summary: stream.lastMessage, usage, meta, ...(session && { session }) }, agent.limits?.max_output_tokens);
 
   if (stream.events === 0) {
     if (result.exitCode !== 0) {

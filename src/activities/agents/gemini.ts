@@ -175,7 +175,7 @@ export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent) => {
     );
   }
   if (result.exitCode === 0 && out && out.error === undefined) {
-    return cliResult(run, { summary: out.response, usage: out.usage, ...(session && { session, meta: { sessionId: session.id } }) });
+    return cliResult(run, { summary: out.response, usage: out.usage, ...(session && { session, meta: { sessionId: session.id } }) }, agent.limits?.max_output_tokens);
   }
   if (result.exitCode === 0 && !out) {
     const tailOut = messageTail(run, result.stdout);

@@ -177,6 +177,12 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
       },
       tickMs: run.deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,
       killGraceMs: run.deps.killGraceMs,
+      ...(agent.limits && {
+        limits: {
+          ...(agent.limits.cpu_seconds !== undefined && { cpuSeconds: agent.limits.cpu_seconds }),
+          ...(agent.limits.memory_mb !== undefined && { memoryMb: agent.limits.memory_mb }),
+        },
+      }),
     });
   } catch (err) {
     if (err instanceof SpawnError) {
@@ -186,6 +192,14 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
     throw err;
   }
   if (result.cancelled) throw cancellationError(run.hooks.cancellationSignal, `${run.label} ("${cmd}")`);
+  if (result.limitExceeded) {
+    const { limit, used, max } = result.limitExceeded;
+    throw agentFailure(
+      ActivityErrorType.AgentResourceLimitError,
+      `${run.label} passed its ${limit} limit (${used} > ${max}${limit === 'memory_mb' ? ' MB resident' : ' CPU seconds'}): its process group was killed; raise "limits.${limit}" or split the card`,
+      { nonRetryable: true },
+    );
+  }
   if (result.timedOut) {
     const err = messageTail(run, result.stderr);
     throw agentFailure(
@@ -241,13 +255,21 @@ export function settleRunCost(run: AgentRun, usage: readonly ModelUsage[], repor
 }
 
 /**
- * The owner result of a CLI run: every regular file in the workspace (see files.ts `listWorkspaceFiles`)
+ * The owner result of a CLI run (refused as a non-retryable `AgentResourceLimitError`, with its cost, when
+ * the reported output tokens pass `maxOutputTokens` — the agent's `limits.max_output_tokens`): every regular file in the workspace (see files.ts `listWorkspaceFiles`)
  * as artifacts (in a repository's worktree none: owner.ts sets the attempt's changed files) — with any secret value the agent wrote into them redacted in place (and a warning) —, the
  * agent's final message as summary (redacted, at most `MAX_SUMMARY_CHARS`), the settled cost, and the
  * agent session when the kind reported one.
  */
-export async function cliResult(run: AgentRun, outcome: RunOutcome): Promise<OwnerResult> {
+export async function cliResult(run: AgentRun, outcome: RunOutcome, maxOutputTokens?: number): Promise<OwnerResult> {
   const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
+  if (maxOutputTokens !== undefined && cost.outputTokens > maxOutputTokens) {
+    throw agentFailure(
+      ActivityErrorType.AgentResourceLimitError,
+      `${run.label} passed its max_output_tokens limit (${cost.outputTokens} output tokens reported > ${maxOutputTokens}); raise "limits.max_output_tokens" or split the card`,
+      { nonRetryable: true, cost },
+    );
+  }
   // In a worktree the artifacts are the attempt's changed files, and owner.ts redacts and commits them.
   if (run.input.repository) return { artifacts: [], summary: summaryOf(run, outcome.summary), cost, ...(outcome.session && { session: outcome.session }) };
   const { files, truncated } = await listWorkspaceFiles(run.workspace);
