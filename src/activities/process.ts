@@ -35,6 +35,8 @@ export interface RunProcessOptions {
   timeoutMs: number;
   /** Aborting it kills the whole process group and sets `cancelled` (Temporal activity cancellation). */
   signal?: AbortSignal;
+  /** Called with every chunk of stdout as it arrives (UTF-8; a chunk may end mid-line). */
+  onStdout?: (chunk: string) => void;
   /** Called every `tickMs` while the process runs, with the elapsed time in ms (used for heartbeats). */
   onTick?: (elapsedMs: number) => void;
   /** Interval of `onTick`, ms (default 2 000). */
@@ -281,7 +283,17 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
     });
     const stdout = new TailBuffer(maxOutput);
     const stderr = new TailBuffer(maxOutput);
-    child.stdout!.on('data', (c: Buffer) => stdout.push(c));
+    const decoder = new TextDecoder();
+    child.stdout!.on('data', (c: Buffer) => {
+      stdout.push(c);
+      if (opts.onStdout) {
+        try {
+          opts.onStdout(decoder.decode(c, { stream: true }));
+        } catch {
+          // A failing observer must not take the run down.
+        }
+      }
+    });
     child.stderr!.on('data', (c: Buffer) => stderr.push(c));
 
     let timedOut = false;

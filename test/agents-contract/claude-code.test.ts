@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
-import { contract, PRICING, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
+import { contract, heartbeatWhere, PRICING, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
 let c: Contract | undefined;
 afterEach(async () => {
@@ -93,6 +93,20 @@ describe('claude-code owner against the real Claude Code CLI', () => {
     expect(err).toMatchObject({ type: 'AgentResourceLimitError', nonRetryable: true });
     expect(err.message).toContain('550 output tokens reported > 500');
     expect(err.details[0].cost.outputTokens).toBe(550);
+  });
+
+  it('heartbeats the live progress of its stream (turns, tokens, last tool) while the run goes on', async () => {
+    const abort = new AbortController();
+    // The tool call, then a turn that never answers: the run is mid-way while the test reads its heartbeats.
+    c = await contract('claude-code', [WRITE_THEN_ANSWER[0]!, { kind: 'hang' }], {}, { signal: abort.signal });
+    const running = rejectionOf(c.run());
+    await c.stub.waitForTurns(2);
+    const beat = await heartbeatWhere(c, (d) => d?.progress?.lastTool === 'Write');
+    expect(beat).toMatchObject({ phase: 'owner', progress: { lastTool: 'Write' } });
+    expect(beat.progress.turns).toBeGreaterThanOrEqual(1);
+    expect(beat.progress.inputTokens).toBeGreaterThanOrEqual(20_000); // 12 000 input + 8 000 cache reads of the first turn
+    abort.abort(new CancelledFailure('CANCELLED'));
+    expect(await running).toBeInstanceOf(CancelledFailure);
   });
 
   it('kills a run hanging on the API when the activity is cancelled', async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
-import { contract, PRICING, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
+import { contract, heartbeatWhere, PRICING, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
 let c: Contract | undefined;
 afterEach(async () => {
@@ -56,6 +56,18 @@ describe('codex owner against the real Codex CLI', () => {
     const err = await rejectionOf(c.run());
     expect(err).toMatchObject({ type, nonRetryable });
     expect(err.message).toContain(`HTTP ${status}`);
+  });
+
+  it('heartbeats the live progress of its stream (turns, tokens, last tool) while the run goes on', async () => {
+    const abort = new AbortController();
+    // The tool call, then a turn that never answers: the run is mid-way while the test reads its heartbeats.
+    c = await contract('codex', [WRITE_THEN_ANSWER[0]!, { kind: 'hang' }], {}, { signal: abort.signal });
+    const running = rejectionOf(c.run());
+    await c.stub.waitForTurns(2);
+    const beat = await heartbeatWhere(c, (d) => d?.progress?.lastTool === 'apply_patch');
+    expect(beat).toMatchObject({ phase: 'owner', progress: { lastTool: 'apply_patch' } });
+    abort.abort(new CancelledFailure('CANCELLED'));
+    expect(await running).toBeInstanceOf(CancelledFailure);
   });
 
   it('kills a run hanging on the API when the activity is cancelled', async () => {

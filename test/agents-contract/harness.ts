@@ -172,3 +172,12 @@ export async function processesIn(dir: string): Promise<number[]> {
   }
   return pids;
 }
+
+/** Resolves with the first heartbeat whose details satisfy `match` (polls the recorded beats; the test timeout bounds it). */
+export async function heartbeatWhere(c: Contract, match: (details: any) => boolean): Promise<any> {
+  for (;;) {
+    const hit = c.recorder.beats.find(match);
+    if (hit !== undefined) return hit;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

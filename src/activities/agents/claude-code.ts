@@ -1,14 +1,17 @@
 /**
  * The `claude-code` agent kind: Claude Code in headless mode.
  *
- * **Command.** `<binary> -p --output-format json --permission-mode <permission_mode> [--model <model>]
+ * **Command.** `<binary> -p --output-format stream-json --verbose --permission-mode <permission_mode> [--model <model>]
  * [--max-turns <card max_turns, else agent max_turns>] [--max-budget-usd <OwnerInput.budgetUsd>]
  * <extra_args…>`, in the attempt
  * workspace, with the owner prompt (prompt.ts) on stdin, in its own process group, with the explicit
  * environment of run.ts `cliEnv` (Claude Code authenticates with `ANTHROPIC_API_KEY` only when the config
  * lists it in `env`, else with the login stored under HOME).
  *
- * **Result.** One JSON object on stdout (Claude Code's result message): `type: "result"`, `subtype`
+ * **Stream.** One JSON event per line, read as it arrives (`claudeProgress`: turns, tokens, last tool —
+ * carried by every heartbeat); the last line is the result message.
+ *
+ * **Result.** The last JSON object on stdout (Claude Code's result message): `type: "result"`, `subtype`
  * (`success`, `error_max_turns`, `error_max_budget_usd`, `error_during_execution`, …), `is_error`, `result`
  * (the final message), `session_id`, `num_turns`, `usage` (`input_tokens`, `output_tokens`,
  * `cache_creation_input_tokens`, `cache_read_input_tokens`), `total_cost_usd`, and `modelUsage` (per model:
@@ -36,7 +39,7 @@ import type { ModelUsage } from '../../domain/pricing.js';
 import type { ClaudeCodeAgentConfig } from '../../domain/squad.js';
 import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from '../errors.js';
 import { ownerPrompt } from './prompt.js';
-import { apiStatusFailure, AUTH_FAILURE, cliResult, exitDescription, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner, type RunOutcome } from './run.js';
+import { apiStatusFailure, AUTH_FAILURE, cliResult, exitDescription, jsonLine, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner, type RunOutcome } from './run.js';
 
 const Tokens = z.number().int().nonnegative();
 
@@ -98,12 +101,32 @@ export function maxTurnsOf(agent: ClaudeCodeAgentConfig, input: Pick<OwnerInput,
  * agent), `--max-budget-usd` from `input.budgetUsd` (USD, rounded to 6 decimals).
  */
 export function claudeArgs(agent: ClaudeCodeAgentConfig, input: Pick<OwnerInput, 'card' | 'budgetUsd'>): string[] {
-  const args = ['-p', '--output-format', 'json', '--permission-mode', agent.permission_mode];
+  const args = ['-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', agent.permission_mode];
   if (agent.model !== undefined) args.push('--model', agent.model);
   const maxTurns = maxTurnsOf(agent, input);
   if (maxTurns !== undefined) args.push('--max-turns', String(maxTurns));
   if (input.budgetUsd !== undefined) args.push('--max-budget-usd', String(roundUsd(input.budgetUsd)));
   return args;
+}
+
+/**
+ * Reads one stream-json event into the run's progress: an `assistant` message is a turn (counted once per
+ * message id), its `usage` tokens and its last `tool_use` name.
+ */
+export function claudeProgress(line: string, p: AgentProgress, ids = new Set<string>()): void {
+  const ev = jsonLine(line);
+  if (!ev || typeof ev.type !== 'string') return;
+  p.lastEvent = ev.type;
+  if (ev.type !== 'assistant') return;
+  const msg = ev.message as { id?: string; content?: { type?: string; name?: string }[]; usage?: Record<string, number> } | undefined;
+  if (msg?.id !== undefined && !ids.has(msg.id)) {
+    ids.add(msg.id);
+    p.turns++;
+    const u = msg.usage ?? {};
+    p.inputTokens += (u.input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
+    p.outputTokens += u.output_tokens ?? 0;
+  }
+  for (const block of msg?.content ?? []) if (block.type === 'tool_use' && block.name) p.lastTool = block.name;
 }
 
 /** Tokens per model of a result: `modelUsage` when present, else `usage` under the configured model. */
@@ -141,7 +164,14 @@ export function claudeSession(r: ClaudeResult): AgentSession | undefined {
 
 /** Parses Claude Code's stdout: the result object, or why there is none (empty, not JSON, wrong shape). */
 export function parseClaudeResult(stdout: string): { ok: true; result: ClaudeResult } | { ok: false; why: string } {
-  const json = lastJsonObject(stdout);
+  // stream-json: the result message is the last `"type":"result"` line; plain json: the whole text.
+  const lines = stdout.split('\n');
+  let json: Record<string, unknown> | undefined;
+  for (let i = lines.length - 1; i >= 0 && !json; i--) {
+    const ev = jsonLine(lines[i]!);
+    if (ev?.type === 'result') json = ev;
+  }
+  json ??= lastJsonObject(stdout);
   if (!json) return { ok: false, why: stdout.trim() === '' ? 'wrote nothing on stdout' : 'did not write a JSON result object on stdout' };
   const parsed = ClaudeResultSchema.safeParse(json);
   if (!parsed.success) {
@@ -168,6 +198,10 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
     args: claudeArgs(agent, input),
     prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
     installHint: CLAUDE_INSTALL_HINT,
+    onLine: (() => {
+      const ids = new Set<string>();
+      return (line: string, p: AgentProgress) => claudeProgress(line, p, ids);
+    })(),
   });
   const parsed = parseClaudeResult(result.stdout);
   if (!parsed.ok) {

@@ -12,7 +12,8 @@
  * `output_tokens`), `turn.failed` (`error.message`), `item.started|updated|completed` with `item.type`
  * `agent_message` (`text`), `command_execution` (`command`, `exit_code`, `status`), `file_change`
  * (`changes[].path`, `kind`), `reasoning`, `error` (`message`) …, and top-level `error` (`message`).
- * Lines that are not JSON objects are ignored; unknown events and items too. The run succeeded when the
+ * Lines that are not JSON objects are ignored; unknown events and items too. The stream is read as it
+ * arrives (`codexProgress`: turns, tokens, last tool — carried by every heartbeat). The run succeeded when the
  * process exited 0 and the last turn event is `turn.completed`.
  *
  * **Cost.** Codex reports tokens, no USD and no model: the tokens of every turn are summed and priced as
@@ -33,7 +34,7 @@ import type { AgentSession } from '../../domain/attempt.js';
 import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from '../errors.js';
 import { redact } from '../secrets.js';
 import { ownerPrompt } from './prompt.js';
-import { apiStatusFailure, AUTH_FAILURE, cliResult, exitDescription, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner } from './run.js';
+import { apiStatusFailure, AUTH_FAILURE, cliResult, jsonLine, exitDescription, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
 
 /** Install hint for a missing binary. */
 export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
@@ -204,6 +205,27 @@ export function codexSession(s: CodexStream): AgentSession | undefined {
   return s.threadId !== undefined ? { id: s.threadId, turns: s.turnsCompleted } : undefined;
 }
 
+/**
+ * Reads one JSONL event into the run's progress: `turn.completed` is a turn with its usage; a started
+ * `command_execution` or `file_change` item is the last tool (`exec_command: <command>`, `apply_patch`).
+ */
+export function codexProgress(line: string, p: AgentProgress): void {
+  const ev = jsonLine(line);
+  const type = str(ev?.type);
+  if (!ev || type === undefined) return;
+  p.lastEvent = type;
+  if (type === 'turn.completed') {
+    const u = obj(ev.usage);
+    p.turns++;
+    p.inputTokens += num(u?.input_tokens);
+    p.outputTokens += num(u?.output_tokens);
+  } else if (type === 'item.started' || type === 'item.completed') {
+    const item = obj(ev.item);
+    if (item?.type === 'command_execution') p.lastTool = `exec_command: ${str(item.command) ?? ''}`.trim();
+    else if (item?.type === 'file_change') p.lastTool = 'apply_patch';
+  }
+}
+
 /** The run's tokens as one model's usage (Codex names no model: the configured one prices them). */
 export function codexUsage(s: CodexStream, model: string | undefined): ModelUsage[] {
   return [{ model, usage: { inputTokens: s.usage.inputTokens, outputTokens: s.usage.outputTokens, cacheReadTokens: s.usage.cacheReadTokens } }];
@@ -225,6 +247,7 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
     trailingArgs: ['-'],
     prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
     installHint: CODEX_INSTALL_HINT,
+    onLine: codexProgress,
   });
   const stream = parseCodexEvents(result.stdout);
   const meta = { threadId: stream.threadId, turns: stream.turnsCompleted, failedCommands: stream.failedCommands.length };

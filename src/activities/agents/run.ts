@@ -142,6 +142,37 @@ export interface CliInvocation {
   installHint: string;
   /** Variables the kind itself sets for every run (see `cliEnv`). */
   env?: Record<string, string>;
+  /**
+   * Reads one line of the agent's stdout stream as it arrives (Claude Code stream-json, Codex JSONL) into
+   * `progress`, which every heartbeat carries: what a long run is doing, in the Temporal UI's pending
+   * activity view. Must not throw (errors are ignored).
+   */
+  onLine?: (line: string, progress: AgentProgress) => void;
+}
+
+/** What a running agent has done so far, from its event stream: the `progress` of its heartbeat details. */
+export interface AgentProgress {
+  /** Model turns (assistant messages / completed turns) seen so far. */
+  turns: number;
+  /** Tokens reported so far (input including cache reads, output). */
+  inputTokens: number;
+  outputTokens: number;
+  /** The last tool the agent called: `Write`, `apply_patch`, `exec_command: npm test`. */
+  lastTool?: string;
+  /** Type of the last event read. */
+  lastEvent?: string;
+}
+
+/** A JSON object on one line, or undefined. */
+export function jsonLine(line: string): Record<string, unknown> | undefined {
+  const t = line.trim();
+  if (!t.startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(t);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -161,6 +192,23 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
   const env = cliEnv(run, agent, inv.env);
   const soft = softTimeoutWatcher(run, agent.soft_timeout_ms, agent.timeout_ms);
   run.hooks.heartbeat({ phase: 'owner', elapsedMs: 0 });
+  const progress: AgentProgress = { turns: 0, inputTokens: 0, outputTokens: 0 };
+  let seen = false;
+  let partial = '';
+  const onStdout = inv.onLine
+    ? (chunk: string): void => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) {
+          try {
+            inv.onLine!(line, progress);
+            seen = true;
+          } catch {
+            // progress is best effort
+          }
+        }
+      }
+    : undefined;
   let result: ProcessResult;
   try {
     result = await runProcess({
@@ -171,8 +219,9 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
       stdin: inv.prompt,
       timeoutMs: agent.timeout_ms,
       signal: run.hooks.cancellationSignal,
+      ...(onStdout && { onStdout }),
       onTick: (elapsedMs) => {
-        run.hooks.heartbeat({ phase: 'owner', elapsedMs });
+        run.hooks.heartbeat({ phase: 'owner', elapsedMs, ...(seen && { progress: { ...progress } }) });
         soft(elapsedMs);
       },
       tickMs: run.deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,

@@ -38,7 +38,7 @@ async function recorded(): Promise<{ argv: string[]; env: Record<string, string>
 }
 
 describe('claude-code agent', () => {
-  it('runs claude -p --output-format json in the workspace with turns, budget, model and extra args, the prompt on stdin', async () => {
+  it('runs claude -p --output-format stream-json --verbose in the workspace with turns, budget, model and extra args, the prompt on stdin', async () => {
     const runOwner = createRunOwner(sb.deps);
     await runOwner(
       ownerInput(agent('success', { model: 'claude-sonnet-4-5', max_turns: 12 }), {
@@ -48,7 +48,7 @@ describe('claude-code agent', () => {
     );
     const rec = await recorded();
     expect(rec.argv).toEqual([
-      '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits',
+      '-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits',
       '--model', 'claude-sonnet-4-5', '--max-turns', '12', '--max-budget-usd', '0.456789',
       '--scenario', 'success',
     ]);
@@ -105,7 +105,7 @@ describe('claude-code agent', () => {
     const runOwner = createRunOwner(sb.deps);
     await runOwner(ownerInput(agent('success', { max_turns: 40 }), { card: card({ maxTurns: 6 }) }));
     const rec = await recorded();
-    expect(rec.argv).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--max-turns', '6', '--scenario', 'success']);
+    expect(rec.argv).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits', '--max-turns', '6', '--scenario', 'success']);
 
     const err = await rejectionOf(runOwner(ownerInput(agent('error_max_turns', { max_turns: 40 }), { card: card({ maxTurns: 6 }), workspace: 'shop/SPEC-001/attempt-2' })));
     expect(err).toMatchObject({ type: 'AgentTurnLimitError', nonRetryable: true });
@@ -273,7 +273,7 @@ describe('claude-code parsing', () => {
   it('builds the arguments from the config: defaults, no budget flag without a budget', () => {
     const cfg = ClaudeCodeAgentSchema.parse({ kind: 'claude-code' });
     expect(cfg).toMatchObject({ binary: 'claude', timeout_ms: 3_600_000, soft_timeout_ms: 3_000_000, permission_mode: 'acceptEdits' });
-    expect(claudeArgs(cfg, { card: card() })).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits']);
+    expect(claudeArgs(cfg, { card: card() })).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits']);
   });
 
   it('takes --max-turns from the card when it sets one, else from the agent', () => {
