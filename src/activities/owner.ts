@@ -154,7 +154,7 @@ const OwnerResultSchema = z.object({
   artifacts: z.array(z.string()),
   summary: z.string(),
   cost: CostSchema,
-  session: z.object({ id: z.string().optional(), turns: z.number().int().nonnegative().optional() }).optional(),
+  session: z.object({ id: z.string().optional(), turns: z.number().int().nonnegative().optional(), resumedFrom: z.string().optional() }).optional(),
   git: z
     .object({ branch: z.string(), baseCommit: z.string(), headCommit: z.string(), deleted: z.array(z.string()).optional() })
     .optional(),

@@ -109,6 +109,12 @@ export interface OwnerInput {
    * warning (`OwnerResult.agentName` names the one that ran).
    */
   ownerCandidates?: { name: string; agent: AgentConfig }[];
+  /**
+   * A correction's previous attempt session (`OwnerResult.session` of attempt n−1, same agent): a
+   * `claude-code` or `codex` owner continues it (`--resume <id>`, `exec resume <id>`) with only the
+   * feedback as the new prompt, and starts a fresh session when it is gone.
+   */
+  previousSession?: AgentSession;
 }
 
 /**
@@ -120,6 +126,8 @@ export interface AgentSession {
   id?: string;
   /** Agentic turns the run took (compare with `--max-turns`). */
   turns?: number;
+  /** The session this run continued (`OwnerInput.previousSession.id`), when it resumed one. */
+  resumedFrom?: string;
 }
 
 /** What the owner produced. */

@@ -30,7 +30,10 @@
  *
  * **Artifacts.** Every regular file in the workspace after the run (files.ts `listWorkspaceFiles`).
  *
- * **Session.** `session_id` and `num_turns` are kept on the owner result as `session: { id, turns }`.
+ * **Session.** `session_id` and `num_turns` are kept on the owner result as `session: { id, turns }`. A
+ * correction with `input.previousSession` continues it (`--resume <id>`, prompt: `resumePrompt`, only the
+ * feedback), recorded as `session.resumedFrom`; when Claude Code no longer has it ("No conversation found"),
+ * the run starts a fresh session with the full prompt and a warning.
  */
 import { z } from 'zod';
 import { roundUsd } from '../../domain/cost.js';
@@ -38,7 +41,7 @@ import type { AgentSession, OwnerInput } from '../../domain/attempt.js';
 import type { ModelUsage } from '../../domain/pricing.js';
 import type { ClaudeCodeAgentConfig } from '../../domain/squad.js';
 import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from '../errors.js';
-import { ownerPrompt } from './prompt.js';
+import { ownerPrompt, resumePrompt } from './prompt.js';
 import { apiStatusFailure, AUTH_FAILURE, cliResult, exitDescription, jsonLine, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner, type RunOutcome } from './run.js';
 
 const Tokens = z.number().int().nonnegative();
@@ -87,6 +90,17 @@ const CLAUDE_KEY_HINT = 'list ANTHROPIC_API_KEY in the agent\'s "env" and set it
 
 /** Claude Code refuses `bypassPermissions` (`--dangerously-skip-permissions`) to root: its stderr says so. */
 const ROOT_BYPASS_REFUSED = /cannot be used with root\/sudo privileges/i;
+
+/** Claude Code's answer to `--resume` with a session it does not have. */
+const SESSION_GONE = /No conversation found with session ID/i;
+
+/**
+ * The session a run continues: for a correction (`input.feedback`) the previous attempt's session id
+ * (`input.previousSession`), when there is one; undefined otherwise (a fresh session).
+ */
+export function resumableSession(input: Pick<OwnerInput, 'feedback' | 'previousSession'>): string | undefined {
+  return input.feedback !== undefined && input.previousSession?.id !== undefined ? input.previousSession.id : undefined;
+}
 
 /** Install hint for a missing binary. */
 export const CLAUDE_INSTALL_HINT = 'npm install -g @anthropic-ai/claude-code';
@@ -193,16 +207,24 @@ export function parseClaudeResult(stdout: string): { ok: true; result: ClaudeRes
  */
 export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, agent) => {
   const run = await startRun(deps, input, 'claude-code', agent.env);
-  const result = await runCliProcess(run, {
-    agent,
-    args: claudeArgs(agent, input),
-    prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
-    installHint: CLAUDE_INSTALL_HINT,
-    onLine: (() => {
-      const ids = new Set<string>();
-      return (line: string, p: AgentProgress) => claudeProgress(line, p, ids);
-    })(),
-  });
+  const launch = (resume: string | undefined) =>
+    runCliProcess(run, {
+      agent,
+      args: [...claudeArgs(agent, input), ...(resume !== undefined ? ['--resume', resume] : [])],
+      prompt: resume !== undefined ? resumePrompt(input, run.workspace) : ownerPrompt(input, run.workspace, deps.workspacesRoot),
+      installHint: CLAUDE_INSTALL_HINT,
+      onLine: (() => {
+        const ids = new Set<string>();
+        return (line: string, p: AgentProgress) => claudeProgress(line, p, ids);
+      })(),
+    });
+  let resumed = resumableSession(input);
+  let result = await launch(resumed);
+  if (resumed !== undefined && result.exitCode !== 0 && SESSION_GONE.test(result.stderr + result.stdout)) {
+    run.hooks.log?.warn(`${run.label}: session ${resumed} is gone; starting a fresh one`, { cardId: input.card.id, attempt: input.attempt });
+    resumed = undefined;
+    result = await launch(undefined);
+  }
   const parsed = parseClaudeResult(result.stdout);
   if (!parsed.ok) {
     if (ROOT_BYPASS_REFUSED.test(result.stderr)) {
@@ -218,7 +240,8 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
     throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} ${parsed.why}${out ? `; stdout tail:\n${out}` : ''}`, { nonRetryable: false });
   }
   const r = parsed.result;
-  const session = claudeSession(r);
+  const reported = claudeSession(r);
+  const session = reported && resumed !== undefined ? { ...reported, resumedFrom: resumed } : reported;
   const outcome: RunOutcome = {
     summary: r.result ?? '',
     usage: claudeUsage(r, agent.model),

@@ -21,7 +21,10 @@
  *
  * **Artifacts.** Every regular file in the workspace after the run.
  *
- * **Session.** `thread_id` and the turns completed are kept as `session: { id, turns }`.
+ * **Session.** `thread_id` and the turns completed are kept as `session: { id, turns }`. A correction with
+ * `input.previousSession` continues that thread (`codex exec resume <id>`, prompt: only the feedback),
+ * recorded as `session.resumedFrom`; a thread Codex no longer has ("no rollout found") falls back to a fresh
+ * one with the full prompt and a warning.
  *
  * **Failures.** An API error by the status its message names (`codexApiStatus`, typed by run.ts
  * `apiStatusFailure`: 401/403 and a 400 about the key → `AgentConfigError`, 429/5xx → retryable
@@ -33,7 +36,8 @@ import type { CodexAgentConfig } from '../../domain/squad.js';
 import type { AgentSession } from '../../domain/attempt.js';
 import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from '../errors.js';
 import { redact } from '../secrets.js';
-import { ownerPrompt } from './prompt.js';
+import { ownerPrompt, resumePrompt } from './prompt.js';
+import { resumableSession } from './claude-code.js';
 import { apiStatusFailure, AUTH_FAILURE, cliResult, jsonLine, exitDescription, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
 
 /** Install hint for a missing binary. */
@@ -42,12 +46,18 @@ export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
 /**
  * The CLI arguments squadflow builds (before `extra_args`; the prompt marker `-` goes last).
  * @param inWorktree true when the run's working directory is a git worktree (no `--skip-git-repo-check`)
+ * @param resume a thread id to continue (`exec resume <id>`, sandbox as `-c sandbox_mode=…`)
  */
-export function codexArgs(agent: CodexAgentConfig, inWorktree = false): string[] {
-  const args = ['exec', '--json', ...(inWorktree ? [] : ['--skip-git-repo-check']), '--sandbox', agent.sandbox];
+export function codexArgs(agent: CodexAgentConfig, inWorktree = false, resume?: string): string[] {
+  // `exec resume` has no --sandbox flag: the same setting goes in as a config override.
+  const sandbox = resume !== undefined ? ['-c', `sandbox_mode="${agent.sandbox}"`] : ['--sandbox', agent.sandbox];
+  const args = ['exec', ...(resume !== undefined ? ['resume', resume] : []), '--json', ...(inWorktree ? [] : ['--skip-git-repo-check']), ...sandbox];
   if (agent.model !== undefined) args.push('--model', agent.model);
   return args;
 }
+
+/** Codex's answer to `exec resume` with a thread it does not have. */
+const THREAD_GONE = /no rollout found for thread id/i;
 
 /** What squadflow reads from a Codex event stream. */
 export interface CodexStream {
@@ -241,19 +251,28 @@ export function codexUsage(s: CodexStream, model: string | undefined): ModelUsag
  */
 export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
   const run = await startRun(deps, input, 'codex', agent.env);
-  const result = await runCliProcess(run, {
-    agent,
-    args: codexArgs(agent, input.repository !== undefined),
-    trailingArgs: ['-'],
-    prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
-    installHint: CODEX_INSTALL_HINT,
-    onLine: codexProgress,
-  });
+  const launch = (resume: string | undefined) =>
+    runCliProcess(run, {
+      agent,
+      args: codexArgs(agent, input.repository !== undefined, resume),
+      trailingArgs: ['-'],
+      prompt: resume !== undefined ? resumePrompt(input, run.workspace) : ownerPrompt(input, run.workspace, deps.workspacesRoot),
+      installHint: CODEX_INSTALL_HINT,
+      onLine: codexProgress,
+    });
+  let resumed = resumableSession(input);
+  let result = await launch(resumed);
+  if (resumed !== undefined && result.exitCode !== 0 && THREAD_GONE.test(result.stderr + result.stdout)) {
+    run.hooks.log?.warn(`${run.label}: thread ${resumed} is gone; starting a fresh one`, { cardId: input.card.id, attempt: input.attempt });
+    resumed = undefined;
+    result = await launch(undefined);
+  }
   const stream = parseCodexEvents(result.stdout);
   const meta = { threadId: stream.threadId, turns: stream.turnsCompleted, failedCommands: stream.failedCommands.length };
   const usage = codexUsage(stream, agent.model);
   const errors = stream.errors.map((e) => redact(e, run.secrets));
-  const session = codexSession(stream);
+  const reported = codexSession(stream);
+  const session = reported && resumed !== undefined ? { ...reported, resumedFrom: resumed } : reported;
   const denied = codexDeniedTools(result.stderr);
   if (denied.length > 0) {
     throw agentPermissionError(

@@ -113,3 +113,27 @@ export function ownerPrompt(input: OwnerInput, workspace: string, workspacesRoot
   );
   return out.join('\n');
 }
+
+/**
+ * The prompt of a correction that continues the owner's previous session (the agent remembers the card and
+ * its own work): only where the work now is, the validators' feedback (PRODUCT.md "Corrections") and the
+ * rules. `input.feedback` must be set.
+ */
+export function resumePrompt(input: OwnerInput, workspace: string): string {
+  const f = input.feedback!;
+  const out: string[] = [
+    `Correction round ${f.round} of card ${input.card.id}: your previous attempt was rejected.`,
+    input.repository
+      ? `Your work continues in a new worktree, your current directory ${workspace}, which already holds your previous commits.`
+      : `Your files were copied into a new workspace, your current directory ${workspace}: work there (not in the previous directory).`,
+    'Rework them so that every problem below is fixed; keep what was right.',
+    '',
+    'Rejection reasons (validator: reason):',
+    ...f.reasons.map((r) => `- ${r}`),
+  ];
+  if (f.rootCause) out.push('', `Root cause (debugging agent): ${f.rootCause}`);
+  if (f.suggestions && f.suggestions.length > 0) out.push('Fix suggestions:', ...f.suggestions.map((s) => `- ${s}`));
+  if (f.humanContext) out.push('', `Context from a human reviewer (takes precedence): ${f.humanContext}`);
+  out.push('', 'The rules of your first prompt still hold: finished content only, no scratch files, no secrets in any file.');
+  return out.join('\n');
+}

@@ -1,0 +1,61 @@
+/**
+ * Session resume: a correction round continues the owner's previous session (Claude Code `--resume`, Codex
+ * `exec resume`) with only the validators' feedback as the new prompt, and starts fresh when it is gone.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OwnerInput } from '../../src/domain/attempt.js';
+import { contract, WRITE_THEN_ANSWER, type Contract, type ContractKind } from './harness.js';
+
+let c: Contract | undefined;
+afterEach(async () => {
+  await c?.close();
+  c = undefined;
+});
+
+const FEEDBACK = { round: 1, reasons: ['llm_judge: criterion "Rollback plan" not met: no owner named'] };
+
+function correction(previousSession: OwnerInput['previousSession']): Partial<OwnerInput> {
+  return {
+    attempt: 2,
+    workspace: 'shop/SPEC-001/attempt-2',
+    previousWorkspace: 'shop/SPEC-001/attempt-1',
+    feedback: FEEDBACK,
+    previousSession,
+  };
+}
+
+/** The text of a main-loop request's conversation, whatever the protocol. */
+function conversation(body: any): string {
+  return JSON.stringify(body.messages ?? body.input ?? body.contents);
+}
+
+describe.each<ContractKind>(['claude-code', 'codex'])('%s correction round', (kind) => {
+  it('resumes the previous session with only the feedback as the new prompt', async () => {
+    c = await contract(kind, [...WRITE_THEN_ANSWER, { kind: 'answer', text: 'Named the owner of the rollback.' }]);
+    const first = await c.run();
+    const again = await c.run(correction(first.session));
+    expect(again.summary).toBe('Named the owner of the rollback.');
+    expect(again.session?.resumedFrom).toBe(first.session?.id);
+    expect(again.artifacts).toEqual(['docs/spec.md']); // the copy of attempt 1's files
+    // The stub saw the earlier conversation (card prompt, tool call) continued by the feedback-only prompt.
+    const resumedTurn = c.stub.turns()[2]!;
+    const text = conversation(resumedTurn.body);
+    expect(text).toContain('## Card: Write the spec');
+    expect(text).toContain('Correction round 1 of card SPEC-001');
+    expect(text).toContain('no owner named');
+    expect(text.split('## Card: Write the spec').length - 1).toBe(1); // the card prompt was not sent again
+  });
+
+  it('starts a fresh session with the full prompt when the previous one is gone', async () => {
+    c = await contract(kind, [...WRITE_THEN_ANSWER, { kind: 'answer', text: 'Reworked from scratch.' }]);
+    await c.run();
+    const gone = kind === 'codex' ? '01a24870-0000-7000-8000-000000000000' : randomUUID();
+    const again = await c.run(correction({ id: gone }));
+    expect(again.summary).toBe('Reworked from scratch.');
+    expect(again.session?.resumedFrom).toBeUndefined();
+    expect(c.recorder.logs.map((l) => l.message)).toEqual(expect.arrayContaining([expect.stringContaining(`${gone} is gone; starting a fresh one`)]));
+    const text = conversation(c.stub.turns()[2]!.body);
+    expect(text).toContain('## Correction round 1: the previous attempt was rejected');
+  });
+});
