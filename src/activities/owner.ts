@@ -29,7 +29,8 @@ import { runLlmAgent } from './agents/llm.js';
 import type { OwnerRunner } from './agents/run.js';
 import { assertAbsolute, temporalHooks, type ActivityDeps, type ActivityHooks } from './context.js';
 import { agentUnavailable } from './agents/availability.js';
-import { ActivityErrorType, agentConfigError, agentFailure } from './errors.js';
+import { ActivityErrorType, agentConfigError, agentFailure, type AgentFailureDetails } from './errors.js';
+import { ApplicationFailure } from '@temporalio/common';
 import { openOwnerWorktree, settleOwnerCommit, type AttemptWorktree } from './repository/attempt.js';
 import { asActivityFailure } from './repository/errors.js';
 import { heartbeating } from './repository/repo.js';
@@ -110,7 +111,7 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
         },
       );
     }
-    let result = await chosenRunner(deps, { ...input, agent }, agent, worktree);
+    let result = await runWithPermissionRecovery(input, agent, hooks, (a) => chosenRunner(deps, { ...input, agent: a }, a, worktree));
     if (routed.name !== undefined) result = { ...result, agentName: routed.name };
     if (worktree) {
       const secrets = secretsOf(deps.workerEnv ?? process.env);
@@ -147,6 +148,68 @@ async function routeToAvailable(deps: ActivityDeps, input: OwnerInput, hooks: Ac
   return { agent: candidates[0]!.agent, name: candidates[0]!.name };
 }
 
+/** The tools an `AgentPermissionError` names (`details[0].deniedTools`), or undefined for any other error. */
+function deniedToolsOf(err: unknown): string[] | undefined {
+  if (!(err instanceof ApplicationFailure) || err.type !== ActivityErrorType.AgentPermissionError) return undefined;
+  const details = err.details?.[0] as AgentFailureDetails | undefined;
+  return details?.deniedTools;
+}
+
+/**
+ * `agent` with `tools` granted, the way its CLI takes them: Claude Code `--allowedTools a,b`, Gemini
+ * `--allowed-tools a --allowed-tools b`, Codex sandbox `workspace-write` (its tools are not granted one by
+ * one); undefined for kinds without such a switch.
+ */
+export function withGrantedTools(agent: AgentConfig, tools: readonly string[]): AgentConfig | undefined {
+  switch (agent.kind) {
+    case 'claude-code':
+      return { ...agent, extra_args: [...agent.extra_args, '--allowedTools', tools.join(',')] };
+    case 'gemini':
+      return { ...agent, extra_args: [...agent.extra_args, ...tools.flatMap((t) => ['--allowed-tools', t])] };
+    case 'codex':
+      return agent.sandbox === 'read-only' ? { ...agent, sandbox: 'workspace-write' } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Runs the owner; when its CLI denied tools that the card type's policy (`input.allowTools`) all allows,
+ * re-launches it once with them granted (a warning names them; the result records `permissionRecovery`).
+ * A denial outside the policy, or a second denial, is rethrown as the non-retryable `AgentPermissionError`
+ * it is — with what is outside the policy named — for the workflow to escalate.
+ */
+async function runWithPermissionRecovery(
+  input: OwnerInput,
+  agent: AgentConfig,
+  hooks: ActivityHooks,
+  run: (agent: AgentConfig) => Promise<OwnerResult>,
+): Promise<OwnerResult> {
+  try {
+    return await run(agent);
+  } catch (err) {
+    const denied = deniedToolsOf(err);
+    if (!denied || denied.length === 0) throw err;
+    const allowed = new Set(input.allowTools ?? []);
+    const outside = denied.filter((t) => !allowed.has(t));
+    const granted = outside.length === 0 ? withGrantedTools(agent, denied) : undefined;
+    if (!granted) {
+      (err as ApplicationFailure).message +=
+        outside.length > 0
+          ? ` [outside the card type's permission policy: ${outside.join(', ')} — add to card_types.${input.card.type}.permissions.allow_tools to let squadflow grant it]`
+          : ' [no way to grant it to this agent kind]';
+      throw err;
+    }
+    hooks.log?.warn(`card ${input.card.id}: owner was denied ${denied.join(', ')}; re-launching it once with them granted (card type policy)`, {
+      cardId: input.card.id,
+      attempt: input.attempt,
+      granted: denied,
+    });
+    const result = await run(granted);
+    return { ...result, permissionRecovery: { granted: denied } };
+  }
+}
+
 // ---- The owner record: one agent run per attempt, even when the worker dies after it --------------------
 
 /** The recorded owner result, every field of `OwnerResult` (a retry must return a result equal to the first). */
@@ -159,6 +222,7 @@ const OwnerResultSchema = z.object({
     .object({ branch: z.string(), baseCommit: z.string(), headCommit: z.string(), deleted: z.array(z.string()).optional() })
     .optional(),
   agentName: z.string().optional(),
+  permissionRecovery: z.object({ granted: z.array(z.string()) }).optional(),
 });
 
 /** Compile-time guard: a field added to `OwnerResult` but not to the record's schema would be dropped by a retry. */

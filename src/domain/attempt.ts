@@ -115,6 +115,11 @@ export interface OwnerInput {
    * feedback as the new prompt, and starts a fresh session when it is gone.
    */
   previousSession?: AgentSession;
+  /**
+   * The card type's permission policy (`card_types.<T>.permissions.allow_tools`): a run whose CLI denied
+   * only tools listed here is re-launched once with them granted (`OwnerResult.permissionRecovery`).
+   */
+  allowTools?: string[];
 }
 
 /**
@@ -142,6 +147,8 @@ export interface OwnerResult {
   git?: AttemptGit;
   /** With `OwnerInput.ownerCandidates`: the candidate that ran (another than the planned one when that was skipped). */
   agentName?: string;
+  /** The tools granted by a permission recovery (`OwnerInput.allowTools`): the first run was denied them. */
+  permissionRecovery?: { granted: string[] };
 }
 
 /** Input of the verification activity. */

@@ -459,6 +459,12 @@ export const CardTypeSchema = z.object({
   qa: z.object({ checks: z.array(QaCheckSchema).default([]) }).default({ checks: [] }),
   /** The debugging agent of this card type (overrides `squad.debugger`). */
   debugger: DebuggerSchema.optional(),
+  /**
+   * Permission policy (issue 11, seed 003's recovery engine): tools an owner of this type may be granted
+   * when its CLI denied them — the run is re-launched once with them (Claude Code `--allowedTools`, Gemini
+   * `--allowed-tools`, Codex sandbox `workspace-write` for `apply_patch`/`exec_command`).
+   */
+  permissions: z.object({ allow_tools: z.array(z.string().min(1)).default([]) }).strict().optional(),
 });
 /** Settings of one card type. */
 export type CardTypeConfig = z.infer<typeof CardTypeSchema>;
