@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
-import { contract, heartbeatWhere, PRICING, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
+import { contract, heartbeatWhere, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
 let c: Contract | undefined;
 afterEach(async () => {
@@ -15,9 +15,7 @@ afterEach(async () => {
   c = undefined;
 });
 
-const gpt = PRICING['gpt-5.5']!;
-const usd = (input: number, cacheRead: number, output: number): number =>
-  Math.round(((input * gpt.input_per_mtok + cacheRead * gpt.cache_read_per_mtok! + output * gpt.output_per_mtok) / 1e6) * 1e6) / 1e6;
+const usd = usdOf('codex');
 
 describe('codex owner against the real Codex CLI', () => {
   it('applies its apply_patch in the workspace and reports the artifact, tokens, USD and thread id', async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
-import { contract, PRICING, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
+import { contract, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
 let c: Contract | undefined;
 afterEach(async () => {
@@ -15,9 +15,7 @@ afterEach(async () => {
   c = undefined;
 });
 
-const pro = PRICING['gemini-2.5-pro']!;
-const usd = (input: number, cacheRead: number, output: number): number =>
-  Math.round(((input * pro.input_per_mtok + cacheRead * pro.cache_read_per_mtok! + output * pro.output_per_mtok) / 1e6) * 1e6) / 1e6;
+const usd = usdOf('gemini');
 
 describe('gemini owner against the real Gemini CLI', () => {
   it('trusts the fresh attempt folder, runs write_file and reports the artifact, tokens, USD and session id', async () => {

@@ -51,6 +51,16 @@ export const PRICING: Pricing = {
 };
 
 /**
+ * USD of a run of `kind`'s contract model at {@link PRICING}: uncached input, cache-read and output tokens,
+ * rounded to 1e-6 as the owner activity rounds it.
+ */
+export function usdOf(kind: ContractKind): (input: number, cacheRead: number, output: number) => number {
+  const p = PRICING[MODEL[kind]]!;
+  return (input, cacheRead, output) =>
+    Math.round(((input * p.input_per_mtok + cacheRead * p.cache_read_per_mtok! + output * p.output_per_mtok) / 1e6) * 1e6) / 1e6;
+}
+
+/**
  * The absolute path of an installed CLI.
  * @throws Error naming the setup script when the pinned CLIs are not installed
  */
