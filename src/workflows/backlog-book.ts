@@ -17,9 +17,12 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import {
+  EPOCH_END,
   PRIORITY_KEYS,
   cardWorkflowId,
   dependentsOf,
+  isNewerMessage,
+  startRounds,
   parseFailedCardDecision,
   parseOpsDecision,
   roundUsd,
@@ -28,6 +31,7 @@ import {
   type CardPlan,
   type DependencyArtifacts,
   type FailedCardDecision,
+  type MessageOrder,
   type OpsDecision,
   type SettledStatus,
 } from '../domain/index.js';
@@ -44,7 +48,7 @@ import {
   type CardSettled,
 } from './messages.js';
 import { initialCardAttributes } from './search-attributes.js';
-import type { BacklogCardEntry, BacklogSource, BacklogState } from '../domain/backlog-state.js';
+import type { BacklogCardEntry, BacklogSource, BacklogState, CardReopened } from '../domain/backlog-state.js';
 
 export type { BacklogCardEntry, BacklogRepositoryState, BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
 
@@ -81,6 +85,16 @@ export class BacklogBook {
    */
   private relays: Promise<void>;
   private markStarted!: () => void;
+  /**
+   * True: each card tells its dependents itself (`relay` in its input), started in {@link startRounds} so
+   * that its dependents exist before it can come to rest; this workflow relays only what a card could not
+   * say (its run FAILED). False: backlogs started before that, replaying — this workflow relays every rest.
+   */
+  private readonly cardsRelay: boolean;
+  /** Each card's run number here (dependency-order.ts `epoch`): +1 for every new run after a FAILED one. */
+  private readonly epochs = new Map<string, number>();
+  /** The newest rest/reopen message applied to each card's entry (cards that relay themselves). */
+  private readonly heard = new Map<string, MessageOrder>();
 
   constructor(private readonly input: BookInput) {
     this.state = {
@@ -106,12 +120,21 @@ export class BacklogBook {
       ? new Map(Object.entries(input.dependents))
       : dependentsOf(input.cards.map((p) => p.card));
     this.relays = new Promise<void>((resolve) => (this.markStarted = resolve));
+    this.cardsRelay = patched('cards-tell-dependents');
   }
 
-  /** Starts every card at once, highest priority first; each waits for its dependency signals as TODO. */
+  /**
+   * Starts every card, each waiting for its dependency signals as TODO: cards that relay themselves in
+   * start rounds (dependents first, one round per workflow task, highest priority first within one),
+   * otherwise all at once, highest priority first.
+   */
   async startAll(): Promise<void> {
-    const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
-    await Promise.all(byPriority.map((plan) => this.start(plan)));
+    if (this.cardsRelay) {
+      for (const round of startRounds(this.input.cards)) await Promise.all(round.map((plan) => this.start(plan)));
+    } else {
+      const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
+      await Promise.all(byPriority.map((plan) => this.start(plan)));
+    }
     this.markStarted();
   }
 
@@ -119,7 +142,15 @@ export class BacklogBook {
     const paused = this.state.paused;
     const handle = await startChild(cardWorkflow, {
       workflowId: cardWorkflowId(this.input.backlogId, plan.card.id),
-      args: [{ plan, queues: this.input.queues, paused, ...(restart ? { restart } : {}) }],
+      args: [
+        {
+          plan,
+          queues: this.input.queues,
+          paused,
+          ...(restart ? { restart } : {}),
+          ...(this.cardsRelay ? { relay: { dependents: this.dependents.get(plan.card.id) ?? [], epoch: this.epochs.get(plan.card.id) ?? 0 } } : {}),
+        },
+      ],
       typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
       priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -161,11 +192,20 @@ export class BacklogBook {
         if (outcome.status === 'FAILED') reportCardFinished({ status: 'FAILED', cardType: entry.type }); // metrics sink, not in history
       }
       entry.outcome = this.input.shardIndex === undefined ? outcome : leanOutcome(outcome);
-      // A card that ended without saying so (failed, terminated) still blocks its dependents.
-      if (entry.settled !== outcome.status) {
-        this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
+      if (this.cardsRelay) {
+        // A card that ended without saying so (failed, terminated, cancelled unstarted) still blocks its
+        // dependents: this workflow has the last word on that run.
+        if (outcome.status === 'FAILED' || !handle) {
+          const order = { epoch: this.epochs.get(plan.card.id) ?? 0, seq: EPOCH_END };
+          await this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts, ...order });
+        }
+      } else {
+        // A card that ended without saying so (failed, terminated) still blocks its dependents.
+        if (entry.settled !== outcome.status) {
+          this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
+        }
+        await this.relays;
       }
-      await this.relays;
       // Backlogs started before FAILED cards could be restarted end as they used to (`patched`).
       if (outcome.status !== 'FAILED' || !handle || !patched('failed-cards-rest')) return;
       try {
@@ -176,7 +216,10 @@ export class BacklogBook {
       }
       const { kind, decision } = this.restarts.get(plan.card.id)!;
       entry.outcome = undefined;
-      if (kind === 'retry') await this.cardReopened(plan.card.id); // its BLOCKED dependents wait again
+      const epoch = (this.epochs.get(plan.card.id) ?? 0) + 1;
+      if (this.cardsRelay) this.epochs.set(plan.card.id, epoch);
+      // Its BLOCKED dependents wait again (a skipped card's new run tells them DONE instead).
+      if (kind === 'retry') await this.cardReopened(this.cardsRelay ? { cardId: plan.card.id, epoch, seq: 0 } : { cardId: plan.card.id });
       await this.start(plan, { kind, decision, previousRunId: handle.firstExecutionRunId, failure: outcome.message ?? 'failed' });
       this.restarts.delete(plan.card.id);
     }
@@ -227,18 +270,44 @@ export class BacklogBook {
     return this.relays;
   }
 
-  async cardSettled(s: CardSettled): Promise<void> {
+  /**
+   * The `cardSettled` signal: a card that relays itself only records its rest here; otherwise the rest
+   * is relayed to its dependents behind every earlier relay.
+   */
+  onCardSettled(s: CardSettled): void {
+    if (!this.cardsRelay) return void this.relay(() => this.cardSettled(s));
     const entry = this.entries.get(s.cardId);
-    if (!entry || entry.settled === s.status) return;
+    if (entry && this.hear(s)) entry.settled = s.status;
+  }
+
+  /** The `cardReopened` signal, like {@link onCardSettled}. */
+  onCardReopened(r: CardReopened): void {
+    if (!this.cardsRelay) return void this.relay(() => this.cardReopened({ cardId: r.cardId }));
+    const entry = this.entries.get(r.cardId);
+    if (entry && this.hear(r)) entry.settled = undefined;
+  }
+
+  /** True when a message about a card is newer than the last one applied to its entry; remembers its order. */
+  private hear(message: { cardId: string } & Partial<MessageOrder>): boolean {
+    if (!isNewerMessage(this.heard.get(message.cardId), message)) return false;
+    if (message.epoch !== undefined && message.seq !== undefined) this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
+    return true;
+  }
+
+  /** Records that a card came to rest and tells its dependents (the card's own message, or this workflow's last word). */
+  private async cardSettled(s: CardSettled): Promise<void> {
+    const entry = this.entries.get(s.cardId);
+    if (!entry || entry.settled === s.status || !this.hear(s)) return;
     entry.settled = s.status;
     await this.tellDependents(s.cardId, (h) => h.signal(dependencyResolvedSignal, s));
   }
 
-  async cardReopened(cardId: string): Promise<void> {
-    const entry = this.entries.get(cardId);
-    if (!entry || entry.settled === undefined) return;
+  /** Records that a resting card was retried and tells its dependents to wait for it again. */
+  private async cardReopened(r: CardReopened): Promise<void> {
+    const entry = this.entries.get(r.cardId);
+    if (!entry || entry.settled === undefined || !this.hear(r)) return;
     entry.settled = undefined;
-    await this.tellDependents(cardId, (h) => h.signal(dependencyReopenedSignal, { cardId }));
+    await this.tellDependents(r.cardId, (h) => h.signal(dependencyReopenedSignal, r));
   }
 
   /**

@@ -54,8 +54,8 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
   let accepted: { paused: boolean; budgetExhaustedUsd?: number } | undefined;
   setHandler(backlogStateQuery, () => book.state);
   setHandler(shardAcceptedSignal, (a) => void (accepted ??= a));
-  setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
-  setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
+  setHandler(cardSettledSignal, (s) => book.onCardSettled(s));
+  setHandler(cardReopenedSignal, (r) => book.onCardReopened(r));
   book.setRestartHandlers();
   // The backlog keeps the budget: costs go up to it, "used up" comes back down to every card.
   setHandler(cardCostSignal, (c) => void backlog.signal(cardCostSignal, c).catch((err: unknown) => log.warn('Could not tell the backlog', { error: (err as Error).message })));

@@ -86,8 +86,8 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
   const book = new BacklogBook(input);
   book.state.repository = repositoryState(input.repository);
   setHandler(backlogStateQuery, () => book.state);
-  setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
-  setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
+  setHandler(cardSettledSignal, (s) => book.onCardSettled(s));
+  setHandler(cardReopenedSignal, (r) => book.onCardReopened(r));
   book.setRestartHandlers();
   setBudgetAndPauseHandlers(book.state, input.cards[0]?.backlogBudgetUsd, {
     exhausted: (spentUsd) => book.budgetExhausted(spentUsd),

@@ -20,6 +20,8 @@ import {
 import {
   addCosts,
   isCostAlert,
+  isNewerMessage,
+  cardWorkflowId,
   correctionCardId,
   parseHumanReview,
   parseOpsDecision,
@@ -27,6 +29,7 @@ import {
   type AttemptRecord,
   type AuditEntry,
   type CardOutcome,
+  type CardRelay,
   type CardPlan,
   type CardState,
   type CardStatus,
@@ -34,10 +37,19 @@ import {
   type DependencyArtifacts,
   type HumanReview,
   type MergeRecord,
+  type MessageOrder,
   type OpsDecision,
   type SettledStatus,
 } from '../domain/index.js';
-import { cardCostSignal, cardReopenedSignal, cardSettledSignal, type CardSettled } from './messages.js';
+import {
+  cardCostSignal,
+  cardReopenedSignal,
+  cardSettledSignal,
+  dependencyReopenedSignal,
+  dependencyResolvedSignal,
+  type CardSettled,
+} from './messages.js';
+import type { CardReopened } from '../domain/backlog-state.js';
 import { CardCostAlertKey } from '../temporal/search-attributes.js';
 import { initialCardAttributes, upsertCardProgress } from './search-attributes.js';
 
@@ -56,11 +68,20 @@ const SKIPPABLE: readonly CardStatus[] = ['TODO', 'BLOCKED', 'REJECTED', 'AWAITI
 export class CardBook {
   readonly state: CardState;
   private readonly resolved = new Map<string, CardSettled>();
+  /** The newest message applied about each dependency (dependency-order.ts). */
+  private readonly heard = new Map<string, MessageOrder>();
+  /** Messages this run has sent its dependents (the `seq` of the last one). */
+  private sent = 0;
   private pending: PendingDecision | undefined;
 
+  /**
+   * @param relay present: the card tells its dependents itself when it comes to rest or is retried (and
+   *   the backlog only of REJECTED/BLOCKED rests); absent: it tells only its backlog, which relays.
+   */
   constructor(
     readonly plan: CardPlan,
     paused = false,
+    private readonly relay?: CardRelay,
   ) {
     const at = new Date().toISOString();
     for (const dep of plan.resolvedDependencies) {
@@ -98,19 +119,26 @@ export class CardBook {
     return this.plan.card.dependencies.filter((d) => !this.resolved.has(d));
   }
 
-  /** Records how a dependency came to rest (repeats of the same status are ignored). */
+  /** Records how a dependency came to rest (repeats of the same status, and older messages, are ignored). */
   resolveDependency(dep: CardSettled): void {
-    if (!this.plan.card.dependencies.includes(dep.cardId)) return;
+    if (!this.plan.card.dependencies.includes(dep.cardId) || !this.hear(dep)) return;
     const known = this.resolved.get(dep.cardId);
     if (known?.status === dep.status) return;
     this.resolved.set(dep.cardId, dep);
     this.dependenciesChanged();
   }
 
-  /** A dependency was retried: wait for it again. */
-  reopenDependency(cardId: string): void {
-    if (!this.resolved.delete(cardId)) return;
+  /** A dependency was retried: wait for it again (unless a newer message about it was applied already). */
+  reopenDependency(reopened: CardReopened): void {
+    if (!this.hear(reopened) || !this.resolved.delete(reopened.cardId)) return;
     this.dependenciesChanged();
+  }
+
+  /** True when a message about a dependency is newer than every one applied so far; remembers its order. */
+  private hear(message: { cardId: string } & Partial<MessageOrder>): boolean {
+    if (!isNewerMessage(this.heard.get(message.cardId), message)) return false;
+    if (message.epoch !== undefined && message.seq !== undefined) this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
+    return true;
   }
 
   private dependenciesChanged(): void {
@@ -175,7 +203,10 @@ export class CardBook {
    */
   restartAfterFailure(previous: CardState, failure: string, kind: 'retry' | 'skip', decision: OpsDecision): 'TODO' | 'DONE' {
     const s = this.state;
-    for (const dep of previous.resolvedDependencies ?? []) this.resolved.set(dep.cardId, dep);
+    for (const dep of previous.resolvedDependencies ?? []) {
+      this.resolved.set(dep.cardId, dep);
+      this.hear(dep);
+    }
     s.attempts = previous.attempts;
     s.corrections = previous.corrections;
     s.debugReports = previous.debugReports;
@@ -373,19 +404,47 @@ export class CardBook {
 
   // ---- coming to rest ----
 
-  /** Tells the backlog (the parent, if any) that the card came to rest, and marks it as waiting for ops. */
+  /**
+   * Marks the card as waiting for ops (REJECTED, BLOCKED) or not, and says that it came to rest: to its
+   * dependents directly (with `relay`; the backlog hears only of a rest that keeps its workflow open), or
+   * to the backlog, which relays. Returns once every signal is acknowledged, so that the next message
+   * about this card is sent only after this one arrived.
+   */
   async settle(status: SettledStatus): Promise<void> {
-    this.state.settled = status === 'REJECTED' || status === 'BLOCKED';
+    const waitsForOps = status === 'REJECTED' || status === 'BLOCKED';
+    this.state.settled = waitsForOps;
     this.touch();
-    await this.tellParent(cardSettledSignal, { cardId: this.plan.card.id, status, artifacts: this.state.artifacts });
+    const settled: CardSettled = { cardId: this.plan.card.id, status, artifacts: this.state.artifacts };
+    if (!this.relay) return this.tellParent(cardSettledSignal, settled);
+    const ordered = { ...settled, ...this.nextOrder() };
+    await Promise.all([this.tellDependents(dependencyResolvedSignal, ordered), waitsForOps ? this.tellParent(cardSettledSignal, ordered) : undefined]);
   }
 
-  /** Tells the backlog that a resting card was retried. */
+  /** Says that a resting card was retried: to its dependents and the backlog (with `relay`), or to the backlog. */
   async reopen(): Promise<void> {
     this.state.settled = false;
     this.state.blockedBy = undefined;
     this.touch();
-    await this.tellParent(cardReopenedSignal, { cardId: this.plan.card.id });
+    if (!this.relay) return this.tellParent(cardReopenedSignal, { cardId: this.plan.card.id });
+    const reopened: CardReopened = { cardId: this.plan.card.id, ...this.nextOrder() };
+    await Promise.all([this.tellDependents(dependencyReopenedSignal, reopened), this.tellParent(cardReopenedSignal, reopened)]);
+  }
+
+  private nextOrder(): MessageOrder {
+    return { epoch: this.relay?.epoch ?? 0, seq: ++this.sent };
+  }
+
+  /** Signals every dependent's workflow (derived ID, current run); one that has ended has nothing to hear. */
+  private async tellDependents<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<void> {
+    await Promise.all(
+      (this.relay?.dependents ?? []).map(async (id) => {
+        try {
+          await getExternalWorkflowHandle(cardWorkflowId(this.plan.backlogId, id)).signal(signal as never, arg as never);
+        } catch (err) {
+          log.info('Dependent no longer running', { ...this.logContext(), dependent: id, error: (err as Error).message });
+        }
+      }),
+    );
   }
 
   private async tellParent<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<void> {

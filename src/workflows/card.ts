@@ -24,6 +24,7 @@ import {
   type AuditEntry,
   type CardOutcome,
   type CardPlan,
+  type CardRelay,
   type CardState,
   type CorrectionFeedback,
   type HumanReview,
@@ -61,6 +62,12 @@ export interface CardWorkflowInput {
   paused?: boolean;
   /** A new run of a card whose previous run FAILED, started by its backlog on `retry` or `skip`. */
   restart?: CardRestart;
+  /**
+   * Present: the card tells its dependents itself when it comes to rest or is retried (one hop, no
+   * coordinator step); absent (cards started on their own, or by backlogs of older versions): it tells
+   * only its backlog, which relays.
+   */
+  relay?: CardRelay;
 }
 
 /** Why and how a FAILED card's workflow is run again (see `BacklogBook.restart`). */
@@ -76,13 +83,13 @@ export interface CardRestart {
 // ---- Workflow ---------------------------------------------------------------------------------
 
 /** Runs one card through the lifecycle; returns how it ended (DONE). Cancellation ends it CANCELLED. */
-export async function cardWorkflow({ plan, queues, paused, restart }: CardWorkflowInput): Promise<CardOutcome> {
-  const card = new CardBook(plan, paused);
+export async function cardWorkflow({ plan, queues, paused, restart, relay }: CardWorkflowInput): Promise<CardOutcome> {
+  const card = new CardBook(plan, paused, relay);
   const run = new CardRun(card, queues);
 
   setHandler(cardStateQuery, () => card.state);
   setHandler(dependencyResolvedSignal, (dep) => card.resolveDependency(dep));
-  setHandler(dependencyReopenedSignal, ({ cardId }) => card.reopenDependency(cardId));
+  setHandler(dependencyReopenedSignal, (reopened) => card.reopenDependency(reopened));
   setHandler(setPausedSignal, ({ paused }) => run.setPaused(paused));
   setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => {
     card.state.backlogBudgetExhausted = true;

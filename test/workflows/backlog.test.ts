@@ -60,6 +60,27 @@ describe('backlog workflow', () => {
     expect(qaOwner.dependencies[0]!.artifacts).toEqual([`${backlogId}/BE/attempt-1/out-1.md`]);
   });
 
+  it('starts every dependent before its dependencies, and each card tells its dependents itself (the backlog relays nothing)', async () => {
+    const { worker, handle, backlogId } = await startBacklog(
+      [{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['A'] }, { id: 'D', dependencies: ['B', 'C'] }],
+      {},
+    );
+    const result = await worker.runUntil(handle.result());
+    expect(result.cards.map((c) => c.outcome?.status)).toEqual(['DONE', 'DONE', 'DONE', 'DONE']);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const started = events
+      .map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId)
+      .filter((id): id is string => id !== undefined && id !== null);
+    const at = (id: string) => started.indexOf(`${backlogId}/${id}`);
+    expect(started).toHaveLength(4);
+    expect(at('D')).toBeLessThan(Math.min(at('B'), at('C')));
+    expect(Math.max(at('B'), at('C'))).toBeLessThan(at('A'));
+    expect(events.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toHaveLength(0);
+    expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(0);
+    const d = result.cards.find((c) => c.cardId === 'D')!.outcome!.state!;
+    expect(d.resolvedDependencies?.map((r) => [r.cardId, r.status]).sort()).toEqual([['B', 'DONE'], ['C', 'DONE']]);
+  });
+
   async function rejectA(client: Client, backlogId: string): Promise<void> {
     const a = client.workflow.getHandle(`${backlogId}/A`);
     while ((await queryWhenStarted(a)).status !== 'AWAITING_HUMAN') await new Promise((r) => setTimeout(r, 100));
