@@ -12,6 +12,7 @@ import {
 } from '@temporalio/client';
 import {
   CORRECTION_TYPE,
+  COORDINATOR_PRIORITY_KEY,
   backlogWorkflowId,
   cardWorkflowId,
   parseHumanReview,
@@ -95,6 +96,7 @@ export async function startBacklog(
         },
       ],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
+      priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -134,6 +136,7 @@ async function sendPages(
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       args: [{ backlogId: plan.backlogId, page, queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging } }],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
+      priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
     });
     await handle.executeUpdate(addCardsUpdate, {
       args: [{ index: page.index, workflowId, cardIds: page.cards.map((c) => c.card.id) }],

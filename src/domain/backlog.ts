@@ -16,6 +16,20 @@ export type Priority = (typeof PRIORITIES)[number];
 export const PRIORITY_KEYS: Record<Priority, number> = { CRITICAL: 1, HIGH: 2, MEDIUM: 3, LOW: 4 };
 
 /**
+ * Temporal priority key of the backlog and shard workflows: 1, above every card (see {@link cardPriorityKey}),
+ * so that a coordinator's workflow tasks (starting cards and pages) are not queued behind its cards'.
+ */
+export const COORDINATOR_PRIORITY_KEY = 1;
+
+/**
+ * Temporal priority key of a card workflow: its priority's {@link PRIORITY_KEYS} value + 1 (2–5, within
+ * the server's 1–5), below the coordinators'. The `CardPriority` search attribute keeps PRIORITY_KEYS.
+ */
+export function cardPriorityKey(priority: Priority): number {
+  return PRIORITY_KEYS[priority] + 1;
+}
+
+/**
  * Why a legacy artifact path is unsafe, or `undefined` when it is fine. Legacy artifact paths are handed to
  * owner agents as dependency artifacts, resolved against the workspaces root, so they must stay inside it:
  * relative (no leading `/` or `\`, no drive letter like `C:`), without `..` segments (either separator), not

@@ -19,6 +19,7 @@ import {
 import {
   EPOCH_END,
   PRIORITY_KEYS,
+  cardPriorityKey,
   cardWorkflowId,
   dependentsOf,
   isNewerMessage,
@@ -147,12 +148,13 @@ export class BacklogBook {
           plan,
           queues: this.input.queues,
           paused,
+          attributesSetAtStart: true,
           ...(restart ? { restart } : {}),
           ...(this.cardsRelay ? { relay: { dependents: this.dependents.get(plan.card.id) ?? [], epoch: this.epochs.get(plan.card.id) ?? 0 } } : {}),
         },
       ],
       typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
-      priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
+      priority: { priorityKey: cardPriorityKey(plan.card.priority) },
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });
     this.handles.set(plan.card.id, handle);

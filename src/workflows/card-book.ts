@@ -51,7 +51,7 @@ import {
 } from './messages.js';
 import type { CardReopened } from '../domain/backlog-state.js';
 import { CardCostAlertKey } from '../temporal/search-attributes.js';
-import { initialCardAttributes, upsertCardProgress } from './search-attributes.js';
+import { CardAttributes, initialCardAttributes, upsertCardProgress, type CardProgress } from './search-attributes.js';
 
 /** A decision waiting to be acted on: a human review, or an ops `retry` / `skip`. */
 export type PendingDecision = { kind: 'review'; review: HumanReview } | { kind: 'retry' | 'skip'; decision: OpsDecision };
@@ -73,15 +73,23 @@ export class CardBook {
   /** Messages this run has sent its dependents (the `seq` of the last one). */
   private sent = 0;
   private pending: PendingDecision | undefined;
+  /**
+   * The search attributes, upserted at the end of a workflow task and only on a change; absent in cards
+   * whose starter did not set them, which upsert their identity and every status and cost change.
+   */
+  private readonly attributes: CardAttributes | undefined;
 
   /**
    * @param relay present: the card tells its dependents itself when it comes to rest or is retried (and
    *   the backlog only of REJECTED/BLOCKED rests); absent: it tells only its backlog, which relays.
+   * @param attributesSetAtStart true when the starter set the card's search attributes
+   *   (`initialCardAttributes`: identity, TODO, attempt 0, $0).
    */
   constructor(
     readonly plan: CardPlan,
     paused = false,
     private readonly relay?: CardRelay,
+    attributesSetAtStart = false,
   ) {
     const at = new Date().toISOString();
     for (const dep of plan.resolvedDependencies) {
@@ -109,8 +117,19 @@ export class CardBook {
       createdAt: at,
       updatedAt: at,
     };
-    // Identity too, so that a card started on its own (not by a backlog) is just as visible.
-    upsertSearchAttributes(initialCardAttributes(plan.backlogId, plan.card));
+    if (attributesSetAtStart) {
+      this.attributes = new CardAttributes({ status: 'TODO', attempt: 0, costUsd: 0, costAlert: false });
+    } else {
+      // Identity too, so that a card started on its own (not by a backlog) is just as visible.
+      upsertSearchAttributes(initialCardAttributes(plan.backlogId, plan.card));
+    }
+  }
+
+  /** Shows the card's progress in its search attributes (`CardStatus`, `CardAttempt`, `CardCostUsd`, `CardCostAlert`). */
+  private showProgress(): void {
+    const progress: CardProgress = { status: this.state.status, attempt: this.state.attempt, costUsd: this.state.cost.usd, costAlert: this.state.costAlert };
+    if (this.attributes) return this.attributes.show(progress);
+    upsertCardProgress(progress.status, progress.attempt, progress.costUsd);
   }
 
   // ---- dependencies ----
@@ -176,7 +195,7 @@ export class CardBook {
     }
     this.state.attempt = attempt;
     this.touch();
-    upsertCardProgress(this.state.status, attempt, this.state.cost.usd);
+    this.showProgress();
     if (status !== from) log.info('Card status changed', { ...this.logContext(), from });
   }
 
@@ -273,14 +292,14 @@ export class CardBook {
     this.state.cost = addCosts(this.state.cost, cost);
     this.touch();
     if (this.state.costAlert || !isCostAlert(this.state.cost.usd, this.plan.costAlertUsd)) {
-      upsertCardProgress(this.state.status, this.state.attempt, this.state.cost.usd);
+      this.showProgress();
       return false;
     }
     this.state.costAlert = true;
     this.audit('squadflow', 'cost_alert', `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`);
     log.warn('Card cost alert', { ...this.logContext(), costUsd: this.state.cost.usd });
-    upsertSearchAttributes([{ key: CardCostAlertKey, value: true }]);
-    upsertCardProgress(this.state.status, this.state.attempt, this.state.cost.usd);
+    if (!this.attributes) upsertSearchAttributes([{ key: CardCostAlertKey, value: true }]);
+    this.showProgress();
     return true;
   }
 
@@ -464,6 +483,7 @@ export class CardBook {
 
   finish(status: 'DONE' | 'CANCELLED', message?: string): CardOutcome {
     this.setStatus(status);
+    this.attributes?.flush(); // now: nothing may follow the workflow's completion
     this.state.settled = false;
     this.state.completedAt = this.state.updatedAt;
     return {

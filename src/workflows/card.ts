@@ -68,6 +68,12 @@ export interface CardWorkflowInput {
    * only its backlog, which relays.
    */
   relay?: CardRelay;
+  /**
+   * True when the starter set the card's search attributes (`initialCardAttributes`, as backlogs do): the
+   * card then upserts only what changes, at most once per workflow task. Absent: it upserts its identity
+   * at start and its progress on every change.
+   */
+  attributesSetAtStart?: boolean;
 }
 
 /** Why and how a FAILED card's workflow is run again (see `BacklogBook.restart`). */
@@ -83,8 +89,8 @@ export interface CardRestart {
 // ---- Workflow ---------------------------------------------------------------------------------
 
 /** Runs one card through the lifecycle; returns how it ended (DONE). Cancellation ends it CANCELLED. */
-export async function cardWorkflow({ plan, queues, paused, restart, relay }: CardWorkflowInput): Promise<CardOutcome> {
-  const card = new CardBook(plan, paused, relay);
+export async function cardWorkflow({ plan, queues, paused, restart, relay, attributesSetAtStart }: CardWorkflowInput): Promise<CardOutcome> {
+  const card = new CardBook(plan, paused, relay, attributesSetAtStart);
   const run = new CardRun(card, queues);
 
   setHandler(cardStateQuery, () => card.state);

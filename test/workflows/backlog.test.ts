@@ -6,6 +6,7 @@ import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } fr
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { fakeActivities, gate, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 import { until } from '../helpers/until.js';
+import { CardAttemptKey, CardIdKey, CardStatusKey } from '../../src/temporal/search-attributes.js';
 
 /** The card's state, once its workflow has been started by the backlog (retries "not found" for 10 s). */
 async function queryWhenStarted(handle: WorkflowHandle): Promise<CardState> {
@@ -52,9 +53,10 @@ describe('backlog workflow', () => {
     expect(ownerStart('ARCH')).toBeGreaterThanOrEqual(done('SPEC'));
     expect(ownerStart('BE')).toBeGreaterThanOrEqual(done('ARCH'));
     expect(ownerStart('QA')).toBeGreaterThanOrEqual(Math.max(done('BE'), done('FE')));
-    // Card priorities become Temporal priority keys (HIGH → 2).
+    // Card priorities become Temporal priority keys below the backlog's 1 (HIGH → 3).
     const desc = await client.workflow.getHandle(`${backlogId}/QA`).describe();
-    expect(desc.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(2);
+    expect(desc.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(3);
+    expect((await handle.describe()).raw.workflowExecutionInfo?.priority?.priorityKey).toBe(1);
     const qaOwner = calls.find((c) => c.activity === 'runOwner' && c.cardId === 'QA')!.input as OwnerInput;
     expect(qaOwner.dependencies.map((d) => d.cardId)).toEqual(['BE', 'FE']);
     expect(qaOwner.dependencies[0]!.artifacts).toEqual([`${backlogId}/BE/attempt-1/out-1.md`]);
@@ -79,6 +81,31 @@ describe('backlog workflow', () => {
     expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(0);
     const d = result.cards.find((c) => c.cardId === 'D')!.outcome!.state!;
     expect(d.resolvedDependencies?.map((r) => [r.cardId, r.status]).sort()).toEqual([['B', 'DONE'], ['C', 'DONE']]);
+  });
+
+  it('shows each card\'s progress in its search attributes by upserting only changed values, never the identity its start set', async () => {
+    const { worker, handle, client, backlogId } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], {});
+    await worker.runUntil(handle.result());
+    const b = client.workflow.getHandle(`${backlogId}/B`);
+    const shown = new Map<string, string>([['CardStatus', '"TODO"'], ['CardAttempt', '0'], ['CardCostUsd', '0']]);
+    let upserts = 0;
+    for (const e of (await b.fetchHistory()).events ?? []) {
+      const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+      if (!fields) continue;
+      upserts++;
+      expect(Object.keys(fields)).not.toContain('CardId');
+      for (const [key, payload] of Object.entries(fields)) {
+        const value = new TextDecoder().decode(payload.data ?? new Uint8Array());
+        expect(shown.get(key), `${key} upserted again unchanged`).not.toBe(value);
+        shown.set(key, value);
+      }
+    }
+    // One per workflow task: IN_PROGRESS with attempt 1; VALIDATING; the cost with APPROVED → DONE.
+    expect(upserts).toBe(3);
+    const attributes = (await b.describe()).typedSearchAttributes;
+    expect(attributes.get(CardStatusKey)).toBe('DONE');
+    expect(attributes.get(CardAttemptKey)).toBe(1);
+    expect(attributes.get(CardIdKey)).toBe('B');
   });
 
   async function rejectA(client: Client, backlogId: string): Promise<void> {

@@ -24,6 +24,7 @@ import type {
   VerificationInput,
 } from '../../src/domain/index.js';
 import {
+  COORDINATOR_PRIORITY_KEY,
   attemptBranchName,
   planBacklog,
   type BacklogPlan,
@@ -257,6 +258,7 @@ export function startBacklogWorkflow(client: Client, taskQueue: string, plan: Ba
         ...(plan.repository ? { repository: plan.repository } : {}),
       },
     ],
+    priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
   });
 }
 
