@@ -9,7 +9,7 @@
  * each of its dependents already has a workflow to receive the signal — across pages too — which keeps the
  * rule of PRODUCT.md "a dependency finishing before its dependent starts never loses the signal".
  */
-import { PRIORITY_KEYS } from './backlog.js';
+import { PRIORITY_KEYS } from './priority.js';
 import type { CardPlan } from './card-state.js';
 import { dependentsOf } from './graph.js';
 

@@ -16,26 +16,14 @@ import {
   startChild,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import {
-  EPOCH_END,
-  PRIORITY_KEYS,
-  cardPriorityKey,
-  cardWorkflowId,
-  dependentsOf,
-  isNewerMessage,
-  startRounds,
-  parseFailedCardDecision,
-  parseOpsDecision,
-  roundUsd,
-  type AuditEntry,
-  type CardOutcome,
-  type CardPlan,
-  type DependencyArtifacts,
-  type FailedCardDecision,
-  type MessageOrder,
-  type OpsDecision,
-  type SettledStatus,
-} from '../domain/index.js';
+import { roundUsd } from '../domain/cost.js';
+import { EPOCH_END, isNewerMessage } from '../domain/dependency-order.js';
+import { dependentsOf } from '../domain/graph.js';
+import { cardWorkflowId } from '../domain/ids.js';
+import { startRounds } from '../domain/pages.js';
+import { PRIORITY_KEYS, cardPriorityKey } from '../domain/priority.js';
+import { parseFailedCardDecision, parseOpsDecision } from '../domain/review.js';
+import type { AuditEntry, CardOutcome, CardPlan, DependencyArtifacts, FailedCardDecision, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
 import { cardWorkflow, type CardRestart } from './card.js';
 import { reportCardFinished } from '../observability/sinks.js';

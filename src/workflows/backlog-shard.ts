@@ -7,7 +7,8 @@
  * all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
  */
 import { CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
-import { backlogWorkflowId, type PlanPage } from '../domain/index.js';
+import { backlogWorkflowId } from '../domain/ids.js';
+import type { PlanPage } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
 import { BacklogBook, type BacklogState } from './backlog-book.js';
 import { backlogStateQuery } from './backlog-queries.js';

@@ -21,16 +21,9 @@ import {
   sleep,
   type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
-import {
-  roundUsd,
-  shardWorkflowId,
-  type AuditEntry,
-  type CardPlan,
-  type DependencyArtifacts,
-  type OpsDecision,
-  type RepositoryTarget,
-  type WebhookConfig,
-} from '../domain/index.js';
+import { roundUsd } from '../domain/cost.js';
+import { shardWorkflowId } from '../domain/ids.js';
+import type { AuditEntry, CardPlan, DependencyArtifacts, OpsDecision, RepositoryTarget, WebhookConfig } from '../domain/index.js';
 import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 import { failureMessage } from './attempt.js';
 import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';

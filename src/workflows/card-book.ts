@@ -17,30 +17,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import {
-  addCosts,
-  isCostAlert,
-  isNewerMessage,
-  cardWorkflowId,
-  correctionCardId,
-  parseHumanReview,
-  parseOpsDecision,
-  transition,
-  type AttemptRecord,
-  type AuditEntry,
-  type CardOutcome,
-  type CardRelay,
-  type CardPlan,
-  type CardState,
-  type CardStatus,
-  type Cost,
-  type DependencyArtifacts,
-  type HumanReview,
-  type MergeRecord,
-  type MessageOrder,
-  type OpsDecision,
-  type SettledStatus,
-} from '../domain/index.js';
+import { isCostAlert } from '../domain/budget.js';
+import { addCosts } from '../domain/cost.js';
+import { isNewerMessage } from '../domain/dependency-order.js';
+import { cardWorkflowId, correctionCardId } from '../domain/ids.js';
+import { transition } from '../domain/lifecycle.js';
+import { parseHumanReview, parseOpsDecision } from '../domain/review.js';
+import type { AttemptRecord, AuditEntry, CardOutcome, CardRelay, CardPlan, CardState, CardStatus, Cost, DependencyArtifacts, HumanReview, MergeRecord, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
 import {
   cardCostSignal,
   cardReopenedSignal,

@@ -13,24 +13,11 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import {
-  MAX_CORRECTIONS,
-  attemptWorkspace,
-  correctionWorkflowId,
-  failureReasons,
-  previousRuns,
-  repeatedReasons,
-  type AttemptRecord,
-  type AuditEntry,
-  type CardOutcome,
-  type CardPlan,
-  type CardRelay,
-  type CardState,
-  type CorrectionFeedback,
-  type HumanReview,
-  type NotificationEvent,
-  type OpsDecision,
-} from '../domain/index.js';
+import { failureReasons, repeatedReasons } from '../domain/attempt.js';
+import { previousRuns } from '../domain/budget.js';
+import { attemptWorkspace, correctionWorkflowId } from '../domain/ids.js';
+import { MAX_CORRECTIONS } from '../domain/lifecycle.js';
+import type { AttemptRecord, AuditEntry, CardOutcome, CardPlan, CardRelay, CardState, CorrectionFeedback, HumanReview, NotificationEvent, OpsDecision } from '../domain/index.js';
 import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 import { removeAttemptWorktree, runAttempt, type AttemptInput } from './attempt.js';
 import { CardBook } from './card-book.js';

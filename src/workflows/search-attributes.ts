@@ -4,7 +4,8 @@
  */
 import type { SearchAttributePair } from '@temporalio/common';
 import { condition, upsertSearchAttributes } from '@temporalio/workflow';
-import { PRIORITY_KEYS, type CardSpec, type CardStatus } from '../domain/index.js';
+import { PRIORITY_KEYS } from '../domain/priority.js';
+import type { CardSpec, CardStatus } from '../domain/index.js';
 import {
   BacklogIdKey,
   CardAttemptKey,
