@@ -12,6 +12,7 @@ import {
 } from '@temporalio/client';
 import {
   CORRECTION_TYPE,
+  isCardIdle,
   COORDINATOR_PRIORITY_KEY,
   backlogWorkflowId,
   cardWorkflowId,
@@ -289,22 +290,15 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
 }
 
 /**
- * True when nothing more happens without someone acting: every card has ended, waits for a human, or
- * waits (as TODO) for a dependency that is not DONE — i.e. no owner, validator or correction is at work.
- * A card still waiting for a dependency that is already DONE is not idle: the backlog has yet to relay
- * that news (it may be between workers — found by `npm run chaos`, which read such a backlog as idle).
+ * True when nothing more happens without someone acting: every page has arrived and every card is idle
+ * (`isCardIdle`, domain/lifecycle.ts) — no owner, validator or correction is at work, and no dependency
+ * signal is on its way (it may be between workers).
  */
 export function isIdle(view: BacklogView): boolean {
   const pages = view.backlog.pages;
   if (pages && pages.received < pages.expected) return false; // pages still arriving
   const done = new Set(view.cards.filter((c) => c.status === 'DONE').map((c) => c.cardId));
-  return view.cards.every(
-    (c) =>
-      c.final ||
-      c.status === 'AWAITING_HUMAN' ||
-      c.state?.settled === true ||
-      (c.status === 'TODO' && (c.state?.waitingFor ?? []).some((d) => !done.has(d))),
-  );
+  return view.cards.every((c) => isCardIdle({ final: c.final, status: c.status, settled: c.state?.settled, waitingFor: c.state?.waitingFor }, done));
 }
 
 /**

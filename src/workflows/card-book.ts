@@ -21,7 +21,7 @@ import { isCostAlert } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
 import { isNewerMessage } from '../domain/dependency-order.js';
 import { cardWorkflowId, correctionCardId } from '../domain/ids.js';
-import { transition } from '../domain/lifecycle.js';
+import { SKIPPABLE_STATUSES, acceptsDecision, transition, type DecisionKind } from '../domain/lifecycle.js';
 import { parseHumanReview, parseOpsDecision } from '../domain/review.js';
 import type { AttemptRecord, AuditEntry, CardOutcome, CardRelay, CardPlan, CardState, CardStatus, Cost, DependencyArtifacts, HumanReview, MergeRecord, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
 import {
@@ -43,9 +43,6 @@ export type PendingDecision = { kind: 'review'; review: HumanReview } | { kind: 
 function reviewReason(review: HumanReview): string {
   return review.context ? `${review.reason} (context: ${review.context})` : review.reason;
 }
-
-/** Statuses in which `skip` is accepted: the card waits (for dependencies, a human, or an ops decision). */
-const SKIPPABLE: readonly CardStatus[] = ['TODO', 'BLOCKED', 'REJECTED', 'AWAITING_HUMAN'];
 
 /** The card's state and the helpers that keep it, its search attributes and its audit log current. */
 export class CardBook {
@@ -303,12 +300,9 @@ export class CardBook {
 
   // ---- decisions ----
 
-  /** True when the card can take a decision of this kind now. */
-  private accepts(kind: 'review' | 'retry' | 'skip'): boolean {
-    if (this.pending) return false;
-    if (kind === 'review') return this.state.status === 'AWAITING_HUMAN';
-    if (kind === 'retry') return this.state.settled;
-    return SKIPPABLE.includes(this.state.status);
+  /** True when the card can take a decision of this kind now (`acceptsDecision`, domain/lifecycle.ts). */
+  private accepts(kind: DecisionKind): boolean {
+    return acceptsDecision(kind, { status: this.state.status, settled: this.state.settled, decisionPending: this.pending !== undefined });
   }
 
   /**
@@ -355,7 +349,7 @@ export class CardBook {
     const decision = this.parse(() => parseOpsDecision(raw), 'InvalidOpsDecision');
     if (this.repeatOf(kind, decision.reviewer, kind, decision.reason)) return decision;
     if (!this.accepts(kind)) {
-      const when = kind === 'retry' ? 'REJECTED or BLOCKED, at rest' : SKIPPABLE.join(', ');
+      const when = kind === 'retry' ? 'REJECTED or BLOCKED, at rest' : SKIPPABLE_STATUSES.join(', ');
       throw ApplicationFailure.nonRetryable(
         `card ${this.plan.card.id} cannot be ${kind === 'retry' ? 'retried' : 'skipped'} in status ${this.state.status} (allowed: ${when})`,
         'CardOpsRefused',
