@@ -5,7 +5,7 @@
  * it ended).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { CardState } from '../domain/index.js';
+import type { CardOutcome, CardState } from '../domain/index.js';
 import { cardStateQuery } from '../workflows/card.js';
 import { readBacklog } from './backlogs.js';
 import { CliError, EXIT } from './errors.js';
@@ -61,6 +61,11 @@ export async function readCardHistory(client: Client, backlogId: string, cardId:
   }
   let state: CardState | undefined = entry.outcome?.state;
   const final = entry.outcome !== undefined;
+  if (!state && final && entry.outcome!.status !== 'FAILED') {
+    // The backlog keeps lean outcomes: the card workflow's own result has its state.
+    const full = await (client.workflow.getHandle(entry.workflowId).result() as Promise<CardOutcome>).catch(() => undefined);
+    state = full?.state;
+  }
   if (!state && !final) {
     try {
       state = await client.workflow.getHandle(entry.workflowId).query(cardStateQuery);

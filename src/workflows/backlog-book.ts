@@ -56,7 +56,7 @@ export interface BookInput {
   shardIndex?: number;
 }
 
-/** A card outcome without the card's full state (what a shard returns; read the card workflow for the rest). */
+/** A card outcome without the card's full state (what a backlog keeps of an ended card; read the card workflow's result for the rest). */
 export function leanOutcome(outcome: CardOutcome): CardOutcome {
   const { state: _state, ...lean } = outcome;
   return lean;
@@ -181,7 +181,9 @@ export class BacklogBook {
         };
         if (outcome.status === 'FAILED') reportCardFinished({ status: 'FAILED', cardType: entry.type }); // metrics sink, not in history
       }
-      entry.outcome = this.input.shardIndex === undefined ? outcome : leanOutcome(outcome);
+      // Lean (no card state) in shards and in backlogs whose cards relay themselves: the card's own result
+      // has its state, and the backlog's query answer and result stay small.
+      entry.outcome = this.input.shardIndex === undefined && !this.cardsRelay ? outcome : leanOutcome(outcome);
       if (this.cardsRelay) {
         // A card that ended without saying so (failed, terminated, cancelled unstarted) still blocks its
         // dependents: this workflow has the last word on that run.
