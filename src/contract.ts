@@ -93,8 +93,9 @@ export const skipFailedCardUpdate = defineUpdate<AuditEntry, [FailedCardDecision
 
 /**
  * Card → backlog: the card came to rest (DONE, REJECTED by a human, BLOCKED). A card that tells its
- * dependents itself (`relay` in its input) sends only REJECTED and BLOCKED, for the backlog's state: the
- * backlog learns DONE and CANCELLED from the child's result.
+ * dependents itself (`relay` in its input) sends REJECTED and BLOCKED, for the backlog's state, and any
+ * rest some dependents could not hear yet (`undelivered`), for the backlog to pass on; the backlog learns
+ * DONE and CANCELLED from the child's result.
  */
 export const cardSettledSignal = defineSignal<[CardSettled]>('cardSettled');
 

@@ -92,11 +92,18 @@ export interface CardSettled extends Partial<MessageOrder> {
   cardId: string;
   status: SettledStatus;
   artifacts: string[];
+  /**
+   * Card → backlog only: the dependents the card could not signal (their workflows not started yet, or
+   * ended); the backlog passes the message on to those still to come once every card has started.
+   */
+  undelivered?: string[];
 }
 
 /** A card that had come to rest was retried: its dependents wait for it again. `epoch`/`seq` as in {@link CardSettled}. */
 export interface CardReopened extends Partial<MessageOrder> {
   cardId: string;
+  /** Card → backlog only, as in {@link CardSettled}. */
+  undelivered?: string[];
 }
 
 /** What the backlog's budget stands at: USD spent by its cards as reported, the budget, whether it is used up. */

@@ -55,10 +55,8 @@ export function needsPages(cards: readonly CardPlan[], limits: PageLimits = {}):
 }
 
 /**
- * The cards in start rounds: every card in a later round than all of the cards that depend on it (reverse
- * topological order, from the cards nobody depends on), higher priority first within a round. A card
- * started once every earlier round has started finds each of its dependents already running, so the
- * dependency signals it sends when it comes to rest cannot be lost — PRODUCT.md "Card lifecycle".
+ * The cards in rounds: every card in a later round than all of the cards that depend on it (reverse
+ * topological order, from the cards nobody depends on), higher priority first within a round.
  * Dependencies outside `cards` (legacy DONE cards, cards of another page) are ignored. The graph must be
  * acyclic (validated by `planBacklog`).
  * @throws Error when a cycle is left (a plan that did not come from `planBacklog`).

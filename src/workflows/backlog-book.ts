@@ -20,7 +20,6 @@ import { roundUsd } from '../domain/cost.js';
 import { EPOCH_END, isNewerMessage } from '../domain/dependency-order.js';
 import { dependentsOf } from '../domain/graph.js';
 import { cardWorkflowId } from '../domain/ids.js';
-import { startRounds } from '../domain/pages.js';
 import { PRIORITY_KEYS, cardPriorityKey } from '../domain/priority.js';
 import { parseFailedCardDecision, parseOpsDecision } from '../domain/review.js';
 import type { AuditEntry, CardOutcome, CardPlan, DependencyArtifacts, FailedCardDecision, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
@@ -75,9 +74,9 @@ export class BacklogBook {
   private relays: Promise<void>;
   private markStarted!: () => void;
   /**
-   * True: each card tells its dependents itself (`relay` in its input), started in {@link startRounds} so
-   * that its dependents exist before it can come to rest; this workflow relays only what a card could not
-   * say (its run FAILED). False: backlogs started before that, replaying — this workflow relays every rest.
+   * True: each card tells its dependents itself (`relay` in its input); this workflow relays only what a
+   * card could not say (its run FAILED) or could not deliver (a dependent not started yet: passed on once
+   * every card has started). False: backlogs started before that, replaying — this workflow relays every rest.
    */
   private readonly cardsRelay: boolean;
   /** Each card's run number here (dependency-order.ts `epoch`): +1 for every new run after a FAILED one. */
@@ -112,18 +111,10 @@ export class BacklogBook {
     this.cardsRelay = patched('cards-tell-dependents');
   }
 
-  /**
-   * Starts every card, each waiting for its dependency signals as TODO: cards that relay themselves in
-   * start rounds (dependents first, one round per workflow task, highest priority first within one),
-   * otherwise all at once, highest priority first.
-   */
+  /** Starts every card at once, highest priority first; each waits for its dependency signals as TODO. */
   async startAll(): Promise<void> {
-    if (this.cardsRelay) {
-      for (const round of startRounds(this.input.cards)) await Promise.all(round.map((plan) => this.start(plan)));
-    } else {
-      const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
-      await Promise.all(byPriority.map((plan) => this.start(plan)));
-    }
+    const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
+    await Promise.all(byPriority.map((plan) => this.start(plan)));
     this.markStarted();
   }
 
@@ -268,15 +259,29 @@ export class BacklogBook {
    */
   onCardSettled(s: CardSettled): void {
     if (!this.cardsRelay) return void this.relay(() => this.cardSettled(s));
+    const { undelivered, ...settled } = s;
     const entry = this.entries.get(s.cardId);
     if (entry && this.hear(s)) entry.settled = s.status;
+    if (undelivered) void this.passOn(s.cardId, undelivered, (h) => h.signal(dependencyResolvedSignal, settled));
   }
 
   /** The `cardReopened` signal, like {@link onCardSettled}. */
   onCardReopened(r: CardReopened): void {
     if (!this.cardsRelay) return void this.relay(() => this.cardReopened({ cardId: r.cardId }));
+    const { undelivered, ...reopened } = r;
     const entry = this.entries.get(r.cardId);
     if (entry && this.hear(r)) entry.settled = undefined;
+    if (undelivered) void this.passOn(r.cardId, undelivered, (h) => h.signal(dependencyReopenedSignal, reopened));
+  }
+
+  /**
+   * Passes a card's message on to the dependents it could not signal, once every card of this workflow has
+   * started (a dependent that finishes first never loses it — PRODUCT.md "Card lifecycle"). Messages carry
+   * their order, so one passed on late never undoes a newer one.
+   */
+  private async passOn(cardId: string, undelivered: string[], send: (h: { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] }) => Promise<void>): Promise<void> {
+    await this.relays;
+    await this.tellDependents(cardId, send, new Set(undelivered));
   }
 
   /** True when a message about a card is newer than the last one applied to its entry; remembers its order. */
@@ -303,12 +308,17 @@ export class BacklogBook {
   }
 
   /**
-   * Signals every dependent of a card: its own children through their handles, dependents run by
-   * another shard through their derived workflow IDs (they started before this page — pages.ts).
+   * Signals every dependent of a card (or those in `only`) that has not ended: its own children through
+   * their handles, dependents run by another shard through their derived workflow IDs (they started before
+   * this page — pages.ts).
    */
-  private async tellDependents(cardId: string, send: (h: { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] }) => Promise<void>): Promise<void> {
+  private async tellDependents(
+    cardId: string,
+    send: (h: { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] }) => Promise<void>,
+    only?: ReadonlySet<string>,
+  ): Promise<void> {
     await Promise.all(
-      (this.dependents.get(cardId) ?? []).map(async (id) => {
+      (this.dependents.get(cardId) ?? []).filter((id) => !only || only.has(id)).map(async (id) => {
         if (this.entries.get(id)?.outcome) return;
         const handle = this.handles.get(id) ?? getExternalWorkflowHandle(cardWorkflowId(this.input.backlogId, id));
         try {

@@ -402,9 +402,10 @@ export class CardBook {
 
   /**
    * Marks the card as waiting for ops (REJECTED, BLOCKED) or not, and says that it came to rest: to its
-   * dependents directly (with `relay`; the backlog hears only of a rest that keeps its workflow open), or
-   * to the backlog, which relays. Returns once every signal is acknowledged, so that the next message
-   * about this card is sent only after this one arrived.
+   * dependents directly (with `relay`), or to the backlog, which relays. With `relay` the backlog hears of a
+   * rest that keeps the workflow open, and of the dependents that could not be signalled (not started yet),
+   * which it tells once they have started. Returns once every signal is acknowledged, so that the next
+   * message about this card is sent only after this one arrived.
    */
   async settle(status: SettledStatus): Promise<void> {
     const waitsForOps = status === 'REJECTED' || status === 'BLOCKED';
@@ -413,7 +414,8 @@ export class CardBook {
     const settled: CardSettled = { cardId: this.plan.card.id, status, artifacts: this.state.artifacts };
     if (!this.relay) return this.tellParent(cardSettledSignal, settled);
     const ordered = { ...settled, ...this.nextOrder() };
-    await Promise.all([this.tellDependents(dependencyResolvedSignal, ordered), waitsForOps ? this.tellParent(cardSettledSignal, ordered) : undefined]);
+    const undelivered = await this.tellDependents(dependencyResolvedSignal, ordered);
+    if (waitsForOps || undelivered.length > 0) await this.tellParent(cardSettledSignal, { ...ordered, ...(undelivered.length > 0 ? { undelivered } : {}) });
   }
 
   /** Says that a resting card was retried: to its dependents and the backlog (with `relay`), or to the backlog. */
@@ -423,24 +425,31 @@ export class CardBook {
     this.touch();
     if (!this.relay) return this.tellParent(cardReopenedSignal, { cardId: this.plan.card.id });
     const reopened: CardReopened = { cardId: this.plan.card.id, ...this.nextOrder() };
-    await Promise.all([this.tellDependents(dependencyReopenedSignal, reopened), this.tellParent(cardReopenedSignal, reopened)]);
+    const undelivered = await this.tellDependents(dependencyReopenedSignal, reopened);
+    await this.tellParent(cardReopenedSignal, { ...reopened, ...(undelivered.length > 0 ? { undelivered } : {}) });
   }
 
   private nextOrder(): MessageOrder {
     return { epoch: this.relay?.epoch ?? 0, seq: ++this.sent };
   }
 
-  /** Signals every dependent's workflow (derived ID, current run); one that has ended has nothing to hear. */
-  private async tellDependents<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<void> {
+  /**
+   * Signals every dependent's workflow (derived ID, current run).
+   * @returns the dependents that could not be signalled: not started yet, or ended.
+   */
+  private async tellDependents<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<string[]> {
+    const undelivered: string[] = [];
     await Promise.all(
       (this.relay?.dependents ?? []).map(async (id) => {
         try {
           await getExternalWorkflowHandle(cardWorkflowId(this.plan.backlogId, id)).signal(signal as never, arg as never);
         } catch (err) {
-          log.info('Dependent no longer running', { ...this.logContext(), dependent: id, error: (err as Error).message });
+          undelivered.push(id);
+          log.info('Dependent not running', { ...this.logContext(), dependent: id, error: (err as Error).message });
         }
       }),
     );
+    return undelivered.sort();
   }
 
   private async tellParent<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<void> {

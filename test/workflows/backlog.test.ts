@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { CardState, OwnerInput } from '../../src/domain/index.js';
 import { backlogStateQuery, pauseBacklogUpdate, resumeBacklogUpdate } from '../../src/workflows/backlog.js';
+import { cardSettledSignal } from '../../src/contract.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { cardStates, fakeActivities, gate, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
@@ -62,25 +63,40 @@ describe('backlog workflow', () => {
     expect(qaOwner.dependencies[0]!.artifacts).toEqual([`${backlogId}/BE/attempt-1/out-1.md`]);
   });
 
-  it('starts every dependent before its dependencies, and each card tells its dependents itself (the backlog relays nothing)', async () => {
+  it('lets each card tell its dependents itself: once they have all started, the backlog relays nothing', async () => {
+    const a = gate();
     const { worker, handle, backlogId, client } = await startBacklog(
       [{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['A'] }, { id: 'D', dependencies: ['B', 'C'] }],
-      {},
+      { A: { hold: a.hold } },
     );
-    const result = await worker.runUntil(handle.result());
+    const result = await worker.runUntil(async () => {
+      for (const id of ['B', 'C', 'D']) await queryWhenStarted(client.workflow.getHandle(`${backlogId}/${id}`));
+      a.release();
+      return handle.result();
+    });
     expect(result.cards.map((c) => c.outcome?.status)).toEqual(['DONE', 'DONE', 'DONE', 'DONE']);
     const events = (await handle.fetchHistory()).events ?? [];
-    const started = events
-      .map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId)
-      .filter((id): id is string => id !== undefined && id !== null);
-    const at = (id: string) => started.indexOf(`${backlogId}/${id}`);
-    expect(started).toHaveLength(4);
-    expect(at('D')).toBeLessThan(Math.min(at('B'), at('C')));
-    expect(Math.max(at('B'), at('C'))).toBeLessThan(at('A'));
     expect(events.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toHaveLength(0);
     expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(0);
     const d = (await cardStates(client, result))[3]!;
     expect(d.resolvedDependencies?.map((r) => [r.cardId, r.status]).sort()).toEqual([['B', 'DONE'], ['C', 'DONE']]);
+  });
+
+  it('passes on what a card could not tell a dependent that had not started yet, so no dependency signal is lost', async () => {
+    const a = gate();
+    const { worker, handle, backlogId, client, calls } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { hold: a.hold } });
+    const result = await worker.runUntil(async () => {
+      await queryWhenStarted(client.workflow.getHandle(`${backlogId}/B`));
+      // What A says when B's workflow was not there yet: the backlog delivers it, and B runs.
+      await handle.signal(cardSettledSignal, { cardId: 'A', status: 'DONE', artifacts: [`${backlogId}/A/attempt-1/out-1.md`], epoch: 0, seq: 1, undelivered: ['B'] });
+      await until('B to be DONE', async () => ((await client.workflow.getHandle(`${backlogId}/B`).query(cardStateQuery)).status === 'DONE' ? true : undefined));
+      expect(calls.some((c) => c.cardId === 'A' && c.activity === 'verifyArtifacts')).toBe(false);
+      a.release();
+      return handle.result();
+    });
+    expect(result.cards.map((c) => c.outcome?.status)).toEqual(['DONE', 'DONE']);
+    const bOwner = calls.find((c) => c.activity === 'runOwner' && c.cardId === 'B')!.input as OwnerInput;
+    expect(bOwner.dependencies).toEqual([{ cardId: 'A', artifacts: [`${backlogId}/A/attempt-1/out-1.md`] }]);
   });
 
   it('shows each card\'s progress in its search attributes by upserting only changed values, never the identity its start set', async () => {
