@@ -18,6 +18,7 @@ import {
 } from '@temporalio/workflow';
 import { roundUsd } from '../domain/cost.js';
 import { EPOCH_END, isNewerMessage } from '../domain/dependency-order.js';
+import { reverseDependencyOrder } from '../domain/pages.js';
 import { dependentsOf } from '../domain/graph.js';
 import { cardWorkflowId } from '../domain/ids.js';
 import { PRIORITY_KEYS, cardPriorityKey } from '../domain/priority.js';
@@ -111,10 +112,16 @@ export class BacklogBook {
     this.cardsRelay = patched('cards-tell-dependents');
   }
 
-  /** Starts every card at once, highest priority first; each waits for its dependency signals as TODO. */
+  /**
+   * Starts every card at once; each waits for its dependency signals as TODO. Cards that relay themselves
+   * are started in reverse dependency order (dependents first: the server creates them in that order, so a
+   * card rarely comes to rest before its dependents exist), others highest priority first.
+   */
   async startAll(): Promise<void> {
-    const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
-    await Promise.all(byPriority.map((plan) => this.start(plan)));
+    const order = this.cardsRelay
+      ? reverseDependencyOrder(this.input.cards)
+      : [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
+    await Promise.all(order.map((plan) => this.start(plan)));
     this.markStarted();
   }
 
@@ -275,13 +282,23 @@ export class BacklogBook {
   }
 
   /**
-   * Passes a card's message on to the dependents it could not signal, once every card of this workflow has
-   * started (a dependent that finishes first never loses it — PRODUCT.md "Card lifecycle"). Messages carry
-   * their order, so one passed on late never undoes a newer one.
+   * Passes a card's message on to each dependent it could not signal, as soon as that dependent's workflow
+   * has started here (a card that comes to rest first never loses it — PRODUCT.md "Card lifecycle");
+   * dependents of other pages started before this one. Messages carry their order, so one passed on late
+   * never undoes a newer one.
    */
   private async passOn(cardId: string, undelivered: string[], send: (h: { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] }) => Promise<void>): Promise<void> {
-    await this.relays;
-    await this.tellDependents(cardId, send, new Set(undelivered));
+    await Promise.all(
+      undelivered.map(async (id) => {
+        try {
+          if (this.entries.has(id)) await condition(() => this.handles.has(id) || this.entries.get(id)!.outcome !== undefined);
+        } catch (err) {
+          if (isCancellation(err)) return; // the backlog was cancelled, and its cards with it
+          throw err;
+        }
+        await this.tellDependents(cardId, send, new Set([id]));
+      }),
+    );
   }
 
   /** True when a message about a card is newer than the last one applied to its entry; remembers its order. */
