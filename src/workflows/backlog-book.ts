@@ -1,8 +1,8 @@
 /**
  * The card-running half of a backlog, shared by the backlog workflow (backlogs of one page) and the
- * backlog shard workflow (one page of a big backlog): starts its cards as child workflows, relays how
- * each comes to rest to its dependents, waits for every card to end, fans out pause and budget. Workflow
- * code.
+ * backlog shard workflow (one page of a big backlog): starts its cards as child workflows, passes on to
+ * dependents what a card could not tell them (or, in backlogs started before cards told their dependents,
+ * relays every rest), waits for every card to end, fans out pause and budget. Workflow code.
  */
 import {
   CancelledFailure,

@@ -1,7 +1,7 @@
 /**
  * The backlog shard workflow (`<backlogId>/~shard-<n>`): runs one page of a big backlog (src/domain/pages.ts)
- * exactly as a backlog runs its cards — children started at once, relays to dependents (in this page or an
- * earlier one), pause and budget fan-out. `squadflow start` starts it with its page (so the page's cards
+ * exactly as a backlog runs its cards — children started at once, what a card could not tell a dependent
+ * passed on, pause and budget fan-out. `squadflow start` starts it with its page (so the page's cards
  * are in this history only) and then registers it with the backlog (`addCards`); the shard starts its
  * cards once the backlog has accepted it, tells the backlog when they have all started and when they have
  * all ended. Its result lists its cards' outcomes without their full states (read the card workflows).

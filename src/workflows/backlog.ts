@@ -1,8 +1,9 @@
 /**
  * The backlog workflow (`<backlogId>`): starts every card as a child workflow at once (each visible as
- * TODO from the first second) and relays how each card comes to rest to its dependents. Every child is
- * started before any signal is relayed, so a dependency that finishes first can never lose its signal —
- * PRODUCT.md "Card lifecycle". The backlog ends when every card has ended (DONE, or cancelled); cards at
+ * TODO from the first second). Each card tells its dependents itself how it came to rest; the backlog
+ * passes on what a card could not deliver (a dependent not started yet) once that dependent has started,
+ * so a dependency that finishes first can never lose its signal — PRODUCT.md "Card lifecycle" (see
+ * docs/architecture.md "Dependency signals"; backlogs started before that relay every rest). The backlog ends when every card has ended (DONE, or cancelled); cards at
  * rest (REJECTED, BLOCKED) keep it open until someone retries or skips them.
  *
  * A backlog too big for one workflow (more than a page of cards, see src/domain/pages.ts) is paged: the
