@@ -5,9 +5,9 @@
  * it ended).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { CardOutcome, CardState } from '../domain/index.js';
+import type { CardState } from '../domain/index.js';
 import { cardStateQuery } from '../workflows/card.js';
-import { readBacklog } from './backlogs.js';
+import { endedCardState, readBacklog } from './backlogs.js';
 import { CliError, EXIT } from './errors.js';
 
 /** One status of the timeline with how long the card stayed in it. */
@@ -59,13 +59,8 @@ export async function readCardHistory(client: Client, backlogId: string, cardId:
           : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${backlog.cards.map((c) => c.cardId).join(', ')})`,
     );
   }
-  let state: CardState | undefined = entry.outcome?.state;
+  let state: CardState | undefined = await endedCardState(client, entry);
   const final = entry.outcome !== undefined;
-  if (!state && final && entry.outcome!.status !== 'FAILED') {
-    // The backlog keeps lean outcomes: the card workflow's own result has its state.
-    const full = await (client.workflow.getHandle(entry.workflowId).result() as Promise<CardOutcome>).catch(() => undefined);
-    state = full?.state;
-  }
   if (!state && !final) {
     try {
       state = await client.workflow.getHandle(entry.workflowId).query(cardStateQuery);
