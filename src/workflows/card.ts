@@ -80,24 +80,7 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
   const card = new CardBook(plan, paused, relay, attributesSetAtStart);
   const run = new CardRun(card, queues);
 
-  setHandler(cardStateQuery, () => card.state);
-  setHandler(dependencyResolvedSignal, (dep) => card.resolveDependency(dep));
-  setHandler(dependencyReopenedSignal, (reopened) => card.reopenDependency(reopened));
-  setHandler(setPausedSignal, ({ paused }) => run.setPaused(paused));
-  setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => {
-    card.state.backlogBudgetExhausted = true;
-    card.state.backlogSpentUsd = spentUsd;
-  });
-  setHandler(humanReviewUpdate, (review) => card.acceptReview(review), { validator: (r) => void card.assertReviewable(r) });
-  setHandler(humanReviewSignal, (raw) => {
-    try {
-      card.acceptReview(card.assertReviewable(raw));
-    } catch (err) {
-      log.warn('Ignored human review signal', { cardId: plan.card.id, error: (err as Error).message });
-    }
-  });
-  setHandler(retryCardUpdate, (d) => card.acceptOps('retry', d), { validator: (d) => void card.assertOps('retry', d) });
-  setHandler(skipCardUpdate, (d) => card.acceptOps('skip', d), { validator: (d) => void card.assertOps('skip', d) });
+  registerCardHandlers(card, run);
 
   try {
     // A new run after a failed one: take over its state; a skip ends it DONE at once.
@@ -136,6 +119,30 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
     }
     throw err;
   }
+}
+
+// ---- Message handlers: validate, then delegate ------------------------------------------------------
+
+/** Registers the card's query, signals and updates; each validates its input and delegates to the book or the run. */
+function registerCardHandlers(card: CardBook, run: CardRun): void {
+  setHandler(cardStateQuery, () => card.state);
+  setHandler(dependencyResolvedSignal, (dep) => card.resolveDependency(dep));
+  setHandler(dependencyReopenedSignal, (reopened) => card.reopenDependency(reopened));
+  setHandler(setPausedSignal, ({ paused }) => run.setPaused(paused));
+  setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => {
+    card.state.backlogBudgetExhausted = true;
+    card.state.backlogSpentUsd = spentUsd;
+  });
+  setHandler(humanReviewUpdate, (review) => card.acceptReview(review), { validator: (r) => void card.assertReviewable(r) });
+  setHandler(humanReviewSignal, (raw) => {
+    try {
+      card.acceptReview(card.assertReviewable(raw));
+    } catch (err) {
+      log.warn('Ignored human review signal', { cardId: card.plan.card.id, error: (err as Error).message });
+    }
+  });
+  setHandler(retryCardUpdate, (d) => card.acceptOps('retry', d), { validator: (d) => void card.assertOps('retry', d) });
+  setHandler(skipCardUpdate, (d) => card.acceptOps('skip', d), { validator: (d) => void card.assertOps('skip', d) });
 }
 
 /**
