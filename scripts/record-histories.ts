@@ -7,7 +7,9 @@
  * with scripted activities.
  *
  * Re-record (`npm run record-histories`) only when a workflow change is meant to be incompatible and is
- * shipped with `patched()` or a new workflow type; otherwise a failing replay test is the point.
+ * shipped with `patched()` or a new workflow type; otherwise a failing replay test is the point. A change
+ * behind `patched()` keeps the recordings of the old path and adds its own: `-- --tag <name>` writes
+ * `<fixture>.<name>.json` beside them (e.g. `--tag cards-relay`: cards that tell their dependents).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -25,13 +27,17 @@ import { integrationBranchName, shardWorkflowId, withRepository } from '../src/d
 
 const OUT = resolve(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 
+/** `--tag <name>`: recordings of a new path, saved beside the older ones (see the module comment). */
+const TAG = process.argv.includes('--tag') ? process.argv[process.argv.indexOf('--tag') + 1] : undefined;
+
 async function save(handle: WorkflowHandle, name: string): Promise<void> {
   const history = await handle.fetchHistory();
   // protobufjs JSON (`History.toJSON()`), read back with `History.fromObject` from @temporalio/proto.
   // Stack traces name this machine's paths: keep them relative to the project (replay ignores them).
   const text = JSON.stringify(history, null, 1).split(PROJECT_ROOT + '/').join('');
-  await writeFile(resolve(OUT, `${name}.json`), text + '\n');
-  console.log(`recorded ${name} (${history.events?.length ?? 0} events)`);
+  const file = TAG ? `${name}.${TAG}.json` : `${name}.json`;
+  await writeFile(resolve(OUT, file), text + '\n');
+  console.log(`recorded ${file} (${history.events?.length ?? 0} events)`);
 }
 
 async function main(): Promise<void> {
@@ -39,7 +45,7 @@ async function main(): Promise<void> {
   try {
     // `-- --only repository`: only the repository backlog's histories (the others stay as recorded).
     if (process.argv.includes('--only')) {
-      if (!process.argv.includes('repository')) throw new Error('usage: record-histories [--only repository]');
+      if (!process.argv.includes('repository')) throw new Error('usage: record-histories [--only repository] [--tag <name>]');
       await recordRepository(server);
       return;
     }

@@ -13,7 +13,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AuditEntry, CardState, FailedCardDecision, HumanReview, OpsDecision } from './domain/index.js';
-import type { BacklogBudget, BacklogState, CardSettled, CorrectionState, ShardRegistration } from './domain/backlog-state.js';
+import type { BacklogBudget, BacklogState, CardReopened, CardSettled, CorrectionState, ShardRegistration } from './domain/backlog-state.js';
 
 // ---- card workflow --------------------------------------------------------------------------------
 
@@ -35,11 +35,14 @@ export const retryCardUpdate = defineUpdate<AuditEntry, [OpsDecision]>('retry');
 /** Update: mark a waiting card DONE by decision (audited); its dependents proceed. */
 export const skipCardUpdate = defineUpdate<AuditEntry, [OpsDecision]>('skip');
 
-/** Backlog → card: a dependency came to rest (DONE lets the card run; anything else blocks it). Repeats are harmless. */
+/**
+ * Dependency (or its backlog) → card: a dependency came to rest (DONE lets the card run; anything else
+ * blocks it). Repeats are harmless; a message older than one already applied (`epoch`/`seq`) is ignored.
+ */
 export const dependencyResolvedSignal = defineSignal<[CardSettled]>('dependencyResolved');
 
-/** Backlog → card: a dependency that had come to rest was retried; wait for it again. */
-export const dependencyReopenedSignal = defineSignal<[{ cardId: string }]>('dependencyReopened');
+/** Dependency (or its backlog) → card: a dependency that had come to rest was retried; wait for it again. */
+export const dependencyReopenedSignal = defineSignal<[CardReopened]>('dependencyReopened');
 
 /** Backlog → card (and card → correction, backlog → shard): pause (no new owner or validator run starts) or resume. */
 export const setPausedSignal = defineSignal<[{ paused: boolean }]>('setPaused');
@@ -88,14 +91,19 @@ export const retryFailedCardUpdate = defineUpdate<AuditEntry, [FailedCardDecisio
 /** Update, like `retryFailedCardUpdate`: `skip` a FAILED card — its new run ends DONE by decision (audited); dependents proceed. */
 export const skipFailedCardUpdate = defineUpdate<AuditEntry, [FailedCardDecision]>('skipFailedCard');
 
-/** Card → backlog: the card came to rest (DONE, REJECTED by a human, BLOCKED). */
+/**
+ * Card → backlog: the card came to rest (DONE, REJECTED by a human, BLOCKED). A card that tells its
+ * dependents itself (`relay` in its input) sends REJECTED and BLOCKED, for the backlog's state, and any
+ * rest some dependents could not hear yet (`undelivered`), for the backlog to pass on; the backlog learns
+ * DONE and CANCELLED from the child's result.
+ */
 export const cardSettledSignal = defineSignal<[CardSettled]>('cardSettled');
 
 /** Card → backlog: what an attempt cost, USD (sent only when the backlog has a budget). */
 export const cardCostSignal = defineSignal<[{ cardId: string; usd: number }]>('cardCost');
 
 /** Card → backlog: a card that had come to rest was retried. */
-export const cardReopenedSignal = defineSignal<[{ cardId: string }]>('cardReopened');
+export const cardReopenedSignal = defineSignal<[CardReopened]>('cardReopened');
 
 /** Backlog shard → backlog: every card of shard `index` (0-based page) has started; the next page may be sent. */
 export const shardStartedSignal = defineSignal<[{ index: number }]>('shardStarted');

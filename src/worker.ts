@@ -85,9 +85,10 @@ export function reposRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Default of the orchestration worker's `maxCachedWorkflows`: how many workflows it keeps in memory
- * (others are replayed from history when they next have work). A card waiting for a dependency costs
- * memory while cached and nothing while evicted, so a cap keeps a 10,000-card backlog within a few GiB
- * (README "Benchmark"). Override with `SQUADFLOW_MAX_CACHED_WORKFLOWS`.
+ * (others are replayed from history when they next have work). With the lean workflow bundle a cached card
+ * costs about 0.3 MiB, and at 1,000 cards a cache of 300 saved only 34 MiB of 636 MiB (docs/benchmark.md
+ * "Worker settings"), so the cap stays high enough for a 1,000-card backlog to stay cached, and bounds
+ * memory for bigger ones. Override with `SQUADFLOW_MAX_CACHED_WORKFLOWS`.
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 1000;
 

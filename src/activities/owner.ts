@@ -19,7 +19,8 @@
  */
 import { z } from 'zod';
 import type { OwnerInput, OwnerResult } from '../domain/attempt.js';
-import { CostSchema, roundUsd } from '../domain/cost.js';
+import { roundUsd } from '../domain/cost.js';
+import { CostSchema } from '../domain/cost-schema.js';
 import { AgentSchema, type AgentConfig } from '../domain/squad.js';
 import { runClaudeCode } from './agents/claude-code.js';
 import { runCodex } from './agents/codex.js';

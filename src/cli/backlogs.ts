@@ -12,6 +12,8 @@ import {
 } from '@temporalio/client';
 import {
   CORRECTION_TYPE,
+  isCardIdle,
+  COORDINATOR_PRIORITY_KEY,
   backlogWorkflowId,
   cardWorkflowId,
   parseHumanReview,
@@ -27,7 +29,7 @@ import {
   planPages,
   shardWorkflowId,
 } from '../domain/index.js';
-import { addCardsUpdate, backlogStateQuery, backlogWorkflow, type BacklogState } from '../workflows/backlog.js';
+import { addCardsUpdate, backlogStateQuery, backlogWorkflow, type BacklogCardEntry, type BacklogState } from '../workflows/backlog.js';
 import { backlogShardWorkflow, type BacklogShardResult } from '../workflows/backlog-shard.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../workflows/card.js';
 import { TASK_QUEUES } from '../temporal/queues.js';
@@ -95,6 +97,7 @@ export async function startBacklog(
         },
       ],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
+      priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -134,6 +137,7 @@ async function sendPages(
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       args: [{ backlogId: plan.backlogId, page, queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging } }],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
+      priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
     });
     await handle.executeUpdate(addCardsUpdate, {
       args: [{ index: page.index, workflowId, cardIds: page.cards.map((c) => c.card.id) }],
@@ -246,6 +250,20 @@ function viewOf(cardId: string, workflowId: string, final: boolean, state: CardS
   };
 }
 
+/**
+ * The final state of a card whose workflow has ended: its outcome's, or (backlogs and shards keep lean
+ * outcomes) the card workflow's own result's. Undefined while the card runs, for a FAILED run, or when the
+ * result cannot be read.
+ */
+export async function endedCardState(client: Client, entry: BacklogCardEntry): Promise<CardState | undefined> {
+  const o = entry.outcome;
+  if (!o) return undefined;
+  if (o.state) return o.state;
+  if (o.status === 'FAILED') return undefined;
+  const full = await (client.workflow.getHandle(entry.workflowId).result() as Promise<CardOutcome>).catch(() => undefined);
+  return full?.state;
+}
+
 /** Reads the backlog and every card (queries for running cards, outcomes for ended ones). */
 export async function readBacklogView(client: Client, backlogId: string): Promise<BacklogView> {
   const { state, running } = await readBacklog(client, backlogId);
@@ -266,10 +284,8 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
   const views = await mapPool(state.cards, 32, async (entry): Promise<CardView> => {
     if (entry.outcome) {
       const o = entry.outcome;
-      if (o.state) return viewOf(entry.cardId, entry.workflowId, true, o.state, o.message);
-      // A shard keeps lean outcomes: the card's own result has its state.
-      const full = o.status === 'FAILED' ? undefined : await (client.workflow.getHandle(entry.workflowId).result() as Promise<CardOutcome>).catch(() => undefined);
-      if (full?.state) return viewOf(entry.cardId, entry.workflowId, true, full.state, o.message);
+      const ended = await endedCardState(client, entry);
+      if (ended) return viewOf(entry.cardId, entry.workflowId, true, ended, o.message);
       return { cardId: entry.cardId, workflowId: entry.workflowId, final: true, legacy: false, status: o.status, attempt: o.attempt, costUsd: o.cost.usd, note: o.message };
     }
     const handle = client.workflow.getHandle(entry.workflowId);
@@ -286,22 +302,15 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
 }
 
 /**
- * True when nothing more happens without someone acting: every card has ended, waits for a human, or
- * waits (as TODO) for a dependency that is not DONE — i.e. no owner, validator or correction is at work.
- * A card still waiting for a dependency that is already DONE is not idle: the backlog has yet to relay
- * that news (it may be between workers — found by `npm run chaos`, which read such a backlog as idle).
+ * True when nothing more happens without someone acting: every page has arrived and every card is idle
+ * (`isCardIdle`, domain/lifecycle.ts) — no owner, validator or correction is at work, and no dependency
+ * signal is on its way (it may be between workers).
  */
 export function isIdle(view: BacklogView): boolean {
   const pages = view.backlog.pages;
   if (pages && pages.received < pages.expected) return false; // pages still arriving
   const done = new Set(view.cards.filter((c) => c.status === 'DONE').map((c) => c.cardId));
-  return view.cards.every(
-    (c) =>
-      c.final ||
-      c.status === 'AWAITING_HUMAN' ||
-      c.state?.settled === true ||
-      (c.status === 'TODO' && (c.state?.waitingFor ?? []).some((d) => !done.has(d))),
-  );
+  return view.cards.every((c) => isCardIdle({ final: c.final, status: c.status, settled: c.state?.settled, waitingFor: c.state?.waitingFor }, done));
 }
 
 /**
@@ -368,8 +377,9 @@ export async function updateCard(
     if (err instanceof WorkflowUpdateFailedError) {
       throw new CliError(`refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
     }
-    const ended = state.cards.find((c) => c.cardId === cardId)?.outcome;
-    const last = ended?.state?.auditLog.filter((e) => e.actor !== 'squadflow').pop();
+    const entry = state.cards.find((c) => c.cardId === cardId);
+    const ended = entry?.outcome;
+    const last = (entry ? await endedCardState(client, entry) : undefined)?.auditLog.filter((e) => e.actor !== 'squadflow').pop();
     const action = payload.decision ?? update.name;
     const reason = payload.context ? `${payload.reason} (context: ${payload.context})` : payload.reason;
     if (last && last.actor === payload.reviewer && last.action === action && last.reason === reason) return last;

@@ -7,7 +7,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { CardState } from '../domain/index.js';
 import { cardStateQuery } from '../workflows/card.js';
-import { readBacklog } from './backlogs.js';
+import { endedCardState, readBacklog } from './backlogs.js';
 import { CliError, EXIT } from './errors.js';
 
 /** One status of the timeline with how long the card stayed in it. */
@@ -59,7 +59,7 @@ export async function readCardHistory(client: Client, backlogId: string, cardId:
           : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${backlog.cards.map((c) => c.cardId).join(', ')})`,
     );
   }
-  let state: CardState | undefined = entry.outcome?.state;
+  let state: CardState | undefined = await endedCardState(client, entry);
   const final = entry.outcome !== undefined;
   if (!state && !final) {
     try {

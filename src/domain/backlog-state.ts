@@ -5,6 +5,7 @@
  */
 import type { AttemptRecord, DependencyArtifacts } from './attempt.js';
 import type { AuditEntry, CardOutcome } from './card-state.js';
+import type { MessageOrder } from './dependency-order.js';
 import type { CardStatus, SettledStatus } from './lifecycle.js';
 
 /** One card as the backlog sees it. */
@@ -82,11 +83,27 @@ export interface BacklogRepositoryState {
   push?: { remote: string; branch: string; commit?: string; error?: string };
 }
 
-/** How a card's work came to rest, with its artifacts (relative to the workspaces root). */
-export interface CardSettled {
+/**
+ * How a card's work came to rest, with its artifacts (relative to the workspaces root). `epoch`/`seq`
+ * (dependency-order.ts): where the message stands among the others about this card; absent in messages
+ * of workflows started before messages were ordered.
+ */
+export interface CardSettled extends Partial<MessageOrder> {
   cardId: string;
   status: SettledStatus;
   artifacts: string[];
+  /**
+   * Card → backlog only: the dependents the card could not signal (their workflows not started yet, or
+   * ended); the backlog passes the message on to those still to come once every card has started.
+   */
+  undelivered?: string[];
+}
+
+/** A card that had come to rest was retried: its dependents wait for it again. `epoch`/`seq` as in {@link CardSettled}. */
+export interface CardReopened extends Partial<MessageOrder> {
+  cardId: string;
+  /** Card → backlog only, as in {@link CardSettled}. */
+  undelivered?: string[];
 }
 
 /** What the backlog's budget stands at: USD spent by its cards as reported, the budget, whether it is used up. */

@@ -7,13 +7,9 @@ import { CARD_STATUSES } from './lifecycle.js';
 import { CARD_ID_PATTERN, BACKLOG_ID_PATTERN } from './ids.js';
 import { SquadSchema } from './squad.js';
 
-/** Card priorities, highest first — PRODUCT.md vocabulary. */
-export const PRIORITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
-/** A card priority. */
-export type Priority = (typeof PRIORITIES)[number];
+import { PRIORITIES } from './priority.js';
 
-/** Temporal priority key of each card priority (1 runs first; the server default is 3 of 1–5). */
-export const PRIORITY_KEYS: Record<Priority, number> = { CRITICAL: 1, HIGH: 2, MEDIUM: 3, LOW: 4 };
+export { COORDINATOR_PRIORITY_KEY, PRIORITIES, PRIORITY_KEYS, cardPriorityKey, type Priority } from './priority.js';
 
 /**
  * Why a legacy artifact path is unsafe, or `undefined` when it is fine. Legacy artifact paths are handed to

@@ -2,10 +2,9 @@
  * Cost tracking arithmetic: tokens are counted as integers, USD as numbers rounded to 1e-6 (a
  * micro-dollar) so that sums of many attempts do not drift. Tokens are the truth; USD is computed from
  * them with the squad's price table (src/domain/pricing.ts) — agent-reported costs are kept beside it in
- * `reportedUsd`, for comparison only.
+ * `reportedUsd`, for comparison only. Pure and free of libraries (workflow code imports it); the schema
+ * of a cost read back from a file is in cost-schema.ts.
  */
-import { z } from 'zod';
-
 /** Tokens and USD spent by one run or summed over several. */
 export interface Cost {
   /** Input (prompt) tokens, not counting the cache tokens below. */
@@ -21,19 +20,6 @@ export interface Cost {
   /** What the agent itself reported, USD (Claude Code `total_cost_usd`, a `command` agent's `cost_usd`). */
   reportedUsd?: number;
 }
-
-/**
- * The zod schema of a `Cost` read back from a file (e.g. the owner record beside an attempt workspace):
- * every field of `Cost`, optional ones included, so a re-read cost equals the one written.
- */
-export const CostSchema = z.object({
-  inputTokens: z.number().int().nonnegative(),
-  outputTokens: z.number().int().nonnegative(),
-  usd: z.number().nonnegative(),
-  cacheCreationTokens: z.number().int().nonnegative().optional(),
-  cacheReadTokens: z.number().int().nonnegative().optional(),
-  reportedUsd: z.number().nonnegative().optional(),
-}) satisfies z.ZodType<Cost>;
 
 /** A cost of zero. */
 export const ZERO_COST: Cost = Object.freeze({ inputTokens: 0, outputTokens: 0, usd: 0 });

@@ -4,6 +4,8 @@ export * from './backlog.js';
 export * from './budget.js';
 export * from './card-state.js';
 export * from './cost.js';
+export * from './cost-schema.js';
+export * from './dependency-order.js';
 export * from './graph.js';
 export * from './ids.js';
 export * from './lifecycle.js';

@@ -98,3 +98,38 @@ export function transition(cardId: string, from: CardStatus, to: CardStatus): Ca
 
 /** Maximum number of correction rounds before escalation — PRODUCT.md ("at most 3"). */
 export const MAX_CORRECTIONS = 3;
+
+/** Statuses in which `skip` is accepted: the card waits (for dependencies, a human, or an ops decision). */
+export const SKIPPABLE_STATUSES: readonly CardStatus[] = ['TODO', 'BLOCKED', 'REJECTED', 'AWAITING_HUMAN'];
+
+/** A decision a card takes: a human review, or an ops `retry` / `skip`. */
+export type DecisionKind = 'review' | 'retry' | 'skip';
+
+/**
+ * True when a card can take a decision of this kind now — the operations issue and PRODUCT.md
+ * "Escalation": a review only while AWAITING_HUMAN, `retry` only at rest (REJECTED by a human or BLOCKED,
+ * `settled`), `skip` in any {@link SKIPPABLE_STATUSES}; never while an earlier decision waits to be applied.
+ */
+export function acceptsDecision(kind: DecisionKind, card: { status: CardStatus; settled: boolean; decisionPending: boolean }): boolean {
+  if (card.decisionPending) return false;
+  if (kind === 'review') return card.status === 'AWAITING_HUMAN';
+  if (kind === 'retry') return card.settled;
+  return SKIPPABLE_STATUSES.includes(card.status);
+}
+
+/**
+ * True when a card does nothing more until someone acts: it has ended, waits for a human, rests for an
+ * ops decision (`settled`), or waits as TODO for a dependency that is not DONE (`doneCardIds`). A card
+ * still TODO whose dependencies are all DONE is not idle: their signals have yet to reach it.
+ */
+export function isCardIdle(
+  card: { final: boolean; status: string; settled?: boolean; waitingFor?: readonly string[] },
+  doneCardIds: ReadonlySet<string>,
+): boolean {
+  return (
+    card.final ||
+    card.status === 'AWAITING_HUMAN' ||
+    card.settled === true ||
+    (card.status === 'TODO' && (card.waitingFor ?? []).some((d) => !doneCardIds.has(d)))
+  );
+}

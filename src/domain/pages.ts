@@ -9,7 +9,7 @@
  * each of its dependents already has a workflow to receive the signal — across pages too — which keeps the
  * rule of PRODUCT.md "a dependency finishing before its dependent starts never loses the signal".
  */
-import { PRIORITY_KEYS } from './backlog.js';
+import { PRIORITY_KEYS } from './priority.js';
 import type { CardPlan } from './card-state.js';
 import { dependentsOf } from './graph.js';
 
@@ -55,22 +55,24 @@ export function needsPages(cards: readonly CardPlan[], limits: PageLimits = {}):
 }
 
 /**
- * The cards in start order: every card after all of the cards that depend on it (reverse topological
- * order, in rounds from the cards nobody depends on), higher priority first within a round.
- * Dependencies outside `cards` (legacy DONE cards) are ignored. The graph must be acyclic (validated by
- * `planBacklog`).
+ * The cards in rounds: every card in a later round than all of the cards that depend on it (reverse
+ * topological order, from the cards nobody depends on), higher priority first within a round.
+ * Dependencies outside `cards` (legacy DONE cards, cards of another page) are ignored. The graph must be
+ * acyclic (validated by `planBacklog`).
  * @throws Error when a cycle is left (a plan that did not come from `planBacklog`).
  */
-export function reverseDependencyOrder(cards: readonly CardPlan[]): CardPlan[] {
+export function startRounds(cards: readonly CardPlan[]): CardPlan[][] {
   const byId = new Map(cards.map((c) => [c.card.id, c]));
   const dependents = dependentsOf(cards.map((c) => c.card));
   const waitingDependents = new Map<string, number>(cards.map((c) => [c.card.id, dependents.get(c.card.id)!.length]));
   const byPriority = (a: CardPlan, b: CardPlan) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority];
   let round = cards.filter((c) => waitingDependents.get(c.card.id) === 0);
-  const order: CardPlan[] = [];
+  const rounds: CardPlan[][] = [];
+  let placed = 0;
   while (round.length > 0) {
     round.sort(byPriority);
-    order.push(...round);
+    rounds.push(round);
+    placed += round.length;
     const next: CardPlan[] = [];
     for (const c of round) {
       for (const d of c.card.dependencies) {
@@ -82,8 +84,16 @@ export function reverseDependencyOrder(cards: readonly CardPlan[]): CardPlan[] {
     }
     round = next;
   }
-  if (order.length !== cards.length) throw new Error('reverseDependencyOrder: the dependency graph has a cycle');
-  return order;
+  if (placed !== cards.length) throw new Error('startRounds: the dependency graph has a cycle');
+  return rounds;
+}
+
+/**
+ * The cards in start order: {@link startRounds} one after another.
+ * @throws Error when a cycle is left (a plan that did not come from `planBacklog`).
+ */
+export function reverseDependencyOrder(cards: readonly CardPlan[]): CardPlan[] {
+  return startRounds(cards).flat();
 }
 
 /**

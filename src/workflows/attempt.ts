@@ -6,22 +6,10 @@
  */
 import { TimeoutType } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, patched } from '@temporalio/workflow';
-import {
-  addCosts,
-  attemptWorkspace,
-  estimateRunUsd,
-  runBudgetCheck,
-  type AgentSession,
-  type AttemptGit,
-  type AttemptRecord,
-  type CardPlan,
-  type CardStatus,
-  type Cost,
-  type CorrectionFeedback,
-  type DependencyArtifacts,
-  type OwnerResult,
-  type Verdict,
-} from '../domain/index.js';
+import { estimateRunUsd, runBudgetCheck } from '../domain/budget.js';
+import { addCosts } from '../domain/cost.js';
+import { attemptWorkspace } from '../domain/ids.js';
+import type { AgentSession, AttemptGit, AttemptRecord, CardPlan, CardStatus, Cost, CorrectionFeedback, DependencyArtifacts, OwnerResult, Verdict } from '../domain/index.js';
 import type { AgentFailureDetails } from '../domain/activity-errors.js';
 import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 

@@ -1,8 +1,8 @@
 /**
  * The card-running half of a backlog, shared by the backlog workflow (backlogs of one page) and the
- * backlog shard workflow (one page of a big backlog): starts its cards as child workflows, relays how
- * each comes to rest to its dependents, waits for every card to end, fans out pause and budget. Workflow
- * code.
+ * backlog shard workflow (one page of a big backlog): starts its cards as child workflows, passes on to
+ * dependents what a card could not tell them (or, in backlogs started before cards told their dependents,
+ * relays every rest), waits for every card to end, fans out pause and budget. Workflow code.
  */
 import {
   CancelledFailure,
@@ -16,21 +16,14 @@ import {
   startChild,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import {
-  PRIORITY_KEYS,
-  cardWorkflowId,
-  dependentsOf,
-  parseFailedCardDecision,
-  parseOpsDecision,
-  roundUsd,
-  type AuditEntry,
-  type CardOutcome,
-  type CardPlan,
-  type DependencyArtifacts,
-  type FailedCardDecision,
-  type OpsDecision,
-  type SettledStatus,
-} from '../domain/index.js';
+import { roundUsd } from '../domain/cost.js';
+import { EPOCH_END, isNewerMessage } from '../domain/dependency-order.js';
+import { reverseDependencyOrder } from '../domain/pages.js';
+import { dependentsOf } from '../domain/graph.js';
+import { cardWorkflowId } from '../domain/ids.js';
+import { PRIORITY_KEYS, cardPriorityKey } from '../domain/priority.js';
+import { parseFailedCardDecision, parseOpsDecision } from '../domain/review.js';
+import type { AuditEntry, CardOutcome, CardPlan, DependencyArtifacts, FailedCardDecision, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
 import { cardWorkflow, type CardRestart } from './card.js';
 import { reportCardFinished } from '../observability/sinks.js';
@@ -44,7 +37,7 @@ import {
   type CardSettled,
 } from './messages.js';
 import { initialCardAttributes } from './search-attributes.js';
-import type { BacklogCardEntry, BacklogSource, BacklogState } from '../domain/backlog-state.js';
+import type { BacklogCardEntry, BacklogSource, BacklogState, CardReopened } from '../domain/backlog-state.js';
 
 export type { BacklogCardEntry, BacklogRepositoryState, BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
 
@@ -63,7 +56,7 @@ export interface BookInput {
   shardIndex?: number;
 }
 
-/** A card outcome without the card's full state (what a shard returns; read the card workflow for the rest). */
+/** A card outcome without the card's full state (what a backlog keeps of an ended card; read the card workflow's result for the rest). */
 export function leanOutcome(outcome: CardOutcome): CardOutcome {
   const { state: _state, ...lean } = outcome;
   return lean;
@@ -81,6 +74,16 @@ export class BacklogBook {
    */
   private relays: Promise<void>;
   private markStarted!: () => void;
+  /**
+   * True: each card tells its dependents itself (`relay` in its input); this workflow relays only what a
+   * card could not say (its run FAILED) or could not deliver (a dependent not started yet: passed on once
+   * every card has started). False: backlogs started before that, replaying — this workflow relays every rest.
+   */
+  private readonly cardsRelay: boolean;
+  /** Each card's run number here (dependency-order.ts `epoch`): +1 for every new run after a FAILED one. */
+  private readonly epochs = new Map<string, number>();
+  /** The newest rest/reopen message applied to each card's entry (cards that relay themselves). */
+  private readonly heard = new Map<string, MessageOrder>();
 
   constructor(private readonly input: BookInput) {
     this.state = {
@@ -106,12 +109,19 @@ export class BacklogBook {
       ? new Map(Object.entries(input.dependents))
       : dependentsOf(input.cards.map((p) => p.card));
     this.relays = new Promise<void>((resolve) => (this.markStarted = resolve));
+    this.cardsRelay = patched('cards-tell-dependents');
   }
 
-  /** Starts every card at once, highest priority first; each waits for its dependency signals as TODO. */
+  /**
+   * Starts every card at once; each waits for its dependency signals as TODO. Cards that relay themselves
+   * are started in reverse dependency order (dependents first: the server creates them in that order, so a
+   * card rarely comes to rest before its dependents exist), others highest priority first.
+   */
   async startAll(): Promise<void> {
-    const byPriority = [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
-    await Promise.all(byPriority.map((plan) => this.start(plan)));
+    const order = this.cardsRelay
+      ? reverseDependencyOrder(this.input.cards)
+      : [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
+    await Promise.all(order.map((plan) => this.start(plan)));
     this.markStarted();
   }
 
@@ -119,9 +129,18 @@ export class BacklogBook {
     const paused = this.state.paused;
     const handle = await startChild(cardWorkflow, {
       workflowId: cardWorkflowId(this.input.backlogId, plan.card.id),
-      args: [{ plan, queues: this.input.queues, paused, ...(restart ? { restart } : {}) }],
+      args: [
+        {
+          plan,
+          queues: this.input.queues,
+          paused,
+          attributesSetAtStart: true,
+          ...(restart ? { restart } : {}),
+          ...(this.cardsRelay ? { relay: { dependents: this.dependents.get(plan.card.id) ?? [], epoch: this.epochs.get(plan.card.id) ?? 0 } } : {}),
+        },
+      ],
       typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
-      priority: { priorityKey: PRIORITY_KEYS[plan.card.priority] },
+      priority: { priorityKey: cardPriorityKey(plan.card.priority) },
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });
     this.handles.set(plan.card.id, handle);
@@ -160,12 +179,23 @@ export class BacklogBook {
         };
         if (outcome.status === 'FAILED') reportCardFinished({ status: 'FAILED', cardType: entry.type }); // metrics sink, not in history
       }
-      entry.outcome = this.input.shardIndex === undefined ? outcome : leanOutcome(outcome);
-      // A card that ended without saying so (failed, terminated) still blocks its dependents.
-      if (entry.settled !== outcome.status) {
-        this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
+      // Lean (no card state) in shards and in backlogs whose cards relay themselves: the card's own result
+      // has its state, and the backlog's query answer and result stay small.
+      entry.outcome = this.input.shardIndex === undefined && !this.cardsRelay ? outcome : leanOutcome(outcome);
+      if (this.cardsRelay) {
+        // A card that ended without saying so (failed, terminated, cancelled unstarted) still blocks its
+        // dependents: this workflow has the last word on that run.
+        if (outcome.status === 'FAILED' || !handle) {
+          const order = { epoch: this.epochs.get(plan.card.id) ?? 0, seq: EPOCH_END };
+          await this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts, ...order });
+        }
+      } else {
+        // A card that ended without saying so (failed, terminated) still blocks its dependents.
+        if (entry.settled !== outcome.status) {
+          this.relay(() => this.cardSettled({ cardId: outcome.cardId, status: outcome.status, artifacts: outcome.artifacts }));
+        }
+        await this.relays;
       }
-      await this.relays;
       // Backlogs started before FAILED cards could be restarted end as they used to (`patched`).
       if (outcome.status !== 'FAILED' || !handle || !patched('failed-cards-rest')) return;
       try {
@@ -176,7 +206,10 @@ export class BacklogBook {
       }
       const { kind, decision } = this.restarts.get(plan.card.id)!;
       entry.outcome = undefined;
-      if (kind === 'retry') await this.cardReopened(plan.card.id); // its BLOCKED dependents wait again
+      const epoch = (this.epochs.get(plan.card.id) ?? 0) + 1;
+      if (this.cardsRelay) this.epochs.set(plan.card.id, epoch);
+      // Its BLOCKED dependents wait again (a skipped card's new run tells them DONE instead).
+      if (kind === 'retry') await this.cardReopened(this.cardsRelay ? { cardId: plan.card.id, epoch, seq: 0 } : { cardId: plan.card.id });
       await this.start(plan, { kind, decision, previousRunId: handle.firstExecutionRunId, failure: outcome.message ?? 'failed' });
       this.restarts.delete(plan.card.id);
     }
@@ -227,27 +260,82 @@ export class BacklogBook {
     return this.relays;
   }
 
-  async cardSettled(s: CardSettled): Promise<void> {
+  /**
+   * The `cardSettled` signal: a card that relays itself only records its rest here; otherwise the rest
+   * is relayed to its dependents behind every earlier relay.
+   */
+  onCardSettled(s: CardSettled): void {
+    if (!this.cardsRelay) return void this.relay(() => this.cardSettled(s));
+    const { undelivered, ...settled } = s;
     const entry = this.entries.get(s.cardId);
-    if (!entry || entry.settled === s.status) return;
+    if (entry && this.hear(s)) entry.settled = s.status;
+    if (undelivered) void this.passOn(s.cardId, undelivered, (h) => h.signal(dependencyResolvedSignal, settled));
+  }
+
+  /** The `cardReopened` signal, like {@link onCardSettled}. */
+  onCardReopened(r: CardReopened): void {
+    if (!this.cardsRelay) return void this.relay(() => this.cardReopened({ cardId: r.cardId }));
+    const { undelivered, ...reopened } = r;
+    const entry = this.entries.get(r.cardId);
+    if (entry && this.hear(r)) entry.settled = undefined;
+    if (undelivered) void this.passOn(r.cardId, undelivered, (h) => h.signal(dependencyReopenedSignal, reopened));
+  }
+
+  /**
+   * Passes a card's message on to each dependent it could not signal, as soon as that dependent's workflow
+   * has started here (a card that comes to rest first never loses it — PRODUCT.md "Card lifecycle");
+   * dependents of other pages started before this one. Messages carry their order, so one passed on late
+   * never undoes a newer one.
+   */
+  private async passOn(cardId: string, undelivered: string[], send: (h: { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] }) => Promise<void>): Promise<void> {
+    await Promise.all(
+      undelivered.map(async (id) => {
+        try {
+          if (this.entries.has(id)) await condition(() => this.handles.has(id) || this.entries.get(id)!.outcome !== undefined);
+        } catch (err) {
+          if (isCancellation(err)) return; // the backlog was cancelled, and its cards with it
+          throw err;
+        }
+        await this.tellDependents(cardId, send, new Set([id]));
+      }),
+    );
+  }
+
+  /** True when a message about a card is newer than the last one applied to its entry; remembers its order. */
+  private hear(message: { cardId: string } & Partial<MessageOrder>): boolean {
+    if (!isNewerMessage(this.heard.get(message.cardId), message)) return false;
+    if (message.epoch !== undefined && message.seq !== undefined) this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
+    return true;
+  }
+
+  /** Records that a card came to rest and tells its dependents (the card's own message, or this workflow's last word). */
+  private async cardSettled(s: CardSettled): Promise<void> {
+    const entry = this.entries.get(s.cardId);
+    if (!entry || entry.settled === s.status || !this.hear(s)) return;
     entry.settled = s.status;
     await this.tellDependents(s.cardId, (h) => h.signal(dependencyResolvedSignal, s));
   }
 
-  async cardReopened(cardId: string): Promise<void> {
-    const entry = this.entries.get(cardId);
-    if (!entry || entry.settled === undefined) return;
+  /** Records that a resting card was retried and tells its dependents to wait for it again. */
+  private async cardReopened(r: CardReopened): Promise<void> {
+    const entry = this.entries.get(r.cardId);
+    if (!entry || entry.settled === undefined || !this.hear(r)) return;
     entry.settled = undefined;
-    await this.tellDependents(cardId, (h) => h.signal(dependencyReopenedSignal, { cardId }));
+    await this.tellDependents(r.cardId, (h) => h.signal(dependencyReopenedSignal, r));
   }
 
   /**
-   * Signals every dependent of a card: its own children through their handles, dependents run by
-   * another shard through their derived workflow IDs (they started before this page — pages.ts).
+   * Signals every dependent of a card (or those in `only`) that has not ended: its own children through
+   * their handles, dependents run by another shard through their derived workflow IDs (they started before
+   * this page — pages.ts).
    */
-  private async tellDependents(cardId: string, send: (h: { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] }) => Promise<void>): Promise<void> {
+  private async tellDependents(
+    cardId: string,
+    send: (h: { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] }) => Promise<void>,
+    only?: ReadonlySet<string>,
+  ): Promise<void> {
     await Promise.all(
-      (this.dependents.get(cardId) ?? []).map(async (id) => {
+      (this.dependents.get(cardId) ?? []).filter((id) => !only || only.has(id)).map(async (id) => {
         if (this.entries.get(id)?.outcome) return;
         const handle = this.handles.get(id) ?? getExternalWorkflowHandle(cardWorkflowId(this.input.backlogId, id));
         try {

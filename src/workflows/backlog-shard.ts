@@ -1,13 +1,14 @@
 /**
  * The backlog shard workflow (`<backlogId>/~shard-<n>`): runs one page of a big backlog (src/domain/pages.ts)
- * exactly as a backlog runs its cards — children started at once, relays to dependents (in this page or an
- * earlier one), pause and budget fan-out. `squadflow start` starts it with its page (so the page's cards
+ * exactly as a backlog runs its cards — children started at once, what a card could not tell a dependent
+ * passed on, pause and budget fan-out. `squadflow start` starts it with its page (so the page's cards
  * are in this history only) and then registers it with the backlog (`addCards`); the shard starts its
  * cards once the backlog has accepted it, tells the backlog when they have all started and when they have
  * all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
  */
 import { CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
-import { backlogWorkflowId, type PlanPage } from '../domain/index.js';
+import { backlogWorkflowId } from '../domain/ids.js';
+import type { PlanPage } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
 import { BacklogBook, type BacklogState } from './backlog-book.js';
 import { backlogStateQuery } from './backlog-queries.js';
@@ -54,8 +55,8 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
   let accepted: { paused: boolean; budgetExhaustedUsd?: number } | undefined;
   setHandler(backlogStateQuery, () => book.state);
   setHandler(shardAcceptedSignal, (a) => void (accepted ??= a));
-  setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
-  setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
+  setHandler(cardSettledSignal, (s) => book.onCardSettled(s));
+  setHandler(cardReopenedSignal, (r) => book.onCardReopened(r));
   book.setRestartHandlers();
   // The backlog keeps the budget: costs go up to it, "used up" comes back down to every card.
   setHandler(cardCostSignal, (c) => void backlog.signal(cardCostSignal, c).catch((err: unknown) => log.warn('Could not tell the backlog', { error: (err as Error).message })));

@@ -1,8 +1,9 @@
 /**
  * The backlog workflow (`<backlogId>`): starts every card as a child workflow at once (each visible as
- * TODO from the first second) and relays how each card comes to rest to its dependents. Every child is
- * started before any signal is relayed, so a dependency that finishes first can never lose its signal —
- * PRODUCT.md "Card lifecycle". The backlog ends when every card has ended (DONE, or cancelled); cards at
+ * TODO from the first second). Each card tells its dependents itself how it came to rest; the backlog
+ * passes on what a card could not deliver (a dependent not started yet) once that dependent has started,
+ * so a dependency that finishes first can never lose its signal — PRODUCT.md "Card lifecycle" (see
+ * docs/architecture.md "Dependency signals"; backlogs started before that relay every rest). The backlog ends when every card has ended (DONE, or cancelled); cards at
  * rest (REJECTED, BLOCKED) keep it open until someone retries or skips them.
  *
  * A backlog too big for one workflow (more than a page of cards, see src/domain/pages.ts) is paged: the
@@ -21,16 +22,9 @@ import {
   sleep,
   type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
-import {
-  roundUsd,
-  shardWorkflowId,
-  type AuditEntry,
-  type CardPlan,
-  type DependencyArtifacts,
-  type OpsDecision,
-  type RepositoryTarget,
-  type WebhookConfig,
-} from '../domain/index.js';
+import { roundUsd } from '../domain/cost.js';
+import { shardWorkflowId } from '../domain/ids.js';
+import type { AuditEntry, CardPlan, DependencyArtifacts, OpsDecision, RepositoryTarget, WebhookConfig } from '../domain/index.js';
 import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 import { failureMessage } from './attempt.js';
 import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
@@ -86,8 +80,8 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
   const book = new BacklogBook(input);
   book.state.repository = repositoryState(input.repository);
   setHandler(backlogStateQuery, () => book.state);
-  setHandler(cardSettledSignal, (s) => book.relay(() => book.cardSettled(s)));
-  setHandler(cardReopenedSignal, ({ cardId }) => book.relay(() => book.cardReopened(cardId)));
+  setHandler(cardSettledSignal, (s) => book.onCardSettled(s));
+  setHandler(cardReopenedSignal, (r) => book.onCardReopened(r));
   book.setRestartHandlers();
   setBudgetAndPauseHandlers(book.state, input.cards[0]?.backlogBudgetUsd, {
     exhausted: (spentUsd) => book.budgetExhausted(spentUsd),

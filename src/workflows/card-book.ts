@@ -17,29 +17,24 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { isCostAlert } from '../domain/budget.js';
+import { addCosts } from '../domain/cost.js';
+import { isNewerMessage } from '../domain/dependency-order.js';
+import { cardWorkflowId, correctionCardId } from '../domain/ids.js';
+import { SKIPPABLE_STATUSES, acceptsDecision, transition, type DecisionKind } from '../domain/lifecycle.js';
+import { parseHumanReview, parseOpsDecision } from '../domain/review.js';
+import type { AttemptRecord, AuditEntry, CardOutcome, CardRelay, CardPlan, CardState, CardStatus, Cost, DependencyArtifacts, HumanReview, MergeRecord, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
 import {
-  addCosts,
-  isCostAlert,
-  correctionCardId,
-  parseHumanReview,
-  parseOpsDecision,
-  transition,
-  type AttemptRecord,
-  type AuditEntry,
-  type CardOutcome,
-  type CardPlan,
-  type CardState,
-  type CardStatus,
-  type Cost,
-  type DependencyArtifacts,
-  type HumanReview,
-  type MergeRecord,
-  type OpsDecision,
-  type SettledStatus,
-} from '../domain/index.js';
-import { cardCostSignal, cardReopenedSignal, cardSettledSignal, type CardSettled } from './messages.js';
+  cardCostSignal,
+  cardReopenedSignal,
+  cardSettledSignal,
+  dependencyReopenedSignal,
+  dependencyResolvedSignal,
+  type CardSettled,
+} from './messages.js';
+import type { CardReopened } from '../domain/backlog-state.js';
 import { CardCostAlertKey } from '../temporal/search-attributes.js';
-import { initialCardAttributes, upsertCardProgress } from './search-attributes.js';
+import { CardAttributes, initialCardAttributes, upsertCardProgress, type CardProgress } from './search-attributes.js';
 
 /** A decision waiting to be acted on: a human review, or an ops `retry` / `skip`. */
 export type PendingDecision = { kind: 'review'; review: HumanReview } | { kind: 'retry' | 'skip'; decision: OpsDecision };
@@ -49,18 +44,32 @@ function reviewReason(review: HumanReview): string {
   return review.context ? `${review.reason} (context: ${review.context})` : review.reason;
 }
 
-/** Statuses in which `skip` is accepted: the card waits (for dependencies, a human, or an ops decision). */
-const SKIPPABLE: readonly CardStatus[] = ['TODO', 'BLOCKED', 'REJECTED', 'AWAITING_HUMAN'];
-
 /** The card's state and the helpers that keep it, its search attributes and its audit log current. */
 export class CardBook {
   readonly state: CardState;
   private readonly resolved = new Map<string, CardSettled>();
+  /** The newest message applied about each dependency (dependency-order.ts). */
+  private readonly heard = new Map<string, MessageOrder>();
+  /** Messages this run has sent its dependents (the `seq` of the last one). */
+  private sent = 0;
   private pending: PendingDecision | undefined;
+  /**
+   * The search attributes, upserted at the end of a workflow task and only on a change; absent in cards
+   * whose starter did not set them, which upsert their identity and every status and cost change.
+   */
+  private readonly attributes: CardAttributes | undefined;
 
+  /**
+   * @param relay present: the card tells its dependents itself when it comes to rest or is retried (and
+   *   the backlog only of REJECTED/BLOCKED rests); absent: it tells only its backlog, which relays.
+   * @param attributesSetAtStart true when the starter set the card's search attributes
+   *   (`initialCardAttributes`: identity, TODO, attempt 0, $0).
+   */
   constructor(
     readonly plan: CardPlan,
     paused = false,
+    private readonly relay?: CardRelay,
+    attributesSetAtStart = false,
   ) {
     const at = new Date().toISOString();
     for (const dep of plan.resolvedDependencies) {
@@ -88,8 +97,19 @@ export class CardBook {
       createdAt: at,
       updatedAt: at,
     };
-    // Identity too, so that a card started on its own (not by a backlog) is just as visible.
-    upsertSearchAttributes(initialCardAttributes(plan.backlogId, plan.card));
+    if (attributesSetAtStart) {
+      this.attributes = new CardAttributes({ status: 'TODO', attempt: 0, costUsd: 0, costAlert: false });
+    } else {
+      // Identity too, so that a card started on its own (not by a backlog) is just as visible.
+      upsertSearchAttributes(initialCardAttributes(plan.backlogId, plan.card));
+    }
+  }
+
+  /** Shows the card's progress in its search attributes (`CardStatus`, `CardAttempt`, `CardCostUsd`, `CardCostAlert`). */
+  private showProgress(): void {
+    const progress: CardProgress = { status: this.state.status, attempt: this.state.attempt, costUsd: this.state.cost.usd, costAlert: this.state.costAlert };
+    if (this.attributes) return this.attributes.show(progress);
+    upsertCardProgress(progress.status, progress.attempt, progress.costUsd);
   }
 
   // ---- dependencies ----
@@ -98,19 +118,26 @@ export class CardBook {
     return this.plan.card.dependencies.filter((d) => !this.resolved.has(d));
   }
 
-  /** Records how a dependency came to rest (repeats of the same status are ignored). */
+  /** Records how a dependency came to rest (repeats of the same status, and older messages, are ignored). */
   resolveDependency(dep: CardSettled): void {
-    if (!this.plan.card.dependencies.includes(dep.cardId)) return;
+    if (!this.plan.card.dependencies.includes(dep.cardId) || !this.hear(dep)) return;
     const known = this.resolved.get(dep.cardId);
     if (known?.status === dep.status) return;
     this.resolved.set(dep.cardId, dep);
     this.dependenciesChanged();
   }
 
-  /** A dependency was retried: wait for it again. */
-  reopenDependency(cardId: string): void {
-    if (!this.resolved.delete(cardId)) return;
+  /** A dependency was retried: wait for it again (unless a newer message about it was applied already). */
+  reopenDependency(reopened: CardReopened): void {
+    if (!this.hear(reopened) || !this.resolved.delete(reopened.cardId)) return;
     this.dependenciesChanged();
+  }
+
+  /** True when a message about a dependency is newer than every one applied so far; remembers its order. */
+  private hear(message: { cardId: string } & Partial<MessageOrder>): boolean {
+    if (!isNewerMessage(this.heard.get(message.cardId), message)) return false;
+    if (message.epoch !== undefined && message.seq !== undefined) this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
+    return true;
   }
 
   private dependenciesChanged(): void {
@@ -148,7 +175,7 @@ export class CardBook {
     }
     this.state.attempt = attempt;
     this.touch();
-    upsertCardProgress(this.state.status, attempt, this.state.cost.usd);
+    this.showProgress();
     if (status !== from) log.info('Card status changed', { ...this.logContext(), from });
   }
 
@@ -175,7 +202,10 @@ export class CardBook {
    */
   restartAfterFailure(previous: CardState, failure: string, kind: 'retry' | 'skip', decision: OpsDecision): 'TODO' | 'DONE' {
     const s = this.state;
-    for (const dep of previous.resolvedDependencies ?? []) this.resolved.set(dep.cardId, dep);
+    for (const dep of previous.resolvedDependencies ?? []) {
+      this.resolved.set(dep.cardId, dep);
+      this.hear(dep);
+    }
     s.attempts = previous.attempts;
     s.corrections = previous.corrections;
     s.debugReports = previous.debugReports;
@@ -242,14 +272,14 @@ export class CardBook {
     this.state.cost = addCosts(this.state.cost, cost);
     this.touch();
     if (this.state.costAlert || !isCostAlert(this.state.cost.usd, this.plan.costAlertUsd)) {
-      upsertCardProgress(this.state.status, this.state.attempt, this.state.cost.usd);
+      this.showProgress();
       return false;
     }
     this.state.costAlert = true;
     this.audit('squadflow', 'cost_alert', `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`);
     log.warn('Card cost alert', { ...this.logContext(), costUsd: this.state.cost.usd });
-    upsertSearchAttributes([{ key: CardCostAlertKey, value: true }]);
-    upsertCardProgress(this.state.status, this.state.attempt, this.state.cost.usd);
+    if (!this.attributes) upsertSearchAttributes([{ key: CardCostAlertKey, value: true }]);
+    this.showProgress();
     return true;
   }
 
@@ -270,12 +300,9 @@ export class CardBook {
 
   // ---- decisions ----
 
-  /** True when the card can take a decision of this kind now. */
-  private accepts(kind: 'review' | 'retry' | 'skip'): boolean {
-    if (this.pending) return false;
-    if (kind === 'review') return this.state.status === 'AWAITING_HUMAN';
-    if (kind === 'retry') return this.state.settled;
-    return SKIPPABLE.includes(this.state.status);
+  /** True when the card can take a decision of this kind now (`acceptsDecision`, domain/lifecycle.ts). */
+  private accepts(kind: DecisionKind): boolean {
+    return acceptsDecision(kind, { status: this.state.status, settled: this.state.settled, decisionPending: this.pending !== undefined });
   }
 
   /**
@@ -322,7 +349,7 @@ export class CardBook {
     const decision = this.parse(() => parseOpsDecision(raw), 'InvalidOpsDecision');
     if (this.repeatOf(kind, decision.reviewer, kind, decision.reason)) return decision;
     if (!this.accepts(kind)) {
-      const when = kind === 'retry' ? 'REJECTED or BLOCKED, at rest' : SKIPPABLE.join(', ');
+      const when = kind === 'retry' ? 'REJECTED or BLOCKED, at rest' : SKIPPABLE_STATUSES.join(', ');
       throw ApplicationFailure.nonRetryable(
         `card ${this.plan.card.id} cannot be ${kind === 'retry' ? 'retried' : 'skipped'} in status ${this.state.status} (allowed: ${when})`,
         'CardOpsRefused',
@@ -373,19 +400,56 @@ export class CardBook {
 
   // ---- coming to rest ----
 
-  /** Tells the backlog (the parent, if any) that the card came to rest, and marks it as waiting for ops. */
+  /**
+   * Marks the card as waiting for ops (REJECTED, BLOCKED) or not, and says that it came to rest: to its
+   * dependents directly (with `relay`), or to the backlog, which relays. With `relay` the backlog hears of a
+   * rest that keeps the workflow open, and of the dependents that could not be signalled (not started yet),
+   * which it tells once they have started. Returns once every signal is acknowledged, so that the next
+   * message about this card is sent only after this one arrived.
+   */
   async settle(status: SettledStatus): Promise<void> {
-    this.state.settled = status === 'REJECTED' || status === 'BLOCKED';
+    const waitsForOps = status === 'REJECTED' || status === 'BLOCKED';
+    this.state.settled = waitsForOps;
     this.touch();
-    await this.tellParent(cardSettledSignal, { cardId: this.plan.card.id, status, artifacts: this.state.artifacts });
+    const settled: CardSettled = { cardId: this.plan.card.id, status, artifacts: this.state.artifacts };
+    if (!this.relay) return this.tellParent(cardSettledSignal, settled);
+    const ordered = { ...settled, ...this.nextOrder() };
+    const undelivered = await this.tellDependents(dependencyResolvedSignal, ordered);
+    if (waitsForOps || undelivered.length > 0) await this.tellParent(cardSettledSignal, { ...ordered, ...(undelivered.length > 0 ? { undelivered } : {}) });
   }
 
-  /** Tells the backlog that a resting card was retried. */
+  /** Says that a resting card was retried: to its dependents and the backlog (with `relay`), or to the backlog. */
   async reopen(): Promise<void> {
     this.state.settled = false;
     this.state.blockedBy = undefined;
     this.touch();
-    await this.tellParent(cardReopenedSignal, { cardId: this.plan.card.id });
+    if (!this.relay) return this.tellParent(cardReopenedSignal, { cardId: this.plan.card.id });
+    const reopened: CardReopened = { cardId: this.plan.card.id, ...this.nextOrder() };
+    const undelivered = await this.tellDependents(dependencyReopenedSignal, reopened);
+    await this.tellParent(cardReopenedSignal, { ...reopened, ...(undelivered.length > 0 ? { undelivered } : {}) });
+  }
+
+  private nextOrder(): MessageOrder {
+    return { epoch: this.relay?.epoch ?? 0, seq: ++this.sent };
+  }
+
+  /**
+   * Signals every dependent's workflow (derived ID, current run).
+   * @returns the dependents that could not be signalled: not started yet, or ended.
+   */
+  private async tellDependents<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<string[]> {
+    const undelivered: string[] = [];
+    await Promise.all(
+      (this.relay?.dependents ?? []).map(async (id) => {
+        try {
+          await getExternalWorkflowHandle(cardWorkflowId(this.plan.backlogId, id)).signal(signal as never, arg as never);
+        } catch (err) {
+          undelivered.push(id);
+          log.info('Dependent not running', { ...this.logContext(), dependent: id, error: (err as Error).message });
+        }
+      }),
+    );
+    return undelivered.sort();
   }
 
   private async tellParent<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<void> {
@@ -405,6 +469,7 @@ export class CardBook {
 
   finish(status: 'DONE' | 'CANCELLED', message?: string): CardOutcome {
     this.setStatus(status);
+    this.attributes?.flush(); // now: nothing may follow the workflow's completion
     this.state.settled = false;
     this.state.completedAt = this.state.updatedAt;
     return {

@@ -13,23 +13,11 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import {
-  MAX_CORRECTIONS,
-  attemptWorkspace,
-  correctionWorkflowId,
-  failureReasons,
-  previousRuns,
-  repeatedReasons,
-  type AttemptRecord,
-  type AuditEntry,
-  type CardOutcome,
-  type CardPlan,
-  type CardState,
-  type CorrectionFeedback,
-  type HumanReview,
-  type NotificationEvent,
-  type OpsDecision,
-} from '../domain/index.js';
+import { failureReasons, repeatedReasons } from '../domain/attempt.js';
+import { previousRuns } from '../domain/budget.js';
+import { attemptWorkspace, correctionWorkflowId } from '../domain/ids.js';
+import { MAX_CORRECTIONS } from '../domain/lifecycle.js';
+import type { AttemptRecord, AuditEntry, CardOutcome, CardPlan, CardRelay, CardState, CorrectionFeedback, HumanReview, NotificationEvent, OpsDecision } from '../domain/index.js';
 import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 import { removeAttemptWorktree, runAttempt, type AttemptInput } from './attempt.js';
 import { CardBook } from './card-book.js';
@@ -61,6 +49,18 @@ export interface CardWorkflowInput {
   paused?: boolean;
   /** A new run of a card whose previous run FAILED, started by its backlog on `retry` or `skip`. */
   restart?: CardRestart;
+  /**
+   * Present: the card tells its dependents itself when it comes to rest or is retried (one hop, no
+   * coordinator step); absent (cards started on their own, or by backlogs of older versions): it tells
+   * only its backlog, which relays.
+   */
+  relay?: CardRelay;
+  /**
+   * True when the starter set the card's search attributes (`initialCardAttributes`, as backlogs do): the
+   * card then upserts only what changes, at most once per workflow task. Absent: it upserts its identity
+   * at start and its progress on every change.
+   */
+  attributesSetAtStart?: boolean;
 }
 
 /** Why and how a FAILED card's workflow is run again (see `BacklogBook.restart`). */
@@ -76,28 +76,11 @@ export interface CardRestart {
 // ---- Workflow ---------------------------------------------------------------------------------
 
 /** Runs one card through the lifecycle; returns how it ended (DONE). Cancellation ends it CANCELLED. */
-export async function cardWorkflow({ plan, queues, paused, restart }: CardWorkflowInput): Promise<CardOutcome> {
-  const card = new CardBook(plan, paused);
+export async function cardWorkflow({ plan, queues, paused, restart, relay, attributesSetAtStart }: CardWorkflowInput): Promise<CardOutcome> {
+  const card = new CardBook(plan, paused, relay, attributesSetAtStart);
   const run = new CardRun(card, queues);
 
-  setHandler(cardStateQuery, () => card.state);
-  setHandler(dependencyResolvedSignal, (dep) => card.resolveDependency(dep));
-  setHandler(dependencyReopenedSignal, ({ cardId }) => card.reopenDependency(cardId));
-  setHandler(setPausedSignal, ({ paused }) => run.setPaused(paused));
-  setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => {
-    card.state.backlogBudgetExhausted = true;
-    card.state.backlogSpentUsd = spentUsd;
-  });
-  setHandler(humanReviewUpdate, (review) => card.acceptReview(review), { validator: (r) => void card.assertReviewable(r) });
-  setHandler(humanReviewSignal, (raw) => {
-    try {
-      card.acceptReview(card.assertReviewable(raw));
-    } catch (err) {
-      log.warn('Ignored human review signal', { cardId: plan.card.id, error: (err as Error).message });
-    }
-  });
-  setHandler(retryCardUpdate, (d) => card.acceptOps('retry', d), { validator: (d) => void card.assertOps('retry', d) });
-  setHandler(skipCardUpdate, (d) => card.acceptOps('skip', d), { validator: (d) => void card.assertOps('skip', d) });
+  registerCardHandlers(card, run);
 
   try {
     // A new run after a failed one: take over its state; a skip ends it DONE at once.
@@ -136,6 +119,30 @@ export async function cardWorkflow({ plan, queues, paused, restart }: CardWorkfl
     }
     throw err;
   }
+}
+
+// ---- Message handlers: validate, then delegate ------------------------------------------------------
+
+/** Registers the card's query, signals and updates; each validates its input and delegates to the book or the run. */
+function registerCardHandlers(card: CardBook, run: CardRun): void {
+  setHandler(cardStateQuery, () => card.state);
+  setHandler(dependencyResolvedSignal, (dep) => card.resolveDependency(dep));
+  setHandler(dependencyReopenedSignal, (reopened) => card.reopenDependency(reopened));
+  setHandler(setPausedSignal, ({ paused }) => run.setPaused(paused));
+  setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => {
+    card.state.backlogBudgetExhausted = true;
+    card.state.backlogSpentUsd = spentUsd;
+  });
+  setHandler(humanReviewUpdate, (review) => card.acceptReview(review), { validator: (r) => void card.assertReviewable(r) });
+  setHandler(humanReviewSignal, (raw) => {
+    try {
+      card.acceptReview(card.assertReviewable(raw));
+    } catch (err) {
+      log.warn('Ignored human review signal', { cardId: card.plan.card.id, error: (err as Error).message });
+    }
+  });
+  setHandler(retryCardUpdate, (d) => card.acceptOps('retry', d), { validator: (d) => void card.assertOps('retry', d) });
+  setHandler(skipCardUpdate, (d) => card.acceptOps('skip', d), { validator: (d) => void card.assertOps('skip', d) });
 }
 
 /**

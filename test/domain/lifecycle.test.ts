@@ -6,6 +6,9 @@ import {
   IllegalTransitionError,
   MAX_CORRECTIONS,
   SETTLED_STATUSES,
+  SKIPPABLE_STATUSES,
+  acceptsDecision,
+  isCardIdle,
   canTransition,
   transition,
   type CardStatus,
@@ -144,5 +147,26 @@ describe('lifecycle constants', () => {
 
   it('allows at most 3 correction rounds', () => {
     expect(MAX_CORRECTIONS).toBe(3);
+  });
+});
+
+describe('decisions and idleness (src/domain/lifecycle.ts)', () => {
+  it('accepts a review only while AWAITING_HUMAN, retry only at rest, skip while the card waits, nothing while a decision is pending', () => {
+    const card = (status: CardStatus, settled = false, decisionPending = false) => ({ status, settled, decisionPending });
+    expect(acceptsDecision('review', card('AWAITING_HUMAN'))).toBe(true);
+    expect(acceptsDecision('review', card('REJECTED', true))).toBe(false);
+    expect(acceptsDecision('retry', card('BLOCKED', true))).toBe(true);
+    expect(acceptsDecision('retry', card('REJECTED', false))).toBe(false);
+    for (const s of CARD_STATUSES) expect(acceptsDecision('skip', card(s)), s).toBe(SKIPPABLE_STATUSES.includes(s));
+    expect(acceptsDecision('skip', card('TODO', false, true))).toBe(false);
+  });
+
+  it('calls a TODO card idle only while one of its dependencies is not DONE', () => {
+    const done = new Set(['A']);
+    expect(isCardIdle({ final: false, status: 'TODO', waitingFor: ['A', 'B'] }, done)).toBe(true);
+    expect(isCardIdle({ final: false, status: 'TODO', waitingFor: ['A'] }, done)).toBe(false);
+    expect(isCardIdle({ final: false, status: 'IN_PROGRESS' }, done)).toBe(false);
+    expect(isCardIdle({ final: false, status: 'BLOCKED', settled: true }, done)).toBe(true);
+    expect(isCardIdle({ final: true, status: 'DONE' }, done)).toBe(true);
   });
 });

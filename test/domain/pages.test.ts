@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { needsPages, planPages, reverseDependencyOrder, type CardPlan } from '../../src/domain/index.js';
+import { needsPages, planPages, reverseDependencyOrder, startRounds, type CardPlan } from '../../src/domain/index.js';
 import { testPlan, type TestCard } from '../workflows/fakes.js';
 
 function plans(cards: TestCard[]): CardPlan[] {
@@ -18,6 +18,18 @@ describe('paged start (src/domain/pages.ts)', () => {
   it('orders every card after all of its dependents, higher priority first within a round', () => {
     const order = reverseDependencyOrder(plans([{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['A'], priority: 'HIGH' }, { id: 'D', dependencies: ['B'] }]));
     expect(order.map((p) => p.card.id)).toEqual(['C', 'D', 'B', 'A']);
+  });
+
+  it('starts every card in a later round than each of its dependents, each card once', () => {
+    fc.assert(
+      fc.property(dag, (cards) => {
+        const rounds = startRounds(plans(cards));
+        const roundOf = new Map(rounds.flatMap((r, i) => r.map((c) => [c.card.id, i] as const)));
+        expect(rounds.flat()).toHaveLength(cards.length);
+        expect(roundOf.size).toBe(cards.length);
+        for (const c of cards) for (const d of c.dependencies ?? []) expect(roundOf.get(c.id)!).toBeLessThan(roundOf.get(d)!);
+      }),
+    );
   });
 
   it('pages every card once, within the limits, each after its dependents, with dependents across pages', () => {

@@ -12,7 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
+import type { SquadflowSinks } from '../../src/observability/sinks.js';
 import { afterAll, inject } from 'vitest';
 
 // Workers log every state change at INFO; tests only want warnings and errors (override with
@@ -123,6 +124,14 @@ export async function createTestWorker(opts: CreateTestWorkerOptions): Promise<W
     taskQueue: opts.taskQueue,
     ...(codePath !== false ? { workflowBundle: { codePath } } : {}),
     ...(opts.activities !== undefined ? { activities: opts.activities } : {}),
+    // The workflows report to the metrics sinks of squadflow's workers; without them the SDK logs an error
+    // per call (on stderr, where an in-process CLI run would read it as its own).
+    sinks: NO_METRICS_SINKS,
     ...opts.workerOptions,
   });
 }
+
+/** Sinks that drop squadflow's workflow metrics (tests that read metrics pass their own `sinks`). */
+const NO_METRICS_SINKS: InjectedSinks<SquadflowSinks> = {
+  squadflowMetrics: { cardFinished: { fn: () => undefined }, cardRested: { fn: () => undefined } },
+};

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { CardState, OwnerInput } from '../../src/domain/index.js';
 import { backlogStateQuery, pauseBacklogUpdate, resumeBacklogUpdate } from '../../src/workflows/backlog.js';
+import { cardSettledSignal } from '../../src/contract.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, gate, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
+import { cardStates, fakeActivities, gate, startBacklogWorkflow, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 import { until } from '../helpers/until.js';
+import { CardAttemptKey, CardIdKey, CardStatusKey } from '../../src/temporal/search-attributes.js';
 
 /** The card's state, once its workflow has been started by the backlog (retries "not found" for 10 s). */
 async function queryWhenStarted(handle: WorkflowHandle): Promise<CardState> {
@@ -52,12 +54,74 @@ describe('backlog workflow', () => {
     expect(ownerStart('ARCH')).toBeGreaterThanOrEqual(done('SPEC'));
     expect(ownerStart('BE')).toBeGreaterThanOrEqual(done('ARCH'));
     expect(ownerStart('QA')).toBeGreaterThanOrEqual(Math.max(done('BE'), done('FE')));
-    // Card priorities become Temporal priority keys (HIGH → 2).
+    // Card priorities become Temporal priority keys below the backlog's 1 (HIGH → 3).
     const desc = await client.workflow.getHandle(`${backlogId}/QA`).describe();
-    expect(desc.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(2);
+    expect(desc.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(3);
+    expect((await handle.describe()).raw.workflowExecutionInfo?.priority?.priorityKey).toBe(1);
     const qaOwner = calls.find((c) => c.activity === 'runOwner' && c.cardId === 'QA')!.input as OwnerInput;
     expect(qaOwner.dependencies.map((d) => d.cardId)).toEqual(['BE', 'FE']);
     expect(qaOwner.dependencies[0]!.artifacts).toEqual([`${backlogId}/BE/attempt-1/out-1.md`]);
+  });
+
+  it('lets each card tell its dependents itself: once they have all started, the backlog relays nothing', async () => {
+    const a = gate();
+    const { worker, handle, backlogId, client } = await startBacklog(
+      [{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['A'] }, { id: 'D', dependencies: ['B', 'C'] }],
+      { A: { hold: a.hold } },
+    );
+    const result = await worker.runUntil(async () => {
+      for (const id of ['B', 'C', 'D']) await queryWhenStarted(client.workflow.getHandle(`${backlogId}/${id}`));
+      a.release();
+      return handle.result();
+    });
+    expect(result.cards.map((c) => c.outcome?.status)).toEqual(['DONE', 'DONE', 'DONE', 'DONE']);
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toHaveLength(0);
+    expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(0);
+    const d = (await cardStates(client, result))[3]!;
+    expect(d.resolvedDependencies?.map((r) => [r.cardId, r.status]).sort()).toEqual([['B', 'DONE'], ['C', 'DONE']]);
+  });
+
+  it('passes on what a card could not tell a dependent that had not started yet, so no dependency signal is lost', async () => {
+    const a = gate();
+    const { worker, handle, backlogId, client, calls } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], { A: { hold: a.hold } });
+    const result = await worker.runUntil(async () => {
+      await queryWhenStarted(client.workflow.getHandle(`${backlogId}/B`));
+      // What A says when B's workflow was not there yet: the backlog delivers it, and B runs.
+      await handle.signal(cardSettledSignal, { cardId: 'A', status: 'DONE', artifacts: [`${backlogId}/A/attempt-1/out-1.md`], epoch: 0, seq: 1, undelivered: ['B'] });
+      await until('B to be DONE', async () => ((await client.workflow.getHandle(`${backlogId}/B`).query(cardStateQuery)).status === 'DONE' ? true : undefined));
+      expect(calls.some((c) => c.cardId === 'A' && c.activity === 'verifyArtifacts')).toBe(false);
+      a.release();
+      return handle.result();
+    });
+    expect(result.cards.map((c) => c.outcome?.status)).toEqual(['DONE', 'DONE']);
+    const bOwner = calls.find((c) => c.activity === 'runOwner' && c.cardId === 'B')!.input as OwnerInput;
+    expect(bOwner.dependencies).toEqual([{ cardId: 'A', artifacts: [`${backlogId}/A/attempt-1/out-1.md`] }]);
+  });
+
+  it('shows each card\'s progress in its search attributes by upserting only changed values, never the identity its start set', async () => {
+    const { worker, handle, client, backlogId } = await startBacklog([{ id: 'A' }, { id: 'B', dependencies: ['A'] }], {});
+    await worker.runUntil(handle.result());
+    const b = client.workflow.getHandle(`${backlogId}/B`);
+    const shown = new Map<string, string>([['CardStatus', '"TODO"'], ['CardAttempt', '0'], ['CardCostUsd', '0']]);
+    let upserts = 0;
+    for (const e of (await b.fetchHistory()).events ?? []) {
+      const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+      if (!fields) continue;
+      upserts++;
+      expect(Object.keys(fields)).not.toContain('CardId');
+      for (const [key, payload] of Object.entries(fields)) {
+        const value = new TextDecoder().decode(payload.data ?? new Uint8Array());
+        expect(shown.get(key), `${key} upserted again unchanged`).not.toBe(value);
+        shown.set(key, value);
+      }
+    }
+    // One per workflow task: IN_PROGRESS with attempt 1; VALIDATING; the cost with APPROVED → DONE.
+    expect(upserts).toBe(3);
+    const attributes = (await b.describe()).typedSearchAttributes;
+    expect(attributes.get(CardStatusKey)).toBe('DONE');
+    expect(attributes.get(CardAttemptKey)).toBe(1);
+    expect(attributes.get(CardIdKey)).toBe('B');
   });
 
   async function rejectA(client: Client, backlogId: string): Promise<void> {
@@ -92,7 +156,7 @@ describe('backlog workflow', () => {
       return handle.result();
     });
     expect(result.cards.map((c) => [c.cardId, c.outcome!.status])).toEqual([['A', 'DONE'], ['B', 'DONE'], ['C', 'DONE'], ['D', 'DONE']]);
-    expect(result.cards.find((c) => c.cardId === 'C')!.outcome!.state!.statusHistory.map((s) => s.status)).toEqual([
+    expect((await cardStates(client, result))[2]!.statusHistory.map((s) => s.status)).toEqual([
       'TODO', 'BLOCKED', 'TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE',
     ]);
   });

@@ -172,6 +172,30 @@ describe('card workflow', () => {
     expect(statuses(outcome)).toEqual(['TODO', 'BLOCKED', 'TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE']);
   });
 
+  it('applies dependency messages in their order: a late, older reopen does not undo a newer DONE', async () => {
+    const { client } = await testEnv();
+    const taskQueue = uniqueTaskQueue('card');
+    const fake = fakeActivities({});
+    const worker = await createTestWorker({ taskQueue, activities: fake.activities });
+    const { handle } = await startCard(client, taskQueue, [{ id: 'A' }, { id: 'B' }, { id: 'C', dependencies: ['A', 'B'] }], 'C');
+    const outcome = await worker.runUntil(async () => {
+      await handle.signal(dependencyResolvedSignal, { cardId: 'A', status: 'DONE', artifacts: ['c/A/attempt-2/a.md'], epoch: 0, seq: 3 });
+      await handle.signal(dependencyReopenedSignal, { cardId: 'A', epoch: 0, seq: 2 });
+      await handle.signal(dependencyResolvedSignal, { cardId: 'A', status: 'REJECTED', artifacts: [], epoch: 0, seq: 1 });
+      // A newer epoch (a new run of B after a failed one) wins over the last word on the old run.
+      await handle.signal(dependencyResolvedSignal, { cardId: 'B', status: 'FAILED', artifacts: [], epoch: 0, seq: Number.MAX_SAFE_INTEGER });
+      await handle.signal(dependencyResolvedSignal, { cardId: 'B', status: 'DONE', artifacts: ['c/B/attempt-1/b.md'], epoch: 1, seq: 1 });
+      return handle.result();
+    });
+    expect(outcome.status).toBe('DONE');
+    expect(statuses(outcome)).toEqual(['TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE']);
+    const owner = fake.calls.find((c) => c.activity === 'runOwner')!.input as OwnerInput;
+    expect(owner.dependencies).toEqual([
+      { cardId: 'A', artifacts: ['c/A/attempt-2/a.md'] },
+      { cardId: 'B', artifacts: ['c/B/attempt-1/b.md'] },
+    ]);
+  });
+
   it('skips a BLOCKED card to DONE by decision, audited', async () => {
     const { client } = await testEnv();
     const taskQueue = uniqueTaskQueue('card');

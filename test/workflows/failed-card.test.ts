@@ -12,7 +12,7 @@ import { cardStateQuery } from '../../src/workflows/card.js';
 import { cli } from '../helpers/cli.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
-import { fakeActivities, gate, startBacklogWorkflow, testPlan, uniqueBacklogId } from './fakes.js';
+import { cardStates, fakeActivities, gate, startBacklogWorkflow, testPlan, uniqueBacklogId } from './fakes.js';
 
 /** A → B; A's first owner run lasts until A's workflow was terminated (the test holds it), then ends. */
 async function startAndFailA() {
@@ -67,13 +67,13 @@ describe('a card whose workflow failed', () => {
       return handle.result();
     });
     expect(result.cards.map((c) => [c.cardId, c.outcome?.status])).toEqual([['A', 'DONE'], ['B', 'DONE']]);
-    const a = result.cards[0]!.outcome!.state!;
+    const a = (await cardStates(client, result))[0]!;
     // The new run took over the failed run's history: FAILED, then a fresh attempt numbered after the interrupted one.
     expect(a.statusHistory.map((s) => s.status)).toEqual(['TODO', 'IN_PROGRESS', 'FAILED', 'TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE']);
     expect(a.auditLog.map((e) => [e.actor, e.action])).toEqual([['squadflow', 'failed'], ['ana', 'retry']]);
     expect(a.attempts.map((x) => x.attempt)).toEqual([2]);
     expect(calls.filter((c) => c.cardId === 'A' && c.activity === 'runOwner').map((c) => c.attempt)).toEqual([1, 2]);
-    const bState = result.cards[1]!.outcome!.state!;
+    const bState = (await cardStates(client, result))[1]!;
     expect(bState.statusHistory.map((s) => s.status)).toEqual(['TODO', 'BLOCKED', 'TODO', 'IN_PROGRESS', 'VALIDATING', 'APPROVED', 'DONE']);
     expect(result.auditLog.map((e) => e.action)).toEqual(['retry A']);
   });
@@ -88,7 +88,7 @@ describe('a card whose workflow failed', () => {
       return handle.result();
     });
     expect(result.cards.map((c) => [c.cardId, c.outcome?.status])).toEqual([['A', 'DONE'], ['B', 'DONE']]);
-    const a = result.cards[0]!.outcome!.state!;
+    const a = (await cardStates(client, result))[0]!;
     expect(a.statusHistory.map((s) => s.status)).toEqual(['TODO', 'IN_PROGRESS', 'FAILED', 'DONE']);
     expect(a.auditLog.map((e) => [e.actor, e.action, e.reason])).toEqual([
       ['squadflow', 'failed', expect.stringMatching(/terminated/i)],

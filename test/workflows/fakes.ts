@@ -12,6 +12,7 @@ import { cardStateQuery } from '../../src/workflows/card.js';
 import { until } from '../helpers/until.js';
 import type {
   AgentSession,
+  CardOutcome,
   CardState,
   Cost,
   DebugInput,
@@ -24,6 +25,7 @@ import type {
   VerificationInput,
 } from '../../src/domain/index.js';
 import {
+  COORDINATOR_PRIORITY_KEY,
   attemptBranchName,
   planBacklog,
   type BacklogPlan,
@@ -257,6 +259,7 @@ export function startBacklogWorkflow(client: Client, taskQueue: string, plan: Ba
         ...(plan.repository ? { repository: plan.repository } : {}),
       },
     ],
+    priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
   });
 }
 
@@ -266,4 +269,12 @@ export function waitForStatus(handle: WorkflowHandle, status: string): Promise<C
     const state: CardState = await handle.query(cardStateQuery);
     return state.status === status ? state : undefined;
   });
+}
+
+/**
+ * The final state of each card of a backlog's result, in its order, from each card workflow's own result:
+ * a backlog keeps lean outcomes (status, attempt, cost, artifacts), not the cards' states.
+ */
+export async function cardStates(client: Client, result: { cards: { workflowId: string }[] }): Promise<CardState[]> {
+  return Promise.all(result.cards.map(async (c) => ((await client.workflow.getHandle(c.workflowId).result()) as CardOutcome).state!));
 }

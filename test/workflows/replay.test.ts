@@ -26,6 +26,17 @@ describe('replay of recorded histories', () => {
     expect([...types].sort()).toEqual(['backlogShardWorkflow', 'backlogWorkflow', 'cardWorkflow', 'correctionWorkflow']);
   });
 
+  it('covers both dependency paths: backlogs that relay every rest, and cards that tell their dependents (patch cards-tell-dependents)', async () => {
+    const relayByCards: boolean[] = [];
+    for (const file of (await readdir(DIR)).filter((f) => f.startsWith('backlog'))) {
+      const history = await loadHistory(readFile(resolve(DIR, file), 'utf8'));
+      const patches = history.events!.flatMap((e) => Object.values(e.markerRecordedEventAttributes?.details ?? {}).flatMap((d) => d.payloads ?? []));
+      relayByCards.push(patches.some((p) => new TextDecoder().decode(p.data ?? new Uint8Array()).includes('cards-tell-dependents')));
+    }
+    expect(relayByCards).toContain(true);
+    expect(relayByCards).toContain(false);
+  });
+
   it('replays every recorded history without non-determinism', async () => {
     const files = (await readdir(DIR)).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThanOrEqual(5);

@@ -9,13 +9,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectRepository } from '../../src/activities/repository/index.js';
-import { MERGE_TRAILERS, attemptBranchPrefix, withRepository, type CardState } from '../../src/domain/index.js';
+import { MERGE_TRAILERS, attemptBranchPrefix, withRepository } from '../../src/domain/index.js';
 import type { BacklogState } from '../../src/workflows/backlog.js';
 import { cardStateQuery } from '../../src/workflows/card.js';
 import { extraWorktrees, git, merges, repoPlan, repoWorker, run, sandbox, startBacklog } from '../helpers/repository.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
-import { fakeActivities, fakeRepositoryActivities, testPlan, uniqueBacklogId } from './fakes.js';
+import { cardStates, fakeActivities, fakeRepositoryActivities, testPlan, uniqueBacklogId } from './fakes.js';
 import { ApplicationFailure } from '@temporalio/common';
 
 describe('a backlog delivering into a git repository', () => {
@@ -40,7 +40,7 @@ describe('a backlog delivering into a git repository', () => {
       expect((await git(box.repo, 'rev-list', '--parents', '-n', '1', m.commit)).split(' ')).toHaveLength(3);
     }
     // Each card's state names its merge commit; its artifacts are the files it changed.
-    const states = result.cards.map((c) => c.outcome!.state as CardState);
+    const states = await cardStates((await testEnv()).client, result);
     expect(states.map((s) => s.merge?.commit)).toEqual(log.map((m) => m.commit));
     expect(states.map((s) => s.attempts[0]!.artifacts)).toEqual([['A.txt'], ['B.txt'], ['C.txt']]);
     expect(await git(box.repo, 'show', `${branch}:C.txt`)).toBe('# Intro\nC attempt 1');
@@ -70,7 +70,7 @@ describe('a backlog delivering into a git repository', () => {
     const result: BacklogState = await worker.runUntil(handle.result());
 
     expect(result.cards.map((c) => [c.cardId, c.outcome?.status])).toEqual([['X', 'DONE'], ['Y', 'DONE']]);
-    const y = result.cards[1]!.outcome!.state as CardState;
+    const y = (await cardStates((await testEnv()).client, result))[1]!;
     const first = y.attempts[0]!;
     const mergeVerdict = first.verdicts.find((v) => v.validator === 'merge');
     expect(mergeVerdict?.passed).toBe(false);
@@ -100,7 +100,7 @@ describe('a backlog delivering into a git repository', () => {
     expect(tries).toBe(2);
     const log = await merges(box.repo, `squadflow/${backlogId}`);
     expect(log).toHaveLength(1);
-    expect((result.cards[0]!.outcome!.state as CardState).merge?.commit).toBe(log[0]!.commit);
+    expect((await cardStates((await testEnv()).client, result))[0]!.merge?.commit).toBe(log[0]!.commit);
   });
 
   it('pushes the integration branch to a bare repository when the backlog finishes', async () => {
