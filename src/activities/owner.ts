@@ -112,7 +112,11 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
         },
       );
     }
-    let result = await runWithPermissionRecovery(input, agent, hooks, (a) => chosenRunner(deps, { ...input, agent: a }, a, worktree));
+    // A session belongs to the agent that made it: a pooled card routed to another candidate starts afresh.
+    const { previousSession, ...rest } = input;
+    const sameAgent = routed.name === undefined || routed.name === input.ownerCandidates?.[0]?.name;
+    const runInput: OwnerInput = sameAgent && previousSession ? { ...rest, previousSession } : rest;
+    let result = await runWithPermissionRecovery(runInput, agent, hooks, (a) => chosenRunner(deps, { ...runInput, agent: a }, a, worktree));
     if (routed.name !== undefined) result = { ...result, agentName: routed.name };
     if (worktree) {
       const secrets = secretsOf(deps.workerEnv ?? process.env);

@@ -211,6 +211,21 @@ export interface AttemptRecord {
   workspaceRoot?: WorkspaceRoot;
   /** With a repository: the attempt's branch and commits (`OwnerResult.git`). */
   git?: AttemptGit;
+  /** The squad agent that ran the owner (`OwnerResult.agentName`): for a pooled owner, the candidate that ran. */
+  agentName?: string;
+  /** Tools the owner was denied and then granted within the card type's policy (`OwnerResult.permissionRecovery`). */
+  permissionRecovery?: { granted: string[] };
+}
+
+/**
+ * The session a correction's owner continues: the last attempt's (`AttemptRecord.session`), when it has an
+ * id and the planned agent ran it (a pooled card that ran another candidate has no session of the planned
+ * agent's to resume). Undefined otherwise: a fresh session. Rule: issue 11, "session resume".
+ */
+export function resumableSessionOf(history: readonly AttemptRecord[], plannedAgent: string): AgentSession | undefined {
+  const last = history[history.length - 1];
+  if (last?.session?.id === undefined) return undefined;
+  return last.agentName === undefined || last.agentName === plannedAgent ? last.session : undefined;
 }
 
 /** Input of the debugging activity. */

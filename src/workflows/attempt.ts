@@ -26,6 +26,11 @@ export interface AttemptInput {
   previousWorkspace?: string;
   /** With a repository: the previous attempt's branch and commits, which a correction continues. */
   previousGit?: AttemptGit;
+  /**
+   * The previous attempt's agent session, which a correction's owner continues (`claude --resume`, `codex
+   * exec resume`) — given only when the same agent ran it (see `resumableSessionOf`).
+   */
+  previousSession?: AgentSession;
   feedback?: CorrectionFeedback;
   /**
    * What the card has spent before this attempt, for the budget gate: USD, the costs of its earlier owner
@@ -102,6 +107,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   // The owner run's agent session (Claude Code session id, turns), shown on the attempt record once known.
   let session: AgentSession | undefined;
   let git: AttemptGit | undefined;
+  // Which agent ran (a pooled owner's candidate) and what it was granted, once the owner has answered.
+  let ran: Pick<AttemptRecord, 'agentName' | 'permissionRecovery'> = {};
   const record = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
     attempt,
     workflowId: input.workflowId,
@@ -118,6 +125,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     ...(budgetStop ? { budgetStop } : {}),
     ...(session ? { session } : {}),
     ...(git ? { git } : {}),
+    ...ran,
   });
   // A finished attempt's worktree goes (its branch stays, for corrections, the merge and `squadflow diff`).
   const done = async (...args: Parameters<typeof record>): Promise<AttemptRecord> => {
@@ -155,9 +163,16 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
         feedback: input.feedback,
         budgetUsd: ownerGate.remainingUsd,
         pricing: plan.pricing,
+        ...(plan.ownerCandidates ? { ownerCandidates: plan.ownerCandidates } : {}),
+        ...(plan.typeConfig.permissions?.allow_tools.length ? { allowTools: plan.typeConfig.permissions.allow_tools } : {}),
+        ...(input.previousSession ? { previousSession: input.previousSession } : {}),
       });
       session = owner.session;
       git = owner.git;
+      ran = {
+        ...(owner.agentName ? { agentName: owner.agentName } : {}),
+        ...(owner.permissionRecovery ? { permissionRecovery: owner.permissionRecovery } : {}),
+      };
       break;
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;

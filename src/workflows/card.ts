@@ -13,7 +13,7 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import { failureReasons, repeatedReasons } from '../domain/attempt.js';
+import { failureReasons, repeatedReasons, resumableSessionOf } from '../domain/attempt.js';
 import { previousRuns } from '../domain/budget.js';
 import { attemptWorkspace, correctionWorkflowId } from '../domain/ids.js';
 import { MAX_CORRECTIONS } from '../domain/lifecycle.js';
@@ -438,6 +438,7 @@ class CardRun {
     }
 
     card.state.corrections = round;
+    const resumable = resumableSessionOf(history, plan.agentName);
     this.child = await startChild(correctionWorkflow, {
       workflowId: correctionWorkflowId(plan.backlogId, plan.card.id, round),
       args: [
@@ -449,6 +450,7 @@ class CardRun {
           dependencies: card.dependencies(),
           previousWorkspace: last.workspace,
           ...(latestWithBranch(history)?.git ? { previousGit: latestWithBranch(history)!.git } : {}),
+          ...(resumable ? { previousSession: resumable } : {}),
           feedback,
           paused: card.state.paused,
           spent: this.spent(),

@@ -47,6 +47,18 @@ describe.each<ContractKind>(['claude-code', 'codex'])('%s correction round', (ki
     expect(text.split('## Card: Write the spec').length - 1).toBe(1); // the card prompt was not sent again
   });
 
+  it('starts a fresh session when a pooled card runs another candidate than the planned agent that made it', async () => {
+    c = await contract(kind, [...WRITE_THEN_ANSWER, { kind: 'answer', text: 'Reworked by the fallback.' }]);
+    const first = await c.run();
+    const agent = c.agent as unknown as OwnerInput['agent'];
+    // The planned agent's binary is missing on this worker: the pool's next candidate runs the correction.
+    const planned = { ...agent, binary: `${c.sb.dir}/no-such-${kind}` } as OwnerInput['agent'];
+    const again = await c.run({ ...correction(first.session), agent: planned, ownerCandidates: [{ name: 'planned', agent: planned }, { name: 'fallback', agent }] });
+    expect(again).toMatchObject({ summary: 'Reworked by the fallback.', agentName: 'fallback' });
+    expect(again.session?.resumedFrom).toBeUndefined();
+    expect(conversation(c.stub.turns()[2]!.body)).toContain('## Correction round 1: the previous attempt was rejected');
+  });
+
   it('starts a fresh session with the full prompt when the previous one is gone', async () => {
     c = await contract(kind, [...WRITE_THEN_ANSWER, { kind: 'answer', text: 'Reworked from scratch.' }]);
     await c.run();

@@ -1,6 +1,6 @@
 /** Failure reasons of an attempt and the repeated-reasons trigger of the debugging agent. */
 import { describe, expect, it } from 'vitest';
-import { failureReasons, repeatedReasons, type AttemptRecord, type Verdict } from '../../src/domain/index.js';
+import { failureReasons, repeatedReasons, resumableSessionOf, type AttemptRecord, type Verdict } from '../../src/domain/index.js';
 
 const AT = '2025-01-01T00:00:00.000Z';
 
@@ -91,5 +91,20 @@ describe('repeatedReasons', () => {
   it('ignores reasons of verdicts that passed', () => {
     const history = [attempt(1, [verdict('qa', true, ['flaky'])]), attempt(2, [verdict('qa', false, ['flaky'])])];
     expect(repeatedReasons(history)).toEqual([]);
+  });
+});
+
+describe('resumableSessionOf', () => {
+  const session = { id: 'sess-1', turns: 4 };
+  it("gives the last attempt's session when the planned agent ran it", () => {
+    expect(resumableSessionOf([{ ...attempt(1, []), session }], 'writer')).toEqual(session);
+    expect(resumableSessionOf([{ ...attempt(1, []), session, agentName: 'writer' }], 'writer')).toEqual(session);
+  });
+  it('gives none without a session id, without attempts, or when another agent of a pool ran the last attempt', () => {
+    expect(resumableSessionOf([{ ...attempt(1, []), session: { turns: 2 } }], 'writer')).toBeUndefined();
+    expect(resumableSessionOf([], 'writer')).toBeUndefined();
+    expect(resumableSessionOf([{ ...attempt(1, []), session, agentName: 'fallback' }], 'writer')).toBeUndefined();
+    // Only the last attempt counts: an older session is not what the feedback is about.
+    expect(resumableSessionOf([{ ...attempt(1, []), session }, attempt(2, [])], 'writer')).toBeUndefined();
   });
 });

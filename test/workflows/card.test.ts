@@ -57,6 +57,22 @@ describe('card workflow', () => {
     expect(desc.typedSearchAttributes.get(CardStatusKey)).toBe('DONE');
   });
 
+  it("continues the owner's session in a correction, and records which agent ran and what it was granted", async () => {
+    const session = { id: 'sess-1', turns: 3 };
+    const { outcome, calls } = await runCard({ session, ownerReports: { agentName: 'writer', permissionRecovery: { granted: ['Write'] } }, judge: [['criterion "Rollback plan" not met'], 'pass'] });
+    expect(outcome.status).toBe('DONE');
+    const owners = calls.filter((c) => c.activity === 'runOwner').map((c) => c.input as OwnerInput);
+    expect(owners.map((o) => o.previousSession)).toEqual([undefined, session]);
+    expect(outcome.state!.attempts[0]).toMatchObject({ agentName: 'writer', permissionRecovery: { granted: ['Write'] }, session });
+  });
+
+  it('starts a fresh session in a correction when another agent than the planned one ran the attempt before', async () => {
+    const { outcome, calls } = await runCard({ session: { id: 'sess-1' }, ownerReports: { agentName: 'fallback-agent' }, judge: [['criterion "Rollback plan" not met'], 'pass'] });
+    expect(outcome.status).toBe('DONE');
+    const owner2 = calls.find((c) => c.activity === 'runOwner' && c.attempt === 2)!.input as OwnerInput;
+    expect(owner2.previousSession).toBeUndefined();
+  });
+
   it('runs the LLM-judge and QA only after verification passes', async () => {
     const { outcome, calls } = await runCard({ verification: [['artifact "x.md" is empty'], 'pass'] });
     expect(outcome.status).toBe('DONE');

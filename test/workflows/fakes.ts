@@ -64,6 +64,8 @@ export interface CardScript {
   hold?: Promise<void>;
   /** The agent session every owner run reports (`OwnerResult.session`); absent: none. */
   session?: AgentSession;
+  /** What else every owner run reports (e.g. `agentName` of a pooled owner, `permissionRecovery`). */
+  ownerReports?: Pick<OwnerResult, 'agentName' | 'permissionRecovery'>;
 }
 
 /** A recorded activity call. */
@@ -116,6 +118,7 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
         summary: `attempt ${input.attempt}`,
         cost: { inputTokens: 100, outputTokens: 50, usd: 0.01 },
         ...(script.session && { session: script.session }),
+        ...script.ownerReports,
         // With a repository, an attempt branch with made-up commits (the workflow only passes them on).
         ...(input.repository && {
           git: {
