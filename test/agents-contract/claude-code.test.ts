@@ -2,12 +2,10 @@
  * Contract of the `claude-code` owner kind with the real Claude Code CLI (pinned in
  * scripts/install-agent-clis.sh) against a local Anthropic Messages stub.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
-import { contract, heartbeatWhere, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
+import { contract, expectWroteTheSpec, heartbeatWhere, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
 let c: Contract | undefined;
 afterEach(async () => {
@@ -21,9 +19,7 @@ describe('claude-code owner against the real Claude Code CLI', () => {
   it('runs the Write tool in the workspace and reports the artifact, tokens, USD and session', async () => {
     c = await contract('claude-code', WRITE_THEN_ANSWER);
     const result = await c.run();
-    expect(result.artifacts).toEqual(['docs/spec.md']);
-    expect(await readFile(join(c.workspace, 'docs/spec.md'), 'utf8')).toBe('# Checkout spec\n\nRollback plan: revert the release.\n');
-    expect(result.summary).toBe('Wrote docs/spec.md with the rollback plan.');
+    await expectWroteTheSpec(c, result);
     // Anthropic reports uncached input and cache reads apart: 12 000 + 12 500 input, 8 000 + 12 000 read, 400 + 150 out.
     expect(result.cost).toMatchObject({ inputTokens: 24_500, cacheReadTokens: 20_000, outputTokens: 550, usd: usd(24_500, 20_000, 550) });
     expect(result.session?.id).toMatch(/^[0-9a-f-]{36}$/);

@@ -2,12 +2,10 @@
  * Contract of the `codex` owner kind with the real Codex CLI (pinned in scripts/install-agent-clis.sh)
  * against a local OpenAI Responses SSE stub (a `model_providers` entry, see harness.ts).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
-import { contract, heartbeatWhere, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
+import { contract, expectWroteTheSpec, heartbeatWhere, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
 let c: Contract | undefined;
 afterEach(async () => {
@@ -21,9 +19,7 @@ describe('codex owner against the real Codex CLI', () => {
   it('applies its apply_patch in the workspace and reports the artifact, tokens, USD and thread id', async () => {
     c = await contract('codex', WRITE_THEN_ANSWER);
     const result = await c.run();
-    expect(result.artifacts).toEqual(['docs/spec.md']);
-    expect(await readFile(join(c.workspace, 'docs/spec.md'), 'utf8')).toBe('# Checkout spec\n\nRollback plan: revert the release.\n');
-    expect(result.summary).toBe('Wrote docs/spec.md with the rollback plan.');
+    await expectWroteTheSpec(c, result);
     // OpenAI's input_tokens include the cached ones: (12 000 + 12 500) − (8 000 + 12 000) uncached.
     expect(result.cost).toMatchObject({ inputTokens: 4_500, cacheReadTokens: 20_000, outputTokens: 550, usd: usd(4_500, 20_000, 550) });
     expect(result.session).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), turns: 1 });

@@ -2,12 +2,10 @@
  * Contract of the `gemini` owner kind with the real Gemini CLI (pinned in scripts/install-agent-clis.sh)
  * against a local Gemini `streamGenerateContent` SSE stub.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
-import { contract, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
+import { contract, expectWroteTheSpec, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
 let c: Contract | undefined;
 afterEach(async () => {
@@ -21,9 +19,7 @@ describe('gemini owner against the real Gemini CLI', () => {
   it('trusts the fresh attempt folder, runs write_file and reports the artifact, tokens, USD and session id', async () => {
     c = await contract('gemini', WRITE_THEN_ANSWER);
     const result = await c.run();
-    expect(result.artifacts).toEqual(['docs/spec.md']);
-    expect(await readFile(join(c.workspace, 'docs/spec.md'), 'utf8')).toBe('# Checkout spec\n\nRollback plan: revert the release.\n');
-    expect(result.summary).toBe('Wrote docs/spec.md with the rollback plan.');
+    await expectWroteTheSpec(c, result);
     // Gemini's prompt count includes the cached part: (12 000 + 12 500) − (8 000 + 12 000) uncached.
     expect(result.cost).toMatchObject({ inputTokens: 4_500, cacheReadTokens: 20_000, outputTokens: 550, usd: usd(4_500, 20_000, 550) });
     expect(result.session?.id).toMatch(/^[0-9a-f-]{36}$/);

@@ -15,7 +15,8 @@
  * Nothing but 127.0.0.1 is contacted: the worker environment is PATH, a temp HOME and the fake key.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { expect } from 'vitest';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRunOwner } from '../../src/activities/owner.js';
@@ -190,4 +191,11 @@ export async function heartbeatWhere(c: Contract, match: (details: any) => boole
     if (hit !== undefined) return hit;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** What every kind's {@link WRITE_THEN_ANSWER} run reports: the file its tool wrote, and the final answer. */
+export async function expectWroteTheSpec(c: Contract, result: OwnerResult): Promise<void> {
+  expect(result.artifacts).toEqual(['docs/spec.md']);
+  expect(await readFile(join(c.workspace, 'docs/spec.md'), 'utf8')).toBe('# Checkout spec\n\nRollback plan: revert the release.\n');
+  expect(result.summary).toBe('Wrote docs/spec.md with the rollback plan.');
 }
