@@ -8,7 +8,8 @@
  *
  * Re-record (`npm run record-histories`) only when a workflow change is meant to be incompatible and is
  * shipped with `patched()` or a new workflow type; otherwise a failing replay test is the point. A change
- * behind `patched()` keeps the recordings of the old path and adds its own: `-- --tag <name>` writes
+ * behind `patched()` keeps the recordings of the old path and adds its own: `-- --only repository|permission`
+ * records just those; `-- --tag <name>` writes
  * `<fixture>.<name>.json` beside them (e.g. `--tag cards-relay`: cards that tell their dependents).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -45,11 +46,14 @@ async function main(): Promise<void> {
   try {
     // `-- --only repository`: only the repository backlog's histories (the others stay as recorded).
     if (process.argv.includes('--only')) {
-      if (!process.argv.includes('repository')) throw new Error('usage: record-histories [--only repository] [--tag <name>]');
-      await recordRepository(server);
+      const only = process.argv[process.argv.indexOf('--only') + 1];
+      if (only === 'repository') await recordRepository(server);
+      else if (only === 'permission') await recordPermissionBlocker(server);
+      else throw new Error('usage: record-histories [--only repository|permission] [--tag <name>]');
       return;
     }
     await recordRepository(server);
+    await recordPermissionBlocker(server);
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = 'record-histories';
     const { activities } = fakeActivities({
@@ -157,6 +161,27 @@ async function recordRepository(server: Awaited<ReturnType<typeof startDevServer
   await save(client.workflow.getHandle(backlogId), 'backlog-repository');
   await save(client.workflow.getHandle(`${backlogId}/R2`), 'card-repository-merge-conflict');
   await save(client.workflow.getHandle(`${backlogId}/R2-CORR-1`), 'correction-repository');
+}
+
+/**
+ * A card whose owner is denied a tool outside its type's policy (issue 11): it escalates at once, a human
+ * approves — granting the tool to the card — and the owner runs again with it, in a correction.
+ */
+async function recordPermissionBlocker(server: Awaited<ReturnType<typeof startDevServer>>): Promise<void> {
+  const client = new Client({ connection: server.connection, namespace: server.namespace });
+  const taskQueue = 'record-histories-permission';
+  const { activities } = fakeActivities({ P: { owner: ['denied'] } });
+  const worker = await Worker.create({ connection: server.nativeConnection, namespace: server.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, activities });
+  const backlogId = 'replay-permission';
+  const plan = testPlan(backlogId, [{ id: 'P' }]);
+  await worker.runUntil(async () => {
+    const handle = await startBacklogWorkflow(client, taskQueue, plan, 'replay-permission.json');
+    const p = await cardInStatus(client, `${backlogId}/P`, 'AWAITING_HUMAN');
+    await p.executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'recorded' }] });
+    await handle.result();
+  });
+  await mkdir(OUT, { recursive: true });
+  await save(client.workflow.getHandle(`${backlogId}/P`), 'card-permission-blocker-approved');
 }
 
 /** Waits until the card workflow `workflowId` is in `status`; returns its handle. */

@@ -215,6 +215,12 @@ export interface AttemptRecord {
   agentName?: string;
   /** Tools the owner was denied and then granted within the card type's policy (`OwnerResult.permissionRecovery`). */
   permissionRecovery?: { granted: string[] };
+  /**
+   * Set when the owner failed on a permission it could not be given (`AgentPermissionError`: outside the card
+   * type's `permissions.allow_tools`): the tools it was denied. The card escalates at once — a correction
+   * would be denied the same — and a human's `approve` grants them for this card (issue 11).
+   */
+  permissionBlocker?: { deniedTools: string[] };
 }
 
 /**

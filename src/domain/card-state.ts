@@ -95,6 +95,8 @@ export interface CardState {
   attempt: number;
   /** Correction rounds run so far. */
   corrections: number;
+  /** Tools a human allowed this card by approving a permission blocker (beyond its type's `allow_tools`). */
+  grantedTools?: string[];
   attempts: AttemptRecord[];
   debugReports: DebugReport[];
   /** Paths relative to the workspaces root, of the latest attempt. */

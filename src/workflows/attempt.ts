@@ -10,7 +10,7 @@ import { estimateRunUsd, runBudgetCheck } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
 import { attemptWorkspace } from '../domain/ids.js';
 import type { AgentSession, AttemptGit, AttemptRecord, CardPlan, CardStatus, Cost, CorrectionFeedback, DependencyArtifacts, OwnerResult, Verdict } from '../domain/index.js';
-import type { AgentFailureDetails } from '../domain/activity-errors.js';
+import { ActivityErrorType, type AgentFailureDetails } from '../domain/activity-errors.js';
 import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 
 /** What `runAttempt` needs. */
@@ -26,6 +26,8 @@ export interface AttemptInput {
   previousWorkspace?: string;
   /** With a repository: the previous attempt's branch and commits, which a correction continues. */
   previousGit?: AttemptGit;
+  /** Tools a human granted this card after a permission blocker (`approve`), added to the type's `allow_tools`. */
+  grantedTools?: string[];
   /**
    * The previous attempt's agent session, which a correction's owner continues (`claude --resume`, `codex
    * exec resume`) — given only when the same agent ran it (see `resumableSessionOf`).
@@ -84,6 +86,13 @@ function lostItsWorker(err: ActivityFailure): boolean {
 }
 
 /** What a failed run had spent (agents report it in the failure's details), else nothing. */
+/** The tools an owner failure says the agent was denied (`AgentPermissionError`), or undefined for any other failure. */
+function permissionDenied(err: unknown): string[] | undefined {
+  const e = rootCause(err);
+  if (!(e instanceof ApplicationFailure) || e.type !== ActivityErrorType.AgentPermissionError) return undefined;
+  return (e.details?.[0] as AgentFailureDetails | undefined)?.deniedTools ?? [];
+}
+
 function failureCost(err: unknown): Cost | undefined {
   const e = rootCause(err);
   if (!(e instanceof ApplicationFailure)) return undefined;
@@ -108,7 +117,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   let session: AgentSession | undefined;
   let git: AttemptGit | undefined;
   // Which agent ran (a pooled owner's candidate) and what it was granted, once the owner has answered.
-  let ran: Pick<AttemptRecord, 'agentName' | 'permissionRecovery'> = {};
+  let ran: Pick<AttemptRecord, 'agentName' | 'permissionRecovery' | 'permissionBlocker'> = {};
   const record = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
     attempt,
     workflowId: input.workflowId,
@@ -146,6 +155,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   if (!ownerGate.ok) return record([], 'not started: over budget', [], { inputTokens: 0, outputTokens: 0, usd: 0 }, ownerGate.reason);
 
   hooks.onStatus('IN_PROGRESS');
+  const allowTools = [...new Set([...(plan.typeConfig.permissions?.allow_tools ?? []), ...(input.grantedTools ?? [])])];
   let owner: OwnerResult;
   for (let workerLosses = 0; ; workerLosses++) {
     try {
@@ -164,7 +174,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
         budgetUsd: ownerGate.remainingUsd,
         pricing: plan.pricing,
         ...(plan.ownerCandidates ? { ownerCandidates: plan.ownerCandidates } : {}),
-        ...(plan.typeConfig.permissions?.allow_tools.length ? { allowTools: plan.typeConfig.permissions.allow_tools } : {}),
+        ...(allowTools.length ? { allowTools } : {}),
         ...(input.previousSession ? { previousSession: input.previousSession } : {}),
       });
       session = owner.session;
@@ -182,6 +192,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
         continue;
       }
       const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: ${failureMessage(err)}`], at: now() };
+      const deniedTools = permissionDenied(err);
+      if (deniedTools) ran = { ...ran, permissionBlocker: { deniedTools } };
       return done([], 'owner failed', [verdict], failureCost(err) ?? { inputTokens: 0, outputTokens: 0, usd: 0 });
     }
   }

@@ -8,6 +8,7 @@ import {
   CancellationScope,
   isCancellation,
   log,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
@@ -258,7 +259,9 @@ class CardRun {
     const { card } = this;
     let result = first;
     while (!result.passed) {
-      if (!result.budgetStop) {
+      // A permission the owner could not be given escalates at once: a correction would be denied the same.
+      const blocker = result.permissionBlocker && patched('permission-blocker-escalates') ? result.permissionBlocker : undefined;
+      if (!result.budgetStop && !blocker) {
         card.setStatus('REJECTED');
         if (card.state.corrections < this.correctionLimit) {
           result = await this.correct(this.humanContext);
@@ -270,11 +273,21 @@ class CardRun {
       const decision = await this.escalate(
         result.budgetStop
           ? `over budget: ${result.budgetStop}`
-          : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
+          : blocker
+            ? `permission blocker: the owner was denied ${blocker.deniedTools.join(', ') || 'a tool'}, outside card type ` +
+              `${card.plan.card.type}'s permissions.allow_tools — approve to allow it for this card, reject, or clarify`
+            : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
       );
       if (decision.kind === 'skip') return { kind: 'skipped', decision: decision.decision };
       if (decision.kind !== 'review') continue;
       const review = decision.review;
+      if (review.decision === 'approve' && blocker) {
+        // Approving a permission blocker grants the tools to this card, and the owner runs again with them.
+        this.grantTools(blocker.deniedTools, review.reviewer);
+        this.correctionLimit = card.state.corrections + 1;
+        result = await this.correct(this.humanContext);
+        continue;
+      }
       if (review.decision === 'approve') return { kind: 'approved', human: review };
       if (review.decision === 'reject') return { kind: 'rejected' };
       this.humanContext = review.context;
@@ -286,6 +299,16 @@ class CardRun {
 
   /** Context a human gave with `clarify`, passed to every later correction round of this run. */
   private humanContext: string | undefined;
+
+  /** Tools humans granted this card after permission blockers (`approve`), for every later owner run. */
+  private readonly grantedTools: string[] = [];
+
+  /** Grants `tools` to this card's later owner runs; audited and kept in the card's state. */
+  private grantTools(tools: readonly string[], reviewer: string): void {
+    for (const t of tools) if (!this.grantedTools.includes(t)) this.grantedTools.push(t);
+    this.card.state.grantedTools = [...this.grantedTools];
+    this.card.audit(reviewer, 'granted', `tools allowed for this card: ${tools.join(', ')}`);
+  }
 
   /**
    * Merges the approved attempt (the latest one with a branch) into the integration branch — once: the
@@ -402,6 +425,7 @@ class CardRun {
         workflowId: workflowInfo().workflowId,
         dependencies: card.dependencies(),
         previousWorkspace: card.state.attempts[card.state.attempts.length - 1]?.workspace,
+        ...(this.grantedTools.length ? { grantedTools: [...this.grantedTools] } : {}),
         spent: this.spent(),
       },
       { onStatus: (status) => card.setStatus(status, attempt), beforeRun: () => card.whileUnpaused() },
@@ -451,6 +475,7 @@ class CardRun {
           previousWorkspace: last.workspace,
           ...(latestWithBranch(history)?.git ? { previousGit: latestWithBranch(history)!.git } : {}),
           ...(resumable ? { previousSession: resumable } : {}),
+          ...(this.grantedTools.length ? { grantedTools: [...this.grantedTools] } : {}),
           feedback,
           paused: card.state.paused,
           spent: this.spent(),

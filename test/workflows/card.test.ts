@@ -262,6 +262,25 @@ describe('escalation and human review', () => {
     return { client, worker, handle, backlogId, calls: fake.calls };
   }
 
+  it('escalates a permission blocker at once, naming the tool; approve grants it to the card and the owner runs again with it', async () => {
+    const { worker, handle, calls } = await escalated({ owner: ['denied'] });
+    await worker.runUntil(async () => {
+      const state = await waitForStatus(handle, 'AWAITING_HUMAN');
+      expect(state.corrections).toBe(0);
+      expect(state.attempts[0]!.permissionBlocker).toEqual({ deniedTools: ['Write'] });
+      expect(state.auditLog.at(-1)).toMatchObject({ action: 'escalated', reason: expect.stringContaining('denied Write') });
+      await handle.executeUpdate(humanReviewUpdate, { args: [{ decision: 'approve', reviewer: 'ana', reason: 'the card may write files' }] });
+      const outcome = await handle.result();
+      expect(outcome.status).toBe('DONE');
+      expect(outcome.attempt).toBe(2);
+      const owner2 = calls.find((c) => c.activity === 'runOwner' && c.attempt === 2)!.input as OwnerInput;
+      expect(owner2.allowTools).toEqual(['Write']);
+      const final = await handle.query(cardStateQuery);
+      expect(final.grantedTools).toEqual(['Write']);
+      expect(final.auditLog.map((e) => e.action)).toEqual(['escalated', 'approve', 'granted']);
+    });
+  });
+
   it('escalates after the third rejected correction and waits for a human as AWAITING_HUMAN', async () => {
     const { worker, handle, client, backlogId } = await escalated();
     await worker.runUntil(async () => {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { ActivityErrorType, agentFailure } from '../../src/activities/errors.js';
+import { ActivityErrorType, agentFailure, agentPermissionError } from '../../src/activities/errors.js';
 import { backlogWorkflow } from '../../src/workflows/backlog.js';
 import { cardStateQuery } from '../../src/workflows/card.js';
 import { until } from '../helpers/until.js';
@@ -51,7 +51,8 @@ export const JUDGE_FAILURE_COST: Cost = { inputTokens: 2000, outputTokens: 300, 
 
 /** The behaviour of one card. Missing entries pass; lists are indexed by attempt - 1 (last one repeats). */
 export interface CardScript {
-  owner?: ('ok' | 'fail')[];
+  /** `denied`: the owner fails as its CLI does on a tool outside the policy (`AgentPermissionError`, Write). */
+  owner?: ('ok' | 'fail' | 'denied')[];
   verification?: Outcome[];
   judge?: JudgeOutcome[];
   qa?: Outcome[];
@@ -112,6 +113,9 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       if (script.hold && input.attempt === 1) await script.hold;
       if (pick(script.owner, input.attempt) === 'fail') {
         throw ApplicationFailure.retryable(`agent "node" exited 3: boom`, 'AgentExitError');
+      }
+      if (pick(script.owner, input.attempt) === 'denied' && !input.allowTools?.includes('Write')) {
+        throw agentPermissionError('claude-code denied Write (permission_mode "default")', ['Write'], { inputTokens: 10, outputTokens: 5, usd: 0.001 });
       }
       return {
         artifacts: [`out-${input.attempt}.md`],
