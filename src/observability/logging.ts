@@ -12,7 +12,7 @@
  * attempt is renamed `activityAttempt`; the SDK's `workflowRunId` (activities) is renamed `runId` (the name
  * workflow log lines use). Workflow log lines get `backlogId`/`cardId` from their workflow ID
  * (`<backlogId>/<cardId>`) when they do not carry them. The card workflow's own lines (status changes,
- * audit entries — src/workflows/card-book.ts) carry `backlogId`, `cardId`, `attempt` and `status`
+ * audit entries — src/workflows/card-lifecycle.ts) carry `backlogId`, `cardId`, `attempt` and `status`
  * themselves:
  * ```json
  * {"time":"…","level":"INFO","message":"Card status changed","service":"squadflow","sdkComponent":"workflow",

@@ -21,7 +21,7 @@ import { MAX_CORRECTIONS } from '../domain/lifecycle.js';
 import type { AttemptRecord, AuditEntry, CardOutcome, CardPlan, CardRelay, CardState, CorrectionFeedback, HumanReview, NotificationEvent, OpsDecision } from '../domain/index.js';
 import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
 import { removeAttemptWorktree, runAttempt, type AttemptInput } from './attempt.js';
-import { CardBook } from './card-book.js';
+import { CardLifecycle } from './card-lifecycle.js';
 import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
 import { correctionWorkflow } from './correction.js';
 import {
@@ -78,7 +78,7 @@ export interface CardRestart {
 
 /** Runs one card through the lifecycle; returns how it ended (DONE). Cancellation ends it CANCELLED. */
 export async function cardWorkflow({ plan, queues, paused, restart, relay, attributesSetAtStart }: CardWorkflowInput): Promise<CardOutcome> {
-  const card = new CardBook(plan, paused, relay, attributesSetAtStart);
+  const card = new CardLifecycle(plan, paused, relay, attributesSetAtStart);
   const run = new CardRun(card, queues);
 
   registerCardHandlers(card, run);
@@ -92,9 +92,9 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
       // REJECTED (by a human) or BLOCKED: rest until an ops decision, or until the blocker is cleared.
       await card.settle(ending);
       reportCardRested({ status: ending, cardType: card.state.card.type });
-      const decision = await card.nextDecision(
+      const decision = await card.decisions.next(
         (d) => d.kind === 'retry' || d.kind === 'skip',
-        () => ending === 'BLOCKED' && card.blockingDependency() === undefined,
+        () => ending === 'BLOCKED' && card.dependencies.blocking() === undefined,
       );
       if (decision?.kind === 'skip') {
         card.setStatus('DONE');
@@ -125,33 +125,33 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
 // ---- Message handlers: validate, then delegate ------------------------------------------------------
 
 /** Registers the card's query, signals and updates; each validates its input and delegates to the book or the run. */
-function registerCardHandlers(card: CardBook, run: CardRun): void {
+function registerCardHandlers(card: CardLifecycle, run: CardRun): void {
   setHandler(cardStateQuery, () => card.state);
-  setHandler(dependencyResolvedSignal, (dep) => card.resolveDependency(dep));
-  setHandler(dependencyReopenedSignal, (reopened) => card.reopenDependency(reopened));
+  setHandler(dependencyResolvedSignal, (dep) => card.dependencies.resolve(dep));
+  setHandler(dependencyReopenedSignal, (reopened) => card.dependencies.reopen(reopened));
   setHandler(setPausedSignal, ({ paused }) => run.setPaused(paused));
   setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => {
     card.state.backlogBudgetExhausted = true;
     card.state.backlogSpentUsd = spentUsd;
   });
-  setHandler(humanReviewUpdate, (review) => card.acceptReview(review), { validator: (r) => void card.assertReviewable(r) });
+  setHandler(humanReviewUpdate, (review) => card.decisions.acceptReview(review), { validator: (r) => void card.decisions.assertReviewable(r) });
   setHandler(humanReviewSignal, (raw) => {
     try {
-      card.acceptReview(card.assertReviewable(raw));
+      card.decisions.acceptReview(card.decisions.assertReviewable(raw));
     } catch (err) {
       log.warn('Ignored human review signal', { cardId: card.plan.card.id, error: (err as Error).message });
     }
   });
-  setHandler(retryCardUpdate, (d) => card.acceptOps('retry', d), { validator: (d) => void card.assertOps('retry', d) });
-  setHandler(skipCardUpdate, (d) => card.acceptOps('skip', d), { validator: (d) => void card.assertOps('skip', d) });
+  setHandler(retryCardUpdate, (d) => card.decisions.acceptOps('retry', d), { validator: (d) => void card.decisions.assertOps('retry', d) });
+  setHandler(skipCardUpdate, (d) => card.decisions.acceptOps('skip', d), { validator: (d) => void card.decisions.assertOps('skip', d) });
 }
 
 /**
  * Reads the failed run's state (the `cardState` query of that closed run, through the `readCardState`
- * activity) and continues from it (`CardBook.restartAfterFailure`).
+ * activity) and continues from it (`CardLifecycle.restartAfterFailure`).
  * @throws ActivityFailure when the failed run cannot be read: this run fails too, and can be retried.
  */
-async function restartAfterFailure(card: CardBook, run: CardRun, queues: ActivityQueues, restart: CardRestart): Promise<'TODO' | 'DONE'> {
+async function restartAfterFailure(card: CardLifecycle, run: CardRun, queues: ActivityQueues, restart: CardRestart): Promise<'TODO' | 'DONE'> {
   const previous = await squadActivities(queues).readCardState({ workflowId: workflowInfo().workflowId, runId: restart.previousRunId });
   const status = card.restartAfterFailure(previous, restart.failure, restart.kind, restart.decision);
   if (status === 'TODO') run.freshStart(false); // a fresh correction budget too
@@ -162,7 +162,7 @@ async function restartAfterFailure(card: CardBook, run: CardRun, queues: Activit
  * A cancelled card's current attempt worktree is removed (issue 9, "a cancelled card's worktree is removed
  * too"); its branch stays until the backlog ends.
  */
-async function removeCurrentWorktree(card: CardBook, queues: ActivityQueues): Promise<void> {
+async function removeCurrentWorktree(card: CardLifecycle, queues: ActivityQueues): Promise<void> {
   const { plan, state } = card;
   if (state.attempt > 0) await removeAttemptWorktree(plan, queues, attemptWorkspace(plan.backlogId, plan.card.id, state.attempt));
 }
@@ -172,7 +172,7 @@ async function removeCurrentWorktree(card: CardBook, queues: ActivityQueues): Pr
  * rests are reported apart (`reportCardRested`), FAILED by the backlog. A sink: no history event, not
  * called on replay.
  */
-function reportFinished(card: CardBook, status: Extract<CardFinalStatus, 'DONE' | 'CANCELLED'>): void {
+function reportFinished(card: CardLifecycle, status: Extract<CardFinalStatus, 'DONE' | 'CANCELLED'>): void {
   const { state } = card;
   reportCardFinished({ status, cardType: state.card.type, attempts: state.attempts.length, costUsd: state.cost.usd });
 }
@@ -190,7 +190,7 @@ class CardRun {
   private child: ChildWorkflowHandle<typeof correctionWorkflow> | undefined;
 
   constructor(
-    private readonly card: CardBook,
+    private readonly card: CardLifecycle,
     private readonly queues: ActivityQueues,
   ) {}
 
@@ -212,12 +212,12 @@ class CardRun {
     const { card } = this;
     // 1. Wait, as TODO, until every dependency is DONE; any other ending blocks this card.
     if (!this.retryOfRejected) {
-      const skipped = await card.nextDecision(
+      const skipped = await card.decisions.next(
         (d) => d.kind === 'skip',
-        () => card.state.waitingFor.length === 0 || card.blockingDependency() !== undefined,
+        () => card.state.waitingFor.length === 0 || card.dependencies.blocking() !== undefined,
       );
       if (skipped) return this.skip();
-      const blocker = card.blockingDependency();
+      const blocker = card.dependencies.blocking();
       if (blocker) {
         card.state.blockedBy = blocker;
         card.setStatus('BLOCKED');
@@ -365,7 +365,7 @@ class CardRun {
     this.notify({ event: 'card.escalated', at: new Date().toISOString(), ...about });
     card.setStatus('AWAITING_HUMAN');
     this.notify({ event: 'card.awaiting_human', at: new Date().toISOString(), ...about });
-    return (await card.nextDecision((d) => d.kind === 'review' || d.kind === 'skip'))!;
+    return (await card.decisions.next((d) => d.kind === 'review' || d.kind === 'skip'))!;
   }
 
   /** Sends a notification in the background (remembered, so the workflow can let it finish). */
@@ -423,7 +423,7 @@ class CardRun {
         queues: this.queues,
         attempt,
         workflowId: workflowInfo().workflowId,
-        dependencies: card.dependencies(),
+        dependencies: card.dependencies.artifacts(),
         previousWorkspace: card.state.attempts[card.state.attempts.length - 1]?.workspace,
         ...(this.grantedTools.length ? { grantedTools: [...this.grantedTools] } : {}),
         spent: this.spent(),
@@ -471,7 +471,7 @@ class CardRun {
           queues: this.queues,
           attempt,
           round,
-          dependencies: card.dependencies(),
+          dependencies: card.dependencies.artifacts(),
           previousWorkspace: last.workspace,
           ...(latestWithBranch(history)?.git ? { previousGit: latestWithBranch(history)!.git } : {}),
           ...(resumable ? { previousSession: resumable } : {}),

@@ -1,7 +1,9 @@
 /**
- * The card workflow's bookkeeping: its state (the `cardState` query's answer), status changes checked
- * against the lifecycle table, search attributes, audit log, dependency tracking and the queue of human
- * and ops decisions. Kept apart so that card.ts reads like the lifecycle diagram. Workflow code.
+ * The card workflow's state and its bookkeeping: the state (the `cardState` query's answer), status changes
+ * checked against the lifecycle table, search attributes, attempts and cost (with the cost alert), the audit
+ * log, and the messages a card sends when it comes to rest. What it heard of its dependencies is
+ * `CardDependencies` (card-dependencies.ts), the decisions it waits for `CardDecisions`
+ * (card-decisions.ts). Kept apart so that card.ts reads like the lifecycle diagram. Workflow code.
  *
  * Logs (workflow `log`: through a sink, never in history, not repeated on replay) one INFO line per
  * status change (`Card status changed`, with `from`) and per audit entry (`Card audit entry`, with
@@ -10,7 +12,6 @@
  * (src/observability/logging.ts) writes as they are.
  */
 import {
-  ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
   log,
@@ -19,11 +20,9 @@ import {
 } from '@temporalio/workflow';
 import { isCostAlert } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
-import { isNewerMessage } from '../domain/dependency-order.js';
 import { cardWorkflowId, correctionCardId } from '../domain/ids.js';
-import { SKIPPABLE_STATUSES, acceptsDecision, transition, type DecisionKind } from '../domain/lifecycle.js';
-import { parseHumanReview, parseOpsDecision } from '../domain/review.js';
-import type { AttemptRecord, AuditEntry, CardOutcome, CardRelay, CardPlan, CardState, CardStatus, Cost, DependencyArtifacts, HumanReview, MergeRecord, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
+import { transition } from '../domain/lifecycle.js';
+import type { AttemptRecord, AuditEntry, CardOutcome, CardRelay, CardPlan, CardState, CardStatus, Cost, MergeRecord, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
 import {
   cardCostSignal,
   cardReopenedSignal,
@@ -32,27 +31,21 @@ import {
   dependencyResolvedSignal,
   type CardSettled,
 } from './messages.js';
+import { CardDecisions } from './card-decisions.js';
+import { CardDependencies } from './card-dependencies.js';
 import type { CardReopened } from '../domain/backlog-state.js';
 import { CardCostAlertKey } from '../temporal/search-attributes.js';
 import { CardAttributes, initialCardAttributes, upsertCardProgress, type CardProgress } from './search-attributes.js';
 
-/** A decision waiting to be acted on: a human review, or an ops `retry` / `skip`. */
-export type PendingDecision = { kind: 'review'; review: HumanReview } | { kind: 'retry' | 'skip'; decision: OpsDecision };
-
-/** The audited reason of a review: its reason, plus the context of a clarify. */
-function reviewReason(review: HumanReview): string {
-  return review.context ? `${review.reason} (context: ${review.context})` : review.reason;
-}
-
 /** The card's state and the helpers that keep it, its search attributes and its audit log current. */
-export class CardBook {
+export class CardLifecycle {
   readonly state: CardState;
-  private readonly resolved = new Map<string, CardSettled>();
-  /** The newest message applied about each dependency (dependency-order.ts). */
-  private readonly heard = new Map<string, MessageOrder>();
+  /** What the card heard of its dependencies (fed by the dependency signals). */
+  readonly dependencies: CardDependencies;
+  /** The human and ops decisions the card takes (fed by its updates and signals). */
+  readonly decisions: CardDecisions;
   /** Messages this run has sent its dependents (the `seq` of the last one). */
   private sent = 0;
-  private pending: PendingDecision | undefined;
   /**
    * The search attributes, upserted at the end of a workflow task and only on a change; absent in cards
    * whose starter did not set them, which upsert their identity and every status and cost change.
@@ -72,9 +65,7 @@ export class CardBook {
     attributesSetAtStart = false,
   ) {
     const at = new Date().toISOString();
-    for (const dep of plan.resolvedDependencies) {
-      this.resolved.set(dep.cardId, { cardId: dep.cardId, status: 'DONE', artifacts: dep.artifacts });
-    }
+    this.dependencies = new CardDependencies(plan.card.dependencies, plan.resolvedDependencies, () => this.dependenciesChanged());
     this.state = {
       backlogId: plan.backlogId,
       card: plan.card,
@@ -87,8 +78,8 @@ export class CardBook {
       cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
       auditLog: [],
       statusHistory: [{ status: 'TODO', at }],
-      waitingFor: this.unresolved(),
-      resolvedDependencies: [...this.resolved.values()],
+      waitingFor: this.dependencies.unresolved(),
+      resolvedDependencies: this.dependencies.settled(),
       legacyCorrections: plan.legacyCorrections,
       settled: false,
       paused,
@@ -97,6 +88,7 @@ export class CardBook {
       createdAt: at,
       updatedAt: at,
     };
+    this.decisions = new CardDecisions(this.state, (actor, action, reason) => this.audit(actor, action, reason));
     if (attributesSetAtStart) {
       this.attributes = new CardAttributes({ status: 'TODO', attempt: 0, costUsd: 0, costAlert: false });
     } else {
@@ -114,50 +106,10 @@ export class CardBook {
 
   // ---- dependencies ----
 
-  private unresolved(): string[] {
-    return this.plan.card.dependencies.filter((d) => !this.resolved.has(d));
-  }
-
-  /** Records how a dependency came to rest (repeats of the same status, and older messages, are ignored). */
-  resolveDependency(dep: CardSettled): void {
-    if (!this.plan.card.dependencies.includes(dep.cardId) || !this.hear(dep)) return;
-    const known = this.resolved.get(dep.cardId);
-    if (known?.status === dep.status) return;
-    this.resolved.set(dep.cardId, dep);
-    this.dependenciesChanged();
-  }
-
-  /** A dependency was retried: wait for it again (unless a newer message about it was applied already). */
-  reopenDependency(reopened: CardReopened): void {
-    if (!this.hear(reopened) || !this.resolved.delete(reopened.cardId)) return;
-    this.dependenciesChanged();
-  }
-
-  /** True when a message about a dependency is newer than every one applied so far; remembers its order. */
-  private hear(message: { cardId: string } & Partial<MessageOrder>): boolean {
-    if (!isNewerMessage(this.heard.get(message.cardId), message)) return false;
-    if (message.epoch !== undefined && message.seq !== undefined) this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
-    return true;
-  }
-
   private dependenciesChanged(): void {
-    this.state.waitingFor = this.unresolved();
-    this.state.resolvedDependencies = [...this.resolved.values()];
+    this.state.waitingFor = this.dependencies.unresolved();
+    this.state.resolvedDependencies = this.dependencies.settled();
     this.touch();
-  }
-
-  /** The first dependency that came to rest other than DONE, if any. */
-  blockingDependency(): { cardId: string; status: SettledStatus } | undefined {
-    for (const id of this.plan.card.dependencies) {
-      const dep = this.resolved.get(id);
-      if (dep && dep.status !== 'DONE') return { cardId: dep.cardId, status: dep.status };
-    }
-    return undefined;
-  }
-
-  /** Every dependency with its artifacts (paths relative to the workspaces root). */
-  dependencies(): DependencyArtifacts[] {
-    return this.plan.card.dependencies.map((id) => ({ cardId: id, artifacts: this.resolved.get(id)?.artifacts ?? [] }));
   }
 
   // ---- status, attempts, cost ----
@@ -202,10 +154,6 @@ export class CardBook {
    */
   restartAfterFailure(previous: CardState, failure: string, kind: 'retry' | 'skip', decision: OpsDecision): 'TODO' | 'DONE' {
     const s = this.state;
-    for (const dep of previous.resolvedDependencies ?? []) {
-      this.resolved.set(dep.cardId, dep);
-      this.hear(dep);
-    }
     s.attempts = previous.attempts;
     s.corrections = previous.corrections;
     s.debugReports = previous.debugReports;
@@ -216,7 +164,7 @@ export class CardBook {
     s.statusHistory = [...previous.statusHistory];
     s.createdAt = previous.createdAt;
     this.attemptFloor = previous.attempt;
-    this.dependenciesChanged();
+    this.dependencies.takeOver(previous.resolvedDependencies ?? []);
     this.setStatus('FAILED', previous.attempt);
     this.audit('squadflow', 'failed', `the card's workflow run failed: ${failure}`);
     this.audit(decision.reviewer, kind, decision.reason);
@@ -298,96 +246,7 @@ export class CardBook {
     this.touch();
   }
 
-  // ---- decisions ----
-
-  /** True when the card can take a decision of this kind now (`acceptsDecision`, domain/lifecycle.ts). */
-  private accepts(kind: DecisionKind): boolean {
-    return acceptsDecision(kind, { status: this.state.status, settled: this.state.settled, decisionPending: this.pending !== undefined });
-  }
-
-  /**
-   * The audit entry of an identical decision (same actor, action, reason) that was the last one applied,
-   * when the card can no longer take it: a repeat, answered with the same entry and no change (idempotent).
-   */
-  private repeatOf(kind: 'review' | 'retry' | 'skip', actor: string, action: string, reason: string): AuditEntry | undefined {
-    if (this.accepts(kind)) return undefined;
-    const last = [...this.state.auditLog].reverse().find((e) => e.actor !== 'squadflow');
-    return last && last.actor === actor && last.action === action && last.reason === reason ? last : undefined;
-  }
-
-  private parse<T>(fn: () => T, type: string): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(`card ${this.plan.card.id}: ${(err as Error).message}`, type);
-    }
-  }
-
-  /**
-   * Validates a human review (the update validator: throwing refuses it without a trace in history).
-   * An identical repeat of the decision just applied is accepted (idempotent).
-   * @throws ApplicationFailure naming the card and the problem.
-   */
-  assertReviewable(raw: unknown): HumanReview {
-    const review = this.parse(() => parseHumanReview(raw), 'InvalidHumanReview');
-    if (this.repeatOf('review', review.reviewer, review.decision, reviewReason(review))) return review;
-    if (!this.accepts('review')) {
-      throw ApplicationFailure.nonRetryable(
-        `card ${this.plan.card.id} is not awaiting human review (status ${this.state.status})`,
-        'CardNotAwaitingReview',
-      );
-    }
-    return review;
-  }
-
-  /**
-   * Validates an ops decision: `retry` when the card rests REJECTED or BLOCKED, `skip` when it waits
-   * (TODO, BLOCKED, REJECTED, AWAITING_HUMAN). An identical repeat is accepted (idempotent).
-   * @throws ApplicationFailure naming the card, its status and what is allowed.
-   */
-  assertOps(kind: 'retry' | 'skip', raw: unknown): OpsDecision {
-    const decision = this.parse(() => parseOpsDecision(raw), 'InvalidOpsDecision');
-    if (this.repeatOf(kind, decision.reviewer, kind, decision.reason)) return decision;
-    if (!this.accepts(kind)) {
-      const when = kind === 'retry' ? 'REJECTED or BLOCKED, at rest' : SKIPPABLE_STATUSES.join(', ');
-      throw ApplicationFailure.nonRetryable(
-        `card ${this.plan.card.id} cannot be ${kind === 'retry' ? 'retried' : 'skipped'} in status ${this.state.status} (allowed: ${when})`,
-        'CardOpsRefused',
-      );
-    }
-    return decision;
-  }
-
-  /** Records an accepted human review; an identical repeat returns the first one's audit entry. */
-  acceptReview(review: HumanReview): AuditEntry {
-    const reason = reviewReason(review);
-    const repeat = this.repeatOf('review', review.reviewer, review.decision, reason);
-    if (repeat) return repeat;
-    this.pending = { kind: 'review', review };
-    return this.audit(review.reviewer, review.decision, reason);
-  }
-
-  /** Records an accepted ops decision; an identical repeat returns the first one's audit entry. */
-  acceptOps(kind: 'retry' | 'skip', decision: OpsDecision): AuditEntry {
-    const repeat = this.repeatOf(kind, decision.reviewer, kind, decision.reason);
-    if (repeat) return repeat;
-    this.pending = { kind, decision };
-    return this.audit(decision.reviewer, kind, decision.reason);
-  }
-
-  /** True when a `skip` waits to be applied. */
-  skipRequested(): boolean {
-    return this.pending?.kind === 'skip';
-  }
-
-  /** Waits for the next decision accepted by `accept` (which says which kinds count here). */
-  async nextDecision(accept: (d: PendingDecision) => boolean, orUntil: () => boolean = () => false): Promise<PendingDecision | undefined> {
-    await condition(() => (this.pending !== undefined && accept(this.pending)) || orUntil());
-    if (this.pending === undefined || !accept(this.pending)) return undefined;
-    const d = this.pending;
-    this.pending = undefined;
-    return d;
-  }
+  // ---- audit log ----
 
   /** Appends an entry (who, what, why, when) to the audit log, and logs it. */
   audit(actor: string, action: string, reason: string): AuditEntry {
