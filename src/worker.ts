@@ -142,7 +142,7 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
           activities,
           interceptors: { activity: [squadflowActivityInterceptors()] },
           // Heartbeats reach the server every 2 s (the SDK's default waits 0.8 × the 20 s heartbeat timeout),
-          // so a cancelled card's agent is killed within seconds, not ~16 s later (found by the e2e cancel test).
+          // so a cancelled card's agent is killed within seconds, not ~16 s later: cancellation arrives with a heartbeat's answer.
           maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
         }),
       );

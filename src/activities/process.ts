@@ -200,7 +200,7 @@ function describeSpawnFailure(code: string | undefined): { code: SpawnErrorCode;
 /**
  * How to start `command` so that it dies with the worker: its own process group (for the timeout and
  * cancellation kills) survives a SIGKILLed worker, and an orphaned agent would then finish its work while
- * Temporal retries the same attempt elsewhere — the same side effect twice (found by `npm run chaos`). On
+ * Temporal retries the same attempt elsewhere — the same side effect twice (`npm run chaos` checks it). On
  * Linux with `setpriv`, the program runs under `setpriv --pdeathsig KILL`, which exec()s it with the
  * parent-death signal set. The command is resolved on PATH first, so a missing or non-executable program
  * is still a SpawnError (ENOENT/EACCES) rather than setpriv's exit code.

@@ -75,8 +75,8 @@ export function failureMessage(err: unknown): string {
 
 /**
  * Owner runs whose every try ended because its worker stopped heartbeating (killed, machine lost) are
- * run again up to this many times before they count as an owner failure (found by `npm run chaos`:
- * three worker kills during one run used to turn into a rejection and a correction round).
+ * run again up to this many times before they count as an owner failure: a lost worker is not the agent
+ * failing, and must not turn into a rejection and a correction round.
  */
 const MAX_WORKER_LOSSES = 5;
 

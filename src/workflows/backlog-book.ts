@@ -196,7 +196,7 @@ export class BacklogBook {
         }
         await this.relays;
       }
-      // Backlogs started before FAILED cards could be restarted end as they used to (`patched`).
+      // Backlogs started before FAILED cards could be restarted keep ending that way (`patched`): replay.
       if (outcome.status !== 'FAILED' || !handle || !patched('failed-cards-rest')) return;
       try {
         await condition(() => this.restarts.has(plan.card.id));
