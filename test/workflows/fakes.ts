@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ActivityErrorType, agentFailure, agentPermissionError } from '../../src/activities/errors.js';
 import { backlogWorkflow } from '../../src/workflows/backlog.js';
@@ -110,7 +111,9 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       record('runOwner', input.card.id, input.attempt, input);
       const script = scripts[input.card.id] ?? {};
       if (script.ownerMs) await new Promise((r) => setTimeout(r, script.ownerMs));
-      if (script.hold && input.attempt === 1) await script.hold;
+      // Held until the test releases it — or the activity is cancelled (the worker shutting down after a
+      // failed expectation), so a test that fails before its release fails instead of hanging.
+      if (script.hold && input.attempt === 1) await Promise.race([script.hold, Context.current().cancelled]);
       if (pick(script.owner, input.attempt) === 'fail') {
         throw ApplicationFailure.retryable(`agent "node" exited 3: boom`, 'AgentExitError');
       }
