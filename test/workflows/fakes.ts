@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ActivityErrorType, agentFailure, agentPermissionError } from '../../src/activities/errors.js';
 import { backlogWorkflow } from '../../src/workflows/backlog.js';
@@ -63,6 +64,11 @@ export interface CardScript {
    * cancel or a query never races a fast owner.
    */
   hold?: Promise<void>;
+  /**
+   * Heartbeat details the owner's first run reports before it waits for `hold` (a CLI kind's
+   * `{ phase: 'owner', elapsedMs, progress }`), so a test can read what a running owner is doing.
+   */
+  heartbeat?: unknown;
   /** The agent session every owner run reports (`OwnerResult.session`); absent: none. */
   session?: AgentSession;
   /** What else every owner run reports (e.g. `agentName` of a pooled owner, `permissionRecovery`). */
@@ -110,6 +116,7 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       record('runOwner', input.card.id, input.attempt, input);
       const script = scripts[input.card.id] ?? {};
       if (script.ownerMs) await new Promise((r) => setTimeout(r, script.ownerMs));
+      if (script.heartbeat !== undefined && input.attempt === 1) Context.current().heartbeat(script.heartbeat);
       if (script.hold && input.attempt === 1) await script.hold;
       if (pick(script.owner, input.attempt) === 'fail') {
         throw ApplicationFailure.retryable(`agent "node" exited 3: boom`, 'AgentExitError');
