@@ -120,6 +120,12 @@ export interface OwnerInput {
    * only tools listed here is re-launched once with them granted (`OwnerResult.permissionRecovery`).
    */
   allowTools?: string[];
+  /**
+   * Absolute directories outside the workspace the run may use (`card_types.<T>.permissions.allow_dirs`,
+   * resolved by the client): always passed to the CLI (Claude Code and Codex `--add-dir`, Gemini
+   * `--include-directories`).
+   */
+  allowDirs?: string[];
 }
 
 /**

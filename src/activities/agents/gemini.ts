@@ -51,10 +51,14 @@ import { apiStatusFailure, cliResult, exitDescription, jsonLine, lastJsonObject,
 /** Install hint for a missing binary. */
 export const GEMINI_INSTALL_HINT = 'npm install -g @google/gemini-cli';
 
-/** The CLI arguments squadflow builds (before `extra_args`). */
-export function geminiArgs(agent: GeminiAgentConfig): string[] {
+/**
+ * The CLI arguments squadflow builds (before `extra_args`): one `--include-directories <dir>` per
+ * `allowDirs` (the card type's `permissions.allow_dirs`, absolute).
+ */
+export function geminiArgs(agent: GeminiAgentConfig, allowDirs: readonly string[] = []): string[] {
   const args = ['--output-format', 'stream-json', '--approval-mode', agent.approval_mode];
   if (agent.model !== undefined) args.push('--model', agent.model);
+  for (const dir of allowDirs) args.push('--include-directories', dir);
   return args;
 }
 
@@ -231,7 +235,7 @@ export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent) => {
   const run = await startRun(deps, input, 'gemini', agent.env);
   const result = await runCliProcess(run, {
     agent,
-    args: geminiArgs(agent),
+    args: geminiArgs(agent, input.allowDirs),
     prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
     installHint: GEMINI_INSTALL_HINT,
     env: { ...GEMINI_ENV },
