@@ -139,6 +139,13 @@ export function renderHistory(h: CardHistory): string {
       if (f.humanContext) out.push(`      human context: ${f.humanContext}`);
     }
     if (a.summary) out.push(`    owner: ${a.summary}`);
+    if (a.session?.id !== undefined || a.session?.resumedFrom !== undefined) {
+      const sess = a.session;
+      const parts = [`session ${sess.id ?? '(no id)'}${a.agentName ? ` of ${a.agentName}` : ''}`];
+      if (sess.turns !== undefined) parts.push(`${sess.turns} turn${sess.turns === 1 ? '' : 's'}`);
+      if (sess.resumedFrom !== undefined) parts.push(`resumed ${sess.resumedFrom}${sess.reusedTokens !== undefined ? `, reusing ${sess.reusedTokens} cached tokens` : ''}`);
+      out.push(`    ${parts.join(' · ')}`);
+    }
     if (a.git) out.push(`    branch ${a.git.branch} · ${a.git.baseCommit.slice(0, 10)}..${a.git.headCommit.slice(0, 10)}${a.git.deleted?.length ? ` · deleted ${a.git.deleted.join(', ')}` : ''}`);
     if (a.artifacts.length) out.push(`    artifacts: ${a.artifacts.join(', ')}${a.git ? ' (changed files)' : ` (in ${a.workspace})`}`);
     for (const v of a.verdicts) {

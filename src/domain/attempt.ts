@@ -139,6 +139,18 @@ export interface AgentSession {
   turns?: number;
   /** The session this run continued (`OwnerInput.previousSession.id`), when it resumed one. */
   resumedFrom?: string;
+  /**
+   * With `resumedFrom`: the tokens the resumed run read from the provider's prompt cache (its
+   * `cacheReadTokens`) — the previous conversation it continued instead of sending it again uncached,
+   * which a fresh session would have paid in full.
+   */
+  reusedTokens?: number;
+  /**
+   * The session's cumulative cost as the CLI reported it at the end of this run: a resumed Claude Code or
+   * Codex session reports the usage of every run of it, so the next run's own cost is its report less this
+   * (`costSince`).
+   */
+  sessionCost?: Cost;
 }
 
 /** What the owner produced. */

@@ -7,7 +7,7 @@ import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBacklogView, startBacklog } from '../../src/cli/backlogs.js';
 import { watchBoard, type Board } from '../../src/cli/board.js';
-import { readCardHistory } from '../../src/cli/history.js';
+import { readCardHistory, renderHistory } from '../../src/cli/history.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
 import { cli } from '../helpers/cli.js';
@@ -80,3 +80,24 @@ describe('a running owner', () => {
     expect(after.working).toEqual([]);
   });
 });
+
+describe('a resumed session', () => {
+  it('shows in `squadflow history` with the session it resumed and the cached tokens it reused', async () => {
+    const { client } = await testEnv();
+    const q = uniqueTaskQueue('resumed');
+    const session = { id: 's-2', turns: 4, resumedFrom: 's-1', reusedTokens: 13_000 };
+    const w = await createTestWorker({ taskQueue: q, activities: fakeActivities({ R: { session, qa: [['x'], 'pass'] } }).activities });
+    const id = uniqueBacklogId('resumed');
+    const text = await w.runUntil(async () => {
+      await startBacklog(client, testPlan(id, [{ id: 'R' }]), 'resumed.json', { orchestration: q, owners: q, validation: q, debugging: q });
+      const h = await until('card R to be done', async () => {
+        const hist = await readCardHistory(client, id, 'R');
+        return hist.state.status === 'DONE' ? hist : undefined;
+      });
+      expect(h.state.attempts.map((a) => a.session)).toEqual([session, session]);
+      return renderHistory(h);
+    });
+    expect(text).toContain('    session s-2 · 4 turns · resumed s-1, reusing 13000 cached tokens');
+  });
+});
+
