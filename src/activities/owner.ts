@@ -222,7 +222,15 @@ const OwnerResultSchema = z.object({
   artifacts: z.array(z.string()),
   summary: z.string(),
   cost: CostSchema,
-  session: z.object({ id: z.string().optional(), turns: z.number().int().nonnegative().optional(), resumedFrom: z.string().optional() }).optional(),
+  session: z
+    .object({
+      id: z.string().optional(),
+      turns: z.number().int().nonnegative().optional(),
+      resumedFrom: z.string().optional(),
+      reusedTokens: z.number().int().nonnegative().optional(),
+      sessionCost: CostSchema.optional(),
+    })
+    .optional(),
   git: z
     .object({ branch: z.string(), baseCommit: z.string(), headCommit: z.string(), deleted: z.array(z.string()).optional() })
     .optional(),

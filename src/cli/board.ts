@@ -9,6 +9,7 @@ import { failureReasons } from '../domain/index.js';
 import { reviewCommand } from '../domain/notifications.js';
 import { isIdle, readBacklogView, type BacklogView } from './backlogs.js';
 import { sleep } from './watch.js';
+import { readOwnerProgress, renderOwnerProgress, type OwnerProgress } from './progress.js';
 
 /** A card waiting for a human decision. */
 export interface BoardReview {
@@ -41,10 +42,32 @@ export interface Board {
   costAlerts: string[];
   /** A paged backlog (docs/architecture.md "Big backlogs"): pages of cards expected and received so far. */
   pages?: { expected: number; received: number };
+  /**
+   * Cards whose owner is at work, with what its last heartbeat reported (turns, tokens so far, last tool;
+   * not the running time, so a board redrawn on change does not change every tick). Absent: none read.
+   */
+  working?: { cardId: string; attempt: number; progress: OwnerProgress }[];
 }
 
-/** The board of a backlog view. Pure. */
-export function boardOf(view: BacklogView): Board {
+/** Statuses in which a card's owner activity runs. */
+export const OWNER_STATUSES: ReadonlySet<string> = new Set(['IN_PROGRESS', 'CORRECTING']);
+
+/** At most this many running owners are described per poll (one Temporal `describe()` each). */
+export const MAX_PROGRESS_READS = 20;
+
+/**
+ * The progress of the running owners of a view (cards IN_PROGRESS or CORRECTING, the first
+ * `MAX_PROGRESS_READS`), keyed by card id; a card whose owner has not heartbeat yet, or whose describe
+ * failed, is left out.
+ */
+export async function readWorkingOwners(client: Client, view: BacklogView): Promise<Record<string, OwnerProgress>> {
+  const cards = view.cards.filter((c) => !c.final && OWNER_STATUSES.has(c.status)).slice(0, MAX_PROGRESS_READS);
+  const read = await Promise.all(cards.map(async (c) => [c.cardId, await readOwnerProgress(client, c.workflowId).catch(() => undefined)] as const));
+  return Object.fromEntries(read.filter((r): r is readonly [string, OwnerProgress] => r[1] !== undefined));
+}
+
+/** The board of a backlog view, with the progress of its running owners (`readWorkingOwners`) when given. Pure. */
+export function boardOf(view: BacklogView, progress?: Record<string, OwnerProgress>): Board {
   const counts: Record<string, number> = {};
   for (const c of view.cards) counts[c.status] = (counts[c.status] ?? 0) + 1;
   const awaitingHuman = view.cards
@@ -65,6 +88,14 @@ export function boardOf(view: BacklogView): Board {
     costUsd: Math.round(view.cards.reduce((s, c) => s + c.costUsd, 0) * 1e6) / 1e6,
     costAlerts: view.cards.filter((c) => c.state?.costAlert).map((c) => c.cardId),
     ...(view.backlog.pages ? { pages: view.backlog.pages } : {}),
+    ...(progress && {
+      working: view.cards
+        .filter((c) => progress[c.cardId] !== undefined)
+        .map((c) => {
+          const { elapsedMs: _elapsed, lastHeartbeatAt: _at, ...stable } = progress[c.cardId]!;
+          return { cardId: c.cardId, attempt: c.attempt, progress: stable };
+        }),
+    }),
   };
 }
 
@@ -84,6 +115,10 @@ export function renderBoard(b: Board): string {
     lines.push(`  pages ${b.pages.received}/${b.pages.expected} received — the cards of the others are not listed yet`);
   }
   lines.push(`  cost so far $${b.costUsd.toFixed(4)}${b.costAlerts.length ? ` — over the alert threshold: ${b.costAlerts.join(', ')}` : ''}`);
+  if (b.working && b.working.length > 0) {
+    lines.push(`  owners at work (${b.working.length}):`);
+    for (const w of b.working) lines.push(`    ${w.cardId} (attempt ${w.attempt}) — ${renderOwnerProgress(w.progress, false)}`);
+  }
   if (b.awaitingHuman.length > 0) {
     lines.push(`  waiting for a human (${b.awaitingHuman.length}):`);
     for (const r of b.awaitingHuman) {
@@ -124,7 +159,8 @@ export async function watchBoard(client: Client, backlogId: string, opts: WatchB
   let idlePolls = 0;
   let board: Board;
   for (;;) {
-    board = boardOf(await readBacklogView(client, backlogId));
+    const view = await readBacklogView(client, backlogId);
+    board = boardOf(view, await readWorkingOwners(client, view));
     const text = opts.json ? JSON.stringify(board) : renderBoard(board);
     if (tty && !opts.json) write(`${CLEAR}${text}\n  updated ${now().toISOString().slice(11, 19)} — Ctrl-C to stop\n`);
     else if (text !== last) write(`${text}\n`);

@@ -9,6 +9,10 @@ import type { CardState } from '../domain/index.js';
 import { cardStateQuery } from '../workflows/card.js';
 import { endedCardState, readBacklog } from './backlogs.js';
 import { CliError, EXIT } from './errors.js';
+import { formatDuration } from './render.js';
+import { readOwnerProgress, renderOwnerProgress, type OwnerProgress } from './progress.js';
+
+export { formatDuration };
 
 /** One status of the timeline with how long the card stayed in it. */
 export interface TimelineEntry {
@@ -29,6 +33,8 @@ export interface CardHistory {
   state: CardState;
   /** The backlog's repository and integration branch, when it delivers into one (issue 9). */
   repository?: { path?: string; url?: string; branch: string };
+  /** While its owner runs: what it is doing, from the owner activity's last heartbeat (src/cli/progress.ts). */
+  ownerProgress?: OwnerProgress;
 }
 
 /** The status timeline of a state with durations (see {@link TimelineEntry}). Pure. */
@@ -77,19 +83,18 @@ export async function readCardHistory(client: Client, backlogId: string, cardId:
   }
   const repo = backlog.repository;
   const repository = repo ? { ...(repo.path ? { path: repo.path } : { url: repo.url }), branch: repo.branch } : undefined;
-  return { backlogId, cardId, workflowId: entry.workflowId, final, timeline: timelineOf(state, final, now), state, ...(repository ? { repository } : {}) };
-}
-
-/** A duration for people: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`. */
-export function formatDuration(ms: number | null): string {
-  if (ms === null) return '—';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(Math.round(s - m * 60)).padStart(2, '0')} s`;
-  const h = Math.floor(m / 60);
-  return `${h} h ${String(m - h * 60).padStart(2, '0')} min`;
+  // Best effort: the history stands without it (the owner may have finished between the query and describe).
+  const ownerProgress = final ? undefined : await readOwnerProgress(client, entry.workflowId).catch(() => undefined);
+  return {
+    backlogId,
+    cardId,
+    workflowId: entry.workflowId,
+    final,
+    timeline: timelineOf(state, final, now),
+    state,
+    ...(repository ? { repository } : {}),
+    ...(ownerProgress ? { ownerProgress } : {}),
+  };
 }
 
 const time = (iso: string) => iso.slice(0, 19).replace('T', ' ');
@@ -111,6 +116,7 @@ export function renderHistory(h: CardHistory): string {
     `  status ${s.status}${h.final ? ' (ended)' : ''} · attempt ${s.attempt} · ${s.corrections} correction${s.corrections === 1 ? '' : 's'} · ` +
       `cost $${s.cost.usd.toFixed(4)} (${s.cost.inputTokens} in / ${s.cost.outputTokens} out tokens)${s.costAlert ? ' · COST ALERT' : ''}`,
   );
+  if (h.ownerProgress) out.push(`  owner of attempt ${s.attempt} at work: ${renderOwnerProgress(h.ownerProgress)}`);
   if (s.card.dependencies.length) out.push(`  depends on ${s.card.dependencies.join(', ')}${s.waitingFor.length ? ` (waiting for ${s.waitingFor.join(', ')})` : ''}`);
   if (s.blockedBy) out.push(`  blocked by ${s.blockedBy.cardId} (${s.blockedBy.status})`);
   if (h.repository) out.push(`  repository ${h.repository.path ?? h.repository.url} · integration branch ${h.repository.branch}`);
@@ -133,6 +139,13 @@ export function renderHistory(h: CardHistory): string {
       if (f.humanContext) out.push(`      human context: ${f.humanContext}`);
     }
     if (a.summary) out.push(`    owner: ${a.summary}`);
+    if (a.session?.id !== undefined || a.session?.resumedFrom !== undefined) {
+      const sess = a.session;
+      const parts = [`session ${sess.id ?? '(no id)'}${a.agentName ? ` of ${a.agentName}` : ''}`];
+      if (sess.turns !== undefined) parts.push(`${sess.turns} turn${sess.turns === 1 ? '' : 's'}`);
+      if (sess.resumedFrom !== undefined) parts.push(`resumed ${sess.resumedFrom}${sess.reusedTokens !== undefined ? `, reusing ${sess.reusedTokens} cached tokens` : ''}`);
+      out.push(`    ${parts.join(' · ')}`);
+    }
     if (a.git) out.push(`    branch ${a.git.branch} · ${a.git.baseCommit.slice(0, 10)}..${a.git.headCommit.slice(0, 10)}${a.git.deleted?.length ? ` · deleted ${a.git.deleted.join(', ')}` : ''}`);
     if (a.artifacts.length) out.push(`    artifacts: ${a.artifacts.join(', ')}${a.git ? ' (changed files)' : ` (in ${a.workspace})`}`);
     for (const v of a.verdicts) {

@@ -2,9 +2,9 @@
  * Reads a backlog file (and optional squad file) and validates it whole with `planBacklog` — before any
  * workflow starts.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { BacklogValidationError, planBacklog, withRepository, type BacklogPlan } from '../domain/index.js';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { BacklogValidationError, planBacklog, withRepository, type BacklogIssue, type BacklogPlan } from '../domain/index.js';
 import { RepositoryError, inspectRepository } from '../activities/repository/index.js';
 
 /** Options of `loadBacklog`. */
@@ -43,7 +43,53 @@ export async function loadBacklog(file: string, opts: LoadOptions = {}): Promise
   const squad = opts.squad ? { file: opts.squad, text: await readText(opts.squad) } : undefined;
   // Legacy DONE cards' artifacts are relative to the backlog file (validated: no `..`, not absolute).
   const plan = planBacklog(text, { file, squad, backlogId: opts.backlogId, artifactBase: dirname(resolve(file)), repository: opts.repo });
-  return resolveRepository(file, plan, opts);
+  return resolveAllowDirs(file, await resolveRepository(file, plan, opts), opts);
+}
+
+/**
+ * The plan with every card type's `permissions.allow_dirs` made absolute: a relative one against the local
+ * repository the backlog delivers into, else against the squad config's directory (the backlog file's when
+ * the squad is a section of it). Checked on this machine: each must be an existing directory (the worker's
+ * must have it at the same path).
+ * @throws BacklogValidationError naming the squad file, the card type and the field
+ *   (`card_types.<T>.permissions.allow_dirs[i]`) of every directory that is missing or not a directory,
+ *   or relative while the repository is a URL (cloned on the worker, so nothing to resolve it against here).
+ */
+export async function resolveAllowDirs(file: string, plan: BacklogPlan, opts: Pick<LoadOptions, 'squad'> = {}): Promise<BacklogPlan> {
+  const squadFile = opts.squad ?? file;
+  const prefix = opts.squad ? '' : 'squad.';
+  const base = plan.repository?.path ?? dirname(resolve(squadFile));
+  const issues: BacklogIssue[] = [];
+  const resolved = new Map<string, string[]>();
+  for (const { card, typeConfig } of plan.cards) {
+    const dirs = typeConfig.permissions?.allow_dirs ?? [];
+    if (dirs.length === 0 || resolved.has(card.type)) continue;
+    const absolute: string[] = [];
+    for (const [i, dir] of dirs.entries()) {
+      const field = `${prefix}card_types.${card.type}.permissions.allow_dirs[${i}]`;
+      if (!isAbsolute(dir) && plan.repository?.url !== undefined) {
+        issues.push({ file: squadFile, field, message: `"${dir}" is relative but the repository is a URL (cloned on the worker): give an absolute path` });
+        continue;
+      }
+      const path = resolve(base, dir);
+      const st = await stat(path).catch(() => undefined);
+      if (!st?.isDirectory()) {
+        issues.push({ file: squadFile, field, message: `"${dir}" ${st ? 'is not a directory' : 'does not exist'} (${path})` });
+        continue;
+      }
+      absolute.push(path);
+    }
+    resolved.set(card.type, absolute);
+  }
+  if (issues.length > 0) throw new BacklogValidationError(issues);
+  if (resolved.size === 0) return plan;
+  return {
+    ...plan,
+    cards: plan.cards.map((c) => {
+      const dirs = resolved.get(c.card.type);
+      return dirs && c.typeConfig.permissions ? { ...c, typeConfig: { ...c.typeConfig, permissions: { ...c.typeConfig.permissions, allow_dirs: dirs } } } : c;
+    }),
+  };
 }
 
 /**

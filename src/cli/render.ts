@@ -34,3 +34,15 @@ export function renderCounts(view: BacklogView): string {
   for (const c of view.cards) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
   return [...counts].map(([s, n]) => `${s} ${n}`).join(' · ');
 }
+
+/** A duration for people: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`. */
+export function formatDuration(ms: number | null): string {
+  if (ms === null) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(Math.round(s - m * 60)).padStart(2, '0')} s`;
+  const h = Math.floor(m / 60);
+  return `${h} h ${String(m - h * 60).padStart(2, '0')} min`;
+}

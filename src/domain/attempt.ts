@@ -120,6 +120,12 @@ export interface OwnerInput {
    * only tools listed here is re-launched once with them granted (`OwnerResult.permissionRecovery`).
    */
   allowTools?: string[];
+  /**
+   * Absolute directories outside the workspace the run may use (`card_types.<T>.permissions.allow_dirs`,
+   * resolved by the client): always passed to the CLI (Claude Code and Codex `--add-dir`, Gemini
+   * `--include-directories`).
+   */
+  allowDirs?: string[];
 }
 
 /**
@@ -133,6 +139,18 @@ export interface AgentSession {
   turns?: number;
   /** The session this run continued (`OwnerInput.previousSession.id`), when it resumed one. */
   resumedFrom?: string;
+  /**
+   * With `resumedFrom`: the tokens the resumed run read from the provider's prompt cache (its
+   * `cacheReadTokens`) — the previous conversation it continued instead of sending it again uncached,
+   * which a fresh session would have paid in full.
+   */
+  reusedTokens?: number;
+  /**
+   * The session's cumulative cost as the CLI reported it at the end of this run: a resumed Claude Code or
+   * Codex session reports the usage of every run of it, so the next run's own cost is its report less this
+   * (`costSince`).
+   */
+  sessionCost?: Cost;
 }
 
 /** What the owner produced. */

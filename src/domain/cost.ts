@@ -54,3 +54,21 @@ export function addCosts(...costs: Cost[]): Cost {
   if (reportedUsd !== undefined) sum.reportedUsd = roundUsd(reportedUsd);
   return sum;
 }
+
+/**
+ * The part of a session's cumulative cost spent after `before` (an earlier total of the same session):
+ * every token count and USD amount less the earlier one, never below 0, USD rounded like `roundUsd`.
+ * Used for a resumed agent session, whose CLI reports the whole session's usage (Claude Code, Codex).
+ */
+export function costSince(total: Cost, before: Cost): Cost {
+  const less = (a: number | undefined, b: number | undefined) => Math.max(0, (a ?? 0) - (b ?? 0));
+  return {
+    inputTokens: less(total.inputTokens, before.inputTokens),
+    outputTokens: less(total.outputTokens, before.outputTokens),
+    usd: roundUsd(less(total.usd, before.usd)),
+    ...(total.cacheCreationTokens !== undefined && { cacheCreationTokens: less(total.cacheCreationTokens, before.cacheCreationTokens) }),
+    ...(total.cacheReadTokens !== undefined && { cacheReadTokens: less(total.cacheReadTokens, before.cacheReadTokens) }),
+    ...(total.reportedUsd !== undefined && { reportedUsd: roundUsd(less(total.reportedUsd, before.reportedUsd)) }),
+  };
+}
+

@@ -462,9 +462,16 @@ export const CardTypeSchema = z.object({
   /**
    * Permission policy (issue 11, seed 003's recovery engine): tools an owner of this type may be granted
    * when its CLI denied them — the run is re-launched once with them (Claude Code `--allowedTools`, Gemini
-   * `--allowed-tools`, Codex sandbox `workspace-write` for `apply_patch`/`exec_command`).
+   * `--allowed-tools`, Codex sandbox `workspace-write` for `apply_patch`/`exec_command`). `allow_dirs`:
+   * directories outside the attempt workspace every owner run of this type may use (Claude Code and Codex
+   * `--add-dir`, Gemini `--include-directories`), absolute or relative to the repository the backlog
+   * delivers into (else to the squad config's file); the client refuses one that is not a directory
+   * (src/cli/load.ts `resolveAllowDirs`) and passes them absolute.
    */
-  permissions: z.object({ allow_tools: z.array(z.string().min(1)).default([]) }).strict().optional(),
+  permissions: z
+    .object({ allow_tools: z.array(z.string().min(1)).default([]), allow_dirs: z.array(z.string().min(1)).default([]) })
+    .strict()
+    .optional(),
 });
 /** Settings of one card type. */
 export type CardTypeConfig = z.infer<typeof CardTypeSchema>;

@@ -156,6 +156,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
 
   hooks.onStatus('IN_PROGRESS');
   const allowTools = [...new Set([...(plan.typeConfig.permissions?.allow_tools ?? []), ...(input.grantedTools ?? [])])];
+  const allowDirs = plan.typeConfig.permissions?.allow_dirs ?? [];
   let owner: OwnerResult;
   for (let workerLosses = 0; ; workerLosses++) {
     try {
@@ -175,6 +176,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
         pricing: plan.pricing,
         ...(plan.ownerCandidates ? { ownerCandidates: plan.ownerCandidates } : {}),
         ...(allowTools.length ? { allowTools } : {}),
+        ...(allowDirs.length ? { allowDirs } : {}),
         ...(input.previousSession ? { previousSession: input.previousSession } : {}),
       });
       session = owner.session;

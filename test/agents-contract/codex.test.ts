@@ -22,7 +22,7 @@ describe('codex owner against the real Codex CLI', () => {
     await expectWroteTheSpec(c, result);
     // OpenAI's input_tokens include the cached ones: (12 000 + 12 500) − (8 000 + 12 000) uncached.
     expect(result.cost).toMatchObject({ inputTokens: 4_500, cacheReadTokens: 20_000, outputTokens: 550, usd: usd(4_500, 20_000, 550) });
-    expect(result.session).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), turns: 1 });
+    expect(result.session).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), turns: 1, sessionCost: result.cost }); // a fresh session: its cumulative cost is this run's
     const [first, second] = c.stub.turns();
     expect(first!.headers.authorization).toBe('Bearer sk-proj-contract-test-key');
     expect(first!.body.model).toBe('gpt-5.5');

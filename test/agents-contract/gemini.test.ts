@@ -5,7 +5,7 @@
 import { CancelledFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
-import { contract, expectWroteTheSpec, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
+import { contract, expectWroteTheSpec, heartbeatWhere, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
 let c: Contract | undefined;
 afterEach(async () => {
@@ -66,6 +66,18 @@ describe('gemini owner against the real Gemini CLI', () => {
     const err = await rejectionOf(c.run());
     expect(err).toMatchObject({ type: 'AgentTurnLimitError', nonRetryable: true });
     expect(err.message).toContain('exited 53');
+  });
+
+  it('heartbeats the live progress of its stream-json (turns, last tool) while the run goes on', async () => {
+    const abort = new AbortController();
+    // The tool call, then a turn that never answers: the run is mid-way while the test reads its heartbeats.
+    c = await contract('gemini', [WRITE_THEN_ANSWER[0]!, { kind: 'hang' }], {}, { signal: abort.signal });
+    const running = rejectionOf(c.run());
+    await c.stub.waitForTurns(2);
+    const beat = await heartbeatWhere(c, (d) => d?.progress?.lastTool === 'write_file');
+    expect(beat).toMatchObject({ phase: 'owner', progress: { lastTool: 'write_file', turns: 1 } });
+    abort.abort(new CancelledFailure('CANCELLED'));
+    expect(await running).toBeInstanceOf(CancelledFailure);
   });
 
   it('kills a run hanging on the API when the activity is cancelled', async () => {

@@ -32,11 +32,19 @@ function conversation(body: any): string {
 
 describe.each<ContractKind>(['claude-code', 'codex'])('%s correction round', (kind) => {
   it('resumes the previous session with only the feedback as the new prompt', async () => {
-    c = await contract(kind, [...WRITE_THEN_ANSWER, { kind: 'answer', text: 'Named the owner of the rollback.' }]);
+    const resumedUsage = { input: 14_000, output: 80, cacheRead: 13_000 };
+    c = await contract(kind, [...WRITE_THEN_ANSWER, { kind: 'answer', text: 'Named the owner of the rollback.', usage: resumedUsage }]);
     const first = await c.run();
+    expect(first.session?.reusedTokens).toBeUndefined();
     const again = await c.run(correction(first.session));
     expect(again.summary).toBe('Named the owner of the rollback.');
     expect(again.session?.resumedFrom).toBe(first.session?.id);
+    // What the resume saved: the earlier conversation, read from the prompt cache instead of sent again.
+    expect(again.session?.reusedTokens).toBe(13_000);
+    // The CLI reports the whole session's usage on a resume: the attempt is charged only its own turn
+    // (Anthropic counts cache reads apart from input; OpenAI includes them in input).
+    expect(again.cost).toMatchObject({ inputTokens: kind === 'codex' ? 1_000 : 14_000, outputTokens: 80, cacheReadTokens: 13_000 });
+    expect(again.session?.sessionCost).toMatchObject({ inputTokens: first.cost.inputTokens + again.cost.inputTokens, cacheReadTokens: 33_000 });
     expect(again.artifacts).toEqual(['docs/spec.md']); // the copy of attempt 1's files
     // The stub saw the earlier conversation (card prompt, tool call) continued by the feedback-only prompt.
     const resumedTurn = c.stub.turns()[2]!;
@@ -56,6 +64,7 @@ describe.each<ContractKind>(['claude-code', 'codex'])('%s correction round', (ki
     const again = await c.run({ ...correction(first.session), agent: planned, ownerCandidates: [{ name: 'planned', agent: planned }, { name: 'fallback', agent }] });
     expect(again).toMatchObject({ summary: 'Reworked by the fallback.', agentName: 'fallback' });
     expect(again.session?.resumedFrom).toBeUndefined();
+    expect(again.session?.reusedTokens).toBeUndefined();
     expect(conversation(c.stub.turns()[2]!.body)).toContain('## Correction round 1: the previous attempt was rejected');
   });
 

@@ -281,6 +281,21 @@ describe('escalation and human review', () => {
     });
   });
 
+  it('passes the card type\'s permissions.allow_dirs to every owner run', async () => {
+    const { client } = await testEnv();
+    const taskQueue = uniqueTaskQueue('dirs');
+    const fake = fakeActivities({ C1: { qa: [['x'], 'pass'] } });
+    const worker = await createTestWorker({ taskQueue, activities: fake.activities });
+    const backlogId = uniqueBacklogId();
+    const cardPlan = testPlan(backlogId, [{ id: 'C1' }]).cards[0]!;
+    const plan = { ...cardPlan, typeConfig: { ...cardPlan.typeConfig, permissions: { allow_tools: [], allow_dirs: ['/srv/shared'] } } };
+    const queues = { owners: taskQueue, validation: taskQueue, debugging: taskQueue };
+    const handle = await client.workflow.start(cardWorkflow, { taskQueue, workflowId: `${backlogId}/C1`, args: [{ plan, queues }] });
+    expect((await worker.runUntil(handle.result())).status).toBe('DONE');
+    const owners = fake.calls.filter((c) => c.activity === 'runOwner').map((c) => (c.input as OwnerInput).allowDirs);
+    expect(owners).toEqual([['/srv/shared'], ['/srv/shared']]);
+  });
+
   it('escalates after the third rejected correction and waits for a human as AWAITING_HUMAN', async () => {
     const { worker, handle, client, backlogId } = await escalated();
     await worker.runUntil(async () => {

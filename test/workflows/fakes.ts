@@ -64,6 +64,11 @@ export interface CardScript {
    * cancel or a query never races a fast owner.
    */
   hold?: Promise<void>;
+  /**
+   * Heartbeat details the owner's first run reports before it waits for `hold` (a CLI kind's
+   * `{ phase: 'owner', elapsedMs, progress }`), so a test can read what a running owner is doing.
+   */
+  heartbeat?: unknown;
   /** The agent session every owner run reports (`OwnerResult.session`); absent: none. */
   session?: AgentSession;
   /** What else every owner run reports (e.g. `agentName` of a pooled owner, `permissionRecovery`). */
@@ -111,6 +116,7 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       record('runOwner', input.card.id, input.attempt, input);
       const script = scripts[input.card.id] ?? {};
       if (script.ownerMs) await new Promise((r) => setTimeout(r, script.ownerMs));
+      if (script.heartbeat !== undefined && input.attempt === 1) Context.current().heartbeat(script.heartbeat);
       // Held until the test releases it — or the activity is cancelled (the worker shutting down after a
       // failed expectation), so a test that fails before its release fails instead of hanging.
       if (script.hold && input.attempt === 1) await Promise.race([script.hold, Context.current().cancelled]);

@@ -112,14 +112,16 @@ export function maxTurnsOf(agent: ClaudeCodeAgentConfig, input: Pick<OwnerInput,
 
 /**
  * The CLI arguments squadflow builds (before `extra_args`): `--max-turns` from `maxTurnsOf` (card, else
- * agent), `--max-budget-usd` from `input.budgetUsd` (USD, rounded to 6 decimals).
+ * agent), `--max-budget-usd` from `input.budgetUsd` (USD, rounded to 6 decimals), one `--add-dir <dir>` per
+ * `input.allowDirs` (the card type's `permissions.allow_dirs`).
  */
-export function claudeArgs(agent: ClaudeCodeAgentConfig, input: Pick<OwnerInput, 'card' | 'budgetUsd'>): string[] {
+export function claudeArgs(agent: ClaudeCodeAgentConfig, input: Pick<OwnerInput, 'card' | 'budgetUsd' | 'allowDirs'>): string[] {
   const args = ['-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', agent.permission_mode];
   if (agent.model !== undefined) args.push('--model', agent.model);
   const maxTurns = maxTurnsOf(agent, input);
   if (maxTurns !== undefined) args.push('--max-turns', String(maxTurns));
   if (input.budgetUsd !== undefined) args.push('--max-budget-usd', String(roundUsd(input.budgetUsd)));
+  for (const dir of input.allowDirs ?? []) args.push('--add-dir', dir);
   return args;
 }
 

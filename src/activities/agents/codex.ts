@@ -47,11 +47,17 @@ export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
  * The CLI arguments squadflow builds (before `extra_args`; the prompt marker `-` goes last).
  * @param inWorktree true when the run's working directory is a git worktree (no `--skip-git-repo-check`)
  * @param resume a thread id to continue (`exec resume <id>`, sandbox as `-c sandbox_mode=…`)
+ * @param allowDirs absolute directories the sandbox also lets it write (`OwnerInput.allowDirs`): `--add-dir`,
+ *   or `-c sandbox_workspace_write.writable_roots=[…]` for `exec resume`
  */
-export function codexArgs(agent: CodexAgentConfig, inWorktree = false, resume?: string): string[] {
-  // `exec resume` has no --sandbox flag: the same setting goes in as a config override.
+export function codexArgs(agent: CodexAgentConfig, inWorktree = false, resume?: string, allowDirs: readonly string[] = []): string[] {
+  // `exec resume` has no --sandbox or --add-dir flag: the same settings go in as config overrides.
   const sandbox = resume !== undefined ? ['-c', `sandbox_mode="${agent.sandbox}"`] : ['--sandbox', agent.sandbox];
   const args = ['exec', ...(resume !== undefined ? ['resume', resume] : []), '--json', ...(inWorktree ? [] : ['--skip-git-repo-check']), ...sandbox];
+  if (allowDirs.length > 0) {
+    if (resume !== undefined) args.push('-c', `sandbox_workspace_write.writable_roots=${JSON.stringify(allowDirs)}`);
+    else for (const dir of allowDirs) args.push('--add-dir', dir);
+  }
   if (agent.model !== undefined) args.push('--model', agent.model);
   return args;
 }
@@ -254,7 +260,7 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
   const launch = (resume: string | undefined) =>
     runCliProcess(run, {
       agent,
-      args: codexArgs(agent, input.repository !== undefined, resume),
+      args: codexArgs(agent, input.repository !== undefined, resume, input.allowDirs),
       trailingArgs: ['-'],
       prompt: resume !== undefined ? resumePrompt(input, run.workspace) : ownerPrompt(input, run.workspace, deps.workspacesRoot),
       installHint: CODEX_INSTALL_HINT,

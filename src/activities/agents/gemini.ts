@@ -1,16 +1,26 @@
 /**
  * The `gemini` agent kind: the Gemini CLI in headless mode.
  *
- * **Command.** `<binary> --output-format json --approval-mode <approval_mode> [--model <model>]
+ * **Command.** `<binary> --output-format stream-json --approval-mode <approval_mode> [--model <model>]
  * <extra_args…>` in the attempt workspace, with `GEMINI_CLI_TRUST_WORKSPACE=true` (a fresh attempt folder is
  * untrusted: Gemini CLI would force approval mode "default" and exit 55), the owner prompt on stdin (a non-TTY stdin runs it headless),
  * its own process group, the explicit environment of run.ts `cliEnv` (Gemini authenticates with
  * `GEMINI_API_KEY` only when the config lists it in `env`).
  *
- * **Result.** One JSON object: `session_id`, `response` (the final answer), `stats.models.<model>.tokens`
- * (`prompt` — cached ones included —, `candidates`, `cached`, `thoughts`, `tool`, `total`), and `error`
- * (`type`, `message`, `code`) when the run failed. Looked for on stdout, then on stderr (where Gemini writes
- * it pretty-printed after a stack trace on an API error).
+ * **Stream.** One JSON event per line on stdout, read as it arrives (`geminiProgress`, carried by every
+ * heartbeat): `init` (`session_id`, `model`), `message` (`role`, `content`; the assistant's text comes as
+ * `delta` chunks), `tool_use` (`tool_name`), `tool_result`, `error` (`severity`, `message`: a warning or a
+ * non-fatal error), and last `result` (`status` `success`/`error`, `error: { type, message }`, `stats`:
+ * `input_tokens` — cached ones included —, `output_tokens`, `cached`, `total_tokens`, and the same per model
+ * under `models`). The stream reports no tokens before `result`, so a Gemini heartbeat's `progress` has turns
+ * (model replies: each run of assistant events after the prompt or a tool result) and the last tool, with
+ * tokens 0 until the end.
+ *
+ * **Result.** `parseGeminiStream`: the answer is the assistant `message` deltas joined, the session id the
+ * `init` event's, tokens and the error the `result` event's. Without stream events (Gemini failed before
+ * its run started, e.g. on an untrusted folder or an API error of its first call), the JSON error object
+ * Gemini writes on stderr (pretty-printed after a stack trace: `error: { type, message, code }`) is read
+ * instead (`parseGeminiOutput`, which also reads the `--output-format json` object).
  *
  * **API errors.** `error.code` is the HTTP status (the exit code is that status truncated to a byte:
  * 401 → 145, 400 → 144, 500 → 244): typed by run.ts `apiStatusFailure` (401/403 and a 400 about the key →
@@ -26,8 +36,9 @@
  * 130 cancelled (interrupted by someone other than squadflow) → `AgentCancelledError`; any other non-zero
  * exit → `AgentExitError` (retryable).
  *
- * **Cost.** Per model: uncached input = `prompt − cached`, cache reads = `cached`, output = `candidates +
- * thoughts`; priced by `squad.pricing` (Gemini reports no USD).
+ * **Cost.** Per model: uncached input = `input_tokens − cached`, cache reads = `cached`, output =
+ * `total_tokens − input_tokens` (candidates and thoughts: the stream's `output_tokens` leaves the thoughts
+ * out, which are billed as output); priced by `squad.pricing` (Gemini reports no USD).
  */
 import type { ModelUsage } from '../../domain/pricing.js';
 import type { GeminiAgentConfig } from '../../domain/squad.js';
@@ -35,15 +46,19 @@ import type { AgentSession } from '../../domain/attempt.js';
 import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError, type ActivityErrorType as ErrorType } from '../errors.js';
 import { redact } from '../secrets.js';
 import { ownerPrompt } from './prompt.js';
-import { apiStatusFailure, cliResult, exitDescription, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type OwnerRunner } from './run.js';
+import { apiStatusFailure, cliResult, exitDescription, jsonLine, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
 
 /** Install hint for a missing binary. */
 export const GEMINI_INSTALL_HINT = 'npm install -g @google/gemini-cli';
 
-/** The CLI arguments squadflow builds (before `extra_args`). */
-export function geminiArgs(agent: GeminiAgentConfig): string[] {
-  const args = ['--output-format', 'json', '--approval-mode', agent.approval_mode];
+/**
+ * The CLI arguments squadflow builds (before `extra_args`): one `--include-directories <dir>` per
+ * `allowDirs` (the card type's `permissions.allow_dirs`, absolute).
+ */
+export function geminiArgs(agent: GeminiAgentConfig, allowDirs: readonly string[] = []): string[] {
+  const args = ['--output-format', 'stream-json', '--approval-mode', agent.approval_mode];
   if (agent.model !== undefined) args.push('--model', agent.model);
+  for (const dir of allowDirs) args.push('--include-directories', dir);
   return args;
 }
 
@@ -149,6 +164,67 @@ export function parseGeminiOutput(stdout: string, stderr = ''): GeminiOutput | u
 }
 
 /**
+ * Reads one stream-json event into the run's progress: a model reply (the first assistant `message` or
+ * `tool_use` after the prompt or a `tool_result`) is a turn, `tool_use` names the last tool, `result`
+ * brings the run's tokens (input with cache reads, output). `state.replying` tracks the reply in progress.
+ */
+export function geminiProgress(line: string, p: AgentProgress, state: { replying: boolean } = { replying: false }): void {
+  const ev = jsonLine(line);
+  if (!ev || typeof ev.type !== 'string') return;
+  p.lastEvent = ev.type;
+  const fromModel = ev.type === 'tool_use' || (ev.type === 'message' && ev.role === 'assistant');
+  if (fromModel && !state.replying) p.turns++;
+  if (fromModel) state.replying = true;
+  if (ev.type === 'tool_result' || (ev.type === 'message' && ev.role === 'user')) state.replying = false;
+  if (ev.type === 'tool_use' && typeof ev.tool_name === 'string') p.lastTool = ev.tool_name;
+  if (ev.type === 'result') {
+    const stats = obj(ev.stats);
+    const input = num(stats?.input_tokens);
+    p.inputTokens = input;
+    p.outputTokens = Math.max(num(stats?.output_tokens), num(stats?.total_tokens) - input);
+  }
+}
+
+/**
+ * Reads Gemini's stream-json output (see the module docstring); `undefined` when stdout holds no stream
+ * event (then `parseGeminiOutput` reads the error Gemini wrote on stderr).
+ */
+export function parseGeminiStream(stdout: string): GeminiOutput | undefined {
+  let sessionId: string | undefined;
+  let response = '';
+  let result: Record<string, unknown> | undefined;
+  let seen = false;
+  for (const line of stdout.split('\n')) {
+    const ev = jsonLine(line);
+    if (!ev || typeof ev.type !== 'string') continue;
+    if (ev.type === 'init') {
+      seen = true;
+      if (typeof ev.session_id === 'string') sessionId = ev.session_id;
+    } else if (ev.type === 'message' && ev.role === 'assistant' && typeof ev.content === 'string') {
+      seen = true;
+      response += ev.content;
+    } else if (ev.type === 'result') {
+      seen = true;
+      result = ev;
+    }
+  }
+  if (!seen) return undefined;
+  const models = obj(obj(result?.stats)?.models) ?? {};
+  const usage: ModelUsage[] = Object.entries(models).map(([model, m]) => {
+    const t = obj(m);
+    const prompt = num(t?.input_tokens);
+    const cached = Math.min(num(t?.cached), prompt);
+    return { model, usage: { inputTokens: prompt - cached, cacheReadTokens: cached, outputTokens: Math.max(num(t?.output_tokens), num(t?.total_tokens) - prompt) } };
+  });
+  const err = obj(result?.error);
+  const message = typeof err?.message === 'string' ? err.message : err ? JSON.stringify(err) : undefined;
+  const type = typeof err?.type === 'string' ? err.type : undefined;
+  const failed = result === undefined ? 'ended without a result event' : result.status !== 'success' && message === undefined ? `ended with status ${JSON.stringify(result.status)}` : undefined;
+  const error = message !== undefined ? (type ? `${type}: ${message}` : message) : failed;
+  return { response, usage, ...(error !== undefined && { error }), ...(sessionId !== undefined && { sessionId }) };
+}
+
+/**
  * Runs a `gemini` owner (see the module docstring).
  *
  * @throws ApplicationFailure per `GEMINI_EXIT_CODES`; `AgentExitError` (other exits, an `error` in the
@@ -159,12 +235,16 @@ export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent) => {
   const run = await startRun(deps, input, 'gemini', agent.env);
   const result = await runCliProcess(run, {
     agent,
-    args: geminiArgs(agent),
+    args: geminiArgs(agent, input.allowDirs),
     prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
     installHint: GEMINI_INSTALL_HINT,
     env: { ...GEMINI_ENV },
+    onLine: (() => {
+      const state = { replying: false };
+      return (line: string, p: AgentProgress) => geminiProgress(line, p, state);
+    })(),
   });
-  const out = parseGeminiOutput(result.stdout, result.stderr);
+  const out = parseGeminiStream(result.stdout) ?? parseGeminiOutput(result.stdout, result.stderr);
   const session: AgentSession | undefined = out?.sessionId !== undefined ? { id: out.sessionId } : undefined;
   const denied = geminiDeniedTools(result.stderr);
   if (denied.length > 0) {
@@ -179,10 +259,11 @@ export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent) => {
   }
   if (result.exitCode === 0 && !out) {
     const tailOut = messageTail(run, result.stdout);
-    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} did not write its JSON result (expected --output-format json output)${tailOut ? `; stdout tail:\n${tailOut}` : ''}`, { nonRetryable: false });
+    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} did not write its JSON result (expected --output-format stream-json events)${tailOut ? `; stdout tail:\n${tailOut}` : ''}`, { nonRetryable: false });
   }
   const cost = out && out.usage.length > 0 ? settleRunCost(run, out.usage) : undefined;
-  const status = out?.httpStatus ?? (out?.error === undefined ? httpStatusOfExit(result.exitCode) : undefined);
+  // The stream's result event carries no HTTP status: the stderr error object may, else the exit code does.
+  const status = out?.httpStatus ?? parseGeminiOutput('', result.stderr)?.httpStatus ?? httpStatusOfExit(result.exitCode);
   if (status !== undefined) {
     const text = out?.error ?? result.stderr;
     throw apiStatusFailure(run, status, `${text}${out?.httpStatus === undefined ? ` (${exitDescription(result)})` : ''}`, GEMINI_KEY_HINT, cost);

@@ -6,7 +6,7 @@
  */
 import type { AgentSession, OwnerInput, OwnerResult } from '../../domain/attempt.js';
 import { settleCost, type ModelUsage } from '../../domain/pricing.js';
-import type { Cost } from '../../domain/cost.js';
+import { costSince, type Cost } from '../../domain/cost.js';
 import type { AgentConfig, CliAgentConfig } from '../../domain/squad.js';
 import {
   allowListedEnv,
@@ -311,7 +311,11 @@ export function settleRunCost(run: AgentRun, usage: readonly ModelUsage[], repor
  * agent session when the kind reported one.
  */
 export async function cliResult(run: AgentRun, outcome: RunOutcome, maxOutputTokens?: number): Promise<OwnerResult> {
-  const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
+  const reported = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
+  // A resumed session's report covers its earlier runs too (observed with Claude Code 2.1.332 and Codex
+  // 0.171.0): this run's own cost is what was added since the previous run's report.
+  const before = outcome.session?.resumedFrom !== undefined ? run.input.previousSession?.sessionCost : undefined;
+  const cost = before ? costSince(reported, before) : reported;
   if (maxOutputTokens !== undefined && cost.outputTokens > maxOutputTokens) {
     throw agentFailure(
       ActivityErrorType.AgentResourceLimitError,
@@ -319,12 +323,19 @@ export async function cliResult(run: AgentRun, outcome: RunOutcome, maxOutputTok
       { nonRetryable: true, cost },
     );
   }
+  // A resumed run re-reads the previous session's conversation from the provider's prompt cache: its
+  // cache reads are what the resume reused instead of sending the conversation again at full price.
+  const session = outcome.session && {
+    ...outcome.session,
+    sessionCost: reported,
+    ...(outcome.session.resumedFrom !== undefined && { reusedTokens: cost.cacheReadTokens ?? 0 }),
+  };
   // In a worktree the artifacts are the attempt's changed files, and owner.ts redacts and commits them.
-  if (run.input.repository) return { artifacts: [], summary: summaryOf(run, outcome.summary), cost, ...(outcome.session && { session: outcome.session }) };
+  if (run.input.repository) return { artifacts: [], summary: summaryOf(run, outcome.summary), cost, ...(session && { session }) };
   const { files, truncated } = await listWorkspaceFiles(run.workspace);
   if (truncated) run.hooks.log?.warn(`${run.label} left more than ${files.length} files; only the first are artifacts`, { cardId: run.input.card.id });
   await redactArtifacts(run, files);
-  return { artifacts: files, summary: summaryOf(run, outcome.summary), cost, ...(outcome.session && { session: outcome.session }) };
+  return { artifacts: files, summary: summaryOf(run, outcome.summary), cost, ...(session && { session }) };
 }
 
 /** Redacts secret values the agent wrote into its artifacts (files.ts `redactSecretsInFiles`), logging which. */

@@ -75,12 +75,12 @@ describe('claude-code agent', () => {
       usd: 0.1702,
       reportedUsd: 0.1722,
     });
-    expect(result.session).toEqual({ id: '8f0c2c1e-5a8d-4f0e-9a51-1c1f1d0b7e11', turns: 7 }); // session_id, num_turns
+    expect(result.session).toEqual({ id: '8f0c2c1e-5a8d-4f0e-9a51-1c1f1d0b7e11', turns: 7, sessionCost: result.cost }); // session_id, num_turns; a fresh session's cumulative cost is this run's
     expect(logs.filter((l) => l.level === 'warn')).toEqual([]); // 1.2 % apart: no warning
     // A retry of the same attempt returns the recorded result, cache tokens, reported USD and session included.
     const retried = await runOwner(ownerInput(agent('success'), { pricing: PRICING }));
     expect(retried).toEqual(result);
-    expect(retried.session).toEqual({ id: '8f0c2c1e-5a8d-4f0e-9a51-1c1f1d0b7e11', turns: 7 });
+    expect(retried.session).toEqual({ id: '8f0c2c1e-5a8d-4f0e-9a51-1c1f1d0b7e11', turns: 7, sessionCost: result.cost });
   });
 
   it('prices usage by the configured model without modelUsage, and logs both costs when the reported one is off by more than 20%', async () => {

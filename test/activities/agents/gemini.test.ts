@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRunOwner } from '../../../src/activities/owner.js';
-import { parseGeminiOutput } from '../../../src/activities/agents/gemini.js';
+import { parseGeminiOutput, parseGeminiStream } from '../../../src/activities/agents/gemini.js';
 import { GeminiAgentSchema, type Pricing } from '../../../src/domain/squad.js';
 import { rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from '../helpers.js';
 import { fakeCli, ownerInput } from './helpers.js';
@@ -29,11 +29,11 @@ function agent(scenario: string, extra: Record<string, unknown> = {}): Record<st
 }
 
 describe('gemini agent', () => {
-  it('runs gemini --output-format json with the approval mode and model, the prompt on stdin, the key only when listed', async () => {
+  it('runs gemini --output-format stream-json with the approval mode and model, the prompt on stdin, the key only when listed', async () => {
     const runOwner = createRunOwner(sb.deps);
     await runOwner(ownerInput(agent('success', { model: 'gemini-2.5-pro', env: ['GEMINI_API_KEY'] })));
     const rec = JSON.parse(await readFile(recordFile, 'utf8'));
-    expect(rec.argv).toEqual(['--output-format', 'json', '--approval-mode', 'auto_edit', '--model', 'gemini-2.5-pro', '--scenario', 'success']);
+    expect(rec.argv).toEqual(['--output-format', 'stream-json', '--approval-mode', 'auto_edit', '--model', 'gemini-2.5-pro', '--scenario', 'success']);
     expect(rec.stdin).toContain('## Card: Write the spec');
     expect(rec.env.GEMINI_API_KEY).toBe('AIzaSy-test-gemini-key-42');
   });
@@ -122,5 +122,27 @@ describe('gemini config and output', () => {
   it('returns undefined for text without a result object', () => {
     expect(parseGeminiOutput('hello', '')).toBeUndefined();
     expect(parseGeminiOutput('{"unrelated":1}', '')).toBeUndefined();
+  });
+
+  it('reads a stream-json run: the init session id, the assistant deltas joined, thoughts counted as output', () => {
+    const lines = [
+      { type: 'init', session_id: 's-1', model: 'gemini-2.5-pro' },
+      { type: 'message', role: 'user', content: 'do it' },
+      { type: 'message', role: 'assistant', content: 'Do', delta: true },
+      { type: 'message', role: 'assistant', content: 'ne.', delta: true },
+      { type: 'result', status: 'success', stats: { models: { 'gemini-2.5-pro': { input_tokens: 1_000, cached: 400, output_tokens: 50, total_tokens: 1_080 } } } },
+    ].map((e) => JSON.stringify(e));
+    expect(parseGeminiStream(lines.join('\n'))).toEqual({
+      response: 'Done.',
+      sessionId: 's-1',
+      usage: [{ model: 'gemini-2.5-pro', usage: { inputTokens: 600, cacheReadTokens: 400, outputTokens: 80 } }],
+    });
+  });
+
+  it('reads a stream cut short or ending in an error result as an error', () => {
+    expect(parseGeminiStream(JSON.stringify({ type: 'init', session_id: 's-2' }))?.error).toBe('ended without a result event');
+    const failed = JSON.stringify({ type: 'result', status: 'error', error: { type: 'FatalToolExecutionError', message: 'boom' }, stats: {} });
+    expect(parseGeminiStream(failed)?.error).toBe('FatalToolExecutionError: boom');
+    expect(parseGeminiStream('{"session_id":"x","response":"hi"}')).toBeUndefined();
   });
 });
