@@ -132,11 +132,13 @@ describe('backlog workflow', () => {
 
   async function untilStatus(client: Client, backlogId: string, cardId: string, status: string): Promise<CardState> {
     const h = client.workflow.getHandle(`${backlogId}/${cardId}`);
-    for (;;) {
-      const s = await queryWhenStarted(h);
-      if (s.status === status) return s;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    let last: CardState | undefined;
+    return until(`card ${cardId} to be ${status}`, async () => {
+      last = await queryWhenStarted(h);
+      return last.status === status ? last : undefined;
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}; last state: ${JSON.stringify({ status: last?.status, blockedBy: last?.blockedBy, waitingFor: last?.waitingFor })}`);
+    });
   }
 
   it('leaves the dependents of a rejected card BLOCKED, transitively, until it is skipped; then they run', async () => {
