@@ -104,7 +104,10 @@ export function parseHumanReview(input: unknown): HumanReview {
   const reason = text(obj, 'reason', problems, MAX_REVIEW_TEXT, 'reason is required');
   const context = obj.context === undefined ? undefined : text(obj, 'context', problems, MAX_REVIEW_TEXT);
   unknownKeys(obj, ['decision', 'reviewer', 'reason', 'context'], problems);
-  if (problems.length === 0 && decision === 'clarify' && !context) problems.push('context: clarify needs the context to add');
+  // As zod did: the clarify rule is checked unless a field has the wrong type (or decision is unknown); a
+  // length problem or an unknown key does not stop it.
+  const wrongType = !REVIEW_DECISIONS.includes(decision as HumanReview['decision']) || reviewer === undefined || reason === undefined || (obj.context !== undefined && context === undefined);
+  if (!wrongType && decision === 'clarify' && !context) problems.push('context: clarify needs the context to add');
   if (problems.length > 0) fail(what, problems);
   const review: HumanReview = { decision: decision as HumanReview['decision'], reviewer: reviewer!, reason: reason! };
   if (context !== undefined) review.context = context;

@@ -49,6 +49,17 @@ const payload = (keys: string[]) =>
   fc.oneof(fc.record(Object.fromEntries(keys.map((k) => [k, anyValue])), { requiredKeys: [] }), anyValue, fc.dictionary(fc.constantFrom(...keys, 'extra', 'at'), anyValue));
 
 describe('hand-written review and ops-decision parsers (src/domain/review.ts)', () => {
+  it.each([
+    [{ decision: 'clarify', reviewer: '', reason: '' }],
+    [{ decision: 'clarify', reviewer: 'ana', reason: 'r'.repeat(MAX_REVIEW_TEXT + 1) }],
+    [{ decision: 'clarify', reviewer: 'ana', reason: 'r', extra: 1 }],
+    [{ decision: 'clarify', reviewer: 'ana', reason: 'r', context: ' ' }],
+    [{ decision: 'clarify', reviewer: 1, reason: 'r' }],
+    [{ decision: 'x', reviewer: 'ana', reason: '' }],
+  ])('names the missing clarify context beside other problems exactly when zod did: %j', (input) => {
+    expect(firstProblems(viaParser(parseHumanReview, input))).toEqual(firstProblems(viaZod(Review, input, 'human review')));
+  });
+
   it('accept and refuse exactly what the zod schemas did, naming each problem field with the same message', () => {
     const cases: [(x: unknown) => unknown, z.ZodType, string, string[]][] = [
       [parseHumanReview, Review, 'human review', ['decision', 'reviewer', 'reason', 'context']],

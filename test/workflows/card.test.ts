@@ -13,6 +13,7 @@ import {
 } from '../../src/workflows/card.js';
 import { CardStatusKey } from '../../src/temporal/search-attributes.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
+import { until } from '../helpers/until.js';
 import { fakeActivities, waitForStatus, testPlan, uniqueBacklogId, type CardScript, type TestCard } from './fakes.js';
 
 /** Starts one card workflow (the first card of a one-card backlog unless `cards` says otherwise). */
@@ -193,14 +194,18 @@ describe('card workflow', () => {
     const taskQueue = uniqueTaskQueue('card');
     const fake = fakeActivities({});
     const worker = await createTestWorker({ taskQueue, activities: fake.activities });
-    const { handle } = await startCard(client, taskQueue, [{ id: 'A' }, { id: 'B' }, { id: 'C', dependencies: ['A', 'B'] }], 'C');
+    // D is told last, so C still waits while every late message arrives: one applied out of order would
+    // block C or leave it waiting, whichever workflow tasks the signals land in.
+    const { handle } = await startCard(client, taskQueue, [{ id: 'A' }, { id: 'B' }, { id: 'D' }, { id: 'C', dependencies: ['A', 'B', 'D'] }], 'C');
     const outcome = await worker.runUntil(async () => {
       await handle.signal(dependencyResolvedSignal, { cardId: 'A', status: 'DONE', artifacts: ['c/A/attempt-2/a.md'], epoch: 0, seq: 3 });
       await handle.signal(dependencyReopenedSignal, { cardId: 'A', epoch: 0, seq: 2 });
       await handle.signal(dependencyResolvedSignal, { cardId: 'A', status: 'REJECTED', artifacts: [], epoch: 0, seq: 1 });
       // A newer epoch (a new run of B after a failed one) wins over the last word on the old run.
-      await handle.signal(dependencyResolvedSignal, { cardId: 'B', status: 'FAILED', artifacts: [], epoch: 0, seq: Number.MAX_SAFE_INTEGER });
       await handle.signal(dependencyResolvedSignal, { cardId: 'B', status: 'DONE', artifacts: ['c/B/attempt-1/b.md'], epoch: 1, seq: 1 });
+      await handle.signal(dependencyResolvedSignal, { cardId: 'B', status: 'FAILED', artifacts: [], epoch: 0, seq: Number.MAX_SAFE_INTEGER });
+      await until('C to wait for D alone', async () => ((await handle.query(cardStateQuery)).waitingFor.join() === 'D' ? true : undefined));
+      await handle.signal(dependencyResolvedSignal, { cardId: 'D', status: 'DONE', artifacts: ['c/D/attempt-1/d.md'], epoch: 0, seq: 1 });
       return handle.result();
     });
     expect(outcome.status).toBe('DONE');
@@ -209,6 +214,7 @@ describe('card workflow', () => {
     expect(owner.dependencies).toEqual([
       { cardId: 'A', artifacts: ['c/A/attempt-2/a.md'] },
       { cardId: 'B', artifacts: ['c/B/attempt-1/b.md'] },
+      { cardId: 'D', artifacts: ['c/D/attempt-1/d.md'] },
     ]);
   });
 
