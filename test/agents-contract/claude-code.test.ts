@@ -26,7 +26,7 @@ describe('claude-code owner against the real Claude Code CLI', () => {
     expect(result.session?.turns).toBe(2);
     // What the stub received: the owner prompt, the key, the model, Claude Code's own Write tool.
     const [first, second] = c.stub.turns();
-    expect(first!.headers['x-api-key']).toBe('sk-ant-api03-contract-test-key');
+    expect(first!.headers['x-api-key']).toBe('contract-test-anthropic-key');
     expect(first!.body.model).toBe('claude-sonnet-4-6');
     expect(JSON.stringify(first!.body.messages)).toContain('## Card: Write the spec');
     expect(first!.body.tools.map((t: { name: string }) => t.name)).toContain('Write');

@@ -24,7 +24,7 @@ describe('codex owner against the real Codex CLI', () => {
     expect(result.cost).toMatchObject({ inputTokens: 4_500, cacheReadTokens: 20_000, outputTokens: 550, usd: usd(4_500, 20_000, 550) });
     expect(result.session).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), turns: 1, sessionCost: result.cost }); // a fresh session: its cumulative cost is this run's
     const [first, second] = c.stub.turns();
-    expect(first!.headers.authorization).toBe('Bearer sk-proj-contract-test-key');
+    expect(first!.headers.authorization).toBe('Bearer contract-test-openai-key');
     expect(first!.body.model).toBe('gpt-5.5');
     expect(JSON.stringify(first!.body.input)).toContain('## Card: Write the spec');
     expect(first!.body.tools.map((t: { name?: string }) => t.name)).toContain('apply_patch');

@@ -24,7 +24,7 @@ describe('gemini owner against the real Gemini CLI', () => {
     expect(result.cost).toMatchObject({ inputTokens: 4_500, cacheReadTokens: 20_000, outputTokens: 550, usd: usd(4_500, 20_000, 550) });
     expect(result.session?.id).toMatch(/^[0-9a-f-]{36}$/);
     const [first, second] = c.stub.turns();
-    expect(first!.headers['x-goog-api-key']).toBe('AIzaSy-contract-test-key');
+    expect(first!.headers['x-goog-api-key']).toBe('contract-test-gemini-key');
     expect(first!.path).toContain('/models/gemini-2.5-pro:streamGenerateContent');
     expect(JSON.stringify(first!.body.contents)).toContain('## Card: Write the spec');
     expect(JSON.stringify(second!.body.contents)).toContain('functionResponse');

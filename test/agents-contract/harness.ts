@@ -37,9 +37,9 @@ export type ContractKind = 'claude-code' | 'codex' | 'gemini';
 const BINARY: Record<ContractKind, string> = { 'claude-code': 'claude', codex: 'codex', gemini: 'gemini' };
 const PROTOCOL: Record<ContractKind, StubProtocol> = { 'claude-code': 'anthropic', codex: 'openai', gemini: 'gemini' };
 const KEY: Record<ContractKind, { name: string; value: string }> = {
-  'claude-code': { name: 'ANTHROPIC_API_KEY', value: 'sk-ant-api03-contract-test-key' },
-  codex: { name: 'OPENAI_API_KEY', value: 'sk-proj-contract-test-key' },
-  gemini: { name: 'GEMINI_API_KEY', value: 'AIzaSy-contract-test-key' },
+  'claude-code': { name: 'ANTHROPIC_API_KEY', value: 'contract-test-anthropic-key' },
+  codex: { name: 'OPENAI_API_KEY', value: 'contract-test-openai-key' },
+  gemini: { name: 'GEMINI_API_KEY', value: 'contract-test-gemini-key' },
 };
 /** Models the stubs answer as (priced by `PRICING`). */
 export const MODEL: Record<ContractKind, string> = { 'claude-code': 'claude-sonnet-4-6', codex: 'gpt-5.5', gemini: 'gemini-2.5-pro' };
