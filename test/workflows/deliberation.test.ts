@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BacklogState } from '../../src/workflows/backlog.js';
 import { createActivities } from '../../src/activities/index.js';
+import { renderCouncil } from '../../src/cli/history.js';
 import { extraWorktrees, git, repoPlan, sandbox, startBacklog, type Box } from '../helpers/repository.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
@@ -160,6 +161,15 @@ describe('a council', () => {
     expect(await count('gamma', 'propose', 'started')).toBe(3);
     expect(await count('judge', 'choose', 'done')).toBe(1);
     expect(await extraWorktrees(box.repo)).toEqual([]);
+    // `squadflow history` shows the council: proposals, critiques, revisions, scores, the rationale.
+    const shown = renderCouncil(council).join('\n');
+    expect(shown).toContain(`council ${backlogId}/D-DELIB-1 · alpha, beta, gamma · 1 round · architect judge (top 2)`);
+    expect(shown).toMatch(/· alpha: score 10\.00 · rank 1 · checks passed · squadflow-attempts\/.*\/alpha-r1/);
+    expect(shown).toMatch(/★ beta: score 0\.00 · rank 2 · checks failed \(check "details" failed: exit 1\)/);
+    expect(shown).toContain('critique by alpha (round 1): alpha: the proposal of beta has no Rollback plan');
+    expect(shown).toContain('revision (round 1): beta revised:');
+    expect(shown).toMatch(/✗ gamma: left the council: .*gamma crashes at propose/);
+    expect(shown).toContain('winner beta: judge: its design is the most complete');
   });
 
   it('with every agent failing is an owner failure, which a correction by the type’s owner then repairs', async () => {
