@@ -20,6 +20,9 @@ import { asActivityFailure } from './repository/errors.js';
 import { repositoryDir } from './repository/repo.js';
 import { realWorkspace, workspaceRootDir } from './workspace.js';
 
+/** Characters of a critique kept (it travels in workflow history and the card's state). */
+export const MAX_CRITIQUE_CHARS = 4_000;
+
 /** Characters of a proposal shown to a critic (its diff, or its files without a repository). */
 export const MAX_CRITIQUE_INPUT_CHARS = 60_000;
 
@@ -128,7 +131,7 @@ export function createDeliberationActivities(deps: ActivityDeps, runOwner: (inpu
         cost: result.cost,
       });
     }
-    return { text: result.summary.trim(), cost: result.cost };
+    return { text: cut(result.summary.trim(), MAX_CRITIQUE_CHARS), cost: result.cost };
   }
 
   async function askArchitect(input: ArchitectInput): Promise<ArchitectResult> {

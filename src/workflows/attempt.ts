@@ -5,7 +5,7 @@
  * Workflow code: deterministic, no Node APIs.
  */
 import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure, executeChild, log, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure, executeChild, isCancellation, log, patched } from '@temporalio/workflow';
 import { estimateRunUsd, runBudgetCheck } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
 import { attemptWorkspace } from '../domain/ids.js';
@@ -262,7 +262,8 @@ async function deliberate(input: AttemptInput): Promise<DeliberationResult> {
   try {
     return await executeChild<(i: DeliberationInput) => Promise<DeliberationResult>>('deliberationWorkflow', { workflowId, args: [args] });
   } catch (err) {
-    if (!(err instanceof ChildWorkflowFailure)) throw err;
+    // A cancelled card cancels its council: that is the card's cancellation, not an owner failure.
+    if (!(err instanceof ChildWorkflowFailure) || isCancellation(err)) throw err;
     const error = failureMessage(err.cause ?? err);
     log.warn('Council workflow failed', { cardId: plan.card.id, workflowId, error });
     const council: CouncilRecord = {

@@ -14,7 +14,7 @@
  * or revision leaves the proposal as it was. Workflow code: deterministic, no Node APIs.
  */
 import { ActivityFailure, log, workflowInfo } from '@temporalio/workflow';
-import { estimateRunUsd, runBudgetCheck } from '../domain/budget.js';
+import { estimateRunUsd, runBudgetCheck, type BudgetCheck } from '../domain/budget.js';
 import { addCosts, type Cost } from '../domain/cost.js';
 import {
   TOP_SCORE,
@@ -335,7 +335,9 @@ class Council {
     run: (budgetUsd: number | undefined) => Promise<T>,
   ): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
     const base = { step, agent, ...(round !== undefined ? { round } : {}) };
-    const gate = await this.gate(step === 'score');
+    // A rubric scorer spends nothing: only runs that may cost pass the gate.
+    const free = step === 'score' && this.input.plan.deliberation.scorer.kind === 'rubric';
+    const gate: BudgetCheck = free ? { ok: true } : await this.gate(step === 'score');
     if (!gate.ok) {
       const error = `not started: ${gate.reason}`;
       this.record({ ...base, cost: ZERO, ok: false, error, at: now() });

@@ -12,13 +12,14 @@ import { renderCouncil } from '../../src/cli/history.js';
 import { extraWorktrees, git, repoPlan, sandbox, startBacklog, type Box } from '../helpers/repository.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
-import { cardStates, uniqueBacklogId } from './fakes.js';
+import { cardStates, startBacklogWorkflow, testPlan, uniqueBacklogId, waitForStatus } from './fakes.js';
 
 /**
  * A council agent: by `council.step` it proposes (writes `design.md` from $PROPOSAL), critiques (its
  * summary), revises (adds a Rollback plan section) or chooses ($CHOOSE); without a council it is a plain
  * owner writing $PROPOSAL. $CRASH=<step> makes it exit 3 at that step; $HOLD=<step> makes it wait there for
  * `<COUNT_DIR>/<name>.release`. Every start and every finished step is appended to `<COUNT_DIR>/<name>.<step>.*`.
+ * It reports `design.md` as its artifact when it wrote it, and $USD as the cost of each run.
  */
 const COUNCIL_AGENT = `
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,7 +39,8 @@ else if (step === 'critique') { summary = me + ': the proposal of ' + input.coun
 else if (step === 'revise') { appendFileSync('design.md', '\\n## Rollback plan\\nRevert the merge.\\n'); summary = me + ' revised: ' + input.feedback.reasons.join(' | '); }
 else if (step === 'choose') { summary = JSON.stringify({ winner: process.env.CHOOSE, rationale: 'its design is the most complete' }); }
 mark('done');
-console.log(JSON.stringify({ artifacts: [], summary }));
+const usage = process.env.USD ? { input_tokens: 100, output_tokens: 50, cost_usd: Number(process.env.USD) } : undefined;
+console.log(JSON.stringify({ artifacts: ['propose', 'revise', 'own'].includes(step) ? ['design.md'] : [], summary, ...(usage && { usage }) }));
 `;
 
 const FULL = '# Design\n\n## Intro\nalpha: one service.\n\n## Details\nalpha: the endpoints.\n';
@@ -230,5 +232,54 @@ describe('a council', () => {
     // gamma's run was stopped with the first worker and started once more by the second.
     expect(await count('gamma', 'propose', 'started')).toBe(2);
     expect(council.winner).toBe('alpha');
+  });
+
+  it('without a repository works in a workspace per proposal and revision, and validates the winner’s', async () => {
+    const { box, count } = await councilBox();
+    const backlogId = uniqueBacklogId('council-ws');
+    const plan = testPlan(backlogId, [{ id: 'W' }], 1, councilSquad(box, { alpha: { PROPOSAL: FULL }, beta: { PROPOSAL: SHORT } }));
+    const { worker, taskQueue } = await councilWorker(box);
+    const { client } = await testEnv();
+    const handle = await startBacklogWorkflow(client, taskQueue, plan);
+    const result: BacklogState = await worker.runUntil(handle.result());
+    expect(result.cards.map((c) => c.outcome?.status)).toEqual(['DONE']);
+    const attempt = (await cardStates(client, result))[0]!.attempts[0]!;
+    expect(attempt.passed).toBe(true);
+    expect(attempt.council?.winner).toBe('alpha');
+    expect(attempt.council?.proposals.map((p) => [p.agent, p.score, p.rank])).toEqual([['alpha', 10, 1], ['beta', 0, 2]]);
+    // The revision reworked a copy of the proposal: the winner's final workspace has both.
+    expect(attempt.workspace).toBe(`${backlogId}/W/attempt-1/alpha-r1`);
+    expect(attempt.artifacts).toEqual(['design.md']);
+    const text = await readFile(join(box.dir, 'state', 'workspaces', attempt.workspace, 'design.md'), 'utf8');
+    expect(text).toContain('alpha: the endpoints.');
+    expect(text).toContain('## Rollback plan');
+    for (const name of ['alpha', 'beta']) expect(await count(name, 'revise', 'done')).toBe(1);
+  });
+
+  it('gates every run on the budget: critiques that would pass the card budget do not start, and the card escalates', async () => {
+    const { box } = await councilBox();
+    const backlogId = uniqueBacklogId('council-budget');
+    const plan = testPlan(backlogId, [{ id: 'B', budget_usd: 0.5 }], 10, councilSquad(box, { alpha: { PROPOSAL: FULL, USD: '0.3' }, beta: { PROPOSAL: SHORT, USD: '0.3' } }));
+    const { worker, taskQueue } = await councilWorker(box);
+    const { client } = await testEnv();
+    const handle = await startBacklogWorkflow(client, taskQueue, plan);
+    const state = await worker.runUntil(async () => {
+      const s = await waitForStatus(client.workflow.getHandle(`${backlogId}/B`), 'AWAITING_HUMAN');
+      await handle.terminate('test done');
+      return s;
+    });
+    const attempt = state.attempts[0]!;
+    const council = attempt.council!;
+    // Both proposals started within the budget ($0 spent); together they spent $0.60 of the $0.50.
+    // (Runs are recorded as they end: sorted by agent here.)
+    const byAgent = (a: { agent: string }, b: { agent: string }) => a.agent.localeCompare(b.agent);
+    expect(council.runs.filter((r) => r.step === 'proposal').sort(byAgent).map((r) => [r.agent, r.ok, r.cost.usd])).toEqual([['alpha', true, 0.3], ['beta', true, 0.3]]);
+    const critiques = council.runs.filter((r) => r.step === 'critique').sort(byAgent);
+    expect(critiques.map((r) => [r.agent, r.ok])).toEqual([['alpha', false], ['beta', false]]);
+    for (const r of critiques) expect(r.error).toMatch(/^not started: card budget/);
+    expect(council.runs.some((r) => r.step === 'revision')).toBe(false);
+    expect(council.cost.usd).toBe(0.6);
+    expect(attempt.cost.usd).toBe(0.6);
+    expect(attempt.budgetStop).toMatch(/card budget/);
   });
 });
