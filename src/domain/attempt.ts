@@ -122,6 +122,11 @@ export interface OwnerInput {
    */
   allowTools?: string[];
   /**
+   * Tools a human granted this card after a permission blocker (`approve`; also in `allowTools`): allowed
+   * from the run's first launch (owner.ts `withGrantedTools`), so no run is spent being denied them again.
+   */
+  grantedTools?: string[];
+  /**
    * Absolute directories outside the workspace the run may use (`card_types.<T>.permissions.allow_dirs`,
    * resolved by the client): always passed to the CLI (Claude Code and Codex `--add-dir`, Gemini
    * `--include-directories`).
