@@ -66,7 +66,8 @@ export const GEMINI_INSTALL_HINT = 'npm install -g @google/gemini-cli';
 
 /**
  * The CLI arguments squadflow builds (before `extra_args`): one `--include-directories <dir>` per
- * `allowDirs` (the card type's `permissions.allow_dirs`, absolute).
+ * `allowDirs` (the card type's `permissions.allow_dirs`, absolute), and `--session-file <file>` for a
+ * correction that continues the previous session (`findGeminiSessionFile`).
  */
 export function geminiArgs(agent: GeminiAgentConfig, allowDirs: readonly string[] = [], sessionFile?: string): string[] {
   const args = ['--output-format', 'stream-json', '--approval-mode', agent.approval_mode];
