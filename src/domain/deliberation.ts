@@ -133,6 +133,8 @@ export interface DeliberationInput {
   queues: { owners: string; validation: string; debugging: string };
   attempt: number;
   dependencies: DependencyArtifacts[];
+  /** Tools a human granted the card (`AttemptInput.grantedTools`): allowed to every council agent from its first launch. */
+  grantedTools?: string[];
   /** What the card (and backlog) had spent before the council, for the budget gate of every run. */
   spent?: {
     cardUsd: number;

@@ -258,6 +258,7 @@ async function deliberate(input: AttemptInput): Promise<DeliberationResult> {
     queues: input.queues,
     attempt,
     dependencies: input.dependencies,
+    ...(input.grantedTools?.length ? { grantedTools: input.grantedTools } : {}),
     ...(input.spent ? { spent: input.spent } : {}),
   };
   const workflowId = deliberationWorkflowId(plan.backlogId, plan.card.id, attempt);

@@ -292,7 +292,8 @@ class Council {
   private ownerInput(m: CouncilMember, round: number, budgetUsd: number | undefined, previous?: Proposal): OwnerInput {
     const { plan, attempt } = this.input;
     const repository = plan.repository;
-    const allowTools = plan.typeConfig.permissions?.allow_tools ?? [];
+    const granted = this.input.grantedTools ?? [];
+    const allowTools = [...new Set([...(plan.typeConfig.permissions?.allow_tools ?? []), ...granted])];
     const allowDirs = plan.typeConfig.permissions?.allow_dirs ?? [];
     return {
       backlogId: plan.backlogId,
@@ -313,6 +314,7 @@ class Council {
       ...(plan.pricing ? { pricing: plan.pricing } : {}),
       ...(allowTools.length ? { allowTools } : {}),
       ...(allowDirs.length ? { allowDirs } : {}),
+      ...(granted.length ? { grantedTools: [...granted] } : {}),
       council: {
         ...(repository ? { branch: proposalBranch(plan.backlogId, plan.card.id, attempt, m.name, round) } : {}),
         step: previous ? 'revise' : 'propose',
