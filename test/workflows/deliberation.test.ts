@@ -282,4 +282,37 @@ describe('a council', () => {
     expect(attempt.cost.usd).toBe(0.6);
     expect(attempt.budgetStop).toMatch(/card budget/);
   });
+
+  it('falls back to the best score, saying why, when the architect names no candidate', async () => {
+    const { box } = await councilBox();
+    const backlogId = uniqueBacklogId('council-architect');
+    const plan = testPlan(backlogId, [{ id: 'A' }], 1, councilSquad(box, { alpha: { PROPOSAL: FULL }, beta: { PROPOSAL: SHORT } }, 'judge', { judge: { CHOOSE: 'nobody' } }));
+    const { worker, taskQueue } = await councilWorker(box);
+    const { client } = await testEnv();
+    const handle = await startBacklogWorkflow(client, taskQueue, plan);
+    const result: BacklogState = await worker.runUntil(handle.result());
+    const council = (await cardStates(client, result))[0]!.attempts[0]!.council!;
+    expect(council.winner).toBe('alpha');
+    expect(council.rationale).toMatch(/^architect judge gave no valid answer \(.*answer names "nobody", which is not a candidate \(alpha, beta\)\); alpha has the best score, 10\/10/);
+    expect(council.runs.find((r) => r.step === 'architect')).toMatchObject({ agent: 'judge', ok: false });
+  });
+
+  it('is cancelled with its card: the council workflow ends CANCELLED, the held proposal never completes, no worktree is left', async () => {
+    const { box, count } = await councilBox();
+    const backlogId = uniqueBacklogId('council-cancel');
+    const plan = await repoPlan(box, backlogId, [{ id: 'K' }], councilSquad(box, { alpha: { PROPOSAL: FULL }, beta: { PROPOSAL: SHORT, HOLD: 'propose' } }));
+    const { worker, taskQueue } = await councilWorker(box);
+    const { client } = await testEnv();
+    const handle = await startBacklog(taskQueue, plan);
+    const result: BacklogState = await worker.runUntil(async () => {
+      await until('beta to be held in its proposal', async () => ((await count('beta', 'propose', 'started')) === 1 ? true : undefined));
+      await client.workflow.getHandle(`${backlogId}/K`).cancel();
+      return handle.result();
+    });
+    expect(result.cards.map((c) => c.outcome?.status)).toEqual(['CANCELLED']);
+    expect((await client.workflow.getHandle(`${backlogId}/K-DELIB-1`).describe()).status.name).toBe('CANCELLED');
+    expect(await count('beta', 'propose', 'done')).toBe(0);
+    expect(await extraWorktrees(box.repo)).toEqual([]);
+    await writeFile(join(box.dir, 'counts', 'beta.release'), ''); // lets a surviving agent, if any, end
+  });
 });
