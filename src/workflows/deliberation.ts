@@ -244,9 +244,9 @@ class Council {
     };
     const w = this.winner === undefined ? undefined : this.proposal(this.winner);
     if (!w) {
-      const budget = this.runs.filter((r) => r.step === 'proposal');
-      const allOverBudget = budget.length > 0 && budget.every((r) => r.error?.startsWith('not started: '));
-      return { council, ...(allOverBudget ? { budgetStop: budget[0]!.error!.slice('not started: '.length) } : {}) };
+      const proposalRuns = this.runs.filter((r) => r.step === 'proposal');
+      const allOverBudget = proposalRuns.length > 0 && proposalRuns.every((r) => r.error?.startsWith('not started: '));
+      return { council, ...(allOverBudget ? { budgetStop: proposalRuns[0]!.error!.slice('not started: '.length) } : {}) };
     }
     const owner: OwnerResult = {
       artifacts: w.artifacts,
