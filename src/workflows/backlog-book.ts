@@ -37,6 +37,7 @@ import {
   type CardSettled,
 } from './messages.js';
 import { initialCardAttributes } from './search-attributes.js';
+import { cardDetails, cardSummary } from '../domain/ui-metadata.js';
 import type { BacklogCardEntry, BacklogSource, BacklogState, CardReopened } from '../domain/backlog-state.js';
 
 export type { BacklogCardEntry, BacklogRepositoryState, BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
@@ -140,6 +141,8 @@ export class BacklogBook {
         },
       ],
       typedSearchAttributes: initialCardAttributes(this.input.backlogId, plan.card),
+      staticSummary: cardSummary(plan.card),
+      staticDetails: cardDetails(plan.card, plan),
       priority: { priorityKey: cardPriorityKey(plan.card.priority) },
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });

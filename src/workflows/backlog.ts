@@ -25,7 +25,7 @@ import {
 import { roundUsd } from '../domain/cost.js';
 import { shardWorkflowId } from '../domain/ids.js';
 import type { AuditEntry, CardPlan, DependencyArtifacts, OpsDecision, RepositoryTarget, WebhookConfig } from '../domain/index.js';
-import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
+import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
 import { failureMessage } from './attempt.js';
 import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
 import { backlogBudgetQuery, backlogStateQuery } from './backlog-queries.js';
@@ -248,7 +248,7 @@ async function finishRepository(input: BacklogWorkflowInput, state: BacklogState
   const cancelled = CancellationScope.current().consideredCancelled;
   await CancellationScope.nonCancellable(async () => {
     try {
-      await repo.finishRepository({ backlogId: input.backlogId, repository });
+      await summarized(repo.finishRepository, `clean up ${repository.integrationBranch}: worktrees${repository.keepBranches ? '' : ', attempt branches'}`)({ backlogId: input.backlogId, repository });
       if (state.repository) state.repository.cleanedUp = true;
     } catch (err) {
       log.warn('Could not clean up the repository', { backlogId: input.backlogId, error: (err as Error).message });
@@ -256,7 +256,7 @@ async function finishRepository(input: BacklogWorkflowInput, state: BacklogState
     if (!repository.push || cancelled) return;
     const target = { remote: repository.push.remote, branch: repository.push.branch ?? repository.integrationBranch };
     try {
-      const pushed = await repo.pushIntegrationBranch({ backlogId: input.backlogId, repository });
+      const pushed = await summarized(repo.pushIntegrationBranch, `push ${target.branch} to ${target.remote}`)({ backlogId: input.backlogId, repository });
       if (state.repository) state.repository.push = { ...target, ...pushed };
     } catch (err) {
       const error = failureMessage(err);
@@ -274,8 +274,8 @@ async function notifyFinished(
   costUsd: number,
 ): Promise<void> {
   if (!webhooks || webhooks.length === 0) return;
-  const sent = squadActivities(input.queues)
-    .notify({ event: { event: 'backlog.finished', at: new Date().toISOString(), backlogId: input.backlogId, counts, costUsd }, webhooks })
+  const event = { event: 'backlog.finished' as const, at: new Date().toISOString(), backlogId: input.backlogId, counts, costUsd };
+  const sent = summarized(squadActivities(input.queues).notify, 'notify backlog.finished')({ event, webhooks })
     .catch((err: unknown) => log.warn('Notification not delivered', { event: 'backlog.finished', error: (err as Error).message }));
   await Promise.race([sent, sleep('1 minute')]);
 }
