@@ -65,7 +65,7 @@ export interface CardWorkflowInput {
   attributesSetAtStart?: boolean;
 }
 
-/** Why and how a FAILED card's workflow is run again (see `BacklogBook.restart`). */
+/** Why and how a FAILED card's workflow is run again (see `CardChildren.restart`). */
 export interface CardRestart {
   kind: 'retry' | 'skip';
   decision: OpsDecision;
@@ -125,7 +125,7 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
 
 // ---- Message handlers: validate, then delegate ------------------------------------------------------
 
-/** Registers the card's query, signals and updates; each validates its input and delegates to the book or the run. */
+/** Registers the card's query, signals and updates; each validates its input and delegates to the card lifecycle or the run. */
 function registerCardHandlers(card: CardLifecycle, run: CardRun): void {
   setHandler(cardStateQuery, () => card.state);
   setHandler(dependencyResolvedSignal, (dep) => card.dependencies.resolve(dep));
