@@ -33,21 +33,15 @@ export function correctionSummary(card: Pick<CardSpec, 'id' | 'title' | 'type'>,
 }
 
 /**
- * A card workflow's static details (markdown): priority, owner agent, dependencies, acceptance criteria,
- * budget (USD) — what does not change while the card runs.
+ * A card workflow's static details (markdown): priority, owner agent, budget (USD), dependencies — what
+ * does not change while the card runs. The description and acceptance criteria are not repeated: they are
+ * in the workflow's input already, and these details are stored in the backlog's history once per card.
  */
-export function cardDetails(
-  card: Pick<CardSpec, 'priority' | 'dependencies' | 'acceptanceCriteria'>,
-  owner: { agentName: string; budgetUsd?: number },
-): string {
-  const lines = [
+export function cardDetails(card: Pick<CardSpec, 'priority' | 'dependencies'>, owner: { agentName: string; budgetUsd?: number }): string {
+  return [
     `**Priority:** ${card.priority} · **Owner:** ${owner.agentName}${owner.budgetUsd !== undefined ? ` · **Budget:** $${owner.budgetUsd}` : ''}`,
     `**Dependencies:** ${card.dependencies.length > 0 ? card.dependencies.join(', ') : 'none'}`,
-  ];
-  if (card.acceptanceCriteria.length > 0) {
-    lines.push('', '**Acceptance criteria**', ...card.acceptanceCriteria.map((c) => `- ${oneLine(c, 300)}`));
-  }
-  return lines.join('\n');
+  ].join('\n');
 }
 
 /** Where a backlog delivers: the repository and its integration branch, or isolated workspaces. */

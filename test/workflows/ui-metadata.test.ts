@@ -59,8 +59,7 @@ describe('Temporal UI metadata', () => {
       await waitForStatus(card('B'), 'TODO');
       const b = await card('B').describe();
       expect(await b.staticSummary()).toBe('B · Card B · DOC');
-      expect(await b.staticDetails()).toContain('**Priority:** HIGH · **Owner:** writer');
-      expect(await b.staticDetails()).toContain('**Dependencies:** A');
+      expect(await b.staticDetails()).toBe('**Priority:** HIGH · **Owner:** writer\n**Dependencies:** A');
       expect(await detailsShowing(card('B'), '**Status:** TODO')).toContain('**Waits for:** dependencies A');
 
       await waitForStatus(card('A'), 'IN_PROGRESS');
