@@ -2,7 +2,8 @@
  * What the Temporal UI shows of squadflow's workflows and activities (Temporal "user metadata"): the static
  * summary and details a workflow is started with, the summary of each scheduled activity, and a card's
  * current details (markdown the UI reads through the built-in `__temporal_workflow_metadata` query) — issue
- * 13 "Where the Temporal UI fits": the Temporal UI reads like the portal. Pure functions, no Temporal API:
+ * 13 "Where the Temporal UI fits": the Temporal UI reads like the portal. A backlog's current details
+ * summarize its cards. Pure functions, no Temporal API:
  * the workflows and the client pass the strings on.
  *
  * Summaries are single-line Temporal markdown; the server refuses a summary over 400 bytes (details:
@@ -152,4 +153,21 @@ export function backlogDetails(file: string, budgetUsd: number | undefined, page
     `**Budget:** ${budgetUsd !== undefined ? `$${budgetUsd}` : 'unlimited'}`,
     ...(pages !== undefined ? [`**Pages:** ${pages} (one backlog shard workflow each)`] : []),
   ].join('\n');
+}
+
+/**
+ * A backlog's (or shard's) current details (markdown): its cards by final status (`counts`, as
+ * `backlog.finished` tallies them: RUNNING = not ended, at rest included), what the ended ones cost (USD),
+ * and whether it is paused or out of budget.
+ */
+export function backlogCurrentDetails(tally: { counts: Record<string, number>; costUsd: number }, flags: { paused: boolean; budgetExhausted: boolean }): string {
+  const total = Object.values(tally.counts).reduce((sum, n) => sum + n, 0);
+  const byStatus = Object.entries(tally.counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([status, n]) => `${status} ${n}`)
+    .join(', ');
+  const lines = [`**Cards:** ${total}${byStatus ? ` — ${byStatus}` : ''}`, `**Cost of ended cards:** $${tally.costUsd}`];
+  if (flags.paused) lines.push('**Paused:** no new owner or validator run starts until `resume`');
+  if (flags.budgetExhausted) lines.push('**Budget used up:** cards escalate instead of starting new runs');
+  return lines.join('\n');
 }

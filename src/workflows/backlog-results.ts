@@ -9,7 +9,7 @@ import { cardWorkflowId } from '../domain/ids.js';
 import type { CardOutcome, CardPlan, DependencyArtifacts } from '../domain/index.js';
 import type { BacklogCardEntry, BacklogSource, BacklogState } from '../domain/backlog-state.js';
 
-/** What a backlog or shard starts its state from; `extra` is what only one kind has (pages, shard index, repository). */
+/** What a backlog or shard starts its state from. */
 export interface BacklogStateInit {
   backlogId: string;
   cards: CardPlan[];

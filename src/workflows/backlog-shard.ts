@@ -67,6 +67,7 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
       return { ...cards.state, finished: true, ...cards.tally() };
     }
     cards.state.paused = accepted!.paused;
+    cards.showProgress();
     await cards.startAll();
     if (accepted!.budgetExhaustedUsd !== undefined) await cards.budgetExhausted(accepted!.budgetExhaustedUsd);
     await backlog.signal(shardStartedSignal, { index: page.index });

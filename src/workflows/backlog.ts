@@ -19,6 +19,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  setCurrentDetails,
   setHandler,
   sleep,
   type ExternalWorkflowHandle,
@@ -26,6 +27,7 @@ import {
 import { roundUsd } from '../domain/cost.js';
 import { shardWorkflowId } from '../domain/ids.js';
 import { parseOpsDecision } from '../domain/review.js';
+import { backlogCurrentDetails } from '../domain/ui-metadata.js';
 import type { AuditEntry, CardPlan, DependencyArtifacts, OpsDecision, RepositoryTarget, WebhookConfig } from '../domain/index.js';
 import type { BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
 import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
@@ -106,6 +108,7 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     { pages: { expected, received: 0 }, shards: [], ...(input.repository ? { repository: repositoryState(input.repository) } : {}) },
   );
   const shards = state.shards!;
+  const showProgress = () => setCurrentDetails(backlogCurrentDetails(shardTally(shards), state));
   const toShards = (send: (h: ExternalWorkflowHandle) => Promise<void>) =>
     Promise.all(shards.filter((s) => !s.finished).map((s) => send(getExternalWorkflowHandle(s.workflowId)).catch(() => undefined)));
 
@@ -118,13 +121,16 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     const shard = shards[index];
     if (!shard) return;
     Object.assign(shard, { started: true, finished: true, counts, costUsd });
+    showProgress();
   });
   setBudgetAndPauseHandlers(state, input.budgetUsd, {
     exhausted: async (spentUsd) => {
       state.budgetExhausted = true;
+      showProgress();
       await toShards((h) => h.signal(backlogBudgetExhaustedSignal, { spentUsd }));
     },
     pause: async (paused) => {
+      showProgress();
       await toShards((h) => h.signal(setPausedSignal, { paused }));
     },
   });
@@ -139,6 +145,7 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
         ...(state.budgetExhausted ? { budgetExhaustedUsd: state.spentUsd } : {}),
       });
       // The next page may come only once every card of this one has started (their dependents come first).
+      showProgress();
       await condition(() => entry.started);
       return { index: entry.index, cards: entry.cardIds.length };
     },
@@ -166,11 +173,20 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
       await condition(() => shards.every((s) => s.finished));
     });
   }
-  return finish(input, state, input.webhooks, () => {
-    const counts: Record<string, number> = {};
-    for (const s of shards) for (const [k, n] of Object.entries(s.counts ?? {})) counts[k] = (counts[k] ?? 0) + n;
-    return { counts, costUsd: roundUsd(shards.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)) };
-  });
+  return finish(input, state, input.webhooks, () => shardTally(shards));
+}
+
+/**
+ * A paged backlog's tally: its finished shards' counts and costs (USD) added up; the cards of a shard still
+ * running count as RUNNING (none are left when the backlog finishes).
+ */
+function shardTally(shards: readonly ShardEntry[]): Tally {
+  const counts: Record<string, number> = {};
+  for (const s of shards) {
+    const shardCounts = s.finished ? (s.counts ?? {}) : { RUNNING: s.cardIds.length };
+    for (const [k, n] of Object.entries(shardCounts)) counts[k] = (counts[k] ?? 0) + n;
+  }
+  return { counts, costUsd: roundUsd(shards.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)) };
 }
 
 /**

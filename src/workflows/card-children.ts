@@ -5,13 +5,23 @@
  * those still running. What the cards tell each other goes through the {@link DependencyRelay}. Workflow
  * code.
  */
-import { CancelledFailure, ParentClosePolicy, condition, isCancellation, patched, setHandler, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
+import {
+  CancelledFailure,
+  ParentClosePolicy,
+  condition,
+  isCancellation,
+  patched,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
 import { reverseDependencyOrder } from '../domain/pages.js';
 import { dependentsOf } from '../domain/graph.js';
 import { cardWorkflowId } from '../domain/ids.js';
 import { PRIORITY_KEYS, cardPriorityKey } from '../domain/priority.js';
 import { parseFailedCardDecision } from '../domain/review.js';
-import { cardDetails, cardSummary } from '../domain/ui-metadata.js';
+import { backlogCurrentDetails, cardDetails, cardSummary } from '../domain/ui-metadata.js';
 import type { AuditEntry, CardOutcome, CardPlan, DependencyArtifacts, FailedCardDecision, OpsDecision } from '../domain/index.js';
 import type { BacklogCardEntry, BacklogSource, BacklogState } from '../domain/backlog-state.js';
 import type { ActivityQueues } from './activities.js';
@@ -62,6 +72,12 @@ export class CardChildren {
       dependents: input.dependents ? new Map(Object.entries(input.dependents)) : dependentsOf(input.cards.map((p) => p.card)),
       handleOf: (cardId) => this.handles.get(cardId),
     });
+    this.showProgress();
+  }
+
+  /** Shows the cards' progress in the Temporal UI's current details (worker memory only: no history event). */
+  showProgress(): void {
+    setCurrentDetails(backlogCurrentDetails(this.tally(), this.state));
   }
 
   /**
@@ -141,6 +157,7 @@ export class CardChildren {
       // Lean (no card state) in shards and in backlogs whose cards relay themselves: the card's own result
       // has its state, and the backlog's query answer and result stay small.
       entry.outcome = this.input.shardIndex === undefined && !this.relay.cardsRelay ? outcome : leanOutcome(outcome);
+      this.showProgress();
       await this.relay.cardEnded(outcome, handle !== undefined);
       // Backlogs started before FAILED cards could be restarted keep ending that way (`patched`): replay.
       if (outcome.status !== 'FAILED' || !handle || !patched('failed-cards-rest')) return;
@@ -152,6 +169,7 @@ export class CardChildren {
       }
       const { kind, decision } = this.restarts.get(plan.card.id)!;
       entry.outcome = undefined;
+      this.showProgress();
       await this.relay.newRun(plan.card.id, kind === 'retry');
       await this.start(plan, { kind, decision, previousRunId: handle.firstExecutionRunId, failure: outcome.message ?? 'failed' });
       this.restarts.delete(plan.card.id);
@@ -201,12 +219,14 @@ export class CardChildren {
   async budgetExhausted(spentUsd: number): Promise<void> {
     if (this.state.budgetExhausted) return;
     this.state.budgetExhausted = true;
+    this.showProgress();
     await this.broadcast((h) => h.signal(backlogBudgetExhaustedSignal, { spentUsd }));
   }
 
   /** Pauses or resumes every card still running. */
   async setPaused(paused: boolean): Promise<void> {
     this.state.paused = paused;
+    this.showProgress();
     await this.broadcast((h) => h.signal(setPausedSignal, { paused }));
   }
 

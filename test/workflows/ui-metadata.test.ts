@@ -2,7 +2,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { startBacklog } from '../../src/cli/backlogs.js';
-import { withRepository, type BacklogPlan } from '../../src/domain/index.js';
+import { withRepository, type BacklogPlan, type PageLimits } from '../../src/domain/index.js';
 import { humanReviewUpdate } from '../../src/workflows/card.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
@@ -32,16 +32,19 @@ async function activitySummaries(handle: WorkflowHandle): Promise<string[]> {
 }
 
 /** Starts a backlog the way `squadflow start` does (static metadata included), every queue on one test queue. */
-async function start(cards: TestCard[], scripts: Record<string, CardScript>, planned: (plan: BacklogPlan) => BacklogPlan = (p) => p) {
+async function start(cards: TestCard[], scripts: Record<string, CardScript>, planned: (plan: BacklogPlan) => BacklogPlan = (p) => p, pages?: PageLimits) {
   const { client } = await testEnv();
   const taskQueue = uniqueTaskQueue('ui');
   const activities = { ...fakeActivities(scripts).activities, ...fakeRepositoryActivities().activities };
   const worker = await createTestWorker({ taskQueue, activities });
   const backlogId = uniqueBacklogId('ui');
   const plan = planned(testPlan(backlogId, cards));
-  await startBacklog(client, plan, 'backlogs/ui.json', { orchestration: taskQueue, owners: taskQueue, validation: taskQueue, debugging: taskQueue });
+  const queues = { orchestration: taskQueue, owners: taskQueue, validation: taskQueue, debugging: taskQueue };
+  // Started without waiting: a paged start returns once every page's cards have started.
+  const started = startBacklog(client, plan, 'backlogs/ui.json', queues, pages ? { pages } : {});
+  if (!pages) await started;
   const card = (id: string) => client.workflow.getHandle(`${backlogId}/${id}`);
-  return { client, worker, backlogId, handle: client.workflow.getHandle(backlogId), card };
+  return { client, worker, backlogId, handle: client.workflow.getHandle(backlogId), card, started };
 }
 
 describe('Temporal UI metadata', () => {
@@ -61,6 +64,7 @@ describe('Temporal UI metadata', () => {
       expect(await b.staticSummary()).toBe('B · Card B · DOC');
       expect(await b.staticDetails()).toBe('**Priority:** HIGH · **Owner:** writer\n**Dependencies:** A');
       expect(await detailsShowing(card('B'), '**Status:** TODO')).toContain('**Waits for:** dependencies A');
+      expect(await detailsShowing(handle, '**Cards:** 2 — RUNNING 2')).toContain('**Cost of ended cards:** $0');
 
       await waitForStatus(card('A'), 'IN_PROGRESS');
       expect(await detailsShowing(card('A'), '**Status:** IN_PROGRESS · attempt 1')).toContain('**Waits for:** the owner agent');
@@ -76,6 +80,7 @@ describe('Temporal UI metadata', () => {
       expect(done).toContain('**Status:** DONE · attempt 2 · 1 correction');
       expect(done).toContain('**Last verdict (attempt 2):** passed — verification ✓; llm_judge 9 ✓; qa ✓');
       expect(done).not.toContain('Waits for');
+      expect(await currentDetails(handle)).toBe('**Cards:** 2 — DONE 2\n**Cost of ended cards:** $0.03');
     });
   });
 
@@ -108,6 +113,23 @@ describe('Temporal UI metadata', () => {
       expect(await (await handle.describe()).staticSummary()).toMatch(new RegExp(`· 1 card · /srv/repo → ${branch}$`));
       expect(await activitySummaries(card('R'))).toContain(`merge R attempt 1 into ${branch}`);
       expect(await activitySummaries(handle)).toEqual([`clean up ${branch}: worktrees, attempt branches`, `push ${branch} to origin`]);
+    });
+  });
+
+  it("names a paged backlog's shards and shows the backlog's progress over its pages", async () => {
+    const hold = gate();
+    const { worker, backlogId, handle, client, started } = await start([{ id: 'P1' }, { id: 'P2', dependencies: ['P1'] }, { id: 'P3', dependencies: ['P1'] }], { P1: { hold: hold.hold } }, undefined, { maxCards: 2 });
+    await worker.runUntil(async () => {
+      await started;
+      const shard = client.workflow.getHandle(`${backlogId}/~shard-1`);
+      expect(await (await shard.describe()).staticSummary()).toBe(`${backlogId} · page 1 · 2 cards`);
+      expect(await (await handle.describe()).staticDetails()).toContain('**Pages:** 2 (one backlog shard workflow each)');
+      // Pages start dependents first: page 1 holds P2 and P3, which wait for P1 (page 2), whose owner is held.
+      expect(await detailsShowing(handle, '**Cards:** 3 — RUNNING 3')).not.toContain('Paused');
+      expect(await detailsShowing(shard, '**Cards:** 2 — RUNNING 2')).toBeTruthy();
+      hold.release();
+      await handle.result();
+      expect(await currentDetails(handle)).toBe('**Cards:** 3 — DONE 3\n**Cost of ended cards:** $0.03');
     });
   });
 });
