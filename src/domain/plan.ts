@@ -19,7 +19,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { CARD_ID_PATTERN } from './ids.js';
 import { PRIORITIES, PRIORITY_KEYS, type Priority } from './priority.js';
-import { SquadSchema, type SquadConfig } from './squad.js';
+import { SquadSchema } from './squad.js';
 import { BacklogValidationError, planBacklog, type BacklogIssue, type BacklogPlan } from './validate.js';
 
 /** The two plan formats: Markdown (seed 004's shape) and YAML (which covers JSON). */
