@@ -7,9 +7,11 @@
  * Two formats:
  * - Markdown in seed 004's shape: `## <ROLE> Tasks` sections (any heading level) whose list items are
  *   `- [ ] TASK-001: Implement login endpoint`, with sub-items (or continuation lines) `Depends on: TASK-000,
- *   …`, `Priority: high` (or `1`–`4`), `Constraints: …`; other sub-items become the card's description.
+ *   …`, `Priority: high` (or `1`–`4`), `Constraints:` and `Acceptance criteria:` (one inline, or nested
+ *   items); other sub-items become the card's description.
  *   `- [x]` marks a task already delivered (a DONE card, not run again). Read with marked's lexer.
- * - YAML or JSON: `tasks: [{ id, role, title?, description, dependencies, priority, constraints, done? }]`
+ * - YAML or JSON: `tasks: [{ id, role, title?, description, dependencies, priority, constraints,
+ *   acceptance_criteria?, done? }]`
  *   with optional `title` and `metadata` (`PlanFileSchema`). Read with the `yaml` package (JSON is YAML).
  *
  * Pure (no I/O). Not re-exported from ./index.ts: the workflow bundle does not carry the parsers.
@@ -26,7 +28,7 @@ import { BacklogValidationError, planBacklog, type BacklogIssue, type BacklogPla
 export type PlanFormat = 'markdown' | 'yaml';
 
 /** A field of a plan task, as the YAML form names it. */
-export type PlanTaskField = 'id' | 'role' | 'title' | 'description' | 'dependencies' | 'priority' | 'constraints';
+export type PlanTaskField = 'id' | 'role' | 'title' | 'description' | 'dependencies' | 'priority' | 'constraints' | 'acceptance_criteria';
 
 /** Where a field of a plan task was written: its 1-based line and its name in the document. */
 export interface PlanFieldSource {
@@ -46,6 +48,8 @@ export interface PlanTask {
   /** Absent: the card's default priority (MEDIUM). */
   priority?: Priority;
   constraints: string[];
+  /** The card's acceptance criteria (what the owner is told and the validators may check). */
+  acceptanceCriteria: string[];
   /** Already delivered (`- [x]`, `done: true`): a DONE card. */
   done: boolean;
   /** 1-based line of the task. */
@@ -93,6 +97,11 @@ function listOf(item: z.ZodString) {
   ]);
 }
 
+/** A list written as a YAML sequence or as one item. */
+function oneOrMany(item: z.ZodString) {
+  return z.union([z.array(item), item.transform((s) => [s])]);
+}
+
 /** One task of a YAML/JSON plan; also the schema a planner agent's answer must pass. */
 export const PlanTaskSchema = z.strictObject({
   id: z.string().regex(CARD_ID_PATTERN, 'must be 1–100 letters, digits, ".", "_" or "-"'),
@@ -102,7 +111,8 @@ export const PlanTaskSchema = z.strictObject({
   description: z.string().trim().min(1),
   dependencies: listOf(z.string().trim().min(1)).default([]),
   priority: PriorityInputSchema.optional(),
-  constraints: listOf(z.string().trim().min(1)).default([]),
+  constraints: oneOrMany(z.string().trim().min(1)).default([]),
+  acceptance_criteria: oneOrMany(z.string().trim().min(1)).default([]),
   done: z.boolean().default(false),
 });
 
@@ -200,8 +210,11 @@ function itemLines(item: Tokens.ListItem, text: string, lines: LineIndex, from: 
   return { lines: out, checked };
 }
 
-/** `Depends on:` / `Dependencies:` / `Priority:` / `Constraints:` sub-item keys (case-insensitive). */
-const SUB_ITEM = /^(depends on|dependencies|priority|constraints?)\s*:\s*(.*)$/i;
+/**
+ * Sub-item keys (case-insensitive): `Depends on:` / `Dependencies:`, `Priority:`, `Constraints:`,
+ * `Acceptance criteria:` / `Acceptance:`; the last two take one item inline or a nested list.
+ */
+const SUB_ITEM = /^(depends on|dependencies|priority|constraints?|acceptance(?: criteria)?)\s*:\s*(.*)$/i;
 /** A task item's own text: `TASK-001: Implement login endpoint`. */
 const TASK_HEAD = /^([^\s:]+)\s*:\s*(.+)$/;
 /** A tasks section heading: `BACKEND Tasks`, `QA tasks`. */
@@ -235,18 +248,20 @@ function markdownTask(file: string, role: { name: string; line: number }, lines:
     description: '',
     dependencies: [],
     constraints: [],
+    acceptanceCriteria: [],
     done: checked,
     line: head.line,
     at: { id: { line: head.line, field: 'task' }, title: { line: head.line, field: 'task' }, role: { line: role.line, field: 'heading' } },
   };
   const details: string[] = [];
-  let constraintsDepth: number | undefined;
+  // The list a `Constraints:` / `Acceptance criteria:` item opened: its deeper items belong to it.
+  let open: { list: string[]; depth: number } | undefined;
   for (const l of rest) {
-    if (constraintsDepth !== undefined && l.depth > constraintsDepth) {
-      task.constraints.push(l.text);
+    if (open && l.depth > open.depth) {
+      open.list.push(l.text);
       continue;
     }
-    constraintsDepth = undefined;
+    open = undefined;
     const sub = SUB_ITEM.exec(l.text);
     const key = sub?.[1]!.toLowerCase();
     const value = sub?.[2]!.trim() ?? '';
@@ -260,8 +275,12 @@ function markdownTask(file: string, role: { name: string; line: number }, lines:
       else issues.push({ file, line: l.line, cardId: task.id, field: 'Priority', message: `"${value}" is not a priority: ${PRIORITIES.join(', ')} (any case) or 1–4` });
     } else if (key === 'constraints' || key === 'constraint') {
       task.at.constraints = { line: l.line, field: 'Constraints' };
-      if (value !== '') task.constraints.push(...splitList(value));
-      constraintsDepth = l.depth;
+      if (value !== '') task.constraints.push(value);
+      open = { list: task.constraints, depth: l.depth };
+    } else if (key === 'acceptance' || key === 'acceptance criteria') {
+      task.at.acceptance_criteria = { line: l.line, field: 'Acceptance criteria' };
+      if (value !== '') task.acceptanceCriteria.push(value);
+      open = { list: task.acceptanceCriteria, depth: l.depth };
     } else {
       details.push(l.text);
     }
@@ -367,7 +386,7 @@ export function planFromData(
   }
   const tasks = parsed.data.tasks.map((t, i): PlanTask => {
     const at: PlanTask['at'] = {};
-    for (const key of ['id', 'role', 'title', 'description', 'dependencies', 'priority', 'constraints'] as const) {
+    for (const key of ['id', 'role', 'title', 'description', 'dependencies', 'priority', 'constraints', 'acceptance_criteria'] as const) {
       const given = key === 'title' ? t.title !== undefined : true;
       if (given) at[key] = { line: lineOf?.(['tasks', i, key]) ?? 0, field: `tasks[${i}].${key}` };
     }
@@ -381,6 +400,7 @@ export function planFromData(
       dependencies: t.dependencies,
       ...(t.priority !== undefined && { priority: t.priority }),
       constraints: t.constraints,
+      acceptanceCriteria: t.acceptance_criteria,
       done: t.done,
       line: lineOf?.(['tasks', i]) ?? 0,
       at,
@@ -478,6 +498,7 @@ const CARD_FIELD_TO_TASK: Record<string, PlanTaskField> = {
   description: 'description',
   dependencies: 'dependencies',
   priority: 'priority',
+  acceptance_criteria: 'acceptance_criteria',
 };
 
 /** A `planBacklog` issue about the derived backlog, told in terms of the plan: its line and field. */
@@ -488,13 +509,13 @@ function toPlanIssue(doc: PlanDocument, issue: BacklogIssue): BacklogIssue {
   if (!m || !task) return issue.field === 'cards' ? { ...issue, field: 'tasks', message: 'no tasks' } : issue;
   const key = m[2] !== undefined ? CARD_FIELD_TO_TASK[m[2]] : undefined;
   const at = (key && task.at[key]) || { line: task.line, field: doc.format === 'yaml' ? `tasks[${m[1]}]` : 'task' };
-  const field = doc.format === 'yaml' && m[3] !== undefined && key === 'dependencies' ? `${at.field}[${m[3]}]` : at.field;
+  const field = doc.format === 'yaml' && m[3] !== undefined && (key === 'dependencies' || key === 'acceptance_criteria') ? `${at.field}[${m[3]}]` : at.field;
   return { ...issue, cardId: task.id, field, ...(at.line > 0 && { line: at.line }) };
 }
 
 /**
  * Derives the backlog of a parsed plan: one card per task (`type` = the role's card type, `title`,
- * `description` with the constraints, `priority`, `dependencies`, `status` DONE for tasks already delivered,
+ * `description` with the constraints, `priority`, `dependencies`, `acceptance_criteria`, `status` DONE for tasks already delivered,
  * `role` and `plan_line` kept), `metadata` from the plan (`backlog_id`, `project` = its title, `plan` = its
  * file), the squad embedded. Then validates it with `planBacklog`, like any backlog.
  * @throws BacklogValidationError with every problem, plan problems named by the plan file, line and field
@@ -531,6 +552,7 @@ export function deriveBacklog(doc: PlanDocument, opts: DeriveOptions): DerivedBa
       status: t.done ? 'DONE' : 'TODO',
       ...(t.priority !== undefined && { priority: t.priority }),
       dependencies: t.dependencies,
+      ...(t.acceptanceCriteria.length > 0 && { acceptance_criteria: t.acceptanceCriteria }),
       role: t.role,
       ...(t.line > 0 && { plan_line: t.line }),
     };

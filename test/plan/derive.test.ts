@@ -43,6 +43,9 @@ Ignored: not a list under a tasks heading.
 
 1. TASK-003: Reset form
    - Depends on: TASK-001, TASK-002
+   - Acceptance criteria:
+     - the form shows the password rules
+     - the new password is typed twice
 
 ## QA Tasks
 
@@ -77,6 +80,7 @@ tasks:
     role: ui
     description: Reset form
     dependencies: TASK-001, TASK-002
+    acceptance_criteria: [the form shows the password rules, the new password is typed twice]
   - id: TASK-004
     role: qa
     description: End-to-end reset test
@@ -118,8 +122,18 @@ describe('Markdown plans', () => {
         plan_line: 7,
       },
       { id: 'TASK-002', type: 'BACKEND', title: 'Hash passwords with argon2', description: '', status: 'DONE', priority: 'CRITICAL', dependencies: [], role: 'BACKEND', plan_line: 14 },
-      { id: 'TASK-003', type: 'FRONTEND', title: 'Reset form', description: '', status: 'TODO', dependencies: ['TASK-001', 'TASK-002'], role: 'UI', plan_line: 23 },
-      { id: 'TASK-004', type: 'QA', title: 'End-to-end reset test', description: '', status: 'TODO', priority: 'LOW', dependencies: ['TASK-003'], role: 'QA', plan_line: 28 },
+      {
+        id: 'TASK-003',
+        type: 'FRONTEND',
+        title: 'Reset form',
+        description: '',
+        status: 'TODO',
+        dependencies: ['TASK-001', 'TASK-002'],
+        acceptance_criteria: ['the form shows the password rules', 'the new password is typed twice'],
+        role: 'UI',
+        plan_line: 23,
+      },
+      { id: 'TASK-004', type: 'QA', title: 'End-to-end reset test', description: '', status: 'TODO', priority: 'LOW', dependencies: ['TASK-003'], role: 'QA', plan_line: 31 },
     ]);
     expect(backlog.squad).toEqual(SQUAD.squad.value);
     // The delivered task is not run again; it is a resolved dependency of TASK-003.
@@ -146,7 +160,7 @@ describe('Markdown plans', () => {
       ['TASK-001', 7],
       ['TASK-002', 14],
       ['TASK-003', 23],
-      ['TASK-004', 28],
+      ['TASK-004', 31],
     ]);
   });
 
@@ -200,15 +214,16 @@ describe('YAML and JSON plans', () => {
       ['TASK-001', 'BACKEND', 'Implement reset token endpoint', 'TODO', 'HIGH', [], 6],
       ['TASK-002', 'BACKEND', 'Hash passwords with argon2', 'DONE', 'CRITICAL', [], 13],
       ['TASK-003', 'FRONTEND', 'Reset form', 'TODO', undefined, ['TASK-001', 'TASK-002'], 19],
-      ['TASK-004', 'QA', 'End-to-end reset test', 'TODO', 'LOW', ['TASK-003'], 23],
+      ['TASK-004', 'QA', 'End-to-end reset test', 'TODO', 'LOW', ['TASK-003'], 24],
     ]);
     expect(derived.backlog.cards[0]!.description).toBe(
       'Implement reset token endpoint\nSends the token by e-mail through the existing mailer\n\nConstraints:\n- tokens expire after 15 minutes\n- no new dependencies',
     );
+    expect(derived.backlog.cards[2]!.acceptance_criteria).toEqual(['the form shows the password rules', 'the new password is typed twice']);
     const loaded = await writeAndLoad('reset-yaml.json', derived);
     expect(loaded.cards.map((c) => c.card)).toEqual(derived.plan.cards.map((c) => c.card));
     const fromMarkdown = deriveBacklog(parsePlan(MARKDOWN, 'reset.md'), SQUAD);
-    const shape = (d: DerivedBacklog) => d.plan.cards.map((c) => [c.card.id, c.card.type, c.card.priority, c.card.dependencies]);
+    const shape = (d: DerivedBacklog) => d.plan.cards.map((c) => [c.card.id, c.card.type, c.card.priority, c.card.dependencies, c.card.acceptanceCriteria]);
     expect(shape(derived)).toEqual(shape(fromMarkdown));
   });
 
