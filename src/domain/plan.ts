@@ -165,7 +165,10 @@ function plainText(tokens: Token[] | undefined, fallback: string): string {
 
 /** One line of a Markdown task item: its text, its line, how deep in sub-lists it sits. */
 interface ItemLine {
+  /** Plain text (emphasis, code spans, links reduced to their text): what ids and keys are read from. */
   text: string;
+  /** The line as written (Markdown kept, trimmed): what descriptions, constraints and criteria keep. */
+  raw: string;
   line: number;
   depth: number;
 }
@@ -201,10 +204,11 @@ function itemLines(item: Tokens.ListItem, text: string, lines: LineIndex, from: 
     if (token.type === 'space') continue;
     const at = find(token.raw);
     const first = lines.lineAt(at);
+    const rawLines = token.raw.split('\n');
     plainText((token as { tokens?: Token[] }).tokens, (token as { text?: string }).text ?? token.raw)
       .split('\n')
       .forEach((l, k) => {
-        if (l.trim() !== '') out.push({ text: l.trim(), line: first + k, depth });
+        if (l.trim() !== '') out.push({ text: l.trim(), raw: rawLines[k]?.trim() || l.trim(), line: first + k, depth });
       });
   }
   return { lines: out, checked };
@@ -253,18 +257,19 @@ function markdownTask(file: string, role: { name: string; line: number }, lines:
     line: head.line,
     at: { id: { line: head.line, field: 'task' }, title: { line: head.line, field: 'task' }, role: { line: role.line, field: 'heading' } },
   };
-  const details: string[] = [];
+  const details: ItemLine[] = [];
   // The list a `Constraints:` / `Acceptance criteria:` item opened: its deeper items belong to it.
   let open: { list: string[]; depth: number } | undefined;
   for (const l of rest) {
     if (open && l.depth > open.depth) {
-      open.list.push(l.text);
+      open.list.push(l.raw);
       continue;
     }
     open = undefined;
     const sub = SUB_ITEM.exec(l.text);
     const key = sub?.[1]!.toLowerCase();
     const value = sub?.[2]!.trim() ?? '';
+    const rawValue = SUB_ITEM.exec(l.raw)?.[2]!.trim() ?? value;
     if (key === 'depends on' || key === 'dependencies') {
       task.dependencies.push(...splitList(value));
       task.at.dependencies = { line: l.line, field: 'Depends on' };
@@ -275,18 +280,18 @@ function markdownTask(file: string, role: { name: string; line: number }, lines:
       else issues.push({ file, line: l.line, cardId: task.id, field: 'Priority', message: `"${value}" is not a priority: ${PRIORITIES.join(', ')} (any case) or 1–4` });
     } else if (key === 'constraints' || key === 'constraint') {
       task.at.constraints = { line: l.line, field: 'Constraints' };
-      if (value !== '') task.constraints.push(value);
+      if (rawValue !== '') task.constraints.push(rawValue);
       open = { list: task.constraints, depth: l.depth };
     } else if (key === 'acceptance' || key === 'acceptance criteria') {
       task.at.acceptance_criteria = { line: l.line, field: 'Acceptance criteria' };
-      if (value !== '') task.acceptanceCriteria.push(value);
+      if (rawValue !== '') task.acceptanceCriteria.push(rawValue);
       open = { list: task.acceptanceCriteria, depth: l.depth };
     } else {
-      details.push(l.text);
+      details.push(l);
     }
   }
-  task.description = details.join('\n');
-  if (details.length > 0) task.at.description = { line: rest.find((l) => l.text === details[0])!.line, field: 'description' };
+  task.description = details.map((l) => l.raw).join('\n');
+  if (details.length > 0) task.at.description = { line: details[0]!.line, field: 'description' };
   return task;
 }
 

@@ -31,7 +31,7 @@ Approved by the architecture council.
   - Constraints:
     - tokens expire after 15 minutes
     - no new dependencies
-  - Sends the token by e-mail through the existing mailer
+  - Sends the token by e-mail through the existing \`Mailer.send\` (*never* logs it)
 - [x] TASK-002: Hash passwords with argon2
   Priority: 1
 
@@ -114,7 +114,8 @@ describe('Markdown plans', () => {
         id: 'TASK-001',
         type: 'BACKEND',
         title: 'Implement reset token endpoint',
-        description: 'Sends the token by e-mail through the existing mailer\n\nConstraints:\n- tokens expire after 15 minutes\n- no new dependencies',
+        // Descriptions keep their Markdown; ids and keys are read from the plain text (**TASK-004** below).
+        description: 'Sends the token by e-mail through the existing `Mailer.send` (*never* logs it)\n\nConstraints:\n- tokens expire after 15 minutes\n- no new dependencies',
         status: 'TODO',
         priority: 'HIGH',
         dependencies: [],
