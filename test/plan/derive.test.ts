@@ -3,6 +3,9 @@
  * backlog, written to a real file and read back by the normal loader (`loadBacklog`); and their errors,
  * each naming the plan file and line.
  */
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBacklog } from '../../src/cli/load.js';
 import { BacklogValidationError, formatIssue, type BacklogIssue } from '../../src/domain/index.js';
@@ -260,6 +263,26 @@ describe('YAML and JSON plans', () => {
 
   it('refuses a file whose extension names no plan format', () => {
     expect(problems(() => parsePlan('tasks: []', 'plan.txt'))).toEqual(['plan.txt: field (root): unknown plan format: name the file .md (Markdown), .yaml, .yml or .json']);
+  });
+});
+
+describe('the example plans', () => {
+  it('derive the same cards from examples/plans/discount-field.md and its YAML form with the example squad', async () => {
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+    const example = JSON.parse(await readFile(join(root, 'state/backlog_master.example.json'), 'utf8'));
+    const squad = { squad: { file: 'state/backlog_master.example.json', value: example.squad } };
+    const derive = async (name: string) => {
+      const { backlog } = deriveBacklog(parsePlan(await readFile(join(root, 'examples/plans', name), 'utf8'), name), squad);
+      return backlog.cards.map(({ role: _role, plan_line: _line, ...card }) => card);
+    };
+    const markdown = await derive('discount-field.md');
+    expect(markdown.map((c) => [c.id, c.type, c.priority, c.dependencies])).toEqual([
+      ['DISC-001', 'INFRA', 'HIGH', []],
+      ['DISC-002', 'BACKEND', 'HIGH', []],
+      ['DISC-003', 'FRONTEND', undefined, ['DISC-002']],
+      ['DISC-004', 'QA', 'LOW', ['DISC-001', 'DISC-002', 'DISC-003']],
+    ]);
+    expect(await derive('discount-field.yaml')).toEqual(markdown);
   });
 });
 
