@@ -520,9 +520,9 @@ function toPlanIssue(doc: PlanDocument, issue: BacklogIssue): BacklogIssue {
 
 /**
  * Derives the backlog of a parsed plan: one card per task (`type` = the role's card type, `title`,
- * `description` with the constraints, `priority`, `dependencies`, `acceptance_criteria`, `status` DONE for tasks already delivered,
- * `role` and `plan_line` kept), `metadata` from the plan (`backlog_id`, `project` = its title, `plan` = its
- * file), the squad embedded. Then validates it with `planBacklog`, like any backlog.
+ * `description` with the constraints, `priority`, `dependencies`, `acceptance_criteria`, `status` DONE for
+ * tasks already delivered, `role` and `plan_line` kept), `metadata` from the plan (`backlog_id`, `project` =
+ * its title, `plan` = its file), the squad embedded. Then validates it with `planBacklog`, like any backlog.
  * @throws BacklogValidationError with every problem, plan problems named by the plan file, line and field
  *   (unknown role, unknown dependency, duplicate id, cycle…), squad problems by the squad file.
  */

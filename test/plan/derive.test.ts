@@ -202,10 +202,11 @@ describe('Markdown plans', () => {
     expect(problems(() => deriveBacklog(parsePlan(cycle, 'p.md'), SQUAD))).toEqual(['p.md:3: card A-1, field Depends on: dependency cycle: A-1 → A-2 → A-1']);
   });
 
-  it('reports squad problems against the squad file', () => {
-    const squad = { squad: { file: 'team/squad.json', value: planSquad({ roles: { ui: 'WEB' } }) } };
+  it('reports squad problems against the squad file: roles naming no card type, a planner that is no agent', () => {
+    const squad = { squad: { file: 'team/squad.json', value: planSquad({ roles: { ui: 'WEB' }, planner: 'nobody' }) } };
     expect(problems(() => deriveBacklog(parsePlan('## BACKEND Tasks\n- [ ] B-1: x\n', 'p.md'), squad))).toEqual([
       'team/squad.json: field roles.ui: unknown card type "WEB" (card_types: BACKEND, FRONTEND, QA)',
+      'team/squad.json: field planner: unknown agent "nobody" (agents: writer)',
     ]);
   });
 });
