@@ -43,7 +43,8 @@ export async function readSquadSource(file: string): Promise<SquadSource> {
     throw new BacklogValidationError([{ file, field: '', message: `not valid JSON: ${(err as Error).message}` }]);
   }
   const record = (value ?? {}) as Record<string, unknown>;
-  if (typeof value === 'object' && value !== null && !('card_types' in record) && typeof record.squad === 'object' && record.squad !== null) {
+  const isBacklog = typeof value === 'object' && value !== null && !('card_types' in record);
+  if (isBacklog && typeof record.squad === 'object' && record.squad !== null) {
     return { file, value: record.squad };
   }
   return { file, value };
@@ -138,18 +139,25 @@ async function askPlanner(
 ): Promise<DerivedBacklog> {
   const parsed = SquadSchema.safeParse(squad.value);
   if (!parsed.success) {
-    throw new BacklogValidationError(parsed.error.issues.map((i) => ({ file: squad.file, field: i.path.join('.'), message: i.message })));
+    throw new BacklogValidationError(
+      parsed.error.issues.map((i) => ({ file: squad.file, field: i.path.join('.'), message: i.message })),
+    );
   }
   const config = parsed.data;
   const name = config.planner;
   const agent = name !== undefined && Object.hasOwn(config.agents, name) ? config.agents[name] : undefined;
   if (name === undefined || !agent) {
-    const message = name === undefined ? 'no planner agent: set "planner": "<agent>" in the squad to use --planner' : `unknown agent "${name}"`;
+    const message =
+      name === undefined ? 'no planner agent: set "planner": "<agent>" in the squad to use --planner' : `unknown agent "${name}"`;
     throw new BacklogValidationError([{ file: squad.file, field: 'planner', message }]);
   }
   if (agent.kind !== 'command') {
     throw new BacklogValidationError([
-      { file: squad.file, field: 'planner', message: `planner agent "${name}" is of kind ${agent.kind}: a planner is a command agent (docs/plans.md)` },
+      {
+        file: squad.file,
+        field: 'planner',
+        message: `planner agent "${name}" is of kind ${agent.kind}: a planner is a command agent (docs/plans.md)`,
+      },
     ]);
   }
   const roles: Record<string, string> = {};
@@ -170,12 +178,15 @@ async function askPlanner(
         timeoutMs: agent.timeout_ms,
       });
     } catch (err) {
-      if (err instanceof SpawnError) throw new CliError(`planner agent "${name}" cannot start: "${err.command}" ${err.why}`, EXIT.failure);
+      if (err instanceof SpawnError) {
+        throw new CliError(`planner agent "${name}" cannot start: "${err.command}" ${err.why}`, EXIT.failure);
+      }
       throw err;
     }
     if (run.timedOut) throw new CliError(`planner agent "${name}" timed out after ${agent.timeout_ms} ms`, EXIT.failure);
     if (run.exitCode !== 0) {
-      throw new CliError(`planner agent "${name}" exited with ${run.exitCode ?? run.signal}: ${tail(run.stderr, 20) || '(no stderr)'}`, EXIT.failure);
+      const stderr = tail(run.stderr, 20) || '(no stderr)';
+      throw new CliError(`planner agent "${name}" exited with ${run.exitCode ?? run.signal}: ${stderr}`, EXIT.failure);
     }
     const answer = plannerAnswer(run.stdout);
     try {
@@ -189,7 +200,8 @@ async function askPlanner(
     }
   }
   throw new CliError(
-    `planner agent "${name}" answered badly ${PLANNER_ASKS} times; its last answer was refused:\n${feedback!.map((f) => `  - ${f}`).join('\n')}`,
+    `planner agent "${name}" answered badly ${PLANNER_ASKS} times; its last answer was refused:\n` +
+      feedback!.map((f) => `  - ${f}`).join('\n'),
     EXIT.failure,
   );
 }
@@ -207,7 +219,10 @@ export function registerPlanCommand(program: Command): void {
   program
     .command('plan <file>')
     .description('derive a backlog from an approved plan (Markdown "## <ROLE> Tasks" or YAML/JSON tasks) and write it, or start it')
-    .requiredOption('--squad <file>', 'squad config (JSON) whose roles/card types the plan maps to; or a backlog file with a squad section')
+    .requiredOption(
+      '--squad <file>',
+      'squad config (JSON) whose roles/card types the plan maps to; or a backlog file with a squad section',
+    )
     .option('--out <file>', 'write the backlog here (default: stdout; with --start: <plan>.backlog.json)')
     .option('--start', 'start the backlog once written, as "squadflow start <out>" does', false)
     .option('--id <backlogId>', "backlog id (default: the plan's metadata.backlog_id, else its file name)")
@@ -230,8 +245,12 @@ export function registerPlanCommand(program: Command): void {
         await start.parseAsync([out, ...(o.wait ? ['--wait'] : []), ...(o.json ? ['--json'] : [])], { from: 'user' });
         return;
       }
-      const summary = { plan: file, out, backlogId: plan.backlogId, cards: plan.cards.map((c) => c.card.id), done: plan.done.map((d) => d.cardId) };
-      if (o.json) console.log(JSON.stringify(summary, null, 2));
-      else console.log(`${file}: backlog ${plan.backlogId} written to ${out} — ${plan.cards.length} cards to run, ${plan.done.length} already DONE (run it: squadflow start ${out})`);
+      const cards = plan.cards.map((c) => c.card.id);
+      const done = plan.done.map((d) => d.cardId);
+      if (o.json) console.log(JSON.stringify({ plan: file, out, backlogId: plan.backlogId, cards, done }, null, 2));
+      else {
+        const counts = `${cards.length} cards to run, ${done.length} already DONE`;
+        console.log(`${file}: backlog ${plan.backlogId} written to ${out} — ${counts} (run it: squadflow start ${out})`);
+      }
     });
 }

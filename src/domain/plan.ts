@@ -28,7 +28,15 @@ import { BacklogValidationError, planBacklog, type BacklogIssue, type BacklogPla
 export type PlanFormat = 'markdown' | 'yaml';
 
 /** A field of a plan task, as the YAML form names it. */
-export type PlanTaskField = 'id' | 'role' | 'title' | 'description' | 'dependencies' | 'priority' | 'constraints' | 'acceptance_criteria';
+export type PlanTaskField =
+  | 'id'
+  | 'role'
+  | 'title'
+  | 'description'
+  | 'dependencies'
+  | 'priority'
+  | 'constraints'
+  | 'acceptance_criteria';
 
 /** Where a field of a plan task was written: its 1-based line and its name in the document. */
 export interface PlanFieldSource {
@@ -80,10 +88,14 @@ export function parsePriority(value: string | number): Priority | undefined {
   return PRIORITIES.find((p) => String(PRIORITY_KEYS[p]) === text);
 }
 
+function notAPriority(value: string | number): string {
+  return `"${value}" is not a priority: ${PRIORITIES.join(', ')} (any case) or 1–4`;
+}
+
 const PriorityInputSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const p = parsePriority(v);
   if (p === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a priority: ${PRIORITIES.join(', ')} (any case) or 1–4` });
+    ctx.addIssue({ code: 'custom', message: notAPriority(v) });
     return z.NEVER;
   }
   return p;
@@ -122,6 +134,17 @@ export const PlanFileSchema = z.looseObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
   tasks: z.array(PlanTaskSchema).min(1, 'no tasks'),
 });
+
+const TASK_FIELDS: readonly PlanTaskField[] = [
+  'id',
+  'role',
+  'title',
+  'description',
+  'dependencies',
+  'priority',
+  'constraints',
+  'acceptance_criteria',
+];
 
 /** Longest card title derived from a description, characters. */
 const MAX_TITLE_CHARS = 120;
@@ -177,7 +200,13 @@ interface ItemLine {
  * The lines of a list item and its sub-items, each with its source line. Token `raw`s are substrings of the
  * source, so each token is found after the previous one.
  */
-function itemLines(item: Tokens.ListItem, text: string, lines: LineIndex, from: number, depth: number): { lines: ItemLine[]; checked: boolean } {
+function itemLines(
+  item: Tokens.ListItem,
+  text: string,
+  lines: LineIndex,
+  from: number,
+  depth: number,
+): { lines: ItemLine[]; checked: boolean } {
   const out: ItemLine[] = [];
   let cursor = from;
   const find = (raw: string): number => {
@@ -232,7 +261,13 @@ function splitList(value: string): string[] {
 }
 
 /** One Markdown task item → a plan task (problems pushed to `issues`). */
-function markdownTask(file: string, role: { name: string; line: number }, lines: ItemLine[], checked: boolean, issues: BacklogIssue[]): PlanTask | undefined {
+function markdownTask(
+  file: string,
+  role: { name: string; line: number },
+  lines: ItemLine[],
+  checked: boolean,
+  issues: BacklogIssue[],
+): PlanTask | undefined {
   const [head, ...rest] = lines;
   if (!head) return undefined;
   const m = TASK_HEAD.exec(head.text);
@@ -255,7 +290,11 @@ function markdownTask(file: string, role: { name: string; line: number }, lines:
     acceptanceCriteria: [],
     done: checked,
     line: head.line,
-    at: { id: { line: head.line, field: 'task' }, title: { line: head.line, field: 'task' }, role: { line: role.line, field: 'heading' } },
+    at: {
+      id: { line: head.line, field: 'task' },
+      title: { line: head.line, field: 'task' },
+      role: { line: role.line, field: 'heading' },
+    },
   };
   const details: ItemLine[] = [];
   // The list a `Constraints:` / `Acceptance criteria:` item opened: its deeper items belong to it.
@@ -277,7 +316,7 @@ function markdownTask(file: string, role: { name: string; line: number }, lines:
       task.at.priority = { line: l.line, field: 'Priority' };
       const p = parsePriority(value);
       if (p) task.priority = p;
-      else issues.push({ file, line: l.line, cardId: task.id, field: 'Priority', message: `"${value}" is not a priority: ${PRIORITIES.join(', ')} (any case) or 1–4` });
+      else issues.push({ file, line: l.line, cardId: task.id, field: 'Priority', message: notAPriority(value) });
     } else if (key === 'constraints' || key === 'constraint') {
       task.at.constraints = { line: l.line, field: 'Constraints' };
       if (rawValue !== '') task.constraints.push(rawValue);
@@ -391,9 +430,9 @@ export function planFromData(
   }
   const tasks = parsed.data.tasks.map((t, i): PlanTask => {
     const at: PlanTask['at'] = {};
-    for (const key of ['id', 'role', 'title', 'description', 'dependencies', 'priority', 'constraints', 'acceptance_criteria'] as const) {
-      const given = key === 'title' ? t.title !== undefined : true;
-      if (given) at[key] = { line: lineOf?.(['tasks', i, key]) ?? 0, field: `tasks[${i}].${key}` };
+    for (const key of TASK_FIELDS) {
+      if (key === 'title' && t.title === undefined) continue;
+      at[key] = { line: lineOf?.(['tasks', i, key]) ?? 0, field: `tasks[${i}].${key}` };
     }
     // Without a title, a problem with it is a problem with the description it came from.
     at.title ??= at.description!;
@@ -424,7 +463,12 @@ export function parseYamlPlan(text: string, file: string): PlanDocument {
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new BacklogValidationError(
-      doc.errors.map((e) => ({ file, line: counter.linePos(e.pos[0]).line, field: '', message: `not valid YAML: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({
+        file,
+        line: counter.linePos(e.pos[0]).line,
+        field: '',
+        message: `not valid YAML: ${e.message.split('\n')[0]}`,
+      })),
     );
   }
   return planFromData(doc.toJS(), file, 'yaml', (path) => yamlLine(doc, counter, path));
@@ -446,14 +490,18 @@ export function parsePlan(text: string, file: string): PlanDocument {
   const format = planFormatOf(file);
   if (format === 'markdown') return parseMarkdownPlan(text, file);
   if (format === 'yaml') return parseYamlPlan(text, file);
-  throw new BacklogValidationError([{ file, field: '', message: 'unknown plan format: name the file .md (Markdown), .yaml, .yml or .json' }]);
+  const message = 'unknown plan format: name the file .md (Markdown), .yaml, .yml or .json';
+  throw new BacklogValidationError([{ file, field: '', message }]);
 }
 
 /**
  * The card type of a plan role: `squad.roles[role]` (keys compared case-insensitively), else the role
  * upper-cased when the squad has that card type; undefined when neither.
  */
-export function roleCardType(role: string, squad: { roles?: Record<string, string>; card_types: Record<string, unknown> }): string | undefined {
+export function roleCardType(
+  role: string,
+  squad: { roles?: Record<string, string>; card_types: Record<string, unknown> },
+): string | undefined {
   const wanted = role.trim().toLowerCase();
   for (const [name, type] of Object.entries(squad.roles ?? {})) if (name.trim().toLowerCase() === wanted) return type;
   const upper = role.trim().toUpperCase();
@@ -514,7 +562,8 @@ function toPlanIssue(doc: PlanDocument, issue: BacklogIssue): BacklogIssue {
   if (!m || !task) return issue.field === 'cards' ? { ...issue, field: 'tasks', message: 'no tasks' } : issue;
   const key = m[2] !== undefined ? CARD_FIELD_TO_TASK[m[2]] : undefined;
   const at = (key && task.at[key]) || { line: task.line, field: doc.format === 'yaml' ? `tasks[${m[1]}]` : 'task' };
-  const field = doc.format === 'yaml' && m[3] !== undefined && (key === 'dependencies' || key === 'acceptance_criteria') ? `${at.field}[${m[3]}]` : at.field;
+  const indexed = doc.format === 'yaml' && m[3] !== undefined && (key === 'dependencies' || key === 'acceptance_criteria');
+  const field = indexed ? `${at.field}[${m[3]}]` : at.field;
   return { ...issue, cardId: task.id, field, ...(at.line > 0 && { line: at.line }) };
 }
 
