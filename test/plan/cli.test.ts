@@ -73,7 +73,7 @@ describe('squadflow plan (a process of its own)', () => {
     const written = JSON.parse(await readFile(join(tmp.dir, 'export.backlog.json'), 'utf8'));
     expect(written.metadata).toMatchObject({ backlog_id: 'export', project: 'Plan: order export', plan: 'export.md' });
     expect(written.squad).toEqual(planSquad());
-  }, 30_000);
+  }, 60_000);
 
   it('prints the backlog on stdout without --out, and a summary with --out --json', async () => {
     const r = await squadflow('plan', plan, '--squad', squad, '--id', 'export-2');
@@ -85,7 +85,7 @@ describe('squadflow plan (a process of its own)', () => {
     const j = await squadflow('plan', plan, '--squad', squad, '--out', 'b.json', '--json');
     expect(j.code).toBe(0);
     expect(JSON.parse(j.out)).toEqual({ plan, out: 'b.json', backlogId: 'export', cards: ['EXP-001', 'EXP-002', 'EXP-003', 'EXP-004'], done: [] });
-  }, 30_000);
+  }, 60_000);
 
   it('refuses an invalid plan with exit 2, naming plan file and line of each problem, and writes nothing', async () => {
     await tmp.write('bad.md', PLAN.replace('Depends on: EXP-001\n\n## UI', 'Depends on: EXP-010\n\n## UI').replace('## UI Tasks', '## DESIGN Tasks'));
@@ -103,11 +103,11 @@ describe('squadflow plan (a process of its own)', () => {
       ['bad.md', 8, 'EXP-002'],
       ['bad.md', 10, 'EXP-003'],
     ]);
-  }, 30_000);
+  }, 60_000);
 
   it('needs --squad (a usage error, exit 2)', async () => {
     const r = await squadflow('plan', 'export.md');
     expect(r.code).toBe(2);
     expect(r.err).toContain("required option '--squad <file>' not specified");
-  }, 30_000);
+  }, 60_000);
 });
