@@ -525,6 +525,17 @@ export const SquadSchema = z.object({
   budget: BudgetSchema.optional(),
   /** Webhooks for escalations, reviews awaited, cost alerts and finished backlogs (src/domain/notifications.ts). */
   notifications: NotificationsSchema.optional(),
+  /**
+   * `squadflow plan`: plan role → card type (`{ "backend": "BACKEND", "ui": "FRONTEND" }`; roles match
+   * case-insensitively). A role missing here maps to its upper-cased name when that is a card type
+   * (src/domain/plan.ts).
+   */
+  roles: z.record(z.string().min(1), z.string().min(1)).optional(),
+  /**
+   * `squadflow plan --planner`: the agent (a key of `agents`) that turns a free-form plan document into
+   * plan tasks (src/cli/plan.ts).
+   */
+  planner: z.string().min(1).optional(),
 });
 /** The squad config as parsed. */
 export type SquadConfig = z.infer<typeof SquadSchema>;

@@ -26,13 +26,15 @@ export interface BacklogIssue {
   cardId?: string;
   /** Dotted path of the field, e.g. `cards[3].dependencies[0]` or `squad.card_types.SPEC.owner`. */
   field: string;
+  /** 1-based line in `file`, when known (plan documents: `squadflow plan`, src/domain/plan.ts). */
+  line?: number;
   message: string;
 }
 
-/** Formats an issue as one line: `backlog.json: card ARQ-003, field cards[2].priority: …`. */
+/** Formats an issue as one line: `backlog.json: card ARQ-003, field cards[2].priority: …` (`plan.md:12: …` with a line). */
 export function formatIssue(i: BacklogIssue): string {
   const card = i.cardId ? `card ${i.cardId}, ` : '';
-  return `${i.file}: ${card}field ${i.field || '(root)'}: ${i.message}`;
+  return `${i.file}${i.line !== undefined ? `:${i.line}` : ''}: ${card}field ${i.field || '(root)'}: ${i.message}`;
 }
 
 /** Thrown when a backlog has problems; `issues` holds all of them. Not retryable: fix the file. */
@@ -254,6 +256,7 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   }
 
   if (squad) issues.push(...agentKindIssues(squad, backlog, squadFile, squadPrefix));
+  if (squad) issues.push(...planSettingIssues(squad, squadFile, squadPrefix));
 
   if (issues.length > 0) throw new BacklogValidationError(issues);
   return resolvePlan(backlogId, backlog, squad!, opts.artifactBase);
@@ -273,6 +276,23 @@ function branchNameIssues(file: string, backlogId: string, cards: BacklogCard[])
     const problem = branchNameProblem(`${card.id}/attempt-1`);
     if (problem) issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `"${card.id}" cannot be part of a git branch name: it ${problem}` });
   });
+  return issues;
+}
+
+/** `squad.roles` naming card types that do not exist, and a `squad.planner` that is no agent (`squadflow plan`). */
+function planSettingIssues(squad: SquadConfig, squadFile: string, prefix: string): BacklogIssue[] {
+  const issues: BacklogIssue[] = [];
+  for (const [role, type] of Object.entries(squad.roles ?? {})) {
+    if (own(squad.card_types, type)) continue;
+    issues.push({
+      file: squadFile,
+      field: `${prefix}roles.${role}`,
+      message: `unknown card type "${type}" (card_types: ${Object.keys(squad.card_types).join(', ') || 'none'})`,
+    });
+  }
+  if (squad.planner !== undefined && !own(squad.agents, squad.planner)) {
+    issues.push({ file: squadFile, field: `${prefix}planner`, message: `unknown agent "${squad.planner}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})` });
+  }
   return issues;
 }
 
