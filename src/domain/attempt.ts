@@ -170,6 +170,19 @@ export interface OwnerResult {
   agentName?: string;
   /** The tools granted by a permission recovery (`OwnerInput.allowTools`): the first run was denied them. */
   permissionRecovery?: { granted: string[] };
+  /** Events the agent emitted while it ran (`OwnerEvent`), in order; absent when none. */
+  events?: OwnerEvent[];
+}
+
+/**
+ * An event an owner agent emitted in its output stream (seed 003's event-based reviews; for `command`
+ * agents a stdout line `{"squadflow":"milestone","name":"…"}`, see src/activities/agents/command.ts):
+ * `milestone` (a step done), `request_review` (the agent asks for a review), `blocker` (the agent is stuck).
+ * A card type with `peer_review.trigger: "on_milestone"` is reviewed at a milestone or request_review.
+ */
+export interface OwnerEvent {
+  kind: 'milestone' | 'request_review' | 'blocker';
+  name: string;
 }
 
 /** Input of the verification activity. */

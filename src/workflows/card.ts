@@ -261,7 +261,9 @@ class CardRun {
     while (!result.passed) {
       // A permission the owner could not be given escalates at once: a correction would be denied the same.
       const blocker = result.permissionBlocker && patched('permission-blocker-escalates') ? result.permissionBlocker : undefined;
-      if (!result.budgetStop && !blocker) {
+      // A peer-review blocker, or ≥ 2 concerns, goes to a human at once — seed 003's decision tree (issue 12).
+      const peerQuestion = result.peerReview?.action === 'escalate' || result.peerReview?.action === 'clarify' ? result.peerReview.message : undefined;
+      if (!result.budgetStop && !blocker && peerQuestion === undefined) {
         card.setStatus('REJECTED');
         if (card.state.corrections < this.correctionLimit) {
           result = await this.correct(this.humanContext);
@@ -276,7 +278,9 @@ class CardRun {
           : blocker
             ? `permission blocker: the owner was denied ${blocker.deniedTools.join(', ') || 'a tool'}, outside card type ` +
               `${card.plan.card.type}'s permissions.allow_tools — approve to allow it for this card, reject, or clarify`
-            : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
+            : peerQuestion !== undefined
+              ? peerQuestion
+              : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
       );
       if (decision.kind === 'skip') return { kind: 'skipped', decision: decision.decision };
       if (decision.kind !== 'review') continue;
