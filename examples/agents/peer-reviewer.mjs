@@ -12,6 +12,10 @@
 import { readFileSync } from 'node:fs';
 
 const request = JSON.parse(readFileSync(0, 'utf8'));
+if (typeof request.card?.id !== 'string' || !Array.isArray(request.artifacts) || (request.diff !== null && typeof request.diff?.text !== 'string')) {
+  process.stderr.write('bad review input: expected { card: { id }, diff: { text } | null, artifacts: [] } (src/activities/peer-review.ts)\n');
+  process.exit(1);
+}
 
 /** `[{ path, lines }]` of what the change adds: the diff's added lines per file, else each artifact's text. */
 function addedByFile(req) {
