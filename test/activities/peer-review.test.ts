@@ -7,8 +7,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createReviewPeers, type PeerReviewInput } from '../../src/activities/peer-review.js';
-import type { AgentConfig } from '../../src/domain/squad.js';
+import { AgentSchema, type AgentConfig } from '../../src/domain/squad.js';
 import { card, rejectionOf, sandbox, type Sandbox } from './helpers.js';
+import { anthropicToolUse, llmServer } from './agents/helpers.js';
 
 const WS = 'shop/API-001/attempt-1';
 const EXAMPLE_REVIEWER = resolve('examples/agents/peer-reviewer.mjs');
@@ -30,8 +31,8 @@ const example = command([EXAMPLE_REVIEWER]);
 /** A reviewer script that always answers `answer` (JSON-encoded on stdout). */
 const answering = (answer: unknown): AgentConfig => command(['-e', `process.stdout.write(${JSON.stringify(JSON.stringify(answer))})`]);
 
-function review(reviewers: Record<string, AgentConfig>, extra: Partial<PeerReviewInput> = {}) {
-  return createReviewPeers(sb.deps)({
+function review(reviewers: Record<string, AgentConfig>, extra: Partial<PeerReviewInput> = {}, deps = sb.deps) {
+  return createReviewPeers(deps)({
     card: card({ id: 'API-001', type: 'API' }),
     workspace: WS,
     artifacts: ['docs/api.md'],
@@ -107,5 +108,37 @@ describe('reviewPeers', () => {
     const err = await rejectionOf(review({ codex: command(['-e', 'console.error("no diff given"); process.exit(4)']) }));
     expect(err).toMatchObject({ type: 'AgentExitError', nonRetryable: false });
     expect(err.message).toBe('peer reviewer "codex" of card API-001 exited 4: no diff given');
+  });
+});
+
+describe('reviewPeers with an llm reviewer', () => {
+  const KEY = 'fake-anthropic-reviewer-key-737373';
+  let server: Awaited<ReturnType<typeof llmServer>> | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+  const claude = (): AgentConfig => AgentSchema.parse({ kind: 'llm', provider: 'anthropic', model: 'claude-opus-4-7', base_url: server!.url, max_retries: 0 });
+  const deps = () => ({ ...sb.deps, workerEnv: { PATH: process.env.PATH, ANTHROPIC_API_KEY: KEY } });
+
+  it('asks the model through the SDK with the artifacts, and prices its answer with the squad\'s table', async () => {
+    server = await llmServer([{ body: anthropicToolUse('peer_review', { verdict: 'concern', comments: ['docs/api.md: no error codes'] }, { input_tokens: 2000, output_tokens: 100 }, { model: 'claude-opus-4-7' }) }]);
+    const v = await review({ claude: claude(), codex: example }, { pricing: { 'claude-opus-4-7': { input_per_mtok: 5, output_per_mtok: 25 } } }, deps());
+    expect(v.reviews![0]).toEqual({ reviewer: 'claude', verdict: 'concern', comments: ['docs/api.md: no error codes'], cost: { inputTokens: 2000, outputTokens: 100, usd: 0.0125 } });
+    expect(v).toMatchObject({ passed: true, cost: { inputTokens: 2000, outputTokens: 100, usd: 0.0125 } });
+    const req = server.requests[0]!;
+    expect(req.body.tool_choice).toEqual({ type: 'tool', name: 'peer_review' });
+    expect(req.body.messages[0].content).toContain('### docs/api.md');
+    expect(req.body.messages[0].content).toContain('The checkout endpoint.');
+  });
+
+  it('re-asks on an invalid answer, then fails with PeerReviewOutputError carrying what the calls cost', async () => {
+    const bad = { body: anthropicToolUse('peer_review', { verdict: 'looks good', comments: [] }, { input_tokens: 100, output_tokens: 10 }) };
+    server = await llmServer([bad, bad, bad]);
+    const err = await rejectionOf(review({ claude: claude() }, {}, deps()));
+    expect(err).toMatchObject({ type: 'PeerReviewOutputError', nonRetryable: true });
+    expect(err.message).toContain('peer reviewer "claude" of card API-001 gave no valid answer');
+    expect(server.requests).toHaveLength(3);
+    expect(err.details[0].cost).toMatchObject({ inputTokens: 300, outputTokens: 30 });
   });
 });
