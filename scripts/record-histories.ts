@@ -184,6 +184,8 @@ async function recordPermissionBlocker(server: Awaited<ReturnType<typeof startDe
   });
   await mkdir(OUT, { recursive: true });
   await save(client.workflow.getHandle(`${backlogId}/P`), 'card-permission-blocker-approved');
+  // The approved card's next attempt, whose owner is given the granted tools (patch owner-granted-tools).
+  await save(client.workflow.getHandle(`${backlogId}/P-CORR-1`), 'correction-permission-approved');
 }
 
 /**
