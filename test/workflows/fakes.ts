@@ -77,8 +77,11 @@ export interface CardScript {
   session?: AgentSession;
   /** What else every owner run reports (e.g. `agentName` of a pooled owner, `permissionRecovery`). */
   ownerReports?: Pick<OwnerResult, 'agentName' | 'permissionRecovery'>;
-  /** The reviewers' answers per attempt (`reviewPeers`, card types with `peer_review`); missing: all approve. */
-  peer?: Omit<PeerReview, 'cost'>[][];
+  /**
+   * The reviewers' answers per attempt (`reviewPeers`, card types with `peer_review`); missing: all approve;
+   * `'failure'`: a reviewer's answer stays invalid (a non-retryable `PeerReviewOutputError`).
+   */
+  peer?: (Omit<PeerReview, 'cost'>[] | 'failure')[];
   /** Events every owner run emits (`OwnerResult.events`). */
   events?: OwnerEvent[];
 }
@@ -176,7 +179,11 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
     async reviewPeers(input: PeerReviewInput): Promise<Verdict> {
       const { cardId, attempt } = fromWorkspace(input.workspace);
       record('reviewPeers', cardId, attempt, input);
-      const reviews: PeerReview[] = (pick(scripts[cardId]?.peer, attempt) ?? input.reviewers.map((r) => ({ reviewer: r.name, verdict: 'approve' as const, comments: [] }))).map(
+      const scripted = pick(scripts[cardId]?.peer, attempt);
+      if (scripted === 'failure') {
+        throw agentFailure(ActivityErrorType.PeerReviewOutputError, `peer reviewer "${input.reviewers[0]!.name}" of card ${cardId} gave an invalid answer: verdict: invalid option`, { nonRetryable: true });
+      }
+      const reviews: PeerReview[] = (scripted ?? input.reviewers.map((r) => ({ reviewer: r.name, verdict: 'approve' as const, comments: [] }))).map(
         (r) => ({ ...r, cost: { inputTokens: 10, outputTokens: 5, usd: 0.001 } }),
       );
       return { validator: 'peer_review', ...peerReviewOutcome(reviews), reviews, cost: { inputTokens: 10 * reviews.length, outputTokens: 5 * reviews.length, usd: 0.001 * reviews.length }, at: new Date().toISOString() };

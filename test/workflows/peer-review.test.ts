@@ -107,6 +107,21 @@ describe('peer review in the card workflow', () => {
     expect(owner2.feedback!.reasons).toEqual(['peer_review: reviewer "codex" has a concern: which currency?', 'peer_review: reviewer "gemini" has a concern: rounding rule unclear']);
   });
 
+  it('a review that cannot run (an invalid answer) is a failed peer_review verdict: the card is corrected, not escalated', async () => {
+    const { worker, handle, calls } = await startPeerReviewed({ peer: ['failure', [say('codex', 'approve'), say('gemini', 'approve')]] });
+    const outcome: CardOutcome = await worker.runUntil(handle.result());
+    expect(outcome.status).toBe('DONE');
+    expect(outcome.attempt).toBe(2);
+    const first = outcome.state!.attempts[0]!;
+    expect(first.verdicts.find((v) => v.validator === 'peer_review')).toMatchObject({
+      passed: false,
+      reasons: ['validator could not run: peer reviewer "codex" of card C1 gave an invalid answer: verdict: invalid option'],
+    });
+    expect(first.peerReview).toBeUndefined();
+    expect(outcome.state!.auditLog.map((e) => e.action)).not.toContain('escalated');
+    expect((calls.find((c) => c.activity === 'runOwner' && c.attempt === 2)!.input as OwnerInput).feedback!.reasons[0]).toMatch(/^peer_review: validator could not run/);
+  });
+
   it('on_milestone: reviews at the owner\'s milestone events, and at the attempt\'s end when none came (said in the record)', async () => {
     const withEvents = await startPeerReviewed({ events: [{ kind: 'milestone', name: 'schema written' }, { kind: 'request_review', name: 'API ready' }] }, 'on_milestone');
     const a: CardOutcome = await withEvents.worker.runUntil(withEvents.handle.result());
