@@ -295,7 +295,8 @@ class CardRun {
       if (review.decision === 'approve') return { kind: 'approved', human: review };
       if (review.decision === 'reject') return { kind: 'rejected' };
       this.humanContext = review.context;
-      this.correctionLimit = card.state.corrections + 1;
+      // A peer review's question came before the card used its corrections: it keeps those left.
+      this.correctionLimit = peerQuestion !== undefined ? Math.max(this.correctionLimit, card.state.corrections + 1) : card.state.corrections + 1;
       result = await this.correct(this.humanContext);
     }
     return { kind: 'approved' };

@@ -107,6 +107,23 @@ describe('peer review in the card workflow', () => {
     expect(owner2.feedback!.reasons).toEqual(['peer_review: reviewer "codex" has a concern: which currency?', 'peer_review: reviewer "gemini" has a concern: rounding rule unclear']);
   });
 
+  it('after clarifying peer concerns the card keeps its correction rounds: a later QA failure is corrected, not escalated', async () => {
+    const { worker, handle } = await startPeerReviewed({
+      peer: [[say('codex', 'concern', 'which currency?'), say('gemini', 'concern', 'rounding?')], [say('codex', 'approve'), say('gemini', 'approve')]],
+      qa: ['pass', ['check "unit tests" failed: exit 1'], 'pass'],
+    });
+    const outcome: CardOutcome = await worker.runUntil(async () => {
+      await waitForStatus(handle, 'AWAITING_HUMAN');
+      await handle.executeUpdate(humanReviewUpdate, { args: [{ decision: 'clarify', reviewer: 'ana', reason: 'answering', context: 'EUR, half up' }] });
+      return handle.result();
+    });
+    expect(outcome.status).toBe('DONE');
+    expect(outcome.attempt).toBe(3);
+    expect(outcome.state!.auditLog.filter((e) => e.action === 'escalated')).toHaveLength(1);
+    // The human's context stays with every later correction round.
+    expect(outcome.state!.attempts[2]!.feedback).toMatchObject({ humanContext: 'EUR, half up', reasons: ['qa: check "unit tests" failed: exit 1'] });
+  });
+
   it('a review that cannot run (an invalid answer) is a failed peer_review verdict: the card is corrected, not escalated', async () => {
     const { worker, handle, calls } = await startPeerReviewed({ peer: ['failure', [say('codex', 'approve'), say('gemini', 'approve')]] });
     const outcome: CardOutcome = await worker.runUntil(handle.result());
