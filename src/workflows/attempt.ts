@@ -1,7 +1,8 @@
 /**
  * One attempt of a card, shared by the card workflow (first and retried attempts) and correction
  * workflows: budget gate → owner → verification (blocking gate) → budget gate → LLM-judge ‖ QA
- * (‖ peer review, issue 12) — PRODUCT.md "Validation" and the agent-kinds issue ("budgets … checked before each owner/judge run").
+ * (‖ peer review, issue 12) — PRODUCT.md "Validation" and the agent-kinds issue ("budgets … checked
+ * before each owner/judge run").
  * Workflow code: deterministic, no Node APIs.
  */
 import { TimeoutType } from '@temporalio/common';
