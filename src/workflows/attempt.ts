@@ -13,7 +13,8 @@ import { decidePeerReview, type PeerReviewMoment } from '../domain/peer-review.j
 import { attemptWorkspace } from '../domain/ids.js';
 import type { AgentSession, AttemptGit, AttemptRecord, CardPlan, CardStatus, Cost, CorrectionFeedback, DependencyArtifacts, OwnerResult, Verdict } from '../domain/index.js';
 import { ActivityErrorType, type AgentFailureDetails } from '../domain/activity-errors.js';
-import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
+import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
+import { VERIFY_ACTIVITY_SUMMARY, judgeActivitySummary, ownerActivitySummary, peerReviewActivitySummary, qaActivitySummary } from '../domain/ui-metadata.js';
 
 /** What `runAttempt` needs. */
 export interface AttemptInput {
@@ -166,7 +167,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   for (let workerLosses = 0; ; workerLosses++) {
     try {
       await beforeRun();
-      owner = await acts.runOwner({
+      owner = await summarized(acts.runOwner, ownerActivitySummary(plan.agentName, attempt))({
         backlogId: plan.backlogId,
         card: plan.card,
         attempt,
@@ -212,7 +213,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const { typeConfig, card } = plan;
   const { artifacts } = owner;
   const at = workspaceRoot ? { workspace, workspaceRoot } : { workspace };
-  const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }));
+  const verification = await failedAsVerdict('verification', summarized(acts.verifyArtifacts, VERIFY_ACTIVITY_SUMMARY)({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }));
   if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
 
   const judgeGate = await gate(owner.cost.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
@@ -225,13 +226,22 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const [judge, qa, peer] = await Promise.all([
     failedAsVerdict(
       'llm_judge',
-      acts.judgeArtifacts({ card, ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.judge, pricing: plan.pricing, ownerModel }),
+      summarized(acts.judgeArtifacts, judgeActivitySummary(typeConfig.judge))({ card, ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.judge, pricing: plan.pricing, ownerModel }),
     ),
-    failedAsVerdict('qa', acts.runQa({ ...at, checks: typeConfig.qa.checks })),
+    failedAsVerdict('qa', summarized(acts.runQa, qaActivitySummary(typeConfig.qa.checks))({ ...at, checks: typeConfig.qa.checks })),
     reviewers
       ? failedAsVerdict(
           'peer_review',
-          acts.reviewPeers({ card, ...at, ...(git ? { git } : {}), artifacts, reviewers, moment, ...(milestones.length ? { milestones } : {}), pricing: plan.pricing }),
+          summarized(acts.reviewPeers, peerReviewActivitySummary(reviewers.map((r) => r.name)))({
+            card,
+            ...at,
+            ...(git ? { git } : {}),
+            artifacts,
+            reviewers,
+            moment,
+            ...(milestones.length ? { milestones } : {}),
+            pricing: plan.pricing,
+          }),
         )
       : undefined,
   ]);

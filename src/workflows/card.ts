@@ -19,7 +19,8 @@ import { previousRuns } from '../domain/budget.js';
 import { attemptWorkspace, correctionWorkflowId } from '../domain/ids.js';
 import { MAX_CORRECTIONS } from '../domain/lifecycle.js';
 import type { AttemptRecord, AuditEntry, CardOutcome, CardPlan, CardRelay, CardState, CorrectionFeedback, HumanReview, NotificationEvent, OpsDecision } from '../domain/index.js';
-import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
+import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
+import { correctionSummary, debugActivitySummary, mergeActivitySummary } from '../domain/ui-metadata.js';
 import { removeAttemptWorktree, runAttempt, type AttemptInput } from './attempt.js';
 import { CardLifecycle } from './card-lifecycle.js';
 import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
@@ -64,7 +65,7 @@ export interface CardWorkflowInput {
   attributesSetAtStart?: boolean;
 }
 
-/** Why and how a FAILED card's workflow is run again (see `BacklogBook.restart`). */
+/** Why and how a FAILED card's workflow is run again (see `CardChildren.restart`). */
 export interface CardRestart {
   kind: 'retry' | 'skip';
   decision: OpsDecision;
@@ -124,7 +125,7 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
 
 // ---- Message handlers: validate, then delegate ------------------------------------------------------
 
-/** Registers the card's query, signals and updates; each validates its input and delegates to the book or the run. */
+/** Registers the card's query, signals and updates; each validates its input and delegates to the card lifecycle or the run. */
 function registerCardHandlers(card: CardLifecycle, run: CardRun): void {
   setHandler(cardStateQuery, () => card.state);
   setHandler(dependencyResolvedSignal, (dep) => card.dependencies.resolve(dep));
@@ -327,7 +328,7 @@ class CardRun {
     const { plan } = card;
     const approved = latestWithBranch(card.state.attempts);
     if (!plan.repository || !approved?.git) return undefined;
-    const merged = await repositoryActivities(this.queues).mergeAttempt({
+    const merged = await summarized(repositoryActivities(this.queues).mergeAttempt, mergeActivitySummary(plan.card.id, approved.attempt, plan.repository.integrationBranch))({
       backlogId: plan.backlogId,
       cardId: plan.card.id,
       title: plan.card.title,
@@ -456,7 +457,7 @@ class CardRun {
     // From the 2nd attempt on, when the same reasons repeat, the debugging agent runs first — PRODUCT.md.
     if (repeatedReasons(history).length > 0) {
       await card.whileUnpaused();
-      const report = await squadActivities(this.queues).debugFailures({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
+      const report = await summarized(squadActivities(this.queues).debugFailures, debugActivitySummary(plan.card.id, attempt))({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
       card.state.debugReports.push(report);
       if (report.cost) {
         card.addCost(report.cost);
@@ -487,6 +488,7 @@ class CardRun {
         },
       ],
       typedSearchAttributes: card.correctionAttributes(round),
+      staticSummary: correctionSummary(plan.card, round),
     });
     const result = await this.child.result();
     this.child = undefined;
