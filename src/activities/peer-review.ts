@@ -219,6 +219,7 @@ async function reviewByLlm(deps: ActivityDeps, hooks: ActivityHooks, name: strin
       },
       {
         endpoint,
+        // An answer holds at most 200 words: 4096 tokens leave room for any model's preamble.
         maxTokens: Math.min(agent.max_tokens ?? 4096, 4096),
         system: SYSTEM,
         prompt: reviewPrompt(m),
