@@ -81,6 +81,11 @@ export function judgeActivitySummary(judge: JudgeConfig): string {
   return `judge llm ${oneLine(judge.model)}${panel}`;
 }
 
+/** The peer-review activity's summary: `peer review by codex, gemini` (issue 12). */
+export function peerReviewActivitySummary(reviewers: readonly string[]): string {
+  return `peer review by ${oneLine(reviewers.join(', '))}`;
+}
+
 /** The debugging agent's summary: `debug BE-002 before attempt 3`. */
 export function debugActivitySummary(cardId: string, attempt: number): string {
   return `debug ${cardId} before attempt ${attempt}`;

@@ -113,14 +113,14 @@ export function repositoryActivities(queues: ActivityQueues) {
 /** Proxies of every activity, each routed to its kind's task queue. */
 export function squadActivities(queues: ActivityQueues) {
   const { runOwner } = proxyActivities<Activities>({ ...OWNER_OPTIONS, taskQueue: queues.owners });
-  const { verifyArtifacts, judgeArtifacts, runQa } = proxyActivities<Activities>({
+  const { verifyArtifacts, judgeArtifacts, runQa, reviewPeers } = proxyActivities<Activities>({
     ...VALIDATION_OPTIONS,
     taskQueue: queues.validation,
   });
   const { debugFailures } = proxyActivities<Activities>({ ...DEBUGGING_OPTIONS, taskQueue: queues.debugging });
   const { notify } = proxyActivities<Activities>({ ...NOTIFY_OPTIONS, taskQueue: queues.validation });
   const { readBacklogBudget, readCardState } = proxyActivities<Activities>({ ...READ_OPTIONS, taskQueue: queues.validation });
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify, readBacklogBudget, readCardState };
+  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, reviewPeers, debugFailures, notify, readBacklogBudget, readCardState };
 }
 
 /**

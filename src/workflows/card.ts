@@ -262,7 +262,9 @@ class CardRun {
     while (!result.passed) {
       // A permission the owner could not be given escalates at once: a correction would be denied the same.
       const blocker = result.permissionBlocker && patched('permission-blocker-escalates') ? result.permissionBlocker : undefined;
-      if (!result.budgetStop && !blocker) {
+      // A peer-review blocker, or ≥ 2 concerns, goes to a human at once — seed 003's decision tree (issue 12).
+      const peerQuestion = result.peerReview?.action === 'escalate' || result.peerReview?.action === 'clarify' ? result.peerReview.message : undefined;
+      if (!result.budgetStop && !blocker && peerQuestion === undefined) {
         card.setStatus('REJECTED');
         if (card.state.corrections < this.correctionLimit) {
           result = await this.correct(this.humanContext);
@@ -277,7 +279,9 @@ class CardRun {
           : blocker
             ? `permission blocker: the owner was denied ${blocker.deniedTools.join(', ') || 'a tool'}, outside card type ` +
               `${card.plan.card.type}'s permissions.allow_tools — approve to allow it for this card, reject, or clarify`
-            : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
+            : peerQuestion !== undefined
+              ? peerQuestion
+              : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
       );
       if (decision.kind === 'skip') return { kind: 'skipped', decision: decision.decision };
       if (decision.kind !== 'review') continue;
@@ -292,7 +296,8 @@ class CardRun {
       if (review.decision === 'approve') return { kind: 'approved', human: review };
       if (review.decision === 'reject') return { kind: 'rejected' };
       this.humanContext = review.context;
-      this.correctionLimit = card.state.corrections + 1;
+      // A peer review's question came before the card used its corrections: it keeps those left.
+      this.correctionLimit = peerQuestion !== undefined ? Math.max(this.correctionLimit, card.state.corrections + 1) : card.state.corrections + 1;
       result = await this.correct(this.humanContext);
     }
     return { kind: 'approved' };

@@ -5,6 +5,7 @@ import {
   cardCurrentDetails,
   cardSummary,
   judgeActivitySummary,
+  peerReviewActivitySummary,
   qaActivitySummary,
   shardSummary,
 } from '../../src/domain/ui-metadata.js';
@@ -32,6 +33,7 @@ describe('Temporal UI metadata texts', () => {
     const llm = { kind: 'llm', provider: 'anthropic', model: 'claude-sonnet-4-5', panel: { models: [{ model: 'gpt-5' }] } } as JudgeConfig;
     expect(judgeActivitySummary(llm)).toBe('judge llm claude-sonnet-4-5 + panel of 1');
     expect(qaActivitySummary([{ name: 'unit tests' }, { name: 'lint' }])).toBe('QA: unit tests, lint');
+    expect(peerReviewActivitySummary(['codex', 'gemini'])).toBe('peer review by codex, gemini');
   });
 
   it('says what a paused or blocked card waits for', () => {
