@@ -30,6 +30,7 @@ import { registerOpsCommands } from './cli/ops.js';
 import { CliError, EXIT, errorJson, silenceUsageErrors, usageMessage, wantsJson } from './cli/errors.js';
 import { exportBacklog } from './cli/export.js';
 import { registerInitCommand } from './cli/init.js';
+import { registerPlanCommand } from './cli/plan.js';
 import { readCardHistory, renderHistory } from './cli/history.js';
 import { listCards, parseStatus, renderList } from './cli/list.js';
 import { loadBacklog } from './cli/load.js';
@@ -399,6 +400,7 @@ export function buildProgram(): Command {
     });
 
   registerInitCommand(program);
+  registerPlanCommand(program);
   registerOpsCommands(program, withClient, (json, value, text) => (json ? printJson(value) : console.log(text)));
 
   return program;

@@ -19,3 +19,4 @@ export * from './metrics.js';
 export * from './pages.js';
 export * from './repository.js';
 export * from './deliberation.js';
+export * from './peer-review.js';

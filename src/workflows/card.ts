@@ -19,7 +19,8 @@ import { previousRuns } from '../domain/budget.js';
 import { attemptWorkspace, correctionWorkflowId } from '../domain/ids.js';
 import { MAX_CORRECTIONS } from '../domain/lifecycle.js';
 import type { AttemptRecord, AuditEntry, CardOutcome, CardPlan, CardRelay, CardState, CorrectionFeedback, HumanReview, NotificationEvent, OpsDecision } from '../domain/index.js';
-import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
+import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
+import { correctionSummary, debugActivitySummary, mergeActivitySummary } from '../domain/ui-metadata.js';
 import { removeAttemptWorktree, runAttempt, type AttemptInput } from './attempt.js';
 import { CardLifecycle } from './card-lifecycle.js';
 import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
@@ -64,7 +65,7 @@ export interface CardWorkflowInput {
   attributesSetAtStart?: boolean;
 }
 
-/** Why and how a FAILED card's workflow is run again (see `BacklogBook.restart`). */
+/** Why and how a FAILED card's workflow is run again (see `CardChildren.restart`). */
 export interface CardRestart {
   kind: 'retry' | 'skip';
   decision: OpsDecision;
@@ -124,7 +125,7 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
 
 // ---- Message handlers: validate, then delegate ------------------------------------------------------
 
-/** Registers the card's query, signals and updates; each validates its input and delegates to the book or the run. */
+/** Registers the card's query, signals and updates; each validates its input and delegates to the card lifecycle or the run. */
 function registerCardHandlers(card: CardLifecycle, run: CardRun): void {
   setHandler(cardStateQuery, () => card.state);
   setHandler(dependencyResolvedSignal, (dep) => card.dependencies.resolve(dep));
@@ -261,7 +262,9 @@ class CardRun {
     while (!result.passed) {
       // A permission the owner could not be given escalates at once: a correction would be denied the same.
       const blocker = result.permissionBlocker && patched('permission-blocker-escalates') ? result.permissionBlocker : undefined;
-      if (!result.budgetStop && !blocker) {
+      // A peer-review blocker, or ≥ 2 concerns, goes to a human at once — seed 003's decision tree (issue 12).
+      const peerQuestion = result.peerReview?.action === 'escalate' || result.peerReview?.action === 'clarify' ? result.peerReview.message : undefined;
+      if (!result.budgetStop && !blocker && peerQuestion === undefined) {
         card.setStatus('REJECTED');
         if (card.state.corrections < this.correctionLimit) {
           result = await this.correct(this.humanContext);
@@ -276,7 +279,9 @@ class CardRun {
           : blocker
             ? `permission blocker: the owner was denied ${blocker.deniedTools.join(', ') || 'a tool'}, outside card type ` +
               `${card.plan.card.type}'s permissions.allow_tools — approve to allow it for this card, reject, or clarify`
-            : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
+            : peerQuestion !== undefined
+              ? peerQuestion
+              : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
       );
       if (decision.kind === 'skip') return { kind: 'skipped', decision: decision.decision };
       if (decision.kind !== 'review') continue;
@@ -291,7 +296,8 @@ class CardRun {
       if (review.decision === 'approve') return { kind: 'approved', human: review };
       if (review.decision === 'reject') return { kind: 'rejected' };
       this.humanContext = review.context;
-      this.correctionLimit = card.state.corrections + 1;
+      // A peer review's question came before the card used its corrections: it keeps those left.
+      this.correctionLimit = peerQuestion !== undefined ? Math.max(this.correctionLimit, card.state.corrections + 1) : card.state.corrections + 1;
       result = await this.correct(this.humanContext);
     }
     return { kind: 'approved' };
@@ -322,7 +328,7 @@ class CardRun {
     const { plan } = card;
     const approved = latestWithBranch(card.state.attempts);
     if (!plan.repository || !approved?.git) return undefined;
-    const merged = await repositoryActivities(this.queues).mergeAttempt({
+    const merged = await summarized(repositoryActivities(this.queues).mergeAttempt, mergeActivitySummary(plan.card.id, approved.attempt, plan.repository.integrationBranch))({
       backlogId: plan.backlogId,
       cardId: plan.card.id,
       title: plan.card.title,
@@ -451,7 +457,7 @@ class CardRun {
     // From the 2nd attempt on, when the same reasons repeat, the debugging agent runs first — PRODUCT.md.
     if (repeatedReasons(history).length > 0) {
       await card.whileUnpaused();
-      const report = await squadActivities(this.queues).debugFailures({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
+      const report = await summarized(squadActivities(this.queues).debugFailures, debugActivitySummary(plan.card.id, attempt))({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
       card.state.debugReports.push(report);
       if (report.cost) {
         card.addCost(report.cost);
@@ -482,6 +488,7 @@ class CardRun {
         },
       ],
       typedSearchAttributes: card.correctionAttributes(round),
+      staticSummary: correctionSummary(plan.card, round),
     });
     const result = await this.child.result();
     this.child = undefined;

@@ -26,7 +26,7 @@ function ownerInput(script: string): OwnerInput {
 }
 
 describe('createActivities', () => {
-  it('creates exactly the fourteen activities the workflows proxy (four of them for a repository, two for councils)', () => {
+  it('creates exactly the fifteen activities the workflows proxy (four of them for a repository, two for councils)', () => {
     const acts = createActivities({ workspacesRoot: sb.root, baseDir: sb.base });
     expect(Object.keys(acts).sort()).toEqual([
       'askArchitect',
@@ -40,6 +40,7 @@ describe('createActivities', () => {
       'readBacklogBudget',
       'readCardState',
       'removeWorktree',
+      'reviewPeers',
       'runOwner',
       'runQa',
       'verifyArtifacts',

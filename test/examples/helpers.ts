@@ -48,6 +48,7 @@ export interface FileSquad {
       qa?: { checks: { name: string; command: string; args: string[] }[] };
       /** A council (issue 12): its agents. */
       deliberation?: { agents: string[] };
+      peer_review?: { reviewers: string[]; trigger?: 'always' | 'on_milestone' };
     }
   >;
 }
