@@ -160,6 +160,33 @@ export interface DeliberationResult {
   budgetStop?: string;
 }
 
+/** The council workflow's static summary in the Temporal UI: `council of a, b, c for ARQ-001, attempt 1`. */
+export function councilSummary(cardId: string, agents: readonly string[], attempt: number): string {
+  return `council of ${agents.join(', ')} for ${cardId}, attempt ${attempt}`;
+}
+
+/**
+ * A council activity's summary in the Temporal UI: `proposal by alpha`, `critique by alpha of beta, round 1`,
+ * `revision by alpha, round 1`, `QA of alpha's proposal`, `score of alpha's proposal`, `architect judge chooses`.
+ */
+export function councilStepSummary(step: CouncilStepKind, agent: string, round?: number, of?: string): string {
+  const r = round !== undefined ? `, round ${round}` : '';
+  switch (step) {
+    case 'proposal':
+      return `proposal by ${agent}`;
+    case 'critique':
+      return `critique by ${agent}${of ? ` of ${of}` : ''}${r}`;
+    case 'revision':
+      return `revision by ${agent}${r}`;
+    case 'checks':
+      return `QA of ${agent}'s proposal`;
+    case 'score':
+      return `score of ${agent}'s proposal`;
+    case 'architect':
+      return `architect ${agent} chooses`;
+  }
+}
+
 /** Workflow ID of the council of attempt `attempt`: `<backlogId>/<cardId>-DELIB-<attempt>` (issue 12). */
 export function deliberationWorkflowId(backlogId: string, cardId: string, attempt: number): string {
   return `${cardWorkflowId(backlogId, cardId)}-DELIB-${attempt}`;

@@ -11,7 +11,7 @@ import { estimateRunUsd, runBudgetCheck } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
 import { decidePeerReview, type PeerReviewMoment } from '../domain/peer-review.js';
 import { attemptWorkspace } from '../domain/ids.js';
-import { deliberationWorkflowId, type CouncilRecord, type DeliberationInput, type DeliberationResult } from '../domain/deliberation.js';
+import { councilSummary, deliberationWorkflowId, type CouncilRecord, type DeliberationInput, type DeliberationResult } from '../domain/deliberation.js';
 import type { AgentSession, AttemptGit, AttemptRecord, CardPlan, CardStatus, Cost, CorrectionFeedback, DependencyArtifacts, OwnerResult, Verdict } from '../domain/index.js';
 import { ActivityErrorType, type AgentFailureDetails } from '../domain/activity-errors.js';
 import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
@@ -289,7 +289,11 @@ async function deliberate(input: AttemptInput): Promise<DeliberationResult> {
   };
   const workflowId = deliberationWorkflowId(plan.backlogId, plan.card.id, attempt);
   try {
-    return await executeChild<(i: DeliberationInput) => Promise<DeliberationResult>>('deliberationWorkflow', { workflowId, args: [args] });
+    return await executeChild<(i: DeliberationInput) => Promise<DeliberationResult>>('deliberationWorkflow', {
+      workflowId,
+      args: [args],
+      staticSummary: councilSummary(plan.card.id, args.plan.deliberation.members.map((m) => m.name), attempt),
+    });
   } catch (err) {
     // A cancelled card cancels its council: that is the card's cancellation, not an owner failure.
     if (!(err instanceof ChildWorkflowFailure) || isCancellation(err)) throw err;

@@ -19,6 +19,7 @@ import { addCosts, type Cost } from '../domain/cost.js';
 import {
   TOP_SCORE,
   candidatesOf,
+  councilStepSummary,
   councilCost,
   councilScratchWorkspace,
   critiquePairs,
@@ -36,7 +37,7 @@ import {
   type Proposal,
 } from '../domain/deliberation.js';
 import type { OwnerInput, OwnerResult, Verdict } from '../domain/attempt.js';
-import { councilActivities, repositoryActivities, squadActivities } from './activities.js';
+import { councilActivities, repositoryActivities, squadActivities, summarized } from './activities.js';
 import { MAX_WORKER_LOSSES, backlogSpentUsd, failureCost, failureMessage, lostItsWorker } from './attempt.js';
 
 const ZERO: Cost = { inputTokens: 0, outputTokens: 0, usd: 0 };
@@ -93,7 +94,9 @@ class Council {
   async propose(): Promise<void> {
     await Promise.all(
       this.input.plan.deliberation.members.map(async (m) => {
-        const result = await this.agentRun('proposal', m.name, undefined, (budgetUsd) => this.acts.runOwner(this.ownerInput(m, 0, budgetUsd)));
+        const result = await this.agentRun('proposal', m.name, undefined, (budgetUsd) =>
+          summarized(this.acts.runOwner, councilStepSummary('proposal', m.name))(this.ownerInput(m, 0, budgetUsd)),
+        );
         if (result.ok) this.update(m.name, (p) => this.withVersion(p, result.value));
         else this.update(m.name, (p) => ({ ...p, failed: result.error }));
       }),
@@ -108,7 +111,7 @@ class Council {
       pairs.map(async ({ critic, target }) => {
         const t = this.proposal(target);
         const result = await this.agentRun('critique', critic, round, (budgetUsd) =>
-          this.council.critiqueProposal({
+          summarized(this.council.critiqueProposal, councilStepSummary('critique', critic, round, target))({
             backlogId: plan.backlogId,
             card: plan.card,
             attempt,
@@ -129,7 +132,9 @@ class Council {
         .filter((p) => p.critiques.some((c) => c.round === round))
         .map(async (p) => {
           const m = this.member(p.agent);
-          const result = await this.agentRun('revision', p.agent, round, (budgetUsd) => this.acts.runOwner(this.ownerInput(m, round, budgetUsd, p)));
+          const result = await this.agentRun('revision', p.agent, round, (budgetUsd) =>
+            summarized(this.acts.runOwner, councilStepSummary('revision', p.agent, round))(this.ownerInput(m, round, budgetUsd, p)),
+          );
           if (!result.ok) return;
           this.oldWorkspaces.push(p.workspace);
           this.update(p.agent, (q) => ({
@@ -147,12 +152,12 @@ class Council {
     await Promise.all(
       this.live().map(async (p) => {
         const at = { workspace: p.workspace, ...(p.workspaceRoot ? { workspaceRoot: p.workspaceRoot } : {}) };
-        const qa = await asVerdict('qa', this.acts.runQa({ ...at, checks }));
+        const qa = await asVerdict('qa', summarized(this.acts.runQa, councilStepSummary('checks', p.agent))({ ...at, checks }));
         this.record({ step: 'checks', agent: p.agent, cost: qa.cost ?? ZERO, ok: qa.passed, ...(qa.passed ? {} : { error: qa.reasons.join('; ') }), at: now() });
         const scored = await this.agentRun('score', p.agent, undefined, async () =>
           asVerdict(
             'llm_judge',
-            this.acts.judgeArtifacts({
+            summarized(this.acts.judgeArtifacts, councilStepSummary('score', p.agent))({
               card: plan.card,
               ...at,
               ...(p.git ? { git: p.git } : {}),
@@ -185,7 +190,7 @@ class Council {
       return;
     }
     const result = await this.agentRun('architect', architect.name, undefined, (budgetUsd) =>
-      this.council.askArchitect({
+      summarized(this.council.askArchitect, councilStepSummary('architect', architect.name))({
         backlogId: plan.backlogId,
         card: plan.card,
         attempt,

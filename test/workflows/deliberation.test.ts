@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import type { BacklogState } from '../../src/workflows/backlog.js';
 import { createActivities } from '../../src/activities/index.js';
@@ -254,6 +255,24 @@ describe('a council', () => {
     expect(text).toContain('alpha: the endpoints.');
     expect(text).toContain('## Rollback plan');
     for (const name of ['alpha', 'beta']) expect(await count(name, 'revise', 'done')).toBe(1);
+    // The Temporal UI names the council and each of its steps.
+    const council = client.workflow.getHandle(`${backlogId}/W-DELIB-1`);
+    expect(await (await council.describe()).staticSummary()).toBe('council of alpha, beta for W, attempt 1');
+    const summaries = (await council.fetchHistory()).events!.flatMap((e) =>
+      e.activityTaskScheduledEventAttributes && e.userMetadata?.summary ? [defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary)] : [],
+    );
+    expect(summaries.sort()).toEqual([
+      "QA of alpha's proposal",
+      "QA of beta's proposal",
+      'critique by alpha of beta, round 1',
+      'critique by beta of alpha, round 1',
+      'proposal by alpha',
+      'proposal by beta',
+      'revision by alpha, round 1',
+      'revision by beta, round 1',
+      "score of alpha's proposal",
+      "score of beta's proposal",
+    ]);
   });
 
   it('gates every run on the budget: critiques that would pass the card budget do not start, and the card escalates', async () => {
