@@ -13,7 +13,7 @@
  * budget gate first. An agent whose proposal fails (after its retries) leaves the council; a failed critique
  * or revision leaves the proposal as it was. Workflow code: deterministic, no Node APIs.
  */
-import { ActivityFailure, log, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, isCancellation, log, workflowInfo } from '@temporalio/workflow';
 import { estimateRunUsd, runBudgetCheck, type BudgetCheck } from '../domain/budget.js';
 import { addCosts, type Cost } from '../domain/cost.js';
 import {
@@ -356,7 +356,8 @@ class Council {
         this.record({ ...base, cost: value.cost ?? ZERO, ok: true, at: now() });
         return { ok: true, value };
       } catch (err) {
-        if (!(err instanceof ActivityFailure)) throw err;
+        // A cancelled council (its card was cancelled) stops here rather than recording a failed run.
+        if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
         if (lostItsWorker(err) && workerLosses < MAX_WORKER_LOSSES) {
           log.warn('Council run lost its worker; running it again', { cardId: this.input.plan.card.id, step, agent });
           continue;
@@ -394,7 +395,7 @@ async function asVerdict(validator: Verdict['validator'], run: Promise<Verdict>)
   try {
     return await run;
   } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
+    if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
     const cost = failureCost(err);
     return { validator, passed: false, reasons: [`could not run: ${failureMessage(err)}`], at: now(), ...(cost ? { cost } : {}) };
   }

@@ -3,12 +3,14 @@
  * `command` agents (each writing its own proposal into its own worktree), real git, the real rubric scorer
  * and QA checks. Side effects are counted in files the agents append to, so "ran once" is what happened.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import type { BacklogState } from '../../src/workflows/backlog.js';
 import { createActivities } from '../../src/activities/index.js';
+import { ownerRecordPath } from '../../src/activities/owner.js';
+import { proposalWorkspace } from '../../src/domain/index.js';
 import { renderCouncil } from '../../src/cli/history.js';
 import { extraWorktrees, git, repoPlan, sandbox, startBacklog, type Box } from '../helpers/repository.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
@@ -210,12 +212,12 @@ describe('a council', () => {
     const first = await councilWorker(box);
     const handle = await startBacklog(first.taskQueue, plan);
     const { client } = await testEnv();
-    // The first worker runs until alpha and beta proposed and gamma is held in its proposal, then stops.
+    // The first worker runs until alpha's and beta's proposal runs have ended (their owner records are
+    // written, the last thing a run does) and gamma is held in its proposal, then stops.
+    const recorded = (agent: string) => stat(ownerRecordPath(join(box.dir, 'state', 'worktrees'), proposalWorkspace(backlogId, 'R', 1, agent))).then(() => true, () => false);
     await first.worker.runUntil(
       until('alpha and beta to propose while gamma is held', async () =>
-        (await count('alpha', 'propose', 'done')) === 1 && (await count('beta', 'propose', 'done')) === 1 && (await count('gamma', 'propose', 'started')) === 1
-          ? true
-          : undefined,
+        (await recorded('alpha')) && (await recorded('beta')) && (await count('gamma', 'propose', 'started')) === 1 ? true : undefined,
       ),
     );
     // A new worker on the same task queue takes over with nothing but Temporal's history.
