@@ -85,6 +85,13 @@ export function instantActivities(clock: ActivityClock) {
     async pushIntegrationBranch(): Promise<never> {
       throw new Error('instant activities: benchmarked backlogs have no repository');
     },
+    // Benchmarked backlogs have no council (issue 12).
+    async critiqueProposal(): Promise<never> {
+      throw new Error('instant activities: benchmarked backlogs have no council');
+    },
+    async askArchitect(): Promise<never> {
+      throw new Error('instant activities: benchmarked backlogs have no council');
+    },
   } satisfies Activities;
   return activities;
 }

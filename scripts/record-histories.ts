@@ -9,7 +9,7 @@
  * Re-record (`npm run record-histories`) only when a workflow change is meant to be incompatible and is
  * shipped with `patched()` or a new workflow type; otherwise a failing replay test is the point. A change
  * behind `patched()` keeps the recordings of the old path and adds its own: `-- --only repository|permission`
- * records just those; `-- --tag <name>` writes
+ * records just those (`council`: a deliberating card and its council); `-- --tag <name>` writes
  * `<fixture>.<name>.json` beside them (e.g. `--tag cards-relay`: cards that tell their dependents).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -24,7 +24,9 @@ import { pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../src/workflows/card.js';
 import { fakeActivities, fakeRepositoryActivities, startBacklogWorkflow, testPlan } from '../test/workflows/fakes.js';
 import { startBacklog } from '../src/cli/backlogs.js';
-import { correctionWorkflowId, integrationBranchName, shardWorkflowId, withRepository } from '../src/domain/index.js';
+import { correctionWorkflowId, integrationBranchName, shardWorkflowId, withRepository, type OwnerInput } from '../src/domain/index.js';
+import type { ArchitectInput, ArchitectResult, CritiqueInput, CritiqueResult } from '../src/activities/deliberation.js';
+import { ApplicationFailure } from '@temporalio/common';
 
 const OUT = resolve(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 
@@ -50,12 +52,14 @@ async function main(): Promise<void> {
       if (only === 'repository') await recordRepository(server);
       else if (only === 'permission') await recordPermissionBlocker(server);
       else if (only === 'peer-review') await recordPeerReview(server);
-      else throw new Error('usage: record-histories [--only repository|permission|peer-review] [--tag <name>]');
+      else if (only === 'council') await recordCouncil(server);
+      else throw new Error('usage: record-histories [--only repository|permission|peer-review|council] [--tag <name>]');
       return;
     }
     await recordRepository(server);
     await recordPermissionBlocker(server);
     await recordPeerReview(server);
+    await recordCouncil(server);
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = 'record-histories';
     const { activities } = fakeActivities({
@@ -225,6 +229,59 @@ async function recordPeerReview(server: Awaited<ReturnType<typeof startDevServer
   await mkdir(OUT, { recursive: true });
   await save(client.workflow.getHandle(`${backlogId}/R`), 'card-peer-review-clarified');
   await save(client.workflow.getHandle(correctionWorkflowId(backlogId, 'R', 1)), 'correction-peer-review');
+}
+
+/**
+ * A card that deliberates (issue 12) in a repository, with scripted agents: alpha, beta and gamma propose
+ * (gamma fails), alpha and beta critique each other and revise, both are scored, the architect picks beta;
+ * beta's proposal passes validation and is merged.
+ */
+async function recordCouncil(server: Awaited<ReturnType<typeof startDevServer>>): Promise<void> {
+  const client = new Client({ connection: server.connection, namespace: server.namespace });
+  const taskQueue = 'record-histories-council';
+  const { activities } = fakeActivities({});
+  const repo = fakeRepositoryActivities();
+  const cost = { inputTokens: 10, outputTokens: 5, usd: 0.001 };
+  const worker = await Worker.create({
+    connection: server.nativeConnection,
+    namespace: server.namespace,
+    taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: {
+      ...activities,
+      ...repo.activities,
+      async runOwner(input: OwnerInput) {
+        if (input.council?.agent === 'gamma') throw ApplicationFailure.nonRetryable('agent "gamma" exited 3: boom', 'AgentExitError');
+        return activities.runOwner(input);
+      },
+      async critiqueProposal(input: CritiqueInput): Promise<CritiqueResult> {
+        return { text: `${input.critic.name}: ${input.target.agent} lacks a rollback plan`, cost };
+      },
+      async askArchitect(input: ArchitectInput): Promise<ArchitectResult> {
+        return { winner: input.candidates[input.candidates.length - 1]!.agent, rationale: 'recorded', cost };
+      },
+    },
+  });
+  const backlogId = 'replay-council';
+  const agent = { kind: 'command', command: 'node', args: ['./agent.mjs'] };
+  const rubric = { kind: 'rubric', criteria: [{ name: 'has intro', check: { type: 'section', heading: 'Intro' } }] };
+  const target = { path: '/srv/repo', baseBranch: 'main', integrationBranch: integrationBranchName(backlogId) };
+  const plan = withRepository(
+    testPlan(backlogId, [{ id: 'C' }], 1, {
+      agents: { writer: agent, alpha: agent, beta: agent, gamma: agent },
+      card_types: {
+        DOC: { owner: 'writer', judge: rubric, deliberation: { agents: ['alpha', 'beta', 'gamma'], scorer: rubric, architect: 'writer', default: true } },
+      },
+    }),
+    target,
+  );
+  await worker.runUntil(async () => {
+    const handle = await startBacklogWorkflow(client, taskQueue, plan, 'replay-council.json');
+    await handle.result();
+  });
+  await mkdir(OUT, { recursive: true });
+  await save(client.workflow.getHandle(`${backlogId}/C`), 'card-council');
+  await save(client.workflow.getHandle(`${backlogId}/C-DELIB-1`), 'deliberation');
 }
 
 /** Waits until the card workflow `workflowId` is in `status`; returns its handle. */

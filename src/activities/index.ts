@@ -14,6 +14,7 @@ import { createRunQa } from './qa.js';
 import { createVerifyArtifacts } from './verification.js';
 import { createNotify, type NotifyDeps } from './notify.js';
 import { createRepositoryActivities } from './repository/index.js';
+import { createDeliberationActivities } from './deliberation.js';
 
 export type { ActivityDeps, ActivityHooks } from './context.js';
 export { DEFAULT_REPOS_DIR, DEFAULT_WORKSPACES_DIR, DEFAULT_WORKTREES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
@@ -48,6 +49,9 @@ export interface CreateActivitiesDeps extends ActivityDeps {
  *   backlogId }): PushResult` — the integration branch pushed to `repository.push`.
  *   `runOwner` makes the attempt worktree itself (owner.ts); validators resolve `workspaceRoot: 'worktrees'`
  *   against `worktreesRoot`.
+ * - councils (issue 12, deliberation.ts): `critiqueProposal(CritiqueInput): CritiqueResult` — a council agent's
+ *   critique of another's proposal; `askArchitect(ArchitectInput): ArchitectResult` — the architect's validated
+ *   `{ winner, rationale }` (proposals and revisions are `runOwner` runs with `OwnerInput.council`).
  * Validators return failing Verdicts for problems with the artifacts and throw only for infrastructure or
  * configuration problems (typed `ApplicationFailure`s, see errors.ts).
  *
@@ -70,6 +74,7 @@ export function createActivities(deps: CreateActivitiesDeps) {
   const readBacklogBudget = createReadBacklogBudget();
   const readCardState = createReadCardState();
   const { mergeAttempt, removeWorktree, finishRepository, pushIntegrationBranch } = createRepositoryActivities(deps);
+  const { critiqueProposal, askArchitect } = createDeliberationActivities(deps, runOwner);
   return {
     runOwner,
     verifyArtifacts,
@@ -84,6 +89,8 @@ export function createActivities(deps: CreateActivitiesDeps) {
     removeWorktree,
     finishRepository,
     pushIntegrationBranch,
+    critiqueProposal,
+    askArchitect,
   };
 }
 

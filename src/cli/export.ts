@@ -25,6 +25,44 @@ function validationHistory(attempts: AttemptRecord[]): Json[] {
   );
 }
 
+/**
+ * The councils of a card's attempts (issue 12), snake_case: per attempt its workflow, winner, rationale,
+ * every proposal (branch, score, rank, checks, critiques received, revisions, cost) and the candidates.
+ */
+function councils(attempts: AttemptRecord[]): Json[] {
+  return attempts.flatMap((a) => {
+    const c = a.council;
+    if (!c) return [];
+    return [
+      {
+        attempt: a.attempt,
+        workflow_id: c.workflowId,
+        agents: c.agents,
+        rounds: c.rounds,
+        architect: c.architect,
+        top_k: c.topK,
+        winner: c.winner ?? null,
+        rationale: c.rationale ?? null,
+        proposals: c.proposals.map((p) => ({
+          agent: p.agent,
+          ...(p.git ? { branch: p.git.branch, head_commit: p.git.headCommit } : { workspace: p.workspace }),
+          summary: p.summary,
+          score: p.score ?? null,
+          rank: p.rank ?? null,
+          checks: p.checks ? { passed: p.checks.passed, reasons: p.checks.reasons } : null,
+          critiques: p.critiques,
+          revisions: p.revisions,
+          ...(p.failed !== undefined ? { failed: p.failed } : {}),
+          cost_tracking: costTracking(p.cost),
+        })),
+        candidates: c.candidates,
+        steps: c.runs.map((r) => ({ step: r.step, agent: r.agent, ...(r.round !== undefined ? { round: r.round } : {}), ok: r.ok, ...(r.error ? { error: r.error } : {}), cost_usd: r.cost.usd, at: r.at })),
+        cost_tracking: costTracking(c.cost),
+      },
+    ];
+  });
+}
+
 function costTracking(c: { inputTokens: number; outputTokens: number; usd: number }): Json {
   return { tokens_input: c.inputTokens, tokens_output: c.outputTokens, total_tokens: c.inputTokens + c.outputTokens, cost_usd: c.usd };
 }
@@ -45,6 +83,7 @@ function cardJson(s: CardState): Json {
     cost_tracking: costTracking(s.cost),
     audit_log: s.auditLog,
     ...(s.merge ? { merge_commit: s.merge.commit, merged_branch: s.merge.branch, integration_branch: s.merge.integrationBranch } : {}),
+    ...(s.attempts.some((a) => a.council) ? { councils: councils(s.attempts) } : {}),
     created_at: s.createdAt,
     updated_at: s.updatedAt,
     // As the seed wrote it: null until the card is complete.

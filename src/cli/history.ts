@@ -5,7 +5,7 @@
  * it ended).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { CardState } from '../domain/index.js';
+import type { CardState, CouncilRecord } from '../domain/index.js';
 import { cardStateQuery } from '../workflows/card.js';
 import { endedCardState, readBacklog } from './backlogs.js';
 import { CliError, EXIT } from './errors.js';
@@ -106,6 +106,34 @@ function indent(text: string, prefix: string): string {
     .join('\n');
 }
 
+/**
+ * An attempt's council (issue 12) as lines: its workflow and settings, each proposal (score, rank, checks,
+ * branch, cost, the critiques it received and its revisions, or why it failed), the winner and the
+ * architect's rationale, and what each step cost per agent. Pure.
+ */
+export function renderCouncil(c: CouncilRecord): string[] {
+  const out: string[] = [];
+  out.push(
+    `    council ${c.workflowId} · ${c.agents.join(', ')} · ${c.rounds} round${c.rounds === 1 ? '' : 's'} · architect ${c.architect} (top ${c.topK}) · $${c.cost.usd.toFixed(4)}`,
+  );
+  for (const p of c.proposals) {
+    if (p.failed !== undefined) {
+      out.push(`      ✗ ${p.agent}: left the council: ${p.failed}`);
+      continue;
+    }
+    const score = p.score !== undefined ? `score ${p.score.toFixed(2)}` : 'not scored';
+    const checks = p.checks ? ` · checks ${p.checks.passed ? 'passed' : `failed (${p.checks.reasons.join('; ')})`}` : '';
+    out.push(`      ${p.agent === c.winner ? '★' : '·'} ${p.agent}: ${score}${p.rank !== undefined ? ` · rank ${p.rank}` : ''}${checks}${p.git ? ` · ${p.git.branch}` : ''} · $${p.cost.usd.toFixed(4)}`);
+    if (p.summary) out.push(`          proposal: ${p.summary}`);
+    for (const k of p.critiques) out.push(`          critique by ${k.by} (round ${k.round}): ${k.text}`);
+    for (const r of p.revisions) out.push(`          revision (round ${r.round}): ${r.summary}`);
+  }
+  out.push(c.winner !== undefined ? `      winner ${c.winner}: ${c.rationale ?? ''}` : `      no winner${c.rationale ? `: ${c.rationale}` : ': no proposal left'}`);
+  const runs = c.runs.map((r) => `${r.step}${r.round !== undefined ? ` r${r.round}` : ''} ${r.agent} ${r.ok ? '✓' : '✗'} $${r.cost.usd.toFixed(4)}`);
+  if (runs.length) out.push(`      runs: ${runs.join(', ')}`);
+  return out;
+}
+
 /** What the peer review decided on an attempt, and when it reviewed (issue 12). */
 function peerReviewLine(p: NonNullable<CardState['attempts'][number]['peerReview']>): string {
   const when = p.moment === 'always' ? 'after verification' : p.moment === 'milestone' ? `at milestones: ${(p.milestones ?? []).join('; ')}` : 'at the attempt\'s end (no milestone came)';
@@ -163,6 +191,7 @@ export function renderHistory(h: CardHistory): string {
       for (const r of v.reviews ?? []) out.push(`        ${r.reviewer}: ${r.verdict}${r.comments.length ? ` — ${r.comments.join(' / ')}` : ''}`);
       if (v.details && !v.reviews) out.push(indent(v.details.trimEnd(), '        | '));
     }
+    if (a.council) out.push(...renderCouncil(a.council));
     if (a.peerReview) out.push(`    ${peerReviewLine(a.peerReview)}`);
   }
 

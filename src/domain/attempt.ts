@@ -6,6 +6,7 @@ import type { Cost } from './cost.js';
 import type { AgentConfig, DebuggerConfig, JudgeConfig, Pricing, QaCheck, VerificationConfig } from './squad.js';
 import type { Priority } from './backlog.js';
 import type { AttemptGit, RepositoryTarget } from './repository.js';
+import type { CouncilRecord } from './deliberation.js';
 import type { PeerReview, PeerReviewMoment } from './peer-review.js';
 
 /**
@@ -135,6 +136,12 @@ export interface OwnerInput {
    * `--include-directories`).
    */
   allowDirs?: string[];
+  /**
+   * A council run (issue 12, src/domain/deliberation.ts): the branch of this proposal or revision (instead of
+   * the attempt branch), and what the agent is asked — `propose`, `critique` another agent's proposal, or
+   * `revise` its own with the critiques it received (in `feedback`); the architect is asked to `choose`.
+   */
+  council?: { branch?: string; step: 'propose' | 'critique' | 'revise' | 'choose'; round?: number; agent: string; of?: string };
 }
 
 /**
@@ -261,6 +268,8 @@ export interface AttemptRecord {
    * would be denied the same — and a human's `approve` grants them for this card (issue 11).
    */
   permissionBlocker?: { deniedTools: string[] };
+  /** Set when the attempt was a council (issue 12): its proposals, critiques, scores, winner and candidates. */
+  council?: CouncilRecord;
   /**
    * Set when the card type has `peer_review` and the reviewers ran (issue 12): when they reviewed
    * (`PeerReviewMoment`), and what the decision tree made of it — `escalate` (a blocker) and `clarify`

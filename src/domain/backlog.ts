@@ -78,6 +78,11 @@ export const BacklogCardSchema = z.looseObject({
    * `planBacklog` when the card's owner agent is of a kind without a turn-limit flag (not `claude-code`).
    */
   max_turns: z.number().int().positive().optional(),
+  /**
+   * Whether the card's first attempt is a council (issue 12): overrides its type's `deliberation.default`;
+   * `true` needs a `deliberation` on the card type (`planBacklog` refuses it otherwise).
+   */
+  requires_deliberation: z.boolean().optional(),
   /** A legacy correction card (`type: CORRECTION`) names the card it corrects. */
   parent_card: z.string().optional(),
   // The seed wrote null where a value was not known yet (`"completed_at": null`): null is accepted and kept.

@@ -7,6 +7,7 @@ import type { CardStatus, SettledStatus } from './lifecycle.js';
 import type { AgentConfig, CardTypeConfig, DebuggerConfig, Pricing } from './squad.js';
 import type { WebhookConfig } from './notifications.js';
 import type { MergeRecord, RepositoryTarget } from './repository.js';
+import type { CouncilPlan } from './deliberation.js';
 
 /** A human decision on an escalated card — PRODUCT.md ("approve / reject / clarify"). */
 export type ReviewDecision = 'approve' | 'reject' | 'clarify';
@@ -70,6 +71,11 @@ export interface CardPlan {
   backlogBudgetUsd?: number;
   /** The backlog's git repository (`metadata.repository` / `--repo`); absent = isolated workspaces. */
   repository?: RepositoryTarget;
+  /**
+   * Set when the card deliberates (its `requires_deliberation`, else its type's `deliberation.default`):
+   * the council that replaces the owner run of its attempts without feedback (issue 12).
+   */
+  deliberation?: CouncilPlan;
 }
 
 /** The card workflow's result. */

@@ -18,4 +18,5 @@ export * from './notifications.js';
 export * from './metrics.js';
 export * from './pages.js';
 export * from './repository.js';
+export * from './deliberation.js';
 export * from './peer-review.js';

@@ -450,6 +450,35 @@ export const OwnerRefSchema = z.union([z.string().min(1), OwnerPoolSchema]);
 /** A card type's owner: an agent name or a pool. */
 export type OwnerRef = z.infer<typeof OwnerRefSchema>;
 
+/** Default number of critique-and-revise rounds of a council (issue 12). */
+export const DEFAULT_DELIBERATION_ROUNDS = 1;
+/** Default number of top-scored proposals the architect chooses among (issue 12). */
+export const DEFAULT_DELIBERATION_TOP_K = 2;
+
+/**
+ * A card type's council (issue 12, seed 004's Deliberate): every agent of `agents` (keys of `squad.agents`,
+ * at least two, each once) proposes in its own worktree, `rounds` rounds of critique and revision follow
+ * (agent i critiques agent i+1's proposal), the card type's QA checks run on every proposal, `scorer` (a
+ * judge of the same kinds as the validation pipeline's) scores them, and `architect` — an agent answering
+ * `{ winner, rationale }`, or `"top-score"` — picks the winner among the `top_k` best. `default`: whether
+ * cards of the type deliberate when they do not say (`requires_deliberation` on the card overrides it).
+ */
+export const DeliberationSchema = z
+  .object({
+    agents: z
+      .array(z.string().min(1))
+      .min(2, { error: 'a council needs at least two agents' })
+      .refine((a) => new Set(a).size === a.length, { error: 'an agent is listed twice in the council' }),
+    rounds: z.number().int().nonnegative().max(5).default(DEFAULT_DELIBERATION_ROUNDS),
+    scorer: JudgeSchema,
+    architect: z.string().min(1).default('top-score'),
+    top_k: z.number().int().positive().default(DEFAULT_DELIBERATION_TOP_K),
+    default: z.boolean().default(false),
+  })
+  .strict();
+/** A card type's council as configured. */
+export type DeliberationConfig = z.infer<typeof DeliberationSchema>;
+
 /**
  * Peer review (issue 12, seed 003): other agents of the squad review the attempt's diff (repository
  * backlogs) or its artifacts, each answering `{ verdict: approve | concern | blocker, comments[] }`; the
@@ -494,6 +523,8 @@ export const CardTypeSchema = z.object({
     .object({ allow_tools: z.array(z.string().min(1)).default([]), allow_dirs: z.array(z.string().min(1)).default([]) })
     .strict()
     .optional(),
+  /** The type's council (issue 12): see `DeliberationSchema`; absent = no card of the type can deliberate. */
+  deliberation: DeliberationSchema.optional(),
 });
 /** Settings of one card type. */
 export type CardTypeConfig = z.infer<typeof CardTypeSchema>;

@@ -17,6 +17,7 @@ import { BACKLOG_ID_PATTERN, CARD_ID_PATTERN } from './ids.js';
 import { branchNameProblem, integrationBranchName, type RepositoryTarget } from './repository.js';
 import { findPrice } from './pricing.js';
 import { ownerNames, routeOwner } from './routing.js';
+import { TOP_SCORE, type CouncilPlan } from './deliberation.js';
 import { SquadSchema, type AgentConfig, type SquadConfig } from './squad.js';
 
 /** One problem found in a backlog: where (file, card, field) and what. */
@@ -222,6 +223,14 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
     if (card.owner && !own(squad.agents, card.owner)) {
       issues.push({ file, cardId: card.id, field: `${at}.owner`, message: `unknown owner agent "${card.owner}"` });
     }
+    if (card.requires_deliberation === true && typeConfig && !typeConfig.deliberation) {
+      issues.push({
+        file,
+        cardId: card.id,
+        field: `${at}.requires_deliberation`,
+        message: `card type "${card.type}" has no council: add ${squadPrefix}card_types.${card.type}.deliberation, or remove requires_deliberation`,
+      });
+    }
     const maxTurnsProblem = cardMaxTurnsProblem(card, squad);
     if (maxTurnsProblem) issues.push({ file, cardId: card.id, field: `${at}.max_turns`, message: maxTurnsProblem });
   });
@@ -257,6 +266,7 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   }
 
   if (squad) issues.push(...agentKindIssues(squad, backlog, squadFile, squadPrefix));
+  if (squad) issues.push(...deliberationIssues(squad, squadFile, squadPrefix));
   if (squad) issues.push(...planSettingIssues(squad, squadFile, squadPrefix));
 
   if (issues.length > 0) throw new BacklogValidationError(issues);
@@ -280,6 +290,45 @@ function branchNameIssues(file: string, backlogId: string, cards: BacklogCard[])
   return issues;
 }
 
+/**
+ * The councils of the card types (issue 12): every council agent and the architect name an agent of
+ * `squad.agents` (or the architect is `top-score`); council agent names become path and branch parts
+ * (`…/attempt-<n>/<agent>`), so they follow the card id rules; `top_k` is at most the council's size; a
+ * rubric scorer's regular expressions compile.
+ */
+function deliberationIssues(squad: SquadConfig, squadFile: string, prefix: string): BacklogIssue[] {
+  const issues: BacklogIssue[] = [];
+  const known = Object.keys(squad.agents).join(', ') || 'none';
+  for (const [type, cfg] of Object.entries(squad.card_types)) {
+    const d = cfg.deliberation;
+    if (!d) continue;
+    const at = `${prefix}card_types.${type}.deliberation`;
+    d.agents.forEach((name, i) => {
+      if (!own(squad.agents, name)) issues.push({ file: squadFile, field: `${at}.agents[${i}]`, message: `unknown agent "${name}" (agents: ${known})` });
+      else if (!CARD_ID_PATTERN.test(name) || branchNameProblem(`x/${name}-r1`)) {
+        issues.push({ file: squadFile, field: `${at}.agents[${i}]`, message: `"${name}" cannot name a proposal's worktree and branch: use letters, digits, ".", "_" or "-"` });
+      }
+    });
+    if (d.architect !== TOP_SCORE && !own(squad.agents, d.architect)) {
+      issues.push({ file: squadFile, field: `${at}.architect`, message: `unknown agent "${d.architect}": name an agent (agents: ${known}) or "${TOP_SCORE}"` });
+    }
+    if (d.top_k > d.agents.length) {
+      issues.push({ file: squadFile, field: `${at}.top_k`, message: `${d.top_k} is more than the council's ${d.agents.length} agents` });
+    }
+    if (d.scorer.kind === 'rubric') {
+      d.scorer.criteria.forEach((c, k) => {
+        if (c.check.type !== 'regex') return;
+        try {
+          new RegExp(c.check.pattern, 'm');
+        } catch (err) {
+          issues.push({ file: squadFile, field: `${at}.scorer.criteria[${k}].check.pattern`, message: `invalid regular expression: ${(err as Error).message}` });
+        }
+      });
+    }
+  }
+  return issues;
+}
+
 /** `squad.roles` naming card types that do not exist, and a `squad.planner` that is no agent (`squadflow plan`). */
 function planSettingIssues(squad: SquadConfig, squadFile: string, prefix: string): BacklogIssue[] {
   const issues: BacklogIssue[] = [];
@@ -295,6 +344,19 @@ function planSettingIssues(squad: SquadConfig, squadFile: string, prefix: string
     issues.push({ file: squadFile, field: `${prefix}planner`, message: `unknown agent "${squad.planner}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})` });
   }
   return issues;
+}
+
+/** The council of a card that deliberates (its `requires_deliberation`, else its type's `default`), else undefined. */
+function councilOf(card: BacklogCard, squad: SquadConfig): CouncilPlan | undefined {
+  const d = squad.card_types[card.type]!.deliberation;
+  if (!d || !(card.requires_deliberation ?? d.default)) return undefined;
+  return {
+    members: d.agents.map((name) => ({ name, agent: squad.agents[name]! })),
+    rounds: d.rounds,
+    scorer: d.scorer,
+    architect: d.architect === TOP_SCORE ? TOP_SCORE : { name: d.architect, agent: squad.agents[d.architect]! },
+    topK: d.top_k,
+  };
 }
 
 /** Agent kinds that can review (src/activities/peer-review.ts): `command` (offline) and `llm` (an API call). */
@@ -500,6 +562,7 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
       const typeConfig = squad.card_types[c.type]!;
       const route = c.owner !== undefined ? undefined : routeOwner(typeConfig.owner, backlogId, c.id);
       const agentName = c.owner ?? route!.chosen;
+      const deliberation = councilOf(c, squad);
       return {
         backlogId,
         card: {
@@ -524,6 +587,7 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
         ...optionalPlanFields(c.budget_usd ?? squad.budget?.per_card_usd, pricing, typeConfig.debugger ?? squad.debugger),
         ...(squad.budget?.per_backlog_usd !== undefined && { backlogBudgetUsd: squad.budget.per_backlog_usd }),
         ...(squad.notifications && squad.notifications.webhooks.length > 0 && { webhooks: squad.notifications.webhooks }),
+        ...(deliberation && { deliberation }),
       };
     });
   const budgetUsd = squad.budget?.per_backlog_usd;

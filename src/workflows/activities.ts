@@ -136,6 +136,15 @@ export function summarized<F extends ActivityFunction>(
 }
 
 /**
+ * Proxies of the council activities (issue 12): a critique and the architect's choice are agent runs, so
+ * they have the owners' options and queue (heartbeats, 3 tries, the agent's own limit fires first).
+ */
+export function councilActivities(queues: ActivityQueues) {
+  const { critiqueProposal, askArchitect } = proxyActivities<Activities>({ ...OWNER_OPTIONS, taskQueue: queues.owners });
+  return { critiqueProposal, askArchitect };
+}
+
+/**
  * Sends a notification without waiting for it and without letting its failure reach the workflow
  * (the operations issue: "never blocking the card if the webhook is down").
  */

@@ -1,16 +1,17 @@
 /**
  * One attempt of a card, shared by the card workflow (first and retried attempts) and correction
- * workflows: budget gate → owner → verification (blocking gate) → budget gate → LLM-judge ‖ QA
- * (‖ peer review, issue 12) — PRODUCT.md "Validation" and the agent-kinds issue ("budgets … checked
- * before each owner/judge run").
+ * workflows: budget gate → owner (a council for a card that deliberates: src/workflows/deliberation.ts)
+ * → verification (blocking gate) → budget gate → LLM-judge ‖ QA (‖ peer review, issue 12) — PRODUCT.md
+ * "Validation" and the agent-kinds issue ("budgets … checked before each owner/judge run").
  * Workflow code: deterministic, no Node APIs.
  */
 import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure, executeChild, isCancellation, log, patched } from '@temporalio/workflow';
 import { estimateRunUsd, runBudgetCheck } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
 import { decidePeerReview, type PeerReviewMoment } from '../domain/peer-review.js';
 import { attemptWorkspace } from '../domain/ids.js';
+import { councilSummary, deliberationWorkflowId, type CouncilRecord, type DeliberationInput, type DeliberationResult } from '../domain/deliberation.js';
 import type { AgentSession, AttemptGit, AttemptRecord, CardPlan, CardStatus, Cost, CorrectionFeedback, DependencyArtifacts, OwnerResult, Verdict } from '../domain/index.js';
 import { ActivityErrorType, type AgentFailureDetails } from '../domain/activity-errors.js';
 import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
@@ -81,10 +82,10 @@ export function failureMessage(err: unknown): string {
  * run again up to this many times before they count as an owner failure: a lost worker is not the agent
  * failing, and must not turn into a rejection and a correction round.
  */
-const MAX_WORKER_LOSSES = 5;
+export const MAX_WORKER_LOSSES = 5;
 
 /** True when an activity failed because its worker stopped heartbeating (not because the agent failed). */
-function lostItsWorker(err: ActivityFailure): boolean {
+export function lostItsWorker(err: ActivityFailure): boolean {
   return err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.HEARTBEAT;
 }
 
@@ -96,7 +97,7 @@ function permissionDenied(err: unknown): string[] | undefined {
   return (e.details?.[0] as AgentFailureDetails | undefined)?.deniedTools ?? [];
 }
 
-function failureCost(err: unknown): Cost | undefined {
+export function failureCost(err: unknown): Cost | undefined {
   const e = rootCause(err);
   if (!(e instanceof ApplicationFailure)) return undefined;
   return (e.details?.[0] as AgentFailureDetails | undefined)?.cost;
@@ -111,7 +112,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const { plan, attempt } = input;
   const beforeRun = hooks.beforeRun ?? (async () => undefined);
   const acts = squadActivities(input.queues);
-  const workspace = attemptWorkspace(plan.backlogId, plan.card.id, attempt);
+  // A council's attempt works in its winner's worktree (`…/attempt-<n>/<agent>`), known once it chose.
+  let workspace = attemptWorkspace(plan.backlogId, plan.card.id, attempt);
   // With a repository the workspace is a git worktree (issue 9), under the worktrees root.
   const { repository } = plan;
   const workspaceRoot = repository ? ('worktrees' as const) : undefined;
@@ -121,6 +123,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   let git: AttemptGit | undefined;
   // Which agent ran (a pooled owner's candidate) and what it was granted, once the owner has answered.
   let ran: Pick<AttemptRecord, 'agentName' | 'permissionRecovery' | 'permissionBlocker'> = {};
+  let council: CouncilRecord | undefined;
   // What the peer review decided (issue 12), once its reviewers answered.
   let peerReview: AttemptRecord['peerReview'];
   const record = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
@@ -140,6 +143,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     ...(session ? { session } : {}),
     ...(git ? { git } : {}),
     ...ran,
+    ...(council ? { council } : {}),
     ...(peerReview ? { peerReview } : {}),
   });
   // A finished attempt's worktree goes (its branch stays, for corrections, the merge and `squadflow diff`).
@@ -163,8 +167,26 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   hooks.onStatus('IN_PROGRESS');
   const allowTools = [...new Set([...(plan.typeConfig.permissions?.allow_tools ?? []), ...(input.grantedTools ?? [])])];
   const allowDirs = plan.typeConfig.permissions?.allow_dirs ?? [];
-  let owner: OwnerResult;
-  for (let workerLosses = 0; ; workerLosses++) {
+  let owner: OwnerResult | undefined;
+  // A card that deliberates (issue 12) runs a council in place of the owner, unless this attempt reworks
+  // an earlier one with feedback: a correction is the owner's, on the winner's branch.
+  if (plan.deliberation && input.feedback === undefined && input.previousGit === undefined && patched('deliberation')) {
+    await beforeRun();
+    const d = await deliberate(input);
+    council = d.council;
+    if (d.budgetStop) return record([], 'council not started: over budget', [], d.council.cost, d.budgetStop);
+    if (!d.owner) {
+      const why = d.council.proposals.map((p) => `${p.agent}: ${p.failed ?? 'no score'}`).join('; ');
+      const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: council of ${d.council.agents.length} agents left no proposal (${why})`], at: now() };
+      return done([], 'council failed', [verdict], d.council.cost);
+    }
+    owner = d.owner;
+    workspace = d.workspace!;
+    git = owner.git;
+    session = owner.session;
+    ran = owner.agentName ? { agentName: owner.agentName } : {};
+  }
+  for (let workerLosses = 0; owner === undefined; workerLosses++) {
     try {
       await beforeRun();
       owner = await summarized(acts.runOwner, ownerActivitySummary(plan.agentName, attempt))({
@@ -252,6 +274,47 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
 }
 
 /**
+ * Runs the attempt's council as a child workflow (src/workflows/deliberation.ts), by name: the child's
+ * module imports this one. A council whose workflow failed (a bug, not an agent) is an owner failure too.
+ */
+async function deliberate(input: AttemptInput): Promise<DeliberationResult> {
+  const { plan, attempt } = input;
+  const args: DeliberationInput = {
+    plan: { ...plan, deliberation: plan.deliberation! },
+    queues: input.queues,
+    attempt,
+    dependencies: input.dependencies,
+    ...(input.grantedTools?.length ? { grantedTools: input.grantedTools } : {}),
+    ...(input.spent ? { spent: input.spent } : {}),
+  };
+  const workflowId = deliberationWorkflowId(plan.backlogId, plan.card.id, attempt);
+  try {
+    return await executeChild<(i: DeliberationInput) => Promise<DeliberationResult>>('deliberationWorkflow', {
+      workflowId,
+      args: [args],
+      staticSummary: councilSummary(plan.card.id, args.plan.deliberation.members.map((m) => m.name), attempt),
+    });
+  } catch (err) {
+    // A cancelled card cancels its council: that is the card's cancellation, not an owner failure.
+    if (!(err instanceof ChildWorkflowFailure) || isCancellation(err)) throw err;
+    const error = failureMessage(err.cause ?? err);
+    log.warn('Council workflow failed', { cardId: plan.card.id, workflowId, error });
+    const council: CouncilRecord = {
+      workflowId,
+      agents: plan.deliberation!.members.map((m) => m.name),
+      rounds: plan.deliberation!.rounds,
+      architect: plan.deliberation!.architect === 'top-score' ? 'top-score' : plan.deliberation!.architect.name,
+      topK: plan.deliberation!.topK,
+      proposals: [],
+      candidates: [],
+      runs: [],
+      cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
+    };
+    return { council: { ...council, rationale: `council workflow failed: ${error}` } };
+  }
+}
+
+/**
  * The attempt record's `peerReview`: the decision tree's action over the reviews (src/domain/peer-review.ts)
  * and its message — the question a human answers (`escalate`, `clarify`) or the warning (`warn`, also logged).
  */
@@ -285,7 +348,7 @@ export async function removeAttemptWorktree(plan: CardPlan, queues: ActivityQueu
  * (a backlog that said its budget is used up counts as spent to the limit). Workflows that started
  * before this read existed replay without it (`patched`).
  */
-async function backlogSpentUsd(input: AttemptInput, acts: ReturnType<typeof squadActivities>): Promise<number> {
+export async function backlogSpentUsd(input: Pick<AttemptInput, 'plan' | 'spent'>, acts: ReturnType<typeof squadActivities>): Promise<number> {
   const spent = input.spent;
   if (spent?.backlogBudgetUsd === undefined) return 0;
   const heard = spent.backlogExhausted ? Math.max(spent.backlogSpentUsd ?? 0, spent.backlogBudgetUsd) : 0;

@@ -3,3 +3,4 @@ export { backlogWorkflow } from './backlog.js';
 export { backlogShardWorkflow } from './backlog-shard.js';
 export { cardWorkflow } from './card.js';
 export { correctionWorkflow } from './correction.js';
+export { deliberationWorkflow } from './deliberation.js';

@@ -26,9 +26,11 @@ function ownerInput(script: string): OwnerInput {
 }
 
 describe('createActivities', () => {
-  it('creates exactly the thirteen activities the workflows proxy (four of them for a repository)', () => {
+  it('creates exactly the fifteen activities the workflows proxy (four of them for a repository, two for councils)', () => {
     const acts = createActivities({ workspacesRoot: sb.root, baseDir: sb.base });
     expect(Object.keys(acts).sort()).toEqual([
+      'askArchitect',
+      'critiqueProposal',
       'debugFailures',
       'finishRepository',
       'judgeArtifacts',

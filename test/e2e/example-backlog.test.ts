@@ -46,13 +46,31 @@ describe('the example backlog, end to end', () => {
       return v.cards.find((c) => c.cardId === 'BE-002')?.status === 'AWAITING_HUMAN' ? v : undefined;
     });
     const card = (id: string) => view.cards.find((c) => c.cardId === id)!;
-    for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001', 'OPS-001']) {
+    for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001', 'OPS-001', 'ADR-001']) {
       expect([id, card(id).status, card(id).attempt]).toEqual([id, 'DONE', 1]);
     }
     // OPS-001's runbook was peer-reviewed beside the judge and QA: the example reviewer approved it.
     const ops = card('OPS-001').state!.attempts[0]!;
     expect(ops.verdicts.find((v) => v.validator === 'peer_review')).toMatchObject({ passed: true, reviews: [{ reviewer: 'peer-reviewer', verdict: 'approve' }] });
     expect(ops.peerReview).toEqual({ moment: 'always', action: 'continue' });
+    // ADR-001 was decided by a council of three: each proposed, critiqued the next one, revised; the
+    // best-scored record (PostgreSQL) won and passed validation; the other two stay candidates.
+    const council = card('ADR-001').state!.attempts[0]!.council!;
+    expect(council.workflowId).toBe(`${backlogId}/ADR-001-DELIB-1`);
+    expect(council.proposals.map((p) => [p.agent, p.score, p.rank, p.critiques.length, p.revisions.length])).toEqual([
+      ['adr-postgres', 10, 1, 1, 1],
+      ['adr-redis', 8.3, 2, 1, 1],
+      ['adr-config', 6.7, 3, 1, 1],
+    ]);
+    expect(council.winner).toBe('adr-postgres');
+    expect(council.rationale).toMatch(/^top-score: adr-postgres has the best score, 10\/10/);
+    expect(council.candidates.map((c) => [c.agent, c.rank, c.branch])).toEqual([
+      ['adr-redis', 2, `squadflow-attempts/${backlogId}/ADR-001/attempt-1/adr-redis-r1`],
+      ['adr-config', 3, `squadflow-attempts/${backlogId}/ADR-001/attempt-1/adr-config-r1`],
+    ]);
+    expect(council.proposals[1]!.critiques[0]).toMatchObject({ by: 'adr-postgres', text: 'missing section "Alternatives considered"' });
+    const adr = await gitOut(repo!.dir, ['show', `refs/heads/${branch}:docs/adr/001-discount-code-storage.md`]);
+    expect(adr).toMatch(/PostgreSQL table `discount_codes`/);
     // The judge rejected the first architecture document; the correction used its feedback.
     const arq = card('ARQ-001').state!;
     expect(arq.status).toBe('DONE');
@@ -106,7 +124,7 @@ describe('the example backlog, end to end', () => {
     const statuses = Object.fromEntries(json.cards.map((c) => [c.cardId, c.status]));
     expect(statuses).toEqual(
       Object.fromEntries(
-        ['BRIEF-001', 'BRIEF-001-CORR-1', 'SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001'].map((id) => [id, 'DONE']),
+        ['BRIEF-001', 'BRIEF-001-CORR-1', 'SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001', 'ADR-001'].map((id) => [id, 'DONE']),
       ),
     );
     expect(json.cards.every((c) => c.costUsd > 0)).toBe(true);
@@ -117,18 +135,24 @@ describe('the example backlog, end to end', () => {
     for await (const wf of client.workflow.list({ query: `BacklogId="${backlogId}" AND CardStatus="DONE"` })) visible.push(wf.workflowId);
     expect(visible).toContain(`${backlogId}/BE-002`);
 
-    // The success metrics of a run whose outcome is known: 9 cards run; ARQ-001 fixed by one correction,
-    // BE-002 failed 4 attempts and was approved by a human; the other seven passed first time.
+    // The success metrics of a run whose outcome is known: 10 cards run; ARQ-001 fixed by one correction,
+    // BE-002 failed 4 attempts and was approved by a human; the other eight passed first time.
     const metrics = await cli('metrics', backlogId, '--json');
     expect(metrics.code).toBe(0);
     const m = (JSON.parse(metrics.out) as { metrics: Record<string, unknown> }).metrics;
-    expect(m).toMatchObject({ cardsRun: 9, attempts: 13, failedAttempts: 5, escalatedCards: 1, firstTimeRightCards: 7 });
-    expect(m.rejectionRate).toBeCloseTo(5 / 13, 10);
+    expect(m).toMatchObject({ cardsRun: 10, attempts: 14, failedAttempts: 5, escalatedCards: 1, firstTimeRightCards: 8 });
+    expect(m.rejectionRate).toBeCloseTo(5 / 14, 10);
     const opsHistory = await cli('history', backlogId, 'OPS-001');
     expect(opsHistory.out).toMatch(/✓ peer_review[^\n]*\n\s+peer-reviewer: approve — Reviewed the diff /);
     const history = await cli('history', backlogId, 'ARQ-001', '--json');
     expect(history.code).toBe(0);
     expect((JSON.parse(history.out) as { state: { attempts: unknown[] } }).state.attempts).toHaveLength(2);
+    // The council shows in `history` and `export`.
+    const adrHistory = await cli('history', backlogId, 'ADR-001');
+    expect(adrHistory.code).toBe(0);
+    expect(adrHistory.out).toContain(`council ${backlogId}/ADR-001-DELIB-1 · adr-postgres, adr-redis, adr-config · 1 round · architect top-score (top 2)`);
+    expect(adrHistory.out).toContain('critique by adr-postgres (round 1): missing section "Alternatives considered"');
+    expect(adrHistory.out).toMatch(/winner adr-postgres: top-score/);
     const queue = await cli('list', '--backlog', backlogId, '--status', 'AWAITING_HUMAN', '--json');
     expect(queue.code).toBe(0);
 
@@ -140,6 +164,10 @@ describe('the example backlog, end to end', () => {
     expect(be2Card).toMatchObject({ status: 'DONE', attempt: 4, priority: expect.any(String) });
     expect((be2Card.audit_log as { action: string; actor: string }[]).find((e) => e.action === 'approve')!.actor).toBe('ana');
     expect(doc.cards.filter((c) => c.type === 'CORRECTION' && c.parent_card === 'BE-002')).toHaveLength(3);
+    const adrCard = doc.cards.find((c) => c.id === 'ADR-001')! as { councils: { winner: string; candidates: { agent: string; score: number; rank: number }[] }[] };
+    expect(adrCard.councils.map((c) => [c.winner, c.candidates.map((k) => [k.agent, k.score, k.rank])])).toEqual([
+      ['adr-postgres', [['adr-redis', 8.3, 2], ['adr-config', 6.7, 3]]],
+    ]);
     // What `export` writes is a valid backlog again.
     const { BacklogFileSchema } = await import('../../src/domain/backlog.js');
     const reparsed = BacklogFileSchema.safeParse(doc);
@@ -150,8 +178,9 @@ describe('the example backlog, end to end', () => {
   it('leaves one --no-ff merge per executed card on the integration branch, with its trailers', async () => {
     const merges = await mergesOf(repo!.dir, branch);
     // Dependency order decides most of the order; BE-001/BE-002/INFRA-001 and FE-001/DOCS-001 may interleave.
-    expect(merges.map((m) => m.trailers['Squadflow-Card']).sort()).toEqual(['ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'OPS-001', 'QA-001', 'SPEC-001']);
-    expect(merges.slice(0, 2).map((m) => m.trailers['Squadflow-Card'])).toEqual(['SPEC-001', 'ARQ-001']);
+    expect(merges.map((m) => m.trailers['Squadflow-Card']).sort()).toEqual(['ADR-001', 'ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'OPS-001', 'QA-001', 'SPEC-001']);
+    // ADR-001 depends on SPEC-001 only, so its merge may come anywhere after SPEC-001's.
+    expect(merges.filter((m) => m.trailers['Squadflow-Card'] !== 'ADR-001').slice(0, 2).map((m) => m.trailers['Squadflow-Card'])).toEqual(['SPEC-001', 'ARQ-001']);
     const attempts: Record<string, string> = { 'ARQ-001': '2', 'BE-002': '4' };
     for (const m of merges) {
       const card = m.trailers['Squadflow-Card']!;
@@ -183,6 +212,7 @@ describe('the example backlog, end to end', () => {
       'src/checkout-discount-field.mjs',
       'test/acceptance/checkout.test.mjs',
       'docs/test-plan.md',
+      'docs/adr/001-discount-code-storage.md',
     ]) {
       expect(files, f).toContain(f);
     }

@@ -155,6 +155,8 @@ describe('ops commands on the example backlog, end to end', () => {
       squad: { agents: Record<string, unknown> };
     };
     doc.squad.agents.slow = { kind: 'command', command: process.execPath, args: [agent, agentDir], timeout_ms: 300_000 };
+    // Without the council card ADR-001, which would race the cancellation below (it depends on SPEC-001 only).
+    doc.cards = doc.cards.filter((c) => c.id !== 'ADR-001');
     for (const c of doc.cards) {
       if (c.id === 'ARQ-001' || c.id === 'DOCS-001') c.owner = 'slow';
       if (c.id === 'DOCS-001') c.dependencies = ['SPEC-001'];
@@ -293,8 +295,8 @@ describe('ops commands on the example backlog, end to end', () => {
     const boards = boardsOf(watch.out);
     expect(boards.length).toBeGreaterThan(0); // one per change
     const last = boards[boards.length - 1]!;
-    expect(last).toMatchObject({ backlogId: mainId, running: true, idle: true, total: 11, final: 9 });
-    expect(last.counts).toEqual({ DONE: 9, AWAITING_HUMAN: 1, TODO: 1 });
+    expect(last).toMatchObject({ backlogId: mainId, running: true, idle: true, total: 12, final: 10 });
+    expect(last.counts).toEqual({ DONE: 10, AWAITING_HUMAN: 1, TODO: 1 });
     expect(last.awaitingHuman).toEqual([
       expect.objectContaining({ cardId: 'BE-002', attempt: 4, command: expect.stringContaining(`squadflow review ${mainId} BE-002`) }),
     ]);
@@ -323,7 +325,7 @@ describe('ops commands on the example backlog, end to end', () => {
     const idle = await cli('status', mainId, '--watch', '--json', '--interval', '100');
     expect(idle.code).toBe(0);
     const board = boardsOf(idle.out).pop()!;
-    expect(board).toMatchObject({ idle: true, final: 11, counts: { DONE: 9, REJECTED: 1, BLOCKED: 1 } });
+    expect(board).toMatchObject({ idle: true, final: 12, counts: { DONE: 10, REJECTED: 1, BLOCKED: 1 } });
 
     const retry = await cli('retry', mainId, 'BE-002', '--reviewer', 'ana', '--reason', 'FIN-7 clarified with finance', '--json');
     expect(retry.code).toBe(0);
@@ -354,7 +356,7 @@ describe('ops commands on the example backlog, end to end', () => {
     // The skipped card is merged too, its merge saying who skipped it; QA-001's came after it.
     const merges = await mergesOf(mainRepo!.dir, `squadflow/${mainId}`);
     const cards = merges.map((m) => m.trailers['Squadflow-Card']!);
-    expect([...cards].sort()).toEqual(['ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'OPS-001', 'QA-001', 'SPEC-001']);
+    expect([...cards].sort()).toEqual(['ADR-001', 'ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'OPS-001', 'QA-001', 'SPEC-001']);
     expect(cards.indexOf('QA-001')).toBeGreaterThan(cards.indexOf('BE-002'));
     expect(merges.find((m) => m.trailers['Squadflow-Card'] === 'BE-002')!.trailers).toMatchObject({ 'Squadflow-Reviewer': 'ana', 'Squadflow-Decision': 'skip' });
     expect(await worktreePaths(mainRepo!.dir)).toEqual([mainRepo!.dir]);
@@ -375,7 +377,7 @@ describe('ops commands on the example backlog, end to end', () => {
     const metrics = await cli('metrics', mainId, '--json');
     expect(metrics.code).toBe(0);
     const m = (JSON.parse(metrics.out) as { running: boolean; metrics: Record<string, unknown> }).metrics;
-    expect(m).toMatchObject({ cardsRun: 9 });
+    expect(m).toMatchObject({ cardsRun: 10 });
     expect(m.escalatedCards).toBeGreaterThanOrEqual(1);
     expect(m.rejectionRate).toEqual(expect.any(Number));
   }, 240_000);

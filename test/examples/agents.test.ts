@@ -189,14 +189,16 @@ describe('the example backlog', () => {
 
   it('runs every card but the legacy ones, each with the owner of its type', () => {
     const p = plan();
-    expect(p.cards.map((c) => c.card.id)).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001']);
+    expect(p.cards.map((c) => c.card.id)).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001', 'ADR-001']);
     for (const c of p.cards) {
       expect(c.agentName).toBe(squad.card_types[c.card.type]!.owner);
       expect(c.agent).toMatchObject({ kind: 'command', command: 'node' });
       expect(c.costAlertUsd).toBe(squad.cost_alert_usd);
       expect(c.card.acceptanceCriteria.length).toBeGreaterThan(0);
     }
-    expect(new Set(p.cards.map((c) => c.card.type))).toEqual(new Set(['SPEC', 'ARCHITECTURE', 'INFRA', 'BACKEND', 'FRONTEND', 'QA', 'DOCS', 'RUNBOOK']));
+    expect(new Set(p.cards.map((c) => c.card.type))).toEqual(new Set(['SPEC', 'ARCHITECTURE', 'INFRA', 'BACKEND', 'FRONTEND', 'QA', 'DOCS', 'RUNBOOK', 'DECISION']));
+    // ADR-001 deliberates: a council of three agents (issue 12).
+    expect(p.cards.find((c) => c.card.id === 'ADR-001')!.deliberation?.members.map((m) => m.name)).toEqual(['adr-postgres', 'adr-redis', 'adr-config']);
   });
 
   it('names agent scripts that exist, and uses every agent and card type it declares', () => {
@@ -205,7 +207,7 @@ describe('the example backlog', () => {
       expect(script, name).toBeDefined();
       expect(existsSync(join(ROOT, script!)), script).toBe(true);
     }
-    const owners = new Set(Object.values(squad.card_types).map((t) => t.owner));
+    const owners = new Set(Object.values(squad.card_types).flatMap((t) => [t.owner, ...(t.deliberation?.agents ?? [])]));
     const reviewers = new Set(Object.values(squad.card_types).flatMap((t) => t.peer_review?.reviewers ?? []));
     expect([...owners, ...reviewers].sort()).toEqual(Object.keys(squad.agents).sort());
     const types = new Set(backlog.cards.map((c) => c.type));

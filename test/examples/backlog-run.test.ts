@@ -299,7 +299,7 @@ describe('the example backlog, run through the real activities', () => {
   it("merges every card once into the integration branch, where the project's tests pass, whichever way BE-002 was resolved", async () => {
     for (const [how, repository] of Object.entries(repositories)) {
       const merges = await mergesOf(repository.path!, repository.integrationBranch);
-      expect(merges.map((m) => m.trailers['Squadflow-Card']), how).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001']);
+      expect(merges.map((m) => m.trailers['Squadflow-Card']), how).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001', 'ADR-001']);
       const be2 = merges.find((m) => m.trailers['Squadflow-Card'] === 'BE-002')!;
       expect(be2.trailers['Squadflow-Attempt'], how).toBe(how === 'approved' ? '4' : '5');
       expect(be2.trailers['Squadflow-Decision'], how).toBe(how === 'approved' ? 'approve' : undefined);

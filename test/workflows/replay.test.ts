@@ -23,7 +23,7 @@ describe('replay of recorded histories', () => {
       const history = await loadHistory(readFile(resolve(DIR, file), 'utf8'));
       types.add(history.events![0]!.workflowExecutionStartedEventAttributes!.workflowType!.name!);
     }
-    expect([...types].sort()).toEqual(['backlogShardWorkflow', 'backlogWorkflow', 'cardWorkflow', 'correctionWorkflow']);
+    expect([...types].sort()).toEqual(['backlogShardWorkflow', 'backlogWorkflow', 'cardWorkflow', 'correctionWorkflow', 'deliberationWorkflow']);
   });
 
   it('covers both dependency paths: backlogs that relay every rest, and cards that tell their dependents (patch cards-tell-dependents)', async () => {
@@ -35,6 +35,14 @@ describe('replay of recorded histories', () => {
     }
     expect(relayByCards).toContain(true);
     expect(relayByCards).toContain(false);
+  });
+
+  it('covers a council: a card whose attempt started a deliberation child workflow (patch deliberation)', async () => {
+    const history = await loadHistory(readFile(resolve(DIR, 'card-council.json'), 'utf8'));
+    const patches = history.events!.flatMap((e) => Object.values(e.markerRecordedEventAttributes?.details ?? {}).flatMap((d) => d.payloads ?? []));
+    expect(patches.some((p) => new TextDecoder().decode(p.data ?? new Uint8Array()).includes('deliberation'))).toBe(true);
+    const children = history.events!.flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name ?? []);
+    expect(children).toEqual(['deliberationWorkflow']);
   });
 
   it('replays every recorded history without non-determinism', async () => {

@@ -79,7 +79,7 @@ function readStdin() {
 }
 
 /** Checks the input's shape, so that a protocol mismatch fails loudly with the field's name. */
-function checkInput(input) {
+export function checkInput(input) {
   const problems = [];
   if (!input || typeof input !== 'object') problems.push('input is not a JSON object');
   else {

@@ -51,6 +51,12 @@
  *                 "integration_branch": "squadflow/shop" }
  * ```
  *
+ * In a council (issue 12, src/domain/deliberation.ts) the object has one more field, `council` (absent
+ * otherwise): `{ "step": "propose" | "critique" | "revise" | "choose", "agent": "<its squad name>",
+ * "round": 1, "of": "<the agent whose proposal it critiques>" }`. A critique's and the architect's work
+ * is their `summary` (the architect's: the JSON `{ "winner": "<agent>", "rationale": "…" }`); their
+ * working directory is a scratch folder, the card's description holds what to read.
+ *
  * **stdout.** Exactly one JSON object (whitespace around it allowed; log to stderr, never stdout):
  * ```json
  * { "artifacts": ["docs/spec.md"], "summary": "Wrote the spec",
@@ -139,6 +145,11 @@ export interface AgentRequest {
     suggestions?: string[];
     human_context?: string;
   };
+  /**
+   * A council run (issue 12): what the agent is asked (`propose`, `critique` the proposal of `of`, `revise`
+   * its own with the critiques in `feedback`, `choose` a winner as the architect), its round and its name.
+   */
+  council?: { step: string; agent: string; round?: number; of?: string };
 }
 
 /** The stdout object of the protocol, validated; see the module docstring. */
@@ -231,6 +242,14 @@ export function agentRequest(input: OwnerInput, workspace: string, workspacesRoo
       repository: { worktree: worktree.dir, branch: worktree.branch, base_commit: worktree.baseCommit, integration_branch: worktree.integrationBranch },
     }),
     feedback: feedbackJson(input.feedback),
+    ...(input.council && {
+      council: {
+        step: input.council.step,
+        agent: input.council.agent,
+        ...(input.council.round !== undefined && { round: input.council.round }),
+        ...(input.council.of !== undefined && { of: input.council.of }),
+      },
+    }),
   };
 }
 

@@ -38,7 +38,8 @@ export async function openOwnerWorktree(deps: ActivityDeps, input: OwnerInput & 
   const root = worktreesRootOf(deps);
   const dir = resolveWorkspace(root, input.workspace);
   const repoDir = await repositoryDir(deps, input.repository, input.backlogId);
-  const branch = attemptBranchName(input.backlogId, input.card.id, input.attempt);
+  // A council proposal or revision (issue 12) has a branch of its own under the attempt's.
+  const branch = input.council?.branch ?? attemptBranchName(input.backlogId, input.card.id, input.attempt);
   const resultFile = agentResultFile(root, input.workspace);
   if (input.agent.kind === 'command' && (await stat(resultFile).catch(() => undefined))?.isFile()) {
     const saved = await readBesideWorkspace(root, input.workspace, WORKTREE_RECORD, (t) => WorktreeRecordSchema.parse(JSON.parse(t)));
