@@ -27,6 +27,7 @@ import { isIdle, readBacklogView, reviewCard, startBacklog, type BacklogView } f
 import { watchBoard } from './cli/board.js';
 import { runDev } from './cli/dev.js';
 import { registerOpsCommands } from './cli/ops.js';
+import { DEFAULT_PORTAL_PORT, portalAuth, registerPortalCommand } from './cli/portal.js';
 import { CliError, EXIT, errorJson, silenceUsageErrors, usageMessage, wantsJson } from './cli/errors.js';
 import { exportBacklog } from './cli/export.js';
 import { registerInitCommand } from './cli/init.js';
@@ -150,8 +151,11 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite file that persists the server state', DEFAULT_DEV_SERVER_DB)
     .option('--in-memory', 'do not persist the server state', false)
     .option('--metrics-port <port>', 'serve Prometheus metrics: Temporal SDK on <port>, squadflow on <port>+1 (default: SQUADFLOW_METRICS_PORT, else off)', metricsPort)
-    .option('--json', 'machine-readable output: one JSON event per line (NDJSON: server, workers, backlog, live board, idle, shutdown, stopped); JSON logs on stderr', false)
+    .option('--portal-port <port>', 'port of the review portal (docs/portal.md)', port, DEFAULT_PORTAL_PORT)
+    .option('--no-portal', 'do not start the review portal')
+    .option('--json', 'machine-readable output: one JSON event per line (NDJSON: server, workers, portal, backlog, live board, idle, shutdown, stopped); JSON logs on stderr', false)
     .action(async (o) => {
+      const portal = o.portal === false ? undefined : { port: o.portalPort as number, host: '127.0.0.1', auth: portalAuth({}) };
       const backlog = o.start
         ? { plan: await loadBacklog(o.start, { squad: o.squad, backlogId: o.id, repo: o.repo, keepBranches: o.keepBranches }), file: o.start as string }
         : undefined;
@@ -171,6 +175,7 @@ export function buildProgram(): Command {
           backlog,
           exitWhenIdle: o.exitWhenIdle,
           json: o.json,
+          portal,
         });
       } finally {
         await obs.close();
@@ -399,6 +404,7 @@ export function buildProgram(): Command {
     });
 
   registerInitCommand(program);
+  registerPortalCommand(program, withClient);
   registerOpsCommands(program, withClient, (json, value, text) => (json ? printJson(value) : console.log(text)));
 
   return program;

@@ -1,0 +1,132 @@
+/**
+ * The review portal in a real browser (Debian's Chromium via playwright-core): the live board, the human
+ * review panel, refusals, escaping — against the run's Temporal server, with scripted activities. Tests
+ * wait for the DOM state they need (Playwright's waitFor), never a fixed time.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { OwnerInput } from '../../src/domain/index.js';
+import type { PortalHandle } from '../../src/portal/server.js';
+import { testEnv } from '../helpers/temporal.js';
+import { gate, waitForStatus } from '../workflows/fakes.js';
+import { TOKENS, launchBrowser, runningWorker, screenshot, startTestBacklog, testPortal } from './helpers.js';
+
+let browser: Browser;
+let portal: PortalHandle;
+const stops: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  [browser, portal] = await Promise.all([launchBrowser(), testPortal()]);
+});
+
+afterAll(async () => {
+  await portal?.close();
+  await browser?.close();
+  for (const stop of stops) await stop();
+});
+
+/** A logged-in page (the reviewer "tess", through the login URL). */
+async function reviewerPage(): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${portal.url}/login?token=${TOKENS.reviewer}`);
+  await page.waitForURL(`${portal.url}/`);
+  return { context, page };
+}
+
+async function worker(...args: Parameters<typeof runningWorker>) {
+  const w = await runningWorker(...args);
+  stops.push(w.stop);
+  return w;
+}
+
+describe('portal in a browser', () => {
+  it('shows a backlog on its board and moves a card live, without reloading, when its owner finishes', async () => {
+    const owner = gate();
+    const w = await worker({ A: { hold: owner.hold } });
+    const backlogId = await startTestBacklog(w.taskQueue, [{ id: 'A', priority: 'HIGH' }, { id: 'B', dependencies: ['A'] }]);
+    const { context, page } = await reviewerPage();
+    await page.goto(`${portal.url}/`);
+    await page.locator(`a[href="/backlogs/${backlogId}"]`).click();
+    await page.locator('[data-column="IN_PROGRESS"] [data-card="A"]').waitFor();
+    await page.locator('[data-column="TODO"] [data-card="B"]').waitFor();
+    expect(await page.locator('[data-card="B"] .why').textContent()).toContain('waiting for A');
+    expect(await page.locator('[data-card="A"] .meta').textContent()).toContain('HIGH');
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
+
+    owner.release();
+    await page.locator('[data-column="DONE"] [data-card="B"]').waitFor();
+    await page.locator('[data-column="DONE"] [data-card="A"]').waitFor();
+    // The same document (no reload): the board changed through Server-Sent Events.
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42);
+    expect(await page.locator('.stats').textContent()).toContain('2/2 final (100%)');
+    await page.screenshot({ path: screenshot('board.png'), fullPage: true });
+    await context.close();
+  });
+
+  it('approves an escalated card from the review panel, after which its dependent runs; a refused decision shows the validator message', async () => {
+    const w = await worker({ ESC: { judge: [['ledger rounds half-up instead of half-even']] } });
+    const backlogId = await startTestBacklog(w.taskQueue, [{ id: 'ESC', type: 'DOC' }, { id: 'NEXT', dependencies: ['ESC'] }]);
+    const { client } = await testEnv();
+    await waitForStatus(client.workflow.getHandle(`${backlogId}/ESC`), 'AWAITING_HUMAN');
+
+    const { context, page } = await reviewerPage();
+    await page.goto(`${portal.url}/review`);
+    const item = page.locator(`[data-review="${backlogId}/ESC"]`);
+    await item.waitFor();
+    expect(await item.locator('.reasons').textContent()).toContain('llm_judge: ledger rounds half-up instead of half-even');
+    expect(await item.locator('.root-cause').textContent()).toBe('root cause for ESC');
+
+    // Retry is refused by the card's update validator: its message is shown inline.
+    const retry = item.locator('form[data-api$="/retry"]');
+    await retry.locator('input[name=reason]').fill('once more');
+    await retry.locator('button').click();
+    await retry.locator('output.bad', { hasText: 'cannot be retried in status AWAITING_HUMAN' }).waitFor();
+
+    const review = item.locator('form.review-form');
+    await review.locator('input[name=reason]').fill('half-up is what finance wants');
+    await review.locator('button[value=approve]').click();
+    await page.getByText(/approve by tess at .* half-up is what finance wants/).first().waitFor();
+
+    await page.goto(`${portal.url}/backlogs/${backlogId}`);
+    await page.locator('[data-column="DONE"] [data-card="NEXT"]').waitFor();
+
+    const res = await fetch(`${portal.url}/api/backlogs/${backlogId}/cards/ESC`, { headers: { authorization: `Bearer ${TOKENS.reviewer}` } });
+    const history = (await res.json()) as { state: { auditLog: { actor: string; action: string; reason: string }[] } };
+    // The audited reviewer is the authenticated one.
+    expect(history.state.auditLog.filter((e) => e.actor !== 'squadflow')).toEqual([
+      expect.objectContaining({ actor: 'tess', action: 'approve', reason: 'half-up is what finance wants' }),
+    ]);
+
+    await page.goto(`${portal.url}/backlogs/${backlogId}/cards/ESC`);
+    await page.locator('[data-attempt="4"]').waitFor();
+    expect(await page.locator('[data-status]').textContent()).toBe('DONE');
+    await page.screenshot({ path: screenshot('card.png'), fullPage: true });
+    await page.goto(`${portal.url}/backlogs/${backlogId}/metrics`);
+    expect(await page.locator('svg[aria-label="Attempts per card"]').textContent()).toContain('ESC');
+    await context.close();
+  });
+
+  it('renders agent output with HTML in it as text: an artifact containing <script> is shown, not run', async () => {
+    const w = await worker({ X: { judge: [['<b>bold</b> claim'], 'pass'] } }, (a) => ({
+      ...a,
+      async runOwner(input: OwnerInput) {
+        const r = await a.runOwner(input);
+        return { ...r, summary: '<script>window.pwned = 1</script> summary', artifacts: ['<img src=x onerror="window.pwned=2">.md'] };
+      },
+    }));
+    const backlogId = await startTestBacklog(w.taskQueue, [{ id: 'X' }]);
+    const { client } = await testEnv();
+    await client.workflow.getHandle(backlogId).result();
+
+    const { context, page } = await reviewerPage();
+    await page.goto(`${portal.url}/backlogs/${backlogId}/cards/X`);
+    await page.locator('[data-attempt="2"]').waitFor();
+    expect(await page.locator('[data-attempt="1"] .summary').textContent()).toBe('<script>window.pwned = 1</script> summary');
+    expect(await page.locator('[data-attempt="1"] code.artifact').textContent()).toBe('<img src=x onerror="window.pwned=2">.md');
+    expect(await page.locator('[data-attempt="1"]').textContent()).toContain('<b>bold</b> claim');
+    expect(await page.locator('main img, main b').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    await context.close();
+  });
+});
