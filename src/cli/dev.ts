@@ -170,8 +170,12 @@ export async function runDev(opts: DevOptions): Promise<number> {
   try {
     const client = new Client({ connection: server.connection, namespace: server.namespace, ...(dataConverter ? { dataConverter } : {}) });
     if (opts.portal) {
-      portal = await startPortal({ client, auth: opts.portal.auth, temporalUi: ui, port: opts.portal.port, host: opts.portal.host });
-      out.event('portal.started', { url: portal.url, loginUrl: loginUrl(portal, opts.portal.auth) ?? null }, portalBanner(portal, opts.portal.auth, false));
+      // A busy port (another dev running) costs the portal, not the run: say so and go on.
+      portal = await startPortal({ client, auth: opts.portal.auth, temporalUi: ui, port: opts.portal.port, host: opts.portal.host }).catch((err: Error) => {
+        out.error(`squadflow dev: ${err.message}; running without the portal (choose another port with --portal-port)`);
+        return undefined;
+      });
+      if (portal) out.event('portal.started', { url: portal.url, loginUrl: loginUrl(portal, opts.portal.auth) ?? null }, portalBanner(portal, opts.portal.auth, false));
     }
     if (opts.backlog) {
       const { plan, file } = opts.backlog;

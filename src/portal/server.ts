@@ -10,6 +10,7 @@
  * (double-submit cookie) and, when the browser sends one, a same-origin `Origin` (403 otherwise).
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Client } from '@temporalio/client';
@@ -62,6 +63,8 @@ export interface PortalOptions {
 const SESSION_COOKIE = 'squadflow_session';
 const CSRF_COOKIE = 'squadflow_csrf';
 const SCRIPT = readFileSync(new URL('./assets/portal.js', import.meta.url), 'utf8');
+/** highlight.js's theme for the diffs of the card page, served from node_modules. */
+const HIGHLIGHT_CSS = readFileSync(createRequire(import.meta.url).resolve('highlight.js/styles/github-dark.css'), 'utf8');
 
 type Env = { Variables: { identity?: PortalIdentity; csrf: string } };
 
@@ -118,6 +121,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   });
 
   app.get('/assets/portal.js', (c) => c.body(SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' }));
+  app.get('/assets/highlight.css', (c) => c.body(HIGHLIGHT_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'max-age=3600' }));
 
   const login = (c: Context<Env>, token: string | undefined) => {
     const identity = token ? identityOfToken(auth, token, 'session') : undefined;

@@ -4,12 +4,16 @@
  * are shown as text (an artifact containing `<script>` is shown, not run). The only script is
  * /assets/portal.js (forms → JSON API, live fragments over Server-Sent Events).
  */
-import { html } from 'hono/html';
+import hljs from 'highlight.js/lib/core';
+import diffLanguage from 'highlight.js/lib/languages/diff';
+import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { CardHistory } from '../cli/history.js';
 import type { AttemptDiff } from '../cli/diff.js';
 import type { BacklogSummary, BoardCard, PortalBoard, ReviewItem } from './data.js';
 import type { PortalIdentity } from './auth.js';
+
+hljs.registerLanguage('diff', diffLanguage);
 
 /** A rendered fragment (already escaped). */
 export type Fragment = HtmlEscapedString;
@@ -52,7 +56,6 @@ button.primary{background:var(--acc);color:#fff;border-color:var(--acc)}button.d
 output.result{display:block;font-size:13px;margin:4px 0;white-space:pre-wrap}
 .review{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 12px;margin-bottom:12px}
 pre{background:#0f1420;color:#dfe6f3;padding:8px;border-radius:5px;overflow-x:auto;white-space:pre-wrap;font-size:12px}
-.diff .add{color:#7ee787}.diff .del{color:#ff9e9e}.diff .hunk{color:#79c0ff}.diff .file{color:#f2cc60;font-weight:600}
 `;
 
 /** The page frame: header with navigation and the logged-in reviewer, then `body`. */
@@ -63,7 +66,7 @@ export function layout(ctx: PageContext, title: string, body: Fragment): Fragmen
   return h`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="csrf-token" content="${ctx.csrf}">
-<title>${title} · squadflow</title><style>${CSS}</style>
+<title>${title} · squadflow</title><style>${CSS}</style><link rel="stylesheet" href="/assets/highlight.css">
 <script src="/assets/portal.js" defer></script></head>
 <body><header><strong>squadflow</strong><a href="/">Backlogs</a><a href="/review">Human review</a>
 ${ctx.temporalUi ? h`<a href="${ctx.temporalUi}/namespaces/${ctx.namespace}/workflows" target="_blank" rel="noopener">Temporal UI</a>` : ''}${who}</header>
@@ -189,13 +192,12 @@ export function reviewPage(ctx: PageContext, items: ReviewItem[]): Fragment {
 <div id="queue">${reviewFragment(ctx, items)}</div>`);
 }
 
-/** A unified diff, each line classed for colour (escaped: it is text from the repository). */
+/**
+ * A unified diff, highlighted by highlight.js (its `diff` grammar: files, hunks, additions, deletions);
+ * highlight.js escapes the text it wraps, so repository content stays text.
+ */
 export function diffFragment(diff: string): Fragment {
-  const lines = diff.split('\n').map((l) => {
-    const cls = l.startsWith('diff --git') || l.startsWith('+++') || l.startsWith('---') ? 'file' : l.startsWith('@@') ? 'hunk' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : '';
-    return cls ? h`<span class="${cls}">${l}</span>\n` : h`${l}\n`;
-  });
-  return h`<pre class="diff">${lines}</pre>`;
+  return h`<pre class="diff hljs"><code>${raw(hljs.highlight(diff, { language: 'diff', ignoreIllegals: true }).value)}</code></pre>`;
 }
 
 /** The card page: timeline, attempts with verdicts, feedback, debugging, artifacts, cost, audit log, diff. */

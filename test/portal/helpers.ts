@@ -80,6 +80,18 @@ export async function startTestBacklog(taskQueue: string, cards: TestCard[], pre
   return backlogId;
 }
 
+/** A backlog file's content (the shape `testPlan` plans), for starting a backlog from the page. */
+export function testBacklogFile(backlogId: string, cards: TestCard[]): Record<string, unknown> {
+  return {
+    metadata: { backlog_id: backlogId },
+    cards: cards.map((c) => ({ title: `Card ${c.id}`, type: 'DOC', ...c })),
+    squad: {
+      agents: { writer: { kind: 'command', command: 'node', args: ['./agent.mjs'] } },
+      card_types: { DOC: { owner: 'writer', judge: { kind: 'rubric', criteria: [{ name: 'has intro', check: { type: 'section', heading: 'Intro' } }] } } },
+    },
+  };
+}
+
 /** A screenshot path under {@link SCREENSHOTS}. */
 export function screenshot(name: string): string {
   return join(SCREENSHOTS, name);

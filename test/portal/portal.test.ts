@@ -3,13 +3,16 @@
  * review panel, refusals, escaping — against the run's Temporal server, with scripted activities. Tests
  * wait for the DOM state they need (Playwright's waitFor), never a fixed time.
  */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { OwnerInput } from '../../src/domain/index.js';
 import type { PortalHandle } from '../../src/portal/server.js';
 import { testEnv } from '../helpers/temporal.js';
-import { gate, waitForStatus } from '../workflows/fakes.js';
-import { TOKENS, launchBrowser, runningWorker, screenshot, startTestBacklog, testPortal } from './helpers.js';
+import { gate, uniqueBacklogId, waitForStatus } from '../workflows/fakes.js';
+import { TOKENS, launchBrowser, runningWorker, screenshot, startTestBacklog, testBacklogFile, testPortal } from './helpers.js';
 
 let browser: Browser;
 let portal: PortalHandle;
@@ -26,11 +29,11 @@ afterAll(async () => {
 });
 
 /** A logged-in page (the reviewer "tess", through the login URL). */
-async function reviewerPage(): Promise<{ context: BrowserContext; page: Page }> {
+async function reviewerPage(on: PortalHandle = portal): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
-  await page.goto(`${portal.url}/login?token=${TOKENS.reviewer}`);
-  await page.waitForURL(`${portal.url}/`);
+  await page.goto(`${on.url}/login?token=${TOKENS.reviewer}`);
+  await page.waitForURL(`${on.url}/`);
   return { context, page };
 }
 
@@ -59,8 +62,8 @@ describe('portal in a browser', () => {
     await page.locator('[data-column="DONE"] [data-card="A"]').waitFor();
     // The same document (no reload): the board changed through Server-Sent Events.
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42);
-    expect(await page.locator('.stats').textContent()).toContain('2/2 final (100%)');
-    await page.screenshot({ path: screenshot('board.png'), fullPage: true });
+    // DONE shows as soon as the card says so; it counts as final once its workflow has ended.
+    await page.locator('.stats', { hasText: '2/2 final (100%)' }).waitFor();
     await context.close();
   });
 
@@ -71,6 +74,10 @@ describe('portal in a browser', () => {
     await waitForStatus(client.workflow.getHandle(`${backlogId}/ESC`), 'AWAITING_HUMAN');
 
     const { context, page } = await reviewerPage();
+    await page.goto(`${portal.url}/backlogs/${backlogId}`);
+    await page.locator('[data-column="AWAITING_HUMAN"] [data-card="ESC"]').waitFor();
+    expect(await page.locator('[data-card="ESC"] .why').textContent()).toBe('waits for a human review: llm_judge: ledger rounds half-up instead of half-even');
+    await page.screenshot({ path: screenshot('board.png') });
     await page.goto(`${portal.url}/review`);
     const item = page.locator(`[data-review="${backlogId}/ESC"]`);
     await item.waitFor();
@@ -87,6 +94,7 @@ describe('portal in a browser', () => {
     await review.locator('input[name=reason]').fill('half-up is what finance wants');
     await review.locator('button[value=approve]').click();
     await page.getByText(/approve by tess at .* half-up is what finance wants/).first().waitFor();
+    await page.screenshot({ path: screenshot('review.png') });
 
     await page.goto(`${portal.url}/backlogs/${backlogId}`);
     await page.locator('[data-column="DONE"] [data-card="NEXT"]').waitFor();
@@ -127,6 +135,31 @@ describe('portal in a browser', () => {
     expect(await page.locator('[data-attempt="1"]').textContent()).toContain('<b>bold</b> claim');
     expect(await page.locator('main img, main b').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    await context.close();
+  });
+
+  it('starts a backlog from a file on the server: a refused file shows its problems inline, a valid one opens its board', async () => {
+    const w = await worker({});
+    const own = await testPortal({ taskQueue: w.taskQueue });
+    stops.push(() => own.close());
+    const dir = await mkdtemp(join(tmpdir(), 'portal-start-'));
+    const backlogId = uniqueBacklogId('started');
+    const bad = join(dir, 'bad.json');
+    const good = join(dir, 'good.json');
+    await writeFile(bad, JSON.stringify(testBacklogFile(backlogId, [{ id: 'S-1', dependencies: ['NOPE'] }])));
+    await writeFile(good, JSON.stringify(testBacklogFile(backlogId, [{ id: 'S-1' }, { id: 'S-2', dependencies: ['S-1'] }])));
+
+    const { context, page } = await reviewerPage(own);
+    const form = page.locator('form.start-form');
+    await form.locator('input[name=file]').fill(bad);
+    await form.locator('button').click();
+    await form.locator('output.bad', { hasText: 'nothing was started' }).waitFor();
+    expect(await form.locator('output').textContent()).toContain('NOPE');
+
+    await form.locator('input[name=file]').fill(good);
+    await form.locator('button').click();
+    await page.waitForURL(`${own.url}/backlogs/${backlogId}`);
+    await page.locator('[data-column="DONE"] [data-card="S-2"]').waitFor();
     await context.close();
   });
 });

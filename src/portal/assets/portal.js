@@ -7,7 +7,7 @@
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
 
   function describe(body) {
-    if (body && body.error) return 'Refused: ' + body.error;
+    if (body && body.error) return 'Refused: ' + String(body.error).replace(/^refused:\s*/, '');
     if (body && body.entry) return body.entry.action + ' by ' + body.entry.actor + ' at ' + body.entry.at + ' — ' + body.entry.reason;
     if (body && body.cancelled) return 'cancellation requested: ' + body.cancelled;
     return JSON.stringify(body);
