@@ -120,7 +120,11 @@ ${startForm}`,
 }
 
 function cardTile(backlogId: string, c: BoardCard): Fragment {
-  return h`<div class="card" data-card="${c.cardId}"><a class="id" href="/backlogs/${encodeURIComponent(backlogId)}/cards/${encodeURIComponent(c.cardId)}">${c.cardId}</a>
+  // A legacy card was not run: it has no history to show.
+  const id = c.legacy
+    ? h`<span class="id">${c.cardId}</span>`
+    : h`<a class="id" href="/backlogs/${encodeURIComponent(backlogId)}/cards/${encodeURIComponent(c.cardId)}">${c.cardId}</a>`;
+  return h`<div class="card" data-card="${c.cardId}">${id}
 <div>${c.title}</div>
 <div class="meta">${c.type || '—'} · ${c.priority || '—'} · attempt ${c.attempt}${c.score !== undefined ? h` · score ${c.score.toFixed(1)}` : ''} · $${c.costUsd.toFixed(4)}</div>
 ${c.why ? h`<div class="why">${c.why}</div>` : ''}</div>`;
