@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `squadflow`, the command-line client (commander). Commands: dev, start, status, list, history, metrics,
- * review, validate, export, worker, and the ops commands. Every command has `--json` (`dev`: one JSON event per line; errors, usage
+ * review, validate, export, worker, portal, and the ops commands. Every command has `--json` (`dev`: one JSON event per line; errors, usage
  * errors included, then go to stderr as `{"error":{"message","exitCode"}}`). Exit codes: see
  * src/cli/errors.ts (0 ok, 1 failure, 2 bad input, 3 Temporal/worker unavailable). No lifecycle rules here:
  * it validates input, then talks to Temporal.
