@@ -29,6 +29,7 @@ import { cancel, retryCard, setBacklogPaused, skipCard } from '../cli/ops.js';
 import { parseOpsDecision } from '../domain/index.js';
 import { csrfMatches, identityOfToken, newCsrfToken, SessionStore, type PortalAuthConfig, type PortalIdentity } from './auth.js';
 import { listBacklogs, readPortalBoard, readReviewQueue } from './data.js';
+import { SharedPoller } from './live.js';
 import { metricsPage } from './metrics-view.js';
 import { startForm } from './start-view.js';
 import {
@@ -52,7 +53,7 @@ export interface PortalOptions {
   readOnly?: boolean;
   /** Base URL of the Temporal UI for links (e.g. `http://127.0.0.1:8233`); absent: no links. */
   temporalUi?: string;
-  /** How often an open board (or review queue) re-reads Temporal, ms (default 500). */
+  /** How often a watched board (or the review queue) is re-read from Temporal, ms (default 500); one read per interval however many pages watch it. */
   pollMs?: number;
   /** Task queues a backlog started from the page uses (default: src/temporal/queues.ts). */
   queues?: BacklogQueues;
@@ -254,33 +255,34 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
     }),
   );
 
-  /** Streams `read()` as SSE: a `json` and an `html` event whenever it changed, polled every `pollMs`. */
-  const live = <T>(c: Context<Env>, read: () => Promise<T>, render: (value: T) => Fragment) =>
+  // One Temporal read loop per watched backlog (and one for the review queue), shared by every open page.
+  const boards = SharedPoller.every(pollMs, (backlogId) => readPortalBoard(client, backlogId));
+  const queue = SharedPoller.every(pollMs, () => readReviewQueue(client));
+
+  /** Streams a watched value as SSE: `json` and `html` events on every change, `problem` when a read failed. */
+  const live = <T>(c: Context<Env>, poller: SharedPoller<T>, key: string, render: (value: T) => Fragment) =>
     streamSSE(c, async (stream) => {
-      const done = new Promise<void>((resolve) => {
-        stream.onAbort(resolve);
-        streams.signal.addEventListener('abort', () => resolve(), { once: true });
+      let writes = Promise.resolve();
+      const unsubscribe = poller.subscribe(key, (u) => {
+        writes = writes
+          .then(async () => {
+            if (u.error !== undefined) return stream.writeSSE({ event: 'problem', data: errorStatus(u.error).body.error });
+            await stream.writeSSE({ event: 'json', data: JSON.stringify(u.value) });
+            await stream.writeSSE({ event: 'html', data: render(u.value as T).toString() });
+          })
+          .catch(() => undefined);
       });
-      let closed = false;
-      void done.then(() => (closed = true));
-      let last = '';
-      while (!closed) {
-        try {
-          const value = await read();
-          const json = JSON.stringify(value);
-          if (json !== last) {
-            last = json;
-            await stream.writeSSE({ event: 'json', data: json });
-            await stream.writeSSE({ event: 'html', data: render(value).toString() });
-          }
-        } catch (err) {
-          await stream.writeSSE({ event: 'problem', data: errorStatus(err).body.error });
-        }
-        await Promise.race([done, new Promise((r) => setTimeout(r, pollMs))]);
-      }
+      let onStop = () => undefined as void;
+      await new Promise<void>((resolve) => {
+        onStop = resolve;
+        stream.onAbort(resolve);
+        streams.signal.addEventListener('abort', onStop, { once: true });
+      });
+      streams.signal.removeEventListener('abort', onStop);
+      unsubscribe();
     });
-  app.get('/api/backlogs/:backlogId/events', (c) => live(c, () => readPortalBoard(client, param(c, 'backlogId')), boardFragment));
-  app.get('/api/review-queue/events', (c) => live(c, () => readReviewQueue(client), (items) => reviewFragment(ctxOf(c), items)));
+  app.get('/api/backlogs/:backlogId/events', (c) => live(c, boards, param(c, 'backlogId'), boardFragment));
+  app.get('/api/review-queue/events', (c) => live(c, queue, 'queue', (items) => reviewFragment(ctxOf(c), items)));
 
   // ---- pages ----
   const pageError = (c: Context<Env>, title: string, err: unknown) => {
@@ -335,7 +337,14 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
     }
   });
 
-  return { app, stop: () => streams.abort() };
+  return {
+    app,
+    stop: () => {
+      streams.abort();
+      boards.close();
+      queue.close();
+    },
+  };
 }
 
 /** A route parameter (Hono has decoded it); '' when absent. */
