@@ -70,12 +70,36 @@ describe('portal security', () => {
     expect(me).toMatchObject({ reviewer: 'tess', via: 'session' });
   });
 
+  it('logs in through the login form only with the page\'s CSRF token, and refuses an unknown token', async () => {
+    const form = await fetch(`${portal.url}/login`);
+    const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const post = (fields: Record<string, string>) =>
+      fetch(`${portal.url}/login`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+    expect((await post({ token: TOKENS.reviewer })).status).toBe(403);
+    const wrong = await post({ token: 'not-a-known-token', _csrf: csrf });
+    expect([wrong.status, await wrong.text()]).toEqual([400, expect.stringContaining('Unknown token.')]);
+    const ok = await post({ token: TOKENS.reviewer, _csrf: csrf });
+    expect([ok.status, ok.headers.get('location')]).toEqual([303, '/']);
+    expect(ok.headers.getSetCookie().some((c) => /^squadflow_session=[\w-]{43}; .*HttpOnly.*SameSite=Strict/i.test(c))).toBe(true);
+  });
+
   it('takes the reviewer from a trusted proxy header only when configured', async () => {
     const auth = resolvePortalAuth({ env: { SQUADFLOW_PORTAL_TRUSTED_HEADER: 'X-Forwarded-User' } });
     expect(auth.trustedHeader).toBe('x-forwarded-user');
     expect(auth.localToken).toBeUndefined();
     // The test portal has no trusted header: the header alone is no identity.
     expect((await fetch(`${portal.url}/api/me`, { headers: { 'x-forwarded-user': 'mallory' } })).status).toBe(401);
+    const proxied = await testPortal({ auth });
+    try {
+      const me = await fetch(`${proxied.url}/api/me`, { headers: { 'x-forwarded-user': 'ana' } });
+      expect(await me.json()).toMatchObject({ reviewer: 'ana', role: 'reviewer', via: 'proxy' });
+      // The proxy header is as ambient as a cookie: a state change still needs the page's CSRF token.
+      expect((await fetch(`${proxied.url}${REVIEW}`, { method: 'POST', headers: json({ 'x-forwarded-user': 'ana' }), body })).status).toBe(403);
+      expect((await fetch(`${proxied.url}/api/me`)).status).toBe(401);
+    } finally {
+      await proxied.close();
+    }
   });
 
   it('reads hashed tokens from a file and names the file and line of a bad entry', async () => {

@@ -38,12 +38,12 @@ export function testAuth(): PortalAuthConfig {
 }
 
 /** A portal on a free port of 127.0.0.1 against the run's Temporal server, polling every 200 ms. */
-export async function testPortal(opts: { readOnly?: boolean; taskQueue?: string } = {}): Promise<PortalHandle> {
+export async function testPortal(opts: { readOnly?: boolean; taskQueue?: string; auth?: PortalAuthConfig } = {}): Promise<PortalHandle> {
   const { client } = await testEnv();
   const q = opts.taskQueue;
   return startPortal({
     client,
-    auth: testAuth(),
+    auth: opts.auth ?? testAuth(),
     readOnly: opts.readOnly,
     pollMs: 200,
     temporalUi: 'http://127.0.0.1:8233',
