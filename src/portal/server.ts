@@ -59,6 +59,8 @@ export interface PortalOptions {
   queues?: BacklogQueues;
   /** Where the worker clones URL repositories (for diffs; default as `squadflow diff`). */
   reposRoot?: string;
+  /** Where the portal logs what Temporal does not record (who cancelled, and why); default stderr. */
+  log?: (line: string) => void;
 }
 
 const SESSION_COOKIE = 'squadflow_session';
@@ -92,6 +94,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   const pollMs = opts.pollMs ?? 500;
   const streams = new AbortController();
   const namespace = client.options.namespace;
+  const log = opts.log ?? ((line: string) => console.error(line));
   const app = new Hono<Env>();
 
   const ctxOf = (c: Context<Env>): PageContext => ({
@@ -223,6 +226,11 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
       return { backlogId, cardId, decision: b.decision, entry };
     }),
   );
+  // A Temporal cancellation carries no reason: who cancelled what and why goes to the portal's log.
+  const cancelled = (d: { reviewer: string; reason: string }, workflowId: string) => {
+    log(JSON.stringify({ event: 'portal.cancel', at: new Date().toISOString(), workflowId, reviewer: d.reviewer, reason: d.reason }));
+    return { cancelled: workflowId, reviewer: d.reviewer, reason: d.reason };
+  };
   for (const kind of ['retry', 'skip'] as const) {
     app.post(
       `/api/backlogs/:backlogId/cards/:cardId/${kind}`,
@@ -237,8 +245,8 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   app.post(
     '/api/backlogs/:backlogId/cards/:cardId/cancel',
     api(async (c) => {
-      decision(await body(c), c);
-      return { cancelled: await cancel(client, param(c, 'backlogId'), param(c, 'cardId')) };
+      const d = decision(await body(c), c);
+      return cancelled(d, await cancel(client, param(c, 'backlogId'), param(c, 'cardId')));
     }),
   );
   for (const paused of [true, false]) {
@@ -250,8 +258,8 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   app.post(
     '/api/backlogs/:backlogId/cancel',
     api(async (c) => {
-      decision(await body(c), c);
-      return { cancelled: await cancel(client, param(c, 'backlogId')) };
+      const d = decision(await body(c), c);
+      return cancelled(d, await cancel(client, param(c, 'backlogId')));
     }),
   );
 

@@ -153,7 +153,7 @@ export function boardPage(ctx: PageContext, b: PortalBoard): Fragment {
 ${ctx.temporalUi ? h` <a class="mut" style="font-size:13px" target="_blank" rel="noopener" href="${ctx.temporalUi}/namespaces/${ctx.namespace}/workflows?query=${encodeURIComponent(`BacklogId="${b.backlogId}"`)}">Temporal UI</a>` : ''}</h1>
 <div>${apiForm(ctx, `/api/backlogs/${id}/pause`, reasonField(), h`<button name="action" value="pause">Pause</button>`)}
 ${apiForm(ctx, `/api/backlogs/${id}/resume`, reasonField(), h`<button name="action" value="resume">Resume</button>`)}
-${apiForm(ctx, `/api/backlogs/${id}/cancel`, reasonField(), h`<button class="danger" name="action" value="cancel">Cancel backlog</button>`)}</div>
+${apiForm(ctx, `/api/backlogs/${id}/cancel`, reasonField('reason (logged)'), h`<button class="danger" name="action" value="cancel">Cancel backlog</button>`)}</div>
 <div id="board" data-events="/api/backlogs/${id}/events">${boardFragment(b)}</div>`,
   );
 }
@@ -174,7 +174,7 @@ function decisionForms(ctx: PageContext, backlogId: string, cardId: string, awai
   }
 <div>${apiForm(ctx, `${base}/retry`, reasonField(), h`<button name="action" value="retry">Retry</button>`)}
 ${apiForm(ctx, `${base}/skip`, reasonField(), h`<button name="action" value="skip">Skip</button>`)}
-${apiForm(ctx, `${base}/cancel`, reasonField(), h`<button class="danger" name="action" value="cancel">Cancel card</button>`)}</div>`;
+${apiForm(ctx, `${base}/cancel`, reasonField('reason (logged)'), h`<button class="danger" name="action" value="cancel">Cancel card</button>`)}</div>`;
 }
 
 /** The live part of the review panel. */

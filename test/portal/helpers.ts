@@ -38,12 +38,15 @@ export function testAuth(): PortalAuthConfig {
 }
 
 /** A portal on a free port of 127.0.0.1 against the run's Temporal server, polling every 200 ms. */
-export async function testPortal(opts: { readOnly?: boolean; taskQueue?: string; auth?: PortalAuthConfig } = {}): Promise<PortalHandle> {
+export async function testPortal(
+  opts: { readOnly?: boolean; taskQueue?: string; auth?: PortalAuthConfig; log?: (line: string) => void } = {},
+): Promise<PortalHandle> {
   const { client } = await testEnv();
   const q = opts.taskQueue;
   return startPortal({
     client,
     auth: opts.auth ?? testAuth(),
+    ...(opts.log ? { log: opts.log } : {}),
     readOnly: opts.readOnly,
     pollMs: 200,
     temporalUi: 'http://127.0.0.1:8233',

@@ -162,4 +162,34 @@ describe('portal in a browser', () => {
     await page.locator('[data-column="DONE"] [data-card="S-2"]').waitFor();
     await context.close();
   });
+
+  it('pauses, resumes and cancels a backlog from its board, each with a reason, showing each answer inline', async () => {
+    const owner = gate();
+    const w = await worker({ P: { hold: owner.hold } });
+    const lines: string[] = [];
+    const own = await testPortal({ log: (line) => lines.push(line) });
+    stops.push(() => own.close());
+    const backlogId = await startTestBacklog(w.taskQueue, [{ id: 'P' }, { id: 'Q', dependencies: ['P'] }]);
+    const { context, page } = await reviewerPage(own);
+    await page.goto(`${own.url}/backlogs/${backlogId}`);
+    await page.locator('[data-column="IN_PROGRESS"] [data-card="P"]').waitFor();
+
+    const act = async (action: string, reason: string, answer: RegExp) => {
+      const form = page.locator(`form[data-api="/api/backlogs/${backlogId}/${action}"]`);
+      await form.locator('input[name=reason]').fill(reason);
+      await form.locator('button').click();
+      await form.locator('output.ok', { hasText: answer }).waitFor();
+    };
+    await act('pause', 'release freeze', /^pause by tess at .* — release freeze$/);
+    await page.locator('[data-state]', { hasText: 'paused' }).waitFor();
+    await act('resume', 'freeze over', /^resume by tess at .* — freeze over$/);
+    await page.locator('[data-state]', { hasText: 'running' }).waitFor();
+    await act('cancel', 'wrong repository', new RegExp(`^cancellation requested: ${backlogId}$`));
+    await page.locator('[data-column="CANCELLED"] [data-card="P"]').waitFor();
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ event: 'portal.cancel', workflowId: backlogId, reviewer: 'tess', reason: 'wrong repository' }),
+    ]);
+    owner.release();
+    await context.close();
+  });
 });
