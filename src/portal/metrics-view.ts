@@ -1,7 +1,7 @@
 /**
  * The metrics page: `squadflow metrics` of a backlog (src/cli/metrics.ts) with charts drawn as
- * server-rendered SVG (no chart script to ship): cost per card, attempts per card, time to approval per
- * card, and the top 10 rejection reasons. Labels are escaped like every other value.
+ * server-rendered SVG (no chart script to ship): cost per card, attempts per card, the distribution of
+ * time to approval, and the top 10 rejection reasons. Labels are escaped like every other value.
  */
 import { html } from 'hono/html';
 import type { BacklogView } from '../cli/backlogs.js';
@@ -42,6 +42,25 @@ export function timeToApprovalMs(statusHistory: { status: string; at: string }[]
   return start && end ? Date.parse(end.at) - Date.parse(start.at) : undefined;
 }
 
+/**
+ * A histogram of durations (ms): `bins` equal-width bins from the shortest to the longest, each labelled
+ * with its range and counting the values in it (the last bin includes the longest). Empty for no values.
+ */
+export function durationHistogram(values: number[], bins = 6): Bar[] {
+  if (values.length === 0) return [];
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const n = max === min ? 1 : bins;
+  const width = (max - min) / n || 1;
+  const counts = new Array<number>(n).fill(0);
+  for (const v of values) counts[Math.min(n - 1, Math.floor((v - min) / width))]! += 1;
+  return counts.map((count, i) => {
+    const from = min + i * width;
+    const label = n === 1 ? formatDuration(min) : `${formatDuration(from)} – ${formatDuration(from + width)}`;
+    return { label, value: count, text: `${count} card${count === 1 ? '' : 's'}` };
+  });
+}
+
 /** The metrics page of a backlog. */
 export function metricsPage(ctx: PageContext, report: MetricsReport, view: BacklogView): Fragment {
   const m = report.metrics;
@@ -50,7 +69,7 @@ export function metricsPage(ctx: PageContext, report: MetricsReport, view: Backl
   const dur = (x: number | null) => (x === null ? '—' : formatDuration(x));
   const approval = run.flatMap((c) => {
     const ms = timeToApprovalMs(c.state!.statusHistory);
-    return ms === undefined ? [] : [{ label: c.cardId, value: ms, text: formatDuration(ms) }];
+    return ms === undefined ? [] : [ms];
   });
   const id = encodeURIComponent(report.backlogId);
   return layout(
@@ -63,7 +82,7 @@ export function metricsPage(ctx: PageContext, report: MetricsReport, view: Backl
 <div class="charts">
 ${barChart('Cost per card (USD)', run.map((c) => ({ label: c.cardId, value: c.costUsd, text: `$${c.costUsd.toFixed(4)}` })))}
 ${barChart('Attempts per card', run.map((c) => ({ label: c.cardId, value: c.state!.attempts.length, text: String(c.state!.attempts.length) })), '#8a5cd1')}
-${barChart('Time to approval per card', approval, '#2e7d32')}
+${barChart('Time to approval (distribution)', durationHistogram(approval), '#2e7d32')}
 ${barChart('Top 10 rejection reasons', m.topRejectionReasons.map((r) => ({ label: r.reason, value: r.count, text: String(r.count) })), '#c62828')}
 </div>`,
   );

@@ -113,6 +113,11 @@ describe('portal under squadflow dev', () => {
     await page.locator('pre.diff').scrollIntoViewIfNeeded();
     await page.screenshot({ path: screenshot('example-diff.png') });
 
+    await page.goto(`http://127.0.0.1:${portalPort}/backlogs/shop-discounts/metrics`);
+    expect(await page.locator('svg[aria-label="Top 10 rejection reasons"]').textContent()).toMatch(/qa: /);
+    expect(await page.locator('svg[aria-label="Time to approval (distribution)"]').textContent()).toContain('cards');
+    await page.screenshot({ path: screenshot('example-metrics.png'), fullPage: true });
+
     process.kill(-child.pid!, 'SIGINT');
     expect(await exit, `stdout:\n${out}\nstderr:\n${err}`).toBe(0);
     dev = undefined;

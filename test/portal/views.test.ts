@@ -3,7 +3,7 @@
  * escaped, the start form and decision forms are left out for viewers.
  */
 import { describe, expect, it } from 'vitest';
-import { barChart, timeToApprovalMs } from '../../src/portal/metrics-view.js';
+import { barChart, durationHistogram, timeToApprovalMs } from '../../src/portal/metrics-view.js';
 import { startForm } from '../../src/portal/start-view.js';
 import { diffFragment, reviewFragment, type PageContext } from '../../src/portal/views.js';
 
@@ -44,6 +44,14 @@ describe('portal views', () => {
     ];
     expect(timeToApprovalMs(history)).toBe(210_000);
     expect(timeToApprovalMs(history.slice(0, 2))).toBeUndefined();
+  });
+
+  it('bins durations into equal-width ranges from the shortest to the longest', () => {
+    const bars = durationHistogram([60_000, 90_000, 120_000, 360_000], 3);
+    expect(bars.map((b) => b.value)).toEqual([3, 0, 1]);
+    expect(bars.map((b) => b.text)).toEqual(['3 cards', '0 cards', '1 card']);
+    expect(durationHistogram([5000, 5000]).map((b) => b.value)).toEqual([2]);
+    expect(durationHistogram([])).toEqual([]);
   });
 
   it('offers decisions and the start form to reviewers only', () => {
