@@ -72,6 +72,7 @@ function whyItWaits(c: CardView): string | undefined {
 
 function boardCard(c: CardView): BoardCard {
   const spec = c.state?.card;
+  const why = whyItWaits(c);
   return {
     cardId: c.cardId,
     title: spec?.title ?? '',
@@ -81,7 +82,7 @@ function boardCard(c: CardView): BoardCard {
     attempt: c.attempt,
     ...(c.score !== undefined ? { score: c.score } : {}),
     costUsd: c.costUsd,
-    ...(whyItWaits(c) ? { why: whyItWaits(c) } : {}),
+    ...(why ? { why } : {}),
     legacy: c.legacy,
   };
 }

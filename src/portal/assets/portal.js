@@ -5,12 +5,52 @@
 (function () {
   'use strict';
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
+  var pending = 0; // requests in flight: a live fragment waits for them, so their answer lands in the page
+  var lives = [];
 
   function describe(body) {
     if (body && body.error) return 'Refused: ' + String(body.error).replace(/^refused:\s*/, '');
     if (body && body.entry) return body.entry.action + ' by ' + body.entry.actor + ' at ' + body.entry.at + ' — ' + body.entry.reason;
     if (body && body.cancelled) return 'cancellation requested: ' + body.cancelled;
     return JSON.stringify(body);
+  }
+
+  // A fragment is swapped in only when no request is in flight and the reviewer is not typing in it.
+  function canReplace(el) {
+    if (pending > 0) return false;
+    var active = document.activeElement;
+    return !(active && el.contains(active) && (active.tagName === 'INPUT' || active.tagName === 'TEXTAREA'));
+  }
+
+  function replace(el, html) {
+    var kept = {};
+    el.querySelectorAll('form[data-api] output.result').forEach(function (o) {
+      if (o.textContent) kept[o.closest('form').dataset.api] = { text: o.textContent, cls: o.className };
+    });
+    el.innerHTML = html;
+    el.querySelectorAll('form[data-api] output.result').forEach(function (o) {
+      var api = o.closest('form').dataset.api;
+      var k = kept[api];
+      if (k) { o.textContent = k.text; o.className = k.cls; delete kept[api]; }
+    });
+    // A decided card leaves the live list: its result stays on the page as a note.
+    Object.keys(kept).forEach(function (api) {
+      var note = document.createElement('p');
+      note.className = 'decided ' + kept[api].cls.replace('result', '').trim();
+      note.textContent = kept[api].text;
+      el.parentNode.insertBefore(note, el);
+    });
+    el.dataset.updated = String(Date.now());
+  }
+
+  function flush() {
+    lives.forEach(function (live) {
+      if (live.next !== undefined && canReplace(live.el)) {
+        var html = live.next;
+        live.next = undefined;
+        replace(live.el, html);
+      }
+    });
   }
 
   document.addEventListener('submit', function (ev) {
@@ -23,6 +63,7 @@
     var out = form.querySelector('output.result');
     out.textContent = '…';
     out.className = 'result';
+    pending++;
     fetch(form.dataset.api, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
@@ -36,37 +77,22 @@
           if (res.ok && body.location) window.location.assign(body.location);
         });
       })
-      .catch(function (err) { out.textContent = 'Refused: ' + err; out.className = 'result bad'; });
+      .catch(function (err) { out.textContent = 'Refused: ' + err; out.className = 'result bad'; })
+      .then(function () { pending--; flush(); });
   });
 
-  function live(el) {
-    var source = new EventSource(el.dataset.events);
-    source.addEventListener('html', function (e) {
-      // Keep what a reviewer is typing and the results shown: only replace when no form field has focus.
-      var active = document.activeElement;
-      if (active && el.contains(active) && (active.tagName === 'INPUT' || active.tagName === 'TEXTAREA')) return;
-      var kept = {};
-      el.querySelectorAll('form[data-api] output.result').forEach(function (o) {
-        if (o.textContent) kept[o.closest('form').dataset.api] = { text: o.textContent, cls: o.className };
-      });
-      el.innerHTML = e.data;
-      el.querySelectorAll('form[data-api] output.result').forEach(function (o) {
-        var api = o.closest('form').dataset.api;
-        var k = kept[api];
-        if (k) { o.textContent = k.text; o.className = k.cls; delete kept[api]; }
-      });
-      // A decided card leaves the live list: its result stays on the page as a note.
-      Object.keys(kept).forEach(function (api) {
-        var note = document.createElement('p');
-        note.className = 'decided ' + kept[api].cls.replace('result', '').trim();
-        note.textContent = kept[api].text;
-        el.parentNode.insertBefore(note, el);
-      });
-      el.dataset.updated = String(Date.now());
-    });
-    addEventListener('pagehide', function () { source.close(); });
-  }
+  document.addEventListener('focusout', function () { setTimeout(flush, 0); });
+
   document.addEventListener('DOMContentLoaded', function () {
-    document.querySelectorAll('[data-events]').forEach(live);
+    document.querySelectorAll('[data-events]').forEach(function (el) {
+      var live = { el: el, next: undefined };
+      lives.push(live);
+      var source = new EventSource(el.dataset.events);
+      source.addEventListener('html', function (e) {
+        live.next = e.data;
+        flush();
+      });
+      addEventListener('pagehide', function () { source.close(); });
+    });
   });
 })();
