@@ -16,6 +16,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Client } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { secureHeaders } from 'hono/secure-headers';
 import { streamSSE } from 'hono/streaming';
 import { BacklogValidationError, parseOpsDecision } from '../domain/index.js';
 import { readBacklogView, reviewCard, startBacklog, type BacklogQueues } from '../cli/backlogs.js';
@@ -104,12 +105,29 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   });
   const page = (c: Context<Env>, body: Fragment, status: 200 | 400 | 404 | 500 | 503 = 200) => c.html(body, status);
 
+  // Defence in depth behind the escaping: no script but the portal's own file runs, nothing frames the page.
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    }),
+  );
+
   // The CSRF cookie (double submit) and who is asking.
   app.use('*', async (c, next) => {
     let csrf = getCookie(c, CSRF_COOKIE);
     if (!csrf || csrf.length < 20) {
       csrf = newCsrfToken();
-      setCookie(c, CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'Strict', path: '/' });
+      setCookie(c, CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'Strict', path: '/', secure: overHttps(c) });
     }
     c.set('csrf', csrf);
     const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
@@ -128,7 +146,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   const login = (c: Context<Env>, token: string | undefined) => {
     const identity = token ? identityOfToken(auth, token, 'session') : undefined;
     if (!identity) return page(c, loginPage(ctxOf(c), token ? 'Unknown token.' : undefined), token ? 400 : 200);
-    setCookie(c, SESSION_COOKIE, sessions.open(identity), { httpOnly: true, sameSite: 'Strict', path: '/' });
+    setCookie(c, SESSION_COOKIE, sessions.open(identity), { httpOnly: true, sameSite: 'Strict', path: '/', secure: overHttps(c) });
     return c.redirect('/', 303);
   };
   // `GET /login?token=…` is the login URL `dev` and `portal` print; the page's own form posts.
@@ -351,6 +369,11 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
       queue.close();
     },
   };
+}
+
+/** True when the browser reached the portal over HTTPS (directly, or through a TLS proxy that says so). */
+function overHttps(c: Context): boolean {
+  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 }
 
 /** A route parameter (Hono has decoded it); '' when absent. */

@@ -116,6 +116,16 @@ describe('portal security', () => {
     expect(() => resolvePortalAuth({ env: { SQUADFLOW_PORTAL_TOKENS: 'ana:short' } })).toThrow(/entry 1 \(ana\): the token must have at least 8 characters/);
   });
 
+  it('sends a Content-Security-Policy that runs no script but its own, and Secure cookies behind a TLS proxy', async () => {
+    const res = await fetch(`${portal.url}/login`, { headers: { 'x-forwarded-proto': 'https' } });
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(res.headers.getSetCookie().every((c) => /; Secure/i.test(c))).toBe(true);
+    const plain = await fetch(`${portal.url}/login`);
+    expect(plain.headers.getSetCookie().some((c) => /; Secure/i.test(c))).toBe(false);
+  });
+
   it('makes a local token for the OS user when nothing is configured', () => {
     const auth = resolvePortalAuth({ env: {} });
     expect(auth.localToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
