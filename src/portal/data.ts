@@ -10,6 +10,7 @@ import { boardOf, readWorkingOwners, type Board } from '../cli/board.js';
 import { readCardHistory } from '../cli/history.js';
 import { listCards } from '../cli/list.js';
 import { mapPool } from '../cli/map-pool.js';
+import { renderOwnerProgress } from '../cli/progress.js';
 
 /** One backlog as visibility lists it. */
 export interface BacklogSummary {
@@ -49,6 +50,8 @@ export interface BoardCard {
   /** Why it waits (dependencies, a human, a decision), or what ended it. */
   why?: string;
   legacy: boolean;
+  /** While its owner works: what the owner's last heartbeat said (turns, tokens, last tool). */
+  progress?: string;
 }
 
 /** The board page's data: the CLI board plus every card, by status column. */
@@ -70,9 +73,11 @@ function whyItWaits(c: CardView): string | undefined {
   return c.note;
 }
 
-function boardCard(c: CardView): BoardCard {
+function boardCard(c: CardView, working: Board['working']): BoardCard {
   const spec = c.state?.card;
   const why = whyItWaits(c);
+  const progress = working?.find((w) => w.cardId === c.cardId)?.progress;
+  const said = progress ? renderOwnerProgress(progress, false) : '';
   return {
     cardId: c.cardId,
     title: spec?.title ?? '',
@@ -84,6 +89,7 @@ function boardCard(c: CardView): BoardCard {
     costUsd: c.costUsd,
     ...(why ? { why } : {}),
     legacy: c.legacy,
+    ...(said ? { progress: said } : {}),
   };
 }
 
@@ -94,7 +100,7 @@ export function portalBoardOf(view: BacklogView, progress?: Parameters<typeof bo
   for (const c of view.cards) if (!statuses.includes(c.status)) statuses.push(c.status);
   return {
     ...board,
-    columns: statuses.map((status) => ({ status, cards: view.cards.filter((c) => c.status === status).map(boardCard) })),
+    columns: statuses.map((status) => ({ status, cards: view.cards.filter((c) => c.status === status).map((c) => boardCard(c, board.working)) })),
     paused: view.cards.some((c) => c.state?.paused === true && !c.final),
   };
 }

@@ -9,6 +9,7 @@ import diffLanguage from 'highlight.js/lib/languages/diff';
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { CardHistory } from '../cli/history.js';
+import { renderOwnerProgress } from '../cli/progress.js';
 import type { AttemptDiff } from '../cli/diff.js';
 import type { BacklogSummary, BoardCard, PortalBoard, ReviewItem } from './data.js';
 import type { PortalIdentity } from './auth.js';
@@ -127,7 +128,7 @@ function cardTile(backlogId: string, c: BoardCard): Fragment {
   return h`<div class="card" data-card="${c.cardId}">${id}
 <div>${c.title}</div>
 <div class="meta">${c.type || '—'} · ${c.priority || '—'} · attempt ${c.attempt}${c.score !== undefined ? h` · score ${c.score.toFixed(1)}` : ''} · $${c.costUsd.toFixed(4)}</div>
-${c.why ? h`<div class="why">${c.why}</div>` : ''}</div>`;
+${c.why ? h`<div class="why">${c.why}</div>` : ''}${c.progress ? h`<div class="meta progress">owner: ${c.progress}</div>` : ''}</div>`;
 }
 
 /** The live part of a board page (replaced on every `board-html` event). */
@@ -215,6 +216,7 @@ export function cardPage(ctx: PageContext, hist: CardHistory, diff: { value?: At
 <p><span class="mut">${s.card.type} · ${s.card.priority} · backlog</span> <a href="/backlogs/${encodeURIComponent(hist.backlogId)}">${hist.backlogId}</a>
 · status <strong data-status>${s.status}</strong> · attempt ${s.attempt} · $${s.cost.usd.toFixed(4)} (${s.cost.inputTokens} in / ${s.cost.outputTokens} out tokens)
 ${ui ? h` · <a href="${ui}" target="_blank" rel="noopener">workflow in the Temporal UI</a>` : ''}</p>
+${hist.ownerProgress ? h`<p class="progress">Owner at work: ${renderOwnerProgress(hist.ownerProgress)}</p>` : ''}
 ${decisionForms(ctx, hist.backlogId, hist.cardId, s.status === 'AWAITING_HUMAN')}
 <h2>Timeline</h2><table><tr><th>status</th><th>at</th><th>for</th></tr>${hist.timeline.map(
       (t) => h`<tr><td>${t.status}</td><td>${t.at.slice(0, 19).replace('T', ' ')}</td><td>${t.durationMs === null ? '' : `${(t.durationMs / 1000).toFixed(1)} s`}</td></tr>`,

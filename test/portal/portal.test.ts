@@ -46,7 +46,8 @@ async function worker(...args: Parameters<typeof runningWorker>) {
 describe('portal in a browser', () => {
   it('shows a backlog on its board and moves a card live, without reloading, when its owner finishes', async () => {
     const owner = gate();
-    const w = await worker({ A: { hold: owner.hold } });
+    const heartbeat = { phase: 'owner', elapsedMs: 65_000, progress: { turns: 3, inputTokens: 20000, outputTokens: 550, lastTool: 'Write' } };
+    const w = await worker({ A: { hold: owner.hold, heartbeat } });
     const backlogId = await startTestBacklog(w.taskQueue, [{ id: 'A', priority: 'HIGH' }, { id: 'B', dependencies: ['A'] }]);
     const { context, page } = await reviewerPage();
     await page.goto(`${portal.url}/`);
@@ -54,7 +55,9 @@ describe('portal in a browser', () => {
     await page.locator('[data-column="IN_PROGRESS"] [data-card="A"]').waitFor();
     await page.locator('[data-column="TODO"] [data-card="B"]').waitFor();
     expect(await page.locator('[data-card="B"] .why').textContent()).toContain('waiting for A');
-    expect(await page.locator('[data-card="A"] .meta').textContent()).toContain('HIGH');
+    expect(await page.locator('[data-card="A"] .meta').first().textContent()).toContain('HIGH');
+    // What the working owner's last heartbeat said.
+    await page.locator('[data-card="A"] .progress', { hasText: 'owner: 3 turns · 20000 in / 550 out tokens so far · last tool Write' }).waitFor();
     await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
 
     owner.release();
