@@ -182,6 +182,8 @@ async function recordPermissionBlocker(server: Awaited<ReturnType<typeof startDe
   });
   await mkdir(OUT, { recursive: true });
   await save(client.workflow.getHandle(`${backlogId}/P`), 'card-permission-blocker-approved');
+  // The approved card's next attempt, whose owner is given the granted tools (patch owner-granted-tools).
+  await save(client.workflow.getHandle(`${backlogId}/P-CORR-1`), 'correction-permission-approved');
 }
 
 /** Waits until the card workflow `workflowId` is in `status`; returns its handle. */

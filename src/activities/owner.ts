@@ -57,7 +57,8 @@ function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: 
  * Creates the owner activity.
  *
  * `runOwner(input)` refuses to start when `input.budgetUsd` is ≤ 0, re-parses `input.agent` (so defaults
- * apply to a config passed as written in the file), prepares the attempt workspace (emptied, or a copy of
+ * apply to a config passed as written in the file), grants `input.grantedTools` from the first launch
+ * (`withGrantedTools`), prepares the attempt workspace (emptied, or a copy of
  * `input.previousWorkspace`), runs the agent of `input.agent.kind` (see `OWNER_KINDS`), and returns its
  * artifacts (relative to the attempt workspace), summary and cost (tokens, USD).
  *
@@ -116,7 +117,11 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
     const { previousSession, ...rest } = input;
     const sameAgent = routed.name === undefined || routed.name === input.ownerCandidates?.[0]?.name;
     const runInput: OwnerInput = sameAgent && previousSession ? { ...rest, previousSession } : rest;
-    let result = await runWithPermissionRecovery(runInput, agent, hooks, (a) => chosenRunner(deps, { ...runInput, agent: a }, a, worktree));
+    // Tools a human granted after a permission blocker are allowed from the first launch: a run denied
+    // them again would be wasted before the recovery granted them.
+    const granted = input.grantedTools?.length ? withGrantedTools(agent, input.grantedTools) : undefined;
+    if (granted) hooks.log?.info(`card ${input.card.id}: owner launched with the tools granted to the card: ${input.grantedTools!.join(', ')}`, { cardId: input.card.id, attempt: input.attempt });
+    let result = await runWithPermissionRecovery(runInput, granted ?? agent, hooks, (a) => chosenRunner(deps, { ...runInput, agent: a }, a, worktree));
     if (routed.name !== undefined) result = { ...result, agentName: routed.name };
     if (worktree) {
       const secrets = secretsOf(deps.workerEnv ?? process.env);

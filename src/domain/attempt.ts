@@ -111,8 +111,9 @@ export interface OwnerInput {
   ownerCandidates?: { name: string; agent: AgentConfig }[];
   /**
    * A correction's previous attempt session (`OwnerResult.session` of attempt n−1, same agent): a
-   * `claude-code` or `codex` owner continues it (`--resume <id>`, `exec resume <id>`) with only the
-   * feedback as the new prompt, and starts a fresh session when it is gone.
+   * `claude-code`, `codex` or `gemini` owner continues it (`--resume <id>`, `exec resume <id>`,
+   * `--session-file <its file>`) with only the feedback as the new prompt, and starts a fresh session when
+   * it is gone.
    */
   previousSession?: AgentSession;
   /**
@@ -120,6 +121,11 @@ export interface OwnerInput {
    * only tools listed here is re-launched once with them granted (`OwnerResult.permissionRecovery`).
    */
   allowTools?: string[];
+  /**
+   * Tools a human granted this card after a permission blocker (`approve`; also in `allowTools`): allowed
+   * from the run's first launch (owner.ts `withGrantedTools`), so no run is spent being denied them again.
+   */
+  grantedTools?: string[];
   /**
    * Absolute directories outside the workspace the run may use (`card_types.<T>.permissions.allow_dirs`,
    * resolved by the client): always passed to the CLI (Claude Code and Codex `--add-dir`, Gemini
@@ -146,9 +152,9 @@ export interface AgentSession {
    */
   reusedTokens?: number;
   /**
-   * The session's cumulative cost as the CLI reported it at the end of this run: a resumed Claude Code or
-   * Codex session reports the usage of every run of it, so the next run's own cost is its report less this
-   * (`costSince`).
+   * The session's cumulative cost at the end of this run: a resumed Claude Code or Codex session reports
+   * the usage of every run of it, so the next run's own cost is its report less this (`costSince`); a
+   * resumed Gemini run reports only itself, and this is the previous session cost plus its own.
    */
   sessionCost?: Cost;
 }

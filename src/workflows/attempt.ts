@@ -30,7 +30,7 @@ export interface AttemptInput {
   grantedTools?: string[];
   /**
    * The previous attempt's agent session, which a correction's owner continues (`claude --resume`, `codex
-   * exec resume`) — given only when the same agent ran it (see `resumableSessionOf`).
+   * exec resume`, `gemini --session-file`) — given only when the same agent ran it (see `resumableSessionOf`).
    */
   previousSession?: AgentSession;
   feedback?: CorrectionFeedback;
@@ -176,6 +176,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
         pricing: plan.pricing,
         ...(plan.ownerCandidates ? { ownerCandidates: plan.ownerCandidates } : {}),
         ...(allowTools.length ? { allowTools } : {}),
+        // Attempts scheduled before granted tools were passed apart replay without them (`patched`).
+        ...(input.grantedTools?.length && patched('owner-granted-tools') ? { grantedTools: [...input.grantedTools] } : {}),
         ...(allowDirs.length ? { allowDirs } : {}),
         ...(input.previousSession ? { previousSession: input.previousSession } : {}),
       });

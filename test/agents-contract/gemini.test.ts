@@ -3,7 +3,10 @@
  * against a local Gemini `streamGenerateContent` SSE stub.
  */
 import { CancelledFailure } from '@temporalio/common';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { findGeminiSessionFile } from '../../src/activities/agents/gemini.js';
 import { rejectionOf, waitGone } from '../activities/helpers.js';
 import { contract, expectWroteTheSpec, heartbeatWhere, usdOf, processesIn, WRITE_THEN_ANSWER, type Contract } from './harness.js';
 
@@ -90,5 +93,27 @@ describe('gemini owner against the real Gemini CLI', () => {
     abort.abort(new CancelledFailure('CANCELLED'));
     expect(await running).toBeInstanceOf(CancelledFailure);
     for (const pid of pids) expect(await waitGone(pid, 10_000)).toBe(true);
+  });
+
+  it('keeps its session in the attempt folder\'s project store, and a correction starts afresh when Gemini cannot import that file (exit 42)', async () => {
+    c = await contract('gemini', [...WRITE_THEN_ANSWER, { kind: 'answer', text: 'Reworked from scratch.' }]);
+    const first = await c.run();
+    const file = await findGeminiSessionFile(join(c.sb.dir, 'home', '.gemini', 'tmp'), first.session!.id!);
+    expect(file).toMatch(new RegExp(`/chats/session-[^/]*-${first.session!.id!.slice(0, 8)}\\.jsonl$`));
+    // A half-written file: its head still names the session, but Gemini cannot read it.
+    await writeFile(file!, `{"sessionId":"${first.session!.id!}","projectHash":`);
+    const again = await c.run({
+      attempt: 2,
+      workspace: 'shop/SPEC-001/attempt-2',
+      previousWorkspace: 'shop/SPEC-001/attempt-1',
+      feedback: { round: 1, reasons: ['llm_judge: criterion "Rollback plan" not met: no owner named'] },
+      previousSession: first.session,
+    });
+    expect(again.summary).toBe('Reworked from scratch.');
+    expect(again.session?.resumedFrom).toBeUndefined();
+    expect(c.recorder.logs.map((l) => l.message)).toEqual(expect.arrayContaining([expect.stringContaining(`session ${first.session!.id!} is gone; starting a fresh one`)]));
+    const text = JSON.stringify(c.stub.turns()[2]!.body.contents);
+    expect(text).toContain('## Correction round 1: the previous attempt was rejected');
+    expect(text).not.toContain('functionResponse'); // none of attempt 1's conversation
   });
 });

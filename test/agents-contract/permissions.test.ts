@@ -33,6 +33,17 @@ describe.each(CASES)('%s permission recovery', (kind, restricted, tool) => {
     expect(c.recorder.logs.map((l) => l.message)).toEqual(expect.arrayContaining([expect.stringContaining(`owner was denied ${tool}; re-launching it once`)]));
   });
 
+  it(`launches once with ${tool} allowed when a human granted it to the card (approve after a blocker)`, async () => {
+    c = await contract(kind, [...WRITE_THEN_ANSWER, ...WRITE_THEN_ANSWER], restricted);
+    const result = await c.run({ allowTools: [tool], grantedTools: [tool] });
+    expect(result.permissionRecovery).toBeUndefined();
+    expect(result.artifacts).toEqual(['docs/spec.md']);
+    expect(await readFile(join(c.workspace, 'docs/spec.md'), 'utf8')).toContain('Rollback plan');
+    // One launch (its tool call and answer), not a denied run and a re-launch (four turns).
+    expect(c.stub.turns()).toHaveLength(2);
+    expect(c.recorder.logs.map((l) => l.message)).not.toEqual(expect.arrayContaining([expect.stringContaining('re-launching it once')]));
+  });
+
   it(`fails a denial of ${tool} outside the policy as a non-retryable AgentPermissionError naming it, without a re-launch`, async () => {
     c = await contract(kind, [...WRITE_THEN_ANSWER, ...WRITE_THEN_ANSWER], restricted);
     const err = await rejectionOf(c.run({ allowTools: ['SomethingElse'] }));

@@ -1,6 +1,7 @@
 /**
  * Session resume: a correction round continues the owner's previous session (Claude Code `--resume`, Codex
- * `exec resume`) with only the validators' feedback as the new prompt, and starts fresh when it is gone.
+ * `exec resume`, Gemini CLI `--session-file`) with only the validators' feedback as the new prompt, and
+ * starts fresh when it is gone.
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,7 +31,7 @@ function conversation(body: any): string {
   return JSON.stringify(body.messages ?? body.input ?? body.contents);
 }
 
-describe.each<ContractKind>(['claude-code', 'codex'])('%s correction round', (kind) => {
+describe.each<ContractKind>(['claude-code', 'codex', 'gemini'])('%s correction round', (kind) => {
   it('resumes the previous session with only the feedback as the new prompt', async () => {
     const resumedUsage = { input: 14_000, output: 80, cacheRead: 13_000 };
     c = await contract(kind, [...WRITE_THEN_ANSWER, { kind: 'answer', text: 'Named the owner of the rollback.', usage: resumedUsage }]);
@@ -42,8 +43,8 @@ describe.each<ContractKind>(['claude-code', 'codex'])('%s correction round', (ki
     // What the resume saved: the earlier conversation, read from the prompt cache instead of sent again.
     expect(again.session?.reusedTokens).toBe(13_000);
     // The CLI reports the whole session's usage on a resume: the attempt is charged only its own turn
-    // (Anthropic counts cache reads apart from input; OpenAI includes them in input).
-    expect(again.cost).toMatchObject({ inputTokens: kind === 'codex' ? 1_000 : 14_000, outputTokens: 80, cacheReadTokens: 13_000 });
+    // (Anthropic counts cache reads apart from input; OpenAI and Gemini include them in input).
+    expect(again.cost).toMatchObject({ inputTokens: kind === 'claude-code' ? 14_000 : 1_000, outputTokens: 80, cacheReadTokens: 13_000 });
     expect(again.session?.sessionCost).toMatchObject({ inputTokens: first.cost.inputTokens + again.cost.inputTokens, cacheReadTokens: 33_000 });
     expect(again.artifacts).toEqual(['docs/spec.md']); // the copy of attempt 1's files
     // The stub saw the earlier conversation (card prompt, tool call) continued by the feedback-only prompt.
@@ -53,6 +54,8 @@ describe.each<ContractKind>(['claude-code', 'codex'])('%s correction round', (ki
     expect(text).toContain('Correction round 1 of card SPEC-001');
     expect(text).toContain('no owner named');
     expect(text.split('## Card: Write the spec').length - 1).toBe(1); // the card prompt was not sent again
+    // Gemini CLI keeps sessions per project folder: the session file of attempt 1's folder was carried over.
+    if (kind === 'gemini') expect(text).toContain('functionResponse');
   });
 
   it('starts a fresh session when a pooled card runs another candidate than the planned agent that made it', async () => {

@@ -281,6 +281,7 @@ describe('escalation and human review', () => {
       expect(outcome.attempt).toBe(2);
       const owner2 = calls.find((c) => c.activity === 'runOwner' && c.attempt === 2)!.input as OwnerInput;
       expect(owner2.allowTools).toEqual(['Write']);
+      expect(owner2.grantedTools).toEqual(['Write']); // allowed from its first launch, not after a denied run
       const final = await handle.query(cardStateQuery);
       expect(final.grantedTools).toEqual(['Write']);
       expect(final.auditLog.map((e) => e.action)).toEqual(['escalated', 'approve', 'granted']);

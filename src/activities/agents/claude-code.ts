@@ -42,7 +42,7 @@ import type { ModelUsage } from '../../domain/pricing.js';
 import type { ClaudeCodeAgentConfig } from '../../domain/squad.js';
 import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from '../errors.js';
 import { ownerPrompt, resumePrompt } from './prompt.js';
-import { apiStatusFailure, AUTH_FAILURE, cliResult, exitDescription, jsonLine, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner, type RunOutcome } from './run.js';
+import { apiStatusFailure, AUTH_FAILURE, cliResult, exitDescription, ownRunCost, jsonLine, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner, type RunOutcome } from './run.js';
 
 const Tokens = z.number().int().nonnegative();
 
@@ -255,7 +255,8 @@ export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, age
   const failed = r.is_error || r.subtype.startsWith('error') || denied.length > 0;
   if (!failed) return cliResult(run, outcome, agent.limits?.max_output_tokens);
 
-  const cost = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
+  // A failed resumed run is charged only what it added to the session, like a successful one.
+  const cost = ownRunCost(run, settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta), resumed);
   if (typeof r.api_error_status === 'number') {
     throw apiStatusFailure(run, r.api_error_status, [r.api_error_type, r.result].filter(Boolean).join(': '), CLAUDE_KEY_HINT, cost);
   }

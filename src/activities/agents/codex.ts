@@ -38,7 +38,7 @@ import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError
 import { redact } from '../secrets.js';
 import { ownerPrompt, resumePrompt } from './prompt.js';
 import { resumableSession } from './claude-code.js';
-import { apiStatusFailure, AUTH_FAILURE, cliResult, jsonLine, exitDescription, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
+import { apiStatusFailure, AUTH_FAILURE, cliResult, jsonLine, exitDescription, messageTail, ownRunCost, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
 
 /** Install hint for a missing binary. */
 export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
@@ -284,7 +284,7 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
     throw agentPermissionError(
       `${run.label}: Codex's sandbox "${agent.sandbox}" refused ${denied.join(', ')}; allow ${denied.length === 1 ? 'it' : 'them'} (sandbox "workspace-write", or "danger-full-access" for commands outside the workspace) or split the card`,
       denied,
-      settleRunCost(run, usage, undefined, meta),
+      ownRunCost(run, settleRunCost(run, usage, undefined, meta), resumed),
     );
   }
   const ok = result.exitCode === 0 && stream.lastTurn === 'completed';
@@ -299,7 +299,8 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
     const out = messageTail(run, result.stdout);
     throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} wrote no JSON events on stdout (expected codex exec --json output)${out ? `; stdout tail:\n${out}` : ''}`, { nonRetryable: false });
   }
-  const cost = settleRunCost(run, usage, undefined, meta);
+  // A failed resumed run is charged only what it added to the thread, like a successful one.
+  const cost = ownRunCost(run, settleRunCost(run, usage, undefined, meta), resumed);
   const why = errors.length > 0 ? errors[errors.length - 1]! : messageTail(run, result.stderr);
   const status = codexApiStatus(why);
   if (status !== undefined) throw apiStatusFailure(run, status, why, CODEX_KEY_HINT, cost);

@@ -2,7 +2,7 @@
  * The `gemini` agent kind: the Gemini CLI in headless mode.
  *
  * **Command.** `<binary> --output-format stream-json --approval-mode <approval_mode> [--model <model>]
- * <extra_args…>` in the attempt workspace, with `GEMINI_CLI_TRUST_WORKSPACE=true` (a fresh attempt folder is
+ * [--include-directories <dir>…] [--session-file <file>] <extra_args…>` in the attempt workspace, with `GEMINI_CLI_TRUST_WORKSPACE=true` (a fresh attempt folder is
  * untrusted: Gemini CLI would force approval mode "default" and exit 55), the owner prompt on stdin (a non-TTY stdin runs it headless),
  * its own process group, the explicit environment of run.ts `cliEnv` (Gemini authenticates with
  * `GEMINI_API_KEY` only when the config lists it in `env`).
@@ -15,6 +15,16 @@
  * under `models`). The stream reports no tokens before `result`, so a Gemini heartbeat's `progress` has turns
  * (model replies: each run of assistant events after the prompt or a tool result) and the last tool, with
  * tokens 0 until the end.
+ *
+ * **Session resume.** A correction with `input.previousSession` continues that session: Gemini CLI keeps
+ * sessions per project folder (`~/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`, `GEMINI_CLI_HOME`
+ * replacing the home) and every attempt runs in a folder of its own, where `--resume <id>` finds nothing; so
+ * squadflow looks the session file up in every project folder (`findGeminiSessionFile`) and passes
+ * `--session-file <file>`, which imports the conversation into the new folder under a new session id
+ * (recorded, with `session.resumedFrom` the previous one); the prompt is then `resumePrompt`, only the
+ * feedback. A session file that is gone, or that Gemini cannot import (exit 42 "Error importing session
+ * from file"), falls back to a fresh session with the full prompt (a warning says so). The resumed run's
+ * stats cover only its own calls (`usageScope` `run`).
  *
  * **Result.** `parseGeminiStream`: the answer is the assistant `message` deltas joined, the session id the
  * `init` event's, tokens and the error the `result` event's. Without stream events (Gemini failed before
@@ -40,26 +50,77 @@
  * `total_tokens − input_tokens` (candidates and thoughts: the stream's `output_tokens` leaves the thoughts
  * out, which are billed as output); priced by `squad.pricing` (Gemini reports no USD).
  */
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ModelUsage } from '../../domain/pricing.js';
 import type { GeminiAgentConfig } from '../../domain/squad.js';
 import type { AgentSession } from '../../domain/attempt.js';
 import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError, type ActivityErrorType as ErrorType } from '../errors.js';
 import { redact } from '../secrets.js';
-import { ownerPrompt } from './prompt.js';
-import { apiStatusFailure, cliResult, exitDescription, jsonLine, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
+import { resumableSession } from './claude-code.js';
+import { ownerPrompt, resumePrompt } from './prompt.js';
+import { apiStatusFailure, cliEnv, cliResult, exitDescription, jsonLine, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
 
 /** Install hint for a missing binary. */
 export const GEMINI_INSTALL_HINT = 'npm install -g @google/gemini-cli';
 
 /**
  * The CLI arguments squadflow builds (before `extra_args`): one `--include-directories <dir>` per
- * `allowDirs` (the card type's `permissions.allow_dirs`, absolute).
+ * `allowDirs` (the card type's `permissions.allow_dirs`, absolute), and `--session-file <file>` for a
+ * correction that continues the previous session (`findGeminiSessionFile`).
  */
-export function geminiArgs(agent: GeminiAgentConfig, allowDirs: readonly string[] = []): string[] {
+export function geminiArgs(agent: GeminiAgentConfig, allowDirs: readonly string[] = [], sessionFile?: string): string[] {
   const args = ['--output-format', 'stream-json', '--approval-mode', agent.approval_mode];
   if (agent.model !== undefined) args.push('--model', agent.model);
   for (const dir of allowDirs) args.push('--include-directories', dir);
+  if (sessionFile !== undefined) args.push('--session-file', sessionFile);
   return args;
+}
+
+/**
+ * The folder under which Gemini CLI keeps its per-project state for a run's environment `env`:
+ * `<GEMINI_CLI_HOME or HOME>/.gemini/tmp` (Gemini CLI 0.61 `Storage.getGlobalTempDir`).
+ */
+export function geminiTempDir(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const home = env.GEMINI_CLI_HOME || env.HOME;
+  return home ? join(home, '.gemini', 'tmp') : undefined;
+}
+
+/**
+ * The file of Gemini session `id`, looked for in every project's store under `tempDir`
+ * (`<tempDir>/<project>/chats/session-<time>-<first 8 characters of the id>.jsonl`, or `.json` from older
+ * versions, whose first line or object names the `sessionId`); undefined when no such file exists.
+ *
+ * Gemini CLI keeps sessions per project folder and every attempt runs in a folder of its own, so its
+ * `--resume <id>` in the next attempt's folder cannot find the session: squadflow finds the file and hands
+ * it to `--session-file`, which imports it into the new folder's store.
+ */
+export async function findGeminiSessionFile(tempDir: string, id: string): Promise<string | undefined> {
+  const suffixes = [`-${id.slice(0, 8)}.jsonl`, `-${id.slice(0, 8)}.json`];
+  const projects = await readdir(tempDir, { withFileTypes: true }).catch(() => []);
+  for (const project of projects) {
+    if (!project.isDirectory()) continue;
+    const chats = join(tempDir, project.name, 'chats');
+    const files = await readdir(chats).catch(() => [] as string[]);
+    for (const file of files) {
+      if (!file.startsWith('session-') || !suffixes.some((s) => file.endsWith(s))) continue;
+      const path = join(chats, file);
+      if ((await sessionIdOf(path)) === id) return path;
+    }
+  }
+  return undefined;
+}
+
+/** The `sessionId` a session file's head names (its first 64 KiB: the metadata line or object). */
+async function sessionIdOf(path: string): Promise<string | undefined> {
+  const handle = await open(path, 'r').catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(65_536), position: 0 });
+    return /"sessionId"\s*:\s*"([^"]+)"/.exec(buffer.subarray(0, bytesRead).toString('utf8'))?.[1];
+  } finally {
+    await handle.close();
+  }
 }
 
 /** What a Gemini exit code means, and how squadflow fails on it. */
@@ -87,6 +148,9 @@ export const GEMINI_EXIT_CODES: Readonly<Record<number, GeminiExit>> = {
  * and Gemini CLI then forces approval mode "default" and exits 55 in headless mode).
  */
 export const GEMINI_ENV: Readonly<Record<string, string>> = { GEMINI_CLI_TRUST_WORKSPACE: 'true' };
+
+/** Gemini CLI's answer (exit 42) to a `--session-file` it cannot read. */
+const SESSION_IMPORT_FAILED = /Error importing session from file/i;
 
 /** What to set when the API refuses the key. */
 const GEMINI_KEY_HINT = 'list GEMINI_API_KEY in the agent\'s "env" and set it on the worker';
@@ -233,19 +297,35 @@ export function parseGeminiStream(stdout: string): GeminiOutput | undefined {
  */
 export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent) => {
   const run = await startRun(deps, input, 'gemini', agent.env);
-  const result = await runCliProcess(run, {
-    agent,
-    args: geminiArgs(agent, input.allowDirs),
-    prompt: ownerPrompt(input, run.workspace, deps.workspacesRoot),
-    installHint: GEMINI_INSTALL_HINT,
-    env: { ...GEMINI_ENV },
-    onLine: (() => {
-      const state = { replying: false };
-      return (line: string, p: AgentProgress) => geminiProgress(line, p, state);
-    })(),
-  });
+  const launch = (sessionFile: string | undefined) =>
+    runCliProcess(run, {
+      agent,
+      args: geminiArgs(agent, input.allowDirs, sessionFile),
+      prompt: sessionFile !== undefined ? resumePrompt(input, run.workspace) : ownerPrompt(input, run.workspace, deps.workspacesRoot),
+      installHint: GEMINI_INSTALL_HINT,
+      env: { ...GEMINI_ENV },
+      onLine: (() => {
+        const state = { replying: false };
+        return (line: string, p: AgentProgress) => geminiProgress(line, p, state);
+      })(),
+    });
+  const gone = (id: string) => run.hooks.log?.warn(`${run.label}: session ${id} is gone; starting a fresh one`, { cardId: input.card.id, attempt: input.attempt });
+  let resumed = resumableSession(input);
+  const tempDir = resumed !== undefined ? geminiTempDir(cliEnv(run, agent, GEMINI_ENV)) : undefined;
+  const sessionFile = resumed !== undefined && tempDir !== undefined ? await findGeminiSessionFile(tempDir, resumed) : undefined;
+  if (resumed !== undefined && sessionFile === undefined) {
+    gone(resumed);
+    resumed = undefined;
+  }
+  let result = await launch(sessionFile);
+  if (resumed !== undefined && result.exitCode !== 0 && SESSION_IMPORT_FAILED.test(result.stderr + result.stdout)) {
+    gone(resumed);
+    resumed = undefined;
+    result = await launch(undefined);
+  }
   const out = parseGeminiStream(result.stdout) ?? parseGeminiOutput(result.stdout, result.stderr);
-  const session: AgentSession | undefined = out?.sessionId !== undefined ? { id: out.sessionId } : undefined;
+  const session: AgentSession | undefined =
+    out?.sessionId !== undefined ? { id: out.sessionId, ...(resumed !== undefined && { resumedFrom: resumed }) } : undefined;
   const denied = geminiDeniedTools(result.stderr);
   if (denied.length > 0) {
     throw agentPermissionError(
@@ -255,7 +335,8 @@ export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent) => {
     );
   }
   if (result.exitCode === 0 && out && out.error === undefined) {
-    return cliResult(run, { summary: out.response, usage: out.usage, ...(session && { session, meta: { sessionId: session.id } }) }, agent.limits?.max_output_tokens);
+    // A resumed run's stats cover only its own calls: Gemini CLI's --session-file import starts a new session.
+    return cliResult(run, { summary: out.response, usage: out.usage, usageScope: 'run', ...(session && { session, meta: { sessionId: session.id } }) }, agent.limits?.max_output_tokens);
   }
   if (result.exitCode === 0 && !out) {
     const tailOut = messageTail(run, result.stdout);

@@ -6,7 +6,7 @@
  */
 import type { AgentSession, OwnerInput, OwnerResult } from '../../domain/attempt.js';
 import { settleCost, type ModelUsage } from '../../domain/pricing.js';
-import { costSince, type Cost } from '../../domain/cost.js';
+import { addCosts, costSince, type Cost } from '../../domain/cost.js';
 import type { AgentConfig, CliAgentConfig } from '../../domain/squad.js';
 import {
   allowListedEnv,
@@ -275,6 +275,36 @@ export interface RunOutcome {
   meta?: Record<string, unknown>;
   /** The agent session, kept on the owner result (and so on the attempt record). */
   session?: AgentSession;
+  /** What `usage` covers when the run resumed a session (see `UsageScope`); default `session`. */
+  usageScope?: UsageScope;
+}
+
+/**
+ * What a resumed run's reported usage covers: `session` — every run of the session so far (observed with
+ * Claude Code 2.1.332 and Codex 0.171.0); `run` — only this process's own model calls (Gemini CLI 0.61.0,
+ * whose `--session-file` import starts a new session with fresh statistics).
+ */
+export type UsageScope = 'session' | 'run';
+
+/**
+ * The cost a run is charged, from the cost settled from its report (`reported`): for a run that resumed
+ * session `resumedFrom` with a session-wide report (`scope` `session`), what it added since the previous
+ * run's report (`costSince` of `input.previousSession.sessionCost`); otherwise `reported`. Used on success
+ * and on failure alike: a resumed run is never charged its earlier runs again.
+ */
+export function ownRunCost(run: AgentRun, reported: Cost, resumedFrom: string | undefined, scope: UsageScope = 'session'): Cost {
+  const before = resumedFrom !== undefined && scope === 'session' ? run.input.previousSession?.sessionCost : undefined;
+  return before ? costSince(reported, before) : reported;
+}
+
+/**
+ * The session's cumulative cost after a run (`AgentSession.sessionCost`): the report itself when it covers
+ * the session (or the run started it); for a resumed run reporting only itself (`scope` `run`), the
+ * previous session cost plus this run's.
+ */
+export function sessionCostAfter(run: AgentRun, reported: Cost, resumedFrom: string | undefined, scope: UsageScope = 'session'): Cost {
+  const before = resumedFrom !== undefined && scope === 'run' ? run.input.previousSession?.sessionCost : undefined;
+  return before ? addCosts(before, reported) : reported;
 }
 
 /**
@@ -312,10 +342,8 @@ export function settleRunCost(run: AgentRun, usage: readonly ModelUsage[], repor
  */
 export async function cliResult(run: AgentRun, outcome: RunOutcome, maxOutputTokens?: number): Promise<OwnerResult> {
   const reported = settleRunCost(run, outcome.usage, outcome.reportedUsd, outcome.meta);
-  // A resumed session's report covers its earlier runs too (observed with Claude Code 2.1.332 and Codex
-  // 0.171.0): this run's own cost is what was added since the previous run's report.
-  const before = outcome.session?.resumedFrom !== undefined ? run.input.previousSession?.sessionCost : undefined;
-  const cost = before ? costSince(reported, before) : reported;
+  const resumedFrom = outcome.session?.resumedFrom;
+  const cost = ownRunCost(run, reported, resumedFrom, outcome.usageScope);
   if (maxOutputTokens !== undefined && cost.outputTokens > maxOutputTokens) {
     throw agentFailure(
       ActivityErrorType.AgentResourceLimitError,
@@ -327,7 +355,7 @@ export async function cliResult(run: AgentRun, outcome: RunOutcome, maxOutputTok
   // cache reads are what the resume reused instead of sending the conversation again at full price.
   const session = outcome.session && {
     ...outcome.session,
-    sessionCost: reported,
+    sessionCost: sessionCostAfter(run, reported, resumedFrom, outcome.usageScope),
     ...(outcome.session.resumedFrom !== undefined && { reusedTokens: cost.cacheReadTokens ?? 0 }),
   };
   // In a worktree the artifacts are the attempt's changed files, and owner.ts redacts and commits them.

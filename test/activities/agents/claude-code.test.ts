@@ -123,6 +123,27 @@ describe('claude-code agent', () => {
     expect(err.details[0].cost).toMatchObject({ inputTokens: 1200, outputTokens: 3400, usd: 0.05 });
   });
 
+  it('charges a resumed run that fails only what it added to the session, as a successful one', async () => {
+    const runOwner = createRunOwner(sb.deps);
+    // What the session had cost when attempt 1 ended; the stand-in then reports the whole session's usage.
+    const sessionCost = { inputTokens: 1000, outputTokens: 3000, cacheCreationTokens: 20000, cacheReadTokens: 100000, usd: 0.04, reportedUsd: 0.04 };
+    const err = await rejectionOf(
+      runOwner(
+        ownerInput(agent('error_max_turns', { max_turns: 3 }), {
+          pricing: PRICING,
+          attempt: 2,
+          workspace: 'shop/SPEC-001/attempt-2',
+          feedback: { round: 1, reasons: ['qa: check "unit" failed: exit 1'] },
+          previousSession: { id: '8f0c2c1e-5a8d-4f0e-9a51-1c1f1d0b7e11', sessionCost },
+        }),
+      ),
+    );
+    expect(err).toMatchObject({ type: 'AgentTurnLimitError', nonRetryable: true });
+    expect((await recorded()).argv).toEqual(expect.arrayContaining(['--resume', '8f0c2c1e-5a8d-4f0e-9a51-1c1f1d0b7e11']));
+    // Reported: 1200 in, 3400 out, 20000 cache writes, 150000 cache reads, $0.05 (unpriced) — less the session's earlier cost.
+    expect(err.details[0].cost).toEqual({ inputTokens: 200, outputTokens: 400, cacheCreationTokens: 0, cacheReadTokens: 50000, usd: 0.01, reportedUsd: 0.01 });
+  });
+
   it('treats error_max_budget_usd as a non-retryable AgentBudgetExceededError', async () => {
     const runOwner = createRunOwner(sb.deps);
     const err = await rejectionOf(runOwner(ownerInput(agent('error_max_budget_usd'), { budgetUsd: 0.5 })));

@@ -82,6 +82,26 @@ describe('codex agent', () => {
     expect(err.details[0].cost).toEqual({ inputTokens: 2000, outputTokens: 500, usd: 0.0075 });
   });
 
+  it('charges a resumed thread whose turn failed only what it added to the thread, as a successful one', async () => {
+    const runOwner = createRunOwner(sb.deps);
+    // What the thread had cost when attempt 1 ended: 1500 in, 300 out at $1.25 / $10 per Mtok.
+    const sessionCost = { inputTokens: 1500, outputTokens: 300, usd: 0.004875 };
+    const err = await rejectionOf(
+      runOwner(
+        ownerInput(agent('turn-failed-usage'), {
+          pricing: PRICING,
+          attempt: 2,
+          workspace: 'shop/SPEC-001/attempt-2',
+          feedback: { round: 1, reasons: ['qa: check "unit" failed: exit 1'] },
+          previousSession: { id: '0199a213-81c0-7800-8aa1-bbab2a035a53', sessionCost },
+        }),
+      ),
+    );
+    expect(JSON.parse(await readFile(recordFile, 'utf8')).argv.slice(0, 3)).toEqual(['exec', 'resume', '0199a213-81c0-7800-8aa1-bbab2a035a53']);
+    // Reported for the whole thread: 2000 in, 500 out ($0.0075); this run added 500 in, 200 out.
+    expect(err.details[0].cost).toEqual({ inputTokens: 500, outputTokens: 200, usd: 0.002625 });
+  });
+
   it('reports a 401 as a non-retryable AgentConfigError', async () => {
     const runOwner = createRunOwner(sb.deps);
     const err = await rejectionOf(runOwner(ownerInput(agent('auth'))));

@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRunOwner } from '../../../src/activities/owner.js';
-import { parseGeminiOutput, parseGeminiStream } from '../../../src/activities/agents/gemini.js';
+import { findGeminiSessionFile, geminiTempDir, parseGeminiOutput, parseGeminiStream } from '../../../src/activities/agents/gemini.js';
 import { GeminiAgentSchema, type Pricing } from '../../../src/domain/squad.js';
 import { rejectionOf, sandbox, waitForFile, waitGone, type Sandbox } from '../helpers.js';
-import { fakeCli, ownerInput } from './helpers.js';
+import { fakeCli, ownerInput, recordingHooks } from './helpers.js';
 
 const PRICING: Pricing = {
   'gemini-2.5-pro': { input_per_mtok: 1.25, output_per_mtok: 10, cache_read_per_mtok: 0.31 },
@@ -144,5 +144,49 @@ describe('gemini config and output', () => {
     const failed = JSON.stringify({ type: 'result', status: 'error', error: { type: 'FatalToolExecutionError', message: 'boom' }, stats: {} });
     expect(parseGeminiStream(failed)?.error).toBe('FatalToolExecutionError: boom');
     expect(parseGeminiStream('{"session_id":"x","response":"hi"}')).toBeUndefined();
+  });
+});
+
+describe('gemini session files', () => {
+  const ID = '5b3e9d4a-7c21-4f10-8e6b-0a9c2d4e6f80';
+  /** Writes a session file the way Gemini CLI 0.61 does: a metadata line, then one line per message. */
+  async function sessionFile(project: string, id: string, time = '2026-12-06T01-00'): Promise<string> {
+    const dir = join(sb.dir, 'home/.gemini/tmp', project, 'chats');
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `session-${time}-${id.slice(0, 8)}.jsonl`);
+    await writeFile(path, `${JSON.stringify({ sessionId: id, projectHash: 'x', startTime: '2026-12-06T01:00:00Z' })}\n{"id":"m1","type":"user","content":"hi"}\n`);
+    return path;
+  }
+
+  it('finds a session by id in any project folder, not another session sharing its first 8 characters', async () => {
+    const tmp = join(sb.dir, 'home/.gemini/tmp');
+    await sessionFile('attempt-1', `${ID.slice(0, 8)}-0000-4000-8000-000000000000`, '2026-12-06T00-59');
+    const path = await sessionFile('attempt-1-2', ID);
+    expect(await findGeminiSessionFile(tmp, ID)).toBe(path);
+    expect(await findGeminiSessionFile(tmp, 'aaaaaaaa-0000-4000-8000-000000000000')).toBeUndefined();
+    expect(await findGeminiSessionFile(join(sb.dir, 'no-such-home'), ID)).toBeUndefined();
+    expect(geminiTempDir({ HOME: '/home/w', GEMINI_CLI_HOME: '/srv/g' })).toBe('/srv/g/.gemini/tmp');
+    expect(geminiTempDir({ HOME: '/home/w' })).toBe('/home/w/.gemini/tmp');
+  });
+
+  it('resumes a correction from the previous session file (--session-file, feedback-only prompt), fresh when Gemini cannot import it', async () => {
+    const path = await sessionFile('attempt-1', ID);
+    const { hooks, logs } = recordingHooks();
+    const runOwner = createRunOwner({ ...sb.deps, workerEnv: { ...sb.deps.workerEnv, HOME: join(sb.dir, 'home') }, hooks });
+    const correction = { attempt: 2, workspace: 'shop/SPEC-001/attempt-2', feedback: { round: 1, reasons: ['qa: check "unit" failed: exit 1'] }, previousSession: { id: ID } };
+    const resumed = await runOwner(ownerInput(agent('session-import-fails'), correction));
+    // The import failed (exit 42): the run started afresh with the full prompt, and says so.
+    expect(resumed.summary).toBe('Created docs/spec.md afresh.');
+    expect(resumed.session).toMatchObject({ id: 'c0ffee00-1111-4222-8333-444455556666' });
+    expect(resumed.session?.resumedFrom).toBeUndefined();
+    const rec = JSON.parse(await readFile(recordFile, 'utf8'));
+    expect(rec.argv).not.toContain('--session-file');
+    expect(rec.stdin).toContain('## Card: Write the spec');
+    expect(logs.map((l) => l.message)).toEqual(expect.arrayContaining([expect.stringContaining(`session ${ID} is gone; starting a fresh one`)]));
+    // The first launch was handed the session file found in attempt 1's project folder, with only the feedback.
+    const first = JSON.parse(await readFile(`${recordFile}.import.json`, 'utf8'));
+    expect(first.argv).toEqual(['--output-format', 'stream-json', '--approval-mode', 'auto_edit', '--session-file', path, '--scenario', 'session-import-fails']);
+    expect(first.stdin).toContain('Correction round 1 of card SPEC-001');
+    expect(first.stdin).not.toContain('## Card: Write the spec');
   });
 });
