@@ -156,7 +156,9 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
     if (!sameOrigin(c) || !csrfMatches(c.get('csrf'), String(form._csrf ?? ''))) return c.text('CSRF check failed', 403);
     return login(c, typeof form.token === 'string' ? form.token : undefined);
   });
-  app.post('/logout', (c) => {
+  app.post('/logout', async (c) => {
+    const form = await c.req.parseBody();
+    if (!sameOrigin(c) || !csrfMatches(c.get('csrf'), String(form._csrf ?? ''))) return c.text('CSRF check failed', 403);
     sessions.close(getCookie(c, SESSION_COOKIE));
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.redirect('/login', 303);

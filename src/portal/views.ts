@@ -62,7 +62,11 @@ pre{background:#0f1420;color:#dfe6f3;padding:8px;border-radius:5px;overflow-x:au
 /** The page frame: header with navigation and the logged-in reviewer, then `body`. */
 export function layout(ctx: PageContext, title: string, body: Fragment): Fragment {
   const who = ctx.identity
-    ? h`<span class="who">${ctx.identity.reviewer} (${ctx.readOnly || ctx.identity.role === 'viewer' ? 'read-only' : ctx.identity.role})</span>`
+    ? h`<span class="who">${ctx.identity.reviewer} (${ctx.readOnly || ctx.identity.role === 'viewer' ? 'read-only' : ctx.identity.role})</span>${
+        ctx.identity.via === 'session'
+          ? h`<form method="post" action="/logout" class="inline" style="margin:0"><input type="hidden" name="_csrf" value="${ctx.csrf}"><button>Log out</button></form>`
+          : ''
+      }`
     : h`<span class="who">not logged in</span>`;
   return h`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

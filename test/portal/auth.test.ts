@@ -68,6 +68,12 @@ describe('portal security', () => {
     expect(((await ok.json()) as { error: string }).error).toContain('unknown backlog "some-backlog"');
     const me = (await (await fetch(`${portal.url}/api/me`, { headers: { cookie } })).json()) as { reviewer: string; via: string };
     expect(me).toMatchObject({ reviewer: 'tess', via: 'session' });
+    // Logging out (the page's form, with its CSRF token) ends the session.
+    const logout = (fields: Record<string, string>) =>
+      fetch(`${portal.url}/logout`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+    expect((await logout({})).status).toBe(403);
+    expect((await logout({ _csrf: csrf })).status).toBe(303);
+    expect((await fetch(`${portal.url}/api/me`, { headers: { cookie } })).status).toBe(401);
   });
 
   it('logs in through the login form only with the page\'s CSRF token, and refuses an unknown token', async () => {
