@@ -130,7 +130,12 @@ export interface ReviewItem {
   rootCause?: string;
   suggestions?: string[];
   costUsd: number;
+  /** Set when the card's state could not be read in time (no worker answered): why. */
+  unavailable?: string;
 }
+
+/** How long the review queue waits for one card's state, ms: a card nobody answers for must not stall the page. */
+export const CARD_READ_DEADLINE_MS = 3000;
 
 function waitingSince(state: CardState, fallback: string): string {
   for (let i = state.statusHistory.length - 1; i >= 0; i--) {
@@ -140,15 +145,33 @@ function waitingSince(state: CardState, fallback: string): string {
 }
 
 /**
- * The human-review queue across backlogs, oldest wait first: the cards visibility lists as AWAITING_HUMAN
- * (src/cli/list.ts), each read through `history` for its reasons and root cause. Visibility lags a second
- * behind a status change; a card whose state says it no longer waits is left out.
+ * The human-review queue, oldest wait first: the cards visibility lists as AWAITING_HUMAN (src/cli/list.ts;
+ * all backlogs, or `backlogId`'s), each read through `history` for its reasons and root cause within
+ * {@link CARD_READ_DEADLINE_MS} — a card whose state cannot be read in time (no worker answers) is listed
+ * with what visibility knows and `unavailable`. Visibility trails a status change by up to a second: a card
+ * whose state says it no longer waits is left out.
  */
-export async function readReviewQueue(client: Client): Promise<ReviewItem[]> {
-  const { cards } = await listCards(client, { status: 'AWAITING_HUMAN' });
+export async function readReviewQueue(client: Client, backlogId?: string): Promise<ReviewItem[]> {
+  const { cards } = await listCards(client, { status: 'AWAITING_HUMAN', ...(backlogId !== undefined ? { backlog: backlogId } : {}) });
   const items = await mapPool(cards, 8, async (c): Promise<ReviewItem | undefined> => {
-    const h = await readCardHistory(client, c.backlogId, c.cardId).catch(() => undefined);
-    if (!h || h.state.status !== 'AWAITING_HUMAN') return undefined;
+    let h;
+    try {
+      h = await client.withDeadline(Date.now() + CARD_READ_DEADLINE_MS, () => readCardHistory(client, c.backlogId, c.cardId));
+    } catch (err) {
+      return {
+        backlogId: c.backlogId,
+        cardId: c.cardId,
+        title: '',
+        type: c.type,
+        priority: c.priority,
+        attempt: c.attempt,
+        waitingSince: c.startTime,
+        reasons: [],
+        costUsd: c.costUsd,
+        unavailable: `its state could not be read (${(err as Error).message.split('\n')[0]}); is a worker running?`,
+      };
+    }
+    if (h.state.status !== 'AWAITING_HUMAN') return undefined;
     const s = h.state;
     const last = s.attempts[s.attempts.length - 1];
     const debug = s.debugReports[s.debugReports.length - 1];
@@ -166,4 +189,9 @@ export async function readReviewQueue(client: Client): Promise<ReviewItem[]> {
     };
   });
   return items.filter((i): i is ReviewItem => i !== undefined).sort((a, b) => a.waitingSince.localeCompare(b.waitingSince));
+}
+
+/** How many cards wait for a human (visibility only: cheap enough for every page view). */
+export async function countAwaitingHuman(client: Client): Promise<number> {
+  return (await listCards(client, { status: 'AWAITING_HUMAN' })).cards.length;
 }

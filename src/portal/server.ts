@@ -27,7 +27,7 @@ import { loadBacklog } from '../cli/load.js';
 import { metricsReport } from '../cli/metrics.js';
 import { cancel, retryCard, setBacklogPaused, skipCard } from '../cli/ops.js';
 import { csrfMatches, identityOfToken, newCsrfToken, SessionStore, type PortalAuthConfig, type PortalIdentity } from './auth.js';
-import { listBacklogs, readPortalBoard, readReviewQueue } from './data.js';
+import { countAwaitingHuman, listBacklogs, readPortalBoard, readReviewQueue } from './data.js';
 import { SharedPoller } from './live.js';
 import { metricsPage } from './metrics-view.js';
 import { startForm } from './start-view.js';
@@ -207,7 +207,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   app.get('/api/backlogs', api(async () => ({ backlogs: await listBacklogs(client) })));
   app.get('/api/backlogs/:backlogId', api(async (c) => readPortalBoard(client, param(c, 'backlogId'))));
   app.get('/api/backlogs/:backlogId/metrics', api(async (c) => metricsReport(await readBacklogView(client, param(c, 'backlogId')))));
-  app.get('/api/review-queue', api(async () => ({ cards: await readReviewQueue(client) })));
+  app.get('/api/review-queue', api(async (c) => ({ cards: await readReviewQueue(client, c.req.query('backlog') || undefined) })));
   app.get('/api/backlogs/:backlogId/cards/:cardId', api(async (c) => readCardHistory(client, param(c, 'backlogId'), param(c, 'cardId'))));
   app.get(
     '/api/backlogs/:backlogId/cards/:cardId/diff',
@@ -283,7 +283,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
 
   // One Temporal read loop per watched backlog (and one for the review queue), shared by every open page.
   const boards = SharedPoller.every(pollMs, (backlogId) => readPortalBoard(client, backlogId));
-  const queue = SharedPoller.every(pollMs, () => readReviewQueue(client));
+  const queue = SharedPoller.every(pollMs, (backlogId) => readReviewQueue(client, backlogId || undefined));
 
   /** Streams a watched value as SSE: `json` and `html` events on every change, `problem` when a read failed. */
   const live = <T>(c: Context<Env>, poller: SharedPoller<T>, key: string, render: (value: T) => Fragment) =>
@@ -308,7 +308,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
       unsubscribe();
     });
   app.get('/api/backlogs/:backlogId/events', (c) => live(c, boards, param(c, 'backlogId'), boardFragment));
-  app.get('/api/review-queue/events', (c) => live(c, queue, 'queue', (items) => reviewFragment(ctxOf(c), items)));
+  app.get('/api/review-queue/events', (c) => live(c, queue, c.req.query('backlog') ?? '', (items) => reviewFragment(ctxOf(c), items)));
 
   // ---- pages ----
   const pageError = (c: Context<Env>, title: string, err: unknown) => {
@@ -317,15 +317,16 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   };
   app.get('/', async (c) => {
     try {
-      const [backlogs, queue] = await Promise.all([listBacklogs(client), readReviewQueue(client)]);
-      return page(c, backlogsPage(ctxOf(c), backlogs, queue.length, startForm(ctxOf(c))));
+      const [backlogs, waiting] = await Promise.all([listBacklogs(client), countAwaitingHuman(client)]);
+      return page(c, backlogsPage(ctxOf(c), backlogs, waiting, startForm(ctxOf(c))));
     } catch (err) {
       return pageError(c, 'Backlogs', err);
     }
   });
   app.get('/review', async (c) => {
     try {
-      return page(c, reviewPage(ctxOf(c), await readReviewQueue(client)));
+      const backlogId = c.req.query('backlog') || undefined;
+      return page(c, reviewPage(ctxOf(c), await readReviewQueue(client, backlogId), backlogId));
     } catch (err) {
       return pageError(c, 'Human review', err);
     }

@@ -155,6 +155,7 @@ export function boardPage(ctx: PageContext, b: PortalBoard): Fragment {
     ctx,
     b.backlogId,
     h`<h1>Backlog ${b.backlogId} <a class="mut" style="font-size:13px" href="/backlogs/${id}/metrics">metrics</a>
+<a class="mut" style="font-size:13px" href="/review?backlog=${id}">human review</a>
 ${ctx.temporalUi ? h` <a class="mut" style="font-size:13px" target="_blank" rel="noopener" href="${ctx.temporalUi}/namespaces/${ctx.namespace}/workflows?query=${encodeURIComponent(`BacklogId="${b.backlogId}"`)}">Temporal UI</a>` : ''}</h1>
 <div>${apiForm(ctx, `/api/backlogs/${id}/pause`, reasonField(), h`<button name="action" value="pause">Pause</button>`)}
 ${apiForm(ctx, `/api/backlogs/${id}/resume`, reasonField(), h`<button name="action" value="resume">Resume</button>`)}
@@ -189,16 +190,22 @@ export function reviewFragment(ctx: PageContext, items: ReviewItem[]): Fragment 
     (r) => h`<div class="review" data-review="${r.backlogId}/${r.cardId}">
 <div><a class="id" href="/backlogs/${encodeURIComponent(r.backlogId)}/cards/${encodeURIComponent(r.cardId)}"><strong>${r.cardId}</strong></a> · ${r.title}
 <span class="mut">· ${r.type} · ${r.priority} · backlog <a href="/backlogs/${encodeURIComponent(r.backlogId)}">${r.backlogId}</a> · attempt ${r.attempt} · $${r.costUsd.toFixed(4)} · waiting since ${r.waitingSince.slice(0, 19).replace('T', ' ')}</span></div>
-${r.reasons.length ? h`<ul class="reasons">${r.reasons.map((x) => h`<li>${x}</li>`)}</ul>` : h`<p class="mut">no failure reason recorded</p>`}
+${r.unavailable ? h`<p class="bad">${r.unavailable}</p>` : r.reasons.length ? h`<ul class="reasons">${r.reasons.map((x) => h`<li>${x}</li>`)}</ul>` : h`<p class="mut">no failure reason recorded</p>`}
 ${r.rootCause ? h`<p><strong>Root cause (debugging agent):</strong> <span class="root-cause">${r.rootCause}</span>${r.suggestions?.length ? h`<br><span class="mut">suggestions: ${r.suggestions.join('; ')}</span>` : ''}</p>` : ''}
 ${decisionForms(ctx, r.backlogId, r.cardId, true)}</div>`,
   )}`;
 }
 
-/** The human-review panel (live: the queue is re-read over SSE, forms keep their results). */
-export function reviewPage(ctx: PageContext, items: ReviewItem[]): Fragment {
-  return layout(ctx, 'Human review', h`<h1>Human review</h1><p class="mut">Cards awaiting a decision across backlogs, oldest first. You decide as <strong>${ctx.identity?.reviewer ?? '?'}</strong>.</p>
-<div id="queue">${reviewFragment(ctx, items)}</div>`);
+/** The human-review panel (live: the queue is re-read over SSE, forms keep their results); `backlogId` narrows it to one backlog. */
+export function reviewPage(ctx: PageContext, items: ReviewItem[], backlogId?: string): Fragment {
+  const events = `/api/review-queue/events${backlogId ? `?backlog=${encodeURIComponent(backlogId)}` : ''}`;
+  return layout(
+    ctx,
+    'Human review',
+    h`<h1>Human review${backlogId ? h` of ${backlogId} <a class="mut" style="font-size:13px" href="/review">all backlogs</a>` : ''}</h1>
+<p class="mut">Cards awaiting a decision${backlogId ? '' : ' across backlogs'}, oldest first. You decide as <strong>${ctx.identity?.reviewer ?? '?'}</strong>.</p>
+<div id="queue" data-events="${events}">${reviewFragment(ctx, items)}</div>`,
+  );
 }
 
 /**

@@ -30,7 +30,7 @@ async function login(p: PortalHandle, token: string): Promise<{ cookie: string; 
   const res = await fetch(`${p.url}/login?token=${token}`, { redirect: 'manual' });
   expect(res.status).toBe(303);
   const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const page = await (await fetch(`${p.url}/review`, { headers: { cookie } })).text();
+  const page = await (await fetch(`${p.url}/login`, { headers: { cookie } })).text();
   const csrf = /name="csrf-token" content="([^"]+)"/.exec(page)?.[1];
   expect(csrf).toBeTruthy();
   return { cookie, csrf: csrf! };

@@ -81,7 +81,8 @@ describe('portal in a browser', () => {
     await page.locator('[data-column="AWAITING_HUMAN"] [data-card="ESC"]').waitFor();
     expect(await page.locator('[data-card="ESC"] .why').textContent()).toBe('waits for a human review: llm_judge: ledger rounds half-up instead of half-even');
     await page.screenshot({ path: screenshot('board.png') });
-    await page.goto(`${portal.url}/review`);
+    // The queue of this backlog: the test server also holds other test files' escalated cards.
+    await page.goto(`${portal.url}/review?backlog=${backlogId}`);
     const item = page.locator(`[data-review="${backlogId}/ESC"]`);
     await item.waitFor();
     expect(await item.locator('.reasons').textContent()).toContain('llm_judge: ledger rounds half-up instead of half-even');
