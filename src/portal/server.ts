@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { isAbsolute, relative, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Client } from '@temporalio/client';
@@ -58,6 +59,11 @@ export interface PortalOptions {
   queues?: BacklogQueues;
   /** Where the worker clones URL repositories (for diffs; default as `squadflow diff`). */
   reposRoot?: string;
+  /**
+   * The folder backlog files started from the page must be in (default: the working directory), so that the
+   * form cannot be used to read other files of the server through validation messages.
+   */
+  backlogRoot?: string;
   /** Where the portal logs what Temporal does not record (who cancelled, and why); default stderr. */
   log?: (line: string) => void;
 }
@@ -94,6 +100,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   const streams = new AbortController();
   const namespace = client.options.namespace;
   const log = opts.log ?? ((line: string) => console.error(line));
+  const backlogRoot = resolve(opts.backlogRoot ?? process.cwd());
   const app = new Hono<Env>();
 
   const ctxOf = (c: Context<Env>): PageContext => ({
@@ -222,9 +229,14 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
     api(async (c) => {
       const b = await body(c);
       if (typeof b.file !== 'string' || b.file.trim() === '') throw new CliError('file: the path of a backlog file on the server is required');
+      const file = resolve(backlogRoot, b.file.trim());
+      const inside = relative(backlogRoot, file);
+      if (inside.startsWith('..') || isAbsolute(inside) || !file.endsWith('.json')) {
+        throw new CliError(`file: "${b.file.trim()}" must be a .json file inside ${backlogRoot}`);
+      }
       const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
-      const plan = await loadBacklog(b.file.trim(), { repo: str(b.repo), backlogId: str(b.backlogId) });
-      const r = await startBacklog(client, plan, b.file.trim(), opts.queues);
+      const plan = await loadBacklog(file, { repo: str(b.repo), backlogId: str(b.backlogId) });
+      const r = await startBacklog(client, plan, file, opts.queues);
       if (!r.started) throw new CliError(`refused: backlog "${plan.backlogId}" already exists (${r.existingStatus}); give another backlog id`);
       return { ...r, location: `/backlogs/${encodeURIComponent(plan.backlogId)}` };
     }),

@@ -16,5 +16,5 @@ export function startForm(ctx: PageContext): Fragment {
 <input type="text" name="repo" placeholder="repository path or URL (optional)" size="30">
 <input type="text" name="backlogId" placeholder="backlog id (optional)" size="16">
 <button class="primary">Start</button><output class="result"></output></form>
-<p class="mut">Validated like <code>squadflow start</code>: nothing starts when the file has a problem. Paths are relative to the portal's working directory.</p>` as Fragment;
+<p class="mut">Validated like <code>squadflow start</code>: nothing starts when the file has a problem. A <code>.json</code> file inside the portal's working directory.</p>` as Fragment;
 }

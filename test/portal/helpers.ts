@@ -39,7 +39,7 @@ export function testAuth(): PortalAuthConfig {
 
 /** A portal on a free port of 127.0.0.1 against the run's Temporal server, polling every 200 ms. */
 export async function testPortal(
-  opts: { readOnly?: boolean; taskQueue?: string; auth?: PortalAuthConfig; log?: (line: string) => void } = {},
+  opts: { readOnly?: boolean; taskQueue?: string; auth?: PortalAuthConfig; log?: (line: string) => void; backlogRoot?: string } = {},
 ): Promise<PortalHandle> {
   const { client } = await testEnv();
   const q = opts.taskQueue;
@@ -47,6 +47,7 @@ export async function testPortal(
     client,
     auth: opts.auth ?? testAuth(),
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.backlogRoot ? { backlogRoot: opts.backlogRoot } : {}),
     readOnly: opts.readOnly,
     pollMs: 200,
     temporalUi: 'http://127.0.0.1:8233',

@@ -144,9 +144,9 @@ describe('portal in a browser', () => {
 
   it('starts a backlog from a file on the server: a refused file shows its problems inline, a valid one opens its board', async () => {
     const w = await worker({});
-    const own = await testPortal({ taskQueue: w.taskQueue });
-    stops.push(() => own.close());
     const dir = await mkdtemp(join(tmpdir(), 'portal-start-'));
+    const own = await testPortal({ taskQueue: w.taskQueue, backlogRoot: dir });
+    stops.push(() => own.close());
     const backlogId = uniqueBacklogId('started');
     const bad = join(dir, 'bad.json');
     const good = join(dir, 'good.json');
@@ -155,7 +155,12 @@ describe('portal in a browser', () => {
 
     const { context, page } = await reviewerPage(own);
     const form = page.locator('form.start-form');
-    await form.locator('input[name=file]').fill(bad);
+    // Only backlog files inside the portal's folder: the form is no way to read the server's other files.
+    await form.locator('input[name=file]').fill('/etc/passwd');
+    await form.locator('button').click();
+    await form.locator('output.bad', { hasText: `"/etc/passwd" must be a .json file inside ${dir}` }).waitFor();
+
+    await form.locator('input[name=file]').fill('bad.json');
     await form.locator('button').click();
     await form.locator('output.bad', { hasText: 'nothing was started' }).waitFor();
     expect(await form.locator('output').textContent()).toContain('NOPE');
