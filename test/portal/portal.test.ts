@@ -94,7 +94,12 @@ describe('portal in a browser', () => {
     await retry.locator('button').click();
     await retry.locator('output.bad', { hasText: 'cannot be retried in status AWAITING_HUMAN' }).waitFor();
 
+    // Clarify needs the context it adds to the next correction: refused without it.
     const review = item.locator('form.review-form');
+    await review.locator('input[name=reason]').fill('which rounding?');
+    await review.locator('button[value=clarify]').click();
+    await review.locator('output.bad', { hasText: /^Refused: invalid human review: .*context/ }).waitFor();
+
     await review.locator('input[name=reason]').fill('half-up is what finance wants');
     await review.locator('button[value=approve]').click();
     await page.getByText(/approve by tess at .* half-up is what finance wants/).first().waitFor();
