@@ -68,6 +68,10 @@ export function instantActivities(clock: ActivityClock) {
     },
     readBacklogBudget: createReadBacklogBudget(), // the real ones (benchmarked backlogs have no budget, no failed card)
     readCardState: createReadCardState(),
+    // Benchmarked backlogs configure no peer review (issue 12): the workflows never call it.
+    async reviewPeers(): Promise<never> {
+      throw new Error('instant activities: benchmarked backlogs have no peer review');
+    },
     // Benchmarked backlogs target no repository (issue 9): the workflows never call these.
     async mergeAttempt(): Promise<never> {
       throw new Error('instant activities: benchmarked backlogs have no repository');

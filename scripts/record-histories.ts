@@ -24,7 +24,7 @@ import { pauseBacklogUpdate, resumeBacklogUpdate, retryFailedCardUpdate } from '
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../src/workflows/card.js';
 import { fakeActivities, fakeRepositoryActivities, startBacklogWorkflow, testPlan } from '../test/workflows/fakes.js';
 import { startBacklog } from '../src/cli/backlogs.js';
-import { integrationBranchName, shardWorkflowId, withRepository } from '../src/domain/index.js';
+import { correctionWorkflowId, integrationBranchName, shardWorkflowId, withRepository } from '../src/domain/index.js';
 
 const OUT = resolve(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 
@@ -49,11 +49,13 @@ async function main(): Promise<void> {
       const only = process.argv[process.argv.indexOf('--only') + 1];
       if (only === 'repository') await recordRepository(server);
       else if (only === 'permission') await recordPermissionBlocker(server);
-      else throw new Error('usage: record-histories [--only repository|permission] [--tag <name>]');
+      else if (only === 'peer-review') await recordPeerReview(server);
+      else throw new Error('usage: record-histories [--only repository|permission|peer-review] [--tag <name>]');
       return;
     }
     await recordRepository(server);
     await recordPermissionBlocker(server);
+    await recordPeerReview(server);
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = 'record-histories';
     const { activities } = fakeActivities({
@@ -184,6 +186,45 @@ async function recordPermissionBlocker(server: Awaited<ReturnType<typeof startDe
   await save(client.workflow.getHandle(`${backlogId}/P`), 'card-permission-blocker-approved');
   // The approved card's next attempt, whose owner is given the granted tools (patch owner-granted-tools).
   await save(client.workflow.getHandle(`${backlogId}/P-CORR-1`), 'correction-permission-approved');
+}
+
+/**
+ * A peer-reviewed card (issue 12, patch `peer-review`): two concerns on attempt 1 send it to a human, whose
+ * clarify runs a correction; one concern on attempt 2 is a warning, and the card is DONE.
+ */
+async function recordPeerReview(server: Awaited<ReturnType<typeof startDevServer>>): Promise<void> {
+  const client = new Client({ connection: server.connection, namespace: server.namespace });
+  const taskQueue = 'record-histories-peer-review';
+  const { activities } = fakeActivities({
+    R: {
+      peer: [
+        [{ reviewer: 'codex', verdict: 'concern', comments: ['which currency?'] }, { reviewer: 'gemini', verdict: 'concern', comments: ['rounding?'] }],
+        [{ reviewer: 'codex', verdict: 'concern', comments: ['consider a cache'] }, { reviewer: 'gemini', verdict: 'approve', comments: [] }],
+      ],
+    },
+  });
+  const worker = await Worker.create({ connection: server.nativeConnection, namespace: server.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, activities });
+  const backlogId = 'replay-peer-review';
+  const reviewer = (name: string) => ({ kind: 'command', command: 'node', args: [`./${name}.mjs`] });
+  const plan = testPlan(backlogId, [{ id: 'R' }], 1, {
+    agents: { writer: reviewer('writer'), codex: reviewer('codex'), gemini: reviewer('gemini') },
+    card_types: {
+      DOC: {
+        owner: 'writer',
+        judge: { kind: 'rubric', criteria: [{ name: 'has intro', check: { type: 'section', heading: 'Intro' } }] },
+        peer_review: { reviewers: ['codex', 'gemini'] },
+      },
+    },
+  });
+  await worker.runUntil(async () => {
+    const handle = await startBacklogWorkflow(client, taskQueue, plan, 'replay-peer-review.json');
+    const r = await cardInStatus(client, `${backlogId}/R`, 'AWAITING_HUMAN');
+    await r.executeUpdate(humanReviewUpdate, { args: [{ decision: 'clarify', reviewer: 'ana', reason: 'recorded', context: 'EUR, half up' }] });
+    await handle.result();
+  });
+  await mkdir(OUT, { recursive: true });
+  await save(client.workflow.getHandle(`${backlogId}/R`), 'card-peer-review-clarified');
+  await save(client.workflow.getHandle(correctionWorkflowId(backlogId, 'R', 1)), 'correction-peer-review');
 }
 
 /** Waits until the card workflow `workflowId` is in `status`; returns its handle. */

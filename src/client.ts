@@ -31,6 +31,7 @@ import { DEFAULT_PORTAL_PORT, portalAuth, registerPortalCommand } from './cli/po
 import { CliError, EXIT, errorJson, silenceUsageErrors, usageMessage, wantsJson } from './cli/errors.js';
 import { exportBacklog } from './cli/export.js';
 import { registerInitCommand } from './cli/init.js';
+import { registerPlanCommand } from './cli/plan.js';
 import { readCardHistory, renderHistory } from './cli/history.js';
 import { listCards, parseStatus, renderList } from './cli/list.js';
 import { loadBacklog } from './cli/load.js';
@@ -404,6 +405,7 @@ export function buildProgram(): Command {
     });
 
   registerInitCommand(program);
+  registerPlanCommand(program);
   registerPortalCommand(program, withClient);
   registerOpsCommands(program, withClient, (json, value, text) => (json ? printJson(value) : console.log(text)));
 

@@ -8,6 +8,7 @@ import { createReadBacklogBudget, createReadCardState } from './workflow-queries
 import { assertAbsolute, type ActivityDeps } from './context.js';
 import { createDebugFailures, type DebuggerKind } from './debugging.js';
 import { createJudgeArtifacts } from './judge.js';
+import { createReviewPeers, type PeerReviewInput } from './peer-review.js';
 import { createRunOwner } from './owner.js';
 import { createRunQa } from './qa.js';
 import { createVerifyArtifacts } from './verification.js';
@@ -17,6 +18,7 @@ import { createRepositoryActivities } from './repository/index.js';
 export type { ActivityDeps, ActivityHooks } from './context.js';
 export { DEFAULT_REPOS_DIR, DEFAULT_WORKSPACES_DIR, DEFAULT_WORKTREES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
 export type { FinishedRepository } from './repository/index.js';
+export type { PeerReviewInput } from './peer-review.js';
 export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS, type AgentFailureDetails } from './errors.js';
 
 /** Dependencies of `createActivities`: `ActivityDeps` plus the debugger kind (default `rules`). */
@@ -33,6 +35,7 @@ export interface CreateActivitiesDeps extends ActivityDeps {
  * - `verifyArtifacts(VerificationInput): Verdict` — the verification gate (verification.ts);
  * - `judgeArtifacts(JudgeInput): Verdict` — the LLM-judge, score 0–10 (judge.ts: `rubric`; judges/llm.ts: `llm`);
  * - `runQa(QaInput): Verdict` — QA checks (qa.ts);
+ * - `reviewPeers(PeerReviewInput): Verdict` — peer review by other agents of the squad (peer-review.ts);
  * - `debugFailures(DebugInput): DebugReport` — the debugging agent (debugging.ts: `rules`; debuggers/llm.ts: `llm`);
  * - `notify(NotifyInput)` — webhooks (notify.ts);
  * - `readBacklogBudget({ backlogId }): BacklogBudget` — the backlog budget, for the budget gate, and
@@ -61,6 +64,7 @@ export function createActivities(deps: CreateActivitiesDeps) {
   const verifyArtifacts: (input: VerificationInput) => Promise<Verdict> = createVerifyArtifacts(deps);
   const judgeArtifacts: (input: JudgeInput) => Promise<Verdict> = createJudgeArtifacts(deps);
   const runQa: (input: QaInput) => Promise<Verdict> = createRunQa(deps);
+  const reviewPeers: (input: PeerReviewInput) => Promise<Verdict> = createReviewPeers(deps);
   const debugFailures: (input: DebugInput) => Promise<DebugReport> = createDebugFailures(deps.debugger, deps);
   const notify = createNotify(deps.notify);
   const readBacklogBudget = createReadBacklogBudget();
@@ -71,6 +75,7 @@ export function createActivities(deps: CreateActivitiesDeps) {
     verifyArtifacts,
     judgeArtifacts,
     runQa,
+    reviewPeers,
     debugFailures,
     notify,
     readBacklogBudget,

@@ -241,6 +241,7 @@ const OwnerResultSchema = z.object({
     .optional(),
   agentName: z.string().optional(),
   permissionRecovery: z.object({ granted: z.array(z.string()) }).optional(),
+  events: z.array(z.object({ kind: z.enum(['milestone', 'request_review', 'blocker']), name: z.string() })).optional(),
 });
 
 /** Compile-time guard: a field added to `OwnerResult` but not to the record's schema would be dropped by a retry. */

@@ -33,6 +33,7 @@ import { addCardsUpdate, backlogStateQuery, backlogWorkflow, type BacklogCardEnt
 import { backlogShardWorkflow, type BacklogShardResult } from '../workflows/backlog-shard.js';
 import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../workflows/card.js';
 import { TASK_QUEUES } from '../temporal/queues.js';
+import { backlogDetails, backlogSummary, shardSummary } from '../domain/ui-metadata.js';
 import { BacklogIdKey } from '../temporal/search-attributes.js';
 import { CliError, EXIT } from './errors.js';
 import { mapPool } from './map-pool.js';
@@ -98,6 +99,8 @@ export async function startBacklog(
       ],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
       priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
+      staticSummary: backlogSummary(plan.backlogId, plan.cards.length, plan.repository),
+      staticDetails: backlogDetails(file, plan.budgetUsd, pages?.length),
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -138,6 +141,7 @@ async function sendPages(
       args: [{ backlogId: plan.backlogId, page, queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging } }],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
       priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
+      staticSummary: shardSummary(plan.backlogId, page.index, page.cards.length),
     });
     await handle.executeUpdate(addCardsUpdate, {
       args: [{ index: page.index, workflowId, cardIds: page.cards.map((c) => c.card.id) }],

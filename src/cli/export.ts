@@ -16,6 +16,10 @@ function validationHistory(attempts: AttemptRecord[]): Json[] {
       passed: v.passed,
       ...(v.score !== undefined ? { score: v.score } : {}),
       reasons: v.reasons,
+      ...(v.reviews ? { reviews: v.reviews.map((r) => ({ reviewer: r.reviewer, verdict: r.verdict, comments: r.comments })) } : {}),
+      ...(v.validator === 'peer_review' && a.peerReview
+        ? { decision: a.peerReview.action, reviewed: a.peerReview.moment, ...(a.peerReview.message ? { message: a.peerReview.message } : {}) }
+        : {}),
       timestamp: v.at,
     })),
   );

@@ -106,6 +106,13 @@ function indent(text: string, prefix: string): string {
     .join('\n');
 }
 
+/** What the peer review decided on an attempt, and when it reviewed (issue 12). */
+function peerReviewLine(p: NonNullable<CardState['attempts'][number]['peerReview']>): string {
+  const when = p.moment === 'always' ? 'after verification' : p.moment === 'milestone' ? `at milestones: ${(p.milestones ?? []).join('; ')}` : 'at the attempt\'s end (no milestone came)';
+  const what = { escalate: 'escalated (blocker)', clarify: 'sent to a human to clarify', warn: 'warning', continue: 'passed' }[p.action];
+  return `peer review ${when}: ${what}${p.message ? ` — ${p.message}` : ''}`;
+}
+
 /** The history as readable text. Pure. */
 export function renderHistory(h: CardHistory): string {
   const s = h.state;
@@ -152,8 +159,11 @@ export function renderHistory(h: CardHistory): string {
       const score = v.score !== undefined ? ` score ${v.score.toFixed(1)}` : '';
       out.push(`    ${v.passed ? '✓' : '✗'} ${v.validator}${score} (${time(v.at)})`);
       for (const r of v.reasons) out.push(`        - ${r}`);
-      if (v.details) out.push(indent(v.details.trimEnd(), '        | '));
+      // A peer review's details list the reviews, shown one per reviewer instead.
+      for (const r of v.reviews ?? []) out.push(`        ${r.reviewer}: ${r.verdict}${r.comments.length ? ` — ${r.comments.join(' / ')}` : ''}`);
+      if (v.details && !v.reviews) out.push(indent(v.details.trimEnd(), '        | '));
     }
+    if (a.peerReview) out.push(`    ${peerReviewLine(a.peerReview)}`);
   }
 
   if (s.debugReports.length) {

@@ -48,6 +48,9 @@ import type { Cost } from './cost.js';
  *   prompt too long, 422): the same request fails the same way.
  * - `JudgeOutputError` — non-retryable: an `llm` judge's answer stayed invalid after `max_output_retries`
  *   re-asks. The judge reports a failure (the workflow turns it into a failed verdict), never a silent pass.
+ * - `PeerReviewOutputError` — non-retryable: a peer reviewer's answer is not `{ verdict, comments }` within
+ *   200 words (a `command` reviewer's stdout; an `llm` reviewer's after its re-asks). The peer review fails
+ *   (a failed verdict naming the reviewer), never a silent pass.
  * - `ValidatorConfigError` — non-retryable: a QA check or rubric criterion cannot run as configured
  *   (command missing, invalid regular expression).
  * - `WorkspaceError` — non-retryable: a workspace path escapes the workspaces root.
@@ -76,6 +79,7 @@ export const ActivityErrorType = {
   LlmApiError: 'LlmApiError',
   LlmRequestError: 'LlmRequestError',
   JudgeOutputError: 'JudgeOutputError',
+  PeerReviewOutputError: 'PeerReviewOutputError',
   ValidatorConfigError: 'ValidatorConfigError',
   WorkspaceError: 'WorkspaceError',
   WorkspaceNotFoundError: 'WorkspaceNotFoundError',
@@ -97,6 +101,7 @@ export const NON_RETRYABLE_ACTIVITY_ERRORS: readonly ActivityErrorType[] = [
   ActivityErrorType.AgentResourceLimitError,
   ActivityErrorType.LlmRequestError,
   ActivityErrorType.JudgeOutputError,
+  ActivityErrorType.PeerReviewOutputError,
   ActivityErrorType.ValidatorConfigError,
   ActivityErrorType.WorkspaceError,
   ActivityErrorType.RepositoryError,

@@ -6,6 +6,7 @@ import type { Cost } from './cost.js';
 import type { AgentConfig, DebuggerConfig, JudgeConfig, Pricing, QaCheck, VerificationConfig } from './squad.js';
 import type { Priority } from './backlog.js';
 import type { AttemptGit, RepositoryTarget } from './repository.js';
+import type { PeerReview, PeerReviewMoment } from './peer-review.js';
 
 /**
  * Which root an attempt's `workspace` path is relative to: `workspaces` (default; an isolated folder under the
@@ -18,7 +19,7 @@ export type WorkspaceRoot = 'workspaces' | 'worktrees';
  * The validators of the validation pipeline, plus `owner` for an owner that failed to run and `merge` for
  * an approved attempt whose merge into the integration branch conflicted (a rejection — PRODUCT.md).
  */
-export type ValidatorName = 'owner' | 'verification' | 'llm_judge' | 'qa' | 'merge';
+export type ValidatorName = 'owner' | 'verification' | 'llm_judge' | 'qa' | 'merge' | 'peer_review';
 
 /** One validator's verdict on one attempt. */
 export interface Verdict {
@@ -34,6 +35,8 @@ export interface Verdict {
   at: string;
   /** What reaching it cost (tokens, USD) — set by validators that call an LLM (the `llm` judge). */
   cost?: Cost;
+  /** `peer_review` only: every reviewer's verdict and comments, in the configured order (src/domain/peer-review.ts). */
+  reviews?: PeerReview[];
 }
 
 /** A card as the workflows and agents see it (camelCase, normalized from the backlog file). */
@@ -173,6 +176,19 @@ export interface OwnerResult {
   agentName?: string;
   /** The tools granted by a permission recovery (`OwnerInput.allowTools`): the first run was denied them. */
   permissionRecovery?: { granted: string[] };
+  /** Events the agent emitted while it ran (`OwnerEvent`), in order; absent when none. */
+  events?: OwnerEvent[];
+}
+
+/**
+ * An event an owner agent emitted in its output stream (seed 003's event-based reviews; for `command`
+ * agents a stdout line `{"squadflow":"milestone","name":"…"}`, see src/activities/agents/command.ts):
+ * `milestone` (a step done), `request_review` (the agent asks for a review), `blocker` (the agent is stuck).
+ * A card type with `peer_review.trigger: "on_milestone"` is reviewed at a milestone or request_review.
+ */
+export interface OwnerEvent {
+  kind: 'milestone' | 'request_review' | 'blocker';
+  name: string;
 }
 
 /** Input of the verification activity. */
@@ -245,6 +261,13 @@ export interface AttemptRecord {
    * would be denied the same — and a human's `approve` grants them for this card (issue 11).
    */
   permissionBlocker?: { deniedTools: string[] };
+  /**
+   * Set when the card type has `peer_review` and the reviewers ran (issue 12): when they reviewed
+   * (`PeerReviewMoment`), and what the decision tree made of it — `escalate` (a blocker) and `clarify`
+   * (≥ 2 concerns) send the card to a human at once with `message` as the question; `warn` (1 concern) is a
+   * warning in `message`, and the card goes on.
+   */
+  peerReview?: { moment: PeerReviewMoment; action: 'escalate' | 'clarify' | 'warn' | 'continue'; message?: string; milestones?: string[] };
 }
 
 /**

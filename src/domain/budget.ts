@@ -5,7 +5,7 @@
  * no limit. No I/O, no Temporal: workflows and activities both import it.
  */
 import type { AttemptRecord } from './attempt.js';
-import { roundUsd, type Cost } from './cost.js';
+import { addCosts, roundUsd, type Cost } from './cost.js';
 import type { BudgetConfig } from './squad.js';
 
 /** The outcome of a budget check: may the run start, and with how much left (USD)? */
@@ -96,13 +96,17 @@ export function estimateRunUsd(previous: readonly Cost[]): number {
 
 /**
  * The costs of a card's earlier owner and judge runs, for `estimateRunUsd`: an attempt's owner run cost
- * what the attempt cost minus its verdicts' costs; a judge run is an `llm_judge` verdict that has a cost.
+ * what the attempt cost minus its verdicts' costs; a judge run is what an attempt's `llm_judge` and
+ * `peer_review` verdicts cost together (they run side by side behind one gate), when they cost anything.
  */
 export function previousRuns(attempts: readonly AttemptRecord[]): { ownerRuns: Cost[]; judgeRuns: Cost[] } {
   const verdictCosts = (a: AttemptRecord) => a.verdicts.flatMap((v) => (v.cost ? [v.cost] : []));
   return {
     ownerRuns: attempts.map((a) => ({ ...a.cost, usd: roundUsd(a.cost.usd - verdictCosts(a).reduce((sum, c) => sum + c.usd, 0)) })),
-    judgeRuns: attempts.flatMap((a) => a.verdicts.flatMap((v) => (v.validator === 'llm_judge' && v.cost ? [v.cost] : []))),
+    judgeRuns: attempts.flatMap((a) => {
+      const costs = a.verdicts.flatMap((v) => ((v.validator === 'llm_judge' || v.validator === 'peer_review') && v.cost ? [v.cost] : []));
+      return costs.length > 0 ? [addCosts(...costs)] : [];
+    }),
   };
 }
 

@@ -49,6 +49,8 @@ export interface CardPlan {
    */
   ownerCandidates?: { name: string; agent: AgentConfig }[];
   typeConfig: CardTypeConfig;
+  /** The type's peer reviewers (`typeConfig.peer_review.reviewers`), each with its agent config; absent = no peer review. */
+  peerReviewers?: { name: string; agent: AgentConfig }[];
   /** Cost alert threshold, USD. */
   costAlertUsd: number;
   /** Attempts the seed already made (its `attempt` field); new attempts are numbered after them. */

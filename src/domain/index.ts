@@ -18,3 +18,4 @@ export * from './notifications.js';
 export * from './metrics.js';
 export * from './pages.js';
 export * from './repository.js';
+export * from './peer-review.js';

@@ -133,3 +133,46 @@ export function isCardIdle(
     (card.status === 'TODO' && (card.waitingFor ?? []).some((d) => !doneCardIds.has(d)))
   );
 }
+
+/**
+ * What a card does with an attempt that did not pass (PRODUCT.md "Lifecycle"): a correction round while
+ * it has rounds left, else escalation to a human. Three things escalate at once, whatever rounds are left,
+ * because a correction would meet them again: a run the budget stopped (issue 8), a permission the owner was
+ * denied outside its card type's policy (issue 11), and a peer-review blocker or ≥ 2 concerns (seed 003's
+ * decision tree, issue 12). `reason` is what the card's audit log and the human see.
+ */
+export type FailedAttemptStep = { step: 'correct' } | { step: 'escalate'; reason: string; atOnce: boolean };
+
+/** What `afterFailedAttempt` reads of a failed attempt and the card. */
+export interface FailedAttemptFacts {
+  cardType: string;
+  /** Why the budget gate stopped a run (the attempt's `budgetStop`). */
+  budgetStop?: string;
+  /** Tools the owner was denied outside the policy (only when that rule applies to this run). */
+  permissionBlocker?: { deniedTools: string[] };
+  /** The peer review's question when it escalates or asks to clarify. */
+  peerQuestion?: string;
+  /** Correction rounds used, and the most this run of the card may use. */
+  corrections: number;
+  correctionLimit: number;
+  /** The failed verdicts' reasons ("judge: …", "qa: …"). */
+  reasons: string[];
+}
+
+/** The next step after a failed attempt; see `FailedAttemptStep`. Pure, used by the card workflow. */
+export function afterFailedAttempt(f: FailedAttemptFacts): FailedAttemptStep {
+  if (f.budgetStop) return { step: 'escalate', atOnce: true, reason: `over budget: ${f.budgetStop}` };
+  if (f.permissionBlocker) {
+    const denied = f.permissionBlocker.deniedTools.join(', ') || 'a tool';
+    return {
+      step: 'escalate',
+      atOnce: true,
+      reason:
+        `permission blocker: the owner was denied ${denied}, outside card type ` +
+        `${f.cardType}'s permissions.allow_tools — approve to allow it for this card, reject, or clarify`,
+    };
+  }
+  if (f.peerQuestion !== undefined) return { step: 'escalate', atOnce: true, reason: f.peerQuestion };
+  if (f.corrections < f.correctionLimit) return { step: 'correct' };
+  return { step: 'escalate', atOnce: false, reason: `still failing after ${f.corrections} corrections: ${f.reasons.join('; ')}` };
+}

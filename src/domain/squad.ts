@@ -450,6 +450,26 @@ export const OwnerRefSchema = z.union([z.string().min(1), OwnerPoolSchema]);
 /** A card type's owner: an agent name or a pool. */
 export type OwnerRef = z.infer<typeof OwnerRefSchema>;
 
+/**
+ * Peer review (issue 12, seed 003): other agents of the squad review the attempt's diff (repository
+ * backlogs) or its artifacts, each answering `{ verdict: approve | concern | blocker, comments[] }`; the
+ * decision tree is src/domain/peer-review.ts. `trigger`: `always` reviews every attempt after verification;
+ * `on_milestone` reviews an attempt whose owner emitted a milestone / request-review event, and an attempt
+ * without one at its end (the record says so). Reviewers are names of `squad.agents` (`command` or `llm`
+ * kinds), never the card's owner (planBacklog refuses it).
+ */
+export const PeerReviewSchema = z
+  .object({
+    reviewers: z
+      .array(z.string().min(1))
+      .min(1)
+      .refine((names) => new Set(names).size === names.length, { error: 'a reviewer is listed twice' }),
+    trigger: z.enum(['always', 'on_milestone']).default('always'),
+  })
+  .strict();
+/** A card type's peer-review settings. */
+export type PeerReviewConfig = z.infer<typeof PeerReviewSchema>;
+
 /** How one card type is produced and validated. */
 export const CardTypeSchema = z.object({
   /** The owner agent (a key of `squad.agents`), or a weighted pool of them (`OwnerPoolSchema`). */
@@ -457,6 +477,8 @@ export const CardTypeSchema = z.object({
   verification: VerificationSchema.default({ required_evidence: [], extra_red_flags: [] }),
   judge: JudgeSchema,
   qa: z.object({ checks: z.array(QaCheckSchema).default([]) }).default({ checks: [] }),
+  /** Peer review by other agents, in parallel with the LLM-judge and QA (`PeerReviewSchema`). */
+  peer_review: PeerReviewSchema.optional(),
   /** The debugging agent of this card type (overrides `squad.debugger`). */
   debugger: DebuggerSchema.optional(),
   /**
@@ -525,6 +547,17 @@ export const SquadSchema = z.object({
   budget: BudgetSchema.optional(),
   /** Webhooks for escalations, reviews awaited, cost alerts and finished backlogs (src/domain/notifications.ts). */
   notifications: NotificationsSchema.optional(),
+  /**
+   * `squadflow plan`: plan role → card type (`{ "backend": "BACKEND", "ui": "FRONTEND" }`; roles match
+   * case-insensitively). A role missing here maps to its upper-cased name when that is a card type
+   * (src/domain/plan.ts).
+   */
+  roles: z.record(z.string().min(1), z.string().min(1)).optional(),
+  /**
+   * `squadflow plan --planner`: the agent (a key of `agents`) that turns a free-form plan document into
+   * plan tasks (src/cli/plan.ts).
+   */
+  planner: z.string().min(1).optional(),
 });
 /** The squad config as parsed. */
 export type SquadConfig = z.infer<typeof SquadSchema>;

@@ -26,13 +26,15 @@ export interface BacklogIssue {
   cardId?: string;
   /** Dotted path of the field, e.g. `cards[3].dependencies[0]` or `squad.card_types.SPEC.owner`. */
   field: string;
+  /** 1-based line in `file`, when known (plan documents: `squadflow plan`, src/domain/plan.ts). */
+  line?: number;
   message: string;
 }
 
-/** Formats an issue as one line: `backlog.json: card ARQ-003, field cards[2].priority: …`. */
+/** Formats an issue as one line: `backlog.json: card ARQ-003, field cards[2].priority: …` (`plan.md:12: …` with a line). */
 export function formatIssue(i: BacklogIssue): string {
   const card = i.cardId ? `card ${i.cardId}, ` : '';
-  return `${i.file}: ${card}field ${i.field || '(root)'}: ${i.message}`;
+  return `${i.file}${i.line !== undefined ? `:${i.line}` : ''}: ${card}field ${i.field || '(root)'}: ${i.message}`;
 }
 
 /** Thrown when a backlog has problems; `issues` holds all of them. Not retryable: fix the file. */
@@ -236,6 +238,7 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
           message: `unknown owner agent "${name}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})`,
         });
       });
+      issues.push(...peerReviewIssues(squad, backlog, type, squadFile, squadPrefix));
       if (cfg.judge.kind === 'rubric') {
         cfg.judge.criteria.forEach((c, k) => {
           if (c.check.type !== 'regex') return;
@@ -254,6 +257,7 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   }
 
   if (squad) issues.push(...agentKindIssues(squad, backlog, squadFile, squadPrefix));
+  if (squad) issues.push(...planSettingIssues(squad, squadFile, squadPrefix));
 
   if (issues.length > 0) throw new BacklogValidationError(issues);
   return resolvePlan(backlogId, backlog, squad!, opts.artifactBase);
@@ -272,6 +276,56 @@ function branchNameIssues(file: string, backlogId: string, cards: BacklogCard[])
     if (card.status === 'DONE' || card.type === CORRECTION_TYPE || !CARD_ID_PATTERN.test(card.id)) return;
     const problem = branchNameProblem(`${card.id}/attempt-1`);
     if (problem) issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `"${card.id}" cannot be part of a git branch name: it ${problem}` });
+  });
+  return issues;
+}
+
+/** `squad.roles` naming card types that do not exist, and a `squad.planner` that is no agent (`squadflow plan`). */
+function planSettingIssues(squad: SquadConfig, squadFile: string, prefix: string): BacklogIssue[] {
+  const issues: BacklogIssue[] = [];
+  for (const [role, type] of Object.entries(squad.roles ?? {})) {
+    if (own(squad.card_types, type)) continue;
+    issues.push({
+      file: squadFile,
+      field: `${prefix}roles.${role}`,
+      message: `unknown card type "${type}" (card_types: ${Object.keys(squad.card_types).join(', ') || 'none'})`,
+    });
+  }
+  if (squad.planner !== undefined && !own(squad.agents, squad.planner)) {
+    issues.push({ file: squadFile, field: `${prefix}planner`, message: `unknown agent "${squad.planner}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})` });
+  }
+  return issues;
+}
+
+/** Agent kinds that can review (src/activities/peer-review.ts): `command` (offline) and `llm` (an API call). */
+const REVIEWER_KINDS: readonly AgentConfig['kind'][] = ['command', 'llm'];
+
+/**
+ * Problems of card type `type`'s `peer_review`: every reviewer is a known agent of a kind that can review,
+ * and another agent than the owner — the type's owner (every pool member and the fallback) and the owner of
+ * any card of the type that names its own (issue 12: "another agent than the owner").
+ */
+function peerReviewIssues(squad: SquadConfig, backlog: BacklogFile, type: string, squadFile: string, prefix: string): BacklogIssue[] {
+  const cfg = squad.card_types[type]!;
+  if (!cfg.peer_review) return [];
+  const issues: BacklogIssue[] = [];
+  const cardOwners = backlog.cards.filter((c) => c.type === type && c.owner && c.status !== 'DONE');
+  cfg.peer_review.reviewers.forEach((name, i) => {
+    const field = `${prefix}card_types.${type}.peer_review.reviewers[${i}]`;
+    const agent = own(squad.agents, name);
+    if (!agent) {
+      issues.push({ file: squadFile, field, message: `unknown reviewer agent "${name}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})` });
+      return;
+    }
+    if (!REVIEWER_KINDS.includes(agent.kind)) {
+      issues.push({ file: squadFile, field, message: `agent "${name}" is of kind "${agent.kind}", which cannot review (reviewer kinds: ${REVIEWER_KINDS.join(', ')})` });
+    }
+    if (ownerNames(cfg.owner).includes(name)) {
+      issues.push({ file: squadFile, field, message: `reviewer "${name}" is an owner of card type ${type}: a peer reviewer must be another agent than the owner` });
+    }
+    for (const card of cardOwners.filter((c) => c.owner === name)) {
+      issues.push({ file: squadFile, cardId: card.id, field, message: `reviewer "${name}" is the owner of card ${card.id}: a peer reviewer must be another agent than the owner` });
+    }
   });
   return issues;
 }
@@ -462,6 +516,7 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
         agentName,
         ...(route && route.order.length > 1 && { ownerCandidates: route.order.map((name) => ({ name, agent: squad.agents[name]! })) }),
         typeConfig,
+        ...(typeConfig.peer_review && { peerReviewers: typeConfig.peer_review.reviewers.map((name) => ({ name, agent: squad.agents[name]! })) }),
         costAlertUsd: squad.cost_alert_usd,
         priorAttempts: c.attempt,
         legacyCorrections: corrections.get(c.id) ?? [],

@@ -13,7 +13,7 @@
  * - the card workflow: DONE (src/workflows/card.ts, when it ends DONE) and CANCELLED (its cancellation
  *   path); every REJECTED / BLOCKED rest through {@link reportCardRested} — a rest is not final, the card
  *   waits for an ops `retry` or `skip`;
- * - the backlog (src/workflows/backlog-book.ts): FAILED, for a card workflow that failed, was terminated
+ * - the backlog (src/workflows/card-children.ts): FAILED, for a card workflow that failed, was terminated
  *   or timed out — the card itself cannot say so.
  *
  * The worker side is `metricsSinks()` in src/observability/metrics.ts (registered by `createWorkers`); it

@@ -3,8 +3,8 @@
  * out (the old Celery setup: "retry 3× with backoff, 1 h hard / 50 min soft limits" — PRODUCT.md).
  * Task queues come from the workflow input, so a deployment (or a test) can route each kind of work.
  */
-import { log, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
-import type { Duration } from '@temporalio/common';
+import { log, proxyActivities, sleep, type ActivityFunctionWithOptions, type ActivityOptions } from '@temporalio/workflow';
+import type { ActivityFunction, Duration } from '@temporalio/common';
 import type { NotificationEvent, WebhookConfig } from '../domain/notifications.js';
 import type { RepositoryActivities } from '../domain/repository.js';
 import { DEBUGGING_ACTIVITY_TIMEOUT_MS, OWNER_ACTIVITY_TIMEOUT_MS, VALIDATION_ACTIVITY_TIMEOUT_MS } from '../domain/timeouts.js';
@@ -113,14 +113,26 @@ export function repositoryActivities(queues: ActivityQueues) {
 /** Proxies of every activity, each routed to its kind's task queue. */
 export function squadActivities(queues: ActivityQueues) {
   const { runOwner } = proxyActivities<Activities>({ ...OWNER_OPTIONS, taskQueue: queues.owners });
-  const { verifyArtifacts, judgeArtifacts, runQa } = proxyActivities<Activities>({
+  const { verifyArtifacts, judgeArtifacts, runQa, reviewPeers } = proxyActivities<Activities>({
     ...VALIDATION_OPTIONS,
     taskQueue: queues.validation,
   });
   const { debugFailures } = proxyActivities<Activities>({ ...DEBUGGING_OPTIONS, taskQueue: queues.debugging });
   const { notify } = proxyActivities<Activities>({ ...NOTIFY_OPTIONS, taskQueue: queues.validation });
   const { readBacklogBudget, readCardState } = proxyActivities<Activities>({ ...READ_OPTIONS, taskQueue: queues.validation });
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, debugFailures, notify, readBacklogBudget, readCardState };
+  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, reviewPeers, debugFailures, notify, readBacklogBudget, readCardState };
+}
+
+/**
+ * The activity `activity` with a summary (single-line markdown, see src/domain/ui-metadata.ts) on the
+ * activity task it schedules: the Temporal UI shows it on the event and in the timeline instead of the bare
+ * activity type. Call sites change by one line: `summarized(acts.runQa, 'QA: unit tests')(input)`.
+ */
+export function summarized<F extends ActivityFunction>(
+  activity: ActivityFunctionWithOptions<F>,
+  summary: string,
+): (...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>> {
+  return (...args) => activity.executeWithOptions({ summary }, args);
 }
 
 /**
@@ -133,8 +145,7 @@ export function notifyInBackground(
   event: NotificationEvent,
 ): Promise<void> | undefined {
   if (!webhooks || webhooks.length === 0) return undefined;
-  return squadActivities(queues)
-    .notify({ event, webhooks })
+  return summarized(squadActivities(queues).notify, `notify ${event.event}`)({ event, webhooks })
     .then(
       () => undefined,
       (err: unknown) => log.warn('Notification not delivered', { event: event.event, error: (err as Error).message }),

@@ -1,17 +1,20 @@
 /**
  * One attempt of a card, shared by the card workflow (first and retried attempts) and correction
- * workflows: budget gate → owner → verification (blocking gate) → budget gate → LLM-judge ‖ QA —
- * PRODUCT.md "Validation" and the agent-kinds issue ("budgets … checked before each owner/judge run").
+ * workflows: budget gate → owner → verification (blocking gate) → budget gate → LLM-judge ‖ QA
+ * (‖ peer review, issue 12) — PRODUCT.md "Validation" and the agent-kinds issue ("budgets … checked
+ * before each owner/judge run").
  * Workflow code: deterministic, no Node APIs.
  */
 import { TimeoutType } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, patched } from '@temporalio/workflow';
 import { estimateRunUsd, runBudgetCheck } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
+import { decidePeerReview, type PeerReviewMoment } from '../domain/peer-review.js';
 import { attemptWorkspace } from '../domain/ids.js';
 import type { AgentSession, AttemptGit, AttemptRecord, CardPlan, CardStatus, Cost, CorrectionFeedback, DependencyArtifacts, OwnerResult, Verdict } from '../domain/index.js';
 import { ActivityErrorType, type AgentFailureDetails } from '../domain/activity-errors.js';
-import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
+import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
+import { VERIFY_ACTIVITY_SUMMARY, judgeActivitySummary, ownerActivitySummary, peerReviewActivitySummary, qaActivitySummary } from '../domain/ui-metadata.js';
 
 /** What `runAttempt` needs. */
 export interface AttemptInput {
@@ -118,6 +121,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   let git: AttemptGit | undefined;
   // Which agent ran (a pooled owner's candidate) and what it was granted, once the owner has answered.
   let ran: Pick<AttemptRecord, 'agentName' | 'permissionRecovery' | 'permissionBlocker'> = {};
+  // What the peer review decided (issue 12), once its reviewers answered.
+  let peerReview: AttemptRecord['peerReview'];
   const record = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
     attempt,
     workflowId: input.workflowId,
@@ -135,6 +140,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     ...(session ? { session } : {}),
     ...(git ? { git } : {}),
     ...ran,
+    ...(peerReview ? { peerReview } : {}),
   });
   // A finished attempt's worktree goes (its branch stays, for corrections, the merge and `squadflow diff`).
   const done = async (...args: Parameters<typeof record>): Promise<AttemptRecord> => {
@@ -161,7 +167,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   for (let workerLosses = 0; ; workerLosses++) {
     try {
       await beforeRun();
-      owner = await acts.runOwner({
+      owner = await summarized(acts.runOwner, ownerActivitySummary(plan.agentName, attempt))({
         backlogId: plan.backlogId,
         card: plan.card,
         attempt,
@@ -207,22 +213,53 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const { typeConfig, card } = plan;
   const { artifacts } = owner;
   const at = workspaceRoot ? { workspace, workspaceRoot } : { workspace };
-  const verification = await failedAsVerdict('verification', acts.verifyArtifacts({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }));
+  const verification = await failedAsVerdict('verification', summarized(acts.verifyArtifacts, VERIFY_ACTIVITY_SUMMARY)({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }));
   if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
 
   const judgeGate = await gate(owner.cost.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
   if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], owner.cost, judgeGate.reason);
   const ownerModel = plan.agent.kind !== 'command' ? plan.agent.model : undefined;
-  const [judge, qa] = await Promise.all([
+  // Peer review runs beside the judge and QA (issue 12); workflows started before it replay without it.
+  const reviewers = plan.peerReviewers?.length && typeConfig.peer_review && patched('peer-review') ? plan.peerReviewers : undefined;
+  const milestones = (owner.events ?? []).filter((e) => e.kind !== 'blocker').map((e) => e.name);
+  const moment: PeerReviewMoment = typeConfig.peer_review?.trigger !== 'on_milestone' ? 'always' : milestones.length > 0 ? 'milestone' : 'end';
+  const [judge, qa, peer] = await Promise.all([
     failedAsVerdict(
       'llm_judge',
-      acts.judgeArtifacts({ card, ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.judge, pricing: plan.pricing, ownerModel }),
+      summarized(acts.judgeArtifacts, judgeActivitySummary(typeConfig.judge))({ card, ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.judge, pricing: plan.pricing, ownerModel }),
     ),
-    failedAsVerdict('qa', acts.runQa({ ...at, checks: typeConfig.qa.checks })),
+    failedAsVerdict('qa', summarized(acts.runQa, qaActivitySummary(typeConfig.qa.checks))({ ...at, checks: typeConfig.qa.checks })),
+    reviewers
+      ? failedAsVerdict(
+          'peer_review',
+          summarized(acts.reviewPeers, peerReviewActivitySummary(reviewers.map((r) => r.name)))({
+            card,
+            ...at,
+            ...(git ? { git } : {}),
+            artifacts,
+            reviewers,
+            moment,
+            ...(milestones.length ? { milestones } : {}),
+            pricing: plan.pricing,
+          }),
+        )
+      : undefined,
   ]);
-  const verdicts = [verification, judge, qa];
+  if (peer?.reviews) peerReview = peerReviewRecord(peer.reviews, moment, milestones, plan.card.id, attempt);
+  const verdicts = [verification, judge, qa, ...(peer ? [peer] : [])];
   const cost = addCosts(owner.cost, ...verdicts.flatMap((v) => (v.cost ? [v.cost] : [])));
   return done(artifacts, owner.summary, verdicts, cost);
+}
+
+/**
+ * The attempt record's `peerReview`: the decision tree's action over the reviews (src/domain/peer-review.ts)
+ * and its message — the question a human answers (`escalate`, `clarify`) or the warning (`warn`, also logged).
+ */
+function peerReviewRecord(reviews: NonNullable<Verdict['reviews']>, moment: PeerReviewMoment, milestones: string[], cardId: string, attempt: number): AttemptRecord['peerReview'] {
+  const decision = decidePeerReview(reviews);
+  const message = decision.action === 'warn' ? decision.warning : decision.action === 'continue' ? undefined : decision.question;
+  if (decision.action === 'warn') log.warn('Peer review concern', { cardId, attempt, warning: decision.warning });
+  return { moment, action: decision.action, ...(message !== undefined ? { message } : {}), ...(milestones.length ? { milestones } : {}) };
 }
 
 /**

@@ -6,17 +6,17 @@
  * cards once the backlog has accepted it, tells the backlog when they have all started and when they have
  * all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
  */
-import { CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, getExternalWorkflowHandle, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import { backlogWorkflowId } from '../domain/ids.js';
 import type { PlanPage } from '../domain/index.js';
 import type { ActivityQueues } from './activities.js';
-import { BacklogBook, type BacklogState } from './backlog-book.js';
+import type { BacklogState } from '../domain/backlog-state.js';
+import { endIfCancelled } from './backlog-results.js';
 import { backlogStateQuery } from './backlog-queries.js';
+import { CardChildren } from './card-children.js';
 import {
   backlogBudgetExhaustedSignal,
   cardCostSignal,
-  cardReopenedSignal,
-  cardSettledSignal,
   setPausedSignal,
   shardAcceptedSignal,
   shardFinishedSignal,
@@ -42,7 +42,7 @@ const ACCEPT_TIMEOUT = '7 days';
 /** Runs one page of a paged backlog. Cancellation (the backlog passes its own on) cancels its cards. */
 export async function backlogShardWorkflow(input: BacklogShardInput): Promise<BacklogShardResult> {
   const { page } = input;
-  const book = new BacklogBook({
+  const cards = new CardChildren({
     backlogId: input.backlogId,
     cards: page.cards,
     done: [],
@@ -53,36 +53,35 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
   });
   const backlog = getExternalWorkflowHandle(backlogWorkflowId(input.backlogId));
   let accepted: { paused: boolean; budgetExhaustedUsd?: number } | undefined;
-  setHandler(backlogStateQuery, () => book.state);
+  setHandler(backlogStateQuery, () => cards.state);
   setHandler(shardAcceptedSignal, (a) => void (accepted ??= a));
-  setHandler(cardSettledSignal, (s) => book.onCardSettled(s));
-  setHandler(cardReopenedSignal, (r) => book.onCardReopened(r));
-  book.setRestartHandlers();
+  cards.setHandlers();
   // The backlog keeps the budget: costs go up to it, "used up" comes back down to every card.
   setHandler(cardCostSignal, (c) => void backlog.signal(cardCostSignal, c).catch((err: unknown) => log.warn('Could not tell the backlog', { error: (err as Error).message })));
-  setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => void book.budgetExhausted(spentUsd));
-  setHandler(setPausedSignal, ({ paused }) => void book.setPaused(paused));
+  setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => void cards.budgetExhausted(spentUsd));
+  setHandler(setPausedSignal, ({ paused }) => void cards.setPaused(paused));
 
   try {
     if (!(await condition(() => accepted !== undefined, ACCEPT_TIMEOUT))) {
       log.warn('Backlog shard never accepted by its backlog; ending without starting its cards', { shard: workflowInfo().workflowId });
-      return { ...book.state, finished: true, ...book.tally() };
+      return { ...cards.state, finished: true, ...cards.tally() };
     }
-    book.state.paused = accepted!.paused;
-    await book.startAll();
-    if (accepted!.budgetExhaustedUsd !== undefined) await book.budgetExhausted(accepted!.budgetExhaustedUsd);
+    cards.state.paused = accepted!.paused;
+    cards.showProgress();
+    await cards.startAll();
+    if (accepted!.budgetExhaustedUsd !== undefined) await cards.budgetExhausted(accepted!.budgetExhaustedUsd);
     await backlog.signal(shardStartedSignal, { index: page.index });
-    await book.awaitAll();
+    await cards.awaitAll();
   } catch (err) {
     if (!isCancellation(err)) throw err;
     // Cancelled (by the backlog): the cards were cancelled with this scope; wait for them to end.
-    await CancellationScope.nonCancellable(() => book.awaitAll());
+    await CancellationScope.nonCancellable(() => cards.awaitAll());
   }
-  book.state.finished = true;
-  const tally = book.tally();
+  cards.state.finished = true;
+  const tally = cards.tally();
   await CancellationScope.nonCancellable(() =>
     backlog.signal(shardFinishedSignal, { index: page.index, ...tally }).catch((err: unknown) => log.warn('Could not tell the backlog', { error: (err as Error).message })),
   );
-  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog shard ${workflowInfo().workflowId} cancelled`);
-  return { ...book.state, ...tally };
+  endIfCancelled(`backlog shard ${workflowInfo().workflowId} cancelled`);
+  return { ...cards.state, ...tally };
 }

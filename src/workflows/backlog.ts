@@ -3,8 +3,10 @@
  * TODO from the first second). Each card tells its dependents itself how it came to rest; the backlog
  * passes on what a card could not deliver (a dependent not started yet) once that dependent has started,
  * so a dependency that finishes first can never lose its signal — PRODUCT.md "Card lifecycle" (see
- * docs/architecture.md "Dependency signals"; backlogs started before that relay every rest). The backlog ends when every card has ended (DONE, or cancelled); cards at
- * rest (REJECTED, BLOCKED) keep it open until someone retries or skips them.
+ * docs/architecture.md "Dependency signals"; backlogs started before that relay every rest). The backlog
+ * ends when every card has ended (DONE, or cancelled); cards at rest (REJECTED, BLOCKED) keep it open
+ * until someone retries or skips them. The cards' child workflows are card-children.ts, what passes
+ * between them dependency-relay.ts, the state and results backlog-results.ts.
  *
  * A backlog too big for one workflow (more than a page of cards, see src/domain/pages.ts) is paged: the
  * client starts one backlog shard workflow per page (backlog-shard.ts) and registers each here with the
@@ -13,21 +15,25 @@
  */
 import {
   CancellationScope,
-  CancelledFailure,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  setCurrentDetails,
   setHandler,
   sleep,
   type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
 import { roundUsd } from '../domain/cost.js';
 import { shardWorkflowId } from '../domain/ids.js';
+import { parseOpsDecision } from '../domain/review.js';
+import { backlogCurrentDetails } from '../domain/ui-metadata.js';
 import type { AuditEntry, CardPlan, DependencyArtifacts, OpsDecision, RepositoryTarget, WebhookConfig } from '../domain/index.js';
-import { repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
+import type { BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
+import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
 import { failureMessage } from './attempt.js';
-import { BacklogBook, assertPause, auditPause, type BacklogSource, type BacklogState, type ShardEntry } from './backlog-book.js';
+import { endIfCancelled, newBacklogState, type Tally } from './backlog-results.js';
+import { CardChildren } from './card-children.js';
 import { backlogBudgetQuery, backlogStateQuery } from './backlog-queries.js';
 import {
   addCardsUpdate,
@@ -35,15 +41,13 @@ import {
   resumeBacklogUpdate,
   backlogBudgetExhaustedSignal,
   cardCostSignal,
-  cardReopenedSignal,
-  cardSettledSignal,
   setPausedSignal,
   shardAcceptedSignal,
   shardFinishedSignal,
   shardStartedSignal,
 } from './messages.js';
 
-export type { BacklogCardEntry, BacklogState, ShardEntry } from './backlog-book.js';
+export type { BacklogCardEntry, BacklogRepositoryState, BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
 
 /** Input of the backlog workflow: a validated plan (see `planBacklog`). */
 export interface BacklogWorkflowInput {
@@ -77,26 +81,18 @@ export type BacklogResult = BacklogState;
 /** Coordinates a backlog: runs every card as a child workflow and relays dependency outcomes. */
 export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<BacklogResult> {
   if (input.pages !== undefined) return pagedBacklog(input, input.pages);
-  const book = new BacklogBook(input);
-  book.state.repository = repositoryState(input.repository);
-  setHandler(backlogStateQuery, () => book.state);
-  setHandler(cardSettledSignal, (s) => book.onCardSettled(s));
-  setHandler(cardReopenedSignal, (r) => book.onCardReopened(r));
-  book.setRestartHandlers();
-  setBudgetAndPauseHandlers(book.state, input.cards[0]?.backlogBudgetUsd, {
-    exhausted: (spentUsd) => book.budgetExhausted(spentUsd),
-    pause: (paused) => book.setPaused(paused),
+  const cards = new CardChildren(input);
+  cards.state.repository = repositoryState(input.repository);
+  setHandler(backlogStateQuery, () => cards.state);
+  cards.setHandlers();
+  setBudgetAndPauseHandlers(cards.state, input.cards[0]?.backlogBudgetUsd, {
+    exhausted: (spentUsd) => cards.budgetExhausted(spentUsd),
+    pause: (paused) => cards.setPaused(paused),
   });
 
-  await book.startAll();
-  await book.awaitAll();
-  await finishRepository(input, book.state);
-  book.state.finished = true;
-  const { counts, costUsd } = book.tally();
-  await notifyFinished(input, input.cards[0]?.webhooks, counts, costUsd);
-  // A cancelled backlog (its cards were cancelled with it and have ended CANCELLED) ends cancelled too.
-  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog ${input.backlogId} cancelled`);
-  return book.state;
+  await cards.startAll();
+  await cards.awaitAll();
+  return finish(input, cards.state, input.cards[0]?.webhooks, () => cards.tally());
 }
 
 /**
@@ -107,22 +103,12 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
  * and ends when every shard has said that its cards have ended.
  */
 async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Promise<BacklogResult> {
-  const state: BacklogState = {
-    backlogId: input.backlogId,
-    startedAt: new Date().toISOString(),
-    cards: [],
-    done: input.done,
-    source: input.source,
-    paused: false,
-    auditLog: [],
-    spentUsd: 0,
-    budgetExhausted: false,
-    finished: false,
-    pages: { expected, received: 0 },
-    shards: [],
-    ...(input.repository ? { repository: repositoryState(input.repository) } : {}),
-  };
+  const state = newBacklogState(
+    { ...input, cards: [], paused: false },
+    { pages: { expected, received: 0 }, shards: [], ...(input.repository ? { repository: repositoryState(input.repository) } : {}) },
+  );
   const shards = state.shards!;
+  const showProgress = () => setCurrentDetails(backlogCurrentDetails(shardTally(shards), state));
   const toShards = (send: (h: ExternalWorkflowHandle) => Promise<void>) =>
     Promise.all(shards.filter((s) => !s.finished).map((s) => send(getExternalWorkflowHandle(s.workflowId)).catch(() => undefined)));
 
@@ -135,13 +121,16 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     const shard = shards[index];
     if (!shard) return;
     Object.assign(shard, { started: true, finished: true, counts, costUsd });
+    showProgress();
   });
   setBudgetAndPauseHandlers(state, input.budgetUsd, {
     exhausted: async (spentUsd) => {
       state.budgetExhausted = true;
+      showProgress();
       await toShards((h) => h.signal(backlogBudgetExhaustedSignal, { spentUsd }));
     },
     pause: async (paused) => {
+      showProgress();
       await toShards((h) => h.signal(setPausedSignal, { paused }));
     },
   });
@@ -156,6 +145,7 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
         ...(state.budgetExhausted ? { budgetExhaustedUsd: state.spentUsd } : {}),
       });
       // The next page may come only once every card of this one has started (their dependents come first).
+      showProgress();
       await condition(() => entry.started);
       return { index: entry.index, cards: entry.cardIds.length };
     },
@@ -183,12 +173,34 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
       await condition(() => shards.every((s) => s.finished));
     });
   }
+  return finish(input, state, input.webhooks, () => shardTally(shards));
+}
+
+/**
+ * A paged backlog's tally: its finished shards' counts and costs (USD) added up; the cards of a shard still
+ * running count as RUNNING (none are left when the backlog finishes).
+ */
+function shardTally(shards: readonly ShardEntry[]): Tally {
+  const counts: Record<string, number> = {};
+  for (const s of shards) {
+    const shardCounts = s.finished ? (s.counts ?? {}) : { RUNNING: s.cardIds.length };
+    for (const [k, n] of Object.entries(shardCounts)) counts[k] = (counts[k] ?? 0) + n;
+  }
+  return { counts, costUsd: roundUsd(shards.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)) };
+}
+
+/**
+ * The end of a backlog, paged or not, once every card has ended: the repository's end (clean-up, push),
+ * then `finished`, the `backlog.finished` notification with the `tally` of its cards, and a cancelled
+ * backlog (its cards were cancelled with it and have ended CANCELLED) ends cancelled too.
+ * @throws CancelledFailure when the backlog was cancelled.
+ */
+async function finish(input: BacklogWorkflowInput, state: BacklogState, webhooks: CardPlan['webhooks'], tally: () => Tally): Promise<BacklogResult> {
   await finishRepository(input, state);
   state.finished = true;
-  const counts: Record<string, number> = {};
-  for (const s of shards) for (const [k, n] of Object.entries(s.counts ?? {})) counts[k] = (counts[k] ?? 0) + n;
-  await notifyFinished(input, input.webhooks, counts, roundUsd(shards.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)));
-  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`backlog ${input.backlogId} cancelled`);
+  const { counts, costUsd } = tally();
+  await notifyFinished(input, webhooks, counts, costUsd);
+  endIfCancelled(`backlog ${input.backlogId} cancelled`);
   return state;
 }
 
@@ -228,6 +240,19 @@ function setBudgetAndPauseHandlers(
   }
 }
 
+/** Update validator for pause/resume. @throws Error naming the problem (already paused, bad payload). */
+function assertPause(state: BacklogState, paused: boolean, raw: unknown): void {
+  parseOpsDecision(raw);
+  if (state.paused === paused) throw new Error(`backlog ${state.backlogId} is already ${paused ? 'paused' : 'running (not paused)'}`);
+}
+
+/** Records a pause/resume decision in a backlog's audit log. */
+function auditPause(state: BacklogState, paused: boolean, decision: OpsDecision): AuditEntry {
+  const entry: AuditEntry = { at: new Date().toISOString(), actor: decision.reviewer, action: paused ? 'pause' : 'resume', reason: decision.reason };
+  state.auditLog.push(entry);
+  return entry;
+}
+
 /** What `status` shows of a backlog's repository before it ends. */
 function repositoryState(target: RepositoryTarget | undefined): BacklogState['repository'] {
   if (!target) return undefined;
@@ -248,7 +273,7 @@ async function finishRepository(input: BacklogWorkflowInput, state: BacklogState
   const cancelled = CancellationScope.current().consideredCancelled;
   await CancellationScope.nonCancellable(async () => {
     try {
-      await repo.finishRepository({ backlogId: input.backlogId, repository });
+      await summarized(repo.finishRepository, `clean up ${repository.integrationBranch}: worktrees${repository.keepBranches ? '' : ', attempt branches'}`)({ backlogId: input.backlogId, repository });
       if (state.repository) state.repository.cleanedUp = true;
     } catch (err) {
       log.warn('Could not clean up the repository', { backlogId: input.backlogId, error: (err as Error).message });
@@ -256,7 +281,7 @@ async function finishRepository(input: BacklogWorkflowInput, state: BacklogState
     if (!repository.push || cancelled) return;
     const target = { remote: repository.push.remote, branch: repository.push.branch ?? repository.integrationBranch };
     try {
-      const pushed = await repo.pushIntegrationBranch({ backlogId: input.backlogId, repository });
+      const pushed = await summarized(repo.pushIntegrationBranch, `push ${target.branch} to ${target.remote}`)({ backlogId: input.backlogId, repository });
       if (state.repository) state.repository.push = { ...target, ...pushed };
     } catch (err) {
       const error = failureMessage(err);
@@ -274,8 +299,8 @@ async function notifyFinished(
   costUsd: number,
 ): Promise<void> {
   if (!webhooks || webhooks.length === 0) return;
-  const sent = squadActivities(input.queues)
-    .notify({ event: { event: 'backlog.finished', at: new Date().toISOString(), backlogId: input.backlogId, counts, costUsd }, webhooks })
+  const event = { event: 'backlog.finished' as const, at: new Date().toISOString(), backlogId: input.backlogId, counts, costUsd };
+  const sent = summarized(squadActivities(input.queues).notify, 'notify backlog.finished')({ event, webhooks })
     .catch((err: unknown) => log.warn('Notification not delivered', { event: 'backlog.finished', error: (err as Error).message }));
   await Promise.race([sent, sleep('1 minute')]);
 }

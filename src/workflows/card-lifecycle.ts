@@ -15,6 +15,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -22,6 +23,7 @@ import { isCostAlert } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
 import { cardWorkflowId, correctionCardId } from '../domain/ids.js';
 import { transition } from '../domain/lifecycle.js';
+import { cardCurrentDetails } from '../domain/ui-metadata.js';
 import type { AttemptRecord, AuditEntry, CardOutcome, CardRelay, CardPlan, CardState, CardStatus, Cost, MergeRecord, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
 import {
   cardCostSignal,
@@ -95,6 +97,7 @@ export class CardLifecycle {
       // Identity too, so that a card started on its own (not by a backlog) is just as visible.
       upsertSearchAttributes(initialCardAttributes(plan.backlogId, plan.card));
     }
+    setCurrentDetails(cardCurrentDetails(this.state));
   }
 
   /** Shows the card's progress in its search attributes (`CardStatus`, `CardAttempt`, `CardCostUsd`, `CardCostAlert`). */
@@ -345,5 +348,8 @@ export class CardLifecycle {
 
   private touch(): void {
     this.state.updatedAt = new Date().toISOString();
+    // The Temporal UI's "current details": kept in the worker's memory and read by the UI's metadata query,
+    // so updating it on every change costs no history event.
+    setCurrentDetails(cardCurrentDetails(this.state));
   }
 }

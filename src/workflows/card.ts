@@ -17,9 +17,10 @@ import {
 import { failureReasons, repeatedReasons, resumableSessionOf } from '../domain/attempt.js';
 import { previousRuns } from '../domain/budget.js';
 import { attemptWorkspace, correctionWorkflowId } from '../domain/ids.js';
-import { MAX_CORRECTIONS } from '../domain/lifecycle.js';
+import { MAX_CORRECTIONS, afterFailedAttempt } from '../domain/lifecycle.js';
 import type { AttemptRecord, AuditEntry, CardOutcome, CardPlan, CardRelay, CardState, CorrectionFeedback, HumanReview, NotificationEvent, OpsDecision } from '../domain/index.js';
-import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, type ActivityQueues } from './activities.js';
+import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
+import { correctionSummary, debugActivitySummary, mergeActivitySummary } from '../domain/ui-metadata.js';
 import { removeAttemptWorktree, runAttempt, type AttemptInput } from './attempt.js';
 import { CardLifecycle } from './card-lifecycle.js';
 import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
@@ -64,7 +65,7 @@ export interface CardWorkflowInput {
   attributesSetAtStart?: boolean;
 }
 
-/** Why and how a FAILED card's workflow is run again (see `BacklogBook.restart`). */
+/** Why and how a FAILED card's workflow is run again (see `CardChildren.restart`). */
 export interface CardRestart {
   kind: 'retry' | 'skip';
   decision: OpsDecision;
@@ -84,47 +85,67 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
   registerCardHandlers(card, run);
 
   try {
-    // A new run after a failed one: take over its state; a skip ends it DONE at once.
+    // A new run after a failed one takes over its state; a skip ends it DONE at once.
     const skipped = restart !== undefined && (await restartAfterFailure(card, run, queues, restart)) === 'DONE';
     while (!skipped) {
+      // Wait for dependencies → attempt with corrections → escalate → merge (CardRun.untilRest).
       const ending = await run.untilRest();
       if (ending === 'DONE') break;
-      // REJECTED (by a human) or BLOCKED: rest until an ops decision, or until the blocker is cleared.
-      await card.settle(ending);
-      reportCardRested({ status: ending, cardType: card.state.card.type });
-      const decision = await card.decisions.next(
-        (d) => d.kind === 'retry' || d.kind === 'skip',
-        () => ending === 'BLOCKED' && card.dependencies.blocking() === undefined,
-      );
-      if (decision?.kind === 'skip') {
+      // REJECTED by a human or BLOCKED by a dependency: rest until an ops decision (or the blocker is cleared).
+      if ((await restUntilOpsDecision(card, ending)) === 'skip') {
         card.setStatus('DONE');
         break;
       }
+      // Retried (or unblocked): reopen for a fresh start. Inline, not in a helper: the card's search
+      // attributes are upserted two condition-loop passes after a change, so the awaits between this status
+      // change and the next owner run are part of the recorded histories (test/fixtures/histories).
       await card.reopen();
       card.setStatus(ending === 'BLOCKED' ? 'TODO' : 'REJECTED');
       run.freshStart(ending === 'REJECTED');
     }
-    await card.settle('DONE');
-    const outcome = card.finish('DONE');
-    reportFinished(card, 'DONE');
-    await drainNotifications(run.notifications);
-    return outcome;
+    return await finishDone(card, run);
   } catch (err) {
-    if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(async () => {
-        await removeCurrentWorktree(card, queues);
-        card.finish('CANCELLED', 'cancelled');
-        reportFinished(card, 'CANCELLED');
-        await card.settle('CANCELLED');
-      });
-    }
+    if (isCancellation(err)) await finishCancelled(card, queues);
     throw err;
   }
 }
 
+/**
+ * A card at rest (REJECTED or BLOCKED) tells its backlog and dependents, then waits for `retry` or `skip` —
+ * or, when BLOCKED, for its blocker to be cleared (the dependency was retried).
+ */
+async function restUntilOpsDecision(card: CardLifecycle, ending: 'REJECTED' | 'BLOCKED'): Promise<'skip' | 'reopen'> {
+  await card.settle(ending);
+  reportCardRested({ status: ending, cardType: card.state.card.type });
+  const decision = await card.decisions.next(
+    (d) => d.kind === 'retry' || d.kind === 'skip',
+    () => ending === 'BLOCKED' && card.dependencies.blocking() === undefined,
+  );
+  return decision?.kind === 'skip' ? 'skip' : 'reopen';
+}
+
+/** DONE: tells the backlog and dependents, counts the end, lets notifications finish; returns the lean outcome. */
+async function finishDone(card: CardLifecycle, run: CardRun): Promise<CardOutcome> {
+  await card.settle('DONE');
+  const outcome = card.finish('DONE');
+  reportFinished(card, 'DONE');
+  await drainNotifications(run.notifications);
+  return outcome;
+}
+
+/** CANCELLED (the backlog or an operator cancelled the card): removes its worktree and tells the backlog, even though cancelled. */
+async function finishCancelled(card: CardLifecycle, queues: ActivityQueues): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    await removeCurrentWorktree(card, queues);
+    card.finish('CANCELLED', 'cancelled');
+    reportFinished(card, 'CANCELLED');
+    await card.settle('CANCELLED');
+  });
+}
+
 // ---- Message handlers: validate, then delegate ------------------------------------------------------
 
-/** Registers the card's query, signals and updates; each validates its input and delegates to the book or the run. */
+/** Registers the card's query, signals and updates; each validates its input and delegates to the card lifecycle or the run. */
 function registerCardHandlers(card: CardLifecycle, run: CardRun): void {
   setHandler(cardStateQuery, () => card.state);
   setHandler(dependencyResolvedSignal, (dep) => card.dependencies.resolve(dep));
@@ -210,26 +231,14 @@ class CardRun {
   /** Runs until the card is DONE, rejected by a human, blocked by a dependency, or skipped (→ DONE). */
   async untilRest(): Promise<'DONE' | 'REJECTED' | 'BLOCKED'> {
     const { card } = this;
-    // 1. Wait, as TODO, until every dependency is DONE; any other ending blocks this card.
+    // Not after a retry of a rejection: its dependencies were done.
     if (!this.retryOfRejected) {
-      const skipped = await card.decisions.next(
-        (d) => d.kind === 'skip',
-        () => card.state.waitingFor.length === 0 || card.dependencies.blocking() !== undefined,
-      );
-      if (skipped) return this.skip();
-      const blocker = card.dependencies.blocking();
-      if (blocker) {
-        card.state.blockedBy = blocker;
-        card.setStatus('BLOCKED');
-        return 'BLOCKED';
-      }
+      const waited = await this.waitForDependencies();
+      if (waited !== 'ready') return waited;
     }
-
-    // 2. Owner, then the validation pipeline.
+    // The owner, then the validation pipeline; corrections and escalation until approved or decided.
     let result = await this.attempt();
-
     for (;;) {
-      // 3. Corrections, then escalation, until the attempt is approved (or rejected / skipped by a human).
       const approval = await this.untilApproved(result);
       if (approval.kind === 'rejected') {
         card.setStatus('REJECTED');
@@ -240,13 +249,31 @@ class CardRun {
         return this.skip();
       }
       card.setStatus('APPROVED');
-      // 4. Into the integration branch, exactly once; a conflict is a rejection like any other.
+      // Into the integration branch, exactly once; a conflict is a rejection like any other.
       const conflict = await this.merge(approval.human);
       if (!conflict) break;
       result = conflict;
     }
     card.setStatus('DONE');
     return 'DONE';
+  }
+
+  /**
+   * TODO until every dependency is DONE; a dependency that ends otherwise BLOCKs this card; a `skip` while
+   * waiting ends it DONE.
+   */
+  private async waitForDependencies(): Promise<'ready' | 'DONE' | 'BLOCKED'> {
+    const { card } = this;
+    const skipped = await card.decisions.next(
+      (d) => d.kind === 'skip',
+      () => card.state.waitingFor.length === 0 || card.dependencies.blocking() !== undefined,
+    );
+    if (skipped) return this.skip();
+    const blocker = card.dependencies.blocking();
+    if (!blocker) return 'ready';
+    card.state.blockedBy = blocker;
+    card.setStatus('BLOCKED');
+    return 'BLOCKED';
   }
 
   /**
@@ -259,25 +286,26 @@ class CardRun {
     const { card } = this;
     let result = first;
     while (!result.passed) {
-      // A permission the owner could not be given escalates at once: a correction would be denied the same.
+      // Whether a denied permission escalates at once (runs recorded before that rule did not).
       const blocker = result.permissionBlocker && patched('permission-blocker-escalates') ? result.permissionBlocker : undefined;
-      if (!result.budgetStop && !blocker) {
-        card.setStatus('REJECTED');
-        if (card.state.corrections < this.correctionLimit) {
-          result = await this.correct(this.humanContext);
-          continue;
-        }
-      } else if (!['TODO', 'VALIDATING', 'REJECTED'].includes(card.state.status)) {
-        card.setStatus('REJECTED');
+      const peerQuestion = result.peerReview?.action === 'escalate' || result.peerReview?.action === 'clarify' ? result.peerReview.message : undefined;
+      const next = afterFailedAttempt({
+        cardType: card.plan.card.type,
+        ...(result.budgetStop ? { budgetStop: result.budgetStop } : {}),
+        ...(blocker ? { permissionBlocker: blocker } : {}),
+        ...(peerQuestion !== undefined ? { peerQuestion } : {}),
+        corrections: card.state.corrections,
+        correctionLimit: this.correctionLimit,
+        reasons: failureReasons(result.verdicts),
+      });
+      if (next.step === 'correct' || !next.atOnce) card.setStatus('REJECTED');
+      // Escalating at once goes to a human from where the attempt stopped (a budget stop may not have started).
+      else if (!['TODO', 'VALIDATING', 'REJECTED'].includes(card.state.status)) card.setStatus('REJECTED');
+      if (next.step === 'correct') {
+        result = await this.correct(this.humanContext);
+        continue;
       }
-      const decision = await this.escalate(
-        result.budgetStop
-          ? `over budget: ${result.budgetStop}`
-          : blocker
-            ? `permission blocker: the owner was denied ${blocker.deniedTools.join(', ') || 'a tool'}, outside card type ` +
-              `${card.plan.card.type}'s permissions.allow_tools — approve to allow it for this card, reject, or clarify`
-            : `still failing after ${card.state.corrections} corrections: ${failureReasons(result.verdicts).join('; ')}`,
-      );
+      const decision = await this.escalate(next.reason);
       if (decision.kind === 'skip') return { kind: 'skipped', decision: decision.decision };
       if (decision.kind !== 'review') continue;
       const review = decision.review;
@@ -291,7 +319,8 @@ class CardRun {
       if (review.decision === 'approve') return { kind: 'approved', human: review };
       if (review.decision === 'reject') return { kind: 'rejected' };
       this.humanContext = review.context;
-      this.correctionLimit = card.state.corrections + 1;
+      // A peer review's question came before the card used its corrections: it keeps those left.
+      this.correctionLimit = peerQuestion !== undefined ? Math.max(this.correctionLimit, card.state.corrections + 1) : card.state.corrections + 1;
       result = await this.correct(this.humanContext);
     }
     return { kind: 'approved' };
@@ -322,7 +351,7 @@ class CardRun {
     const { plan } = card;
     const approved = latestWithBranch(card.state.attempts);
     if (!plan.repository || !approved?.git) return undefined;
-    const merged = await repositoryActivities(this.queues).mergeAttempt({
+    const merged = await summarized(repositoryActivities(this.queues).mergeAttempt, mergeActivitySummary(plan.card.id, approved.attempt, plan.repository.integrationBranch))({
       backlogId: plan.backlogId,
       cardId: plan.card.id,
       title: plan.card.title,
@@ -451,7 +480,7 @@ class CardRun {
     // From the 2nd attempt on, when the same reasons repeat, the debugging agent runs first — PRODUCT.md.
     if (repeatedReasons(history).length > 0) {
       await card.whileUnpaused();
-      const report = await squadActivities(this.queues).debugFailures({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
+      const report = await summarized(squadActivities(this.queues).debugFailures, debugActivitySummary(plan.card.id, attempt))({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
       card.state.debugReports.push(report);
       if (report.cost) {
         card.addCost(report.cost);
@@ -482,6 +511,7 @@ class CardRun {
         },
       ],
       typedSearchAttributes: card.correctionAttributes(round),
+      staticSummary: correctionSummary(plan.card, round),
     });
     const result = await this.child.result();
     this.child = undefined;

@@ -4,7 +4,8 @@
  * copied from the previous attempt, re-validates, and returns the attempt record — PRODUCT.md
  * "Corrections".
  */
-import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { correctionCurrentDetails } from '../domain/ui-metadata.js';
 import type { AttemptRecord, CardStatus } from '../domain/index.js';
 import { runAttempt, type AttemptInput } from './attempt.js';
 import { correctionStateQuery, setPausedSignal } from '../contract.js';
@@ -29,6 +30,7 @@ export async function correctionWorkflow(input: CorrectionInput): Promise<Attemp
     {
       onStatus: (status) => {
         state.status = status;
+        setCurrentDetails(correctionCurrentDetails(input.round, input.attempt, status));
         upsertCardProgress(status, input.attempt, 0);
       },
       beforeRun: () => condition(() => !paused),
@@ -36,6 +38,7 @@ export async function correctionWorkflow(input: CorrectionInput): Promise<Attemp
   );
   state.result = result;
   state.status = result.passed ? 'APPROVED' : 'REJECTED';
+  setCurrentDetails(correctionCurrentDetails(input.round, input.attempt, state.status));
   upsertCardProgress(state.status, input.attempt, result.cost.usd);
   return result;
 }

@@ -26,7 +26,7 @@ function ownerInput(script: string): OwnerInput {
 }
 
 describe('createActivities', () => {
-  it('creates exactly the twelve activities the workflows proxy (four of them for a repository)', () => {
+  it('creates exactly the thirteen activities the workflows proxy (four of them for a repository)', () => {
     const acts = createActivities({ workspacesRoot: sb.root, baseDir: sb.base });
     expect(Object.keys(acts).sort()).toEqual([
       'debugFailures',
@@ -38,6 +38,7 @@ describe('createActivities', () => {
       'readBacklogBudget',
       'readCardState',
       'removeWorktree',
+      'reviewPeers',
       'runOwner',
       'runQa',
       'verifyArtifacts',

@@ -212,6 +212,27 @@ describe('runOwner with a command agent', () => {
     expect(err.message).toContain('stdout tail:\nHere are the artifacts: docs/spec.md');
   });
 
+  it('returns the milestone, request-review and blocker event lines the agent wrote before its answer, in order', async () => {
+    const runOwner = createRunOwner(sb.deps);
+    const result = await runOwner(
+      input(
+        await scriptAgent(
+          `import { writeFileSync } from 'node:fs'; writeFileSync('a.md', 'x');
+           console.log(JSON.stringify({ squadflow: 'milestone', name: 'schema written' }));
+           console.log(JSON.stringify({ squadflow: 'request_review', name: 'API ready' }));
+           console.log(JSON.stringify({ squadflow: 'blocker', name: 'needs hunter2 rotated' }));
+           console.log(JSON.stringify({ artifacts: ['a.md'], summary: 's' }))`,
+        ),
+      ),
+    );
+    expect(result.artifacts).toEqual(['a.md']);
+    expect(result.events).toEqual([
+      { kind: 'milestone', name: 'schema written' },
+      { kind: 'request_review', name: 'API ready' },
+      { kind: 'blocker', name: 'needs [REDACTED:SQUADFLOW_TEST_SECRET] rotated' },
+    ]);
+  });
+
   it('fails with an AgentOutputError when stdout holds two JSON objects', async () => {
     const runOwner = createRunOwner(sb.deps);
     const err = await rejectionOf(runOwner(input(await scriptAgent(`console.log('{"artifacts":[]}'); console.log('{"artifacts":[]}')`))));

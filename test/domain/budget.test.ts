@@ -87,4 +87,12 @@ describe('previousRuns', () => {
     expect(runs.judgeRuns.map((c) => c.usd)).toEqual([0.2]); // a rubric judge costs nothing: no run to estimate from
     expect(estimateRunUsd(runs.judgeRuns)).toBe(0.2);
   });
+
+  it('counts an attempt\'s peer review with its judge: one gate covers both, and the owner run excludes it', () => {
+    const reviewed = attempt(0.6, 0.2);
+    reviewed.verdicts.push({ validator: 'peer_review', passed: true, reasons: [], at: '', cost: cost(0.15) });
+    const runs = previousRuns([reviewed]);
+    expect(runs.ownerRuns.map((c) => c.usd)).toEqual([0.25]);
+    expect(runs.judgeRuns).toEqual([{ inputTokens: 20, outputTokens: 10, usd: 0.35 }]);
+  });
 });

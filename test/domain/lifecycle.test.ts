@@ -8,6 +8,7 @@ import {
   SETTLED_STATUSES,
   SKIPPABLE_STATUSES,
   acceptsDecision,
+  afterFailedAttempt,
   isCardIdle,
   canTransition,
   transition,
@@ -168,5 +169,34 @@ describe('decisions and idleness (src/domain/lifecycle.ts)', () => {
     expect(isCardIdle({ final: false, status: 'IN_PROGRESS' }, done)).toBe(false);
     expect(isCardIdle({ final: false, status: 'BLOCKED', settled: true }, done)).toBe(true);
     expect(isCardIdle({ final: true, status: 'DONE' }, done)).toBe(true);
+  });
+});
+
+describe('afterFailedAttempt: correct or escalate (PRODUCT.md lifecycle)', () => {
+  const base = { cardType: 'BACKEND', corrections: 0, correctionLimit: MAX_CORRECTIONS, reasons: ['qa: 2 tests failed'] };
+
+  it('corrects while rounds are left, then escalates naming the rounds and reasons', () => {
+    expect(afterFailedAttempt({ ...base, corrections: MAX_CORRECTIONS - 1 })).toEqual({ step: 'correct' });
+    expect(afterFailedAttempt({ ...base, corrections: MAX_CORRECTIONS })).toEqual({
+      step: 'escalate',
+      atOnce: false,
+      reason: `still failing after ${MAX_CORRECTIONS} corrections: qa: 2 tests failed`,
+    });
+  });
+
+  it('escalates at once on a budget stop, a permission blocker or a peer-review question, in that order', () => {
+    const all = { ...base, budgetStop: 'card budget $0.10 used', permissionBlocker: { deniedTools: ['Bash'] }, peerQuestion: 'two concerns' };
+    expect(afterFailedAttempt(all)).toEqual({ step: 'escalate', atOnce: true, reason: 'over budget: card budget $0.10 used' });
+    const { budgetStop: _b, ...noBudget } = all;
+    const blocker = afterFailedAttempt(noBudget);
+    expect(blocker).toMatchObject({ step: 'escalate', atOnce: true });
+    expect(blocker.step === 'escalate' && blocker.reason).toMatch(/^permission blocker: the owner was denied Bash, outside card type BACKEND's permissions.allow_tools/);
+    const { permissionBlocker: _p, ...peerOnly } = noBudget;
+    expect(afterFailedAttempt(peerOnly)).toEqual({ step: 'escalate', atOnce: true, reason: 'two concerns' });
+  });
+
+  it('names "a tool" when the agent did not say which one it was denied', () => {
+    const step = afterFailedAttempt({ ...base, permissionBlocker: { deniedTools: [] } });
+    expect(step.step === 'escalate' && step.reason).toMatch(/denied a tool,/);
   });
 });

@@ -116,7 +116,7 @@ describe('squadflow dev', () => {
     const { code } = await run.exit;
     const out = run.out();
     expect(code, `stdout:\n${out}\nstderr:\n${run.err()}`).toBe(0);
-    expect(out).toContain('Started backlog shop-discounts: 8 cards to run, 1 already DONE');
+    expect(out).toContain('Started backlog shop-discounts: 9 cards to run, 1 already DONE');
     // The review portal beside the Temporal UI, with a login URL (no tokens configured: a local token).
     expect(out).toMatch(new RegExp(`Portal http://127\\.0\\.0\\.1:${run.portalPort}\\n  log in \\(local token, valid while this process runs\\): http://127\\.0\\.0\\.1:${run.portalPort}/login\\?token=[\\w-]{32}\\n`));
     expect(out).toMatch(/ BE-002 REJECTED — attempt 4: qa: /);
@@ -124,14 +124,14 @@ describe('squadflow dev', () => {
     expect(out).toMatch(/ BE-002 AWAITING_HUMAN\n\s+↳ waiting for a human: npx squadflow review shop-discounts BE-002 --approve/);
     expect(out).toMatch(/ARQ-001 REJECTED — attempt 1: llm_judge/);
     // The closing board: every other card ran to DONE but QA-001, which waits for BE-002.
-    expect(out).toMatch(/ DONE 8 · AWAITING_HUMAN 1 · TODO 1 — idle: every card has ended or waits for a human\n/);
+    expect(out).toMatch(/ DONE 9 · AWAITING_HUMAN 1 · TODO 1 — idle: every card has ended or waits for a human\n/);
     expect(run.err()).not.toMatch(/worker failed|squadflow dev:/);
     // The attempt worktrees went to SQUADFLOW_WORKTREES and are gone again (no attempt is running); the
-    // six DONE cards are merged into the repository's integration branch; the server it started is gone.
+    // seven DONE cards are merged into the repository's integration branch; the server it started is gone.
     expect(await readdir(join(workspaces, 'worktrees', 'shop-discounts'))).toContain('BE-002');
     expect(await worktreePaths(repo)).toEqual([repo]);
     const merged = (await mergesOf(repo, 'squadflow/shop-discounts')).map((m) => m.trailers['Squadflow-Card']);
-    expect(merged.sort()).toEqual(['ARQ-001', 'BE-001', 'DOCS-001', 'FE-001', 'INFRA-001', 'SPEC-001']);
+    expect(merged.sort()).toEqual(['ARQ-001', 'BE-001', 'DOCS-001', 'FE-001', 'INFRA-001', 'OPS-001', 'SPEC-001']);
     expect(devServerPids(run.port)).toEqual([]);
   }, 180_000);
 
@@ -156,7 +156,7 @@ describe('squadflow dev', () => {
     expect(byKind('workers.started').taskQueues).toEqual(['squadflow-orchestration', 'squadflow-owners', 'squadflow-validation', 'squadflow-debugging']);
     const started = byKind('backlog.started');
     expect(started).toMatchObject({ backlogId: 'dev-json', workflowId: 'dev-json', done: [expect.any(String)] });
-    expect(started.cards).toHaveLength(8);
+    expect(started.cards).toHaveLength(9);
     expect(started.cards).toContainEqual({ cardId: 'BE-002', workflowId: 'dev-json/BE-002' });
     // Boards are `status --watch --json` boards (plus event and at), printed only when they changed.
     const boards = events.filter((e) => e.event === 'board');
@@ -166,9 +166,9 @@ describe('squadflow dev', () => {
     expect(idle).toMatchObject({
       backlogId: 'dev-json',
       idle: true,
-      total: 10,
-      final: 8,
-      counts: { DONE: 8, AWAITING_HUMAN: 1, TODO: 1 },
+      total: 11,
+      final: 9,
+      counts: { DONE: 9, AWAITING_HUMAN: 1, TODO: 1 },
       awaitingHuman: [{ cardId: 'BE-002', attempt: 4, reason: expect.stringMatching(/^qa: /), command: expect.stringContaining('squadflow review dev-json BE-002') }],
     });
     const { event: _lastEvent, at: _lastAt, ...lastBoard } = boards[boards.length - 1]!;

@@ -46,9 +46,13 @@ describe('the example backlog, end to end', () => {
       return v.cards.find((c) => c.cardId === 'BE-002')?.status === 'AWAITING_HUMAN' ? v : undefined;
     });
     const card = (id: string) => view.cards.find((c) => c.cardId === id)!;
-    for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001']) {
+    for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001', 'OPS-001']) {
       expect([id, card(id).status, card(id).attempt]).toEqual([id, 'DONE', 1]);
     }
+    // OPS-001's runbook was peer-reviewed beside the judge and QA: the example reviewer approved it.
+    const ops = card('OPS-001').state!.attempts[0]!;
+    expect(ops.verdicts.find((v) => v.validator === 'peer_review')).toMatchObject({ passed: true, reviews: [{ reviewer: 'peer-reviewer', verdict: 'approve' }] });
+    expect(ops.peerReview).toEqual({ moment: 'always', action: 'continue' });
     // The judge rejected the first architecture document; the correction used its feedback.
     const arq = card('ARQ-001').state!;
     expect(arq.status).toBe('DONE');
@@ -102,7 +106,7 @@ describe('the example backlog, end to end', () => {
     const statuses = Object.fromEntries(json.cards.map((c) => [c.cardId, c.status]));
     expect(statuses).toEqual(
       Object.fromEntries(
-        ['BRIEF-001', 'BRIEF-001-CORR-1', 'SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001'].map((id) => [id, 'DONE']),
+        ['BRIEF-001', 'BRIEF-001-CORR-1', 'SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001'].map((id) => [id, 'DONE']),
       ),
     );
     expect(json.cards.every((c) => c.costUsd > 0)).toBe(true);
@@ -113,13 +117,15 @@ describe('the example backlog, end to end', () => {
     for await (const wf of client.workflow.list({ query: `BacklogId="${backlogId}" AND CardStatus="DONE"` })) visible.push(wf.workflowId);
     expect(visible).toContain(`${backlogId}/BE-002`);
 
-    // The success metrics of a run whose outcome is known: 8 cards run; ARQ-001 fixed by one correction,
-    // BE-002 failed 4 attempts and was approved by a human; the other six passed first time.
+    // The success metrics of a run whose outcome is known: 9 cards run; ARQ-001 fixed by one correction,
+    // BE-002 failed 4 attempts and was approved by a human; the other seven passed first time.
     const metrics = await cli('metrics', backlogId, '--json');
     expect(metrics.code).toBe(0);
     const m = (JSON.parse(metrics.out) as { metrics: Record<string, unknown> }).metrics;
-    expect(m).toMatchObject({ cardsRun: 8, attempts: 12, failedAttempts: 5, escalatedCards: 1, firstTimeRightCards: 6 });
-    expect(m.rejectionRate).toBeCloseTo(5 / 12, 10);
+    expect(m).toMatchObject({ cardsRun: 9, attempts: 13, failedAttempts: 5, escalatedCards: 1, firstTimeRightCards: 7 });
+    expect(m.rejectionRate).toBeCloseTo(5 / 13, 10);
+    const opsHistory = await cli('history', backlogId, 'OPS-001');
+    expect(opsHistory.out).toMatch(/✓ peer_review[^\n]*\n\s+peer-reviewer: approve — Reviewed the diff /);
     const history = await cli('history', backlogId, 'ARQ-001', '--json');
     expect(history.code).toBe(0);
     expect((JSON.parse(history.out) as { state: { attempts: unknown[] } }).state.attempts).toHaveLength(2);
@@ -144,7 +150,7 @@ describe('the example backlog, end to end', () => {
   it('leaves one --no-ff merge per executed card on the integration branch, with its trailers', async () => {
     const merges = await mergesOf(repo!.dir, branch);
     // Dependency order decides most of the order; BE-001/BE-002/INFRA-001 and FE-001/DOCS-001 may interleave.
-    expect(merges.map((m) => m.trailers['Squadflow-Card']).sort()).toEqual(['ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'QA-001', 'SPEC-001']);
+    expect(merges.map((m) => m.trailers['Squadflow-Card']).sort()).toEqual(['ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'OPS-001', 'QA-001', 'SPEC-001']);
     expect(merges.slice(0, 2).map((m) => m.trailers['Squadflow-Card'])).toEqual(['SPEC-001', 'ARQ-001']);
     const attempts: Record<string, string> = { 'ARQ-001': '2', 'BE-002': '4' };
     for (const m of merges) {

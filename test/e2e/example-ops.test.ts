@@ -249,7 +249,7 @@ describe('ops commands on the example backlog, end to end', () => {
       'every dependent of ARQ-001 to be BLOCKED',
       async () => {
         const v = await view(cancelId);
-        return ['INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001'].every((id) => card(v, id).status === 'BLOCKED') ? v : undefined;
+        return ['INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'OPS-001'].every((id) => card(v, id).status === 'BLOCKED') ? v : undefined;
       },
       30_000,
     );
@@ -280,6 +280,7 @@ describe('ops commands on the example backlog, end to end', () => {
       'FE-001': 'CANCELLED',
       'QA-001': 'CANCELLED',
       'DOCS-001': 'CANCELLED',
+      'OPS-001': 'CANCELLED',
     });
     // SPEC-001 was merged; the cancelled cards' worktrees are gone with the backlog.
     expect((await mergesOf(cancelRepo!.dir, `squadflow/${cancelId}`)).map((m) => m.trailers['Squadflow-Card'])).toEqual(['SPEC-001']);
@@ -292,8 +293,8 @@ describe('ops commands on the example backlog, end to end', () => {
     const boards = boardsOf(watch.out);
     expect(boards.length).toBeGreaterThan(0); // one per change
     const last = boards[boards.length - 1]!;
-    expect(last).toMatchObject({ backlogId: mainId, running: true, idle: true, total: 10, final: 8 });
-    expect(last.counts).toEqual({ DONE: 8, AWAITING_HUMAN: 1, TODO: 1 });
+    expect(last).toMatchObject({ backlogId: mainId, running: true, idle: true, total: 11, final: 9 });
+    expect(last.counts).toEqual({ DONE: 9, AWAITING_HUMAN: 1, TODO: 1 });
     expect(last.awaitingHuman).toEqual([
       expect.objectContaining({ cardId: 'BE-002', attempt: 4, command: expect.stringContaining(`squadflow review ${mainId} BE-002`) }),
     ]);
@@ -322,7 +323,7 @@ describe('ops commands on the example backlog, end to end', () => {
     const idle = await cli('status', mainId, '--watch', '--json', '--interval', '100');
     expect(idle.code).toBe(0);
     const board = boardsOf(idle.out).pop()!;
-    expect(board).toMatchObject({ idle: true, final: 10, counts: { DONE: 8, REJECTED: 1, BLOCKED: 1 } });
+    expect(board).toMatchObject({ idle: true, final: 11, counts: { DONE: 9, REJECTED: 1, BLOCKED: 1 } });
 
     const retry = await cli('retry', mainId, 'BE-002', '--reviewer', 'ana', '--reason', 'FIN-7 clarified with finance', '--json');
     expect(retry.code).toBe(0);
@@ -353,7 +354,7 @@ describe('ops commands on the example backlog, end to end', () => {
     // The skipped card is merged too, its merge saying who skipped it; QA-001's came after it.
     const merges = await mergesOf(mainRepo!.dir, `squadflow/${mainId}`);
     const cards = merges.map((m) => m.trailers['Squadflow-Card']!);
-    expect([...cards].sort()).toEqual(['ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'QA-001', 'SPEC-001']);
+    expect([...cards].sort()).toEqual(['ARQ-001', 'BE-001', 'BE-002', 'DOCS-001', 'FE-001', 'INFRA-001', 'OPS-001', 'QA-001', 'SPEC-001']);
     expect(cards.indexOf('QA-001')).toBeGreaterThan(cards.indexOf('BE-002'));
     expect(merges.find((m) => m.trailers['Squadflow-Card'] === 'BE-002')!.trailers).toMatchObject({ 'Squadflow-Reviewer': 'ana', 'Squadflow-Decision': 'skip' });
     expect(await worktreePaths(mainRepo!.dir)).toEqual([mainRepo!.dir]);
@@ -374,7 +375,7 @@ describe('ops commands on the example backlog, end to end', () => {
     const metrics = await cli('metrics', mainId, '--json');
     expect(metrics.code).toBe(0);
     const m = (JSON.parse(metrics.out) as { running: boolean; metrics: Record<string, unknown> }).metrics;
-    expect(m).toMatchObject({ cardsRun: 8 });
+    expect(m).toMatchObject({ cardsRun: 9 });
     expect(m.escalatedCards).toBeGreaterThanOrEqual(1);
     expect(m.rejectionRate).toEqual(expect.any(Number));
   }, 240_000);

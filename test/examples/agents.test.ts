@@ -7,10 +7,13 @@
  * side (worktrees, merges) is the e2e tests' (test/e2e/example-backlog.test.ts).
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasSection, rubricScore } from '../../src/activities/judge.js';
+import { createReviewPeers } from '../../src/activities/peer-review.js';
+import type { AgentConfig } from '../../src/domain/squad.js';
 import { BUILTIN_RED_FLAGS, findRedFlags } from '../../src/activities/verification.js';
 import { planBacklog } from '../../src/domain/validate.js';
 import {
@@ -132,6 +135,7 @@ const runs = {
     }),
   docs: () =>
     once('DOCS-001', async () => attempt('DOCS-001', 1, [['SPEC-001', await runs.spec()], ['FE-001', await runs.fe()]])),
+  ops: () => once('OPS-001', async () => attempt('OPS-001', 1, [['ARQ-001', await runs.arq2()]])),
 };
 
 /** Runs every QA check of the card's type in the run's workspace, for real; name → exit code and output. */
@@ -185,14 +189,14 @@ describe('the example backlog', () => {
 
   it('runs every card but the legacy ones, each with the owner of its type', () => {
     const p = plan();
-    expect(p.cards.map((c) => c.card.id)).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001']);
+    expect(p.cards.map((c) => c.card.id)).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001']);
     for (const c of p.cards) {
       expect(c.agentName).toBe(squad.card_types[c.card.type]!.owner);
       expect(c.agent).toMatchObject({ kind: 'command', command: 'node' });
       expect(c.costAlertUsd).toBe(squad.cost_alert_usd);
       expect(c.card.acceptanceCriteria.length).toBeGreaterThan(0);
     }
-    expect(new Set(p.cards.map((c) => c.card.type))).toEqual(new Set(['SPEC', 'ARCHITECTURE', 'INFRA', 'BACKEND', 'FRONTEND', 'QA', 'DOCS']));
+    expect(new Set(p.cards.map((c) => c.card.type))).toEqual(new Set(['SPEC', 'ARCHITECTURE', 'INFRA', 'BACKEND', 'FRONTEND', 'QA', 'DOCS', 'RUNBOOK']));
   });
 
   it('names agent scripts that exist, and uses every agent and card type it declares', () => {
@@ -202,7 +206,8 @@ describe('the example backlog', () => {
       expect(existsSync(join(ROOT, script!)), script).toBe(true);
     }
     const owners = new Set(Object.values(squad.card_types).map((t) => t.owner));
-    expect([...owners].sort()).toEqual(Object.keys(squad.agents).sort());
+    const reviewers = new Set(Object.values(squad.card_types).flatMap((t) => t.peer_review?.reviewers ?? []));
+    expect([...owners, ...reviewers].sort()).toEqual(Object.keys(squad.agents).sort());
     const types = new Set(backlog.cards.map((c) => c.type));
     for (const t of Object.keys(squad.card_types)) expect(types.has(t), t).toBe(true);
   });
@@ -240,6 +245,7 @@ describe('every example agent', () => {
     ['FE-001', runs.fe],
     ['QA-001', () => runs.qa(5)],
     ['DOCS-001', runs.docs],
+    ['OPS-001', runs.ops],
   ];
 
   it.each(all)('%s: prints one protocol result, with artifacts inside the workspace, non-empty, free of red flags', async (label, make) => {
@@ -282,7 +288,8 @@ describe('every example agent', () => {
 
   it('fails with exit 1 and a message on stderr when stdin is not the protocol', async () => {
     const ws = workspaces.attempt('bad-input', 1);
-    for (const agent of Object.values(squad.agents)) {
+    const owners = new Set(Object.values(squad.card_types).map((t) => t.owner));
+    for (const agent of Object.entries(squad.agents).filter(([name]) => owners.has(name)).map(([, a]) => a)) {
       const run = await runAgent(agent, { backlog_id: backlogId, attempt: 1, workspace: ws, card: { id: 'X-1' } });
       expect(run.exitCode).toBe(1);
       expect(run.stdout).toBe('');
@@ -354,6 +361,45 @@ describe('doc-writer', () => {
     for (const h of ['Creating a code', 'What shoppers see', 'Troubleshooting']) expect(hasSection(doc, h), h).toBe(true);
     expect(doc).toContain('| `expired` | This code has expired. |');
     expect(rubric('DOCS-001', run)).toBe(10);
+  });
+});
+
+// ---- peer-reviewer -----------------------------------------------------------------------------------
+
+describe('peer-reviewer', () => {
+  const reviewers = () => typeOf('OPS-001').peer_review!.reviewers.map((name) => ({ name, agent: squad.agents[name]! as unknown as AgentConfig }));
+  const review = (run: AgentRun) =>
+    createReviewPeers({ workspacesRoot: dirname(run.workspace), baseDir: ROOT })({
+      card: { id: 'OPS-001', type: 'RUNBOOK', title: card('OPS-001').title, description: '', priority: 'MEDIUM', dependencies: [], acceptanceCriteria: [] },
+      workspace: basename(run.workspace),
+      artifacts: run.result!.artifacts,
+      reviewers: reviewers(),
+      moment: 'always',
+    });
+
+  it('approves the runbook doc-writer writes for OPS-001, which the rubric passes', async () => {
+    const run = await runs.ops();
+    expect(rubric('OPS-001', run)).toBe(10);
+    const verdict = await review(run);
+    expect(verdict).toMatchObject({ validator: 'peer_review', passed: true });
+    expect(verdict.reviews!.map((r) => r.verdict)).toEqual(['approve']);
+  });
+
+  it('finds a blocker in a secret written into a document', async () => {
+    const run = await runs.ops();
+    const path = run.result!.artifacts[0]!;
+    const ws = workspaces.attempt('OPS-001-secret', 1, { previous: run.workspace });
+    await writeFile(join(ws, path), readArtifact(run, path) + '\nThe admin password = "s3cr3t-pass" for the back office.\n');
+    const verdict = await review({ ...run, workspace: ws });
+    expect(verdict.passed).toBe(false);
+    expect(verdict.reasons[0]).toContain('found a blocker: ' + path + ': a secret is written as a value');
+  });
+
+  it('fails with exit 1 and a message on stderr when stdin is not a review request', async () => {
+    const ws = workspaces.attempt('bad-review', 1);
+    const run = await runAgent(squad.agents['peer-reviewer']!, { backlog_id: backlogId, attempt: 1, workspace: ws, card: { id: 'X-1' } });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/bad review input/);
   });
 });
 

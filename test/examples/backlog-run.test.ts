@@ -6,7 +6,7 @@
  * when reasons repeat) continuing the attempt branch, then escalation and a human decision; an approved
  * card's branch merged into the integration branch, where its dependents find its work. It shows that each
  * scenario of the example comes from what the agents really write and what the validators really find:
- *   - most cards pass first time;
+ *   - most cards pass first time (OPS-001 approved by the example peer reviewer too);
  *   - ARQ-001 is rejected by the judge (no "Rollback plan") and fixed by correction 1;
  *   - BE-002 fails QA (ledger rounding FIN-7) on every attempt, is escalated, and passes after `clarify`;
  *   - the legacy DONE brief is a resolved dependency; QA-001 passes once BE-002 is resolved either way.
@@ -124,6 +124,7 @@ async function runAttempt(
       ...(await Promise.all([
         acts.judgeArtifacts({ card, ...at, git, artifacts: owner.artifacts, config: typeConfig.judge }),
         acts.runQa({ ...at, checks: typeConfig.qa.checks }),
+        ...(plan.peerReviewers ? [acts.reviewPeers({ card, ...at, git, artifacts: owner.artifacts, reviewers: plan.peerReviewers, moment: 'always' })] : []),
       ])),
     );
   }
@@ -227,13 +228,20 @@ describe('the example backlog, run through the real activities', () => {
     [clarified, approved, repositories.clarified, repositories.approved] = [c.runs, a.runs, c.repository, a.repository];
   }, 180_000);
 
-  it('passes SPEC-001, INFRA-001, BE-001, FE-001 and DOCS-001 first time, with a full judge score and green QA', () => {
-    for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001']) {
+  it('passes SPEC-001, INFRA-001, BE-001, FE-001, DOCS-001 and OPS-001 first time, with a full judge score and green QA', () => {
+    for (const id of ['SPEC-001', 'INFRA-001', 'BE-001', 'FE-001', 'DOCS-001', 'OPS-001']) {
       const run = clarified.get(id)!;
       expect(run.attempts.map((a) => a.passed), id).toEqual([true]);
       expect(verdict(run.attempts[0]!, 'llm_judge')!.score, id).toBe(10);
       expect(run.escalated).toBe(false);
     }
+  });
+
+  it('has OPS-001 peer-reviewed on its diff: the example reviewer approves the runbook', () => {
+    const review = verdict(clarified.get('OPS-001')!.attempts[0]!, 'peer_review')!;
+    expect(review).toMatchObject({ passed: true, reviews: [{ reviewer: 'peer-reviewer', verdict: 'approve' }] });
+    expect(review.reviews![0]!.comments[0]).toMatch(/^Reviewed the diff [0-9a-f]{12}\.\.[0-9a-f]{12} of OPS-001: no committed secret/);
+    expect(clarified.get('DOCS-001')!.attempts[0]!.verdicts.map((v) => v.validator)).not.toContain('peer_review');
   });
 
   it('rejects ARQ-001 on the judge for the missing rollback plan, and passes the correction that adds it', () => {
@@ -291,7 +299,7 @@ describe('the example backlog, run through the real activities', () => {
   it("merges every card once into the integration branch, where the project's tests pass, whichever way BE-002 was resolved", async () => {
     for (const [how, repository] of Object.entries(repositories)) {
       const merges = await mergesOf(repository.path!, repository.integrationBranch);
-      expect(merges.map((m) => m.trailers['Squadflow-Card']), how).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001']);
+      expect(merges.map((m) => m.trailers['Squadflow-Card']), how).toEqual(['SPEC-001', 'ARQ-001', 'INFRA-001', 'BE-001', 'BE-002', 'FE-001', 'QA-001', 'DOCS-001', 'OPS-001']);
       const be2 = merges.find((m) => m.trailers['Squadflow-Card'] === 'BE-002')!;
       expect(be2.trailers['Squadflow-Attempt'], how).toBe(how === 'approved' ? '4' : '5');
       expect(be2.trailers['Squadflow-Decision'], how).toBe(how === 'approved' ? 'approve' : undefined);

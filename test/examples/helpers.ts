@@ -46,6 +46,7 @@ export interface FileSquad {
       verification: { required_evidence: string[] };
       judge: { kind: 'rubric'; pass_score?: number; criteria: { name: string; weight?: number; check: Record<string, string> }[] };
       qa?: { checks: { name: string; command: string; args: string[] }[] };
+      peer_review?: { reviewers: string[]; trigger?: 'always' | 'on_milestone' };
     }
   >;
 }

@@ -20,13 +20,17 @@ import type {
   DebugReport,
   JudgeInput,
   OwnerInput,
+  OwnerEvent,
   OwnerResult,
+  PeerReview,
   QaInput,
   Verdict,
   VerificationInput,
 } from '../../src/domain/index.js';
+import type { PeerReviewInput } from '../../src/activities/index.js';
 import {
   COORDINATOR_PRIORITY_KEY,
+  peerReviewOutcome,
   attemptBranchName,
   planBacklog,
   type BacklogPlan,
@@ -73,6 +77,13 @@ export interface CardScript {
   session?: AgentSession;
   /** What else every owner run reports (e.g. `agentName` of a pooled owner, `permissionRecovery`). */
   ownerReports?: Pick<OwnerResult, 'agentName' | 'permissionRecovery'>;
+  /**
+   * The reviewers' answers per attempt (`reviewPeers`, card types with `peer_review`); missing: all approve;
+   * `'failure'`: a reviewer's answer stays invalid (a non-retryable `PeerReviewOutputError`).
+   */
+  peer?: (Omit<PeerReview, 'cost'>[] | 'failure')[];
+  /** Events every owner run emits (`OwnerResult.events`). */
+  events?: OwnerEvent[];
 }
 
 /** A recorded activity call. */
@@ -131,6 +142,7 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
         summary: `attempt ${input.attempt}`,
         cost: { inputTokens: 100, outputTokens: 50, usd: 0.01 },
         ...(script.session && { session: script.session }),
+        ...(script.events && { events: script.events }),
         ...script.ownerReports,
         // With a repository, an attempt branch with made-up commits (the workflow only passes them on).
         ...(input.repository && {
@@ -163,6 +175,18 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       const { cardId, attempt } = fromWorkspace(input.workspace);
       record('runQa', cardId, attempt, input);
       return verdict('qa', pick(scripts[cardId]?.qa, attempt));
+    },
+    async reviewPeers(input: PeerReviewInput): Promise<Verdict> {
+      const { cardId, attempt } = fromWorkspace(input.workspace);
+      record('reviewPeers', cardId, attempt, input);
+      const scripted = pick(scripts[cardId]?.peer, attempt);
+      if (scripted === 'failure') {
+        throw agentFailure(ActivityErrorType.PeerReviewOutputError, `peer reviewer "${input.reviewers[0]!.name}" of card ${cardId} gave an invalid answer: verdict: invalid option`, { nonRetryable: true });
+      }
+      const reviews: PeerReview[] = (scripted ?? input.reviewers.map((r) => ({ reviewer: r.name, verdict: 'approve' as const, comments: [] }))).map(
+        (r) => ({ ...r, cost: { inputTokens: 10, outputTokens: 5, usd: 0.001 } }),
+      );
+      return { validator: 'peer_review', ...peerReviewOutcome(reviews), reviews, cost: { inputTokens: 10 * reviews.length, outputTokens: 5 * reviews.length, usd: 0.001 * reviews.length }, at: new Date().toISOString() };
     },
     async debugFailures(input: DebugInput): Promise<DebugReport> {
       const last = input.history[input.history.length - 1]!;

@@ -60,6 +60,12 @@
  * checks the rest). `summary` may be omitted (empty). `usage` may be omitted (cost zero); tokens are
  * non-negative integers, `cost_usd` a non-negative number in US dollars. Unknown fields are ignored.
  *
+ * **Events (optional).** Before that object the agent may write event lines, one JSON object per line:
+ * `{"squadflow":"milestone","name":"schema written"}` — `squadflow` one of `milestone`, `request_review`,
+ * `blocker`, `name` a short text. They are taken out of stdout before the answer is parsed and come back in
+ * `OwnerResult.events`, in order; a card type with `peer_review.trigger: "on_milestone"` is reviewed on
+ * a milestone or request_review (issue 12).
+ *
  * **Result file (optional, recommended for agents with side effects).** `SQUADFLOW_RESULT_FILE` names a
  * file beside the workspace (`<workspace>.agent-result.json`; in a repository beside the worktree, whose
  * work is then kept for the retry). An agent may write its stdout answer there
@@ -83,7 +89,7 @@ import { resolve } from 'node:path';
 import { relative } from 'node:path';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CorrectionFeedback, DependencyArtifacts, OwnerInput, OwnerResult } from '../../domain/attempt.js';
+import type { CorrectionFeedback, DependencyArtifacts, OwnerEvent, OwnerInput, OwnerResult } from '../../domain/attempt.js';
 import { roundUsd, ZERO_COST, type Cost } from '../../domain/cost.js';
 import { CommandAgentSchema, type CommandAgentConfig } from '../../domain/squad.js';
 import {
@@ -152,8 +158,36 @@ export const AgentResponseSchema = z.object({
     })
     .optional(),
 });
-/** A validated agent response. */
-export type AgentResponse = z.infer<typeof AgentResponseSchema>;
+/** A validated agent response, with the events the agent emitted before it. */
+export type AgentResponse = z.infer<typeof AgentResponseSchema> & { events?: OwnerEvent[] };
+
+/** An event line of the protocol (see the module docstring). */
+const EventLineSchema = z.object({ squadflow: z.enum(['milestone', 'request_review', 'blocker']), name: z.string().min(1).max(200) });
+
+/**
+ * Splits an agent's stdout into its event lines (`{"squadflow": "milestone", "name": "…"}`, one per line)
+ * and the rest, which is the answer.
+ */
+export function splitEvents(stdout: string): { rest: string; events: OwnerEvent[] } {
+  const events: OwnerEvent[] = [];
+  const rest: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const t = line.trim();
+    if (t.startsWith('{"squadflow"') || t.startsWith('{ "squadflow"')) {
+      try {
+        const e = EventLineSchema.safeParse(JSON.parse(t));
+        if (e.success) {
+          events.push({ kind: e.data.squadflow, name: e.data.name });
+          continue;
+        }
+      } catch {
+        // Not an event line after all: it stays part of the answer (and fails its parse there).
+      }
+    }
+    rest.push(line);
+  }
+  return { rest: rest.join('\n'), events };
+}
 
 function feedbackJson(f: CorrectionFeedback | undefined): AgentRequest['feedback'] {
   if (!f) return null;
@@ -213,7 +247,8 @@ function formatZodIssues(err: z.ZodError): string {
  *   and the stdout tail.
  */
 export function parseAgentResponse(stdout: string, cmd: string): AgentResponse {
-  const text = stdout.trim();
+  const { rest, events } = splitEvents(stdout);
+  const text = rest.trim();
   const stdoutTail = tail(stdout, MESSAGE_TAIL_LINES, MESSAGE_TAIL_CHARS);
   const fail = (why: string): ApplicationFailure =>
     ApplicationFailure.retryable(
@@ -234,7 +269,7 @@ export function parseAgentResponse(stdout: string, cmd: string): AgentResponse {
   }
   const parsed = AgentResponseSchema.safeParse(json);
   if (!parsed.success) throw fail(`wrote JSON that does not match the protocol: ${formatZodIssues(parsed.error)}`);
-  return parsed.data;
+  return { ...parsed.data, ...(events.length > 0 && { events }) };
 }
 
 /**
@@ -311,7 +346,7 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
   const answered = await readBesideWorkspace(root, input.workspace, AGENT_RESULT, (t) => parseAgentResponse(t, cmd));
   if (answered) {
     await redactReportedArtifacts(deps, input, answered.artifacts, secrets, hooks);
-    return { artifacts: answered.artifacts, summary: redact(answered.summary, secrets), cost: usageCost(answered) };
+    return { artifacts: answered.artifacts, summary: redact(answered.summary, secrets), cost: usageCost(answered), ...eventsOf(answered, secrets) };
   }
   const workspace = await openAttemptWorkspace(deps, input);
   await rm(resultFile, { force: true });
@@ -365,5 +400,10 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
     throw err;
   }
   await redactReportedArtifacts(deps, input, response.artifacts, secrets, hooks);
-  return { artifacts: response.artifacts, summary: redact(response.summary, secrets), cost: usageCost(response) };
+  return { artifacts: response.artifacts, summary: redact(response.summary, secrets), cost: usageCost(response), ...eventsOf(response, secrets) };
+}
+
+/** `{ events }` of a response (names redacted), or nothing when it had none. */
+function eventsOf(r: AgentResponse, secrets: readonly Secret[]): Pick<OwnerResult, 'events'> {
+  return r.events ? { events: r.events.map((e) => ({ kind: e.kind, name: redact(e.name, secrets) })) } : {};
 }

@@ -1,0 +1,296 @@
+/**
+ * The peer-review validator (validator `peer_review`, issue 12, seed 003): every reviewer of the card type
+ * (`peer_review.reviewers`, agents of the squad other than the owner) reviews the attempt, in parallel, and
+ * answers `{ verdict: "approve" | "concern" | "blocker", comments: string[] }` — at most 200 words of
+ * comments in total, validated here. The verdict is the decision tree's (src/domain/peer-review.ts): it
+ * fails on a blocker or ≥ 2 concerns, and carries every reviewer's answer in `Verdict.reviews`.
+ *
+ * **What is reviewed.** With a repository the attempt's diff `baseCommit..headCommit` (at most 100 KB, cut
+ * with a note beyond), else the artifacts' text (at most 200 000 characters in total).
+ *
+ * **`command` reviewers** run `command args…` in the attempt workspace (read it, do not change it) with one
+ * JSON object on stdin:
+ * `{ reviewer, card: { id, type, title, description, acceptance_criteria }, workspace, moment, milestones,
+ * diff: { range, text, cut } | null, artifacts: [{ path, text, cut }] }` (`moment`: `always`, `milestone`
+ * or `end` — `PeerReviewMoment`), and write one JSON object on stdout:
+ * `{ "verdict": "concern", "comments": ["…"], "usage": { "input_tokens", "output_tokens", "cost_usd" } }`
+ * (`usage` optional; `cost_usd` is what the review counts). Exit non-zero or a timeout is a retryable
+ * `AgentExitError` / `AgentTimeoutError`; an answer that is not valid is a non-retryable
+ * `PeerReviewOutputError` naming the reviewer and the problem.
+ *
+ * **`llm` reviewers** make one structured call through the official SDK (llm/client.ts, the judge's path):
+ * the same answer as structured output, re-asked twice when invalid, then `PeerReviewOutputError`; priced
+ * by `squad.pricing`. Their time limit is their `timeout_ms`, at most the judge's 10 min.
+ */
+import { z } from 'zod';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CardSpec, Verdict, WorkspaceRoot } from '../domain/attempt.js';
+import { addCosts, roundUsd, ZERO_COST, type Cost } from '../domain/cost.js';
+import { MAX_PEER_REVIEW_WORDS, PEER_VERDICTS, peerReviewOutcome, wordCount, type PeerReview, type PeerReviewMoment } from '../domain/peer-review.js';
+import { settleCost } from '../domain/pricing.js';
+import type { AttemptGit } from '../domain/repository.js';
+import { apiKeyEnvOf, type AgentConfig, type CommandAgentConfig, type LlmAgentConfig, type Pricing } from '../domain/squad.js';
+import { MAX_JUDGE_TIMEOUT_MS } from '../domain/timeouts.js';
+import { readForPrompt, type TextFile } from './agents/files.js';
+import { allowListedEnv, cancellationError, commandLine, nowIso, resolveProjectPath, temporalHooks, type ActivityDeps, type ActivityHooks } from './context.js';
+import { ActivityErrorType, agentFailure, validatorConfigError } from './errors.js';
+import { callStructured, StructuredOutputError } from './llm/client.js';
+import { DEFAULT_TICK_MS, runProcess, SpawnError, tail } from './process.js';
+import { boundedAttemptDiff } from './repository/diff.js';
+import { asActivityFailure } from './repository/errors.js';
+import { redact, secretsOf, type Secret } from './secrets.js';
+import { checkArtifact, realWorkspace, workspaceRootDir } from './workspace.js';
+
+/** Characters of artifact text shown to a reviewer, in total (workspace-only backlogs). */
+export const MAX_REVIEW_ARTIFACT_CHARS = 200_000;
+
+/** Input of the peer-review activity. */
+export interface PeerReviewInput {
+  card: CardSpec;
+  workspace: string;
+  /** Root of `workspace` (default `workspaces`). */
+  workspaceRoot?: WorkspaceRoot;
+  /** With a repository: the attempt's commits; reviewers get the diff `baseCommit..headCommit`. */
+  git?: AttemptGit;
+  artifacts: string[];
+  /** The reviewers (`CardPlan.peerReviewers`), in the configured order. */
+  reviewers: { name: string; agent: AgentConfig }[];
+  /** When the review happens (`PeerReviewMoment`), and the milestones the owner emitted, if any. */
+  moment: PeerReviewMoment;
+  milestones?: string[];
+  /** The squad's price table, for `llm` reviewers. */
+  pricing?: Pricing;
+}
+
+/** A reviewer's answer, as validated (comments at most `MAX_PEER_REVIEW_WORDS` words in total). */
+export const PeerReviewAnswerSchema = z.object({
+  verdict: z.enum(PEER_VERDICTS),
+  comments: z
+    .array(z.string().min(1, 'must be non-empty'))
+    .refine((c) => wordCount(c) <= MAX_PEER_REVIEW_WORDS, { error: (i) => `must hold at most ${MAX_PEER_REVIEW_WORDS} words in total (got ${wordCount(i.input as string[])})` }),
+});
+
+/** A `command` reviewer's stdout: the answer plus optional usage. */
+const CommandAnswerSchema = PeerReviewAnswerSchema.extend({
+  usage: z
+    .object({ input_tokens: z.number().int().nonnegative(), output_tokens: z.number().int().nonnegative(), cost_usd: z.number().nonnegative() })
+    .optional(),
+}).strict();
+
+/** The answer's JSON schema as sent to an `llm` reviewer (closed object, every property required). */
+const PEER_REVIEW_JSON_SCHEMA: Record<string, unknown> = {
+  type: 'object',
+  properties: {
+    verdict: { type: 'string', enum: [...PEER_VERDICTS], description: 'approve: ship it; concern: a problem worth a human look; blocker: must not ship.' },
+    comments: { type: 'array', items: { type: 'string' }, description: `Actionable comments naming files and lines; ${MAX_PEER_REVIEW_WORDS} words at most in total.` },
+  },
+  required: ['verdict', 'comments'],
+  additionalProperties: false,
+};
+
+const SYSTEM =
+  'You are a peer reviewer in a software delivery squad. Review another agent\'s change for correctness, ' +
+  'safety and fit with the card. Answer with a verdict (approve, concern or blocker) and short, actionable comments.';
+
+/** What every reviewer sees. */
+interface ReviewMaterial {
+  card: CardSpec;
+  workspace: string;
+  moment: PeerReviewMoment;
+  milestones: string[];
+  diff: { range: string; text: string; cut: boolean } | undefined;
+  artifacts: TextFile[];
+}
+
+function problemsOf(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
+}
+
+function outputError(reviewer: string, cardId: string, why: string, cost?: Cost): ApplicationFailure {
+  return agentFailure(ActivityErrorType.PeerReviewOutputError, `peer reviewer "${reviewer}" of card ${cardId} ${why}`, { nonRetryable: true, ...(cost && { cost }) });
+}
+
+/**
+ * Parses a `command` reviewer's stdout: one JSON object `{ verdict, comments, usage? }`.
+ * @throws ApplicationFailure `PeerReviewOutputError` (non-retryable) naming the reviewer, card and problem.
+ */
+export function parseReviewAnswer(stdout: string, reviewer: string, cardId: string): { answer: z.infer<typeof PeerReviewAnswerSchema>; cost: Cost } {
+  const text = stdout.trim();
+  const quoted = tail(stdout, 20, 2_000);
+  const fail = (why: string) => outputError(reviewer, cardId, `${why}${quoted ? `; stdout tail:\n${quoted}` : ''}`);
+  if (text === '') throw fail('wrote nothing on stdout; expected one JSON object {"verdict": "approve" | "concern" | "blocker", "comments": [...]}');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw fail(`did not write one JSON object on stdout: ${(err as Error).message}`);
+  }
+  const parsed = CommandAnswerSchema.safeParse(json);
+  if (!parsed.success) throw fail(`gave an invalid answer: ${problemsOf(parsed.error)}`);
+  const { usage, ...answer } = parsed.data;
+  const cost = usage ? { inputTokens: usage.input_tokens, outputTokens: usage.output_tokens, usd: roundUsd(usage.cost_usd) } : { ...ZERO_COST };
+  return { answer, cost };
+}
+
+async function reviewByCommand(deps: ActivityDeps, hooks: ActivityHooks, name: string, agent: CommandAgentConfig, m: ReviewMaterial, secrets: readonly Secret[]): Promise<PeerReview> {
+  const what = `peer reviewer "${name}" of card ${m.card.id}`;
+  const timeoutMs = Math.min(agent.timeout_ms ?? MAX_JUDGE_TIMEOUT_MS, MAX_JUDGE_TIMEOUT_MS);
+  const stdin = JSON.stringify({
+    reviewer: name,
+    card: { id: m.card.id, type: m.card.type, title: m.card.title, description: m.card.description, acceptance_criteria: m.card.acceptanceCriteria },
+    workspace: m.workspace,
+    moment: m.moment,
+    milestones: m.milestones,
+    diff: m.diff ?? null,
+    artifacts: m.artifacts,
+  });
+  let run;
+  try {
+    run = await runProcess({
+      command: resolveProjectPath(deps.baseDir, agent.command),
+      args: (agent.args ?? []).map((a) => resolveProjectPath(deps.baseDir, a)),
+      cwd: m.workspace,
+      env: { ...allowListedEnv(deps.workerEnv ?? process.env), ...(agent.env ?? {}), SQUADFLOW_WORKSPACE: m.workspace },
+      stdin,
+      timeoutMs,
+      signal: hooks.cancellationSignal,
+      onTick: (elapsedMs) => hooks.heartbeat({ phase: what, elapsedMs }),
+      tickMs: deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,
+      killGraceMs: deps.killGraceMs,
+    });
+  } catch (err) {
+    if (err instanceof SpawnError) throw validatorConfigError(`${what} cannot start: "${err.command}" ${err.why} (command "${commandLine(agent.command, agent.args)}")`);
+    throw err;
+  }
+  if (run.cancelled) throw cancellationError(hooks.cancellationSignal, what);
+  const stderrTail = tail(redact(run.stderr, secrets), 20, 2_000);
+  if (run.timedOut) {
+    throw ApplicationFailure.retryable(`${what} timed out: its process group was killed after ${timeoutMs} ms${stderrTail ? `: ${stderrTail}` : ''}`, ActivityErrorType.AgentTimeoutError);
+  }
+  if (run.exitCode !== 0) {
+    const how = run.exitCode !== null ? `exited ${run.exitCode}` : `was killed by ${run.signal ?? 'a signal'}`;
+    throw ApplicationFailure.retryable(`${what} ${how}${stderrTail ? `: ${stderrTail}` : ' (no stderr)'}`, ActivityErrorType.AgentExitError);
+  }
+  const { answer, cost } = parseReviewAnswer(redact(run.stdout, secrets), name, m.card.id);
+  return { reviewer: name, ...answer, cost };
+}
+
+/** The prompt of an `llm` reviewer: the card, when it is reviewed, and the diff or the artifacts. */
+function reviewPrompt(m: ReviewMaterial): string {
+  const c = m.card;
+  const out = [`# Card ${c.id} (${c.type}): ${c.title}`, '', c.description];
+  if (c.acceptanceCriteria.length > 0) out.push('', '## Acceptance criteria', ...c.acceptanceCriteria.map((a) => `- ${a}`));
+  if (m.milestones.length > 0) out.push('', `The owner reached these milestones: ${m.milestones.join('; ')}.`);
+  const fence = (text: string) => '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((x) => x[0].length + 1)));
+  if (m.diff) {
+    const f = fence(m.diff.text);
+    out.push('', `## The change (git diff ${m.diff.range}${m.diff.cut ? ', cut' : ''})`, `${f}diff`, m.diff.text, f);
+  } else {
+    out.push('', '## The artifacts');
+    for (const a of m.artifacts) {
+      const f = fence(a.text);
+      out.push('', `### ${a.path}${a.cut ? ' (cut)' : ''}`, f, a.text, f);
+    }
+  }
+  out.push('', `Answer with your verdict and comments (at most ${MAX_PEER_REVIEW_WORDS} words in total).`);
+  return out.join('\n');
+}
+
+async function reviewByLlm(deps: ActivityDeps, hooks: ActivityHooks, name: string, agent: LlmAgentConfig, m: ReviewMaterial, secrets: readonly Secret[], pricing?: Pricing): Promise<PeerReview> {
+  const label = `peer reviewer "${name}" of card ${m.card.id}`;
+  const endpoint = {
+    provider: agent.provider,
+    model: agent.model,
+    ...(agent.base_url !== undefined && { base_url: agent.base_url }),
+    ...(agent.api_key_env !== undefined && { api_key_env: agent.api_key_env }),
+    ...(agent.temperature !== undefined && { temperature: agent.temperature }),
+    max_retries: agent.max_retries ?? 2,
+  };
+  try {
+    const res = await callStructured(
+      {
+        label,
+        workerEnv: deps.workerEnv ?? process.env,
+        secrets,
+        hooks,
+        heartbeatIntervalMs: deps.heartbeatIntervalMs,
+        configErrorType: ActivityErrorType.ValidatorConfigError,
+        timeoutErrorType: ActivityErrorType.LlmApiError,
+      },
+      {
+        endpoint,
+        // An answer holds at most 200 words: 4096 tokens leave room for any model's preamble.
+        maxTokens: Math.min(agent.max_tokens ?? 4096, 4096),
+        system: SYSTEM,
+        prompt: reviewPrompt(m),
+        name: 'peer_review',
+        description: 'The review of the change: verdict and comments.',
+        jsonSchema: PEER_REVIEW_JSON_SCHEMA,
+        schema: PeerReviewAnswerSchema,
+        maxOutputRetries: 2,
+        timeoutMs: Math.min(agent.timeout_ms ?? MAX_JUDGE_TIMEOUT_MS, MAX_JUDGE_TIMEOUT_MS),
+      },
+      pricing,
+    );
+    const settled = settleCost(res.usage, pricing);
+    if (!settled.priced) hooks.log?.warn(`${label}: no price for ${settled.unpriced.join(', ')} in squad.pricing; its USD is not counted`, { cardId: m.card.id });
+    return { reviewer: name, ...res.value, cost: settled.cost };
+  } catch (err) {
+    if (err instanceof StructuredOutputError) throw outputError(name, m.card.id, `gave no valid answer: ${err.message}`, settleCost(err.usage, pricing).cost);
+    throw err;
+  }
+}
+
+/** What the reviewers see: the diff (repository) or the artifacts' text, with the worker's secrets redacted. */
+async function material(input: PeerReviewInput, workspace: string, secrets: readonly Secret[]): Promise<ReviewMaterial> {
+  const clean = (t: string) => (secrets.length > 0 ? redact(t, secrets) : t);
+  const base = { card: input.card, workspace, moment: input.moment, milestones: input.milestones ?? [] };
+  if (input.git) {
+    const bounded = await boundedAttemptDiff(workspace, input.git).catch((err: unknown) => {
+      throw asActivityFailure(err, `peer review of card ${input.card.id}: diff of the attempt`);
+    });
+    const range = `${input.git.baseCommit.slice(0, 12)}..${input.git.headCommit.slice(0, 12)}`;
+    return { ...base, diff: { range, text: clean(bounded.text), cut: bounded.cut }, artifacts: [] };
+  }
+  const paths: string[] = [];
+  const rels: string[] = [];
+  for (const a of new Set(input.artifacts)) {
+    const check = await checkArtifact(workspace, a);
+    if (check.ok) {
+      paths.push(check.path);
+      rels.push(check.rel);
+    }
+  }
+  const files = await readForPrompt(paths, MAX_REVIEW_ARTIFACT_CHARS, (abs) => rels[paths.indexOf(abs)] ?? abs);
+  return { ...base, diff: undefined, artifacts: files.map((f) => ({ ...f, text: clean(f.text) })) };
+}
+
+/**
+ * Creates the peer-review activity: `reviewPeers(PeerReviewInput): Verdict` of validator `peer_review`,
+ * `reviews` holding each reviewer's answer and cost, `cost` their sum.
+ *
+ * @throws ApplicationFailure `PeerReviewOutputError` (an invalid answer), `AgentExitError` /
+ *   `AgentTimeoutError` (a `command` reviewer failed; retryable), `ValidatorConfigError` (a reviewer that
+ *   cannot start, a kind that cannot review, an `llm` reviewer's key unset), `LlmApiError`,
+ *   `LlmRequestError`, `WorkspaceError` / `WorkspaceNotFoundError`; a `CancelledFailure` when cancelled.
+ */
+export function createReviewPeers(deps: ActivityDeps): (input: PeerReviewInput) => Promise<Verdict> {
+  return async function reviewPeers(input: PeerReviewInput): Promise<Verdict> {
+    const workspace = await realWorkspace(workspaceRootDir(deps, input.workspaceRoot), input.workspace);
+    const hooks = (deps.hooks ?? temporalHooks)();
+    const workerEnv = deps.workerEnv ?? process.env;
+    const keyNames = input.reviewers.flatMap((r) => (r.agent.kind === 'llm' ? [apiKeyEnvOf(r.agent)].filter((n): n is string => n !== undefined) : []));
+    const secrets = secretsOf(workerEnv, keyNames);
+    const m = await material(input, workspace, secrets);
+    const reviews = await Promise.all(
+      input.reviewers.map(({ name, agent }) => {
+        if (agent.kind === 'command') return reviewByCommand(deps, hooks, name, agent, m, secrets);
+        if (agent.kind === 'llm') return reviewByLlm(deps, hooks, name, agent, m, secrets, input.pricing);
+        throw validatorConfigError(`peer reviewer "${name}" of card ${input.card.id} is a "${agent.kind}" agent, which cannot review (reviewer kinds: command, llm)`);
+      }),
+    );
+    const outcome = peerReviewOutcome(reviews);
+    const cost = addCosts(...reviews.map((r) => r.cost ?? ZERO_COST));
+    return { validator: 'peer_review', ...outcome, reviews, cost, at: nowIso(deps) };
+  };
+}
