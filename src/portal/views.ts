@@ -228,7 +228,7 @@ export function cardPage(ctx: PageContext, hist: CardHistory, diff: { value?: At
 · status <strong data-status>${s.status}</strong> · attempt ${s.attempt} · $${s.cost.usd.toFixed(4)} (${s.cost.inputTokens} in / ${s.cost.outputTokens} out tokens)
 ${ui ? h` · <a href="${ui}" target="_blank" rel="noopener">workflow in the Temporal UI</a>` : ''}</p>
 ${hist.ownerProgress ? h`<p class="progress">Owner at work: ${renderOwnerProgress(hist.ownerProgress)}</p>` : ''}
-${decisionForms(ctx, hist.backlogId, hist.cardId, s.status === 'AWAITING_HUMAN')}
+${s.status === 'DONE' || s.status === 'CANCELLED' ? '' : decisionForms(ctx, hist.backlogId, hist.cardId, s.status === 'AWAITING_HUMAN')}
 <h2>Timeline</h2><table><tr><th>status</th><th>at</th><th>for</th></tr>${hist.timeline.map(
       (t) => h`<tr><td>${t.status}</td><td>${t.at.slice(0, 19).replace('T', ' ')}</td><td>${t.durationMs === null ? '' : `${(t.durationMs / 1000).toFixed(1)} s`}</td></tr>`,
     )}</table>
