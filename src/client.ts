@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `squadflow`, the command-line client (commander). Commands: dev, start, status, list, history, metrics,
- * review, validate, export, worker, and the ops commands. Every command has `--json` (`dev`: one JSON event per line; errors, usage
+ * review, validate, export, worker, portal, and the ops commands. Every command has `--json` (`dev`: one JSON event per line; errors, usage
  * errors included, then go to stderr as `{"error":{"message","exitCode"}}`). Exit codes: see
  * src/cli/errors.ts (0 ok, 1 failure, 2 bad input, 3 Temporal/worker unavailable). No lifecycle rules here:
  * it validates input, then talks to Temporal.
@@ -27,6 +27,7 @@ import { isIdle, readBacklogView, reviewCard, startBacklog, type BacklogView } f
 import { watchBoard } from './cli/board.js';
 import { runDev } from './cli/dev.js';
 import { registerOpsCommands } from './cli/ops.js';
+import { DEFAULT_PORTAL_PORT, portalAuth, registerPortalCommand } from './cli/portal.js';
 import { CliError, EXIT, errorJson, silenceUsageErrors, usageMessage, wantsJson } from './cli/errors.js';
 import { exportBacklog } from './cli/export.js';
 import { registerInitCommand } from './cli/init.js';
@@ -151,8 +152,11 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite file that persists the server state', DEFAULT_DEV_SERVER_DB)
     .option('--in-memory', 'do not persist the server state', false)
     .option('--metrics-port <port>', 'serve Prometheus metrics: Temporal SDK on <port>, squadflow on <port>+1 (default: SQUADFLOW_METRICS_PORT, else off)', metricsPort)
-    .option('--json', 'machine-readable output: one JSON event per line (NDJSON: server, workers, backlog, live board, idle, shutdown, stopped); JSON logs on stderr', false)
+    .option('--portal-port <port>', 'port of the review portal (docs/portal.md)', port, DEFAULT_PORTAL_PORT)
+    .option('--no-portal', 'do not start the review portal')
+    .option('--json', 'machine-readable output: one JSON event per line (NDJSON: server, workers, portal, backlog, live board, idle, shutdown, stopped); JSON logs on stderr', false)
     .action(async (o) => {
+      const portal = o.portal === false ? undefined : { port: o.portalPort as number, host: '127.0.0.1', auth: portalAuth({}) };
       const backlog = o.start
         ? { plan: await loadBacklog(o.start, { squad: o.squad, backlogId: o.id, repo: o.repo, keepBranches: o.keepBranches }), file: o.start as string }
         : undefined;
@@ -172,6 +176,7 @@ export function buildProgram(): Command {
           backlog,
           exitWhenIdle: o.exitWhenIdle,
           json: o.json,
+          portal,
         });
       } finally {
         await obs.close();
@@ -401,6 +406,7 @@ export function buildProgram(): Command {
 
   registerInitCommand(program);
   registerPlanCommand(program);
+  registerPortalCommand(program, withClient);
   registerOpsCommands(program, withClient, (json, value, text) => (json ? printJson(value) : console.log(text)));
 
   return program;

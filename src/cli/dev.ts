@@ -15,7 +15,10 @@ import { startCodecServer } from '../codec/server.js';
 import type { BacklogPlan } from '../domain/index.js';
 import { startDevServer, type DevServerHandle } from '../temporal/dev-server.js';
 import { createWorkers, runWorkers } from '../worker.js';
+import type { PortalAuthConfig } from '../portal/auth.js';
+import { startPortal, type PortalHandle } from '../portal/server.js';
 import { startBacklog } from './backlogs.js';
+import { loginUrl, portalBanner } from './portal.js';
 import { watchBoard, type Board } from './board.js';
 import { errorJson } from './errors.js';
 import { sleep, watchBacklog } from './watch.js';
@@ -33,6 +36,8 @@ export interface DevOptions {
   codecPort?: number;
   /** NDJSON events on stdout and JSON errors on stderr instead of text (`dev --json`). */
   json?: boolean;
+  /** Serve the review portal (src/portal/) on this address with these auth settings; absent: no portal. */
+  portal?: { port: number; host: string; auth: PortalAuthConfig };
 }
 
 /** Kinds of the `dev --json` events, in the order they can occur. */
@@ -42,6 +47,7 @@ export type DevEventKind =
   | 'server.reused'
   | 'codec.started'
   | 'workers.started'
+  | 'portal.started'
   | 'backlog.started'
   | 'backlog.existing'
   | 'ready'
@@ -57,6 +63,7 @@ export type DevEventKind =
  *   `server.started` only);
  * `codec.started`: `url` of the codec server the Web UI decodes encrypted payloads through;
  * `workers.started`: `taskQueues`;
+ * `portal.started`: `url` of the review portal, `loginUrl` (with the local token; `null` when tokens are configured);
  * `backlog.started`: `backlogId`, `workflowId`, `cards` (`cardId`, `workflowId`), `done`, `uiUrl` (as
  *   `start --json`); `backlog.existing`: `backlogId`, `workflowId`, `existingStatus`, `uiUrl`;
  * `board` (printed when it changed) and `idle` (the backlog became idle with `--exit-when-idle`): the
@@ -159,8 +166,17 @@ export async function runDev(opts: DevOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   let exitCode = 0;
+  let portal: PortalHandle | undefined;
   try {
     const client = new Client({ connection: server.connection, namespace: server.namespace, ...(dataConverter ? { dataConverter } : {}) });
+    if (opts.portal) {
+      // A busy port (another dev running) costs the portal, not the run: say so and go on.
+      portal = await startPortal({ client, auth: opts.portal.auth, temporalUi: ui, port: opts.portal.port, host: opts.portal.host }).catch((err: Error) => {
+        out.error(`squadflow dev: ${err.message}; running without the portal (choose another port with --portal-port)`);
+        return undefined;
+      });
+      if (portal) out.event('portal.started', { url: portal.url, loginUrl: loginUrl(portal, opts.portal.auth) ?? null }, portalBanner(portal, opts.portal.auth, false));
+    }
     if (opts.backlog) {
       const { plan, file } = opts.backlog;
       const started = await startBacklog(client, plan, file);
@@ -200,6 +216,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   } finally {
     // Text output says nothing when dev ends by itself; JSON always announces the shutdown.
     if (json && !abort.signal.aborted) out.event('shutdown', { reason: exitCode === 0 ? 'idle' : 'error' });
+    await portal?.close();
     stopWorkers();
     await running.catch((err: Error) => {
       out.error(`worker failed: ${err.message}`);

@@ -24,6 +24,8 @@ const EXAMPLE = join('state', 'backlog_master.example.json');
 interface DevRun {
   pid: number;
   port: number;
+  /** Port of the review portal (`--portal-port`). */
+  portalPort: number;
   out: () => string;
   err: () => string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
@@ -66,7 +68,8 @@ async function exampleRepo(): Promise<string> {
 async function startDev(...args: string[]): Promise<DevRun> {
   const port = await freePort();
   const uiPort = await freePort();
-  const child = spawn(process.execPath, [BIN, 'dev', '--in-memory', '--port', String(port), '--ui-port', String(uiPort), ...args], {
+  const portalPort = await freePort();
+  const child = spawn(process.execPath, [BIN, 'dev', '--in-memory', '--port', String(port), '--ui-port', String(uiPort), '--portal-port', String(portalPort), ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, SQUADFLOW_WORKSPACES: join(workspaces, 'workspaces'), SQUADFLOW_WORKTREES: join(workspaces, 'worktrees') },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -79,6 +82,7 @@ async function startDev(...args: string[]): Promise<DevRun> {
   const run: DevRun = {
     pid: child.pid!,
     port,
+    portalPort,
     out: () => out,
     err: () => err,
     exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }))),
@@ -113,6 +117,8 @@ describe('squadflow dev', () => {
     const out = run.out();
     expect(code, `stdout:\n${out}\nstderr:\n${run.err()}`).toBe(0);
     expect(out).toContain('Started backlog shop-discounts: 10 cards to run, 1 already DONE');
+    // The review portal beside the Temporal UI, with a login URL (no tokens configured: a local token).
+    expect(out).toMatch(new RegExp(`Portal http://127\\.0\\.0\\.1:${run.portalPort}\\n  log in \\(local token, valid while this process runs\\): http://127\\.0\\.0\\.1:${run.portalPort}/login\\?token=[\\w-]{32}\\n`));
     expect(out).toMatch(/ BE-002 REJECTED — attempt 4: qa: /);
     expect(out).toMatch(/ BE-002 ESCALATED\n/);
     expect(out).toMatch(/ BE-002 AWAITING_HUMAN\n\s+↳ waiting for a human: npx squadflow review shop-discounts BE-002 --approve/);
@@ -142,10 +148,11 @@ describe('squadflow dev', () => {
       .map((line) => JSON.parse(line) as { event: string; at: string } & Record<string, unknown>);
     // Consecutive board updates count as one step of the sequence.
     const kinds = events.map((e) => e.event).filter((k, i, all) => k !== 'board' || all[i - 1] !== 'board');
-    expect(kinds).toEqual(['server.started', 'workers.started', 'backlog.started', 'board', 'idle', 'shutdown', 'stopped']);
+    expect(kinds).toEqual(['server.started', 'workers.started', 'portal.started', 'backlog.started', 'board', 'idle', 'shutdown', 'stopped']);
     for (const e of events) expect(Number.isNaN(Date.parse(e.at))).toBe(false);
     const byKind = (kind: string) => events.find((e) => e.event === kind)!;
     expect(byKind('server.started')).toMatchObject({ address: `127.0.0.1:${run.port}`, namespace: 'default', uiUrl: expect.stringMatching(/^http:\/\//), db: null });
+    expect(byKind('portal.started')).toMatchObject({ url: `http://127.0.0.1:${run.portalPort}`, loginUrl: expect.stringMatching(/\/login\?token=/) });
     expect(byKind('workers.started').taskQueues).toEqual(['squadflow-orchestration', 'squadflow-owners', 'squadflow-validation', 'squadflow-debugging']);
     const started = byKind('backlog.started');
     expect(started).toMatchObject({ backlogId: 'dev-json', workflowId: 'dev-json', done: [expect.any(String)] });

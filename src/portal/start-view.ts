@@ -1,0 +1,20 @@
+/**
+ * The "start a backlog" form of the home page (the seed portal's "Iniciar Projeto"): a backlog file on the
+ * server, optionally its repository and a backlog id. It posts to `POST /api/backlogs`, which validates it
+ * as `squadflow start` does (src/cli/load.ts); the problems of a refused file are shown inline, a started
+ * backlog opens its board.
+ */
+import { html } from 'hono/html';
+import type { Fragment, PageContext } from './views.js';
+
+/** The form (empty for viewers and in read-only mode). */
+export function startForm(ctx: PageContext): Fragment {
+  if (ctx.readOnly || ctx.identity?.role !== 'reviewer') return html`` as Fragment;
+  return html`<h2>Start a backlog</h2>
+<form class="inline start-form" data-api="/api/backlogs">
+<input type="text" name="file" placeholder="backlog file on the server, e.g. state/backlog_master.example.json" size="52" required>
+<input type="text" name="repo" placeholder="repository path or URL (optional)" size="30">
+<input type="text" name="backlogId" placeholder="backlog id (optional)" size="16">
+<button class="primary">Start</button><output class="result"></output></form>
+<p class="mut">Validated like <code>squadflow start</code>: nothing starts when the file has a problem. A <code>.json</code> file inside the portal's working directory.</p>` as Fragment;
+}
