@@ -100,7 +100,7 @@ describe('portal under squadflow dev', () => {
 
     await page.goto(`http://127.0.0.1:${portalPort}/backlogs/shop-discounts`);
     await page.locator('[data-column="DONE"] [data-card="QA-001"]').waitFor({ timeout: 120_000 });
-    await page.locator('.stats', { hasText: '11/11 final (100%)' }).waitFor({ timeout: 60_000 });
+    await page.locator('.stats', { hasText: '12/12 final (100%)' }).waitFor({ timeout: 60_000 });
     const merged = (await mergesOf(repo.dir, 'squadflow/shop-discounts')).map((m) => m.trailers['Squadflow-Card']);
     expect(merged).toContain('BE-002');
     expect(merged).toContain('QA-001');
