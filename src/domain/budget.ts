@@ -114,3 +114,17 @@ export function previousRuns(attempts: readonly AttemptRecord[]): { ownerRuns: C
 export function isCostAlert(costUsd: number, alertUsd: number): boolean {
   return costUsd > alertUsd;
 }
+
+/**
+ * What a card has spent before a run, for the budget gate (`runBudgetCheck`): its USD, the costs of its
+ * earlier owner and judge runs (estimates of the next ones, `estimateRunUsd`), and what it heard of the
+ * backlog budget (USD). Given to an attempt and to a council.
+ */
+export interface SpentBefore {
+  cardUsd: number;
+  ownerRuns: Cost[];
+  judgeRuns?: Cost[];
+  backlogExhausted?: boolean;
+  backlogSpentUsd?: number;
+  backlogBudgetUsd?: number;
+}

@@ -11,6 +11,7 @@
  */
 import type { AgentSession, DependencyArtifacts, OwnerResult, Verdict, WorkspaceRoot } from './attempt.js';
 import type { CardPlan } from './card-state.js';
+import type { SpentBefore } from './budget.js';
 import { ZERO_COST, addCosts, type Cost } from './cost.js';
 import { attemptWorkspace, cardWorkflowId } from './ids.js';
 import { attemptBranchName, type AttemptGit } from './repository.js';
@@ -136,14 +137,7 @@ export interface DeliberationInput {
   /** Tools a human granted the card (`AttemptInput.grantedTools`): allowed to every council agent from its first launch. */
   grantedTools?: string[];
   /** What the card (and backlog) had spent before the council, for the budget gate of every run. */
-  spent?: {
-    cardUsd: number;
-    ownerRuns: Cost[];
-    judgeRuns?: Cost[];
-    backlogExhausted?: boolean;
-    backlogSpentUsd?: number;
-    backlogBudgetUsd?: number;
-  };
+  spent?: SpentBefore;
 }
 
 /** What a council hands back to the attempt. */

@@ -7,7 +7,7 @@
  */
 import { TimeoutType } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure, executeChild, isCancellation, log, patched } from '@temporalio/workflow';
-import { estimateRunUsd, runBudgetCheck } from '../domain/budget.js';
+import { estimateRunUsd, runBudgetCheck, type SpentBefore } from '../domain/budget.js';
 import { addCosts } from '../domain/cost.js';
 import { decidePeerReview, type PeerReviewMoment } from '../domain/peer-review.js';
 import { attemptWorkspace } from '../domain/ids.js';
@@ -42,14 +42,7 @@ export interface AttemptInput {
    * What the card has spent before this attempt, for the budget gate: USD, the costs of its earlier owner
    * and judge runs (estimates of the next ones), and what it heard of the backlog budget.
    */
-  spent?: {
-    cardUsd: number;
-    ownerRuns: Cost[];
-    judgeRuns?: Cost[];
-    backlogExhausted?: boolean;
-    backlogSpentUsd?: number;
-    backlogBudgetUsd?: number;
-  };
+  spent?: SpentBefore;
 }
 
 /** Hooks the running workflow gives the attempt. */
