@@ -18,6 +18,13 @@
  * `AgentExitError` / `AgentTimeoutError`; an answer that is not valid is a non-retryable
  * `PeerReviewOutputError` naming the reviewer and the problem.
  *
+ * **`claude-code`, `codex` and `gemini` reviewers** run the real CLI through the kind's owner runner
+ * (agents/*.ts: launch, stream, cost, typed failures) read-only (`readOnlyReviewer`), in a copy of the attempt
+ * workspace beside it (removed afterwards), with `cliReviewPrompt` (the card, the diff or the artifacts, and
+ * the answer's shape) on stdin; the final message is the answer (`parseFinalAnswer`: a bad one is a
+ * non-retryable `PeerReviewOutputError` with the run's cost). A write the read-only settings refuse is the
+ * owner path's non-retryable `AgentPermissionError`, named for the reviewer. Cost from the stream's usage.
+ *
  * **`llm` reviewers** make one structured call through the official SDK (llm/client.ts, the judge's path):
  * the same answer as structured output, re-asked twice when invalid, then `PeerReviewOutputError`; priced
  * by `squad.pricing`. Their time limit is their `timeout_ms`, at most the judge's 10 min.
@@ -256,11 +263,13 @@ export const CLAUDE_REVIEW_TOOLS = 'Read,Grep,Glob';
  * A CLI agent's config made read-only for a review (the time limits capped at the judge's 10 min):
  * `claude-code` permission mode `default` with only `CLAUDE_REVIEW_TOOLS` allowed (headless, any other tool —
  * Write, Edit, Bash — is denied), `codex` sandbox `read-only`, `gemini` approval mode `default` (its write
- * and shell tools are left out headless). The config's `extra_args` still follow: do not undo these there.
+ * and shell tools are left out headless); `GIT_OPTIONAL_LOCKS=0` in its environment. The config's
+ * `extra_args` still follow: do not undo these there.
  */
 export function readOnlyReviewer(agent: CliAgentConfig): CliAgentConfig {
   const timeout_ms = Math.min(agent.timeout_ms, MAX_JUDGE_TIMEOUT_MS);
-  const limits = { timeout_ms, soft_timeout_ms: Math.min(agent.soft_timeout_ms, Math.floor((timeout_ms * 5) / 6)) };
+  // The copy of a repository's worktree shares the attempt's git index: the CLIs' own `git status` must not rewrite it.
+  const limits = { timeout_ms, soft_timeout_ms: Math.min(agent.soft_timeout_ms, Math.floor((timeout_ms * 5) / 6)), set_env: { GIT_OPTIONAL_LOCKS: '0', ...agent.set_env } };
   if (agent.kind === 'claude-code') return { ...agent, ...limits, permission_mode: 'default', extra_args: ['--allowedTools', CLAUDE_REVIEW_TOOLS, ...agent.extra_args] };
   if (agent.kind === 'codex') return { ...agent, ...limits, sandbox: 'read-only' };
   return { ...agent, ...limits, approval_mode: 'default' };
@@ -361,7 +370,9 @@ async function material(input: PeerReviewInput, workspace: string, secrets: read
  * @throws ApplicationFailure `PeerReviewOutputError` (an invalid answer), `AgentExitError` /
  *   `AgentTimeoutError` (a `command` reviewer failed; retryable), `ValidatorConfigError` (a reviewer that
  *   cannot start, a kind that cannot review, an `llm` reviewer's key unset), `LlmApiError`,
- *   `LlmRequestError`, `WorkspaceError` / `WorkspaceNotFoundError`; a `CancelledFailure` when cancelled.
+ *   `LlmRequestError`, `WorkspaceError` / `WorkspaceNotFoundError`; for a CLI reviewer, its kind's owner
+ *   failures (`AgentPermissionError` for a refused write, `AgentConfigError`, `LlmApiError`, … — see
+ *   agents/claude-code.ts, codex.ts, gemini.ts); a `CancelledFailure` when cancelled.
  */
 export function createReviewPeers(deps: ActivityDeps): (input: PeerReviewInput) => Promise<Verdict> {
   return async function reviewPeers(input: PeerReviewInput): Promise<Verdict> {
