@@ -269,8 +269,14 @@ export const CLAUDE_REVIEW_TOOLS = 'Read,Grep,Glob';
 export function readOnlyReviewer(agent: CliAgentConfig): CliAgentConfig {
   const timeout_ms = Math.min(agent.timeout_ms, MAX_JUDGE_TIMEOUT_MS);
   // The copy of a repository's worktree shares the attempt's git index: the CLIs' own `git status` must not rewrite it.
-  const limits = { timeout_ms, soft_timeout_ms: Math.min(agent.soft_timeout_ms, Math.floor((timeout_ms * 5) / 6)), set_env: { GIT_OPTIONAL_LOCKS: '0', ...agent.set_env } };
-  if (agent.kind === 'claude-code') return { ...agent, ...limits, permission_mode: 'default', extra_args: ['--allowedTools', CLAUDE_REVIEW_TOOLS, ...agent.extra_args] };
+  const limits = {
+    timeout_ms,
+    soft_timeout_ms: Math.min(agent.soft_timeout_ms, Math.floor((timeout_ms * 5) / 6)),
+    set_env: { GIT_OPTIONAL_LOCKS: '0', ...agent.set_env },
+  };
+  if (agent.kind === 'claude-code') {
+    return { ...agent, ...limits, permission_mode: 'default', extra_args: ['--allowedTools', CLAUDE_REVIEW_TOOLS, ...agent.extra_args] };
+  }
   if (agent.kind === 'codex') return { ...agent, ...limits, sandbox: 'read-only' };
   return { ...agent, ...limits, approval_mode: 'default' };
 }

@@ -359,7 +359,10 @@ function councilOf(card: BacklogCard, squad: SquadConfig): CouncilPlan | undefin
   };
 }
 
-/** Agent kinds that can review (src/activities/peer-review.ts): `command` (offline), `llm` (an API call), and the CLI kinds `claude-code`, `codex`, `gemini` (read-only). */
+/**
+ * Agent kinds that can review (src/activities/peer-review.ts): `command` (offline), `llm` (an API call), and
+ * the CLI kinds `claude-code`, `codex`, `gemini` (run read-only).
+ */
 const REVIEWER_KINDS: readonly AgentConfig['kind'][] = ['command', 'llm', 'claude-code', 'codex', 'gemini'];
 
 /**
