@@ -18,20 +18,32 @@
  * `AgentExitError` / `AgentTimeoutError`; an answer that is not valid is a non-retryable
  * `PeerReviewOutputError` naming the reviewer and the problem.
  *
+ * **`claude-code`, `codex` and `gemini` reviewers** run the real CLI through the kind's owner runner
+ * (agents/*.ts: launch, stream, cost, typed failures) read-only (`readOnlyReviewer`), in a copy of the attempt
+ * workspace beside it (removed afterwards), with `cliReviewPrompt` (the card, the diff or the artifacts, and
+ * the answer's shape) on stdin; the final message is the answer (`parseFinalAnswer`: a bad one is a
+ * non-retryable `PeerReviewOutputError` with the run's cost). A write the read-only settings refuse is the
+ * owner path's non-retryable `AgentPermissionError`, named for the reviewer. Cost from the stream's usage.
+ *
  * **`llm` reviewers** make one structured call through the official SDK (llm/client.ts, the judge's path):
  * the same answer as structured output, re-asked twice when invalid, then `PeerReviewOutputError`; priced
  * by `squad.pricing`. Their time limit is their `timeout_ms`, at most the judge's 10 min.
  */
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CardSpec, Verdict, WorkspaceRoot } from '../domain/attempt.js';
+import type { CardSpec, OwnerInput, Verdict, WorkspaceRoot } from '../domain/attempt.js';
 import { addCosts, roundUsd, ZERO_COST, type Cost } from '../domain/cost.js';
 import { MAX_PEER_REVIEW_WORDS, PEER_VERDICTS, peerReviewOutcome, wordCount, type PeerReview, type PeerReviewMoment } from '../domain/peer-review.js';
 import { settleCost } from '../domain/pricing.js';
 import type { AttemptGit } from '../domain/repository.js';
-import { apiKeyEnvOf, type AgentConfig, type CommandAgentConfig, type LlmAgentConfig, type Pricing } from '../domain/squad.js';
+import { apiKeyEnvOf, type AgentConfig, type CliAgentConfig, type CommandAgentConfig, type LlmAgentConfig, type Pricing } from '../domain/squad.js';
 import { MAX_JUDGE_TIMEOUT_MS } from '../domain/timeouts.js';
+import { runClaudeCode } from './agents/claude-code.js';
+import { runCodex } from './agents/codex.js';
 import { readForPrompt, type TextFile } from './agents/files.js';
+import { runGemini } from './agents/gemini.js';
+import type { OwnerRunner } from './agents/run.js';
 import { allowListedEnv, cancellationError, commandLine, nowIso, resolveProjectPath, temporalHooks, type ActivityDeps, type ActivityHooks } from './context.js';
 import { ActivityErrorType, agentFailure, validatorConfigError } from './errors.js';
 import { callStructured, StructuredOutputError } from './llm/client.js';
@@ -39,7 +51,7 @@ import { DEFAULT_TICK_MS, runProcess, SpawnError, tail } from './process.js';
 import { boundedAttemptDiff } from './repository/diff.js';
 import { asActivityFailure } from './repository/errors.js';
 import { redact, secretsOf, type Secret } from './secrets.js';
-import { checkArtifact, realWorkspace, workspaceRootDir } from './workspace.js';
+import { checkArtifact, realWorkspace, resolveWorkspace, workspaceRootDir } from './workspace.js';
 
 /** Characters of artifact text shown to a reviewer, in total (workspace-only backlogs). */
 export const MAX_REVIEW_ARTIFACT_CHARS = 200_000;
@@ -241,6 +253,98 @@ async function reviewByLlm(deps: ActivityDeps, hooks: ActivityHooks, name: strin
   }
 }
 
+/** The CLI owner runners, by kind: a CLI reviewer runs through the same launch, stream, cost and failures. */
+const CLI_REVIEWERS: { [K in CliAgentConfig['kind']]: OwnerRunner<K> } = { 'claude-code': runClaudeCode, codex: runCodex, gemini: runGemini };
+
+/** Tools a `claude-code` reviewer is allowed without asking (`--allowedTools`); every other tool is denied headless. */
+export const CLAUDE_REVIEW_TOOLS = 'Read,Grep,Glob';
+
+/**
+ * A CLI agent's config made read-only for a review (the time limits capped at the judge's 10 min):
+ * `claude-code` permission mode `default` with only `CLAUDE_REVIEW_TOOLS` allowed (headless, any other tool —
+ * Write, Edit, Bash — is denied), `codex` sandbox `read-only`, `gemini` approval mode `default` (its write
+ * and shell tools are left out headless); `GIT_OPTIONAL_LOCKS=0` in its environment. The config's
+ * `extra_args` still follow: do not undo these there.
+ */
+export function readOnlyReviewer(agent: CliAgentConfig): CliAgentConfig {
+  const timeout_ms = Math.min(agent.timeout_ms, MAX_JUDGE_TIMEOUT_MS);
+  // The copy of a repository's worktree shares the attempt's git index: the CLIs' own `git status` must not rewrite it.
+  const limits = {
+    timeout_ms,
+    soft_timeout_ms: Math.min(agent.soft_timeout_ms, Math.floor((timeout_ms * 5) / 6)),
+    set_env: { GIT_OPTIONAL_LOCKS: '0', ...agent.set_env },
+  };
+  if (agent.kind === 'claude-code') {
+    return { ...agent, ...limits, permission_mode: 'default', extra_args: ['--allowedTools', CLAUDE_REVIEW_TOOLS, ...agent.extra_args] };
+  }
+  if (agent.kind === 'codex') return { ...agent, ...limits, sandbox: 'read-only' };
+  return { ...agent, ...limits, approval_mode: 'default' };
+}
+
+/** The prompt of a CLI reviewer: the `llm` reviewer's, plus the read-only rule and the JSON final answer. */
+export function cliReviewPrompt(m: ReviewMaterial): string {
+  return [
+    SYSTEM,
+    `You are in a copy of the attempt's workspace (read it with your read-only tools; do not change any file).`,
+    '',
+    reviewPrompt(m),
+    '',
+    'End with your answer as your final message: only one JSON object, no other text, in this shape:',
+    '{"verdict": "approve" | "concern" | "blocker", "comments": ["…"]}',
+  ].join('\n');
+}
+
+/**
+ * Reads a CLI reviewer's final message: one JSON object `{ verdict, comments }` (a surrounding Markdown code
+ * fence is tolerated), validated by `PeerReviewAnswerSchema` (no other field).
+ * @throws ApplicationFailure `PeerReviewOutputError` (non-retryable) naming the reviewer and card, with `cost`.
+ */
+export function parseFinalAnswer(message: string, reviewer: string, cardId: string, cost: Cost): z.infer<typeof PeerReviewAnswerSchema> {
+  const text = message.trim().replace(/^```[a-z]*\n([\s\S]*)\n```$/i, '$1').trim();
+  const quoted = tail(message, 20, 2_000);
+  const fail = (why: string) => outputError(reviewer, cardId, `${why}${quoted ? `; final message tail:\n${quoted}` : ''}`, cost);
+  if (text === '') throw fail('ended with an empty final message; expected one JSON object {"verdict": "approve" | "concern" | "blocker", "comments": [...]}');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw fail(`did not end with one JSON object as its final message: ${(err as Error).message}`);
+  }
+  const parsed = PeerReviewAnswerSchema.strict().safeParse(json);
+  if (!parsed.success) throw fail(`gave an invalid answer: ${problemsOf(parsed.error)}`);
+  return parsed.data;
+}
+
+/**
+ * A `claude-code`, `codex` or `gemini` reviewer: the kind's owner runner with `readOnlyReviewer`'s config and
+ * `cliReviewPrompt`, in a workspace of its own beside the attempt's (`<workspace>.review-<reviewer>`, a copy
+ * of it made by the runner's workspace preparation, removed afterwards) so the attempt is never touched.
+ * The answer is its final message (`parseFinalAnswer`), the cost the run's (tokens priced by `pricing`).
+ */
+async function reviewByCli(deps: ActivityDeps, name: string, agent: CliAgentConfig, m: ReviewMaterial, input: PeerReviewInput): Promise<PeerReview> {
+  const label = `peer reviewer "${name}" of card ${m.card.id}`;
+  const workspace = `${input.workspace}.review-${name.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+  const attempt = Number(/attempt-(\d+)/.exec(input.workspace)?.[1] ?? 1);
+  const ownerInput: OwnerInput = {
+    backlogId: input.workspace.split('/')[0] ?? '',
+    card: m.card,
+    attempt,
+    agent: readOnlyReviewer(agent),
+    workspace,
+    previousWorkspace: input.workspace,
+    ...(input.workspaceRoot !== undefined && { workspaceRoot: input.workspaceRoot }),
+    dependencies: [],
+    ...(input.pricing !== undefined && { pricing: input.pricing }),
+  };
+  const runner = CLI_REVIEWERS[agent.kind] as OwnerRunner<CliAgentConfig['kind']>;
+  try {
+    const result = await runner(deps, ownerInput, ownerInput.agent as CliAgentConfig, undefined, { prompt: cliReviewPrompt(m), label });
+    return { reviewer: name, ...parseFinalAnswer(result.summary, name, m.card.id, result.cost), cost: result.cost };
+  } finally {
+    await rm(resolveWorkspace(workspaceRootDir(deps, input.workspaceRoot), workspace), { recursive: true, force: true });
+  }
+}
+
 /** What the reviewers see: the diff (repository) or the artifacts' text, with the worker's secrets redacted. */
 async function material(input: PeerReviewInput, workspace: string, secrets: readonly Secret[]): Promise<ReviewMaterial> {
   const clean = (t: string) => (secrets.length > 0 ? redact(t, secrets) : t);
@@ -272,7 +376,9 @@ async function material(input: PeerReviewInput, workspace: string, secrets: read
  * @throws ApplicationFailure `PeerReviewOutputError` (an invalid answer), `AgentExitError` /
  *   `AgentTimeoutError` (a `command` reviewer failed; retryable), `ValidatorConfigError` (a reviewer that
  *   cannot start, a kind that cannot review, an `llm` reviewer's key unset), `LlmApiError`,
- *   `LlmRequestError`, `WorkspaceError` / `WorkspaceNotFoundError`; a `CancelledFailure` when cancelled.
+ *   `LlmRequestError`, `WorkspaceError` / `WorkspaceNotFoundError`; for a CLI reviewer, its kind's owner
+ *   failures (`AgentPermissionError` for a refused write, `AgentConfigError`, `LlmApiError`, … — see
+ *   agents/claude-code.ts, codex.ts, gemini.ts); a `CancelledFailure` when cancelled.
  */
 export function createReviewPeers(deps: ActivityDeps): (input: PeerReviewInput) => Promise<Verdict> {
   return async function reviewPeers(input: PeerReviewInput): Promise<Verdict> {
@@ -286,7 +392,8 @@ export function createReviewPeers(deps: ActivityDeps): (input: PeerReviewInput) 
       input.reviewers.map(({ name, agent }) => {
         if (agent.kind === 'command') return reviewByCommand(deps, hooks, name, agent, m, secrets);
         if (agent.kind === 'llm') return reviewByLlm(deps, hooks, name, agent, m, secrets, input.pricing);
-        throw validatorConfigError(`peer reviewer "${name}" of card ${input.card.id} is a "${agent.kind}" agent, which cannot review (reviewer kinds: command, llm)`);
+        if (agent.kind === 'claude-code' || agent.kind === 'codex' || agent.kind === 'gemini') return reviewByCli(deps, name, agent, m, input);
+        throw validatorConfigError(`peer reviewer "${name}" of card ${input.card.id} is a "${(agent as AgentConfig).kind}" agent, which cannot review (reviewer kinds: command, llm, claude-code, codex, gemini)`);
       }),
     );
     const outcome = peerReviewOutcome(reviews);

@@ -484,8 +484,8 @@ export type DeliberationConfig = z.infer<typeof DeliberationSchema>;
  * backlogs) or its artifacts, each answering `{ verdict: approve | concern | blocker, comments[] }`; the
  * decision tree is src/domain/peer-review.ts. `trigger`: `always` reviews every attempt after verification;
  * `on_milestone` reviews an attempt whose owner emitted a milestone / request-review event, and an attempt
- * without one at its end (the record says so). Reviewers are names of `squad.agents` (`command` or `llm`
- * kinds), never the card's owner (planBacklog refuses it).
+ * without one at its end (the record says so). Reviewers are names of `squad.agents` (`command`, `llm`,
+ * or a CLI kind reviewing read-only), never the card's owner (planBacklog refuses it).
  */
 export const PeerReviewSchema = z
   .object({

@@ -359,8 +359,11 @@ function councilOf(card: BacklogCard, squad: SquadConfig): CouncilPlan | undefin
   };
 }
 
-/** Agent kinds that can review (src/activities/peer-review.ts): `command` (offline) and `llm` (an API call). */
-const REVIEWER_KINDS: readonly AgentConfig['kind'][] = ['command', 'llm'];
+/**
+ * Agent kinds that can review (src/activities/peer-review.ts): `command` (offline), `llm` (an API call), and
+ * the CLI kinds `claude-code`, `codex`, `gemini` (run read-only).
+ */
+const REVIEWER_KINDS: readonly AgentConfig['kind'][] = ['command', 'llm', 'claude-code', 'codex', 'gemini'];
 
 /**
  * Problems of card type `type`'s `peer_review`: every reviewer is a known agent of a kind that can review,

@@ -91,11 +91,16 @@ describe('peer_review in the squad config', () => {
     expect(issues[0]!.message).toContain('another agent than the owner');
   });
 
-  it('refuses unknown reviewers, kinds that cannot review, duplicates, unknown triggers and fields', () => {
+  it('accepts CLI agents as reviewers (they review read-only)', () => {
+    for (const kind of ['claude-code', 'codex', 'gemini']) {
+      const b = withPeerReview(['cli']);
+      b.squad!.agents.cli = { kind };
+      expect(plan(b).cards.find((c) => c.card.type === 'SPEC')!.peerReviewers!.map((r) => [r.name, r.agent.kind])).toEqual([['cli', kind]]);
+    }
+  });
+
+  it('refuses unknown reviewers, duplicates, unknown triggers and fields', () => {
     expect(issuesOf(withPeerReview(['ghost']))[0]!.message).toBe('unknown reviewer agent "ghost" (agents: writer, reviewer)');
-    const b = withPeerReview(['cli']);
-    b.squad!.agents.cli = { kind: 'gemini' };
-    expect(issuesOf(b)[0]!.message).toContain('agent "cli" is of kind "gemini", which cannot review');
     expect(issuesOf(withPeerReview(['reviewer', 'reviewer']))[0]!.message).toContain('a reviewer is listed twice');
     expect(issuesOf(withPeerReview([]))[0]!.field).toBe('squad.card_types.SPEC.peer_review.reviewers');
     expect(issuesOf(withPeerReview(['reviewer'], { trigger: 'sometimes' }))[0]!.field).toBe('squad.card_types.SPEC.peer_review.trigger');

@@ -207,13 +207,14 @@ export function parseClaudeResult(stdout: string): { ok: true; result: ClaudeRes
  *   `AgentOutputError` (no readable result), `AgentTimeoutError`; the cancellation when cancelled. Failures
  *   after the agent spent tokens carry the cost (errors.ts `AgentFailureDetails`).
  */
-export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, agent) => {
+export const runClaudeCode: OwnerRunner<'claude-code'> = async (deps, input, agent, _worktree, review) => {
   const run = await startRun(deps, input, 'claude-code', agent.env);
+  if (review) run.label = review.label;
   const launch = (resume: string | undefined) =>
     runCliProcess(run, {
       agent,
       args: [...claudeArgs(agent, input), ...(resume !== undefined ? ['--resume', resume] : [])],
-      prompt: resume !== undefined ? resumePrompt(input, run.workspace) : ownerPrompt(input, run.workspace, deps.workspacesRoot),
+      prompt: resume !== undefined ? resumePrompt(input, run.workspace) : (review?.prompt ?? ownerPrompt(input, run.workspace, deps.workspacesRoot)),
       installHint: CLAUDE_INSTALL_HINT,
       onLine: (() => {
         const ids = new Set<string>();

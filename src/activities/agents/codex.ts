@@ -255,14 +255,15 @@ export function codexUsage(s: CodexStream, model: string | undefined): ModelUsag
  *   at all), `AgentTimeoutError`; the cancellation when cancelled. Failures carry the cost of the tokens
  *   spent (errors.ts `AgentFailureDetails`).
  */
-export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent) => {
+export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent, _worktree, review) => {
   const run = await startRun(deps, input, 'codex', agent.env);
+  if (review) run.label = review.label;
   const launch = (resume: string | undefined) =>
     runCliProcess(run, {
       agent,
       args: codexArgs(agent, input.repository !== undefined, resume, input.allowDirs),
       trailingArgs: ['-'],
-      prompt: resume !== undefined ? resumePrompt(input, run.workspace) : ownerPrompt(input, run.workspace, deps.workspacesRoot),
+      prompt: resume !== undefined ? resumePrompt(input, run.workspace) : (review?.prompt ?? ownerPrompt(input, run.workspace, deps.workspacesRoot)),
       installHint: CODEX_INSTALL_HINT,
       onLine: codexProgress,
     });

@@ -295,13 +295,14 @@ export function parseGeminiStream(stdout: string): GeminiOutput | undefined {
  *   output), `AgentOutputError` (exit 0 without a JSON result), `AgentConfigError` (binary missing,
  *   variable unset), `AgentTimeoutError`; the cancellation when cancelled. Failures carry the cost.
  */
-export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent) => {
+export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent, _worktree, review) => {
   const run = await startRun(deps, input, 'gemini', agent.env);
+  if (review) run.label = review.label;
   const launch = (sessionFile: string | undefined) =>
     runCliProcess(run, {
       agent,
       args: geminiArgs(agent, input.allowDirs, sessionFile),
-      prompt: sessionFile !== undefined ? resumePrompt(input, run.workspace) : ownerPrompt(input, run.workspace, deps.workspacesRoot),
+      prompt: sessionFile !== undefined ? resumePrompt(input, run.workspace) : (review?.prompt ?? ownerPrompt(input, run.workspace, deps.workspacesRoot)),
       installHint: GEMINI_INSTALL_HINT,
       env: { ...GEMINI_ENV },
       onLine: (() => {

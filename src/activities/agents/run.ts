@@ -39,7 +39,19 @@ export type OwnerRunner<K extends AgentConfig['kind']> = (
   agent: Extract<AgentConfig, { kind: K }>,
   /** With a repository (`input.repository`): the attempt worktree owner.ts prepared, the run's working directory. */
   worktree?: AttemptWorktree,
+  /** A peer review (src/activities/peer-review.ts) instead of owner work: its prompt and label. */
+  review?: ReviewRun,
 ) => Promise<OwnerResult>;
+
+/**
+ * A CLI agent run as a peer reviewer (issue 12): `prompt` replaces the owner prompt (no session is resumed:
+ * the review input has no feedback), `label` names the reviewer in messages (`peer reviewer "x" of card Y`).
+ * The caller passes a read-only config and a workspace of the review's own.
+ */
+export interface ReviewRun {
+  prompt: string;
+  label: string;
+}
 
 /** One run of an agent: everything its implementation needs besides the config. */
 export interface AgentRun {
