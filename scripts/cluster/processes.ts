@@ -20,6 +20,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Append stdout and stderr to this file as well (the run's log of that step). */
   logFile?: string;
+  /** Kill the command (SIGTERM) after this many ms; it then counts as failed. Default: no limit. */
+  timeoutMs?: number;
 }
 
 /**
@@ -35,13 +37,26 @@ export async function run(command: string, args: readonly string[], opts: RunOpt
   return r;
 }
 
+/** Commands of `run`/`runUnchecked` still running (killed by `killCommands` on the way out). */
+const running = new Set<ChildProcess>();
+
+/** SIGTERM to every command `run`/`runUnchecked` started that has not ended (e.g. a CLI waiting for a backlog). */
+export function killCommands(): void {
+  for (const child of running) child.kill('SIGTERM');
+}
+
 /** Like `run`, but returns a non-zero exit code instead of throwing (for probes such as health checks). */
 export function runUnchecked(command: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
     let stdout = '';
     let stderr = '';
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      stderr += `\nkilled after ${Math.round(opts.timeoutMs! / 1000)} s`;
+      child.kill('SIGTERM');
+    }, opts.timeoutMs);
     child.stdout.on('data', (b: Buffer) => {
       stdout += b.toString();
       log?.write(b);
@@ -51,10 +66,14 @@ export function runUnchecked(command: string, args: readonly string[], opts: Run
       log?.write(b);
     });
     child.once('error', (err) => {
+      running.delete(child);
+      clearTimeout(timer);
       log?.end();
       reject(new Error(`cannot run ${command}: ${err.message}`));
     });
     child.once('close', (code) => {
+      running.delete(child);
+      clearTimeout(timer);
       log?.end();
       resolvePromise({ code, stdout, stderr });
     });

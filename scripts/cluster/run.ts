@@ -39,6 +39,7 @@ import { QUEUE_KINDS, type QueueKind } from '../../src/temporal/queues.js';
 import {
   freePortPair,
   freePorts,
+  killCommands,
   run,
   runUnchecked,
   startService,
@@ -60,6 +61,9 @@ export const WORKER_GROUPS: Readonly<Record<QueueKind, number>> = { owners: 2, v
 
 /** The card the example leaves waiting for a human (README walk-through); approved by this run. */
 const REVIEWED_CARD = 'BE-002';
+
+/** How long a CLI command that waits for the backlog may take before the run fails (ms): a stuck run ends. */
+const BACKLOG_TIMEOUT_MS = 15 * 60_000;
 
 interface ComposeService {
   image?: string;
@@ -257,6 +261,7 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
+      killCommands();
       for (const stop of stoppers.reverse()) await stop();
     })());
   const onSignal = (sig: NodeJS.Signals) => {
@@ -369,7 +374,12 @@ async function main(): Promise<number> {
     const repoDir = resolve(runDir, backlog.metadata?.repository ?? 'repos/shop-discounts');
     await ensureExampleRepository(repoDir);
     const cliEnv = cleanEnv({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace });
-    const squadflow = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/client.ts', ...args], { cwd: PROJECT_ROOT, env: cliEnv, logFile: join(runDir, 'cli.log') });
+    const squadflow = async (args: string[]) => {
+      const r = await run(process.execPath, ['--import', 'tsx', 'src/client.ts', ...args], { cwd: PROJECT_ROOT, env: cliEnv, logFile: join(runDir, 'cli.log'), timeoutMs: BACKLOG_TIMEOUT_MS });
+      // A CLI stopped by our own SIGINT/SIGTERM handler still prints what it saw: not a result.
+      if (stopping) throw new Error('interrupted');
+      return r;
+    };
     const tBacklog = Date.now();
     const started = JSON.parse((await squadflow(['start', backlogFile, '--wait', '--json'])).stdout) as { backlogId: string; idle: boolean; status: StatusDoc };
     const backlogId = started.backlogId;
