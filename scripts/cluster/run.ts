@@ -237,6 +237,10 @@ export interface ClusterFigures {
   byStatus: Record<string, number>;
   merges: number;
   mergesOnBranch: number;
+  /** `squadflow: merge <card>` commits on the integration branch's first-parent line. */
+  mergeCommits: number;
+  /** Cards with more than one merge commit (must be none). */
+  mergedTwice: string[];
   reviewed: string[];
 }
 
@@ -401,6 +405,14 @@ async function main(): Promise<number> {
     for (const c of merged) {
       if (branch && (await runUnchecked('git', ['-C', repoDir, 'merge-base', '--is-ancestor', c.mergeCommit!, branch])).code === 0) mergesOnBranch++;
     }
+    // Exactly once: one `squadflow: merge <card>` commit per merged card on the integration branch.
+    const subjects = branch ? (await run('git', ['-C', repoDir, 'log', '--first-parent', '--format=%s', branch])).stdout.split('\n') : [];
+    const mergeCommits: Record<string, number> = {};
+    for (const line of subjects) {
+      const cardId = /^squadflow: merge (\S+)/.exec(line)?.[1];
+      if (cardId) mergeCommits[cardId] = (mergeCommits[cardId] ?? 0) + 1;
+    }
+    const mergedTwice = Object.entries(mergeCommits).filter(([, n]) => n > 1).map(([id]) => id);
     const figures: ClusterFigures = {
       version,
       ...(builtMs !== undefined ? { buildMs: builtMs } : {}),
@@ -411,11 +423,13 @@ async function main(): Promise<number> {
       byStatus: countBy(final.cards),
       merges: merged.length,
       mergesOnBranch,
+      mergeCommits: Object.values(mergeCommits).reduce((a, b) => a + b, 0),
+      mergedTwice,
       reviewed: waiting,
     };
     printFigures(figures, branch);
     const done = figures.byStatus.DONE ?? 0;
-    ok = done === figures.cards && mergesOnBranch === merged.length && merged.length > 0;
+    ok = done === figures.cards && merged.length > 0 && mergesOnBranch === merged.length && figures.mergeCommits === merged.length && mergedTwice.length === 0;
     if (!ok) console.error(`[cluster] FAILED: expected every card DONE with its merge on ${branch} (${summary(final.cards)})`);
   } finally {
     step('stopping workers, Temporal server and PostgreSQL');
@@ -445,7 +459,7 @@ function printFigures(f: ClusterFigures, branch: string | undefined): void {
   console.log(`  setup (pg → workers)    ${seconds(f.setupMs)}`);
   console.log(`  backlog wall time       ${seconds(f.backlogMs)} (start → idle, with the human approval of ${f.reviewed.join(', ')})`);
   console.log(`  cards                   ${f.cards}: ${Object.entries(f.byStatus).map(([s, n]) => `${n} ${s}`).join(', ')}`);
-  console.log(`  merges                  ${f.merges} (${f.mergesOnBranch} reachable from ${branch ?? '?'})`);
+  console.log(`  merges                  ${f.merges} cards merged, ${f.mergesOnBranch} of their commits reachable from ${branch ?? '?'}, ${f.mergeCommits} merge commits on it, merged twice: ${f.mergedTwice.join(', ') || 'none'}`);
   console.log(`  total                   ${seconds(f.totalMs)}`);
 }
 
