@@ -96,7 +96,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** The environment of every Go command: the toolchain the server module asks for is fetched on demand. */
 function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, GOTOOLCHAIN: 'auto', GOFLAGS: '-mod=mod', ...extra };
+  return { ...process.env, GOTOOLCHAIN: 'auto', ...extra };
 }
 
 async function binaryVersion(path: string): Promise<string | undefined> {
@@ -248,10 +248,12 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   const services = composeServices();
   const version = composeServerVersion(services);
-  for (const tool of ['go', 'nc', 'runuser']) {
-    if (tool === 'runuser' && process.getuid?.() !== 0) continue;
+  // nc: the deploy scripts' wait loops and the server healthcheck; runuser: PostgreSQL refuses root.
+  const tools = process.getuid?.() === 0 ? ['go', 'nc', 'runuser'] : ['go', 'nc'];
+  for (const tool of tools) {
     if ((await runUnchecked('sh', ['-c', `command -v ${tool}`])).code !== 0) throw new Error(`${tool} is not installed (npm run cluster needs go, nc and PostgreSQL's server binaries)`);
   }
+  postgresBinDir(); // fails early, before a build, when PostgreSQL is missing
   if (!existsSync(join(TEMPORAL_CLI_DIR, 'temporal'))) throw new Error(`no Temporal CLI in ${TEMPORAL_CLI_DIR}: run npm run setup:temporal`);
 
   const { server: serverBin, sqlTool, builtMs } = await ensureBinaries(version);
