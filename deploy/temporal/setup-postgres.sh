@@ -5,13 +5,15 @@
 # migrate after bumping the image versions (one minor version at a time).
 #
 # Env: POSTGRES_SEEDS (host), DB_PORT, POSTGRES_USER, SQL_PASSWORD (read by temporal-sql-tool),
-#      DBNAME (default temporal), VISIBILITY_DBNAME (default temporal_visibility).
+#      DBNAME (default temporal), VISIBILITY_DBNAME (default temporal_visibility),
+#      SCHEMA_ROOT (default: the image's /etc/temporal/schema/postgresql/v12; `npm run cluster` points it at
+#      schema/postgresql/v12 of the go.temporal.io/server module it built the tools from).
 set -eu
 
 HOST="${POSTGRES_SEEDS:-postgresql}"
 PORT="${DB_PORT:-5432}"
 USER_NAME="${POSTGRES_USER:-temporal}"
-SCHEMA_ROOT=/etc/temporal/schema/postgresql/v12
+SCHEMA_ROOT="${SCHEMA_ROOT:-/etc/temporal/schema/postgresql/v12}"
 
 sql_tool() {
   temporal-sql-tool --plugin postgres12 --ep "$HOST" -p "$PORT" -u "$USER_NAME" "$@"
