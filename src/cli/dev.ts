@@ -211,8 +211,12 @@ export async function runDev(opts: DevOptions): Promise<number> {
       await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
     }
   } catch (err) {
-    out.error(`squadflow dev: ${(err as Error).message}`);
-    exitCode = 1;
+    // After Ctrl-C the workers drain while a board read may still be in flight: a read that fails then is
+    // the shutdown's doing, not a failed run (the user asked to stop; exit 0 as documented).
+    if (!abort.signal.aborted) {
+      out.error(`squadflow dev: ${(err as Error).message}`);
+      exitCode = 1;
+    }
   } finally {
     // Text output says nothing when dev ends by itself; JSON always announces the shutdown.
     if (json && !abort.signal.aborted) out.event('shutdown', { reason: exitCode === 0 ? 'idle' : 'error' });
