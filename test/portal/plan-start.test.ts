@@ -107,7 +107,7 @@ describe('portal: start a plan', () => {
     await submit(page, { file: 'bad-guide.md', squad: 'with-squad.json', backlogId });
     const out = page.locator('form.start-form output.bad', { hasText: 'nothing was started' });
     await out.waitFor();
-    expect(await out.textContent()).toMatch(new RegExp(`${join(dir, 'bad-guide.md')}:9: card G-2, .*NOPE`));
+    expect(await out.textContent()).toMatch(new RegExp(`${join(dir, 'bad-guide.md')}:9: card G-2, field Depends on: .*NOPE`));
     expect(page.url()).toBe(`${portal.url}/`);
     expect(existsSync(join(dir, 'bad-guide.backlog.json'))).toBe(false);
     const { client } = await testEnv();
