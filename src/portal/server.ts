@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Client } from '@temporalio/client';
@@ -20,17 +20,17 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import { streamSSE } from 'hono/streaming';
 import { BacklogValidationError, parseOpsDecision } from '../domain/index.js';
-import { readBacklogView, reviewCard, startBacklog, type BacklogQueues } from '../cli/backlogs.js';
+import { readBacklogView, reviewCard, type BacklogQueues } from '../cli/backlogs.js';
 import { readAttemptDiff, type AttemptDiff } from '../cli/diff.js';
 import { CliError, EXIT } from '../cli/errors.js';
 import { readCardHistory } from '../cli/history.js';
-import { loadBacklog } from '../cli/load.js';
 import { metricsReport } from '../cli/metrics.js';
 import { cancel, retryCard, setBacklogPaused, skipCard } from '../cli/ops.js';
 import { csrfMatches, identityOfToken, newCsrfToken, SessionStore, type PortalAuthConfig, type PortalIdentity } from './auth.js';
 import { countAwaitingHuman, listBacklogs, readPortalBoard, readReviewQueue } from './data.js';
 import { SharedPoller } from './live.js';
 import { metricsPage } from './metrics-view.js';
+import { startFromPage } from './start.js';
 import { startForm } from './start-view.js';
 import {
   backlogsPage,
@@ -60,8 +60,9 @@ export interface PortalOptions {
   /** Where the worker clones URL repositories (for diffs; default as `squadflow diff`). */
   reposRoot?: string;
   /**
-   * The folder backlog files started from the page must be in (default: the working directory), so that the
-   * form cannot be used to read other files of the server through validation messages.
+   * The folder backlog files, plans and squad files started from the page must be in (default: the working
+   * directory), so that the form cannot be used to read other files of the server through validation
+   * messages; a plan's backlog is written beside the plan (src/portal/start.ts).
    */
   backlogRoot?: string;
   /** Where the portal logs what Temporal does not record (who cancelled, and why); default stderr. */
@@ -224,23 +225,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
     }),
   );
 
-  app.post(
-    '/api/backlogs',
-    api(async (c) => {
-      const b = await body(c);
-      if (typeof b.file !== 'string' || b.file.trim() === '') throw new CliError('file: the path of a backlog file on the server is required');
-      const file = resolve(backlogRoot, b.file.trim());
-      const inside = relative(backlogRoot, file);
-      if (inside.startsWith('..') || isAbsolute(inside) || !file.endsWith('.json')) {
-        throw new CliError(`file: "${b.file.trim()}" must be a .json file inside ${backlogRoot}`);
-      }
-      const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
-      const plan = await loadBacklog(file, { repo: str(b.repo), backlogId: str(b.backlogId) });
-      const r = await startBacklog(client, plan, file, opts.queues);
-      if (!r.started) throw new CliError(`refused: backlog "${plan.backlogId}" already exists (${r.existingStatus}); give another backlog id`);
-      return { ...r, location: `/backlogs/${encodeURIComponent(plan.backlogId)}` };
-    }),
-  );
+  app.post('/api/backlogs', api(async (c) => startFromPage(client, backlogRoot, await body(c), opts.queues)));
   app.post(
     '/api/backlogs/:backlogId/cards/:cardId/review',
     api(async (c) => {

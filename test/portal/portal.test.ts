@@ -163,7 +163,7 @@ describe('portal in a browser', () => {
     // Only backlog files inside the portal's folder: the form is no way to read the server's other files.
     await form.locator('input[name=file]').fill('/etc/passwd');
     await form.locator('button').click();
-    await form.locator('output.bad', { hasText: `"/etc/passwd" must be a .json file inside ${dir}` }).waitFor();
+    await form.locator('output.bad', { hasText: `"/etc/passwd" must be a backlog (.json) or a plan (.md, .yaml, .yml, .json) inside ${dir}` }).waitFor();
 
     await form.locator('input[name=file]').fill('bad.json');
     await form.locator('button').click();
