@@ -7,7 +7,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -283,17 +282,7 @@ function isAlive(pid: number): boolean {
 const TSX_CLI = resolve(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 
 /** A free TCP port on 127.0.0.1 (free when asked; a port nobody listens on, for a webhook that is down). */
-export async function freePort(): Promise<number> {
-  return await new Promise<number>((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort } from '../../src/temporal/dev-server.js';
 
 /** Resolves after `ms`. */
 export function delay(ms: number): Promise<void> {

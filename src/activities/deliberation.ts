@@ -89,6 +89,21 @@ function cut(text: string, max: number): string {
  *   `RepositoryError` / `GitError` when the proposal's diff cannot be read.
  */
 export function createDeliberationActivities(deps: ActivityDeps, runOwner: (input: OwnerInput) => Promise<OwnerResult>) {
+  /** Runs `member`'s agent on `card` (a critique or a choice written as a card) in the run's scratch workspace. */
+  function runAs(input: CouncilRunBase, member: CouncilMember, card: CardSpec, council: NonNullable<OwnerInput['council']>): Promise<OwnerResult> {
+    return runOwner({
+      backlogId: input.backlogId,
+      card,
+      attempt: input.attempt,
+      agent: member.agent,
+      workspace: input.workspace,
+      dependencies: [],
+      ...(input.budgetUsd !== undefined && { budgetUsd: input.budgetUsd }),
+      ...(input.pricing && { pricing: input.pricing }),
+      council,
+    });
+  }
+
   async function proposalText(input: CritiqueInput): Promise<string> {
     const { target } = input;
     if (target.git && input.repository) {
@@ -114,17 +129,7 @@ export function createDeliberationActivities(deps: ActivityDeps, runOwner: (inpu
         `against the card and its acceptance criteria, and what to change; answer with the critique as your summary. ` +
         `Do not write files.\n\nThe card:\n${input.card.description}\n\nThe proposal of ${input.target.agent}:\n${text}`,
     };
-    const result = await runOwner({
-      backlogId: input.backlogId,
-      card,
-      attempt: input.attempt,
-      agent: input.critic.agent,
-      workspace: input.workspace,
-      dependencies: [],
-      ...(input.budgetUsd !== undefined && { budgetUsd: input.budgetUsd }),
-      ...(input.pricing && { pricing: input.pricing }),
-      council: { step: 'critique', round: input.round, agent: input.critic.name, of: input.target.agent },
-    });
+    const result = await runAs(input, input.critic, card, { step: 'critique', round: input.round, agent: input.critic.name, of: input.target.agent });
     if (result.summary.trim() === '') {
       throw agentFailure(ActivityErrorType.AgentOutputError, `card ${input.card.id}: ${input.critic.name}'s critique of ${input.target.agent}'s proposal is empty`, {
         nonRetryable: true,
@@ -146,17 +151,7 @@ export function createDeliberationActivities(deps: ActivityDeps, runOwner: (inpu
         `exactly one JSON object {"winner": "<agent>", "rationale": "<why>"} where winner is one of: ` +
         `${input.candidates.map((c) => c.agent).join(', ')}.\n\nThe card:\n${input.card.description}\n\nThe candidates:\n${lines.join('\n')}`,
     };
-    const result = await runOwner({
-      backlogId: input.backlogId,
-      card,
-      attempt: input.attempt,
-      agent: input.architect.agent,
-      workspace: input.workspace,
-      dependencies: [],
-      ...(input.budgetUsd !== undefined && { budgetUsd: input.budgetUsd }),
-      ...(input.pricing && { pricing: input.pricing }),
-      council: { step: 'choose', agent: input.architect.name },
-    });
+    const result = await runAs(input, input.architect, card, { step: 'choose', agent: input.architect.name });
     const bad = (why: string) =>
       agentFailure(ActivityErrorType.AgentOutputError, `card ${input.card.id}: architect ${input.architect.name}'s answer ${why}`, { nonRetryable: true, cost: result.cost });
     let raw: unknown;

@@ -447,8 +447,8 @@ async function startServerProcess(
   };
 }
 
-/** A TCP port on `host` that is free when asked (the kernel's pick). */
-async function freePort(host: string): Promise<number> {
+/** A TCP port on `host` (default 127.0.0.1) that is free when asked (the kernel's pick); another process may take it after. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return await new Promise<number>((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/temporal/dev-server.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,18 +31,6 @@ interface DevRun {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-/** A TCP port on 127.0.0.1 that is free when asked. */
-async function freePort(): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `check` every 100 ms until true or `timeoutMs` passes. */
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {

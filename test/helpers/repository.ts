@@ -92,16 +92,21 @@ export async function repoPlan(box: Box, backlogId: string, cards: TestCard[], e
   return withRepository(plan, target);
 }
 
-/** A worker on a fresh task queue with the real activities; `mergeAttempt` may be wrapped by the test. */
-export async function repoWorker(box: Box, wrapMerge?: (merge: (i: MergeInput) => Promise<MergeResult>) => (i: MergeInput) => Promise<MergeResult>) {
-  const taskQueue = uniqueTaskQueue('repo');
-  const activities = createActivities({
+/** The real activities with the sandbox's state folders (workspaces, worktrees, repos) and fast heartbeats. */
+export function boxActivities(box: Box) {
+  return createActivities({
     workspacesRoot: join(box.dir, 'state', 'workspaces'),
     worktreesRoot: join(box.dir, 'state', 'worktrees'),
     reposRoot: join(box.dir, 'state', 'repos'),
     baseDir: box.base,
     heartbeatIntervalMs: 200,
   });
+}
+
+/** A worker on a fresh task queue with the real activities; `mergeAttempt` may be wrapped by the test. */
+export async function repoWorker(box: Box, wrapMerge?: (merge: (i: MergeInput) => Promise<MergeResult>) => (i: MergeInput) => Promise<MergeResult>) {
+  const taskQueue = uniqueTaskQueue('repo');
+  const activities = boxActivities(box);
   const worker = await createTestWorker({
     taskQueue,
     activities: wrapMerge ? { ...activities, mergeAttempt: wrapMerge(activities.mergeAttempt) } : activities,

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/temporal/dev-server.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,16 +20,6 @@ import { launchBrowser, screenshot } from './helpers.js';
 const BIN = join(PROJECT_ROOT, 'bin', 'squadflow.mjs');
 const EXAMPLE = join('state', 'backlog_master.example.json');
 
-async function freePort(): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;

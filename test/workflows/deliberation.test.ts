@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import type { BacklogState } from '../../src/workflows/backlog.js';
-import { createActivities } from '../../src/activities/index.js';
 import { ownerRecordPath } from '../../src/activities/owner.js';
 import { proposalWorkspace } from '../../src/domain/index.js';
 import { renderCouncil } from '../../src/cli/history.js';
-import { extraWorktrees, git, repoPlan, sandbox, startBacklog, type Box } from '../helpers/repository.js';
+import { boxActivities, extraWorktrees, git, repoPlan, sandbox, startBacklog, type Box } from '../helpers/repository.js';
 import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
 import { until } from '../helpers/until.js';
 import { cardStates, startBacklogWorkflow, testPlan, uniqueBacklogId, waitForStatus } from './fakes.js';
@@ -87,14 +86,7 @@ function councilSquad(box: Box, agents: Record<string, Record<string, string>>, 
 
 /** A worker with the real activities on `taskQueue` (a fresh one by default), the sandbox's state dirs. */
 async function councilWorker(box: Box, taskQueue = uniqueTaskQueue('council')) {
-  const activities = createActivities({
-    workspacesRoot: join(box.dir, 'state', 'workspaces'),
-    worktreesRoot: join(box.dir, 'state', 'worktrees'),
-    reposRoot: join(box.dir, 'state', 'repos'),
-    baseDir: box.base,
-    heartbeatIntervalMs: 200,
-  });
-  return { worker: await createTestWorker({ taskQueue, activities }), taskQueue };
+  return { worker: await createTestWorker({ taskQueue, activities: boxActivities(box) }), taskQueue };
 }
 
 async function councilBox() {
