@@ -15,6 +15,9 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
 import type { SquadflowSinks } from '../../src/observability/sinks.js';
 import { afterAll, inject } from 'vitest';
+import { msToTs } from '@temporalio/common/lib/time.js';
+import { ensureSearchAttributes } from '../../src/temporal/dev-server.js';
+import { until } from './until.js';
 
 // Workers log every state change at INFO; tests only want warnings and errors (override with
 // SQUADFLOW_TEST_LOG_LEVEL=DEBUG|INFO|…). The Runtime is a per-process singleton, so a second install in
@@ -135,3 +138,28 @@ export async function createTestWorker(opts: CreateTestWorkerOptions): Promise<W
 const NO_METRICS_SINKS: InjectedSinks<SquadflowSinks> = {
   squadflowMetrics: { cardFinished: { fn: () => undefined }, cardRested: { fn: () => undefined } },
 };
+
+/**
+ * Registers a fresh namespace `<prefix>-<8 hex>` on the test server (1 day retention) and waits, up to 60 s,
+ * until it is usable: described, squadflow's search attributes added, a visibility query on one answered
+ * (a new namespace reaches every service of the server within a few seconds).
+ * @returns the namespace and a client connection to the server (close it when done).
+ */
+export async function freshNamespace(prefix: string): Promise<{ namespace: string; connection: Connection }> {
+  const env = await testEnv();
+  const namespace = `${prefix}-${randomUUID().slice(0, 8)}`;
+  const connection = await Connection.connect({ address: env.address });
+  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+  await until(
+    'the namespace to be usable',
+    async () => {
+      await connection.workflowService.describeNamespace({ namespace });
+      await ensureSearchAttributes(connection, namespace);
+      await connection.workflowService.listWorkflowExecutions({ namespace, query: 'BacklogId="x"' });
+      return true;
+    },
+    60_000,
+    250,
+  );
+  return { namespace, connection };
+}

@@ -6,17 +6,14 @@
  * the run's server start workflows on without a worker. So this file registers a namespace of its own on
  * that server: its workers serve the default queues there and see nothing of the other tests.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time.js';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureSearchAttributes } from '../../src/temporal/dev-server.js';
 import { createWorkers, runWorkers } from '../../src/worker.js';
-import { testEnv } from '../helpers/temporal.js';
+import { freshNamespace, testEnv } from '../helpers/temporal.js';
 import { uniqueBacklogId } from '../workflows/fakes.js';
 import { cli, until } from './helpers.js';
 
@@ -36,19 +33,11 @@ let file: string;
 let workers: Worker[] = [];
 let running: Promise<void> | undefined;
 let connection: Connection;
-const namespace = `start-wait-${randomUUID().slice(0, 8)}`;
+let namespace: string;
 
 beforeAll(async () => {
   const env = await testEnv();
-  connection = await Connection.connect({ address: env.address });
-  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
-  // A new namespace reaches every service of the server within a few seconds.
-  await until('the namespace to be usable', async () => {
-    await connection.workflowService.describeNamespace({ namespace });
-    await ensureSearchAttributes(connection, namespace);
-    await connection.workflowService.listWorkflowExecutions({ namespace, query: 'BacklogId="x"' });
-    return true;
-  });
+  ({ namespace, connection } = await freshNamespace('start-wait'));
   process.env.TEMPORAL_ADDRESS = env.address;
   process.env.TEMPORAL_NAMESPACE = namespace;
 

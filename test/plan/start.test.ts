@@ -7,19 +7,15 @@
  * server start workflows on without a worker, so this file registers a namespace of its own (as
  * test/ops/start-wait.test.ts does): its workers serve the default queues there and see nothing else.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time.js';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureSearchAttributes } from '../../src/temporal/dev-server.js';
 import { createWorkers, runWorkers } from '../../src/worker.js';
 import { cli } from '../helpers/cli.js';
-import { testEnv } from '../helpers/temporal.js';
-import { until } from '../helpers/until.js';
+import { freshNamespace, testEnv } from '../helpers/temporal.js';
 import { uniqueBacklogId } from '../workflows/fakes.js';
 import { planSquad, scratch } from './helpers.js';
 
@@ -57,24 +53,11 @@ let tmp: Awaited<ReturnType<typeof scratch>>;
 let workers: Worker[] = [];
 let running: Promise<void> | undefined;
 let connection: Connection;
-const namespace = `plan-start-${randomUUID().slice(0, 8)}`;
+let namespace: string;
 
 beforeAll(async () => {
   const env = await testEnv();
-  connection = await Connection.connect({ address: env.address });
-  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
-  // A new namespace reaches every service of the server within a few seconds.
-  await until(
-    'the namespace to be usable',
-    async () => {
-      await connection.workflowService.describeNamespace({ namespace });
-      await ensureSearchAttributes(connection, namespace);
-      await connection.workflowService.listWorkflowExecutions({ namespace, query: 'BacklogId="x"' });
-      return true;
-    },
-    60_000,
-    250,
-  );
+  ({ namespace, connection } = await freshNamespace('plan-start'));
   process.env.TEMPORAL_ADDRESS = env.address;
   process.env.TEMPORAL_NAMESPACE = namespace;
 
