@@ -58,6 +58,13 @@ export const MAX_REVIEW_ARTIFACT_CHARS = 200_000;
 
 /** Input of the peer-review activity. */
 export interface PeerReviewInput {
+  /**
+   * The backlog and the 1-based attempt under review (for a CLI reviewer's run: its environment and logs).
+   * Absent in reviews scheduled by workflows of an earlier version: read from `workspace`
+   * (`<backlogId>/<cardId>/attempt-<n>`, `attemptWorkspace`).
+   */
+  backlogId?: string;
+  attempt?: number;
   card: CardSpec;
   workspace: string;
   /** Root of `workspace` (default `workspaces`). */
@@ -324,9 +331,9 @@ export function parseFinalAnswer(message: string, reviewer: string, cardId: stri
 async function reviewByCli(deps: ActivityDeps, name: string, agent: CliAgentConfig, m: ReviewMaterial, input: PeerReviewInput): Promise<PeerReview> {
   const label = `peer reviewer "${name}" of card ${m.card.id}`;
   const workspace = `${input.workspace}.review-${name.replace(/[^A-Za-z0-9_-]/g, '-')}`;
-  const attempt = Number(/attempt-(\d+)/.exec(input.workspace)?.[1] ?? 1);
+  const attempt = input.attempt ?? Number(/attempt-(\d+)$/.exec(input.workspace)?.[1] ?? 1);
   const ownerInput: OwnerInput = {
-    backlogId: input.workspace.split('/')[0] ?? '',
+    backlogId: input.backlogId ?? input.workspace.split('/')[0] ?? '',
     card: m.card,
     attempt,
     agent: readOnlyReviewer(agent),

@@ -248,6 +248,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
       ? failedAsVerdict(
           'peer_review',
           summarized(acts.reviewPeers, peerReviewActivitySummary(reviewers.map((r) => r.name)))({
+            backlogId: plan.backlogId,
+            attempt,
             card,
             ...at,
             ...(git ? { git } : {}),
