@@ -8,13 +8,13 @@
  * dependencies per card. A fixed depth (10 by default) keeps the critical path the same at every size, so
  * wall time measures throughput rather than the length of a chain.
  */
-import { planBacklog, type BacklogPlan } from '../src/domain/index.js';
+import { planBacklog, type BacklogPlan } from "../src/domain/index.js";
 
 /** Default number of layers of the DAG. */
 export const DEFAULT_LAYERS = 10;
 
 /** Card type of every benchmark card. */
-export const BENCH_CARD_TYPE = 'TASK';
+export const BENCH_CARD_TYPE = "TASK";
 
 /** Options of {@link layeredBacklog}. */
 export interface LayeredBacklogOptions {
@@ -28,7 +28,7 @@ export interface LayeredBacklogOptions {
 
 /** The id of card `index` (0-based): `C-00001`… */
 export function benchCardId(index: number): string {
-  return `C-${String(index + 1).padStart(5, '0')}`;
+  return `C-${String(index + 1).padStart(5, "0")}`;
 }
 
 /**
@@ -37,11 +37,11 @@ export function benchCardId(index: number): string {
  */
 export function benchSquad(): Record<string, unknown> {
   return {
-    agents: { instant: { kind: 'command', command: 'true' } },
+    agents: { instant: { kind: "command", command: "true" } },
     card_types: {
       [BENCH_CARD_TYPE]: {
-        owner: 'instant',
-        judge: { kind: 'rubric', criteria: [{ name: 'Overview', check: { type: 'section', heading: 'Overview' } }] },
+        owner: "instant",
+        judge: { kind: "rubric", criteria: [{ name: "Overview", check: { type: "section", heading: "Overview" } }] },
       },
     },
   };
@@ -81,14 +81,14 @@ export function layeredBacklog(opts: LayeredBacklogOptions): Record<string, unkn
         type: BENCH_CARD_TYPE,
         title: `Benchmark card ${index + 1} (layer ${k + 1})`,
         description: `Layer ${k + 1}, position ${j + 1}: produce the card's artifact from its dependencies' artifacts.`,
-        status: 'TODO',
-        priority: 'MEDIUM',
+        status: "TODO",
+        priority: "MEDIUM",
         dependencies: [...deps],
-        acceptance_criteria: ['The artifact exists and has an Overview section.'],
+        acceptance_criteria: ["The artifact exists and has an Overview section."],
       });
     });
   });
-  return { metadata: { backlog_id: opts.backlogId, project: 'squadflow-bench' }, cards, squad: benchSquad() };
+  return { metadata: { backlog_id: opts.backlogId, project: "squadflow-bench" }, cards, squad: benchSquad() };
 }
 
 /**

@@ -10,16 +10,23 @@
  *
  * Workflow code: deterministic, no Node APIs; the activities are only imported as a type.
  */
-import { condition, defineSignal, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { BareActivities } from './instant-activities.js';
+import {
+  condition,
+  defineSignal,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from "@temporalio/workflow";
+import type { BareActivities } from "./instant-activities.js";
 
 const { bareOwner, bareVerify, bareJudge, bareQa } = proxyActivities<BareActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 3, initialInterval: '1 second' },
+  startToCloseTimeout: "1 minute",
+  retry: { maximumAttempts: 3, initialInterval: "1 second" },
 });
 
 /** Sent by a card that finished to each of its dependents; the argument is the sender's workflow id. */
-export const dependencyDoneSignal = defineSignal<[string]>('dependencyDone');
+export const dependencyDoneSignal = defineSignal<[string]>("dependencyDone");
 
 /** Input of {@link bareDagCardWorkflow}: the card, and the workflow ids it waits for and then signals. */
 export interface BareDagCardInput {

@@ -6,12 +6,12 @@
  *
  * Workflow code: deterministic, no Node APIs; the activities are only imported as a type.
  */
-import { proxyActivities } from '@temporalio/workflow';
-import type { BareActivities } from './instant-activities.js';
+import { proxyActivities } from "@temporalio/workflow";
+import type { BareActivities } from "./instant-activities.js";
 
 const { bareOwner, bareVerify, bareJudge, bareQa } = proxyActivities<BareActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 3, initialInterval: '1 second' },
+  startToCloseTimeout: "1 minute",
+  retry: { maximumAttempts: 3, initialInterval: "1 second" },
 });
 
 /** What a bare card reports: workflow time (ms since epoch) before its first and after its last activity. */

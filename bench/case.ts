@@ -18,24 +18,24 @@
  * done, or on failure, on a stall (no activity progress and no completion for `stallMs`), or at
  * `timeoutMs`; what happened is diagnosed from the histories and reported, never thrown.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
-import proto from '@temporalio/proto';
-import { readBacklogView, startBacklog, type BacklogQueues } from '../src/cli/backlogs.js';
-import { cardWorkflowId, needsPages, planPages, type CardState } from '../src/domain/index.js';
-import type { BacklogState } from '../src/workflows/backlog.js';
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/worker.js';
-import { metricsSinks } from '../src/observability/metrics.js';
-import { startDevServer } from '../src/temporal/dev-server.js';
-import { installRuntime } from '../src/temporal/runtime.js';
-import { benchCardId, layeredBacklog, planLayeredBacklog } from './backlog.js';
-import type { BareDagCardInput, BareDagCardResult } from './bare-dag-workflow.js';
-import type { BareCardResult } from './bare-workflow.js';
-import type { Variant } from './variants.js';
-import { bareActivities, instantActivities, newActivityClock, type ActivityClock } from './instant-activities.js';
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@temporalio/client";
+import { Worker } from "@temporalio/worker";
+import proto from "@temporalio/proto";
+import { readBacklogView, startBacklog, type BacklogQueues } from "../src/cli/backlogs.js";
+import { cardWorkflowId, needsPages, planPages, type CardState } from "../src/domain/index.js";
+import type { BacklogState } from "../src/workflows/backlog.js";
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from "../src/worker.js";
+import { metricsSinks } from "../src/observability/metrics.js";
+import { startDevServer } from "../src/temporal/dev-server.js";
+import { installRuntime } from "../src/temporal/runtime.js";
+import { benchCardId, layeredBacklog, planLayeredBacklog } from "./backlog.js";
+import type { BareDagCardInput, BareDagCardResult } from "./bare-dag-workflow.js";
+import type { BareCardResult } from "./bare-workflow.js";
+import type { Variant } from "./variants.js";
+import { bareActivities, instantActivities, newActivityClock, type ActivityClock } from "./instant-activities.js";
 import {
   RssSampler,
   describeError,
@@ -47,7 +47,7 @@ import {
   type HistorySize,
   type Percentiles,
   type RssPeaks,
-} from './measure.js';
+} from "./measure.js";
 
 const { temporal } = proto;
 
@@ -67,7 +67,7 @@ export interface CaseConfig {
   /** Give up when nothing progresses (no activity, no completion) for this long, ms. */
   stallMs: number;
   /** `memory`: in-memory SQLite; `file`: a SQLite file in WAL mode (what `squadflow dev` uses). */
-  db: 'memory' | 'file';
+  db: "memory" | "file";
   /** `--dynamic-config-value` arguments for the dev server (diagnostics only; empty by default). */
   dynamicConfig: string[];
   /** How many card (or bare) workflow histories to fetch and measure besides the backlog's. */
@@ -77,11 +77,11 @@ export interface CaseConfig {
 }
 
 /** How a case ended. */
-export type CaseStatus = 'completed' | 'start-failed' | 'failed' | 'stalled' | 'timeout' | 'crashed';
+export type CaseStatus = "completed" | "start-failed" | "failed" | "stalled" | "timeout" | "crashed";
 
 /** What a case measured. Times in ms; sizes in bytes. */
 export interface CaseResult {
-  variant: CaseConfig['variant'];
+  variant: CaseConfig["variant"];
   size: number;
   status: CaseStatus;
   /** Why it did not complete (the error, with its causes). */
@@ -144,11 +144,11 @@ async function watch<T>(
   config: CaseConfig,
   startedAt: number,
   extraProgress: () => number = () => 0,
-): Promise<{ kind: 'done'; value: T } | { kind: 'error'; error: unknown } | { kind: 'stalled' | 'timeout' }> {
-  let settled: { kind: 'done'; value: T } | { kind: 'error'; error: unknown } | undefined;
+): Promise<{ kind: "done"; value: T } | { kind: "error"; error: unknown } | { kind: "stalled" | "timeout" }> {
+  let settled: { kind: "done"; value: T } | { kind: "error"; error: unknown } | undefined;
   promise.then(
-    (value) => (settled = { kind: 'done', value }),
-    (error: unknown) => (settled = { kind: 'error', error }),
+    (value) => (settled = { kind: "done", value }),
+    (error: unknown) => (settled = { kind: "error", error }),
   );
   let lastMark = -1;
   let lastChange = Date.now();
@@ -161,16 +161,19 @@ async function watch<T>(
       lastMark = mark;
       lastChange = Date.now();
     } else if (Date.now() - lastChange > config.stallMs) {
-      return { kind: 'stalled' };
+      return { kind: "stalled" };
     }
     if (Date.now() - lastLog >= 10_000) {
       lastLog = Date.now();
       const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
-      log(config, `${((Date.now() - startedAt) / 1000).toFixed(0)} s: owners started ${clock.ownerStart.size}/${config.size}, QA done ${clock.qaRuns}, RSS ${rss} MiB`);
+      log(
+        config,
+        `${((Date.now() - startedAt) / 1000).toFixed(0)} s: owners started ${clock.ownerStart.size}/${config.size}, QA done ${clock.qaRuns}, RSS ${rss} MiB`,
+      );
     }
     await delay(100);
   }
-  return settled ?? { kind: 'timeout' };
+  return settled ?? { kind: "timeout" };
 }
 
 /** A workflow's workflow tasks: how many completed, and started → completed / scheduled → started times. */
@@ -187,7 +190,7 @@ export interface WorkflowTaskStats {
   timedOut: number;
 }
 
-type HistoryEvent = NonNullable<proto.temporal.api.history.v1.IHistory['events']>[number];
+type HistoryEvent = NonNullable<proto.temporal.api.history.v1.IHistory["events"]>[number];
 
 function eventMs(e: HistoryEvent | undefined): number | undefined {
   const t = e?.eventTime;
@@ -232,18 +235,24 @@ async function diagnose(client: Client, workflowId: string): Promise<{ lines: st
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     const events = history.events ?? [];
     const bytes = temporal.api.history.v1.History.encode(history).finish().length;
-    const type = (e: HistoryEvent) => (temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)).replace('EVENT_TYPE_', '');
+    const type = (e: HistoryEvent) =>
+      (temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)).replace("EVENT_TYPE_", "");
     const first = eventMs(events[0]);
     const last = eventMs(events[events.length - 1]);
     lines.push(
-      `${workflowId}: ${events.length} events, ${bytes} bytes, ${first !== undefined && last !== undefined ? `${((last - first) / 1000).toFixed(1)} s` : '?'}; ` +
-        `last event ${events.length ? type(events[events.length - 1]!) : 'none'}`,
+      `${workflowId}: ${events.length} events, ${bytes} bytes, ${first !== undefined && last !== undefined ? `${((last - first) / 1000).toFixed(1)} s` : "?"}; ` +
+        `last event ${events.length ? type(events[events.length - 1]!) : "none"}`,
     );
     const counts = new Map<string, number>();
     for (const e of events) counts.set(type(e), (counts.get(type(e)) ?? 0) + 1);
-    lines.push(`  event types: ${[...counts].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+    lines.push(
+      `  event types: ${[...counts]
+        .sort((a, b) => b[1] - a[1])
+        .map(([t, n]) => `${t} ${n}`)
+        .join(", ")}`,
+    );
     tasks = workflowTaskStats(events);
-    const msOf = (n: number | undefined) => (n === undefined ? '–' : `${n} ms`);
+    const msOf = (n: number | undefined) => (n === undefined ? "–" : `${n} ms`);
     lines.push(
       `  workflow tasks: ${tasks.count} completed, started→completed p50 ${msOf(tasks.processing.p50)} / p95 ${msOf(tasks.processing.p95)} ` +
         `(sum ${(tasks.busyMs / 1000).toFixed(1)} s), scheduled→started p50 ${msOf(tasks.queueWait.p50)} / p95 ${msOf(tasks.queueWait.p95)}; ` +
@@ -253,16 +262,17 @@ async function diagnose(client: Client, workflowId: string): Promise<{ lines: st
     if (failedTasks.length > 0) {
       const lastFailed = failedTasks[failedTasks.length - 1]!.workflowTaskFailedEventAttributes!;
       const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[lastFailed.cause ?? 0];
-      lines.push(`  last workflow task failure: cause ${cause}, "${lastFailed.failure?.message ?? ''}"`);
+      lines.push(`  last workflow task failure: cause ${cause}, "${lastFailed.failure?.message ?? ""}"`);
     }
     const end = events[events.length - 1];
     const failedAttrs = end?.workflowExecutionFailedEventAttributes;
     if (failedAttrs) {
       const cause = failedAttrs.failure?.cause?.message;
-      lines.push(`  workflow failed: "${failedAttrs.failure?.message ?? ''}"${cause ? ` (cause: ${cause})` : ''}`);
+      lines.push(`  workflow failed: "${failedAttrs.failure?.message ?? ""}"${cause ? ` (cause: ${cause})` : ""}`);
     }
     const terminated = end?.workflowExecutionTerminatedEventAttributes;
-    if (terminated) lines.push(`  terminated: reason "${terminated.reason ?? ''}", identity "${terminated.identity ?? ''}"`);
+    if (terminated)
+      lines.push(`  terminated: reason "${terminated.reason ?? ""}", identity "${terminated.identity ?? ""}"`);
     const childFailed = events.filter((e) => e.startChildWorkflowExecutionFailedEventAttributes).length;
     if (childFailed > 0) lines.push(`  child starts that failed: ${childFailed}`);
   } catch (err) {
@@ -270,7 +280,9 @@ async function diagnose(client: Client, workflowId: string): Promise<{ lines: st
   }
   try {
     const d = await client.workflow.getHandle(workflowId).describe();
-    lines.push(`  describe: status ${d.status.name}, historyLength ${d.historyLength}, historySize ${d.historySize ?? '?'} bytes, pending children ${d.raw.pendingChildren?.length ?? 0}`);
+    lines.push(
+      `  describe: status ${d.status.name}, historyLength ${d.historyLength}, historySize ${d.historySize ?? "?"} bytes, pending children ${d.raw.pendingChildren?.length ?? 0}`,
+    );
   } catch (err) {
     lines.push(`  describe failed: ${describeError(err)}`);
   }
@@ -285,14 +297,17 @@ function ms(iso: string | undefined): number | undefined {
 }
 
 /** Card metrics from final card states: DONE times, durations, dependency latencies. */
-function cardMetrics(states: CardState[], clock: ActivityClock): { done: number; lastDoneAt?: number; duration: number[]; depLatency: number[] } {
+function cardMetrics(
+  states: CardState[],
+  clock: ActivityClock,
+): { done: number; lastDoneAt?: number; duration: number[]; depLatency: number[] } {
   const doneAt = new Map<string, number>();
   const duration: number[] = [];
   for (const s of states) {
-    const done = ms(s.statusHistory.find((h) => h.status === 'DONE')?.at);
+    const done = ms(s.statusHistory.find((h) => h.status === "DONE")?.at);
     if (done === undefined) continue;
     doneAt.set(s.card.id, done);
-    const started = ms(s.statusHistory.find((h) => h.status === 'IN_PROGRESS')?.at);
+    const started = ms(s.statusHistory.find((h) => h.status === "IN_PROGRESS")?.at);
     if (started !== undefined) duration.push(done - started);
   }
   const depLatency: number[] = [];
@@ -309,17 +324,35 @@ function cardMetrics(states: CardState[], clock: ActivityClock): { done: number;
 
 // ---- the squadflow variant ------------------------------------------------------------------------
 
-async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
+async function runSquadflow(
+  config: CaseConfig,
+  client: Client,
+  worker: Worker,
+  clock: ActivityClock,
+  result: CaseResult,
+): Promise<void> {
   const queue = worker.options.taskQueue;
   const queues: BacklogQueues = { orchestration: queue, owners: queue, validation: queue, debugging: queue };
   const backlogId = `bench-${config.size}-${Date.now().toString(36)}`;
   const plan = planLayeredBacklog({ backlogId, size: config.size, layers: config.layers });
   // The largest single workflow input: the backlog's, or a shard's page when the backlog is paged.
-  const header = { backlogId: plan.backlogId, done: plan.done, queues: { owners: queue, validation: queue, debugging: queue }, source: { file: `${backlogId}.json`, metadata: plan.source.metadata, legacyCards: [] } };
+  const header = {
+    backlogId: plan.backlogId,
+    done: plan.done,
+    queues: { owners: queue, validation: queue, debugging: queue },
+    source: { file: `${backlogId}.json`, metadata: plan.source.metadata, legacyCards: [] },
+  };
   result.inputBytes = needsPages(plan.cards)
-    ? Math.max(...planPages(plan.cards).map((page) => Buffer.byteLength(JSON.stringify({ backlogId, page, queues: header.queues }))))
+    ? Math.max(
+        ...planPages(plan.cards).map((page) =>
+          Buffer.byteLength(JSON.stringify({ backlogId, page, queues: header.queues })),
+        ),
+      )
     : Buffer.byteLength(JSON.stringify({ ...header, cards: plan.cards }));
-  log(config, `backlog ${backlogId}: ${plan.cards.length} cards, input ${(result.inputBytes / 2 ** 20).toFixed(2)} MiB`);
+  log(
+    config,
+    `backlog ${backlogId}: ${plan.cards.length} cards, input ${(result.inputBytes / 2 ** 20).toFixed(2)} MiB`,
+  );
 
   let finishedAt: number | undefined;
   const started = await startAndWatch(
@@ -340,16 +373,20 @@ async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, 
   if (!started) return;
   const { outcome, startedAt } = started;
   let states: CardState[] = [];
-  if (outcome.kind === 'done') {
-    result.status = 'completed';
+  if (outcome.kind === "done") {
+    result.status = "completed";
     result.wallMs = finishedAt! - startedAt;
     result.resultBytes = Buffer.byteLength(JSON.stringify(outcome.value));
     const view = await readBacklogView(client, backlogId);
     states = view.cards.flatMap((c) => (c.state ? [c.state] : []));
   } else {
-    result.status = outcome.kind === 'error' ? 'failed' : outcome.kind;
-    if (outcome.kind === 'error') result.error = describeError(outcome.error);
-    else result.error = outcome.kind === 'stalled' ? `no progress for ${config.stallMs / 1000} s` : `not done after ${config.timeoutMs / 1000} s`;
+    result.status = outcome.kind === "error" ? "failed" : outcome.kind;
+    if (outcome.kind === "error") result.error = describeError(outcome.error);
+    else
+      result.error =
+        outcome.kind === "stalled"
+          ? `no progress for ${config.stallMs / 1000} s`
+          : `not done after ${config.timeoutMs / 1000} s`;
     log(config, `did not complete (${result.status}): ${result.error}`);
     // Read what the cards that did finish say (closed card workflows keep their result).
     states = await closedCardStates(client, backlogId);
@@ -368,10 +405,15 @@ async function runSquadflow(config: CaseConfig, client: Client, worker: Worker, 
 
   // Histories: the backlog's and a sample of cards'.
   const sample = spreadSample(config.size, config.historySample).map((i) => cardWorkflowId(backlogId, benchCardId(i)));
-  const cards = (await mapPool(sample, 8, (id) => historySize(client, id).catch(() => undefined))).filter((h): h is HistorySize => !!h);
+  const cards = (await mapPool(sample, 8, (id) => historySize(client, id).catch(() => undefined))).filter(
+    (h): h is HistorySize => !!h,
+  );
   // The backlog's history, and every shard's when it is paged (the largest of them is reported).
-  const shardIds = outcome.kind === 'done' ? ((outcome.value as BacklogState).shards ?? []).map((s) => s.workflowId) : [];
-  const coordinators = (await mapPool([backlogId, ...shardIds], 8, (id) => historySize(client, id).catch(() => undefined))).filter((h): h is HistorySize => !!h);
+  const shardIds =
+    outcome.kind === "done" ? ((outcome.value as BacklogState).shards ?? []).map((s) => s.workflowId) : [];
+  const coordinators = (
+    await mapPool([backlogId, ...shardIds], 8, (id) => historySize(client, id).catch(() => undefined))
+  ).filter((h): h is HistorySize => !!h);
   const backlog = largest(coordinators);
   result.backlogHistory = backlog;
   result.largestCardHistory = largest(cards);
@@ -430,15 +472,15 @@ async function startAndWatch<T>(
       await start();
     } catch (err) {
       result.rss = sampler.stop();
-      return { kind: 'start-failed' as const, error: err };
+      return { kind: "start-failed" as const, error: err };
     }
     result.startMs = Date.now() - startedAt;
     const watched = await watch(run(), clock, config, startedAt, progress);
     result.rss = sampler.stop();
     return watched;
   });
-  if (outcome.kind === 'start-failed') {
-    result.status = 'start-failed';
+  if (outcome.kind === "start-failed") {
+    result.status = "start-failed";
     result.error = describeError(outcome.error);
     log(config, `start failed: ${result.error}`);
     return undefined;
@@ -446,7 +488,13 @@ async function startAndWatch<T>(
   return { outcome, startedAt };
 }
 
-async function runBareFlat(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
+async function runBareFlat(
+  config: CaseConfig,
+  client: Client,
+  worker: Worker,
+  clock: ActivityClock,
+  result: CaseResult,
+): Promise<void> {
   const queue = worker.options.taskQueue;
   const runId = `flat-${config.size}-${Date.now().toString(36)}`;
   const ids = Array.from({ length: config.size }, (_, i) => `${runId}/${benchCardId(i)}`);
@@ -457,7 +505,9 @@ async function runBareFlat(config: CaseConfig, client: Client, worker: Worker, c
     const sampler = new RssSampler();
     startedAt = Date.now();
     const all = (async () => {
-      await mapPool(ids, 64, (id, i) => client.workflow.start('bareCardWorkflow', { taskQueue: queue, workflowId: id, args: [benchCardId(i)] }));
+      await mapPool(ids, 64, (id, i) =>
+        client.workflow.start("bareCardWorkflow", { taskQueue: queue, workflowId: id, args: [benchCardId(i)] }),
+      );
       result.startMs = Date.now() - startedAt;
       const results = await mapPool(ids, 128, async (id) => {
         const r = (await client.workflow.getHandle(id).result()) as BareCardResult;
@@ -471,24 +521,32 @@ async function runBareFlat(config: CaseConfig, client: Client, worker: Worker, c
     result.rss = sampler.stop();
     return watched;
   });
-  if (outcome.kind === 'done') {
-    result.status = 'completed';
+  if (outcome.kind === "done") {
+    result.status = "completed";
     result.wallMs = finishedAt! - startedAt;
     result.cardsDone = outcome.value.length;
     result.cardsPerSec = result.cardsDone / (result.wallMs / 1000);
     if (result.startMs !== undefined) result.runMs = result.wallMs - result.startMs;
     result.cardDuration = percentiles(outcome.value.map((r) => r.finishedAt - r.startedAt));
   } else {
-    result.status = outcome.kind === 'error' ? 'failed' : outcome.kind;
-    result.error = outcome.kind === 'error' ? describeError(outcome.error) : `${outcome.kind} after ${resultsIn} results`;
+    result.status = outcome.kind === "error" ? "failed" : outcome.kind;
+    result.error =
+      outcome.kind === "error" ? describeError(outcome.error) : `${outcome.kind} after ${resultsIn} results`;
     result.cardsDone = resultsIn;
   }
   await measureBareHistories(config, client, ids, result);
 }
 
-async function measureBareHistories(config: CaseConfig, client: Client, ids: string[], result: CaseResult): Promise<void> {
+async function measureBareHistories(
+  config: CaseConfig,
+  client: Client,
+  ids: string[],
+  result: CaseResult,
+): Promise<void> {
   const sample = spreadSample(config.size, config.historySample).map((i) => ids[i]!);
-  const cards = (await mapPool(sample, 8, (id) => historySize(client, id).catch(() => undefined))).filter((h): h is HistorySize => !!h);
+  const cards = (await mapPool(sample, 8, (id) => historySize(client, id).catch(() => undefined))).filter(
+    (h): h is HistorySize => !!h,
+  );
   result.largestCardHistory = largest(cards);
   result.largestHistory = result.largestCardHistory;
   result.historiesMeasured = cards.length;
@@ -501,19 +559,33 @@ async function measureBareHistories(config: CaseConfig, client: Client, ids: str
  * in start order: every card with dependencies first, then the cards without, so that no card can finish
  * (and signal its dependents) before every dependent workflow exists.
  */
-export function bareDagInputs(runId: string, size: number, layers: number): { workflowId: string; input: BareDagCardInput }[] {
+export function bareDagInputs(
+  runId: string,
+  size: number,
+  layers: number,
+): { workflowId: string; input: BareDagCardInput }[] {
   const cards = layeredBacklog({ backlogId: runId, size, layers }).cards as { id: string; dependencies: string[] }[];
   const workflowId = (cardId: string) => `${runId}/${cardId}`;
   const dependents = new Map<string, string[]>();
-  for (const c of cards) for (const d of c.dependencies) dependents.set(d, [...(dependents.get(d) ?? []), workflowId(c.id)]);
+  for (const c of cards)
+    for (const d of c.dependencies) dependents.set(d, [...(dependents.get(d) ?? []), workflowId(c.id)]);
   const inputs = cards.map((c) => ({
     workflowId: workflowId(c.id),
     input: { cardId: c.id, dependencies: c.dependencies.map(workflowId), dependents: dependents.get(c.id) ?? [] },
   }));
-  return [...inputs.filter((c) => c.input.dependencies.length > 0), ...inputs.filter((c) => c.input.dependencies.length === 0)];
+  return [
+    ...inputs.filter((c) => c.input.dependencies.length > 0),
+    ...inputs.filter((c) => c.input.dependencies.length === 0),
+  ];
 }
 
-async function runBareDag(config: CaseConfig, client: Client, worker: Worker, clock: ActivityClock, result: CaseResult): Promise<void> {
+async function runBareDag(
+  config: CaseConfig,
+  client: Client,
+  worker: Worker,
+  clock: ActivityClock,
+  result: CaseResult,
+): Promise<void> {
   const queue = worker.options.taskQueue;
   const runId = `dag-${config.size}-${Date.now().toString(36)}`;
   const cards = bareDagInputs(runId, config.size, config.layers);
@@ -522,7 +594,7 @@ async function runBareDag(config: CaseConfig, client: Client, worker: Worker, cl
   // Every card is an ancestor of a card nobody depends on: when these are done, all are.
   const sinks = cards.filter((c) => c.input.dependents.length === 0);
   const start = (c: (typeof cards)[number]) =>
-    client.workflow.start('bareDagCardWorkflow', { taskQueue: queue, workflowId: c.workflowId, args: [c.input] });
+    client.workflow.start("bareDagCardWorkflow", { taskQueue: queue, workflowId: c.workflowId, args: [c.input] });
   let finishedAt: number | undefined;
   let sinksIn = 0;
   const started = await startAndWatch(
@@ -545,19 +617,26 @@ async function runBareDag(config: CaseConfig, client: Client, worker: Worker, cl
   );
   if (!started) return;
   const { outcome, startedAt } = started;
-  if (outcome.kind === 'done') {
-    result.status = 'completed';
+  if (outcome.kind === "done") {
+    result.status = "completed";
     result.wallMs = finishedAt! - startedAt;
   } else {
-    result.status = outcome.kind === 'error' ? 'failed' : outcome.kind;
-    result.error = outcome.kind === 'error' ? describeError(outcome.error) : `${outcome.kind} after ${sinksIn}/${sinks.length} last cards`;
+    result.status = outcome.kind === "error" ? "failed" : outcome.kind;
+    result.error =
+      outcome.kind === "error"
+        ? describeError(outcome.error)
+        : `${outcome.kind} after ${sinksIn}/${sinks.length} last cards`;
   }
   // After the run: every closed card's result (the DONE times), for the same measures as squadflow's.
   const results = (
     await mapPool(cards, 32, async (c) => {
       try {
         // result() would wait for a card still running: look first unless the run completed.
-        if (outcome.kind !== 'done' && (await client.workflow.getHandle(c.workflowId).describe()).status.name !== 'COMPLETED') return undefined;
+        if (
+          outcome.kind !== "done" &&
+          (await client.workflow.getHandle(c.workflowId).describe()).status.name !== "COMPLETED"
+        )
+          return undefined;
         return (await client.workflow.getHandle(c.workflowId).result()) as BareDagCardResult;
       } catch {
         return undefined;
@@ -574,27 +653,33 @@ async function runBareDag(config: CaseConfig, client: Client, worker: Worker, cl
     depLatency.push(ownerStart - Math.max(...(deps as number[])));
   }
   result.cardsDone = results.length;
-  if (result.wallMs === undefined && results.length > 0) result.wallMs = Math.max(...results.map((r) => r.doneAt)) - startedAt;
+  if (result.wallMs === undefined && results.length > 0)
+    result.wallMs = Math.max(...results.map((r) => r.doneAt)) - startedAt;
   if (result.wallMs) result.cardsPerSec = result.cardsDone / (result.wallMs / 1000);
   if (result.wallMs !== undefined && result.startMs !== undefined) result.runMs = result.wallMs - result.startMs;
   result.cardDuration = percentiles(results.map((r) => r.doneAt - r.startedAt));
   result.depLatency = percentiles(depLatency);
-  await measureBareHistories(config, client, cards.map((c) => c.workflowId), result);
+  await measureBareHistories(
+    config,
+    client,
+    cards.map((c) => c.workflowId),
+    result,
+  );
 }
 
 // ---- main ----------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const configPath = process.argv[2];
-  if (!configPath) throw new Error('usage: tsx bench/case.ts <config.json>');
-  const config = JSON.parse(await readFile(configPath, 'utf8')) as CaseConfig;
-  installRuntime('WARN');
-  const dir = await mkdtemp(join(tmpdir(), 'squadflow-bench-'));
+  if (!configPath) throw new Error("usage: tsx bench/case.ts <config.json>");
+  const config = JSON.parse(await readFile(configPath, "utf8")) as CaseConfig;
+  installRuntime("WARN");
+  const dir = await mkdtemp(join(tmpdir(), "squadflow-bench-"));
   const clock = newActivityClock();
   const result: CaseResult = {
     variant: config.variant,
     size: config.size,
-    status: 'crashed',
+    status: "crashed",
     cardsDone: 0,
     historiesMeasured: 0,
     rss: { worker: 0, server: 0, heapUsed: 0 },
@@ -605,11 +690,11 @@ async function main(): Promise<void> {
     port: 0,
     ui: false,
     reuseExisting: false,
-    dbFilename: config.db === 'memory' ? null : join(dir, 'temporal.db'),
-    extraArgs: config.dynamicConfig.flatMap((v) => ['--dynamic-config-value', v]),
+    dbFilename: config.db === "memory" ? null : join(dir, "temporal.db"),
+    extraArgs: config.dynamicConfig.flatMap((v) => ["--dynamic-config-value", v]),
     // The server's warnings (e.g. "history count exceeds warn limit", once per workflow task past 10,240
     // events) would drown the progress lines; the histories are measured instead.
-    logLevel: 'error',
+    logLevel: "error",
   });
   try {
     const client = new Client({ connection: server.connection, namespace: server.namespace });
@@ -620,17 +705,17 @@ async function main(): Promise<void> {
       taskQueue,
       workflowBundle: { codePath: config.bundlePath },
       maxCachedWorkflows: config.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
-      ...(config.variant === 'squadflow'
+      ...(config.variant === "squadflow"
         ? { activities: instantActivities(clock), sinks: metricsSinks() }
         : { activities: bareActivities(clock) }),
     });
     log(config, `dev server ${server.address} (${config.db} db), worker on ${taskQueue}`);
     try {
-      if (config.variant === 'squadflow') await runSquadflow(config, client, worker, clock, result);
-      else if (config.variant === 'bare-dag') await runBareDag(config, client, worker, clock, result);
+      if (config.variant === "squadflow") await runSquadflow(config, client, worker, clock, result);
+      else if (config.variant === "bare-dag") await runBareDag(config, client, worker, clock, result);
       else await runBareFlat(config, client, worker, clock, result);
     } catch (err) {
-      result.status = 'crashed';
+      result.status = "crashed";
       result.error = describeError(err);
     }
   } finally {
@@ -640,7 +725,7 @@ async function main(): Promise<void> {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  log(config, `${result.status}${result.wallMs !== undefined ? ` in ${(result.wallMs / 1000).toFixed(1)} s` : ''}`);
+  log(config, `${result.status}${result.wallMs !== undefined ? ` in ${(result.wallMs / 1000).toFixed(1)} s` : ""}`);
 }
 
 main().then(

@@ -6,9 +6,9 @@
  *
  * Also the activities of the bare baseline (bench/bare-workflow.ts): the same four steps, nothing else.
  */
-import { createReadBacklogBudget, createReadCardState } from '../src/activities/workflow-queries.js';
-import type { Activities } from '../src/activities/index.js';
-import type { NotifyResult } from '../src/activities/notify.js';
+import { createReadBacklogBudget, createReadCardState } from "../src/activities/workflow-queries.js";
+import type { Activities } from "../src/activities/index.js";
+import type { NotifyResult } from "../src/activities/notify.js";
 import type {
   DebugInput,
   DebugReport,
@@ -18,7 +18,7 @@ import type {
   QaInput,
   Verdict,
   VerificationInput,
-} from '../src/domain/index.js';
+} from "../src/domain/index.js";
 
 /** What the instant activities record while a run goes on (wall-clock ms, `Date.now()` of the worker). */
 export interface ActivityClock {
@@ -37,8 +37,14 @@ export function newActivityClock(): ActivityClock {
 
 const ZERO_COST = { inputTokens: 0, outputTokens: 0, usd: 0 };
 
-function pass(validator: Verdict['validator'], score?: number): Verdict {
-  return { validator, passed: true, ...(score !== undefined ? { score } : {}), reasons: [], at: new Date().toISOString() };
+function pass(validator: Verdict["validator"], score?: number): Verdict {
+  return {
+    validator,
+    passed: true,
+    ...(score !== undefined ? { score } : {}),
+    reasons: [],
+    at: new Date().toISOString(),
+  };
 }
 
 /** The instant activities squadflow's workflows call, recording owner starts into `clock`. */
@@ -48,49 +54,49 @@ export function instantActivities(clock: ActivityClock) {
       const now = Date.now();
       clock.ownerRuns++;
       if (!clock.ownerStart.has(input.card.id)) clock.ownerStart.set(input.card.id, now);
-      return { artifacts: ['README.md'], summary: 'instant owner', cost: ZERO_COST };
+      return { artifacts: ["README.md"], summary: "instant owner", cost: ZERO_COST };
     },
     async verifyArtifacts(_input: VerificationInput): Promise<Verdict> {
-      return pass('verification');
+      return pass("verification");
     },
     async judgeArtifacts(_input: JudgeInput): Promise<Verdict> {
-      return pass('llm_judge', 10);
+      return pass("llm_judge", 10);
     },
     async runQa(_input: QaInput): Promise<Verdict> {
       clock.qaRuns++;
-      return pass('qa');
+      return pass("qa");
     },
     async debugFailures(_input: DebugInput): Promise<DebugReport> {
-      return { rootCause: 'none (instant agents never fail)', suggestions: [], repeatedReasons: [] };
+      return { rootCause: "none (instant agents never fail)", suggestions: [], repeatedReasons: [] };
     },
     async notify(): Promise<NotifyResult> {
-      return { id: 'bench', delivered: [], skipped: 0 };
+      return { id: "bench", delivered: [], skipped: 0 };
     },
     readBacklogBudget: createReadBacklogBudget(), // the real ones (benchmarked backlogs have no budget, no failed card)
     readCardState: createReadCardState(),
     // Benchmarked backlogs configure no peer review (issue 12): the workflows never call it.
     async reviewPeers(): Promise<never> {
-      throw new Error('instant activities: benchmarked backlogs have no peer review');
+      throw new Error("instant activities: benchmarked backlogs have no peer review");
     },
     // Benchmarked backlogs target no repository (issue 9): the workflows never call these.
     async mergeAttempt(): Promise<never> {
-      throw new Error('instant activities: benchmarked backlogs have no repository');
+      throw new Error("instant activities: benchmarked backlogs have no repository");
     },
     async removeWorktree(): Promise<never> {
-      throw new Error('instant activities: benchmarked backlogs have no repository');
+      throw new Error("instant activities: benchmarked backlogs have no repository");
     },
     async finishRepository(): Promise<never> {
-      throw new Error('instant activities: benchmarked backlogs have no repository');
+      throw new Error("instant activities: benchmarked backlogs have no repository");
     },
     async pushIntegrationBranch(): Promise<never> {
-      throw new Error('instant activities: benchmarked backlogs have no repository');
+      throw new Error("instant activities: benchmarked backlogs have no repository");
     },
     // Benchmarked backlogs have no council (issue 12).
     async critiqueProposal(): Promise<never> {
-      throw new Error('instant activities: benchmarked backlogs have no council');
+      throw new Error("instant activities: benchmarked backlogs have no council");
     },
     async askArchitect(): Promise<never> {
-      throw new Error('instant activities: benchmarked backlogs have no council');
+      throw new Error("instant activities: benchmarked backlogs have no council");
     },
   } satisfies Activities;
   return activities;
@@ -108,7 +114,7 @@ export function bareActivities(clock: ActivityClock) {
       const now = Date.now();
       clock.ownerRuns++;
       if (!clock.ownerStart.has(cardId)) clock.ownerStart.set(cardId, now);
-      return ['README.md'];
+      return ["README.md"];
     },
     async bareVerify(_input: BareStepInput): Promise<boolean> {
       return true;

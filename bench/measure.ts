@@ -2,10 +2,10 @@
  * Measurement helpers of the benchmark: percentiles, medians, a bounded-concurrency map, an RSS and CPU
  * sampler (this process and the dev server it spawned) and workflow history sizes (events and encoded bytes).
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import type { Client } from '@temporalio/client';
-import proto from '@temporalio/proto';
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import type { Client } from "@temporalio/client";
+import proto from "@temporalio/proto";
 
 // @temporalio/proto is CommonJS whose named exports Node's ESM loader cannot see: take them from the default export.
 const { temporal } = proto;
@@ -30,12 +30,12 @@ export function percentiles(values: readonly number[]): Percentiles {
   return { p50: percentile(values, 50), p95: percentile(values, 95), count: values.length };
 }
 
-export { mapPool } from '../src/cli/map-pool.js';
+export { mapPool } from "../src/cli/map-pool.js";
 
 /** Resident set size (bytes) of a process from /proc, or undefined when it cannot be read. */
 function procRss(pid: number): number | undefined {
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
@@ -47,15 +47,15 @@ export function descendants(root: number): number[] {
   const parentOf = new Map<number, number>();
   let entries: string[] = [];
   try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+    entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
   } catch {
     return [];
   }
   for (const e of entries) {
     try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
       // pid (comm) state ppid …; comm may contain spaces and parentheses: split after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
       parentOf.set(Number(e), ppid);
     } catch {
       // the process ended meanwhile
@@ -93,7 +93,7 @@ let clockTicksPerSecond: number | undefined;
 function ticksPerSecond(): number {
   if (clockTicksPerSecond === undefined) {
     try {
-      clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+      clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
     } catch {
       clockTicksPerSecond = 100;
     }
@@ -104,8 +104,8 @@ function ticksPerSecond(): number {
 /** CPU time (user + system, ms) of a process from /proc, or 0 when it cannot be read. */
 function procCpuMs(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // After "pid (comm)": state(0) ppid(1) … utime(11) stime(12), in clock ticks.
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
   } catch {
@@ -140,7 +140,8 @@ export class RssSampler {
     // Re-discover the server's process now and then (it is spawned once, before the sampler).
     if (this.ticks++ % 20 === 0) {
       this.serverPids = descendants(process.pid);
-      for (const pid of this.serverPids) if (!this.serverCpuAtStart.has(pid)) this.serverCpuAtStart.set(pid, procCpuMs(pid));
+      for (const pid of this.serverPids)
+        if (!this.serverCpuAtStart.has(pid)) this.serverCpuAtStart.set(pid, procCpuMs(pid));
     }
     const server = this.serverPids.reduce((sum, pid) => sum + (procRss(pid) ?? 0), 0);
     this.peaks.server = Math.max(this.peaks.server, server);
@@ -152,8 +153,15 @@ export class RssSampler {
     this.sample();
     clearInterval(this.timer);
     const cpu = process.cpuUsage(this.cpuAtStart);
-    const serverCpuMs = [...this.serverCpuAtStart].reduce((sum, [pid, atStart]) => sum + Math.max(0, procCpuMs(pid) - atStart), 0);
-    this.stopped = { ...this.peaks, workerCpuMs: Math.round((cpu.user + cpu.system) / 1000), serverCpuMs: Math.round(serverCpuMs) };
+    const serverCpuMs = [...this.serverCpuAtStart].reduce(
+      (sum, [pid, atStart]) => sum + Math.max(0, procCpuMs(pid) - atStart),
+      0,
+    );
+    this.stopped = {
+      ...this.peaks,
+      workerCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      serverCpuMs: Math.round(serverCpuMs),
+    };
     return this.stopped;
   }
 }
@@ -211,12 +219,12 @@ export function describeError(err: unknown): string {
   for (let depth = 0; e !== undefined && e !== null && depth < 6; depth++) {
     if (e instanceof Error) {
       const type = (e as { type?: unknown }).type;
-      parts.push(`${e.name}${typeof type === 'string' && type !== e.name ? `[${type}]` : ''}: ${e.message}`);
+      parts.push(`${e.name}${typeof type === "string" && type !== e.name ? `[${type}]` : ""}: ${e.message}`);
       e = (e as { cause?: unknown }).cause;
     } else {
       parts.push(String(e));
       break;
     }
   }
-  return parts.join(' ← ');
+  return parts.join(" ← ");
 }

@@ -4,9 +4,9 @@
  * results a previous `npm run bench` wrote, so that sizes measured apart (e.g. `BENCH_SIZES=100`, then
  * `BENCH_SIZES=1000 BENCH_RUNS=1`) end up side by side in one bench/RESULTS.md. Pure: no Temporal, no I/O.
  */
-import type { CaseResult } from './case.js';
-import type { Variant } from './variants.js';
-import { median, type HistorySize, type Percentiles } from './measure.js';
+import type { CaseResult } from "./case.js";
+import type { Variant } from "./variants.js";
+import { median, type HistorySize, type Percentiles } from "./measure.js";
 
 /** The issue's bound: no workflow history above this many events, at any size. */
 export const MAX_HISTORY_EVENTS = 10_000;
@@ -20,7 +20,7 @@ export interface Measured {
   commit: string;
   command: string;
   runs: number;
-  db: 'memory' | 'file';
+  db: "memory" | "file";
   /** 1-minute load average before the size's first case and after its last. */
   load: [number, number];
   /** `BENCH_NOTE`, when given (e.g. what else ran on the machine). */
@@ -73,7 +73,7 @@ export interface VariantSummary {
 
 /** The result when its run got as far as running cards (a refused start measured no run). */
 function ran(r: CaseResult): boolean {
-  return r.status !== 'start-failed' && r.status !== 'crashed';
+  return r.status !== "start-failed" && r.status !== "crashed";
 }
 
 /**
@@ -82,11 +82,12 @@ function ran(r: CaseResult): boolean {
  */
 export function summarize(variant: Variant, runs: readonly CaseResult[]): VariantSummary {
   const mine = runs.filter((r) => r.variant === variant);
-  const completed = mine.filter((r) => r.status === 'completed');
+  const completed = mine.filter((r) => r.status === "completed");
   const timed = completed.length > 0 ? completed : mine.filter(ran);
   const running = mine.filter(ran);
   const byWall = [...completed].sort((a, b) => (a.wallMs ?? 0) - (b.wallMs ?? 0));
-  const p = (pick: (r: CaseResult) => Percentiles | undefined, k: 'p50' | 'p95') => stat(timed.map((r) => (pick(r)?.count ? pick(r)![k] : undefined)));
+  const p = (pick: (r: CaseResult) => Percentiles | undefined, k: "p50" | "p95") =>
+    stat(timed.map((r) => (pick(r)?.count ? pick(r)![k] : undefined)));
   return {
     variant,
     runs: mine,
@@ -95,10 +96,10 @@ export function summarize(variant: Variant, runs: readonly CaseResult[]): Varian
     start: stat(timed.map((r) => r.startMs)),
     run: stat(timed.map((r) => r.runMs)),
     cardsPerSec: stat(timed.map((r) => r.cardsPerSec)),
-    depP50: p((r) => r.depLatency, 'p50'),
-    depP95: p((r) => r.depLatency, 'p95'),
-    durationP50: p((r) => r.cardDuration, 'p50'),
-    durationP95: p((r) => r.cardDuration, 'p95'),
+    depP50: p((r) => r.depLatency, "p50"),
+    depP95: p((r) => r.depLatency, "p95"),
+    durationP50: p((r) => r.cardDuration, "p50"),
+    durationP95: p((r) => r.cardDuration, "p95"),
     rssWorker: stat(running.map((r) => r.rss.worker || undefined)),
     rssServer: stat(running.map((r) => r.rss.server || undefined)),
     cpuWorker: stat(running.map((r) => r.rss.workerCpuMs)),
@@ -109,14 +110,14 @@ export function summarize(variant: Variant, runs: readonly CaseResult[]): Varian
 
 // ---- formatting -----------------------------------------------------------------------------------
 
-const fmtInt = (n: number) => n.toLocaleString('en-US');
+const fmtInt = (n: number) => n.toLocaleString("en-US");
 const fmtMs = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
 const fmtS = (n: number) => `${(n / 1000).toFixed(1)} s`;
 const fmtDur = (n: number) => (n >= 1000 ? fmtS(n) : `${Math.round(n)} ms`);
 const fmtMiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const fmtRate = (n: number) => n.toFixed(1);
 function fmtBytes(b: number | undefined): string {
-  if (b === undefined) return '–';
+  if (b === undefined) return "–";
   if (b >= 2 ** 20) return `${(b / 2 ** 20).toFixed(2)} MiB`;
   if (b >= 1024) return `${(b / 1024).toFixed(1)} KiB`;
   return `${b} B`;
@@ -124,7 +125,7 @@ function fmtBytes(b: number | undefined): string {
 
 /** A stat as `median (min–max)`; just the median for one run or no spread; `–` when absent. */
 function cell(s: Stat | undefined, fmt: (n: number) => string): string {
-  if (!s || s.median === undefined) return '–';
+  if (!s || s.median === undefined) return "–";
   const m = fmt(s.median);
   if (s.n < 2 || fmt(s.min!) === fmt(s.max!)) return m;
   return `${m} (${fmt(s.min!)}–${fmt(s.max!)})`;
@@ -132,44 +133,44 @@ function cell(s: Stat | undefined, fmt: (n: number) => string): string {
 
 /** `a ÷ b` of two medians, to 2–3 significant digits; `–` when either is missing. */
 export function ratio(a: Stat | number | undefined, b: Stat | number | undefined): string {
-  const x = typeof a === 'number' ? a : a?.median;
-  const y = typeof b === 'number' ? b : b?.median;
-  if (x === undefined || y === undefined || y === 0) return '–';
+  const x = typeof a === "number" ? a : a?.median;
+  const y = typeof b === "number" ? b : b?.median;
+  if (x === undefined || y === undefined || y === 0) return "–";
   const r = x / y;
   return r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2);
 }
 
 function outcome(s: VariantSummary): string {
-  if (s.runs.length === 0) return 'not run';
-  const failed = s.runs.filter((r) => r.status !== 'completed');
+  if (s.runs.length === 0) return "not run";
+  const failed = s.runs.filter((r) => r.status !== "completed");
   const cards = s.runs[0]!.size;
   if (failed.length === 0) return `${s.runs.length}/${s.runs.length} completed`;
-  const how = failed.map((r) => `${r.status}, ${fmtInt(r.cardsDone)}/${fmtInt(cards)} DONE`).join('; ');
+  const how = failed.map((r) => `${r.status}, ${fmtInt(r.cardsDone)}/${fmtInt(cards)} DONE`).join("; ");
   return `**${s.completed}/${s.runs.length} completed** (${how})`;
 }
 
 function whose(h: HistorySize | undefined, backlog: HistorySize | undefined): string {
-  if (!h) return '';
-  if (!backlog || h.workflowId !== backlog.workflowId) return ' (card)';
-  return h.workflowId.includes('/~shard-') ? ' (backlog shard)' : ' (backlog)';
+  if (!h) return "";
+  if (!backlog || h.workflowId !== backlog.workflowId) return " (card)";
+  return h.workflowId.includes("/~shard-") ? " (backlog shard)" : " (backlog)";
 }
 
 function historyCheck(r: CaseResult | undefined): string {
-  if (!r?.largestHistory) return '–';
-  return r.largestHistory.events <= MAX_HISTORY_EVENTS ? 'yes' : `**NO** (${fmtInt(r.largestHistory.events)})`;
+  if (!r?.largestHistory) return "–";
+  return r.largestHistory.events <= MAX_HISTORY_EVENTS ? "yes" : `**NO** (${fmtInt(r.largestHistory.events)})`;
 }
 
 const VARIANT_TITLES: Record<Variant, string> = {
-  squadflow: 'squadflow',
-  'bare-dag': 'bare DAG',
-  'bare-flat': 'bare flat (old baseline)',
+  squadflow: "squadflow",
+  "bare-dag": "bare DAG",
+  "bare-flat": "bare flat (old baseline)",
 };
 
 /** The markdown section of one size: squadflow, bare DAG, their ratio, bare flat; then failures and diagnoses. */
 export function sizeTable(record: SizeRecord): string {
-  const ours = summarize('squadflow', record.results);
-  const dag = summarize('bare-dag', record.results);
-  const flat = summarize('bare-flat', record.results);
+  const ours = summarize("squadflow", record.results);
+  const dag = summarize("bare-dag", record.results);
+  const flat = summarize("bare-flat", record.results);
   const [o, d] = [ours.representative, dag.representative];
   type Row = [string, (s: VariantSummary) => string, string];
   const statRow = (label: string, pick: (s: VariantSummary) => Stat, fmt: (n: number) => string): Row => [
@@ -178,96 +179,127 @@ export function sizeTable(record: SizeRecord): string {
     ratio(pick(ours), pick(dag)),
   ];
   const rows: Row[] = [
-    ['runs', outcome, ''],
-    statRow('**wall time** (start + run)', (s) => s.wall, fmtS),
-    statRow('start (client: `startBacklog` / starting every card workflow)', (s) => s.start, fmtDur),
-    statRow('run (after the start)', (s) => s.run, fmtDur),
-    statRow('cards/s', (s) => s.cardsPerSec, fmtRate),
-    statRow('**dependency DONE → owner start, p50**', (s) => s.depP50, fmtMs),
-    statRow('**dependency DONE → owner start, p95**', (s) => s.depP95, fmtMs),
-    statRow('card duration (owner start → DONE), p50', (s) => s.durationP50, fmtMs),
-    statRow('card duration (owner start → DONE), p95', (s) => s.durationP95, fmtMs),
-    statRow('**worker RSS, peak during the run**', (s) => s.rssWorker, fmtMiB),
-    statRow('dev server RSS, peak during the run', (s) => s.rssServer, fmtMiB),
-    statRow('worker CPU time during the run', (s) => s.cpuWorker, fmtS),
-    statRow('dev server CPU time during the run', (s) => s.cpuServer, fmtS),
+    ["runs", outcome, ""],
+    statRow("**wall time** (start + run)", (s) => s.wall, fmtS),
+    statRow("start (client: `startBacklog` / starting every card workflow)", (s) => s.start, fmtDur),
+    statRow("run (after the start)", (s) => s.run, fmtDur),
+    statRow("cards/s", (s) => s.cardsPerSec, fmtRate),
+    statRow("**dependency DONE → owner start, p50**", (s) => s.depP50, fmtMs),
+    statRow("**dependency DONE → owner start, p95**", (s) => s.depP95, fmtMs),
+    statRow("card duration (owner start → DONE), p50", (s) => s.durationP50, fmtMs),
+    statRow("card duration (owner start → DONE), p95", (s) => s.durationP95, fmtMs),
+    statRow("**worker RSS, peak during the run**", (s) => s.rssWorker, fmtMiB),
+    statRow("dev server RSS, peak during the run", (s) => s.rssServer, fmtMiB),
+    statRow("worker CPU time during the run", (s) => s.cpuWorker, fmtS),
+    statRow("dev server CPU time during the run", (s) => s.cpuServer, fmtS),
     [
-      'largest history, events',
-      (s) => (s.representative?.largestHistory ? `${fmtInt(s.representative.largestHistory.events)}${whose(s.representative.largestHistory, s.representative.backlogHistory)}` : '–'),
+      "largest history, events",
+      (s) =>
+        s.representative?.largestHistory
+          ? `${fmtInt(s.representative.largestHistory.events)}${whose(s.representative.largestHistory, s.representative.backlogHistory)}`
+          : "–",
       ratio(o?.largestHistory?.events, d?.largestHistory?.events),
     ],
     [
-      'largest history, bytes',
-      (s) => (s.representative?.largestHistory ? `${fmtBytes(s.representative.largestHistory.bytes)}${whose(s.representative.largestHistory, s.representative.backlogHistory)}` : '–'),
+      "largest history, bytes",
+      (s) =>
+        s.representative?.largestHistory
+          ? `${fmtBytes(s.representative.largestHistory.bytes)}${whose(s.representative.largestHistory, s.representative.backlogHistory)}`
+          : "–",
       ratio(o?.largestHistory?.bytes, d?.largestHistory?.bytes),
     ],
     [
-      'largest card history, events / bytes',
-      (s) => (s.representative?.largestCardHistory ? `${fmtInt(s.representative.largestCardHistory.events)} / ${fmtBytes(s.representative.largestCardHistory.bytes)}` : '–'),
+      "largest card history, events / bytes",
+      (s) =>
+        s.representative?.largestCardHistory
+          ? `${fmtInt(s.representative.largestCardHistory.events)} / ${fmtBytes(s.representative.largestCardHistory.bytes)}`
+          : "–",
       ratio(o?.largestCardHistory?.events, d?.largestCardHistory?.events),
     ],
-    [`every history ≤ ${fmtInt(MAX_HISTORY_EVENTS)} events`, (s) => historyCheck(s.representative), ''],
+    [`every history ≤ ${fmtInt(MAX_HISTORY_EVENTS)} events`, (s) => historyCheck(s.representative), ""],
     [
-      'backlog workflow tasks: count, started → completed p50 / p95',
+      "backlog workflow tasks: count, started → completed p50 / p95",
       (s) => {
         const t = s.representative?.backlogTasks;
-        return t ? `${fmtInt(t.count)}, ${fmtMs(t.processing.p50 ?? 0)} / ${fmtMs(t.processing.p95 ?? 0)}` : '–';
+        return t ? `${fmtInt(t.count)}, ${fmtMs(t.processing.p50 ?? 0)} / ${fmtMs(t.processing.p95 ?? 0)}` : "–";
       },
-      '',
+      "",
     ],
     [
-      'largest workflow input / backlog result payload',
-      (s) => (s.representative?.inputBytes !== undefined ? `${fmtBytes(s.representative.inputBytes)} / ${fmtBytes(s.representative.resultBytes)}` : '–'),
-      '',
+      "largest workflow input / backlog result payload",
+      (s) =>
+        s.representative?.inputBytes !== undefined
+          ? `${fmtBytes(s.representative.inputBytes)} / ${fmtBytes(s.representative.resultBytes)}`
+          : "–",
+      "",
     ],
   ];
   const m = record.measured;
   const lines = [
     `### ${fmtInt(record.size)} cards`,
-    '',
-    `Measured ${m.date}, commit ${m.commit}, \`${m.command}\`: ${m.runs} run${m.runs === 1 ? '' : 's'} per variant, ` +
-      `${m.db === 'file' ? 'SQLite file' : 'in-memory'} dev server; load average ${m.load[0].toFixed(2)} before, ${m.load[1].toFixed(2)} after.` +
-      (m.note ? ` ${m.note}` : ''),
-    '',
-    `| | ${VARIANT_TITLES.squadflow} | ${VARIANT_TITLES['bare-dag']} | squadflow ÷ bare DAG | ${VARIANT_TITLES['bare-flat']} |`,
-    '| --- | ---: | ---: | ---: | ---: |',
+    "",
+    `Measured ${m.date}, commit ${m.commit}, \`${m.command}\`: ${m.runs} run${m.runs === 1 ? "" : "s"} per variant, ` +
+      `${m.db === "file" ? "SQLite file" : "in-memory"} dev server; load average ${m.load[0].toFixed(2)} before, ${m.load[1].toFixed(2)} after.` +
+      (m.note ? ` ${m.note}` : ""),
+    "",
+    `| | ${VARIANT_TITLES.squadflow} | ${VARIANT_TITLES["bare-dag"]} | squadflow ÷ bare DAG | ${VARIANT_TITLES["bare-flat"]} |`,
+    "| --- | ---: | ---: | ---: | ---: |",
     ...rows.map(([label, value, r]) => `| ${label} | ${value(ours)} | ${value(dag)} | ${r} | ${value(flat)} |`),
   ];
   for (const r of record.results) {
-    if (r.status === 'completed') continue;
-    const until = r.cardsDone > 0 ? ' Its wall time and cards/s count until its last card DONE.' : '';
-    lines.push('', `**${r.variant} at ${fmtInt(record.size)} cards: ${r.status}.** ${(r.error ?? '').replace(/\.$/, '')}.${until}`);
-    if (r.diagnosis?.length) lines.push('', `The backlog workflow's history of that run:`, '', '```', ...r.diagnosis, '```');
+    if (r.status === "completed") continue;
+    const until = r.cardsDone > 0 ? " Its wall time and cards/s count until its last card DONE." : "";
+    lines.push(
+      "",
+      `**${r.variant} at ${fmtInt(record.size)} cards: ${r.status}.** ${(r.error ?? "").replace(/\.$/, "")}.${until}`,
+    );
+    if (r.diagnosis?.length)
+      lines.push("", `The backlog workflow's history of that run:`, "", "```", ...r.diagnosis, "```");
   }
   if (o?.diagnosis?.length) {
-    lines.push('', `The backlog workflow's history at ${fmtInt(record.size)} cards (the run of median wall time):`, '', '```', ...o.diagnosis, '```');
+    lines.push(
+      "",
+      `The backlog workflow's history at ${fmtInt(record.size)} cards (the run of median wall time):`,
+      "",
+      "```",
+      ...o.diagnosis,
+      "```",
+    );
   }
-  return lines.join('\n');
+  return lines.join("\n");
 }
 
 /** The headline table across sizes: wall time, dependency hop and worker RSS, squadflow vs bare DAG. */
 export function headlineTable(records: readonly SizeRecord[]): string {
   const lines = [
-    '| cards | runs | wall squadflow / bare DAG (ratio) | start squadflow / bare DAG | dependency hop p50 / p95, squadflow | dependency hop p50 / p95, bare DAG | worker RSS squadflow / bare DAG | wall, bare flat |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    "| cards | runs | wall squadflow / bare DAG (ratio) | start squadflow / bare DAG | dependency hop p50 / p95, squadflow | dependency hop p50 / p95, bare DAG | worker RSS squadflow / bare DAG | wall, bare flat |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const rec of records) {
-    const o = summarize('squadflow', rec.results);
-    const d = summarize('bare-dag', rec.results);
-    const f = summarize('bare-flat', rec.results);
-    const med = (s: Stat, fmt: (n: number) => string) => (s.median === undefined ? '–' : fmt(s.median));
+    const o = summarize("squadflow", rec.results);
+    const d = summarize("bare-dag", rec.results);
+    const f = summarize("bare-flat", rec.results);
+    const med = (s: Stat, fmt: (n: number) => string) => (s.median === undefined ? "–" : fmt(s.median));
     lines.push(
-      `| ${fmtInt(rec.size)} | ${rec.measured.runs} | ${med(o.wall, fmtS)} / ${med(d.wall, fmtS)} ${ratio(o.wall, d.wall) === '–' ? '' : `(**${ratio(o.wall, d.wall)}×**)`} | ` +
+      `| ${fmtInt(rec.size)} | ${rec.measured.runs} | ${med(o.wall, fmtS)} / ${med(d.wall, fmtS)} ${ratio(o.wall, d.wall) === "–" ? "" : `(**${ratio(o.wall, d.wall)}×**)`} | ` +
         `${med(o.start, fmtDur)} / ${med(d.start, fmtDur)} | ${med(o.depP50, fmtMs)} / ${med(o.depP95, fmtMs)} | ${med(d.depP50, fmtMs)} / ${med(d.depP95, fmtMs)} | ` +
         `${med(o.rssWorker, fmtMiB)} / ${med(d.rssWorker, fmtMiB)} | ${med(f.wall, fmtS)} |`,
     );
   }
-  return lines.join('\n');
+  return lines.join("\n");
 }
 
 /** The raw JSON block written at the end of RESULTS.md. */
 export function rawBlock(records: readonly SizeRecord[]): string {
-  return ['<details><summary>raw results (JSON)</summary>', '', '```json', JSON.stringify({ format: RESULTS_FORMAT, sizes: records }, null, 1), '```', '', '</details>'].join('\n');
+  return [
+    "<details><summary>raw results (JSON)</summary>",
+    "",
+    "```json",
+    JSON.stringify({ format: RESULTS_FORMAT, sizes: records }, null, 1),
+    "```",
+    "",
+    "</details>",
+  ].join("\n");
 }
 
 /**

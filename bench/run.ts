@@ -26,27 +26,27 @@
  *   `createWorkers`);
  * - `BENCH_OUT` — the results file (default bench/RESULTS.md).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { findTemporalCli, PROJECT_ROOT } from '../src/temporal/cli-path.js';
-import { DEFAULT_MAX_CACHED_WORKFLOWS, WORKFLOWS_PATH } from '../src/worker.js';
-import { DEFAULT_LAYERS } from './backlog.js';
-import type { CaseConfig, CaseResult } from './case.js';
-import { headlineTable, mergeRecords, parseRawBlock, rawBlock, sizeTable, type SizeRecord } from './report.js';
-import { VARIANTS, type Variant } from './variants.js';
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { bundleWorkflowCode, DefaultLogger } from "@temporalio/worker";
+import { findTemporalCli, PROJECT_ROOT } from "../src/temporal/cli-path.js";
+import { DEFAULT_MAX_CACHED_WORKFLOWS, WORKFLOWS_PATH } from "../src/worker.js";
+import { DEFAULT_LAYERS } from "./backlog.js";
+import type { CaseConfig, CaseResult } from "./case.js";
+import { headlineTable, mergeRecords, parseRawBlock, rawBlock, sizeTable, type SizeRecord } from "./report.js";
+import { VARIANTS, type Variant } from "./variants.js";
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const CASE_FILE = join(HERE, 'case.ts');
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const CASE_FILE = join(HERE, "case.ts");
 const WORKFLOW_FILES: Record<Variant, string> = {
   squadflow: WORKFLOWS_PATH,
-  'bare-dag': join(HERE, 'bare-dag-workflow.ts'),
-  'bare-flat': join(HERE, 'bare-workflow.ts'),
+  "bare-dag": join(HERE, "bare-dag-workflow.ts"),
+  "bare-flat": join(HERE, "bare-workflow.ts"),
 };
 
 /** The benchmark's settings, from the environment. */
@@ -57,7 +57,7 @@ export interface BenchSettings {
   timeoutMs: number;
   stallMs: number;
   layers: number;
-  db: CaseConfig['db'];
+  db: CaseConfig["db"];
   historySample: number;
   note?: string;
   dynamicConfig: string[];
@@ -66,7 +66,7 @@ export interface BenchSettings {
 }
 
 function positiveInt(name: string, value: string): number {
-  const n = Number(value.trim().replace(/_/g, ''));
+  const n = Number(value.trim().replace(/_/g, ""));
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: "${value}" is not a positive integer`);
   return n;
 }
@@ -76,29 +76,43 @@ function positiveInt(name: string, value: string): number {
  * @throws Error naming the variable when a value is invalid.
  */
 export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
-  const sizes = (env.BENCH_SIZES?.trim() || '100,1000,10000').split(',').filter((s) => s.trim()).map((s) => positiveInt('BENCH_SIZES', s));
-  const variants = (env.BENCH_VARIANTS?.trim() || VARIANTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-  for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`BENCH_VARIANTS: unknown variant "${v}" (${VARIANTS.join(', ')})`);
-  const db = env.BENCH_DB?.trim() || 'file';
-  if (db !== 'file' && db !== 'memory') throw new Error(`BENCH_DB must be "file" or "memory", got "${db}"`);
+  const sizes = (env.BENCH_SIZES?.trim() || "100,1000,10000")
+    .split(",")
+    .filter((s) => s.trim())
+    .map((s) => positiveInt("BENCH_SIZES", s));
+  const variants = (env.BENCH_VARIANTS?.trim() || VARIANTS.join(","))
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const v of variants)
+    if (!(VARIANTS as readonly string[]).includes(v))
+      throw new Error(`BENCH_VARIANTS: unknown variant "${v}" (${VARIANTS.join(", ")})`);
+  const db = env.BENCH_DB?.trim() || "file";
+  if (db !== "file" && db !== "memory") throw new Error(`BENCH_DB must be "file" or "memory", got "${db}"`);
   const minutes = (name: string, def: string) => Number(env[name]?.trim() || def) * 60_000;
-  const timeoutMs = minutes('BENCH_TIMEOUT_MIN', '15');
-  const stallMs = minutes('BENCH_STALL_MIN', '3');
-  if (!(timeoutMs > 0) || !(stallMs > 0)) throw new Error('BENCH_TIMEOUT_MIN and BENCH_STALL_MIN must be positive numbers');
+  const timeoutMs = minutes("BENCH_TIMEOUT_MIN", "15");
+  const stallMs = minutes("BENCH_STALL_MIN", "3");
+  if (!(timeoutMs > 0) || !(stallMs > 0))
+    throw new Error("BENCH_TIMEOUT_MIN and BENCH_STALL_MIN must be positive numbers");
   return {
     sizes,
-    runs: positiveInt('BENCH_RUNS', env.BENCH_RUNS?.trim() || '3'),
+    runs: positiveInt("BENCH_RUNS", env.BENCH_RUNS?.trim() || "3"),
     // Always in the reported order, whatever order they were given in.
     variants: VARIANTS.filter((v) => variants.includes(v)),
     timeoutMs,
     stallMs,
-    layers: positiveInt('BENCH_LAYERS', env.BENCH_LAYERS?.trim() || String(DEFAULT_LAYERS)),
+    layers: positiveInt("BENCH_LAYERS", env.BENCH_LAYERS?.trim() || String(DEFAULT_LAYERS)),
     db,
-    historySample: positiveInt('BENCH_HISTORY_SAMPLE', env.BENCH_HISTORY_SAMPLE?.trim() || '50'),
+    historySample: positiveInt("BENCH_HISTORY_SAMPLE", env.BENCH_HISTORY_SAMPLE?.trim() || "50"),
     ...(env.BENCH_NOTE?.trim() ? { note: env.BENCH_NOTE.trim() } : {}),
-    dynamicConfig: (env.BENCH_DYNAMIC_CONFIG ?? '').split(';').map((s) => s.trim()).filter(Boolean),
-    ...(env.BENCH_MAX_CACHED?.trim() ? { maxCachedWorkflows: positiveInt('BENCH_MAX_CACHED', env.BENCH_MAX_CACHED) } : {}),
-    out: resolve(PROJECT_ROOT, env.BENCH_OUT?.trim() || 'bench/RESULTS.md'),
+    dynamicConfig: (env.BENCH_DYNAMIC_CONFIG ?? "")
+      .split(";")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    ...(env.BENCH_MAX_CACHED?.trim()
+      ? { maxCachedWorkflows: positiveInt("BENCH_MAX_CACHED", env.BENCH_MAX_CACHED) }
+      : {}),
+    out: resolve(PROJECT_ROOT, env.BENCH_OUT?.trim() || "bench/RESULTS.md"),
   };
 }
 
@@ -108,28 +122,33 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
 async function runCase(config: CaseConfig, dir: string): Promise<CaseResult> {
   const configPath = join(dir, `case-${config.variant}-${config.size}-${Date.now()}.json`);
   await writeFile(configPath, JSON.stringify(config));
-  const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+  const tsxCli = createRequire(import.meta.url).resolve("tsx/cli");
   const started = Date.now();
-  const child = spawn(process.execPath, [tsxCli, CASE_FILE, configPath], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  const child = spawn(process.execPath, [tsxCli, CASE_FILE, configPath], {
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
   // Past the run's own timeout, leave time for the histories, then kill the case and its dev server.
   const hardLimit = config.timeoutMs + 10 * 60_000;
   const killer = setTimeout(() => {
-    process.stderr.write(`[${config.variant} ${config.size}] still running after ${hardLimit / 60_000} min: killing it\n`);
+    process.stderr.write(
+      `[${config.variant} ${config.size}] still running after ${hardLimit / 60_000} min: killing it\n`,
+    );
     try {
-      process.kill(-child.pid!, 'SIGKILL');
+      process.kill(-child.pid!, "SIGKILL");
     } catch {
       // already gone
     }
   }, hardLimit);
-  const code = await new Promise<number | null>((resolveExit) => child.on('exit', (c) => resolveExit(c)));
+  const code = await new Promise<number | null>((resolveExit) => child.on("exit", (c) => resolveExit(c)));
   clearTimeout(killer);
   try {
-    return JSON.parse(await readFile(config.out, 'utf8')) as CaseResult;
+    return JSON.parse(await readFile(config.out, "utf8")) as CaseResult;
   } catch {
     return {
       variant: config.variant,
       size: config.size,
-      status: 'crashed',
+      status: "crashed",
       error: `case process exited ${code} after ${((Date.now() - started) / 1000).toFixed(0)} s without a result`,
       cardsDone: 0,
       historiesMeasured: 0,
@@ -142,50 +161,57 @@ async function runCase(config: CaseConfig, dir: string): Promise<CaseResult> {
 
 /** The commit measured, and the command that measured it (every `BENCH_` variable set). */
 function commitAndCommand(): { commit: string; command: string } {
-  let commit = 'unknown';
+  let commit = "unknown";
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
-    if (dirty) commit += ' (with uncommitted changes)';
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT_ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench"], {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+    }).trim();
+    if (dirty) commit += " (with uncommitted changes)";
   } catch {
     // not a git checkout
   }
   const env = Object.entries(process.env)
-    .filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_NOTE')
+    .filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_NOTE")
     .map(([k, v]) => `${k}=${v}`)
     .sort();
-  return { commit, command: [...env, 'npm run bench'].join(' ') };
+  return { commit, command: [...env, "npm run bench"].join(" ") };
 }
 
 /** The machine the benchmark ran on and the fixed settings, as markdown list items. */
 export function machineDescription(settings: BenchSettings): string[] {
-  let model = cpus()[0]?.model ?? 'unknown';
+  let model = cpus()[0]?.model ?? "unknown";
   try {
-    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? model;
+    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? model;
   } catch {
     // not Linux
   }
   let nproc = String(cpus().length);
   try {
-    nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
+    nproc = execFileSync("nproc", { encoding: "utf8" }).trim();
   } catch {
     // no nproc
   }
-  let temporalVersion = 'unknown';
+  let temporalVersion = "unknown";
   try {
     const cli = findTemporalCli();
-    if (cli.path) temporalVersion = execFileSync(cli.path, ['--version'], { encoding: 'utf8' }).trim();
+    if (cli.path) temporalVersion = execFileSync(cli.path, ["--version"], { encoding: "utf8" }).trim();
   } catch {
     // left unknown
   }
-  const sdk = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules', '@temporalio', 'worker', 'package.json'), 'utf8')) as { version: string }).version;
+  const sdk = (
+    JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", "@temporalio", "worker", "package.json"), "utf8")) as {
+      version: string;
+    }
+  ).version;
   return [
     `- CPU: ${model}, \`nproc\` = ${nproc}`,
     `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `- OS: Linux ${release()}`,
     `- Node ${process.version}, Temporal TypeScript SDK ${sdk}, ${temporalVersion}`,
     `- dev server: embedded (\`startDevServer\`), a fresh one per case, ` +
-      `${settings.dynamicConfig.length ? `dynamic config ${settings.dynamicConfig.map((d) => `\`${d}\``).join(', ')}` : 'default limits'}`,
+      `${settings.dynamicConfig.length ? `dynamic config ${settings.dynamicConfig.map((d) => `\`${d}\``).join(", ")}` : "default limits"}`,
     `- one worker process per case (client + worker, maxCachedWorkflows ${settings.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS}, otherwise default worker options), one task queue`,
     `- backlog: layered DAG, ${settings.layers} layers, 2 dependencies per card (layer 1: none); instant agents`,
     `- limits: ${settings.timeoutMs / 60_000} min per run, given up after ${settings.stallMs / 60_000} min without progress`,
@@ -195,66 +221,69 @@ export function machineDescription(settings: BenchSettings): string[] {
 /** The whole RESULTS.md: machine, what is measured, the headline table, one section per size, the raw JSON. */
 export function resultsDocument(settings: BenchSettings, records: readonly SizeRecord[]): string {
   return [
-    '# squadflow benchmark results',
-    '',
-    'Measured by `npm run bench` (bench/run.ts; how to run and read it: bench/README.md). The headline ratio is',
-    'squadflow ÷ bare DAG; every figure is the median over the runs of its size, with the range in brackets.',
-    '',
-    '## Machine',
-    '',
+    "# squadflow benchmark results",
+    "",
+    "Measured by `npm run bench` (bench/run.ts; how to run and read it: bench/README.md). The headline ratio is",
+    "squadflow ÷ bare DAG; every figure is the median over the runs of its size, with the range in brackets.",
+    "",
+    "## Machine",
+    "",
     ...machineDescription(settings),
-    '',
-    '## What is measured',
-    '',
-    '- **squadflow**: the real backlog and card workflows with instant agents (owner, verification, judge ∥ QA ' +
-      'return at once); one backlog started with `startBacklog` (over 200 cards the client uploads it page by page). ' +
-      '**bare DAG**: the same DAG as bare workflows, one per card, started by the client (cards with dependencies ' +
-      'first); each waits for a signal from each dependency, runs the same activities (judge ∥ QA) and signals its ' +
-      'dependents. **bare flat**: the old baseline, one workflow per card, no dependencies, the 4 activities in sequence.',
-    '- wall time = start + run. start: the client\'s start call (`startBacklog`, paged uploads included; bare: ' +
-      'starting every card workflow); run: from its return to the backlog\'s result (bare DAG: the last card\'s ' +
-      'result; cards may already run during the start). cards/s = cards DONE ÷ wall time.',
-    '- dependency DONE → owner start: for each card with dependencies, its owner activity start (worker clock) ' +
-      'minus the latest DONE time of its dependencies (squadflow: card `statusHistory`; bare DAG: workflow time ' +
-      'after its last activity, before it signals its dependents).',
-    '- card duration: owner start → DONE, workflow time (squadflow: IN_PROGRESS → DONE in `statusHistory`).',
-    '- RSS and CPU: the same sampler for every variant (every 250 ms), from the first start call to the end of ' +
-      'the run, never during the post-run reads: peak RSS of the case process (client + worker) and of its dev ' +
-      'server, CPU time (user + system) of each meanwhile.',
+    "",
+    "## What is measured",
+    "",
+    "- **squadflow**: the real backlog and card workflows with instant agents (owner, verification, judge ∥ QA " +
+      "return at once); one backlog started with `startBacklog` (over 200 cards the client uploads it page by page). " +
+      "**bare DAG**: the same DAG as bare workflows, one per card, started by the client (cards with dependencies " +
+      "first); each waits for a signal from each dependency, runs the same activities (judge ∥ QA) and signals its " +
+      "dependents. **bare flat**: the old baseline, one workflow per card, no dependencies, the 4 activities in sequence.",
+    "- wall time = start + run. start: the client's start call (`startBacklog`, paged uploads included; bare: " +
+      "starting every card workflow); run: from its return to the backlog's result (bare DAG: the last card's " +
+      "result; cards may already run during the start). cards/s = cards DONE ÷ wall time.",
+    "- dependency DONE → owner start: for each card with dependencies, its owner activity start (worker clock) " +
+      "minus the latest DONE time of its dependencies (squadflow: card `statusHistory`; bare DAG: workflow time " +
+      "after its last activity, before it signals its dependents).",
+    "- card duration: owner start → DONE, workflow time (squadflow: IN_PROGRESS → DONE in `statusHistory`).",
+    "- RSS and CPU: the same sampler for every variant (every 250 ms), from the first start call to the end of " +
+      "the run, never during the post-run reads: peak RSS of the case process (client + worker) and of its dev " +
+      "server, CPU time (user + system) of each meanwhile.",
     `- histories (from the run of median wall time): the backlog workflow's, its shards' (paged backlogs) and ` +
       `${settings.historySample} card workflows' (evenly spread), events and encoded \`History\` proto bytes.`,
-    '- load: the 1-minute load average before and after each size. Absolute times move with the load of the ' +
-      'machine; the variants of a size run interleaved (run 1 of each, then run 2…), so ratios move less.',
-    '',
-    '## Headline',
-    '',
+    "- load: the 1-minute load average before and after each size. Absolute times move with the load of the " +
+      "machine; the variants of a size run interleaved (run 1 of each, then run 2…), so ratios move less.",
+    "",
+    "## Headline",
+    "",
     headlineTable(records),
-    '',
-    '## Results',
-    '',
-    ...records.flatMap((r) => [sizeTable(r), '']),
+    "",
+    "## Results",
+    "",
+    ...records.flatMap((r) => [sizeTable(r), ""]),
     rawBlock(records),
-    '',
-  ].join('\n');
+    "",
+  ].join("\n");
 }
 
 // ---- main -----------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const settings = benchSettings();
-  const dir = await mkdtemp(join(tmpdir(), 'squadflow-bench-run-'));
+  const dir = await mkdtemp(join(tmpdir(), "squadflow-bench-run-"));
   try {
     process.stderr.write(
-      `bench: sizes ${settings.sizes.join(', ')}; ${settings.runs} run(s) of ${settings.variants.join(', ')}; ${settings.db} db; bundling workflows…\n`,
+      `bench: sizes ${settings.sizes.join(", ")}; ${settings.runs} run(s) of ${settings.variants.join(", ")}; ${settings.db} db; bundling workflows…\n`,
     );
-    const logger = new DefaultLogger('WARN');
+    const logger = new DefaultLogger("WARN");
     const bundles = {} as Record<Variant, string>;
     for (const variant of settings.variants) {
       bundles[variant] = join(dir, `${variant}-bundle.js`);
-      await writeFile(bundles[variant], (await bundleWorkflowCode({ workflowsPath: WORKFLOW_FILES[variant], logger })).code);
+      await writeFile(
+        bundles[variant],
+        (await bundleWorkflowCode({ workflowsPath: WORKFLOW_FILES[variant], logger })).code,
+      );
     }
 
-    const earlier = existsSync(settings.out) ? parseRawBlock(await readFile(settings.out, 'utf8')) : [];
+    const earlier = existsSync(settings.out) ? parseRawBlock(await readFile(settings.out, "utf8")) : [];
     const measuredNow: SizeRecord[] = [];
     const { commit, command } = commitAndCommand();
     for (const size of settings.sizes) {
@@ -283,7 +312,15 @@ async function main(): Promise<void> {
       }
       const record: SizeRecord = {
         size,
-        measured: { date, commit, command, runs: settings.runs, db: settings.db, load: [loadBefore, loadavg()[0]!], ...(settings.note ? { note: settings.note } : {}) },
+        measured: {
+          date,
+          commit,
+          command,
+          runs: settings.runs,
+          db: settings.db,
+          load: [loadBefore, loadavg()[0]!],
+          ...(settings.note ? { note: settings.note } : {}),
+        },
         results,
       };
       measuredNow.push(record);
@@ -301,7 +338,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

@@ -4,7 +4,7 @@
  */
 
 /** The variants, in the order they run and are reported. */
-export const VARIANTS = ['squadflow', 'bare-dag', 'bare-flat'] as const;
+export const VARIANTS = ["squadflow", "bare-dag", "bare-flat"] as const;
 
 /**
  * One variant: `squadflow` (the product), `bare-dag` (the fair baseline: the same DAG, bare workflows

@@ -17,26 +17,35 @@
  * Run: `tsx scripts/example-repo.ts` (prints one line saying what it did). Tests call
  * `ensureExampleRepository` with a directory of their own, never the real state/repos/.
  */
-import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { commitOf, git, gitOut } from '../src/activities/repository/git.js';
-import { integrationBranchName } from '../src/domain/index.js';
-import { PROJECT_ROOT } from '../src/temporal/cli-path.js';
-import { DEFAULT_DEV_SERVER_DB } from '../src/temporal/dev-server.js';
+import { existsSync } from "node:fs";
+import { cp, mkdir, readdir } from "node:fs/promises";
+import { relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { commitOf, git, gitOut } from "../src/activities/repository/git.js";
+import { integrationBranchName } from "../src/domain/index.js";
+import { PROJECT_ROOT } from "../src/temporal/cli-path.js";
+import { DEFAULT_DEV_SERVER_DB } from "../src/temporal/dev-server.js";
 
 /** The seed project the example repository is made from. */
-export const EXAMPLE_SEED_DIR = resolve(PROJECT_ROOT, 'examples', 'shop-seed');
+export const EXAMPLE_SEED_DIR = resolve(PROJECT_ROOT, "examples", "shop-seed");
 /** Where `npm start` keeps the example repository (git-ignored): the backlog's `metadata.repository`. */
-export const EXAMPLE_REPO_DIR = resolve(PROJECT_ROOT, 'state', 'repos', 'shop-discounts');
+export const EXAMPLE_REPO_DIR = resolve(PROJECT_ROOT, "state", "repos", "shop-discounts");
 /** The example backlog's id, whose integration branch is `squadflow/shop-discounts`. */
-export const EXAMPLE_BACKLOG_ID = 'shop-discounts';
+export const EXAMPLE_BACKLOG_ID = "shop-discounts";
 /** The base branch of the example repository (`metadata.base_branch` of the example backlog). */
-export const EXAMPLE_BASE_BRANCH = 'main';
+export const EXAMPLE_BASE_BRANCH = "main";
 
 /** Who made the seed commit: the project's own team, not squadflow. */
-const SEED_IDENTITY = ['-c', 'user.name=Acme checkout team', '-c', 'user.email=checkout-team@acme.example', '-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null'];
+const SEED_IDENTITY = [
+  "-c",
+  "user.name=Acme checkout team",
+  "-c",
+  "user.email=checkout-team@acme.example",
+  "-c",
+  "commit.gpgsign=false",
+  "-c",
+  "core.hooksPath=/dev/null",
+];
 
 /** Options of `ensureExampleRepository`. */
 export interface ExampleRepositoryOptions {
@@ -68,12 +77,15 @@ export interface ExampleRepository {
 }
 
 async function isRepository(dir: string): Promise<boolean> {
-  return (await git(dir, ['rev-parse', '--git-dir'], { okExitCodes: [128] }).catch(() => undefined))?.exitCode === 0;
+  return (await git(dir, ["rev-parse", "--git-dir"], { okExitCodes: [128] }).catch(() => undefined))?.exitCode === 0;
 }
 
 /** `2026-12-05T22:06:07.123Z` → `20261205T220607Z` (a valid ref name component). */
 function stamp(at: Date): string {
-  return at.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  return at
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/[-:]/g, "");
 }
 
 /**
@@ -83,7 +95,10 @@ function stamp(at: Date): string {
  * @throws Error naming `dir` when it exists, is not a git repository and is not empty (nothing is
  *   overwritten), or when it has no branch `main`; `GitError` when git fails.
  */
-export async function ensureExampleRepository(dir: string, opts: ExampleRepositoryOptions = {}): Promise<ExampleRepository> {
+export async function ensureExampleRepository(
+  dir: string,
+  opts: ExampleRepositoryOptions = {},
+): Promise<ExampleRepository> {
   const abs = resolve(dir);
   const backlogId = opts.backlogId ?? EXAMPLE_BACKLOG_ID;
   let created = false;
@@ -93,41 +108,58 @@ export async function ensureExampleRepository(dir: string, opts: ExampleReposito
     }
     await mkdir(abs, { recursive: true });
     await cp(opts.seedDir ?? EXAMPLE_SEED_DIR, abs, { recursive: true });
-    await git(abs, ['init', '--quiet', '--initial-branch', EXAMPLE_BASE_BRANCH]);
-    await git(abs, ['add', '--all']);
-    await git(abs, [...SEED_IDENTITY, 'commit', '--quiet', '-m', 'Acme Shop checkout: the project before the discount codes feature']);
+    await git(abs, ["init", "--quiet", "--initial-branch", EXAMPLE_BASE_BRANCH]);
+    await git(abs, ["add", "--all"]);
+    await git(abs, [
+      ...SEED_IDENTITY,
+      "commit",
+      "--quiet",
+      "-m",
+      "Acme Shop checkout: the project before the discount codes feature",
+    ]);
     created = true;
   }
   const baseCommit = await commitOf(abs, `refs/heads/${EXAMPLE_BASE_BRANCH}`);
-  if (!baseCommit) throw new Error(`${abs} has no branch "${EXAMPLE_BASE_BRANCH}", the example backlog's metadata.base_branch`);
+  if (!baseCommit)
+    throw new Error(`${abs} has no branch "${EXAMPLE_BASE_BRANCH}", the example backlog's metadata.base_branch`);
   const integration = integrationBranchName(backlogId);
   let integrationTip = await commitOf(abs, `refs/heads/${integration}`);
   let archivedAs: string | undefined;
   if (integrationTip && opts.freshServer) {
     archivedAs = `squadflow-archive/${backlogId}/${stamp((opts.now ?? (() => new Date()))())}`;
-    await git(abs, ['branch', '--move', integration, archivedAs]);
+    await git(abs, ["branch", "--move", integration, archivedAs]);
     integrationTip = undefined;
   }
-  return { dir: abs, created, baseCommit, ...(integrationTip && { integrationTip }), ...(archivedAs && { archivedAs }) };
+  return {
+    dir: abs,
+    created,
+    baseCommit,
+    ...(integrationTip && { integrationTip }),
+    ...(archivedAs && { archivedAs }),
+  };
 }
 
 /** One line for the terminal: what `ensureExampleRepository` did. */
 export async function describeExampleRepository(r: ExampleRepository, cwd = process.cwd()): Promise<string> {
-  const where = relative(cwd, r.dir) || '.';
+  const where = relative(cwd, r.dir) || ".";
   const main = `${EXAMPLE_BASE_BRANCH} at ${r.baseCommit.slice(0, 7)}`;
   if (r.created) return `Example repository: created ${where} from ${relative(cwd, EXAMPLE_SEED_DIR)} (${main})`;
   const parts = [`Example repository: ${where} (${main}`];
   if (r.integrationTip) {
-    const merges = (await gitOut(r.dir, ['rev-list', '--merges', '--count', `${EXAMPLE_BASE_BRANCH}..${r.integrationTip}`])).trim();
+    const merges = (
+      await gitOut(r.dir, ["rev-list", "--merges", "--count", `${EXAMPLE_BASE_BRANCH}..${r.integrationTip}`])
+    ).trim();
     parts.push(`; ${integrationBranchName(EXAMPLE_BACKLOG_ID)} has ${merges} merge(s) so far`);
   }
   if (r.archivedAs) parts.push(`; no dev server state, so the earlier run's integration branch is now ${r.archivedAs}`);
-  return `${parts.join('')})`;
+  return `${parts.join("")})`;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   try {
-    const r = await ensureExampleRepository(EXAMPLE_REPO_DIR, { freshServer: !existsSync(resolve(PROJECT_ROOT, DEFAULT_DEV_SERVER_DB)) });
+    const r = await ensureExampleRepository(EXAMPLE_REPO_DIR, {
+      freshServer: !existsSync(resolve(PROJECT_ROOT, DEFAULT_DEV_SERVER_DB)),
+    });
     console.log(await describeExampleRepository(r));
   } catch (err) {
     console.error(`example repository: ${(err as Error).message}`);

@@ -9,28 +9,28 @@
  * Every activity worker runs squadflow's activity interceptor (card context in logs, Prometheus metrics);
  * the orchestration worker injects the `squadflowMetrics` workflow sink.
  */
-import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
-import { dataConverterFromEnv } from './codec/aes-gcm.js';
-import { createActivities } from './activities/index.js';
-import { squadflowActivityInterceptors } from './observability/interceptors.js';
-import { metricsSinks } from './observability/metrics.js';
-import { connectWorkerConnection, connectionOptions, describeConnection } from './temporal/connection.js';
-import { PROJECT_ROOT } from './temporal/cli-path.js';
-import { parseMetricsPort, startObservability } from './temporal/runtime.js';
-import { QUEUE_KINDS, TASK_QUEUES, type QueueKind } from './temporal/queues.js';
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { DataConverter } from "@temporalio/common";
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from "@temporalio/worker";
+import { dataConverterFromEnv } from "./codec/aes-gcm.js";
+import { createActivities } from "./activities/index.js";
+import { squadflowActivityInterceptors } from "./observability/interceptors.js";
+import { metricsSinks } from "./observability/metrics.js";
+import { connectWorkerConnection, connectionOptions, describeConnection } from "./temporal/connection.js";
+import { PROJECT_ROOT } from "./temporal/cli-path.js";
+import { parseMetricsPort, startObservability } from "./temporal/runtime.js";
+import { QUEUE_KINDS, TASK_QUEUES, type QueueKind } from "./temporal/queues.js";
 
 /** Absolute path of the workflows entry point the bundler reads. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = fileURLToPath(new URL("./workflows/index.ts", import.meta.url));
 
 /** Default workspaces root: `state/workspaces` in the project. */
-export const DEFAULT_WORKSPACES_ROOT = resolve(PROJECT_ROOT, 'state', 'workspaces');
+export const DEFAULT_WORKSPACES_ROOT = resolve(PROJECT_ROOT, "state", "workspaces");
 /** Default worktrees root (attempt worktrees of backlogs with a repository, issue 9): `state/worktrees` in the project. */
-export const DEFAULT_WORKTREES_ROOT = resolve(PROJECT_ROOT, 'state', 'worktrees');
+export const DEFAULT_WORKTREES_ROOT = resolve(PROJECT_ROOT, "state", "worktrees");
 /** Default root of the clones of URL repositories (issue 9): `state/repos` in the project. */
-export const DEFAULT_REPOS_ROOT = resolve(PROJECT_ROOT, 'state', 'repos');
+export const DEFAULT_REPOS_ROOT = resolve(PROJECT_ROOT, "state", "repos");
 
 /** Options of `createWorkers`. */
 export interface SquadWorkerOptions {
@@ -100,7 +100,8 @@ export function maxCachedWorkflowsFromEnv(env: NodeJS.ProcessEnv = process.env):
   const raw = env.SQUADFLOW_MAX_CACHED_WORKFLOWS?.trim();
   if (!raw) return DEFAULT_MAX_CACHED_WORKFLOWS;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`SQUADFLOW_MAX_CACHED_WORKFLOWS must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`SQUADFLOW_MAX_CACHED_WORKFLOWS must be a positive integer, got "${raw}"`);
   return n;
 }
 
@@ -126,7 +127,7 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
       taskQueue: taskQueues[kind],
       ...(dataConverter ? { dataConverter } : {}),
     };
-    if (kind === 'orchestration') {
+    if (kind === "orchestration") {
       const workflowBundle =
         opts.workflowBundle ??
         (await bundleWorkflowCode({
@@ -134,7 +135,14 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
           logger: quietBundlerLogger,
           ...(dataConverter?.failureConverterPath ? { failureConverterPath: dataConverter.failureConverterPath } : {}),
         }));
-      workers.push(await Worker.create({ ...common, workflowBundle, sinks: metricsSinks(), maxCachedWorkflows: maxCachedWorkflowsFromEnv() }));
+      workers.push(
+        await Worker.create({
+          ...common,
+          workflowBundle,
+          sinks: metricsSinks(),
+          maxCachedWorkflows: maxCachedWorkflowsFromEnv(),
+        }),
+      );
     } else {
       workers.push(
         await Worker.create({
@@ -152,7 +160,7 @@ export async function createWorkers(opts: SquadWorkerOptions): Promise<Worker[]>
 }
 
 /** Longest time between heartbeats sent to the server by the activity workers (cancellation arrives with them). */
-export const HEARTBEAT_THROTTLE = '2 seconds';
+export const HEARTBEAT_THROTTLE = "2 seconds";
 
 /** Runs workers until they shut down (SIGINT/SIGTERM, or `shutdown()`); rejects if any fails. */
 export async function runWorkers(workers: Worker[]): Promise<void> {
@@ -162,10 +170,13 @@ export async function runWorkers(workers: Worker[]): Promise<void> {
 /** Parses `--queues owners,validation` into queue kinds. @throws Error naming an unknown kind. */
 export function parseQueueKinds(value: string | undefined): QueueKind[] {
   if (!value) return QUEUE_KINDS;
-  const kinds = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const kinds = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const k of kinds) {
     if (!(QUEUE_KINDS as string[]).includes(k)) {
-      throw new Error(`unknown queue "${k}" (queues: ${QUEUE_KINDS.join(', ')})`);
+      throw new Error(`unknown queue "${k}" (queues: ${QUEUE_KINDS.join(", ")})`);
     }
   }
   return kinds as QueueKind[];
@@ -177,10 +188,10 @@ const quietBundlerLogger = {
   debug() {},
   info() {},
   warn(message: string, meta?: Record<string, unknown>) {
-    console.warn(message, meta ?? '');
+    console.warn(message, meta ?? "");
   },
   error(message: string, meta?: Record<string, unknown>) {
-    console.error(message, meta ?? '');
+    console.error(message, meta ?? "");
   },
 };
 
@@ -191,16 +202,20 @@ function flag(args: string[], name: string): string | undefined {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const queues = parseQueueKinds(flag(args, '--queues'));
-  const port = flag(args, '--metrics-port');
+  const queues = parseQueueKinds(flag(args, "--queues"));
+  const port = flag(args, "--metrics-port");
   const obs = await startObservability({ metricsPort: port !== undefined ? parseMetricsPort(port) : undefined });
   try {
     const conn = connectionOptions();
     const connection = await connectWorkerConnection(conn);
     try {
       const workers = await createWorkers({ connection, namespace: conn.namespace, queues });
-      const metrics = obs.temporalMetrics ? `; metrics: Temporal ${obs.temporalMetrics}, squadflow ${obs.squadflowMetricsAddress}` : '';
-      console.log(`squadflow worker on ${describeConnection(conn)}: ${queues.map((q) => TASK_QUEUES[q]).join(', ')}${metrics}`);
+      const metrics = obs.temporalMetrics
+        ? `; metrics: Temporal ${obs.temporalMetrics}, squadflow ${obs.squadflowMetricsAddress}`
+        : "";
+      console.log(
+        `squadflow worker on ${describeConnection(conn)}: ${queues.map((q) => TASK_QUEUES[q]).join(", ")}${metrics}`,
+      );
       // Until SIGINT/SIGTERM: the Temporal runtime then drains every worker and run() resolves.
       await runWorkers(workers);
     } finally {

@@ -1,9 +1,9 @@
 /**
  * What `test/global-setup.ts` provides to every test file, read with `inject('…')` from `vitest`.
  */
-import 'vitest';
+import "vitest";
 
-declare module 'vitest' {
+declare module "vitest" {
   export interface ProvidedContext {
     /** gRPC address of the run's Temporal dev server, `127.0.0.1:<random port>`. */
     temporalAddress: string;

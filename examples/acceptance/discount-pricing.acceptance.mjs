@@ -9,39 +9,39 @@
  * neither sees nor edits the check it is held to, and a human who approves the card anyway does not leave a
  * failing test in the project.
  */
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
-const { applyDiscount, discountCents } = await import(pathToFileURL(resolve('src/discount-pricing.mjs')).href);
+const { applyDiscount, discountCents } = await import(pathToFileURL(resolve("src/discount-pricing.mjs")).href);
 
-const percent = (value) => ({ kind: 'percent', value });
-const fixed = (value) => ({ kind: 'fixed', value });
+const percent = (value) => ({ kind: "percent", value });
+const fixed = (value) => ({ kind: "fixed", value });
 
-test('percent codes take value % of the subtotal, fixed codes their value', () => {
+test("percent codes take value % of the subtotal, fixed codes their value", () => {
   assert.equal(discountCents(10000, percent(15)), 1500);
   assert.equal(discountCents(10000, fixed(750)), 750);
 });
 
-test('the discount is never more than the subtotal', () => {
+test("the discount is never more than the subtotal", () => {
   assert.equal(discountCents(400, fixed(750)), 400);
   assert.equal(discountCents(400, percent(100)), 400);
 });
 
-test('half-cent results follow ledger rule FIN-7 (the examples of the card)', () => {
-  assert.equal(discountCents(125, percent(10)), 12, '10 % of 125 cents');
-  assert.equal(discountCents(135, percent(10)), 14, '10 % of 135 cents');
-  assert.equal(discountCents(5, percent(50)), 2, '50 % of 5 cents');
+test("half-cent results follow ledger rule FIN-7 (the examples of the card)", () => {
+  assert.equal(discountCents(125, percent(10)), 12, "10 % of 125 cents");
+  assert.equal(discountCents(135, percent(10)), 14, "10 % of 135 cents");
+  assert.equal(discountCents(5, percent(50)), 2, "50 % of 5 cents");
 });
 
-test('results that are not half a cent round to the nearest cent', () => {
-  assert.equal(discountCents(1999, percent(15)), 300, '299.85 cents');
-  assert.equal(discountCents(1333, percent(15)), 200, '199.95 cents');
-  assert.equal(discountCents(1001, percent(15)), 150, '150.15 cents');
+test("results that are not half a cent round to the nearest cent", () => {
+  assert.equal(discountCents(1999, percent(15)), 300, "299.85 cents");
+  assert.equal(discountCents(1333, percent(15)), 200, "199.95 cents");
+  assert.equal(discountCents(1001, percent(15)), 150, "150.15 cents");
 });
 
-test('applyDiscount gives subtotal, discount and total', () => {
+test("applyDiscount gives subtotal, discount and total", () => {
   assert.deepEqual(applyDiscount(135, percent(10)), { subtotalCents: 135, discountCents: 14, totalCents: 121 });
   assert.deepEqual(applyDiscount(400, fixed(750)), { subtotalCents: 400, discountCents: 400, totalCents: 0 });
 });

@@ -11,30 +11,30 @@
  *
  * Exit: `node --test`'s exit code; 0 with a note on stdout when no changed module has a spec.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-const SPECS = fileURLToPath(new URL('./', import.meta.url));
+const SPECS = fileURLToPath(new URL("./", import.meta.url));
 const ATTEMPT_BRANCH = /^squadflow-attempts\/([^/]+)\/[^/]+\/attempt-\d+$/;
 
 function git(...args) {
-  return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 }
 
 /** Modules (slugs) of src/*.mjs this attempt changed, or every module in src/ outside an attempt branch. */
 function changedModules() {
-  let branch = '';
+  let branch = "";
   try {
-    branch = git('symbolic-ref', '--quiet', '--short', 'HEAD');
+    branch = git("symbolic-ref", "--quiet", "--short", "HEAD");
   } catch {
     // Detached HEAD or not a git checkout: a run by hand.
   }
   const backlogId = ATTEMPT_BRANCH.exec(branch)?.[1];
   const files = backlogId
-    ? git('diff', '--name-only', git('merge-base', 'HEAD', `refs/heads/squadflow/${backlogId}`), 'HEAD').split('\n')
-    : existsSync('src')
-      ? readdirSync('src').map((f) => `src/${f}`)
+    ? git("diff", "--name-only", git("merge-base", "HEAD", `refs/heads/squadflow/${backlogId}`), "HEAD").split("\n")
+    : existsSync("src")
+      ? readdirSync("src").map((f) => `src/${f}`)
       : [];
   return files.map((f) => /^src\/([a-z0-9-]+)\.mjs$/.exec(f)?.[1]).filter(Boolean);
 }
@@ -42,8 +42,8 @@ function changedModules() {
 const modules = changedModules();
 const specs = modules.map((m) => `${SPECS}${m}.acceptance.mjs`).filter((f) => existsSync(f));
 if (specs.length === 0) {
-  console.log(`no acceptance spec for the modules changed (${modules.join(', ') || 'none'}): nothing to check`);
+  console.log(`no acceptance spec for the modules changed (${modules.join(", ") || "none"}): nothing to check`);
 } else {
-  const run = spawnSync(process.execPath, ['--test', ...specs], { stdio: 'inherit' });
+  const run = spawnSync(process.execPath, ["--test", ...specs], { stdio: "inherit" });
   process.exitCode = run.status ?? 1;
 }

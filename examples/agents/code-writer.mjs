@@ -16,15 +16,20 @@
  * choose what to change (e.g. discount-pricing tries another rounding strategy when QA keeps failing, and
  * uses the one a reviewer names in `clarify`).
  */
-import { argValue, log, runAgent, sanitize } from './lib/agent.mjs';
-import { moduleExports } from './lib/markdown.mjs';
-import { MODULES } from './lib/modules.mjs';
+import { argValue, log, runAgent, sanitize } from "./lib/agent.mjs";
+import { moduleExports } from "./lib/markdown.mjs";
+import { MODULES } from "./lib/modules.mjs";
 
 /** The module slug of the card: the `--module` arg, else `Module: \`slug\`` in the description. */
 function moduleSlug(ctx) {
-  const slug = argValue(process.argv, 'module') ?? /\bmodule:\s*`?([a-z0-9][a-z0-9-]*)`?/i.exec(ctx.card.description)?.[1];
-  if (!slug) throw new Error(`card ${ctx.card.id} names no module: add "Module: \`<slug>\`" to its description or --module to the agent's args`);
-  if (!MODULES[slug]) throw new Error(`card ${ctx.card.id}: unknown module "${slug}" (library: ${Object.keys(MODULES).join(', ')})`);
+  const slug =
+    argValue(process.argv, "module") ?? /\bmodule:\s*`?([a-z0-9][a-z0-9-]*)`?/i.exec(ctx.card.description)?.[1];
+  if (!slug)
+    throw new Error(
+      `card ${ctx.card.id} names no module: add "Module: \`<slug>\`" to its description or --module to the agent's args`,
+    );
+  if (!MODULES[slug])
+    throw new Error(`card ${ctx.card.id}: unknown module "${slug}" (library: ${Object.keys(MODULES).join(", ")})`);
   return slug;
 }
 
@@ -41,42 +46,48 @@ function checkDependencies(ctx, entry) {
 
 /** Names of the QA checks and rubric criteria the feedback cites, for the revision history. */
 function citedChecks(feedback) {
-  return [...new Set(feedback.reasons.flatMap((r) => [...r.matchAll(/\b(?:check|criterion)\s+"([^"]+)"/g)].map((m) => m[1])))];
+  return [
+    ...new Set(feedback.reasons.flatMap((r) => [...r.matchAll(/\b(?:check|criterion)\s+"([^"]+)"/g)].map((m) => m[1]))),
+  ];
 }
 
 function usageDoc(ctx, slug, entry, source, variant, previousDoc) {
-  const intro = ctx.card.description.replace(/^\s*Module:\s*`?[a-z0-9-]+`?\.?\s*/i, '').trim();
+  const intro = ctx.card.description.replace(/^\s*Module:\s*`?[a-z0-9-]+`?\.?\s*/i, "").trim();
   const api = moduleExports(source)
-    .map((e) => `- \`${e.name}${e.kind === 'function' ? '()' : ''}\`${e.doc ? ` — ${e.doc}` : ''}`)
-    .join('\n');
+    .map((e) => `- \`${e.name}${e.kind === "function" ? "()" : ""}\`${e.doc ? ` — ${e.doc}` : ""}`)
+    .join("\n");
   const parts = [
     `# ${entry.title} (\`${slug}\`)`,
     `Card ${ctx.card.id} · ${ctx.card.type} · backlog \`${ctx.backlogId}\``,
     intro,
-    '## Usage',
+    "## Usage",
     `\`\`\`js\n${entry.usage}\n\`\`\``,
     `Tests: \`node --test test/${slug}.test.mjs\` (or \`npm test\` for the whole project).`,
-    '## API',
+    "## API",
     api,
   ];
   if (entry.notes) parts.push(entry.notes(ctx, variant));
   if (ctx.card.acceptanceCriteria.length) {
-    parts.push('## Acceptance criteria', ctx.card.acceptanceCriteria.map((c) => `- ${c}`).join('\n'));
+    parts.push("## Acceptance criteria", ctx.card.acceptanceCriteria.map((c) => `- ${c}`).join("\n"));
   }
-  const history = (/## Revision history\n\n([\s\S]*)$/.exec(previousDoc ?? '')?.[1] ?? '').split('\n').filter((l) => l.startsWith('- '));
+  const history = (/## Revision history\n\n([\s\S]*)$/.exec(previousDoc ?? "")?.[1] ?? "")
+    .split("\n")
+    .filter((l) => l.startsWith("- "));
   if (ctx.feedback) {
     const checks = citedChecks(ctx.feedback);
     const change =
       variant.previous && variant.rounding && variant.previous !== variant.rounding
         ? `rounding changed from \`${variant.previous}\` to \`${variant.rounding}\``
-        : 'module regenerated from the card';
+        : "module regenerated from the card";
     // The debugging agent's first sentence is its diagnosis; the rest is a timeline the history does not need.
     const diagnosis = ctx.feedback.rootCause?.trim().split(/(?<=\.)\s/)[0];
-    const cause = diagnosis ? `; debugging agent: ${diagnosis.replace(/\.$/, '')}` : '';
-    history.push(`- Correction round ${ctx.feedback.round}: ${checks.length ? `failing ${checks.map((c) => `“${c}”`).join(', ')}` : 'validator feedback'} — ${change}${cause}.`);
+    const cause = diagnosis ? `; debugging agent: ${diagnosis.replace(/\.$/, "")}` : "";
+    history.push(
+      `- Correction round ${ctx.feedback.round}: ${checks.length ? `failing ${checks.map((c) => `“${c}”`).join(", ")}` : "validator feedback"} — ${change}${cause}.`,
+    );
   }
-  if (history.length) parts.push('## Revision history', history.join('\n'));
-  return `${sanitize(parts.filter(Boolean).join('\n\n'))}\n`;
+  if (history.length) parts.push("## Revision history", history.join("\n"));
+  return `${sanitize(parts.filter(Boolean).join("\n\n"))}\n`;
 }
 
 runAgent(async (ctx) => {
@@ -88,10 +99,10 @@ runAgent(async (ctx) => {
   const previousDoc = ctx.attempt > 1 && ctx.has(docPath) ? ctx.readOwn(docPath) : undefined;
   const variant = entry.choose ? entry.choose(ctx, previousSource) : {};
   if (ctx.feedback) {
-    log(`feedback round ${ctx.feedback.round}: ${ctx.feedback.reasons.join(' | ')}`);
+    log(`feedback round ${ctx.feedback.round}: ${ctx.feedback.reasons.join(" | ")}`);
     if (ctx.feedback.humanContext) log(`reviewer's context: ${ctx.feedback.humanContext}`);
   }
-  if (variant.rounding) log(`rounding: ${variant.previous ?? '(none)'} → ${variant.rounding}`);
+  if (variant.rounding) log(`rounding: ${variant.previous ?? "(none)"} → ${variant.rounding}`);
 
   checkDependencies(ctx, entry);
   const source = entry.source(ctx, variant);
@@ -101,6 +112,6 @@ runAgent(async (ctx) => {
   ctx.write(docPath, usageDoc(ctx, slug, entry, source, variant, previousDoc));
 
   const api = moduleExports(source).map((e) => e.name);
-  const what = variant.rounding ? ` with ${variant.rounding} rounding` : '';
-  return `${ctx.attempt > 1 ? 'Reworked' : 'Wrote'} ${srcPath}${what} (exports ${api.join(', ')}), ${testPath} and ${docPath}.`;
+  const what = variant.rounding ? ` with ${variant.rounding} rounding` : "";
+  return `${ctx.attempt > 1 ? "Reworked" : "Wrote"} ${srcPath}${what} (exports ${api.join(", ")}), ${testPath} and ${docPath}.`;
 });

@@ -10,15 +10,28 @@
  *   test/migration.test.mjs                node:test checks of both files against the data model, and a real
  *                                          up → insert → down run on SQLite where `node:sqlite` exists
  */
-import { basename } from 'node:path';
-import { log, runAgent, sanitize } from './lib/agent.mjs';
-import { parseSections, parseTableDefinitions } from './lib/markdown.mjs';
+import { basename } from "node:path";
+import { log, runAgent, sanitize } from "./lib/agent.mjs";
+import { parseSections, parseTableDefinitions } from "./lib/markdown.mjs";
 
-const SQL_KEYWORDS = new Set(['primary', 'key', 'not', 'null', 'default', 'references', 'unique', 'check', 'in', 'and', 'or', 'autoincrement']);
+const SQL_KEYWORDS = new Set([
+  "primary",
+  "key",
+  "not",
+  "null",
+  "default",
+  "references",
+  "unique",
+  "check",
+  "in",
+  "and",
+  "or",
+  "autoincrement",
+]);
 
 /** Constraint prose in SQL: keywords upper-cased, identifiers and quoted literals kept. */
 function sqlConstraints(text) {
-  if (!text || text === '—') return '';
+  if (!text || text === "—") return "";
   return text.replace(/'[^']*'|[A-Za-z_]+/g, (tok) => (SQL_KEYWORDS.has(tok.toLowerCase()) ? tok.toUpperCase() : tok));
 }
 
@@ -29,11 +42,20 @@ function tablesFromMarkdown(markdown) {
     const name = /^Table `(\w+)`$/.exec(s.heading)?.[1];
     if (!name) continue;
     const columns = s.body
-      .split('\n')
+      .split("\n")
       .filter((l) => /^\|/.test(l) && !/^\|\s*-/.test(l))
       .slice(1)
-      .map((l) => l.split('|').slice(1, -1).map((c) => c.trim().replace(/^`|`$/g, '')))
-      .map(([colName, type, constraints]) => ({ name: colName, type: type.toUpperCase(), constraints: constraints === '—' ? '' : constraints }));
+      .map((l) =>
+        l
+          .split("|")
+          .slice(1, -1)
+          .map((c) => c.trim().replace(/^`|`$/g, "")),
+      )
+      .map(([colName, type, constraints]) => ({
+        name: colName,
+        type: type.toUpperCase(),
+        constraints: constraints === "—" ? "" : constraints,
+      }));
     tables.push({ table: name, columns });
   }
   return tables;
@@ -42,8 +64,8 @@ function tablesFromMarkdown(markdown) {
 /** Indexes a card asks for: `index on table(col, …)`, optionally `unique index on …`. */
 function requestedIndexes(text) {
   return [...text.matchAll(/\b(unique\s+)?index\s+on\s+([a-z_]\w*)\s*\(([\w\s,]+)\)/gi)].map((m) => {
-    const columns = m[3].split(',').map((c) => c.trim());
-    return { unique: !!m[1], table: m[2], columns, name: `idx_${m[2]}_${columns.join('_')}` };
+    const columns = m[3].split(",").map((c) => c.trim());
+    return { unique: !!m[1], table: m[2], columns, name: `idx_${m[2]}_${columns.join("_")}` };
   });
 }
 
@@ -51,25 +73,35 @@ function upSql(ctx, source, tables, indexes) {
   const lines = [
     `-- Up migration: the data model of ${source}.`,
     `-- Card ${ctx.card.id} (${ctx.card.title}) of backlog ${ctx.backlogId}.`,
-    'BEGIN;',
-    '',
+    "BEGIN;",
+    "",
   ];
   for (const t of tables) {
     lines.push(`CREATE TABLE ${t.table} (`);
-    lines.push(t.columns.map((c) => `  ${[c.name, c.type, sqlConstraints(c.constraints)].filter(Boolean).join(' ')}`).join(',\n'));
-    lines.push(');', '');
+    lines.push(
+      t.columns
+        .map((c) => `  ${[c.name, c.type, sqlConstraints(c.constraints)].filter(Boolean).join(" ")}`)
+        .join(",\n"),
+    );
+    lines.push(");", "");
   }
-  for (const i of indexes) lines.push(`CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${i.name} ON ${i.table} (${i.columns.join(', ')});`, '');
-  lines.push('COMMIT;');
-  return `${lines.join('\n')}\n`;
+  for (const i of indexes)
+    lines.push(`CREATE ${i.unique ? "UNIQUE " : ""}INDEX ${i.name} ON ${i.table} (${i.columns.join(", ")});`, "");
+  lines.push("COMMIT;");
+  return `${lines.join("\n")}\n`;
 }
 
 function downSql(ctx, tables, indexes) {
-  const lines = [`-- Down migration: drops what the up migration creates, in reverse order.`, `-- Card ${ctx.card.id} of backlog ${ctx.backlogId}.`, 'BEGIN;', ''];
+  const lines = [
+    `-- Down migration: drops what the up migration creates, in reverse order.`,
+    `-- Card ${ctx.card.id} of backlog ${ctx.backlogId}.`,
+    "BEGIN;",
+    "",
+  ];
   for (const i of [...indexes].reverse()) lines.push(`DROP INDEX IF EXISTS ${i.name};`);
   for (const t of [...tables].reverse()) lines.push(`DROP TABLE IF EXISTS ${t.table};`);
-  lines.push('', 'COMMIT;');
-  return `${lines.join('\n')}\n`;
+  lines.push("", "COMMIT;");
+  return `${lines.join("\n")}\n`;
 }
 
 /** A row of test values for each table, respecting types, checks and the foreign keys between the tables. */
@@ -82,9 +114,9 @@ function sampleRows(tables) {
       const ref = /references\s+(\w+)\s*\(\s*(\w+)\s*\)/i.exec(c.constraints);
       if (ref && rows[ref[1]]) row[c.name] = rows[ref[1]][ref[2]];
       else if (checkIn !== undefined) row[c.name] = checkIn;
-      else if (c.type.startsWith('INT')) row[c.name] = 10;
-      else if (/_at$/.test(c.name)) row[c.name] = '2025-03-15T12:00:00Z';
-      else row[c.name] = `${c.name.toUpperCase().replace(/_/g, '-')}-1`;
+      else if (c.type.startsWith("INT")) row[c.name] = 10;
+      else if (/_at$/.test(c.name)) row[c.name] = "2025-03-15T12:00:00Z";
+      else row[c.name] = `${c.name.toUpperCase().replace(/_/g, "-")}-1`;
     }
     rows[t.table] = row;
   }
@@ -170,8 +202,8 @@ test('up, insert and down run for real on SQLite', async (t) => {
 
 runAgent(async (ctx) => {
   let tables = [];
-  let source = '';
-  for (const f of ctx.dependencyFiles().filter((x) => x.path.endsWith('.md'))) {
+  let source = "";
+  for (const f of ctx.dependencyFiles().filter((x) => x.path.endsWith(".md"))) {
     const text = ctx.readAbsolute(f.path);
     const found = text ? tablesFromMarkdown(text) : [];
     if (found.length) {
@@ -180,21 +212,25 @@ runAgent(async (ctx) => {
       break;
     }
   }
-  const ownText = [ctx.card.description, ...ctx.card.acceptanceCriteria].join('\n');
+  const ownText = [ctx.card.description, ...ctx.card.acceptanceCriteria].join("\n");
   if (tables.length === 0) {
     tables = parseTableDefinitions(ownText);
     source = `card ${ctx.card.id}`;
   }
   if (tables.length === 0) {
-    throw new Error(`card ${ctx.card.id}: no data model found — neither "### Table \`name\`" tables in the dependencies' documents nor "table name (…)" in the card`);
+    throw new Error(
+      `card ${ctx.card.id}: no data model found — neither "### Table \`name\`" tables in the dependencies' documents nor "table name (…)" in the card`,
+    );
   }
   const known = new Set(tables.map((t) => t.table));
   const indexes = requestedIndexes(ownText).filter((i) => known.has(i.table));
-  log(`data model from ${source}: ${tables.map((t) => `${t.table}(${t.columns.length})`).join(', ')}; indexes: ${indexes.map((i) => i.name).join(', ') || 'none'}`);
+  log(
+    `data model from ${source}: ${tables.map((t) => `${t.table}(${t.columns.length})`).join(", ")}; indexes: ${indexes.map((i) => i.name).join(", ") || "none"}`,
+  );
 
   const name = `001_${tables[0].table}`;
   ctx.write(`migrations/${name}.up.sql`, sanitize(upSql(ctx, source, tables, indexes)));
   ctx.write(`migrations/${name}.down.sql`, sanitize(downSql(ctx, tables, indexes)));
-  ctx.write('test/migration.test.mjs', migrationTest(ctx, name, tables, indexes));
+  ctx.write("test/migration.test.mjs", migrationTest(ctx, name, tables, indexes));
   return `Wrote migration ${name} (${tables.length} tables, ${indexes.length} indexes, from ${source}) and its checks.`;
 });

@@ -9,22 +9,29 @@
  * - a **concern**: code files (.js, .mjs, .ts, .py) changed without any test file among the changed files;
  * - **approve** otherwise, with a comment naming what it reviewed.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync } from "node:fs";
 
-const request = JSON.parse(readFileSync(0, 'utf8'));
-if (typeof request.card?.id !== 'string' || !Array.isArray(request.artifacts) || (request.diff !== null && typeof request.diff?.text !== 'string')) {
-  process.stderr.write('bad review input: expected { card: { id }, diff: { text } | null, artifacts: [] } (src/activities/peer-review.ts)\n');
+const request = JSON.parse(readFileSync(0, "utf8"));
+if (
+  typeof request.card?.id !== "string" ||
+  !Array.isArray(request.artifacts) ||
+  (request.diff !== null && typeof request.diff?.text !== "string")
+) {
+  process.stderr.write(
+    "bad review input: expected { card: { id }, diff: { text } | null, artifacts: [] } (src/activities/peer-review.ts)\n",
+  );
   process.exit(1);
 }
 
 /** `[{ path, lines }]` of what the change adds: the diff's added lines per file, else each artifact's text. */
 function addedByFile(req) {
-  if (!req.diff) return req.artifacts.map((a) => ({ path: a.path, lines: a.text.split('\n') }));
+  if (!req.diff) return req.artifacts.map((a) => ({ path: a.path, lines: a.text.split("\n") }));
   const files = [];
-  for (const line of req.diff.text.split('\n')) {
+  for (const line of req.diff.text.split("\n")) {
     const header = /^\+\+\+ b\/(.+)$/.exec(line);
     if (header) files.push({ path: header[1], lines: [] });
-    else if (line.startsWith('+') && !line.startsWith('+++') && files.length > 0) files[files.length - 1].lines.push(line.slice(1));
+    else if (line.startsWith("+") && !line.startsWith("+++") && files.length > 0)
+      files[files.length - 1].lines.push(line.slice(1));
   }
   return files;
 }
@@ -38,22 +45,34 @@ const files = addedByFile(request);
 const blockers = [];
 for (const f of files) {
   f.lines.forEach((line, i) => {
-    if (PRIVATE_KEY.test(line)) blockers.push(`${f.path}: a private key is committed (added line ${i + 1}); remove it and rotate the key`);
-    else if (SECRET_VALUE.test(line)) blockers.push(`${f.path}: a secret is written as a value (added line ${i + 1}); read it from the environment instead`);
+    if (PRIVATE_KEY.test(line))
+      blockers.push(`${f.path}: a private key is committed (added line ${i + 1}); remove it and rotate the key`);
+    else if (SECRET_VALUE.test(line))
+      blockers.push(
+        `${f.path}: a secret is written as a value (added line ${i + 1}); read it from the environment instead`,
+      );
   });
 }
 
 let answer;
 if (blockers.length > 0) {
-  answer = { verdict: 'blocker', comments: blockers.slice(0, 5) };
+  answer = { verdict: "blocker", comments: blockers.slice(0, 5) };
 } else {
   const code = files.filter((f) => CODE.test(f.path) && !TEST.test(f.path));
   const tests = files.filter((f) => TEST.test(f.path));
   if (code.length > 0 && tests.length === 0) {
-    answer = { verdict: 'concern', comments: [`${code.map((f) => f.path).join(', ')} changed without a test; add one that covers the change`] };
+    answer = {
+      verdict: "concern",
+      comments: [`${code.map((f) => f.path).join(", ")} changed without a test; add one that covers the change`],
+    };
   } else {
     const what = request.diff ? `the diff ${request.diff.range}` : `${files.length} artifact(s)`;
-    answer = { verdict: 'approve', comments: [`Reviewed ${what} of ${request.card.id}: no committed secret, ${tests.length} test file(s) with the change.`] };
+    answer = {
+      verdict: "approve",
+      comments: [
+        `Reviewed ${what} of ${request.card.id}: no committed secret, ${tests.length} test file(s) with the change.`,
+      ],
+    };
   }
 }
-process.stdout.write(JSON.stringify(answer) + '\n');
+process.stdout.write(JSON.stringify(answer) + "\n");

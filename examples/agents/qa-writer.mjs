@@ -10,12 +10,12 @@
  * amounts, schema); a scenario is written only when the modules it needs are among the dependencies, and a
  * criterion no scenario covers is listed in the plan for a manual check.
  */
-import { basename } from 'node:path';
-import { log, runAgent, sanitize } from './lib/agent.mjs';
-import { describeArtifact, mdTable } from './lib/markdown.mjs';
+import { basename } from "node:path";
+import { log, runAgent, sanitize } from "./lib/agent.mjs";
+import { describeArtifact, mdTable } from "./lib/markdown.mjs";
 
-const E2E = 'test/acceptance/checkout.test.mjs';
-const PLAN = 'docs/test-plan.md';
+const E2E = "test/acceptance/checkout.test.mjs";
+const PLAN = "docs/test-plan.md";
 
 /** Test data shared by the scenarios: stored discount_codes rows and the time of the test. */
 const ROWS_FIXTURE = `const NOW = '2025-03-15T12:00:00Z';
@@ -47,15 +47,19 @@ function checkout(typed, subtotalCents) {
   return { field, html: renderField(field), totalCents: priced.totalCents };
 }`;
 
-const FLOW_MODULES = ['discount-codes', 'discount-pricing', 'checkout-discount-field'];
+const FLOW_MODULES = ["discount-codes", "discount-pricing", "checkout-discount-field"];
 
 /** Scenario library: keywords of a criterion → steps for the plan and the test code. */
 const SCENARIOS = [
   {
-    key: 'happy-path',
+    key: "happy-path",
     match: /happy path|valid .*code/i,
     needs: FLOW_MODULES,
-    steps: ['Given the code SPRING-10 (10 %, minimum 20.00) and a cart of 49.90', 'When the shopper types " spring-10 " and applies it', 'Then the field shows "Code SPRING-10 applied: 4.99 off." and the total is 44.91'],
+    steps: [
+      "Given the code SPRING-10 (10 %, minimum 20.00) and a cart of 49.90",
+      'When the shopper types " spring-10 " and applies it',
+      'Then the field shows "Code SPRING-10 applied: 4.99 off." and the total is 44.91',
+    ],
     test: (name) => `test(${JSON.stringify(name)}, () => {
   const { field, html, totalCents } = checkout(' spring-10 ', 4990);
   assert.equal(field.status, 'applied');
@@ -65,10 +69,14 @@ const SCENARIOS = [
 });`,
   },
   {
-    key: 'refusals',
+    key: "refusals",
     match: /refus|expired|minimum/i,
     needs: FLOW_MODULES,
-    steps: ['Given the expired code WINTER-20 and the code BIG-BASKET (minimum 100.00)', 'When the shopper applies each on a cart of 49.90', 'Then each is refused with its message, the input is marked invalid, and the total is unchanged'],
+    steps: [
+      "Given the expired code WINTER-20 and the code BIG-BASKET (minimum 100.00)",
+      "When the shopper applies each on a cart of 49.90",
+      "Then each is refused with its message, the input is marked invalid, and the total is unchanged",
+    ],
     test: (name) => `test(${JSON.stringify(name)}, () => {
   const expired = checkout('winter-20', 4990);
   assert.equal(expired.field.reason, 'expired');
@@ -83,20 +91,28 @@ const SCENARIOS = [
 });`,
   },
   {
-    key: 'fixed-amounts',
+    key: "fixed-amounts",
     match: /fixed/i,
     needs: FLOW_MODULES,
-    steps: ['Given the fixed code FLAT-15 (15.00 off)', 'When it is applied to carts of 0.01, 9.99, 15.00 and 80.00', 'Then the totals are 0.00, 0.00, 0.00 and 65.00: never negative'],
+    steps: [
+      "Given the fixed code FLAT-15 (15.00 off)",
+      "When it is applied to carts of 0.01, 9.99, 15.00 and 80.00",
+      "Then the totals are 0.00, 0.00, 0.00 and 65.00: never negative",
+    ],
     test: (name) => `test(${JSON.stringify(name)}, () => {
   const totals = [1, 999, 1500, 8000].map((subtotal) => checkout('FLAT-15', subtotal).totalCents);
   assert.deepEqual(totals, [0, 0, 0, 6500]);
 });`,
   },
   {
-    key: 'schema',
+    key: "schema",
     match: /schema|migration|stores/i,
-    needs: ['discount-codes', 'migrations'],
-    steps: ['Given the up migration of the schema', 'When its discount_codes columns are compared with the fields of a stored code row (and, where node:sqlite exists, a row is stored and read back)', 'Then every field has a column and the row read back is a valid code'],
+    needs: ["discount-codes", "migrations"],
+    steps: [
+      "Given the up migration of the schema",
+      "When its discount_codes columns are compared with the fields of a stored code row (and, where node:sqlite exists, a row is stored and read back)",
+      "Then every field has a column and the row read back is a valid code",
+    ],
     test: (name) => `test(${JSON.stringify(name)}, async () => {
   const up = readFileSync(UP_MIGRATION, 'utf8');
   const block = /CREATE TABLE discount_codes \\(([\\s\\S]*?)\\n\\);/.exec(up);
@@ -124,13 +140,16 @@ const SCENARIOS = [
 /** Import lines (from test/acceptance/) for the project's modules a set of scenarios needs. */
 function imports(available) {
   const lines = ["import { test } from 'node:test';", "import assert from 'node:assert/strict';"];
-  if (available.has('migrations')) lines.push("import { readFileSync } from 'node:fs';");
-  if (available.has('discount-codes')) lines.push("import { parseDiscountCode, validateCode } from '../../src/discount-codes.mjs';");
-  if (available.has('discount-pricing')) lines.push("import { applyDiscount } from '../../src/discount-pricing.mjs';");
-  if (available.has('checkout-discount-field')) {
-    lines.push("import { REFUSAL_MESSAGES, initialFieldState, reduceField, renderField } from '../../src/checkout-discount-field.mjs';");
+  if (available.has("migrations")) lines.push("import { readFileSync } from 'node:fs';");
+  if (available.has("discount-codes"))
+    lines.push("import { parseDiscountCode, validateCode } from '../../src/discount-codes.mjs';");
+  if (available.has("discount-pricing")) lines.push("import { applyDiscount } from '../../src/discount-pricing.mjs';");
+  if (available.has("checkout-discount-field")) {
+    lines.push(
+      "import { REFUSAL_MESSAGES, initialFieldState, reduceField, renderField } from '../../src/checkout-discount-field.mjs';",
+    );
   }
-  return lines.join('\n');
+  return lines.join("\n");
 }
 
 runAgent(async (ctx) => {
@@ -147,58 +166,60 @@ runAgent(async (ctx) => {
     if (text === undefined) continue;
     underTest.push({ rel, cardId: f.cardId, text });
     const name = basename(rel);
-    if (isModule) available.add(name.replace(/\.mjs$/, ''));
-    if (isMigration) available.add('migrations');
-    if (name.endsWith('.up.sql')) upMigration = rel;
+    if (isModule) available.add(name.replace(/\.mjs$/, ""));
+    if (isMigration) available.add("migrations");
+    if (name.endsWith(".up.sql")) upMigration = rel;
   }
-  log(`under test: ${underTest.map((u) => u.rel).join(', ') || 'nothing'}`);
+  log(`under test: ${underTest.map((u) => u.rel).join(", ") || "nothing"}`);
 
   // Match every acceptance criterion to a scenario whose modules are here.
   const rows = ctx.card.acceptanceCriteria.map((text) => {
     const scenario = SCENARIOS.find((s) => s.match.test(text) && s.needs.every((n) => available.has(n)));
     const lead = /^([A-Z][^:]{0,40}):\s*(.+)$/s.exec(text);
-    const heading = lead?.[1] ?? text.split(/\s+/).slice(0, 5).join(' ');
+    const heading = lead?.[1] ?? text.split(/\s+/).slice(0, 5).join(" ");
     const testName = lead ? `${lead[1].toLowerCase()}: ${lead[2].trim()}` : text;
     return { text, heading, scenario, testName: scenario ? testName : undefined };
   });
   const automated = rows.filter((r) => r.scenario);
   if (automated.length === 0) {
-    throw new Error(`card ${ctx.card.id}: no scenario can be automated with the dependencies' artifacts (found: ${[...available].join(', ') || 'nothing'})`);
+    throw new Error(
+      `card ${ctx.card.id}: no scenario can be automated with the dependencies' artifacts (found: ${[...available].join(", ") || "nothing"})`,
+    );
   }
 
-  const needsFlow = automated.some((r) => r.scenario.needs.includes('checkout-discount-field'));
+  const needsFlow = automated.some((r) => r.scenario.needs.includes("checkout-discount-field"));
   const code = [
-    `// End-to-end tests of ${ctx.card.title} (card ${ctx.card.id}), on the work of ${ctx.card.dependencies.join(', ')}.`,
+    `// End-to-end tests of ${ctx.card.title} (card ${ctx.card.id}), on the work of ${ctx.card.dependencies.join(", ")}.`,
     imports(available),
-    upMigration ? `\nconst UP_MIGRATION = new URL('../../${upMigration}', import.meta.url);` : '',
+    upMigration ? `\nconst UP_MIGRATION = new URL('../../${upMigration}', import.meta.url);` : "",
     `\n${ROWS_FIXTURE}`,
-    needsFlow ? `\n${FLOW_FIXTURE}` : '',
+    needsFlow ? `\n${FLOW_FIXTURE}` : "",
     ...automated.map((r) => `\n${r.scenario.test(r.testName)}`),
-  ].join('\n');
+  ].join("\n");
   ctx.write(E2E, `${sanitize(code)}\n`);
 
   const plan = [
     `# Test plan: ${ctx.card.title}`,
     `Card ${ctx.card.id} · ${ctx.card.type} · priority ${ctx.card.priority} · backlog \`${ctx.backlogId}\``,
-    '## Context',
+    "## Context",
     ctx.card.description,
-    '## Scope',
-    `Under test, the dependencies' work in the project:\n\n${underTest.map((u) => `- **${u.cardId}** — ${describeArtifact(u.rel, u.text)}`).join('\n')}`,
-    '## Scenarios',
+    "## Scope",
+    `Under test, the dependencies' work in the project:\n\n${underTest.map((u) => `- **${u.cardId}** — ${describeArtifact(u.rel, u.text)}`).join("\n")}`,
+    "## Scenarios",
     ...rows.flatMap((r) => [
       `### ${r.heading}`,
       r.scenario
-        ? `${r.scenario.steps.map((s) => `- ${s}`).join('\n')}\n\nAutomated: \`${E2E}\`, test “${r.testName}”.`
+        ? `${r.scenario.steps.map((s) => `- ${s}`).join("\n")}\n\nAutomated: \`${E2E}\`, test “${r.testName}”.`
         : `${r.text}\n\nManual check: no automated scenario covers this criterion with the artifacts at hand.`,
     ]),
-    '## Traceability',
+    "## Traceability",
     mdTable(
-      ['Acceptance criterion', 'Test', 'File'],
-      rows.map((r) => [r.text, r.testName ?? 'manual check', r.scenario ? `\`${E2E}\`` : '—']),
+      ["Acceptance criterion", "Test", "File"],
+      rows.map((r) => [r.text, r.testName ?? "manual check", r.scenario ? `\`${E2E}\`` : "—"]),
     ),
-    '## How to run',
+    "## How to run",
     `In the project: \`npm test\` (every test), or \`node --test ${E2E}\` (Node 20+). The schema scenario also stores and reads back a row where \`node:sqlite\` exists (Node 22.5+).`,
   ];
-  ctx.write(PLAN, `${sanitize(plan.join('\n\n'))}\n`);
+  ctx.write(PLAN, `${sanitize(plan.join("\n\n"))}\n`);
   return `Wrote ${E2E} (${automated.length} of ${rows.length} criteria automated, on ${underTest.length} file(s) of the project) and ${PLAN}.`;
 });

@@ -24,9 +24,9 @@
  * re-parented). A `done` line counted twice for one attempt is an owner side effect that happened twice.
  * Without CHAOS_LOG_DIR nothing is logged (the squad config passes it in the agent's `env`).
  */
-import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /** The value of `--name value` in argv, or `fallback`. */
 function arg(name, fallback) {
@@ -61,9 +61,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function readStdin() {
   return new Promise((resolveText, reject) => {
     const chunks = [];
-    process.stdin.on('data', (c) => chunks.push(c));
-    process.stdin.on('end', () => resolveText(Buffer.concat(chunks).toString('utf8')));
-    process.stdin.on('error', reject);
+    process.stdin.on("data", (c) => chunks.push(c));
+    process.stdin.on("end", () => resolveText(Buffer.concat(chunks).toString("utf8")));
+    process.stdin.on("error", reject);
   });
 }
 
@@ -75,9 +75,11 @@ function logEvent(input, event) {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `attempt-${input.attempt}.log`);
   let before = 0;
-  if (event === 'start') {
+  if (event === "start") {
     try {
-      before = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('start ')).length;
+      before = readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("start ")).length;
     } catch {
       before = 0;
     }
@@ -88,16 +90,18 @@ function logEvent(input, event) {
 }
 
 const input = JSON.parse(await readStdin());
-const mode = /^\s*chaos:\s*([a-z-]+)\s*$/im.exec(input.card.description ?? '')?.[1] ?? 'ok';
-const minMs = Number(arg('min-ms', '200'));
-const maxMs = Number(arg('max-ms', '2000'));
+const mode = /^\s*chaos:\s*([a-z-]+)\s*$/im.exec(input.card.description ?? "")?.[1] ?? "ok";
+const minMs = Number(arg("min-ms", "200"));
+const maxMs = Number(arg("max-ms", "2000"));
 const random = mulberry32(fnv1a(`${input.card.id}#${input.attempt}`));
 const runMs = Math.round(minMs + random() * Math.max(0, maxMs - minMs));
 
-const runsBefore = logEvent(input, 'start');
-process.stderr.write(`[chaos-agent ${input.card.id} #${input.attempt}] mode ${mode}, ${runMs} ms, run ${runsBefore + 1}\n`);
+const runsBefore = logEvent(input, "start");
+process.stderr.write(
+  `[chaos-agent ${input.card.id} #${input.attempt}] mode ${mode}, ${runMs} ms, run ${runsBefore + 1}\n`,
+);
 
-if (mode === 'hang') {
+if (mode === "hang") {
   // Never answers; only the activity's hard limit (its process group is killed) ends it.
   setInterval(() => undefined, 60_000);
   await new Promise(() => undefined);
@@ -107,29 +111,33 @@ await sleep(runMs);
 
 // Held by the harness (CHAOS_HOLD_CARDS, CHAOS_HOLD_FILE) until it has made its faults: the backlog cannot
 // come to rest before then, however fast this machine is. A killed worker takes this process with it.
-const held = (process.env.CHAOS_HOLD_CARDS ?? '').split(',').includes(input.card.id);
+const held = (process.env.CHAOS_HOLD_CARDS ?? "").split(",").includes(input.card.id);
 if (held && process.env.CHAOS_HOLD_FILE) {
-  process.stderr.write(`[chaos-agent ${input.card.id} #${input.attempt}] held until ${process.env.CHAOS_HOLD_FILE} exists\n`);
+  process.stderr.write(
+    `[chaos-agent ${input.card.id} #${input.attempt}] held until ${process.env.CHAOS_HOLD_FILE} exists\n`,
+  );
   while (!existsSync(process.env.CHAOS_HOLD_FILE)) await sleep(100);
 }
 
-if (mode === 'crash') {
+if (mode === "crash") {
   process.stderr.write(`[chaos-agent ${input.card.id}] crashing on purpose\n`);
-  if (runsBefore % 2 === 1) process.kill(process.pid, 'SIGKILL');
+  if (runsBefore % 2 === 1) process.kill(process.pid, "SIGKILL");
   process.exit(1);
 }
 
-const passes = mode === 'ok' || (mode === 'fail-first' && input.attempt > 1);
+const passes = mode === "ok" || (mode === "fail-first" && input.attempt > 1);
 const lines = [
   `# ${input.card.title}`,
-  '',
+  "",
   `Card ${input.card.id}, attempt ${input.attempt}, made in ${runMs} ms.`,
-  '',
-  ...(passes ? ['## Result', '', `chaos-ok ${input.card.id}`, ''] : ['## Draft', '', 'First pass, the result section is still missing.', '']),
-  ...(input.dependencies.length ? ['## Builds on', '', ...input.dependencies.map((d) => `- ${d.card_id}`), ''] : []),
+  "",
+  ...(passes
+    ? ["## Result", "", `chaos-ok ${input.card.id}`, ""]
+    : ["## Draft", "", "First pass, the result section is still missing.", ""]),
+  ...(input.dependencies.length ? ["## Builds on", "", ...input.dependencies.map((d) => `- ${d.card_id}`), ""] : []),
 ];
-mkdirSync('out', { recursive: true });
-writeFileSync(join('out', `${input.card.id}.md`), lines.join('\n'));
+mkdirSync("out", { recursive: true });
+writeFileSync(join("out", `${input.card.id}.md`), lines.join("\n"));
 
 // The side effect is done: leave the answer in the result file (atomically) so that a retry of this
 // attempt whose worker died before hearing it takes it from there, then record the side effect.
@@ -142,5 +150,5 @@ if (process.env.SQUADFLOW_RESULT_FILE) {
   writeFileSync(`${process.env.SQUADFLOW_RESULT_FILE}.tmp`, answer);
   renameSync(`${process.env.SQUADFLOW_RESULT_FILE}.tmp`, process.env.SQUADFLOW_RESULT_FILE);
 }
-logEvent(input, 'done');
-process.stdout.write(answer + '\n');
+logEvent(input, "done");
+process.stdout.write(answer + "\n");

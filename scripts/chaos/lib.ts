@@ -4,18 +4,18 @@
  * harness kills — a squadflow worker (scripts/chaos/worker.ts) and a `temporal server start-dev`.
  * Node-only; nothing here is imported by workflows.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { isIdle, readBacklogView, type BacklogView } from '../../src/cli/backlogs.js';
-import { cardWorkflowId } from '../../src/domain/index.js';
-import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
-import { probeAddress, searchAttributeArgs } from '../../src/temporal/dev-server.js';
-import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
-import { READY_LINE } from './worker.js';
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Client } from "@temporalio/client";
+import { WorkflowNotFoundError } from "@temporalio/client";
+import { isIdle, readBacklogView, type BacklogView } from "../../src/cli/backlogs.js";
+import { cardWorkflowId } from "../../src/domain/index.js";
+import { PROJECT_ROOT } from "../../src/temporal/cli-path.js";
+import { probeAddress, searchAttributeArgs } from "../../src/temporal/dev-server.js";
+import { SEARCH_ATTRIBUTES } from "../../src/temporal/search-attributes.js";
+import { READY_LINE } from "./worker.js";
 
 // ---- Randomness ----------------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ export class Rng {
 // ---- The chaos backlog ---------------------------------------------------------------------------
 
 /** What the chaos agent does for a card (a `chaos: <mode>` line of its description; see examples/chaos/agent.mjs). */
-export type ChaosMode = 'ok' | 'fail-first' | 'always-fail' | 'hang' | 'crash';
+export type ChaosMode = "ok" | "fail-first" | "always-fail" | "hang" | "crash";
 
 /** One card of a chaos backlog. */
 export interface ChaosCard {
@@ -84,16 +84,16 @@ export interface LayeredOptions {
  */
 export function layeredCards(rng: Rng, opts: LayeredOptions): ChaosCard[] {
   const cards: ChaosCard[] = [];
-  const id = (l: number, c: number) => `L${l}-C${String(c).padStart(2, '0')}`;
+  const id = (l: number, c: number) => `L${l}-C${String(c).padStart(2, "0")}`;
   const previous = (l: number) => Array.from({ length: opts.width }, (_, c) => id(l - 1, c));
   for (let l = 0; l < opts.layers; l++) {
     for (let c = 0; c < opts.width; c++) {
       const dependencies = l === 0 ? [] : rng.sample(previous(l), rng.int(1, Math.min(2, opts.width))).sort();
-      cards.push({ id: id(l, c), dependencies, mode: rng.float() < opts.failFirstRate ? 'fail-first' : 'ok' });
+      cards.push({ id: id(l, c), dependencies, mode: rng.float() < opts.failFirstRate ? "fail-first" : "ok" });
     }
   }
   if (opts.alwaysFail && opts.layers >= 2) {
-    cards.find((c) => c.id === id(opts.layers - 2, rng.int(0, opts.width - 1)))!.mode = 'always-fail';
+    cards.find((c) => c.id === id(opts.layers - 2, rng.int(0, opts.width - 1)))!.mode = "always-fail";
   }
   return cards;
 }
@@ -119,31 +119,36 @@ export interface ChaosSquadOptions {
 }
 
 /** The card type every chaos card has. */
-export const CHAOS_CARD_TYPE = 'CHAOS';
+export const CHAOS_CARD_TYPE = "CHAOS";
 
 /**
  * A backlog file (the `backlog_master.json` shape with a `squad` section) for `cards`: one card type
  * whose owner is the chaos agent, verified (an `out/*.md` artifact) and judged by a rubric (a `Result`
  * section), no QA checks.
  */
-export function chaosBacklogFile(backlogId: string, cards: readonly ChaosCard[], squad: ChaosSquadOptions): Record<string, unknown> {
-  const agentArgs = ['./examples/chaos/agent.mjs', '--min-ms', String(squad.minMs), '--max-ms', String(squad.maxMs)];
+export function chaosBacklogFile(
+  backlogId: string,
+  cards: readonly ChaosCard[],
+  squad: ChaosSquadOptions,
+): Record<string, unknown> {
+  const agentArgs = ["./examples/chaos/agent.mjs", "--min-ms", String(squad.minMs), "--max-ms", String(squad.maxMs)];
   const env: Record<string, string> = { CHAOS_LOG_DIR: squad.logDir };
-  if (squad.hold) Object.assign(env, { CHAOS_HOLD_FILE: squad.hold.file, CHAOS_HOLD_CARDS: squad.hold.cardIds.join(',') });
+  if (squad.hold)
+    Object.assign(env, { CHAOS_HOLD_FILE: squad.hold.file, CHAOS_HOLD_CARDS: squad.hold.cardIds.join(",") });
   const agents: Record<string, unknown> = {
-    chaos: { kind: 'command', command: 'node', args: agentArgs, timeout_ms: squad.agentTimeoutMs, env },
+    chaos: { kind: "command", command: "node", args: agentArgs, timeout_ms: squad.agentTimeoutMs, env },
   };
   if (squad.hangTimeoutMs !== undefined) {
-    agents['chaos-hang'] = { kind: 'command', command: 'node', args: agentArgs, timeout_ms: squad.hangTimeoutMs, env };
+    agents["chaos-hang"] = { kind: "command", command: "node", args: agentArgs, timeout_ms: squad.hangTimeoutMs, env };
   }
   return {
-    metadata: { backlog_id: backlogId, project: 'squadflow FAULTS harness' },
+    metadata: { backlog_id: backlogId, project: "squadflow FAULTS harness" },
     cards: cards.map((c) => ({
       id: c.id,
       type: CHAOS_CARD_TYPE,
       title: `Chaos card ${c.id}`,
       description: `A card of the FAULTS harness.\nchaos: ${c.mode}`,
-      priority: 'MEDIUM',
+      priority: "MEDIUM",
       dependencies: c.dependencies,
       ...(c.owner ? { owner: c.owner } : {}),
     })),
@@ -151,9 +156,9 @@ export function chaosBacklogFile(backlogId: string, cards: readonly ChaosCard[],
       agents,
       card_types: {
         [CHAOS_CARD_TYPE]: {
-          owner: 'chaos',
-          verification: { required_evidence: ['out/*.md'] },
-          judge: { kind: 'rubric', criteria: [{ name: 'Result', check: { type: 'section', heading: 'Result' } }] },
+          owner: "chaos",
+          verification: { required_evidence: ["out/*.md"] },
+          judge: { kind: "rubric", criteria: [{ name: "Result", check: { type: "section", heading: "Result" } }] },
         },
       },
       ...(squad.webhookUrl ? { notifications: { webhooks: [{ url: squad.webhookUrl, timeout_ms: 1000 }] } } : {}),
@@ -201,19 +206,29 @@ export async function readInvocations(logDir: string, backlogId: string): Promis
       const m = /^attempt-(\d+)\.log$/.exec(file);
       if (!m) continue;
       const byPid = new Map<number, AgentRun>();
-      for (const line of (await readFile(join(root, cardId, file), 'utf8')).split('\n')) {
-        const [event, pid, ppid, at] = line.trim().split(' ').map((x, i) => (i === 0 ? x : Number(x))) as [string, number, number, number];
+      for (const line of (await readFile(join(root, cardId, file), "utf8")).split("\n")) {
+        const [event, pid, ppid, at] = line
+          .trim()
+          .split(" ")
+          .map((x, i) => (i === 0 ? x : Number(x))) as [string, number, number, number];
         if (at === undefined || Number.isNaN(at)) continue;
-        if (event === 'start') byPid.set(pid, { pid, parentAtStart: ppid, startedAt: at, orphaned: false });
+        if (event === "start") byPid.set(pid, { pid, parentAtStart: ppid, startedAt: at, orphaned: false });
         const run = byPid.get(pid);
-        if (event === 'done' && run) {
+        if (event === "done" && run) {
           run.doneAt = at;
           run.orphaned = ppid !== run.parentAtStart;
         }
       }
       const runs = [...byPid.values()].sort((a, b) => a.startedAt - b.startedAt);
       const done = runs.filter((r) => r.doneAt !== undefined);
-      out.push({ cardId, attempt: Number(m[1]), runs, started: runs.length, completed: done.length, orphanCompleted: done.filter((r) => r.orphaned).length });
+      out.push({
+        cardId,
+        attempt: Number(m[1]),
+        runs,
+        started: runs.length,
+        completed: done.length,
+        orphanCompleted: done.filter((r) => r.orphaned).length,
+      });
     }
   }
   return out.sort((a, b) => a.cardId.localeCompare(b.cardId) || a.attempt - b.attempt);
@@ -225,7 +240,9 @@ export async function readInvocations(logDir: string, backlogId: string): Promis
  */
 export function inFlight(attempts: readonly AttemptRuns[], parents?: ReadonlySet<number>): string[] {
   return attempts.flatMap((a) =>
-    a.runs.filter((r) => r.doneAt === undefined && (!parents || parents.has(r.parentAtStart)) && isAlive(r.pid)).map(() => `${a.cardId}#${a.attempt}`),
+    a.runs
+      .filter((r) => r.doneAt === undefined && (!parents || parents.has(r.parentAtStart)) && isAlive(r.pid))
+      .map(() => `${a.cardId}#${a.attempt}`),
   );
 }
 
@@ -253,7 +270,11 @@ export function killOf(run: AgentRun, killTimes: readonly number[], workerPids: 
  * interrupted ({@link killOf}); for server kills (`workerPids` undefined: the worker lives on), the runs
  * in flight at the kill.
  */
-export function runsHitByKills(attempts: readonly AttemptRuns[], killTimes: readonly number[], workerPids?: ReadonlySet<number>): string[][] {
+export function runsHitByKills(
+  attempts: readonly AttemptRuns[],
+  killTimes: readonly number[],
+  workerPids?: ReadonlySet<number>,
+): string[][] {
   const hits: string[][] = killTimes.map(() => []);
   for (const a of attempts) {
     for (const r of a.runs) {
@@ -272,17 +293,17 @@ function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
 // ---- Processes -----------------------------------------------------------------------------------
 
 /** The tsx CLI of the project (a worker is `node <tsx cli> scripts/chaos/worker.ts`). */
-const TSX_CLI = resolve(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const TSX_CLI = resolve(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 
 /** A free TCP port on 127.0.0.1 (free when asked; a port nobody listens on, for a webhook that is down). */
-export { freePort } from '../../src/temporal/dev-server.js';
+export { freePort } from "../../src/temporal/dev-server.js";
 
 /** Resolves after `ms`. */
 export function delay(ms: number): Promise<void> {
@@ -307,7 +328,7 @@ class GroupProcess {
   private readonly log: WriteStream;
 
   constructor(logFile: string) {
-    this.log = createWriteStream(logFile, { flags: 'a' });
+    this.log = createWriteStream(logFile, { flags: "a" });
   }
 
   /** Process id of the group leader while it runs. */
@@ -315,17 +336,22 @@ class GroupProcess {
     return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
   }
 
-  protected spawnGroup(command: string, args: string[], env: NodeJS.ProcessEnv, onStdout?: (text: string) => void): ChildProcess {
-    this.log.write(`\n==== ${new Date().toISOString()} ${command} ${args.join(' ')}\n`);
-    const child = spawn(command, args, { cwd: PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  protected spawnGroup(
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    onStdout?: (text: string) => void,
+  ): ChildProcess {
+    this.log.write(`\n==== ${new Date().toISOString()} ${command} ${args.join(" ")}\n`);
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stdout!.on("data", (c: Buffer) => {
       this.log.write(c);
-      onStdout?.(c.toString('utf8'));
+      onStdout?.(c.toString("utf8"));
     });
-    child.stderr!.on('data', (c: Buffer) => this.log.write(c));
-    this.exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.once('error', (err) => this.log.write(`spawn error: ${err.message}\n`));
+    child.stderr!.on("data", (c: Buffer) => this.log.write(c));
+    this.exited = new Promise<void>((r) => child.once("exit", () => r()));
+    child.once("error", (err) => this.log.write(`spawn error: ${err.message}\n`));
     return child;
   }
 
@@ -335,7 +361,7 @@ class GroupProcess {
    */
   async kill(): Promise<number> {
     const at = Date.now();
-    signalGroup(this.child?.pid, 'SIGKILL');
+    signalGroup(this.child?.pid, "SIGKILL");
     await this.exited;
     return at;
   }
@@ -343,12 +369,12 @@ class GroupProcess {
   /** SIGTERM to the group, SIGKILL after `graceMs`; waits for the exit. Idempotent. */
   async stop(graceMs = 5_000): Promise<void> {
     if (!this.child) return;
-    if (signalGroup(this.child.pid, 'SIGTERM')) {
-      const timer = setTimeout(() => signalGroup(this.child?.pid, 'SIGKILL'), graceMs);
+    if (signalGroup(this.child.pid, "SIGTERM")) {
+      const timer = setTimeout(() => signalGroup(this.child?.pid, "SIGKILL"), graceMs);
       await this.exited;
       clearTimeout(timer);
     }
-    signalGroup(this.child.pid, 'SIGKILL');
+    signalGroup(this.child.pid, "SIGKILL");
   }
 
   /** Closes the log file. */
@@ -390,7 +416,7 @@ export class ChaosWorkerProcess extends GroupProcess {
   /** Environment of the worker: this process's, minus payload-encryption keys (the bundle has no codec), plus the harness's. */
   private env(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of Object.keys(env)) if (k.startsWith('SQUADFLOW_CODEC') || k.startsWith('TEMPORAL_')) delete env[k];
+    for (const k of Object.keys(env)) if (k.startsWith("SQUADFLOW_CODEC") || k.startsWith("TEMPORAL_")) delete env[k];
     return {
       ...env,
       TEMPORAL_ADDRESS: this.opts.address,
@@ -405,10 +431,10 @@ export class ChaosWorkerProcess extends GroupProcess {
   async start(timeoutMs = 60_000): Promise<void> {
     this.starts++;
     const spawnedAt = Date.now();
-    let seen = '';
+    let seen = "";
     let onReady!: () => void;
     const ready = new Promise<void>((r) => (onReady = r));
-    const child = this.spawnGroup(process.execPath, [TSX_CLI, 'scripts/chaos/worker.ts'], this.env(), (text) => {
+    const child = this.spawnGroup(process.execPath, [TSX_CLI, "scripts/chaos/worker.ts"], this.env(), (text) => {
       seen += text;
       const m = new RegExp(`${READY_LINE} pid (\\d+)`).exec(seen);
       if (m) {
@@ -418,11 +444,16 @@ export class ChaosWorkerProcess extends GroupProcess {
       }
     });
     const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) => reject(new Error(`chaos worker exited (${code ?? signal}) before it was ready; see ${this.opts.logFile}`))),
+      child.once("exit", (code, signal) =>
+        reject(new Error(`chaos worker exited (${code ?? signal}) before it was ready; see ${this.opts.logFile}`)),
+      ),
     );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`chaos worker not ready after ${timeoutMs} ms; see ${this.opts.logFile}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`chaos worker not ready after ${timeoutMs} ms; see ${this.opts.logFile}`)),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([ready, exited, timeout]);
@@ -461,16 +492,29 @@ export class TemporalServerProcess extends GroupProcess {
   /** Starts the server and resolves once its frontend answers, or rejects after `timeoutMs`. */
   async start(timeoutMs = 60_000): Promise<void> {
     const args = [
-      'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.opts.port),
-      '--db-filename', this.opts.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--log-level', 'error',
+      "server",
+      "start-dev",
+      "--headless",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(this.opts.port),
+      "--db-filename",
+      this.opts.dbFile,
+      "--sqlite-pragma",
+      "journal_mode=wal",
+      "--log-level",
+      "error",
       ...searchAttributeArgs(SEARCH_ATTRIBUTES),
     ];
     const child = this.spawnGroup(this.opts.cliPath, args, process.env);
     const end = Date.now() + timeoutMs;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`temporal server exited (${child.exitCode ?? child.signalCode}); see ${this.opts.logFile}`);
-      if ((await probeAddress('127.0.0.1', this.opts.port, 1_000)) === 'temporal') return;
-      if (Date.now() > end) throw new Error(`temporal server not answering after ${timeoutMs} ms; see ${this.opts.logFile}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`temporal server exited (${child.exitCode ?? child.signalCode}); see ${this.opts.logFile}`);
+      if ((await probeAddress("127.0.0.1", this.opts.port, 1_000)) === "temporal") return;
+      if (Date.now() > end)
+        throw new Error(`temporal server not answering after ${timeoutMs} ms; see ${this.opts.logFile}`);
       await delay(250);
     }
   }
@@ -485,12 +529,18 @@ export interface CardResult {
 }
 
 /** Reads a backlog's view with a deadline (a dead worker or server must not hang the harness); undefined on failure. */
-export async function viewWithin(client: Client, backlogId: string, timeoutMs = 10_000): Promise<BacklogView | undefined> {
+export async function viewWithin(
+  client: Client,
+  backlogId: string,
+  timeoutMs = 10_000,
+): Promise<BacklogView | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)));
   try {
     return await Promise.race([
-      client.connection.withDeadline(Date.now() + timeoutMs, () => readBacklogView(client, backlogId)).catch(() => undefined),
+      client.connection
+        .withDeadline(Date.now() + timeoutMs, () => readBacklogView(client, backlogId))
+        .catch(() => undefined),
       timeout,
     ]);
   } finally {
@@ -525,7 +575,9 @@ export async function waitIdle(
 
 /** Card results (status, attempt) of a view, legacy cards left out. */
 export function resultsOf(view: BacklogView): Map<string, CardResult> {
-  return new Map(view.cards.filter((c) => !c.legacy).map((c) => [c.cardId, { status: String(c.status), attempt: c.attempt }]));
+  return new Map(
+    view.cards.filter((c) => !c.legacy).map((c) => [c.cardId, { status: String(c.status), attempt: c.attempt }]),
+  );
 }
 
 /** The card ids among `cardIds` that have no card workflow on the server (lost cards). */
@@ -535,7 +587,8 @@ export async function lostCards(client: Client, backlogId: string, cardIds: read
     try {
       await client.workflow.getHandle(cardWorkflowId(backlogId, id)).describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError') lost.push(id);
+      if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === "WorkflowNotFoundError")
+        lost.push(id);
       else throw err;
     }
   }
@@ -552,7 +605,11 @@ export function median(values: readonly number[]): number {
 
 /** A plain-text table: header row, a rule, then rows; columns padded to their widest cell. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }

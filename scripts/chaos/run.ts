@@ -13,8 +13,8 @@
  * - `CHAOS_KEEP=1` or `--keep`: keep the run directory (logs, workspaces, SQLite files) even on success;
  *   it is always kept when something failed.
  */
-import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
 import {
   CI_PROFILE,
   FULL_PROFILE,
@@ -26,11 +26,11 @@ import {
   runScenarios,
   type ChaosContext,
   type ScenarioName,
-} from './scenarios.js';
+} from "./scenarios.js";
 
 /** The settings of a chaos run, from argv and the environment. */
 export interface ChaosSettings {
-  profile: 'full' | 'ci';
+  profile: "full" | "ci";
   seed: number;
   scenarios: ScenarioName[];
   keep: boolean;
@@ -42,24 +42,32 @@ export function chaosSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const profile = argv.includes('--ci') || env.CHAOS_PROFILE === 'ci' ? 'ci' : 'full';
-  const seedText = value('--seed') ?? env.CHAOS_SEED;
-  const seed = seedText !== undefined && seedText !== '' ? Number(seedText) : Math.floor(Math.random() * 2 ** 31);
-  if (!Number.isInteger(seed) || seed < 0) throw new Error(`CHAOS_SEED must be a non-negative integer, got "${seedText}"`);
-  const only = (value('--only') ?? env.CHAOS_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (scenarios: ${SCENARIOS.join(', ')})`);
-  const keep = argv.includes('--keep') || env.CHAOS_KEEP === '1';
+  const profile = argv.includes("--ci") || env.CHAOS_PROFILE === "ci" ? "ci" : "full";
+  const seedText = value("--seed") ?? env.CHAOS_SEED;
+  const seed = seedText !== undefined && seedText !== "" ? Number(seedText) : Math.floor(Math.random() * 2 ** 31);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new Error(`CHAOS_SEED must be a non-negative integer, got "${seedText}"`);
+  const only = (value("--only") ?? env.CHAOS_SCENARIOS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of only)
+    if (!(SCENARIOS as readonly string[]).includes(s))
+      throw new Error(`unknown scenario "${s}" (scenarios: ${SCENARIOS.join(", ")})`);
+  const keep = argv.includes("--keep") || env.CHAOS_KEEP === "1";
   return { profile, seed, scenarios: only.length ? (only as ScenarioName[]) : [...SCENARIOS], keep };
 }
 
 async function main(): Promise<number> {
   const settings = chaosSettings(process.argv.slice(2), process.env);
-  const base = settings.profile === 'ci' ? CI_PROFILE : FULL_PROFILE;
+  const base = settings.profile === "ci" ? CI_PROFILE : FULL_PROFILE;
   const hb = process.env.CHAOS_HEARTBEAT_TIMEOUT;
-  const profile = hb ? { ...base, heartbeatTimeout: hb === 'workflow' ? undefined : hb } : base;
+  const profile = hb ? { ...base, heartbeatTimeout: hb === "workflow" ? undefined : hb } : base;
   const t0 = Date.now();
   const log = (line: string) => console.log(`[chaos +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
-  log(`profile ${profile.name}, seed ${settings.seed}, scenarios ${settings.scenarios.join(', ')}, activity heartbeat timeout ${profile.heartbeatTimeout ?? 'of the workflows (20 s)'}`);
+  log(
+    `profile ${profile.name}, seed ${settings.seed}, scenarios ${settings.scenarios.join(", ")}, activity heartbeat timeout ${profile.heartbeatTimeout ?? "of the workflows (20 s)"}`,
+  );
   let ctx: ChaosContext | undefined;
   let ok = false;
   try {
@@ -68,7 +76,7 @@ async function main(): Promise<number> {
     const result = await runScenarios(ctx, settings.scenarios);
     ok = result.reports.every(reportOk);
     console.log(`\n${formatReport(result)}\n`);
-    console.log(ok ? 'chaos: every invariant held' : `chaos: INVARIANTS FAILED (run directory kept: ${ctx.runDir})`);
+    console.log(ok ? "chaos: every invariant held" : `chaos: INVARIANTS FAILED (run directory kept: ${ctx.runDir})`);
   } finally {
     if (ctx) await closeContext(ctx, settings.keep || !ok);
   }

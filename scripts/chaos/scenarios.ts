@@ -15,16 +15,16 @@
  * Every scenario returns a {@link ScenarioReport}; {@link runScenarios} runs them and {@link formatReport}
  * prints the figures. Workers always run in processes of their own (scripts/chaos/worker.ts).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { isIdle, reviewCard, startBacklog, type BacklogView } from '../../src/cli/backlogs.js';
-import { cardWorkflowId, planBacklog } from '../../src/domain/index.js';
-import { findTemporalCli } from '../../src/temporal/cli-path.js';
-import { startDevServer, type DevServerHandle } from '../../src/temporal/dev-server.js';
-import { WORKFLOWS_PATH } from '../../src/worker.js';
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client, Connection } from "@temporalio/client";
+import { bundleWorkflowCode } from "@temporalio/worker";
+import { isIdle, reviewCard, startBacklog, type BacklogView } from "../../src/cli/backlogs.js";
+import { cardWorkflowId, planBacklog } from "../../src/domain/index.js";
+import { findTemporalCli } from "../../src/temporal/cli-path.js";
+import { startDevServer, type DevServerHandle } from "../../src/temporal/dev-server.js";
+import { WORKFLOWS_PATH } from "../../src/worker.js";
 import {
   ChaosWorkerProcess,
   Rng,
@@ -47,14 +47,14 @@ import {
   type CardResult,
   type ChaosCard,
   type ChaosSquadOptions,
-} from './lib.js';
-import { chaosTaskQueues } from './worker.js';
+} from "./lib.js";
+import { chaosTaskQueues } from "./worker.js";
 
 // ---- Profiles ------------------------------------------------------------------------------------
 
 /** How big and how violent a chaos run is. */
 export interface ChaosProfile {
-  name: 'full' | 'ci';
+  name: "full" | "ci";
   /** The layered backlog: layers × width cards. */
   layers: number;
   width: number;
@@ -93,7 +93,7 @@ export interface ChaosProfile {
 
 /** `npm run chaos`: 50 cards, at least 20 worker kills, agents of 0.2–2 s. */
 export const FULL_PROFILE: ChaosProfile = {
-  name: 'full',
+  name: "full",
   layers: 5,
   width: 10,
   minMs: 200,
@@ -113,7 +113,7 @@ export const FULL_PROFILE: ChaosProfile = {
 
 /** `CHAOS_PROFILE=ci` / `--ci` and the vitest test: 12 cards, 5 kills, faster agents, scenarios side by side. */
 export const CI_PROFILE: ChaosProfile = {
-  name: 'ci',
+  name: "ci",
   layers: 3,
   width: 4,
   minMs: 100,
@@ -129,11 +129,11 @@ export const CI_PROFILE: ChaosProfile = {
   hangTimeoutMs: 1_000,
   stuckAfterMs: 90_000,
   parallel: true,
-  heartbeatTimeout: '10 seconds',
+  heartbeatTimeout: "10 seconds",
 };
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ['baseline', 'worker-kill', 'server-kill', 'agent-faults'] as const;
+export const SCENARIOS = ["baseline", "worker-kill", "server-kill", "agent-faults"] as const;
 /** A scenario name. */
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -180,13 +180,33 @@ export interface ScenarioReport {
 
 /** True when a scenario kept every invariant. */
 export function reportOk(r: ScenarioReport): boolean {
-  return r.lost.length === 0 && r.stuck.length === 0 && r.mismatched.length === 0 && r.duplicated.length === 0 && r.checks.every((c) => c.ok);
+  return (
+    r.lost.length === 0 &&
+    r.stuck.length === 0 &&
+    r.mismatched.length === 0 &&
+    r.duplicated.length === 0 &&
+    r.checks.every((c) => c.ok)
+  );
 }
 
 function newReport(scenario: ScenarioName, backlogId: string, cards: number): ScenarioReport {
   return {
-    scenario, backlogId, cards, kills: 0, killsHittingAgents: 0, lost: [], stuck: [], mismatched: [], duplicated: [],
-    agentStarted: 0, agentCompleted: 0, rerunAttempts: 0, retryGapsMs: [], wallMs: 0, checks: [], notes: [],
+    scenario,
+    backlogId,
+    cards,
+    kills: 0,
+    killsHittingAgents: 0,
+    lost: [],
+    stuck: [],
+    mismatched: [],
+    duplicated: [],
+    agentStarted: 0,
+    agentCompleted: 0,
+    rerunAttempts: 0,
+    retryGapsMs: [],
+    wallMs: 0,
+    checks: [],
+    notes: [],
   };
 }
 
@@ -213,29 +233,36 @@ export interface ChaosContext {
 }
 
 /** Sets up a chaos run: temp directory, dev server, workflow bundle, the seeded backlog. */
-export async function createContext(opts: { seed: number; profile: ChaosProfile; log?: (line: string) => void }): Promise<ChaosContext> {
-  const runDir = await mkdtemp(join(tmpdir(), 'squadflow-chaos-'));
-  const logDir = join(runDir, 'invocations');
+export async function createContext(opts: {
+  seed: number;
+  profile: ChaosProfile;
+  log?: (line: string) => void;
+}): Promise<ChaosContext> {
+  const runDir = await mkdtemp(join(tmpdir(), "squadflow-chaos-"));
+  const logDir = join(runDir, "invocations");
   await mkdir(logDir, { recursive: true });
   const found = findTemporalCli();
-  if (!found.path) throw new Error('the chaos harness needs a local Temporal CLI (npm run setup:temporal, or TEMPORAL_CLI_PATH)');
+  if (!found.path)
+    throw new Error("the chaos harness needs a local Temporal CLI (npm run setup:temporal, or TEMPORAL_CLI_PATH)");
   const [server, bundle] = await Promise.all([
     startDevServer({
       port: 0,
       ui: false,
-      dbFilename: join(runDir, 'dev-server.db'),
+      dbFilename: join(runDir, "dev-server.db"),
       reuseExisting: false,
       // Queries to a card while its worker is dead are slow by nature: no "Slow gRPC call" warnings.
-      logLevel: 'error',
-      executable: { type: 'existing-path', path: found.path },
+      logLevel: "error",
+      executable: { type: "existing-path", path: found.path },
     }),
     bundleWorkflowCode({
       workflowsPath: WORKFLOWS_PATH,
       logger: silentLogger,
-      ...(opts.profile.heartbeatTimeout ? { workflowInterceptorModules: [await heartbeatInterceptorModule(runDir, opts.profile.heartbeatTimeout)] } : {}),
+      ...(opts.profile.heartbeatTimeout
+        ? { workflowInterceptorModules: [await heartbeatInterceptorModule(runDir, opts.profile.heartbeatTimeout)] }
+        : {}),
     }),
   ]);
-  const bundlePath = join(runDir, 'workflow-bundle.js');
+  const bundlePath = join(runDir, "workflow-bundle.js");
   await writeFile(bundlePath, bundle.code);
   const cards = layeredCards(new Rng(opts.seed), {
     layers: opts.profile.layers,
@@ -268,7 +295,7 @@ export async function closeContext(ctx: ChaosContext, keep: boolean): Promise<vo
  * `timeout` instead; returns its path (for `workflowInterceptorModules`).
  */
 async function heartbeatInterceptorModule(runDir: string, timeout: string): Promise<string> {
-  const path = join(runDir, 'heartbeat-interceptor.mjs');
+  const path = join(runDir, "heartbeat-interceptor.mjs");
   await writeFile(
     path,
     `// Generated by scripts/chaos/scenarios.ts: activities with a heartbeat timeout get ${JSON.stringify(timeout)}.
@@ -306,7 +333,13 @@ export function squadOptions(ctx: ChaosContext, extra: Partial<ChaosSquadOptions
 }
 
 /** Validates and starts a chaos backlog on `client`, its workflows on the `prefix` task queues. */
-export async function startChaosBacklog(client: Client, backlogId: string, cards: readonly ChaosCard[], squad: ChaosSquadOptions, prefix: string): Promise<void> {
+export async function startChaosBacklog(
+  client: Client,
+  backlogId: string,
+  cards: readonly ChaosCard[],
+  squad: ChaosSquadOptions,
+  prefix: string,
+): Promise<void> {
   const file = `chaos/${backlogId}.json`;
   const plan = planBacklog(JSON.stringify(chaosBacklogFile(backlogId, cards, squad)), { file, backlogId });
   const started = await startBacklog(client, plan, file, chaosTaskQueues(prefix));
@@ -319,7 +352,7 @@ export function newWorker(ctx: ChaosContext, name: string, address: string): Cha
     address,
     namespace: ctx.server.namespace,
     queuePrefix: `chaos-${name}`,
-    workspacesRoot: join(ctx.runDir, 'workspaces'),
+    workspacesRoot: join(ctx.runDir, "workspaces"),
     bundlePath: ctx.bundlePath,
     logFile: join(ctx.runDir, `worker-${name}.log`),
   });
@@ -329,15 +362,15 @@ export function newWorker(ctx: ChaosContext, name: string, address: string): Cha
 export function predictedResults(cards: readonly ChaosCard[]): Map<string, CardResult> {
   const out = new Map<string, CardResult>();
   for (const c of cards) {
-    const waits = c.dependencies.some((d) => out.get(d)?.status !== 'DONE');
-    if (waits) out.set(c.id, { status: 'TODO', attempt: 0 });
-    else if (c.mode === 'always-fail') out.set(c.id, { status: 'AWAITING_HUMAN', attempt: 4 });
-    else out.set(c.id, { status: 'DONE', attempt: c.mode === 'fail-first' ? 2 : 1 });
+    const waits = c.dependencies.some((d) => out.get(d)?.status !== "DONE");
+    if (waits) out.set(c.id, { status: "TODO", attempt: 0 });
+    else if (c.mode === "always-fail") out.set(c.id, { status: "AWAITING_HUMAN", attempt: 4 });
+    else out.set(c.id, { status: "DONE", attempt: c.mode === "fail-first" ? 2 : 1 });
   }
   return out;
 }
 
-const fmt = (r: CardResult | undefined) => (r ? `${r.status}/${r.attempt}` : 'missing');
+const fmt = (r: CardResult | undefined) => (r ? `${r.status}/${r.attempt}` : "missing");
 
 /** Cards of `view` that ended otherwise than `expected`, each with the reasons its failed attempts were rejected. */
 function compare(expected: Map<string, CardResult>, view: BacklogView): string[] {
@@ -349,8 +382,15 @@ function compare(expected: Map<string, CardResult>, view: BacklogView): string[]
     const attempts = view.cards.find((c) => c.cardId === id)?.state?.attempts ?? [];
     const why = attempts
       .filter((a) => !a.passed)
-      .map((a) => `attempt ${a.attempt}: ${a.verdicts.filter((v) => !v.passed).flatMap((v) => v.reasons).join(' / ').slice(0, 300)}`);
-    out.push(`${id}: ${fmt(want)} expected, got ${fmt(have)}${why.length ? ` — ${why.join('; ')}` : ''}`);
+      .map(
+        (a) =>
+          `attempt ${a.attempt}: ${a.verdicts
+            .filter((v) => !v.passed)
+            .flatMap((v) => v.reasons)
+            .join(" / ")
+            .slice(0, 300)}`,
+      );
+    out.push(`${id}: ${fmt(want)} expected, got ${fmt(have)}${why.length ? ` — ${why.join("; ")}` : ""}`);
   }
   return out;
 }
@@ -379,11 +419,13 @@ async function countRuns(ctx: ChaosContext, report: ScenarioReport, kills?: Kill
       // One completion is the one Temporal recorded; every other was an orphan (its worker died while it
       // ran, or before it even started) or finished under a live worker killed before it reported the result.
       const pids = kills?.workerPids;
-      const orphans = a.runs.filter((r) => r.doneAt !== undefined && (r.orphaned || (pids !== undefined && !pids.has(r.parentAtStart)))).length;
+      const orphans = a.runs.filter(
+        (r) => r.doneAt !== undefined && (r.orphaned || (pids !== undefined && !pids.has(r.parentAtStart))),
+      ).length;
       const unreported = Math.max(0, a.completed - 1 - orphans);
       report.duplicated.push(
         `${a.cardId}#${a.attempt}: completed ${a.completed}× (${orphans} by an agent whose worker died while it ran` +
-          `${unreported ? `, ${unreported} finished but its worker was killed before reporting it` : ''})`,
+          `${unreported ? `, ${unreported} finished but its worker was killed before reporting it` : ""})`,
       );
     }
     if (!kills) continue;
@@ -396,25 +438,39 @@ async function countRuns(ctx: ChaosContext, report: ScenarioReport, kills?: Kill
   if (kills) {
     const hits = runsHitByKills(attempts, kills.times, kills.workerPids);
     report.killsHittingAgents = hits.filter((h) => h.length > 0).length;
-    report.notes.push(`agent runs ${kills.workerPids ? 'interrupted' : 'in flight'} per kill: ${hits.map((h) => h.length).join(', ') || 'none'}`);
+    report.notes.push(
+      `agent runs ${kills.workerPids ? "interrupted" : "in flight"} per kill: ${hits.map((h) => h.length).join(", ") || "none"}`,
+    );
     const t0 = Math.min(...attempts.flatMap((a) => a.runs.map((r) => r.startedAt)), ...kills.times);
-    report.notes.push(`kill times, s after the first agent run: ${kills.times.map((t) => ((t - t0) / 1000).toFixed(2)).join(', ') || 'none'}`);
+    report.notes.push(
+      `kill times, s after the first agent run: ${kills.times.map((t) => ((t - t0) / 1000).toFixed(2)).join(", ") || "none"}`,
+    );
   }
   return attempts;
 }
 
 /** Waits for the backlog to be at rest; fills `stuck`, `mismatched`, `lost`, `settleMs`. */
-async function settle(ctx: ChaosContext, client: Client, report: ScenarioReport, expected: Map<string, CardResult>, lastFault: number): Promise<BacklogView | undefined> {
+async function settle(
+  ctx: ChaosContext,
+  client: Client,
+  report: ScenarioReport,
+  expected: Map<string, CardResult>,
+  lastFault: number,
+): Promise<BacklogView | undefined> {
   const { view, idle } = await waitIdle(client, report.backlogId, lastFault + ctx.profile.stuckAfterMs);
   if (idle) report.settleMs = Date.now() - lastFault;
   const ids = [...expected.keys()];
   if (!view) {
     report.stuck.push(...ids);
-    report.notes.push('the backlog could not be read');
+    report.notes.push("the backlog could not be read");
   } else if (!idle) {
     const got = resultsOf(view);
     // A card is at rest by the rule of `isIdle` (src/cli/backlogs.ts), applied to it alone.
-    report.stuck.push(...view.cards.filter((c) => !isIdle({ ...view, cards: [c] })).map((c) => `${c.cardId} (${fmt(got.get(c.cardId))})`));
+    report.stuck.push(
+      ...view.cards
+        .filter((c) => !isIdle({ ...view, cards: [c] }))
+        .map((c) => `${c.cardId} (${fmt(got.get(c.cardId))})`),
+    );
   }
   if (view) report.mismatched.push(...compare(expected, view));
   report.lost.push(...(await lostCards(client, report.backlogId, ids)));
@@ -424,25 +480,33 @@ async function settle(ctx: ChaosContext, client: Client, report: ScenarioReport,
 // ---- Scenarios -----------------------------------------------------------------------------------
 
 /** The layered backlog without faults; its results are what the fault scenarios must reproduce. */
-export async function runBaseline(ctx: ChaosContext): Promise<{ report: ScenarioReport; results: Map<string, CardResult> }> {
+export async function runBaseline(
+  ctx: ChaosContext,
+): Promise<{ report: ScenarioReport; results: Map<string, CardResult> }> {
   const backlogId = `chaos-base-${ctx.seed}`;
-  const report = newReport('baseline', backlogId, ctx.cards.length);
-  const worker = newWorker(ctx, 'baseline', ctx.server.address);
+  const report = newReport("baseline", backlogId, ctx.cards.length);
+  const worker = newWorker(ctx, "baseline", ctx.server.address);
   const started = Date.now();
   let results = new Map<string, CardResult>();
   try {
     await worker.start();
-    await startChaosBacklog(ctx.client, backlogId, ctx.cards, squadOptions(ctx), 'chaos-baseline');
+    await startChaosBacklog(ctx.client, backlogId, ctx.cards, squadOptions(ctx), "chaos-baseline");
     const predicted = predictedResults(ctx.cards);
     const view = await settle(ctx, ctx.client, report, predicted, Date.now());
     if (view && report.stuck.length === 0) results = resultsOf(view);
     else {
       // Never compare the fault runs against nothing: the prediction stands in (and this report fails).
       results = predicted;
-      report.notes.push('the baseline did not come to rest: the fault scenarios are compared with the predicted results');
+      report.notes.push(
+        "the baseline did not come to rest: the fault scenarios are compared with the predicted results",
+      );
     }
     // The baseline must be what the lifecycle predicts, or the harness compares against nonsense.
-    report.checks.push({ name: 'baseline matches the lifecycle', ok: report.mismatched.length === 0 && report.stuck.length === 0, detail: report.mismatched.join('; ') || `${results.size} cards as predicted` });
+    report.checks.push({
+      name: "baseline matches the lifecycle",
+      ok: report.mismatched.length === 0 && report.stuck.length === 0,
+      detail: report.mismatched.join("; ") || `${results.size} cards as predicted`,
+    });
     report.mismatched = [];
     await countRuns(ctx, report);
   } finally {
@@ -450,7 +514,9 @@ export async function runBaseline(ctx: ChaosContext): Promise<{ report: Scenario
     await worker.close();
   }
   report.wallMs = Date.now() - started;
-  ctx.log(`baseline: ${[...results.values()].filter((r) => r.status === 'DONE').length}/${results.size} DONE in ${(report.wallMs / 1000).toFixed(1)} s`);
+  ctx.log(
+    `baseline: ${[...results.values()].filter((r) => r.status === "DONE").length}/${results.size} DONE in ${(report.wallMs / 1000).toFixed(1)} s`,
+  );
   return { report, results };
 }
 
@@ -459,7 +525,7 @@ export async function runBaseline(ctx: ChaosContext): Promise<{ report: Scenario
  * the cards `expected` to end DONE on which no other such card depends (the last cards to run).
  */
 export function holdCards(cards: readonly ChaosCard[], expected: Map<string, CardResult>): string[] {
-  const done = cards.filter((c) => expected.get(c.id)?.status === 'DONE');
+  const done = cards.filter((c) => expected.get(c.id)?.status === "DONE");
   const needed = new Set(done.flatMap((c) => c.dependencies));
   return done.filter((c) => !needed.has(c.id)).map((c) => c.id);
 }
@@ -472,15 +538,21 @@ export function holdCards(cards: readonly ChaosCard[], expected: Map<string, Car
  */
 export async function runWorkerKills(ctx: ChaosContext, expected: Map<string, CardResult>): Promise<ScenarioReport> {
   const backlogId = `chaos-kill-${ctx.seed}`;
-  const report = newReport('worker-kill', backlogId, ctx.cards.length);
+  const report = newReport("worker-kill", backlogId, ctx.cards.length);
   const rng = new Rng(ctx.seed ^ 0x5eed);
-  const worker = newWorker(ctx, 'kill', ctx.server.address);
+  const worker = newWorker(ctx, "kill", ctx.server.address);
   const started = Date.now();
   const killTimes: number[] = [];
   const releaseFile = join(ctx.runDir, `release-${backlogId}`);
   try {
     await worker.start();
-    await startChaosBacklog(ctx.client, backlogId, ctx.cards, squadOptions(ctx, { hold: { file: releaseFile, cardIds: holdCards(ctx.cards, expected) } }), 'chaos-kill');
+    await startChaosBacklog(
+      ctx.client,
+      backlogId,
+      ctx.cards,
+      squadOptions(ctx, { hold: { file: releaseFile, cardIds: holdCards(ctx.cards, expected) } }),
+      "chaos-kill",
+    );
     while (killTimes.length < ctx.profile.workerKills) {
       await delay(rng.int(...ctx.profile.killDelayMs));
       const live = new Set(worker.currentPid !== undefined ? [worker.currentPid] : []);
@@ -495,13 +567,17 @@ export async function runWorkerKills(ctx: ChaosContext, expected: Map<string, Ca
         running = inFlight(await readInvocations(ctx.logDir, backlogId), live);
       }
       killTimes.push(await worker.kill());
-      ctx.log(`worker-kill: kill ${killTimes.length}/${ctx.profile.workerKills}, agent runs seen in flight: ${running.join(', ') || 'none'}`);
+      ctx.log(
+        `worker-kill: kill ${killTimes.length}/${ctx.profile.workerKills}, agent runs seen in flight: ${running.join(", ") || "none"}`,
+      );
       await delay(rng.int(...ctx.profile.restartPauseMs));
       await worker.start();
     }
     await writeFile(releaseFile, `released after ${killTimes.length} kills\n`);
     report.kills = killTimes.length;
-    report.notes.push(`worker start-up (spawn → polling): median ${secs(median(worker.startupMs))} s, max ${secs(Math.max(...worker.startupMs))} s`);
+    report.notes.push(
+      `worker start-up (spawn → polling): median ${secs(median(worker.startupMs))} s, max ${secs(Math.max(...worker.startupMs))} s`,
+    );
     await settle(ctx, ctx.client, report, expected, killTimes.at(-1) ?? Date.now());
     await countRuns(ctx, report, { times: killTimes, workerPids: worker.workerPids });
     report.checks.push({
@@ -510,7 +586,7 @@ export async function runWorkerKills(ctx: ChaosContext, expected: Map<string, Ca
       detail: `${report.kills} kills, ${report.killsHittingAgents} of them interrupting agent runs`,
     });
   } finally {
-    await writeFile(releaseFile, 'released\n');
+    await writeFile(releaseFile, "released\n");
     await worker.stop();
     await worker.close();
   }
@@ -525,10 +601,15 @@ export async function runWorkerKills(ctx: ChaosContext, expected: Map<string, Ca
  */
 export async function runServerKill(ctx: ChaosContext, expected: Map<string, CardResult>): Promise<ScenarioReport> {
   const backlogId = `chaos-server-${ctx.seed}`;
-  const report = newReport('server-kill', backlogId, ctx.cards.length);
+  const report = newReport("server-kill", backlogId, ctx.cards.length);
   const rng = new Rng(ctx.seed ^ 0x5e4e);
-  const server = new TemporalServerProcess({ cliPath: ctx.cliPath, port: await freePort(), dbFile: join(ctx.runDir, 'server-kill.db'), logFile: join(ctx.runDir, 'temporal-server.log') });
-  const worker = newWorker(ctx, 'server', server.address);
+  const server = new TemporalServerProcess({
+    cliPath: ctx.cliPath,
+    port: await freePort(),
+    dbFile: join(ctx.runDir, "server-kill.db"),
+    logFile: join(ctx.runDir, "temporal-server.log"),
+  });
+  const worker = newWorker(ctx, "server", server.address);
   let connection: Connection | undefined;
   const started = Date.now();
   const killTimes: number[] = [];
@@ -539,12 +620,20 @@ export async function runServerKill(ctx: ChaosContext, expected: Map<string, Car
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection, namespace: ctx.server.namespace });
     await worker.start();
-    await startChaosBacklog(client, backlogId, ctx.cards, squadOptions(ctx, { hold: { file: releaseFile, cardIds: holdCards(ctx.cards, expected) } }), 'chaos-server');
+    await startChaosBacklog(
+      client,
+      backlogId,
+      ctx.cards,
+      squadOptions(ctx, { hold: { file: releaseFile, cardIds: holdCards(ctx.cards, expected) } }),
+      "chaos-server",
+    );
     for (let k = 0; k < ctx.profile.serverKills; k++) {
       await delay(rng.int(...ctx.profile.serverKillDelayMs));
       const running = inFlight(await readInvocations(ctx.logDir, backlogId));
       killTimes.push(await server.kill());
-      ctx.log(`server-kill: server killed (agent runs seen in flight: ${running.join(', ') || 'none'}), down for ${ctx.profile.serverDownMs} ms`);
+      ctx.log(
+        `server-kill: server killed (agent runs seen in flight: ${running.join(", ") || "none"}), down for ${ctx.profile.serverDownMs} ms`,
+      );
       await delay(ctx.profile.serverDownMs);
       await server.start();
       ctx.log(`server-kill: server back after ${Date.now() - killTimes.at(-1)!} ms`);
@@ -552,10 +641,17 @@ export async function runServerKill(ctx: ChaosContext, expected: Map<string, Car
     await writeFile(releaseFile, `released after ${killTimes.length} kills\n`);
     report.kills = killTimes.length;
     await settle(ctx, client, report, expected, killTimes.at(-1) ?? Date.now());
-    report.checks.push({ name: 'the worker survived the server kills', ok: worker.pid !== undefined, detail: worker.pid !== undefined ? `worker pid ${worker.pid} still running` : 'the worker process exited; see worker-server.log' });
+    report.checks.push({
+      name: "the worker survived the server kills",
+      ok: worker.pid !== undefined,
+      detail:
+        worker.pid !== undefined
+          ? `worker pid ${worker.pid} still running`
+          : "the worker process exited; see worker-server.log",
+    });
     await countRuns(ctx, report, { times: killTimes });
   } finally {
-    await writeFile(releaseFile, 'released\n');
+    await writeFile(releaseFile, "released\n");
     await worker.stop();
     await worker.close();
     await connection?.close().catch(() => undefined);
@@ -577,24 +673,24 @@ export async function runServerKill(ctx: ChaosContext, expected: Map<string, Car
 export async function runAgentFaults(ctx: ChaosContext): Promise<ScenarioReport> {
   const backlogId = `chaos-faults-${ctx.seed}`;
   const cards: ChaosCard[] = [
-    { id: 'OK-1', dependencies: [], mode: 'ok' },
-    { id: 'OK-2', dependencies: ['OK-1'], mode: 'ok' },
-    { id: 'HANG', dependencies: [], mode: 'hang', owner: 'chaos-hang' },
-    { id: 'CRASH', dependencies: [], mode: 'crash' },
-    { id: 'AFTER-HANG', dependencies: ['HANG'], mode: 'ok' },
-    { id: 'OK-3', dependencies: ['OK-1'], mode: 'fail-first' },
+    { id: "OK-1", dependencies: [], mode: "ok" },
+    { id: "OK-2", dependencies: ["OK-1"], mode: "ok" },
+    { id: "HANG", dependencies: [], mode: "hang", owner: "chaos-hang" },
+    { id: "CRASH", dependencies: [], mode: "crash" },
+    { id: "AFTER-HANG", dependencies: ["HANG"], mode: "ok" },
+    { id: "OK-3", dependencies: ["OK-1"], mode: "fail-first" },
   ];
   const expected = new Map<string, CardResult>([
-    ['OK-1', { status: 'DONE', attempt: 1 }],
-    ['OK-2', { status: 'DONE', attempt: 1 }],
-    ['HANG', { status: 'AWAITING_HUMAN', attempt: 4 }],
-    ['CRASH', { status: 'AWAITING_HUMAN', attempt: 4 }],
-    ['AFTER-HANG', { status: 'TODO', attempt: 0 }],
-    ['OK-3', { status: 'DONE', attempt: 2 }],
+    ["OK-1", { status: "DONE", attempt: 1 }],
+    ["OK-2", { status: "DONE", attempt: 1 }],
+    ["HANG", { status: "AWAITING_HUMAN", attempt: 4 }],
+    ["CRASH", { status: "AWAITING_HUMAN", attempt: 4 }],
+    ["AFTER-HANG", { status: "TODO", attempt: 0 }],
+    ["OK-3", { status: "DONE", attempt: 2 }],
   ]);
-  const report = newReport('agent-faults', backlogId, cards.length);
+  const report = newReport("agent-faults", backlogId, cards.length);
   const webhookPort = await freePort(); // nobody listens there: the webhook is down
-  const worker = newWorker(ctx, 'faults', ctx.server.address);
+  const worker = newWorker(ctx, "faults", ctx.server.address);
   const started = Date.now();
   const check = (name: string, ok: boolean, detail: string) => report.checks.push({ name, ok, detail });
   try {
@@ -603,49 +699,67 @@ export async function runAgentFaults(ctx: ChaosContext): Promise<ScenarioReport>
       ctx.client,
       backlogId,
       cards,
-      squadOptions(ctx, { hangTimeoutMs: ctx.profile.hangTimeoutMs, webhookUrl: `http://127.0.0.1:${webhookPort}/squadflow` }),
-      'chaos-faults',
+      squadOptions(ctx, {
+        hangTimeoutMs: ctx.profile.hangTimeoutMs,
+        webhookUrl: `http://127.0.0.1:${webhookPort}/squadflow`,
+      }),
+      "chaos-faults",
     );
     const view = await settle(ctx, ctx.client, report, expected, Date.now());
     if (view) {
       const card = (id: string) => view.cards.find((c) => c.cardId === id);
-      for (const [id, pattern] of [['HANG', /timed out/], ['CRASH', /exited 1|killed by SIGKILL/]] as const) {
+      for (const [id, pattern] of [
+        ["HANG", /timed out/],
+        ["CRASH", /exited 1|killed by SIGKILL/],
+      ] as const) {
         const attempts = card(id)?.state?.attempts ?? [];
-        const reasons = attempts.map((a) => a.verdicts.find((v) => v.validator === 'owner')?.reasons.join(' ') ?? '');
+        const reasons = attempts.map((a) => a.verdicts.find((v) => v.validator === "owner")?.reasons.join(" ") ?? "");
         check(
           `${id}: every attempt is an owner failure ("${pattern.source}")`,
-          attempts.length === 4 && reasons.every((r) => r.startsWith('Owner execution failed') && pattern.test(r)),
-          `${attempts.length} attempts; first reason: ${(reasons[0] ?? 'none').slice(0, 160)}`,
+          attempts.length === 4 && reasons.every((r) => r.startsWith("Owner execution failed") && pattern.test(r)),
+          `${attempts.length} attempts; first reason: ${(reasons[0] ?? "none").slice(0, 160)}`,
         );
       }
       const runs = await readInvocations(ctx.logDir, backlogId);
-      for (const id of ['HANG', 'CRASH']) {
+      for (const id of ["HANG", "CRASH"]) {
         const mine = runs.filter((r) => r.cardId === id);
         check(
           `${id}: 3 agent runs (activity attempts) per attempt, none completed`,
           mine.length === 4 && mine.every((r) => r.started === 3 && r.completed === 0),
-          mine.map((r) => `#${r.attempt}: ${r.started} started, ${r.completed} completed`).join('; ') || 'no runs',
+          mine.map((r) => `#${r.attempt}: ${r.started} started, ${r.completed} completed`).join("; ") || "no runs",
         );
       }
-      const escalated = card('HANG')?.state?.auditLog.some((e) => e.action === 'escalated') ?? false;
-      check('HANG: escalated (audited) before awaiting a human', escalated, escalated ? 'audit log has "escalated"' : 'no "escalated" entry');
-      // The webhook is down: its notify activity is retried in the background, the card does not wait for it.
-      const desc = await ctx.client.workflow.getHandle(cardWorkflowId(backlogId, 'HANG')).describe();
-      const notify = (desc.raw.pendingActivities ?? []).filter((a) => a.activityType?.name === 'notify');
-      const failure = notify.map((a) => a.lastFailure?.message ?? '').find(Boolean) ?? '';
+      const escalated = card("HANG")?.state?.auditLog.some((e) => e.action === "escalated") ?? false;
       check(
-        'webhook down: notifications retried in the background, the card not held up',
-        notify.length > 0 && String(card('HANG')?.status) === 'AWAITING_HUMAN',
-        `${notify.length} notify activities pending on HANG (attempts ${notify.map((a) => a.attempt).join(', ')}; last failure: ${failure.slice(0, 120) || 'none yet'})`,
+        "HANG: escalated (audited) before awaiting a human",
+        escalated,
+        escalated ? 'audit log has "escalated"' : 'no "escalated" entry',
+      );
+      // The webhook is down: its notify activity is retried in the background, the card does not wait for it.
+      const desc = await ctx.client.workflow.getHandle(cardWorkflowId(backlogId, "HANG")).describe();
+      const notify = (desc.raw.pendingActivities ?? []).filter((a) => a.activityType?.name === "notify");
+      const failure = notify.map((a) => a.lastFailure?.message ?? "").find(Boolean) ?? "";
+      check(
+        "webhook down: notifications retried in the background, the card not held up",
+        notify.length > 0 && String(card("HANG")?.status) === "AWAITING_HUMAN",
+        `${notify.length} notify activities pending on HANG (attempts ${notify.map((a) => a.attempt).join(", ")}; last failure: ${failure.slice(0, 120) || "none yet"})`,
       );
     }
     // A human approves the hung card: it ends DONE and its dependent runs.
-    await reviewCard(ctx.client, backlogId, 'HANG', { decision: 'approve', reviewer: 'chaos-harness', reason: 'the agent hangs on purpose' });
-    const after = await waitIdle(ctx.client, backlogId, Date.now() + 60_000, {
-      until: (v) => v.cards.some((c) => c.cardId === 'AFTER-HANG' && c.status === 'DONE'),
+    await reviewCard(ctx.client, backlogId, "HANG", {
+      decision: "approve",
+      reviewer: "chaos-harness",
+      reason: "the agent hangs on purpose",
     });
-    const statusOf = (id: string) => String(after.view?.cards.find((c) => c.cardId === id)?.status ?? 'unknown');
-    check('approving HANG: it ends DONE and AFTER-HANG runs to DONE', after.idle && statusOf('HANG') === 'DONE', `HANG ${statusOf('HANG')}, AFTER-HANG ${statusOf('AFTER-HANG')}`);
+    const after = await waitIdle(ctx.client, backlogId, Date.now() + 60_000, {
+      until: (v) => v.cards.some((c) => c.cardId === "AFTER-HANG" && c.status === "DONE"),
+    });
+    const statusOf = (id: string) => String(after.view?.cards.find((c) => c.cardId === id)?.status ?? "unknown");
+    check(
+      "approving HANG: it ends DONE and AFTER-HANG runs to DONE",
+      after.idle && statusOf("HANG") === "DONE",
+      `HANG ${statusOf("HANG")}, AFTER-HANG ${statusOf("AFTER-HANG")}`,
+    );
     await countRuns(ctx, report);
   } finally {
     await worker.stop();
@@ -660,7 +774,7 @@ export async function runAgentFaults(ctx: ChaosContext): Promise<ScenarioReport>
 /** Every scenario's report, in {@link SCENARIOS} order, and the wall time of the whole run. */
 export interface ChaosResult {
   seed: number;
-  profile: ChaosProfile['name'];
+  profile: ChaosProfile["name"];
   /** The activities' heartbeat timeout the workers ran with (undefined: the workflows' own, 20 s). */
   heartbeatTimeout?: string;
   reports: ScenarioReport[];
@@ -678,26 +792,33 @@ export async function runScenarios(ctx: ChaosContext, only: readonly ScenarioNam
   const want = (s: ScenarioName) => only.includes(s);
   if (ctx.profile.parallel) {
     // The agent-faults and server-kill scenarios do not need the baseline; the worker kills do.
-    const faults = want('agent-faults') ? runAgentFaults(ctx) : undefined;
+    const faults = want("agent-faults") ? runAgentFaults(ctx) : undefined;
     const base = await runBaseline(ctx);
     reports.push(base.report);
     const [kill, srv] = await Promise.all([
-      want('worker-kill') ? runWorkerKills(ctx, base.results) : undefined,
-      want('server-kill') ? runServerKill(ctx, base.results) : undefined,
+      want("worker-kill") ? runWorkerKills(ctx, base.results) : undefined,
+      want("server-kill") ? runServerKill(ctx, base.results) : undefined,
     ]);
     const f = await faults;
     for (const r of [kill, srv, f]) if (r) reports.push(r);
   } else {
     const base = await runBaseline(ctx);
     reports.push(base.report);
-    if (want('worker-kill')) reports.push(await runWorkerKills(ctx, base.results));
-    if (want('server-kill')) reports.push(await runServerKill(ctx, base.results));
-    if (want('agent-faults')) reports.push(await runAgentFaults(ctx));
+    if (want("worker-kill")) reports.push(await runWorkerKills(ctx, base.results));
+    if (want("server-kill")) reports.push(await runServerKill(ctx, base.results));
+    if (want("agent-faults")) reports.push(await runAgentFaults(ctx));
   }
-  return { seed: ctx.seed, profile: ctx.profile.name, heartbeatTimeout: ctx.profile.heartbeatTimeout, reports, wallMs: Date.now() - started, runDir: ctx.runDir };
+  return {
+    seed: ctx.seed,
+    profile: ctx.profile.name,
+    heartbeatTimeout: ctx.profile.heartbeatTimeout,
+    reports,
+    wallMs: Date.now() - started,
+    runDir: ctx.runDir,
+  };
 }
 
-const secs = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}`);
+const secs = (ms: number | undefined) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(1)}`);
 
 /** The figures of a run as text: one row per scenario, then every failed check, mismatch, duplicate and note. */
 export function formatReport(result: ChaosResult): string {
@@ -712,30 +833,45 @@ export function formatReport(result: ChaosResult): string {
     String(r.mismatched.length),
     `${r.agentStarted}/${r.agentCompleted}`,
     String(r.rerunAttempts),
-    r.retryGapsMs.length ? `${secs(median(r.retryGapsMs))}/${secs(Math.max(...r.retryGapsMs))}` : '-',
+    r.retryGapsMs.length ? `${secs(median(r.retryGapsMs))}/${secs(Math.max(...r.retryGapsMs))}` : "-",
     secs(r.settleMs),
     secs(r.wallMs),
-    reportOk(r) ? 'ok' : 'FAIL',
+    reportOk(r) ? "ok" : "FAIL",
   ]);
   const lines = [
     `chaos run: profile ${result.profile}, seed ${result.seed} (CHAOS_SEED=${result.seed} repeats it), wall time ${secs(result.wallMs)} s, ` +
-      `activity heartbeat timeout ${result.heartbeatTimeout ?? '20 s (the workflows\' own)'}`,
-    '',
+      `activity heartbeat timeout ${result.heartbeatTimeout ?? "20 s (the workflows' own)"}`,
+    "",
     table(
-      ['scenario', 'cards', 'kills', 'hit agents', 'lost', 'duplicated', 'stuck', 'mismatched', 'agent runs started/completed', 're-run attempts', 'retry gap s (median/max)', 'settle s', 'wall s', 'result'],
+      [
+        "scenario",
+        "cards",
+        "kills",
+        "hit agents",
+        "lost",
+        "duplicated",
+        "stuck",
+        "mismatched",
+        "agent runs started/completed",
+        "re-run attempts",
+        "retry gap s (median/max)",
+        "settle s",
+        "wall s",
+        "result",
+      ],
       rows,
     ),
   ];
   for (const r of result.reports) {
     const details = [
-      ...r.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
+      ...r.checks.map((c) => `${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
       ...r.lost.map((x) => `lost: ${x}`),
       ...r.stuck.map((x) => `stuck: ${x}`),
       ...r.mismatched.map((x) => `mismatched: ${x}`),
       ...r.duplicated.map((x) => `duplicated: ${x}`),
       ...r.notes.map((x) => `note: ${x}`),
     ];
-    if (details.length) lines.push('', `${r.scenario} (backlog ${r.backlogId}):`, ...details.map((d) => `  ${d}`));
+    if (details.length) lines.push("", `${r.scenario} (backlog ${r.backlogId}):`, ...details.map((d) => `  ${d}`));
   }
-  return lines.join('\n');
+  return lines.join("\n");
 }

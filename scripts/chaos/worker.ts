@@ -14,15 +14,15 @@
  *
  * Run: `node_modules/.bin/tsx scripts/chaos/worker.ts` (spawned by scripts/chaos/scenarios.ts).
  */
-import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
-import { createWorkers, runWorkers } from '../../src/worker.js';
-import { connectWorkerConnection, connectionOptions } from '../../src/temporal/connection.js';
-import { installRuntime } from '../../src/temporal/runtime.js';
-import { QUEUE_KINDS, type QueueKind } from '../../src/temporal/queues.js';
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+import { createWorkers, runWorkers } from "../../src/worker.js";
+import { connectWorkerConnection, connectionOptions } from "../../src/temporal/connection.js";
+import { installRuntime } from "../../src/temporal/runtime.js";
+import { QUEUE_KINDS, type QueueKind } from "../../src/temporal/queues.js";
 
 /** The line the worker prints on stdout once it polls every queue. */
-export const READY_LINE = 'chaos-worker ready';
+export const READY_LINE = "chaos-worker ready";
 
 /** The task queues of a chaos scenario: `<prefix>-<kind>` for every queue kind. */
 export function chaosTaskQueues(prefix: string): Record<QueueKind, string> {
@@ -36,9 +36,9 @@ function required(name: string): string {
 }
 
 async function main(): Promise<void> {
-  installRuntime({ level: 'ERROR' });
-  const workspacesRoot = required('CHAOS_WORKSPACES_ROOT');
-  const taskQueues = chaosTaskQueues(required('CHAOS_QUEUE_PREFIX'));
+  installRuntime({ level: "ERROR" });
+  const workspacesRoot = required("CHAOS_WORKSPACES_ROOT");
+  const taskQueues = chaosTaskQueues(required("CHAOS_QUEUE_PREFIX"));
   const bundle = process.env.CHAOS_BUNDLE;
   const conn = connectionOptions();
   const connection = await connectWorkerConnection(conn);

@@ -3,9 +3,9 @@
  * children in their own process group (so stopping one stops what it spawned, and nothing else), free
  * loopback ports, and waiting on a condition. Node-only; nothing here is imported by src/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { createServer } from "node:net";
 
 /** What a finished command left: exit code (null when killed by a signal), stdout and stderr text. */
 export interface CommandResult {
@@ -31,8 +31,10 @@ export interface RunOptions {
 export async function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
   const r = await runUnchecked(command, args, opts);
   if (r.code !== 0) {
-    const tail = (r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n');
-    throw new Error(`${command} ${args.join(' ')} exited ${r.code}${opts.logFile ? ` (log: ${opts.logFile})` : ''}:\n${tail}`);
+    const tail = (r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n");
+    throw new Error(
+      `${command} ${args.join(" ")} exited ${r.code}${opts.logFile ? ` (log: ${opts.logFile})` : ""}:\n${tail}`,
+    );
   }
   return r;
 }
@@ -42,36 +44,43 @@ const running = new Set<ChildProcess>();
 
 /** SIGTERM to every command `run`/`runUnchecked` started that has not ended (e.g. a CLI waiting for a backlog). */
 export function killCommands(): void {
-  for (const child of running) child.kill('SIGTERM');
+  for (const child of running) child.kill("SIGTERM");
 }
 
 /** Like `run`, but returns a non-zero exit code instead of throwing (for probes such as health checks). */
 export function runUnchecked(command: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     running.add(child);
-    const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
-    let stdout = '';
-    let stderr = '';
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
-      stderr += `\nkilled after ${Math.round(opts.timeoutMs! / 1000)} s`;
-      child.kill('SIGTERM');
-    }, opts.timeoutMs);
-    child.stdout.on('data', (b: Buffer) => {
+    const log = opts.logFile ? createWriteStream(opts.logFile, { flags: "a" }) : undefined;
+    let stdout = "";
+    let stderr = "";
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            stderr += `\nkilled after ${Math.round(opts.timeoutMs! / 1000)} s`;
+            child.kill("SIGTERM");
+          }, opts.timeoutMs);
+    child.stdout.on("data", (b: Buffer) => {
       stdout += b.toString();
       log?.write(b);
     });
-    child.stderr.on('data', (b: Buffer) => {
+    child.stderr.on("data", (b: Buffer) => {
       stderr += b.toString();
       log?.write(b);
     });
-    child.once('error', (err) => {
+    child.once("error", (err) => {
       running.delete(child);
       clearTimeout(timer);
       log?.end();
       reject(new Error(`cannot run ${command}: ${err.message}`));
     });
-    child.once('close', (code) => {
+    child.once("close", (code) => {
       running.delete(child);
       clearTimeout(timer);
       log?.end();
@@ -95,23 +104,36 @@ export interface Service {
  * Starts a long-lived child in its own process group (`detached`), stdout and stderr appended to `logFile`.
  * @throws Error when the command cannot be spawned.
  */
-export function startService(name: string, command: string, args: readonly string[], opts: RunOptions & { logFile: string }): Service {
-  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(opts.logFile, { flags: 'a' });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => {
+export function startService(
+  name: string,
+  command: string,
+  args: readonly string[],
+  opts: RunOptions & { logFile: string },
+): Service {
+  const child = spawn(command, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log = createWriteStream(opts.logFile, { flags: "a" });
+  let out = "";
+  child.stdout?.on("data", (b: Buffer) => {
     if (out.length < 1_000_000) out += b.toString();
     log.write(b);
   });
-  child.stderr?.on('data', (b: Buffer) => log.write(b));
+  child.stderr?.on("data", (b: Buffer) => log.write(b));
   const exited = new Promise<number | string | null>((resolvePromise) => {
-    child.once('exit', (code, signal) => resolvePromise(code ?? signal));
-    child.once('error', (err) => {
+    child.once("exit", (code, signal) => resolvePromise(code ?? signal));
+    child.once("error", (err) => {
       log.write(`spawn error: ${err.message}\n`);
       resolvePromise(null);
     });
   });
-  exited.then(() => log.end(), () => log.end());
+  exited.then(
+    () => log.end(),
+    () => log.end(),
+  );
   return { name, child, logFile: opts.logFile, stdout: () => out, exited };
 }
 
@@ -129,11 +151,11 @@ export async function stopService(s: Service, graceMs = 15_000): Promise<void> {
       // The group is gone already.
     }
   };
-  signalGroup('SIGTERM');
+  signalGroup("SIGTERM");
   let timer: NodeJS.Timeout | undefined;
   const killed = new Promise<void>((r) => {
     timer = setTimeout(() => {
-      signalGroup('SIGKILL');
+      signalGroup("SIGKILL");
       r();
     }, graceMs);
   });
@@ -158,8 +180,8 @@ export async function freePort(): Promise<number> {
 export function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolvePromise) => {
     const srv = createServer();
-    srv.once('error', () => resolvePromise(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolvePromise(true)));
+    srv.once("error", () => resolvePromise(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolvePromise(true)));
   });
 }
 

@@ -3,18 +3,18 @@
  * the Temporal activity context (heartbeat, cancellation), the clean environment of child processes and
  * the resolution of project-relative commands.
  */
-import { isAbsolute, resolve } from 'node:path';
-import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { isAbsolute, resolve } from "node:path";
+import { Context } from "@temporalio/activity";
+import { CancelledFailure } from "@temporalio/common";
 
 /** Default workspaces directory, relative to the worker's base directory — PRODUCT/issue: `state/workspaces`. */
-export const DEFAULT_WORKSPACES_DIR = 'state/workspaces';
+export const DEFAULT_WORKSPACES_DIR = "state/workspaces";
 
 /** Default worktrees directory, relative to the worker's base directory — issue 9: `state/worktrees`. */
-export const DEFAULT_WORKTREES_DIR = 'state/worktrees';
+export const DEFAULT_WORKTREES_DIR = "state/worktrees";
 
 /** Default directory of the clones of URL repositories, relative to the worker's base directory — issue 9: `state/repos`. */
-export const DEFAULT_REPOS_DIR = 'state/repos';
+export const DEFAULT_REPOS_DIR = "state/repos";
 
 /** Where activities log (the Temporal activity logger inside an activity): messages plus structured metadata. */
 export interface ActivityLog {
@@ -92,7 +92,7 @@ export function cancellationError(signal: AbortSignal | undefined, what: string)
  * worker (API keys, Temporal Cloud certificates) never reach an agent unless its config passes them in
  * `env`. NODE_OPTIONS is deliberately absent (it would inject code into `node` agents).
  */
-export const ENV_ALLOW_LIST = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'TZ'] as const;
+export const ENV_ALLOW_LIST = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ"] as const;
 
 /** The allow-listed part of `workerEnv` (unset names are left out). */
 export function allowListedEnv(workerEnv: Record<string, string | undefined>): Record<string, string> {
@@ -106,7 +106,7 @@ export function allowListedEnv(workerEnv: Record<string, string | undefined>): R
 
 /** True for `./x`, `../x` (and `.`/`..`): the values resolved against the project root. */
 export function isProjectRelative(value: string): boolean {
-  return value === '.' || value === '..' || value.startsWith('./') || value.startsWith('../');
+  return value === "." || value === ".." || value.startsWith("./") || value.startsWith("../");
 }
 
 /**
@@ -121,7 +121,7 @@ export function resolveProjectPath(baseDir: string, value: string): string {
 
 /** The command line as configured, for messages: `node ./agents/spec.mjs --fast`. */
 export function commandLine(command: string, args: readonly string[] = []): string {
-  return [command, ...args].join(' ');
+  return [command, ...args].join(" ");
 }
 
 /** Checks that a directory given in the deps is absolute; throws naming the field otherwise. */
@@ -130,16 +130,16 @@ export function assertAbsolute(field: string, value: string): void {
 }
 
 /** ISO-8601 timestamp from the deps' clock. */
-export function nowIso(deps: Pick<ActivityDeps, 'now'>): string {
+export function nowIso(deps: Pick<ActivityDeps, "now">): string {
   return (deps.now?.() ?? new Date()).toISOString();
 }
 
 /** The worktrees root of the deps: `worktreesRoot`, else `<baseDir>/state/worktrees`. */
-export function worktreesRootOf(deps: Pick<ActivityDeps, 'worktreesRoot' | 'baseDir'>): string {
+export function worktreesRootOf(deps: Pick<ActivityDeps, "worktreesRoot" | "baseDir">): string {
   return deps.worktreesRoot ?? resolve(deps.baseDir, DEFAULT_WORKTREES_DIR);
 }
 
 /** The clones root of the deps: `reposRoot`, else `<baseDir>/state/repos`. */
-export function reposRootOf(deps: Pick<ActivityDeps, 'reposRoot' | 'baseDir'>): string {
+export function reposRootOf(deps: Pick<ActivityDeps, "reposRoot" | "baseDir">): string {
   return deps.reposRoot ?? resolve(deps.baseDir, DEFAULT_REPOS_DIR);
 }

@@ -6,11 +6,11 @@
  * structured root cause and suggestions (debuggers/llm.ts), which falls back to `rules` when the model
  * cannot answer.
  */
-import type { AttemptRecord, DebugInput, DebugReport, ValidatorName, Verdict } from '../domain/attempt.js';
-import { failureReasons, reasonKey, repeatedReasons } from '../domain/attempt.js';
-import type { DebuggerConfig } from '../domain/squad.js';
-import type { ActivityDeps } from './context.js';
-import { llmDebug } from './debuggers/llm.js';
+import type { AttemptRecord, DebugInput, DebugReport, ValidatorName, Verdict } from "../domain/attempt.js";
+import { failureReasons, reasonKey, repeatedReasons } from "../domain/attempt.js";
+import type { DebuggerConfig } from "../domain/squad.js";
+import type { ActivityDeps } from "./context.js";
+import { llmDebug } from "./debuggers/llm.js";
 
 /** A debugging implementation; `deps` gives an LLM-backed kind the worker's environment and hooks. */
 export type Debugger = (input: DebugInput, deps?: ActivityDeps) => Promise<DebugReport>;
@@ -18,7 +18,7 @@ export type Debugger = (input: DebugInput, deps?: ActivityDeps) => Promise<Debug
 /** Splits a prefixed reason (`qa: check "unit" failed: exit 1`) into validator and reason. */
 function splitReason(prefixed: string): { validator: string; reason: string } {
   const m = /^([a-z_]+): ([\s\S]*)$/.exec(prefixed);
-  return m ? { validator: m[1]!, reason: m[2]! } : { validator: '', reason: prefixed };
+  return m ? { validator: m[1]!, reason: m[2]! } : { validator: "", reason: prefixed };
 }
 
 /** Range of attempt numbers, `2` or `2–4`. */
@@ -27,7 +27,7 @@ function range(from: number, to: number): string {
 }
 
 function quoteList(items: readonly string[]): string {
-  return items.map((i) => `"${i}"`).join(', ');
+  return items.map((i) => `"${i}"`).join(", ");
 }
 
 /** The subject a reason is about, for grouping: `criterion "X"`, `check "Y"`, `artifact "Z"`, … */
@@ -52,16 +52,16 @@ function failedValidators(r: AttemptRecord): ValidatorName[] {
 }
 
 function judgeScore(r: AttemptRecord): number | undefined {
-  return r.verdicts.find((v) => v.validator === 'llm_judge')?.score;
+  return r.verdicts.find((v) => v.validator === "llm_judge")?.score;
 }
 
 /** The command line a QA verdict's details record for a check (`$ npm test`), if any. */
 function qaCommandOf(verdicts: readonly Verdict[], check: string): string | undefined {
-  const details = verdicts.find((v) => v.validator === 'qa')?.details ?? '';
+  const details = verdicts.find((v) => v.validator === "qa")?.details ?? "";
   const at = details.indexOf(`check "${check}":\n$ `);
   if (at < 0) return undefined;
   const start = at + `check "${check}":\n$ `.length;
-  const end = details.indexOf('\n', start);
+  const end = details.indexOf("\n", start);
   return details.slice(start, end < 0 ? undefined : end);
 }
 
@@ -81,7 +81,9 @@ export function suggestionFor(prefixed: string, last?: AttemptRecord): string {
   if ((m = /^artifact "([^"]*)" does not exist$/.exec(reason))) {
     return `Create ${m[1]} in the attempt workspace, or stop listing it in "artifacts".`;
   }
-  if ((m = /^artifact "([^"]*)" (?:resolves outside the workspace|leaves the workspace|is an absolute path)/.exec(reason))) {
+  if (
+    (m = /^artifact "([^"]*)" (?:resolves outside the workspace|leaves the workspace|is an absolute path)/.exec(reason))
+  ) {
     return `Write ${m[1]} as a regular file inside the attempt workspace (no symlinks out, no ".."), and report it by its workspace-relative path.`;
   }
   if ((m = /^artifact "([^"]*)" is not a regular file$/.exec(reason))) {
@@ -94,7 +96,7 @@ export function suggestionFor(prefixed: string, last?: AttemptRecord): string {
     return 'List every file the owner produced in the "artifacts" array of its result.';
   }
   if ((m = /^criterion "([^"]*)" not met: no section "([^"]*)" in (.*)$/.exec(reason))) {
-    const where = m[3] === 'any artifact' ? 'a markdown artifact' : m[3];
+    const where = m[3] === "any artifact" ? "a markdown artifact" : m[3];
     return `Add a markdown heading "${m[2]}" (any level) to ${where}, with real content under it — rubric criterion "${m[1]}".`;
   }
   if ((m = /^criterion "([^"]*)" not met: no match for \/(.*)\/ in (.*)$/.exec(reason))) {
@@ -103,7 +105,9 @@ export function suggestionFor(prefixed: string, last?: AttemptRecord): string {
   if ((m = /^criterion "([^"]*)" not met: text "(.*)" not found in (.*)$/.exec(reason))) {
     return `Include the exact text "${m[2]}" in ${m[3]} — rubric criterion "${m[1]}".`;
   }
-  if ((m = /^criterion "([^"]*)" not met: command "(.*)" (exited \d+|timed out after \d+ ms|killed by \S+)$/.exec(reason))) {
+  if (
+    (m = /^criterion "([^"]*)" not met: command "(.*)" (exited \d+|timed out after \d+ ms|killed by \S+)$/.exec(reason))
+  ) {
     return `Make "${m[2]}" succeed when run in the workspace (it ${m[3]}); the judge's details show its output — rubric criterion "${m[1]}".`;
   }
   if ((m = /^criterion "([^"]*)" not met: no artifact matches "([^"]*)"$/.exec(reason))) {
@@ -111,15 +115,15 @@ export function suggestionFor(prefixed: string, last?: AttemptRecord): string {
   }
   if ((m = /^check "([^"]*)" failed: (.*)$/.exec(reason))) {
     const cmd = last && qaCommandOf(last.verdicts, m[1]!);
-    return `Make QA check "${m[1]}" pass${cmd ? ` (\`${cmd}\`)` : ''}: it failed with ${m[2]}; run it in the workspace and fix the errors its output tail shows.`;
+    return `Make QA check "${m[1]}" pass${cmd ? ` (\`${cmd}\`)` : ""}: it failed with ${m[2]}; run it in the workspace and fix the errors its output tail shows.`;
   }
   if ((m = /^check "([^"]*)" timed out after (\d+) ms$/.exec(reason))) {
     return `Make QA check "${m[1]}" finish within ${m[2]} ms: look for hanging tests, servers left running, or prompts waiting on input.`;
   }
-  if (validator === 'owner') {
+  if (validator === "owner") {
     return `Fix the owner run itself first: ${reason}`;
   }
-  return `Address "${reason}"${validator ? ` (${validator})` : ''} directly; the previous correction did not change it.`;
+  return `Address "${reason}"${validator ? ` (${validator})` : ""} directly; the previous correction did not change it.`;
 }
 
 /** Describes what changed between two attempts: artifacts added/removed, judge score delta. */
@@ -129,18 +133,18 @@ function changes(prev: AttemptRecord, last: AttemptRecord): string {
   const added = last.artifacts.filter((a) => !before.has(a));
   const removed = prev.artifacts.filter((a) => !after.has(a));
   const parts: string[] = [];
-  if (added.length === 0 && removed.length === 0) parts.push('the list of artifacts did not change');
+  if (added.length === 0 && removed.length === 0) parts.push("the list of artifacts did not change");
   else {
-    if (added.length) parts.push(`added ${added.join(', ')}`);
-    if (removed.length) parts.push(`removed ${removed.join(', ')}`);
+    if (added.length) parts.push(`added ${added.join(", ")}`);
+    if (removed.length) parts.push(`removed ${removed.join(", ")}`);
   }
   const s0 = judgeScore(prev);
   const s1 = judgeScore(last);
   if (s0 !== undefined && s1 !== undefined) {
     const d = Math.round((s1 - s0) * 10) / 10;
-    parts.push(`the judge score went ${s0.toFixed(1)} → ${s1.toFixed(1)} (${d >= 0 ? '+' : ''}${d.toFixed(1)})`);
+    parts.push(`the judge score went ${s0.toFixed(1)} → ${s1.toFixed(1)} (${d >= 0 ? "+" : ""}${d.toFixed(1)})`);
   }
-  return `Between attempts ${prev.attempt} and ${last.attempt}: ${parts.join('; ')}.`;
+  return `Between attempts ${prev.attempt} and ${last.attempt}: ${parts.join("; ")}.`;
 }
 
 /** Groups repeated reasons by validator into `llm_judge on criteria "A", "B"`. */
@@ -159,14 +163,14 @@ function describeRepeats(repeated: readonly string[]): string {
     } else entry.other.push(reason);
   }
   const plural = (kind: string, n: number): string =>
-    n === 1 ? kind : kind === 'criterion' ? 'criteria' : kind === 'required evidence' ? kind : `${kind}s`;
+    n === 1 ? kind : kind === "criterion" ? "criteria" : kind === "required evidence" ? kind : `${kind}s`;
   return [...byValidator]
     .map(([validator, e]) => {
       const parts = [...e.subjects].map(([kind, names]) => `${plural(kind, names.length)} ${quoteList(names)}`);
       parts.push(...e.other.map((o) => `"${o}"`));
-      return `${validator || 'unknown'} on ${parts.join(' and ')}`;
+      return `${validator || "unknown"} on ${parts.join(" and ")}`;
     })
-    .join('; ');
+    .join("; ");
 }
 
 /**
@@ -181,32 +185,34 @@ export const rulesDebugger: Debugger = async ({ card, history }) => {
   if (!last) return { rootCause: `No attempts of card ${card.id} to analyse.`, suggestions: [], repeatedReasons: [] };
   const lastReasons = failureReasons(last.verdicts);
   if (last.passed || lastReasons.length === 0) {
-    return { rootCause: `Attempt ${last.attempt} of card ${card.id} passed; nothing to debug.`, suggestions: [], repeatedReasons: [] };
+    return {
+      rootCause: `Attempt ${last.attempt} of card ${card.id} passed; nothing to debug.`,
+      suggestions: [],
+      repeatedReasons: [],
+    };
   }
   const repeated = repeatedReasons(history);
   const prev = history[history.length - 2];
-  const timeline = history
-    .map((r) => `attempt ${r.attempt}: ${failedValidators(r).join(', ') || 'passed'}`)
-    .join('; ');
+  const timeline = history.map((r) => `attempt ${r.attempt}: ${failedValidators(r).join(", ") || "passed"}`).join("; ");
   const sentences: string[] = [];
   if (repeated.length > 0) {
     const longest = Math.max(...repeated.map((r) => streak(history, r)));
     const from = history[history.length - longest]!.attempt;
     sentences.push(
       `Card ${card.id} keeps failing the same way in attempts ${range(from, last.attempt)}: ${describeRepeats(repeated)}; ` +
-        `the corrections did not fix ${repeated.length === 1 ? 'this reason' : `these ${repeated.length} reasons`}.`,
+        `the corrections did not fix ${repeated.length === 1 ? "this reason" : `these ${repeated.length} reasons`}.`,
     );
   } else {
     sentences.push(
-      `Card ${card.id} failed attempt ${last.attempt} on ${[...new Set(failedValidators(last))].join(', ')}` +
-        (prev ? `; no reason repeated from attempt ${prev.attempt}.` : '.'),
+      `Card ${card.id} failed attempt ${last.attempt} on ${[...new Set(failedValidators(last))].join(", ")}` +
+        (prev ? `; no reason repeated from attempt ${prev.attempt}.` : "."),
     );
   }
   if (prev) sentences.push(changes(prev, last));
   sentences.push(`Failed validators by attempt: ${timeline}.`);
   const basis = repeated.length > 0 ? repeated : lastReasons;
   return {
-    rootCause: sentences.join(' '),
+    rootCause: sentences.join(" "),
     suggestions: [...new Set(basis.map((r) => suggestionFor(r, last)))],
     repeatedReasons: repeated,
   };
@@ -218,12 +224,14 @@ export const rulesDebugger: Debugger = async ({ card, history }) => {
  */
 export const llmDebugger: Debugger = async (input, deps) => {
   const config = input.config;
-  if (config?.kind !== 'llm') return rulesDebugger(input);
+  if (config?.kind !== "llm") return rulesDebugger(input);
   return llmDebug(deps, input, config, (i) => rulesDebugger(i));
 };
 
 /** Debugger implementations by kind (squad.ts `DebuggerSchema`). */
-export const DEBUGGER_KINDS = { rules: rulesDebugger, llm: llmDebugger } satisfies { [K in DebuggerConfig['kind']]: Debugger };
+export const DEBUGGER_KINDS = { rules: rulesDebugger, llm: llmDebugger } satisfies {
+  [K in DebuggerConfig["kind"]]: Debugger;
+};
 /** A debugger kind. */
 export type DebuggerKind = keyof typeof DEBUGGER_KINDS;
 
@@ -235,7 +243,10 @@ export type DebuggerKind = keyof typeof DEBUGGER_KINDS;
  *
  * @param deps the worker's dependencies (environment for API keys, hooks); optional for `rules`.
  */
-export function createDebugFailures(kind: DebuggerKind = 'rules', deps?: ActivityDeps): (input: DebugInput) => Promise<DebugReport> {
+export function createDebugFailures(
+  kind: DebuggerKind = "rules",
+  deps?: ActivityDeps,
+): (input: DebugInput) => Promise<DebugReport> {
   return async function debugFailures(input: DebugInput): Promise<DebugReport> {
     const impl = DEBUGGER_KINDS[input.config?.kind ?? kind];
     return impl(input, deps);

@@ -5,20 +5,20 @@
  * heartbeats, its record — a retry after the agent answered returns that answer) in a scratch workspace,
  * with a card whose description says what to read; the agent's answer is its `summary`.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { z } from 'zod';
-import type { CardSpec, OwnerInput, OwnerResult, WorkspaceRoot } from '../domain/attempt.js';
-import type { Cost } from '../domain/cost.js';
-import type { CouncilMember } from '../domain/deliberation.js';
-import type { AttemptGit, RepositoryTarget } from '../domain/repository.js';
-import type { Pricing } from '../domain/squad.js';
-import type { ActivityDeps } from './context.js';
-import { ActivityErrorType, agentFailure } from './errors.js';
-import { boundedAttemptDiff } from './repository/diff.js';
-import { asActivityFailure } from './repository/errors.js';
-import { repositoryDir } from './repository/repo.js';
-import { realWorkspace, workspaceRootDir } from './workspace.js';
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { CardSpec, OwnerInput, OwnerResult, WorkspaceRoot } from "../domain/attempt.js";
+import type { Cost } from "../domain/cost.js";
+import type { CouncilMember } from "../domain/deliberation.js";
+import type { AttemptGit, RepositoryTarget } from "../domain/repository.js";
+import type { Pricing } from "../domain/squad.js";
+import type { ActivityDeps } from "./context.js";
+import { ActivityErrorType, agentFailure } from "./errors.js";
+import { boundedAttemptDiff } from "./repository/diff.js";
+import { asActivityFailure } from "./repository/errors.js";
+import { repositoryDir } from "./repository/repo.js";
+import { realWorkspace, workspaceRootDir } from "./workspace.js";
 
 /** Characters of a critique kept (it travels in workflow history and the card's state). */
 export const MAX_CRITIQUE_CHARS = 4_000;
@@ -88,9 +88,17 @@ function cut(text: string, max: number): string {
  *   that is not the JSON `{ winner, rationale }` naming a candidate, carrying its cost in `details[0].cost`;
  *   `RepositoryError` / `GitError` when the proposal's diff cannot be read.
  */
-export function createDeliberationActivities(deps: ActivityDeps, runOwner: (input: OwnerInput) => Promise<OwnerResult>) {
+export function createDeliberationActivities(
+  deps: ActivityDeps,
+  runOwner: (input: OwnerInput) => Promise<OwnerResult>,
+) {
   /** Runs `member`'s agent on `card` (a critique or a choice written as a card) in the run's scratch workspace. */
-  function runAs(input: CouncilRunBase, member: CouncilMember, card: CardSpec, council: NonNullable<OwnerInput['council']>): Promise<OwnerResult> {
+  function runAs(
+    input: CouncilRunBase,
+    member: CouncilMember,
+    card: CardSpec,
+    council: NonNullable<OwnerInput["council"]>,
+  ): Promise<OwnerResult> {
     return runOwner({
       backlogId: input.backlogId,
       card,
@@ -115,8 +123,9 @@ export function createDeliberationActivities(deps: ActivityDeps, runOwner: (inpu
     }
     const dir = await realWorkspace(workspaceRootDir(deps, target.workspaceRoot), target.workspace);
     const parts: string[] = [];
-    for (const a of target.artifacts) parts.push(`--- ${a}\n${await readFile(join(dir, a), 'utf8').catch((e: Error) => `(unreadable: ${e.message})`)}`);
-    return cut(parts.join('\n'), MAX_CRITIQUE_INPUT_CHARS);
+    for (const a of target.artifacts)
+      parts.push(`--- ${a}\n${await readFile(join(dir, a), "utf8").catch((e: Error) => `(unreadable: ${e.message})`)}`);
+    return cut(parts.join("\n"), MAX_CRITIQUE_INPUT_CHARS);
   }
 
   async function critiqueProposal(input: CritiqueInput): Promise<CritiqueResult> {
@@ -129,19 +138,29 @@ export function createDeliberationActivities(deps: ActivityDeps, runOwner: (inpu
         `against the card and its acceptance criteria, and what to change; answer with the critique as your summary. ` +
         `Do not write files.\n\nThe card:\n${input.card.description}\n\nThe proposal of ${input.target.agent}:\n${text}`,
     };
-    const result = await runAs(input, input.critic, card, { step: 'critique', round: input.round, agent: input.critic.name, of: input.target.agent });
-    if (result.summary.trim() === '') {
-      throw agentFailure(ActivityErrorType.AgentOutputError, `card ${input.card.id}: ${input.critic.name}'s critique of ${input.target.agent}'s proposal is empty`, {
-        nonRetryable: true,
-        cost: result.cost,
-      });
+    const result = await runAs(input, input.critic, card, {
+      step: "critique",
+      round: input.round,
+      agent: input.critic.name,
+      of: input.target.agent,
+    });
+    if (result.summary.trim() === "") {
+      throw agentFailure(
+        ActivityErrorType.AgentOutputError,
+        `card ${input.card.id}: ${input.critic.name}'s critique of ${input.target.agent}'s proposal is empty`,
+        {
+          nonRetryable: true,
+          cost: result.cost,
+        },
+      );
     }
     return { text: cut(result.summary.trim(), MAX_CRITIQUE_CHARS), cost: result.cost };
   }
 
   async function askArchitect(input: ArchitectInput): Promise<ArchitectResult> {
     const lines = input.candidates.map(
-      (c) => `- ${c.agent}: rank ${c.rank}, score ${c.score}/10, checks ${c.checksPassed ? 'passed' : 'failed'}${c.branch ? `, branch ${c.branch}` : ''}: ${c.summary}`,
+      (c) =>
+        `- ${c.agent}: rank ${c.rank}, score ${c.score}/10, checks ${c.checksPassed ? "passed" : "failed"}${c.branch ? `, branch ${c.branch}` : ""}: ${c.summary}`,
     );
     const card: CardSpec = {
       ...input.card,
@@ -149,11 +168,15 @@ export function createDeliberationActivities(deps: ActivityDeps, runOwner: (inpu
       description:
         `Choose the proposal that best delivers card ${input.card.id} ("${input.card.title}"). Answer, as your summary, ` +
         `exactly one JSON object {"winner": "<agent>", "rationale": "<why>"} where winner is one of: ` +
-        `${input.candidates.map((c) => c.agent).join(', ')}.\n\nThe card:\n${input.card.description}\n\nThe candidates:\n${lines.join('\n')}`,
+        `${input.candidates.map((c) => c.agent).join(", ")}.\n\nThe card:\n${input.card.description}\n\nThe candidates:\n${lines.join("\n")}`,
     };
-    const result = await runAs(input, input.architect, card, { step: 'choose', agent: input.architect.name });
+    const result = await runAs(input, input.architect, card, { step: "choose", agent: input.architect.name });
     const bad = (why: string) =>
-      agentFailure(ActivityErrorType.AgentOutputError, `card ${input.card.id}: architect ${input.architect.name}'s answer ${why}`, { nonRetryable: true, cost: result.cost });
+      agentFailure(
+        ActivityErrorType.AgentOutputError,
+        `card ${input.card.id}: architect ${input.architect.name}'s answer ${why}`,
+        { nonRetryable: true, cost: result.cost },
+      );
     let raw: unknown;
     try {
       raw = JSON.parse(result.summary);
@@ -161,9 +184,14 @@ export function createDeliberationActivities(deps: ActivityDeps, runOwner: (inpu
       throw bad(`is not JSON {"winner", "rationale"}: ${JSON.stringify(result.summary.slice(0, 200))}`);
     }
     const parsed = ArchitectAnswerSchema.safeParse(raw);
-    if (!parsed.success) throw bad(`is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw bad(
+        `is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+      );
     if (!input.candidates.some((c) => c.agent === parsed.data.winner)) {
-      throw bad(`names "${parsed.data.winner}", which is not a candidate (${input.candidates.map((c) => c.agent).join(', ')})`);
+      throw bad(
+        `names "${parsed.data.winner}", which is not a candidate (${input.candidates.map((c) => c.agent).join(", ")})`,
+      );
     }
     return { ...parsed.data, cost: result.cost };
   }

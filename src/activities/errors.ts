@@ -4,17 +4,25 @@
  * from a flaky agent — STYLE.md "Errors". This file builds those failures; workflows read the types from
  * the domain module, never from here.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import type { Cost } from '../domain/cost.js';
+import { ApplicationFailure } from "@temporalio/common";
+import type { Cost } from "../domain/cost.js";
 
-export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS, type AgentFailureDetails } from '../domain/activity-errors.js';
-import { ActivityErrorType, type AgentFailureDetails } from '../domain/activity-errors.js';
+export {
+  ActivityErrorType,
+  NON_RETRYABLE_ACTIVITY_ERRORS,
+  type AgentFailureDetails,
+} from "../domain/activity-errors.js";
+import { ActivityErrorType, type AgentFailureDetails } from "../domain/activity-errors.js";
 
 /**
  * An `ApplicationFailure` of one of the types above; `cost` (when the run spent tokens) goes into
  * `details[0]` as `AgentFailureDetails`.
  */
-export function agentFailure(type: ActivityErrorType, message: string, opts: { nonRetryable: boolean; cost?: Cost }): ApplicationFailure {
+export function agentFailure(
+  type: ActivityErrorType,
+  message: string,
+  opts: { nonRetryable: boolean; cost?: Cost },
+): ApplicationFailure {
   return ApplicationFailure.create({
     message,
     type,

@@ -3,24 +3,39 @@
  * temporalio/samples-typescript): the worker registers the returned object, workflows call it through
  * `proxyActivities<Activities>()`. Inputs and results are the contracts of src/domain/attempt.ts.
  */
-import type { DebugInput, DebugReport, JudgeInput, OwnerInput, OwnerResult, QaInput, Verdict, VerificationInput } from '../domain/attempt.js';
-import { createReadBacklogBudget, createReadCardState } from './workflow-queries.js';
-import { assertAbsolute, type ActivityDeps } from './context.js';
-import { createDebugFailures, type DebuggerKind } from './debugging.js';
-import { createJudgeArtifacts } from './judge.js';
-import { createReviewPeers, type PeerReviewInput } from './peer-review.js';
-import { createRunOwner } from './owner.js';
-import { createRunQa } from './qa.js';
-import { createVerifyArtifacts } from './verification.js';
-import { createNotify, type NotifyDeps } from './notify.js';
-import { createRepositoryActivities } from './repository/index.js';
-import { createDeliberationActivities } from './deliberation.js';
+import type {
+  DebugInput,
+  DebugReport,
+  JudgeInput,
+  OwnerInput,
+  OwnerResult,
+  QaInput,
+  Verdict,
+  VerificationInput,
+} from "../domain/attempt.js";
+import { createReadBacklogBudget, createReadCardState } from "./workflow-queries.js";
+import { assertAbsolute, type ActivityDeps } from "./context.js";
+import { createDebugFailures, type DebuggerKind } from "./debugging.js";
+import { createJudgeArtifacts } from "./judge.js";
+import { createReviewPeers, type PeerReviewInput } from "./peer-review.js";
+import { createRunOwner } from "./owner.js";
+import { createRunQa } from "./qa.js";
+import { createVerifyArtifacts } from "./verification.js";
+import { createNotify, type NotifyDeps } from "./notify.js";
+import { createRepositoryActivities } from "./repository/index.js";
+import { createDeliberationActivities } from "./deliberation.js";
 
-export type { ActivityDeps, ActivityHooks } from './context.js';
-export { DEFAULT_REPOS_DIR, DEFAULT_WORKSPACES_DIR, DEFAULT_WORKTREES_DIR, ENV_ALLOW_LIST, temporalHooks } from './context.js';
-export type { FinishedRepository } from './repository/index.js';
-export type { PeerReviewInput } from './peer-review.js';
-export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS, type AgentFailureDetails } from './errors.js';
+export type { ActivityDeps, ActivityHooks } from "./context.js";
+export {
+  DEFAULT_REPOS_DIR,
+  DEFAULT_WORKSPACES_DIR,
+  DEFAULT_WORKTREES_DIR,
+  ENV_ALLOW_LIST,
+  temporalHooks,
+} from "./context.js";
+export type { FinishedRepository } from "./repository/index.js";
+export type { PeerReviewInput } from "./peer-review.js";
+export { ActivityErrorType, NON_RETRYABLE_ACTIVITY_ERRORS, type AgentFailureDetails } from "./errors.js";
 
 /** Dependencies of `createActivities`: `ActivityDeps` plus the debugger kind (default `rules`). */
 export interface CreateActivitiesDeps extends ActivityDeps {
@@ -60,10 +75,10 @@ export interface CreateActivitiesDeps extends ActivityDeps {
  * @throws Error when `workspacesRoot` or `baseDir` is not absolute.
  */
 export function createActivities(deps: CreateActivitiesDeps) {
-  assertAbsolute('workspacesRoot', deps.workspacesRoot);
-  assertAbsolute('baseDir', deps.baseDir);
-  if (deps.worktreesRoot !== undefined) assertAbsolute('worktreesRoot', deps.worktreesRoot);
-  if (deps.reposRoot !== undefined) assertAbsolute('reposRoot', deps.reposRoot);
+  assertAbsolute("workspacesRoot", deps.workspacesRoot);
+  assertAbsolute("baseDir", deps.baseDir);
+  if (deps.worktreesRoot !== undefined) assertAbsolute("worktreesRoot", deps.worktreesRoot);
+  if (deps.reposRoot !== undefined) assertAbsolute("reposRoot", deps.reposRoot);
   const runOwner: (input: OwnerInput) => Promise<OwnerResult> = createRunOwner(deps);
   const verifyArtifacts: (input: VerificationInput) => Promise<Verdict> = createVerifyArtifacts(deps);
   const judgeArtifacts: (input: JudgeInput) => Promise<Verdict> = createJudgeArtifacts(deps);

@@ -5,18 +5,18 @@
  * backlog), and `llm`, a model (or a panel of models, median score) answering with a validated structure
  * (judges/llm.ts).
  */
-import picomatch from 'picomatch';
-import type { JudgeInput, Verdict } from '../domain/attempt.js';
-import type { JudgeConfig, RubricCheck, RubricCriterion } from '../domain/squad.js';
-import { commandLine, nowIso, temporalHooks, type ActivityDeps, type ActivityHooks } from './context.js';
-import { validatorConfigError } from './errors.js';
-import { readHead, MAX_SCAN_BYTES } from './verification.js';
-import { runDetails, runFailure, runValidatorCommand } from './validator-command.js';
-import { checkArtifact, realWorkspace, workspaceRootDir } from './workspace.js';
-import { llmJudge } from './judges/llm.js';
+import picomatch from "picomatch";
+import type { JudgeInput, Verdict } from "../domain/attempt.js";
+import type { JudgeConfig, RubricCheck, RubricCriterion } from "../domain/squad.js";
+import { commandLine, nowIso, temporalHooks, type ActivityDeps, type ActivityHooks } from "./context.js";
+import { validatorConfigError } from "./errors.js";
+import { readHead, MAX_SCAN_BYTES } from "./verification.js";
+import { runDetails, runFailure, runValidatorCommand } from "./validator-command.js";
+import { checkArtifact, realWorkspace, workspaceRootDir } from "./workspace.js";
+import { llmJudge } from "./judges/llm.js";
 
 /** What a judge implementation decides (and, for an LLM, what it cost); the activity adds `validator` and `at`. */
-export type JudgeOutcome = Pick<Verdict, 'passed' | 'score' | 'reasons' | 'details' | 'cost'>;
+export type JudgeOutcome = Pick<Verdict, "passed" | "score" | "reasons" | "details" | "cost">;
 
 /** What a judge implementation gets besides its input. */
 export interface JudgeContext {
@@ -27,7 +27,7 @@ export interface JudgeContext {
 }
 
 /** A judge implementation for one config kind. */
-export type JudgeImpl<K extends JudgeConfig['kind']> = (
+export type JudgeImpl<K extends JudgeConfig["kind"]> = (
   ctx: JudgeContext,
   input: JudgeInput & { config: Extract<JudgeConfig, { kind: K }> },
 ) => Promise<JudgeOutcome>;
@@ -40,7 +40,7 @@ interface TextArtifact {
 
 /** Normalizes a heading for comparison: trimmed, whitespace collapsed, lower case. */
 function headingKey(text: string): string {
-  return text.trim().replace(/\s+/g, ' ').toLowerCase();
+  return text.trim().replace(/\s+/g, " ").toLowerCase();
 }
 
 /**
@@ -63,7 +63,7 @@ export function markdownHeadings(text: string): string[] {
     if (fence !== undefined) continue;
     const atx = /^ {0,3}#{1,6}(?:[ \t]+(.*?))?[ \t]*$/.exec(line);
     if (atx) {
-      headings.push((atx[1] ?? '').replace(/(?:^|[ \t]+)#+$/, '').trim());
+      headings.push((atx[1] ?? "").replace(/(?:^|[ \t]+)#+$/, "").trim());
       previous = undefined;
       continue;
     }
@@ -72,7 +72,7 @@ export function markdownHeadings(text: string): string[] {
       previous = undefined;
       continue;
     }
-    previous = line.trim() === '' ? undefined : line;
+    previous = line.trim() === "" ? undefined : line;
   }
   return headings;
 }
@@ -90,7 +90,11 @@ export function rubricScore(metWeight: number, totalWeight: number): number {
 }
 
 /** Loads the artifacts a criterion's `file` glob selects (all when absent); unreadable ones are skipped. */
-async function selectArtifacts(ctx: JudgeContext, artifacts: readonly string[], glob: string | undefined): Promise<TextArtifact[]> {
+async function selectArtifacts(
+  ctx: JudgeContext,
+  artifacts: readonly string[],
+  glob: string | undefined,
+): Promise<TextArtifact[]> {
   let match: (p: string) => boolean = () => true;
   if (glob !== undefined) {
     try {
@@ -104,7 +108,7 @@ async function selectArtifacts(ctx: JudgeContext, artifacts: readonly string[], 
     const check = await checkArtifact(ctx.workspace, a);
     // Verification already rejected bad paths; here they simply cannot satisfy anything.
     if (!check.ok || !match(check.rel)) continue;
-    const text = (await readHead(check.path, MAX_SCAN_BYTES)).toString('utf8');
+    const text = (await readHead(check.path, MAX_SCAN_BYTES)).toString("utf8");
     out.push({ rel: check.rel, text });
   }
   return out;
@@ -118,45 +122,49 @@ interface CheckResult {
 
 function compileRegex(pattern: string, criterion: string): RegExp {
   try {
-    return new RegExp(pattern, 'm');
+    return new RegExp(pattern, "m");
   } catch (err) {
-    throw validatorConfigError(`rubric criterion "${criterion}": invalid regex /${pattern}/: ${(err as Error).message}`);
+    throw validatorConfigError(
+      `rubric criterion "${criterion}": invalid regex /${pattern}/: ${(err as Error).message}`,
+    );
   }
 }
 
-async function evaluate(
-  ctx: JudgeContext,
-  input: JudgeInput,
-  criterion: RubricCriterion,
-): Promise<CheckResult> {
+async function evaluate(ctx: JudgeContext, input: JudgeInput, criterion: RubricCriterion): Promise<CheckResult> {
   const check: RubricCheck = criterion.check;
-  if (check.type === 'command') {
+  if (check.type === "command") {
     const timeoutMs = check.timeout_ms ?? 60_000;
     const cmd = { command: check.command, args: check.args ?? [], timeout_ms: timeoutMs };
-    const run = await runValidatorCommand(ctx.deps, ctx.hooks, cmd, ctx.workspace, `rubric criterion "${criterion.name}"`);
+    const run = await runValidatorCommand(
+      ctx.deps,
+      ctx.hooks,
+      cmd,
+      ctx.workspace,
+      `rubric criterion "${criterion.name}"`,
+    );
     const failure = runFailure(run, timeoutMs);
     if (failure === undefined) return {};
-    const how = run.timedOut ? failure : failure.replace(/^exit /, 'exited ');
+    const how = run.timedOut ? failure : failure.replace(/^exit /, "exited ");
     return { miss: `command "${commandLine(cmd.command, cmd.args)}" ${how}`, detail: runDetails(cmd, run) };
   }
-  const where = check.file ?? 'any artifact';
+  const where = check.file ?? "any artifact";
   const selected = await selectArtifacts(ctx, input.artifacts, check.file);
   if (selected.length === 0) {
-    return { miss: check.file === undefined ? 'no readable artifact' : `no artifact matches "${check.file}"` };
+    return { miss: check.file === undefined ? "no readable artifact" : `no artifact matches "${check.file}"` };
   }
-  const files = selected.map((s) => s.rel).join(', ');
+  const files = selected.map((s) => s.rel).join(", ");
   switch (check.type) {
-    case 'section':
+    case "section":
       return selected.some((s) => hasSection(s.text, check.heading))
         ? {}
         : { miss: `no section "${check.heading}" in ${where}`, detail: `looked in ${files}` };
-    case 'regex': {
+    case "regex": {
       const re = compileRegex(check.pattern, criterion.name);
       return selected.some((s) => re.test(s.text))
         ? {}
         : { miss: `no match for /${check.pattern}/ in ${where}`, detail: `looked in ${files}` };
     }
-    case 'contains':
+    case "contains":
       return selected.some((s) => s.text.includes(check.text))
         ? {}
         : { miss: `text "${check.text}" not found in ${where}`, detail: `looked in ${files}` };
@@ -174,7 +182,7 @@ async function evaluate(
  * score ≥ `pass_score`. One reason per missed criterion:
  * `criterion "<name>" not met: no section "<heading>" in <file glob | any artifact>`.
  */
-export const rubricJudge: JudgeImpl<'rubric'> = async (ctx, input) => {
+export const rubricJudge: JudgeImpl<"rubric"> = async (ctx, input) => {
   const { criteria } = input.config;
   const passScore = input.config.pass_score ?? 8.0;
   let total = 0;
@@ -200,19 +208,20 @@ export const rubricJudge: JudgeImpl<'rubric'> = async (ctx, input) => {
     // Only possible with pass_score above 10 × met/total rounding; keep a failing verdict explainable.
     reasons.push(`score ${score.toFixed(1)} is below the pass score ${passScore.toFixed(1)}`);
   }
-  const summary = `score ${score.toFixed(1)}/10 (pass at ${passScore.toFixed(1)}); met ${met} of ${total} weight` +
-    (metNames.length ? `: ${metNames.map((n) => `"${n}"`).join(', ')}` : '');
+  const summary =
+    `score ${score.toFixed(1)}/10 (pass at ${passScore.toFixed(1)}); met ${met} of ${total} weight` +
+    (metNames.length ? `: ${metNames.map((n) => `"${n}"`).join(", ")}` : "");
   return {
     passed,
     score,
     // A pass carries no reasons, even when some minor criteria were missed (they are in details).
     reasons: passed ? [] : reasons,
-    details: [summary, ...(passed ? reasons : []), ...details].join('\n'),
+    details: [summary, ...(passed ? reasons : []), ...details].join("\n"),
   };
 };
 
 /** Judge implementations by `config.kind` (squad.ts `JudgeSchema`); a new kind adds an entry here. */
-export const JUDGE_KINDS: { [K in JudgeConfig['kind']]: JudgeImpl<K> } = {
+export const JUDGE_KINDS: { [K in JudgeConfig["kind"]]: JudgeImpl<K> } = {
   rubric: rubricJudge,
   llm: llmJudge,
 };
@@ -230,11 +239,11 @@ export const JUDGE_KINDS: { [K in JudgeConfig['kind']]: JudgeImpl<K> } = {
  */
 export function createJudgeArtifacts(deps: ActivityDeps): (input: JudgeInput) => Promise<Verdict> {
   return async function judgeArtifacts(input: JudgeInput): Promise<Verdict> {
-    const impl = JUDGE_KINDS[input.config.kind] as JudgeImpl<JudgeConfig['kind']> | undefined;
+    const impl = JUDGE_KINDS[input.config.kind] as JudgeImpl<JudgeConfig["kind"]> | undefined;
     if (!impl) throw validatorConfigError(`unknown judge kind "${String(input.config.kind)}"`);
     const workspace = await realWorkspace(workspaceRootDir(deps, input.workspaceRoot), input.workspace);
     const hooks = (deps.hooks ?? temporalHooks)();
     const outcome = await impl({ deps, hooks, workspace }, input);
-    return { validator: 'llm_judge', ...outcome, at: nowIso(deps) };
+    return { validator: "llm_judge", ...outcome, at: nowIso(deps) };
   };
 }

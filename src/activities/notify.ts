@@ -17,9 +17,9 @@
  * Messages never contain a webhook URL (Slack URLs are secrets): a webhook is named by its `url_env`
  * variable or its URL's origin.
  */
-import { randomUUID } from 'node:crypto';
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { randomUUID } from "node:crypto";
+import { Context } from "@temporalio/activity";
+import { ApplicationFailure } from "@temporalio/common";
 import {
   DEFAULT_WEBHOOK_TIMEOUT_MS,
   WebhookSchema,
@@ -29,13 +29,13 @@ import {
   type NotificationEvent,
   type WebhookConfig,
   type WebhookConfigInput,
-} from '../domain/notifications.js';
+} from "../domain/notifications.js";
 
 /** The `type`s of the ApplicationFailures `notify` throws. */
 export const NotifyErrorType = {
-  NotificationDeliveryError: 'NotificationDeliveryError',
-  NotificationRejectedError: 'NotificationRejectedError',
-  NotificationConfigError: 'NotificationConfigError',
+  NotificationDeliveryError: "NotificationDeliveryError",
+  NotificationRejectedError: "NotificationRejectedError",
+  NotificationConfigError: "NotificationConfigError",
 } as const;
 
 /** Dependencies of {@link createNotify}. */
@@ -49,7 +49,7 @@ export interface NotifyDeps {
   /** Clock for `at` when an event has none (default `new Date()`). */
   now?: () => Date;
   /** Called once per webhook attempt: `ok` (2xx), `retryable` or `rejected` — e.g. for Prometheus counters. */
-  onDelivery?: (outcome: { event: string; format: string; outcome: 'ok' | 'retryable' | 'rejected' }) => void;
+  onDelivery?: (outcome: { event: string; format: string; outcome: "ok" | "retryable" | "rejected" }) => void;
 }
 
 /** Input of the `notify` activity. */
@@ -82,10 +82,10 @@ interface Progress {
 export function createNotify(deps: NotifyDeps = {}) {
   const doFetch = deps.fetch ?? globalThis.fetch;
   const env = deps.env ?? process.env;
-  const base = parseWebhooks(deps.webhooks ?? [], 'worker');
+  const base = parseWebhooks(deps.webhooks ?? [], "worker");
 
   return async function notify(input: NotifyInput): Promise<NotifyResult> {
-    const webhooks = [...base, ...parseWebhooks(input.webhooks ?? [], 'notifications.webhooks')];
+    const webhooks = [...base, ...parseWebhooks(input.webhooks ?? [], "notifications.webhooks")];
     const ctx = activityContext();
     const event: NotificationEvent = {
       ...input.event,
@@ -111,10 +111,10 @@ export function createNotify(deps: NotifyDeps = {}) {
       const url = resolveUrl(webhook, env);
       const outcome = await post(doFetch, url, webhook, event, ctx?.cancellationSignal);
       deps.onDelivery?.({ event: event.event, format: webhook.format, outcome: outcome.kind });
-      if (outcome.kind === 'ok') {
+      if (outcome.kind === "ok") {
         delivered.push(name);
         progress.delivered.push(i);
-      } else if (outcome.kind === 'rejected') {
+      } else if (outcome.kind === "rejected") {
         progress.rejected.push({ index: i, message: `${name}: ${outcome.message}` });
       } else {
         retryable.push(`${name}: ${outcome.message}`);
@@ -124,13 +124,13 @@ export function createNotify(deps: NotifyDeps = {}) {
 
     if (retryable.length > 0) {
       throw ApplicationFailure.retryable(
-        `${event.event} notification not delivered to ${retryable.join('; ')}`,
+        `${event.event} notification not delivered to ${retryable.join("; ")}`,
         NotifyErrorType.NotificationDeliveryError,
       );
     }
     if (progress.rejected.length > 0) {
       throw ApplicationFailure.nonRetryable(
-        `${event.event} notification refused by ${progress.rejected.map((r) => r.message).join('; ')}`,
+        `${event.event} notification refused by ${progress.rejected.map((r) => r.message).join("; ")}`,
         NotifyErrorType.NotificationRejectedError,
       );
     }
@@ -142,12 +142,12 @@ export function createNotify(deps: NotifyDeps = {}) {
 export type NotifyActivity = ReturnType<typeof createNotify>;
 
 /** A webhook's name for messages and results: `$ENV_NAME`, or the origin of its URL (never the path, which may be secret). */
-export function webhookName(webhook: Pick<WebhookConfig, 'url' | 'url_env'>): string {
+export function webhookName(webhook: Pick<WebhookConfig, "url" | "url_env">): string {
   if (webhook.url_env) return `$${webhook.url_env}`;
   try {
     return new URL(webhook.url!).origin;
   } catch {
-    return '(invalid url)';
+    return "(invalid url)";
   }
 }
 
@@ -155,8 +155,11 @@ function parseWebhooks(list: WebhookConfigInput[], where: string): WebhookConfig
   return list.map((raw, i) => {
     const parsed = WebhookSchema.safeParse(raw);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((is) => `${is.path.join('.') || '(root)'}: ${is.message}`).join('; ');
-      throw ApplicationFailure.nonRetryable(`invalid webhook ${where}[${i}]: ${issues}`, NotifyErrorType.NotificationConfigError);
+      const issues = parsed.error.issues.map((is) => `${is.path.join(".") || "(root)"}: ${is.message}`).join("; ");
+      throw ApplicationFailure.nonRetryable(
+        `invalid webhook ${where}[${i}]: ${issues}`,
+        NotifyErrorType.NotificationConfigError,
+      );
     }
     return parsed.data;
   });
@@ -180,7 +183,7 @@ function resolveUrl(webhook: WebhookConfig, env: Record<string, string | undefin
   return value;
 }
 
-type PostOutcome = { kind: 'ok' } | { kind: 'retryable' | 'rejected'; message: string };
+type PostOutcome = { kind: "ok" } | { kind: "retryable" | "rejected"; message: string };
 
 async function post(
   doFetch: typeof fetch,
@@ -192,32 +195,35 @@ async function post(
   const timeoutMs = webhook.timeout_ms ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = cancelled ? AbortSignal.any([timeout, cancelled]) : timeout;
-  const body = webhook.format === 'slack' ? slackPayload(event) : jsonPayload(event);
+  const body = webhook.format === "slack" ? slackPayload(event) : jsonPayload(event);
   let res: Response;
   try {
     res = await doFetch(url, {
-      method: 'POST',
+      method: "POST",
       headers: {
-        'content-type': 'application/json; charset=utf-8',
-        'user-agent': 'squadflow',
-        'x-squadflow-event': event.event,
-        'x-squadflow-delivery': event.id!,
+        "content-type": "application/json; charset=utf-8",
+        "user-agent": "squadflow",
+        "x-squadflow-event": event.event,
+        "x-squadflow-delivery": event.id!,
       },
       body: JSON.stringify(body),
       signal,
-      redirect: 'error',
+      redirect: "error",
     });
   } catch (err) {
     if (cancelled?.aborted) throw cancelled.reason instanceof Error ? cancelled.reason : err;
-    if (timeout.aborted) return { kind: 'retryable', message: `timed out after ${timeoutMs} ms` };
+    if (timeout.aborted) return { kind: "retryable", message: `timed out after ${timeoutMs} ms` };
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { kind: 'retryable', message: `request failed (${cause?.code ?? cause?.message ?? (err as Error).message})` };
+    return {
+      kind: "retryable",
+      message: `request failed (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+    };
   }
-  const text = await res.text().catch(() => '');
-  if (res.ok) return { kind: 'ok' };
-  const message = `HTTP ${res.status}${text ? ` ${JSON.stringify(text.slice(0, 200))}` : ''}`;
+  const text = await res.text().catch(() => "");
+  if (res.ok) return { kind: "ok" };
+  const message = `HTTP ${res.status}${text ? ` ${JSON.stringify(text.slice(0, 200))}` : ""}`;
   const retry = res.status >= 500 || res.status === 408 || res.status === 429;
-  return { kind: retry ? 'retryable' : 'rejected', message };
+  return { kind: retry ? "retryable" : "rejected", message };
 }
 
 interface NotifyContext {
@@ -247,15 +253,17 @@ function activityContext(): NotifyContext | undefined {
 
 /** Same id on every retry of one activity: `<workflowId>#<activityId>`; random outside an activity. */
 function deliveryId(ctx: NotifyContext | undefined): string {
-  return ctx ? `${ctx.workflowId ?? 'standalone'}#${ctx.activityId}` : randomUUID();
+  return ctx ? `${ctx.workflowId ?? "standalone"}#${ctx.activityId}` : randomUUID();
 }
 
 function previousProgress(ctx: NotifyContext | undefined): Progress {
   const d = ctx?.heartbeatDetails as Partial<Progress> | undefined;
   return {
-    delivered: Array.isArray(d?.delivered) ? d.delivered.filter((n): n is number => typeof n === 'number') : [],
+    delivered: Array.isArray(d?.delivered) ? d.delivered.filter((n): n is number => typeof n === "number") : [],
     rejected: Array.isArray(d?.rejected)
-      ? d.rejected.filter((r): r is Progress['rejected'][number] => typeof r?.index === 'number' && typeof r.message === 'string')
+      ? d.rejected.filter(
+          (r): r is Progress["rejected"][number] => typeof r?.index === "number" && typeof r.message === "string",
+        )
       : [],
   };
 }

@@ -17,40 +17,46 @@
  * warning), cancellation, an explicit environment (ENV_ALLOW_LIST + what the config passes), typed
  * failures (errors.ts), secrets redacted from everything that leaves, tokens priced by the squad's table.
  */
-import { z } from 'zod';
-import type { OwnerInput, OwnerResult } from '../domain/attempt.js';
-import { roundUsd } from '../domain/cost.js';
-import { CostSchema } from '../domain/cost-schema.js';
-import { AgentSchema, type AgentConfig } from '../domain/squad.js';
-import { runClaudeCode } from './agents/claude-code.js';
-import { runCodex } from './agents/codex.js';
-import { runCommandAgent } from './agents/command.js';
-import { runGemini } from './agents/gemini.js';
-import { runLlmAgent } from './agents/llm.js';
-import type { OwnerRunner } from './agents/run.js';
-import { assertAbsolute, temporalHooks, type ActivityDeps, type ActivityHooks } from './context.js';
-import { agentUnavailable } from './agents/availability.js';
-import { ActivityErrorType, agentConfigError, agentFailure, type AgentFailureDetails } from './errors.js';
-import { ApplicationFailure } from '@temporalio/common';
-import { openOwnerWorktree, settleOwnerCommit, type AttemptWorktree } from './repository/attempt.js';
-import { asActivityFailure } from './repository/errors.js';
-import { heartbeating } from './repository/repo.js';
-import { secretsOf } from './secrets.js';
-import { besideWorkspace, ownerRootDir, readBesideWorkspace, writeBesideWorkspace } from './workspace.js';
+import { z } from "zod";
+import type { OwnerInput, OwnerResult } from "../domain/attempt.js";
+import { roundUsd } from "../domain/cost.js";
+import { CostSchema } from "../domain/cost-schema.js";
+import { AgentSchema, type AgentConfig } from "../domain/squad.js";
+import { runClaudeCode } from "./agents/claude-code.js";
+import { runCodex } from "./agents/codex.js";
+import { runCommandAgent } from "./agents/command.js";
+import { runGemini } from "./agents/gemini.js";
+import { runLlmAgent } from "./agents/llm.js";
+import type { OwnerRunner } from "./agents/run.js";
+import { assertAbsolute, temporalHooks, type ActivityDeps, type ActivityHooks } from "./context.js";
+import { agentUnavailable } from "./agents/availability.js";
+import { ActivityErrorType, agentConfigError, agentFailure, type AgentFailureDetails } from "./errors.js";
+import { ApplicationFailure } from "@temporalio/common";
+import { openOwnerWorktree, settleOwnerCommit, type AttemptWorktree } from "./repository/attempt.js";
+import { asActivityFailure } from "./repository/errors.js";
+import { heartbeating } from "./repository/repo.js";
+import { secretsOf } from "./secrets.js";
+import { besideWorkspace, ownerRootDir, readBesideWorkspace, writeBesideWorkspace } from "./workspace.js";
 
-export { agentRequest, AgentResponseSchema, parseAgentResponse, type AgentRequest, type AgentResponse } from './agents/command.js';
+export {
+  agentRequest,
+  AgentResponseSchema,
+  parseAgentResponse,
+  type AgentRequest,
+  type AgentResponse,
+} from "./agents/command.js";
 
 /** Owner implementations by agent kind (squad.ts `AgentSchema`); a new kind adds an entry here and a file in ./agents/. */
-export const OWNER_KINDS: { [K in AgentConfig['kind']]: OwnerRunner<K> } = {
+export const OWNER_KINDS: { [K in AgentConfig["kind"]]: OwnerRunner<K> } = {
   command: runCommandAgent,
-  'claude-code': runClaudeCode,
+  "claude-code": runClaudeCode,
   codex: runCodex,
   gemini: runGemini,
   llm: runLlmAgent,
 };
 
 function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  return issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
+  return issues.map((i) => `${i.path.length ? i.path.map(String).join(".") : "(root)"}: ${i.message}`).join("; ");
 }
 
 /**
@@ -76,12 +82,15 @@ function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: 
  * with a repository; a `CancelledFailure` when the activity was cancelled.
  */
 export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promise<OwnerResult> {
-  assertAbsolute('workspacesRoot', deps.workspacesRoot);
-  assertAbsolute('baseDir', deps.baseDir);
+  assertAbsolute("workspacesRoot", deps.workspacesRoot);
+  assertAbsolute("baseDir", deps.baseDir);
   return async function runOwner(input: OwnerInput): Promise<OwnerResult> {
     const kind = input.agent.kind;
-    const runner = OWNER_KINDS[kind] as OwnerRunner<AgentConfig['kind']> | undefined;
-    if (!runner) throw agentConfigError(`card ${input.card.id}: unknown agent kind "${String(kind)}" (kinds: ${Object.keys(OWNER_KINDS).join(', ')})`);
+    const runner = OWNER_KINDS[kind] as OwnerRunner<AgentConfig["kind"]> | undefined;
+    if (!runner)
+      throw agentConfigError(
+        `card ${input.card.id}: unknown agent kind "${String(kind)}" (kinds: ${Object.keys(OWNER_KINDS).join(", ")})`,
+      );
     if (input.budgetUsd !== undefined && input.budgetUsd <= 0) {
       throw agentFailure(
         ActivityErrorType.AgentBudgetExceededError,
@@ -92,26 +101,31 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
     // A previous try of this attempt whose agent finished (its worker died before Temporal heard of it):
     // the agent must not run, and produce its side effects, a second time for the same attempt.
     const root = ownerRootDir(deps, input);
-    const recorded = await readBesideWorkspace(root, input.workspace, OWNER_RECORD, (t) => OwnerResultSchema.parse(JSON.parse(t)));
+    const recorded = await readBesideWorkspace(root, input.workspace, OWNER_RECORD, (t) =>
+      OwnerResultSchema.parse(JSON.parse(t)),
+    );
     if (recorded) return recorded;
     const hooks = (deps.hooks ?? temporalHooks)();
     const routed = await routeToAvailable(deps, input, hooks);
     const runKind = routed.agent.kind;
-    const chosenRunner = OWNER_KINDS[runKind] as OwnerRunner<AgentConfig['kind']>;
+    const chosenRunner = OWNER_KINDS[runKind] as OwnerRunner<AgentConfig["kind"]>;
     let agent: AgentConfig = routed.agent; // a command agent validates its own config (protocol messages)
-    if (runKind !== 'command') {
+    if (runKind !== "command") {
       const parsed = AgentSchema.safeParse(routed.agent);
-      if (!parsed.success) throw agentConfigError(`card ${input.card.id}: invalid ${runKind} agent config: ${formatIssues(parsed.error.issues)}`);
+      if (!parsed.success)
+        throw agentConfigError(
+          `card ${input.card.id}: invalid ${runKind} agent config: ${formatIssues(parsed.error.issues)}`,
+        );
       agent = parsed.data;
     }
     let worktree: AttemptWorktree | undefined;
     if (input.repository) {
       const repository = input.repository;
-      worktree = await heartbeating(hooks, 'worktree', deps.heartbeatIntervalMs, () => openOwnerWorktree(deps, { ...input, repository }, hooks)).catch(
-        (err: unknown) => {
-          throw asActivityFailure(err, `worktree of card ${input.card.id} attempt ${input.attempt}`);
-        },
-      );
+      worktree = await heartbeating(hooks, "worktree", deps.heartbeatIntervalMs, () =>
+        openOwnerWorktree(deps, { ...input, repository }, hooks),
+      ).catch((err: unknown) => {
+        throw asActivityFailure(err, `worktree of card ${input.card.id} attempt ${input.attempt}`);
+      });
     }
     // A session belongs to the agent that made it: a pooled card routed to another candidate starts afresh.
     const { previousSession, ...rest } = input;
@@ -120,14 +134,22 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
     // Tools a human granted after a permission blocker are allowed from the first launch: a run denied
     // them again would be wasted before the recovery granted them.
     const granted = input.grantedTools?.length ? withGrantedTools(agent, input.grantedTools) : undefined;
-    if (granted) hooks.log?.info(`card ${input.card.id}: owner launched with the tools granted to the card: ${input.grantedTools!.join(', ')}`, { cardId: input.card.id, attempt: input.attempt });
-    let result = await runWithPermissionRecovery(runInput, granted ?? agent, hooks, (a) => chosenRunner(deps, { ...runInput, agent: a }, a, worktree));
+    if (granted)
+      hooks.log?.info(
+        `card ${input.card.id}: owner launched with the tools granted to the card: ${input.grantedTools!.join(", ")}`,
+        { cardId: input.card.id, attempt: input.attempt },
+      );
+    let result = await runWithPermissionRecovery(runInput, granted ?? agent, hooks, (a) =>
+      chosenRunner(deps, { ...runInput, agent: a }, a, worktree),
+    );
     if (routed.name !== undefined) result = { ...result, agentName: routed.name };
     if (worktree) {
       const secrets = secretsOf(deps.workerEnv ?? process.env);
       const wt = worktree;
       const ran = result;
-      result = await heartbeating(hooks, 'commit', deps.heartbeatIntervalMs, () => settleOwnerCommit(input, wt, ran, secrets, hooks)).catch((err: unknown) => {
+      result = await heartbeating(hooks, "commit", deps.heartbeatIntervalMs, () =>
+        settleOwnerCommit(input, wt, ran, secrets, hooks),
+      ).catch((err: unknown) => {
         throw asActivityFailure(err, `commit of card ${input.card.id} attempt ${input.attempt}`);
       });
     }
@@ -141,20 +163,33 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
  * worker can run (src/activities/agents/availability.ts), each skipped one logged as a warning naming why.
  * When none is available the planned one runs, and fails with its own explanation.
  */
-async function routeToAvailable(deps: ActivityDeps, input: OwnerInput, hooks: ActivityHooks): Promise<{ agent: AgentConfig; name?: string }> {
+async function routeToAvailable(
+  deps: ActivityDeps,
+  input: OwnerInput,
+  hooks: ActivityHooks,
+): Promise<{ agent: AgentConfig; name?: string }> {
   const candidates = input.ownerCandidates;
   if (!candidates || candidates.length === 0) return { agent: input.agent };
   const workerEnv = deps.workerEnv ?? process.env;
   const skipped: string[] = [];
   for (const c of candidates) {
-    const why = OWNER_KINDS[c.agent.kind] ? await agentUnavailable(c.agent, deps.baseDir, workerEnv) : `unknown agent kind "${String(c.agent.kind)}"`;
+    const why = OWNER_KINDS[c.agent.kind]
+      ? await agentUnavailable(c.agent, deps.baseDir, workerEnv)
+      : `unknown agent kind "${String(c.agent.kind)}"`;
     if (why === undefined) return { agent: c.agent, name: c.name };
     skipped.push(c.name);
-    hooks.log?.warn(`card ${input.card.id}: owner agent "${c.name}" skipped on this worker: ${why}`, { cardId: input.card.id, agent: c.name, reason: why });
+    hooks.log?.warn(`card ${input.card.id}: owner agent "${c.name}" skipped on this worker: ${why}`, {
+      cardId: input.card.id,
+      agent: c.name,
+      reason: why,
+    });
   }
-  hooks.log?.warn(`card ${input.card.id}: no owner candidate is available on this worker (${skipped.join(', ')}); running "${candidates[0]!.name}" anyway`, {
-    cardId: input.card.id,
-  });
+  hooks.log?.warn(
+    `card ${input.card.id}: no owner candidate is available on this worker (${skipped.join(", ")}); running "${candidates[0]!.name}" anyway`,
+    {
+      cardId: input.card.id,
+    },
+  );
   return { agent: candidates[0]!.agent, name: candidates[0]!.name };
 }
 
@@ -172,12 +207,12 @@ function deniedToolsOf(err: unknown): string[] | undefined {
  */
 export function withGrantedTools(agent: AgentConfig, tools: readonly string[]): AgentConfig | undefined {
   switch (agent.kind) {
-    case 'claude-code':
-      return { ...agent, extra_args: [...agent.extra_args, '--allowedTools', tools.join(',')] };
-    case 'gemini':
-      return { ...agent, extra_args: [...agent.extra_args, ...tools.flatMap((t) => ['--allowed-tools', t])] };
-    case 'codex':
-      return agent.sandbox === 'read-only' ? { ...agent, sandbox: 'workspace-write' } : undefined;
+    case "claude-code":
+      return { ...agent, extra_args: [...agent.extra_args, "--allowedTools", tools.join(",")] };
+    case "gemini":
+      return { ...agent, extra_args: [...agent.extra_args, ...tools.flatMap((t) => ["--allowed-tools", t])] };
+    case "codex":
+      return agent.sandbox === "read-only" ? { ...agent, sandbox: "workspace-write" } : undefined;
     default:
       return undefined;
   }
@@ -206,15 +241,18 @@ async function runWithPermissionRecovery(
     if (!granted) {
       (err as ApplicationFailure).message +=
         outside.length > 0
-          ? ` [outside the card type's permission policy: ${outside.join(', ')} — add to card_types.${input.card.type}.permissions.allow_tools to let squadflow grant it]`
-          : ' [no way to grant it to this agent kind]';
+          ? ` [outside the card type's permission policy: ${outside.join(", ")} — add to card_types.${input.card.type}.permissions.allow_tools to let squadflow grant it]`
+          : " [no way to grant it to this agent kind]";
       throw err;
     }
-    hooks.log?.warn(`card ${input.card.id}: owner was denied ${denied.join(', ')}; re-launching it once with them granted (card type policy)`, {
-      cardId: input.card.id,
-      attempt: input.attempt,
-      granted: denied,
-    });
+    hooks.log?.warn(
+      `card ${input.card.id}: owner was denied ${denied.join(", ")}; re-launching it once with them granted (card type policy)`,
+      {
+        cardId: input.card.id,
+        attempt: input.attempt,
+        granted: denied,
+      },
+    );
     const result = await run(granted);
     return { ...result, permissionRecovery: { granted: denied } };
   }
@@ -237,11 +275,16 @@ const OwnerResultSchema = z.object({
     })
     .optional(),
   git: z
-    .object({ branch: z.string(), baseCommit: z.string(), headCommit: z.string(), deleted: z.array(z.string()).optional() })
+    .object({
+      branch: z.string(),
+      baseCommit: z.string(),
+      headCommit: z.string(),
+      deleted: z.array(z.string()).optional(),
+    })
     .optional(),
   agentName: z.string().optional(),
   permissionRecovery: z.object({ granted: z.array(z.string()) }).optional(),
-  events: z.array(z.object({ kind: z.enum(['milestone', 'request_review', 'blocker']), name: z.string() })).optional(),
+  events: z.array(z.object({ kind: z.enum(["milestone", "request_review", "blocker"]), name: z.string() })).optional(),
 });
 
 /** Compile-time guard: a field added to `OwnerResult` but not to the record's schema would be dropped by a retry. */
@@ -249,7 +292,7 @@ type FieldsMissingFromRecord = Exclude<keyof OwnerResult, keyof z.infer<typeof O
 const recordKeepsEveryField: FieldsMissingFromRecord extends never ? true : FieldsMissingFromRecord = true;
 void recordKeepsEveryField;
 
-const OWNER_RECORD = 'owner-result';
+const OWNER_RECORD = "owner-result";
 
 /**
  * Where the result of an attempt's owner run is recorded: `<workspacesRoot>/<workspace>.owner-result.json`

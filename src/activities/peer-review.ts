@@ -29,29 +29,52 @@
  * the same answer as structured output, re-asked twice when invalid, then `PeerReviewOutputError`; priced
  * by `squad.pricing`. Their time limit is their `timeout_ms`, at most the judge's 10 min.
  */
-import { rm } from 'node:fs/promises';
-import { z } from 'zod';
-import { ApplicationFailure } from '@temporalio/common';
-import type { CardSpec, OwnerInput, Verdict, WorkspaceRoot } from '../domain/attempt.js';
-import { addCosts, roundUsd, ZERO_COST, type Cost } from '../domain/cost.js';
-import { MAX_PEER_REVIEW_WORDS, PEER_VERDICTS, peerReviewOutcome, wordCount, type PeerReview, type PeerReviewMoment } from '../domain/peer-review.js';
-import { settleCost } from '../domain/pricing.js';
-import type { AttemptGit } from '../domain/repository.js';
-import { apiKeyEnvOf, type AgentConfig, type CliAgentConfig, type CommandAgentConfig, type LlmAgentConfig, type Pricing } from '../domain/squad.js';
-import { MAX_JUDGE_TIMEOUT_MS } from '../domain/timeouts.js';
-import { runClaudeCode } from './agents/claude-code.js';
-import { runCodex } from './agents/codex.js';
-import { readForPrompt, type TextFile } from './agents/files.js';
-import { runGemini } from './agents/gemini.js';
-import type { OwnerRunner } from './agents/run.js';
-import { allowListedEnv, cancellationError, commandLine, nowIso, resolveProjectPath, temporalHooks, type ActivityDeps, type ActivityHooks } from './context.js';
-import { ActivityErrorType, agentFailure, validatorConfigError } from './errors.js';
-import { callStructured, StructuredOutputError } from './llm/client.js';
-import { DEFAULT_TICK_MS, runProcess, SpawnError, tail } from './process.js';
-import { boundedAttemptDiff } from './repository/diff.js';
-import { asActivityFailure } from './repository/errors.js';
-import { redact, secretsOf, type Secret } from './secrets.js';
-import { checkArtifact, realWorkspace, resolveWorkspace, workspaceRootDir } from './workspace.js';
+import { rm } from "node:fs/promises";
+import { z } from "zod";
+import { ApplicationFailure } from "@temporalio/common";
+import type { CardSpec, OwnerInput, Verdict, WorkspaceRoot } from "../domain/attempt.js";
+import { addCosts, roundUsd, ZERO_COST, type Cost } from "../domain/cost.js";
+import {
+  MAX_PEER_REVIEW_WORDS,
+  PEER_VERDICTS,
+  peerReviewOutcome,
+  wordCount,
+  type PeerReview,
+  type PeerReviewMoment,
+} from "../domain/peer-review.js";
+import { settleCost } from "../domain/pricing.js";
+import type { AttemptGit } from "../domain/repository.js";
+import {
+  apiKeyEnvOf,
+  type AgentConfig,
+  type CliAgentConfig,
+  type CommandAgentConfig,
+  type LlmAgentConfig,
+  type Pricing,
+} from "../domain/squad.js";
+import { MAX_JUDGE_TIMEOUT_MS } from "../domain/timeouts.js";
+import { runClaudeCode } from "./agents/claude-code.js";
+import { runCodex } from "./agents/codex.js";
+import { readForPrompt, type TextFile } from "./agents/files.js";
+import { runGemini } from "./agents/gemini.js";
+import type { OwnerRunner } from "./agents/run.js";
+import {
+  allowListedEnv,
+  cancellationError,
+  commandLine,
+  nowIso,
+  resolveProjectPath,
+  temporalHooks,
+  type ActivityDeps,
+  type ActivityHooks,
+} from "./context.js";
+import { ActivityErrorType, agentFailure, validatorConfigError } from "./errors.js";
+import { callStructured, StructuredOutputError } from "./llm/client.js";
+import { DEFAULT_TICK_MS, runProcess, SpawnError, tail } from "./process.js";
+import { boundedAttemptDiff } from "./repository/diff.js";
+import { asActivityFailure } from "./repository/errors.js";
+import { redact, secretsOf, type Secret } from "./secrets.js";
+import { checkArtifact, realWorkspace, resolveWorkspace, workspaceRootDir } from "./workspace.js";
 
 /** Characters of artifact text shown to a reviewer, in total (workspace-only backlogs). */
 export const MAX_REVIEW_ARTIFACT_CHARS = 200_000;
@@ -84,32 +107,44 @@ export interface PeerReviewInput {
 /** A reviewer's answer, as validated (comments at most `MAX_PEER_REVIEW_WORDS` words in total). */
 export const PeerReviewAnswerSchema = z.object({
   verdict: z.enum(PEER_VERDICTS),
-  comments: z
-    .array(z.string().min(1, 'must be non-empty'))
-    .refine((c) => wordCount(c) <= MAX_PEER_REVIEW_WORDS, { error: (i) => `must hold at most ${MAX_PEER_REVIEW_WORDS} words in total (got ${wordCount(i.input as string[])})` }),
+  comments: z.array(z.string().min(1, "must be non-empty")).refine((c) => wordCount(c) <= MAX_PEER_REVIEW_WORDS, {
+    error: (i) => `must hold at most ${MAX_PEER_REVIEW_WORDS} words in total (got ${wordCount(i.input as string[])})`,
+  }),
 });
 
 /** A `command` reviewer's stdout: the answer plus optional usage. */
 const CommandAnswerSchema = PeerReviewAnswerSchema.extend({
   usage: z
-    .object({ input_tokens: z.number().int().nonnegative(), output_tokens: z.number().int().nonnegative(), cost_usd: z.number().nonnegative() })
+    .object({
+      input_tokens: z.number().int().nonnegative(),
+      output_tokens: z.number().int().nonnegative(),
+      cost_usd: z.number().nonnegative(),
+    })
     .optional(),
 }).strict();
 
 /** The answer's JSON schema as sent to an `llm` reviewer (closed object, every property required). */
 const PEER_REVIEW_JSON_SCHEMA: Record<string, unknown> = {
-  type: 'object',
+  type: "object",
   properties: {
-    verdict: { type: 'string', enum: [...PEER_VERDICTS], description: 'approve: ship it; concern: a problem worth a human look; blocker: must not ship.' },
-    comments: { type: 'array', items: { type: 'string' }, description: `Actionable comments naming files and lines; ${MAX_PEER_REVIEW_WORDS} words at most in total.` },
+    verdict: {
+      type: "string",
+      enum: [...PEER_VERDICTS],
+      description: "approve: ship it; concern: a problem worth a human look; blocker: must not ship.",
+    },
+    comments: {
+      type: "array",
+      items: { type: "string" },
+      description: `Actionable comments naming files and lines; ${MAX_PEER_REVIEW_WORDS} words at most in total.`,
+    },
   },
-  required: ['verdict', 'comments'],
+  required: ["verdict", "comments"],
   additionalProperties: false,
 };
 
 const SYSTEM =
-  'You are a peer reviewer in a software delivery squad. Review another agent\'s change for correctness, ' +
-  'safety and fit with the card. Answer with a verdict (approve, concern or blocker) and short, actionable comments.';
+  "You are a peer reviewer in a software delivery squad. Review another agent's change for correctness, " +
+  "safety and fit with the card. Answer with a verdict (approve, concern or blocker) and short, actionable comments.";
 
 /** What every reviewer sees. */
 interface ReviewMaterial {
@@ -122,22 +157,32 @@ interface ReviewMaterial {
 }
 
 function problemsOf(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
+  return err.issues.map((i) => `${i.path.length ? i.path.map(String).join(".") : "(root)"}: ${i.message}`).join("; ");
 }
 
 function outputError(reviewer: string, cardId: string, why: string, cost?: Cost): ApplicationFailure {
-  return agentFailure(ActivityErrorType.PeerReviewOutputError, `peer reviewer "${reviewer}" of card ${cardId} ${why}`, { nonRetryable: true, ...(cost && { cost }) });
+  return agentFailure(ActivityErrorType.PeerReviewOutputError, `peer reviewer "${reviewer}" of card ${cardId} ${why}`, {
+    nonRetryable: true,
+    ...(cost && { cost }),
+  });
 }
 
 /**
  * Parses a `command` reviewer's stdout: one JSON object `{ verdict, comments, usage? }`.
  * @throws ApplicationFailure `PeerReviewOutputError` (non-retryable) naming the reviewer, card and problem.
  */
-export function parseReviewAnswer(stdout: string, reviewer: string, cardId: string): { answer: z.infer<typeof PeerReviewAnswerSchema>; cost: Cost } {
+export function parseReviewAnswer(
+  stdout: string,
+  reviewer: string,
+  cardId: string,
+): { answer: z.infer<typeof PeerReviewAnswerSchema>; cost: Cost } {
   const text = stdout.trim();
   const quoted = tail(stdout, 20, 2_000);
-  const fail = (why: string) => outputError(reviewer, cardId, `${why}${quoted ? `; stdout tail:\n${quoted}` : ''}`);
-  if (text === '') throw fail('wrote nothing on stdout; expected one JSON object {"verdict": "approve" | "concern" | "blocker", "comments": [...]}');
+  const fail = (why: string) => outputError(reviewer, cardId, `${why}${quoted ? `; stdout tail:\n${quoted}` : ""}`);
+  if (text === "")
+    throw fail(
+      'wrote nothing on stdout; expected one JSON object {"verdict": "approve" | "concern" | "blocker", "comments": [...]}',
+    );
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -147,16 +192,31 @@ export function parseReviewAnswer(stdout: string, reviewer: string, cardId: stri
   const parsed = CommandAnswerSchema.safeParse(json);
   if (!parsed.success) throw fail(`gave an invalid answer: ${problemsOf(parsed.error)}`);
   const { usage, ...answer } = parsed.data;
-  const cost = usage ? { inputTokens: usage.input_tokens, outputTokens: usage.output_tokens, usd: roundUsd(usage.cost_usd) } : { ...ZERO_COST };
+  const cost = usage
+    ? { inputTokens: usage.input_tokens, outputTokens: usage.output_tokens, usd: roundUsd(usage.cost_usd) }
+    : { ...ZERO_COST };
   return { answer, cost };
 }
 
-async function reviewByCommand(deps: ActivityDeps, hooks: ActivityHooks, name: string, agent: CommandAgentConfig, m: ReviewMaterial, secrets: readonly Secret[]): Promise<PeerReview> {
+async function reviewByCommand(
+  deps: ActivityDeps,
+  hooks: ActivityHooks,
+  name: string,
+  agent: CommandAgentConfig,
+  m: ReviewMaterial,
+  secrets: readonly Secret[],
+): Promise<PeerReview> {
   const what = `peer reviewer "${name}" of card ${m.card.id}`;
   const timeoutMs = Math.min(agent.timeout_ms ?? MAX_JUDGE_TIMEOUT_MS, MAX_JUDGE_TIMEOUT_MS);
   const stdin = JSON.stringify({
     reviewer: name,
-    card: { id: m.card.id, type: m.card.type, title: m.card.title, description: m.card.description, acceptance_criteria: m.card.acceptanceCriteria },
+    card: {
+      id: m.card.id,
+      type: m.card.type,
+      title: m.card.title,
+      description: m.card.description,
+      acceptance_criteria: m.card.acceptanceCriteria,
+    },
     workspace: m.workspace,
     moment: m.moment,
     milestones: m.milestones,
@@ -178,17 +238,26 @@ async function reviewByCommand(deps: ActivityDeps, hooks: ActivityHooks, name: s
       killGraceMs: deps.killGraceMs,
     });
   } catch (err) {
-    if (err instanceof SpawnError) throw validatorConfigError(`${what} cannot start: "${err.command}" ${err.why} (command "${commandLine(agent.command, agent.args)}")`);
+    if (err instanceof SpawnError)
+      throw validatorConfigError(
+        `${what} cannot start: "${err.command}" ${err.why} (command "${commandLine(agent.command, agent.args)}")`,
+      );
     throw err;
   }
   if (run.cancelled) throw cancellationError(hooks.cancellationSignal, what);
   const stderrTail = tail(redact(run.stderr, secrets), 20, 2_000);
   if (run.timedOut) {
-    throw ApplicationFailure.retryable(`${what} timed out: its process group was killed after ${timeoutMs} ms${stderrTail ? `: ${stderrTail}` : ''}`, ActivityErrorType.AgentTimeoutError);
+    throw ApplicationFailure.retryable(
+      `${what} timed out: its process group was killed after ${timeoutMs} ms${stderrTail ? `: ${stderrTail}` : ""}`,
+      ActivityErrorType.AgentTimeoutError,
+    );
   }
   if (run.exitCode !== 0) {
-    const how = run.exitCode !== null ? `exited ${run.exitCode}` : `was killed by ${run.signal ?? 'a signal'}`;
-    throw ApplicationFailure.retryable(`${what} ${how}${stderrTail ? `: ${stderrTail}` : ' (no stderr)'}`, ActivityErrorType.AgentExitError);
+    const how = run.exitCode !== null ? `exited ${run.exitCode}` : `was killed by ${run.signal ?? "a signal"}`;
+    throw ApplicationFailure.retryable(
+      `${what} ${how}${stderrTail ? `: ${stderrTail}` : " (no stderr)"}`,
+      ActivityErrorType.AgentExitError,
+    );
   }
   const { answer, cost } = parseReviewAnswer(redact(run.stdout, secrets), name, m.card.id);
   return { reviewer: name, ...answer, cost };
@@ -197,25 +266,34 @@ async function reviewByCommand(deps: ActivityDeps, hooks: ActivityHooks, name: s
 /** The prompt of an `llm` reviewer: the card, when it is reviewed, and the diff or the artifacts. */
 function reviewPrompt(m: ReviewMaterial): string {
   const c = m.card;
-  const out = [`# Card ${c.id} (${c.type}): ${c.title}`, '', c.description];
-  if (c.acceptanceCriteria.length > 0) out.push('', '## Acceptance criteria', ...c.acceptanceCriteria.map((a) => `- ${a}`));
-  if (m.milestones.length > 0) out.push('', `The owner reached these milestones: ${m.milestones.join('; ')}.`);
-  const fence = (text: string) => '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((x) => x[0].length + 1)));
+  const out = [`# Card ${c.id} (${c.type}): ${c.title}`, "", c.description];
+  if (c.acceptanceCriteria.length > 0)
+    out.push("", "## Acceptance criteria", ...c.acceptanceCriteria.map((a) => `- ${a}`));
+  if (m.milestones.length > 0) out.push("", `The owner reached these milestones: ${m.milestones.join("; ")}.`);
+  const fence = (text: string) => "`".repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((x) => x[0].length + 1)));
   if (m.diff) {
     const f = fence(m.diff.text);
-    out.push('', `## The change (git diff ${m.diff.range}${m.diff.cut ? ', cut' : ''})`, `${f}diff`, m.diff.text, f);
+    out.push("", `## The change (git diff ${m.diff.range}${m.diff.cut ? ", cut" : ""})`, `${f}diff`, m.diff.text, f);
   } else {
-    out.push('', '## The artifacts');
+    out.push("", "## The artifacts");
     for (const a of m.artifacts) {
       const f = fence(a.text);
-      out.push('', `### ${a.path}${a.cut ? ' (cut)' : ''}`, f, a.text, f);
+      out.push("", `### ${a.path}${a.cut ? " (cut)" : ""}`, f, a.text, f);
     }
   }
-  out.push('', `Answer with your verdict and comments (at most ${MAX_PEER_REVIEW_WORDS} words in total).`);
-  return out.join('\n');
+  out.push("", `Answer with your verdict and comments (at most ${MAX_PEER_REVIEW_WORDS} words in total).`);
+  return out.join("\n");
 }
 
-async function reviewByLlm(deps: ActivityDeps, hooks: ActivityHooks, name: string, agent: LlmAgentConfig, m: ReviewMaterial, secrets: readonly Secret[], pricing?: Pricing): Promise<PeerReview> {
+async function reviewByLlm(
+  deps: ActivityDeps,
+  hooks: ActivityHooks,
+  name: string,
+  agent: LlmAgentConfig,
+  m: ReviewMaterial,
+  secrets: readonly Secret[],
+  pricing?: Pricing,
+): Promise<PeerReview> {
   const label = `peer reviewer "${name}" of card ${m.card.id}`;
   const endpoint = {
     provider: agent.provider,
@@ -242,8 +320,8 @@ async function reviewByLlm(deps: ActivityDeps, hooks: ActivityHooks, name: strin
         maxTokens: Math.min(agent.max_tokens ?? 4096, 4096),
         system: SYSTEM,
         prompt: reviewPrompt(m),
-        name: 'peer_review',
-        description: 'The review of the change: verdict and comments.',
+        name: "peer_review",
+        description: "The review of the change: verdict and comments.",
         jsonSchema: PEER_REVIEW_JSON_SCHEMA,
         schema: PeerReviewAnswerSchema,
         maxOutputRetries: 2,
@@ -252,19 +330,28 @@ async function reviewByLlm(deps: ActivityDeps, hooks: ActivityHooks, name: strin
       pricing,
     );
     const settled = settleCost(res.usage, pricing);
-    if (!settled.priced) hooks.log?.warn(`${label}: no price for ${settled.unpriced.join(', ')} in squad.pricing; its USD is not counted`, { cardId: m.card.id });
+    if (!settled.priced)
+      hooks.log?.warn(
+        `${label}: no price for ${settled.unpriced.join(", ")} in squad.pricing; its USD is not counted`,
+        { cardId: m.card.id },
+      );
     return { reviewer: name, ...res.value, cost: settled.cost };
   } catch (err) {
-    if (err instanceof StructuredOutputError) throw outputError(name, m.card.id, `gave no valid answer: ${err.message}`, settleCost(err.usage, pricing).cost);
+    if (err instanceof StructuredOutputError)
+      throw outputError(name, m.card.id, `gave no valid answer: ${err.message}`, settleCost(err.usage, pricing).cost);
     throw err;
   }
 }
 
 /** The CLI owner runners, by kind: a CLI reviewer runs through the same launch, stream, cost and failures. */
-const CLI_REVIEWERS: { [K in CliAgentConfig['kind']]: OwnerRunner<K> } = { 'claude-code': runClaudeCode, codex: runCodex, gemini: runGemini };
+const CLI_REVIEWERS: { [K in CliAgentConfig["kind"]]: OwnerRunner<K> } = {
+  "claude-code": runClaudeCode,
+  codex: runCodex,
+  gemini: runGemini,
+};
 
 /** Tools a `claude-code` reviewer is allowed without asking (`--allowedTools`); every other tool is denied headless. */
-export const CLAUDE_REVIEW_TOOLS = 'Read,Grep,Glob';
+export const CLAUDE_REVIEW_TOOLS = "Read,Grep,Glob";
 
 /**
  * A CLI agent's config made read-only for a review (the time limits capped at the judge's 10 min):
@@ -279,13 +366,18 @@ export function readOnlyReviewer(agent: CliAgentConfig): CliAgentConfig {
   const limits = {
     timeout_ms,
     soft_timeout_ms: Math.min(agent.soft_timeout_ms, Math.floor((timeout_ms * 5) / 6)),
-    set_env: { GIT_OPTIONAL_LOCKS: '0', ...agent.set_env },
+    set_env: { GIT_OPTIONAL_LOCKS: "0", ...agent.set_env },
   };
-  if (agent.kind === 'claude-code') {
-    return { ...agent, ...limits, permission_mode: 'default', extra_args: ['--allowedTools', CLAUDE_REVIEW_TOOLS, ...agent.extra_args] };
+  if (agent.kind === "claude-code") {
+    return {
+      ...agent,
+      ...limits,
+      permission_mode: "default",
+      extra_args: ["--allowedTools", CLAUDE_REVIEW_TOOLS, ...agent.extra_args],
+    };
   }
-  if (agent.kind === 'codex') return { ...agent, ...limits, sandbox: 'read-only' };
-  return { ...agent, ...limits, approval_mode: 'default' };
+  if (agent.kind === "codex") return { ...agent, ...limits, sandbox: "read-only" };
+  return { ...agent, ...limits, approval_mode: "default" };
 }
 
 /** The prompt of a CLI reviewer: the `llm` reviewer's, plus the read-only rule and the JSON final answer. */
@@ -293,12 +385,12 @@ export function cliReviewPrompt(m: ReviewMaterial): string {
   return [
     SYSTEM,
     `You are in a copy of the attempt's workspace (read it with your read-only tools; do not change any file).`,
-    '',
+    "",
     reviewPrompt(m),
-    '',
-    'End with your answer as your final message: only one JSON object, no other text, in this shape:',
+    "",
+    "End with your answer as your final message: only one JSON object, no other text, in this shape:",
     '{"verdict": "approve" | "concern" | "blocker", "comments": ["…"]}',
-  ].join('\n');
+  ].join("\n");
 }
 
 /**
@@ -306,11 +398,23 @@ export function cliReviewPrompt(m: ReviewMaterial): string {
  * fence is tolerated), validated by `PeerReviewAnswerSchema` (no other field).
  * @throws ApplicationFailure `PeerReviewOutputError` (non-retryable) naming the reviewer and card, with `cost`.
  */
-export function parseFinalAnswer(message: string, reviewer: string, cardId: string, cost: Cost): z.infer<typeof PeerReviewAnswerSchema> {
-  const text = message.trim().replace(/^```[a-z]*\n([\s\S]*)\n```$/i, '$1').trim();
+export function parseFinalAnswer(
+  message: string,
+  reviewer: string,
+  cardId: string,
+  cost: Cost,
+): z.infer<typeof PeerReviewAnswerSchema> {
+  const text = message
+    .trim()
+    .replace(/^```[a-z]*\n([\s\S]*)\n```$/i, "$1")
+    .trim();
   const quoted = tail(message, 20, 2_000);
-  const fail = (why: string) => outputError(reviewer, cardId, `${why}${quoted ? `; final message tail:\n${quoted}` : ''}`, cost);
-  if (text === '') throw fail('ended with an empty final message; expected one JSON object {"verdict": "approve" | "concern" | "blocker", "comments": [...]}');
+  const fail = (why: string) =>
+    outputError(reviewer, cardId, `${why}${quoted ? `; final message tail:\n${quoted}` : ""}`, cost);
+  if (text === "")
+    throw fail(
+      'ended with an empty final message; expected one JSON object {"verdict": "approve" | "concern" | "blocker", "comments": [...]}',
+    );
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -328,12 +432,18 @@ export function parseFinalAnswer(message: string, reviewer: string, cardId: stri
  * of it made by the runner's workspace preparation, removed afterwards) so the attempt is never touched.
  * The answer is its final message (`parseFinalAnswer`), the cost the run's (tokens priced by `pricing`).
  */
-async function reviewByCli(deps: ActivityDeps, name: string, agent: CliAgentConfig, m: ReviewMaterial, input: PeerReviewInput): Promise<PeerReview> {
+async function reviewByCli(
+  deps: ActivityDeps,
+  name: string,
+  agent: CliAgentConfig,
+  m: ReviewMaterial,
+  input: PeerReviewInput,
+): Promise<PeerReview> {
   const label = `peer reviewer "${name}" of card ${m.card.id}`;
-  const workspace = `${input.workspace}.review-${name.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+  const workspace = `${input.workspace}.review-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
   const attempt = input.attempt ?? Number(/attempt-(\d+)$/.exec(input.workspace)?.[1] ?? 1);
   const ownerInput: OwnerInput = {
-    backlogId: input.backlogId ?? input.workspace.split('/')[0] ?? '',
+    backlogId: input.backlogId ?? input.workspace.split("/")[0] ?? "",
     card: m.card,
     attempt,
     agent: readOnlyReviewer(agent),
@@ -343,17 +453,27 @@ async function reviewByCli(deps: ActivityDeps, name: string, agent: CliAgentConf
     dependencies: [],
     ...(input.pricing !== undefined && { pricing: input.pricing }),
   };
-  const runner = CLI_REVIEWERS[agent.kind] as OwnerRunner<CliAgentConfig['kind']>;
+  const runner = CLI_REVIEWERS[agent.kind] as OwnerRunner<CliAgentConfig["kind"]>;
   try {
-    const result = await runner(deps, ownerInput, ownerInput.agent as CliAgentConfig, undefined, { prompt: cliReviewPrompt(m), label });
+    const result = await runner(deps, ownerInput, ownerInput.agent as CliAgentConfig, undefined, {
+      prompt: cliReviewPrompt(m),
+      label,
+    });
     return { reviewer: name, ...parseFinalAnswer(result.summary, name, m.card.id, result.cost), cost: result.cost };
   } finally {
-    await rm(resolveWorkspace(workspaceRootDir(deps, input.workspaceRoot), workspace), { recursive: true, force: true });
+    await rm(resolveWorkspace(workspaceRootDir(deps, input.workspaceRoot), workspace), {
+      recursive: true,
+      force: true,
+    });
   }
 }
 
 /** What the reviewers see: the diff (repository) or the artifacts' text, with the worker's secrets redacted. */
-async function material(input: PeerReviewInput, workspace: string, secrets: readonly Secret[]): Promise<ReviewMaterial> {
+async function material(
+  input: PeerReviewInput,
+  workspace: string,
+  secrets: readonly Secret[],
+): Promise<ReviewMaterial> {
   const clean = (t: string) => (secrets.length > 0 ? redact(t, secrets) : t);
   const base = { card: input.card, workspace, moment: input.moment, milestones: input.milestones ?? [] };
   if (input.git) {
@@ -392,19 +512,24 @@ export function createReviewPeers(deps: ActivityDeps): (input: PeerReviewInput) 
     const workspace = await realWorkspace(workspaceRootDir(deps, input.workspaceRoot), input.workspace);
     const hooks = (deps.hooks ?? temporalHooks)();
     const workerEnv = deps.workerEnv ?? process.env;
-    const keyNames = input.reviewers.flatMap((r) => (r.agent.kind === 'llm' ? [apiKeyEnvOf(r.agent)].filter((n): n is string => n !== undefined) : []));
+    const keyNames = input.reviewers.flatMap((r) =>
+      r.agent.kind === "llm" ? [apiKeyEnvOf(r.agent)].filter((n): n is string => n !== undefined) : [],
+    );
     const secrets = secretsOf(workerEnv, keyNames);
     const m = await material(input, workspace, secrets);
     const reviews = await Promise.all(
       input.reviewers.map(({ name, agent }) => {
-        if (agent.kind === 'command') return reviewByCommand(deps, hooks, name, agent, m, secrets);
-        if (agent.kind === 'llm') return reviewByLlm(deps, hooks, name, agent, m, secrets, input.pricing);
-        if (agent.kind === 'claude-code' || agent.kind === 'codex' || agent.kind === 'gemini') return reviewByCli(deps, name, agent, m, input);
-        throw validatorConfigError(`peer reviewer "${name}" of card ${input.card.id} is a "${(agent as AgentConfig).kind}" agent, which cannot review (reviewer kinds: command, llm, claude-code, codex, gemini)`);
+        if (agent.kind === "command") return reviewByCommand(deps, hooks, name, agent, m, secrets);
+        if (agent.kind === "llm") return reviewByLlm(deps, hooks, name, agent, m, secrets, input.pricing);
+        if (agent.kind === "claude-code" || agent.kind === "codex" || agent.kind === "gemini")
+          return reviewByCli(deps, name, agent, m, input);
+        throw validatorConfigError(
+          `peer reviewer "${name}" of card ${input.card.id} is a "${(agent as AgentConfig).kind}" agent, which cannot review (reviewer kinds: command, llm, claude-code, codex, gemini)`,
+        );
       }),
     );
     const outcome = peerReviewOutcome(reviews);
     const cost = addCosts(...reviews.map((r) => r.cost ?? ZERO_COST));
-    return { validator: 'peer_review', ...outcome, reviews, cost, at: nowIso(deps) };
+    return { validator: "peer_review", ...outcome, reviews, cost, at: nowIso(deps) };
   };
 }

@@ -7,11 +7,11 @@
  * "hard limit" had exactly that leak. Every run here leads its own group (`detached: true`, i.e. setsid),
  * and the whole group is signalled. POSIX only; a grandchild that starts its own session escapes.
  */
-import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { delimiter, isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { SETPRIV, withParentDeathSignal } from '../os/parent-death.js';
+import { spawn } from "node:child_process";
+import { constants as fsConstants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { delimiter, isAbsolute, join, resolve as resolvePath } from "node:path";
+import { SETPRIV, withParentDeathSignal } from "../os/parent-death.js";
 
 /** Default cap of collected stdout and of collected stderr, bytes (10 MiB each; the tail is kept). */
 export const DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
@@ -60,7 +60,7 @@ export interface GroupLimits {
 
 /** A group limit that was hit: which, what was used and the limit (CPU seconds, or MB of resident memory). */
 export interface LimitExceeded {
-  limit: 'cpu_seconds' | 'memory_mb';
+  limit: "cpu_seconds" | "memory_mb";
   used: number;
   max: number;
 }
@@ -77,16 +77,16 @@ const PAGE_BYTES = 4096;
  * and an address-space or data limit crashes runtimes that reserve memory up front (Bun, V8).
  */
 export async function groupUsage(pgid: number): Promise<{ cpuSeconds: number; memoryMb: number } | undefined> {
-  const { readdir, readFile } = await import('node:fs/promises');
-  const entries = await readdir('/proc').catch(() => undefined);
+  const { readdir, readFile } = await import("node:fs/promises");
+  const entries = await readdir("/proc").catch(() => undefined);
   if (!entries) return undefined;
   let ticks = 0;
   let pages = 0;
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
     // "pid (comm) state ppid pgrp …": comm may hold spaces, so split after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (Number(fields[2]) !== pgid) continue;
     ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     pages += Number(fields[21]);
@@ -119,7 +119,7 @@ export interface ProcessResult {
 }
 
 /** Why a program could not be started at all. */
-export type SpawnErrorCode = 'ENOENT' | 'EACCES' | 'NO_CWD' | 'OTHER';
+export type SpawnErrorCode = "ENOENT" | "EACCES" | "NO_CWD" | "OTHER";
 
 /**
  * Thrown by `runProcess` when the program cannot be started: not found (`ENOENT`), not executable
@@ -135,7 +135,7 @@ export class SpawnError extends Error {
     readonly cwd: string,
   ) {
     super(`cannot run "${command}": ${why}`);
-    this.name = 'SpawnError';
+    this.name = "SpawnError";
   }
 }
 
@@ -165,7 +165,7 @@ class TailBuffer {
   }
 
   toString(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
+    return Buffer.concat(this.chunks).toString("utf8");
   }
 }
 
@@ -174,9 +174,9 @@ class TailBuffer {
  * error messages and verdict details. Returns `''` for empty text.
  */
 export function tail(text: string, maxLines: number, maxChars = 4_000): string {
-  const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-  let out = lines.slice(Math.max(0, lines.length - maxLines)).join('\n');
-  if (out.length > maxChars) out = '…' + out.slice(out.length - maxChars + 1);
+  const lines = text.replace(/\s+$/, "").split(/\r?\n/);
+  let out = lines.slice(Math.max(0, lines.length - maxLines)).join("\n");
+  if (out.length > maxChars) out = "…" + out.slice(out.length - maxChars + 1);
   return out;
 }
 
@@ -192,9 +192,9 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): boolean {
 }
 
 function describeSpawnFailure(code: string | undefined): { code: SpawnErrorCode; why: string } {
-  if (code === 'ENOENT') return { code: 'ENOENT', why: 'not found (ENOENT)' };
-  if (code === 'EACCES') return { code: 'EACCES', why: 'permission denied, not executable (EACCES)' };
-  return { code: 'OTHER', why: `spawn failed (${code ?? 'unknown error'})` };
+  if (code === "ENOENT") return { code: "ENOENT", why: "not found (ENOENT)" };
+  if (code === "EACCES") return { code: "EACCES", why: "permission denied, not executable (EACCES)" };
+  return { code: "OTHER", why: `spawn failed (${code ?? "unknown error"})` };
 }
 
 /**
@@ -213,19 +213,27 @@ async function tiedToWorker(
   env: NodeJS.ProcessEnv,
 ): Promise<{ command: string; args: string[] }> {
   if (!SETPRIV) return { command, args: [...args] };
-  const candidates = command.includes('/')
+  const candidates = command.includes("/")
     ? [isAbsolute(command) ? command : resolvePath(cwd, command)]
-    : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(isAbsolute(dir) ? dir : resolvePath(cwd, dir), command));
+    : (env.PATH ?? "")
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(isAbsolute(dir) ? dir : resolvePath(cwd, dir), command));
   let sawNonExecutable = false;
   for (const candidate of candidates) {
     const st = await stat(candidate).catch(() => undefined);
     if (!st?.isFile()) continue;
-    if (await access(candidate, fsConstants.X_OK).then(() => true, () => false)) {
-      return withParentDeathSignal('KILL', candidate, args);
+    if (
+      await access(candidate, fsConstants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      return withParentDeathSignal("KILL", candidate, args);
     }
     sawNonExecutable = true;
   }
-  const { code, why } = describeSpawnFailure(sawNonExecutable ? 'EACCES' : 'ENOENT');
+  const { code, why } = describeSpawnFailure(sawNonExecutable ? "EACCES" : "ENOENT");
   throw new SpawnError(why, code, command, cwd);
 }
 
@@ -250,20 +258,15 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
 
   const cwdStat = await stat(opts.cwd).catch(() => undefined);
   if (!cwdStat?.isDirectory()) {
-    throw new SpawnError(
-      `working directory "${opts.cwd}" does not exist`,
-      'NO_CWD',
-      opts.command,
-      opts.cwd,
-    );
+    throw new SpawnError(`working directory "${opts.cwd}" does not exist`, "NO_CWD", opts.command, opts.cwd);
   }
 
   if (opts.signal?.aborted) {
     return {
       exitCode: null,
       signal: null,
-      stdout: '',
-      stderr: '',
+      stdout: "",
+      stderr: "",
       stdoutTruncated: false,
       stderrTruncated: false,
       timedOut: false,
@@ -278,13 +281,13 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       detached: true,
-      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       windowsHide: true,
     });
     const stdout = new TailBuffer(maxOutput);
     const stderr = new TailBuffer(maxOutput);
     const decoder = new TextDecoder();
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stdout!.on("data", (c: Buffer) => {
       stdout.push(c);
       if (opts.onStdout) {
         try {
@@ -294,7 +297,7 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
         }
       }
     });
-    child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+    child.stderr!.on("data", (c: Buffer) => stderr.push(c));
 
     let timedOut = false;
     let cancelled = false;
@@ -314,7 +317,7 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
     const cleanup = (): void => {
       for (const t of timers) clearTimeout(t);
       clearInterval(ticker);
-      opts.signal?.removeEventListener('abort', onAbort);
+      opts.signal?.removeEventListener("abort", onAbort);
     };
 
     const finish = (): void => {
@@ -322,7 +325,7 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
       settled = true;
       cleanup();
       // Anything of the group still alive after its pipes closed gets no more grace.
-      signal('SIGKILL');
+      signal("SIGKILL");
       resolve({
         exitCode,
         signal: exitSignal,
@@ -342,10 +345,10 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
     const killGroup = (): void => {
       if (killing || pgid === undefined) return;
       killing = true;
-      signal('SIGTERM');
+      signal("SIGTERM");
       timers.push(
         setTimeout(() => {
-          signal('SIGKILL');
+          signal("SIGKILL");
           // A process that left the group (setsid) may still hold our pipes: stop waiting for it.
           timers.push(
             setTimeout(() => {
@@ -374,9 +377,9 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
         const used = await groupUsage(pgid);
         if (!used || killing || exited) return;
         if (limits.cpuSeconds !== undefined && used.cpuSeconds > limits.cpuSeconds) {
-          limitExceeded = { limit: 'cpu_seconds', used: Math.round(used.cpuSeconds * 10) / 10, max: limits.cpuSeconds };
+          limitExceeded = { limit: "cpu_seconds", used: Math.round(used.cpuSeconds * 10) / 10, max: limits.cpuSeconds };
         } else if (limits.memoryMb !== undefined && used.memoryMb > limits.memoryMb) {
-          limitExceeded = { limit: 'memory_mb', used: Math.round(used.memoryMb), max: limits.memoryMb };
+          limitExceeded = { limit: "memory_mb", used: Math.round(used.memoryMb), max: limits.memoryMb };
         }
         if (limitExceeded) killGroup();
       } finally {
@@ -393,7 +396,7 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
       void checkLimits();
     }, tickMs);
 
-    child.once('error', (err: NodeJS.ErrnoException) => {
+    child.once("error", (err: NodeJS.ErrnoException) => {
       if (pgid === undefined) {
         // Never started.
         settled = true;
@@ -412,21 +415,21 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
         killGroup();
       }, opts.timeoutMs),
     );
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
 
     if (opts.stdin !== undefined && child.stdin) {
       // The program may exit without reading its stdin; EPIPE is not our failure.
-      child.stdin.on('error', () => undefined);
+      child.stdin.on("error", () => undefined);
       child.stdin.end(opts.stdin);
     }
 
-    child.once('exit', (code, sig) => {
+    child.once("exit", (code, sig) => {
       exited = true;
       exitCode = code;
       exitSignal = sig;
       // The leader is gone: background processes it left in its group must not outlive the run.
       killGroup();
     });
-    child.once('close', () => finish());
+    child.once("close", () => finish());
   });
 }

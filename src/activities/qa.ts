@@ -2,10 +2,10 @@
  * The QA step (validator `qa`): real tests and checks run in the attempt workspace — PRODUCT.md
  * "Validation" (QA runs in parallel with the LLM-judge, after verification passed).
  */
-import type { QaInput, Verdict } from '../domain/attempt.js';
-import { nowIso, temporalHooks, type ActivityDeps } from './context.js';
-import { runDetails, runFailure, runValidatorCommand } from './validator-command.js';
-import { realWorkspace, workspaceRootDir } from './workspace.js';
+import type { QaInput, Verdict } from "../domain/attempt.js";
+import { nowIso, temporalHooks, type ActivityDeps } from "./context.js";
+import { runDetails, runFailure, runValidatorCommand } from "./validator-command.js";
+import { realWorkspace, workspaceRootDir } from "./workspace.js";
 
 /** Default QA check timeout, ms (squad.ts `QaCheckSchema`). */
 const DEFAULT_CHECK_TIMEOUT_MS = 300_000;
@@ -42,10 +42,10 @@ export function createRunQa(deps: ActivityDeps): (input: QaInput) => Promise<Ver
       }
     }
     return {
-      validator: 'qa',
+      validator: "qa",
       passed: reasons.length === 0,
       reasons,
-      ...(details.length > 0 && { details: details.join('\n\n') }),
+      ...(details.length > 0 && { details: details.join("\n\n") }),
       at: nowIso(deps),
     };
   };

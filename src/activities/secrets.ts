@@ -4,7 +4,7 @@
  * the activity". Every text an agent activity returns, throws or logs that could echo the environment (an
  * agent's stderr, an SDK error, a summary) goes through `redact` first.
  */
-import { SECRET_ENV_NAME } from '../domain/squad.js';
+import { SECRET_ENV_NAME } from "../domain/squad.js";
 
 /** A secret value and the name of the variable that held it (the name is shown in its place). */
 export interface Secret {

@@ -10,10 +10,10 @@ import {
   resolveProjectPath,
   type ActivityDeps,
   type ActivityHooks,
-} from './context.js';
-import { validatorConfigError } from './errors.js';
-import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from './process.js';
-import { redact, secretsOf } from './secrets.js';
+} from "./context.js";
+import { validatorConfigError } from "./errors.js";
+import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from "./process.js";
+import { redact, secretsOf } from "./secrets.js";
 
 /** A command as configured: `command`, `args`, `timeout_ms` (ms). */
 export interface ValidatorCommand {
@@ -58,20 +58,24 @@ export async function runValidatorCommand(
     });
   } catch (err) {
     if (err instanceof SpawnError) {
-      throw validatorConfigError(`${what} cannot start: "${err.command}" ${err.why} (command "${commandLine(cmd.command, cmd.args)}")`);
+      throw validatorConfigError(
+        `${what} cannot start: "${err.command}" ${err.why} (command "${commandLine(cmd.command, cmd.args)}")`,
+      );
     }
     throw err;
   }
   if (run.cancelled) throw cancellationError(hooks.cancellationSignal, what);
   const secrets = secretsOf(deps.workerEnv ?? process.env);
-  return secrets.length === 0 ? run : { ...run, stdout: redact(run.stdout, secrets), stderr: redact(run.stderr, secrets) };
+  return secrets.length === 0
+    ? run
+    : { ...run, stdout: redact(run.stdout, secrets), stderr: redact(run.stderr, secrets) };
 }
 
 /** How a finished run failed, stable for reasons: `exit 1`, `timed out after 500 ms`, `killed by SIGSEGV`; `undefined` on exit 0. */
 export function runFailure(run: ProcessResult, timeoutMs: number): string | undefined {
   if (run.timedOut) return `timed out after ${timeoutMs} ms`;
   if (run.exitCode === 0) return undefined;
-  return run.exitCode !== null ? `exit ${run.exitCode}` : `killed by ${run.signal ?? 'a signal'}`;
+  return run.exitCode !== null ? `exit ${run.exitCode}` : `killed by ${run.signal ?? "a signal"}`;
 }
 
 /** The command line and the last lines of a run's output, for verdict details. */
@@ -81,6 +85,6 @@ export function runDetails(cmd: ValidatorCommand, run: ProcessResult): string {
   const err = tail(run.stderr, DETAIL_TAIL_LINES);
   if (out) parts.push(`--- stdout (last ${DETAIL_TAIL_LINES} lines) ---\n${out}`);
   if (err) parts.push(`--- stderr (last ${DETAIL_TAIL_LINES} lines) ---\n${err}`);
-  if (!out && !err) parts.push('(no output)');
-  return parts.join('\n');
+  if (!out && !err) parts.push("(no output)");
+  return parts.join("\n");
 }

@@ -3,13 +3,20 @@
  * LLM-judge and QA — PRODUCT.md "Validation: artifacts exist, are inside the workspace, non-empty, free of
  * red flags such as TODO/FIXME/placeholder text, required evidence present".
  */
-import { open } from 'node:fs/promises';
-import picomatch from 'picomatch';
-import type { Verdict, VerificationInput } from '../domain/attempt.js';
-import { nowIso, type ActivityDeps } from './context.js';
-import { validatorConfigError } from './errors.js';
-import { checkArtifact, hasParentSegment, looksAbsolute, normalizeArtifact, realWorkspace, workspaceRootDir } from './workspace.js';
-import { addedLines } from './repository/diff.js';
+import { open } from "node:fs/promises";
+import picomatch from "picomatch";
+import type { Verdict, VerificationInput } from "../domain/attempt.js";
+import { nowIso, type ActivityDeps } from "./context.js";
+import { validatorConfigError } from "./errors.js";
+import {
+  checkArtifact,
+  hasParentSegment,
+  looksAbsolute,
+  normalizeArtifact,
+  realWorkspace,
+  workspaceRootDir,
+} from "./workspace.js";
+import { addedLines } from "./repository/diff.js";
 
 /** A red flag: the phrase a reason names, and the pattern that finds it. */
 export interface RedFlag {
@@ -31,13 +38,13 @@ export interface RedFlag {
  * - `not implemented`: any case, also "not yet implemented".
  */
 export const BUILTIN_RED_FLAGS: readonly RedFlag[] = [
-  { label: 'TODO', pattern: /\bTODO\b/ },
-  { label: 'FIXME', pattern: /\bFIXME\b/ },
-  { label: 'placeholder', pattern: /(?<![\w.:-])placeholders?(?!\w)(?!\s*=)(?!["'`])(?!\s*:\s*["'`\d{[])/i },
-  { label: 'lorem ipsum', pattern: /\blorem\s+ipsum\b/i },
-  { label: 'not implemented', pattern: /\bnot\s+(?:yet\s+)?implemented\b/i },
+  { label: "TODO", pattern: /\bTODO\b/ },
+  { label: "FIXME", pattern: /\bFIXME\b/ },
+  { label: "placeholder", pattern: /(?<![\w.:-])placeholders?(?!\w)(?!\s*=)(?!["'`])(?!\s*:\s*["'`\d{[])/i },
+  { label: "lorem ipsum", pattern: /\blorem\s+ipsum\b/i },
+  { label: "not implemented", pattern: /\bnot\s+(?:yet\s+)?implemented\b/i },
   // Left by an unresolved merge (a correction after a merge conflict must resolve it).
-  { label: 'merge conflict marker', pattern: /^(?:<{7}|>{7})(?: |$)/ },
+  { label: "merge conflict marker", pattern: /^(?:<{7}|>{7})(?: |$)/ },
 ];
 
 /**
@@ -48,11 +55,11 @@ export function extraRedFlag(phrase: string): RedFlag {
   const body = phrase
     .trim()
     .split(/\s+/)
-    .map((w) => w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
-    .join('\\s+');
-  const start = /^\w/.test(phrase.trim()) ? '\\b' : '';
-  const end = /\w$/.test(phrase.trim()) ? '\\b' : '';
-  return { label: phrase, pattern: new RegExp(`${start}${body}${end}`, 'i') };
+    .map((w) => w.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))
+    .join("\\s+");
+  const start = /^\w/.test(phrase.trim()) ? "\\b" : "";
+  const end = /\w$/.test(phrase.trim()) ? "\\b" : "";
+  return { label: phrase, pattern: new RegExp(`${start}${body}${end}`, "i") };
 }
 
 /** Bytes of an artifact scanned for red flags (the first 16 MiB). */
@@ -60,7 +67,7 @@ export const MAX_SCAN_BYTES = 16 * 1024 * 1024;
 
 /** Reads up to `max` bytes of a file. */
 export async function readHead(path: string, max: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, "r");
   try {
     const { size } = await fh.stat();
     const buf = Buffer.alloc(Math.min(size, max));
@@ -85,7 +92,11 @@ export function looksBinary(buf: Buffer): boolean {
  * Red flags found in a text, each with the 1-based line of its first hit and that line (trimmed, ≤ 200
  * chars); with `onlyLines`, only those lines are searched.
  */
-export function findRedFlags(text: string, flags: readonly RedFlag[], onlyLines?: ReadonlySet<number>): { label: string; line: number; text: string }[] {
+export function findRedFlags(
+  text: string,
+  flags: readonly RedFlag[],
+  onlyLines?: ReadonlySet<number>,
+): { label: string; line: number; text: string }[] {
   const lines = text.split(/\r?\n/);
   const hits: { label: string; line: number; text: string }[] = [];
   for (const flag of flags) {
@@ -128,7 +139,7 @@ export function createVerifyArtifacts(deps: ActivityDeps): (input: VerificationI
     const flags = [...BUILTIN_RED_FLAGS, ...(input.config.extra_red_flags ?? []).map(extraRedFlag)];
     const evidence = (input.config.required_evidence ?? []).map((g) => ({
       glob: g,
-      match: compileGlob(g, 'required_evidence'),
+      match: compileGlob(g, "required_evidence"),
     }));
 
     const artifacts = [...new Set(input.artifacts)];
@@ -145,8 +156,8 @@ export function createVerifyArtifacts(deps: ActivityDeps): (input: VerificationI
       }
       const head = await readHead(check.path, MAX_SCAN_BYTES);
       if (looksBinary(head)) continue;
-      const text = head.toString('utf8');
-      if (text.trim() === '') {
+      const text = head.toString("utf8");
+      if (text.trim() === "") {
         reasons.push(`artifact "${artifact}" is empty`);
         continue;
       }
@@ -165,10 +176,10 @@ export function createVerifyArtifacts(deps: ActivityDeps): (input: VerificationI
     }
 
     return {
-      validator: 'verification',
+      validator: "verification",
       passed: reasons.length === 0,
       reasons,
-      ...(details.length > 0 && { details: details.join('\n') }),
+      ...(details.length > 0 && { details: details.join("\n") }),
       at: nowIso(deps),
     };
   };

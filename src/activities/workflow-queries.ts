@@ -9,11 +9,11 @@
  *   takes over (the operations issue: a FAILED card gets a fresh attempt). Temporal answers a query of a
  *   closed run by replaying its history on a worker.
  */
-import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
-import type { CardState } from '../domain/index.js';
-import { backlogBudgetQuery, cardStateQuery } from '../contract.js';
-import type { BacklogBudget } from '../domain/backlog-state.js';
+import { Context } from "@temporalio/activity";
+import type { Client } from "@temporalio/client";
+import type { CardState } from "../domain/index.js";
+import { backlogBudgetQuery, cardStateQuery } from "../contract.js";
+import type { BacklogBudget } from "../domain/backlog-state.js";
 
 /** Input of `readBacklogBudget`: the backlog's workflow ID (= its backlog id). */
 export interface ReadBacklogBudgetInput {
@@ -33,7 +33,9 @@ const workerClient: ClientOf = () => Context.current().client;
  *   `QueryNotRegisteredError`, connection errors): Temporal retries it; the gate falls back to what
  *   the card already knows when it keeps failing (src/workflows/attempt.ts).
  */
-export function createReadBacklogBudget(client: ClientOf = workerClient): (input: ReadBacklogBudgetInput) => Promise<BacklogBudget> {
+export function createReadBacklogBudget(
+  client: ClientOf = workerClient,
+): (input: ReadBacklogBudgetInput) => Promise<BacklogBudget> {
   return async function readBacklogBudget({ backlogId }: ReadBacklogBudgetInput): Promise<BacklogBudget> {
     return await client().workflow.getHandle(backlogId).query(backlogBudgetQuery);
   };
@@ -52,7 +54,9 @@ export interface ReadCardStateInput {
  * @throws what the query throws (`WorkflowNotFoundError`, a query failure when the run's history cannot
  *   be replayed): Temporal retries it, then the card run that asked fails.
  */
-export function createReadCardState(client: ClientOf = workerClient): (input: ReadCardStateInput) => Promise<CardState> {
+export function createReadCardState(
+  client: ClientOf = workerClient,
+): (input: ReadCardStateInput) => Promise<CardState> {
   return async function readCardState({ workflowId, runId }: ReadCardStateInput): Promise<CardState> {
     return await client().workflow.getHandle(workflowId, runId).query(cardStateQuery);
   };

@@ -3,27 +3,27 @@
  * `attemptWorkspace`). Every path that comes from a workflow or an agent is resolved here, and nothing
  * is allowed to point outside its root.
  */
-import { cp, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { posix } from 'node:path';
-import type { WorkspaceRoot } from '../domain/attempt.js';
-import { worktreesRootOf, type ActivityDeps } from './context.js';
-import { workspaceError, workspaceNotFoundError } from './errors.js';
+import { cp, mkdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { posix } from "node:path";
+import type { WorkspaceRoot } from "../domain/attempt.js";
+import { worktreesRootOf, type ActivityDeps } from "./context.js";
+import { workspaceError, workspaceNotFoundError } from "./errors.js";
 
 /** True when `p` is absolute on POSIX or Windows (`/x`, `\x`, `C:\x`, `C:/x`). */
 export function looksAbsolute(p: string): boolean {
-  return isAbsolute(p) || p.startsWith('\\') || /^[A-Za-z]:[\\/]/.test(p);
+  return isAbsolute(p) || p.startsWith("\\") || /^[A-Za-z]:[\\/]/.test(p);
 }
 
 /** True when any `/`- or `\`-separated segment of `p` is `..`. */
 export function hasParentSegment(p: string): boolean {
-  return p.split(/[\\/]+/).includes('..');
+  return p.split(/[\\/]+/).includes("..");
 }
 
 /** True when `child` is `parent` itself or below it (both absolute, already normalized). */
 export function isInside(parent: string, child: string): boolean {
   const rel = relative(parent, child);
-  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+  return rel === "" || (!rel.startsWith(".." + sep) && rel !== ".." && !isAbsolute(rel));
 }
 
 /**
@@ -35,7 +35,7 @@ export function isInside(parent: string, child: string): boolean {
  *   `..` segment, or is the root itself.
  */
 export function resolveWorkspace(root: string, workspace: string): string {
-  if (workspace.trim() === '') throw workspaceError('workspace path is empty');
+  if (workspace.trim() === "") throw workspaceError("workspace path is empty");
   if (looksAbsolute(workspace)) {
     throw workspaceError(`workspace "${workspace}" must be relative to the workspaces root, not absolute`);
   }
@@ -54,8 +54,11 @@ export function resolveWorkspace(root: string, workspace: string): string {
  * (`ActivityDeps.worktreesRoot`, default `<baseDir>/state/worktrees`) for `worktrees`, else the workspaces
  * root. Every activity that takes a `workspace` resolves it through this (with `resolveWorkspace`'s checks).
  */
-export function workspaceRootDir(deps: Pick<ActivityDeps, 'workspacesRoot' | 'worktreesRoot' | 'baseDir'>, root: WorkspaceRoot | undefined): string {
-  return root === 'worktrees' ? worktreesRootOf(deps) : deps.workspacesRoot;
+export function workspaceRootDir(
+  deps: Pick<ActivityDeps, "workspacesRoot" | "worktreesRoot" | "baseDir">,
+  root: WorkspaceRoot | undefined,
+): string {
+  return root === "worktrees" ? worktreesRootOf(deps) : deps.workspacesRoot;
 }
 
 /**
@@ -63,10 +66,10 @@ export function workspaceRootDir(deps: Pick<ActivityDeps, 'workspacesRoot' | 'wo
  * workspace is then a worktree — attempt.ts `OwnerInput.repository`) or says `workspaceRoot: 'worktrees'`.
  */
 export function ownerRootDir(
-  deps: Pick<ActivityDeps, 'workspacesRoot' | 'worktreesRoot' | 'baseDir'>,
+  deps: Pick<ActivityDeps, "workspacesRoot" | "worktreesRoot" | "baseDir">,
   input: { repository?: unknown; workspaceRoot?: WorkspaceRoot },
 ): string {
-  return workspaceRootDir(deps, input.repository !== undefined ? 'worktrees' : input.workspaceRoot);
+  return workspaceRootDir(deps, input.repository !== undefined ? "worktrees" : input.workspaceRoot);
 }
 
 /**
@@ -79,14 +82,16 @@ export function ownerRootDir(
  *   that must have been prepared is missing.
  */
 export async function openAttemptWorkspace(
-  deps: Pick<ActivityDeps, 'workspacesRoot' | 'worktreesRoot' | 'baseDir'>,
+  deps: Pick<ActivityDeps, "workspacesRoot" | "worktreesRoot" | "baseDir">,
   input: { workspace: string; previousWorkspace?: string; repository?: unknown; workspaceRoot?: WorkspaceRoot },
 ): Promise<string> {
-  if (input.repository === undefined) return prepareAttemptWorkspace(ownerRootDir(deps, input), input.workspace, input.previousWorkspace);
+  if (input.repository === undefined)
+    return prepareAttemptWorkspace(ownerRootDir(deps, input), input.workspace, input.previousWorkspace);
   const root = ownerRootDir(deps, input);
   const dir = resolveWorkspace(root, input.workspace);
   const st = await stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw workspaceNotFoundError(`attempt worktree "${input.workspace}" does not exist under ${root}`);
+  if (!st?.isDirectory())
+    throw workspaceNotFoundError(`attempt worktree "${input.workspace}" does not exist under ${root}`);
   return dir;
 }
 
@@ -103,10 +108,15 @@ export function besideWorkspace(root: string, workspace: string, name: string): 
  * What a file beside an attempt workspace holds, read with `parse` — or undefined when the workspace or
  * the file is missing, or `parse` throws (a file left half-written by a killed process counts as missing).
  */
-export async function readBesideWorkspace<T>(root: string, workspace: string, name: string, parse: (text: string) => T): Promise<T | undefined> {
+export async function readBesideWorkspace<T>(
+  root: string,
+  workspace: string,
+  name: string,
+  parse: (text: string) => T,
+): Promise<T | undefined> {
   try {
     if (!(await stat(resolveWorkspace(root, workspace))).isDirectory()) return undefined;
-    return parse(await readFile(besideWorkspace(root, workspace, name), 'utf8'));
+    return parse(await readFile(besideWorkspace(root, workspace, name), "utf8"));
   } catch {
     return undefined;
   }
@@ -198,15 +208,15 @@ export type ArtifactCheck =
  * prefix, no duplicate slashes (`./docs//spec.md` → `docs/spec.md`).
  */
 export function normalizeArtifact(artifact: string): string {
-  const n = posix.normalize(artifact.replace(/\\/g, '/'));
-  return n === '.' ? '' : n.replace(/\/$/, '');
+  const n = posix.normalize(artifact.replace(/\\/g, "/"));
+  return n === "." ? "" : n.replace(/\/$/, "");
 }
 
-const GIT_PROBLEM = 'is git\'s own data (.git), never an artifact';
+const GIT_PROBLEM = "is git's own data (.git), never an artifact";
 
 /** True when a relative path is `.git` or below it (any segment, any case: case-insensitive file systems). */
 function inGitDir(rel: string): boolean {
-  return rel.split(/[\\/]+/).some((seg) => seg.toLowerCase() === '.git');
+  return rel.split(/[\\/]+/).some((seg) => seg.toLowerCase() === ".git");
 }
 
 /**
@@ -221,24 +231,24 @@ function inGitDir(rel: string): boolean {
  */
 export async function checkArtifact(realWs: string, artifact: string): Promise<ArtifactCheck> {
   const fail = (problem: string): ArtifactCheck => ({ ok: false, artifact, problem });
-  if (artifact.trim() === '') return fail('is not a file path');
-  if (looksAbsolute(artifact)) return fail('is an absolute path; artifacts must be relative to the workspace');
+  if (artifact.trim() === "") return fail("is not a file path");
+  if (looksAbsolute(artifact)) return fail("is an absolute path; artifacts must be relative to the workspace");
   if (hasParentSegment(artifact)) return fail('leaves the workspace (".." segment)');
   const rel = normalizeArtifact(artifact);
-  if (rel === '') return fail('is not a regular file');
+  if (rel === "") return fail("is not a regular file");
   if (inGitDir(rel)) return fail(GIT_PROBLEM);
   let real: string;
   try {
     real = await realpath(resolve(realWs, rel));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return fail(code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be resolved (${code ?? 'error'})`);
+    return fail(code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be resolved (${code ?? "error"})`);
   }
   if (!isInside(realWs, real) || real === realWs) {
-    return real === realWs ? fail('is not a regular file') : fail('resolves outside the workspace');
+    return real === realWs ? fail("is not a regular file") : fail("resolves outside the workspace");
   }
   if (inGitDir(relative(realWs, real))) return fail(GIT_PROBLEM);
   const st = await stat(real);
-  if (!st.isFile()) return fail('is not a regular file');
+  if (!st.isFile()) return fail("is not a regular file");
   return { ok: true, artifact, rel, path: real, size: st.size };
 }

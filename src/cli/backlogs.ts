@@ -9,7 +9,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowHandle,
-} from '@temporalio/client';
+} from "@temporalio/client";
 import {
   CORRECTION_TYPE,
   isCardIdle,
@@ -28,15 +28,21 @@ import {
   needsPages,
   planPages,
   shardWorkflowId,
-} from '../domain/index.js';
-import { addCardsUpdate, backlogStateQuery, backlogWorkflow, type BacklogCardEntry, type BacklogState } from '../workflows/backlog.js';
-import { backlogShardWorkflow, type BacklogShardResult } from '../workflows/backlog-shard.js';
-import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from '../workflows/card.js';
-import { TASK_QUEUES } from '../temporal/queues.js';
-import { backlogDetails, backlogSummary, shardSummary } from '../domain/ui-metadata.js';
-import { BacklogIdKey } from '../temporal/search-attributes.js';
-import { CliError, EXIT } from './errors.js';
-import { mapPool } from './map-pool.js';
+} from "../domain/index.js";
+import {
+  addCardsUpdate,
+  backlogStateQuery,
+  backlogWorkflow,
+  type BacklogCardEntry,
+  type BacklogState,
+} from "../workflows/backlog.js";
+import { backlogShardWorkflow, type BacklogShardResult } from "../workflows/backlog-shard.js";
+import { cardStateQuery, humanReviewUpdate, retryCardUpdate, skipCardUpdate } from "../workflows/card.js";
+import { TASK_QUEUES } from "../temporal/queues.js";
+import { backlogDetails, backlogSummary, shardSummary } from "../domain/ui-metadata.js";
+import { BacklogIdKey } from "../temporal/search-attributes.js";
+import { CliError, EXIT } from "./errors.js";
+import { mapPool } from "./map-pool.js";
 
 /** Task queues a backlog's workflows and activities use. */
 export interface BacklogQueues {
@@ -77,7 +83,10 @@ export async function startBacklog(
   options: StartOptions = {},
 ): Promise<StartResult> {
   const workflowId = backlogWorkflowId(plan.backlogId);
-  const legacyCards = plan.source.cards.filter((c) => c.status === 'DONE' || c.type === CORRECTION_TYPE) as Record<string, unknown>[];
+  const legacyCards = plan.source.cards.filter((c) => c.status === "DONE" || c.type === CORRECTION_TYPE) as Record<
+    string,
+    unknown
+  >[];
   const pages = needsPages(plan.cards, options.pages) ? planPages(plan.cards, options.pages) : undefined;
   let started = true;
   try {
@@ -85,7 +94,7 @@ export async function startBacklog(
       workflowId,
       taskQueue: queues.orchestration,
       // A backlog id names one run: re-starting a finished backlog would mix two runs' cards under the same IDs.
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdReusePolicy: "REJECT_DUPLICATE",
       args: [
         {
           backlogId: plan.backlogId,
@@ -109,8 +118,13 @@ export async function startBacklog(
   const handle = client.workflow.getHandle<typeof backlogWorkflow>(workflowId);
   if (!started) {
     const desc = await handle.describe();
-    const existing: StartResult = { backlogId: plan.backlogId, workflowId, started: false, existingStatus: desc.status.name };
-    if (!pages || desc.status.name !== 'RUNNING') return existing;
+    const existing: StartResult = {
+      backlogId: plan.backlogId,
+      workflowId,
+      started: false,
+      existingStatus: desc.status.name,
+    };
+    if (!pages || desc.status.name !== "RUNNING") return existing;
     const state = await handle.query(backlogStateQuery);
     if (!state.pages || state.pages.received >= state.pages.expected) return existing;
   }
@@ -136,9 +150,15 @@ async function sendPages(
     await client.workflow.start(backlogShardWorkflow, {
       workflowId,
       taskQueue: queues.orchestration,
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      args: [{ backlogId: plan.backlogId, page, queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging } }],
+      workflowIdConflictPolicy: "USE_EXISTING",
+      workflowIdReusePolicy: "REJECT_DUPLICATE",
+      args: [
+        {
+          backlogId: plan.backlogId,
+          page,
+          queues: { owners: queues.owners, validation: queues.validation, debugging: queues.debugging },
+        },
+      ],
       typedSearchAttributes: [{ key: BacklogIdKey, value: plan.backlogId }],
       priority: { priorityKey: COORDINATOR_PRIORITY_KEY },
       staticSummary: shardSummary(plan.backlogId, page.index, page.cards.length),
@@ -175,7 +195,7 @@ export interface BacklogView {
 }
 
 function isNotFound(err: unknown): boolean {
-  return err instanceof WorkflowNotFoundError || (err as { name?: string })?.name === 'WorkflowNotFoundError';
+  return err instanceof WorkflowNotFoundError || (err as { name?: string })?.name === "WorkflowNotFoundError";
 }
 
 /**
@@ -183,20 +203,30 @@ function isNotFound(err: unknown): boolean {
  * (`cancel BACKLOG`: a cancelled workflow has no result; a query of the closed run reads its last state).
  * @throws CliError(exit 2) for an unknown backlog; CliError(exit 3) when no worker answers the query.
  */
-export async function readBacklog(client: Client, backlogId: string): Promise<{ state: BacklogState; running: boolean }> {
+export async function readBacklog(
+  client: Client,
+  backlogId: string,
+): Promise<{ state: BacklogState; running: boolean }> {
   const handle = client.workflow.getHandle<typeof backlogWorkflow>(backlogWorkflowId(backlogId));
   let status: string;
   try {
     status = (await handle.describe()).status.name;
   } catch (err) {
-    if (isNotFound(err)) throw new CliError(`unknown backlog "${backlogId}" (no workflow with ID "${backlogWorkflowId(backlogId)}")`);
+    if (isNotFound(err))
+      throw new CliError(`unknown backlog "${backlogId}" (no workflow with ID "${backlogWorkflowId(backlogId)}")`);
     throw err;
   }
-  if (status === 'COMPLETED') return { state: await withShardCards(client, await handle.result()), running: false };
-  if (status !== 'RUNNING' && status !== 'CANCELLED') {
-    throw new CliError(`backlog "${backlogId}" ended ${status}; see: temporal workflow show -w ${backlogWorkflowId(backlogId)}`, EXIT.failure);
+  if (status === "COMPLETED") return { state: await withShardCards(client, await handle.result()), running: false };
+  if (status !== "RUNNING" && status !== "CANCELLED") {
+    throw new CliError(
+      `backlog "${backlogId}" ended ${status}; see: temporal workflow show -w ${backlogWorkflowId(backlogId)}`,
+      EXIT.failure,
+    );
   }
-  return { state: await withShardCards(client, await queryOrExplain(handle, backlogStateQuery, backlogId)), running: status === 'RUNNING' };
+  return {
+    state: await withShardCards(client, await queryOrExplain(handle, backlogStateQuery, backlogId)),
+    running: status === "RUNNING",
+  };
 }
 
 /**
@@ -209,8 +239,8 @@ async function withShardCards(client: Client, state: BacklogState): Promise<Back
     const handle = client.workflow.getHandle(shard.workflowId);
     try {
       const status = (await handle.describe()).status.name;
-      if (status === 'COMPLETED') return ((await handle.result()) as BacklogShardResult).cards;
-      if (status !== 'RUNNING' && status !== 'CANCELLED') return [];
+      if (status === "COMPLETED") return ((await handle.result()) as BacklogShardResult).cards;
+      if (status !== "RUNNING" && status !== "CANCELLED") return [];
       return (await queryOrExplain<BacklogState>(handle, backlogStateQuery, `backlog shard ${shard.workflowId}`)).cards;
     } catch (err) {
       if (isNotFound(err)) return []; // being started
@@ -220,7 +250,11 @@ async function withShardCards(client: Client, state: BacklogState): Promise<Back
   return { ...state, cards: parts.flat() };
 }
 
-async function queryOrExplain<T>(handle: WorkflowHandle, query: Parameters<WorkflowHandle['query']>[0], what: string): Promise<T> {
+async function queryOrExplain<T>(
+  handle: WorkflowHandle,
+  query: Parameters<WorkflowHandle["query"]>[0],
+  what: string,
+): Promise<T> {
   try {
     return (await handle.query(query as never)) as T;
   } catch (err) {
@@ -233,7 +267,7 @@ async function queryOrExplain<T>(handle: WorkflowHandle, query: Parameters<Workf
 
 function lastScore(state: CardState): number | undefined {
   for (let i = state.attempts.length - 1; i >= 0; i--) {
-    const judge = state.attempts[i]!.verdicts.find((v) => v.validator === 'llm_judge');
+    const judge = state.attempts[i]!.verdicts.find((v) => v.validator === "llm_judge");
     if (judge?.score !== undefined) return judge.score;
   }
   return undefined;
@@ -250,7 +284,7 @@ function viewOf(cardId: string, workflowId: string, final: boolean, state: CardS
     score: lastScore(state),
     costUsd: state.cost.usd,
     state,
-    note: note ?? (state.waitingFor.length > 0 ? `waiting for ${state.waitingFor.join(', ')}` : undefined),
+    note: note ?? (state.waitingFor.length > 0 ? `waiting for ${state.waitingFor.join(", ")}` : undefined),
   };
 }
 
@@ -263,8 +297,10 @@ export async function endedCardState(client: Client, entry: BacklogCardEntry): P
   const o = entry.outcome;
   if (!o) return undefined;
   if (o.state) return o.state;
-  if (o.status === 'FAILED') return undefined;
-  const full = await (client.workflow.getHandle(entry.workflowId).result() as Promise<CardOutcome>).catch(() => undefined);
+  if (o.status === "FAILED") return undefined;
+  const full = await (client.workflow.getHandle(entry.workflowId).result() as Promise<CardOutcome>).catch(
+    () => undefined,
+  );
   return full?.state;
 }
 
@@ -276,13 +312,14 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
     const cost = (legacy.cost_tracking as { cost_usd?: number } | undefined)?.cost_usd ?? 0;
     cards.push({
       cardId: String(legacy.id),
-      workflowId: '-',
+      workflowId: "-",
       final: true,
       legacy: true,
       status: String(legacy.status),
       attempt: Number(legacy.attempt ?? 0),
       costUsd: cost,
-      note: legacy.type === CORRECTION_TYPE ? `legacy correction of ${String(legacy.parent_card)}` : 'legacy, not re-run',
+      note:
+        legacy.type === CORRECTION_TYPE ? `legacy correction of ${String(legacy.parent_card)}` : "legacy, not re-run",
     });
   }
   const views = await mapPool(state.cards, 32, async (entry): Promise<CardView> => {
@@ -290,15 +327,39 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
       const o = entry.outcome;
       const ended = await endedCardState(client, entry);
       if (ended) return viewOf(entry.cardId, entry.workflowId, true, ended, o.message);
-      return { cardId: entry.cardId, workflowId: entry.workflowId, final: true, legacy: false, status: o.status, attempt: o.attempt, costUsd: o.cost.usd, note: o.message };
+      return {
+        cardId: entry.cardId,
+        workflowId: entry.workflowId,
+        final: true,
+        legacy: false,
+        status: o.status,
+        attempt: o.attempt,
+        costUsd: o.cost.usd,
+        note: o.message,
+      };
     }
     const handle = client.workflow.getHandle(entry.workflowId);
     try {
       return viewOf(entry.cardId, entry.workflowId, false, await handle.query(cardStateQuery));
     } catch (err) {
       // The backlog lists every card at once; a child still being started is simply TODO.
-      if (isNotFound(err)) return { cardId: entry.cardId, workflowId: entry.workflowId, final: false, legacy: false, status: 'TODO', attempt: 0, costUsd: 0, note: 'starting' };
-      return viewOf(entry.cardId, entry.workflowId, false, await queryOrExplain<CardState>(handle, cardStateQuery, `card ${entry.cardId}`));
+      if (isNotFound(err))
+        return {
+          cardId: entry.cardId,
+          workflowId: entry.workflowId,
+          final: false,
+          legacy: false,
+          status: "TODO",
+          attempt: 0,
+          costUsd: 0,
+          note: "starting",
+        };
+      return viewOf(
+        entry.cardId,
+        entry.workflowId,
+        false,
+        await queryOrExplain<CardState>(handle, cardStateQuery, `card ${entry.cardId}`),
+      );
     }
   });
   cards.push(...views);
@@ -313,8 +374,10 @@ export async function readBacklogView(client: Client, backlogId: string): Promis
 export function isIdle(view: BacklogView): boolean {
   const pages = view.backlog.pages;
   if (pages && pages.received < pages.expected) return false; // pages still arriving
-  const done = new Set(view.cards.filter((c) => c.status === 'DONE').map((c) => c.cardId));
-  return view.cards.every((c) => isCardIdle({ final: c.final, status: c.status, settled: c.state?.settled, waitingFor: c.state?.waitingFor }, done));
+  const done = new Set(view.cards.filter((c) => c.status === "DONE").map((c) => c.cardId));
+  return view.cards.every((c) =>
+    isCardIdle({ final: c.final, status: c.status, settled: c.state?.settled, waitingFor: c.state?.waitingFor }, done),
+  );
 }
 
 /**
@@ -333,7 +396,10 @@ export async function awaitCardStarted(client: Client, workflowId: string, timeo
     } catch (err) {
       if (!isNotFound(err)) throw err;
       if (Date.now() > deadline) {
-        throw new CliError(`card workflow "${workflowId}" has not started after ${timeoutMs / 1000} s; is a squadflow worker running?`, EXIT.unavailable);
+        throw new CliError(
+          `card workflow "${workflowId}" has not started after ${timeoutMs / 1000} s; is a squadflow worker running?`,
+          EXIT.unavailable,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -352,10 +418,11 @@ export async function assertRunCard(client: Client, backlogId: string, cardId: s
     throw new CliError(
       legacy
         ? `card "${cardId}" of backlog "${backlogId}" is a legacy card that was not run; nothing to do`
-        : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${state.cards.map((c) => c.cardId).join(', ')})`,
+        : `unknown card "${cardId}" in backlog "${backlogId}" (cards: ${state.cards.map((c) => c.cardId).join(", ")})`,
     );
   }
-  if (!state.cards.find((c) => c.cardId === cardId)!.outcome) await awaitCardStarted(client, cardWorkflowId(backlogId, cardId));
+  if (!state.cards.find((c) => c.cardId === cardId)!.outcome)
+    await awaitCardStarted(client, cardWorkflowId(backlogId, cardId));
   return state;
 }
 
@@ -383,12 +450,16 @@ export async function updateCard(
     }
     const entry = state.cards.find((c) => c.cardId === cardId);
     const ended = entry?.outcome;
-    const last = (entry ? await endedCardState(client, entry) : undefined)?.auditLog.filter((e) => e.actor !== 'squadflow').pop();
+    const last = (entry ? await endedCardState(client, entry) : undefined)?.auditLog
+      .filter((e) => e.actor !== "squadflow")
+      .pop();
     const action = payload.decision ?? update.name;
     const reason = payload.context ? `${payload.reason} (context: ${payload.context})` : payload.reason;
     if (last && last.actor === payload.reviewer && last.action === action && last.reason === reason) return last;
     if (isNotFound(err) || ended) {
-      throw new CliError(`card "${cardId}" of backlog "${backlogId}" is not running (already ended)${ended ? `, status ${ended.status}` : ''}`);
+      throw new CliError(
+        `card "${cardId}" of backlog "${backlogId}" is not running (already ended)${ended ? `, status ${ended.status}` : ""}`,
+      );
     }
     throw err;
   }

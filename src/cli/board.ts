@@ -4,12 +4,12 @@
  * redrawn until the backlog is idle (src/cli/backlogs.ts `isIdle`). On a terminal the screen is cleared
  * and redrawn every poll; otherwise (a pipe, a log file, CI) a new board is printed only when it changed.
  */
-import type { Client } from '@temporalio/client';
-import { failureReasons } from '../domain/index.js';
-import { reviewCommand } from '../domain/notifications.js';
-import { isIdle, readBacklogView, type BacklogView } from './backlogs.js';
-import { sleep } from './watch.js';
-import { readOwnerProgress, renderOwnerProgress, type OwnerProgress } from './progress.js';
+import type { Client } from "@temporalio/client";
+import { failureReasons } from "../domain/index.js";
+import { reviewCommand } from "../domain/notifications.js";
+import { isIdle, readBacklogView, type BacklogView } from "./backlogs.js";
+import { sleep } from "./watch.js";
+import { readOwnerProgress, renderOwnerProgress, type OwnerProgress } from "./progress.js";
 
 /** A card waiting for a human decision. */
 export interface BoardReview {
@@ -50,7 +50,7 @@ export interface Board {
 }
 
 /** Statuses in which a card's owner activity runs. */
-export const OWNER_STATUSES: ReadonlySet<string> = new Set(['IN_PROGRESS', 'CORRECTING']);
+export const OWNER_STATUSES: ReadonlySet<string> = new Set(["IN_PROGRESS", "CORRECTING"]);
 
 /** At most this many running owners are described per poll (one Temporal `describe()` each). */
 export const MAX_PROGRESS_READS = 20;
@@ -62,7 +62,9 @@ export const MAX_PROGRESS_READS = 20;
  */
 export async function readWorkingOwners(client: Client, view: BacklogView): Promise<Record<string, OwnerProgress>> {
   const cards = view.cards.filter((c) => !c.final && OWNER_STATUSES.has(c.status)).slice(0, MAX_PROGRESS_READS);
-  const read = await Promise.all(cards.map(async (c) => [c.cardId, await readOwnerProgress(client, c.workflowId).catch(() => undefined)] as const));
+  const read = await Promise.all(
+    cards.map(async (c) => [c.cardId, await readOwnerProgress(client, c.workflowId).catch(() => undefined)] as const),
+  );
   return Object.fromEntries(read.filter((r): r is readonly [string, OwnerProgress] => r[1] !== undefined));
 }
 
@@ -71,11 +73,16 @@ export function boardOf(view: BacklogView, progress?: Record<string, OwnerProgre
   const counts: Record<string, number> = {};
   for (const c of view.cards) counts[c.status] = (counts[c.status] ?? 0) + 1;
   const awaitingHuman = view.cards
-    .filter((c) => c.status === 'AWAITING_HUMAN')
+    .filter((c) => c.status === "AWAITING_HUMAN")
     .map((c): BoardReview => {
       const last = c.state?.attempts[c.state.attempts.length - 1];
       const reason = last ? failureReasons(last.verdicts)[0] : undefined;
-      return { cardId: c.cardId, attempt: c.attempt, ...(reason ? { reason } : {}), command: reviewCommand(view.backlog.backlogId, c.cardId) };
+      return {
+        cardId: c.cardId,
+        attempt: c.attempt,
+        ...(reason ? { reason } : {}),
+        command: reviewCommand(view.backlog.backlogId, c.cardId),
+      };
     });
   return {
     backlogId: view.backlog.backlogId,
@@ -103,30 +110,37 @@ export function boardOf(view: BacklogView, progress?: Record<string, OwnerProgre
 export function progressBar(done: number, total: number, width = 30): string {
   const ratio = total > 0 ? Math.min(1, done / total) : 1;
   const filled = Math.round(ratio * width);
-  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total} (${Math.round(ratio * 100)}%)`;
+  return `[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${done}/${total} (${Math.round(ratio * 100)}%)`;
 }
 
 /** The board as text (no trailing newline). Pure: the same board always renders the same text. */
 export function renderBoard(b: Board): string {
-  const state = !b.running ? 'finished' : b.idle ? 'idle — every card has ended or waits for a human' : 'running';
+  const state = !b.running ? "finished" : b.idle ? "idle — every card has ended or waits for a human" : "running";
   const lines = [`backlog ${b.backlogId} — ${state}`, `  ${progressBar(b.final, b.total)} cards final`];
-  lines.push(`  ${Object.entries(b.counts).map(([s, n]) => `${s} ${n}`).join(' · ')}`);
+  lines.push(
+    `  ${Object.entries(b.counts)
+      .map(([s, n]) => `${s} ${n}`)
+      .join(" · ")}`,
+  );
   if (b.pages && b.pages.received < b.pages.expected) {
     lines.push(`  pages ${b.pages.received}/${b.pages.expected} received — the cards of the others are not listed yet`);
   }
-  lines.push(`  cost so far $${b.costUsd.toFixed(4)}${b.costAlerts.length ? ` — over the alert threshold: ${b.costAlerts.join(', ')}` : ''}`);
+  lines.push(
+    `  cost so far $${b.costUsd.toFixed(4)}${b.costAlerts.length ? ` — over the alert threshold: ${b.costAlerts.join(", ")}` : ""}`,
+  );
   if (b.working && b.working.length > 0) {
     lines.push(`  owners at work (${b.working.length}):`);
-    for (const w of b.working) lines.push(`    ${w.cardId} (attempt ${w.attempt}) — ${renderOwnerProgress(w.progress, false)}`);
+    for (const w of b.working)
+      lines.push(`    ${w.cardId} (attempt ${w.attempt}) — ${renderOwnerProgress(w.progress, false)}`);
   }
   if (b.awaitingHuman.length > 0) {
     lines.push(`  waiting for a human (${b.awaitingHuman.length}):`);
     for (const r of b.awaitingHuman) {
-      lines.push(`    ${r.cardId} (attempt ${r.attempt})${r.reason ? ` — ${r.reason}` : ''}`);
+      lines.push(`    ${r.cardId} (attempt ${r.attempt})${r.reason ? ` — ${r.reason}` : ""}`);
       lines.push(`      ${r.command}`);
     }
   }
-  return lines.join('\n');
+  return lines.join("\n");
 }
 
 /** Options of {@link watchBoard}. */
@@ -144,7 +158,7 @@ export interface WatchBoardOptions {
   now?: () => Date;
 }
 
-const CLEAR = '\x1b[2J\x1b[H';
+const CLEAR = "\x1b[2J\x1b[H";
 
 /**
  * Shows the board until the backlog is idle (two polls in a row, to skip transient states), or until
@@ -155,7 +169,7 @@ export async function watchBoard(client: Client, backlogId: string, opts: WatchB
   const write = opts.write ?? ((t: string) => void process.stdout.write(t));
   const tty = opts.tty ?? process.stdout.isTTY === true;
   const now = opts.now ?? (() => new Date());
-  let last = '';
+  let last = "";
   let idlePolls = 0;
   let board: Board;
   for (;;) {

@@ -9,19 +9,19 @@
  * `shutdown`, `stopped`; errors are `errorJson` objects on stderr, and the server's own banner and logs stay
  * off stdout (`--output none`, JSON logs on stderr).
  */
-import { Client } from '@temporalio/client';
-import { codecFromEnv, dataConverterFromEnv } from '../codec/aes-gcm.js';
-import { startCodecServer } from '../codec/server.js';
-import type { BacklogPlan } from '../domain/index.js';
-import { startDevServer, type DevServerHandle } from '../temporal/dev-server.js';
-import { createWorkers, runWorkers } from '../worker.js';
-import type { PortalAuthConfig } from '../portal/auth.js';
-import { startPortal, type PortalHandle } from '../portal/server.js';
-import { startBacklog } from './backlogs.js';
-import { loginUrl, portalBanner } from './portal.js';
-import { watchBoard, type Board } from './board.js';
-import { errorJson } from './errors.js';
-import { sleep, watchBacklog } from './watch.js';
+import { Client } from "@temporalio/client";
+import { codecFromEnv, dataConverterFromEnv } from "../codec/aes-gcm.js";
+import { startCodecServer } from "../codec/server.js";
+import type { BacklogPlan } from "../domain/index.js";
+import { startDevServer, type DevServerHandle } from "../temporal/dev-server.js";
+import { createWorkers, runWorkers } from "../worker.js";
+import type { PortalAuthConfig } from "../portal/auth.js";
+import { startPortal, type PortalHandle } from "../portal/server.js";
+import { startBacklog } from "./backlogs.js";
+import { loginUrl, portalBanner } from "./portal.js";
+import { watchBoard, type Board } from "./board.js";
+import { errorJson } from "./errors.js";
+import { sleep, watchBacklog } from "./watch.js";
 
 /** Options of `runDev`. */
 export interface DevOptions {
@@ -42,19 +42,19 @@ export interface DevOptions {
 
 /** Kinds of the `dev --json` events, in the order they can occur. */
 export type DevEventKind =
-  | 'metrics.started'
-  | 'server.started'
-  | 'server.reused'
-  | 'codec.started'
-  | 'workers.started'
-  | 'portal.started'
-  | 'backlog.started'
-  | 'backlog.existing'
-  | 'ready'
-  | 'board'
-  | 'idle'
-  | 'shutdown'
-  | 'stopped';
+  | "metrics.started"
+  | "server.started"
+  | "server.reused"
+  | "codec.started"
+  | "workers.started"
+  | "portal.started"
+  | "backlog.started"
+  | "backlog.existing"
+  | "ready"
+  | "board"
+  | "idle"
+  | "shutdown"
+  | "stopped";
 
 /**
  * One line of `dev --json`: `event`, `at` (ISO time), then the event's fields —
@@ -101,11 +101,11 @@ async function watchBoardEvents(
   out: DevOutput,
   opts: { untilIdle: boolean; signal: AbortSignal },
 ): Promise<Board> {
-  let last = '';
+  let last = "";
   const write = (line: string) => {
     if (line === last) return;
     last = line;
-    out.event('board', { ...(JSON.parse(line) as Board) });
+    out.event("board", { ...(JSON.parse(line) as Board) });
   };
   for (;;) {
     const board = await watchBoard(client, backlogId, { json: true, write, signal: opts.signal });
@@ -124,10 +124,17 @@ export async function runDev(opts: DevOptions): Promise<number> {
   const dataConverter = dataConverterFromEnv();
   const codec = codecFromEnv();
   const codecServer = codec
-    ? await startCodecServer({ codec, port: opts.codecPort, origin: [`http://localhost:${opts.uiPort}`, `http://127.0.0.1:${opts.uiPort}`] })
+    ? await startCodecServer({
+        codec,
+        port: opts.codecPort,
+        origin: [`http://localhost:${opts.uiPort}`, `http://127.0.0.1:${opts.uiPort}`],
+      })
     : undefined;
   // --json: the server's banner off stdout (`--output none`), its logs as JSON on stderr (the last flag wins).
-  const extraArgs = [...(codecServer ? ['--ui-codec-endpoint', codecServer.url] : []), ...(json ? ['--output', 'none', '--log-format', 'json'] : [])];
+  const extraArgs = [
+    ...(codecServer ? ["--ui-codec-endpoint", codecServer.url] : []),
+    ...(json ? ["--output", "none", "--log-format", "json"] : []),
+  ];
   const server: DevServerHandle = await startDevServer({
     port: opts.port,
     uiPort: opts.uiPort,
@@ -140,42 +147,61 @@ export async function runDev(opts: DevOptions): Promise<number> {
     throw err;
   });
   if (codecServer) {
-    out.event('codec.started', { url: codecServer.url }, `Payloads encrypted (AES-256-GCM); the Web UI decodes them through ${codecServer.url}`);
+    out.event(
+      "codec.started",
+      { url: codecServer.url },
+      `Payloads encrypted (AES-256-GCM); the Web UI decodes them through ${codecServer.url}`,
+    );
   }
   const ui = server.uiUrl ?? `http://127.0.0.1:${opts.uiPort}`;
   out.event(
-    server.reused ? 'server.reused' : 'server.started',
+    server.reused ? "server.reused" : "server.started",
     { address: server.address, namespace: server.namespace, uiUrl: ui, ...(server.reused ? {} : { db: opts.db }) },
     server.reused
       ? `Using the Temporal server already running at ${server.address} (UI ${ui})`
-      : `Temporal dev server at ${server.address}, Web UI ${ui}${opts.db ? `, state in ${opts.db}` : ''}`,
+      : `Temporal dev server at ${server.address}, Web UI ${ui}${opts.db ? `, state in ${opts.db}` : ""}`,
   );
   const workers = await createWorkers({ connection: server.nativeConnection, namespace: server.namespace });
   const running = runWorkers(workers);
   const taskQueues = workers.map((w) => w.options.taskQueue);
-  out.event('workers.started', { taskQueues }, `Workers serving ${taskQueues.join(', ')}`);
-  const stopWorkers = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+  out.event("workers.started", { taskQueues }, `Workers serving ${taskQueues.join(", ")}`);
+  const stopWorkers = () => workers.forEach((w) => w.getState() === "RUNNING" && w.shutdown());
 
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
-    out.event('shutdown', { reason: 'signal', signal }, '\nShutting down: draining workers, stopping the server…');
+    out.event("shutdown", { reason: "signal", signal }, "\nShutting down: draining workers, stopping the server…");
     abort.abort();
     stopWorkers();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 
   let exitCode = 0;
   let portal: PortalHandle | undefined;
   try {
-    const client = new Client({ connection: server.connection, namespace: server.namespace, ...(dataConverter ? { dataConverter } : {}) });
+    const client = new Client({
+      connection: server.connection,
+      namespace: server.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
     if (opts.portal) {
       // A busy port (another dev running) costs the portal, not the run: say so and go on.
-      portal = await startPortal({ client, auth: opts.portal.auth, temporalUi: ui, port: opts.portal.port, host: opts.portal.host }).catch((err: Error) => {
+      portal = await startPortal({
+        client,
+        auth: opts.portal.auth,
+        temporalUi: ui,
+        port: opts.portal.port,
+        host: opts.portal.host,
+      }).catch((err: Error) => {
         out.error(`squadflow dev: ${err.message}; running without the portal (choose another port with --portal-port)`);
         return undefined;
       });
-      if (portal) out.event('portal.started', { url: portal.url, loginUrl: loginUrl(portal, opts.portal.auth) ?? null }, portalBanner(portal, opts.portal.auth, false));
+      if (portal)
+        out.event(
+          "portal.started",
+          { url: portal.url, loginUrl: loginUrl(portal, opts.portal.auth) ?? null },
+          portalBanner(portal, opts.portal.auth, false),
+        );
     }
     if (opts.backlog) {
       const { plan, file } = opts.backlog;
@@ -183,7 +209,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
       const link = `${ui}/namespaces/${server.namespace}/workflows?query=${encodeURIComponent(`BacklogId="${plan.backlogId}"`)}`;
       if (started.started) {
         out.event(
-          'backlog.started',
+          "backlog.started",
           {
             backlogId: plan.backlogId,
             workflowId: started.workflowId,
@@ -195,8 +221,13 @@ export async function runDev(opts: DevOptions): Promise<number> {
         );
       } else {
         out.event(
-          'backlog.existing',
-          { backlogId: plan.backlogId, workflowId: started.workflowId, existingStatus: started.existingStatus, uiUrl: link },
+          "backlog.existing",
+          {
+            backlogId: plan.backlogId,
+            workflowId: started.workflowId,
+            existingStatus: started.existingStatus,
+            uiUrl: link,
+          },
           `Backlog ${plan.backlogId} already exists (${started.existingStatus}); showing it. Use --id to start a new run.`,
         );
       }
@@ -204,11 +235,15 @@ export async function runDev(opts: DevOptions): Promise<number> {
       const watch = { untilIdle: opts.exitWhenIdle, signal: abort.signal };
       if (json) {
         const board = await watchBoardEvents(client, plan.backlogId, out, watch);
-        if (opts.exitWhenIdle && !abort.signal.aborted) out.event('idle', { ...board });
+        if (opts.exitWhenIdle && !abort.signal.aborted) out.event("idle", { ...board });
       } else await watchBacklog(client, plan.backlogId, watch);
     } else if (!opts.exitWhenIdle) {
-      out.event('ready', {}, 'Ready. Start a backlog from another terminal: npx squadflow start FILE --wait (Ctrl-C to stop)');
-      await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+      out.event(
+        "ready",
+        {},
+        "Ready. Start a backlog from another terminal: npx squadflow start FILE --wait (Ctrl-C to stop)",
+      );
+      await new Promise<void>((resolve) => abort.signal.addEventListener("abort", () => resolve(), { once: true }));
     }
   } catch (err) {
     // After Ctrl-C the workers drain while a board read may still be in flight: a read that fails then is
@@ -219,7 +254,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     }
   } finally {
     // Text output says nothing when dev ends by itself; JSON always announces the shutdown.
-    if (json && !abort.signal.aborted) out.event('shutdown', { reason: exitCode === 0 ? 'idle' : 'error' });
+    if (json && !abort.signal.aborted) out.event("shutdown", { reason: exitCode === 0 ? "idle" : "error" });
     await portal?.close();
     stopWorkers();
     await running.catch((err: Error) => {
@@ -228,9 +263,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
     });
     await server.stop();
     await codecServer?.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
-  out.event('stopped', { exitCode });
+  out.event("stopped", { exitCode });
   return exitCode;
 }

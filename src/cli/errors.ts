@@ -4,20 +4,20 @@
  *   usage error) · 3 Temporal unreachable or no worker answering.
  * With `--json`, every error is one JSON object on stderr ({@link errorJson}), usage errors included.
  */
-import type { Command, CommanderError } from 'commander';
+import type { Command, CommanderError } from "commander";
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failure: 1, badInput: 2, unavailable: 3 } as const;
 
 /** An error the CLI reports as one message (no stack trace) with a chosen exit code. */
 export class CliError extends Error {
-  readonly type = 'CliError';
+  readonly type = "CliError";
   constructor(
     message: string,
     readonly exitCode: number = EXIT.badInput,
   ) {
     super(message);
-    this.name = 'CliError';
+    this.name = "CliError";
   }
 }
 
@@ -27,8 +27,8 @@ export class CliError extends Error {
  */
 export function wantsJson(argv: readonly string[]): boolean {
   const args = argv.slice(2);
-  const end = args.indexOf('--');
-  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).includes("--json");
 }
 
 /**
@@ -57,5 +57,5 @@ export function silenceUsageErrors(program: Command): void {
  * invalid or conflicting option value), without commander's `error: ` prefix.
  */
 export function usageMessage(err: CommanderError): string {
-  return err.message.replace(/^error: /, '');
+  return err.message.replace(/^error: /, "");
 }

@@ -3,8 +3,8 @@
  * Temporal — PRODUCT.md: the file is "an input and an export; Temporal is the source of truth".
  * Correction rounds appear as `type: CORRECTION` cards with `parent_card`, as the seed wrote them.
  */
-import { CORRECTION_TYPE, correctionCardId, type AttemptRecord, type CardState } from '../domain/index.js';
-import type { BacklogView } from './backlogs.js';
+import { CORRECTION_TYPE, correctionCardId, type AttemptRecord, type CardState } from "../domain/index.js";
+import type { BacklogView } from "./backlogs.js";
 
 type Json = Record<string, unknown>;
 
@@ -16,9 +16,15 @@ function validationHistory(attempts: AttemptRecord[]): Json[] {
       passed: v.passed,
       ...(v.score !== undefined ? { score: v.score } : {}),
       reasons: v.reasons,
-      ...(v.reviews ? { reviews: v.reviews.map((r) => ({ reviewer: r.reviewer, verdict: r.verdict, comments: r.comments })) } : {}),
-      ...(v.validator === 'peer_review' && a.peerReview
-        ? { decision: a.peerReview.action, reviewed: a.peerReview.moment, ...(a.peerReview.message ? { message: a.peerReview.message } : {}) }
+      ...(v.reviews
+        ? { reviews: v.reviews.map((r) => ({ reviewer: r.reviewer, verdict: r.verdict, comments: r.comments })) }
+        : {}),
+      ...(v.validator === "peer_review" && a.peerReview
+        ? {
+            decision: a.peerReview.action,
+            reviewed: a.peerReview.moment,
+            ...(a.peerReview.message ? { message: a.peerReview.message } : {}),
+          }
         : {}),
       timestamp: v.at,
     })),
@@ -56,7 +62,15 @@ function councils(attempts: AttemptRecord[]): Json[] {
           cost_tracking: costTracking(p.cost),
         })),
         candidates: c.candidates,
-        steps: c.runs.map((r) => ({ step: r.step, agent: r.agent, ...(r.round !== undefined ? { round: r.round } : {}), ok: r.ok, ...(r.error ? { error: r.error } : {}), cost_usd: r.cost.usd, at: r.at })),
+        steps: c.runs.map((r) => ({
+          step: r.step,
+          agent: r.agent,
+          ...(r.round !== undefined ? { round: r.round } : {}),
+          ok: r.ok,
+          ...(r.error ? { error: r.error } : {}),
+          cost_usd: r.cost.usd,
+          at: r.at,
+        })),
         cost_tracking: costTracking(c.cost),
       },
     ];
@@ -64,7 +78,12 @@ function councils(attempts: AttemptRecord[]): Json[] {
 }
 
 function costTracking(c: { inputTokens: number; outputTokens: number; usd: number }): Json {
-  return { tokens_input: c.inputTokens, tokens_output: c.outputTokens, total_tokens: c.inputTokens + c.outputTokens, cost_usd: c.usd };
+  return {
+    tokens_input: c.inputTokens,
+    tokens_output: c.outputTokens,
+    total_tokens: c.inputTokens + c.outputTokens,
+    cost_usd: c.usd,
+  };
 }
 
 function cardJson(s: CardState): Json {
@@ -82,7 +101,9 @@ function cardJson(s: CardState): Json {
     validation_history: validationHistory(s.attempts),
     cost_tracking: costTracking(s.cost),
     audit_log: s.auditLog,
-    ...(s.merge ? { merge_commit: s.merge.commit, merged_branch: s.merge.branch, integration_branch: s.merge.integrationBranch } : {}),
+    ...(s.merge
+      ? { merge_commit: s.merge.commit, merged_branch: s.merge.branch, integration_branch: s.merge.integrationBranch }
+      : {}),
     ...(s.attempts.some((a) => a.council) ? { councils: councils(s.attempts) } : {}),
     created_at: s.createdAt,
     updated_at: s.updatedAt,
@@ -98,7 +119,7 @@ function correctionCards(s: CardState): Json[] {
       id: correctionCardId(s.card.id, a.attempt - 1),
       type: CORRECTION_TYPE,
       title: `Correction ${a.attempt - 1} of ${s.card.id}`,
-      status: a.passed ? 'DONE' : 'REJECTED',
+      status: a.passed ? "DONE" : "REJECTED",
       priority: s.card.priority,
       dependencies: [],
       parent_card: s.card.id,
@@ -120,7 +141,10 @@ function repositoryMetadata(view: BacklogView): Json {
   const repo = view.backlog.repository;
   if (!repo) return {};
   const fromFile = view.backlog.source.metadata.repository !== undefined;
-  return { ...(fromFile ? {} : { repository: repo.path ?? repo.url, base_branch: repo.baseBranch }), integration_branch: repo.branch };
+  return {
+    ...(fromFile ? {} : { repository: repo.path ?? repo.url, base_branch: repo.baseBranch }),
+    integration_branch: repo.branch,
+  };
 }
 
 /** The backlog as a `backlog_master.json` document. */

@@ -2,10 +2,16 @@
  * Reads a backlog file (and optional squad file) and validates it whole with `planBacklog` — before any
  * workflow starts.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { BacklogValidationError, planBacklog, withRepository, type BacklogIssue, type BacklogPlan } from '../domain/index.js';
-import { RepositoryError, inspectRepository } from '../activities/repository/index.js';
+import { readFile, stat } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import {
+  BacklogValidationError,
+  planBacklog,
+  withRepository,
+  type BacklogIssue,
+  type BacklogPlan,
+} from "../domain/index.js";
+import { RepositoryError, inspectRepository } from "../activities/repository/index.js";
 
 /** Options of `loadBacklog`. */
 export interface LoadOptions {
@@ -25,12 +31,14 @@ async function readText(file: string): Promise<string> {
     bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BacklogValidationError([{ file, field: '', message: `cannot read file (${code ?? (err as Error).message})` }]);
+    throw new BacklogValidationError([
+      { file, field: "", message: `cannot read file (${code ?? (err as Error).message})` },
+    ]);
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new BacklogValidationError([{ file, field: '', message: 'not valid UTF-8 text' }]);
+    throw new BacklogValidationError([{ file, field: "", message: "not valid UTF-8 text" }]);
   }
 }
 
@@ -42,7 +50,13 @@ export async function loadBacklog(file: string, opts: LoadOptions = {}): Promise
   const text = await readText(file);
   const squad = opts.squad ? { file: opts.squad, text: await readText(opts.squad) } : undefined;
   // Legacy DONE cards' artifacts are relative to the backlog file (validated: no `..`, not absolute).
-  const plan = planBacklog(text, { file, squad, backlogId: opts.backlogId, artifactBase: dirname(resolve(file)), repository: opts.repo });
+  const plan = planBacklog(text, {
+    file,
+    squad,
+    backlogId: opts.backlogId,
+    artifactBase: dirname(resolve(file)),
+    repository: opts.repo,
+  });
   return resolveAllowDirs(file, await resolveRepository(file, plan, opts), opts);
 }
 
@@ -55,9 +69,13 @@ export async function loadBacklog(file: string, opts: LoadOptions = {}): Promise
  *   (`card_types.<T>.permissions.allow_dirs[i]`) of every directory that is missing or not a directory,
  *   or relative while the repository is a URL (cloned on the worker, so nothing to resolve it against here).
  */
-export async function resolveAllowDirs(file: string, plan: BacklogPlan, opts: Pick<LoadOptions, 'squad'> = {}): Promise<BacklogPlan> {
+export async function resolveAllowDirs(
+  file: string,
+  plan: BacklogPlan,
+  opts: Pick<LoadOptions, "squad"> = {},
+): Promise<BacklogPlan> {
   const squadFile = opts.squad ?? file;
-  const prefix = opts.squad ? '' : 'squad.';
+  const prefix = opts.squad ? "" : "squad.";
   const base = plan.repository?.path ?? dirname(resolve(squadFile));
   const issues: BacklogIssue[] = [];
   const resolved = new Map<string, string[]>();
@@ -68,13 +86,21 @@ export async function resolveAllowDirs(file: string, plan: BacklogPlan, opts: Pi
     for (const [i, dir] of dirs.entries()) {
       const field = `${prefix}card_types.${card.type}.permissions.allow_dirs[${i}]`;
       if (!isAbsolute(dir) && plan.repository?.url !== undefined) {
-        issues.push({ file: squadFile, field, message: `"${dir}" is relative but the repository is a URL (cloned on the worker): give an absolute path` });
+        issues.push({
+          file: squadFile,
+          field,
+          message: `"${dir}" is relative but the repository is a URL (cloned on the worker): give an absolute path`,
+        });
         continue;
       }
       const path = resolve(base, dir);
       const st = await stat(path).catch(() => undefined);
       if (!st?.isDirectory()) {
-        issues.push({ file: squadFile, field, message: `"${dir}" ${st ? 'is not a directory' : 'does not exist'} (${path})` });
+        issues.push({
+          file: squadFile,
+          field,
+          message: `"${dir}" ${st ? "is not a directory" : "does not exist"} (${path})`,
+        });
         continue;
       }
       absolute.push(path);
@@ -87,7 +113,9 @@ export async function resolveAllowDirs(file: string, plan: BacklogPlan, opts: Pi
     ...plan,
     cards: plan.cards.map((c) => {
       const dirs = resolved.get(c.card.type);
-      return dirs && c.typeConfig.permissions ? { ...c, typeConfig: { ...c.typeConfig, permissions: { ...c.typeConfig.permissions, allow_dirs: dirs } } } : c;
+      return dirs && c.typeConfig.permissions
+        ? { ...c, typeConfig: { ...c.typeConfig, permissions: { ...c.typeConfig.permissions, allow_dirs: dirs } } }
+        : c;
     }),
   };
 }
@@ -116,7 +144,7 @@ async function resolveRepository(file: string, plan: BacklogPlan, opts: LoadOpti
     return withRepository(plan, target);
   } catch (err) {
     if (!(err instanceof RepositoryError)) throw err;
-    const field = err.field === 'metadata.repository' && opts.repo !== undefined ? '--repo' : err.field;
-    throw new BacklogValidationError([{ file, field, message: err.message.replace(/^[^:]+: /, '') }]);
+    const field = err.field === "metadata.repository" && opts.repo !== undefined ? "--repo" : err.field;
+    throw new BacklogValidationError([{ file, field, message: err.message.replace(/^[^:]+: /, "") }]);
   }
 }

@@ -2,9 +2,9 @@
  * `squadflow metrics BACKLOG`: the seeds' success metrics of one backlog run (definitions in
  * src/domain/metrics.ts), computed from the cards the backlog ran (legacy cards excluded).
  */
-import { computeBacklogMetrics, type BacklogMetrics, type DurationStats } from '../domain/metrics.js';
-import type { BacklogView } from './backlogs.js';
-import { formatDuration } from './history.js';
+import { computeBacklogMetrics, type BacklogMetrics, type DurationStats } from "../domain/metrics.js";
+import type { BacklogView } from "./backlogs.js";
+import { formatDuration } from "./history.js";
 
 /** The metrics report of a backlog (the `--json` form). */
 export interface MetricsReport {
@@ -32,8 +32,8 @@ export function metricsReport(view: BacklogView, now: Date = new Date()): Metric
   };
 }
 
-const pct = (r: number | null) => (r === null ? 'n/a' : `${(r * 100).toFixed(1)}%`);
-const usd = (v: number | null) => (v === null ? 'n/a' : `$${v.toFixed(4)}`);
+const pct = (r: number | null) => (r === null ? "n/a" : `${(r * 100).toFixed(1)}%`);
+const usd = (v: number | null) => (v === null ? "n/a" : `$${v.toFixed(4)}`);
 
 function durations(d: DurationStats, what: string): string {
   if (d.count === 0) return `n/a (no ${what} yet)`;
@@ -44,28 +44,38 @@ function durations(d: DurationStats, what: string): string {
 export function renderMetrics(r: MetricsReport): string {
   const m = r.metrics;
   const rows: [string, string][] = [
-    ['rejection rate', `${pct(m.rejectionRate)} (${m.failedAttempts} failed of ${m.attempts} attempts)`],
-    ['attempts per card', m.averageAttemptsPerCard === null ? 'n/a' : `${m.averageAttemptsPerCard.toFixed(2)} (over ${m.cardsRun} cards run)`],
-    ['escalation rate', `${pct(m.escalationRate)} (${m.escalatedCards} of ${m.cardsRun} cards run)`],
-    ['first-time-right', `${pct(m.firstTimeRightRate)} (${m.firstTimeRightCards} of ${m.cardsRun} cards run)`],
-    ['time to approval', durations(m.timeToApproval, 'cards')],
-    ['correction loop', durations(m.correctionLoop, 'loops')],
+    ["rejection rate", `${pct(m.rejectionRate)} (${m.failedAttempts} failed of ${m.attempts} attempts)`],
     [
-      'throughput',
+      "attempts per card",
+      m.averageAttemptsPerCard === null
+        ? "n/a"
+        : `${m.averageAttemptsPerCard.toFixed(2)} (over ${m.cardsRun} cards run)`,
+    ],
+    ["escalation rate", `${pct(m.escalationRate)} (${m.escalatedCards} of ${m.cardsRun} cards run)`],
+    ["first-time-right", `${pct(m.firstTimeRightRate)} (${m.firstTimeRightCards} of ${m.cardsRun} cards run)`],
+    ["time to approval", durations(m.timeToApproval, "cards")],
+    ["correction loop", durations(m.correctionLoop, "loops")],
+    [
+      "throughput",
       m.throughput.doneCardsPerHour === null
-        ? 'n/a'
+        ? "n/a"
         : `${m.throughput.doneCardsPerHour.toFixed(1)} cards/hour (${m.throughput.doneCards} DONE in ${formatDuration(m.throughput.wallTimeMs)})`,
     ],
-    ['cost per card', `mean ${usd(m.cost.meanUsdPerCard)} · total ${usd(m.cost.totalUsd)}`],
-    ['over cost threshold', m.cost.overThreshold === 0 ? '0' : `${m.cost.overThreshold}: ${m.cost.overThresholdCards.join(', ')}`],
+    ["cost per card", `mean ${usd(m.cost.meanUsdPerCard)} · total ${usd(m.cost.totalUsd)}`],
+    [
+      "over cost threshold",
+      m.cost.overThreshold === 0 ? "0" : `${m.cost.overThreshold}: ${m.cost.overThresholdCards.join(", ")}`,
+    ],
   ];
-  const status = Object.entries(m.cardsByStatus).map(([s, n]) => `${s} ${n}`).join(' · ');
+  const status = Object.entries(m.cardsByStatus)
+    .map(([s, n]) => `${s} ${n}`)
+    .join(" · ");
   const lines = [
-    `metrics of backlog ${r.backlogId} — ${r.running ? 'running' : 'finished'}: ${m.cards} cards (${status || 'none'})` +
-      `${r.legacyCards ? `, ${r.legacyCards} legacy not counted` : ''}${r.cardsWithoutState.length ? `, no state for ${r.cardsWithoutState.join(', ')}` : ''}`,
+    `metrics of backlog ${r.backlogId} — ${r.running ? "running" : "finished"}: ${m.cards} cards (${status || "none"})` +
+      `${r.legacyCards ? `, ${r.legacyCards} legacy not counted` : ""}${r.cardsWithoutState.length ? `, no state for ${r.cardsWithoutState.join(", ")}` : ""}`,
   ];
   for (const [k, v] of rows) lines.push(`  ${k.padEnd(20)} ${v}`);
-  lines.push(`  top rejection reasons${m.topRejectionReasons.length === 0 ? ': none' : ''}`);
+  lines.push(`  top rejection reasons${m.topRejectionReasons.length === 0 ? ": none" : ""}`);
   for (const t of m.topRejectionReasons) lines.push(`    ${String(t.count).padStart(3)}×  ${t.reason}`);
-  return lines.join('\n');
+  return lines.join("\n");
 }

@@ -5,14 +5,21 @@
  * runs the `start` command itself on the file it wrote (nothing is written or started when the plan is
  * invalid). With `--planner`, the squad's planner agent first turns a free-form document into plan tasks.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
-import type { Command } from 'commander';
-import { allowListedEnv, resolveProjectPath } from '../activities/context.js';
-import { SpawnError, runProcess, tail } from '../activities/process.js';
-import { BacklogValidationError, SquadSchema, formatIssue, type BacklogIssue } from '../domain/index.js';
-import { deriveBacklog, parsePlan, planFromData, roleCardType, type DerivedBacklog, type PlanDocument } from '../domain/plan.js';
-import { CliError, EXIT } from './errors.js';
+import { readFile, writeFile } from "node:fs/promises";
+import { dirname, relative, resolve } from "node:path";
+import type { Command } from "commander";
+import { allowListedEnv, resolveProjectPath } from "../activities/context.js";
+import { SpawnError, runProcess, tail } from "../activities/process.js";
+import { BacklogValidationError, SquadSchema, formatIssue, type BacklogIssue } from "../domain/index.js";
+import {
+  deriveBacklog,
+  parsePlan,
+  planFromData,
+  roleCardType,
+  type DerivedBacklog,
+  type PlanDocument,
+} from "../domain/plan.js";
+import { CliError, EXIT } from "./errors.js";
 
 /** A squad config as read for a plan: its file (for messages) and its JSON value (embedded in the backlog). */
 export interface SquadSource {
@@ -22,10 +29,12 @@ export interface SquadSource {
 
 async function readText(file: string): Promise<string> {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file));
+    return new TextDecoder("utf-8", { fatal: true }).decode(await readFile(file));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BacklogValidationError([{ file, field: '', message: code ? `cannot read file (${code})` : 'not valid UTF-8 text' }]);
+    throw new BacklogValidationError([
+      { file, field: "", message: code ? `cannot read file (${code})` : "not valid UTF-8 text" },
+    ]);
   }
 }
 
@@ -40,11 +49,11 @@ export async function readSquadSource(file: string): Promise<SquadSource> {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new BacklogValidationError([{ file, field: '', message: `not valid JSON: ${(err as Error).message}` }]);
+    throw new BacklogValidationError([{ file, field: "", message: `not valid JSON: ${(err as Error).message}` }]);
   }
   const record = (value ?? {}) as Record<string, unknown>;
-  const isBacklog = typeof value === 'object' && value !== null && !('card_types' in record);
-  if (isBacklog && typeof record.squad === 'object' && record.squad !== null) {
+  const isBacklog = typeof value === "object" && value !== null && !("card_types" in record);
+  if (isBacklog && typeof record.squad === "object" && record.squad !== null) {
     return { file, value: record.squad };
   }
   return { file, value };
@@ -68,7 +77,7 @@ export interface PlanFileOptions {
 function repositoryField(repo: string | undefined, out: string | undefined): string | undefined {
   if (repo === undefined || /^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^/]+:/i.test(repo)) return repo;
   const path = resolve(repo);
-  return out === undefined ? path : relative(dirname(resolve(out)), path) || '.';
+  return out === undefined ? path : relative(dirname(resolve(out)), path) || ".";
 }
 
 /**
@@ -111,7 +120,10 @@ function plannerAnswer(stdout: string): unknown {
   try {
     return JSON.parse(stdout);
   } catch {
-    const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{'));
+    const lines = stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith("{"));
     for (const line of lines.reverse()) {
       try {
         return JSON.parse(line);
@@ -140,7 +152,7 @@ async function askPlanner(
   const parsed = SquadSchema.safeParse(squad.value);
   if (!parsed.success) {
     throw new BacklogValidationError(
-      parsed.error.issues.map((i) => ({ file: squad.file, field: i.path.join('.'), message: i.message })),
+      parsed.error.issues.map((i) => ({ file: squad.file, field: i.path.join("."), message: i.message })),
     );
   }
   const config = parsed.data;
@@ -148,14 +160,16 @@ async function askPlanner(
   const agent = name !== undefined && Object.hasOwn(config.agents, name) ? config.agents[name] : undefined;
   if (name === undefined || !agent) {
     const message =
-      name === undefined ? 'no planner agent: set "planner": "<agent>" in the squad to use --planner' : `unknown agent "${name}"`;
-    throw new BacklogValidationError([{ file: squad.file, field: 'planner', message }]);
+      name === undefined
+        ? 'no planner agent: set "planner": "<agent>" in the squad to use --planner'
+        : `unknown agent "${name}"`;
+    throw new BacklogValidationError([{ file: squad.file, field: "planner", message }]);
   }
-  if (agent.kind !== 'command') {
+  if (agent.kind !== "command") {
     throw new BacklogValidationError([
       {
         file: squad.file,
-        field: 'planner',
+        field: "planner",
         message: `planner agent "${name}" is of kind ${agent.kind}: a planner is a command agent (docs/plans.md)`,
       },
     ]);
@@ -174,7 +188,7 @@ async function askPlanner(
         args: agent.args.map((a) => resolveProjectPath(base, a)),
         cwd: base,
         env: { ...allowListedEnv(process.env), ...agent.env },
-        stdin: JSON.stringify(request) + '\n',
+        stdin: JSON.stringify(request) + "\n",
         timeoutMs: agent.timeout_ms,
       });
     } catch (err) {
@@ -183,17 +197,20 @@ async function askPlanner(
       }
       throw err;
     }
-    if (run.timedOut) throw new CliError(`planner agent "${name}" timed out after ${agent.timeout_ms} ms`, EXIT.failure);
+    if (run.timedOut)
+      throw new CliError(`planner agent "${name}" timed out after ${agent.timeout_ms} ms`, EXIT.failure);
     if (run.exitCode !== 0) {
-      const stderr = tail(run.stderr, 20) || '(no stderr)';
+      const stderr = tail(run.stderr, 20) || "(no stderr)";
       throw new CliError(`planner agent "${name}" exited with ${run.exitCode ?? run.signal}: ${stderr}`, EXIT.failure);
     }
     const answer = plannerAnswer(run.stdout);
     try {
       if (answer === undefined) {
-        throw new BacklogValidationError([{ file: `planner "${name}"`, field: '', message: 'no JSON object on stdout' }]);
+        throw new BacklogValidationError([
+          { file: `planner "${name}"`, field: "", message: "no JSON object on stdout" },
+        ]);
       }
-      return derive(planFromData(answer, planFile, 'yaml'));
+      return derive(planFromData(answer, planFile, "yaml"));
     } catch (err) {
       if (!(err instanceof BacklogValidationError)) throw err;
       feedback = err.issues.map((i: BacklogIssue) => formatIssue(i));
@@ -201,14 +218,14 @@ async function askPlanner(
   }
   throw new CliError(
     `planner agent "${name}" answered badly ${PLANNER_ASKS} times; its last answer was refused:\n` +
-      feedback!.map((f) => `  - ${f}`).join('\n'),
+      feedback!.map((f) => `  - ${f}`).join("\n"),
     EXIT.failure,
   );
 }
 
 /** Default `--out` of `plan --start`: the plan file's name with `.backlog.json` (`plans/login.md` → `plans/login.backlog.json`). */
 export function defaultBacklogFile(planFile: string): string {
-  return planFile.replace(/\.[^./\\]*$/, '') + '.backlog.json';
+  return planFile.replace(/\.[^./\\]*$/, "") + ".backlog.json";
 }
 
 /**
@@ -217,32 +234,44 @@ export function defaultBacklogFile(planFile: string): string {
  */
 export function registerPlanCommand(program: Command): void {
   program
-    .command('plan <file>')
-    .description('derive a backlog from an approved plan (Markdown "## <ROLE> Tasks" or YAML/JSON tasks) and write it, or start it')
-    .requiredOption(
-      '--squad <file>',
-      'squad config (JSON) whose roles/card types the plan maps to; or a backlog file with a squad section',
+    .command("plan <file>")
+    .description(
+      'derive a backlog from an approved plan (Markdown "## <ROLE> Tasks" or YAML/JSON tasks) and write it, or start it',
     )
-    .option('--out <file>', 'write the backlog here (default: stdout; with --start: <plan>.backlog.json)')
-    .option('--start', 'start the backlog once written, as "squadflow start <out>" does', false)
-    .option('--id <backlogId>', "backlog id (default: the plan's metadata.backlog_id, else its file name)")
-    .option('--repo <path|url>', 'write metadata.repository: the git repository the backlog delivers into')
-    .option('--planner', "ask the squad's planner agent to turn a free-form document into tasks", false)
-    .option('--wait', 'with --start: show live progress until idle', false)
-    .option('--json', 'machine-readable output: { plan, out, backlogId, cards, done } (with --start: the start document)', false)
+    .requiredOption(
+      "--squad <file>",
+      "squad config (JSON) whose roles/card types the plan maps to; or a backlog file with a squad section",
+    )
+    .option("--out <file>", "write the backlog here (default: stdout; with --start: <plan>.backlog.json)")
+    .option("--start", 'start the backlog once written, as "squadflow start <out>" does', false)
+    .option("--id <backlogId>", "backlog id (default: the plan's metadata.backlog_id, else its file name)")
+    .option("--repo <path|url>", "write metadata.repository: the git repository the backlog delivers into")
+    .option("--planner", "ask the squad's planner agent to turn a free-form document into tasks", false)
+    .option("--wait", "with --start: show live progress until idle", false)
+    .option(
+      "--json",
+      "machine-readable output: { plan, out, backlogId, cards, done } (with --start: the start document)",
+      false,
+    )
     .action(async (file: string, o) => {
       const out: string | undefined = o.out ?? (o.start ? defaultBacklogFile(file) : undefined);
-      const { backlog, plan } = await derivePlanFile(file, { squad: o.squad, backlogId: o.id, repo: o.repo, out, planner: o.planner });
-      const json = JSON.stringify(backlog, null, 2) + '\n';
+      const { backlog, plan } = await derivePlanFile(file, {
+        squad: o.squad,
+        backlogId: o.id,
+        repo: o.repo,
+        out,
+        planner: o.planner,
+      });
+      const json = JSON.stringify(backlog, null, 2) + "\n";
       if (out === undefined) {
         process.stdout.write(json);
         return;
       }
       await writeFile(out, json);
       if (o.start) {
-        const start = program.commands.find((c) => c.name() === 'start');
-        if (!start) throw new CliError('the start command is missing', EXIT.failure);
-        await start.parseAsync([out, ...(o.wait ? ['--wait'] : []), ...(o.json ? ['--json'] : [])], { from: 'user' });
+        const start = program.commands.find((c) => c.name() === "start");
+        if (!start) throw new CliError("the start command is missing", EXIT.failure);
+        await start.parseAsync([out, ...(o.wait ? ["--wait"] : []), ...(o.json ? ["--json"] : [])], { from: "user" });
         return;
       }
       const cards = plan.cards.map((c) => c.card.id);
@@ -250,7 +279,9 @@ export function registerPlanCommand(program: Command): void {
       if (o.json) console.log(JSON.stringify({ plan: file, out, backlogId: plan.backlogId, cards, done }, null, 2));
       else {
         const counts = `${cards.length} cards to run, ${done.length} already DONE`;
-        console.log(`${file}: backlog ${plan.backlogId} written to ${out} — ${counts} (run it: squadflow start ${out})`);
+        console.log(
+          `${file}: backlog ${plan.backlogId} written to ${out} — ${counts} (run it: squadflow start ${out})`,
+        );
       }
     });
 }

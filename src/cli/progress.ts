@@ -4,9 +4,9 @@
  * details the CLI agent kinds fill with the `progress` read from their event stream
  * (src/activities/agents/run.ts `AgentProgress`).
  */
-import type { Client } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
-import { formatDuration } from './render.js';
+import type { Client } from "@temporalio/client";
+import type { Payload } from "@temporalio/common";
+import { formatDuration } from "./render.js";
 
 /** The running owner of a card, as its last heartbeat reported it. Fields absent when not reported. */
 export interface OwnerProgress {
@@ -26,7 +26,7 @@ export interface OwnerProgress {
 }
 
 function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
 
 /**
@@ -34,8 +34,8 @@ function num(v: unknown): number | undefined {
  * undefined when they hold none. Pure.
  */
 export function progressOfDetails(details: unknown, activityAttempt: number, lastHeartbeatAt?: string): OwnerProgress {
-  const d = (details !== null && typeof details === 'object' ? details : {}) as Record<string, unknown>;
-  const p = (d.progress !== null && typeof d.progress === 'object' ? d.progress : {}) as Record<string, unknown>;
+  const d = (details !== null && typeof details === "object" ? details : {}) as Record<string, unknown>;
+  const p = (d.progress !== null && typeof d.progress === "object" ? d.progress : {}) as Record<string, unknown>;
   const elapsedMs = num(d.elapsedMs);
   const turns = num(p.turns);
   const inputTokens = num(p.inputTokens);
@@ -47,7 +47,7 @@ export function progressOfDetails(details: unknown, activityAttempt: number, las
     ...(turns !== undefined && { turns }),
     ...(inputTokens !== undefined && { inputTokens }),
     ...(outputTokens !== undefined && { outputTokens }),
-    ...(typeof p.lastTool === 'string' && { lastTool: p.lastTool }),
+    ...(typeof p.lastTool === "string" && { lastTool: p.lastTool }),
   };
 }
 
@@ -60,7 +60,7 @@ export function progressOfDetails(details: unknown, activityAttempt: number, las
  */
 export async function readOwnerProgress(client: Client, workflowId: string): Promise<OwnerProgress | undefined> {
   const description = await client.workflow.getHandle(workflowId).describe();
-  const pending = (description.raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'runOwner');
+  const pending = (description.raw.pendingActivities ?? []).find((a) => a.activityType?.name === "runOwner");
   const raw = pending?.heartbeatDetails?.payloads;
   if (!pending || !raw || raw.length === 0) return undefined;
   const converter = client.options.loadedDataConverter;
@@ -69,7 +69,10 @@ export async function readOwnerProgress(client: Client, workflowId: string): Pro
   for (const codec of [...converter.payloadCodecs].reverse()) payloads = await codec.decode(payloads);
   const details: unknown = converter.payloadConverter.fromPayload(payloads[0]!);
   const seconds = pending.lastHeartbeatTime?.seconds;
-  const at = seconds !== undefined && seconds !== null ? new Date(Number(seconds) * 1000 + Math.floor((pending.lastHeartbeatTime?.nanos ?? 0) / 1e6)).toISOString() : undefined;
+  const at =
+    seconds !== undefined && seconds !== null
+      ? new Date(Number(seconds) * 1000 + Math.floor((pending.lastHeartbeatTime?.nanos ?? 0) / 1e6)).toISOString()
+      : undefined;
   return progressOfDetails(details, pending.attempt ?? 1, at);
 }
 
@@ -80,9 +83,10 @@ export async function readOwnerProgress(client: Client, workflowId: string): Pro
 export function renderOwnerProgress(p: OwnerProgress, withElapsed = true): string {
   const parts: string[] = [];
   if (withElapsed && p.elapsedMs !== undefined) parts.push(`running ${formatDuration(p.elapsedMs)}`);
-  if (p.turns !== undefined) parts.push(`${p.turns} turn${p.turns === 1 ? '' : 's'}`);
-  if (p.inputTokens !== undefined || p.outputTokens !== undefined) parts.push(`${p.inputTokens ?? 0} in / ${p.outputTokens ?? 0} out tokens so far`);
+  if (p.turns !== undefined) parts.push(`${p.turns} turn${p.turns === 1 ? "" : "s"}`);
+  if (p.inputTokens !== undefined || p.outputTokens !== undefined)
+    parts.push(`${p.inputTokens ?? 0} in / ${p.outputTokens ?? 0} out tokens so far`);
   if (p.lastTool !== undefined) parts.push(`last tool ${p.lastTool}`);
   if (p.activityAttempt > 1) parts.push(`try ${p.activityAttempt}`);
-  return parts.length > 0 ? parts.join(' · ') : 'running (no progress reported yet)';
+  return parts.length > 0 ? parts.join(" · ") : "running (no progress reported yet)";
 }

@@ -3,10 +3,10 @@
  * status history, so quick transitions between two polls are not missed) until the backlog is idle,
  * optionally for ever.
  */
-import type { Client } from '@temporalio/client';
-import { failureReasons, type CardState } from '../domain/index.js';
-import { isIdle, readBacklogView, type BacklogView, type CardView } from './backlogs.js';
-import { renderCounts } from './render.js';
+import type { Client } from "@temporalio/client";
+import { failureReasons, type CardState } from "../domain/index.js";
+import { isIdle, readBacklogView, type BacklogView, type CardView } from "./backlogs.js";
+import { renderCounts } from "./render.js";
 
 /** Options of `watchBacklog`. */
 export interface WatchOptions {
@@ -25,19 +25,24 @@ const clock = (iso: string) => iso.slice(11, 19);
 function changeLines(c: CardView, state: CardState, from: number): string[] {
   const lines: string[] = [];
   const failed = state.attempts.filter((a) => !a.passed);
-  let rejections = state.statusHistory.slice(0, from).filter((s) => s.status === 'REJECTED').length;
+  let rejections = state.statusHistory.slice(0, from).filter((s) => s.status === "REJECTED").length;
   for (const change of state.statusHistory.slice(from)) {
     const parts = [`${c.cardId} ${change.status}`];
-    if (change.status === 'REJECTED') {
+    if (change.status === "REJECTED") {
       const attempt = failed[rejections++];
-      if (attempt) parts.push(`attempt ${attempt.attempt}: ${failureReasons(attempt.verdicts).slice(0, 2).join('; ')}`);
-      if (state.completedAt && change === state.statusHistory[state.statusHistory.length - 1]) parts.push('final');
+      if (attempt) parts.push(`attempt ${attempt.attempt}: ${failureReasons(attempt.verdicts).slice(0, 2).join("; ")}`);
+      if (state.completedAt && change === state.statusHistory[state.statusHistory.length - 1]) parts.push("final");
     }
-    if (change.status === 'CORRECTING') parts.push(`correction round ${Math.max(1, rejections)}`);
-    if (change.status === 'DONE') parts.push(`attempt ${state.attempt}${c.score !== undefined ? `, score ${c.score.toFixed(1)}` : ''}, $${state.cost.usd.toFixed(4)}`);
-    if (change.status === 'BLOCKED' && state.blockedBy) parts.push(`by ${state.blockedBy.cardId} (${state.blockedBy.status})`);
-    if (change.status === 'TODO' && state.waitingFor.length > 0) parts.push(`waiting for ${state.waitingFor.join(', ')}`);
-    lines.push(`${clock(change.at)}  ${parts.join(' — ')}`);
+    if (change.status === "CORRECTING") parts.push(`correction round ${Math.max(1, rejections)}`);
+    if (change.status === "DONE")
+      parts.push(
+        `attempt ${state.attempt}${c.score !== undefined ? `, score ${c.score.toFixed(1)}` : ""}, $${state.cost.usd.toFixed(4)}`,
+      );
+    if (change.status === "BLOCKED" && state.blockedBy)
+      parts.push(`by ${state.blockedBy.cardId} (${state.blockedBy.status})`);
+    if (change.status === "TODO" && state.waitingFor.length > 0)
+      parts.push(`waiting for ${state.waitingFor.join(", ")}`);
+    lines.push(`${clock(change.at)}  ${parts.join(" — ")}`);
   }
   return lines;
 }
@@ -47,11 +52,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      signal?.removeEventListener("abort", done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
+    signal?.addEventListener("abort", done, { once: true });
   });
 }
 
@@ -67,13 +72,14 @@ export async function watchBacklog(client: Client, backlogId: string, opts: Watc
     view = await readBacklogView(client, backlogId);
     for (const c of view.cards) {
       if (!c.state) {
-        if (!printed.has(c.cardId)) print(`${clock(new Date().toISOString())}  ${c.cardId} ${c.status}${c.note ? ` — ${c.note}` : ''}`);
+        if (!printed.has(c.cardId))
+          print(`${clock(new Date().toISOString())}  ${c.cardId} ${c.status}${c.note ? ` — ${c.note}` : ""}`);
         printed.set(c.cardId, 0);
         continue;
       }
       for (const line of changeLines(c, c.state, printed.get(c.cardId) ?? 0)) print(line);
       printed.set(c.cardId, c.state.statusHistory.length);
-      if (c.status === 'AWAITING_HUMAN' && !hinted.has(c.cardId)) {
+      if (c.status === "AWAITING_HUMAN" && !hinted.has(c.cardId)) {
         hinted.add(c.cardId);
         print(
           `          ↳ waiting for a human: npx squadflow review ${backlogId} ${c.cardId} --approve --reviewer <name> --reason "<why>"` +
@@ -90,6 +96,8 @@ export async function watchBacklog(client: Client, backlogId: string, opts: Watc
     await sleep(opts.intervalMs ?? 1000, opts.signal);
     if (opts.signal?.aborted) break;
   }
-  print(`${clock(new Date().toISOString())}  ${renderCounts(view)}${isIdle(view) ? ' — idle: every card has ended or waits for a human' : ''}`);
+  print(
+    `${clock(new Date().toISOString())}  ${renderCounts(view)}${isIdle(view) ? " — idle: every card has ended or waits for a human" : ""}`,
+  );
   return view;
 }

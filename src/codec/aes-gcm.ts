@@ -15,20 +15,20 @@
  *
  * Node-only (node:crypto, node:fs): never import from workflows.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
-import proto from '@temporalio/proto';
-import { z } from 'zod';
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { DataConverter, Payload, PayloadCodec } from "@temporalio/common";
+import proto from "@temporalio/proto";
+import { z } from "zod";
 
 // @temporalio/proto is CommonJS whose named exports Node's ESM loader cannot see: take them from the default export.
 const { temporal } = proto;
 
 /** `encoding` metadata value of an encrypted payload. */
-export const ENCODING_ENCRYPTED = 'binary/encrypted';
+export const ENCODING_ENCRYPTED = "binary/encrypted";
 /** Metadata key naming the key that encrypted a payload. */
-export const METADATA_KEY_ID = 'encryption-key-id';
+export const METADATA_KEY_ID = "encryption-key-id";
 /** AES-256 key length, bytes. */
 export const KEY_BYTES = 32;
 /** GCM nonce length, bytes (random per payload). */
@@ -44,14 +44,14 @@ export const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
  * `dataConverterFromEnv`) AND to `bundleWorkflowCode` when bundling workflows ahead of time: failures raised
  * inside workflows are converted by the bundle's converter.
  */
-export const ENCRYPTED_FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+export const ENCRYPTED_FAILURE_CONVERTER_PATH = fileURLToPath(new URL("./failure-converter.cjs", import.meta.url));
 
 /** Bad codec configuration (missing key id, wrong key length, unreadable key file…). Fix the config; not retryable. */
 export class CodecConfigError extends Error {
-  readonly type = 'CodecConfigError';
+  readonly type = "CodecConfigError";
   constructor(message: string) {
     super(message);
-    this.name = 'CodecConfigError';
+    this.name = "CodecConfigError";
   }
 }
 
@@ -60,10 +60,10 @@ export class CodecConfigError extends Error {
  * authentication (tampered with, or encrypted with another key of the same id).
  */
 export class PayloadDecryptionError extends Error {
-  readonly type = 'PayloadDecryptionError';
+  readonly type = "PayloadDecryptionError";
   constructor(message: string) {
     super(message);
-    this.name = 'PayloadDecryptionError';
+    this.name = "PayloadDecryptionError";
   }
 }
 
@@ -94,18 +94,23 @@ export class AesGcmPayloadCodec implements PayloadCodec {
 
   /** @throws CodecConfigError on no keys, a bad or duplicate key id, a key that is not 32 bytes, or an unknown `current`. */
   constructor(keyring: CodecKeyring) {
-    if (keyring.keys.length === 0) throw new CodecConfigError('payload codec: no encryption keys configured');
+    if (keyring.keys.length === 0) throw new CodecConfigError("payload codec: no encryption keys configured");
     for (const { id, key } of keyring.keys) {
-      if (!KEY_ID_PATTERN.test(id)) throw new CodecConfigError(`payload codec: key id "${id}" must be 1–100 letters, digits, ".", "_", ":" or "-"`);
+      if (!KEY_ID_PATTERN.test(id))
+        throw new CodecConfigError(`payload codec: key id "${id}" must be 1–100 letters, digits, ".", "_", ":" or "-"`);
       if (key.length !== KEY_BYTES) {
-        throw new CodecConfigError(`payload codec: key "${id}" is ${key.length} bytes; AES-256 needs exactly ${KEY_BYTES}`);
+        throw new CodecConfigError(
+          `payload codec: key "${id}" is ${key.length} bytes; AES-256 needs exactly ${KEY_BYTES}`,
+        );
       }
       if (this.keys.has(id)) throw new CodecConfigError(`payload codec: duplicate key id "${id}"`);
       this.keys.set(id, Buffer.from(key));
     }
     this.currentKeyId = keyring.current ?? keyring.keys[keyring.keys.length - 1]!.id;
     if (!this.keys.has(this.currentKeyId)) {
-      throw new CodecConfigError(`payload codec: current key "${this.currentKeyId}" is not one of the keys (${this.keyIds().join(', ')})`);
+      throw new CodecConfigError(
+        `payload codec: current key "${this.currentKeyId}" is not one of the keys (${this.keyIds().join(", ")})`,
+      );
     }
   }
 
@@ -120,7 +125,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     return payloads.map((payload) => {
       const plain = temporal.api.common.v1.Payload.encode(payload).finish();
       const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+      const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
       const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
       return {
         metadata: {
@@ -147,7 +152,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const key = this.keys.get(keyId);
       if (!key) {
         throw new PayloadDecryptionError(
-          `cannot decrypt payload: unknown encryption key id "${keyId}" (configured key ids: ${this.keyIds().join(', ')})`,
+          `cannot decrypt payload: unknown encryption key id "${keyId}" (configured key ids: ${this.keyIds().join(", ")})`,
         );
       }
       const data = payload.data ?? new Uint8Array();
@@ -158,7 +163,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       }
       let plain: Buffer;
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+        const decipher = createDecipheriv("aes-256-gcm", key, data.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
         decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
         plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
       } catch {
@@ -176,22 +181,26 @@ export class AesGcmPayloadCodec implements PayloadCodec {
 /** Environment variables read by `codecFromEnv`. */
 export const CODEC_ENV = {
   /** One key, base64 of 32 bytes (`openssl rand -base64 32`). */
-  key: 'SQUADFLOW_CODEC_KEY',
+  key: "SQUADFLOW_CODEC_KEY",
   /** The id of `SQUADFLOW_CODEC_KEY` (required with it), e.g. `2025-06`. */
-  keyId: 'SQUADFLOW_CODEC_KEY_ID',
+  keyId: "SQUADFLOW_CODEC_KEY_ID",
   /** A JSON key file `{ "keys": [{ "id": "…", "key": "<base64>" }], "current": "id" }`, for rotation. */
-  keyFile: 'SQUADFLOW_CODEC_KEY_FILE',
+  keyFile: "SQUADFLOW_CODEC_KEY_FILE",
 } as const;
 
 /** Decodes a base64 (or base64url) AES-256 key; the error names `what` and never the key itself. */
 function decodeKey(text: string, what: string): Buffer {
   const t = text.trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(t) && !/^[A-Za-z0-9_-]+={0,2}$/.test(t)) {
-    throw new CodecConfigError(`${what} is not base64 (expected ${KEY_BYTES} random bytes, e.g. \`openssl rand -base64 32\`)`);
+    throw new CodecConfigError(
+      `${what} is not base64 (expected ${KEY_BYTES} random bytes, e.g. \`openssl rand -base64 32\`)`,
+    );
   }
-  const key = Buffer.from(t, 'base64');
+  const key = Buffer.from(t, "base64");
   if (key.length !== KEY_BYTES) {
-    throw new CodecConfigError(`${what} is ${key.length} bytes; AES-256 needs exactly ${KEY_BYTES} (\`openssl rand -base64 32\`)`);
+    throw new CodecConfigError(
+      `${what} is ${key.length} bytes; AES-256 needs exactly ${KEY_BYTES} (\`openssl rand -base64 32\`)`,
+    );
   }
   return key;
 }
@@ -202,19 +211,24 @@ const KeyIdSchema = z.string().regex(KEY_ID_PATTERN, 'must be 1–100 letters, d
 export const CodecKeyFileSchema = z
   .strictObject({
     keys: z
-      .array(z.strictObject({ id: KeyIdSchema, key: z.string().min(1, 'is required') }))
-      .min(1, 'must list at least one key'),
+      .array(z.strictObject({ id: KeyIdSchema, key: z.string().min(1, "is required") }))
+      .min(1, "must list at least one key"),
     /** Id of the key that encrypts; default: the last key of `keys` (the newest). */
     current: KeyIdSchema.optional(),
   })
   .superRefine((file, ctx) => {
     const seen = new Set<string>();
     file.keys.forEach((k, i) => {
-      if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'id'], message: `duplicate key id "${k.id}"` });
+      if (seen.has(k.id))
+        ctx.addIssue({ code: "custom", path: ["keys", i, "id"], message: `duplicate key id "${k.id}"` });
       seen.add(k.id);
     });
     if (file.current !== undefined && !seen.has(file.current)) {
-      ctx.addIssue({ code: 'custom', path: ['current'], message: `"${file.current}" is not the id of one of the keys` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["current"],
+        message: `"${file.current}" is not the id of one of the keys`,
+      });
     }
   });
 /** A parsed key file. */
@@ -233,10 +247,13 @@ export function parseKeyFile(text: string, file: string): CodecKeyring {
   }
   const parsed = CodecKeyFileSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
-    throw new CodecConfigError(`${CODEC_ENV.keyFile} ${file}: ${problems.join('; ')}`);
+    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`);
+    throw new CodecConfigError(`${CODEC_ENV.keyFile} ${file}: ${problems.join("; ")}`);
   }
-  const keys = parsed.data.keys.map((k, i) => ({ id: k.id, key: decodeKey(k.key, `${CODEC_ENV.keyFile} ${file}: keys.${i}.key ("${k.id}")`) }));
+  const keys = parsed.data.keys.map((k, i) => ({
+    id: k.id,
+    key: decodeKey(k.key, `${CODEC_ENV.keyFile} ${file}: keys.${i}.key ("${k.id}")`),
+  }));
   return { keys, current: parsed.data.current };
 }
 
@@ -254,7 +271,7 @@ export function keyringFromEnv(env: NodeJS.ProcessEnv = process.env): CodecKeyri
   if (keyFile) {
     let text: string;
     try {
-      text = readFileSync(keyFile, 'utf8');
+      text = readFileSync(keyFile, "utf8");
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new CodecConfigError(`${CODEC_ENV.keyFile} ${keyFile}: cannot read the key file (${code})`);
@@ -265,7 +282,10 @@ export function keyringFromEnv(env: NodeJS.ProcessEnv = process.env): CodecKeyri
     if (keyId) throw new CodecConfigError(`${CODEC_ENV.keyId} is set but ${CODEC_ENV.key} is not`);
     return undefined;
   }
-  if (!keyId) throw new CodecConfigError(`${CODEC_ENV.key} is set but ${CODEC_ENV.keyId} is not: name the key (e.g. "2025-06") so it can be rotated later`);
+  if (!keyId)
+    throw new CodecConfigError(
+      `${CODEC_ENV.key} is set but ${CODEC_ENV.keyId} is not: name the key (e.g. "2025-06") so it can be rotated later`,
+    );
   if (!KEY_ID_PATTERN.test(keyId)) {
     throw new CodecConfigError(`${CODEC_ENV.keyId} "${keyId}" must be 1–100 letters, digits, ".", "_", ":" or "-"`);
   }
@@ -303,5 +323,5 @@ export function encryptedDataConverter(codec: PayloadCodec): DataConverter {
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
 }

@@ -7,8 +7,8 @@
  * the client (which must work on every supported Node, without a TypeScript loader), and webpack bundles the
  * same file into the workflow bundle (`bundleWorkflowCode({ failureConverterPath })`).
  */
-'use strict';
-const { DefaultFailureConverter } = require('@temporalio/common');
+"use strict";
+const { DefaultFailureConverter } = require("@temporalio/common");
 
 /** Named export the SDK looks for at `failureConverterPath`. */
 exports.failureConverter = new DefaultFailureConverter({ encodeCommonAttributes: true });

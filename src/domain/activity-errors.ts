@@ -4,7 +4,7 @@
  * code needs no import of activity code. The helpers that build these failures live in
  * src/activities/errors.ts.
  */
-import type { Cost } from './cost.js';
+import type { Cost } from "./cost.js";
 
 /**
  * The `type` of every `ApplicationFailure` the activities throw on purpose.
@@ -65,27 +65,27 @@ import type { Cost } from './cost.js';
  *   a hook, credentials); the message quotes git. The workflow caps its retries and reports it.
  */
 export const ActivityErrorType = {
-  AgentConfigError: 'AgentConfigError',
-  AgentExitError: 'AgentExitError',
-  AgentOutputError: 'AgentOutputError',
-  AgentTimeoutError: 'AgentTimeoutError',
-  AgentTurnLimitError: 'AgentTurnLimitError',
-  AgentBudgetExceededError: 'AgentBudgetExceededError',
-  AgentInputError: 'AgentInputError',
-  AgentPermissionError: 'AgentPermissionError',
-  AgentResourceLimitError: 'AgentResourceLimitError',
-  AgentToolError: 'AgentToolError',
-  AgentCancelledError: 'AgentCancelledError',
-  LlmApiError: 'LlmApiError',
-  LlmRequestError: 'LlmRequestError',
-  JudgeOutputError: 'JudgeOutputError',
-  PeerReviewOutputError: 'PeerReviewOutputError',
-  ValidatorConfigError: 'ValidatorConfigError',
-  WorkspaceError: 'WorkspaceError',
-  WorkspaceNotFoundError: 'WorkspaceNotFoundError',
-  RepositoryError: 'RepositoryError',
-  GitError: 'GitError',
-  PushRefusedError: 'PushRefusedError',
+  AgentConfigError: "AgentConfigError",
+  AgentExitError: "AgentExitError",
+  AgentOutputError: "AgentOutputError",
+  AgentTimeoutError: "AgentTimeoutError",
+  AgentTurnLimitError: "AgentTurnLimitError",
+  AgentBudgetExceededError: "AgentBudgetExceededError",
+  AgentInputError: "AgentInputError",
+  AgentPermissionError: "AgentPermissionError",
+  AgentResourceLimitError: "AgentResourceLimitError",
+  AgentToolError: "AgentToolError",
+  AgentCancelledError: "AgentCancelledError",
+  LlmApiError: "LlmApiError",
+  LlmRequestError: "LlmRequestError",
+  JudgeOutputError: "JudgeOutputError",
+  PeerReviewOutputError: "PeerReviewOutputError",
+  ValidatorConfigError: "ValidatorConfigError",
+  WorkspaceError: "WorkspaceError",
+  WorkspaceNotFoundError: "WorkspaceNotFoundError",
+  RepositoryError: "RepositoryError",
+  GitError: "GitError",
+  PushRefusedError: "PushRefusedError",
 } as const;
 
 /** One of the stable activity error types. */
@@ -117,4 +117,3 @@ export interface AgentFailureDetails {
   /** `AgentPermissionError`: the tools the agent's CLI denied (Claude Code `Write`, Codex `apply_patch`, Gemini `write_file`). */
   deniedTools?: string[];
 }
-

@@ -2,25 +2,25 @@
  * What one attempt of a card is made of, and the contracts between workflows and activities:
  * owner run → verification (gate) → LLM-judge ‖ QA → verdicts. Pure types and helpers.
  */
-import type { Cost } from './cost.js';
-import type { AgentConfig, DebuggerConfig, JudgeConfig, Pricing, QaCheck, VerificationConfig } from './squad.js';
-import type { Priority } from './backlog.js';
-import type { AttemptGit, RepositoryTarget } from './repository.js';
-import type { CouncilRecord } from './deliberation.js';
-import type { PeerReview, PeerReviewMoment } from './peer-review.js';
+import type { Cost } from "./cost.js";
+import type { AgentConfig, DebuggerConfig, JudgeConfig, Pricing, QaCheck, VerificationConfig } from "./squad.js";
+import type { Priority } from "./backlog.js";
+import type { AttemptGit, RepositoryTarget } from "./repository.js";
+import type { CouncilRecord } from "./deliberation.js";
+import type { PeerReview, PeerReviewMoment } from "./peer-review.js";
 
 /**
  * Which root an attempt's `workspace` path is relative to: `workspaces` (default; an isolated folder under the
  * worker's workspaces root, `state/workspaces`) or `worktrees` (a git worktree of the backlog's repository
  * under the worker's worktrees root, `state/worktrees` — a backlog with a `repository`, issue 9).
  */
-export type WorkspaceRoot = 'workspaces' | 'worktrees';
+export type WorkspaceRoot = "workspaces" | "worktrees";
 
 /**
  * The validators of the validation pipeline, plus `owner` for an owner that failed to run and `merge` for
  * an approved attempt whose merge into the integration branch conflicted (a rejection — PRODUCT.md).
  */
-export type ValidatorName = 'owner' | 'verification' | 'llm_judge' | 'qa' | 'merge' | 'peer_review';
+export type ValidatorName = "owner" | "verification" | "llm_judge" | "qa" | "merge" | "peer_review";
 
 /** One validator's verdict on one attempt. */
 export interface Verdict {
@@ -141,7 +141,13 @@ export interface OwnerInput {
    * the attempt branch), and what the agent is asked — `propose`, `critique` another agent's proposal, or
    * `revise` its own with the critiques it received (in `feedback`); the architect is asked to `choose`.
    */
-  council?: { branch?: string; step: 'propose' | 'critique' | 'revise' | 'choose'; round?: number; agent: string; of?: string };
+  council?: {
+    branch?: string;
+    step: "propose" | "critique" | "revise" | "choose";
+    round?: number;
+    agent: string;
+    of?: string;
+  };
 }
 
 /**
@@ -194,7 +200,7 @@ export interface OwnerResult {
  * A card type with `peer_review.trigger: "on_milestone"` is reviewed at a milestone or request_review.
  */
 export interface OwnerEvent {
-  kind: 'milestone' | 'request_review' | 'blocker';
+  kind: "milestone" | "request_review" | "blocker";
   name: string;
 }
 
@@ -276,7 +282,12 @@ export interface AttemptRecord {
    * (≥ 2 concerns) send the card to a human at once with `message` as the question; `warn` (1 concern) is a
    * warning in `message`, and the card goes on.
    */
-  peerReview?: { moment: PeerReviewMoment; action: 'escalate' | 'clarify' | 'warn' | 'continue'; message?: string; milestones?: string[] };
+  peerReview?: {
+    moment: PeerReviewMoment;
+    action: "escalate" | "clarify" | "warn" | "continue";
+    message?: string;
+    milestones?: string[];
+  };
 }
 
 /**

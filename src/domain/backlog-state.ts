@@ -3,10 +3,10 @@
  * workflows all see them (the contract of src/contract.ts): the backlog's state, its budget, how a card
  * came to rest, a shard's registration, a correction round's state. Pure types.
  */
-import type { AttemptRecord, DependencyArtifacts } from './attempt.js';
-import type { AuditEntry, CardOutcome } from './card-state.js';
-import type { MessageOrder } from './dependency-order.js';
-import type { CardStatus, SettledStatus } from './lifecycle.js';
+import type { AttemptRecord, DependencyArtifacts } from "./attempt.js";
+import type { AuditEntry, CardOutcome } from "./card-state.js";
+import type { MessageOrder } from "./dependency-order.js";
+import type { CardStatus, SettledStatus } from "./lifecycle.js";
 
 /** One card as the backlog sees it. */
 export interface BacklogCardEntry {
@@ -132,4 +132,3 @@ export interface CorrectionState {
   status: CardStatus;
   result?: AttemptRecord;
 }
-

@@ -2,14 +2,14 @@
  * The backlog file: the seed's `backlog_master.json` shape, accepted as-is (snake_case, unknown fields
  * kept), plus an optional `squad` section — PRODUCT.md "Contracts that tooling depends on".
  */
-import { z } from 'zod';
-import { CARD_STATUSES } from './lifecycle.js';
-import { CARD_ID_PATTERN, BACKLOG_ID_PATTERN } from './ids.js';
-import { SquadSchema } from './squad.js';
+import { z } from "zod";
+import { CARD_STATUSES } from "./lifecycle.js";
+import { CARD_ID_PATTERN, BACKLOG_ID_PATTERN } from "./ids.js";
+import { SquadSchema } from "./squad.js";
 
-import { PRIORITIES } from './priority.js';
+import { PRIORITIES } from "./priority.js";
 
-export { COORDINATOR_PRIORITY_KEY, PRIORITIES, PRIORITY_KEYS, cardPriorityKey, type Priority } from './priority.js';
+export { COORDINATOR_PRIORITY_KEY, PRIORITIES, PRIORITY_KEYS, cardPriorityKey, type Priority } from "./priority.js";
 
 /**
  * Why a legacy artifact path is unsafe, or `undefined` when it is fine. Legacy artifact paths are handed to
@@ -18,12 +18,12 @@ export { COORDINATOR_PRIORITY_KEY, PRIORITIES, PRIORITY_KEYS, cardPriorityKey, t
  * empty, no NUL character.
  */
 export function artifactPathProblem(path: string): string | undefined {
-  if (path.trim() === '') return 'artifact path is empty';
-  if (path.includes('\0')) return `artifact path "${path.replace(/\0/g, '\\0')}" contains a NUL character`;
+  if (path.trim() === "") return "artifact path is empty";
+  if (path.includes("\0")) return `artifact path "${path.replace(/\0/g, "\\0")}" contains a NUL character`;
   if (/^[\\/]/.test(path) || /^[A-Za-z]:/.test(path)) {
     return `artifact path "${path}" is absolute; artifact paths must be relative to the workspaces root`;
   }
-  if (path.split(/[\\/]/).includes('..')) {
+  if (path.split(/[\\/]/).includes("..")) {
     return `artifact path "${path}" contains a ".." segment; artifact paths must stay inside the workspaces root`;
   }
   return undefined;
@@ -32,7 +32,7 @@ export function artifactPathProblem(path: string): string | undefined {
 /** A legacy artifact path: a string that `artifactPathProblem` accepts. */
 const ArtifactPathSchema = z.string().superRefine((path, ctx) => {
   const problem = artifactPathProblem(path);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
 /** An artifact as the seed wrote it: a path, or an object with a `path` (see `artifactPathProblem` for the rules). */
@@ -60,9 +60,9 @@ export const BacklogCardSchema = z.looseObject({
   id: z.string().regex(CARD_ID_PATTERN, 'must be 1–100 letters, digits, ".", "_" or "-"'),
   type: z.string().min(1),
   title: z.string().min(1),
-  description: z.string().max(MAX_DESCRIPTION_CHARS, `must be at most ${MAX_DESCRIPTION_CHARS} characters`).default(''),
-  status: z.enum(CARD_STATUSES).default('TODO'),
-  priority: z.enum(PRIORITIES).default('MEDIUM'),
+  description: z.string().max(MAX_DESCRIPTION_CHARS, `must be at most ${MAX_DESCRIPTION_CHARS} characters`).default(""),
+  status: z.enum(CARD_STATUSES).default("TODO"),
+  priority: z.enum(PRIORITIES).default("MEDIUM"),
   dependencies: z.array(z.string()).default([]),
   attempt: z.number().int().nonnegative().default(0),
   artifacts: z.array(LegacyArtifactSchema).default([]),
@@ -107,7 +107,7 @@ export const BacklogMetadataSchema = z.looseObject({
    * The git repository the backlog delivers into (issue 9): a local path (relative to the backlog file) or a
    * clone URL. Absent: every attempt works in an isolated folder, as before repositories existed.
    */
-  repository: z.string().trim().min(1, 'must be a path or a clone URL').optional(),
+  repository: z.string().trim().min(1, "must be a path or a clone URL").optional(),
   /** The branch the integration branch `squadflow/<backlogId>` is created from; default: the repository's current branch. */
   base_branch: z.string().trim().min(1).optional(),
   /** Push the integration branch to `remote` (as `branch`, default the same name) when the backlog finishes. */
@@ -124,4 +124,4 @@ export const BacklogFileSchema = z.looseObject({
 export type BacklogFile = z.infer<typeof BacklogFileSchema>;
 
 /** The card type of a legacy correction card: folded into its parent's history, never run alone. */
-export const CORRECTION_TYPE = 'CORRECTION';
+export const CORRECTION_TYPE = "CORRECTION";

@@ -4,9 +4,9 @@
  * would start over budget escalates the card instead)". Amounts are USD; a budget of `undefined` means
  * no limit. No I/O, no Temporal: workflows and activities both import it.
  */
-import type { AttemptRecord } from './attempt.js';
-import { addCosts, roundUsd, type Cost } from './cost.js';
-import type { BudgetConfig } from './squad.js';
+import type { AttemptRecord } from "./attempt.js";
+import { addCosts, roundUsd, type Cost } from "./cost.js";
+import type { BudgetConfig } from "./squad.js";
 
 /** The outcome of a budget check: may the run start, and with how much left (USD)? */
 export type BudgetCheck =
@@ -36,7 +36,12 @@ function usd(n: number): string {
  * @param estimateUsd expected USD of the next run (default 0: only an exhausted budget stops it)
  * @param what names the budget in the reason (default `card budget`)
  */
-export function budgetCheck(spentUsd: number, budgetUsd: number | undefined, estimateUsd = 0, what = 'card budget'): BudgetCheck {
+export function budgetCheck(
+  spentUsd: number,
+  budgetUsd: number | undefined,
+  estimateUsd = 0,
+  what = "card budget",
+): BudgetCheck {
   if (budgetUsd === undefined) return { ok: true };
   const remainingUsd = roundUsd(budgetUsd - spentUsd);
   if (remainingUsd <= 0) {
@@ -71,18 +76,21 @@ export interface RunBudgetInput {
  * `remainingUsd` is the smaller of what both leave — pass it as `OwnerInput.budgetUsd` (claude-code turns it
  * into `--max-budget-usd`). On failure, escalate the card with `reason` instead of starting the run.
  */
-export function runBudgetCheck(input: RunBudgetInput): BudgetCheck & { scope?: 'card' | 'backlog' } {
+export function runBudgetCheck(input: RunBudgetInput): BudgetCheck & { scope?: "card" | "backlog" } {
   const estimate = input.estimateUsd ?? 0;
-  const card = budgetCheck(input.cardSpentUsd, input.cardBudgetUsd, estimate, 'card budget');
-  if (!card.ok) return { ...card, scope: 'card' };
-  const backlog = budgetCheck(input.backlogSpentUsd ?? 0, input.backlogBudgetUsd, estimate, 'backlog budget');
-  if (!backlog.ok) return { ...backlog, scope: 'backlog' };
+  const card = budgetCheck(input.cardSpentUsd, input.cardBudgetUsd, estimate, "card budget");
+  if (!card.ok) return { ...card, scope: "card" };
+  const backlog = budgetCheck(input.backlogSpentUsd ?? 0, input.backlogBudgetUsd, estimate, "backlog budget");
+  if (!backlog.ok) return { ...backlog, scope: "backlog" };
   const left = [card.remainingUsd, backlog.remainingUsd].filter((r): r is number => r !== undefined);
   return left.length === 0 ? { ok: true } : { ok: true, remainingUsd: Math.min(...left) };
 }
 
 /** A card's budget, USD: its own `budget_usd`, else `squad.budget.per_card_usd`, else unlimited. */
-export function cardBudgetUsd(cardBudget: number | undefined, squadBudget: BudgetConfig | undefined): number | undefined {
+export function cardBudgetUsd(
+  cardBudget: number | undefined,
+  squadBudget: BudgetConfig | undefined,
+): number | undefined {
   return cardBudget ?? squadBudget?.per_card_usd;
 }
 
@@ -102,9 +110,14 @@ export function estimateRunUsd(previous: readonly Cost[]): number {
 export function previousRuns(attempts: readonly AttemptRecord[]): { ownerRuns: Cost[]; judgeRuns: Cost[] } {
   const verdictCosts = (a: AttemptRecord) => a.verdicts.flatMap((v) => (v.cost ? [v.cost] : []));
   return {
-    ownerRuns: attempts.map((a) => ({ ...a.cost, usd: roundUsd(a.cost.usd - verdictCosts(a).reduce((sum, c) => sum + c.usd, 0)) })),
+    ownerRuns: attempts.map((a) => ({
+      ...a.cost,
+      usd: roundUsd(a.cost.usd - verdictCosts(a).reduce((sum, c) => sum + c.usd, 0)),
+    })),
     judgeRuns: attempts.flatMap((a) => {
-      const costs = a.verdicts.flatMap((v) => ((v.validator === 'llm_judge' || v.validator === 'peer_review') && v.cost ? [v.cost] : []));
+      const costs = a.verdicts.flatMap((v) =>
+        (v.validator === "llm_judge" || v.validator === "peer_review") && v.cost ? [v.cost] : [],
+      );
       return costs.length > 0 ? [addCosts(...costs)] : [];
     }),
   };

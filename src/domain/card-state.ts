@@ -1,16 +1,16 @@
 /**
  * The card's state as the `cardState` query returns it, and the inputs/outputs of the card workflow.
  */
-import type { AttemptRecord, CardSpec, DebugReport, DependencyArtifacts } from './attempt.js';
-import type { Cost } from './cost.js';
-import type { CardStatus, SettledStatus } from './lifecycle.js';
-import type { AgentConfig, CardTypeConfig, DebuggerConfig, Pricing } from './squad.js';
-import type { WebhookConfig } from './notifications.js';
-import type { MergeRecord, RepositoryTarget } from './repository.js';
-import type { CouncilPlan } from './deliberation.js';
+import type { AttemptRecord, CardSpec, DebugReport, DependencyArtifacts } from "./attempt.js";
+import type { Cost } from "./cost.js";
+import type { CardStatus, SettledStatus } from "./lifecycle.js";
+import type { AgentConfig, CardTypeConfig, DebuggerConfig, Pricing } from "./squad.js";
+import type { WebhookConfig } from "./notifications.js";
+import type { MergeRecord, RepositoryTarget } from "./repository.js";
+import type { CouncilPlan } from "./deliberation.js";
 
 /** A human decision on an escalated card — PRODUCT.md ("approve / reject / clarify"). */
-export type ReviewDecision = 'approve' | 'reject' | 'clarify';
+export type ReviewDecision = "approve" | "reject" | "clarify";
 
 /** One audit-log entry: who decided what, when and why. */
 export interface AuditEntry {

@@ -1,6 +1,6 @@
 /** The zod schema of a {@link Cost} (activities read costs back from files; workflow code never needs it). */
-import { z } from 'zod';
-import type { Cost } from './cost.js';
+import { z } from "zod";
+import type { Cost } from "./cost.js";
 
 /**
  * The zod schema of a `Cost` read back from a file (e.g. the owner record beside an attempt workspace):

@@ -66,9 +66,12 @@ export function costSince(total: Cost, before: Cost): Cost {
     inputTokens: less(total.inputTokens, before.inputTokens),
     outputTokens: less(total.outputTokens, before.outputTokens),
     usd: roundUsd(less(total.usd, before.usd)),
-    ...(total.cacheCreationTokens !== undefined && { cacheCreationTokens: less(total.cacheCreationTokens, before.cacheCreationTokens) }),
-    ...(total.cacheReadTokens !== undefined && { cacheReadTokens: less(total.cacheReadTokens, before.cacheReadTokens) }),
+    ...(total.cacheCreationTokens !== undefined && {
+      cacheCreationTokens: less(total.cacheCreationTokens, before.cacheCreationTokens),
+    }),
+    ...(total.cacheReadTokens !== undefined && {
+      cacheReadTokens: less(total.cacheReadTokens, before.cacheReadTokens),
+    }),
     ...(total.reportedUsd !== undefined && { reportedUsd: roundUsd(less(total.reportedUsd, before.reportedUsd)) }),
   };
 }
-

@@ -9,16 +9,16 @@
  *   proposal worktree  `<backlogId>/<cardId>/attempt-<n>/<agent>` (revision r: `…/<agent>-r<r>`)
  *   proposal branch    `squadflow-attempts/<backlogId>/<cardId>/attempt-<n>/<agent>` (revision r: `…-r<r>`)
  */
-import type { AgentSession, DependencyArtifacts, OwnerResult, Verdict, WorkspaceRoot } from './attempt.js';
-import type { CardPlan } from './card-state.js';
-import type { SpentBefore } from './budget.js';
-import { ZERO_COST, addCosts, type Cost } from './cost.js';
-import { attemptWorkspace, cardWorkflowId } from './ids.js';
-import { attemptBranchName, type AttemptGit } from './repository.js';
-import type { AgentConfig, JudgeConfig } from './squad.js';
+import type { AgentSession, DependencyArtifacts, OwnerResult, Verdict, WorkspaceRoot } from "./attempt.js";
+import type { CardPlan } from "./card-state.js";
+import type { SpentBefore } from "./budget.js";
+import { ZERO_COST, addCosts, type Cost } from "./cost.js";
+import { attemptWorkspace, cardWorkflowId } from "./ids.js";
+import { attemptBranchName, type AttemptGit } from "./repository.js";
+import type { AgentConfig, JudgeConfig } from "./squad.js";
 
 /** The architect value that picks the best-scored proposal without asking an agent. */
-export const TOP_SCORE = 'top-score';
+export const TOP_SCORE = "top-score";
 
 /** A council agent: its name in `squad.agents` and its config. */
 export interface CouncilMember {
@@ -39,7 +39,7 @@ export interface CouncilPlan {
 }
 
 /** A step of a council, each an activity run of its own (retries, heartbeats). */
-export type CouncilStepKind = 'proposal' | 'critique' | 'revision' | 'checks' | 'score' | 'architect';
+export type CouncilStepKind = "proposal" | "critique" | "revision" | "checks" | "score" | "architect";
 
 /** One run of a council step: who, which round, what it cost, how it ended. */
 export interface CouncilRun {
@@ -156,7 +156,7 @@ export interface DeliberationResult {
 
 /** The council workflow's static summary in the Temporal UI: `council of a, b, c for ARQ-001, attempt 1`. */
 export function councilSummary(cardId: string, agents: readonly string[], attempt: number): string {
-  return `council of ${agents.join(', ')} for ${cardId}, attempt ${attempt}`;
+  return `council of ${agents.join(", ")} for ${cardId}, attempt ${attempt}`;
 }
 
 /**
@@ -164,19 +164,19 @@ export function councilSummary(cardId: string, agents: readonly string[], attemp
  * `revision by alpha, round 1`, `QA of alpha's proposal`, `score of alpha's proposal`, `architect judge chooses`.
  */
 export function councilStepSummary(step: CouncilStepKind, agent: string, round?: number, of?: string): string {
-  const r = round !== undefined ? `, round ${round}` : '';
+  const r = round !== undefined ? `, round ${round}` : "";
   switch (step) {
-    case 'proposal':
+    case "proposal":
       return `proposal by ${agent}`;
-    case 'critique':
-      return `critique by ${agent}${of ? ` of ${of}` : ''}${r}`;
-    case 'revision':
+    case "critique":
+      return `critique by ${agent}${of ? ` of ${of}` : ""}${r}`;
+    case "revision":
       return `revision by ${agent}${r}`;
-    case 'checks':
+    case "checks":
       return `QA of ${agent}'s proposal`;
-    case 'score':
+    case "score":
       return `score of ${agent}'s proposal`;
-    case 'architect':
+    case "architect":
       return `architect ${agent} chooses`;
   }
 }
@@ -195,7 +195,13 @@ function versionSuffix(agent: string, round: number): string {
  * `<backlogId>/<cardId>/attempt-<n>/<agent>[-r<round>]` — one per agent and step, so that every step's
  * owner record (owner.ts) makes it run once.
  */
-export function proposalWorkspace(backlogId: string, cardId: string, attempt: number, agent: string, round = 0): string {
+export function proposalWorkspace(
+  backlogId: string,
+  cardId: string,
+  attempt: number,
+  agent: string,
+  round = 0,
+): string {
   return `${attemptWorkspace(backlogId, cardId, attempt)}/${versionSuffix(agent, round)}`;
 }
 
@@ -234,7 +240,10 @@ export function rankProposals(proposals: readonly Proposal[]): Proposal[] {
 
 /** The `k` best-ranked proposals, best first. */
 export function topProposals(proposals: readonly Proposal[], k: number): Proposal[] {
-  return proposals.filter((p) => p.rank !== undefined).sort((a, b) => a.rank! - b.rank!).slice(0, k);
+  return proposals
+    .filter((p) => p.rank !== undefined)
+    .sort((a, b) => a.rank! - b.rank!)
+    .slice(0, k);
 }
 
 /**

@@ -27,7 +27,8 @@ export const EPOCH_END = Number.MAX_SAFE_INTEGER;
  * order (messages of card and backlog workflows started before messages were ordered apply as they come).
  */
 export function isNewerMessage(last: Partial<MessageOrder> | undefined, next: Partial<MessageOrder>): boolean {
-  if (last?.epoch === undefined || last.seq === undefined || next.epoch === undefined || next.seq === undefined) return true;
+  if (last?.epoch === undefined || last.seq === undefined || next.epoch === undefined || next.seq === undefined)
+    return true;
   return next.epoch > last.epoch || (next.epoch === last.epoch && next.seq > last.seq);
 }
 

@@ -16,14 +16,14 @@ export interface GraphNode {
  */
 export function findCycles(nodes: readonly GraphNode[]): string[][] {
   const deps = new Map(nodes.map((n) => [n.id, n.dependencies.filter((d) => d !== n.id)]));
-  const state = new Map<string, 'visiting' | 'done'>();
+  const state = new Map<string, "visiting" | "done">();
   const cycles: string[][] = [];
   const seen = new Set<string>();
   for (const start of deps.keys()) {
     if (state.has(start)) continue;
     const path: string[] = [];
     const stack: { id: string; next: number }[] = [{ id: start, next: 0 }];
-    state.set(start, 'visiting');
+    state.set(start, "visiting");
     path.push(start);
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -32,20 +32,20 @@ export function findCycles(nodes: readonly GraphNode[]): string[][] {
         const child = children[top.next++]!;
         if (!deps.has(child)) continue;
         const s = state.get(child);
-        if (s === 'visiting') {
+        if (s === "visiting") {
           const cycle = [...path.slice(path.indexOf(child)), child];
-          const key = [...cycle.slice(0, -1)].sort().join('\u0000');
+          const key = [...cycle.slice(0, -1)].sort().join("\u0000");
           if (!seen.has(key)) {
             seen.add(key);
             cycles.push(cycle);
           }
         } else if (s === undefined) {
-          state.set(child, 'visiting');
+          state.set(child, "visiting");
           path.push(child);
           stack.push({ id: child, next: 0 });
         }
       } else {
-        state.set(top.id, 'done');
+        state.set(top.id, "done");
         path.pop();
         stack.pop();
       }

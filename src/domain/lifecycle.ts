@@ -5,18 +5,18 @@
 
 /** Every status a card can be in (PRODUCT.md lifecycle plus the terminal BLOCKED/FAILED/CANCELLED). */
 export const CARD_STATUSES = [
-  'TODO',
-  'IN_PROGRESS',
-  'VALIDATING',
-  'APPROVED',
-  'DONE',
-  'REJECTED',
-  'CORRECTING',
-  'ESCALATED',
-  'AWAITING_HUMAN',
-  'BLOCKED',
-  'FAILED',
-  'CANCELLED',
+  "TODO",
+  "IN_PROGRESS",
+  "VALIDATING",
+  "APPROVED",
+  "DONE",
+  "REJECTED",
+  "CORRECTING",
+  "ESCALATED",
+  "AWAITING_HUMAN",
+  "BLOCKED",
+  "FAILED",
+  "CANCELLED",
 ] as const;
 
 /** A card status, e.g. `"AWAITING_HUMAN"`; stored in the `CardStatus` search attribute. */
@@ -27,7 +27,7 @@ export type CardStatus = (typeof CARD_STATUSES)[number];
  * open, waiting for an ops decision — `retry` or `skip`; a FAILED one — its run failed, was terminated or
  * timed out — waits in its backlog for the same decisions, which start a new run of it.)
  */
-export const FINAL_STATUSES = ['DONE', 'FAILED', 'CANCELLED'] as const;
+export const FINAL_STATUSES = ["DONE", "FAILED", "CANCELLED"] as const;
 
 /** A status that ends a card workflow. */
 export type FinalStatus = (typeof FINAL_STATUSES)[number];
@@ -36,7 +36,7 @@ export type FinalStatus = (typeof FINAL_STATUSES)[number];
  * The statuses in which a card's work has come to rest, as its dependents see it: DONE lets them run;
  * any other leaves them BLOCKED until the card is retried or skipped.
  */
-export const SETTLED_STATUSES = ['DONE', 'REJECTED', 'BLOCKED', 'FAILED', 'CANCELLED'] as const;
+export const SETTLED_STATUSES = ["DONE", "REJECTED", "BLOCKED", "FAILED", "CANCELLED"] as const;
 
 /** How a card's work came to rest (see SETTLED_STATUSES). */
 export type SettledStatus = (typeof SETTLED_STATUSES)[number];
@@ -50,34 +50,34 @@ export type SettledStatus = (typeof SETTLED_STATUSES)[number];
  * below rather than repeated in every row.
  */
 const TRANSITIONS: Record<CardStatus, readonly CardStatus[]> = {
-  TODO: ['IN_PROGRESS', 'BLOCKED', 'ESCALATED', 'DONE'],
-  IN_PROGRESS: ['VALIDATING', 'REJECTED'],
-  VALIDATING: ['APPROVED', 'REJECTED', 'ESCALATED'],
+  TODO: ["IN_PROGRESS", "BLOCKED", "ESCALATED", "DONE"],
+  IN_PROGRESS: ["VALIDATING", "REJECTED"],
+  VALIDATING: ["APPROVED", "REJECTED", "ESCALATED"],
   // A merge conflict of an approved attempt is a rejection (PRODUCT.md "Repository").
-  APPROVED: ['DONE', 'REJECTED'],
+  APPROVED: ["DONE", "REJECTED"],
   DONE: [],
-  REJECTED: ['CORRECTING', 'ESCALATED', 'IN_PROGRESS', 'DONE'],
-  CORRECTING: ['APPROVED', 'REJECTED'],
-  ESCALATED: ['AWAITING_HUMAN'],
-  AWAITING_HUMAN: ['APPROVED', 'REJECTED', 'CORRECTING', 'DONE'],
-  BLOCKED: ['TODO', 'DONE'],
+  REJECTED: ["CORRECTING", "ESCALATED", "IN_PROGRESS", "DONE"],
+  CORRECTING: ["APPROVED", "REJECTED"],
+  ESCALATED: ["AWAITING_HUMAN"],
+  AWAITING_HUMAN: ["APPROVED", "REJECTED", "CORRECTING", "DONE"],
+  BLOCKED: ["TODO", "DONE"],
   // A card whose workflow failed (terminated, timed out) is restarted by its backlog on `retry` / `skip`.
-  FAILED: ['TODO', 'DONE'],
+  FAILED: ["TODO", "DONE"],
   CANCELLED: [],
 };
 
-const ALWAYS_REACHABLE: readonly CardStatus[] = ['FAILED', 'CANCELLED'];
+const ALWAYS_REACHABLE: readonly CardStatus[] = ["FAILED", "CANCELLED"];
 
 /** Thrown when code asks for a transition the lifecycle table does not allow (a programming error). */
 export class IllegalTransitionError extends Error {
-  readonly type = 'IllegalTransitionError';
+  readonly type = "IllegalTransitionError";
   constructor(
     readonly cardId: string,
     readonly from: CardStatus,
     readonly to: CardStatus,
   ) {
     super(`Card ${cardId}: illegal status transition ${from} → ${to} (see PRODUCT.md "Card lifecycle")`);
-    this.name = 'IllegalTransitionError';
+    this.name = "IllegalTransitionError";
   }
 }
 
@@ -100,20 +100,23 @@ export function transition(cardId: string, from: CardStatus, to: CardStatus): Ca
 export const MAX_CORRECTIONS = 3;
 
 /** Statuses in which `skip` is accepted: the card waits (for dependencies, a human, or an ops decision). */
-export const SKIPPABLE_STATUSES: readonly CardStatus[] = ['TODO', 'BLOCKED', 'REJECTED', 'AWAITING_HUMAN'];
+export const SKIPPABLE_STATUSES: readonly CardStatus[] = ["TODO", "BLOCKED", "REJECTED", "AWAITING_HUMAN"];
 
 /** A decision a card takes: a human review, or an ops `retry` / `skip`. */
-export type DecisionKind = 'review' | 'retry' | 'skip';
+export type DecisionKind = "review" | "retry" | "skip";
 
 /**
  * True when a card can take a decision of this kind now — the operations issue and PRODUCT.md
  * "Escalation": a review only while AWAITING_HUMAN, `retry` only at rest (REJECTED by a human or BLOCKED,
  * `settled`), `skip` in any {@link SKIPPABLE_STATUSES}; never while an earlier decision waits to be applied.
  */
-export function acceptsDecision(kind: DecisionKind, card: { status: CardStatus; settled: boolean; decisionPending: boolean }): boolean {
+export function acceptsDecision(
+  kind: DecisionKind,
+  card: { status: CardStatus; settled: boolean; decisionPending: boolean },
+): boolean {
   if (card.decisionPending) return false;
-  if (kind === 'review') return card.status === 'AWAITING_HUMAN';
-  if (kind === 'retry') return card.settled;
+  if (kind === "review") return card.status === "AWAITING_HUMAN";
+  if (kind === "retry") return card.settled;
   return SKIPPABLE_STATUSES.includes(card.status);
 }
 
@@ -128,9 +131,9 @@ export function isCardIdle(
 ): boolean {
   return (
     card.final ||
-    card.status === 'AWAITING_HUMAN' ||
+    card.status === "AWAITING_HUMAN" ||
     card.settled === true ||
-    (card.status === 'TODO' && (card.waitingFor ?? []).some((d) => !doneCardIds.has(d)))
+    (card.status === "TODO" && (card.waitingFor ?? []).some((d) => !doneCardIds.has(d)))
   );
 }
 
@@ -141,7 +144,7 @@ export function isCardIdle(
  * denied outside its card type's policy (issue 11), and a peer-review blocker or ≥ 2 concerns (seed 003's
  * decision tree, issue 12). `reason` is what the card's audit log and the human see.
  */
-export type FailedAttemptStep = { step: 'correct' } | { step: 'escalate'; reason: string; atOnce: boolean };
+export type FailedAttemptStep = { step: "correct" } | { step: "escalate"; reason: string; atOnce: boolean };
 
 /** What `afterFailedAttempt` reads of a failed attempt and the card. */
 export interface FailedAttemptFacts {
@@ -161,18 +164,22 @@ export interface FailedAttemptFacts {
 
 /** The next step after a failed attempt; see `FailedAttemptStep`. Pure, used by the card workflow. */
 export function afterFailedAttempt(f: FailedAttemptFacts): FailedAttemptStep {
-  if (f.budgetStop) return { step: 'escalate', atOnce: true, reason: `over budget: ${f.budgetStop}` };
+  if (f.budgetStop) return { step: "escalate", atOnce: true, reason: `over budget: ${f.budgetStop}` };
   if (f.permissionBlocker) {
-    const denied = f.permissionBlocker.deniedTools.join(', ') || 'a tool';
+    const denied = f.permissionBlocker.deniedTools.join(", ") || "a tool";
     return {
-      step: 'escalate',
+      step: "escalate",
       atOnce: true,
       reason:
         `permission blocker: the owner was denied ${denied}, outside card type ` +
         `${f.cardType}'s permissions.allow_tools — approve to allow it for this card, reject, or clarify`,
     };
   }
-  if (f.peerQuestion !== undefined) return { step: 'escalate', atOnce: true, reason: f.peerQuestion };
-  if (f.corrections < f.correctionLimit) return { step: 'correct' };
-  return { step: 'escalate', atOnce: false, reason: `still failing after ${f.corrections} corrections: ${f.reasons.join('; ')}` };
+  if (f.peerQuestion !== undefined) return { step: "escalate", atOnce: true, reason: f.peerQuestion };
+  if (f.corrections < f.correctionLimit) return { step: "correct" };
+  return {
+    step: "escalate",
+    atOnce: false,
+    reason: `still failing after ${f.corrections} corrections: ${f.reasons.join("; ")}`,
+  };
 }

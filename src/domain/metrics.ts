@@ -41,7 +41,7 @@
  *
  * Ratios are fractions in [0, 1] (not percentages), `null` when their denominator is 0.
  */
-import type { CardState, StatusChange } from './card-state.js';
+import type { CardState, StatusChange } from "./card-state.js";
 
 /** Count, mean and percentiles of a set of durations, ms; `null` statistics when `count` is 0. */
 export interface DurationStats {
@@ -107,7 +107,7 @@ export interface MetricsOptions {
   topReasons?: number;
 }
 
-const ENDED = new Set(['DONE', 'FAILED', 'CANCELLED']);
+const ENDED = new Set(["DONE", "FAILED", "CANCELLED"]);
 
 /** Computes every metric of the module docstring from the cards' states. Never throws; pure. */
 export function computeBacklogMetrics(cards: readonly CardState[], opts: MetricsOptions = {}): BacklogMetrics {
@@ -116,11 +116,11 @@ export function computeBacklogMetrics(cards: readonly CardState[], opts: Metrics
   const failedAttempts = sum(cards.map((c) => c.attempts.filter((a) => !a.passed).length));
   const escalated = cards.filter(wasEscalated);
   const firstTimeRight = cards.filter(
-    (c) => c.status === 'DONE' && c.attempts.length === 1 && c.attempts[0]!.passed && !wasEscalated(c),
+    (c) => c.status === "DONE" && c.attempts.length === 1 && c.attempts[0]!.passed && !wasEscalated(c),
   );
   const totalUsd = micro(sum(cards.map((c) => c.cost.usd)));
   const over = cards.filter((c) => c.costAlert).map((c) => c.card.id);
-  const done = cards.filter((c) => c.status === 'DONE').length;
+  const done = cards.filter((c) => c.status === "DONE").length;
   const finished = cards.filter(isFinished).length;
   const wallTimeMs = wallTime(cards, opts.now);
 
@@ -179,9 +179,9 @@ export function durationStats(values: readonly number[]): DurationStats {
 
 /** Time from the first IN_PROGRESS to the first APPROVED after it, ms; `[]` if the card never got there. */
 function timeToApproval(history: readonly StatusChange[]): number[] {
-  const start = history.findIndex((s) => s.status === 'IN_PROGRESS');
+  const start = history.findIndex((s) => s.status === "IN_PROGRESS");
   if (start < 0) return [];
-  const approved = history.findIndex((s, i) => i > start && s.status === 'APPROVED');
+  const approved = history.findIndex((s, i) => i > start && s.status === "APPROVED");
   if (approved < 0) return [];
   return [ms(history[approved]!.at) - ms(history[start]!.at)];
 }
@@ -190,17 +190,17 @@ function timeToApproval(history: readonly StatusChange[]): number[] {
 function correctionLoops(history: readonly StatusChange[]): number[] {
   const loops: number[] = [];
   history.forEach((s, i) => {
-    if (s.status !== 'CORRECTING') return;
+    if (s.status !== "CORRECTING") return;
     const before = history[i - 1];
-    const start = before?.status === 'REJECTED' ? before : s;
-    const end = history.find((e, j) => j > i && (e.status === 'APPROVED' || e.status === 'REJECTED'));
+    const start = before?.status === "REJECTED" ? before : s;
+    const end = history.find((e, j) => j > i && (e.status === "APPROVED" || e.status === "REJECTED"));
     if (end) loops.push(ms(end.at) - ms(start.at));
   });
   return loops;
 }
 
 function wasEscalated(c: CardState): boolean {
-  return c.statusHistory.some((s) => s.status === 'ESCALATED');
+  return c.statusHistory.some((s) => s.status === "ESCALATED");
 }
 
 /** A card has finished: its workflow ended, or it rests waiting for an ops decision (see the module docstring). */
@@ -225,7 +225,7 @@ function rejectionReasons(cards: readonly CardState[], top: number): ReasonCount
     for (const attempt of card.attempts) {
       for (const v of attempt.verdicts) {
         if (v.passed) continue;
-        const reasons = v.reasons.length > 0 ? new Set(v.reasons) : ['(no reason given)'];
+        const reasons = v.reasons.length > 0 ? new Set(v.reasons) : ["(no reason given)"];
         for (const r of reasons) {
           const key = `${v.validator}: ${r}`;
           counts.set(key, (counts.get(key) ?? 0) + 1);

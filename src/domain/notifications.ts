@@ -12,10 +12,15 @@
  * }
  * ```
  */
-import { z } from 'zod';
+import { z } from "zod";
 
 /** Every event a webhook can receive. */
-export const NOTIFICATION_EVENTS = ['card.escalated', 'card.awaiting_human', 'card.cost_alert', 'backlog.finished'] as const;
+export const NOTIFICATION_EVENTS = [
+  "card.escalated",
+  "card.awaiting_human",
+  "card.cost_alert",
+  "backlog.finished",
+] as const;
 
 /** A notification event name, e.g. `card.awaiting_human`. */
 export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];
@@ -35,16 +40,16 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export const WebhookSchema = z
   .object({
-    url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
-    url_env: z.string().regex(ENV_NAME, 'must be an environment variable name (letters, digits, _)').optional(),
-    format: z.enum(['json', 'slack']).default('json'),
+    url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+    url_env: z.string().regex(ENV_NAME, "must be an environment variable name (letters, digits, _)").optional(),
+    format: z.enum(["json", "slack"]).default("json"),
     events: z.array(z.enum(NOTIFICATION_EVENTS)).min(1).optional(),
     timeout_ms: z.number().int().positive().max(120_000).default(DEFAULT_WEBHOOK_TIMEOUT_MS),
   })
   .strict()
   .superRefine((w, ctx) => {
     if ((w.url === undefined) === (w.url_env === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'set exactly one of url or url_env' });
+      ctx.addIssue({ code: "custom", path: ["url"], message: "set exactly one of url or url_env" });
     }
   });
 
@@ -95,7 +100,7 @@ export interface NotificationEvent {
 }
 
 /** True when `webhook` wants `event` (no `events` list means every event). */
-export function webhookWants(webhook: Pick<WebhookConfig, 'events'>, event: NotificationEventType): boolean {
+export function webhookWants(webhook: Pick<WebhookConfig, "events">, event: NotificationEventType): boolean {
   return webhook.events === undefined || webhook.events.includes(event);
 }
 
@@ -111,7 +116,7 @@ export function reviewCommand(backlogId: string, cardId: string): string {
 export function jsonPayload(e: NotificationEvent): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(e)) if (v !== undefined) body[k] = v;
-  if (e.event === 'card.awaiting_human' && e.cardId) body.reviewCommand = reviewCommand(e.backlogId, e.cardId);
+  if (e.event === "card.awaiting_human" && e.cardId) body.reviewCommand = reviewCommand(e.backlogId, e.cardId);
   return body;
 }
 
@@ -129,33 +134,33 @@ export function slackPayload(e: NotificationEvent): SlackPayload {
   return {
     text,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: context.join(' · ') }] },
+      { type: "section", text: { type: "mrkdwn", text } },
+      { type: "context", elements: [{ type: "mrkdwn", text: context.join(" · ") }] },
     ],
   };
 }
 
 function slackText(e: NotificationEvent): string {
-  const card = `*${esc(e.cardId ?? '?')}* (backlog ${esc(e.backlogId)})`;
-  const reason = e.reason ? `: ${esc(truncate(e.reason, 500))}` : '';
+  const card = `*${esc(e.cardId ?? "?")}* (backlog ${esc(e.backlogId)})`;
+  const reason = e.reason ? `: ${esc(truncate(e.reason, 500))}` : "";
   switch (e.event) {
-    case 'card.escalated':
-      return `:rotating_light: ${card} escalated${e.attempt !== undefined ? ` after attempt ${e.attempt}` : ''}${reason}`;
-    case 'card.awaiting_human':
-      return `:raising_hand: ${card} waits for a human review${reason}\n\`${esc(reviewCommand(e.backlogId, e.cardId ?? '<card>'))}\``;
-    case 'card.cost_alert':
+    case "card.escalated":
+      return `:rotating_light: ${card} escalated${e.attempt !== undefined ? ` after attempt ${e.attempt}` : ""}${reason}`;
+    case "card.awaiting_human":
+      return `:raising_hand: ${card} waits for a human review${reason}\n\`${esc(reviewCommand(e.backlogId, e.cardId ?? "<card>"))}\``;
+    case "card.cost_alert":
       return `:moneybag: ${card} cost ${usd(e.costUsd)} exceeds the alert threshold ${usd(e.thresholdUsd)}`;
-    case 'backlog.finished': {
+    case "backlog.finished": {
       const counts = Object.entries(e.counts ?? {})
         .map(([s, n]) => `${esc(s)} ${n}`)
-        .join(' · ');
-      return `:checkered_flag: backlog *${esc(e.backlogId)}* finished${counts ? `: ${counts}` : ''}${e.costUsd !== undefined ? ` — ${usd(e.costUsd)}` : ''}`;
+        .join(" · ");
+      return `:checkered_flag: backlog *${esc(e.backlogId)}* finished${counts ? `: ${counts}` : ""}${e.costUsd !== undefined ? ` — ${usd(e.costUsd)}` : ""}`;
     }
   }
 }
 
 function usd(v: number | undefined): string {
-  return v === undefined ? '$?' : `$${v.toFixed(2)}`;
+  return v === undefined ? "$?" : `$${v.toFixed(2)}`;
 }
 
 function truncate(s: string, n: number): string {
@@ -164,5 +169,5 @@ function truncate(s: string, n: number): string {
 
 /** Slack mrkdwn escaping: https://api.slack.com/reference/surfaces/formatting#escaping */
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

@@ -9,9 +9,9 @@
  * each of its dependents already has a workflow to receive the signal — across pages too — which keeps the
  * rule of PRODUCT.md "a dependency finishing before its dependent starts never loses the signal".
  */
-import { PRIORITY_KEYS } from './priority.js';
-import type { CardPlan } from './card-state.js';
-import { dependentsOf } from './graph.js';
+import { PRIORITY_KEYS } from "./priority.js";
+import type { CardPlan } from "./card-state.js";
+import { dependentsOf } from "./graph.js";
 
 /** Most cards in one page (and one shard): ~13 history events per card keeps a shard near 2,600 events. */
 export const PAGE_MAX_CARDS = 200;
@@ -84,7 +84,7 @@ export function startRounds(cards: readonly CardPlan[]): CardPlan[][] {
     }
     round = next;
   }
-  if (placed !== cards.length) throw new Error('startRounds: the dependency graph has a cycle');
+  if (placed !== cards.length) throw new Error("startRounds: the dependency graph has a cycle");
   return rounds;
 }
 

@@ -16,27 +16,20 @@
  *
  * Pure (no I/O). Not re-exported from ./index.ts: the workflow bundle does not carry the parsers.
  */
-import { marked, type Token, type Tokens } from 'marked';
-import { LineCounter, parseDocument, type Document } from 'yaml';
-import { z } from 'zod';
-import { CARD_ID_PATTERN } from './ids.js';
-import { PRIORITIES, PRIORITY_KEYS, type Priority } from './priority.js';
-import { SquadSchema } from './squad.js';
-import { BacklogValidationError, planBacklog, type BacklogIssue, type BacklogPlan } from './validate.js';
+import { marked, type Token, type Tokens } from "marked";
+import { LineCounter, parseDocument, type Document } from "yaml";
+import { z } from "zod";
+import { CARD_ID_PATTERN } from "./ids.js";
+import { PRIORITIES, PRIORITY_KEYS, type Priority } from "./priority.js";
+import { SquadSchema } from "./squad.js";
+import { BacklogValidationError, planBacklog, type BacklogIssue, type BacklogPlan } from "./validate.js";
 
 /** The two plan formats: Markdown (seed 004's shape) and YAML (which covers JSON). */
-export type PlanFormat = 'markdown' | 'yaml';
+export type PlanFormat = "markdown" | "yaml";
 
 /** A field of a plan task, as the YAML form names it. */
 export type PlanTaskField =
-  | 'id'
-  | 'role'
-  | 'title'
-  | 'description'
-  | 'dependencies'
-  | 'priority'
-  | 'constraints'
-  | 'acceptance_criteria';
+  "id" | "role" | "title" | "description" | "dependencies" | "priority" | "constraints" | "acceptance_criteria";
 
 /** Where a field of a plan task was written: its 1-based line and its name in the document. */
 export interface PlanFieldSource {
@@ -83,19 +76,22 @@ export interface PlanDocument {
  * PRIORITY_KEYS (1 = CRITICAL … 4 = LOW). Undefined when it is neither.
  */
 export function parsePriority(value: string | number): Priority | undefined {
-  const text = String(value).trim().toUpperCase().replace(/^P(?=\d$)/, '');
+  const text = String(value)
+    .trim()
+    .toUpperCase()
+    .replace(/^P(?=\d$)/, "");
   if ((PRIORITIES as readonly string[]).includes(text)) return text as Priority;
   return PRIORITIES.find((p) => String(PRIORITY_KEYS[p]) === text);
 }
 
 function notAPriority(value: string | number): string {
-  return `"${value}" is not a priority: ${PRIORITIES.join(', ')} (any case) or 1–4`;
+  return `"${value}" is not a priority: ${PRIORITIES.join(", ")} (any case) or 1–4`;
 }
 
 const PriorityInputSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const p = parsePriority(v);
   if (p === undefined) {
-    ctx.addIssue({ code: 'custom', message: notAPriority(v) });
+    ctx.addIssue({ code: "custom", message: notAPriority(v) });
     return z.NEVER;
   }
   return p;
@@ -105,7 +101,12 @@ const PriorityInputSchema = z.union([z.string(), z.number()]).transform((v, ctx)
 function listOf(item: z.ZodString) {
   return z.union([
     z.array(item),
-    z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== '')),
+    z.string().transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter((x) => x !== ""),
+    ),
   ]);
 }
 
@@ -132,25 +133,25 @@ export const PlanTaskSchema = z.strictObject({
 export const PlanFileSchema = z.looseObject({
   title: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
-  tasks: z.array(PlanTaskSchema).min(1, 'no tasks'),
+  tasks: z.array(PlanTaskSchema).min(1, "no tasks"),
 });
 
 const TASK_FIELDS: readonly PlanTaskField[] = [
-  'id',
-  'role',
-  'title',
-  'description',
-  'dependencies',
-  'priority',
-  'constraints',
-  'acceptance_criteria',
+  "id",
+  "role",
+  "title",
+  "description",
+  "dependencies",
+  "priority",
+  "constraints",
+  "acceptance_criteria",
 ];
 
 /** Longest card title derived from a description, characters. */
 const MAX_TITLE_CHARS = 120;
 
 function titleFrom(description: string): string {
-  const first = description.split('\n')[0]!.trim();
+  const first = description.split("\n")[0]!.trim();
   return first.length <= MAX_TITLE_CHARS ? first : `${first.slice(0, MAX_TITLE_CHARS - 1)}…`;
 }
 
@@ -158,7 +159,7 @@ function titleFrom(description: string): string {
 class LineIndex {
   private readonly starts: number[] = [0];
   constructor(text: string) {
-    for (let i = 0; i < text.length; i++) if (text[i] === '\n') this.starts.push(i + 1);
+    for (let i = 0; i < text.length; i++) if (text[i] === "\n") this.starts.push(i + 1);
   }
   lineAt(offset: number): number {
     let lo = 0;
@@ -178,12 +179,12 @@ function plainText(tokens: Token[] | undefined, fallback: string): string {
   return tokens
     .map((t) => {
       const nested = (t as { tokens?: Token[] }).tokens;
-      if (nested && nested.length > 0) return plainText(nested, '');
-      if (t.type === 'br') return '\n';
-      if (t.type === 'checkbox') return '';
+      if (nested && nested.length > 0) return plainText(nested, "");
+      if (t.type === "br") return "\n";
+      if (t.type === "checkbox") return "";
       return (t as { text?: string }).text ?? t.raw;
     })
-    .join('');
+    .join("");
 }
 
 /** One line of a Markdown task item: its text, its line, how deep in sub-lists it sits. */
@@ -217,11 +218,11 @@ function itemLines(
   };
   let checked = item.checked === true;
   for (const token of item.tokens) {
-    if (token.type === 'checkbox') {
+    if (token.type === "checkbox") {
       checked = (token as Tokens.Checkbox).checked;
       continue;
     }
-    if (token.type === 'list') {
+    if (token.type === "list") {
       for (const sub of (token as Tokens.List).items) {
         const at = find(sub.raw);
         cursor = at;
@@ -230,14 +231,14 @@ function itemLines(
       }
       continue;
     }
-    if (token.type === 'space') continue;
+    if (token.type === "space") continue;
     const at = find(token.raw);
     const first = lines.lineAt(at);
-    const rawLines = token.raw.split('\n');
+    const rawLines = token.raw.split("\n");
     plainText((token as { tokens?: Token[] }).tokens, (token as { text?: string }).text ?? token.raw)
-      .split('\n')
+      .split("\n")
       .forEach((l, k) => {
-        if (l.trim() !== '') out.push({ text: l.trim(), raw: rawLines[k]?.trim() || l.trim(), line: first + k, depth });
+        if (l.trim() !== "") out.push({ text: l.trim(), raw: rawLines[k]?.trim() || l.trim(), line: first + k, depth });
       });
   }
   return { lines: out, checked };
@@ -255,9 +256,9 @@ const TASKS_HEADING = /^(.+?)\s+tasks$/i;
 
 function splitList(value: string): string[] {
   return value
-    .split(',')
+    .split(",")
     .map((d) => d.trim())
-    .filter((d) => d !== '' && !/^(none|-|n\/a)$/i.test(d));
+    .filter((d) => d !== "" && !/^(none|-|n\/a)$/i.test(d));
 }
 
 /** One Markdown task item → a plan task (problems pushed to `issues`). */
@@ -275,7 +276,7 @@ function markdownTask(
     issues.push({
       file,
       line: head.line,
-      field: 'task',
+      field: "task",
       message: `"${head.text}" is not a task item: write "ID: title" (e.g. "TASK-001: Implement login endpoint"; ids are letters, digits, ".", "_", "-")`,
     });
     return undefined;
@@ -284,16 +285,16 @@ function markdownTask(
     id: m[1]!,
     role: role.name,
     title: m[2]!.trim(),
-    description: '',
+    description: "",
     dependencies: [],
     constraints: [],
     acceptanceCriteria: [],
     done: checked,
     line: head.line,
     at: {
-      id: { line: head.line, field: 'task' },
-      title: { line: head.line, field: 'task' },
-      role: { line: role.line, field: 'heading' },
+      id: { line: head.line, field: "task" },
+      title: { line: head.line, field: "task" },
+      role: { line: role.line, field: "heading" },
     },
   };
   const details: ItemLine[] = [];
@@ -307,30 +308,30 @@ function markdownTask(
     open = undefined;
     const sub = SUB_ITEM.exec(l.text);
     const key = sub?.[1]!.toLowerCase();
-    const value = sub?.[2]!.trim() ?? '';
+    const value = sub?.[2]!.trim() ?? "";
     const rawValue = SUB_ITEM.exec(l.raw)?.[2]!.trim() ?? value;
-    if (key === 'depends on' || key === 'dependencies') {
+    if (key === "depends on" || key === "dependencies") {
       task.dependencies.push(...splitList(value));
-      task.at.dependencies = { line: l.line, field: 'Depends on' };
-    } else if (key === 'priority') {
-      task.at.priority = { line: l.line, field: 'Priority' };
+      task.at.dependencies = { line: l.line, field: "Depends on" };
+    } else if (key === "priority") {
+      task.at.priority = { line: l.line, field: "Priority" };
       const p = parsePriority(value);
       if (p) task.priority = p;
-      else issues.push({ file, line: l.line, cardId: task.id, field: 'Priority', message: notAPriority(value) });
-    } else if (key === 'constraints' || key === 'constraint') {
-      task.at.constraints = { line: l.line, field: 'Constraints' };
-      if (rawValue !== '') task.constraints.push(rawValue);
+      else issues.push({ file, line: l.line, cardId: task.id, field: "Priority", message: notAPriority(value) });
+    } else if (key === "constraints" || key === "constraint") {
+      task.at.constraints = { line: l.line, field: "Constraints" };
+      if (rawValue !== "") task.constraints.push(rawValue);
       open = { list: task.constraints, depth: l.depth };
-    } else if (key === 'acceptance' || key === 'acceptance criteria') {
-      task.at.acceptance_criteria = { line: l.line, field: 'Acceptance criteria' };
-      if (rawValue !== '') task.acceptanceCriteria.push(rawValue);
+    } else if (key === "acceptance" || key === "acceptance criteria") {
+      task.at.acceptance_criteria = { line: l.line, field: "Acceptance criteria" };
+      if (rawValue !== "") task.acceptanceCriteria.push(rawValue);
       open = { list: task.acceptanceCriteria, depth: l.depth };
     } else {
       details.push(l);
     }
   }
-  task.description = details.map((l) => l.raw).join('\n');
-  if (details.length > 0) task.at.description = { line: details[0]!.line, field: 'description' };
+  task.description = details.map((l) => l.raw).join("\n");
+  if (details.length > 0) task.at.description = { line: details[0]!.line, field: "description" };
   return task;
 }
 
@@ -341,7 +342,7 @@ function markdownTask(
  */
 export function parseMarkdownPlan(source: string, file: string): PlanDocument {
   // marked reads \r\n and \r as \n; the same text keeps its raws findable and the line count unchanged.
-  const text = source.replace(/\r\n?/g, '\n');
+  const text = source.replace(/\r\n?/g, "\n");
   const lines = new LineIndex(text);
   const issues: BacklogIssue[] = [];
   const tasks: PlanTask[] = [];
@@ -352,7 +353,7 @@ export function parseMarkdownPlan(source: string, file: string): PlanDocument {
     const found = text.indexOf(token.raw, cursor);
     const at = found < 0 ? cursor : found;
     cursor = at + token.raw.length;
-    if (token.type === 'heading') {
+    if (token.type === "heading") {
       const h = token as Tokens.Heading;
       const headingText = plainText(h.tokens, h.text).trim();
       if (h.depth === 1 && title === undefined) title = headingText;
@@ -361,7 +362,7 @@ export function parseMarkdownPlan(source: string, file: string): PlanDocument {
       else if (role && h.depth <= role.depth) role = undefined;
       continue;
     }
-    if (token.type !== 'list' || !role) continue;
+    if (token.type !== "list" || !role) continue;
     let itemCursor = at;
     for (const item of (token as Tokens.List).items) {
       const itemAt = text.indexOf(item.raw, itemCursor);
@@ -376,16 +377,17 @@ export function parseMarkdownPlan(source: string, file: string): PlanDocument {
     issues.push({
       file,
       line: 1,
-      field: 'tasks',
-      message: 'no tasks: expected "## <ROLE> Tasks" sections (e.g. "## BACKEND Tasks") with items "- [ ] TASK-001: title" (a free-form document: use --planner)',
+      field: "tasks",
+      message:
+        'no tasks: expected "## <ROLE> Tasks" sections (e.g. "## BACKEND Tasks") with items "- [ ] TASK-001: title" (a free-form document: use --planner)',
     });
   }
   if (issues.length > 0) throw new BacklogValidationError(issues);
-  return { file, format: 'markdown', ...(title !== undefined && { title }), metadata: {}, tasks };
+  return { file, format: "markdown", ...(title !== undefined && { title }), metadata: {}, tasks };
 }
 
 function pathField(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`)).join("");
 }
 
 /** The 1-based line of the node at `path`, else of its nearest ancestor that exists. */
@@ -413,14 +415,15 @@ export function planFromData(
     throw new BacklogValidationError(
       parsed.error.issues
         .map((iss): BacklogIssue => {
-          const taskIndex = iss.path[0] === 'tasks' && typeof iss.path[1] === 'number' ? iss.path[1] : undefined;
+          const taskIndex = iss.path[0] === "tasks" && typeof iss.path[1] === "number" ? iss.path[1] : undefined;
           const id = taskIndex !== undefined ? (data as { tasks: { id?: unknown }[] }).tasks[taskIndex]?.id : undefined;
           // An unknown key (a typo such as "dependecies") is named, on its own line.
-          const path = iss.code === 'unrecognized_keys' && iss.keys.length === 1 ? [...iss.path, iss.keys[0]!] : iss.path;
+          const path =
+            iss.code === "unrecognized_keys" && iss.keys.length === 1 ? [...iss.path, iss.keys[0]!] : iss.path;
           return {
             file,
             ...(lineOf && { line: lineOf(path) }),
-            ...(typeof id === 'string' && id !== '' && { cardId: id }),
+            ...(typeof id === "string" && id !== "" && { cardId: id }),
             field: pathField(path),
             message: iss.message,
           };
@@ -429,10 +432,10 @@ export function planFromData(
     );
   }
   const tasks = parsed.data.tasks.map((t, i): PlanTask => {
-    const at: PlanTask['at'] = {};
+    const at: PlanTask["at"] = {};
     for (const key of TASK_FIELDS) {
-      if (key === 'title' && t.title === undefined) continue;
-      at[key] = { line: lineOf?.(['tasks', i, key]) ?? 0, field: `tasks[${i}].${key}` };
+      if (key === "title" && t.title === undefined) continue;
+      at[key] = { line: lineOf?.(["tasks", i, key]) ?? 0, field: `tasks[${i}].${key}` };
     }
     // Without a title, a problem with it is a problem with the description it came from.
     at.title ??= at.description!;
@@ -446,7 +449,7 @@ export function planFromData(
       constraints: t.constraints,
       acceptanceCriteria: t.acceptance_criteria,
       done: t.done,
-      line: lineOf?.(['tasks', i]) ?? 0,
+      line: lineOf?.(["tasks", i]) ?? 0,
       at,
     };
   });
@@ -466,19 +469,19 @@ export function parseYamlPlan(text: string, file: string): PlanDocument {
       doc.errors.map((e) => ({
         file,
         line: counter.linePos(e.pos[0]).line,
-        field: '',
-        message: `not valid YAML: ${e.message.split('\n')[0]}`,
+        field: "",
+        message: `not valid YAML: ${e.message.split("\n")[0]}`,
       })),
     );
   }
-  return planFromData(doc.toJS(), file, 'yaml', (path) => yamlLine(doc, counter, path));
+  return planFromData(doc.toJS(), file, "yaml", (path) => yamlLine(doc, counter, path));
 }
 
 /** The format of a plan file, by its extension: `.md`/`.markdown` Markdown, `.yaml`/`.yml`/`.json` YAML. */
 export function planFormatOf(file: string): PlanFormat | undefined {
   const ext = /\.([A-Za-z]+)$/.exec(file)?.[1]?.toLowerCase();
-  if (ext === 'md' || ext === 'markdown') return 'markdown';
-  if (ext === 'yaml' || ext === 'yml' || ext === 'json') return 'yaml';
+  if (ext === "md" || ext === "markdown") return "markdown";
+  if (ext === "yaml" || ext === "yml" || ext === "json") return "yaml";
   return undefined;
 }
 
@@ -488,10 +491,10 @@ export function planFormatOf(file: string): PlanFormat | undefined {
  */
 export function parsePlan(text: string, file: string): PlanDocument {
   const format = planFormatOf(file);
-  if (format === 'markdown') return parseMarkdownPlan(text, file);
-  if (format === 'yaml') return parseYamlPlan(text, file);
-  const message = 'unknown plan format: name the file .md (Markdown), .yaml, .yml or .json';
-  throw new BacklogValidationError([{ file, field: '', message }]);
+  if (format === "markdown") return parseMarkdownPlan(text, file);
+  if (format === "yaml") return parseYamlPlan(text, file);
+  const message = "unknown plan format: name the file .md (Markdown), .yaml, .yml or .json";
+  throw new BacklogValidationError([{ file, field: "", message }]);
 }
 
 /**
@@ -535,23 +538,29 @@ export interface DerivedBacklog {
 
 /** A backlog id from a plan file's name: `plans/Login v2.md` → `Login-v2`. */
 function backlogIdFromFile(file: string): string {
-  const base = file.split(/[\\/]/).pop() ?? '';
-  return base.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100) || 'plan';
+  const base = file.split(/[\\/]/).pop() ?? "";
+  return (
+    base
+      .replace(/\.[^.]*$/, "")
+      .replace(/[^A-Za-z0-9._-]/g, "-")
+      .replace(/^[^A-Za-z0-9]+/, "")
+      .slice(0, 100) || "plan"
+  );
 }
 
 function cardDescription(t: PlanTask): string {
-  const constraints = t.constraints.length > 0 ? `Constraints:\n${t.constraints.map((c) => `- ${c}`).join('\n')}` : '';
-  return [t.description, constraints].filter((s) => s !== '').join('\n\n');
+  const constraints = t.constraints.length > 0 ? `Constraints:\n${t.constraints.map((c) => `- ${c}`).join("\n")}` : "";
+  return [t.description, constraints].filter((s) => s !== "").join("\n\n");
 }
 
 const CARD_FIELD_TO_TASK: Record<string, PlanTaskField> = {
-  id: 'id',
-  type: 'role',
-  title: 'title',
-  description: 'description',
-  dependencies: 'dependencies',
-  priority: 'priority',
-  acceptance_criteria: 'acceptance_criteria',
+  id: "id",
+  type: "role",
+  title: "title",
+  description: "description",
+  dependencies: "dependencies",
+  priority: "priority",
+  acceptance_criteria: "acceptance_criteria",
 };
 
 /** A `planBacklog` issue about the derived backlog, told in terms of the plan: its line and field. */
@@ -559,10 +568,11 @@ function toPlanIssue(doc: PlanDocument, issue: BacklogIssue): BacklogIssue {
   if (issue.file !== doc.file) return issue;
   const m = /^cards\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\])?/.exec(issue.field);
   const task = m ? doc.tasks[Number(m[1])] : undefined;
-  if (!m || !task) return issue.field === 'cards' ? { ...issue, field: 'tasks', message: 'no tasks' } : issue;
+  if (!m || !task) return issue.field === "cards" ? { ...issue, field: "tasks", message: "no tasks" } : issue;
   const key = m[2] !== undefined ? CARD_FIELD_TO_TASK[m[2]] : undefined;
-  const at = (key && task.at[key]) || { line: task.line, field: doc.format === 'yaml' ? `tasks[${m[1]}]` : 'task' };
-  const indexed = doc.format === 'yaml' && m[3] !== undefined && (key === 'dependencies' || key === 'acceptance_criteria');
+  const at = (key && task.at[key]) || { line: task.line, field: doc.format === "yaml" ? `tasks[${m[1]}]` : "task" };
+  const indexed =
+    doc.format === "yaml" && m[3] !== undefined && (key === "dependencies" || key === "acceptance_criteria");
   const field = indexed ? `${at.field}[${m[3]}]` : at.field;
   return { ...issue, cardId: task.id, field, ...(at.line > 0 && { line: at.line }) };
 }
@@ -591,10 +601,10 @@ export function deriveBacklog(doc: PlanDocument, opts: DeriveOptions): DerivedBa
           file: doc.file,
           ...(t.at.role && { line: t.at.role.line }),
           cardId: t.id,
-          field: t.at.role?.field ?? 'role',
+          field: t.at.role?.field ?? "role",
           message:
-            `unknown role "${t.role}": no squad.roles entry${roles.length > 0 ? ` (${roles.join(', ')})` : ''} and no card type "${type}" ` +
-            `(card_types: ${Object.keys(squad.data.card_types).join(', ') || 'none'})`,
+            `unknown role "${t.role}": no squad.roles entry${roles.length > 0 ? ` (${roles.join(", ")})` : ""} and no card type "${type}" ` +
+            `(card_types: ${Object.keys(squad.data.card_types).join(", ") || "none"})`,
         });
       }
     }
@@ -603,7 +613,7 @@ export function deriveBacklog(doc: PlanDocument, opts: DeriveOptions): DerivedBa
       type,
       title: t.title,
       description: cardDescription(t),
-      status: t.done ? 'DONE' : 'TODO',
+      status: t.done ? "DONE" : "TODO",
       ...(t.priority !== undefined && { priority: t.priority }),
       dependencies: t.dependencies,
       ...(t.acceptanceCriteria.length > 0 && { acceptance_criteria: t.acceptanceCriteria }),
@@ -635,6 +645,7 @@ export function deriveBacklog(doc: PlanDocument, opts: DeriveOptions): DerivedBa
       issues.push(toPlanIssue(doc, issue));
     }
   }
-  if (issues.length > 0 || !plan) throw new BacklogValidationError(issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  if (issues.length > 0 || !plan)
+    throw new BacklogValidationError(issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   return { backlog: { metadata, cards, squad: opts.squad.value }, plan };
 }

@@ -7,8 +7,8 @@
  * into uncached input, cache writes and cache reads, each billed at its own price; cache writes default to
  * the input price, cache reads to the input price, when the table does not give them.
  */
-import { roundUsd, type Cost } from './cost.js';
-import type { ModelPrice, Pricing } from './squad.js';
+import { roundUsd, type Cost } from "./cost.js";
+import type { ModelPrice, Pricing } from "./squad.js";
 
 /** Token counts of one model's usage, as providers report them (normalized to the `Cost` split). */
 export interface TokenUsage {
@@ -29,7 +29,7 @@ export const REPORTED_COST_WARN_RATIO = 0.2;
 export class MissingPriceError extends Error {
   constructor(readonly model: string) {
     super(`no price for model "${model}" in squad.pricing`);
-    this.name = 'MissingPriceError';
+    this.name = "MissingPriceError";
   }
 }
 
@@ -119,7 +119,11 @@ export interface SettledCost {
  *   the priced parts (unpriced parts count 0) — and `unpriced` names the models, for a warning.
  * `reportedUsd` is kept in the cost (rounded) whenever given.
  */
-export function settleCost(parts: readonly ModelUsage[], pricing: Pricing | undefined, reportedUsd?: number): SettledCost {
+export function settleCost(
+  parts: readonly ModelUsage[],
+  pricing: Pricing | undefined,
+  reportedUsd?: number,
+): SettledCost {
   const total: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheCreationTokens: 0, cacheReadTokens: 0 };
   let computed = 0;
   const unpriced: string[] = [];
@@ -130,7 +134,7 @@ export function settleCost(parts: readonly ModelUsage[], pricing: Pricing | unde
     total.cacheReadTokens! += usage.cacheReadTokens ?? 0;
     const found = model === undefined ? undefined : findPrice(model, pricing);
     if (found) computed += usdAt(usage, found.price);
-    else unpriced.push(model ?? '(model not named)');
+    else unpriced.push(model ?? "(model not named)");
   }
   const priced = unpriced.length === 0;
   const usd = priced ? computed : (reportedUsd ?? computed);
@@ -139,7 +143,11 @@ export function settleCost(parts: readonly ModelUsage[], pricing: Pricing | unde
   const result: SettledCost = { cost, priced, unpriced };
   if (priced && reportedUsd !== undefined) {
     const computedUsd = roundUsd(computed);
-    result.comparison = { computedUsd, reportedUsd: roundUsd(reportedUsd), ...compareReported(computedUsd, reportedUsd) };
+    result.comparison = {
+      computedUsd,
+      reportedUsd: roundUsd(reportedUsd),
+      ...compareReported(computedUsd, reportedUsd),
+    };
   }
   return result;
 }

@@ -4,7 +4,7 @@
  */
 
 /** Card priorities, highest first — PRODUCT.md vocabulary. */
-export const PRIORITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
+export const PRIORITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"] as const;
 /** A card priority. */
 export type Priority = (typeof PRIORITIES)[number];
 

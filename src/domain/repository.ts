@@ -65,14 +65,14 @@ export interface MergeInput {
 /** What a merge did: the merge commit on the integration branch, or the conflict that stopped it. */
 export type MergeResult =
   | {
-      status: 'merged';
+      status: "merged";
       /** The merge commit on the integration branch (40-hex). */
       commit: string;
       /** True when the merge had already been made by an earlier try (found by its trailers); nothing was merged again. */
       alreadyMerged: boolean;
     }
   | {
-      status: 'conflict';
+      status: "conflict";
       /** Paths (repository-relative) that conflict. */
       files: string[];
       /** Cards whose merges since the attempt's base brought the conflicting changes (their `Squadflow-Card` trailers). */
@@ -93,12 +93,12 @@ export interface MergeRecord {
 
 /** Git trailer keys of a squadflow merge commit (issue 9). */
 export const MERGE_TRAILERS = {
-  backlog: 'Squadflow-Backlog',
-  card: 'Squadflow-Card',
-  attempt: 'Squadflow-Attempt',
-  costUsd: 'Squadflow-Cost-Usd',
-  reviewer: 'Squadflow-Reviewer',
-  decision: 'Squadflow-Decision',
+  backlog: "Squadflow-Backlog",
+  card: "Squadflow-Card",
+  attempt: "Squadflow-Attempt",
+  costUsd: "Squadflow-Cost-Usd",
+  reviewer: "Squadflow-Reviewer",
+  decision: "Squadflow-Decision",
 } as const;
 
 /** The integration branch of a backlog: `squadflow/<backlogId>`. */
@@ -126,26 +126,29 @@ export function attemptBranchPrefix(backlogId: string): string {
  *
  * @param title the card's title (shortened to keep the subject within 100 characters)
  */
-export function mergeCommitMessage(input: Omit<MergeInput, 'repository' | 'git'> & { branch: string }): string {
+export function mergeCommitMessage(input: Omit<MergeInput, "repository" | "git"> & { branch: string }): string {
   const subject = `squadflow: merge ${input.cardId} (attempt ${input.attempt}): ${input.title}`;
   const lines = [
     subject.length > 100 ? `${subject.slice(0, 99)}…` : subject,
-    '',
+    "",
     `Merges ${input.branch} into ${integrationBranchName(input.backlogId)}.`,
-    '',
+    "",
     `${MERGE_TRAILERS.backlog}: ${input.backlogId}`,
     `${MERGE_TRAILERS.card}: ${input.cardId}`,
     `${MERGE_TRAILERS.attempt}: ${input.attempt}`,
     `${MERGE_TRAILERS.costUsd}: ${input.costUsd.toFixed(6)}`,
   ];
   if (input.human) {
-    lines.push(`${MERGE_TRAILERS.reviewer}: ${oneLine(input.human.reviewer)}`, `${MERGE_TRAILERS.decision}: ${oneLine(input.human.decision)}`);
+    lines.push(
+      `${MERGE_TRAILERS.reviewer}: ${oneLine(input.human.reviewer)}`,
+      `${MERGE_TRAILERS.decision}: ${oneLine(input.human.decision)}`,
+    );
   }
-  return lines.join('\n') + '\n';
+  return lines.join("\n") + "\n";
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
+  return s.replace(/\s+/g, " ").trim();
 }
 
 /**
@@ -154,9 +157,9 @@ function oneLine(s: string): string {
  */
 export function parseTrailers(message: string): Record<string, string> {
   const paragraphs = message.trim().split(/\n\s*\n/);
-  const last = paragraphs[paragraphs.length - 1] ?? '';
+  const last = paragraphs[paragraphs.length - 1] ?? "";
   const out: Record<string, string> = {};
-  for (const line of last.split('\n')) {
+  for (const line of last.split("\n")) {
     const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line.trim());
     if (m) out[m[1]!] = m[2]!;
   }
@@ -169,17 +172,17 @@ export function parseTrailers(message: string): Record<string, string> {
  * (`a..b`, `x.lock`, a trailing `.`) when the backlog targets a repository.
  */
 export function branchNameProblem(name: string): string | undefined {
-  if (name === '' || name === '@') return 'is empty or "@"';
-  if (name.startsWith('-')) return 'starts with "-"';
-  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return 'contains a space, a control character or one of ~ ^ : ? * [ \\';
-  if (name.includes('..')) return 'contains ".."';
-  if (name.includes('@{')) return 'contains "@{"';
-  if (name.includes('//') || name.startsWith('/') || name.endsWith('/')) return 'has an empty path component';
-  for (const part of name.split('/')) {
-    if (part.startsWith('.')) return `has a component "${part}" starting with "."`;
-    if (part.endsWith('.lock')) return `has a component "${part}" ending with ".lock"`;
+  if (name === "" || name === "@") return 'is empty or "@"';
+  if (name.startsWith("-")) return 'starts with "-"';
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return "contains a space, a control character or one of ~ ^ : ? * [ \\";
+  if (name.includes("..")) return 'contains ".."';
+  if (name.includes("@{")) return 'contains "@{"';
+  if (name.includes("//") || name.startsWith("/") || name.endsWith("/")) return "has an empty path component";
+  for (const part of name.split("/")) {
+    if (part.startsWith(".")) return `has a component "${part}" starting with "."`;
+    if (part.endsWith(".lock")) return `has a component "${part}" ending with ".lock"`;
   }
-  if (name.endsWith('.')) return 'ends with "."';
+  if (name.endsWith(".")) return 'ends with "."';
   return undefined;
 }
 

@@ -7,7 +7,7 @@
  * other members (heaviest first) and the fallback follow it in `ownerCandidates`, the order in which a
  * worker tries them when an agent's binary or API key is missing there. Pure: no I/O, no randomness.
  */
-import type { OwnerRef } from './squad.js';
+import type { OwnerRef } from "./squad.js";
 
 /** The routing of one card: the chosen agent and every candidate in the order a worker tries them. */
 export interface OwnerRoute {
@@ -37,7 +37,7 @@ export function routingFraction(key: string): number {
 
 /** Every agent name an owner reference mentions (pool members, then the fallback). */
 export function ownerNames(owner: OwnerRef): string[] {
-  if (typeof owner === 'string') return [owner];
+  if (typeof owner === "string") return [owner];
   return [...owner.pool.map((m) => m.agent), ...(owner.fallback !== undefined ? [owner.fallback] : [])];
 }
 
@@ -46,7 +46,7 @@ export function ownerNames(owner: OwnerRef): string[] {
  * band holds `routingFraction("<backlogId>/<cardId>")`.
  */
 export function routeOwner(owner: OwnerRef, backlogId: string, cardId: string): OwnerRoute {
-  if (typeof owner === 'string') return { chosen: owner, order: [owner] };
+  if (typeof owner === "string") return { chosen: owner, order: [owner] };
   const total = owner.pool.reduce((sum, m) => sum + m.weight, 0);
   const point = routingFraction(`${backlogId}/${cardId}`) * total;
   let chosen = owner.pool[owner.pool.length - 1]!.agent;

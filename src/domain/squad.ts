@@ -3,8 +3,8 @@
  * it. Lives in the backlog file under `squad` (snake_case like the rest of the file) or in a separate
  * JSON file passed with `--squad`. Pure zod schemas, shared by client, workflows and activities.
  */
-import { z } from 'zod';
-import { NotificationsSchema } from './notifications.js';
+import { z } from "zod";
+import { NotificationsSchema } from "./notifications.js";
 import {
   DEBUGGING_ACTIVITY_TIMEOUT_MS,
   MAX_AGENT_TIMEOUT_MS,
@@ -13,7 +13,7 @@ import {
   OWNER_ACTIVITY_TIMEOUT_MS,
   VALIDATION_ACTIVITY_TIMEOUT_MS,
   formatMs,
-} from './timeouts.js';
+} from "./timeouts.js";
 
 /** Milliseconds, a positive integer. */
 const Ms = z.number().int().positive();
@@ -29,7 +29,7 @@ function runLimitMs(max: number, activity: string, activityMs: number) {
 }
 
 /** Hard limit of an owner agent run, ms (≤ 60 min: the owner activity times out after 65). */
-const AgentTimeoutMs = runLimitMs(MAX_AGENT_TIMEOUT_MS, 'owner', OWNER_ACTIVITY_TIMEOUT_MS);
+const AgentTimeoutMs = runLimitMs(MAX_AGENT_TIMEOUT_MS, "owner", OWNER_ACTIVITY_TIMEOUT_MS);
 
 /**
  * The `command` agent kind: runs `command args…` in the attempt's workspace, card JSON on stdin, result
@@ -37,7 +37,7 @@ const AgentTimeoutMs = runLimitMs(MAX_AGENT_TIMEOUT_MS, 'owner', OWNER_ACTIVITY_
  * with `./` or `../` are resolved against the worker's base directory (where `squadflow` runs).
  */
 export const CommandAgentSchema = z.object({
-  kind: z.literal('command'),
+  kind: z.literal("command"),
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
   /** Hard wall-clock limit of one run, ms (default 10 min, at most 60 min). The process group is killed past it. */
@@ -62,19 +62,25 @@ export function defaultSoftTimeoutMs(timeoutMs: number): number {
 }
 
 /** Fills in `soft_timeout_ms` when absent (`defaultSoftTimeoutMs`). */
-function withSoftTimeout<T extends { timeout_ms: number; soft_timeout_ms?: number | undefined }>(v: T): T & { soft_timeout_ms: number } {
+function withSoftTimeout<T extends { timeout_ms: number; soft_timeout_ms?: number | undefined }>(
+  v: T,
+): T & { soft_timeout_ms: number } {
   return { ...v, soft_timeout_ms: v.soft_timeout_ms ?? defaultSoftTimeoutMs(v.timeout_ms) };
 }
 
 /** Refuses a soft limit that would never warn before the hard limit kills the run. */
 function softBelowHard(v: { timeout_ms: number; soft_timeout_ms: number }, ctx: z.RefinementCtx): void {
   if (v.soft_timeout_ms >= v.timeout_ms) {
-    ctx.addIssue({ code: 'custom', path: ['soft_timeout_ms'], message: `must be below timeout_ms (${v.timeout_ms}): the soft limit warns before the hard limit kills the run` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["soft_timeout_ms"],
+      message: `must be below timeout_ms (${v.timeout_ms}): the soft limit warns before the hard limit kills the run`,
+    });
   }
 }
 
 /** An environment variable name (`ANTHROPIC_API_KEY`). */
-export const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+export const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
 /**
  * Names that look like they hold a secret (`…KEY`, `…TOKEN`, `…SECRET`, `…PASSWORD`, `…CREDENTIAL(S)`,
@@ -88,7 +94,10 @@ export const SECRET_ENV_NAME = /KEY|TOKEN|SECRET|PASSW(?:OR)?D|CREDENTIAL|AUTH/i
  * names the variable (`api_key_env`) — the secrets rule of the agent-kinds issue.
  */
 const NoApiKeyValue = z
-  .never({ error: 'never put an API key in the squad config: set it in the worker\'s environment and name the variable in "api_key_env"' })
+  .never({
+    error:
+      'never put an API key in the squad config: set it in the worker\'s environment and name the variable in "api_key_env"',
+  })
   .optional();
 
 /** The fields every coding-agent CLI kind (`claude-code`, `codex`, `gemini`) shares. */
@@ -114,7 +123,8 @@ const CliAgentFields = {
     .record(EnvNameSchema, z.string())
     .default({})
     .refine((env) => !Object.keys(env).some((k) => SECRET_ENV_NAME.test(k)), {
-      error: 'secret-looking variables (…KEY, …TOKEN, …SECRET, …) must not be given as values: pass them through from the worker by name in "env"',
+      error:
+        'secret-looking variables (…KEY, …TOKEN, …SECRET, …) must not be given as values: pass them through from the worker by name in "env"',
     }),
   api_key: NoApiKeyValue,
   /**
@@ -135,7 +145,8 @@ const CliAgentFields = {
 /** Refuses `max_turns` for a CLI that has no such flag (rather than silently ignoring the limit). */
 function noMaxTurns(cli: string) {
   return (v: { max_turns?: number }, ctx: z.RefinementCtx): void => {
-    if (v.max_turns !== undefined) ctx.addIssue({ code: 'custom', path: ['max_turns'], message: `not supported by ${cli}; remove it` });
+    if (v.max_turns !== undefined)
+      ctx.addIssue({ code: "custom", path: ["max_turns"], message: `not supported by ${cli}; remove it` });
   };
 }
 
@@ -143,51 +154,54 @@ function noMaxTurns(cli: string) {
  * The `claude-code` kind: `claude -p --output-format json` (Claude Code headless), prompt on stdin, in the
  * attempt workspace, with `--max-turns` and `--max-budget-usd` (the card's remaining budget).
  */
-export const ClaudeCodeAgentSchema = z.object({
-  kind: z.literal('claude-code'),
-  /** Path or PATH name of the Claude Code CLI (`./` resolves against the project root). */
-  binary: z.string().min(1).default('claude'),
-  /** `--permission-mode` (default `acceptEdits`: file edits without prompts; `bypassPermissions` also runs commands). */
-  permission_mode: z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']).default('acceptEdits'),
-  ...CliAgentFields,
-})
+export const ClaudeCodeAgentSchema = z
+  .object({
+    kind: z.literal("claude-code"),
+    /** Path or PATH name of the Claude Code CLI (`./` resolves against the project root). */
+    binary: z.string().min(1).default("claude"),
+    /** `--permission-mode` (default `acceptEdits`: file edits without prompts; `bypassPermissions` also runs commands). */
+    permission_mode: z.enum(["default", "acceptEdits", "bypassPermissions", "plan"]).default("acceptEdits"),
+    ...CliAgentFields,
+  })
   .transform(withSoftTimeout)
   .superRefine(softBelowHard);
 /** A configured `claude-code` agent. */
 export type ClaudeCodeAgentConfig = z.infer<typeof ClaudeCodeAgentSchema>;
 
 /** The `codex` kind: `codex exec --json` (OpenAI Codex CLI), prompt on stdin, JSONL events on stdout. */
-export const CodexAgentSchema = z.object({
-  kind: z.literal('codex'),
-  /** Path or PATH name of the Codex CLI. */
-  binary: z.string().min(1).default('codex'),
-  /** `--sandbox` (default `workspace-write`: the agent may edit the workspace). */
-  sandbox: z.enum(['read-only', 'workspace-write', 'danger-full-access']).default('workspace-write'),
-  ...CliAgentFields,
-})
-  .superRefine(noMaxTurns('codex exec'))
+export const CodexAgentSchema = z
+  .object({
+    kind: z.literal("codex"),
+    /** Path or PATH name of the Codex CLI. */
+    binary: z.string().min(1).default("codex"),
+    /** `--sandbox` (default `workspace-write`: the agent may edit the workspace). */
+    sandbox: z.enum(["read-only", "workspace-write", "danger-full-access"]).default("workspace-write"),
+    ...CliAgentFields,
+  })
+  .superRefine(noMaxTurns("codex exec"))
   .transform(withSoftTimeout)
   .superRefine(softBelowHard);
 /** A configured `codex` agent. */
 export type CodexAgentConfig = z.infer<typeof CodexAgentSchema>;
 
 /** The `gemini` kind: `gemini --output-format json` (Gemini CLI headless), prompt on stdin. */
-export const GeminiAgentSchema = z.object({
-  kind: z.literal('gemini'),
-  /** Path or PATH name of the Gemini CLI. */
-  binary: z.string().min(1).default('gemini'),
-  /** `--approval-mode` (default `auto_edit`: file edits without prompts; `yolo` also runs commands). */
-  approval_mode: z.enum(['default', 'auto_edit', 'yolo']).default('auto_edit'),
-  ...CliAgentFields,
-})
-  .superRefine(noMaxTurns('gemini (its turn limit is the maxSessionTurns setting)'))
+export const GeminiAgentSchema = z
+  .object({
+    kind: z.literal("gemini"),
+    /** Path or PATH name of the Gemini CLI. */
+    binary: z.string().min(1).default("gemini"),
+    /** `--approval-mode` (default `auto_edit`: file edits without prompts; `yolo` also runs commands). */
+    approval_mode: z.enum(["default", "auto_edit", "yolo"]).default("auto_edit"),
+    ...CliAgentFields,
+  })
+  .superRefine(noMaxTurns("gemini (its turn limit is the maxSessionTurns setting)"))
   .transform(withSoftTimeout)
   .superRefine(softBelowHard);
 /** A configured `gemini` agent. */
 export type GeminiAgentConfig = z.infer<typeof GeminiAgentSchema>;
 
 /** LLM API providers: Anthropic Messages, OpenAI Chat Completions, and any OpenAI-compatible server (Ollama, vLLM). */
-export const LlmProviderSchema = z.enum(['anthropic', 'openai', 'openai-compatible']);
+export const LlmProviderSchema = z.enum(["anthropic", "openai", "openai-compatible"]);
 /** An LLM API provider. */
 export type LlmProvider = z.infer<typeof LlmProviderSchema>;
 
@@ -212,12 +226,23 @@ const LlmEndpointFields = {
 };
 
 /** Checks shared by every LLM endpoint config (base URL for openai-compatible, temperature). */
-function checkEndpoint(v: { provider: LlmProvider; base_url?: string; temperature?: number }, ctx: z.RefinementCtx): void {
-  if (v.provider === 'openai-compatible' && v.base_url === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['base_url'], message: 'required for provider "openai-compatible" (e.g. http://127.0.0.1:11434/v1)' });
+function checkEndpoint(
+  v: { provider: LlmProvider; base_url?: string; temperature?: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (v.provider === "openai-compatible" && v.base_url === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["base_url"],
+      message: 'required for provider "openai-compatible" (e.g. http://127.0.0.1:11434/v1)',
+    });
   }
-  if (v.provider === 'anthropic' && v.temperature !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['temperature'], message: 'not supported for provider "anthropic" (the Messages API of @anthropic-ai/sdk 1.11 has no temperature)' });
+  if (v.provider === "anthropic" && v.temperature !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["temperature"],
+      message: 'not supported for provider "anthropic" (the Messages API of @anthropic-ai/sdk 1.11 has no temperature)',
+    });
   }
 }
 
@@ -228,7 +253,7 @@ function checkEndpoint(v: { provider: LlmProvider; base_url?: string; temperatur
  */
 export const LlmAgentSchema = z
   .object({
-    kind: z.literal('llm'),
+    kind: z.literal("llm"),
     ...LlmEndpointFields,
     /** Maximum output tokens of the call (default 8192). */
     max_tokens: z.number().int().positive().default(8192),
@@ -247,7 +272,7 @@ export type LlmAgentConfig = z.infer<typeof LlmAgentSchema>;
  * Any owner agent kind: `command` (the stdin/stdout JSON protocol), the coding-agent CLIs `claude-code`,
  * `codex`, `gemini`, and `llm` (an LLM API call). See src/activities/agents/.
  */
-export const AgentSchema = z.discriminatedUnion('kind', [
+export const AgentSchema = z.discriminatedUnion("kind", [
   CommandAgentSchema,
   ClaudeCodeAgentSchema,
   CodexAgentSchema,
@@ -257,29 +282,29 @@ export const AgentSchema = z.discriminatedUnion('kind', [
 /** A configured owner agent. */
 export type AgentConfig = z.infer<typeof AgentSchema>;
 /** An owner agent kind. */
-export type AgentKind = AgentConfig['kind'];
+export type AgentKind = AgentConfig["kind"];
 /** The coding-agent CLI kinds. */
 export type CliAgentConfig = ClaudeCodeAgentConfig | CodexAgentConfig | GeminiAgentConfig;
 
 /** The environment variable an LLM endpoint reads its API key from: `api_key_env`, else the provider's default. */
 export function apiKeyEnvOf(c: { provider: LlmProvider; api_key_env?: string }): string | undefined {
   if (c.api_key_env !== undefined) return c.api_key_env;
-  if (c.provider === 'anthropic') return 'ANTHROPIC_API_KEY';
-  if (c.provider === 'openai') return 'OPENAI_API_KEY';
+  if (c.provider === "anthropic") return "ANTHROPIC_API_KEY";
+  if (c.provider === "openai") return "OPENAI_API_KEY";
   return undefined;
 }
 
 /** What one rubric criterion checks. `file` is a glob over the artifacts (default: every artifact). */
-export const RubricCheckSchema = z.discriminatedUnion('type', [
+export const RubricCheckSchema = z.discriminatedUnion("type", [
   /** A markdown heading (any level) whose text equals `heading` (case-insensitive). */
-  z.object({ type: z.literal('section'), heading: z.string().min(1), file: z.string().optional() }),
+  z.object({ type: z.literal("section"), heading: z.string().min(1), file: z.string().optional() }),
   /** A regular expression (JavaScript syntax, flag `m`) that must match. */
-  z.object({ type: z.literal('regex'), pattern: z.string().min(1), file: z.string().optional() }),
+  z.object({ type: z.literal("regex"), pattern: z.string().min(1), file: z.string().optional() }),
   /** A substring that must occur (case-sensitive). */
-  z.object({ type: z.literal('contains'), text: z.string().min(1), file: z.string().optional() }),
+  z.object({ type: z.literal("contains"), text: z.string().min(1), file: z.string().optional() }),
   /** A command, run in the workspace, that must exit 0. */
   z.object({
-    type: z.literal('command'),
+    type: z.literal("command"),
     command: z.string().min(1),
     args: z.array(z.string()).default([]),
     timeout_ms: Ms.default(60_000),
@@ -302,7 +327,7 @@ export const DEFAULT_PASS_SCORE = 8.0;
 
 /** The deterministic `rubric` judge: score = 10 × (weight of met criteria ÷ total weight). */
 export const RubricJudgeSchema = z.object({
-  kind: z.literal('rubric'),
+  kind: z.literal("rubric"),
   pass_score: z.number().min(0).max(10).default(DEFAULT_PASS_SCORE),
   criteria: z.array(RubricCriterionSchema).min(1),
 });
@@ -323,7 +348,7 @@ export type LlmCriterion = z.infer<typeof LlmCriterionSchema>;
  * when the provider is the same.
  */
 export const PanelModelSchema = z.preprocess(
-  (v) => (typeof v === 'string' ? { model: v } : v),
+  (v) => (typeof v === "string" ? { model: v } : v),
   z.object({
     provider: LlmProviderSchema.optional(),
     model: z.string().min(1),
@@ -344,7 +369,7 @@ export type PanelModel = z.infer<typeof PanelModelSchema>;
  */
 export const LlmJudgeSchema = z
   .object({
-    kind: z.literal('llm'),
+    kind: z.literal("llm"),
     ...LlmEndpointFields,
     pass_score: z.number().min(0).max(10).default(DEFAULT_PASS_SCORE),
     criteria: z.array(LlmCriterionSchema).default([]),
@@ -358,7 +383,7 @@ export const LlmJudgeSchema = z
      * Wall-clock limit of the judging (every re-ask; panel members in parallel), ms (default and maximum
      * 10 min: the judge activity times out after 15).
      */
-    timeout_ms: runLimitMs(MAX_JUDGE_TIMEOUT_MS, 'judge (validation)', VALIDATION_ACTIVITY_TIMEOUT_MS).default(600_000),
+    timeout_ms: runLimitMs(MAX_JUDGE_TIMEOUT_MS, "judge (validation)", VALIDATION_ACTIVITY_TIMEOUT_MS).default(600_000),
     /** Extra calls when a model's answer is not valid (default 2); then the judge fails. */
     max_output_retries: z.number().int().nonnegative().default(2),
     /** Characters of artifact text shown to the judge, in total (default 200 000); the rest is cut and said so. */
@@ -372,7 +397,11 @@ export const LlmJudgeSchema = z
   .superRefine((v, ctx) => {
     checkEndpoint(v, ctx);
     if (v.criteria.length === 0 && v.rubric === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['criteria'], message: 'give "criteria" (name + description) or a "rubric" text' });
+      ctx.addIssue({
+        code: "custom",
+        path: ["criteria"],
+        message: 'give "criteria" (name + description) or a "rubric" text',
+      });
     }
   });
 /** A configured `llm` judge. */
@@ -382,7 +411,7 @@ export type LlmJudgeConfig = z.infer<typeof LlmJudgeSchema>;
  * The LLM-judge step, pluggable by kind: `rubric` (deterministic, offline — the default of the example
  * backlog) or `llm` (a model scores the artifacts).
  */
-export const JudgeSchema = z.discriminatedUnion('kind', [RubricJudgeSchema, LlmJudgeSchema]);
+export const JudgeSchema = z.discriminatedUnion("kind", [RubricJudgeSchema, LlmJudgeSchema]);
 /** A configured judge. */
 export type JudgeConfig = z.infer<typeof JudgeSchema>;
 
@@ -390,16 +419,16 @@ export type JudgeConfig = z.infer<typeof JudgeSchema>;
  * The debugging agent (PRODUCT.md "Corrections"): `rules` (deterministic, the default) or `llm` (a model
  * gives root cause and fix suggestions from the validation history, as structured output).
  */
-export const DebuggerSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('rules') }),
+export const DebuggerSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("rules") }),
   z
     .object({
-      kind: z.literal('llm'),
+      kind: z.literal("llm"),
       ...LlmEndpointFields,
       /** Maximum output tokens (default 4096). */
       max_tokens: z.number().int().positive().default(4096),
       /** Wall-clock limit of the analysis (every re-ask), ms (default and maximum 5 min: the debugging activity times out after 10). */
-      timeout_ms: runLimitMs(MAX_DEBUGGER_TIMEOUT_MS, 'debugging', DEBUGGING_ACTIVITY_TIMEOUT_MS).default(300_000),
+      timeout_ms: runLimitMs(MAX_DEBUGGER_TIMEOUT_MS, "debugging", DEBUGGING_ACTIVITY_TIMEOUT_MS).default(300_000),
       /** Extra calls when the answer is not valid (default 2); then the rules debugger answers instead. */
       max_output_retries: z.number().int().nonnegative().default(2),
     })
@@ -408,7 +437,7 @@ export const DebuggerSchema = z.discriminatedUnion('kind', [
 /** A configured debugging agent. */
 export type DebuggerConfig = z.infer<typeof DebuggerSchema>;
 /** A configured `llm` debugging agent. */
-export type LlmDebuggerConfig = Extract<DebuggerConfig, { kind: 'llm' }>;
+export type LlmDebuggerConfig = Extract<DebuggerConfig, { kind: "llm" }>;
 
 /** One QA check: a command run in the workspace (tests, linters); fails on non-zero exit or timeout. */
 export const QaCheckSchema = z.object({
@@ -439,7 +468,9 @@ export const OwnerPoolSchema = z.object({
   pool: z
     .array(z.object({ agent: z.string().min(1), weight: z.number().positive().finite() }))
     .min(1)
-    .refine((members) => new Set(members.map((m) => m.agent)).size === members.length, { error: 'an agent is listed twice in the pool' }),
+    .refine((members) => new Set(members.map((m) => m.agent)).size === members.length, {
+      error: "an agent is listed twice in the pool",
+    }),
   fallback: z.string().min(1).optional(),
 });
 /** A weighted pool of owner agents. */
@@ -467,11 +498,11 @@ export const DeliberationSchema = z
   .object({
     agents: z
       .array(z.string().min(1))
-      .min(2, { error: 'a council needs at least two agents' })
-      .refine((a) => new Set(a).size === a.length, { error: 'an agent is listed twice in the council' }),
+      .min(2, { error: "a council needs at least two agents" })
+      .refine((a) => new Set(a).size === a.length, { error: "an agent is listed twice in the council" }),
     rounds: z.number().int().nonnegative().max(5).default(DEFAULT_DELIBERATION_ROUNDS),
     scorer: JudgeSchema,
-    architect: z.string().min(1).default('top-score'),
+    architect: z.string().min(1).default("top-score"),
     top_k: z.number().int().positive().default(DEFAULT_DELIBERATION_TOP_K),
     default: z.boolean().default(false),
   })
@@ -492,8 +523,8 @@ export const PeerReviewSchema = z
     reviewers: z
       .array(z.string().min(1))
       .min(1)
-      .refine((names) => new Set(names).size === names.length, { error: 'a reviewer is listed twice' }),
-    trigger: z.enum(['always', 'on_milestone']).default('always'),
+      .refine((names) => new Set(names).size === names.length, { error: "a reviewer is listed twice" }),
+    trigger: z.enum(["always", "on_milestone"]).default("always"),
   })
   .strict();
 /** A card type's peer-review settings. */

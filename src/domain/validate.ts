@@ -3,22 +3,17 @@
  * duplicate ids, unknown/self dependencies, cycles, unknown card types and owners. Every problem is
  * collected (not just the first) and names the file, the card and the field. Pure: the caller reads files.
  */
-import { z } from 'zod';
-import type { DependencyArtifacts } from './attempt.js';
-import {
-  BacklogFileSchema,
-  CORRECTION_TYPE,
-  type BacklogCard,
-  type BacklogFile,
-} from './backlog.js';
-import type { CardPlan, LegacyCorrection } from './card-state.js';
-import { findCycles, type GraphNode } from './graph.js';
-import { BACKLOG_ID_PATTERN, CARD_ID_PATTERN } from './ids.js';
-import { branchNameProblem, integrationBranchName, type RepositoryTarget } from './repository.js';
-import { findPrice } from './pricing.js';
-import { ownerNames, routeOwner } from './routing.js';
-import { TOP_SCORE, type CouncilPlan } from './deliberation.js';
-import { SquadSchema, type AgentConfig, type SquadConfig } from './squad.js';
+import { z } from "zod";
+import type { DependencyArtifacts } from "./attempt.js";
+import { BacklogFileSchema, CORRECTION_TYPE, type BacklogCard, type BacklogFile } from "./backlog.js";
+import type { CardPlan, LegacyCorrection } from "./card-state.js";
+import { findCycles, type GraphNode } from "./graph.js";
+import { BACKLOG_ID_PATTERN, CARD_ID_PATTERN } from "./ids.js";
+import { branchNameProblem, integrationBranchName, type RepositoryTarget } from "./repository.js";
+import { findPrice } from "./pricing.js";
+import { ownerNames, routeOwner } from "./routing.js";
+import { TOP_SCORE, type CouncilPlan } from "./deliberation.js";
+import { SquadSchema, type AgentConfig, type SquadConfig } from "./squad.js";
 
 /** One problem found in a backlog: where (file, card, field) and what. */
 export interface BacklogIssue {
@@ -34,19 +29,19 @@ export interface BacklogIssue {
 
 /** Formats an issue as one line: `backlog.json: card ARQ-003, field cards[2].priority: …` (`plan.md:12: …` with a line). */
 export function formatIssue(i: BacklogIssue): string {
-  const card = i.cardId ? `card ${i.cardId}, ` : '';
-  return `${i.file}${i.line !== undefined ? `:${i.line}` : ''}: ${card}field ${i.field || '(root)'}: ${i.message}`;
+  const card = i.cardId ? `card ${i.cardId}, ` : "";
+  return `${i.file}${i.line !== undefined ? `:${i.line}` : ""}: ${card}field ${i.field || "(root)"}: ${i.message}`;
 }
 
 /** Thrown when a backlog has problems; `issues` holds all of them. Not retryable: fix the file. */
 export class BacklogValidationError extends Error {
-  readonly type = 'BacklogValidationError';
+  readonly type = "BacklogValidationError";
   constructor(readonly issues: BacklogIssue[]) {
     super(
-      `Backlog is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}); nothing was started:\n` +
-        issues.map((i) => `  - ${formatIssue(i)}`).join('\n'),
+      `Backlog is invalid (${issues.length} problem${issues.length === 1 ? "" : "s"}); nothing was started:\n` +
+        issues.map((i) => `  - ${formatIssue(i)}`).join("\n"),
     );
-    this.name = 'BacklogValidationError';
+    this.name = "BacklogValidationError";
   }
 }
 
@@ -91,37 +86,38 @@ export interface PlanOptions {
 }
 
 function pathToString(path: readonly PropertyKey[]): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
-    .join('');
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`)).join("");
 }
 
 function parseJson(text: string, file: string, issues: BacklogIssue[]): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    issues.push({ file, field: '', message: `not valid JSON: ${(err as Error).message}` });
+    issues.push({ file, field: "", message: `not valid JSON: ${(err as Error).message}` });
     return undefined;
   }
 }
 
-function zodIssues(error: z.ZodError, file: string, raw: unknown, prefix = ''): BacklogIssue[] {
+function zodIssues(error: z.ZodError, file: string, raw: unknown, prefix = ""): BacklogIssue[] {
   return error.issues.map((iss) => {
     const field = prefix + pathToString(iss.path);
     let cardId: string | undefined;
-    if (iss.path[0] === 'cards' && typeof iss.path[1] === 'number') {
+    if (iss.path[0] === "cards" && typeof iss.path[1] === "number") {
       const card = (raw as { cards?: unknown[] }).cards?.[iss.path[1]];
       const id = (card as { id?: unknown } | undefined)?.id;
-      cardId = typeof id === 'string' && id ? id : `#${iss.path[1] + 1}`;
+      cardId = typeof id === "string" && id ? id : `#${iss.path[1] + 1}`;
     }
     return { file, cardId, field, message: iss.message };
   });
 }
 
 function defaultBacklogId(file: string): string {
-  const base = file.split(/[\\/]/).pop() ?? 'backlog';
-  const stem = base.replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
-  return stem.slice(0, 100) || 'backlog';
+  const base = file.split(/[\\/]/).pop() ?? "backlog";
+  const stem = base
+    .replace(/\.json$/i, "")
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "");
+  return stem.slice(0, 100) || "backlog";
 }
 
 /**
@@ -133,8 +129,8 @@ function own<T>(record: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-function artifactPath(a: BacklogCard['artifacts'][number]): string {
-  return typeof a === 'string' ? a : a.path;
+function artifactPath(a: BacklogCard["artifacts"][number]): string {
+  return typeof a === "string" ? a : a.path;
 }
 
 /**
@@ -150,10 +146,10 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   const parsed = BacklogFileSchema.safeParse(raw);
   let squad: SquadConfig | undefined;
   let squadFile = file;
-  let squadPrefix = 'squad.';
+  let squadPrefix = "squad.";
   if (opts.squad) {
     squadFile = opts.squad.file;
-    squadPrefix = '';
+    squadPrefix = "";
     const rawSquad = parseJson(opts.squad.text, squadFile, issues);
     if (rawSquad !== undefined) {
       const s = SquadSchema.safeParse(rawSquad);
@@ -171,14 +167,22 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   // A squad file overrides the section even when it is invalid: never fall back to the overridden section.
   if (!opts.squad) squad = backlog.squad;
   if (!squad && !opts.squad) {
-    issues.push({ file, field: 'squad', message: 'missing: give a "squad" section or a separate squad file (--squad)' });
+    issues.push({
+      file,
+      field: "squad",
+      message: 'missing: give a "squad" section or a separate squad file (--squad)',
+    });
   }
 
   const backlogId = opts.backlogId ?? backlog.metadata.backlog_id ?? defaultBacklogId(file);
   if (!BACKLOG_ID_PATTERN.test(backlogId)) {
-    issues.push({ file, field: 'metadata.backlog_id', message: `"${backlogId}" must be 1–100 letters, digits, ".", "_" or "-"` });
+    issues.push({
+      file,
+      field: "metadata.backlog_id",
+      message: `"${backlogId}" must be 1–100 letters, digits, ".", "_" or "-"`,
+    });
   }
-  if (backlog.cards.length === 0) issues.push({ file, field: 'cards', message: 'no cards' });
+  if (backlog.cards.length === 0) issues.push({ file, field: "cards", message: "no cards" });
   if (opts.repository ?? backlog.metadata.repository) issues.push(...branchNameIssues(file, backlogId, backlog.cards));
 
   const byId = new Map<string, BacklogCard>();
@@ -190,13 +194,23 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
     const at = `cards[${i}]`;
     if (card.type === CORRECTION_TYPE) {
       if (!card.parent_card) {
-        issues.push({ file, cardId: card.id, field: `${at}.parent_card`, message: 'a CORRECTION card must name its parent_card' });
+        issues.push({
+          file,
+          cardId: card.id,
+          field: `${at}.parent_card`,
+          message: "a CORRECTION card must name its parent_card",
+        });
       } else if (!byId.has(card.parent_card)) {
-        issues.push({ file, cardId: card.id, field: `${at}.parent_card`, message: `unknown parent card "${card.parent_card}"` });
+        issues.push({
+          file,
+          cardId: card.id,
+          field: `${at}.parent_card`,
+          message: `unknown parent card "${card.parent_card}"`,
+        });
       }
       return;
     }
-    if (card.status === 'DONE') return;
+    if (card.status === "DONE") return;
     // A legacy correction card is never run (it is folded into its parent's history), so nothing would ever
     // resolve a dependency on it: the dependent would wait as TODO forever.
     card.dependencies.forEach((dep, j) => {
@@ -206,7 +220,7 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
           file,
           cardId: card.id,
           field: `${at}.dependencies[${j}]`,
-          message: `dependency "${dep}" is a legacy CORRECTION card, which never runs${parent ? `; depend on its parent "${parent}"` : ''}`,
+          message: `dependency "${dep}" is a legacy CORRECTION card, which never runs${parent ? `; depend on its parent "${parent}"` : ""}`,
         });
       }
     });
@@ -217,7 +231,7 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
         file,
         cardId: card.id,
         field: `${at}.type`,
-        message: `unknown card type "${card.type}" (squad card_types: ${Object.keys(squad.card_types).join(', ') || 'none'})`,
+        message: `unknown card type "${card.type}" (squad card_types: ${Object.keys(squad.card_types).join(", ") || "none"})`,
       });
     }
     if (card.owner && !own(squad.agents, card.owner)) {
@@ -237,22 +251,22 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
   if (squad) {
     for (const [type, cfg] of Object.entries(squad.card_types)) {
       const ownerField = (i: number, isFallback: boolean): string =>
-        typeof cfg.owner === 'string' ? 'owner' : isFallback ? 'owner.fallback' : `owner.pool[${i}].agent`;
+        typeof cfg.owner === "string" ? "owner" : isFallback ? "owner.fallback" : `owner.pool[${i}].agent`;
       ownerNames(cfg.owner).forEach((name, i) => {
         if (own(squad.agents, name)) return;
-        const isFallback = typeof cfg.owner !== 'string' && i === cfg.owner.pool.length;
+        const isFallback = typeof cfg.owner !== "string" && i === cfg.owner.pool.length;
         issues.push({
           file: squadFile,
           field: `${squadPrefix}card_types.${type}.${ownerField(i, isFallback)}`,
-          message: `unknown owner agent "${name}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})`,
+          message: `unknown owner agent "${name}" (agents: ${Object.keys(squad.agents).join(", ") || "none"})`,
         });
       });
       issues.push(...peerReviewIssues(squad, backlog, type, squadFile, squadPrefix));
-      if (cfg.judge.kind === 'rubric') {
+      if (cfg.judge.kind === "rubric") {
         cfg.judge.criteria.forEach((c, k) => {
-          if (c.check.type !== 'regex') return;
+          if (c.check.type !== "regex") return;
           try {
-            new RegExp(c.check.pattern, 'm');
+            new RegExp(c.check.pattern, "m");
           } catch (err) {
             issues.push({
               file: squadFile,
@@ -281,11 +295,22 @@ export function planBacklog(text: string, opts: PlanOptions): BacklogPlan {
 function branchNameIssues(file: string, backlogId: string, cards: BacklogCard[]): BacklogIssue[] {
   const issues: BacklogIssue[] = [];
   const own = branchNameProblem(integrationBranchName(backlogId));
-  if (own) issues.push({ file, field: 'metadata.backlog_id', message: `"${backlogId}" cannot name the git branch squadflow/${backlogId}: it ${own}` });
+  if (own)
+    issues.push({
+      file,
+      field: "metadata.backlog_id",
+      message: `"${backlogId}" cannot name the git branch squadflow/${backlogId}: it ${own}`,
+    });
   cards.forEach((card, i) => {
-    if (card.status === 'DONE' || card.type === CORRECTION_TYPE || !CARD_ID_PATTERN.test(card.id)) return;
+    if (card.status === "DONE" || card.type === CORRECTION_TYPE || !CARD_ID_PATTERN.test(card.id)) return;
     const problem = branchNameProblem(`${card.id}/attempt-1`);
-    if (problem) issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `"${card.id}" cannot be part of a git branch name: it ${problem}` });
+    if (problem)
+      issues.push({
+        file,
+        cardId: card.id,
+        field: `cards[${i}].id`,
+        message: `"${card.id}" cannot be part of a git branch name: it ${problem}`,
+      });
   });
   return issues;
 }
@@ -298,30 +323,51 @@ function branchNameIssues(file: string, backlogId: string, cards: BacklogCard[])
  */
 function deliberationIssues(squad: SquadConfig, squadFile: string, prefix: string): BacklogIssue[] {
   const issues: BacklogIssue[] = [];
-  const known = Object.keys(squad.agents).join(', ') || 'none';
+  const known = Object.keys(squad.agents).join(", ") || "none";
   for (const [type, cfg] of Object.entries(squad.card_types)) {
     const d = cfg.deliberation;
     if (!d) continue;
     const at = `${prefix}card_types.${type}.deliberation`;
     d.agents.forEach((name, i) => {
-      if (!own(squad.agents, name)) issues.push({ file: squadFile, field: `${at}.agents[${i}]`, message: `unknown agent "${name}" (agents: ${known})` });
+      if (!own(squad.agents, name))
+        issues.push({
+          file: squadFile,
+          field: `${at}.agents[${i}]`,
+          message: `unknown agent "${name}" (agents: ${known})`,
+        });
       else if (!CARD_ID_PATTERN.test(name) || branchNameProblem(`x/${name}-r1`)) {
-        issues.push({ file: squadFile, field: `${at}.agents[${i}]`, message: `"${name}" cannot name a proposal's worktree and branch: use letters, digits, ".", "_" or "-"` });
+        issues.push({
+          file: squadFile,
+          field: `${at}.agents[${i}]`,
+          message: `"${name}" cannot name a proposal's worktree and branch: use letters, digits, ".", "_" or "-"`,
+        });
       }
     });
     if (d.architect !== TOP_SCORE && !own(squad.agents, d.architect)) {
-      issues.push({ file: squadFile, field: `${at}.architect`, message: `unknown agent "${d.architect}": name an agent (agents: ${known}) or "${TOP_SCORE}"` });
+      issues.push({
+        file: squadFile,
+        field: `${at}.architect`,
+        message: `unknown agent "${d.architect}": name an agent (agents: ${known}) or "${TOP_SCORE}"`,
+      });
     }
     if (d.top_k > d.agents.length) {
-      issues.push({ file: squadFile, field: `${at}.top_k`, message: `${d.top_k} is more than the council's ${d.agents.length} agents` });
+      issues.push({
+        file: squadFile,
+        field: `${at}.top_k`,
+        message: `${d.top_k} is more than the council's ${d.agents.length} agents`,
+      });
     }
-    if (d.scorer.kind === 'rubric') {
+    if (d.scorer.kind === "rubric") {
       d.scorer.criteria.forEach((c, k) => {
-        if (c.check.type !== 'regex') return;
+        if (c.check.type !== "regex") return;
         try {
-          new RegExp(c.check.pattern, 'm');
+          new RegExp(c.check.pattern, "m");
         } catch (err) {
-          issues.push({ file: squadFile, field: `${at}.scorer.criteria[${k}].check.pattern`, message: `invalid regular expression: ${(err as Error).message}` });
+          issues.push({
+            file: squadFile,
+            field: `${at}.scorer.criteria[${k}].check.pattern`,
+            message: `invalid regular expression: ${(err as Error).message}`,
+          });
         }
       });
     }
@@ -337,11 +383,15 @@ function planSettingIssues(squad: SquadConfig, squadFile: string, prefix: string
     issues.push({
       file: squadFile,
       field: `${prefix}roles.${role}`,
-      message: `unknown card type "${type}" (card_types: ${Object.keys(squad.card_types).join(', ') || 'none'})`,
+      message: `unknown card type "${type}" (card_types: ${Object.keys(squad.card_types).join(", ") || "none"})`,
     });
   }
   if (squad.planner !== undefined && !own(squad.agents, squad.planner)) {
-    issues.push({ file: squadFile, field: `${prefix}planner`, message: `unknown agent "${squad.planner}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})` });
+    issues.push({
+      file: squadFile,
+      field: `${prefix}planner`,
+      message: `unknown agent "${squad.planner}" (agents: ${Object.keys(squad.agents).join(", ") || "none"})`,
+    });
   }
   return issues;
 }
@@ -363,40 +413,63 @@ function councilOf(card: BacklogCard, squad: SquadConfig): CouncilPlan | undefin
  * Agent kinds that can review (src/activities/peer-review.ts): `command` (offline), `llm` (an API call), and
  * the CLI kinds `claude-code`, `codex`, `gemini` (run read-only).
  */
-const REVIEWER_KINDS: readonly AgentConfig['kind'][] = ['command', 'llm', 'claude-code', 'codex', 'gemini'];
+const REVIEWER_KINDS: readonly AgentConfig["kind"][] = ["command", "llm", "claude-code", "codex", "gemini"];
 
 /**
  * Problems of card type `type`'s `peer_review`: every reviewer is a known agent of a kind that can review,
  * and another agent than the owner — the type's owner (every pool member and the fallback) and the owner of
  * any card of the type that names its own (issue 12: "another agent than the owner").
  */
-function peerReviewIssues(squad: SquadConfig, backlog: BacklogFile, type: string, squadFile: string, prefix: string): BacklogIssue[] {
+function peerReviewIssues(
+  squad: SquadConfig,
+  backlog: BacklogFile,
+  type: string,
+  squadFile: string,
+  prefix: string,
+): BacklogIssue[] {
   const cfg = squad.card_types[type]!;
   if (!cfg.peer_review) return [];
   const issues: BacklogIssue[] = [];
-  const cardOwners = backlog.cards.filter((c) => c.type === type && c.owner && c.status !== 'DONE');
+  const cardOwners = backlog.cards.filter((c) => c.type === type && c.owner && c.status !== "DONE");
   cfg.peer_review.reviewers.forEach((name, i) => {
     const field = `${prefix}card_types.${type}.peer_review.reviewers[${i}]`;
     const agent = own(squad.agents, name);
     if (!agent) {
-      issues.push({ file: squadFile, field, message: `unknown reviewer agent "${name}" (agents: ${Object.keys(squad.agents).join(', ') || 'none'})` });
+      issues.push({
+        file: squadFile,
+        field,
+        message: `unknown reviewer agent "${name}" (agents: ${Object.keys(squad.agents).join(", ") || "none"})`,
+      });
       return;
     }
     if (!REVIEWER_KINDS.includes(agent.kind)) {
-      issues.push({ file: squadFile, field, message: `agent "${name}" is of kind "${agent.kind}", which cannot review (reviewer kinds: ${REVIEWER_KINDS.join(', ')})` });
+      issues.push({
+        file: squadFile,
+        field,
+        message: `agent "${name}" is of kind "${agent.kind}", which cannot review (reviewer kinds: ${REVIEWER_KINDS.join(", ")})`,
+      });
     }
     if (ownerNames(cfg.owner).includes(name)) {
-      issues.push({ file: squadFile, field, message: `reviewer "${name}" is an owner of card type ${type}: a peer reviewer must be another agent than the owner` });
+      issues.push({
+        file: squadFile,
+        field,
+        message: `reviewer "${name}" is an owner of card type ${type}: a peer reviewer must be another agent than the owner`,
+      });
     }
     for (const card of cardOwners.filter((c) => c.owner === name)) {
-      issues.push({ file: squadFile, cardId: card.id, field, message: `reviewer "${name}" is the owner of card ${card.id}: a peer reviewer must be another agent than the owner` });
+      issues.push({
+        file: squadFile,
+        cardId: card.id,
+        field,
+        message: `reviewer "${name}" is the owner of card ${card.id}: a peer reviewer must be another agent than the owner`,
+      });
     }
   });
   return issues;
 }
 
 /** What a card's own turn-limit flag is called, by owner agent kind; kinds without one are absent. */
-const MAX_TURNS_FLAG: Partial<Record<AgentConfig['kind'], string>> = { 'claude-code': '--max-turns' };
+const MAX_TURNS_FLAG: Partial<Record<AgentConfig["kind"], string>> = { "claude-code": "--max-turns" };
 
 /**
  * Why a card's `max_turns` cannot be honoured, or undefined: its owner agent (the card's `owner`, else its
@@ -411,7 +484,10 @@ function cardMaxTurnsProblem(card: BacklogCard, squad: SquadConfig): string | un
   for (const name of names) {
     const agent = own(squad.agents, name);
     if (!agent || MAX_TURNS_FLAG[agent.kind]) continue;
-    const why = agent.kind === 'gemini' ? 'gemini has no max-turns flag (its turn limit is the maxSessionTurns setting)' : `${agent.kind} agents have no max-turns flag`;
+    const why =
+      agent.kind === "gemini"
+        ? "gemini has no max-turns flag (its turn limit is the maxSessionTurns setting)"
+        : `${agent.kind} agents have no max-turns flag`;
     return `not supported by owner agent "${name}": ${why}; remove it, or give the card a claude-code owner`;
   }
   return undefined;
@@ -419,7 +495,7 @@ function cardMaxTurnsProblem(card: BacklogCard, squad: SquadConfig): string | un
 
 /** The model an owner agent runs, when its config names one (`command` agents never do). */
 function agentModel(agent: AgentConfig | undefined): string | undefined {
-  return agent && agent.kind !== 'command' ? agent.model : undefined;
+  return agent && agent.kind !== "command" ? agent.model : undefined;
 }
 
 /**
@@ -438,16 +514,20 @@ function agentKindIssues(squad: SquadConfig, backlog: BacklogFile, squadFile: st
   const unreported: string[] = [];
   for (const [name, agent] of Object.entries(squad.agents)) {
     const at = `${prefix}agents.${name}`;
-    if (agent.kind === 'command') continue;
-    if (agent.kind !== 'claude-code') unreported.push(`${at} (${agent.kind})`);
+    if (agent.kind === "command") continue;
+    if (agent.kind !== "claude-code") unreported.push(`${at} (${agent.kind})`);
     if (agent.model !== undefined) priced.push({ field: `${at}.model`, model: agent.model });
-    else if (agent.kind === 'codex' && pricing) {
-      issues.push({ file: squadFile, field: `${at}.model`, message: 'required with squad.pricing: Codex reports tokens but no model, so this model prices them' });
+    else if (agent.kind === "codex" && pricing) {
+      issues.push({
+        file: squadFile,
+        field: `${at}.model`,
+        message: "required with squad.pricing: Codex reports tokens but no model, so this model prices them",
+      });
     }
   }
   const judgeModels = (type: string): { field: string; model: string }[] => {
     const judge = squad.card_types[type]!.judge;
-    if (judge.kind !== 'llm') return [];
+    if (judge.kind !== "llm") return [];
     const at = `${prefix}card_types.${type}.judge`;
     return [
       { field: `${at}.model`, model: judge.model },
@@ -458,12 +538,15 @@ function agentKindIssues(squad: SquadConfig, backlog: BacklogFile, squadFile: st
     const models = judgeModels(type);
     if (models.length > 0) unreported.push(`${prefix}card_types.${type}.judge (llm)`);
     priced.push(...models);
-    if (cfg.debugger?.kind === 'llm') {
+    if (cfg.debugger?.kind === "llm") {
       unreported.push(`${prefix}card_types.${type}.debugger (llm)`);
       priced.push({ field: `${prefix}card_types.${type}.debugger.model`, model: cfg.debugger.model });
     }
-    if (cfg.judge.kind !== 'llm' || cfg.judge.allow_owner_model) continue;
-    const owners = new Set([...ownerNames(cfg.owner), ...backlog.cards.filter((c) => c.type === type && c.owner && c.status !== 'DONE').map((c) => c.owner!)]);
+    if (cfg.judge.kind !== "llm" || cfg.judge.allow_owner_model) continue;
+    const owners = new Set([
+      ...ownerNames(cfg.owner),
+      ...backlog.cards.filter((c) => c.type === type && c.owner && c.status !== "DONE").map((c) => c.owner!),
+    ]);
     for (const owner of owners) {
       const ownerModel = agentModel(squad.agents[owner]);
       for (const m of models) {
@@ -477,24 +560,30 @@ function agentKindIssues(squad: SquadConfig, backlog: BacklogFile, squadFile: st
       }
     }
   }
-  if (squad.debugger?.kind === 'llm') {
+  if (squad.debugger?.kind === "llm") {
     unreported.push(`${prefix}debugger (llm)`);
     priced.push({ field: `${prefix}debugger.model`, model: squad.debugger.model });
   }
   if (pricing) {
     for (const { field, model } of priced) {
       if (!findPrice(model, pricing)) {
-        issues.push({ file: squadFile, field, message: `no price for model "${model}" in ${prefix}pricing (USD per million tokens)` });
+        issues.push({
+          file: squadFile,
+          field,
+          message: `no price for model "${model}" in ${prefix}pricing (USD per million tokens)`,
+        });
       }
     }
   }
-  const budgeted = squad.budget?.per_card_usd !== undefined || squad.budget?.per_backlog_usd !== undefined ||
+  const budgeted =
+    squad.budget?.per_card_usd !== undefined ||
+    squad.budget?.per_backlog_usd !== undefined ||
     backlog.cards.some((c) => c.budget_usd !== undefined);
   if (budgeted && !pricing && unreported.length > 0) {
     issues.push({
       file: squadFile,
       field: `${prefix}pricing`,
-      message: `required with a budget: ${unreported.join(', ')} report tokens but no USD, so budgets need prices`,
+      message: `required with a budget: ${unreported.join(", ")} report tokens but no USD, so budgets need prices`,
     });
   }
   return issues;
@@ -506,8 +595,10 @@ function lenientCards(raw: unknown): GraphNode[] {
   if (!Array.isArray(cards)) return [];
   return cards.map((c: unknown, i) => {
     const card = (c ?? {}) as { id?: unknown; dependencies?: unknown };
-    const deps = Array.isArray(card.dependencies) ? card.dependencies.filter((d): d is string => typeof d === 'string') : [];
-    return { id: typeof card.id === 'string' ? card.id : `#${i + 1}`, dependencies: deps };
+    const deps = Array.isArray(card.dependencies)
+      ? card.dependencies.filter((d): d is string => typeof d === "string")
+      : [];
+    return { id: typeof card.id === "string" ? card.id : `#${i + 1}`, dependencies: deps };
   });
 }
 
@@ -516,20 +607,26 @@ function graphIssues(file: string, cards: readonly GraphNode[]): BacklogIssue[] 
   const issues: BacklogIssue[] = [];
   const ids = new Set<string>();
   cards.forEach((card, i) => {
-    if (ids.has(card.id)) issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `duplicate card id "${card.id}"` });
+    if (ids.has(card.id))
+      issues.push({ file, cardId: card.id, field: `cards[${i}].id`, message: `duplicate card id "${card.id}"` });
     ids.add(card.id);
   });
   cards.forEach((card, i) => {
     card.dependencies.forEach((dep, j) => {
       const field = `cards[${i}].dependencies[${j}]`;
-      if (dep === card.id) issues.push({ file, cardId: card.id, field, message: 'a card cannot depend on itself' });
+      if (dep === card.id) issues.push({ file, cardId: card.id, field, message: "a card cannot depend on itself" });
       else if (!ids.has(dep)) issues.push({ file, cardId: card.id, field, message: `unknown dependency "${dep}"` });
     });
   });
   for (const cycle of findCycles(cards)) {
     const first = cycle[0]!;
     const index = cards.findIndex((c) => c.id === first);
-    issues.push({ file, cardId: first, field: `cards[${index}].dependencies`, message: `dependency cycle: ${cycle.join(' → ')}` });
+    issues.push({
+      file,
+      cardId: first,
+      field: `cards[${index}].dependencies`,
+      message: `dependency cycle: ${cycle.join(" → ")}`,
+    });
   }
   return issues;
 }
@@ -537,9 +634,9 @@ function graphIssues(file: string, cards: readonly GraphNode[]): BacklogIssue[] 
 /** The optional CardPlan fields, present only when configured (plans of squads without them stay as they were). */
 function optionalPlanFields(
   budgetUsd: number | undefined,
-  pricing: CardPlan['pricing'],
-  debuggerConfig: CardPlan['debugger'],
-): Pick<CardPlan, 'budgetUsd' | 'pricing' | 'debugger'> {
+  pricing: CardPlan["pricing"],
+  debuggerConfig: CardPlan["debugger"],
+): Pick<CardPlan, "budgetUsd" | "pricing" | "debugger"> {
   return {
     ...(budgetUsd !== undefined && { budgetUsd }),
     ...(pricing !== undefined && { pricing }),
@@ -549,8 +646,13 @@ function optionalPlanFields(
 
 function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig, artifactBase?: string): BacklogPlan {
   const done: DependencyArtifacts[] = backlog.cards
-    .filter((c) => c.status === 'DONE' && c.type !== CORRECTION_TYPE)
-    .map((c) => ({ cardId: c.id, artifacts: c.artifacts.map((a) => (artifactBase ? `${artifactBase.replace(/\/+$/, '')}/${artifactPath(a)}` : artifactPath(a))) }));
+    .filter((c) => c.status === "DONE" && c.type !== CORRECTION_TYPE)
+    .map((c) => ({
+      cardId: c.id,
+      artifacts: c.artifacts.map((a) =>
+        artifactBase ? `${artifactBase.replace(/\/+$/, "")}/${artifactPath(a)}` : artifactPath(a),
+      ),
+    }));
   const corrections = new Map<string, LegacyCorrection[]>();
   for (const c of backlog.cards) {
     if (c.type !== CORRECTION_TYPE || !c.parent_card) continue;
@@ -560,7 +662,7 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
   }
   const pricing = squad.pricing && Object.keys(squad.pricing).length > 0 ? squad.pricing : undefined;
   const cards: CardPlan[] = backlog.cards
-    .filter((c) => c.type !== CORRECTION_TYPE && c.status !== 'DONE')
+    .filter((c) => c.type !== CORRECTION_TYPE && c.status !== "DONE")
     .map((c) => {
       const typeConfig = squad.card_types[c.type]!;
       const route = c.owner !== undefined ? undefined : routeOwner(typeConfig.owner, backlogId, c.id);
@@ -580,16 +682,26 @@ function resolvePlan(backlogId: string, backlog: BacklogFile, squad: SquadConfig
         },
         agent: squad.agents[agentName]!,
         agentName,
-        ...(route && route.order.length > 1 && { ownerCandidates: route.order.map((name) => ({ name, agent: squad.agents[name]! })) }),
+        ...(route &&
+          route.order.length > 1 && {
+            ownerCandidates: route.order.map((name) => ({ name, agent: squad.agents[name]! })),
+          }),
         typeConfig,
-        ...(typeConfig.peer_review && { peerReviewers: typeConfig.peer_review.reviewers.map((name) => ({ name, agent: squad.agents[name]! })) }),
+        ...(typeConfig.peer_review && {
+          peerReviewers: typeConfig.peer_review.reviewers.map((name) => ({ name, agent: squad.agents[name]! })),
+        }),
         costAlertUsd: squad.cost_alert_usd,
         priorAttempts: c.attempt,
         legacyCorrections: corrections.get(c.id) ?? [],
         resolvedDependencies: done.filter((d) => c.dependencies.includes(d.cardId)),
-        ...optionalPlanFields(c.budget_usd ?? squad.budget?.per_card_usd, pricing, typeConfig.debugger ?? squad.debugger),
+        ...optionalPlanFields(
+          c.budget_usd ?? squad.budget?.per_card_usd,
+          pricing,
+          typeConfig.debugger ?? squad.debugger,
+        ),
         ...(squad.budget?.per_backlog_usd !== undefined && { backlogBudgetUsd: squad.budget.per_backlog_usd }),
-        ...(squad.notifications && squad.notifications.webhooks.length > 0 && { webhooks: squad.notifications.webhooks }),
+        ...(squad.notifications &&
+          squad.notifications.webhooks.length > 0 && { webhooks: squad.notifications.webhooks }),
         ...(deliberation && { deliberation }),
       };
     });

@@ -21,7 +21,7 @@
  * ```
  * Node-only.
  */
-import type { LogEntry } from '@temporalio/worker';
+import type { LogEntry } from "@temporalio/worker";
 
 /** The card a log line is about. */
 export interface CardLogContext {
@@ -34,9 +34,9 @@ export interface CardLogContext {
 /** A workflow ID's backlog and card: `<backlogId>` → backlog, `<backlogId>/<cardId>[-CORR-n]` → card. */
 export function cardContextFromWorkflowId(workflowId: string | undefined): CardLogContext {
   if (!workflowId) return {};
-  const slash = workflowId.indexOf('/');
+  const slash = workflowId.indexOf("/");
   if (slash < 0) return { backlogId: workflowId };
-  return { backlogId: workflowId.slice(0, slash), cardId: workflowId.slice(slash + 1).replace(/-CORR-\d+$/, '') };
+  return { backlogId: workflowId.slice(0, slash), cardId: workflowId.slice(slash + 1).replace(/-CORR-\d+$/, "") };
 }
 
 const WORKSPACE = /^([^/]+)\/([^/]+)\/attempt-(\d+)$/;
@@ -51,16 +51,16 @@ export function cardContextFromArgs(args: readonly unknown[]): CardLogContext {
   if (!isObject(a)) return {};
   const out: CardLogContext = {};
   const take = (src: Record<string, unknown>) => {
-    const ws = typeof src.workspace === 'string' ? WORKSPACE.exec(src.workspace) : null;
+    const ws = typeof src.workspace === "string" ? WORKSPACE.exec(src.workspace) : null;
     if (ws) {
       out.backlogId ??= ws[1];
       out.cardId ??= ws[2];
       out.attempt ??= Number(ws[3]);
     }
-    if (typeof src.backlogId === 'string') out.backlogId = src.backlogId;
-    if (isObject(src.card) && typeof src.card.id === 'string') out.cardId = src.card.id;
-    else if (typeof src.cardId === 'string') out.cardId = src.cardId;
-    if (typeof src.attempt === 'number') out.attempt = src.attempt;
+    if (typeof src.backlogId === "string") out.backlogId = src.backlogId;
+    if (isObject(src.card) && typeof src.card.id === "string") out.cardId = src.card.id;
+    else if (typeof src.cardId === "string") out.cardId = src.cardId;
+    if (typeof src.attempt === "number") out.attempt = src.attempt;
   };
   if (Array.isArray(a.history) && a.history.length > 0) {
     const last = a.history[a.history.length - 1];
@@ -96,8 +96,11 @@ export function formatJsonLogEntry(entry: LogEntry): string {
     meta.runId = meta.workflowRunId;
     delete meta.workflowRunId;
   }
-  if (typeof meta.workflowId === 'string' && (meta.backlogId === undefined || meta.cardId === undefined)) {
-    const derived = meta.workflowType === 'backlogWorkflow' ? { backlogId: meta.workflowId } : cardContextFromWorkflowId(meta.workflowId);
+  if (typeof meta.workflowId === "string" && (meta.backlogId === undefined || meta.cardId === undefined)) {
+    const derived =
+      meta.workflowType === "backlogWorkflow"
+        ? { backlogId: meta.workflowId }
+        : cardContextFromWorkflowId(meta.workflowId);
     meta.backlogId ??= derived.backlogId;
     if (derived.cardId !== undefined) meta.cardId ??= derived.cardId;
   }
@@ -105,25 +108,37 @@ export function formatJsonLogEntry(entry: LogEntry): string {
     time: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(),
     level: entry.level,
     message: entry.message,
-    service: 'squadflow',
+    service: "squadflow",
     ...meta,
   };
   try {
     return JSON.stringify(line, replacer);
   } catch {
-    return JSON.stringify({ time: line.time, level: line.level, message: line.message, service: 'squadflow', meta: String(entry.meta) });
+    return JSON.stringify({
+      time: line.time,
+      level: line.level,
+      message: line.message,
+      service: "squadflow",
+      meta: String(entry.meta),
+    });
   }
 }
 
 function replacer(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === "bigint") return value.toString();
   if (value instanceof Error) {
     const e = value as Error & { type?: string; cause?: unknown };
-    return { name: e.name, message: e.message, ...(e.type ? { type: e.type } : {}), ...(e.stack ? { stack: e.stack } : {}), ...(e.cause ? { cause: e.cause } : {}) };
+    return {
+      name: e.name,
+      message: e.message,
+      ...(e.type ? { type: e.type } : {}),
+      ...(e.stack ? { stack: e.stack } : {}),
+      ...(e.cause ? { cause: e.cause } : {}),
+    };
   }
   return value;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -21,13 +21,13 @@
  * it fails and is retried — Temporal's sink semantics). Importing this module from Node code is harmless;
  * the helpers themselves only work inside a workflow.
  */
-import { proxySinks, type Sinks } from '@temporalio/workflow';
+import { proxySinks, type Sinks } from "@temporalio/workflow";
 
 /** Final statuses of a card workflow, as counted by `squadflow_cards_finished_total`. */
-export type CardFinalStatus = 'DONE' | 'CANCELLED' | 'FAILED';
+export type CardFinalStatus = "DONE" | "CANCELLED" | "FAILED";
 
 /** Statuses a card rests in while it waits for an ops decision (`squadflow_card_rests_total`). */
-export type CardRestStatus = 'REJECTED' | 'BLOCKED';
+export type CardRestStatus = "REJECTED" | "BLOCKED";
 
 /** How a card ended, as reported to the metrics sink. */
 export interface CardFinishedEvent {

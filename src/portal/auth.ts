@@ -9,12 +9,12 @@
  * With none configured, a random local token is made for the OS user (the `dev` experience) and printed
  * as a login URL. The reviewer recorded in the audit log is always the identity found here.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { userInfo } from "node:os";
 
 /** What an identity may do: `reviewer` decides (review, retry, skip, pause, resume, cancel, start); `viewer` only reads. */
-export type PortalRole = 'reviewer' | 'viewer';
+export type PortalRole = "reviewer" | "viewer";
 
 /** An authenticated person (or script). */
 export interface PortalIdentity {
@@ -22,15 +22,15 @@ export interface PortalIdentity {
   reviewer: string;
   role: PortalRole;
   /** How it authenticated: a session cookie made from a token, a bearer token, or the proxy header. */
-  via: 'session' | 'bearer' | 'proxy';
+  via: "session" | "bearer" | "proxy";
 }
 
 /** Errors in the portal's auth settings (bad input: nothing is started). */
 export class PortalConfigError extends Error {
-  readonly type = 'PortalConfigError';
+  readonly type = "PortalConfigError";
   constructor(message: string) {
     super(message);
-    this.name = 'PortalConfigError';
+    this.name = "PortalConfigError";
   }
 }
 
@@ -46,12 +46,13 @@ export interface PortalAuthConfig {
 
 /** Hex SHA-256 of a token, as stored in a tokens file. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return createHash("sha256").update(token, "utf8").digest("hex");
 }
 
 function role(value: string | undefined, where: string): PortalRole {
-  const r = (value ?? 'reviewer').trim();
-  if (r !== 'reviewer' && r !== 'viewer') throw new PortalConfigError(`${where}: role must be "reviewer" or "viewer", not "${r}"`);
+  const r = (value ?? "reviewer").trim();
+  if (r !== "reviewer" && r !== "viewer")
+    throw new PortalConfigError(`${where}: role must be "reviewer" or "viewer", not "${r}"`);
   return r;
 }
 
@@ -59,16 +60,17 @@ function role(value: string | undefined, where: string): PortalRole {
  * Parses `SQUADFLOW_PORTAL_TOKENS` (`name:token[:role]`, comma-separated) into `into`.
  * @throws PortalConfigError naming the entry (by position, never the token) that is malformed.
  */
-export function parseEnvTokens(value: string, into: PortalAuthConfig['tokens']): void {
+export function parseEnvTokens(value: string, into: PortalAuthConfig["tokens"]): void {
   value
-    .split(',')
+    .split(",")
     .map((s) => s.trim())
-    .filter((s) => s !== '')
+    .filter((s) => s !== "")
     .forEach((entry, i) => {
-      const [name, token, r, ...rest] = entry.split(':');
+      const [name, token, r, ...rest] = entry.split(":");
       const where = `SQUADFLOW_PORTAL_TOKENS entry ${i + 1}`;
       if (!name || !token || rest.length > 0) throw new PortalConfigError(`${where}: expected name:token[:role]`);
-      if (token.length < 8) throw new PortalConfigError(`${where} (${name}): the token must have at least 8 characters`);
+      if (token.length < 8)
+        throw new PortalConfigError(`${where} (${name}): the token must have at least 8 characters`);
       into.set(hashToken(token), { reviewer: name, role: role(r, where) });
     });
 }
@@ -77,14 +79,16 @@ export function parseEnvTokens(value: string, into: PortalAuthConfig['tokens']):
  * Parses a tokens file: `name role sha256-hex` per line; blank lines and `#` comments are skipped.
  * @throws PortalConfigError naming the file and line of a malformed entry.
  */
-export function parseTokensFile(file: string, text: string, into: PortalAuthConfig['tokens']): void {
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/#.*/, '').trim();
-    if (line === '') return;
+export function parseTokensFile(file: string, text: string, into: PortalAuthConfig["tokens"]): void {
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/#.*/, "").trim();
+    if (line === "") return;
     const where = `${file}:${i + 1}`;
     const [name, r, hash, ...rest] = line.split(/\s+/);
-    if (!name || !r || !hash || rest.length > 0) throw new PortalConfigError(`${where}: expected "name role sha256-hex"`);
-    if (!/^[0-9a-f]{64}$/i.test(hash)) throw new PortalConfigError(`${where}: the hash must be 64 hex digits (sha256 of the token)`);
+    if (!name || !r || !hash || rest.length > 0)
+      throw new PortalConfigError(`${where}: expected "name role sha256-hex"`);
+    if (!/^[0-9a-f]{64}$/i.test(hash))
+      throw new PortalConfigError(`${where}: the hash must be 64 hex digits (sha256 of the token)`);
     into.set(hash.toLowerCase(), { reviewer: name, role: role(r, where) });
   });
 }
@@ -105,24 +109,25 @@ export interface PortalAuthSources {
  */
 export function resolvePortalAuth(src: PortalAuthSources = {}): PortalAuthConfig {
   const env = src.env ?? process.env;
-  const tokens: PortalAuthConfig['tokens'] = new Map();
+  const tokens: PortalAuthConfig["tokens"] = new Map();
   if (env.SQUADFLOW_PORTAL_TOKENS) parseEnvTokens(env.SQUADFLOW_PORTAL_TOKENS, tokens);
   const file = src.tokensFile ?? env.SQUADFLOW_PORTAL_TOKENS_FILE;
   if (file) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readFileSync(file, "utf8");
     } catch (err) {
       throw new PortalConfigError(`tokens file ${file}: ${(err as Error).message}`);
     }
     parseTokensFile(file, text, tokens);
   }
   const header = (src.trustedHeader ?? env.SQUADFLOW_PORTAL_TRUSTED_HEADER)?.trim().toLowerCase();
-  if (header !== undefined && !/^[a-z0-9-]+$/.test(header)) throw new PortalConfigError(`trusted header "${header}" is not a valid header name`);
+  if (header !== undefined && !/^[a-z0-9-]+$/.test(header))
+    throw new PortalConfigError(`trusted header "${header}" is not a valid header name`);
   const config: PortalAuthConfig = { tokens, ...(header ? { trustedHeader: header } : {}) };
   if (tokens.size === 0 && !header && src.localFallback !== false) {
-    const token = randomBytes(24).toString('base64url');
-    tokens.set(hashToken(token), { reviewer: localUser(), role: 'reviewer' });
+    const token = randomBytes(24).toString("base64url");
+    tokens.set(hashToken(token), { reviewer: localUser(), role: "reviewer" });
     config.localToken = token;
   }
   return config;
@@ -130,14 +135,18 @@ export function resolvePortalAuth(src: PortalAuthSources = {}): PortalAuthConfig
 
 function localUser(): string {
   try {
-    return userInfo().username || 'local';
+    return userInfo().username || "local";
   } catch {
-    return 'local';
+    return "local";
   }
 }
 
 /** The identity of a token, or undefined for an unknown one. */
-export function identityOfToken(config: PortalAuthConfig, token: string, via: 'session' | 'bearer'): PortalIdentity | undefined {
+export function identityOfToken(
+  config: PortalAuthConfig,
+  token: string,
+  via: "session" | "bearer",
+): PortalIdentity | undefined {
   const found = config.tokens.get(hashToken(token));
   return found ? { ...found, via } : undefined;
 }
@@ -155,8 +164,8 @@ export class SessionStore {
 
   /** Opens a session; returns its id (the cookie's value). */
   open(identity: PortalIdentity): string {
-    const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, { identity: { ...identity, via: 'session' }, expiresAt: Date.now() + this.ttlMs });
+    const id = randomBytes(32).toString("base64url");
+    this.sessions.set(id, { identity: { ...identity, via: "session" }, expiresAt: Date.now() + this.ttlMs });
     return id;
   }
 
@@ -180,7 +189,7 @@ export class SessionStore {
 
 /** A fresh CSRF token (double-submit: a cookie the page echoes in the `X-CSRF-Token` header or `_csrf` field). */
 export function newCsrfToken(): string {
-  return randomBytes(24).toString('base64url');
+  return randomBytes(24).toString("base64url");
 }
 
 /** Constant-time equality of two CSRF tokens (false when either is missing). */

@@ -3,14 +3,14 @@
  * `status --watch`, the review queue of `list --status AWAITING_HUMAN`, the history of `history`. Nothing
  * is stored here: every answer is read again from Temporal.
  */
-import type { Client } from '@temporalio/client';
-import { CARD_STATUSES, failureReasons, type CardState, type Priority } from '../domain/index.js';
-import { readBacklogView, type BacklogView, type CardView } from '../cli/backlogs.js';
-import { boardOf, readWorkingOwners, type Board } from '../cli/board.js';
-import { readCardHistory } from '../cli/history.js';
-import { listCards } from '../cli/list.js';
-import { mapPool } from '../cli/map-pool.js';
-import { renderOwnerProgress } from '../cli/progress.js';
+import type { Client } from "@temporalio/client";
+import { CARD_STATUSES, failureReasons, type CardState, type Priority } from "../domain/index.js";
+import { readBacklogView, type BacklogView, type CardView } from "../cli/backlogs.js";
+import { boardOf, readWorkingOwners, type Board } from "../cli/board.js";
+import { readCardHistory } from "../cli/history.js";
+import { listCards } from "../cli/list.js";
+import { mapPool } from "../cli/map-pool.js";
+import { renderOwnerProgress } from "../cli/progress.js";
 
 /** One backlog as visibility lists it. */
 export interface BacklogSummary {
@@ -63,26 +63,29 @@ export interface PortalBoard extends Board {
 
 function whyItWaits(c: CardView): string | undefined {
   const s = c.state;
-  if (c.status === 'AWAITING_HUMAN') {
+  if (c.status === "AWAITING_HUMAN") {
     const last = s?.attempts[s.attempts.length - 1];
     const reason = last ? failureReasons(last.verdicts)[0] : undefined;
-    return `waits for a human review${reason ? `: ${reason}` : ''}`;
+    return `waits for a human review${reason ? `: ${reason}` : ""}`;
   }
-  if (s?.settled) return c.status === 'BLOCKED' && s.blockedBy ? `blocked by ${s.blockedBy.cardId} (${s.blockedBy.status}); retry or skip` : 'at rest: retry or skip';
-  if (s?.paused && !c.final) return 'backlog paused';
+  if (s?.settled)
+    return c.status === "BLOCKED" && s.blockedBy
+      ? `blocked by ${s.blockedBy.cardId} (${s.blockedBy.status}); retry or skip`
+      : "at rest: retry or skip";
+  if (s?.paused && !c.final) return "backlog paused";
   return c.note;
 }
 
-function boardCard(c: CardView, working: Board['working']): BoardCard {
+function boardCard(c: CardView, working: Board["working"]): BoardCard {
   const spec = c.state?.card;
   const why = whyItWaits(c);
   const progress = working?.find((w) => w.cardId === c.cardId)?.progress;
-  const said = progress ? renderOwnerProgress(progress, false) : '';
+  const said = progress ? renderOwnerProgress(progress, false) : "";
   return {
     cardId: c.cardId,
-    title: spec?.title ?? '',
-    type: spec?.type ?? '',
-    priority: spec?.priority ?? '',
+    title: spec?.title ?? "",
+    type: spec?.type ?? "",
+    priority: spec?.priority ?? "",
     status: c.status,
     attempt: c.attempt,
     ...(c.score !== undefined ? { score: c.score } : {}),
@@ -100,7 +103,10 @@ export function portalBoardOf(view: BacklogView, progress?: Parameters<typeof bo
   for (const c of view.cards) if (!statuses.includes(c.status)) statuses.push(c.status);
   return {
     ...board,
-    columns: statuses.map((status) => ({ status, cards: view.cards.filter((c) => c.status === status).map((c) => boardCard(c, board.working)) })),
+    columns: statuses.map((status) => ({
+      status,
+      cards: view.cards.filter((c) => c.status === status).map((c) => boardCard(c, board.working)),
+    })),
     paused: view.cards.some((c) => c.state?.paused === true && !c.final),
   };
 }
@@ -139,7 +145,7 @@ export const CARD_READ_DEADLINE_MS = 3000;
 
 function waitingSince(state: CardState, fallback: string): string {
   for (let i = state.statusHistory.length - 1; i >= 0; i--) {
-    if (state.statusHistory[i]!.status === 'AWAITING_HUMAN') return state.statusHistory[i]!.at;
+    if (state.statusHistory[i]!.status === "AWAITING_HUMAN") return state.statusHistory[i]!.at;
   }
   return fallback;
 }
@@ -152,26 +158,31 @@ function waitingSince(state: CardState, fallback: string): string {
  * whose state says it no longer waits is left out.
  */
 export async function readReviewQueue(client: Client, backlogId?: string): Promise<ReviewItem[]> {
-  const { cards } = await listCards(client, { status: 'AWAITING_HUMAN', ...(backlogId !== undefined ? { backlog: backlogId } : {}) });
+  const { cards } = await listCards(client, {
+    status: "AWAITING_HUMAN",
+    ...(backlogId !== undefined ? { backlog: backlogId } : {}),
+  });
   const items = await mapPool(cards, 8, async (c): Promise<ReviewItem | undefined> => {
     let h;
     try {
-      h = await client.withDeadline(Date.now() + CARD_READ_DEADLINE_MS, () => readCardHistory(client, c.backlogId, c.cardId));
+      h = await client.withDeadline(Date.now() + CARD_READ_DEADLINE_MS, () =>
+        readCardHistory(client, c.backlogId, c.cardId),
+      );
     } catch (err) {
       return {
         backlogId: c.backlogId,
         cardId: c.cardId,
-        title: '',
+        title: "",
         type: c.type,
         priority: c.priority,
         attempt: c.attempt,
         waitingSince: c.startTime,
         reasons: [],
         costUsd: c.costUsd,
-        unavailable: `its state could not be read (${(err as Error).message.split('\n')[0]}); is a worker running?`,
+        unavailable: `its state could not be read (${(err as Error).message.split("\n")[0]}); is a worker running?`,
       };
     }
-    if (h.state.status !== 'AWAITING_HUMAN') return undefined;
+    if (h.state.status !== "AWAITING_HUMAN") return undefined;
     const s = h.state;
     const last = s.attempts[s.attempts.length - 1];
     const debug = s.debugReports[s.debugReports.length - 1];
@@ -188,10 +199,12 @@ export async function readReviewQueue(client: Client, backlogId?: string): Promi
       costUsd: s.cost.usd,
     };
   });
-  return items.filter((i): i is ReviewItem => i !== undefined).sort((a, b) => a.waitingSince.localeCompare(b.waitingSince));
+  return items
+    .filter((i): i is ReviewItem => i !== undefined)
+    .sort((a, b) => a.waitingSince.localeCompare(b.waitingSince));
 }
 
 /** How many cards wait for a human (visibility only: cheap enough for every page view). */
 export async function countAwaitingHuman(client: Client): Promise<number> {
-  return (await listCards(client, { status: 'AWAITING_HUMAN' })).cards.length;
+  return (await listCards(client, { status: "AWAITING_HUMAN" })).cards.length;
 }

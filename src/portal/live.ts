@@ -27,10 +27,14 @@ export class SharedPoller<T> {
 
   /** A poller that reads every `intervalMs` ms. */
   static every<T>(intervalMs: number, read: (key: string) => Promise<T>): SharedPoller<T> {
-    return new SharedPoller(read, (signal) => new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, intervalMs);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    }));
+    return new SharedPoller(
+      read,
+      (signal) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, intervalMs);
+          signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+        }),
+    );
   }
 
   /** Number of read loops running (one per watched key). */

@@ -9,29 +9,36 @@
  * read-only mode), and one made with a cookie or proxy identity must carry the page's CSRF token
  * (double-submit cookie) and, when the browser sends one, a same-origin `Origin` (403 otherwise).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import type { Client } from '@temporalio/client';
-import { Hono, type Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { secureHeaders } from 'hono/secure-headers';
-import { streamSSE } from 'hono/streaming';
-import { BacklogValidationError, parseOpsDecision } from '../domain/index.js';
-import { readBacklogView, reviewCard, type BacklogQueues } from '../cli/backlogs.js';
-import { readAttemptDiff, type AttemptDiff } from '../cli/diff.js';
-import { CliError, EXIT } from '../cli/errors.js';
-import { readCardHistory } from '../cli/history.js';
-import { metricsReport } from '../cli/metrics.js';
-import { cancel, retryCard, setBacklogPaused, skipCard } from '../cli/ops.js';
-import { csrfMatches, identityOfToken, newCsrfToken, SessionStore, type PortalAuthConfig, type PortalIdentity } from './auth.js';
-import { countAwaitingHuman, listBacklogs, readPortalBoard, readReviewQueue } from './data.js';
-import { SharedPoller } from './live.js';
-import { metricsPage } from './metrics-view.js';
-import { startFromPage } from './start.js';
-import { startForm } from './start-view.js';
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import type { Client } from "@temporalio/client";
+import { Hono, type Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { secureHeaders } from "hono/secure-headers";
+import { streamSSE } from "hono/streaming";
+import { BacklogValidationError, parseOpsDecision } from "../domain/index.js";
+import { readBacklogView, reviewCard, type BacklogQueues } from "../cli/backlogs.js";
+import { readAttemptDiff, type AttemptDiff } from "../cli/diff.js";
+import { CliError, EXIT } from "../cli/errors.js";
+import { readCardHistory } from "../cli/history.js";
+import { metricsReport } from "../cli/metrics.js";
+import { cancel, retryCard, setBacklogPaused, skipCard } from "../cli/ops.js";
+import {
+  csrfMatches,
+  identityOfToken,
+  newCsrfToken,
+  SessionStore,
+  type PortalAuthConfig,
+  type PortalIdentity,
+} from "./auth.js";
+import { countAwaitingHuman, listBacklogs, readPortalBoard, readReviewQueue } from "./data.js";
+import { SharedPoller } from "./live.js";
+import { metricsPage } from "./metrics-view.js";
+import { startFromPage } from "./start.js";
+import { startForm } from "./start-view.js";
 import {
   backlogsPage,
   boardFragment,
@@ -43,7 +50,7 @@ import {
   reviewPage,
   type Fragment,
   type PageContext,
-} from './views.js';
+} from "./views.js";
 
 /** Options of {@link createPortalApp}. */
 export interface PortalOptions {
@@ -69,11 +76,14 @@ export interface PortalOptions {
   log?: (line: string) => void;
 }
 
-const SESSION_COOKIE = 'squadflow_session';
-const CSRF_COOKIE = 'squadflow_csrf';
-const SCRIPT = readFileSync(new URL('./assets/portal.js', import.meta.url), 'utf8');
+const SESSION_COOKIE = "squadflow_session";
+const CSRF_COOKIE = "squadflow_csrf";
+const SCRIPT = readFileSync(new URL("./assets/portal.js", import.meta.url), "utf8");
 /** highlight.js's theme for the diffs of the card page, served from node_modules. */
-const HIGHLIGHT_CSS = readFileSync(createRequire(import.meta.url).resolve('highlight.js/styles/github-dark.css'), 'utf8');
+const HIGHLIGHT_CSS = readFileSync(
+  createRequire(import.meta.url).resolve("highlight.js/styles/github-dark.css"),
+  "utf8",
+);
 
 type Env = { Variables: { identity?: PortalIdentity; csrf: string } };
 
@@ -83,7 +93,7 @@ function errorStatus(err: unknown): { status: 400 | 404 | 409 | 500 | 503; body:
   if (err instanceof CliError) {
     if (err.exitCode === EXIT.unavailable) return { status: 503, body: { error: err.message } };
     if (err.exitCode === EXIT.badInput) {
-      const status = err.message.startsWith('refused') ? 409 : err.message.startsWith('unknown') ? 404 : 400;
+      const status = err.message.startsWith("refused") ? 409 : err.message.startsWith("unknown") ? 404 : 400;
       return { status, body: { error: err.message } };
     }
   }
@@ -105,8 +115,8 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   const app = new Hono<Env>();
 
   const ctxOf = (c: Context<Env>): PageContext => ({
-    identity: c.get('identity'),
-    csrf: c.get('csrf'),
+    identity: c.get("identity"),
+    csrf: c.get("csrf"),
     readOnly,
     namespace,
     ...(opts.temporalUi ? { temporalUi: opts.temporalUi } : {}),
@@ -115,13 +125,13 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
 
   // Defence in depth behind the escaping: no script but the portal's own file runs, nothing frames the page.
   app.use(
-    '*',
+    "*",
     secureHeaders({
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
+        imgSrc: ["'self'", "data:"],
         connectSrc: ["'self'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
@@ -131,68 +141,81 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   );
 
   // The CSRF cookie (double submit) and who is asking.
-  app.use('*', async (c, next) => {
+  app.use("*", async (c, next) => {
     let csrf = getCookie(c, CSRF_COOKIE);
     if (!csrf || csrf.length < 20) {
       csrf = newCsrfToken();
-      setCookie(c, CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'Strict', path: '/', secure: overHttps(c) });
+      setCookie(c, CSRF_COOKIE, csrf, { httpOnly: true, sameSite: "Strict", path: "/", secure: overHttps(c) });
     }
-    c.set('csrf', csrf);
-    const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    c.set("csrf", csrf);
+    const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
     const proxied = auth.trustedHeader ? c.req.header(auth.trustedHeader)?.trim() : undefined;
     const identity =
       sessions.get(getCookie(c, SESSION_COOKIE)) ??
-      (bearer ? identityOfToken(auth, bearer, 'bearer') : undefined) ??
-      (proxied ? { reviewer: proxied, role: 'reviewer' as const, via: 'proxy' as const } : undefined);
-    if (identity) c.set('identity', identity);
+      (bearer ? identityOfToken(auth, bearer, "bearer") : undefined) ??
+      (proxied ? { reviewer: proxied, role: "reviewer" as const, via: "proxy" as const } : undefined);
+    if (identity) c.set("identity", identity);
     await next();
   });
 
-  app.get('/assets/portal.js', (c) => c.body(SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' }));
-  app.get('/assets/highlight.css', (c) => c.body(HIGHLIGHT_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'max-age=3600' }));
+  app.get("/assets/portal.js", (c) =>
+    c.body(SCRIPT, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache" }),
+  );
+  app.get("/assets/highlight.css", (c) =>
+    c.body(HIGHLIGHT_CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "max-age=3600" }),
+  );
 
   const login = (c: Context<Env>, token: string | undefined) => {
-    const identity = token ? identityOfToken(auth, token, 'session') : undefined;
-    if (!identity) return page(c, loginPage(ctxOf(c), token ? 'Unknown token.' : undefined), token ? 400 : 200);
-    setCookie(c, SESSION_COOKIE, sessions.open(identity), { httpOnly: true, sameSite: 'Strict', path: '/', secure: overHttps(c) });
-    return c.redirect('/', 303);
+    const identity = token ? identityOfToken(auth, token, "session") : undefined;
+    if (!identity) return page(c, loginPage(ctxOf(c), token ? "Unknown token." : undefined), token ? 400 : 200);
+    setCookie(c, SESSION_COOKIE, sessions.open(identity), {
+      httpOnly: true,
+      sameSite: "Strict",
+      path: "/",
+      secure: overHttps(c),
+    });
+    return c.redirect("/", 303);
   };
   // `GET /login?token=…` is the login URL `dev` and `portal` print; the page's own form posts.
-  app.get('/login', (c) => login(c, c.req.query('token')));
-  app.post('/login', async (c) => {
+  app.get("/login", (c) => login(c, c.req.query("token")));
+  app.post("/login", async (c) => {
     const form = await c.req.parseBody();
-    if (!sameOrigin(c) || !csrfMatches(c.get('csrf'), String(form._csrf ?? ''))) return c.text('CSRF check failed', 403);
-    return login(c, typeof form.token === 'string' ? form.token : undefined);
+    if (!sameOrigin(c) || !csrfMatches(c.get("csrf"), String(form._csrf ?? "")))
+      return c.text("CSRF check failed", 403);
+    return login(c, typeof form.token === "string" ? form.token : undefined);
   });
-  app.post('/logout', async (c) => {
+  app.post("/logout", async (c) => {
     const form = await c.req.parseBody();
-    if (!sameOrigin(c) || !csrfMatches(c.get('csrf'), String(form._csrf ?? ''))) return c.text('CSRF check failed', 403);
+    if (!sameOrigin(c) || !csrfMatches(c.get("csrf"), String(form._csrf ?? "")))
+      return c.text("CSRF check failed", 403);
     sessions.close(getCookie(c, SESSION_COOKIE));
-    deleteCookie(c, SESSION_COOKIE, { path: '/' });
-    return c.redirect('/login', 303);
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.redirect("/login", 303);
   });
 
   // Everything else needs an identity; state changes need a reviewer, the CSRF token and a same origin.
-  app.use('*', async (c, next) => {
-    const identity = c.get('identity');
-    const api = c.req.path.startsWith('/api/');
-    if (!identity) return api ? c.json({ error: 'authentication required (docs/portal.md)' }, 401) : c.redirect('/login', 303);
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
-      if (readOnly) return c.json({ error: 'the portal is read-only' }, 403);
-      if (identity.role !== 'reviewer') return c.json({ error: `${identity.reviewer} is a viewer: read-only` }, 403);
-      if (identity.via !== 'bearer') {
-        if (!sameOrigin(c)) return c.json({ error: 'cross-origin request refused' }, 403);
-        if (!csrfMatches(c.get('csrf'), c.req.header('x-csrf-token'))) return c.json({ error: 'CSRF token missing or wrong; reload the page' }, 403);
+  app.use("*", async (c, next) => {
+    const identity = c.get("identity");
+    const api = c.req.path.startsWith("/api/");
+    if (!identity)
+      return api ? c.json({ error: "authentication required (docs/portal.md)" }, 401) : c.redirect("/login", 303);
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      if (readOnly) return c.json({ error: "the portal is read-only" }, 403);
+      if (identity.role !== "reviewer") return c.json({ error: `${identity.reviewer} is a viewer: read-only` }, 403);
+      if (identity.via !== "bearer") {
+        if (!sameOrigin(c)) return c.json({ error: "cross-origin request refused" }, 403);
+        if (!csrfMatches(c.get("csrf"), c.req.header("x-csrf-token")))
+          return c.json({ error: "CSRF token missing or wrong; reload the page" }, 403);
       }
     }
     await next();
   });
 
   // ---- JSON API ----
-  const reviewer = (c: Context<Env>) => c.get('identity')!.reviewer;
+  const reviewer = (c: Context<Env>) => c.get("identity")!.reviewer;
   const body = async (c: Context<Env>): Promise<Record<string, unknown>> => {
     const b = await c.req.json().catch(() => undefined);
-    if (!b || typeof b !== 'object' || Array.isArray(b)) throw new CliError('the request body must be a JSON object');
+    if (!b || typeof b !== "object" || Array.isArray(b)) throw new CliError("the request body must be a JSON object");
     return b as Record<string, unknown>;
   };
   const decision = (b: Record<string, unknown>, c: Context<Env>) => {
@@ -211,27 +234,48 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
     }
   };
 
-  app.get('/api/me', api(async (c) => ({ ...c.get('identity')!, readOnly })));
-  app.get('/api/backlogs', api(async () => ({ backlogs: await listBacklogs(client) })));
-  app.get('/api/backlogs/:backlogId', api(async (c) => readPortalBoard(client, param(c, 'backlogId'))));
-  app.get('/api/backlogs/:backlogId/metrics', api(async (c) => metricsReport(await readBacklogView(client, param(c, 'backlogId')))));
-  app.get('/api/review-queue', api(async (c) => ({ cards: await readReviewQueue(client, c.req.query('backlog') || undefined) })));
-  app.get('/api/backlogs/:backlogId/cards/:cardId', api(async (c) => readCardHistory(client, param(c, 'backlogId'), param(c, 'cardId'))));
   app.get(
-    '/api/backlogs/:backlogId/cards/:cardId/diff',
+    "/api/me",
+    api(async (c) => ({ ...c.get("identity")!, readOnly })),
+  );
+  app.get(
+    "/api/backlogs",
+    api(async () => ({ backlogs: await listBacklogs(client) })),
+  );
+  app.get(
+    "/api/backlogs/:backlogId",
+    api(async (c) => readPortalBoard(client, param(c, "backlogId"))),
+  );
+  app.get(
+    "/api/backlogs/:backlogId/metrics",
+    api(async (c) => metricsReport(await readBacklogView(client, param(c, "backlogId")))),
+  );
+  app.get(
+    "/api/review-queue",
+    api(async (c) => ({ cards: await readReviewQueue(client, c.req.query("backlog") || undefined) })),
+  );
+  app.get(
+    "/api/backlogs/:backlogId/cards/:cardId",
+    api(async (c) => readCardHistory(client, param(c, "backlogId"), param(c, "cardId"))),
+  );
+  app.get(
+    "/api/backlogs/:backlogId/cards/:cardId/diff",
     api(async (c) => {
-      const attempt = c.req.query('attempt') ? Number(c.req.query('attempt')) : undefined;
-      return readAttemptDiff(client, param(c, 'backlogId'), param(c, 'cardId'), { attempt, reposRoot: opts.reposRoot });
+      const attempt = c.req.query("attempt") ? Number(c.req.query("attempt")) : undefined;
+      return readAttemptDiff(client, param(c, "backlogId"), param(c, "cardId"), { attempt, reposRoot: opts.reposRoot });
     }),
   );
 
-  app.post('/api/backlogs', api(async (c) => startFromPage(client, backlogRoot, await body(c), opts.queues)));
   app.post(
-    '/api/backlogs/:backlogId/cards/:cardId/review',
+    "/api/backlogs",
+    api(async (c) => startFromPage(client, backlogRoot, await body(c), opts.queues)),
+  );
+  app.post(
+    "/api/backlogs/:backlogId/cards/:cardId/review",
     api(async (c) => {
       const b = await body(c);
-      const backlogId = param(c, 'backlogId');
-      const cardId = param(c, 'cardId');
+      const backlogId = param(c, "backlogId");
+      const cardId = param(c, "cardId");
       const entry = await reviewCard(client, backlogId, cardId, {
         decision: b.decision,
         reviewer: reviewer(c),
@@ -243,38 +287,52 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
   );
   // A Temporal cancellation carries no reason: who cancelled what and why goes to the portal's log.
   const cancelled = (d: { reviewer: string; reason: string }, workflowId: string) => {
-    log(JSON.stringify({ event: 'portal.cancel', at: new Date().toISOString(), workflowId, reviewer: d.reviewer, reason: d.reason }));
+    log(
+      JSON.stringify({
+        event: "portal.cancel",
+        at: new Date().toISOString(),
+        workflowId,
+        reviewer: d.reviewer,
+        reason: d.reason,
+      }),
+    );
     return { cancelled: workflowId, reviewer: d.reviewer, reason: d.reason };
   };
-  for (const kind of ['retry', 'skip'] as const) {
+  for (const kind of ["retry", "skip"] as const) {
     app.post(
       `/api/backlogs/:backlogId/cards/:cardId/${kind}`,
       api(async (c) => {
         const d = decision(await body(c), c);
-        const backlogId = param(c, 'backlogId');
-      const cardId = param(c, 'cardId');
-        return { backlogId, cardId, entry: await (kind === 'retry' ? retryCard : skipCard)(client, backlogId, cardId, d) };
+        const backlogId = param(c, "backlogId");
+        const cardId = param(c, "cardId");
+        return {
+          backlogId,
+          cardId,
+          entry: await (kind === "retry" ? retryCard : skipCard)(client, backlogId, cardId, d),
+        };
       }),
     );
   }
   app.post(
-    '/api/backlogs/:backlogId/cards/:cardId/cancel',
+    "/api/backlogs/:backlogId/cards/:cardId/cancel",
     api(async (c) => {
       const d = decision(await body(c), c);
-      return cancelled(d, await cancel(client, param(c, 'backlogId'), param(c, 'cardId')));
+      return cancelled(d, await cancel(client, param(c, "backlogId"), param(c, "cardId")));
     }),
   );
   for (const paused of [true, false]) {
     app.post(
-      `/api/backlogs/:backlogId/${paused ? 'pause' : 'resume'}`,
-      api(async (c) => ({ entry: await setBacklogPaused(client, param(c, 'backlogId'), paused, decision(await body(c), c)) })),
+      `/api/backlogs/:backlogId/${paused ? "pause" : "resume"}`,
+      api(async (c) => ({
+        entry: await setBacklogPaused(client, param(c, "backlogId"), paused, decision(await body(c), c)),
+      })),
     );
   }
   app.post(
-    '/api/backlogs/:backlogId/cancel',
+    "/api/backlogs/:backlogId/cancel",
     api(async (c) => {
       const d = decision(await body(c), c);
-      return cancelled(d, await cancel(client, param(c, 'backlogId')));
+      return cancelled(d, await cancel(client, param(c, "backlogId")));
     }),
   );
 
@@ -289,9 +347,10 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
       const unsubscribe = poller.subscribe(key, (u) => {
         writes = writes
           .then(async () => {
-            if (u.error !== undefined) return stream.writeSSE({ event: 'problem', data: errorStatus(u.error).body.error });
-            await stream.writeSSE({ event: 'json', data: JSON.stringify(u.value) });
-            await stream.writeSSE({ event: 'html', data: render(u.value as T).toString() });
+            if (u.error !== undefined)
+              return stream.writeSSE({ event: "problem", data: errorStatus(u.error).body.error });
+            await stream.writeSSE({ event: "json", data: JSON.stringify(u.value) });
+            await stream.writeSSE({ event: "html", data: render(u.value as T).toString() });
           })
           .catch(() => undefined);
       });
@@ -299,53 +358,55 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
       await new Promise<void>((resolve) => {
         onStop = resolve;
         stream.onAbort(resolve);
-        streams.signal.addEventListener('abort', onStop, { once: true });
+        streams.signal.addEventListener("abort", onStop, { once: true });
       });
-      streams.signal.removeEventListener('abort', onStop);
+      streams.signal.removeEventListener("abort", onStop);
       unsubscribe();
     });
-  app.get('/api/backlogs/:backlogId/events', (c) => live(c, boards, param(c, 'backlogId'), boardFragment));
-  app.get('/api/review-queue/events', (c) => live(c, queue, c.req.query('backlog') ?? '', (items) => reviewFragment(ctxOf(c), items)));
+  app.get("/api/backlogs/:backlogId/events", (c) => live(c, boards, param(c, "backlogId"), boardFragment));
+  app.get("/api/review-queue/events", (c) =>
+    live(c, queue, c.req.query("backlog") ?? "", (items) => reviewFragment(ctxOf(c), items)),
+  );
 
   // ---- pages ----
   const pageError = (c: Context<Env>, title: string, err: unknown) => {
     const { status, body: b } = errorStatus(err);
     return page(c, errorPage(ctxOf(c), title, b.error), status === 409 ? 400 : status);
   };
-  app.get('/', async (c) => {
+  app.get("/", async (c) => {
     try {
       const [backlogs, waiting] = await Promise.all([listBacklogs(client), countAwaitingHuman(client)]);
       return page(c, backlogsPage(ctxOf(c), backlogs, waiting, startForm(ctxOf(c))));
     } catch (err) {
-      return pageError(c, 'Backlogs', err);
+      return pageError(c, "Backlogs", err);
     }
   });
-  app.get('/review', async (c) => {
+  app.get("/review", async (c) => {
     try {
-      const backlogId = c.req.query('backlog') || undefined;
+      const backlogId = c.req.query("backlog") || undefined;
       return page(c, reviewPage(ctxOf(c), await readReviewQueue(client, backlogId), backlogId));
     } catch (err) {
-      return pageError(c, 'Human review', err);
+      return pageError(c, "Human review", err);
     }
   });
-  app.get('/backlogs/:backlogId', async (c) => {
+  app.get("/backlogs/:backlogId", async (c) => {
     try {
-      return page(c, boardPage(ctxOf(c), await readPortalBoard(client, param(c, 'backlogId'))));
+      return page(c, boardPage(ctxOf(c), await readPortalBoard(client, param(c, "backlogId"))));
     } catch (err) {
-      return pageError(c, `Backlog ${param(c, 'backlogId')}`, err);
+      return pageError(c, `Backlog ${param(c, "backlogId")}`, err);
     }
   });
-  app.get('/backlogs/:backlogId/metrics', async (c) => {
+  app.get("/backlogs/:backlogId/metrics", async (c) => {
     try {
-      const view = await readBacklogView(client, param(c, 'backlogId'));
+      const view = await readBacklogView(client, param(c, "backlogId"));
       return page(c, metricsPage(ctxOf(c), metricsReport(view), view));
     } catch (err) {
-      return pageError(c, `Metrics of ${param(c, 'backlogId')}`, err);
+      return pageError(c, `Metrics of ${param(c, "backlogId")}`, err);
     }
   });
-  app.get('/backlogs/:backlogId/cards/:cardId', async (c) => {
-    const backlogId = param(c, 'backlogId');
-      const cardId = param(c, 'cardId');
+  app.get("/backlogs/:backlogId/cards/:cardId", async (c) => {
+    const backlogId = param(c, "backlogId");
+    const cardId = param(c, "cardId");
     try {
       const hist = await readCardHistory(client, backlogId, cardId);
       let diff: { value?: AttemptDiff; error?: string } = {};
@@ -354,7 +415,7 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
           (value) => ({ value }),
           (err: Error) => ({ error: err.message }),
         );
-      } else diff = { error: 'this backlog does not deliver into a repository: no diff' };
+      } else diff = { error: "this backlog does not deliver into a repository: no diff" };
       return page(c, cardPage(ctxOf(c), hist, diff));
     } catch (err) {
       return pageError(c, `Card ${cardId}`, err);
@@ -373,20 +434,20 @@ export function createPortalApp(opts: PortalOptions): { app: Hono<Env>; stop: ()
 
 /** True when the browser reached the portal over HTTPS (directly, or through a TLS proxy that says so). */
 function overHttps(c: Context): boolean {
-  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+  return new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
 }
 
 /** A route parameter (Hono has decoded it); '' when absent. */
 function param(c: Context, name: string): string {
-  return c.req.param(name) ?? '';
+  return c.req.param(name) ?? "";
 }
 
 /** True unless the browser said the request comes from another origin (`Origin` or `Sec-Fetch-Site`). */
 function sameOrigin(c: Context): boolean {
-  const origin = c.req.header('origin');
+  const origin = c.req.header("origin");
   if (origin !== undefined && origin !== new URL(c.req.url).origin) return false;
-  const site = c.req.header('sec-fetch-site');
-  return site === undefined || site === 'same-origin' || site === 'none';
+  const site = c.req.header("sec-fetch-site");
+  return site === undefined || site === "same-origin" || site === "none";
 }
 
 /** A running portal. */
@@ -406,10 +467,12 @@ export async function startPortal(opts: PortalOptions & { port: number; host: st
   const { app, stop } = createPortalApp(opts);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, () => resolve(s));
-    s.once('error', (err: Error) => reject(new Error(`portal: cannot listen on ${opts.host}:${opts.port}: ${err.message}`)));
+    s.once("error", (err: Error) =>
+      reject(new Error(`portal: cannot listen on ${opts.host}:${opts.port}: ${err.message}`)),
+    );
   });
   const port = (server.address() as AddressInfo).port;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   return {
     url: `http://${host}:${port}`,
     port,

@@ -7,14 +7,14 @@
  * Only files inside the portal's folder are read or written, so that the form cannot be used to read the
  * server's other files through validation messages.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { planFormatOf } from '../domain/plan.js';
-import { startBacklog, type BacklogQueues } from '../cli/backlogs.js';
-import { CliError } from '../cli/errors.js';
-import { loadBacklog } from '../cli/load.js';
-import { defaultBacklogFile, derivePlanFile } from '../cli/plan.js';
+import { readFile, writeFile } from "node:fs/promises";
+import { isAbsolute, relative, resolve } from "node:path";
+import type { Client } from "@temporalio/client";
+import { planFormatOf } from "../domain/plan.js";
+import { startBacklog, type BacklogQueues } from "../cli/backlogs.js";
+import { CliError } from "../cli/errors.js";
+import { loadBacklog } from "../cli/load.js";
+import { defaultBacklogFile, derivePlanFile } from "../cli/plan.js";
 
 /** A request of the start form (`POST /api/backlogs`): paths on the server, relative to the portal's folder or absolute. */
 export interface StartRequest {
@@ -42,7 +42,7 @@ export interface StartedFromPage {
   location: string;
 }
 
-const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+const str = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
 
 /**
  * Whether a file is a plan, decided as `squadflow plan` reads them: by extension (`planFormatOf`), and for
@@ -52,14 +52,19 @@ const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim()
 async function isPlan(file: string): Promise<boolean> {
   const format = planFormatOf(file);
   if (format === undefined) return false;
-  if (!file.toLowerCase().endsWith('.json')) return true;
+  if (!file.toLowerCase().endsWith(".json")) return true;
   let data: unknown;
   try {
-    data = JSON.parse(await readFile(file, 'utf8'));
+    data = JSON.parse(await readFile(file, "utf8"));
   } catch {
     return false;
   }
-  return typeof data === 'object' && data !== null && Array.isArray((data as { tasks?: unknown }).tasks) && !('cards' in data);
+  return (
+    typeof data === "object" &&
+    data !== null &&
+    Array.isArray((data as { tasks?: unknown }).tasks) &&
+    !("cards" in data)
+  );
 }
 
 /**
@@ -77,7 +82,7 @@ export async function startFromPage(
   queues?: BacklogQueues,
 ): Promise<StartedFromPage> {
   const given = str(req.file);
-  if (given === undefined) throw new CliError('file: the path of a backlog file or a plan on the server is required');
+  if (given === undefined) throw new CliError("file: the path of a backlog file or a plan on the server is required");
   const file = inside(root, given);
   if (!file || planFormatOf(file) === undefined) {
     throw new CliError(`file: "${given}" must be a backlog (.json) or a plan (.md, .yaml, .yml, .json) inside ${root}`);
@@ -89,10 +94,13 @@ export async function startFromPage(
   let planFile: string | undefined;
   if (await isPlan(file)) {
     if (squadGiven === undefined) {
-      throw new CliError(`squad: "${given}" is a plan; give its squad file (a squad JSON, or a backlog file with a squad section)`);
+      throw new CliError(
+        `squad: "${given}" is a plan; give its squad file (a squad JSON, or a backlog file with a squad section)`,
+      );
     }
     const squad = inside(root, squadGiven);
-    if (!squad || !squad.endsWith('.json')) throw new CliError(`squad: "${squadGiven}" must be a .json file inside ${root}`);
+    if (!squad || !squad.endsWith(".json"))
+      throw new CliError(`squad: "${squadGiven}" must be a .json file inside ${root}`);
     planFile = file;
     backlogFile = defaultBacklogFile(file);
     const { backlog } = await derivePlanFile(file, {
@@ -101,16 +109,19 @@ export async function startFromPage(
       ...(backlogId !== undefined && { backlogId }),
       ...(repo !== undefined && { repo }),
     });
-    await writeFile(backlogFile, JSON.stringify(backlog, null, 2) + '\n');
+    await writeFile(backlogFile, JSON.stringify(backlog, null, 2) + "\n");
   } else if (squadGiven !== undefined) {
     throw new CliError(`squad: only a plan takes a squad file; "${given}" is a backlog file (its squad is its own)`);
-  } else if (!file.endsWith('.json')) {
+  } else if (!file.endsWith(".json")) {
     throw new CliError(`file: "${given}" must be a backlog (.json) or a plan (.md, .yaml, .yml, .json) inside ${root}`);
   }
   // A plan's id and repository are in the file written from it, as `plan --start` leaves them.
   const plan = await loadBacklog(backlogFile, planFile ? {} : { repo, backlogId });
   const r = await startBacklog(client, plan, backlogFile, queues);
-  if (!r.started) throw new CliError(`refused: backlog "${plan.backlogId}" already exists (${r.existingStatus}); give another backlog id`);
+  if (!r.started)
+    throw new CliError(
+      `refused: backlog "${plan.backlogId}" already exists (${r.existingStatus}); give another backlog id`,
+    );
   return {
     ...r,
     file: relative(root, backlogFile),
@@ -123,5 +134,5 @@ export async function startFromPage(
 function inside(root: string, path: string): string | undefined {
   const file = resolve(root, path);
   const rel = relative(root, file);
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? undefined : file;
+  return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? undefined : file;
 }

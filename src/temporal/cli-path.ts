@@ -9,22 +9,22 @@
  *
  * Node-only (fs, path): never import from workflows.
  */
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { EphemeralServerExecutable } from '@temporalio/testing';
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { delimiter, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EphemeralServerExecutable } from "@temporalio/testing";
 
 /** Name of the environment variable that overrides discovery with an explicit binary path. */
-export const TEMPORAL_CLI_PATH_ENV = 'TEMPORAL_CLI_PATH';
+export const TEMPORAL_CLI_PATH_ENV = "TEMPORAL_CLI_PATH";
 
 /** The `package.json` name that marks the package root when walking up from this file. */
-const PACKAGE_NAME = 'squadflow';
+const PACKAGE_NAME = "squadflow";
 
 /**
  * Where a Temporal CLI was found: `env` (TEMPORAL_CLI_PATH), `path` (on PATH), `project`
  * (`.temporal-cli/bin/temporal`), or `sdk-download` (none found locally; let the SDK download and cache one).
  */
-export type TemporalCliSource = 'env' | 'path' | 'project' | 'sdk-download';
+export type TemporalCliSource = "env" | "path" | "project" | "sdk-download";
 
 /**
  * Result of {@link findTemporalCli}: the source and, for every source but `sdk-download`, the absolute
@@ -51,8 +51,8 @@ export interface FindTemporalCliOptions {
  */
 export class TemporalCliNotFoundError extends Error {
   /** Stable error type for callers and logs. */
-  readonly type = 'TemporalCliNotFoundError';
-  override readonly name = 'TemporalCliNotFoundError';
+  readonly type = "TemporalCliNotFoundError";
+  override readonly name = "TemporalCliNotFoundError";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -64,13 +64,13 @@ export class TemporalCliNotFoundError extends Error {
  */
 export function temporalCliNotFoundMessage(reason?: string): string {
   const lines = [
-    reason ? `Temporal CLI not found: ${reason}` : 'Temporal CLI not found.',
-    'Install it with one of:',
-    '  - npm run setup:temporal   (installs it into .temporal-cli/bin/temporal in this project)',
+    reason ? `Temporal CLI not found: ${reason}` : "Temporal CLI not found.",
+    "Install it with one of:",
+    "  - npm run setup:temporal   (installs it into .temporal-cli/bin/temporal in this project)",
     `  - set ${TEMPORAL_CLI_PATH_ENV}=/path/to/temporal   (an existing temporal CLI binary)`,
-    '  - install the temporal CLI system-wide and put it on PATH (https://docs.temporal.io/cli)',
+    "  - install the temporal CLI system-wide and put it on PATH (https://docs.temporal.io/cli)",
   ];
-  return lines.join('\n');
+  return lines.join("\n");
 }
 
 /**
@@ -82,17 +82,17 @@ export const PROJECT_ROOT: string = findPackageRoot(dirname(fileURLToPath(import
 function findPackageRoot(start: string): string {
   let dir = start;
   for (;;) {
-    const pkg = join(dir, 'package.json');
+    const pkg = join(dir, "package.json");
     if (existsSync(pkg)) {
       try {
-        const parsed = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown };
+        const parsed = JSON.parse(readFileSync(pkg, "utf8")) as { name?: unknown };
         if (parsed.name === PACKAGE_NAME) return dir;
       } catch {
         // An unreadable package.json is not ours; keep walking.
       }
     }
     const parent = dirname(dir);
-    if (parent === dir) return resolve(start, '..', '..');
+    if (parent === dir) return resolve(start, "..", "..");
     dir = parent;
   }
 }
@@ -110,7 +110,7 @@ function isExecutableFile(file: string): boolean {
 
 /** Binary names to look for in a directory: `temporal`, plus `temporal.exe` on Windows. */
 function binaryNames(): string[] {
-  return process.platform === 'win32' ? ['temporal.exe', 'temporal'] : ['temporal'];
+  return process.platform === "win32" ? ["temporal.exe", "temporal"] : ["temporal"];
 }
 
 /**
@@ -125,7 +125,7 @@ export function findTemporalCli(opts: FindTemporalCliOptions = {}): FoundTempora
   const projectRoot = opts.projectRoot ?? PROJECT_ROOT;
 
   const explicit = env[TEMPORAL_CLI_PATH_ENV];
-  if (explicit !== undefined && explicit !== '') {
+  if (explicit !== undefined && explicit !== "") {
     const abs = resolve(explicit);
     if (!existsSync(abs)) {
       throw new TemporalCliNotFoundError(
@@ -137,24 +137,24 @@ export function findTemporalCli(opts: FindTemporalCliOptions = {}): FoundTempora
         temporalCliNotFoundMessage(`${TEMPORAL_CLI_PATH_ENV}=${explicit} is not an executable file.`),
       );
     }
-    return { source: 'env', path: abs };
+    return { source: "env", path: abs };
   }
 
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
     // An empty PATH entry means the current directory; ignoring it avoids picking up a stray local file.
-    if (dir === '') continue;
+    if (dir === "") continue;
     for (const name of binaryNames()) {
       const candidate = resolve(dir, name);
-      if (isExecutableFile(candidate)) return { source: 'path', path: candidate };
+      if (isExecutableFile(candidate)) return { source: "path", path: candidate };
     }
   }
 
   for (const name of binaryNames()) {
-    const candidate = join(projectRoot, '.temporal-cli', 'bin', name);
-    if (isExecutableFile(candidate)) return { source: 'project', path: candidate };
+    const candidate = join(projectRoot, ".temporal-cli", "bin", name);
+    if (isExecutableFile(candidate)) return { source: "project", path: candidate };
   }
 
-  return { source: 'sdk-download' };
+  return { source: "sdk-download" };
 }
 
 /**
@@ -162,6 +162,6 @@ export function findTemporalCli(opts: FindTemporalCliOptions = {}): FoundTempora
  * for a local binary, `{ type: 'cached-download' }` for `sdk-download`.
  */
 export function toEphemeralExecutable(found: FoundTemporalCli): EphemeralServerExecutable {
-  if (found.source === 'sdk-download' || found.path === undefined) return { type: 'cached-download' };
-  return { type: 'existing-path', path: found.path };
+  if (found.source === "sdk-download" || found.path === undefined) return { type: "cached-download" };
+  return { type: "existing-path", path: found.path };
 }

@@ -12,15 +12,15 @@
  *
  * Blank variables count as unset. Node-only: never import from workflows.
  */
-import { dataConverterFromEnv } from '../codec/aes-gcm.js';
-import { Client, Connection, type TLSConfig } from '@temporalio/client';
-import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
+import { dataConverterFromEnv } from "../codec/aes-gcm.js";
+import { Client, Connection, type TLSConfig } from "@temporalio/client";
+import { loadClientConfigProfile, toClientOptions } from "@temporalio/envconfig";
+import { NativeConnection } from "@temporalio/worker";
 
 /** Default Temporal frontend address (the local dev server). */
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+export const DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233";
 /** Default Temporal namespace. */
-export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
+export const DEFAULT_TEMPORAL_NAMESPACE = "default";
 
 /** Where and how to connect. Only `address` and `namespace` are always set. */
 export interface TemporalConnectionOptions {
@@ -40,10 +40,10 @@ export interface TemporalConnectionOptions {
 
 /** Thrown when the Temporal config file or profile cannot be loaded (bad TOML, unknown profile, unreadable cert). */
 export class TemporalConfigError extends Error {
-  readonly type = 'TemporalConfigError';
+  readonly type = "TemporalConfigError";
   constructor(message: string) {
     super(message);
-    this.name = 'TemporalConfigError';
+    this.name = "TemporalConfigError";
   }
 }
 
@@ -56,14 +56,14 @@ export class TemporalConfigError extends Error {
  */
 export function connectionOptions(env: NodeJS.ProcessEnv = process.env): TemporalConnectionOptions {
   const clean: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== '') clean[k] = v.trim();
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") clean[k] = v.trim();
   let connect: ReturnType<typeof toClientOptions>;
   try {
     connect = toClientOptions(loadClientConfigProfile({ overrideEnvVars: clean }));
   } catch (err) {
-    const file = clean.TEMPORAL_CONFIG_FILE ?? '~/.config/temporalio/temporal.toml';
+    const file = clean.TEMPORAL_CONFIG_FILE ?? "~/.config/temporalio/temporal.toml";
     throw new TemporalConfigError(
-      `cannot load the Temporal config (file ${file}, profile ${clean.TEMPORAL_PROFILE ?? 'default'}): ${(err as Error).message}`,
+      `cannot load the Temporal config (file ${file}, profile ${clean.TEMPORAL_PROFILE ?? "default"}): ${(err as Error).message}`,
     );
   }
   const c = connect.connectionOptions;
@@ -71,9 +71,9 @@ export function connectionOptions(env: NodeJS.ProcessEnv = process.env): Tempora
     address: c.address ?? DEFAULT_TEMPORAL_ADDRESS,
     namespace: connect.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
   };
-  if (typeof c.apiKey === 'string') opts.apiKey = c.apiKey;
+  if (typeof c.apiKey === "string") opts.apiKey = c.apiKey;
   if (c.tls !== undefined && c.tls !== null) opts.tls = asBuffers(c.tls);
-  const metadata = Object.entries(c.metadata ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string');
+  const metadata = Object.entries(c.metadata ?? {}).filter((e): e is [string, string] => typeof e[1] === "string");
   if (metadata.length > 0) opts.metadata = Object.fromEntries(metadata);
   if (clean.TEMPORAL_PROFILE) opts.profile = clean.TEMPORAL_PROFILE;
   return opts;
@@ -84,7 +84,7 @@ export function connectionOptions(env: NodeJS.ProcessEnv = process.env): Tempora
  * Buffers (`createSsl` throws "must be a Buffer"), so both connections get Buffers.
  */
 function asBuffers(tls: TLSConfig | boolean): TLSConfig | boolean {
-  if (typeof tls === 'boolean') return tls;
+  if (typeof tls === "boolean") return tls;
   const buf = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b));
   const out: TLSConfig = {};
   if (tls.serverNameOverride !== undefined) out.serverNameOverride = tls.serverNameOverride;
@@ -97,10 +97,10 @@ function asBuffers(tls: TLSConfig | boolean): TLSConfig | boolean {
 export function describeConnection(opts: TemporalConnectionOptions): string {
   const extras = [
     opts.profile ? `profile ${opts.profile}` : undefined,
-    opts.tls ? (typeof opts.tls === 'object' && opts.tls.clientCertPair ? 'mTLS' : 'TLS') : undefined,
-    opts.apiKey ? 'API key' : undefined,
+    opts.tls ? (typeof opts.tls === "object" && opts.tls.clientCertPair ? "mTLS" : "TLS") : undefined,
+    opts.apiKey ? "API key" : undefined,
   ].filter(Boolean);
-  return `${opts.address} (namespace ${opts.namespace}${extras.length ? `, ${extras.join(', ')}` : ''})`;
+  return `${opts.address} (namespace ${opts.namespace}${extras.length ? `, ${extras.join(", ")}` : ""})`;
 }
 
 /**

@@ -11,14 +11,14 @@
  *
  * Node-only: never import from workflows.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
-import type { SearchAttributeType } from '@temporalio/common';
-import { TestWorkflowEnvironment, type EphemeralServerExecutable } from '@temporalio/testing';
-import { NativeConnection } from '@temporalio/worker';
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { Connection } from "@temporalio/client";
+import type { SearchAttributeType } from "@temporalio/common";
+import { TestWorkflowEnvironment, type EphemeralServerExecutable } from "@temporalio/testing";
+import { NativeConnection } from "@temporalio/worker";
 import {
   findTemporalCli,
   PROJECT_ROOT,
@@ -26,21 +26,21 @@ import {
   temporalCliNotFoundMessage,
   toEphemeralExecutable,
   type FindTemporalCliOptions,
-} from './cli-path.js';
-import { SEARCH_ATTRIBUTES } from './search-attributes.js';
-import { withParentDeathSignal } from '../os/parent-death.js';
+} from "./cli-path.js";
+import { SEARCH_ATTRIBUTES } from "./search-attributes.js";
+import { withParentDeathSignal } from "../os/parent-death.js";
 
-export { TemporalCliNotFoundError } from './cli-path.js';
+export { TemporalCliNotFoundError } from "./cli-path.js";
 
 /** Default dev server gRPC port (the Temporal default). */
 export const DEFAULT_DEV_SERVER_PORT = 7233;
 /** Default dev server UI port (the Temporal CLI's default: gRPC port + 1000). */
 export const DEFAULT_DEV_SERVER_UI_PORT = 8233;
 /** Default SQLite file of the persisted dev server, relative to the project root. */
-export const DEFAULT_DEV_SERVER_DB = 'state/temporal.db';
+export const DEFAULT_DEV_SERVER_DB = "state/temporal.db";
 
 /** The dev server's log level unless a caller says otherwise (see {@link StartDevServerOptions.logLevel}). */
-const DEFAULT_LOG_LEVEL = 'error';
+const DEFAULT_LOG_LEVEL = "error";
 
 /** How long probing an address for an existing Temporal server may take, ms. */
 const PROBE_TIMEOUT_MS = 3_000;
@@ -135,8 +135,8 @@ export interface DevServerHandle {
  */
 export class DevServerPortInUseError extends Error {
   /** Stable error type for callers and logs. */
-  readonly type = 'DevServerPortInUseError';
-  override readonly name = 'DevServerPortInUseError';
+  readonly type = "DevServerPortInUseError";
+  override readonly name = "DevServerPortInUseError";
   constructor(
     /** The probed address, `host:port`. */
     readonly address: string,
@@ -144,14 +144,14 @@ export class DevServerPortInUseError extends Error {
   ) {
     super(
       `Port ${address} is in use by something that is not a Temporal server. ` +
-        'Stop it, or start the dev server on another port (TEMPORAL_ADDRESS / --port).',
+        "Stop it, or start the dev server on another port (TEMPORAL_ADDRESS / --port).",
       options,
     );
   }
 }
 
 /** What listens on an address: nothing, a Temporal frontend, or something else. */
-export type AddressProbe = 'free' | 'temporal' | 'other';
+export type AddressProbe = "free" | "temporal" | "other";
 
 /**
  * Probes `host:port`: `free` when the TCP connection is refused (or times out), `temporal` when a Temporal
@@ -160,16 +160,16 @@ export type AddressProbe = 'free' | 'temporal' | 'other';
  */
 export async function probeAddress(host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<AddressProbe> {
   const open = await tcpOpen(host, port, timeoutMs);
-  if (!open) return 'free';
+  if (!open) return "free";
   let connection: Connection | undefined;
   try {
     // Connection.connect() itself calls GetSystemInfo within connectTimeout; an explicit call keeps the
     // check independent of that SDK detail.
     connection = await Connection.connect({ address: formatAddress(host, port), connectTimeout: timeoutMs });
     await connection.withDeadline(Date.now() + timeoutMs, () => connection!.workflowService.getSystemInfo({}));
-    return 'temporal';
+    return "temporal";
   } catch {
-    return 'other';
+    return "other";
   } finally {
     await connection?.close().catch(() => undefined);
   }
@@ -223,20 +223,20 @@ export async function ensureSearchAttributes(
  * @throws Error when the server process fails to start for another reason (the CLI's message is included).
  */
 export async function startDevServer(opts: StartDevServerOptions = {}): Promise<DevServerHandle> {
-  const ip = opts.ip ?? '127.0.0.1';
+  const ip = opts.ip ?? "127.0.0.1";
   const port = opts.port ?? DEFAULT_DEV_SERVER_PORT;
-  const namespace = opts.namespace ?? 'default';
+  const namespace = opts.namespace ?? "default";
   const ui = opts.ui ?? true;
   const searchAttributes = opts.searchAttributes ?? SEARCH_ATTRIBUTES;
 
   if (port !== 0) {
     const probe = await probeAddress(ip, port);
-    if (probe === 'other') throw new DevServerPortInUseError(formatAddress(ip, port));
-    if (probe === 'temporal') {
+    if (probe === "other") throw new DevServerPortInUseError(formatAddress(ip, port));
+    if (probe === "temporal") {
       if (opts.reuseExisting === false) {
         throw new Error(`A Temporal server already listens on ${formatAddress(ip, port)} and reuseExisting is false.`);
       }
-      return await reuseServer(ip, port, namespace, searchAttributes, ui ? opts.uiPort ?? port + 1000 : undefined);
+      return await reuseServer(ip, port, namespace, searchAttributes, ui ? (opts.uiPort ?? port + 1000) : undefined);
     }
   }
 
@@ -250,12 +250,14 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
     mkdirSync(dirname(dbPath), { recursive: true });
   }
   const extraArgs: string[] = [];
-  if (dbPath !== undefined && (opts.walJournal ?? true)) extraArgs.push('--sqlite-pragma', 'journal_mode=wal');
+  if (dbPath !== undefined && (opts.walJournal ?? true)) extraArgs.push("--sqlite-pragma", "journal_mode=wal");
   extraArgs.push(...(opts.extraArgs ?? []));
 
-  const uiPort = ui ? opts.uiPort ?? (port === DEFAULT_DEV_SERVER_PORT ? DEFAULT_DEV_SERVER_UI_PORT : undefined) : undefined;
+  const uiPort = ui
+    ? (opts.uiPort ?? (port === DEFAULT_DEV_SERVER_PORT ? DEFAULT_DEV_SERVER_UI_PORT : undefined))
+    : undefined;
 
-  if (opts.ownProcessGroup && executable.type === 'existing-path') {
+  if (opts.ownProcessGroup && executable.type === "existing-path") {
     const own = await startServerProcess(executable.path, {
       ip,
       port: port !== 0 ? port : await freePort(ip),
@@ -280,13 +282,13 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
         ui,
         ...(uiPort !== undefined ? { uiPort } : {}),
         ...(dbPath !== undefined ? { dbFilename: dbPath } : {}),
-        log: { format: 'pretty', level: opts.logLevel ?? DEFAULT_LOG_LEVEL },
+        log: { format: "pretty", level: opts.logLevel ?? DEFAULT_LOG_LEVEL },
         searchAttributes: [...searchAttributes],
         extraArgs,
       },
     });
   } catch (err) {
-    if (executable.type === 'cached-download') {
+    if (executable.type === "cached-download") {
       throw new TemporalCliNotFoundError(
         temporalCliNotFoundMessage(
           `none on this machine, and starting one through the SDK's download failed (${errorMessage(err)}).`,
@@ -302,7 +304,7 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
   }
 
   const address = env.address;
-  const actualPort = Number(address.slice(address.lastIndexOf(':') + 1));
+  const actualPort = Number(address.slice(address.lastIndexOf(":") + 1));
   let stopped: Promise<void> | undefined;
   return {
     address,
@@ -317,21 +319,23 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
 
 /** The CLI's name of each search attribute type (`--search-attribute Name=Type`). */
 const CLI_SEARCH_ATTRIBUTE_TYPE: Record<SearchAttributeType, string> = {
-  TEXT: 'Text',
-  KEYWORD: 'Keyword',
-  INT: 'Int',
-  DOUBLE: 'Double',
-  BOOL: 'Bool',
-  DATETIME: 'Datetime',
-  KEYWORD_LIST: 'KeywordList',
+  TEXT: "Text",
+  KEYWORD: "Keyword",
+  INT: "Int",
+  DOUBLE: "Double",
+  BOOL: "Bool",
+  DATETIME: "Datetime",
+  KEYWORD_LIST: "KeywordList",
 };
 
 /**
  * The `temporal server start-dev` flags that register search attributes at start:
  * `['--search-attribute', 'Name=Type', …]` (the CLI's type names).
  */
-export function searchAttributeArgs(searchAttributes: readonly { name: string; type: SearchAttributeType }[]): string[] {
-  return searchAttributes.flatMap((sa) => ['--search-attribute', `${sa.name}=${CLI_SEARCH_ATTRIBUTE_TYPE[sa.type]}`]);
+export function searchAttributeArgs(
+  searchAttributes: readonly { name: string; type: SearchAttributeType }[],
+): string[] {
+  return searchAttributes.flatMap((sa) => ["--search-attribute", `${sa.name}=${CLI_SEARCH_ATTRIBUTE_TYPE[sa.type]}`]);
 }
 
 /** How long a server started by squadflow may take to answer, ms (a persisted SQLite file is migrated first). */
@@ -361,25 +365,38 @@ interface ServerProcessSettings {
 async function startServerProcess(
   cliPath: string,
   s: ServerProcessSettings,
-): Promise<Pick<DevServerHandle, 'address' | 'uiUrl' | 'connection' | 'nativeConnection' | 'stop'>> {
+): Promise<Pick<DevServerHandle, "address" | "uiUrl" | "connection" | "nativeConnection" | "stop">> {
   const address = formatAddress(s.ip, s.port);
   const args = [
-    'server', 'start-dev', '--ip', s.ip, '--port', String(s.port), '--namespace', s.namespace,
-    '--log-format', 'pretty', '--log-level', s.logLevel,
+    "server",
+    "start-dev",
+    "--ip",
+    s.ip,
+    "--port",
+    String(s.port),
+    "--namespace",
+    s.namespace,
+    "--log-format",
+    "pretty",
+    "--log-level",
+    s.logLevel,
     // The dynamic config the SDK's ephemeral server sets: updates on, no version check.
-    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
-    ...(s.uiPort !== undefined ? ['--ui-port', String(s.uiPort)] : ['--headless']),
-    ...(s.dbPath !== undefined ? ['--db-filename', s.dbPath] : []),
+    "--dynamic-config-value",
+    "frontend.enableServerVersionCheck=false",
+    "--dynamic-config-value",
+    "frontend.enableUpdateWorkflowExecution=true",
+    "--dynamic-config-value",
+    "frontend.enableUpdateWorkflowExecutionAsyncAccepted=true",
+    ...(s.uiPort !== undefined ? ["--ui-port", String(s.uiPort)] : ["--headless"]),
+    ...(s.dbPath !== undefined ? ["--db-filename", s.dbPath] : []),
     ...searchAttributeArgs(s.searchAttributes),
     ...s.extraArgs,
   ];
-  const { command, args: argv } = withParentDeathSignal('TERM', cliPath, args);
+  const { command, args: argv } = withParentDeathSignal("TERM", cliPath, args);
   // Its own group (detached: setsid) so a terminal's Ctrl-C does not reach it; output shown as the SDK does.
-  const child = spawn(command, argv, { detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-  const spawnFailed = new Promise<Error>((resolveError) => child.once('error', resolveError));
+  const child = spawn(command, argv, { detached: true, stdio: ["ignore", "inherit", "inherit"] });
+  const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
+  const spawnFailed = new Promise<Error>((resolveError) => child.once("error", resolveError));
   const hasExited = () => child.exitCode !== null || child.signalCode !== null;
   const signalGroup = (signal: NodeJS.Signals) => {
     try {
@@ -389,33 +406,32 @@ async function startServerProcess(
     }
   };
   // A normal exit of this process (also process.exit on an error) never leaves the server behind.
-  const killOnExit = () => signalGroup('SIGTERM');
-  process.once('exit', killOnExit);
+  const killOnExit = () => signalGroup("SIGTERM");
+  process.once("exit", killOnExit);
   const kill = async () => {
     if (child.pid !== undefined && !hasExited()) {
-      signalGroup('SIGTERM');
-      const timer = setTimeout(() => signalGroup('SIGKILL'), SERVER_STOP_GRACE_MS);
+      signalGroup("SIGTERM");
+      const timer = setTimeout(() => signalGroup("SIGKILL"), SERVER_STOP_GRACE_MS);
       await exited;
       clearTimeout(timer);
     }
-    process.off('exit', killOnExit);
+    process.off("exit", killOnExit);
   };
 
-  const failure = (why: string) =>
-    new Error(`Temporal dev server failed to start (${cliPath}, ${address}): ${why}`);
+  const failure = (why: string) => new Error(`Temporal dev server failed to start (${cliPath}, ${address}): ${why}`);
   const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
   let spawnError: Error | undefined;
   void spawnFailed.then((err) => (spawnError = err));
   for (;;) {
     if (spawnError) {
-      process.off('exit', killOnExit);
+      process.off("exit", killOnExit);
       throw failure(spawnError.message);
     }
     if (hasExited()) {
-      process.off('exit', killOnExit);
+      process.off("exit", killOnExit);
       throw failure(`it exited (${child.exitCode ?? child.signalCode}); its output above says why`);
     }
-    if ((await probeAddress(s.ip, s.port, 1_000)) === 'temporal') break;
+    if ((await probeAddress(s.ip, s.port, 1_000)) === "temporal") break;
     if (Date.now() > deadline) {
       await kill();
       throw failure(`not answering after ${SERVER_START_TIMEOUT_MS} ms`);
@@ -448,13 +464,13 @@ async function startServerProcess(
 }
 
 /** A TCP port on `host` (default 127.0.0.1) that is free when asked (the kernel's pick); another process may take it after. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   return await new Promise<number>((resolvePort, reject) => {
     const server = createServer();
-    server.once('error', reject);
+    server.once("error", reject);
     server.listen(0, host, () => {
       const bound = server.address();
-      const port = typeof bound === 'object' && bound ? bound.port : 0;
+      const port = typeof bound === "object" && bound ? bound.port : 0;
       server.close(() => resolvePort(port));
     });
   });
@@ -486,8 +502,7 @@ async function reuseServer(
     await connection.close().catch(() => undefined);
     throw err;
   }
-  const uiUrl =
-    uiPort !== undefined && (await tcpOpen(ip, uiPort)) ? `http://${ip}:${uiPort}` : undefined;
+  const uiUrl = uiPort !== undefined && (await tcpOpen(ip, uiPort)) ? `http://${ip}:${uiPort}` : undefined;
   const native = nativeConnection;
   let stopped: Promise<void> | undefined;
   return {
@@ -499,10 +514,9 @@ async function reuseServer(
     nativeConnection: native,
     // Someone else owns the server: only our connections are closed.
     stop: () =>
-      (stopped ??= Promise.all([
-        connection.close().catch(() => undefined),
-        native.close().catch(() => undefined),
-      ]).then(() => undefined)),
+      (stopped ??= Promise.all([connection.close().catch(() => undefined), native.close().catch(() => undefined)]).then(
+        () => undefined,
+      )),
   };
 }
 
@@ -516,13 +530,13 @@ async function tcpOpen(host: string, port: number, timeoutMs = 1_000): Promise<b
       resolvePromise(result);
     };
     socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
   });
 }
 
 function formatAddress(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function errorMessage(err: unknown): string {

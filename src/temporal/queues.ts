@@ -6,13 +6,13 @@
 /** The task queue of each kind of work. */
 export const TASK_QUEUES = {
   /** Backlog, card and correction workflows. */
-  orchestration: 'squadflow-orchestration',
+  orchestration: "squadflow-orchestration",
   /** Owner agents (long-running, heavy). */
-  owners: 'squadflow-owners',
+  owners: "squadflow-owners",
   /** Verification, LLM-judge and QA. */
-  validation: 'squadflow-validation',
+  validation: "squadflow-validation",
   /** The debugging agent. */
-  debugging: 'squadflow-debugging',
+  debugging: "squadflow-debugging",
 } as const;
 
 /** A kind of work, e.g. `owners`. */

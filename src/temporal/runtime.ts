@@ -14,16 +14,16 @@
  *
  * Node-only; install once per process, before the first connection or worker.
  */
-import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
-import { formatJsonLogEntry } from '../observability/logging.js';
-import { startMetricsServer, type MetricsServer } from '../observability/metrics.js';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from "@temporalio/worker";
+import { formatJsonLogEntry } from "../observability/logging.js";
+import { startMetricsServer, type MetricsServer } from "../observability/metrics.js";
 
 const EXPECTED = /^No (activities|workflows) registered, not polling/;
 
-const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+const LEVELS: readonly LogLevel[] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 
 /** Log line formats. */
-export type LogFormat = 'text' | 'json';
+export type LogFormat = "text" | "json";
 
 /** How to install the runtime; every field is optional (see the module docstring for defaults). */
 export interface RuntimeSetup {
@@ -39,10 +39,10 @@ export interface RuntimeSetup {
 
 /** Thrown for a bad `SQUADFLOW_*` setting (the message names the variable). */
 export class RuntimeConfigError extends Error {
-  readonly type = 'RuntimeConfigError';
+  readonly type = "RuntimeConfigError";
   constructor(message: string) {
     super(message);
-    this.name = 'RuntimeConfigError';
+    this.name = "RuntimeConfigError";
   }
 }
 
@@ -55,16 +55,20 @@ export function runtimeSetupFromEnv(env: NodeJS.ProcessEnv = process.env): Runti
   const setup: RuntimeSetup = {};
   const level = env.SQUADFLOW_LOG_LEVEL?.trim().toUpperCase();
   if (level) {
-    if (!(LEVELS as string[]).includes(level)) throw new RuntimeConfigError(`SQUADFLOW_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${env.SQUADFLOW_LOG_LEVEL}"`);
+    if (!(LEVELS as string[]).includes(level))
+      throw new RuntimeConfigError(
+        `SQUADFLOW_LOG_LEVEL must be one of ${LEVELS.join(", ")}, got "${env.SQUADFLOW_LOG_LEVEL}"`,
+      );
     setup.level = level as LogLevel;
   }
   const format = env.SQUADFLOW_LOG_FORMAT?.trim().toLowerCase();
   if (format) {
-    if (format !== 'json' && format !== 'text') throw new RuntimeConfigError(`SQUADFLOW_LOG_FORMAT must be json or text, got "${env.SQUADFLOW_LOG_FORMAT}"`);
+    if (format !== "json" && format !== "text")
+      throw new RuntimeConfigError(`SQUADFLOW_LOG_FORMAT must be json or text, got "${env.SQUADFLOW_LOG_FORMAT}"`);
     setup.format = format;
   }
   const port = env.SQUADFLOW_METRICS_PORT?.trim();
-  if (port) setup.metricsPort = parseMetricsPort(port, 'SQUADFLOW_METRICS_PORT');
+  if (port) setup.metricsPort = parseMetricsPort(port, "SQUADFLOW_METRICS_PORT");
   const host = env.SQUADFLOW_METRICS_HOST?.trim();
   if (host) setup.metricsHost = host;
   return setup;
@@ -74,9 +78,10 @@ export function runtimeSetupFromEnv(env: NodeJS.ProcessEnv = process.env): Runti
  * Parses a metrics port (1–65534: squadflow's own metrics use the next port).
  * @throws RuntimeConfigError naming `what`.
  */
-export function parseMetricsPort(value: string, what = '--metrics-port'): number {
+export function parseMetricsPort(value: string, what = "--metrics-port"): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65534) throw new RuntimeConfigError(`${what} must be a port number (1–65534), got "${value}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 65534)
+    throw new RuntimeConfigError(`${what} must be a port number (1–65534), got "${value}"`);
   return n;
 }
 
@@ -94,12 +99,15 @@ export interface InstalledRuntime {
  * @throws RuntimeConfigError for a bad setting; the SDK's error when a runtime is already installed.
  */
 export function installRuntime(setup: RuntimeSetup | LogLevel = {}): InstalledRuntime {
-  const s: RuntimeSetup = { ...runtimeSetupFromEnv(), ...(typeof setup === 'string' ? { level: setup } : dropUndefined(setup)) };
-  const level = s.level ?? 'WARN';
-  const format = s.format ?? 'text';
+  const s: RuntimeSetup = {
+    ...runtimeSetupFromEnv(),
+    ...(typeof setup === "string" ? { level: setup } : dropUndefined(setup)),
+  };
+  const level = s.level ?? "WARN";
+  const format = s.format ?? "text";
   const write = s.write ?? ((line: string) => void process.stderr.write(`${line}\n`));
   let logger: DefaultLogger;
-  if (format === 'json') {
+  if (format === "json") {
     logger = new DefaultLogger(level, (entry: LogEntry) => {
       if (!EXPECTED.test(entry.message)) write(formatJsonLogEntry(entry));
     });
@@ -110,12 +118,12 @@ export function installRuntime(setup: RuntimeSetup | LogLevel = {}): InstalledRu
       print.log(entry.level, entry.message, entry.meta);
     });
   }
-  const temporalMetrics = s.metricsPort !== undefined ? `${s.metricsHost ?? '0.0.0.0'}:${s.metricsPort}` : undefined;
+  const temporalMetrics = s.metricsPort !== undefined ? `${s.metricsHost ?? "0.0.0.0"}:${s.metricsPort}` : undefined;
   Runtime.install({
     logger,
     telemetryOptions: {
       // JSON: core (Rust) logs join the same JSON stream instead of printing their own text format.
-      ...(format === 'json' ? { logging: { filter: { core: level, other: 'ERROR' }, forward: {} } } : {}),
+      ...(format === "json" ? { logging: { filter: { core: level, other: "ERROR" }, forward: {} } } : {}),
       ...(temporalMetrics ? { metrics: { prometheus: { bindAddress: temporalMetrics } } } : {}),
     },
   });
@@ -141,7 +149,7 @@ export async function startObservability(setup: RuntimeSetup = {}): Promise<Obse
   const merged: RuntimeSetup = { ...runtimeSetupFromEnv(), ...dropUndefined(setup) };
   const runtime = installRuntime(merged);
   if (merged.metricsPort === undefined) return { ...runtime, close: async () => undefined };
-  const host = merged.metricsHost ?? '0.0.0.0';
+  const host = merged.metricsHost ?? "0.0.0.0";
   const server = await startMetricsServer({ port: merged.metricsPort + 1, host });
   return {
     ...runtime,

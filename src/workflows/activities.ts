@@ -3,13 +3,23 @@
  * out (the old Celery setup: "retry 3× with backoff, 1 h hard / 50 min soft limits" — PRODUCT.md).
  * Task queues come from the workflow input, so a deployment (or a test) can route each kind of work.
  */
-import { log, proxyActivities, sleep, type ActivityFunctionWithOptions, type ActivityOptions } from '@temporalio/workflow';
-import type { ActivityFunction, Duration } from '@temporalio/common';
-import type { NotificationEvent, WebhookConfig } from '../domain/notifications.js';
-import type { RepositoryActivities } from '../domain/repository.js';
-import { DEBUGGING_ACTIVITY_TIMEOUT_MS, OWNER_ACTIVITY_TIMEOUT_MS, VALIDATION_ACTIVITY_TIMEOUT_MS } from '../domain/timeouts.js';
-import { NON_RETRYABLE_ACTIVITY_ERRORS } from '../domain/activity-errors.js';
-import type { Activities } from '../activities/index.js';
+import {
+  log,
+  proxyActivities,
+  sleep,
+  type ActivityFunctionWithOptions,
+  type ActivityOptions,
+} from "@temporalio/workflow";
+import type { ActivityFunction, Duration } from "@temporalio/common";
+import type { NotificationEvent, WebhookConfig } from "../domain/notifications.js";
+import type { RepositoryActivities } from "../domain/repository.js";
+import {
+  DEBUGGING_ACTIVITY_TIMEOUT_MS,
+  OWNER_ACTIVITY_TIMEOUT_MS,
+  VALIDATION_ACTIVITY_TIMEOUT_MS,
+} from "../domain/timeouts.js";
+import { NON_RETRYABLE_ACTIVITY_ERRORS } from "../domain/activity-errors.js";
+import type { Activities } from "../activities/index.js";
 
 /** Task queues of the activity kinds (see src/temporal/queues.ts for the defaults). */
 export interface ActivityQueues {
@@ -26,12 +36,12 @@ export interface ActivityQueues {
 const OWNER_OPTIONS: ActivityOptions = {
   startToCloseTimeout: OWNER_ACTIVITY_TIMEOUT_MS,
   // Agents heartbeat every 2 s; 20 s without one means the worker is gone (recovery time after a crash).
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: "20 seconds",
   retry: {
     maximumAttempts: 3,
-    initialInterval: '1 second',
+    initialInterval: "1 second",
     backoffCoefficient: 2,
-    maximumInterval: '1 minute',
+    maximumInterval: "1 minute",
     nonRetryableErrorTypes: [...NON_RETRYABLE_ACTIVITY_ERRORS],
   },
 };
@@ -42,8 +52,8 @@ const OWNER_OPTIONS: ActivityOptions = {
  */
 const VALIDATION_OPTIONS: ActivityOptions = {
   startToCloseTimeout: VALIDATION_ACTIVITY_TIMEOUT_MS,
-  heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  heartbeatTimeout: "20 seconds",
+  retry: { maximumAttempts: 3, initialInterval: "1 second", backoffCoefficient: 2, maximumInterval: "30 seconds" },
 };
 
 /**
@@ -52,8 +62,8 @@ const VALIDATION_OPTIONS: ActivityOptions = {
  */
 const DEBUGGING_OPTIONS: ActivityOptions = {
   startToCloseTimeout: DEBUGGING_ACTIVITY_TIMEOUT_MS,
-  heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  heartbeatTimeout: "20 seconds",
+  retry: { maximumAttempts: 3, initialInterval: "1 second", backoffCoefficient: 2, maximumInterval: "30 seconds" },
 };
 
 /**
@@ -61,13 +71,13 @@ const DEBUGGING_OPTIONS: ActivityOptions = {
  * workflows do not wait for them to succeed). Lightweight, so they share the validation queue.
  */
 const NOTIFY_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: "1 minute",
   retry: {
     maximumAttempts: 8,
-    initialInterval: '2 seconds',
+    initialInterval: "2 seconds",
     backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    nonRetryableErrorTypes: ['NotificationConfigError', 'NotificationRejectedError'],
+    maximumInterval: "2 minutes",
+    nonRetryableErrorTypes: ["NotificationConfigError", "NotificationRejectedError"],
   },
 };
 
@@ -77,8 +87,13 @@ const NOTIFY_OPTIONS: ActivityOptions = {
  * validation queue.
  */
 const READ_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
-  retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: ['WorkflowNotFoundError'] },
+  startToCloseTimeout: "10 seconds",
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: "1 second",
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: ["WorkflowNotFoundError"],
+  },
 };
 
 /**
@@ -87,8 +102,14 @@ const READ_OPTIONS: ActivityOptions = {
  * activity, so retries are for infrastructure (a lock held by a crashed git, a worker lost). 5 tries.
  */
 const REPOSITORY_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RepositoryError'] },
+  startToCloseTimeout: "2 minutes",
+  retry: {
+    maximumAttempts: 5,
+    initialInterval: "1 second",
+    backoffCoefficient: 2,
+    maximumInterval: "30 seconds",
+    nonRetryableErrorTypes: ["RepositoryError"],
+  },
 };
 
 /**
@@ -96,8 +117,13 @@ const REPOSITORY_OPTIONS: ActivityOptions = {
  * push still refused is reported in the backlog's state and the backlog ends anyway (issue 9).
  */
 const PUSH_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '5 minutes',
-  retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 4, nonRetryableErrorTypes: ['RepositoryError'] },
+  startToCloseTimeout: "5 minutes",
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: "5 seconds",
+    backoffCoefficient: 4,
+    nonRetryableErrorTypes: ["RepositoryError"],
+  },
 };
 
 /**
@@ -105,8 +131,14 @@ const PUSH_OPTIONS: ActivityOptions = {
  * owners' queue: its workers are the ones that hold the worktrees and the repository.
  */
 export function repositoryActivities(queues: ActivityQueues) {
-  const { mergeAttempt, removeWorktree, finishRepository } = proxyActivities<RepositoryActivities>({ ...REPOSITORY_OPTIONS, taskQueue: queues.owners });
-  const { pushIntegrationBranch } = proxyActivities<RepositoryActivities>({ ...PUSH_OPTIONS, taskQueue: queues.owners });
+  const { mergeAttempt, removeWorktree, finishRepository } = proxyActivities<RepositoryActivities>({
+    ...REPOSITORY_OPTIONS,
+    taskQueue: queues.owners,
+  });
+  const { pushIntegrationBranch } = proxyActivities<RepositoryActivities>({
+    ...PUSH_OPTIONS,
+    taskQueue: queues.owners,
+  });
   return { mergeAttempt, removeWorktree, finishRepository, pushIntegrationBranch };
 }
 
@@ -119,8 +151,21 @@ export function squadActivities(queues: ActivityQueues) {
   });
   const { debugFailures } = proxyActivities<Activities>({ ...DEBUGGING_OPTIONS, taskQueue: queues.debugging });
   const { notify } = proxyActivities<Activities>({ ...NOTIFY_OPTIONS, taskQueue: queues.validation });
-  const { readBacklogBudget, readCardState } = proxyActivities<Activities>({ ...READ_OPTIONS, taskQueue: queues.validation });
-  return { runOwner, verifyArtifacts, judgeArtifacts, runQa, reviewPeers, debugFailures, notify, readBacklogBudget, readCardState };
+  const { readBacklogBudget, readCardState } = proxyActivities<Activities>({
+    ...READ_OPTIONS,
+    taskQueue: queues.validation,
+  });
+  return {
+    runOwner,
+    verifyArtifacts,
+    judgeArtifacts,
+    runQa,
+    reviewPeers,
+    debugFailures,
+    notify,
+    readBacklogBudget,
+    readCardState,
+  };
 }
 
 /**
@@ -140,7 +185,10 @@ export function summarized<F extends ActivityFunction>(
  * they have the owners' options and queue (heartbeats, 3 tries, the agent's own limit fires first).
  */
 export function councilActivities(queues: ActivityQueues) {
-  const { critiqueProposal, askArchitect } = proxyActivities<Activities>({ ...OWNER_OPTIONS, taskQueue: queues.owners });
+  const { critiqueProposal, askArchitect } = proxyActivities<Activities>({
+    ...OWNER_OPTIONS,
+    taskQueue: queues.owners,
+  });
   return { critiqueProposal, askArchitect };
 }
 
@@ -154,18 +202,20 @@ export function notifyInBackground(
   event: NotificationEvent,
 ): Promise<void> | undefined {
   if (!webhooks || webhooks.length === 0) return undefined;
-  return summarized(squadActivities(queues).notify, `notify ${event.event}`)({ event, webhooks })
-    .then(
-      () => undefined,
-      (err: unknown) => log.warn('Notification not delivered', { event: event.event, error: (err as Error).message }),
-    );
+  return summarized(
+    squadActivities(queues).notify,
+    `notify ${event.event}`,
+  )({ event, webhooks }).then(
+    () => undefined,
+    (err: unknown) => log.warn("Notification not delivered", { event: event.event, error: (err as Error).message }),
+  );
 }
 
 /**
  * Lets notifications still under way finish before a workflow ends (an activity scheduled by a closed
  * workflow never runs), waiting at most `limit`: the card is DONE already; only its workflow closes later.
  */
-export async function drainNotifications(pending: Promise<void>[], limit: Duration = '1 minute'): Promise<void> {
+export async function drainNotifications(pending: Promise<void>[], limit: Duration = "1 minute"): Promise<void> {
   if (pending.length === 0) return;
   await Promise.race([Promise.all(pending), sleep(limit)]);
 }

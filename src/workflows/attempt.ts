@@ -5,17 +5,49 @@
  * "Validation" and the agent-kinds issue ("budgets … checked before each owner/judge run").
  * Workflow code: deterministic, no Node APIs.
  */
-import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure, executeChild, isCancellation, log, patched } from '@temporalio/workflow';
-import { estimateRunUsd, runBudgetCheck, type SpentBefore } from '../domain/budget.js';
-import { addCosts } from '../domain/cost.js';
-import { decidePeerReview, type PeerReviewMoment } from '../domain/peer-review.js';
-import { attemptWorkspace } from '../domain/ids.js';
-import { councilSummary, deliberationWorkflowId, type CouncilRecord, type DeliberationInput, type DeliberationResult } from '../domain/deliberation.js';
-import type { AgentSession, AttemptGit, AttemptRecord, CardPlan, CardStatus, Cost, CorrectionFeedback, DependencyArtifacts, OwnerResult, Verdict } from '../domain/index.js';
-import { ActivityErrorType, type AgentFailureDetails } from '../domain/activity-errors.js';
-import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
-import { VERIFY_ACTIVITY_SUMMARY, judgeActivitySummary, ownerActivitySummary, peerReviewActivitySummary, qaActivitySummary } from '../domain/ui-metadata.js';
+import { TimeoutType } from "@temporalio/common";
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  TimeoutFailure,
+  executeChild,
+  isCancellation,
+  log,
+  patched,
+} from "@temporalio/workflow";
+import { estimateRunUsd, runBudgetCheck, type SpentBefore } from "../domain/budget.js";
+import { addCosts } from "../domain/cost.js";
+import { decidePeerReview, type PeerReviewMoment } from "../domain/peer-review.js";
+import { attemptWorkspace } from "../domain/ids.js";
+import {
+  councilSummary,
+  deliberationWorkflowId,
+  type CouncilRecord,
+  type DeliberationInput,
+  type DeliberationResult,
+} from "../domain/deliberation.js";
+import type {
+  AgentSession,
+  AttemptGit,
+  AttemptRecord,
+  CardPlan,
+  CardStatus,
+  Cost,
+  CorrectionFeedback,
+  DependencyArtifacts,
+  OwnerResult,
+  Verdict,
+} from "../domain/index.js";
+import { ActivityErrorType, type AgentFailureDetails } from "../domain/activity-errors.js";
+import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from "./activities.js";
+import {
+  VERIFY_ACTIVITY_SUMMARY,
+  judgeActivitySummary,
+  ownerActivitySummary,
+  peerReviewActivitySummary,
+  qaActivitySummary,
+} from "../domain/ui-metadata.js";
 
 /** What `runAttempt` needs. */
 export interface AttemptInput {
@@ -109,17 +141,23 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   let workspace = attemptWorkspace(plan.backlogId, plan.card.id, attempt);
   // With a repository the workspace is a git worktree (issue 9), under the worktrees root.
   const { repository } = plan;
-  const workspaceRoot = repository ? ('worktrees' as const) : undefined;
+  const workspaceRoot = repository ? ("worktrees" as const) : undefined;
   const startedAt = now();
   // The owner run's agent session (Claude Code session id, turns), shown on the attempt record once known.
   let session: AgentSession | undefined;
   let git: AttemptGit | undefined;
   // Which agent ran (a pooled owner's candidate) and what it was granted, once the owner has answered.
-  let ran: Pick<AttemptRecord, 'agentName' | 'permissionRecovery' | 'permissionBlocker'> = {};
+  let ran: Pick<AttemptRecord, "agentName" | "permissionRecovery" | "permissionBlocker"> = {};
   let council: CouncilRecord | undefined;
   // What the peer review decided (issue 12), once its reviewers answered.
-  let peerReview: AttemptRecord['peerReview'];
-  const record = (artifacts: string[], summary: string, verdicts: Verdict[], cost: Cost, budgetStop?: string): AttemptRecord => ({
+  let peerReview: AttemptRecord["peerReview"];
+  const record = (
+    artifacts: string[],
+    summary: string,
+    verdicts: Verdict[],
+    cost: Cost,
+    budgetStop?: string,
+  ): AttemptRecord => ({
     attempt,
     workflowId: input.workflowId,
     workspace,
@@ -155,23 +193,29 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     });
 
   const ownerGate = await gate(0, estimateRunUsd(input.spent?.ownerRuns ?? []));
-  if (!ownerGate.ok) return record([], 'not started: over budget', [], { inputTokens: 0, outputTokens: 0, usd: 0 }, ownerGate.reason);
+  if (!ownerGate.ok)
+    return record([], "not started: over budget", [], { inputTokens: 0, outputTokens: 0, usd: 0 }, ownerGate.reason);
 
-  hooks.onStatus('IN_PROGRESS');
+  hooks.onStatus("IN_PROGRESS");
   const allowTools = [...new Set([...(plan.typeConfig.permissions?.allow_tools ?? []), ...(input.grantedTools ?? [])])];
   const allowDirs = plan.typeConfig.permissions?.allow_dirs ?? [];
   let owner: OwnerResult | undefined;
   // A card that deliberates (issue 12) runs a council in place of the owner, unless this attempt reworks
   // an earlier one with feedback: a correction is the owner's, on the winner's branch.
-  if (plan.deliberation && input.feedback === undefined && input.previousGit === undefined && patched('deliberation')) {
+  if (plan.deliberation && input.feedback === undefined && input.previousGit === undefined && patched("deliberation")) {
     await beforeRun();
     const d = await deliberate(input);
     council = d.council;
-    if (d.budgetStop) return record([], 'council not started: over budget', [], d.council.cost, d.budgetStop);
+    if (d.budgetStop) return record([], "council not started: over budget", [], d.council.cost, d.budgetStop);
     if (!d.owner) {
-      const why = d.council.proposals.map((p) => `${p.agent}: ${p.failed ?? 'no score'}`).join('; ');
-      const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: council of ${d.council.agents.length} agents left no proposal (${why})`], at: now() };
-      return done([], 'council failed', [verdict], d.council.cost);
+      const why = d.council.proposals.map((p) => `${p.agent}: ${p.failed ?? "no score"}`).join("; ");
+      const verdict: Verdict = {
+        validator: "owner",
+        passed: false,
+        reasons: [`Owner execution failed: council of ${d.council.agents.length} agents left no proposal (${why})`],
+        at: now(),
+      };
+      return done([], "council failed", [verdict], d.council.cost);
     }
     owner = d.owner;
     workspace = d.workspace!;
@@ -182,7 +226,10 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   for (let workerLosses = 0; owner === undefined; workerLosses++) {
     try {
       await beforeRun();
-      owner = await summarized(acts.runOwner, ownerActivitySummary(plan.agentName, attempt))({
+      owner = await summarized(
+        acts.runOwner,
+        ownerActivitySummary(plan.agentName, attempt),
+      )({
         backlogId: plan.backlogId,
         card: plan.card,
         attempt,
@@ -198,7 +245,9 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
         ...(plan.ownerCandidates ? { ownerCandidates: plan.ownerCandidates } : {}),
         ...(allowTools.length ? { allowTools } : {}),
         // Attempts scheduled before granted tools were passed apart replay without them (`patched`).
-        ...(input.grantedTools?.length && patched('owner-granted-tools') ? { grantedTools: [...input.grantedTools] } : {}),
+        ...(input.grantedTools?.length && patched("owner-granted-tools")
+          ? { grantedTools: [...input.grantedTools] }
+          : {}),
         ...(allowDirs.length ? { allowDirs } : {}),
         ...(input.previousSession ? { previousSession: input.previousSession } : {}),
       });
@@ -213,41 +262,75 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
       if (!(err instanceof ActivityFailure)) throw err;
       // Workers that died under the agent (heartbeats stopped) are not the agent failing: run it again.
       if (lostItsWorker(err) && workerLosses < MAX_WORKER_LOSSES) {
-        log.warn('Owner run lost its worker; running it again', { cardId: plan.card.id, attempt, workerLosses: workerLosses + 1 });
+        log.warn("Owner run lost its worker; running it again", {
+          cardId: plan.card.id,
+          attempt,
+          workerLosses: workerLosses + 1,
+        });
         continue;
       }
-      const verdict: Verdict = { validator: 'owner', passed: false, reasons: [`Owner execution failed: ${failureMessage(err)}`], at: now() };
+      const verdict: Verdict = {
+        validator: "owner",
+        passed: false,
+        reasons: [`Owner execution failed: ${failureMessage(err)}`],
+        at: now(),
+      };
       const deniedTools = permissionDenied(err);
       if (deniedTools) ran = { ...ran, permissionBlocker: { deniedTools } };
-      return done([], 'owner failed', [verdict], failureCost(err) ?? { inputTokens: 0, outputTokens: 0, usd: 0 });
+      return done([], "owner failed", [verdict], failureCost(err) ?? { inputTokens: 0, outputTokens: 0, usd: 0 });
     }
   }
 
-  hooks.onStatus('VALIDATING');
+  hooks.onStatus("VALIDATING");
   await beforeRun();
   const { typeConfig, card } = plan;
   const { artifacts } = owner;
   const at = workspaceRoot ? { workspace, workspaceRoot } : { workspace };
-  const verification = await failedAsVerdict('verification', summarized(acts.verifyArtifacts, VERIFY_ACTIVITY_SUMMARY)({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }));
+  const verification = await failedAsVerdict(
+    "verification",
+    summarized(
+      acts.verifyArtifacts,
+      VERIFY_ACTIVITY_SUMMARY,
+    )({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }),
+  );
   if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
 
   const judgeGate = await gate(owner.cost.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
   if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], owner.cost, judgeGate.reason);
-  const ownerModel = plan.agent.kind !== 'command' ? plan.agent.model : undefined;
+  const ownerModel = plan.agent.kind !== "command" ? plan.agent.model : undefined;
   // Peer review runs beside the judge and QA (issue 12); workflows started before it replay without it.
-  const reviewers = plan.peerReviewers?.length && typeConfig.peer_review && patched('peer-review') ? plan.peerReviewers : undefined;
-  const milestones = (owner.events ?? []).filter((e) => e.kind !== 'blocker').map((e) => e.name);
-  const moment: PeerReviewMoment = typeConfig.peer_review?.trigger !== 'on_milestone' ? 'always' : milestones.length > 0 ? 'milestone' : 'end';
+  const reviewers =
+    plan.peerReviewers?.length && typeConfig.peer_review && patched("peer-review") ? plan.peerReviewers : undefined;
+  const milestones = (owner.events ?? []).filter((e) => e.kind !== "blocker").map((e) => e.name);
+  const moment: PeerReviewMoment =
+    typeConfig.peer_review?.trigger !== "on_milestone" ? "always" : milestones.length > 0 ? "milestone" : "end";
   const [judge, qa, peer] = await Promise.all([
     failedAsVerdict(
-      'llm_judge',
-      summarized(acts.judgeArtifacts, judgeActivitySummary(typeConfig.judge))({ card, ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.judge, pricing: plan.pricing, ownerModel }),
+      "llm_judge",
+      summarized(
+        acts.judgeArtifacts,
+        judgeActivitySummary(typeConfig.judge),
+      )({
+        card,
+        ...at,
+        ...(git ? { git } : {}),
+        artifacts,
+        config: typeConfig.judge,
+        pricing: plan.pricing,
+        ownerModel,
+      }),
     ),
-    failedAsVerdict('qa', summarized(acts.runQa, qaActivitySummary(typeConfig.qa.checks))({ ...at, checks: typeConfig.qa.checks })),
+    failedAsVerdict(
+      "qa",
+      summarized(acts.runQa, qaActivitySummary(typeConfig.qa.checks))({ ...at, checks: typeConfig.qa.checks }),
+    ),
     reviewers
       ? failedAsVerdict(
-          'peer_review',
-          summarized(acts.reviewPeers, peerReviewActivitySummary(reviewers.map((r) => r.name)))({
+          "peer_review",
+          summarized(
+            acts.reviewPeers,
+            peerReviewActivitySummary(reviewers.map((r) => r.name)),
+          )({
             backlogId: plan.backlogId,
             attempt,
             card,
@@ -284,21 +367,25 @@ async function deliberate(input: AttemptInput): Promise<DeliberationResult> {
   };
   const workflowId = deliberationWorkflowId(plan.backlogId, plan.card.id, attempt);
   try {
-    return await executeChild<(i: DeliberationInput) => Promise<DeliberationResult>>('deliberationWorkflow', {
+    return await executeChild<(i: DeliberationInput) => Promise<DeliberationResult>>("deliberationWorkflow", {
       workflowId,
       args: [args],
-      staticSummary: councilSummary(plan.card.id, args.plan.deliberation.members.map((m) => m.name), attempt),
+      staticSummary: councilSummary(
+        plan.card.id,
+        args.plan.deliberation.members.map((m) => m.name),
+        attempt,
+      ),
     });
   } catch (err) {
     // A cancelled card cancels its council: that is the card's cancellation, not an owner failure.
     if (!(err instanceof ChildWorkflowFailure) || isCancellation(err)) throw err;
     const error = failureMessage(err.cause ?? err);
-    log.warn('Council workflow failed', { cardId: plan.card.id, workflowId, error });
+    log.warn("Council workflow failed", { cardId: plan.card.id, workflowId, error });
     const council: CouncilRecord = {
       workflowId,
       agents: plan.deliberation!.members.map((m) => m.name),
       rounds: plan.deliberation!.rounds,
-      architect: plan.deliberation!.architect === 'top-score' ? 'top-score' : plan.deliberation!.architect.name,
+      architect: plan.deliberation!.architect === "top-score" ? "top-score" : plan.deliberation!.architect.name,
       topK: plan.deliberation!.topK,
       proposals: [],
       candidates: [],
@@ -313,11 +400,23 @@ async function deliberate(input: AttemptInput): Promise<DeliberationResult> {
  * The attempt record's `peerReview`: the decision tree's action over the reviews (src/domain/peer-review.ts)
  * and its message — the question a human answers (`escalate`, `clarify`) or the warning (`warn`, also logged).
  */
-function peerReviewRecord(reviews: NonNullable<Verdict['reviews']>, moment: PeerReviewMoment, milestones: string[], cardId: string, attempt: number): AttemptRecord['peerReview'] {
+function peerReviewRecord(
+  reviews: NonNullable<Verdict["reviews"]>,
+  moment: PeerReviewMoment,
+  milestones: string[],
+  cardId: string,
+  attempt: number,
+): AttemptRecord["peerReview"] {
   const decision = decidePeerReview(reviews);
-  const message = decision.action === 'warn' ? decision.warning : decision.action === 'continue' ? undefined : decision.question;
-  if (decision.action === 'warn') log.warn('Peer review concern', { cardId, attempt, warning: decision.warning });
-  return { moment, action: decision.action, ...(message !== undefined ? { message } : {}), ...(milestones.length ? { milestones } : {}) };
+  const message =
+    decision.action === "warn" ? decision.warning : decision.action === "continue" ? undefined : decision.question;
+  if (decision.action === "warn") log.warn("Peer review concern", { cardId, attempt, warning: decision.warning });
+  return {
+    moment,
+    action: decision.action,
+    ...(message !== undefined ? { message } : {}),
+    ...(milestones.length ? { milestones } : {}),
+  };
 }
 
 /**
@@ -328,10 +427,14 @@ function peerReviewRecord(reviews: NonNullable<Verdict['reviews']>, moment: Peer
 export async function removeAttemptWorktree(plan: CardPlan, queues: ActivityQueues, workspace: string): Promise<void> {
   if (!plan.repository) return;
   try {
-    await repositoryActivities(queues).removeWorktree({ backlogId: plan.backlogId, repository: plan.repository, workspace });
+    await repositoryActivities(queues).removeWorktree({
+      backlogId: plan.backlogId,
+      repository: plan.repository,
+      workspace,
+    });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    log.warn('Could not remove the attempt worktree', { cardId: plan.card.id, workspace, error: failureMessage(err) });
+    log.warn("Could not remove the attempt worktree", { cardId: plan.card.id, workspace, error: failureMessage(err) });
   }
 }
 
@@ -343,17 +446,23 @@ export async function removeAttemptWorktree(plan: CardPlan, queues: ActivityQueu
  * (a backlog that said its budget is used up counts as spent to the limit). Workflows that started
  * before this read existed replay without it (`patched`).
  */
-export async function backlogSpentUsd(input: Pick<AttemptInput, 'plan' | 'spent'>, acts: ReturnType<typeof squadActivities>): Promise<number> {
+export async function backlogSpentUsd(
+  input: Pick<AttemptInput, "plan" | "spent">,
+  acts: ReturnType<typeof squadActivities>,
+): Promise<number> {
   const spent = input.spent;
   if (spent?.backlogBudgetUsd === undefined) return 0;
   const heard = spent.backlogExhausted ? Math.max(spent.backlogSpentUsd ?? 0, spent.backlogBudgetUsd) : 0;
-  if (!patched('read-backlog-budget')) return heard;
+  if (!patched("read-backlog-budget")) return heard;
   try {
     const budget = await acts.readBacklogBudget({ backlogId: input.plan.backlogId });
     return Math.max(heard, budget.exhausted ? Math.max(budget.spentUsd, spent.backlogBudgetUsd) : budget.spentUsd);
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    log.warn('Could not read the backlog budget; gating on what the card knows', { cardId: input.plan.card.id, error: failureMessage(err) });
+    log.warn("Could not read the backlog budget; gating on what the card knows", {
+      cardId: input.plan.card.id,
+      error: failureMessage(err),
+    });
     return heard;
   }
 }
@@ -363,12 +472,18 @@ export async function backlogSpentUsd(input: Pick<AttemptInput, 'plan' | 'spent'
  * output never parses) is a failed verdict, never a silent pass: the card goes through corrections and
  * reaches a human with the reason. What it spent still counts.
  */
-async function failedAsVerdict(validator: Verdict['validator'], run: Promise<Verdict>): Promise<Verdict> {
+async function failedAsVerdict(validator: Verdict["validator"], run: Promise<Verdict>): Promise<Verdict> {
   try {
     return await run;
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     const cost = failureCost(err);
-    return { validator, passed: false, reasons: [`validator could not run: ${failureMessage(err)}`], at: now(), ...(cost ? { cost } : {}) };
+    return {
+      validator,
+      passed: false,
+      reasons: [`validator could not run: ${failureMessage(err)}`],
+      at: now(),
+      ...(cost ? { cost } : {}),
+    };
   }
 }

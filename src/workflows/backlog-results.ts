@@ -3,11 +3,11 @@
  * workflow: the state each starts with (the `backlogState` query's answer), what is kept of an ended card,
  * the tally of final statuses and cost for `backlog.finished`, and how a cancelled run ends. Workflow code.
  */
-import { CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
-import { ZERO_COST, roundUsd } from '../domain/cost.js';
-import { cardWorkflowId } from '../domain/ids.js';
-import type { CardOutcome, CardPlan, DependencyArtifacts } from '../domain/index.js';
-import type { BacklogCardEntry, BacklogSource, BacklogState } from '../domain/backlog-state.js';
+import { CancellationScope, CancelledFailure, isCancellation } from "@temporalio/workflow";
+import { ZERO_COST, roundUsd } from "../domain/cost.js";
+import { cardWorkflowId } from "../domain/ids.js";
+import type { CardOutcome, CardPlan, DependencyArtifacts } from "../domain/index.js";
+import type { BacklogCardEntry, BacklogSource, BacklogState } from "../domain/backlog-state.js";
 
 /** What a backlog or shard starts its state from. */
 export interface BacklogStateInit {
@@ -19,18 +19,19 @@ export interface BacklogStateInit {
 }
 
 /** The state a backlog or shard starts with: every card not yet ended, nothing spent, not finished. */
-export function newBacklogState(init: BacklogStateInit, extra: Pick<BacklogState, 'pages' | 'shards' | 'shardIndex' | 'repository'> = {}): BacklogState {
+export function newBacklogState(
+  init: BacklogStateInit,
+  extra: Pick<BacklogState, "pages" | "shards" | "shardIndex" | "repository"> = {},
+): BacklogState {
   return {
     backlogId: init.backlogId,
     startedAt: new Date().toISOString(),
-    cards: init.cards.map(
-      (p): BacklogCardEntry => ({
-        cardId: p.card.id,
-        workflowId: cardWorkflowId(init.backlogId, p.card.id),
-        type: p.card.type,
-        dependencies: p.card.dependencies,
-      }),
-    ),
+    cards: init.cards.map((p): BacklogCardEntry => ({
+      cardId: p.card.id,
+      workflowId: cardWorkflowId(init.backlogId, p.card.id),
+      type: p.card.type,
+      dependencies: p.card.dependencies,
+    })),
     done: init.done,
     source: init.source,
     paused: init.paused,
@@ -56,7 +57,7 @@ export function endedWithoutOutcome(cardId: string, err: unknown): CardOutcome {
   const cancelled = isCancellation(err);
   return {
     cardId,
-    status: cancelled ? 'CANCELLED' : 'FAILED',
+    status: cancelled ? "CANCELLED" : "FAILED",
     attempt: 0,
     artifacts: [],
     cost: { ...ZERO_COST },
@@ -67,8 +68,9 @@ export function endedWithoutOutcome(cardId: string, err: unknown): CardOutcome {
 /** The messages of a failure and its causes ("Child Workflow execution failed: Terminated: …"). */
 function failureText(err: unknown): string {
   const parts: string[] = [];
-  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = (e as Error & { cause?: unknown }).cause) parts.push(e.message);
-  return parts.join(': ') || String(err);
+  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = (e as Error & { cause?: unknown }).cause)
+    parts.push(e.message);
+  return parts.join(": ") || String(err);
 }
 
 /** Cards per final status (RUNNING: not ended), and the USD they spent (for `backlog.finished`). */
@@ -80,7 +82,7 @@ export interface Tally {
 /** The tally of a backlog's or shard's cards. */
 export function tallyCards(cards: readonly BacklogCardEntry[]): Tally {
   const counts: Record<string, number> = {};
-  for (const c of cards) counts[c.outcome?.status ?? 'RUNNING'] = (counts[c.outcome?.status ?? 'RUNNING'] ?? 0) + 1;
+  for (const c of cards) counts[c.outcome?.status ?? "RUNNING"] = (counts[c.outcome?.status ?? "RUNNING"] ?? 0) + 1;
   return { counts, costUsd: roundUsd(cards.reduce((sum, c) => sum + (c.outcome?.cost.usd ?? 0), 0)) };
 }
 

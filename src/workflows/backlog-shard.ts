@@ -6,14 +6,22 @@
  * cards once the backlog has accepted it, tells the backlog when they have all started and when they have
  * all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
  */
-import { CancellationScope, condition, getExternalWorkflowHandle, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
-import { backlogWorkflowId } from '../domain/ids.js';
-import type { PlanPage } from '../domain/index.js';
-import type { ActivityQueues } from './activities.js';
-import type { BacklogState } from '../domain/backlog-state.js';
-import { endIfCancelled } from './backlog-results.js';
-import { backlogStateQuery } from './backlog-queries.js';
-import { CardChildren } from './card-children.js';
+import {
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  setHandler,
+  workflowInfo,
+} from "@temporalio/workflow";
+import { backlogWorkflowId } from "../domain/ids.js";
+import type { PlanPage } from "../domain/index.js";
+import type { ActivityQueues } from "./activities.js";
+import type { BacklogState } from "../domain/backlog-state.js";
+import { endIfCancelled } from "./backlog-results.js";
+import { backlogStateQuery } from "./backlog-queries.js";
+import { CardChildren } from "./card-children.js";
 import {
   backlogBudgetExhaustedSignal,
   cardCostSignal,
@@ -21,7 +29,7 @@ import {
   shardAcceptedSignal,
   shardFinishedSignal,
   shardStartedSignal,
-} from './messages.js';
+} from "./messages.js";
 
 /** Input of a backlog shard. */
 export interface BacklogShardInput {
@@ -37,7 +45,7 @@ export interface BacklogShardResult extends BacklogState {
 }
 
 /** How long a shard waits for its backlog to accept it (a `squadflow start` that stopped half-way) before ending empty. */
-const ACCEPT_TIMEOUT = '7 days';
+const ACCEPT_TIMEOUT = "7 days";
 
 /** Runs one page of a paged backlog. Cancellation (the backlog passes its own on) cancels its cards. */
 export async function backlogShardWorkflow(input: BacklogShardInput): Promise<BacklogShardResult> {
@@ -47,7 +55,7 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
     cards: page.cards,
     done: [],
     queues: input.queues,
-    source: { file: '', metadata: {}, legacyCards: [] },
+    source: { file: "", metadata: {}, legacyCards: [] },
     dependents: page.dependents,
     shardIndex: page.index,
   });
@@ -57,13 +65,21 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
   setHandler(shardAcceptedSignal, (a) => void (accepted ??= a));
   cards.setHandlers();
   // The backlog keeps the budget: costs go up to it, "used up" comes back down to every card.
-  setHandler(cardCostSignal, (c) => void backlog.signal(cardCostSignal, c).catch((err: unknown) => log.warn('Could not tell the backlog', { error: (err as Error).message })));
+  setHandler(
+    cardCostSignal,
+    (c) =>
+      void backlog
+        .signal(cardCostSignal, c)
+        .catch((err: unknown) => log.warn("Could not tell the backlog", { error: (err as Error).message })),
+  );
   setHandler(backlogBudgetExhaustedSignal, ({ spentUsd }) => void cards.budgetExhausted(spentUsd));
   setHandler(setPausedSignal, ({ paused }) => void cards.setPaused(paused));
 
   try {
     if (!(await condition(() => accepted !== undefined, ACCEPT_TIMEOUT))) {
-      log.warn('Backlog shard never accepted by its backlog; ending without starting its cards', { shard: workflowInfo().workflowId });
+      log.warn("Backlog shard never accepted by its backlog; ending without starting its cards", {
+        shard: workflowInfo().workflowId,
+      });
       return { ...cards.state, finished: true, ...cards.tally() };
     }
     cards.state.paused = accepted!.paused;
@@ -80,7 +96,9 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
   cards.state.finished = true;
   const tally = cards.tally();
   await CancellationScope.nonCancellable(() =>
-    backlog.signal(shardFinishedSignal, { index: page.index, ...tally }).catch((err: unknown) => log.warn('Could not tell the backlog', { error: (err as Error).message })),
+    backlog
+      .signal(shardFinishedSignal, { index: page.index, ...tally })
+      .catch((err: unknown) => log.warn("Could not tell the backlog", { error: (err as Error).message })),
   );
   endIfCancelled(`backlog shard ${workflowInfo().workflowId} cancelled`);
   return { ...cards.state, ...tally };

@@ -23,18 +23,25 @@ import {
   setHandler,
   sleep,
   type ExternalWorkflowHandle,
-} from '@temporalio/workflow';
-import { roundUsd } from '../domain/cost.js';
-import { shardWorkflowId } from '../domain/ids.js';
-import { parseOpsDecision } from '../domain/review.js';
-import { backlogCurrentDetails } from '../domain/ui-metadata.js';
-import type { AuditEntry, CardPlan, DependencyArtifacts, OpsDecision, RepositoryTarget, WebhookConfig } from '../domain/index.js';
-import type { BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
-import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
-import { failureMessage } from './attempt.js';
-import { endIfCancelled, newBacklogState, type Tally } from './backlog-results.js';
-import { CardChildren } from './card-children.js';
-import { backlogBudgetQuery, backlogStateQuery } from './backlog-queries.js';
+} from "@temporalio/workflow";
+import { roundUsd } from "../domain/cost.js";
+import { shardWorkflowId } from "../domain/ids.js";
+import { parseOpsDecision } from "../domain/review.js";
+import { backlogCurrentDetails } from "../domain/ui-metadata.js";
+import type {
+  AuditEntry,
+  CardPlan,
+  DependencyArtifacts,
+  OpsDecision,
+  RepositoryTarget,
+  WebhookConfig,
+} from "../domain/index.js";
+import type { BacklogSource, BacklogState, ShardEntry } from "../domain/backlog-state.js";
+import { repositoryActivities, squadActivities, summarized, type ActivityQueues } from "./activities.js";
+import { failureMessage } from "./attempt.js";
+import { endIfCancelled, newBacklogState, type Tally } from "./backlog-results.js";
+import { CardChildren } from "./card-children.js";
+import { backlogBudgetQuery, backlogStateQuery } from "./backlog-queries.js";
 import {
   addCardsUpdate,
   pauseBacklogUpdate,
@@ -45,9 +52,15 @@ import {
   shardAcceptedSignal,
   shardFinishedSignal,
   shardStartedSignal,
-} from './messages.js';
+} from "./messages.js";
 
-export type { BacklogCardEntry, BacklogRepositoryState, BacklogSource, BacklogState, ShardEntry } from '../domain/backlog-state.js';
+export type {
+  BacklogCardEntry,
+  BacklogRepositoryState,
+  BacklogSource,
+  BacklogState,
+  ShardEntry,
+} from "../domain/backlog-state.js";
 
 /** Input of the backlog workflow: a validated plan (see `planBacklog`). */
 export interface BacklogWorkflowInput {
@@ -70,10 +83,10 @@ export interface BacklogWorkflowInput {
 }
 
 export { backlogBudgetQuery, backlogStateQuery };
-export { retryFailedCardUpdate, skipFailedCardUpdate } from './messages.js';
+export { retryFailedCardUpdate, skipFailedCardUpdate } from "./messages.js";
 
 export { pauseBacklogUpdate, resumeBacklogUpdate, addCardsUpdate };
-export type { ShardRegistration } from '../domain/backlog-state.js';
+export type { ShardRegistration } from "../domain/backlog-state.js";
 
 /** Result of the backlog workflow: its final state, every card with its outcome (a paged one: its shards). */
 export type BacklogResult = BacklogState;
@@ -105,12 +118,20 @@ export async function backlogWorkflow(input: BacklogWorkflowInput): Promise<Back
 async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Promise<BacklogResult> {
   const state = newBacklogState(
     { ...input, cards: [], paused: false },
-    { pages: { expected, received: 0 }, shards: [], ...(input.repository ? { repository: repositoryState(input.repository) } : {}) },
+    {
+      pages: { expected, received: 0 },
+      shards: [],
+      ...(input.repository ? { repository: repositoryState(input.repository) } : {}),
+    },
   );
   const shards = state.shards!;
   const showProgress = () => setCurrentDetails(backlogCurrentDetails(shardTally(shards), state));
   const toShards = (send: (h: ExternalWorkflowHandle) => Promise<void>) =>
-    Promise.all(shards.filter((s) => !s.finished).map((s) => send(getExternalWorkflowHandle(s.workflowId)).catch(() => undefined)));
+    Promise.all(
+      shards
+        .filter((s) => !s.finished)
+        .map((s) => send(getExternalWorkflowHandle(s.workflowId)).catch(() => undefined)),
+    );
 
   setHandler(backlogStateQuery, () => state);
   setHandler(shardStartedSignal, ({ index }) => {
@@ -137,7 +158,13 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
   setHandler(
     addCardsUpdate,
     async (shard) => {
-      const entry: ShardEntry = { index: shard.index, workflowId: shard.workflowId, cardIds: shard.cardIds, started: false, finished: false };
+      const entry: ShardEntry = {
+        index: shard.index,
+        workflowId: shard.workflowId,
+        cardIds: shard.cardIds,
+        started: false,
+        finished: false,
+      };
       shards.push(entry);
       state.pages!.received++;
       await getExternalWorkflowHandle(entry.workflowId).signal(shardAcceptedSignal, {
@@ -151,14 +178,20 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     },
     {
       validator: (shard) => {
-        if (state.pages!.received >= expected) throw new Error(`backlog ${input.backlogId} already has all its ${expected} pages`);
+        if (state.pages!.received >= expected)
+          throw new Error(`backlog ${input.backlogId} already has all its ${expected} pages`);
         if (shard?.index !== state.pages!.received) {
-          throw new Error(`backlog ${input.backlogId} expects page ${state.pages!.received} next, not page ${String(shard?.index)}`);
+          throw new Error(
+            `backlog ${input.backlogId} expects page ${state.pages!.received} next, not page ${String(shard?.index)}`,
+          );
         }
         if (shard.workflowId !== shardWorkflowId(input.backlogId, shard.index + 1)) {
-          throw new Error(`page ${shard.index} of backlog ${input.backlogId} must run in workflow ${shardWorkflowId(input.backlogId, shard.index + 1)}`);
+          throw new Error(
+            `page ${shard.index} of backlog ${input.backlogId} must run in workflow ${shardWorkflowId(input.backlogId, shard.index + 1)}`,
+          );
         }
-        if (!Array.isArray(shard.cardIds) || shard.cardIds.length === 0) throw new Error(`page ${shard.index} of backlog ${input.backlogId} has no cards`);
+        if (!Array.isArray(shard.cardIds) || shard.cardIds.length === 0)
+          throw new Error(`page ${shard.index} of backlog ${input.backlogId} has no cards`);
       },
     },
   );
@@ -195,7 +228,12 @@ function shardTally(shards: readonly ShardEntry[]): Tally {
  * backlog (its cards were cancelled with it and have ended CANCELLED) ends cancelled too.
  * @throws CancelledFailure when the backlog was cancelled.
  */
-async function finish(input: BacklogWorkflowInput, state: BacklogState, webhooks: CardPlan['webhooks'], tally: () => Tally): Promise<BacklogResult> {
+async function finish(
+  input: BacklogWorkflowInput,
+  state: BacklogState,
+  webhooks: CardPlan["webhooks"],
+  tally: () => Tally,
+): Promise<BacklogResult> {
   await finishRepository(input, state);
   state.finished = true;
   const { counts, costUsd } = tally();
@@ -223,10 +261,13 @@ function setBudgetAndPauseHandlers(
   setHandler(cardCostSignal, ({ usd }) => {
     state.spentUsd = roundUsd(state.spentUsd + usd);
     if (budgetUsd === undefined || state.budgetExhausted || state.spentUsd < budgetUsd) return;
-    log.warn('Backlog budget used up', { backlogId: state.backlogId, spentUsd: state.spentUsd, budgetUsd });
+    log.warn("Backlog budget used up", { backlogId: state.backlogId, spentUsd: state.spentUsd, budgetUsd });
     void apply.exhausted(state.spentUsd);
   });
-  for (const [update, paused] of [[pauseBacklogUpdate, true], [resumeBacklogUpdate, false]] as const) {
+  for (const [update, paused] of [
+    [pauseBacklogUpdate, true],
+    [resumeBacklogUpdate, false],
+  ] as const) {
     setHandler(
       update,
       async (d) => {
@@ -243,20 +284,30 @@ function setBudgetAndPauseHandlers(
 /** Update validator for pause/resume. @throws Error naming the problem (already paused, bad payload). */
 function assertPause(state: BacklogState, paused: boolean, raw: unknown): void {
   parseOpsDecision(raw);
-  if (state.paused === paused) throw new Error(`backlog ${state.backlogId} is already ${paused ? 'paused' : 'running (not paused)'}`);
+  if (state.paused === paused)
+    throw new Error(`backlog ${state.backlogId} is already ${paused ? "paused" : "running (not paused)"}`);
 }
 
 /** Records a pause/resume decision in a backlog's audit log. */
 function auditPause(state: BacklogState, paused: boolean, decision: OpsDecision): AuditEntry {
-  const entry: AuditEntry = { at: new Date().toISOString(), actor: decision.reviewer, action: paused ? 'pause' : 'resume', reason: decision.reason };
+  const entry: AuditEntry = {
+    at: new Date().toISOString(),
+    actor: decision.reviewer,
+    action: paused ? "pause" : "resume",
+    reason: decision.reason,
+  };
   state.auditLog.push(entry);
   return entry;
 }
 
 /** What `status` shows of a backlog's repository before it ends. */
-function repositoryState(target: RepositoryTarget | undefined): BacklogState['repository'] {
+function repositoryState(target: RepositoryTarget | undefined): BacklogState["repository"] {
   if (!target) return undefined;
-  return { ...(target.path ? { path: target.path } : { url: target.url }), baseBranch: target.baseBranch, branch: target.integrationBranch };
+  return {
+    ...(target.path ? { path: target.path } : { url: target.url }),
+    baseBranch: target.baseBranch,
+    branch: target.integrationBranch,
+  };
 }
 
 /**
@@ -273,19 +324,25 @@ async function finishRepository(input: BacklogWorkflowInput, state: BacklogState
   const cancelled = CancellationScope.current().consideredCancelled;
   await CancellationScope.nonCancellable(async () => {
     try {
-      await summarized(repo.finishRepository, `clean up ${repository.integrationBranch}: worktrees${repository.keepBranches ? '' : ', attempt branches'}`)({ backlogId: input.backlogId, repository });
+      await summarized(
+        repo.finishRepository,
+        `clean up ${repository.integrationBranch}: worktrees${repository.keepBranches ? "" : ", attempt branches"}`,
+      )({ backlogId: input.backlogId, repository });
       if (state.repository) state.repository.cleanedUp = true;
     } catch (err) {
-      log.warn('Could not clean up the repository', { backlogId: input.backlogId, error: (err as Error).message });
+      log.warn("Could not clean up the repository", { backlogId: input.backlogId, error: (err as Error).message });
     }
     if (!repository.push || cancelled) return;
     const target = { remote: repository.push.remote, branch: repository.push.branch ?? repository.integrationBranch };
     try {
-      const pushed = await summarized(repo.pushIntegrationBranch, `push ${target.branch} to ${target.remote}`)({ backlogId: input.backlogId, repository });
+      const pushed = await summarized(
+        repo.pushIntegrationBranch,
+        `push ${target.branch} to ${target.remote}`,
+      )({ backlogId: input.backlogId, repository });
       if (state.repository) state.repository.push = { ...target, ...pushed };
     } catch (err) {
       const error = failureMessage(err);
-      log.warn('Push of the integration branch refused', { backlogId: input.backlogId, ...target, error });
+      log.warn("Push of the integration branch refused", { backlogId: input.backlogId, ...target, error });
       if (state.repository) state.repository.push = { ...target, error };
     }
   });
@@ -294,13 +351,23 @@ async function finishRepository(input: BacklogWorkflowInput, state: BacklogState
 /** The `backlog.finished` notification: waited for at most a minute, never failing the backlog. */
 async function notifyFinished(
   input: BacklogWorkflowInput,
-  webhooks: CardPlan['webhooks'],
+  webhooks: CardPlan["webhooks"],
   counts: Record<string, number>,
   costUsd: number,
 ): Promise<void> {
   if (!webhooks || webhooks.length === 0) return;
-  const event = { event: 'backlog.finished' as const, at: new Date().toISOString(), backlogId: input.backlogId, counts, costUsd };
-  const sent = summarized(squadActivities(input.queues).notify, 'notify backlog.finished')({ event, webhooks })
-    .catch((err: unknown) => log.warn('Notification not delivered', { event: 'backlog.finished', error: (err as Error).message }));
-  await Promise.race([sent, sleep('1 minute')]);
+  const event = {
+    event: "backlog.finished" as const,
+    at: new Date().toISOString(),
+    backlogId: input.backlogId,
+    counts,
+    costUsd,
+  };
+  const sent = summarized(
+    squadActivities(input.queues).notify,
+    "notify backlog.finished",
+  )({ event, webhooks }).catch((err: unknown) =>
+    log.warn("Notification not delivered", { event: "backlog.finished", error: (err as Error).message }),
+  );
+  await Promise.race([sent, sleep("1 minute")]);
 }

@@ -15,20 +15,27 @@ import {
   setHandler,
   startChild,
   type ChildWorkflowHandle,
-} from '@temporalio/workflow';
-import { reverseDependencyOrder } from '../domain/pages.js';
-import { dependentsOf } from '../domain/graph.js';
-import { cardWorkflowId } from '../domain/ids.js';
-import { PRIORITY_KEYS, cardPriorityKey } from '../domain/priority.js';
-import { parseFailedCardDecision } from '../domain/review.js';
-import { backlogCurrentDetails, cardDetails, cardSummary } from '../domain/ui-metadata.js';
-import type { AuditEntry, CardOutcome, CardPlan, DependencyArtifacts, FailedCardDecision, OpsDecision } from '../domain/index.js';
-import type { BacklogCardEntry, BacklogSource, BacklogState } from '../domain/backlog-state.js';
-import type { ActivityQueues } from './activities.js';
-import { endedWithoutOutcome, leanOutcome, newBacklogState, tallyCards, type Tally } from './backlog-results.js';
-import { cardWorkflow, type CardRestart } from './card.js';
-import { DependencyRelay } from './dependency-relay.js';
-import { reportCardFinished } from '../observability/sinks.js';
+} from "@temporalio/workflow";
+import { reverseDependencyOrder } from "../domain/pages.js";
+import { dependentsOf } from "../domain/graph.js";
+import { cardWorkflowId } from "../domain/ids.js";
+import { PRIORITY_KEYS, cardPriorityKey } from "../domain/priority.js";
+import { parseFailedCardDecision } from "../domain/review.js";
+import { backlogCurrentDetails, cardDetails, cardSummary } from "../domain/ui-metadata.js";
+import type {
+  AuditEntry,
+  CardOutcome,
+  CardPlan,
+  DependencyArtifacts,
+  FailedCardDecision,
+  OpsDecision,
+} from "../domain/index.js";
+import type { BacklogCardEntry, BacklogSource, BacklogState } from "../domain/backlog-state.js";
+import type { ActivityQueues } from "./activities.js";
+import { endedWithoutOutcome, leanOutcome, newBacklogState, tallyCards, type Tally } from "./backlog-results.js";
+import { cardWorkflow, type CardRestart } from "./card.js";
+import { DependencyRelay } from "./dependency-relay.js";
+import { reportCardFinished } from "../observability/sinks.js";
 import {
   backlogBudgetExhaustedSignal,
   cardReopenedSignal,
@@ -36,8 +43,8 @@ import {
   retryFailedCardUpdate,
   setPausedSignal,
   skipFailedCardUpdate,
-} from './messages.js';
-import { initialCardAttributes } from './search-attributes.js';
+} from "./messages.js";
+import { initialCardAttributes } from "./search-attributes.js";
 
 /** What {@link CardChildren} runs. */
 export interface CardChildrenInput {
@@ -61,7 +68,7 @@ export class CardChildren {
   private readonly handles = new Map<string, ChildWorkflowHandle<typeof cardWorkflow>>();
   private readonly relay: DependencyRelay;
   /** FAILED cards a `retry` or `skip` was accepted for, until their new run has started. */
-  private readonly restarts = new Map<string, { kind: 'retry' | 'skip'; decision: OpsDecision }>();
+  private readonly restarts = new Map<string, { kind: "retry" | "skip"; decision: OpsDecision }>();
 
   constructor(private readonly input: CardChildrenInput) {
     this.state = newBacklogState({ ...input, paused: input.paused ?? false }, { shardIndex: input.shardIndex });
@@ -69,7 +76,9 @@ export class CardChildren {
     this.relay = new DependencyRelay({
       backlogId: input.backlogId,
       entries: this.entries,
-      dependents: input.dependents ? new Map(Object.entries(input.dependents)) : dependentsOf(input.cards.map((p) => p.card)),
+      dependents: input.dependents
+        ? new Map(Object.entries(input.dependents))
+        : dependentsOf(input.cards.map((p) => p.card)),
       handleOf: (cardId) => this.handles.get(cardId),
     });
     this.showProgress();
@@ -87,7 +96,10 @@ export class CardChildren {
   setHandlers(): void {
     setHandler(cardSettledSignal, (s) => this.relay.onCardSettled(s));
     setHandler(cardReopenedSignal, (r) => this.relay.onCardReopened(r));
-    for (const [update, kind] of [[retryFailedCardUpdate, 'retry'], [skipFailedCardUpdate, 'skip']] as const) {
+    for (const [update, kind] of [
+      [retryFailedCardUpdate, "retry"],
+      [skipFailedCardUpdate, "skip"],
+    ] as const) {
       setHandler(update, (d) => this.restart(kind, d), { validator: (d) => void this.assertRestart(d) });
     }
   }
@@ -127,7 +139,7 @@ export class CardChildren {
     });
     this.handles.set(plan.card.id, handle);
     // A pause (or resume) accepted while the card was being started was broadcast without it: tell it now.
-    if (this.state.paused !== paused && patched('pause-while-starting')) {
+    if (this.state.paused !== paused && patched("pause-while-starting")) {
       await handle.signal(setPausedSignal, { paused: this.state.paused }).catch(() => undefined);
     }
   }
@@ -148,11 +160,11 @@ export class CardChildren {
       const handle = this.handles.get(plan.card.id);
       let outcome: CardOutcome;
       try {
-        if (!handle) throw new CancelledFailure('cancelled before its workflow started');
+        if (!handle) throw new CancelledFailure("cancelled before its workflow started");
         outcome = await handle.result();
       } catch (err) {
         outcome = endedWithoutOutcome(plan.card.id, err);
-        if (outcome.status === 'FAILED') reportCardFinished({ status: 'FAILED', cardType: entry.type }); // metrics sink, not in history
+        if (outcome.status === "FAILED") reportCardFinished({ status: "FAILED", cardType: entry.type }); // metrics sink, not in history
       }
       // Lean (no card state) in shards and in backlogs whose cards relay themselves: the card's own result
       // has its state, and the backlog's query answer and result stay small.
@@ -160,7 +172,7 @@ export class CardChildren {
       this.showProgress();
       await this.relay.cardEnded(outcome, handle !== undefined);
       // Backlogs started before FAILED cards could be restarted keep ending that way (`patched`): replay.
-      if (outcome.status !== 'FAILED' || !handle || !patched('failed-cards-rest')) return;
+      if (outcome.status !== "FAILED" || !handle || !patched("failed-cards-rest")) return;
       try {
         await condition(() => this.restarts.has(plan.card.id));
       } catch (err) {
@@ -170,8 +182,13 @@ export class CardChildren {
       const { kind, decision } = this.restarts.get(plan.card.id)!;
       entry.outcome = undefined;
       this.showProgress();
-      await this.relay.newRun(plan.card.id, kind === 'retry');
-      await this.start(plan, { kind, decision, previousRunId: handle.firstExecutionRunId, failure: outcome.message ?? 'failed' });
+      await this.relay.newRun(plan.card.id, kind === "retry");
+      await this.start(plan, {
+        kind,
+        decision,
+        previousRunId: handle.firstExecutionRunId,
+        failure: outcome.message ?? "failed",
+      });
       this.restarts.delete(plan.card.id);
     }
   }
@@ -184,11 +201,16 @@ export class CardChildren {
   assertRestart(raw: unknown): FailedCardDecision {
     const d = parseFailedCardDecision(raw);
     const entry = this.entries.get(d.cardId);
-    const where = this.input.shardIndex === undefined ? `backlog ${this.input.backlogId}` : `shard ${this.input.shardIndex} of backlog ${this.input.backlogId}`;
+    const where =
+      this.input.shardIndex === undefined
+        ? `backlog ${this.input.backlogId}`
+        : `shard ${this.input.shardIndex} of backlog ${this.input.backlogId}`;
     if (!entry) throw new Error(`card "${d.cardId}" is not in ${where}`);
     if (this.restarts.has(d.cardId)) throw new Error(`card ${d.cardId} is already being started again`);
-    if (entry.outcome?.status !== 'FAILED') {
-      throw new Error(`card ${d.cardId} has not failed (${entry.outcome ? `it ended ${entry.outcome.status}` : 'its workflow is running'}): send retry/skip to the card's own workflow`);
+    if (entry.outcome?.status !== "FAILED") {
+      throw new Error(
+        `card ${d.cardId} has not failed (${entry.outcome ? `it ended ${entry.outcome.status}` : "its workflow is running"}): send retry/skip to the card's own workflow`,
+      );
     }
     return d;
   }
@@ -198,9 +220,14 @@ export class CardChildren {
    * dependents proceed) of a FAILED card: `awaitEnd` starts a new run of it, which takes over the failed
    * run's state and records the decision in the card's audit log. Recorded in this workflow's audit log too.
    */
-  restart(kind: 'retry' | 'skip', d: FailedCardDecision): AuditEntry {
+  restart(kind: "retry" | "skip", d: FailedCardDecision): AuditEntry {
     this.restarts.set(d.cardId, { kind, decision: { reviewer: d.reviewer, reason: d.reason } });
-    const entry: AuditEntry = { at: new Date().toISOString(), actor: d.reviewer, action: `${kind} ${d.cardId}`, reason: d.reason };
+    const entry: AuditEntry = {
+      at: new Date().toISOString(),
+      actor: d.reviewer,
+      action: `${kind} ${d.cardId}`,
+      reason: d.reason,
+    };
     this.state.auditLog.push(entry);
     return entry;
   }

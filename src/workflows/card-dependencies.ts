@@ -4,10 +4,10 @@
  * (src/domain/dependency-order.ts). Workflow code, no Temporal calls: the card workflow's signal handlers
  * feed it, its lifecycle steps read it.
  */
-import { isNewerMessage } from '../domain/dependency-order.js';
-import type { CardReopened } from '../domain/backlog-state.js';
-import type { DependencyArtifacts, MessageOrder, SettledStatus } from '../domain/index.js';
-import type { CardSettled } from './messages.js';
+import { isNewerMessage } from "../domain/dependency-order.js";
+import type { CardReopened } from "../domain/backlog-state.js";
+import type { DependencyArtifacts, MessageOrder, SettledStatus } from "../domain/index.js";
+import type { CardSettled } from "./messages.js";
 
 /** A card's dependencies as heard so far. */
 export class CardDependencies {
@@ -25,7 +25,8 @@ export class CardDependencies {
     doneAtStart: readonly DependencyArtifacts[],
     private readonly onChange: () => void = () => undefined,
   ) {
-    for (const dep of doneAtStart) this.resolved.set(dep.cardId, { cardId: dep.cardId, status: 'DONE', artifacts: dep.artifacts });
+    for (const dep of doneAtStart)
+      this.resolved.set(dep.cardId, { cardId: dep.cardId, status: "DONE", artifacts: dep.artifacts });
   }
 
   /** Dependencies that have not come to rest yet (card ids). */
@@ -65,7 +66,7 @@ export class CardDependencies {
   blocking(): { cardId: string; status: SettledStatus } | undefined {
     for (const id of this.ids) {
       const dep = this.resolved.get(id);
-      if (dep && dep.status !== 'DONE') return { cardId: dep.cardId, status: dep.status };
+      if (dep && dep.status !== "DONE") return { cardId: dep.cardId, status: dep.status };
     }
     return undefined;
   }
@@ -78,7 +79,8 @@ export class CardDependencies {
   /** True when a message about a dependency is newer than every one applied so far; remembers its order. */
   private hear(message: { cardId: string } & Partial<MessageOrder>): boolean {
     if (!isNewerMessage(this.heard.get(message.cardId), message)) return false;
-    if (message.epoch !== undefined && message.seq !== undefined) this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
+    if (message.epoch !== undefined && message.seq !== undefined)
+      this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
     return true;
   }
 }

@@ -18,13 +18,26 @@ import {
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
-} from '@temporalio/workflow';
-import { isCostAlert } from '../domain/budget.js';
-import { addCosts } from '../domain/cost.js';
-import { cardWorkflowId, correctionCardId } from '../domain/ids.js';
-import { transition } from '../domain/lifecycle.js';
-import { cardCurrentDetails } from '../domain/ui-metadata.js';
-import type { AttemptRecord, AuditEntry, CardOutcome, CardRelay, CardPlan, CardState, CardStatus, Cost, MergeRecord, MessageOrder, OpsDecision, SettledStatus } from '../domain/index.js';
+} from "@temporalio/workflow";
+import { isCostAlert } from "../domain/budget.js";
+import { addCosts } from "../domain/cost.js";
+import { cardWorkflowId, correctionCardId } from "../domain/ids.js";
+import { transition } from "../domain/lifecycle.js";
+import { cardCurrentDetails } from "../domain/ui-metadata.js";
+import type {
+  AttemptRecord,
+  AuditEntry,
+  CardOutcome,
+  CardRelay,
+  CardPlan,
+  CardState,
+  CardStatus,
+  Cost,
+  MergeRecord,
+  MessageOrder,
+  OpsDecision,
+  SettledStatus,
+} from "../domain/index.js";
 import {
   cardCostSignal,
   cardReopenedSignal,
@@ -32,12 +45,12 @@ import {
   dependencyReopenedSignal,
   dependencyResolvedSignal,
   type CardSettled,
-} from './messages.js';
-import { CardDecisions } from './card-decisions.js';
-import { CardDependencies } from './card-dependencies.js';
-import type { CardReopened } from '../domain/backlog-state.js';
-import { CardCostAlertKey } from '../temporal/search-attributes.js';
-import { CardAttributes, initialCardAttributes, upsertCardProgress, type CardProgress } from './search-attributes.js';
+} from "./messages.js";
+import { CardDecisions } from "./card-decisions.js";
+import { CardDependencies } from "./card-dependencies.js";
+import type { CardReopened } from "../domain/backlog-state.js";
+import { CardCostAlertKey } from "../temporal/search-attributes.js";
+import { CardAttributes, initialCardAttributes, upsertCardProgress, type CardProgress } from "./search-attributes.js";
 
 /** The card's state and the helpers that keep it, its search attributes and its audit log current. */
 export class CardLifecycle {
@@ -67,11 +80,13 @@ export class CardLifecycle {
     attributesSetAtStart = false,
   ) {
     const at = new Date().toISOString();
-    this.dependencies = new CardDependencies(plan.card.dependencies, plan.resolvedDependencies, () => this.dependenciesChanged());
+    this.dependencies = new CardDependencies(plan.card.dependencies, plan.resolvedDependencies, () =>
+      this.dependenciesChanged(),
+    );
     this.state = {
       backlogId: plan.backlogId,
       card: plan.card,
-      status: 'TODO',
+      status: "TODO",
       attempt: 0,
       corrections: 0,
       attempts: [],
@@ -79,7 +94,7 @@ export class CardLifecycle {
       artifacts: [],
       cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
       auditLog: [],
-      statusHistory: [{ status: 'TODO', at }],
+      statusHistory: [{ status: "TODO", at }],
       waitingFor: this.dependencies.unresolved(),
       resolvedDependencies: this.dependencies.settled(),
       legacyCorrections: plan.legacyCorrections,
@@ -92,7 +107,7 @@ export class CardLifecycle {
     };
     this.decisions = new CardDecisions(this.state, (actor, action, reason) => this.audit(actor, action, reason));
     if (attributesSetAtStart) {
-      this.attributes = new CardAttributes({ status: 'TODO', attempt: 0, costUsd: 0, costAlert: false });
+      this.attributes = new CardAttributes({ status: "TODO", attempt: 0, costUsd: 0, costAlert: false });
     } else {
       // Identity too, so that a card started on its own (not by a backlog) is just as visible.
       upsertSearchAttributes(initialCardAttributes(plan.backlogId, plan.card));
@@ -102,7 +117,12 @@ export class CardLifecycle {
 
   /** Shows the card's progress in its search attributes (`CardStatus`, `CardAttempt`, `CardCostUsd`, `CardCostAlert`). */
   private showProgress(): void {
-    const progress: CardProgress = { status: this.state.status, attempt: this.state.attempt, costUsd: this.state.cost.usd, costAlert: this.state.costAlert };
+    const progress: CardProgress = {
+      status: this.state.status,
+      attempt: this.state.attempt,
+      costUsd: this.state.cost.usd,
+      costAlert: this.state.costAlert,
+    };
     if (this.attributes) return this.attributes.show(progress);
     upsertCardProgress(progress.status, progress.attempt, progress.costUsd);
   }
@@ -131,12 +151,17 @@ export class CardLifecycle {
     this.state.attempt = attempt;
     this.touch();
     this.showProgress();
-    if (status !== from) log.info('Card status changed', { ...this.logContext(), from });
+    if (status !== from) log.info("Card status changed", { ...this.logContext(), from });
   }
 
   /** The card context of every log line of this card: backlog, card, the card's attempt and status. */
   logContext(): { backlogId: string; cardId: string; attempt: number; status: CardStatus } {
-    return { backlogId: this.plan.backlogId, cardId: this.plan.card.id, attempt: this.state.attempt, status: this.state.status };
+    return {
+      backlogId: this.plan.backlogId,
+      cardId: this.plan.card.id,
+      attempt: this.state.attempt,
+      status: this.state.status,
+    };
   }
 
   /** The next attempt's number, 1-based: after the last recorded one (and, after a failed run, after the one it had begun). */
@@ -155,7 +180,12 @@ export class CardLifecycle {
    * TODO (a fresh attempt, numbered after every attempt the failed run began), `skip` → DONE.
    * @returns the status the card is now in (TODO or DONE).
    */
-  restartAfterFailure(previous: CardState, failure: string, kind: 'retry' | 'skip', decision: OpsDecision): 'TODO' | 'DONE' {
+  restartAfterFailure(
+    previous: CardState,
+    failure: string,
+    kind: "retry" | "skip",
+    decision: OpsDecision,
+  ): "TODO" | "DONE" {
     const s = this.state;
     s.attempts = previous.attempts;
     s.corrections = previous.corrections;
@@ -168,10 +198,10 @@ export class CardLifecycle {
     s.createdAt = previous.createdAt;
     this.attemptFloor = previous.attempt;
     this.dependencies.takeOver(previous.resolvedDependencies ?? []);
-    this.setStatus('FAILED', previous.attempt);
-    this.audit('squadflow', 'failed', `the card's workflow run failed: ${failure}`);
+    this.setStatus("FAILED", previous.attempt);
+    this.audit("squadflow", "failed", `the card's workflow run failed: ${failure}`);
     this.audit(decision.reviewer, kind, decision.reason);
-    const next = kind === 'retry' ? 'TODO' : 'DONE';
+    const next = kind === "retry" ? "TODO" : "DONE";
     this.setStatus(next);
     return next;
   }
@@ -188,7 +218,11 @@ export class CardLifecycle {
   /** Records the merge of the card's approved attempt into the integration branch (shown in its state). */
   recordMerge(merge: MergeRecord): void {
     this.state.merge = merge;
-    this.audit('squadflow', 'merged', `attempt ${merge.attempt} (${merge.branch}) merged into ${merge.integrationBranch} as ${merge.commit}`);
+    this.audit(
+      "squadflow",
+      "merged",
+      `attempt ${merge.attempt} (${merge.branch}) merged into ${merge.integrationBranch} as ${merge.commit}`,
+    );
   }
 
   /**
@@ -198,19 +232,19 @@ export class CardLifecycle {
    * @returns the attempt record, now failed.
    */
   rejectMerge(attempt: AttemptRecord, files: string[], cards: string[]): AttemptRecord {
-    const branch = this.plan.repository?.integrationBranch ?? 'the integration branch';
-    const from = cards.length > 0 ? ` with the work of ${cards.join(', ')}` : '';
+    const branch = this.plan.repository?.integrationBranch ?? "the integration branch";
+    const from = cards.length > 0 ? ` with the work of ${cards.join(", ")}` : "";
     const verdict = {
-      validator: 'merge' as const,
+      validator: "merge" as const,
       passed: false,
       reasons: [
-        `merge conflict${from} on ${branch} in ${files.join(', ')}: rework the change on top of ${branch} so that it keeps both`,
+        `merge conflict${from} on ${branch} in ${files.join(", ")}: rework the change on top of ${branch} so that it keeps both`,
       ],
       at: new Date().toISOString(),
     };
     attempt.verdicts.push(verdict);
     attempt.passed = false;
-    this.audit('squadflow', 'merge_conflict', verdict.reasons[0]!);
+    this.audit("squadflow", "merge_conflict", verdict.reasons[0]!);
     return attempt;
   }
 
@@ -227,8 +261,12 @@ export class CardLifecycle {
       return false;
     }
     this.state.costAlert = true;
-    this.audit('squadflow', 'cost_alert', `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`);
-    log.warn('Card cost alert', { ...this.logContext(), costUsd: this.state.cost.usd });
+    this.audit(
+      "squadflow",
+      "cost_alert",
+      `cost $${this.state.cost.usd} exceeds the alert threshold $${this.plan.costAlertUsd}`,
+    );
+    log.warn("Card cost alert", { ...this.logContext(), costUsd: this.state.cost.usd });
     if (!this.attributes) upsertSearchAttributes([{ key: CardCostAlertKey, value: true }]);
     this.showProgress();
     return true;
@@ -256,7 +294,7 @@ export class CardLifecycle {
     const entry: AuditEntry = { at: new Date().toISOString(), actor, action, reason };
     this.state.auditLog.push(entry);
     this.touch();
-    log.info('Card audit entry', { ...this.logContext(), actor, action, reason });
+    log.info("Card audit entry", { ...this.logContext(), actor, action, reason });
     return entry;
   }
 
@@ -270,14 +308,15 @@ export class CardLifecycle {
    * message about this card is sent only after this one arrived.
    */
   async settle(status: SettledStatus): Promise<void> {
-    const waitsForOps = status === 'REJECTED' || status === 'BLOCKED';
+    const waitsForOps = status === "REJECTED" || status === "BLOCKED";
     this.state.settled = waitsForOps;
     this.touch();
     const settled: CardSettled = { cardId: this.plan.card.id, status, artifacts: this.state.artifacts };
     if (!this.relay) return this.tellParent(cardSettledSignal, settled);
     const ordered = { ...settled, ...this.nextOrder() };
     const undelivered = await this.tellDependents(dependencyResolvedSignal, ordered);
-    if (waitsForOps || undelivered.length > 0) await this.tellParent(cardSettledSignal, { ...ordered, ...(undelivered.length > 0 ? { undelivered } : {}) });
+    if (waitsForOps || undelivered.length > 0)
+      await this.tellParent(cardSettledSignal, { ...ordered, ...(undelivered.length > 0 ? { undelivered } : {}) });
   }
 
   /** Says that a resting card was retried: to its dependents and the backlog (with `relay`), or to the backlog. */
@@ -299,29 +338,38 @@ export class CardLifecycle {
    * Signals every dependent's workflow (derived ID, current run).
    * @returns the dependents that could not be signalled: not started yet, or ended.
    */
-  private async tellDependents<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<string[]> {
+  private async tellDependents<T>(
+    signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>["signal"]>[0],
+    arg: T,
+  ): Promise<string[]> {
     const undelivered: string[] = [];
     await Promise.all(
       (this.relay?.dependents ?? []).map(async (id) => {
         try {
-          await getExternalWorkflowHandle(cardWorkflowId(this.plan.backlogId, id)).signal(signal as never, arg as never);
+          await getExternalWorkflowHandle(cardWorkflowId(this.plan.backlogId, id)).signal(
+            signal as never,
+            arg as never,
+          );
         } catch (err) {
           undelivered.push(id);
-          log.info('Dependent not running', { ...this.logContext(), dependent: id, error: (err as Error).message });
+          log.info("Dependent not running", { ...this.logContext(), dependent: id, error: (err as Error).message });
         }
       }),
     );
     return undelivered.sort();
   }
 
-  private async tellParent<T>(signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>['signal']>[0], arg: T): Promise<void> {
+  private async tellParent<T>(
+    signal: Parameters<ReturnType<typeof getExternalWorkflowHandle>["signal"]>[0],
+    arg: T,
+  ): Promise<void> {
     const parent = workflowInfo().parent;
     if (!parent) return;
     try {
       // No run ID: a backlog that continued-as-new still gets it.
       await getExternalWorkflowHandle(parent.workflowId).signal(signal as never, arg as never);
     } catch (err) {
-      log.warn('Could not tell the backlog', { ...this.logContext(), error: (err as Error).message });
+      log.warn("Could not tell the backlog", { ...this.logContext(), error: (err as Error).message });
     }
   }
 
@@ -329,7 +377,7 @@ export class CardLifecycle {
     return initialCardAttributes(this.plan.backlogId, this.plan.card, correctionCardId(this.plan.card.id, round));
   }
 
-  finish(status: 'DONE' | 'CANCELLED', message?: string): CardOutcome {
+  finish(status: "DONE" | "CANCELLED", message?: string): CardOutcome {
     this.setStatus(status);
     this.attributes?.flush(); // now: nothing may follow the workflow's completion
     this.state.settled = false;

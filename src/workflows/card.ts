@@ -13,18 +13,36 @@ import {
   startChild,
   workflowInfo,
   type ChildWorkflowHandle,
-} from '@temporalio/workflow';
-import { failureReasons, repeatedReasons, resumableSessionOf } from '../domain/attempt.js';
-import { previousRuns } from '../domain/budget.js';
-import { attemptWorkspace, correctionWorkflowId } from '../domain/ids.js';
-import { MAX_CORRECTIONS, afterFailedAttempt } from '../domain/lifecycle.js';
-import type { AttemptRecord, AuditEntry, CardOutcome, CardPlan, CardRelay, CardState, CorrectionFeedback, HumanReview, NotificationEvent, OpsDecision } from '../domain/index.js';
-import { drainNotifications, notifyInBackground, repositoryActivities, squadActivities, summarized, type ActivityQueues } from './activities.js';
-import { correctionSummary, debugActivitySummary, mergeActivitySummary } from '../domain/ui-metadata.js';
-import { removeAttemptWorktree, runAttempt, type AttemptInput } from './attempt.js';
-import { CardLifecycle } from './card-lifecycle.js';
-import { reportCardFinished, reportCardRested, type CardFinalStatus } from '../observability/sinks.js';
-import { correctionWorkflow } from './correction.js';
+} from "@temporalio/workflow";
+import { failureReasons, repeatedReasons, resumableSessionOf } from "../domain/attempt.js";
+import { previousRuns } from "../domain/budget.js";
+import { attemptWorkspace, correctionWorkflowId } from "../domain/ids.js";
+import { MAX_CORRECTIONS, afterFailedAttempt } from "../domain/lifecycle.js";
+import type {
+  AttemptRecord,
+  AuditEntry,
+  CardOutcome,
+  CardPlan,
+  CardRelay,
+  CardState,
+  CorrectionFeedback,
+  HumanReview,
+  NotificationEvent,
+  OpsDecision,
+} from "../domain/index.js";
+import {
+  drainNotifications,
+  notifyInBackground,
+  repositoryActivities,
+  squadActivities,
+  summarized,
+  type ActivityQueues,
+} from "./activities.js";
+import { correctionSummary, debugActivitySummary, mergeActivitySummary } from "../domain/ui-metadata.js";
+import { removeAttemptWorktree, runAttempt, type AttemptInput } from "./attempt.js";
+import { CardLifecycle } from "./card-lifecycle.js";
+import { reportCardFinished, reportCardRested, type CardFinalStatus } from "../observability/sinks.js";
+import { correctionWorkflow } from "./correction.js";
 import {
   backlogBudgetExhaustedSignal,
   cardStateQuery,
@@ -35,7 +53,7 @@ import {
   retryCardUpdate,
   setPausedSignal,
   skipCardUpdate,
-} from '../contract.js';
+} from "../contract.js";
 
 // ---- Messages ---------------------------------------------------------------------------------
 
@@ -67,7 +85,7 @@ export interface CardWorkflowInput {
 
 /** Why and how a FAILED card's workflow is run again (see `CardChildren.restart`). */
 export interface CardRestart {
-  kind: 'retry' | 'skip';
+  kind: "retry" | "skip";
   decision: OpsDecision;
   /** Run ID of the failed run, whose state (a query of the closed run) the new run takes over. */
   previousRunId: string;
@@ -78,7 +96,14 @@ export interface CardRestart {
 // ---- Workflow ---------------------------------------------------------------------------------
 
 /** Runs one card through the lifecycle; returns how it ended (DONE). Cancellation ends it CANCELLED. */
-export async function cardWorkflow({ plan, queues, paused, restart, relay, attributesSetAtStart }: CardWorkflowInput): Promise<CardOutcome> {
+export async function cardWorkflow({
+  plan,
+  queues,
+  paused,
+  restart,
+  relay,
+  attributesSetAtStart,
+}: CardWorkflowInput): Promise<CardOutcome> {
   const card = new CardLifecycle(plan, paused, relay, attributesSetAtStart);
   const run = new CardRun(card, queues);
 
@@ -86,22 +111,22 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
 
   try {
     // A new run after a failed one takes over its state; a skip ends it DONE at once.
-    const skipped = restart !== undefined && (await restartAfterFailure(card, run, queues, restart)) === 'DONE';
+    const skipped = restart !== undefined && (await restartAfterFailure(card, run, queues, restart)) === "DONE";
     while (!skipped) {
       // Wait for dependencies → attempt with corrections → escalate → merge (CardRun.untilRest).
       const ending = await run.untilRest();
-      if (ending === 'DONE') break;
+      if (ending === "DONE") break;
       // REJECTED by a human or BLOCKED by a dependency: rest until an ops decision (or the blocker is cleared).
-      if ((await restUntilOpsDecision(card, ending)) === 'skip') {
-        card.setStatus('DONE');
+      if ((await restUntilOpsDecision(card, ending)) === "skip") {
+        card.setStatus("DONE");
         break;
       }
       // Retried (or unblocked): reopen for a fresh start. Inline, not in a helper: the card's search
       // attributes are upserted two condition-loop passes after a change, so the awaits between this status
       // change and the next owner run are part of the recorded histories (test/fixtures/histories).
       await card.reopen();
-      card.setStatus(ending === 'BLOCKED' ? 'TODO' : 'REJECTED');
-      run.freshStart(ending === 'REJECTED');
+      card.setStatus(ending === "BLOCKED" ? "TODO" : "REJECTED");
+      run.freshStart(ending === "REJECTED");
     }
     return await finishDone(card, run);
   } catch (err) {
@@ -114,21 +139,21 @@ export async function cardWorkflow({ plan, queues, paused, restart, relay, attri
  * A card at rest (REJECTED or BLOCKED) tells its backlog and dependents, then waits for `retry` or `skip` —
  * or, when BLOCKED, for its blocker to be cleared (the dependency was retried).
  */
-async function restUntilOpsDecision(card: CardLifecycle, ending: 'REJECTED' | 'BLOCKED'): Promise<'skip' | 'reopen'> {
+async function restUntilOpsDecision(card: CardLifecycle, ending: "REJECTED" | "BLOCKED"): Promise<"skip" | "reopen"> {
   await card.settle(ending);
   reportCardRested({ status: ending, cardType: card.state.card.type });
   const decision = await card.decisions.next(
-    (d) => d.kind === 'retry' || d.kind === 'skip',
-    () => ending === 'BLOCKED' && card.dependencies.blocking() === undefined,
+    (d) => d.kind === "retry" || d.kind === "skip",
+    () => ending === "BLOCKED" && card.dependencies.blocking() === undefined,
   );
-  return decision?.kind === 'skip' ? 'skip' : 'reopen';
+  return decision?.kind === "skip" ? "skip" : "reopen";
 }
 
 /** DONE: tells the backlog and dependents, counts the end, lets notifications finish; returns the lean outcome. */
 async function finishDone(card: CardLifecycle, run: CardRun): Promise<CardOutcome> {
-  await card.settle('DONE');
-  const outcome = card.finish('DONE');
-  reportFinished(card, 'DONE');
+  await card.settle("DONE");
+  const outcome = card.finish("DONE");
+  reportFinished(card, "DONE");
   await drainNotifications(run.notifications);
   return outcome;
 }
@@ -137,9 +162,9 @@ async function finishDone(card: CardLifecycle, run: CardRun): Promise<CardOutcom
 async function finishCancelled(card: CardLifecycle, queues: ActivityQueues): Promise<void> {
   await CancellationScope.nonCancellable(async () => {
     await removeCurrentWorktree(card, queues);
-    card.finish('CANCELLED', 'cancelled');
-    reportFinished(card, 'CANCELLED');
-    await card.settle('CANCELLED');
+    card.finish("CANCELLED", "cancelled");
+    reportFinished(card, "CANCELLED");
+    await card.settle("CANCELLED");
   });
 }
 
@@ -155,16 +180,22 @@ function registerCardHandlers(card: CardLifecycle, run: CardRun): void {
     card.state.backlogBudgetExhausted = true;
     card.state.backlogSpentUsd = spentUsd;
   });
-  setHandler(humanReviewUpdate, (review) => card.decisions.acceptReview(review), { validator: (r) => void card.decisions.assertReviewable(r) });
+  setHandler(humanReviewUpdate, (review) => card.decisions.acceptReview(review), {
+    validator: (r) => void card.decisions.assertReviewable(r),
+  });
   setHandler(humanReviewSignal, (raw) => {
     try {
       card.decisions.acceptReview(card.decisions.assertReviewable(raw));
     } catch (err) {
-      log.warn('Ignored human review signal', { cardId: card.plan.card.id, error: (err as Error).message });
+      log.warn("Ignored human review signal", { cardId: card.plan.card.id, error: (err as Error).message });
     }
   });
-  setHandler(retryCardUpdate, (d) => card.decisions.acceptOps('retry', d), { validator: (d) => void card.decisions.assertOps('retry', d) });
-  setHandler(skipCardUpdate, (d) => card.decisions.acceptOps('skip', d), { validator: (d) => void card.decisions.assertOps('skip', d) });
+  setHandler(retryCardUpdate, (d) => card.decisions.acceptOps("retry", d), {
+    validator: (d) => void card.decisions.assertOps("retry", d),
+  });
+  setHandler(skipCardUpdate, (d) => card.decisions.acceptOps("skip", d), {
+    validator: (d) => void card.decisions.assertOps("skip", d),
+  });
 }
 
 /**
@@ -172,10 +203,18 @@ function registerCardHandlers(card: CardLifecycle, run: CardRun): void {
  * activity) and continues from it (`CardLifecycle.restartAfterFailure`).
  * @throws ActivityFailure when the failed run cannot be read: this run fails too, and can be retried.
  */
-async function restartAfterFailure(card: CardLifecycle, run: CardRun, queues: ActivityQueues, restart: CardRestart): Promise<'TODO' | 'DONE'> {
-  const previous = await squadActivities(queues).readCardState({ workflowId: workflowInfo().workflowId, runId: restart.previousRunId });
+async function restartAfterFailure(
+  card: CardLifecycle,
+  run: CardRun,
+  queues: ActivityQueues,
+  restart: CardRestart,
+): Promise<"TODO" | "DONE"> {
+  const previous = await squadActivities(queues).readCardState({
+    workflowId: workflowInfo().workflowId,
+    runId: restart.previousRunId,
+  });
   const status = card.restartAfterFailure(previous, restart.failure, restart.kind, restart.decision);
-  if (status === 'TODO') run.freshStart(false); // a fresh correction budget too
+  if (status === "TODO") run.freshStart(false); // a fresh correction budget too
   return status;
 }
 
@@ -185,7 +224,8 @@ async function restartAfterFailure(card: CardLifecycle, run: CardRun, queues: Ac
  */
 async function removeCurrentWorktree(card: CardLifecycle, queues: ActivityQueues): Promise<void> {
   const { plan, state } = card;
-  if (state.attempt > 0) await removeAttemptWorktree(plan, queues, attemptWorkspace(plan.backlogId, plan.card.id, state.attempt));
+  if (state.attempt > 0)
+    await removeAttemptWorktree(plan, queues, attemptWorkspace(plan.backlogId, plan.card.id, state.attempt));
 }
 
 /**
@@ -193,7 +233,7 @@ async function removeCurrentWorktree(card: CardLifecycle, queues: ActivityQueues
  * rests are reported apart (`reportCardRested`), FAILED by the backlog. A sink: no history event, not
  * called on replay.
  */
-function reportFinished(card: CardLifecycle, status: Extract<CardFinalStatus, 'DONE' | 'CANCELLED'>): void {
+function reportFinished(card: CardLifecycle, status: Extract<CardFinalStatus, "DONE" | "CANCELLED">): void {
   const { state } = card;
   reportCardFinished({ status, cardType: state.card.type, attempts: state.attempts.length, costUsd: state.cost.usd });
 }
@@ -229,51 +269,51 @@ class CardRun {
   }
 
   /** Runs until the card is DONE, rejected by a human, blocked by a dependency, or skipped (→ DONE). */
-  async untilRest(): Promise<'DONE' | 'REJECTED' | 'BLOCKED'> {
+  async untilRest(): Promise<"DONE" | "REJECTED" | "BLOCKED"> {
     const { card } = this;
     // Not after a retry of a rejection: its dependencies were done.
     if (!this.retryOfRejected) {
       const waited = await this.waitForDependencies();
-      if (waited !== 'ready') return waited;
+      if (waited !== "ready") return waited;
     }
     // The owner, then the validation pipeline; corrections and escalation until approved or decided.
     let result = await this.attempt();
     for (;;) {
       const approval = await this.untilApproved(result);
-      if (approval.kind === 'rejected') {
-        card.setStatus('REJECTED');
-        return 'REJECTED';
+      if (approval.kind === "rejected") {
+        card.setStatus("REJECTED");
+        return "REJECTED";
       }
-      if (approval.kind === 'skipped') {
+      if (approval.kind === "skipped") {
         await this.mergeSkipped(approval.decision);
         return this.skip();
       }
-      card.setStatus('APPROVED');
+      card.setStatus("APPROVED");
       // Into the integration branch, exactly once; a conflict is a rejection like any other.
       const conflict = await this.merge(approval.human);
       if (!conflict) break;
       result = conflict;
     }
-    card.setStatus('DONE');
-    return 'DONE';
+    card.setStatus("DONE");
+    return "DONE";
   }
 
   /**
    * TODO until every dependency is DONE; a dependency that ends otherwise BLOCKs this card; a `skip` while
    * waiting ends it DONE.
    */
-  private async waitForDependencies(): Promise<'ready' | 'DONE' | 'BLOCKED'> {
+  private async waitForDependencies(): Promise<"ready" | "DONE" | "BLOCKED"> {
     const { card } = this;
     const skipped = await card.decisions.next(
-      (d) => d.kind === 'skip',
+      (d) => d.kind === "skip",
       () => card.state.waitingFor.length === 0 || card.dependencies.blocking() !== undefined,
     );
     if (skipped) return this.skip();
     const blocker = card.dependencies.blocking();
-    if (!blocker) return 'ready';
+    if (!blocker) return "ready";
     card.state.blockedBy = blocker;
-    card.setStatus('BLOCKED');
-    return 'BLOCKED';
+    card.setStatus("BLOCKED");
+    return "BLOCKED";
   }
 
   /**
@@ -282,13 +322,19 @@ class CardRun {
    */
   private async untilApproved(
     first: AttemptRecord,
-  ): Promise<{ kind: 'approved'; human?: HumanReview } | { kind: 'rejected' } | { kind: 'skipped'; decision: OpsDecision }> {
+  ): Promise<
+    { kind: "approved"; human?: HumanReview } | { kind: "rejected" } | { kind: "skipped"; decision: OpsDecision }
+  > {
     const { card } = this;
     let result = first;
     while (!result.passed) {
       // Whether a denied permission escalates at once (runs recorded before that rule did not).
-      const blocker = result.permissionBlocker && patched('permission-blocker-escalates') ? result.permissionBlocker : undefined;
-      const peerQuestion = result.peerReview?.action === 'escalate' || result.peerReview?.action === 'clarify' ? result.peerReview.message : undefined;
+      const blocker =
+        result.permissionBlocker && patched("permission-blocker-escalates") ? result.permissionBlocker : undefined;
+      const peerQuestion =
+        result.peerReview?.action === "escalate" || result.peerReview?.action === "clarify"
+          ? result.peerReview.message
+          : undefined;
       const next = afterFailedAttempt({
         cardType: card.plan.card.type,
         ...(result.budgetStop ? { budgetStop: result.budgetStop } : {}),
@@ -298,32 +344,35 @@ class CardRun {
         correctionLimit: this.correctionLimit,
         reasons: failureReasons(result.verdicts),
       });
-      if (next.step === 'correct' || !next.atOnce) card.setStatus('REJECTED');
+      if (next.step === "correct" || !next.atOnce) card.setStatus("REJECTED");
       // Escalating at once goes to a human from where the attempt stopped (a budget stop may not have started).
-      else if (!['TODO', 'VALIDATING', 'REJECTED'].includes(card.state.status)) card.setStatus('REJECTED');
-      if (next.step === 'correct') {
+      else if (!["TODO", "VALIDATING", "REJECTED"].includes(card.state.status)) card.setStatus("REJECTED");
+      if (next.step === "correct") {
         result = await this.correct(this.humanContext);
         continue;
       }
       const decision = await this.escalate(next.reason);
-      if (decision.kind === 'skip') return { kind: 'skipped', decision: decision.decision };
-      if (decision.kind !== 'review') continue;
+      if (decision.kind === "skip") return { kind: "skipped", decision: decision.decision };
+      if (decision.kind !== "review") continue;
       const review = decision.review;
-      if (review.decision === 'approve' && blocker) {
+      if (review.decision === "approve" && blocker) {
         // Approving a permission blocker grants the tools to this card, and the owner runs again with them.
         this.grantTools(blocker.deniedTools, review.reviewer);
         this.correctionLimit = card.state.corrections + 1;
         result = await this.correct(this.humanContext);
         continue;
       }
-      if (review.decision === 'approve') return { kind: 'approved', human: review };
-      if (review.decision === 'reject') return { kind: 'rejected' };
+      if (review.decision === "approve") return { kind: "approved", human: review };
+      if (review.decision === "reject") return { kind: "rejected" };
       this.humanContext = review.context;
       // A peer review's question came before the card used its corrections: it keeps those left.
-      this.correctionLimit = peerQuestion !== undefined ? Math.max(this.correctionLimit, card.state.corrections + 1) : card.state.corrections + 1;
+      this.correctionLimit =
+        peerQuestion !== undefined
+          ? Math.max(this.correctionLimit, card.state.corrections + 1)
+          : card.state.corrections + 1;
       result = await this.correct(this.humanContext);
     }
-    return { kind: 'approved' };
+    return { kind: "approved" };
   }
 
   /** Context a human gave with `clarify`, passed to every later correction round of this run. */
@@ -336,7 +385,7 @@ class CardRun {
   private grantTools(tools: readonly string[], reviewer: string): void {
     for (const t of tools) if (!this.grantedTools.includes(t)) this.grantedTools.push(t);
     this.card.state.grantedTools = [...this.grantedTools];
-    this.card.audit(reviewer, 'granted', `tools allowed for this card: ${tools.join(', ')}`);
+    this.card.audit(reviewer, "granted", `tools allowed for this card: ${tools.join(", ")}`);
   }
 
   /**
@@ -351,7 +400,10 @@ class CardRun {
     const { plan } = card;
     const approved = latestWithBranch(card.state.attempts);
     if (!plan.repository || !approved?.git) return undefined;
-    const merged = await summarized(repositoryActivities(this.queues).mergeAttempt, mergeActivitySummary(plan.card.id, approved.attempt, plan.repository.integrationBranch))({
+    const merged = await summarized(
+      repositoryActivities(this.queues).mergeAttempt,
+      mergeActivitySummary(plan.card.id, approved.attempt, plan.repository.integrationBranch),
+    )({
       backlogId: plan.backlogId,
       cardId: plan.card.id,
       title: plan.card.title,
@@ -361,7 +413,7 @@ class CardRun {
       costUsd: card.state.cost.usd,
       ...(human ? { human: { reviewer: human.reviewer, decision: human.decision } } : {}),
     });
-    if (merged.status === 'merged') {
+    if (merged.status === "merged") {
       card.recordMerge({
         commit: merged.commit,
         integrationBranch: plan.repository.integrationBranch,
@@ -371,7 +423,7 @@ class CardRun {
       });
       return undefined;
     }
-    card.setStatus('REJECTED');
+    card.setStatus("REJECTED");
     return card.rejectMerge(approved, merged.files, merged.cards);
   }
 
@@ -380,21 +432,32 @@ class CardRun {
    * a conflict does not stop a skip (an override), it is audited instead.
    */
   private async mergeSkipped(decision: OpsDecision): Promise<void> {
-    const conflict = await this.merge({ reviewer: decision.reviewer, decision: 'skip' });
-    if (conflict) this.card.audit('squadflow', 'not_merged', `skipped without merging: ${failureReasons(conflict.verdicts).join('; ')}`);
+    const conflict = await this.merge({ reviewer: decision.reviewer, decision: "skip" });
+    if (conflict)
+      this.card.audit(
+        "squadflow",
+        "not_merged",
+        `skipped without merging: ${failureReasons(conflict.verdicts).join("; ")}`,
+      );
   }
 
   /** ESCALATED → AWAITING_HUMAN (audited, notified), then the next human or ops decision. */
   private async escalate(reason: string) {
     const { card } = this;
     const { plan } = card;
-    card.setStatus('ESCALATED');
-    card.audit('squadflow', 'escalated', reason);
-    const about = { backlogId: plan.backlogId, cardId: plan.card.id, attempt: card.state.attempt, reason, workflowId: workflowInfo().workflowId };
-    this.notify({ event: 'card.escalated', at: new Date().toISOString(), ...about });
-    card.setStatus('AWAITING_HUMAN');
-    this.notify({ event: 'card.awaiting_human', at: new Date().toISOString(), ...about });
-    return (await card.decisions.next((d) => d.kind === 'review' || d.kind === 'skip'))!;
+    card.setStatus("ESCALATED");
+    card.audit("squadflow", "escalated", reason);
+    const about = {
+      backlogId: plan.backlogId,
+      cardId: plan.card.id,
+      attempt: card.state.attempt,
+      reason,
+      workflowId: workflowInfo().workflowId,
+    };
+    this.notify({ event: "card.escalated", at: new Date().toISOString(), ...about });
+    card.setStatus("AWAITING_HUMAN");
+    this.notify({ event: "card.awaiting_human", at: new Date().toISOString(), ...about });
+    return (await card.decisions.next((d) => d.kind === "review" || d.kind === "skip"))!;
   }
 
   /** Sends a notification in the background (remembered, so the workflow can let it finish). */
@@ -412,7 +475,7 @@ class CardRun {
     const { plan } = card;
     if (card.addAttempt(result)) {
       this.notify({
-        event: 'card.cost_alert',
+        event: "card.cost_alert",
         at: new Date().toISOString(),
         backlogId: plan.backlogId,
         cardId: plan.card.id,
@@ -426,7 +489,7 @@ class CardRun {
   }
 
   /** What the budget gate needs: this card's spend, its owner runs, the backlog budget's state. */
-  private spent(): AttemptInput['spent'] {
+  private spent(): AttemptInput["spent"] {
     const { card } = this;
     return {
       cardUsd: card.state.cost.usd,
@@ -437,9 +500,9 @@ class CardRun {
     };
   }
 
-  private skip(): 'DONE' {
-    this.card.setStatus('DONE');
-    return 'DONE';
+  private skip(): "DONE" {
+    this.card.setStatus("DONE");
+    return "DONE";
   }
 
   /** A first attempt (or a retried one): owner and validators in this workflow. */
@@ -474,13 +537,16 @@ class CardRun {
     const last = history[history.length - 1]!;
     const round = card.state.corrections + 1;
     const attempt = card.nextAttempt();
-    card.setStatus('CORRECTING', attempt);
+    card.setStatus("CORRECTING", attempt);
     const feedback: CorrectionFeedback = { round, reasons: failureReasons(last.verdicts), humanContext };
 
     // From the 2nd attempt on, when the same reasons repeat, the debugging agent runs first — PRODUCT.md.
     if (repeatedReasons(history).length > 0) {
       await card.whileUnpaused();
-      const report = await summarized(squadActivities(this.queues).debugFailures, debugActivitySummary(plan.card.id, attempt))({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
+      const report = await summarized(
+        squadActivities(this.queues).debugFailures,
+        debugActivitySummary(plan.card.id, attempt),
+      )({ card: plan.card, history, config: plan.debugger, pricing: plan.pricing });
       card.state.debugReports.push(report);
       if (report.cost) {
         card.addCost(report.cost);

@@ -13,9 +13,9 @@
  * budget gate first. An agent whose proposal fails (after its retries) leaves the council; a failed critique
  * or revision leaves the proposal as it was. Workflow code: deterministic, no Node APIs.
  */
-import { ActivityFailure, isCancellation, log, workflowInfo } from '@temporalio/workflow';
-import { estimateRunUsd, runBudgetCheck, type BudgetCheck } from '../domain/budget.js';
-import { addCosts, type Cost } from '../domain/cost.js';
+import { ActivityFailure, isCancellation, log, workflowInfo } from "@temporalio/workflow";
+import { estimateRunUsd, runBudgetCheck, type BudgetCheck } from "../domain/budget.js";
+import { addCosts, type Cost } from "../domain/cost.js";
 import {
   TOP_SCORE,
   candidatesOf,
@@ -35,10 +35,10 @@ import {
   type DeliberationInput,
   type DeliberationResult,
   type Proposal,
-} from '../domain/deliberation.js';
-import type { OwnerInput, OwnerResult, Verdict } from '../domain/attempt.js';
-import { councilActivities, repositoryActivities, squadActivities, summarized } from './activities.js';
-import { MAX_WORKER_LOSSES, backlogSpentUsd, failureCost, failureMessage, lostItsWorker } from './attempt.js';
+} from "../domain/deliberation.js";
+import type { OwnerInput, OwnerResult, Verdict } from "../domain/attempt.js";
+import { councilActivities, repositoryActivities, squadActivities, summarized } from "./activities.js";
+import { MAX_WORKER_LOSSES, backlogSpentUsd, failureCost, failureMessage, lostItsWorker } from "./attempt.js";
 
 const ZERO: Cost = { inputTokens: 0, outputTokens: 0, usd: 0 };
 
@@ -79,8 +79,8 @@ class Council {
     this.proposals = plan.deliberation.members.map((m) => ({
       agent: m.name,
       workspace: proposalWorkspace(plan.backlogId, plan.card.id, input.attempt, m.name),
-      ...(plan.repository ? { workspaceRoot: 'worktrees' as const } : {}),
-      summary: '',
+      ...(plan.repository ? { workspaceRoot: "worktrees" as const } : {}),
+      summary: "",
       artifacts: [],
       critiques: [],
       revisions: [],
@@ -94,8 +94,8 @@ class Council {
   async propose(): Promise<void> {
     await Promise.all(
       this.input.plan.deliberation.members.map(async (m) => {
-        const result = await this.agentRun('proposal', m.name, undefined, (budgetUsd) =>
-          summarized(this.acts.runOwner, councilStepSummary('proposal', m.name))(this.ownerInput(m, 0, budgetUsd)),
+        const result = await this.agentRun("proposal", m.name, undefined, (budgetUsd) =>
+          summarized(this.acts.runOwner, councilStepSummary("proposal", m.name))(this.ownerInput(m, 0, budgetUsd)),
         );
         if (result.ok) this.update(m.name, (p) => this.withVersion(p, result.value));
         else this.update(m.name, (p) => ({ ...p, failed: result.error }));
@@ -110,21 +110,34 @@ class Council {
     await Promise.all(
       pairs.map(async ({ critic, target }) => {
         const t = this.proposal(target);
-        const result = await this.agentRun('critique', critic, round, (budgetUsd) =>
-          summarized(this.council.critiqueProposal, councilStepSummary('critique', critic, round, target))({
+        const result = await this.agentRun("critique", critic, round, (budgetUsd) =>
+          summarized(
+            this.council.critiqueProposal,
+            councilStepSummary("critique", critic, round, target),
+          )({
             backlogId: plan.backlogId,
             card: plan.card,
             attempt,
             workspace: councilScratchWorkspace(plan.backlogId, plan.card.id, attempt, `critique-r${round}-${critic}`),
             critic: this.member(critic),
             round,
-            target: { agent: t.agent, workspace: t.workspace, ...(t.workspaceRoot ? { workspaceRoot: t.workspaceRoot } : {}), artifacts: t.artifacts, ...(t.git ? { git: t.git } : {}) },
+            target: {
+              agent: t.agent,
+              workspace: t.workspace,
+              ...(t.workspaceRoot ? { workspaceRoot: t.workspaceRoot } : {}),
+              artifacts: t.artifacts,
+              ...(t.git ? { git: t.git } : {}),
+            },
             ...(plan.repository ? { repository: plan.repository } : {}),
             ...(budgetUsd !== undefined ? { budgetUsd } : {}),
             ...(plan.pricing ? { pricing: plan.pricing } : {}),
           }),
         );
-        if (result.ok) this.update(target, (p) => ({ ...p, critiques: [...p.critiques, { round, by: critic, text: result.value.text }] }));
+        if (result.ok)
+          this.update(target, (p) => ({
+            ...p,
+            critiques: [...p.critiques, { round, by: critic, text: result.value.text }],
+          }));
       }),
     );
     await Promise.all(
@@ -132,14 +145,28 @@ class Council {
         .filter((p) => p.critiques.some((c) => c.round === round))
         .map(async (p) => {
           const m = this.member(p.agent);
-          const result = await this.agentRun('revision', p.agent, round, (budgetUsd) =>
-            summarized(this.acts.runOwner, councilStepSummary('revision', p.agent, round))(this.ownerInput(m, round, budgetUsd, p)),
+          const result = await this.agentRun("revision", p.agent, round, (budgetUsd) =>
+            summarized(
+              this.acts.runOwner,
+              councilStepSummary("revision", p.agent, round),
+            )(this.ownerInput(m, round, budgetUsd, p)),
           );
           if (!result.ok) return;
           this.oldWorkspaces.push(p.workspace);
           this.update(p.agent, (q) => ({
-            ...this.withVersion(q, result.value, proposalWorkspace(plan.backlogId, plan.card.id, attempt, p.agent, round)),
-            revisions: [...q.revisions, { round, summary: result.value.summary, ...(result.value.git ? { branch: result.value.git.branch } : {}) }],
+            ...this.withVersion(
+              q,
+              result.value,
+              proposalWorkspace(plan.backlogId, plan.card.id, attempt, p.agent, round),
+            ),
+            revisions: [
+              ...q.revisions,
+              {
+                round,
+                summary: result.value.summary,
+                ...(result.value.git ? { branch: result.value.git.branch } : {}),
+              },
+            ],
           }));
         }),
     );
@@ -152,12 +179,25 @@ class Council {
     await Promise.all(
       this.live().map(async (p) => {
         const at = { workspace: p.workspace, ...(p.workspaceRoot ? { workspaceRoot: p.workspaceRoot } : {}) };
-        const qa = await asVerdict('qa', summarized(this.acts.runQa, councilStepSummary('checks', p.agent))({ ...at, checks }));
-        this.record({ step: 'checks', agent: p.agent, cost: qa.cost ?? ZERO, ok: qa.passed, ...(qa.passed ? {} : { error: qa.reasons.join('; ') }), at: now() });
-        const scored = await this.agentRun('score', p.agent, undefined, async () =>
+        const qa = await asVerdict(
+          "qa",
+          summarized(this.acts.runQa, councilStepSummary("checks", p.agent))({ ...at, checks }),
+        );
+        this.record({
+          step: "checks",
+          agent: p.agent,
+          cost: qa.cost ?? ZERO,
+          ok: qa.passed,
+          ...(qa.passed ? {} : { error: qa.reasons.join("; ") }),
+          at: now(),
+        });
+        const scored = await this.agentRun("score", p.agent, undefined, async () =>
           asVerdict(
-            'llm_judge',
-            summarized(this.acts.judgeArtifacts, councilStepSummary('score', p.agent))({
+            "llm_judge",
+            summarized(
+              this.acts.judgeArtifacts,
+              councilStepSummary("score", p.agent),
+            )({
               card: plan.card,
               ...at,
               ...(p.git ? { git: p.git } : {}),
@@ -168,9 +208,16 @@ class Council {
             }),
           ),
         );
-        const judge: Verdict = scored.ok ? scored.value : { validator: 'llm_judge', passed: false, reasons: [scored.error], at: now() };
+        const judge: Verdict = scored.ok
+          ? scored.value
+          : { validator: "llm_judge", passed: false, reasons: [scored.error], at: now() };
         const failedChecks = qa.passed ? 0 : Math.max(1, Math.min(checks.length, qa.reasons.length));
-        this.update(p.agent, (q) => ({ ...q, checks: qa, judge, score: proposalScore(judge.score ?? 0, failedChecks, checks.length) }));
+        this.update(p.agent, (q) => ({
+          ...q,
+          checks: qa,
+          judge,
+          score: proposalScore(judge.score ?? 0, failedChecks, checks.length),
+        }));
       }),
     );
     this.proposals = rankProposals(this.proposals);
@@ -182,15 +229,18 @@ class Council {
     const top = topProposals(this.proposals, plan.deliberation.topK);
     if (top.length === 0) return;
     const best = top[0]!;
-    const byScore = `${best.agent} has the best score, ${best.score}/10 (of ${this.live().length} proposal${this.live().length === 1 ? '' : 's'})`;
+    const byScore = `${best.agent} has the best score, ${best.score}/10 (of ${this.live().length} proposal${this.live().length === 1 ? "" : "s"})`;
     const architect = plan.deliberation.architect;
     if (architect === TOP_SCORE || top.length === 1) {
       this.winner = best.agent;
       this.rationale = architect === TOP_SCORE ? `top-score: ${byScore}` : `the only candidate left: ${byScore}`;
       return;
     }
-    const result = await this.agentRun('architect', architect.name, undefined, (budgetUsd) =>
-      summarized(this.council.askArchitect, councilStepSummary('architect', architect.name))({
+    const result = await this.agentRun("architect", architect.name, undefined, (budgetUsd) =>
+      summarized(
+        this.council.askArchitect,
+        councilStepSummary("architect", architect.name),
+      )({
         backlogId: plan.backlogId,
         card: plan.card,
         attempt,
@@ -224,10 +274,18 @@ class Council {
     const losing = this.proposals.filter((p) => p.agent !== this.winner).map((p) => p.workspace);
     for (const workspace of [...this.oldWorkspaces, ...losing]) {
       try {
-        await repositoryActivities(queues).removeWorktree({ backlogId: plan.backlogId, repository: plan.repository, workspace });
+        await repositoryActivities(queues).removeWorktree({
+          backlogId: plan.backlogId,
+          repository: plan.repository,
+          workspace,
+        });
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
-        log.warn('Could not remove a council worktree', { cardId: plan.card.id, workspace, error: failureMessage(err) });
+        log.warn("Could not remove a council worktree", {
+          cardId: plan.card.id,
+          workspace,
+          error: failureMessage(err),
+        });
       }
     }
   }
@@ -239,7 +297,8 @@ class Council {
       workflowId: workflowInfo().workflowId,
       agents: this.proposals.map((p) => p.agent),
       rounds: this.input.plan.deliberation.rounds,
-      architect: this.input.plan.deliberation.architect === TOP_SCORE ? TOP_SCORE : this.input.plan.deliberation.architect.name,
+      architect:
+        this.input.plan.deliberation.architect === TOP_SCORE ? TOP_SCORE : this.input.plan.deliberation.architect.name,
       topK: this.input.plan.deliberation.topK,
       proposals: this.proposals,
       ...(this.winner !== undefined ? { winner: this.winner, rationale: this.rationale } : {}),
@@ -249,9 +308,12 @@ class Council {
     };
     const w = this.winner === undefined ? undefined : this.proposal(this.winner);
     if (!w) {
-      const proposalRuns = this.runs.filter((r) => r.step === 'proposal');
-      const allOverBudget = proposalRuns.length > 0 && proposalRuns.every((r) => r.error?.startsWith('not started: '));
-      return { council, ...(allOverBudget ? { budgetStop: proposalRuns[0]!.error!.slice('not started: '.length) } : {}) };
+      const proposalRuns = this.runs.filter((r) => r.step === "proposal");
+      const allOverBudget = proposalRuns.length > 0 && proposalRuns.every((r) => r.error?.startsWith("not started: "));
+      return {
+        council,
+        ...(allOverBudget ? { budgetStop: proposalRuns[0]!.error!.slice("not started: ".length) } : {}),
+      };
     }
     const owner: OwnerResult = {
       artifacts: w.artifacts,
@@ -285,12 +347,19 @@ class Council {
   /** Records a run and adds its cost to its agent's proposal. */
   private record(run: CouncilRun): void {
     this.runs.push(run);
-    if (run.step !== 'architect') this.update(run.agent, (p) => ({ ...p, cost: addCosts(p.cost, run.cost) }));
+    if (run.step !== "architect") this.update(run.agent, (p) => ({ ...p, cost: addCosts(p.cost, run.cost) }));
   }
 
   /** A proposal's new version from an owner run (its workspace, files, branch, summary, session). */
   private withVersion(p: Proposal, r: OwnerResult, workspace = p.workspace): Proposal {
-    return { ...p, workspace, summary: r.summary, artifacts: r.artifacts, ...(r.git ? { git: r.git } : {}), ...(r.session ? { session: r.session } : {}) };
+    return {
+      ...p,
+      workspace,
+      summary: r.summary,
+      artifacts: r.artifacts,
+      ...(r.git ? { git: r.git } : {}),
+      ...(r.session ? { session: r.session } : {}),
+    };
   }
 
   /** The owner run of a proposal (`round` 0) or of its revision in `round` (continuing `previous`). */
@@ -307,13 +376,18 @@ class Council {
       agent: m.agent,
       workspace: proposalWorkspace(plan.backlogId, plan.card.id, attempt, m.name, round),
       ...(repository
-        ? { workspaceRoot: 'worktrees' as const, repository, ...(previous?.git ? { previousGit: previous.git } : {}) }
+        ? { workspaceRoot: "worktrees" as const, repository, ...(previous?.git ? { previousGit: previous.git } : {}) }
         : previous
           ? { previousWorkspace: previous.workspace }
           : {}),
       dependencies: this.input.dependencies,
       ...(previous
-        ? { feedback: { round, reasons: previous.critiques.filter((c) => c.round === round).map((c) => `critique by ${c.by}: ${c.text}`) } }
+        ? {
+            feedback: {
+              round,
+              reasons: previous.critiques.filter((c) => c.round === round).map((c) => `critique by ${c.by}: ${c.text}`),
+            },
+          }
         : {}),
       ...(budgetUsd !== undefined ? { budgetUsd } : {}),
       ...(plan.pricing ? { pricing: plan.pricing } : {}),
@@ -322,7 +396,7 @@ class Council {
       ...(granted.length ? { grantedTools: [...granted] } : {}),
       council: {
         ...(repository ? { branch: proposalBranch(plan.backlogId, plan.card.id, attempt, m.name, round) } : {}),
-        step: previous ? 'revise' : 'propose',
+        step: previous ? "revise" : "propose",
         ...(previous ? { round } : {}),
         agent: m.name,
       },
@@ -343,8 +417,8 @@ class Council {
   ): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
     const base = { step, agent, ...(round !== undefined ? { round } : {}) };
     // A rubric scorer spends nothing: only runs that may cost pass the gate.
-    const free = step === 'score' && this.input.plan.deliberation.scorer.kind === 'rubric';
-    const gate: BudgetCheck = free ? { ok: true } : await this.gate(step === 'score');
+    const free = step === "score" && this.input.plan.deliberation.scorer.kind === "rubric";
+    const gate: BudgetCheck = free ? { ok: true } : await this.gate(step === "score");
     if (!gate.ok) {
       const error = `not started: ${gate.reason}`;
       this.record({ ...base, cost: ZERO, ok: false, error, at: now() });
@@ -359,12 +433,12 @@ class Council {
         // A cancelled council (its card was cancelled) stops here rather than recording a failed run.
         if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
         if (lostItsWorker(err) && workerLosses < MAX_WORKER_LOSSES) {
-          log.warn('Council run lost its worker; running it again', { cardId: this.input.plan.card.id, step, agent });
+          log.warn("Council run lost its worker; running it again", { cardId: this.input.plan.card.id, step, agent });
           continue;
         }
         const error = failureMessage(err);
         this.record({ ...base, cost: failureCost(err) ?? ZERO, ok: false, error, at: now() });
-        log.warn('Council run failed', { cardId: this.input.plan.card.id, step, agent, error });
+        log.warn("Council run failed", { cardId: this.input.plan.card.id, step, agent, error });
         return { ok: false, error };
       }
     }
@@ -374,7 +448,9 @@ class Council {
   private async gate(judge: boolean) {
     const { plan, spent } = this.input;
     const spentNow = councilCost(this.runs).usd;
-    const previous = judge ? (spent?.judgeRuns ?? []) : [...(spent?.ownerRuns ?? []), ...this.runs.filter((r) => r.step !== 'score').map((r) => r.cost)];
+    const previous = judge
+      ? (spent?.judgeRuns ?? [])
+      : [...(spent?.ownerRuns ?? []), ...this.runs.filter((r) => r.step !== "score").map((r) => r.cost)];
     return runBudgetCheck({
       cardSpentUsd: (spent?.cardUsd ?? 0) + spentNow,
       cardBudgetUsd: plan.budgetUsd,
@@ -387,16 +463,22 @@ class Council {
 
 /** The model of a council agent (an `llm` scorer must not grade its own model's work), if it names one. */
 function modelOf(m: CouncilMember): string | undefined {
-  return m.agent.kind !== 'command' ? m.agent.model : undefined;
+  return m.agent.kind !== "command" ? m.agent.model : undefined;
 }
 
 /** A validator that could not run is a failed verdict with the reason (what it spent still counts). */
-async function asVerdict(validator: Verdict['validator'], run: Promise<Verdict>): Promise<Verdict> {
+async function asVerdict(validator: Verdict["validator"], run: Promise<Verdict>): Promise<Verdict> {
   try {
     return await run;
   } catch (err) {
     if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
     const cost = failureCost(err);
-    return { validator, passed: false, reasons: [`could not run: ${failureMessage(err)}`], at: now(), ...(cost ? { cost } : {}) };
+    return {
+      validator,
+      passed: false,
+      reasons: [`could not run: ${failureMessage(err)}`],
+      at: now(),
+      ...(cost ? { cost } : {}),
+    };
   }
 }

@@ -7,16 +7,23 @@
  * (`patched('cards-tell-dependents')` false on replay), it relays every rest, one after another. Workflow
  * code.
  */
-import { condition, getExternalWorkflowHandle, isCancellation, log, patched, type ChildWorkflowHandle } from '@temporalio/workflow';
-import { EPOCH_END, isNewerMessage } from '../domain/dependency-order.js';
-import { cardWorkflowId } from '../domain/ids.js';
-import type { CardOutcome, MessageOrder } from '../domain/index.js';
-import type { BacklogCardEntry, CardReopened } from '../domain/backlog-state.js';
-import type { cardWorkflow } from './card.js';
-import { dependencyReopenedSignal, dependencyResolvedSignal, type CardSettled } from './messages.js';
+import {
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  patched,
+  type ChildWorkflowHandle,
+} from "@temporalio/workflow";
+import { EPOCH_END, isNewerMessage } from "../domain/dependency-order.js";
+import { cardWorkflowId } from "../domain/ids.js";
+import type { CardOutcome, MessageOrder } from "../domain/index.js";
+import type { BacklogCardEntry, CardReopened } from "../domain/backlog-state.js";
+import type { cardWorkflow } from "./card.js";
+import { dependencyReopenedSignal, dependencyResolvedSignal, type CardSettled } from "./messages.js";
 
 /** A card workflow as far as the relay signals it: a child's handle, or an external one. */
-type Signallable = { signal: ChildWorkflowHandle<typeof cardWorkflow>['signal'] };
+type Signallable = { signal: ChildWorkflowHandle<typeof cardWorkflow>["signal"] };
 
 /** What the relay needs to know of the cards this workflow runs. */
 export interface RelayedCards {
@@ -49,7 +56,7 @@ export class DependencyRelay {
 
   constructor(private readonly cards: RelayedCards) {
     this.relays = new Promise<void>((resolve) => (this.markStarted = resolve));
-    this.cardsRelay = patched('cards-tell-dependents');
+    this.cardsRelay = patched("cards-tell-dependents");
   }
 
   /** Every card has been started: queued relays may run. */
@@ -92,10 +99,12 @@ export class DependencyRelay {
   async cardEnded(outcome: CardOutcome, started: boolean): Promise<void> {
     const { cardId, status, artifacts } = outcome;
     if (this.cardsRelay) {
-      if (status === 'FAILED' || !started) await this.cardSettled({ cardId, status, artifacts, epoch: this.epochs.get(cardId) ?? 0, seq: EPOCH_END });
+      if (status === "FAILED" || !started)
+        await this.cardSettled({ cardId, status, artifacts, epoch: this.epochs.get(cardId) ?? 0, seq: EPOCH_END });
       return;
     }
-    if (this.cards.entries.get(cardId)!.settled !== status) this.relay(() => this.cardSettled({ cardId, status, artifacts }));
+    if (this.cards.entries.get(cardId)!.settled !== status)
+      this.relay(() => this.cardSettled({ cardId, status, artifacts }));
     await this.relays;
   }
 
@@ -125,7 +134,8 @@ export class DependencyRelay {
     await Promise.all(
       undelivered.map(async (id) => {
         try {
-          if (entries.has(id)) await condition(() => handleOf(id) !== undefined || entries.get(id)!.outcome !== undefined);
+          if (entries.has(id))
+            await condition(() => handleOf(id) !== undefined || entries.get(id)!.outcome !== undefined);
         } catch (err) {
           if (isCancellation(err)) return; // the backlog was cancelled, and its cards with it
           throw err;
@@ -138,7 +148,8 @@ export class DependencyRelay {
   /** True when a message about a card is newer than the last one applied to its entry; remembers its order. */
   private hear(message: { cardId: string } & Partial<MessageOrder>): boolean {
     if (!isNewerMessage(this.heard.get(message.cardId), message)) return false;
-    if (message.epoch !== undefined && message.seq !== undefined) this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
+    if (message.epoch !== undefined && message.seq !== undefined)
+      this.heard.set(message.cardId, { epoch: message.epoch, seq: message.seq });
     return true;
   }
 
@@ -163,19 +174,25 @@ export class DependencyRelay {
    * their handles, dependents run by another shard through their derived workflow IDs (they started before
    * this page — pages.ts).
    */
-  private async tellDependents(cardId: string, send: (h: Signallable) => Promise<void>, only?: ReadonlySet<string>): Promise<void> {
+  private async tellDependents(
+    cardId: string,
+    send: (h: Signallable) => Promise<void>,
+    only?: ReadonlySet<string>,
+  ): Promise<void> {
     const { entries, dependents, handleOf, backlogId } = this.cards;
     await Promise.all(
-      (dependents.get(cardId) ?? []).filter((id) => !only || only.has(id)).map(async (id) => {
-        if (entries.get(id)?.outcome) return;
-        const handle = handleOf(id) ?? getExternalWorkflowHandle(cardWorkflowId(backlogId, id));
-        try {
-          await send(handle);
-        } catch (err) {
-          // The dependent ended meanwhile (e.g. cancelled): nothing to tell it.
-          log.info('Dependent no longer running', { cardId: id, error: (err as Error).message });
-        }
-      }),
+      (dependents.get(cardId) ?? [])
+        .filter((id) => !only || only.has(id))
+        .map(async (id) => {
+          if (entries.get(id)?.outcome) return;
+          const handle = handleOf(id) ?? getExternalWorkflowHandle(cardWorkflowId(backlogId, id));
+          try {
+            await send(handle);
+          } catch (err) {
+            // The dependent ended meanwhile (e.g. cancelled): nothing to tell it.
+            log.info("Dependent no longer running", { cardId: id, error: (err as Error).message });
+          }
+        }),
     );
   }
 }

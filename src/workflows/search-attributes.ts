@@ -2,10 +2,10 @@
  * Keeps a card's search attributes current (PRODUCT.md "Contracts"), so that
  * `temporal workflow list --query 'CardStatus="AWAITING_HUMAN"'` is the review queue.
  */
-import type { SearchAttributePair } from '@temporalio/common';
-import { condition, upsertSearchAttributes } from '@temporalio/workflow';
-import { PRIORITY_KEYS } from '../domain/priority.js';
-import type { CardSpec, CardStatus } from '../domain/index.js';
+import type { SearchAttributePair } from "@temporalio/common";
+import { condition, upsertSearchAttributes } from "@temporalio/workflow";
+import { PRIORITY_KEYS } from "../domain/priority.js";
+import type { CardSpec, CardStatus } from "../domain/index.js";
 import {
   BacklogIdKey,
   CardAttemptKey,
@@ -15,7 +15,7 @@ import {
   CardPriorityKey,
   CardStatusKey,
   CardTypeKey,
-} from '../temporal/search-attributes.js';
+} from "../temporal/search-attributes.js";
 
 /** The search attributes a card (or correction) workflow starts with: identity plus status TODO. */
 export function initialCardAttributes(backlogId: string, card: CardSpec, cardId = card.id): SearchAttributePair[] {
@@ -24,7 +24,7 @@ export function initialCardAttributes(backlogId: string, card: CardSpec, cardId 
     { key: CardIdKey, value: cardId },
     { key: CardTypeKey, value: card.type },
     { key: CardPriorityKey, value: PRIORITY_KEYS[card.priority] },
-    { key: CardStatusKey, value: 'TODO' },
+    { key: CardStatusKey, value: "TODO" },
     { key: CardAttemptKey, value: 0 },
     { key: CardCostUsdKey, value: 0 },
   ];

@@ -2,11 +2,11 @@
  * Shared helpers of the activity tests: real temp directories, real scripts run with this Node binary,
  * and process-liveness checks.
  */
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import type { ActivityDeps } from '../../src/activities/context.js';
-import type { CardSpec } from '../../src/domain/attempt.js';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { ActivityDeps } from "../../src/activities/context.js";
+import type { CardSpec } from "../../src/domain/attempt.js";
 
 /** A temp directory with a workspaces root and a project (base) dir inside; `cleanup` removes it. */
 export interface Sandbox {
@@ -23,9 +23,9 @@ export interface Sandbox {
 
 /** Creates a sandbox; deps use fast heartbeats, a short kill grace and a fixed clock. */
 export async function sandbox(overrides: Partial<ActivityDeps> = {}): Promise<Sandbox> {
-  const dir = await mkdtemp(join(tmpdir(), 'squadflow-act-'));
-  const root = join(dir, 'workspaces');
-  const base = join(dir, 'project');
+  const dir = await mkdtemp(join(tmpdir(), "squadflow-act-"));
+  const root = join(dir, "workspaces");
+  const base = join(dir, "project");
   await mkdir(root, { recursive: true });
   await mkdir(base, { recursive: true });
   const write = async (rel: string, content: string): Promise<string> => {
@@ -41,13 +41,13 @@ export async function sandbox(overrides: Partial<ActivityDeps> = {}): Promise<Sa
     deps: {
       workspacesRoot: root,
       baseDir: base,
-      now: () => new Date('2025-01-02T03:04:05.000Z'),
+      now: () => new Date("2025-01-02T03:04:05.000Z"),
       heartbeatIntervalMs: 50,
       killGraceMs: 300,
       ...overrides,
     },
     write,
-    writeIn: (workspace, rel, content) => write(join('workspaces', workspace, rel), content),
+    writeIn: (workspace, rel, content) => write(join("workspaces", workspace, rel), content),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }
@@ -60,11 +60,11 @@ export async function isGone(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
   }
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
   // Format: "pid (comm) S …"; comm may contain spaces, so read the state after the last ")".
-  return stat === '' || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  return stat === "" || stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
 }
 
 /** Waits until `pid` is gone or `ms` pass; returns whether it is gone. */
@@ -81,8 +81,8 @@ export async function waitGone(pid: number, ms = 2_000): Promise<boolean> {
 export async function waitForFile(path: string, ms = 5_000): Promise<string> {
   const until = Date.now() + ms;
   for (;;) {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    if (text.trim() !== '') return text;
+    const text = await readFile(path, "utf8").catch(() => "");
+    if (text.trim() !== "") return text;
     if (Date.now() > until) throw new Error(`${path} did not appear within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -91,13 +91,13 @@ export async function waitForFile(path: string, ms = 5_000): Promise<string> {
 /** A card for tests. */
 export function card(overrides: Partial<CardSpec> = {}): CardSpec {
   return {
-    id: 'SPEC-001',
-    type: 'SPEC',
-    title: 'Write the spec',
-    description: 'The checkout spec',
-    priority: 'HIGH',
-    dependencies: ['ARQ-001'],
-    acceptanceCriteria: ['Has a rollback plan'],
+    id: "SPEC-001",
+    type: "SPEC",
+    title: "Write the spec",
+    description: "The checkout spec",
+    priority: "HIGH",
+    dependencies: ["ARQ-001"],
+    acceptanceCriteria: ["Has a rollback plan"],
     ...overrides,
   };
 }
@@ -109,5 +109,5 @@ export async function rejectionOf(p: Promise<unknown>): Promise<any> {
   } catch (err) {
     return err;
   }
-  throw new Error('expected the promise to reject');
+  throw new Error("expected the promise to reject");
 }

@@ -14,41 +14,45 @@
  *
  * Nothing but 127.0.0.1 is contacted: the worker environment is PATH, a temp HOME and the fake key.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { expect } from 'vitest';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRunOwner } from '../../src/activities/owner.js';
-import type { OwnerInput, OwnerResult } from '../../src/domain/attempt.js';
-import type { Pricing } from '../../src/domain/squad.js';
-import { card, sandbox, type Sandbox } from '../activities/helpers.js';
-import { recordingHooks } from '../activities/agents/helpers.js';
-import { startStubModel, type StubModel, type StubProtocol, type StubStep } from './stub-models.js';
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { expect } from "vitest";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRunOwner } from "../../src/activities/owner.js";
+import type { OwnerInput, OwnerResult } from "../../src/domain/attempt.js";
+import type { Pricing } from "../../src/domain/squad.js";
+import { card, sandbox, type Sandbox } from "../activities/helpers.js";
+import { recordingHooks } from "../activities/agents/helpers.js";
+import { startStubModel, type StubModel, type StubProtocol, type StubStep } from "./stub-models.js";
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
 
 /** Where the pinned CLIs are: `SQUADFLOW_AGENT_CLIS_DIR`, else `<project>/.agent-clis`. */
-export const AGENT_CLIS_DIR = process.env.SQUADFLOW_AGENT_CLIS_DIR ?? join(ROOT, '.agent-clis');
+export const AGENT_CLIS_DIR = process.env.SQUADFLOW_AGENT_CLIS_DIR ?? join(ROOT, ".agent-clis");
 
 /** The owner kinds under contract and what each needs. */
-export type ContractKind = 'claude-code' | 'codex' | 'gemini';
+export type ContractKind = "claude-code" | "codex" | "gemini";
 
-const BINARY: Record<ContractKind, string> = { 'claude-code': 'claude', codex: 'codex', gemini: 'gemini' };
-const PROTOCOL: Record<ContractKind, StubProtocol> = { 'claude-code': 'anthropic', codex: 'openai', gemini: 'gemini' };
+const BINARY: Record<ContractKind, string> = { "claude-code": "claude", codex: "codex", gemini: "gemini" };
+const PROTOCOL: Record<ContractKind, StubProtocol> = { "claude-code": "anthropic", codex: "openai", gemini: "gemini" };
 const KEY: Record<ContractKind, { name: string; value: string }> = {
-  'claude-code': { name: 'ANTHROPIC_API_KEY', value: 'contract-test-anthropic-key' },
-  codex: { name: 'OPENAI_API_KEY', value: 'contract-test-openai-key' },
-  gemini: { name: 'GEMINI_API_KEY', value: 'contract-test-gemini-key' },
+  "claude-code": { name: "ANTHROPIC_API_KEY", value: "contract-test-anthropic-key" },
+  codex: { name: "OPENAI_API_KEY", value: "contract-test-openai-key" },
+  gemini: { name: "GEMINI_API_KEY", value: "contract-test-gemini-key" },
 };
 /** Models the stubs answer as (priced by `PRICING`). */
-export const MODEL: Record<ContractKind, string> = { 'claude-code': 'claude-sonnet-4-6', codex: 'gpt-5.5', gemini: 'gemini-2.5-pro' };
+export const MODEL: Record<ContractKind, string> = {
+  "claude-code": "claude-sonnet-4-6",
+  codex: "gpt-5.5",
+  gemini: "gemini-2.5-pro",
+};
 
 /** USD per million tokens for the stub models. */
 export const PRICING: Pricing = {
-  'claude-sonnet-4-6': { input_per_mtok: 3, output_per_mtok: 15, cache_read_per_mtok: 0.3 },
-  'gpt-5.5': { input_per_mtok: 1.25, output_per_mtok: 10, cache_read_per_mtok: 0.125 },
-  'gemini-2.5-pro': { input_per_mtok: 1.25, output_per_mtok: 10, cache_read_per_mtok: 0.31 },
+  "claude-sonnet-4-6": { input_per_mtok: 3, output_per_mtok: 15, cache_read_per_mtok: 0.3 },
+  "gpt-5.5": { input_per_mtok: 1.25, output_per_mtok: 10, cache_read_per_mtok: 0.125 },
+  "gemini-2.5-pro": { input_per_mtok: 1.25, output_per_mtok: 10, cache_read_per_mtok: 0.31 },
 };
 
 /**
@@ -58,7 +62,9 @@ export const PRICING: Pricing = {
 export function usdOf(kind: ContractKind): (input: number, cacheRead: number, output: number) => number {
   const p = PRICING[MODEL[kind]]!;
   return (input, cacheRead, output) =>
-    Math.round(((input * p.input_per_mtok + cacheRead * p.cache_read_per_mtok! + output * p.output_per_mtok) / 1e6) * 1e6) / 1e6;
+    Math.round(
+      ((input * p.input_per_mtok + cacheRead * p.cache_read_per_mtok! + output * p.output_per_mtok) / 1e6) * 1e6,
+    ) / 1e6;
 }
 
 /**
@@ -66,9 +72,11 @@ export function usdOf(kind: ContractKind): (input: number, cacheRead: number, ou
  * @throws Error naming the setup script when the pinned CLIs are not installed
  */
 export function agentBinary(kind: ContractKind): string {
-  const path = join(AGENT_CLIS_DIR, 'node_modules', '.bin', BINARY[kind]);
+  const path = join(AGENT_CLIS_DIR, "node_modules", ".bin", BINARY[kind]);
   if (!existsSync(path)) {
-    throw new Error(`${path} is missing: install the pinned agent CLIs with "npm run setup:agents" (scripts/install-agent-clis.sh)`);
+    throw new Error(
+      `${path} is missing: install the pinned agent CLIs with "npm run setup:agents" (scripts/install-agent-clis.sh)`,
+    );
   }
   return path;
 }
@@ -101,8 +109,8 @@ export async function contract(
   opts: { signal?: AbortSignal; workspace?: string; geminiSettings?: Record<string, unknown> } = {},
 ): Promise<Contract> {
   const binary = agentBinary(kind);
-  const home = 'home';
-  const relWorkspace = opts.workspace ?? 'shop/SPEC-001/attempt-1';
+  const home = "home";
+  const relWorkspace = opts.workspace ?? "shop/SPEC-001/attempt-1";
   const key = KEY[kind];
   const recorder = recordingHooks(opts.signal);
   const sb = await sandbox({});
@@ -113,25 +121,25 @@ export async function contract(
   const workspace = join(sb.root, relWorkspace);
   const stub = await startStubModel(PROTOCOL[kind], steps, workspace);
   const agent: Record<string, unknown> = { kind, binary, model: MODEL[kind], env: [key.name], timeout_ms: 120_000 };
-  if (kind === 'claude-code') {
+  if (kind === "claude-code") {
     agent.set_env = {
       ANTHROPIC_BASE_URL: stub.url,
-      CLAUDE_CODE_MAX_RETRIES: '0',
-      DISABLE_TELEMETRY: '1',
-      DISABLE_ERROR_REPORTING: '1',
-      DISABLE_AUTOUPDATER: '1',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      CLAUDE_CODE_MAX_RETRIES: "0",
+      DISABLE_TELEMETRY: "1",
+      DISABLE_ERROR_REPORTING: "1",
+      DISABLE_AUTOUPDATER: "1",
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
     };
-  } else if (kind === 'codex') {
+  } else if (kind === "codex") {
     const provider = `{name="stub",base_url="${stub.url}/v1",env_key="${key.name}",wire_api="responses",supports_websockets=false,request_max_retries=0,stream_max_retries=0}`;
-    agent.extra_args = ['-c', 'model_provider=stub', '-c', `model_providers.stub=${provider}`];
+    agent.extra_args = ["-c", "model_provider=stub", "-c", `model_providers.stub=${provider}`];
   } else {
-    agent.set_env = { GOOGLE_GEMINI_BASE_URL: stub.url, GEMINI_CLI_NO_RELAUNCH: 'true' };
-    await mkdir(join(homeDir, '.gemini'), { recursive: true });
+    agent.set_env = { GOOGLE_GEMINI_BASE_URL: stub.url, GEMINI_CLI_NO_RELAUNCH: "true" };
+    await mkdir(join(homeDir, ".gemini"), { recursive: true });
     await writeFile(
-      join(homeDir, '.gemini', 'settings.json'),
+      join(homeDir, ".gemini", "settings.json"),
       JSON.stringify({
-        security: { auth: { selectedType: 'gemini-api-key' } },
+        security: { auth: { selectedType: "gemini-api-key" } },
         general: { maxAttempts: 1, enableAutoUpdate: false, enableAutoUpdateNotification: false },
         privacy: { usageStatisticsEnabled: false },
         telemetry: { enabled: false },
@@ -150,10 +158,10 @@ export async function contract(
     recorder,
     run: (input = {}) =>
       runOwner({
-        backlogId: 'shop',
+        backlogId: "shop",
         card: card({ dependencies: [] }),
         attempt: 1,
-        agent: agent as unknown as OwnerInput['agent'],
+        agent: agent as unknown as OwnerInput["agent"],
         workspace: relWorkspace,
         dependencies: [],
         pricing: PRICING,
@@ -168,17 +176,26 @@ export async function contract(
 
 /** The script of a good run: a tool call writing docs/spec.md, then the final answer. */
 export const WRITE_THEN_ANSWER: StubStep[] = [
-  { kind: 'write', path: 'docs/spec.md', content: '# Checkout spec\n\nRollback plan: revert the release.\n', usage: { input: 12_000, output: 400, cacheRead: 8_000 } },
-  { kind: 'answer', text: 'Wrote docs/spec.md with the rollback plan.', usage: { input: 12_500, output: 150, cacheRead: 12_000 } },
+  {
+    kind: "write",
+    path: "docs/spec.md",
+    content: "# Checkout spec\n\nRollback plan: revert the release.\n",
+    usage: { input: 12_000, output: 400, cacheRead: 8_000 },
+  },
+  {
+    kind: "answer",
+    text: "Wrote docs/spec.md with the rollback plan.",
+    usage: { input: 12_500, output: 150, cacheRead: 12_000 },
+  },
 ];
 
 /** Pids of the processes whose working directory is `dir` (the agent CLI and its children). */
 export async function processesIn(dir: string): Promise<number[]> {
-  const { readdir, readlink } = await import('node:fs/promises');
+  const { readdir, readlink } = await import("node:fs/promises");
   const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
+  for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => '');
+    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => "");
     if (cwd === dir) pids.push(Number(entry));
   }
   return pids;
@@ -195,7 +212,9 @@ export async function heartbeatWhere(c: Contract, match: (details: any) => boole
 
 /** What every kind's {@link WRITE_THEN_ANSWER} run reports: the file its tool wrote, and the final answer. */
 export async function expectWroteTheSpec(c: Contract, result: OwnerResult): Promise<void> {
-  expect(result.artifacts).toEqual(['docs/spec.md']);
-  expect(await readFile(join(c.workspace, 'docs/spec.md'), 'utf8')).toBe('# Checkout spec\n\nRollback plan: revert the release.\n');
-  expect(result.summary).toBe('Wrote docs/spec.md with the rollback plan.');
+  expect(result.artifacts).toEqual(["docs/spec.md"]);
+  expect(await readFile(join(c.workspace, "docs/spec.md"), "utf8")).toBe(
+    "# Checkout spec\n\nRollback plan: revert the release.\n",
+  );
+  expect(result.summary).toBe("Wrote docs/spec.md with the rollback plan.");
 }

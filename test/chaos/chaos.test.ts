@@ -10,7 +10,7 @@
  * CHAOS_PROFILE=ci npm run chaos` repeats the run. The run directory (logs, workspaces, invocation logs)
  * is kept when an invariant fails.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CI_PROFILE,
   closeContext,
@@ -22,7 +22,7 @@ import {
   type ChaosResult,
   type ScenarioName,
   type ScenarioReport,
-} from '../../scripts/chaos/scenarios.js';
+} from "../../scripts/chaos/scenarios.js";
 
 const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
 
@@ -46,41 +46,61 @@ describe(`FAULTS, CI profile (seed ${seed})`, () => {
     return r;
   };
   /** What to read when an expectation fails: the scenario's figures and details. */
-  const about = (r: ScenarioReport) => `seed ${seed}, run directory ${result?.runDir}: ${JSON.stringify({ ...r, retryGapsMs: undefined })}`;
+  const about = (r: ScenarioReport) =>
+    `seed ${seed}, run directory ${result?.runDir}: ${JSON.stringify({ ...r, retryGapsMs: undefined })}`;
 
-  it('runs a baseline that is what the lifecycle predicts', () => {
-    const r = report('baseline');
-    expect(r.checks.filter((c) => !c.ok), about(r)).toEqual([]);
+  it("runs a baseline that is what the lifecycle predicts", () => {
+    const r = report("baseline");
+    expect(
+      r.checks.filter((c) => !c.ok),
+      about(r),
+    ).toEqual([]);
     expect(r.stuck, about(r)).toEqual([]);
   });
 
-  it('worker SIGKILLs: at least 5 kills, no card lost or stuck', () => {
-    const r = report('worker-kill');
+  it("worker SIGKILLs: at least 5 kills, no card lost or stuck", () => {
+    const r = report("worker-kill");
     expect(r.kills, about(r)).toBeGreaterThanOrEqual(CI_PROFILE.workerKills);
     expect(r.lost, about(r)).toEqual([]);
     expect(r.stuck, about(r)).toEqual([]);
   });
 
-  it('worker SIGKILLs: every card ends in the same state and attempt as without faults', () => {
-    const r = report('worker-kill');
+  it("worker SIGKILLs: every card ends in the same state and attempt as without faults", () => {
+    const r = report("worker-kill");
     expect(r.mismatched, about(r)).toEqual([]);
   });
 
-  it('worker SIGKILLs: no owner side effect happens twice for the same attempt', () => {
-    const r = report('worker-kill');
+  it("worker SIGKILLs: no owner side effect happens twice for the same attempt", () => {
+    const r = report("worker-kill");
     expect(r.duplicated, about(r)).toEqual([]);
   });
 
-  it('server SIGKILL and restart on the same SQLite file: the run completes as without faults', () => {
-    const r = report('server-kill');
+  it("server SIGKILL and restart on the same SQLite file: the run completes as without faults", () => {
+    const r = report("server-kill");
     expect(r.kills, about(r)).toBeGreaterThanOrEqual(1);
-    expect(r.checks.filter((c) => !c.ok), about(r)).toEqual([]);
-    expect({ lost: r.lost, stuck: r.stuck, mismatched: r.mismatched, duplicated: r.duplicated }, about(r)).toEqual({ lost: [], stuck: [], mismatched: [], duplicated: [] });
+    expect(
+      r.checks.filter((c) => !c.ok),
+      about(r),
+    ).toEqual([]);
+    expect({ lost: r.lost, stuck: r.stuck, mismatched: r.mismatched, duplicated: r.duplicated }, about(r)).toEqual({
+      lost: [],
+      stuck: [],
+      mismatched: [],
+      duplicated: [],
+    });
   });
 
-  it('a hanging agent, a crashing agent and a webhook that is down: each card goes where the lifecycle says', () => {
-    const r = report('agent-faults');
-    expect(r.checks.filter((c) => !c.ok), about(r)).toEqual([]);
-    expect({ lost: r.lost, stuck: r.stuck, mismatched: r.mismatched, duplicated: r.duplicated }, about(r)).toEqual({ lost: [], stuck: [], mismatched: [], duplicated: [] });
+  it("a hanging agent, a crashing agent and a webhook that is down: each card goes where the lifecycle says", () => {
+    const r = report("agent-faults");
+    expect(
+      r.checks.filter((c) => !c.ok),
+      about(r),
+    ).toEqual([]);
+    expect({ lost: r.lost, stuck: r.stuck, mismatched: r.mismatched, duplicated: r.duplicated }, about(r)).toEqual({
+      lost: [],
+      stuck: [],
+      mismatched: [],
+      duplicated: [],
+    });
   });
 });

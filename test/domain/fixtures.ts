@@ -2,14 +2,14 @@
  * Builders for the domain tests: a valid backlog (the seed's `backlog_master.json` shape plus a `squad`
  * section) that each test mutates in one place, and helpers to run `planBacklog` on it.
  */
-import { expect } from 'vitest';
+import { expect } from "vitest";
 import {
   BacklogValidationError,
   planBacklog,
   type BacklogIssue,
   type BacklogPlan,
   type PlanOptions,
-} from '../../src/domain/index.js';
+} from "../../src/domain/index.js";
 
 /** A card as written in the file: any field, any value (tests put wrong ones in on purpose). */
 export interface RawCard {
@@ -47,18 +47,18 @@ export interface RawBacklog {
 }
 
 /** The file name every test uses unless it says otherwise. */
-export const FILE = 'backlog_master.json';
+export const FILE = "backlog_master.json";
 
 /** A valid squad: one `command` agent `writer` owning card type `SPEC`, judged by a one-criterion rubric. */
 export function validSquad(): RawSquad {
   return {
-    agents: { writer: { kind: 'command', command: 'node', args: ['./examples/agents/x.mjs'] } },
+    agents: { writer: { kind: "command", command: "node", args: ["./examples/agents/x.mjs"] } },
     card_types: {
       SPEC: {
-        owner: 'writer',
+        owner: "writer",
         judge: {
-          kind: 'rubric',
-          criteria: [{ name: 'has an overview', check: { type: 'section', heading: 'Overview' } }],
+          kind: "rubric",
+          criteria: [{ name: "has an overview", check: { type: "section", heading: "Overview" } }],
         },
       },
     },
@@ -67,7 +67,7 @@ export function validSquad(): RawSquad {
 
 /** A minimal valid card of type SPEC. */
 export function card(id: string, fields: RawCard = {}): RawCard {
-  return { id, type: 'SPEC', title: `Card ${id}`, ...fields };
+  return { id, type: "SPEC", title: `Card ${id}`, ...fields };
 }
 
 /**
@@ -76,8 +76,8 @@ export function card(id: string, fields: RawCard = {}): RawCard {
  */
 export function validBacklog(): RawBacklog {
   return {
-    metadata: { backlog_id: 'shop' },
-    cards: [card('SPEC-001'), card('SPEC-002', { dependencies: ['SPEC-001'] })],
+    metadata: { backlog_id: "shop" },
+    cards: [card("SPEC-001"), card("SPEC-002", { dependencies: ["SPEC-001"] })],
     squad: validSquad(),
   };
 }
@@ -95,7 +95,7 @@ export function validationErrorOf(text: string, opts: Partial<PlanOptions> = {})
     expect(err).toBeInstanceOf(BacklogValidationError);
     return err as BacklogValidationError;
   }
-  throw new Error('expected planBacklog to throw a BacklogValidationError, but it returned a plan');
+  throw new Error("expected planBacklog to throw a BacklogValidationError, but it returned a plan");
 }
 
 /** The issues `planBacklog` reports for a backlog object. */

@@ -1,38 +1,54 @@
-import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
-import { needsPages, planPages, reverseDependencyOrder, startRounds, type CardPlan } from '../../src/domain/index.js';
-import { testPlan, type TestCard } from '../workflows/fakes.js';
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { needsPages, planPages, reverseDependencyOrder, startRounds, type CardPlan } from "../../src/domain/index.js";
+import { testPlan, type TestCard } from "../workflows/fakes.js";
 
 function plans(cards: TestCard[]): CardPlan[] {
-  return testPlan('pages', cards).cards;
+  return testPlan("pages", cards).cards;
 }
 
 /** A random DAG: card i may depend on any card j < i. */
-const dag = fc.integer({ min: 1, max: 60 }).chain((n) =>
-  fc.tuple(...Array.from({ length: n }, (_, i) => fc.uniqueArray(fc.integer({ min: 0, max: Math.max(0, i - 1) }), { maxLength: i === 0 ? 0 : 3 }))).map((deps) =>
-    deps.map((d, i): TestCard => ({ id: `C${i}`, dependencies: i === 0 ? [] : d.map((j) => `C${j}`) })),
-  ),
-);
+const dag = fc
+  .integer({ min: 1, max: 60 })
+  .chain((n) =>
+    fc
+      .tuple(
+        ...Array.from({ length: n }, (_, i) =>
+          fc.uniqueArray(fc.integer({ min: 0, max: Math.max(0, i - 1) }), { maxLength: i === 0 ? 0 : 3 }),
+        ),
+      )
+      .map((deps) =>
+        deps.map((d, i): TestCard => ({ id: `C${i}`, dependencies: i === 0 ? [] : d.map((j) => `C${j}`) })),
+      ),
+  );
 
-describe('paged start (src/domain/pages.ts)', () => {
-  it('orders every card after all of its dependents, higher priority first within a round', () => {
-    const order = reverseDependencyOrder(plans([{ id: 'A' }, { id: 'B', dependencies: ['A'] }, { id: 'C', dependencies: ['A'], priority: 'HIGH' }, { id: 'D', dependencies: ['B'] }]));
-    expect(order.map((p) => p.card.id)).toEqual(['C', 'D', 'B', 'A']);
+describe("paged start (src/domain/pages.ts)", () => {
+  it("orders every card after all of its dependents, higher priority first within a round", () => {
+    const order = reverseDependencyOrder(
+      plans([
+        { id: "A" },
+        { id: "B", dependencies: ["A"] },
+        { id: "C", dependencies: ["A"], priority: "HIGH" },
+        { id: "D", dependencies: ["B"] },
+      ]),
+    );
+    expect(order.map((p) => p.card.id)).toEqual(["C", "D", "B", "A"]);
   });
 
-  it('starts every card in a later round than each of its dependents, each card once', () => {
+  it("starts every card in a later round than each of its dependents, each card once", () => {
     fc.assert(
       fc.property(dag, (cards) => {
         const rounds = startRounds(plans(cards));
         const roundOf = new Map(rounds.flatMap((r, i) => r.map((c) => [c.card.id, i] as const)));
         expect(rounds.flat()).toHaveLength(cards.length);
         expect(roundOf.size).toBe(cards.length);
-        for (const c of cards) for (const d of c.dependencies ?? []) expect(roundOf.get(c.id)!).toBeLessThan(roundOf.get(d)!);
+        for (const c of cards)
+          for (const d of c.dependencies ?? []) expect(roundOf.get(c.id)!).toBeLessThan(roundOf.get(d)!);
       }),
     );
   });
 
-  it('pages every card once, within the limits, each after its dependents, with dependents across pages', () => {
+  it("pages every card once, within the limits, each after its dependents, with dependents across pages", () => {
     fc.assert(
       fc.property(dag, fc.integer({ min: 1, max: 7 }), (cards, maxCards) => {
         const pages = planPages(plans(cards), { maxCards });
@@ -49,7 +65,7 @@ describe('paged start (src/domain/pages.ts)', () => {
     );
   });
 
-  it('cuts pages by bytes too, and says when a backlog needs pages', () => {
+  it("cuts pages by bytes too, and says when a backlog needs pages", () => {
     const cards = plans(Array.from({ length: 10 }, (_, i) => ({ id: `C${i}` })));
     const size = JSON.stringify(cards[0]).length;
     expect(needsPages(cards)).toBe(false);

@@ -5,21 +5,21 @@
  * on stdin. A workspace is laid out like an attempt worktree of the example repository: the seed project
  * (examples/shop-seed) with the dependencies' work in it.
  */
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** The project root (where `squadflow` runs; `./` agent paths resolve against it). */
-export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 /** The example backlog, as a path relative to the root (for messages) and absolute. */
-export const BACKLOG_REL = 'state/backlog_master.example.json';
+export const BACKLOG_REL = "state/backlog_master.example.json";
 export const BACKLOG_PATH = join(ROOT, BACKLOG_REL);
 /** The default workspaces root: legacy artifact paths of the example backlog are relative to it. */
-export const DEFAULT_WORKSPACES_ROOT = join(ROOT, 'state', 'workspaces');
+export const DEFAULT_WORKSPACES_ROOT = join(ROOT, "state", "workspaces");
 /** The seed project the example repository is made from (scripts/example-repo.ts). */
-export const SEED_DIR = join(ROOT, 'examples', 'shop-seed');
+export const SEED_DIR = join(ROOT, "examples", "shop-seed");
 
 /** A card as written in the backlog file (snake_case). */
 export interface FileCard {
@@ -38,24 +38,28 @@ export interface FileCard {
 /** The `squad` section of the example backlog, loosely typed (planBacklog checks it for real). */
 export interface FileSquad {
   cost_alert_usd: number;
-  agents: Record<string, { kind: 'command'; command: string; args: string[]; timeout_ms?: number }>;
+  agents: Record<string, { kind: "command"; command: string; args: string[]; timeout_ms?: number }>;
   card_types: Record<
     string,
     {
       owner: string;
       verification: { required_evidence: string[] };
-      judge: { kind: 'rubric'; pass_score?: number; criteria: { name: string; weight?: number; check: Record<string, string> }[] };
+      judge: {
+        kind: "rubric";
+        pass_score?: number;
+        criteria: { name: string; weight?: number; check: Record<string, string> }[];
+      };
       qa?: { checks: { name: string; command: string; args: string[] }[] };
       /** A council (issue 12): its agents. */
       deliberation?: { agents: string[] };
-      peer_review?: { reviewers: string[]; trigger?: 'always' | 'on_milestone' };
+      peer_review?: { reviewers: string[]; trigger?: "always" | "on_milestone" };
     }
   >;
 }
 
 /** The example backlog file: its text and parsed JSON. */
 export function loadBacklog(): { text: string; metadata: { backlog_id: string }; cards: FileCard[]; squad: FileSquad } {
-  const text = readFileSync(BACKLOG_PATH, 'utf8');
+  const text = readFileSync(BACKLOG_PATH, "utf8");
   return { text, ...JSON.parse(text) };
 }
 
@@ -120,7 +124,7 @@ export function agentRequest(
 }
 
 function resolveProjectPath(value: string): string {
-  return value.startsWith('./') || value.startsWith('../') ? resolve(ROOT, value) : value;
+  return value.startsWith("./") || value.startsWith("../") ? resolve(ROOT, value) : value;
 }
 
 /** Runs an agent of the squad config the way the owner activity does; never rejects (exit codes are data). */
@@ -136,21 +140,21 @@ export function runAgent(
     const child = spawn(resolveProjectPath(agent.command), [...agent.args.map(resolveProjectPath), ...extraArgs], {
       cwd: workspace,
       env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
         SQUADFLOW_WORKSPACE: workspace,
         SQUADFLOW_CARD_ID: card.id,
         SQUADFLOW_ATTEMPT: String(request.attempt),
         SQUADFLOW_BACKLOG_ID: String(request.backlog_id),
       },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ["pipe", "pipe", "pipe"],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', fail);
-    child.on('close', (exitCode) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    child.on("error", fail);
+    child.on("close", (exitCode) => {
       let result: AgentResult | undefined;
       try {
         result = JSON.parse(stdout.trim()) as AgentResult;
@@ -174,14 +178,14 @@ export function runCheck(workspace: string, check: { command: string; args: stri
   return new Promise((done, fail) => {
     const child = spawn(resolveProjectPath(check.command), check.args.map(resolveProjectPath), {
       cwd: workspace,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
     });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
-    child.on('error', fail);
-    child.on('close', (exitCode) => done({ exitCode, output }));
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (output += c.toString("utf8")));
+    child.on("error", fail);
+    child.on("close", (exitCode) => done({ exitCode, output }));
   });
 }
 
@@ -190,7 +194,7 @@ export function runCheck(workspace: string, check: { command: string; args: stri
  * `<card>/<k>-attempt-<n>`, so runs never share one.
  */
 export class Workspaces {
-  readonly dir = mkdtempSync(join(tmpdir(), 'squadflow-examples-'));
+  readonly dir = mkdtempSync(join(tmpdir(), "squadflow-examples-"));
   private made = 0;
 
   /**
@@ -232,7 +236,7 @@ export function listFiles(dir: string): string[] {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(dir, p).split('\\').join('/'));
+      else out.push(relative(dir, p).split("\\").join("/"));
     }
   };
   walk(dir);
@@ -245,22 +249,23 @@ export function protocolProblems(run: AgentRun): string[] {
   if (run.exitCode !== 0) problems.push(`exit ${run.exitCode}: ${run.stderr.slice(-500)}`);
   const r = run.result;
   if (!r) return [...problems, `stdout is not one JSON object: ${run.stdout.slice(0, 200)}`];
-  if (!Array.isArray(r.artifacts) || r.artifacts.length === 0) problems.push('no artifacts');
-  if (typeof r.summary !== 'string' || r.summary === '') problems.push('no summary');
+  if (!Array.isArray(r.artifacts) || r.artifacts.length === 0) problems.push("no artifacts");
+  if (typeof r.summary !== "string" || r.summary === "") problems.push("no summary");
   const u = r.usage;
-  if (!u || !Number.isInteger(u.input_tokens) || !Number.isInteger(u.output_tokens) || typeof u.cost_usd !== 'number') {
+  if (!u || !Number.isInteger(u.input_tokens) || !Number.isInteger(u.output_tokens) || typeof u.cost_usd !== "number") {
     problems.push(`bad usage ${JSON.stringify(u)}`);
   }
   for (const a of r.artifacts ?? []) {
     const abs = resolve(run.workspace, a);
-    if (isAbsolute(a) || relative(run.workspace, abs).startsWith('..')) problems.push(`artifact ${a} is not inside the workspace`);
+    if (isAbsolute(a) || relative(run.workspace, abs).startsWith(".."))
+      problems.push(`artifact ${a} is not inside the workspace`);
     else if (!existsSync(abs)) problems.push(`artifact ${a} does not exist`);
-    else if (readFileSync(abs, 'utf8').trim() === '') problems.push(`artifact ${a} is empty`);
+    else if (readFileSync(abs, "utf8").trim() === "") problems.push(`artifact ${a} is empty`);
   }
   return problems;
 }
 
 /** Reads an artifact of a run. */
 export function readArtifact(run: AgentRun, rel: string): string {
-  return readFileSync(join(run.workspace, rel), 'utf8');
+  return readFileSync(join(run.workspace, rel), "utf8");
 }

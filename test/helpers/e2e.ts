@@ -3,13 +3,13 @@
  * tests, on unique task queues of the run's dev server, with attempt workspaces and worktrees in a temp
  * folder; the CLI run in-process (test/helpers/cli.ts) is pointed at the same server.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { QueueKind } from '../../src/temporal/queues.js';
-import { createWorkers, runWorkers } from '../../src/worker.js';
-import { testEnv, uniqueTaskQueue, type TestEnv } from './temporal.js';
-import { until as poll } from './until.js';
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { QueueKind } from "../../src/temporal/queues.js";
+import { createWorkers, runWorkers } from "../../src/worker.js";
+import { testEnv, uniqueTaskQueue, type TestEnv } from "./temporal.js";
+import { until as poll } from "./until.js";
 
 /** Running e2e workers: their queues, workspaces and worktrees roots; `stop()` drains them and removes both. */
 export interface E2eWorkers {
@@ -32,7 +32,12 @@ export async function startE2eWorkers(prefix: string): Promise<E2eWorkers> {
   const workspaces = await mkdtemp(join(tmpdir(), `squadflow-${prefix}-`));
   const worktrees = await mkdtemp(join(tmpdir(), `squadflow-${prefix}-worktrees-`));
   const q = uniqueTaskQueue(prefix);
-  const taskQueues = { orchestration: `${q}-orch`, owners: `${q}-owners`, validation: `${q}-validation`, debugging: `${q}-debugging` };
+  const taskQueues = {
+    orchestration: `${q}-orch`,
+    owners: `${q}-owners`,
+    validation: `${q}-validation`,
+    debugging: `${q}-debugging`,
+  };
   const workers = await createWorkers({
     connection: env.nativeConnection,
     namespace: env.namespace,
@@ -48,7 +53,7 @@ export async function startE2eWorkers(prefix: string): Promise<E2eWorkers> {
     workspaces,
     worktrees,
     async stop() {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      for (const w of workers) if (w.getState() === "RUNNING") w.shutdown();
       await running;
       await rm(workspaces, { recursive: true, force: true });
       await rm(worktrees, { recursive: true, force: true });

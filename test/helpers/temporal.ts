@@ -10,20 +10,27 @@
  * await worker.runUntil(client.workflow.execute(cardWorkflow, { taskQueue, workflowId, args }));
  * ```
  */
-import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
-import type { SquadflowSinks } from '../../src/observability/sinks.js';
-import { afterAll, inject } from 'vitest';
-import { msToTs } from '@temporalio/common/lib/time.js';
-import { ensureSearchAttributes } from '../../src/temporal/dev-server.js';
-import { until } from './until.js';
+import { randomUUID } from "node:crypto";
+import { Client, Connection } from "@temporalio/client";
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type InjectedSinks,
+  type WorkerOptions,
+} from "@temporalio/worker";
+import type { SquadflowSinks } from "../../src/observability/sinks.js";
+import { afterAll, inject } from "vitest";
+import { msToTs } from "@temporalio/common/lib/time.js";
+import { ensureSearchAttributes } from "../../src/temporal/dev-server.js";
+import { until } from "./until.js";
 
 // Workers log every state change at INFO; tests only want warnings and errors (override with
 // SQUADFLOW_TEST_LOG_LEVEL=DEBUG|INFO|…). The Runtime is a per-process singleton, so a second install in
 // the same process (another helper import, or a test that installed its own) is left alone.
 try {
-  const level = (process.env.SQUADFLOW_TEST_LOG_LEVEL ?? 'WARN') as ConstructorParameters<typeof DefaultLogger>[0];
+  const level = (process.env.SQUADFLOW_TEST_LOG_LEVEL ?? "WARN") as ConstructorParameters<typeof DefaultLogger>[0];
   Runtime.install({ logger: new DefaultLogger(level) });
 } catch {
   // already installed in this process
@@ -54,8 +61,8 @@ let cached: Promise<TestEnv> | undefined;
  */
 export function testEnv(): Promise<TestEnv> {
   cached ??= (async () => {
-    const address = inject('temporalAddress');
-    const namespace = inject('temporalNamespace');
+    const address = inject("temporalAddress");
+    const namespace = inject("temporalNamespace");
     const connection = await Connection.connect({ address });
     const nativeConnection = await NativeConnection.connect({ address });
     return {
@@ -85,9 +92,9 @@ afterAll(async () => {
  * @throws Error naming the reason when there is none (no `src/workflows/index.ts`, or it did not bundle).
  */
 export function workflowBundlePath(): string {
-  const path = inject('workflowBundlePath');
-  if (path === '') {
-    throw new Error(`No workflow bundle for this test run: ${inject('workflowBundleError') || 'unknown reason'}`);
+  const path = inject("workflowBundlePath");
+  if (path === "") {
+    throw new Error(`No workflow bundle for this test run: ${inject("workflowBundleError") || "unknown reason"}`);
   }
   return path;
 }
@@ -109,7 +116,7 @@ export interface CreateTestWorkerOptions {
    */
   workflowBundlePath?: string | false;
   /** Any other `Worker.create` options (e.g. `maxConcurrentActivityTaskExecutions`, `interceptors`). */
-  workerOptions?: Partial<Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities'>>;
+  workerOptions?: Partial<Omit<WorkerOptions, "connection" | "namespace" | "taskQueue" | "activities">>;
 }
 
 /**
@@ -149,9 +156,9 @@ export async function freshNamespace(prefix: string): Promise<{ namespace: strin
   const env = await testEnv();
   const namespace = `${prefix}-${randomUUID().slice(0, 8)}`;
   const connection = await Connection.connect({ address: env.address });
-  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs("1 day") });
   await until(
-    'the namespace to be usable',
+    "the namespace to be usable",
     async () => {
       await connection.workflowService.describeNamespace({ namespace });
       await ensureSearchAttributes(connection, namespace);

@@ -3,33 +3,33 @@
  * dev server), polling, and a small backlog of two card types run by scripted activities on a task queue
  * of its own.
  */
-import type { Worker } from '@temporalio/worker';
-import { startBacklog } from '../../src/cli/backlogs.js';
-import { planBacklog, type BacklogPlan } from '../../src/domain/index.js';
-import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, uniqueBacklogId, type CardScript } from '../workflows/fakes.js';
+import type { Worker } from "@temporalio/worker";
+import { startBacklog } from "../../src/cli/backlogs.js";
+import { planBacklog, type BacklogPlan } from "../../src/domain/index.js";
+import { createTestWorker, testEnv, uniqueTaskQueue } from "../helpers/temporal.js";
+import { fakeActivities, uniqueBacklogId, type CardScript } from "../workflows/fakes.js";
 
-export { cli, type CliRun } from '../helpers/cli.js';
-export { until } from '../helpers/until.js';
+export { cli, type CliRun } from "../helpers/cli.js";
+export { until } from "../helpers/until.js";
 
 /** A card of an ops test backlog. */
 export interface OpsCard {
   id: string;
-  type: 'DOC' | 'BACKEND';
+  type: "DOC" | "BACKEND";
   priority?: string;
   dependencies?: string[];
 }
 
 /** Plans a backlog with card types DOC and BACKEND through the real `planBacklog`. */
 export function opsPlan(backlogId: string, cards: OpsCard[], costAlertUsd: number): BacklogPlan {
-  const judge = { kind: 'rubric', criteria: [{ name: 'has intro', check: { type: 'section', heading: 'Intro' } }] };
+  const judge = { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] };
   return planBacklog(
     JSON.stringify({
       metadata: { backlog_id: backlogId },
-      cards: cards.map((c) => ({ title: `Card ${c.id}`, priority: 'MEDIUM', ...c })),
+      cards: cards.map((c) => ({ title: `Card ${c.id}`, priority: "MEDIUM", ...c })),
       squad: {
-        agents: { writer: { kind: 'command', command: 'node', args: ['./agent.mjs'] } },
-        card_types: { DOC: { owner: 'writer', judge }, BACKEND: { owner: 'writer', judge } },
+        agents: { writer: { kind: "command", command: "node", args: ["./agent.mjs"] } },
+        card_types: { DOC: { owner: "writer", judge }, BACKEND: { owner: "writer", judge } },
         cost_alert_usd: costAlertUsd,
       },
     }),
@@ -50,7 +50,12 @@ export interface Scenario {
  * Points the CLI at the run's server, starts a worker (workflows + scripted activities) on a new task queue
  * and starts the backlog on it.
  */
-export async function startScenario(prefix: string, cards: OpsCard[], scripts: Record<string, CardScript>, costAlertUsd = 1): Promise<Scenario> {
+export async function startScenario(
+  prefix: string,
+  cards: OpsCard[],
+  scripts: Record<string, CardScript>,
+  costAlertUsd = 1,
+): Promise<Scenario> {
   const env = await testEnv();
   process.env.TEMPORAL_ADDRESS = env.address;
   process.env.TEMPORAL_NAMESPACE = env.namespace;
@@ -59,13 +64,18 @@ export async function startScenario(prefix: string, cards: OpsCard[], scripts: R
   const running = worker.run();
   const backlogId = uniqueBacklogId(prefix);
   const plan = opsPlan(backlogId, cards, costAlertUsd);
-  await startBacklog(env.client, plan, `${backlogId}.json`, { orchestration: taskQueue, owners: taskQueue, validation: taskQueue, debugging: taskQueue });
+  await startBacklog(env.client, plan, `${backlogId}.json`, {
+    orchestration: taskQueue,
+    owners: taskQueue,
+    validation: taskQueue,
+    debugging: taskQueue,
+  });
   return {
     backlogId,
     taskQueue,
     worker,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (worker.getState() === "RUNNING") worker.shutdown();
       await running;
     },
   };

@@ -7,9 +7,9 @@
  * the runtime is installed once per process (vitest runs each file in its own process).
  * @throws the SDK's error at import when a runtime is already installed (the import came too late).
  */
-import { installRuntime } from '../../src/temporal/runtime.js';
+import { installRuntime } from "../../src/temporal/runtime.js";
 
 /** Every JSON log line the process wrote since this module was imported, in order. */
 export const jsonLogLines: string[] = [];
 
-installRuntime({ level: 'INFO', format: 'json', write: (line) => void jsonLogLines.push(line) });
+installRuntime({ level: "INFO", format: "json", write: (line) => void jsonLogLines.push(line) });

@@ -7,19 +7,19 @@
  * The process serves the default `squadflow-debugging` queue (the queue names are the deployment's
  * contract); no other test uses the default queues.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { temporal } from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/temporal/cli-path.js';
-import { TASK_QUEUES } from '../../src/temporal/queues.js';
-import { cardWorkflow } from '../../src/workflows/card.js';
-import { createTestWorker, testEnv, uniqueTaskQueue } from '../helpers/temporal.js';
-import { fakeActivities, testPlan, uniqueBacklogId } from '../workflows/fakes.js';
-import { until } from './helpers.js';
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { temporal } from "@temporalio/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../src/temporal/cli-path.js";
+import { TASK_QUEUES } from "../../src/temporal/queues.js";
+import { cardWorkflow } from "../../src/workflows/card.js";
+import { createTestWorker, testEnv, uniqueTaskQueue } from "../helpers/temporal.js";
+import { fakeActivities, testPlan, uniqueBacklogId } from "../workflows/fakes.js";
+import { until } from "./helpers.js";
 
 interface Proc {
   child: ChildProcess;
@@ -32,7 +32,7 @@ let home: string;
 
 beforeAll(async () => {
   // A HOME without ~/.config/temporalio/temporal.toml or ~/.npmrc: nothing but the variables below counts.
-  home = await mkdtemp(join(tmpdir(), 'squadflow-worker-home-'));
+  home = await mkdtemp(join(tmpdir(), "squadflow-worker-home-"));
 });
 
 afterAll(async () => {
@@ -41,40 +41,44 @@ afterAll(async () => {
 
 /** Starts the worker in its own process group with exactly `env` (plus PATH and HOME). */
 function startWorker(env: Record<string, string>): Proc {
-  const child = spawn('npx', ['tsx', 'src/worker.ts', '--queues', 'debugging'], {
+  const child = spawn("npx", ["tsx", "src/worker.ts", "--queues", "debugging"], {
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: home, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? "", HOME: home, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
   const proc: Proc = {
     child,
     stdout: [],
     stderr: [],
-    exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+    exit: new Promise((resolve) => child.on("exit", (code) => resolve(code))),
   };
   const lines = (into: string[]) => {
-    let rest = '';
+    let rest = "";
     return (chunk: Buffer) => {
-      const parts = (rest + chunk.toString()).split('\n');
+      const parts = (rest + chunk.toString()).split("\n");
       rest = parts.pop()!;
       into.push(...parts);
     };
   };
-  child.stdout!.on('data', lines(proc.stdout));
-  child.stderr!.on('data', lines(proc.stderr));
+  child.stdout!.on("data", lines(proc.stdout));
+  child.stderr!.on("data", lines(proc.stderr));
   return proc;
 }
 
 /** Non-empty output lines of the worker itself (npm's own notices, e.g. its update check, left out). */
 function workerLines(lines: string[]): string[] {
-  return lines.filter((l) => l.trim() !== '' && !/^npm (notice|warn)/.test(l));
+  return lines.filter((l) => l.trim() !== "" && !/^npm (notice|warn)/.test(l));
 }
 
 /** The process running the worker: the last descendant of npx (npx → tsx → node), from /proc (Linux). */
 async function workerPid(pid: number): Promise<number> {
   for (;;) {
-    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean).map(Number);
+    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, "utf8"))
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     if (children.length === 0) return pid;
     pid = children[children.length - 1]!;
   }
@@ -87,8 +91,8 @@ async function workerPid(pid: number): Promise<number> {
  */
 async function stop(p: Proc): Promise<number | null> {
   if (p.child.exitCode !== null) return p.child.exitCode;
-  process.kill(await workerPid(p.child.pid!), 'SIGTERM');
-  const timer = setTimeout(() => p.child.exitCode === null && process.kill(-p.child.pid!, 'SIGKILL'), 20_000);
+  process.kill(await workerPid(p.child.pid!), "SIGTERM");
+  const timer = setTimeout(() => p.child.exitCode === null && process.kill(-p.child.pid!, "SIGKILL"), 20_000);
   try {
     return await p.exit;
   } finally {
@@ -115,8 +119,8 @@ async function freePortPair(): Promise<number> {
   const free = (port: number) =>
     new Promise<boolean>((resolve) => {
       const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
   for (;;) {
     const p = 20_000 + Math.floor(Math.random() * 40_000);
@@ -124,62 +128,77 @@ async function freePortPair(): Promise<number> {
   }
 }
 
-describe('the worker process', () => {
-  it('joins an existing server with only TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE set, and exits 0 on SIGTERM', async () => {
+describe("the worker process", () => {
+  it("joins an existing server with only TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE set, and exits 0 on SIGTERM", async () => {
     const { address, namespace } = await testEnv();
     const since = Date.now() - 1000;
     const p = startWorker({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace });
     try {
-      await until('the worker to poll squadflow-debugging', async () => ((await pollersSince(since)) > 0 ? true : undefined), 25_000);
-      expect(p.stdout.join('\n')).toContain(`squadflow worker on ${address} (namespace ${namespace}): squadflow-debugging`);
+      await until(
+        "the worker to poll squadflow-debugging",
+        async () => ((await pollersSince(since)) > 0 ? true : undefined),
+        25_000,
+      );
+      expect(p.stdout.join("\n")).toContain(
+        `squadflow worker on ${address} (namespace ${namespace}): squadflow-debugging`,
+      );
     } finally {
       expect(await stop(p)).toBe(0);
     }
     expect(workerLines(p.stderr)).toEqual([]);
   });
 
-  it('logs one JSON line per event with the card context and serves Prometheus metrics', async () => {
+  it("logs one JSON line per event with the card context and serves Prometheus metrics", async () => {
     const { address, namespace, client } = await testEnv();
     const port = await freePortPair();
     const p = startWorker({
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
-      SQUADFLOW_LOG_FORMAT: 'json',
-      SQUADFLOW_LOG_LEVEL: 'INFO',
+      SQUADFLOW_LOG_FORMAT: "json",
+      SQUADFLOW_LOG_LEVEL: "INFO",
       SQUADFLOW_METRICS_PORT: String(port),
-      SQUADFLOW_METRICS_HOST: '127.0.0.1',
+      SQUADFLOW_METRICS_HOST: "127.0.0.1",
     });
     try {
-      await until('the worker to start', async () => (p.stdout.some((l) => l.startsWith('squadflow worker on')) ? true : undefined), 25_000);
-      expect(p.stdout.join('\n')).toContain(`metrics: Temporal 127.0.0.1:${port}, squadflow 127.0.0.1:${port + 1}`);
+      await until(
+        "the worker to start",
+        async () => (p.stdout.some((l) => l.startsWith("squadflow worker on")) ? true : undefined),
+        25_000,
+      );
+      expect(p.stdout.join("\n")).toContain(`metrics: Temporal 127.0.0.1:${port}, squadflow 127.0.0.1:${port + 1}`);
 
       // A card whose judge fails twice for the same reason: the debugging agent runs (in the process) before
       // the 2nd correction; owner and validators are scripted, on a queue of this test.
-      const taskQueue = uniqueTaskQueue('ops-worker');
-      const worker = await createTestWorker({ taskQueue, activities: fakeActivities({ C1: { judge: [['criterion "has intro" not met'], ['criterion "has intro" not met'], 'pass'] } }).activities });
-      const backlogId = uniqueBacklogId('ops-worker');
-      const plan = testPlan(backlogId, [{ id: 'C1' }]).cards[0]!;
+      const taskQueue = uniqueTaskQueue("ops-worker");
+      const worker = await createTestWorker({
+        taskQueue,
+        activities: fakeActivities({
+          C1: { judge: [['criterion "has intro" not met'], ['criterion "has intro" not met'], "pass"] },
+        }).activities,
+      });
+      const backlogId = uniqueBacklogId("ops-worker");
+      const plan = testPlan(backlogId, [{ id: "C1" }]).cards[0]!;
       const handle = await client.workflow.start(cardWorkflow, {
         taskQueue,
         workflowId: `${backlogId}/C1`,
         args: [{ plan, queues: { owners: taskQueue, validation: taskQueue, debugging: TASK_QUEUES.debugging } }],
       });
       const outcome = await worker.runUntil(handle.result());
-      expect(outcome.status).toBe('DONE');
+      expect(outcome.status).toBe("DONE");
 
-      const line = await until('the debugging activity to be logged', async () =>
-        p.stderr.find((l) => l.includes('"activityType":"debugFailures"') && l.includes('Activity completed')),
+      const line = await until("the debugging activity to be logged", async () =>
+        p.stderr.find((l) => l.includes('"activityType":"debugFailures"') && l.includes("Activity completed")),
       );
       expect(JSON.parse(line)).toMatchObject({
-        level: 'INFO',
-        message: 'Activity completed',
+        level: "INFO",
+        message: "Activity completed",
         time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         backlogId,
-        cardId: 'C1',
+        cardId: "C1",
         attempt: 2,
         workflowId: `${backlogId}/C1`,
         runId: handle.firstExecutionRunId,
-        activityType: 'debugFailures',
+        activityType: "debugFailures",
         activityAttempt: 1,
         taskQueue: TASK_QUEUES.debugging,
         rootCause: expect.any(String),

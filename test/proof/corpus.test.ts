@@ -4,18 +4,18 @@
  * another exception — whose issues name the file, the field and (for card problems) the card; and the CLI itself
  * exits 2 without starting any workflow.
  */
-import { randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBacklog } from '../../src/cli/load.js';
-import { BacklogValidationError, MAX_DESCRIPTION_CHARS, type BacklogIssue } from '../../src/domain/index.js';
-import { testEnv } from '../helpers/temporal.js';
-import { validBacklog } from '../domain/fixtures.js';
-import { CORPUS_DIR, cli, corpusIndex, until } from './helpers.js';
+import { randomUUID } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WorkflowNotFoundError } from "@temporalio/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBacklog } from "../../src/cli/load.js";
+import { BacklogValidationError, MAX_DESCRIPTION_CHARS, type BacklogIssue } from "../../src/domain/index.js";
+import { testEnv } from "../helpers/temporal.js";
+import { validBacklog } from "../domain/fixtures.js";
+import { CORPUS_DIR, cli, corpusIndex, until } from "./helpers.js";
 
 const index = corpusIndex();
 const entries = Object.entries(index);
@@ -40,15 +40,17 @@ function expectWellFormed(issues: readonly BacklogIssue[], files: string[]): voi
   expect(issues.length).toBeGreaterThan(0);
   for (const issue of issues) {
     expect(files).toContain(issue.file);
-    expect(typeof issue.field).toBe('string');
-    expect(issue.message.trim()).not.toBe('');
+    expect(typeof issue.field).toBe("string");
+    expect(issue.message.trim()).not.toBe("");
     if (/^cards\[\d+\]\./.test(issue.field) || /^cards\[\d+\]$/.test(issue.field)) expect(issue.cardId).toBeTruthy();
   }
 }
 
-describe('the corpus of malformed backlogs', () => {
-  it('holds at least 100 files, each with its expected error recorded in index.json', () => {
-    const files = readdirSync(CORPUS_DIR).filter((f) => f.endsWith('.json') && f !== 'index.json' && !f.endsWith('.squad.json'));
+describe("the corpus of malformed backlogs", () => {
+  it("holds at least 100 files, each with its expected error recorded in index.json", () => {
+    const files = readdirSync(CORPUS_DIR).filter(
+      (f) => f.endsWith(".json") && f !== "index.json" && !f.endsWith(".squad.json"),
+    );
     expect(files.length).toBeGreaterThanOrEqual(100);
     expect(files.sort()).toEqual(Object.keys(index).sort());
     for (const [file, e] of entries) {
@@ -57,67 +59,106 @@ describe('the corpus of malformed backlogs', () => {
     }
   });
 
-  it.each(entries)('refuses %s with a BacklogValidationError naming the file, the field and the card', async (name, e) => {
-    const file = join(CORPUS_DIR, name);
-    const squad = e.squad ? join(CORPUS_DIR, e.squad) : undefined;
-    const err = await refusal(file, squad);
-    expectWellFormed(err.issues, squad ? [file, squad] : [file]);
-    const wantFile = e.issueFile ? join(CORPUS_DIR, e.issueFile) : file;
-    const match = err.issues.find(
-      (i) => i.file === wantFile && i.field === e.field && (e.cardId === undefined || i.cardId === e.cardId) && e.expect.every((s) => i.message.includes(s)),
-    );
-    expect(match, `${name} (${e.description}): no issue with field "${e.field}"${e.cardId ? `, card ${e.cardId}` : ''} and ${JSON.stringify(e.expect)}; got:\n${err.message}`).toBeDefined();
-    // The one-line form the CLI prints names the file, the card and the field too.
-    expect(err.message).toContain(`${wantFile}: ${e.cardId ? `card ${e.cardId}, ` : ''}field ${e.field || '(root)'}: `);
-  });
+  it.each(entries)(
+    "refuses %s with a BacklogValidationError naming the file, the field and the card",
+    async (name, e) => {
+      const file = join(CORPUS_DIR, name);
+      const squad = e.squad ? join(CORPUS_DIR, e.squad) : undefined;
+      const err = await refusal(file, squad);
+      expectWellFormed(err.issues, squad ? [file, squad] : [file]);
+      const wantFile = e.issueFile ? join(CORPUS_DIR, e.issueFile) : file;
+      const match = err.issues.find(
+        (i) =>
+          i.file === wantFile &&
+          i.field === e.field &&
+          (e.cardId === undefined || i.cardId === e.cardId) &&
+          e.expect.every((s) => i.message.includes(s)),
+      );
+      expect(
+        match,
+        `${name} (${e.description}): no issue with field "${e.field}"${e.cardId ? `, card ${e.cardId}` : ""} and ${JSON.stringify(e.expect)}; got:\n${err.message}`,
+      ).toBeDefined();
+      // The one-line form the CLI prints names the file, the card and the field too.
+      expect(err.message).toContain(
+        `${wantFile}: ${e.cardId ? `card ${e.cardId}, ` : ""}field ${e.field || "(root)"}: `,
+      );
+    },
+  );
 });
 
-describe('bad input generated at test time', () => {
+describe("bad input generated at test time", () => {
   let dir: string;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'squadflow-proof-'));
+    dir = await mkdtemp(join(tmpdir(), "squadflow-proof-"));
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('refuses a 10 MB description, naming the card and the field, quickly', async () => {
+  it("refuses a 10 MB description, naming the card and the field, quickly", async () => {
     const b = validBacklog();
-    b.cards[1]!.description = 'lorem '.repeat((10 * 1024 * 1024) / 6);
-    const file = join(dir, 'huge.json');
+    b.cards[1]!.description = "lorem ".repeat((10 * 1024 * 1024) / 6);
+    const file = join(dir, "huge.json");
     await writeFile(file, JSON.stringify(b));
     const started = Date.now();
     const err = await refusal(file);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(err.issues).toEqual([
-      { file, cardId: 'SPEC-002', field: 'cards[1].description', message: `must be at most ${MAX_DESCRIPTION_CHARS} characters` },
+      {
+        file,
+        cardId: "SPEC-002",
+        field: "cards[1].description",
+        message: `must be at most ${MAX_DESCRIPTION_CHARS} characters`,
+      },
     ]);
   });
 
-  it('accepts a valid backlog saved with a UTF-8 byte order mark (the control: a BOM is not an error)', async () => {
-    const file = join(dir, 'bom.json');
-    await writeFile(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(validBacklog()))]));
+  it("accepts a valid backlog saved with a UTF-8 byte order mark (the control: a BOM is not an error)", async () => {
+    const file = join(dir, "bom.json");
+    await writeFile(
+      file,
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(validBacklog()))]),
+    );
     const plan = await loadBacklog(file);
-    expect(plan.cards.map((c) => c.card.id)).toEqual(['SPEC-001', 'SPEC-002']);
+    expect(plan.cards.map((c) => c.card.id)).toEqual(["SPEC-001", "SPEC-002"]);
   });
 
-  it('refuses a file that does not exist, naming it', async () => {
-    const file = join(dir, 'missing.json');
+  it("refuses a file that does not exist, naming it", async () => {
+    const file = join(dir, "missing.json");
     const err = await refusal(file);
-    expect(err.issues).toEqual([{ file, field: '', message: 'cannot read file (ENOENT)' }]);
+    expect(err.issues).toEqual([{ file, field: "", message: "cannot read file (ENOENT)" }]);
   });
 });
 
-describe('squadflow start on malformed backlogs', () => {
+describe("squadflow start on malformed backlogs", () => {
   const SAMPLE = [
-    'empty-file', 'truncated', 'trailing-comma-array', 'utf16le', 'latin1-title', 'root-array', 'cards-empty',
-    'card-title-missing', 'card-priority-unknown', 'duplicate-id', 'unknown-dependency', 'self-dependency', 'cycle-3',
-    'cycle-long', 'depends-on-correction-card', 'artifact-traversal', 'artifact-absolute', 'unknown-card-type',
-    'card-owner-unknown', 'squad-agent-unknown-kind', 'squad-agent-negative-timeout', 'squad-invalid-regex',
-    'squad-judge-pass-score-11', 'squad-file-invalid-regex',
+    "empty-file",
+    "truncated",
+    "trailing-comma-array",
+    "utf16le",
+    "latin1-title",
+    "root-array",
+    "cards-empty",
+    "card-title-missing",
+    "card-priority-unknown",
+    "duplicate-id",
+    "unknown-dependency",
+    "self-dependency",
+    "cycle-3",
+    "cycle-long",
+    "depends-on-correction-card",
+    "artifact-traversal",
+    "artifact-absolute",
+    "unknown-card-type",
+    "card-owner-unknown",
+    "squad-agent-unknown-kind",
+    "squad-agent-negative-timeout",
+    "squad-invalid-regex",
+    "squad-judge-pass-score-11",
+    "squad-file-invalid-regex",
   ];
   const sample = SAMPLE.map((slug) => {
-    const entry = entries.find(([name]) => name.replace(/^\d{3}-/, '') === `${slug}.json`);
+    const entry = entries.find(([name]) => name.replace(/^\d{3}-/, "") === `${slug}.json`);
     if (!entry) throw new Error(`no corpus file for ${slug}`);
     return entry;
   });
@@ -136,38 +177,44 @@ describe('squadflow start on malformed backlogs', () => {
     return found;
   }
 
-  it('finds a backlog that was started (the control: the visibility query below does see started backlogs)', async () => {
+  it("finds a backlog that was started (the control: the visibility query below does see started backlogs)", async () => {
     const { client } = await testEnv();
-    const dir = await mkdtemp(join(tmpdir(), 'squadflow-proof-start-'));
+    const dir = await mkdtemp(join(tmpdir(), "squadflow-proof-start-"));
     const backlogId = `proof-control-${randomUUID().slice(0, 8)}`;
     try {
-      const file = join(dir, 'valid.json');
+      const file = join(dir, "valid.json");
       await writeFile(file, JSON.stringify(validBacklog()));
-      const started = await cli('start', file, '--id', backlogId);
-      expect(started.err).toBe('');
+      const started = await cli("start", file, "--id", backlogId);
+      expect(started.err).toBe("");
       expect(started.code).toBe(0);
-      const found = await until('the started backlog to be visible', async () => {
+      const found = await until("the started backlog to be visible", async () => {
         const ids = await workflowsOf(backlogId);
         return ids.includes(backlogId) ? ids : undefined;
       });
       expect(found).toContain(backlogId);
     } finally {
-      await client.workflow.getHandle(backlogId).terminate('proof control done').catch(() => undefined);
+      await client.workflow
+        .getHandle(backlogId)
+        .terminate("proof control done")
+        .catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     }
   });
 
-  it.each(sample)('exits 2 on %s and starts no workflow', async (name, e) => {
+  it.each(sample)("exits 2 on %s and starts no workflow", async (name, e) => {
     const { client } = await testEnv();
     const file = join(CORPUS_DIR, name);
-    const args = e.squad ? ['start', file, '--squad', join(CORPUS_DIR, e.squad)] : ['start', file];
+    const args = e.squad ? ["start", file, "--squad", join(CORPUS_DIR, e.squad)] : ["start", file];
     const r = await cli(...args);
     expect(r.code).toBe(2);
-    expect(r.err).toContain('Backlog is invalid');
-    expect(r.err).toContain('nothing was started');
-    expect(r.out).not.toContain('Started backlog');
+    expect(r.err).toContain("Backlog is invalid");
+    expect(r.err).toContain("nothing was started");
+    expect(r.out).not.toContain("Started backlog");
     // Strongly consistent: no backlog workflow under that id …
-    const err = await client.workflow.getHandle(e.backlogId).describe().catch((x: unknown) => x);
+    const err = await client.workflow
+      .getHandle(e.backlogId)
+      .describe()
+      .catch((x: unknown) => x);
     expect(err).toBeInstanceOf(WorkflowNotFoundError);
     // … and nothing carrying its BacklogId in visibility.
     expect(await workflowsOf(e.backlogId)).toEqual([]);

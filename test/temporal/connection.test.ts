@@ -1,27 +1,27 @@
-import { describe, expect, inject, it } from 'vitest';
-import { connectClient, connectionOptions, connectWorkerConnection } from '../../src/temporal/connection.js';
+import { describe, expect, inject, it } from "vitest";
+import { connectClient, connectionOptions, connectWorkerConnection } from "../../src/temporal/connection.js";
 
-describe('connectionOptions', () => {
-  it('defaults to the local dev server and the default namespace', () => {
-    expect(connectionOptions({})).toEqual({ address: '127.0.0.1:7233', namespace: 'default' });
+describe("connectionOptions", () => {
+  it("defaults to the local dev server and the default namespace", () => {
+    expect(connectionOptions({})).toEqual({ address: "127.0.0.1:7233", namespace: "default" });
   });
 
-  it('reads TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, treating blank values as unset', () => {
-    expect(connectionOptions({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'squad' })).toEqual({
-      address: 'temporal:7233',
-      namespace: 'squad',
+  it("reads TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, treating blank values as unset", () => {
+    expect(connectionOptions({ TEMPORAL_ADDRESS: "temporal:7233", TEMPORAL_NAMESPACE: "squad" })).toEqual({
+      address: "temporal:7233",
+      namespace: "squad",
     });
-    expect(connectionOptions({ TEMPORAL_ADDRESS: '  ', TEMPORAL_NAMESPACE: '' })).toEqual({
-      address: '127.0.0.1:7233',
-      namespace: 'default',
+    expect(connectionOptions({ TEMPORAL_ADDRESS: "  ", TEMPORAL_NAMESPACE: "" })).toEqual({
+      address: "127.0.0.1:7233",
+      namespace: "default",
     });
   });
 });
 
-describe('connectClient / connectWorkerConnection', () => {
-  const opts = { address: inject('temporalAddress'), namespace: inject('temporalNamespace') };
+describe("connectClient / connectWorkerConnection", () => {
+  const opts = { address: inject("temporalAddress"), namespace: inject("temporalNamespace") };
 
-  it('connects a client to the given server and namespace', async () => {
+  it("connects a client to the given server and namespace", async () => {
     const client = await connectClient(opts);
     try {
       expect(client.options.namespace).toBe(opts.namespace);
@@ -32,12 +32,12 @@ describe('connectClient / connectWorkerConnection', () => {
     }
   });
 
-  it('connects a worker connection to the given server', async () => {
+  it("connects a worker connection to the given server", async () => {
     const connection = await connectWorkerConnection(opts);
     await connection.close();
   });
 
-  it('fails with the SDK error when nothing listens at the address', async () => {
-    await expect(connectWorkerConnection({ address: '127.0.0.1:1', namespace: 'default' })).rejects.toThrow();
+  it("fails with the SDK error when nothing listens at the address", async () => {
+    await expect(connectWorkerConnection({ address: "127.0.0.1:1", namespace: "default" })).rejects.toThrow();
   });
 });

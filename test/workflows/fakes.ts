@@ -3,14 +3,14 @@
  * from a per-card script (by attempt), and every call is recorded so tests can assert what the workflow
  * asked for (feedback, order, debugging).
  */
-import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { ActivityErrorType, agentFailure, agentPermissionError } from '../../src/activities/errors.js';
-import { backlogWorkflow } from '../../src/workflows/backlog.js';
-import { cardStateQuery } from '../../src/workflows/card.js';
-import { until } from '../helpers/until.js';
+import { randomUUID } from "node:crypto";
+import type { Client, WorkflowHandle } from "@temporalio/client";
+import { Context } from "@temporalio/activity";
+import { ApplicationFailure } from "@temporalio/common";
+import { ActivityErrorType, agentFailure, agentPermissionError } from "../../src/activities/errors.js";
+import { backlogWorkflow } from "../../src/workflows/backlog.js";
+import { cardStateQuery } from "../../src/workflows/card.js";
+import { until } from "../helpers/until.js";
 import type {
   AgentSession,
   CardOutcome,
@@ -26,8 +26,8 @@ import type {
   QaInput,
   Verdict,
   VerificationInput,
-} from '../../src/domain/index.js';
-import type { PeerReviewInput } from '../../src/activities/index.js';
+} from "../../src/domain/index.js";
+import type { PeerReviewInput } from "../../src/activities/index.js";
 import {
   COORDINATOR_PRIORITY_KEY,
   peerReviewOutcome,
@@ -39,17 +39,17 @@ import {
   type MergeResult,
   type PushResult,
   type RepositoryActivities,
-} from '../../src/domain/index.js';
+} from "../../src/domain/index.js";
 
 /** How a card's validators behave on a given attempt: pass, or fail with these reasons. */
-export type Outcome = 'pass' | string[];
+export type Outcome = "pass" | string[];
 
 /**
  * How the judge behaves on a given attempt: an `Outcome`, or `'judge-failure'` — it throws what the `llm`
  * judge throws when its answers stay invalid: a non-retryable `JudgeOutputError` `ApplicationFailure`
  * carrying what it spent (`JUDGE_FAILURE_COST`) in `details[0].cost`.
  */
-export type JudgeOutcome = Outcome | 'judge-failure';
+export type JudgeOutcome = Outcome | "judge-failure";
 
 /** What a scripted judge failure spent (tokens, USD). */
 export const JUDGE_FAILURE_COST: Cost = { inputTokens: 2000, outputTokens: 300, usd: 0.004 };
@@ -57,7 +57,7 @@ export const JUDGE_FAILURE_COST: Cost = { inputTokens: 2000, outputTokens: 300, 
 /** The behaviour of one card. Missing entries pass; lists are indexed by attempt - 1 (last one repeats). */
 export interface CardScript {
   /** `denied`: the owner fails as its CLI does on a tool outside the policy (`AgentPermissionError`, Write). */
-  owner?: ('ok' | 'fail' | 'denied')[];
+  owner?: ("ok" | "fail" | "denied")[];
   verification?: Outcome[];
   judge?: JudgeOutcome[];
   qa?: Outcome[];
@@ -76,12 +76,12 @@ export interface CardScript {
   /** The agent session every owner run reports (`OwnerResult.session`); absent: none. */
   session?: AgentSession;
   /** What else every owner run reports (e.g. `agentName` of a pooled owner, `permissionRecovery`). */
-  ownerReports?: Pick<OwnerResult, 'agentName' | 'permissionRecovery'>;
+  ownerReports?: Pick<OwnerResult, "agentName" | "permissionRecovery">;
   /**
    * The reviewers' answers per attempt (`reviewPeers`, card types with `peer_review`); missing: all approve;
    * `'failure'`: a reviewer's answer stays invalid (a non-retryable `PeerReviewOutputError`).
    */
-  peer?: (Omit<PeerReview, 'cost'>[] | 'failure')[];
+  peer?: (Omit<PeerReview, "cost">[] | "failure")[];
   /** Events every owner run emits (`OwnerResult.events`). */
   events?: OwnerEvent[];
 }
@@ -100,12 +100,12 @@ function pick<T>(list: T[] | undefined, attempt: number): T | undefined {
   return list[Math.min(attempt - 1, list.length - 1)];
 }
 
-function verdict(validator: Verdict['validator'], outcome: Outcome | undefined, score?: number): Verdict {
-  const passed = outcome === undefined || outcome === 'pass';
+function verdict(validator: Verdict["validator"], outcome: Outcome | undefined, score?: number): Verdict {
+  const passed = outcome === undefined || outcome === "pass";
   return {
     validator,
     passed,
-    ...(validator === 'llm_judge' ? { score: passed ? (score ?? 9) : 5 } : {}),
+    ...(validator === "llm_judge" ? { score: passed ? (score ?? 9) : 5 } : {}),
     reasons: passed ? [] : (outcome as string[]),
     at: new Date().toISOString(),
   };
@@ -113,8 +113,8 @@ function verdict(validator: Verdict['validator'], outcome: Outcome | undefined, 
 
 /** Card id and attempt from a workspace path `<backlog>/<card>/attempt-<n>`. */
 function fromWorkspace(workspace: string): { cardId: string; attempt: number } {
-  const parts = workspace.split('/');
-  return { cardId: parts[parts.length - 2]!, attempt: Number(parts[parts.length - 1]!.replace('attempt-', '')) };
+  const parts = workspace.split("/");
+  return { cardId: parts[parts.length - 2]!, attempt: Number(parts[parts.length - 1]!.replace("attempt-", "")) };
 }
 
 /** Fake activities driven by `scripts` (keyed by card id); `calls` records every call. */
@@ -124,18 +124,22 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
     calls.push({ activity, cardId, attempt, input, at: Date.now() });
   const activities = {
     async runOwner(input: OwnerInput): Promise<OwnerResult> {
-      record('runOwner', input.card.id, input.attempt, input);
+      record("runOwner", input.card.id, input.attempt, input);
       const script = scripts[input.card.id] ?? {};
       if (script.ownerMs) await new Promise((r) => setTimeout(r, script.ownerMs));
       if (script.heartbeat !== undefined && input.attempt === 1) Context.current().heartbeat(script.heartbeat);
       // Held until the test releases it — or the activity is cancelled (the worker shutting down after a
       // failed expectation), so a test that fails before its release fails instead of hanging.
       if (script.hold && input.attempt === 1) await Promise.race([script.hold, Context.current().cancelled]);
-      if (pick(script.owner, input.attempt) === 'fail') {
-        throw ApplicationFailure.retryable(`agent "node" exited 3: boom`, 'AgentExitError');
+      if (pick(script.owner, input.attempt) === "fail") {
+        throw ApplicationFailure.retryable(`agent "node" exited 3: boom`, "AgentExitError");
       }
-      if (pick(script.owner, input.attempt) === 'denied' && !input.allowTools?.includes('Write')) {
-        throw agentPermissionError('claude-code denied Write (permission_mode "default")', ['Write'], { inputTokens: 10, outputTokens: 5, usd: 0.001 });
+      if (pick(script.owner, input.attempt) === "denied" && !input.allowTools?.includes("Write")) {
+        throw agentPermissionError('claude-code denied Write (permission_mode "default")', ["Write"], {
+          inputTokens: 10,
+          outputTokens: 5,
+          usd: 0.001,
+        });
       }
       return {
         artifacts: [`out-${input.attempt}.md`],
@@ -156,42 +160,56 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
     },
     async verifyArtifacts(input: VerificationInput): Promise<Verdict> {
       const { cardId, attempt } = fromWorkspace(input.workspace);
-      record('verifyArtifacts', cardId, attempt, input);
-      return verdict('verification', pick(scripts[cardId]?.verification, attempt));
+      record("verifyArtifacts", cardId, attempt, input);
+      return verdict("verification", pick(scripts[cardId]?.verification, attempt));
     },
     async judgeArtifacts(input: JudgeInput): Promise<Verdict> {
       const { cardId, attempt } = fromWorkspace(input.workspace);
-      record('judgeArtifacts', cardId, attempt, input);
+      record("judgeArtifacts", cardId, attempt, input);
       const outcome = pick(scripts[cardId]?.judge, attempt);
-      if (outcome === 'judge-failure') {
-        throw agentFailure(ActivityErrorType.JudgeOutputError, `llm judge of card ${cardId}: judge failure, no valid verdict: score: expected number, received string`, {
-          nonRetryable: true,
-          cost: JUDGE_FAILURE_COST,
-        });
+      if (outcome === "judge-failure") {
+        throw agentFailure(
+          ActivityErrorType.JudgeOutputError,
+          `llm judge of card ${cardId}: judge failure, no valid verdict: score: expected number, received string`,
+          {
+            nonRetryable: true,
+            cost: JUDGE_FAILURE_COST,
+          },
+        );
       }
-      return verdict('llm_judge', outcome);
+      return verdict("llm_judge", outcome);
     },
     async runQa(input: QaInput): Promise<Verdict> {
       const { cardId, attempt } = fromWorkspace(input.workspace);
-      record('runQa', cardId, attempt, input);
-      return verdict('qa', pick(scripts[cardId]?.qa, attempt));
+      record("runQa", cardId, attempt, input);
+      return verdict("qa", pick(scripts[cardId]?.qa, attempt));
     },
     async reviewPeers(input: PeerReviewInput): Promise<Verdict> {
       const { cardId, attempt } = fromWorkspace(input.workspace);
-      record('reviewPeers', cardId, attempt, input);
+      record("reviewPeers", cardId, attempt, input);
       const scripted = pick(scripts[cardId]?.peer, attempt);
-      if (scripted === 'failure') {
-        throw agentFailure(ActivityErrorType.PeerReviewOutputError, `peer reviewer "${input.reviewers[0]!.name}" of card ${cardId} gave an invalid answer: verdict: invalid option`, { nonRetryable: true });
+      if (scripted === "failure") {
+        throw agentFailure(
+          ActivityErrorType.PeerReviewOutputError,
+          `peer reviewer "${input.reviewers[0]!.name}" of card ${cardId} gave an invalid answer: verdict: invalid option`,
+          { nonRetryable: true },
+        );
       }
-      const reviews: PeerReview[] = (scripted ?? input.reviewers.map((r) => ({ reviewer: r.name, verdict: 'approve' as const, comments: [] }))).map(
-        (r) => ({ ...r, cost: { inputTokens: 10, outputTokens: 5, usd: 0.001 } }),
-      );
-      return { validator: 'peer_review', ...peerReviewOutcome(reviews), reviews, cost: { inputTokens: 10 * reviews.length, outputTokens: 5 * reviews.length, usd: 0.001 * reviews.length }, at: new Date().toISOString() };
+      const reviews: PeerReview[] = (
+        scripted ?? input.reviewers.map((r) => ({ reviewer: r.name, verdict: "approve" as const, comments: [] }))
+      ).map((r) => ({ ...r, cost: { inputTokens: 10, outputTokens: 5, usd: 0.001 } }));
+      return {
+        validator: "peer_review",
+        ...peerReviewOutcome(reviews),
+        reviews,
+        cost: { inputTokens: 10 * reviews.length, outputTokens: 5 * reviews.length, usd: 0.001 * reviews.length },
+        at: new Date().toISOString(),
+      };
     },
     async debugFailures(input: DebugInput): Promise<DebugReport> {
       const last = input.history[input.history.length - 1]!;
-      record('debugFailures', input.card.id, last.attempt, input);
-      return { rootCause: `root cause for ${input.card.id}`, suggestions: ['fix it'], repeatedReasons: [] };
+      record("debugFailures", input.card.id, last.attempt, input);
+      return { rootCause: `root cause for ${input.card.id}`, suggestions: ["fix it"], repeatedReasons: [] };
     },
   };
   return { activities, calls };
@@ -201,7 +219,7 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
 export function fakeCommit(seed: string): string {
   let h = 0;
   for (const ch of seed) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return h.toString(16).padStart(8, '0').repeat(5);
+  return h.toString(16).padStart(8, "0").repeat(5);
 }
 
 /**
@@ -214,23 +232,28 @@ export function fakeRepositoryActivities(conflicts: Record<string, number> = {})
   const seen: Record<string, number> = {};
   const activities: RepositoryActivities = {
     async mergeAttempt(input: MergeInput): Promise<MergeResult> {
-      calls.push({ activity: 'mergeAttempt', input });
+      calls.push({ activity: "mergeAttempt", input });
       seen[input.cardId] = (seen[input.cardId] ?? 0) + 1;
-      if (seen[input.cardId]! <= (conflicts[input.cardId] ?? 0)) return { status: 'conflict', files: ['shared.txt'], cards: ['OTHER'] };
-      return { status: 'merged', commit: fakeCommit(`merge-${input.cardId}-${input.attempt}`), alreadyMerged: false };
+      if (seen[input.cardId]! <= (conflicts[input.cardId] ?? 0))
+        return { status: "conflict", files: ["shared.txt"], cards: ["OTHER"] };
+      return { status: "merged", commit: fakeCommit(`merge-${input.cardId}-${input.attempt}`), alreadyMerged: false };
     },
     async removeWorktree(input) {
-      calls.push({ activity: 'removeWorktree', input });
+      calls.push({ activity: "removeWorktree", input });
       return { removed: true };
     },
     async finishRepository(input) {
-      calls.push({ activity: 'finishRepository', input });
+      calls.push({ activity: "finishRepository", input });
       return { worktrees: [], branches: [] };
     },
     async pushIntegrationBranch(input: FinishRepositoryInput): Promise<PushResult> {
-      calls.push({ activity: 'pushIntegrationBranch', input });
+      calls.push({ activity: "pushIntegrationBranch", input });
       const push = input.repository.push!;
-      return { remote: push.remote, branch: push.branch ?? input.repository.integrationBranch, commit: fakeCommit('pushed') };
+      return {
+        remote: push.remote,
+        branch: push.branch ?? input.repository.integrationBranch,
+        commit: fakeCommit("pushed"),
+      };
     },
   };
   return { activities, calls };
@@ -256,21 +279,26 @@ export interface TestCard {
 }
 
 /** A unique backlog id for one test. */
-export function uniqueBacklogId(prefix = 'test'): string {
+export function uniqueBacklogId(prefix = "test"): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
 /** Plans a small backlog through the real `planBacklog` (so tests use the same plans as the CLI). */
-export function testPlan(backlogId: string, cards: TestCard[], costAlertUsd = 1, squadExtra: Record<string, unknown> = {}): BacklogPlan {
+export function testPlan(
+  backlogId: string,
+  cards: TestCard[],
+  costAlertUsd = 1,
+  squadExtra: Record<string, unknown> = {},
+): BacklogPlan {
   const backlog = {
     metadata: { backlog_id: backlogId },
-    cards: cards.map((c) => ({ title: `Card ${c.id}`, type: 'DOC', ...c })),
+    cards: cards.map((c) => ({ title: `Card ${c.id}`, type: "DOC", ...c })),
     squad: {
-      agents: { writer: { kind: 'command', command: 'node', args: ['./agent.mjs'] } },
+      agents: { writer: { kind: "command", command: "node", args: ["./agent.mjs"] } },
       card_types: {
         DOC: {
-          owner: 'writer',
-          judge: { kind: 'rubric', criteria: [{ name: 'has intro', check: { type: 'section', heading: 'Intro' } }] },
+          owner: "writer",
+          judge: { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] },
         },
       },
       cost_alert_usd: costAlertUsd,
@@ -285,7 +313,7 @@ export function testPlan(backlogId: string, cards: TestCard[], costAlertUsd = 1,
  * activity on `taskQueue`; `file` is the source file name it reports. A plan with a repository
  * (`withRepository`) delivers into it.
  */
-export function startBacklogWorkflow(client: Client, taskQueue: string, plan: BacklogPlan, file = 'test.json') {
+export function startBacklogWorkflow(client: Client, taskQueue: string, plan: BacklogPlan, file = "test.json") {
   return client.workflow.start(backlogWorkflow, {
     taskQueue,
     workflowId: plan.backlogId,
@@ -316,5 +344,7 @@ export function waitForStatus(handle: WorkflowHandle, status: string): Promise<C
  * a backlog keeps lean outcomes (status, attempt, cost, artifacts), not the cards' states.
  */
 export async function cardStates(client: Client, result: { cards: { workflowId: string }[] }): Promise<CardState[]> {
-  return Promise.all(result.cards.map(async (c) => ((await client.workflow.getHandle(c.workflowId).result()) as CardOutcome).state!));
+  return Promise.all(
+    result.cards.map(async (c) => ((await client.workflow.getHandle(c.workflowId).result()) as CardOutcome).state!),
+  );
 }

@@ -11,8 +11,8 @@
  * Usage is derived from what the agent read and wrote (≈ 4 characters a token), priced like a mid-size
  * model, so cost tracking shows reproducible, real-looking numbers.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 
 /** Tokens of the agent's fixed instructions (its "system prompt"), counted on every run. */
 const INSTRUCTION_TOKENS = 1_200;
@@ -23,11 +23,11 @@ const USD_PER_M_OUTPUT = 15;
 
 /** Red-flag phrases the verification gate rejects (built-in list), each with a neutral replacement. */
 const RED_FLAGS = [
-  [/\bTODO\b/gi, 'open item'],
-  [/\bFIXME\b/gi, 'known issue'],
-  [/placeholder/gi, 'sample value'],
-  [/lorem ipsum/gi, 'sample text'],
-  [/not implemented/gi, 'not available'],
+  [/\bTODO\b/gi, "open item"],
+  [/\bFIXME\b/gi, "known issue"],
+  [/placeholder/gi, "sample value"],
+  [/lorem ipsum/gi, "sample text"],
+  [/not implemented/gi, "not available"],
 ];
 
 /** Tokens of a text, ≈ 4 characters a token (rounded up). */
@@ -50,7 +50,7 @@ export function sanitize(text) {
 
 /** A log line on stderr (stdout is reserved for the result). */
 export function log(message) {
-  process.stderr.write(`[${process.env.SQUADFLOW_CARD_ID ?? 'agent'}] ${message}\n`);
+  process.stderr.write(`[${process.env.SQUADFLOW_CARD_ID ?? "agent"}] ${message}\n`);
 }
 
 /** The value of `--name value` in argv, or undefined. */
@@ -63,33 +63,34 @@ export function argValue(argv, name) {
 export function slugify(text) {
   return String(text)
     .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
     .slice(0, 60)
-    .replace(/-+$/g, '');
+    .replace(/-+$/g, "");
 }
 
 function readStdin() {
   return new Promise((resolveText, reject) => {
     const chunks = [];
-    process.stdin.on('data', (c) => chunks.push(c));
-    process.stdin.on('end', () => resolveText(Buffer.concat(chunks).toString('utf8')));
-    process.stdin.on('error', reject);
+    process.stdin.on("data", (c) => chunks.push(c));
+    process.stdin.on("end", () => resolveText(Buffer.concat(chunks).toString("utf8")));
+    process.stdin.on("error", reject);
   });
 }
 
 /** Checks the input's shape, so that a protocol mismatch fails loudly with the field's name. */
 export function checkInput(input) {
   const problems = [];
-  if (!input || typeof input !== 'object') problems.push('input is not a JSON object');
+  if (!input || typeof input !== "object") problems.push("input is not a JSON object");
   else {
-    if (!input.card || typeof input.card !== 'object') problems.push('card is missing');
+    if (!input.card || typeof input.card !== "object") problems.push("card is missing");
     else {
-      for (const f of ['id', 'type', 'title']) if (typeof input.card[f] !== 'string') problems.push(`card.${f} is not a string`);
+      for (const f of ["id", "type", "title"])
+        if (typeof input.card[f] !== "string") problems.push(`card.${f} is not a string`);
     }
-    if (!Number.isInteger(input.attempt) || input.attempt < 1) problems.push('attempt is not an integer ≥ 1');
+    if (!Number.isInteger(input.attempt) || input.attempt < 1) problems.push("attempt is not an integer ≥ 1");
   }
-  if (problems.length) throw new Error(`bad agent input: ${problems.join('; ')}`);
+  if (problems.length) throw new Error(`bad agent input: ${problems.join("; ")}`);
 }
 
 /**
@@ -99,13 +100,13 @@ export function checkInput(input) {
 class AgentContext {
   constructor(input) {
     const card = input.card;
-    this.backlogId = input.backlog_id ?? process.env.SQUADFLOW_BACKLOG_ID ?? 'backlog';
+    this.backlogId = input.backlog_id ?? process.env.SQUADFLOW_BACKLOG_ID ?? "backlog";
     this.card = {
       id: card.id,
       type: card.type,
       title: card.title,
-      description: card.description ?? '',
-      priority: card.priority ?? 'MEDIUM',
+      description: card.description ?? "",
+      priority: card.priority ?? "MEDIUM",
       dependencies: card.dependencies ?? [],
       acceptanceCriteria: card.acceptance_criteria ?? [],
     };
@@ -135,14 +136,14 @@ class AgentContext {
   path(rel) {
     const abs = resolve(this.workspace, rel);
     const back = relative(this.workspace, abs);
-    if (back === '' || back.startsWith('..') || isAbsolute(back)) throw new Error(`path "${rel}" leaves the workspace`);
+    if (back === "" || back.startsWith("..") || isAbsolute(back)) throw new Error(`path "${rel}" leaves the workspace`);
     return abs;
   }
 
   /** The workspace-relative form (`/`-separated) of an absolute path inside the workspace, else undefined. */
   projectPath(abs) {
     const back = relative(this.workspace, resolve(abs));
-    return back === '' || back.startsWith('..') || isAbsolute(back) ? undefined : back.split(sep).join('/');
+    return back === "" || back.startsWith("..") || isAbsolute(back) ? undefined : back.split(sep).join("/");
   }
 
   /** True when the workspace-relative file exists (the project's, or left by the previous attempt). */
@@ -158,7 +159,7 @@ class AgentContext {
   /** Reads a file by absolute path (a dependency artifact); undefined when it cannot be read. */
   readAbsolute(abs) {
     try {
-      const text = readFileSync(abs, 'utf8');
+      const text = readFileSync(abs, "utf8");
       this.inputChars += text.length;
       return text;
     } catch (err) {
@@ -173,7 +174,7 @@ class AgentContext {
     mkdirSync(dirname(abs), { recursive: true });
     writeFileSync(abs, content);
     this.outputChars += content.length;
-    const norm = rel.split(sep).join('/');
+    const norm = rel.split(sep).join("/");
     if (!this.artifacts.includes(norm)) this.artifacts.push(norm);
     log(`wrote ${norm} (${content.length} chars)`);
   }
@@ -199,9 +200,11 @@ export async function runAgent(handler) {
     }
     checkInput(input);
     const ctx = new AgentContext(input);
-    log(`attempt ${ctx.attempt} of ${ctx.card.id} (${ctx.card.type}) in ${ctx.workspace}${ctx.repository ? ` on ${ctx.repository.branch}` : ''}`);
+    log(
+      `attempt ${ctx.attempt} of ${ctx.card.id} (${ctx.card.type}) in ${ctx.workspace}${ctx.repository ? ` on ${ctx.repository.branch}` : ""}`,
+    );
     const summary = await handler(ctx);
-    if (ctx.artifacts.length === 0) throw new Error('the agent produced no artifacts');
+    if (ctx.artifacts.length === 0) throw new Error("the agent produced no artifacts");
     const result = { artifacts: ctx.artifacts, summary, usage: usageOf(ctx.inputChars, ctx.outputChars) };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } catch (err) {
@@ -222,7 +225,8 @@ export function requestedSections(feedback) {
   const out = [];
   for (const reason of feedback.reasons) {
     const section = /\bno section\s+"([^"]+)"/i.exec(reason)?.[1];
-    const judged = /^\s*llm_judge:/i.test(reason) && !/no match for|not found in|command "|no artifact|no readable/i.test(reason);
+    const judged =
+      /^\s*llm_judge:/i.test(reason) && !/no match for|not found in|command "|no artifact|no readable/i.test(reason);
     const heading = section ?? (judged ? /\bcriterion\s+"([^"]+)"/i.exec(reason)?.[1] : undefined);
     if (heading && !out.some((h) => h.toLowerCase() === heading.toLowerCase())) out.push(heading);
   }

@@ -9,43 +9,43 @@
  */
 
 /** Rounding strategies of discount-pricing, in the order the agent tries them when QA keeps failing. */
-const ROUNDING_TRIES = ['half-up', 'half-up-integer', 'half-down', 'truncate'];
+const ROUNDING_TRIES = ["half-up", "half-up-integer", "half-down", "truncate"];
 
 /** Every rounding strategy the agent can write: its doc line, its body, and what it believes about 12.5 cents. */
 const ROUNDING = {
-  'half-up': {
-    doc: 'Commercial rounding: a half cent goes up (12.5 → 13).',
-    why: 'the usual commercial rounding',
-    body: ['  return Math.round(numerator / denominator);'],
+  "half-up": {
+    doc: "Commercial rounding: a half cent goes up (12.5 → 13).",
+    why: "the usual commercial rounding",
+    body: ["  return Math.round(numerator / denominator);"],
     tie: 13,
   },
-  'half-up-integer': {
-    doc: 'Commercial rounding in exact integer arithmetic, so binary floating point cannot shift a half cent (12.5 → 13).',
-    why: 'a floating-point error at the half cent looked like the cause, so the ratio is now rounded in integers',
-    body: ['  return Math.floor((2 * numerator + denominator) / (2 * denominator));'],
+  "half-up-integer": {
+    doc: "Commercial rounding in exact integer arithmetic, so binary floating point cannot shift a half cent (12.5 → 13).",
+    why: "a floating-point error at the half cent looked like the cause, so the ratio is now rounded in integers",
+    body: ["  return Math.floor((2 * numerator + denominator) / (2 * denominator));"],
     tie: 13,
   },
-  'half-down': {
-    doc: 'A half cent goes down, in the shopper’s disfavour only by less than a cent (12.5 → 12).',
-    why: 'the same check kept failing at the half cent, so halves now round down instead of up',
-    body: ['  return Math.ceil((2 * numerator - denominator) / (2 * denominator));'],
+  "half-down": {
+    doc: "A half cent goes down, in the shopper’s disfavour only by less than a cent (12.5 → 12).",
+    why: "the same check kept failing at the half cent, so halves now round down instead of up",
+    body: ["  return Math.ceil((2 * numerator - denominator) / (2 * denominator));"],
     tie: 12,
   },
   truncate: {
-    doc: 'Fractions of a cent are dropped, so a discount is never more than its exact value (12.5 → 12).',
-    why: 'rounding halves either way kept failing, so fractions of a cent are now dropped, as some payment providers do',
-    body: ['  return Math.floor(numerator / denominator);'],
+    doc: "Fractions of a cent are dropped, so a discount is never more than its exact value (12.5 → 12).",
+    why: "rounding halves either way kept failing, so fractions of a cent are now dropped, as some payment providers do",
+    body: ["  return Math.floor(numerator / denominator);"],
     tie: 12,
   },
-  'half-even': {
+  "half-even": {
     doc: "Banker's rounding (round half to even), the ledger's rule FIN-7: 12.5 → 12, 13.5 → 14.",
     why: "the reviewer explained that FIN-7 is banker's rounding (round half to even)",
     body: [
-      '  const quotient = Math.floor(numerator / denominator);',
-      '  const twiceRemainder = 2 * (numerator - quotient * denominator);',
-      '  if (twiceRemainder > denominator) return quotient + 1;',
-      '  if (twiceRemainder < denominator) return quotient;',
-      '  return quotient % 2 === 0 ? quotient : quotient + 1;',
+      "  const quotient = Math.floor(numerator / denominator);",
+      "  const twiceRemainder = 2 * (numerator - quotient * denominator);",
+      "  if (twiceRemainder > denominator) return quotient + 1;",
+      "  if (twiceRemainder < denominator) return quotient;",
+      "  return quotient % 2 === 0 ? quotient : quotient + 1;",
     ],
     tie: 12,
   },
@@ -53,7 +53,7 @@ const ROUNDING = {
 
 /** True when a reviewer's words name banker's rounding (round half to even). */
 function saysHalfEven(text) {
-  return /banker'?s?\s*rounding|half[\s-]+(?:to[\s-]+)?even|ties?[\s-]+to[\s-]+even|roundTiesToEven/i.test(text ?? '');
+  return /banker'?s?\s*rounding|half[\s-]+(?:to[\s-]+)?even|ties?[\s-]+to[\s-]+even|roundTiesToEven/i.test(text ?? "");
 }
 
 function header(ctx, what) {
@@ -61,9 +61,11 @@ function header(ctx, what) {
 }
 
 const discountCodes = {
-  title: 'Discount code validation',
+  title: "Discount code validation",
   uses: [],
-  source: (ctx) => `${header(ctx, 'Discount code validation for checkout-api: normalizes what a shopper typed, reads a stored code record, and\n * decides whether the code applies to a cart, with the refusal reasons of the spec.')}
+  source: (
+    ctx,
+  ) => `${header(ctx, "Discount code validation for checkout-api: normalizes what a shopper typed, reads a stored code record, and\n * decides whether the code applies to a cart, with the refusal reasons of the spec.")}
 
 /** Why a code does not apply, as the spec names the cases. */
 export const REFUSAL_REASONS = Object.freeze(['unknown', 'expired', 'not_started', 'used_up', 'below_minimum']);
@@ -222,26 +224,27 @@ if (!verdict.ok) showRefusal(verdict.reason); // 'unknown', 'expired', 'not_star
 };
 
 const discountPricing = {
-  title: 'Discount pricing',
+  title: "Discount pricing",
   uses: [],
   /**
    * The rounding strategy: the one a reviewer named, else — when QA failed — the next one after the
    * previous attempt's, else the previous attempt's (or the default on attempt 1).
    */
   choose(ctx, previousSource) {
-    const previous = /export const ROUNDING = '([\w-]+)'/.exec(previousSource ?? '')?.[1];
+    const previous = /export const ROUNDING = '([\w-]+)'/.exec(previousSource ?? "")?.[1];
     const fb = ctx.feedback;
-    const heard = [fb?.humanContext].filter(Boolean).join(' ');
-    if (saysHalfEven(heard)) return { rounding: 'half-even', previous };
-    if (!previous) return { rounding: ROUNDING_TRIES[Math.min(fb ? fb.round : 0, ROUNDING_TRIES.length - 1)], previous };
+    const heard = [fb?.humanContext].filter(Boolean).join(" ");
+    if (saysHalfEven(heard)) return { rounding: "half-even", previous };
+    if (!previous)
+      return { rounding: ROUNDING_TRIES[Math.min(fb ? fb.round : 0, ROUNDING_TRIES.length - 1)], previous };
     const qaFailed = !!fb && fb.reasons.some((r) => /^\s*qa:/i.test(r));
-    if (!qaFailed || previous === 'half-even') return { rounding: previous, previous };
+    if (!qaFailed || previous === "half-even") return { rounding: previous, previous };
     const i = ROUNDING_TRIES.indexOf(previous);
     return { rounding: ROUNDING_TRIES[Math.min(i + 1, ROUNDING_TRIES.length - 1)], previous };
   },
   source: (ctx, { rounding }) => {
     const r = ROUNDING[rounding];
-    return `${header(ctx, 'Discount pricing for checkout-api: the discount of an eligible code in integer cents, and the new total.')}
+    return `${header(ctx, "Discount pricing for checkout-api: the discount of an eligible code in integer cents, and the new total.")}
 
 /** How a fraction of a cent is rounded. ${r.doc} */
 export const ROUNDING = '${rounding}';
@@ -251,7 +254,7 @@ export const ROUNDING = '${rounding}';
  * ${r.doc}
  */
 function roundRatio(numerator, denominator) {
-${r.body.join('\n')}
+${r.body.join("\n")}
 }
 
 /**
@@ -323,16 +326,18 @@ const priced = applyDiscount(4990, { kind: 'percent', value: 10 });
   /** Extra documentation: the rounding rule, and why it changed. */
   notes: (ctx, { rounding, previous }) => {
     const r = ROUNDING[rounding];
-    const lines = [`## Rounding`, '', `\`ROUNDING = '${rounding}'\`: ${r.doc}`];
-    if (previous && previous !== rounding) lines.push('', `Changed from \`${previous}\` in this attempt: ${r.why}.`);
-    return lines.join('\n');
+    const lines = [`## Rounding`, "", `\`ROUNDING = '${rounding}'\`: ${r.doc}`];
+    if (previous && previous !== rounding) lines.push("", `Changed from \`${previous}\` in this attempt: ${r.why}.`);
+    return lines.join("\n");
   },
 };
 
 const checkoutDiscountField = {
-  title: 'Checkout discount code field',
-  uses: ['discount-codes'],
-  source: (ctx) => `${header(ctx, "The checkout page's discount code field, framework-free: a reducer for its states and a renderer to\n * accessible HTML. Input is normalized with the server's own normalizeCode.")}
+  title: "Checkout discount code field",
+  uses: ["discount-codes"],
+  source: (
+    ctx,
+  ) => `${header(ctx, "The checkout page's discount code field, framework-free: a reducer for its states and a renderer to\n * accessible HTML. Input is normalized with the server's own normalizeCode.")}
 import { normalizeCode } from './discount-codes.mjs';
 
 /** Plain-language message shown to the shopper for each refusal reason. */
@@ -493,7 +498,7 @@ container.innerHTML = renderField(state);`,
 
 /** The library, by slug. */
 export const MODULES = {
-  'discount-codes': discountCodes,
-  'discount-pricing': discountPricing,
-  'checkout-discount-field': checkoutDiscountField,
+  "discount-codes": discountCodes,
+  "discount-pricing": discountPricing,
+  "checkout-discount-field": checkoutDiscountField,
 };

@@ -31,17 +31,30 @@
  * `LlmApiError`); a patch or command the sandbox refused (stderr `tools::router: error=patch rejected…`) →
  * non-retryable `AgentPermissionError`, even on exit 0. Codex has no turn or budget limit of its own.
  */
-import type { ModelUsage } from '../../domain/pricing.js';
-import type { CodexAgentConfig } from '../../domain/squad.js';
-import type { AgentSession } from '../../domain/attempt.js';
-import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from '../errors.js';
-import { redact } from '../secrets.js';
-import { ownerPrompt, resumePrompt } from './prompt.js';
-import { resumableSession } from './claude-code.js';
-import { apiStatusFailure, AUTH_FAILURE, cliResult, jsonLine, exitDescription, messageTail, ownRunCost, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
+import type { ModelUsage } from "../../domain/pricing.js";
+import type { CodexAgentConfig } from "../../domain/squad.js";
+import type { AgentSession } from "../../domain/attempt.js";
+import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError } from "../errors.js";
+import { redact } from "../secrets.js";
+import { ownerPrompt, resumePrompt } from "./prompt.js";
+import { resumableSession } from "./claude-code.js";
+import {
+  apiStatusFailure,
+  AUTH_FAILURE,
+  cliResult,
+  jsonLine,
+  exitDescription,
+  messageTail,
+  ownRunCost,
+  runCliProcess,
+  settleRunCost,
+  startRun,
+  type AgentProgress,
+  type OwnerRunner,
+} from "./run.js";
 
 /** Install hint for a missing binary. */
-export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
+export const CODEX_INSTALL_HINT = "npm install -g @openai/codex";
 
 /**
  * The CLI arguments squadflow builds (before `extra_args`; the prompt marker `-` goes last).
@@ -50,15 +63,26 @@ export const CODEX_INSTALL_HINT = 'npm install -g @openai/codex';
  * @param allowDirs absolute directories the sandbox also lets it write (`OwnerInput.allowDirs`): `--add-dir`,
  *   or `-c sandbox_workspace_write.writable_roots=[…]` for `exec resume`
  */
-export function codexArgs(agent: CodexAgentConfig, inWorktree = false, resume?: string, allowDirs: readonly string[] = []): string[] {
+export function codexArgs(
+  agent: CodexAgentConfig,
+  inWorktree = false,
+  resume?: string,
+  allowDirs: readonly string[] = [],
+): string[] {
   // `exec resume` has no --sandbox or --add-dir flag: the same settings go in as config overrides.
-  const sandbox = resume !== undefined ? ['-c', `sandbox_mode="${agent.sandbox}"`] : ['--sandbox', agent.sandbox];
-  const args = ['exec', ...(resume !== undefined ? ['resume', resume] : []), '--json', ...(inWorktree ? [] : ['--skip-git-repo-check']), ...sandbox];
+  const sandbox = resume !== undefined ? ["-c", `sandbox_mode="${agent.sandbox}"`] : ["--sandbox", agent.sandbox];
+  const args = [
+    "exec",
+    ...(resume !== undefined ? ["resume", resume] : []),
+    "--json",
+    ...(inWorktree ? [] : ["--skip-git-repo-check"]),
+    ...sandbox,
+  ];
   if (allowDirs.length > 0) {
-    if (resume !== undefined) args.push('-c', `sandbox_workspace_write.writable_roots=${JSON.stringify(allowDirs)}`);
-    else for (const dir of allowDirs) args.push('--add-dir', dir);
+    if (resume !== undefined) args.push("-c", `sandbox_workspace_write.writable_roots=${JSON.stringify(allowDirs)}`);
+    else for (const dir of allowDirs) args.push("--add-dir", dir);
   }
-  if (agent.model !== undefined) args.push('--model', agent.model);
+  if (agent.model !== undefined) args.push("--model", agent.model);
   return args;
 }
 
@@ -76,7 +100,7 @@ export interface CodexStream {
   /** Tokens summed over every `turn.completed` (uncached input, cache reads, output). */
   usage: { inputTokens: number; cacheReadTokens: number; outputTokens: number };
   /** The last turn event: `completed`, `failed`, or none seen. */
-  lastTurn?: 'completed' | 'failed';
+  lastTurn?: "completed" | "failed";
   /** Text of the last `agent_message` item. */
   lastMessage: string;
   /** Messages of `turn.failed`, top-level `error` events and `error` items, in order. */
@@ -88,15 +112,15 @@ export interface CodexStream {
 }
 
 function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0;
 }
 
 function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
+  return typeof v === "string" ? v : undefined;
 }
 
 function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
 /** Reads a Codex JSONL event stream (see the module docstring); never throws. */
@@ -106,14 +130,14 @@ export function parseCodexEvents(stdout: string): CodexStream {
     skippedLines: 0,
     turnsCompleted: 0,
     usage: { inputTokens: 0, cacheReadTokens: 0, outputTokens: 0 },
-    lastMessage: '',
+    lastMessage: "",
     errors: [],
     failedCommands: [],
     changedFiles: [],
   };
   for (const raw of stdout.split(/\r?\n/)) {
     const line = raw.trim();
-    if (line === '') continue;
+    if (line === "") continue;
     let ev: Record<string, unknown> | undefined;
     try {
       ev = obj(JSON.parse(line));
@@ -127,10 +151,10 @@ export function parseCodexEvents(stdout: string): CodexStream {
     }
     s.events++;
     switch (type) {
-      case 'thread.started':
+      case "thread.started":
         s.threadId = str(ev.thread_id) ?? s.threadId;
         break;
-      case 'turn.completed': {
+      case "turn.completed": {
         const u = obj(ev.usage);
         const input = num(u?.input_tokens);
         const cached = Math.min(num(u?.cached_input_tokens), input);
@@ -138,33 +162,35 @@ export function parseCodexEvents(stdout: string): CodexStream {
         s.usage.cacheReadTokens += cached;
         s.usage.outputTokens += num(u?.output_tokens);
         s.turnsCompleted++;
-        s.lastTurn = 'completed';
+        s.lastTurn = "completed";
         break;
       }
-      case 'turn.failed':
-        s.lastTurn = 'failed';
-        s.errors.push(str(obj(ev.error)?.message) ?? 'turn failed');
+      case "turn.failed":
+        s.lastTurn = "failed";
+        s.errors.push(str(obj(ev.error)?.message) ?? "turn failed");
         break;
-      case 'error':
-        s.errors.push(str(ev.message) ?? 'error');
+      case "error":
+        s.errors.push(str(ev.message) ?? "error");
         break;
-      case 'item.completed': {
+      case "item.completed": {
         const item = obj(ev.item);
         const itemType = str(item?.type) ?? str(item?.item_type);
-        if (itemType === 'agent_message') s.lastMessage = str(item?.text) ?? s.lastMessage;
-        else if (itemType === 'command_execution') {
+        if (itemType === "agent_message") s.lastMessage = str(item?.text) ?? s.lastMessage;
+        else if (itemType === "command_execution") {
           const code = item?.exit_code;
-          if (item?.status === 'failed' || (typeof code === 'number' && code !== 0)) {
-            s.failedCommands.push(`${str(item?.command) ?? '(command)'}${typeof code === 'number' ? ` (exit ${code})` : ''}`);
+          if (item?.status === "failed" || (typeof code === "number" && code !== 0)) {
+            s.failedCommands.push(
+              `${str(item?.command) ?? "(command)"}${typeof code === "number" ? ` (exit ${code})` : ""}`,
+            );
           }
-        } else if (itemType === 'file_change') {
+        } else if (itemType === "file_change") {
           const changes = Array.isArray(item?.changes) ? item.changes : [];
           for (const c of changes) {
             const p = str(obj(c)?.path);
             if (p !== undefined) s.changedFiles.push(p);
           }
-        } else if (itemType === 'error') {
-          s.errors.push(str(item?.message) ?? 'error item');
+        } else if (itemType === "error") {
+          s.errors.push(str(item?.message) ?? "error item");
         }
         break;
       }
@@ -176,7 +202,8 @@ export function parseCodexEvents(stdout: string): CodexStream {
 }
 
 /** What to set when the API refuses the key. */
-const CODEX_KEY_HINT = 'list OPENAI_API_KEY in the agent\'s "env" and set it on the worker, or log in as the worker\'s user';
+const CODEX_KEY_HINT =
+  "list OPENAI_API_KEY in the agent's \"env\" and set it on the worker, or log in as the worker's user";
 
 /**
  * The HTTP status behind a Codex error message: `unexpected status 401 Unauthorized: …`, `exceeded retry
@@ -189,9 +216,9 @@ export function codexApiStatus(message: string): number | undefined {
   if (m) return Number(m[1]);
   try {
     const err = (JSON.parse(message) as { error?: { code?: unknown; type?: unknown } }).error;
-    if (typeof err?.code === 'number' && err.code >= 400 && err.code <= 599) return err.code;
-    if (err?.type === 'invalid_request_error') return 400;
-    if (err?.type === 'server_error') return 500;
+    if (typeof err?.code === "number" && err.code >= 400 && err.code <= 599) return err.code;
+    if (err?.type === "invalid_request_error") return 400;
+    if (err?.type === "server_error") return 500;
   } catch {
     // not a JSON error body
   }
@@ -209,9 +236,9 @@ export function codexDeniedTools(stderr: string): string[] {
   for (const m of stderr.matchAll(/tools::router: error=([^\n]*)/g)) {
     const why = m[1]!;
     if (!/rejected|blocked|denied|not permitted/i.test(why)) continue;
-    if (/^patch\b/i.test(why)) denied.push('apply_patch');
-    else if (/command|exec/i.test(why)) denied.push('exec_command');
-    else denied.push(why.split(/[\s:]/)[0] || 'tool');
+    if (/^patch\b/i.test(why)) denied.push("apply_patch");
+    else if (/command|exec/i.test(why)) denied.push("exec_command");
+    else denied.push(why.split(/[\s:]/)[0] || "tool");
   }
   return [...new Set(denied)];
 }
@@ -230,21 +257,30 @@ export function codexProgress(line: string, p: AgentProgress): void {
   const type = str(ev?.type);
   if (!ev || type === undefined) return;
   p.lastEvent = type;
-  if (type === 'turn.completed') {
+  if (type === "turn.completed") {
     const u = obj(ev.usage);
     p.turns++;
     p.inputTokens += num(u?.input_tokens);
     p.outputTokens += num(u?.output_tokens);
-  } else if (type === 'item.started' || type === 'item.completed') {
+  } else if (type === "item.started" || type === "item.completed") {
     const item = obj(ev.item);
-    if (item?.type === 'command_execution') p.lastTool = `exec_command: ${str(item.command) ?? ''}`.trim();
-    else if (item?.type === 'file_change') p.lastTool = 'apply_patch';
+    if (item?.type === "command_execution") p.lastTool = `exec_command: ${str(item.command) ?? ""}`.trim();
+    else if (item?.type === "file_change") p.lastTool = "apply_patch";
   }
 }
 
 /** The run's tokens as one model's usage (Codex names no model: the configured one prices them). */
 export function codexUsage(s: CodexStream, model: string | undefined): ModelUsage[] {
-  return [{ model, usage: { inputTokens: s.usage.inputTokens, outputTokens: s.usage.outputTokens, cacheReadTokens: s.usage.cacheReadTokens } }];
+  return [
+    {
+      model,
+      usage: {
+        inputTokens: s.usage.inputTokens,
+        outputTokens: s.usage.outputTokens,
+        cacheReadTokens: s.usage.cacheReadTokens,
+      },
+    },
+  ];
 }
 
 /**
@@ -255,27 +291,37 @@ export function codexUsage(s: CodexStream, model: string | undefined): ModelUsag
  *   at all), `AgentTimeoutError`; the cancellation when cancelled. Failures carry the cost of the tokens
  *   spent (errors.ts `AgentFailureDetails`).
  */
-export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent, _worktree, review) => {
-  const run = await startRun(deps, input, 'codex', agent.env);
+export const runCodex: OwnerRunner<"codex"> = async (deps, input, agent, _worktree, review) => {
+  const run = await startRun(deps, input, "codex", agent.env);
   if (review) run.label = review.label;
   const launch = (resume: string | undefined) =>
     runCliProcess(run, {
       agent,
       args: codexArgs(agent, input.repository !== undefined, resume, input.allowDirs),
-      trailingArgs: ['-'],
-      prompt: resume !== undefined ? resumePrompt(input, run.workspace) : (review?.prompt ?? ownerPrompt(input, run.workspace, deps.workspacesRoot)),
+      trailingArgs: ["-"],
+      prompt:
+        resume !== undefined
+          ? resumePrompt(input, run.workspace)
+          : (review?.prompt ?? ownerPrompt(input, run.workspace, deps.workspacesRoot)),
       installHint: CODEX_INSTALL_HINT,
       onLine: codexProgress,
     });
   let resumed = resumableSession(input);
   let result = await launch(resumed);
   if (resumed !== undefined && result.exitCode !== 0 && THREAD_GONE.test(result.stderr + result.stdout)) {
-    run.hooks.log?.warn(`${run.label}: thread ${resumed} is gone; starting a fresh one`, { cardId: input.card.id, attempt: input.attempt });
+    run.hooks.log?.warn(`${run.label}: thread ${resumed} is gone; starting a fresh one`, {
+      cardId: input.card.id,
+      attempt: input.attempt,
+    });
     resumed = undefined;
     result = await launch(undefined);
   }
   const stream = parseCodexEvents(result.stdout);
-  const meta = { threadId: stream.threadId, turns: stream.turnsCompleted, failedCommands: stream.failedCommands.length };
+  const meta = {
+    threadId: stream.threadId,
+    turns: stream.turnsCompleted,
+    failedCommands: stream.failedCommands.length,
+  };
   const usage = codexUsage(stream, agent.model);
   const errors = stream.errors.map((e) => redact(e, run.secrets));
   const reported = codexSession(stream);
@@ -283,22 +329,36 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent, _worktr
   const denied = codexDeniedTools(result.stderr);
   if (denied.length > 0) {
     throw agentPermissionError(
-      `${run.label}: Codex's sandbox "${agent.sandbox}" refused ${denied.join(', ')}; allow ${denied.length === 1 ? 'it' : 'them'} (sandbox "workspace-write", or "danger-full-access" for commands outside the workspace) or split the card`,
+      `${run.label}: Codex's sandbox "${agent.sandbox}" refused ${denied.join(", ")}; allow ${denied.length === 1 ? "it" : "them"} (sandbox "workspace-write", or "danger-full-access" for commands outside the workspace) or split the card`,
       denied,
       ownRunCost(run, settleRunCost(run, usage, undefined, meta), resumed),
     );
   }
-  const ok = result.exitCode === 0 && stream.lastTurn === 'completed';
-  if (ok) return cliResult(run, { summary: stream.lastMessage, usage, meta, ...(session && { session }) }, agent.limits?.max_output_tokens);
+  const ok = result.exitCode === 0 && stream.lastTurn === "completed";
+  if (ok)
+    return cliResult(
+      run,
+      { summary: stream.lastMessage, usage, meta, ...(session && { session }) },
+      agent.limits?.max_output_tokens,
+    );
 
   if (stream.events === 0) {
     if (result.exitCode !== 0) {
       const err = messageTail(run, result.stderr || result.stdout);
-      if (AUTH_FAILURE.test(err)) throw agentConfigError(`${run.label}: Codex could not authenticate: ${err} (${CODEX_KEY_HINT})`);
-      throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} ${exitDescription(result)}${err ? `: ${err}` : ' (no output)'}`, { nonRetryable: false });
+      if (AUTH_FAILURE.test(err))
+        throw agentConfigError(`${run.label}: Codex could not authenticate: ${err} (${CODEX_KEY_HINT})`);
+      throw agentFailure(
+        ActivityErrorType.AgentExitError,
+        `${run.label} ${exitDescription(result)}${err ? `: ${err}` : " (no output)"}`,
+        { nonRetryable: false },
+      );
     }
     const out = messageTail(run, result.stdout);
-    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} wrote no JSON events on stdout (expected codex exec --json output)${out ? `; stdout tail:\n${out}` : ''}`, { nonRetryable: false });
+    throw agentFailure(
+      ActivityErrorType.AgentOutputError,
+      `${run.label} wrote no JSON events on stdout (expected codex exec --json output)${out ? `; stdout tail:\n${out}` : ""}`,
+      { nonRetryable: false },
+    );
   }
   // A failed resumed run is charged only what it added to the thread, like a successful one.
   const cost = ownRunCost(run, settleRunCost(run, usage, undefined, meta), resumed);
@@ -308,6 +368,15 @@ export const runCodex: OwnerRunner<'codex'> = async (deps, input, agent, _worktr
   if (AUTH_FAILURE.test(why)) {
     throw agentConfigError(`${run.label}: Codex could not authenticate: ${why} (${CODEX_KEY_HINT})`);
   }
-  const how = stream.lastTurn === 'failed' ? 'turn failed' : stream.lastTurn === undefined ? 'ended without completing a turn' : exitDescription(result);
-  throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} failed (${how}, ${exitDescription(result)})${why ? `: ${why}` : ''}`, { nonRetryable: false, cost });
+  const how =
+    stream.lastTurn === "failed"
+      ? "turn failed"
+      : stream.lastTurn === undefined
+        ? "ended without completing a turn"
+        : exitDescription(result);
+  throw agentFailure(
+    ActivityErrorType.AgentExitError,
+    `${run.label} failed (${how}, ${exitDescription(result)})${why ? `: ${why}` : ""}`,
+    { nonRetryable: false, cost },
+  );
 };

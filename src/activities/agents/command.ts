@@ -90,14 +90,20 @@
  * **Limits.** `timeout_ms` wall clock (default 10 min): then the process group gets SIGTERM, and SIGKILL
  * after a grace period (retryable `AgentTimeoutError`). stdout and stderr are capped at 10 MiB each.
  */
-import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { relative } from 'node:path';
-import { z } from 'zod';
-import { ApplicationFailure } from '@temporalio/common';
-import type { CorrectionFeedback, DependencyArtifacts, OwnerEvent, OwnerInput, OwnerResult } from '../../domain/attempt.js';
-import { roundUsd, ZERO_COST, type Cost } from '../../domain/cost.js';
-import { CommandAgentSchema, type CommandAgentConfig } from '../../domain/squad.js';
+import { rm } from "node:fs/promises";
+import { resolve } from "node:path";
+import { relative } from "node:path";
+import { z } from "zod";
+import { ApplicationFailure } from "@temporalio/common";
+import type {
+  CorrectionFeedback,
+  DependencyArtifacts,
+  OwnerEvent,
+  OwnerInput,
+  OwnerResult,
+} from "../../domain/attempt.js";
+import { roundUsd, ZERO_COST, type Cost } from "../../domain/cost.js";
+import { CommandAgentSchema, type CommandAgentConfig } from "../../domain/squad.js";
 import {
   allowListedEnv,
   cancellationError,
@@ -106,13 +112,21 @@ import {
   temporalHooks,
   type ActivityDeps,
   type ActivityHooks,
-} from '../context.js';
-import { ActivityErrorType, agentConfigError } from '../errors.js';
-import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
-import { redact, secretsOf, type Secret } from '../secrets.js';
-import { besideWorkspace, checkArtifact, looksAbsolute, openAttemptWorkspace, ownerRootDir, readBesideWorkspace, realWorkspace } from '../workspace.js';
-import type { AttemptWorktree } from '../repository/types.js';
-import { redactSecretsInFiles } from './files.js';
+} from "../context.js";
+import { ActivityErrorType, agentConfigError } from "../errors.js";
+import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from "../process.js";
+import { redact, secretsOf, type Secret } from "../secrets.js";
+import {
+  besideWorkspace,
+  checkArtifact,
+  looksAbsolute,
+  openAttemptWorkspace,
+  ownerRootDir,
+  readBesideWorkspace,
+  realWorkspace,
+} from "../workspace.js";
+import type { AttemptWorktree } from "../repository/types.js";
+import { redactSecretsInFiles } from "./files.js";
 
 /** Lines of stderr/stdout quoted in error messages. */
 const MESSAGE_TAIL_LINES = 20;
@@ -157,10 +171,10 @@ export const AgentResponseSchema = z.object({
   artifacts: z.array(
     z
       .string()
-      .min(1, 'must be a non-empty path')
-      .refine((p) => !looksAbsolute(p), 'must be relative to the workspace, not absolute'),
+      .min(1, "must be a non-empty path")
+      .refine((p) => !looksAbsolute(p), "must be relative to the workspace, not absolute"),
   ),
-  summary: z.string().default(''),
+  summary: z.string().default(""),
   usage: z
     .object({
       input_tokens: z.number().int().nonnegative(),
@@ -173,7 +187,10 @@ export const AgentResponseSchema = z.object({
 export type AgentResponse = z.infer<typeof AgentResponseSchema> & { events?: OwnerEvent[] };
 
 /** An event line of the protocol (see the module docstring). */
-const EventLineSchema = z.object({ squadflow: z.enum(['milestone', 'request_review', 'blocker']), name: z.string().min(1).max(200) });
+const EventLineSchema = z.object({
+  squadflow: z.enum(["milestone", "request_review", "blocker"]),
+  name: z.string().min(1).max(200),
+});
 
 /**
  * Splits an agent's stdout into its event lines (`{"squadflow": "milestone", "name": "…"}`, one per line)
@@ -182,7 +199,7 @@ const EventLineSchema = z.object({ squadflow: z.enum(['milestone', 'request_revi
 export function splitEvents(stdout: string): { rest: string; events: OwnerEvent[] } {
   const events: OwnerEvent[] = [];
   const rest: string[] = [];
-  for (const line of stdout.split('\n')) {
+  for (const line of stdout.split("\n")) {
     const t = line.trim();
     if (t.startsWith('{"squadflow"') || t.startsWith('{ "squadflow"')) {
       try {
@@ -197,10 +214,10 @@ export function splitEvents(stdout: string): { rest: string; events: OwnerEvent[
     }
     rest.push(line);
   }
-  return { rest: rest.join('\n'), events };
+  return { rest: rest.join("\n"), events };
 }
 
-function feedbackJson(f: CorrectionFeedback | undefined): AgentRequest['feedback'] {
+function feedbackJson(f: CorrectionFeedback | undefined): AgentRequest["feedback"] {
   if (!f) return null;
   return {
     round: f.round,
@@ -211,7 +228,7 @@ function feedbackJson(f: CorrectionFeedback | undefined): AgentRequest['feedback
   };
 }
 
-function dependencyJson(root: string, d: DependencyArtifacts): AgentRequest['dependencies'][number] {
+function dependencyJson(root: string, d: DependencyArtifacts): AgentRequest["dependencies"][number] {
   // Read-only hints for the agent; legacy DONE cards may carry absolute paths, kept as they are.
   return { card_id: d.cardId, artifacts: d.artifacts.map((a) => (looksAbsolute(a) ? a : resolve(root, a))) };
 }
@@ -221,7 +238,12 @@ function dependencyJson(root: string, d: DependencyArtifacts): AgentRequest['dep
  * `worktree` (with a repository) adds the `repository` field, and dependency paths are then resolved
  * against the worktree.
  */
-export function agentRequest(input: OwnerInput, workspace: string, workspacesRoot: string, worktree?: AttemptWorktree): AgentRequest {
+export function agentRequest(
+  input: OwnerInput,
+  workspace: string,
+  workspacesRoot: string,
+  worktree?: AttemptWorktree,
+): AgentRequest {
   const c = input.card;
   const depsRoot = input.repository ? workspace : workspacesRoot;
   return {
@@ -239,7 +261,12 @@ export function agentRequest(input: OwnerInput, workspace: string, workspacesRoo
     workspace,
     dependencies: input.dependencies.map((d) => dependencyJson(depsRoot, d)),
     ...(worktree && {
-      repository: { worktree: worktree.dir, branch: worktree.branch, base_commit: worktree.baseCommit, integration_branch: worktree.integrationBranch },
+      repository: {
+        worktree: worktree.dir,
+        branch: worktree.branch,
+        base_commit: worktree.baseCommit,
+        integration_branch: worktree.integrationBranch,
+      },
     }),
     feedback: feedbackJson(input.feedback),
     ...(input.council && {
@@ -254,9 +281,7 @@ export function agentRequest(input: OwnerInput, workspace: string, workspacesRoo
 }
 
 function formatZodIssues(err: z.ZodError): string {
-  return err.issues
-    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
+  return err.issues.map((i) => `${i.path.length ? i.path.map(String).join(".") : "(root)"}: ${i.message}`).join("; ");
 }
 
 /**
@@ -271,11 +296,13 @@ export function parseAgentResponse(stdout: string, cmd: string): AgentResponse {
   const stdoutTail = tail(stdout, MESSAGE_TAIL_LINES, MESSAGE_TAIL_CHARS);
   const fail = (why: string): ApplicationFailure =>
     ApplicationFailure.retryable(
-      `agent "${cmd}" ${why}${stdoutTail ? `; stdout tail:\n${stdoutTail}` : ''}`,
+      `agent "${cmd}" ${why}${stdoutTail ? `; stdout tail:\n${stdoutTail}` : ""}`,
       ActivityErrorType.AgentOutputError,
     );
-  if (text === '') {
-    throw fail('wrote nothing on stdout; expected one JSON object {"artifacts": [...], "summary": "...", "usage": {...}}');
+  if (text === "") {
+    throw fail(
+      'wrote nothing on stdout; expected one JSON object {"artifacts": [...], "summary": "...", "usage": {...}}',
+    );
   }
   let json: unknown;
   try {
@@ -283,8 +310,8 @@ export function parseAgentResponse(stdout: string, cmd: string): AgentResponse {
   } catch (err) {
     throw fail(`did not write one JSON object on stdout: ${(err as Error).message}`);
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw fail('did not write one JSON object on stdout: got ' + (Array.isArray(json) ? 'an array' : typeof json));
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw fail("did not write one JSON object on stdout: got " + (Array.isArray(json) ? "an array" : typeof json));
   }
   const parsed = AgentResponseSchema.safeParse(json);
   if (!parsed.success) throw fail(`wrote JSON that does not match the protocol: ${formatZodIssues(parsed.error)}`);
@@ -300,16 +327,21 @@ function usageCost(r: AgentResponse): Cost {
   return { inputTokens: r.usage.input_tokens, outputTokens: r.usage.output_tokens, usd: roundUsd(r.usage.cost_usd) };
 }
 
-function failedRunError(cmd: string, run: ProcessResult, timeoutMs: number, secrets: readonly Secret[]): ApplicationFailure {
+function failedRunError(
+  cmd: string,
+  run: ProcessResult,
+  timeoutMs: number,
+  secrets: readonly Secret[],
+): ApplicationFailure {
   const stderrTail = tail(redact(run.stderr, secrets), MESSAGE_TAIL_LINES, MESSAGE_TAIL_CHARS);
-  const suffix = stderrTail ? `: ${stderrTail}` : ' (no stderr)';
+  const suffix = stderrTail ? `: ${stderrTail}` : " (no stderr)";
   if (run.timedOut) {
     return ApplicationFailure.retryable(
       `agent "${cmd}" timed out: its process group was killed after ${timeoutMs} ms${suffix}`,
       ActivityErrorType.AgentTimeoutError,
     );
   }
-  const how = run.exitCode !== null ? `exited ${run.exitCode}` : `was killed by ${run.signal ?? 'a signal'}`;
+  const how = run.exitCode !== null ? `exited ${run.exitCode}` : `was killed by ${run.signal ?? "a signal"}`;
   return ApplicationFailure.retryable(`agent "${cmd}" ${how}${suffix}`, ActivityErrorType.AgentExitError);
 }
 
@@ -319,7 +351,13 @@ function failedRunError(cmd: string, run: ProcessResult, timeoutMs: number, secr
  * which files and variables. Verification and QA quote artifact lines and outputs into verdicts, which go
  * into workflow history: a secret must be gone before they run.
  */
-async function redactReportedArtifacts(deps: ActivityDeps, input: OwnerInput, artifacts: readonly string[], secrets: readonly Secret[], hooks: ActivityHooks): Promise<void> {
+async function redactReportedArtifacts(
+  deps: ActivityDeps,
+  input: OwnerInput,
+  artifacts: readonly string[],
+  secrets: readonly Secret[],
+  hooks: ActivityHooks,
+): Promise<void> {
   // In a repository owner.ts redacts the attempt's changed files before committing them.
   if (secrets.length === 0 || artifacts.length === 0 || input.repository) return;
   // No workspace (a recorded answer whose files are gone): nothing to redact, and nothing to quote either.
@@ -331,11 +369,15 @@ async function redactReportedArtifacts(deps: ActivityDeps, input: OwnerInput, ar
     if (check.ok) files.push(relative(realWs, check.path));
   }
   for (const hit of await redactSecretsInFiles(realWs, files, secrets)) {
-    hooks.log?.warn(`command agent of card ${input.card.id} wrote a secret into an artifact; it was redacted`, { cardId: input.card.id, file: hit.file, variables: hit.names });
+    hooks.log?.warn(`command agent of card ${input.card.id} wrote a secret into an artifact; it was redacted`, {
+      cardId: input.card.id,
+      file: hit.file,
+      variables: hit.names,
+    });
   }
 }
 
-const AGENT_RESULT = 'agent-result';
+const AGENT_RESULT = "agent-result";
 
 /** The agent's result file of an attempt: `<workspacesRoot>/<workspace>.agent-result.json` (protocol above). */
 export function agentResultFile(workspacesRoot: string, workspace: string): string {
@@ -349,7 +391,12 @@ export function agentResultFile(workspacesRoot: string, workspace: string): stri
  *   `AgentExitError`, `AgentOutputError`, `AgentTimeoutError`; the cancellation when cancelled. Worker
  *   secrets are redacted from every quoted output tail.
  */
-export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, config: CommandAgentConfig, worktree?: AttemptWorktree): Promise<OwnerResult> {
+export async function runCommandAgent(
+  deps: ActivityDeps,
+  input: OwnerInput,
+  config: CommandAgentConfig,
+  worktree?: AttemptWorktree,
+): Promise<OwnerResult> {
   // Re-parsed so that defaults apply even when a caller passes the config as written in the file.
   const parsed = CommandAgentSchema.safeParse(config);
   if (!parsed.success) {
@@ -365,7 +412,12 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
   const answered = await readBesideWorkspace(root, input.workspace, AGENT_RESULT, (t) => parseAgentResponse(t, cmd));
   if (answered) {
     await redactReportedArtifacts(deps, input, answered.artifacts, secrets, hooks);
-    return { artifacts: answered.artifacts, summary: redact(answered.summary, secrets), cost: usageCost(answered), ...eventsOf(answered, secrets) };
+    return {
+      artifacts: answered.artifacts,
+      summary: redact(answered.summary, secrets),
+      cost: usageCost(answered),
+      ...eventsOf(answered, secrets),
+    };
   }
   const workspace = await openAttemptWorkspace(deps, input);
   await rm(resultFile, { force: true });
@@ -378,7 +430,7 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
     SQUADFLOW_BACKLOG_ID: input.backlogId,
     SQUADFLOW_RESULT_FILE: resultFile,
   };
-  hooks.heartbeat({ phase: 'owner', elapsedMs: 0 });
+  hooks.heartbeat({ phase: "owner", elapsedMs: 0 });
   let run: ProcessResult;
   try {
     run = await runProcess({
@@ -386,17 +438,20 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
       args: agent.args.map((a) => resolveProjectPath(deps.baseDir, a)),
       cwd: workspace,
       env,
-      stdin: JSON.stringify(agentRequest(input, workspace, deps.workspacesRoot, worktree)) + '\n',
+      stdin: JSON.stringify(agentRequest(input, workspace, deps.workspacesRoot, worktree)) + "\n",
       timeoutMs: agent.timeout_ms,
       signal: hooks.cancellationSignal,
-      onTick: (elapsedMs) => hooks.heartbeat({ phase: 'owner', elapsedMs }),
+      onTick: (elapsedMs) => hooks.heartbeat({ phase: "owner", elapsedMs }),
       tickMs: deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,
       killGraceMs: deps.killGraceMs,
     });
   } catch (err) {
     if (err instanceof SpawnError) {
-      const hint = err.code === 'ENOENT' || err.code === 'EACCES' ? ` (check "command" in the squad config and PATH)` : '';
-      throw agentConfigError(`agent "${cmd}" of card ${input.card.id} cannot start: "${err.command}" ${err.why}${hint}`);
+      const hint =
+        err.code === "ENOENT" || err.code === "EACCES" ? ` (check "command" in the squad config and PATH)` : "";
+      throw agentConfigError(
+        `agent "${cmd}" of card ${input.card.id} cannot start: "${err.command}" ${err.why}${hint}`,
+      );
     }
     throw err;
   }
@@ -419,10 +474,15 @@ export async function runCommandAgent(deps: ActivityDeps, input: OwnerInput, con
     throw err;
   }
   await redactReportedArtifacts(deps, input, response.artifacts, secrets, hooks);
-  return { artifacts: response.artifacts, summary: redact(response.summary, secrets), cost: usageCost(response), ...eventsOf(response, secrets) };
+  return {
+    artifacts: response.artifacts,
+    summary: redact(response.summary, secrets),
+    cost: usageCost(response),
+    ...eventsOf(response, secrets),
+  };
 }
 
 /** `{ events }` of a response (names redacted), or nothing when it had none. */
-function eventsOf(r: AgentResponse, secrets: readonly Secret[]): Pick<OwnerResult, 'events'> {
+function eventsOf(r: AgentResponse, secrets: readonly Secret[]): Pick<OwnerResult, "events"> {
   return r.events ? { events: r.events.map((e) => ({ kind: e.kind, name: redact(e.name, secrets) })) } : {};
 }

@@ -3,28 +3,28 @@
  * coding-agent CLIs (whatever they left in the workspace is the card's output) and the `llm` kind (it
  * returns file contents, written here — inside the workspace only).
  */
-import { lstat, mkdir, readFile, readdir, realpath, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { hasParentSegment, isInside, looksAbsolute, normalizeArtifact } from '../workspace.js';
-import { looksBinary, MAX_SCAN_BYTES, readHead } from '../verification.js';
-import { redact, type Secret } from '../secrets.js';
+import { lstat, mkdir, readFile, readdir, realpath, stat, unlink, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { hasParentSegment, isInside, looksAbsolute, normalizeArtifact } from "../workspace.js";
+import { looksBinary, MAX_SCAN_BYTES, readHead } from "../verification.js";
+import { redact, type Secret } from "../secrets.js";
 
 /**
  * Directories never listed as artifacts: version control, dependencies, virtualenvs, caches, and the
  * CLIs' own state directories.
  */
 export const IGNORED_DIRS: ReadonlySet<string> = new Set([
-  '.git',
-  'node_modules',
-  '.venv',
-  'venv',
-  '__pycache__',
-  '.pytest_cache',
-  '.mypy_cache',
-  '.cache',
-  '.claude',
-  '.codex',
-  '.gemini',
+  ".git",
+  "node_modules",
+  ".venv",
+  "venv",
+  "__pycache__",
+  ".pytest_cache",
+  ".mypy_cache",
+  ".cache",
+  ".claude",
+  ".codex",
+  ".gemini",
 ]);
 
 /** Most files listed as artifacts of one run. */
@@ -34,11 +34,16 @@ export const MAX_LISTED_FILES = 1_000;
  * The regular files of a workspace, as sorted POSIX paths relative to it: symlinks and everything under
  * `IGNORED_DIRS` are left out; at most `max` paths (`truncated` says when there were more).
  */
-export async function listWorkspaceFiles(workspace: string, max = MAX_LISTED_FILES): Promise<{ files: string[]; truncated: boolean }> {
+export async function listWorkspaceFiles(
+  workspace: string,
+  max = MAX_LISTED_FILES,
+): Promise<{ files: string[]; truncated: boolean }> {
   const files: string[] = [];
   let truncated = false;
   const walk = async (dir: string, rel: string): Promise<void> => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
     for (const e of entries) {
       if (files.length >= max) {
         truncated = true;
@@ -52,7 +57,7 @@ export async function listWorkspaceFiles(workspace: string, max = MAX_LISTED_FIL
       }
     }
   };
-  await walk(workspace, '');
+  await walk(workspace, "");
   return { files, truncated };
 }
 
@@ -85,12 +90,12 @@ export async function readForPrompt(
       continue;
     }
     if (looksBinary(buf)) {
-      out.push({ path: display(abs), text: '(binary file, not shown)', cut: true });
+      out.push({ path: display(abs), text: "(binary file, not shown)", cut: true });
       continue;
     }
-    const text = buf.toString('utf8');
+    const text = buf.toString("utf8");
     if (left <= 0) {
-      out.push({ path: display(abs), text: '(not shown: the prompt\'s size limit was reached)', cut: true });
+      out.push({ path: display(abs), text: "(not shown: the prompt's size limit was reached)", cut: true });
       continue;
     }
     const cut = text.length > left;
@@ -116,11 +121,11 @@ export const MAX_WRITTEN_CHARS = 10 * 1024 * 1024;
  * the workspace: empty, absolute, with a `..` segment, with a NUL byte, or naming the workspace itself.
  */
 export function badWritePath(path: string): string | undefined {
-  if (path.trim() === '') return 'is empty';
-  if (path.includes('\0')) return 'contains a NUL byte';
-  if (looksAbsolute(path)) return 'is absolute; paths must be relative to the workspace';
+  if (path.trim() === "") return "is empty";
+  if (path.includes("\0")) return "contains a NUL byte";
+  if (looksAbsolute(path)) return "is absolute; paths must be relative to the workspace";
   if (hasParentSegment(path)) return 'leaves the workspace (".." segment)';
-  if (normalizeArtifact(path) === '') return 'names the workspace itself, not a file';
+  if (normalizeArtifact(path) === "") return "names the workspace itself, not a file";
   return undefined;
 }
 
@@ -134,15 +139,17 @@ export function badWritePath(path: string): string | undefined {
  * @throws Error naming the path and the problem (the caller wraps it as an `AgentOutputError`)
  */
 export async function writeWorkspaceFiles(workspace: string, files: readonly FileToWrite[]): Promise<string[]> {
-  if (files.length > MAX_WRITTEN_FILES) throw new Error(`asked to write ${files.length} files; at most ${MAX_WRITTEN_FILES} per run`);
+  if (files.length > MAX_WRITTEN_FILES)
+    throw new Error(`asked to write ${files.length} files; at most ${MAX_WRITTEN_FILES} per run`);
   const total = files.reduce((n, f) => n + f.content.length, 0);
-  if (total > MAX_WRITTEN_CHARS) throw new Error(`asked to write ${total} characters; at most ${MAX_WRITTEN_CHARS} per run`);
+  if (total > MAX_WRITTEN_CHARS)
+    throw new Error(`asked to write ${total} characters; at most ${MAX_WRITTEN_CHARS} per run`);
   const seen = new Set<string>();
   const rels: string[] = [];
   for (const f of files) {
     const problem = badWritePath(f.path);
     if (problem) throw new Error(`file path "${f.path}" ${problem}`);
-    const rel = normalizeArtifact(f.path.replace(/\\/g, '/'));
+    const rel = normalizeArtifact(f.path.replace(/\\/g, "/"));
     if (seen.has(rel)) throw new Error(`file path "${f.path}" is given twice`);
     seen.add(rel);
     rels.push(rel);
@@ -153,11 +160,12 @@ export async function writeWorkspaceFiles(workspace: string, files: readonly Fil
     const target = resolve(real, rel);
     await mkdir(dirname(target), { recursive: true });
     const parent = await realpath(dirname(target));
-    if (!isInside(real, parent)) throw new Error(`file path "${files[i]!.path}" resolves outside the workspace (through a symlink)`);
+    if (!isInside(real, parent))
+      throw new Error(`file path "${files[i]!.path}" resolves outside the workspace (through a symlink)`);
     const st = await lstat(target).catch(() => undefined);
     if (st?.isSymbolicLink()) await unlink(target);
     else if (st?.isDirectory()) throw new Error(`file path "${files[i]!.path}" is a directory in the workspace`);
-    await writeFile(target, files[i]!.content, 'utf8');
+    await writeFile(target, files[i]!.content, "utf8");
   }
   return rels;
 }
@@ -183,10 +191,10 @@ export async function redactSecretsInFiles(
     if (!st?.isFile() || st.size > MAX_SCAN_BYTES) continue;
     const buf = await readFile(abs);
     if (looksBinary(buf)) continue;
-    const text = buf.toString('utf8');
+    const text = buf.toString("utf8");
     const names = secrets.filter((s) => text.includes(s.value)).map((s) => s.name);
     if (names.length === 0) continue;
-    await writeFile(abs, redact(text, secrets), 'utf8');
+    await writeFile(abs, redact(text, secrets), "utf8");
     hits.push({ file: rel, names });
   }
   return hits;

@@ -50,30 +50,53 @@
  * `total_tokens − input_tokens` (candidates and thoughts: the stream's `output_tokens` leaves the thoughts
  * out, which are billed as output); priced by `squad.pricing` (Gemini reports no USD).
  */
-import { open, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { ModelUsage } from '../../domain/pricing.js';
-import type { GeminiAgentConfig } from '../../domain/squad.js';
-import type { AgentSession } from '../../domain/attempt.js';
-import { ActivityErrorType, agentConfigError, agentFailure, agentPermissionError, type ActivityErrorType as ErrorType } from '../errors.js';
-import { redact } from '../secrets.js';
-import { resumableSession } from './claude-code.js';
-import { ownerPrompt, resumePrompt } from './prompt.js';
-import { apiStatusFailure, cliEnv, cliResult, exitDescription, jsonLine, lastJsonObject, messageTail, runCliProcess, settleRunCost, startRun, type AgentProgress, type OwnerRunner } from './run.js';
+import { open, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { ModelUsage } from "../../domain/pricing.js";
+import type { GeminiAgentConfig } from "../../domain/squad.js";
+import type { AgentSession } from "../../domain/attempt.js";
+import {
+  ActivityErrorType,
+  agentConfigError,
+  agentFailure,
+  agentPermissionError,
+  type ActivityErrorType as ErrorType,
+} from "../errors.js";
+import { redact } from "../secrets.js";
+import { resumableSession } from "./claude-code.js";
+import { ownerPrompt, resumePrompt } from "./prompt.js";
+import {
+  apiStatusFailure,
+  cliEnv,
+  cliResult,
+  exitDescription,
+  jsonLine,
+  lastJsonObject,
+  messageTail,
+  runCliProcess,
+  settleRunCost,
+  startRun,
+  type AgentProgress,
+  type OwnerRunner,
+} from "./run.js";
 
 /** Install hint for a missing binary. */
-export const GEMINI_INSTALL_HINT = 'npm install -g @google/gemini-cli';
+export const GEMINI_INSTALL_HINT = "npm install -g @google/gemini-cli";
 
 /**
  * The CLI arguments squadflow builds (before `extra_args`): one `--include-directories <dir>` per
  * `allowDirs` (the card type's `permissions.allow_dirs`, absolute), and `--session-file <file>` for a
  * correction that continues the previous session (`findGeminiSessionFile`).
  */
-export function geminiArgs(agent: GeminiAgentConfig, allowDirs: readonly string[] = [], sessionFile?: string): string[] {
-  const args = ['--output-format', 'stream-json', '--approval-mode', agent.approval_mode];
-  if (agent.model !== undefined) args.push('--model', agent.model);
-  for (const dir of allowDirs) args.push('--include-directories', dir);
-  if (sessionFile !== undefined) args.push('--session-file', sessionFile);
+export function geminiArgs(
+  agent: GeminiAgentConfig,
+  allowDirs: readonly string[] = [],
+  sessionFile?: string,
+): string[] {
+  const args = ["--output-format", "stream-json", "--approval-mode", agent.approval_mode];
+  if (agent.model !== undefined) args.push("--model", agent.model);
+  for (const dir of allowDirs) args.push("--include-directories", dir);
+  if (sessionFile !== undefined) args.push("--session-file", sessionFile);
   return args;
 }
 
@@ -83,7 +106,7 @@ export function geminiArgs(agent: GeminiAgentConfig, allowDirs: readonly string[
  */
 export function geminiTempDir(env: Readonly<Record<string, string | undefined>>): string | undefined {
   const home = env.GEMINI_CLI_HOME || env.HOME;
-  return home ? join(home, '.gemini', 'tmp') : undefined;
+  return home ? join(home, ".gemini", "tmp") : undefined;
 }
 
 /**
@@ -100,10 +123,10 @@ export async function findGeminiSessionFile(tempDir: string, id: string): Promis
   const projects = await readdir(tempDir, { withFileTypes: true }).catch(() => []);
   for (const project of projects) {
     if (!project.isDirectory()) continue;
-    const chats = join(tempDir, project.name, 'chats');
+    const chats = join(tempDir, project.name, "chats");
     const files = await readdir(chats).catch(() => [] as string[]);
     for (const file of files) {
-      if (!file.startsWith('session-') || !suffixes.some((s) => file.endsWith(s))) continue;
+      if (!file.startsWith("session-") || !suffixes.some((s) => file.endsWith(s))) continue;
       const path = join(chats, file);
       if ((await sessionIdOf(path)) === id) return path;
     }
@@ -113,11 +136,11 @@ export async function findGeminiSessionFile(tempDir: string, id: string): Promis
 
 /** The `sessionId` a session file's head names (its first 64 KiB: the metadata line or object). */
 async function sessionIdOf(path: string): Promise<string | undefined> {
-  const handle = await open(path, 'r').catch(() => undefined);
+  const handle = await open(path, "r").catch(() => undefined);
   if (!handle) return undefined;
   try {
     const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(65_536), position: 0 });
-    return /"sessionId"\s*:\s*"([^"]+)"/.exec(buffer.subarray(0, bytesRead).toString('utf8'))?.[1];
+    return /"sessionId"\s*:\s*"([^"]+)"/.exec(buffer.subarray(0, bytesRead).toString("utf8"))?.[1];
   } finally {
     await handle.close();
   }
@@ -133,21 +156,51 @@ export interface GeminiExit {
 
 /** Gemini CLI's documented fatal exit codes → typed failures (see the module docstring). */
 export const GEMINI_EXIT_CODES: Readonly<Record<number, GeminiExit>> = {
-  41: { type: ActivityErrorType.AgentConfigError, nonRetryable: true, meaning: 'authentication failed: list GEMINI_API_KEY in the agent\'s "env" and set it on the worker, or log in as the worker\'s user' },
-  42: { type: ActivityErrorType.AgentInputError, nonRetryable: true, meaning: 'the prompt or the arguments were refused: check "extra_args"' },
-  44: { type: ActivityErrorType.AgentConfigError, nonRetryable: true, meaning: 'the sandbox could not start: check the Gemini CLI sandbox settings' },
-  52: { type: ActivityErrorType.AgentConfigError, nonRetryable: true, meaning: 'its configuration is invalid: check the Gemini CLI settings and "extra_args"' },
-  53: { type: ActivityErrorType.AgentTurnLimitError, nonRetryable: true, meaning: 'it reached its turn limit (maxSessionTurns): raise it or split the card' },
-  54: { type: ActivityErrorType.AgentToolError, nonRetryable: false, meaning: 'a tool it ran failed fatally' },
-  55: { type: ActivityErrorType.AgentConfigError, nonRetryable: true, meaning: 'the workspace is not trusted (squadflow sets GEMINI_CLI_TRUST_WORKSPACE=true: check that "set_env" does not override it)' },
-  130: { type: ActivityErrorType.AgentCancelledError, nonRetryable: false, meaning: 'it was cancelled (SIGINT) by something other than squadflow' },
+  41: {
+    type: ActivityErrorType.AgentConfigError,
+    nonRetryable: true,
+    meaning:
+      "authentication failed: list GEMINI_API_KEY in the agent's \"env\" and set it on the worker, or log in as the worker's user",
+  },
+  42: {
+    type: ActivityErrorType.AgentInputError,
+    nonRetryable: true,
+    meaning: 'the prompt or the arguments were refused: check "extra_args"',
+  },
+  44: {
+    type: ActivityErrorType.AgentConfigError,
+    nonRetryable: true,
+    meaning: "the sandbox could not start: check the Gemini CLI sandbox settings",
+  },
+  52: {
+    type: ActivityErrorType.AgentConfigError,
+    nonRetryable: true,
+    meaning: 'its configuration is invalid: check the Gemini CLI settings and "extra_args"',
+  },
+  53: {
+    type: ActivityErrorType.AgentTurnLimitError,
+    nonRetryable: true,
+    meaning: "it reached its turn limit (maxSessionTurns): raise it or split the card",
+  },
+  54: { type: ActivityErrorType.AgentToolError, nonRetryable: false, meaning: "a tool it ran failed fatally" },
+  55: {
+    type: ActivityErrorType.AgentConfigError,
+    nonRetryable: true,
+    meaning:
+      'the workspace is not trusted (squadflow sets GEMINI_CLI_TRUST_WORKSPACE=true: check that "set_env" does not override it)',
+  },
+  130: {
+    type: ActivityErrorType.AgentCancelledError,
+    nonRetryable: false,
+    meaning: "it was cancelled (SIGINT) by something other than squadflow",
+  },
 };
 
 /**
  * Variables squadflow sets for every Gemini run: trust the attempt workspace (a fresh folder is untrusted,
  * and Gemini CLI then forces approval mode "default" and exits 55 in headless mode).
  */
-export const GEMINI_ENV: Readonly<Record<string, string>> = { GEMINI_CLI_TRUST_WORKSPACE: 'true' };
+export const GEMINI_ENV: Readonly<Record<string, string>> = { GEMINI_CLI_TRUST_WORKSPACE: "true" };
 
 /** Gemini CLI's answer (exit 42) to a `--session-file` it cannot read. */
 const SESSION_IMPORT_FAILED = /Error importing session from file/i;
@@ -164,7 +217,7 @@ export function httpStatusOfExit(code: number | null): number | undefined {
 }
 
 /** Gemini's tools that write or run something: the ones an approval mode leaves out of a headless run. */
-const GATED_TOOLS = new Set(['write_file', 'replace', 'edit', 'run_shell_command']);
+const GATED_TOOLS = new Set(["write_file", "replace", "edit", "run_shell_command"]);
 
 /**
  * Tools the run was denied, from the stderr lines `Error executing tool <name>: …`: refused by a policy
@@ -193,17 +246,17 @@ export interface GeminiOutput {
 }
 
 function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0;
 }
 
 function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
 /** Reads Gemini's JSON output object; `undefined` when neither text holds one. */
-export function parseGeminiOutput(stdout: string, stderr = ''): GeminiOutput | undefined {
+export function parseGeminiOutput(stdout: string, stderr = ""): GeminiOutput | undefined {
   const json = lastJsonObject(stdout) ?? lastJsonObject(stderr);
-  if (!json || !('response' in json || 'stats' in json || 'error' in json)) return undefined;
+  if (!json || !("response" in json || "stats" in json || "error" in json)) return undefined;
   const models = obj(obj(json.stats)?.models) ?? {};
   const usage: ModelUsage[] = Object.entries(models).map(([model, m]) => {
     const t = obj(obj(m)?.tokens);
@@ -211,19 +264,23 @@ export function parseGeminiOutput(stdout: string, stderr = ''): GeminiOutput | u
     const cached = Math.min(num(t?.cached), prompt);
     return {
       model,
-      usage: { inputTokens: prompt - cached, cacheReadTokens: cached, outputTokens: num(t?.candidates) + num(t?.thoughts) },
+      usage: {
+        inputTokens: prompt - cached,
+        cacheReadTokens: cached,
+        outputTokens: num(t?.candidates) + num(t?.thoughts),
+      },
     };
   });
   const err = obj(json.error);
-  const message = typeof err?.message === 'string' ? err.message : err ? JSON.stringify(err) : undefined;
-  const type = typeof err?.type === 'string' ? err.type : undefined;
+  const message = typeof err?.message === "string" ? err.message : err ? JSON.stringify(err) : undefined;
+  const type = typeof err?.type === "string" ? err.type : undefined;
   const code = err?.code;
   return {
-    response: typeof json.response === 'string' ? json.response : '',
+    response: typeof json.response === "string" ? json.response : "",
     usage,
     ...(message !== undefined && { error: type ? `${type}: ${message}` : message }),
-    ...(typeof code === 'number' && code >= 400 && code <= 599 && { httpStatus: code }),
-    ...(typeof json.session_id === 'string' && { sessionId: json.session_id }),
+    ...(typeof code === "number" && code >= 400 && code <= 599 && { httpStatus: code }),
+    ...(typeof json.session_id === "string" && { sessionId: json.session_id }),
   };
 }
 
@@ -232,16 +289,20 @@ export function parseGeminiOutput(stdout: string, stderr = ''): GeminiOutput | u
  * `tool_use` after the prompt or a `tool_result`) is a turn, `tool_use` names the last tool, `result`
  * brings the run's tokens (input with cache reads, output). `state.replying` tracks the reply in progress.
  */
-export function geminiProgress(line: string, p: AgentProgress, state: { replying: boolean } = { replying: false }): void {
+export function geminiProgress(
+  line: string,
+  p: AgentProgress,
+  state: { replying: boolean } = { replying: false },
+): void {
   const ev = jsonLine(line);
-  if (!ev || typeof ev.type !== 'string') return;
+  if (!ev || typeof ev.type !== "string") return;
   p.lastEvent = ev.type;
-  const fromModel = ev.type === 'tool_use' || (ev.type === 'message' && ev.role === 'assistant');
+  const fromModel = ev.type === "tool_use" || (ev.type === "message" && ev.role === "assistant");
   if (fromModel && !state.replying) p.turns++;
   if (fromModel) state.replying = true;
-  if (ev.type === 'tool_result' || (ev.type === 'message' && ev.role === 'user')) state.replying = false;
-  if (ev.type === 'tool_use' && typeof ev.tool_name === 'string') p.lastTool = ev.tool_name;
-  if (ev.type === 'result') {
+  if (ev.type === "tool_result" || (ev.type === "message" && ev.role === "user")) state.replying = false;
+  if (ev.type === "tool_use" && typeof ev.tool_name === "string") p.lastTool = ev.tool_name;
+  if (ev.type === "result") {
     const stats = obj(ev.stats);
     const input = num(stats?.input_tokens);
     p.inputTokens = input;
@@ -255,19 +316,19 @@ export function geminiProgress(line: string, p: AgentProgress, state: { replying
  */
 export function parseGeminiStream(stdout: string): GeminiOutput | undefined {
   let sessionId: string | undefined;
-  let response = '';
+  let response = "";
   let result: Record<string, unknown> | undefined;
   let seen = false;
-  for (const line of stdout.split('\n')) {
+  for (const line of stdout.split("\n")) {
     const ev = jsonLine(line);
-    if (!ev || typeof ev.type !== 'string') continue;
-    if (ev.type === 'init') {
+    if (!ev || typeof ev.type !== "string") continue;
+    if (ev.type === "init") {
       seen = true;
-      if (typeof ev.session_id === 'string') sessionId = ev.session_id;
-    } else if (ev.type === 'message' && ev.role === 'assistant' && typeof ev.content === 'string') {
+      if (typeof ev.session_id === "string") sessionId = ev.session_id;
+    } else if (ev.type === "message" && ev.role === "assistant" && typeof ev.content === "string") {
       seen = true;
       response += ev.content;
-    } else if (ev.type === 'result') {
+    } else if (ev.type === "result") {
       seen = true;
       result = ev;
     }
@@ -278,12 +339,24 @@ export function parseGeminiStream(stdout: string): GeminiOutput | undefined {
     const t = obj(m);
     const prompt = num(t?.input_tokens);
     const cached = Math.min(num(t?.cached), prompt);
-    return { model, usage: { inputTokens: prompt - cached, cacheReadTokens: cached, outputTokens: Math.max(num(t?.output_tokens), num(t?.total_tokens) - prompt) } };
+    return {
+      model,
+      usage: {
+        inputTokens: prompt - cached,
+        cacheReadTokens: cached,
+        outputTokens: Math.max(num(t?.output_tokens), num(t?.total_tokens) - prompt),
+      },
+    };
   });
   const err = obj(result?.error);
-  const message = typeof err?.message === 'string' ? err.message : err ? JSON.stringify(err) : undefined;
-  const type = typeof err?.type === 'string' ? err.type : undefined;
-  const failed = result === undefined ? 'ended without a result event' : result.status !== 'success' && message === undefined ? `ended with status ${JSON.stringify(result.status)}` : undefined;
+  const message = typeof err?.message === "string" ? err.message : err ? JSON.stringify(err) : undefined;
+  const type = typeof err?.type === "string" ? err.type : undefined;
+  const failed =
+    result === undefined
+      ? "ended without a result event"
+      : result.status !== "success" && message === undefined
+        ? `ended with status ${JSON.stringify(result.status)}`
+        : undefined;
   const error = message !== undefined ? (type ? `${type}: ${message}` : message) : failed;
   return { response, usage, ...(error !== undefined && { error }), ...(sessionId !== undefined && { sessionId }) };
 }
@@ -295,14 +368,17 @@ export function parseGeminiStream(stdout: string): GeminiOutput | undefined {
  *   output), `AgentOutputError` (exit 0 without a JSON result), `AgentConfigError` (binary missing,
  *   variable unset), `AgentTimeoutError`; the cancellation when cancelled. Failures carry the cost.
  */
-export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent, _worktree, review) => {
-  const run = await startRun(deps, input, 'gemini', agent.env);
+export const runGemini: OwnerRunner<"gemini"> = async (deps, input, agent, _worktree, review) => {
+  const run = await startRun(deps, input, "gemini", agent.env);
   if (review) run.label = review.label;
   const launch = (sessionFile: string | undefined) =>
     runCliProcess(run, {
       agent,
       args: geminiArgs(agent, input.allowDirs, sessionFile),
-      prompt: sessionFile !== undefined ? resumePrompt(input, run.workspace) : (review?.prompt ?? ownerPrompt(input, run.workspace, deps.workspacesRoot)),
+      prompt:
+        sessionFile !== undefined
+          ? resumePrompt(input, run.workspace)
+          : (review?.prompt ?? ownerPrompt(input, run.workspace, deps.workspacesRoot)),
       installHint: GEMINI_INSTALL_HINT,
       env: { ...GEMINI_ENV },
       onLine: (() => {
@@ -310,10 +386,15 @@ export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent, _work
         return (line: string, p: AgentProgress) => geminiProgress(line, p, state);
       })(),
     });
-  const gone = (id: string) => run.hooks.log?.warn(`${run.label}: session ${id} is gone; starting a fresh one`, { cardId: input.card.id, attempt: input.attempt });
+  const gone = (id: string) =>
+    run.hooks.log?.warn(`${run.label}: session ${id} is gone; starting a fresh one`, {
+      cardId: input.card.id,
+      attempt: input.attempt,
+    });
   let resumed = resumableSession(input);
   const tempDir = resumed !== undefined ? geminiTempDir(cliEnv(run, agent, GEMINI_ENV)) : undefined;
-  const sessionFile = resumed !== undefined && tempDir !== undefined ? await findGeminiSessionFile(tempDir, resumed) : undefined;
+  const sessionFile =
+    resumed !== undefined && tempDir !== undefined ? await findGeminiSessionFile(tempDir, resumed) : undefined;
   if (resumed !== undefined && sessionFile === undefined) {
     gone(resumed);
     resumed = undefined;
@@ -326,40 +407,66 @@ export const runGemini: OwnerRunner<'gemini'> = async (deps, input, agent, _work
   }
   const out = parseGeminiStream(result.stdout) ?? parseGeminiOutput(result.stdout, result.stderr);
   const session: AgentSession | undefined =
-    out?.sessionId !== undefined ? { id: out.sessionId, ...(resumed !== undefined && { resumedFrom: resumed }) } : undefined;
+    out?.sessionId !== undefined
+      ? { id: out.sessionId, ...(resumed !== undefined && { resumedFrom: resumed }) }
+      : undefined;
   const denied = geminiDeniedTools(result.stderr);
   if (denied.length > 0) {
     throw agentPermissionError(
-      `${run.label}: Gemini CLI denied ${denied.join(', ')} under approval_mode "${agent.approval_mode}"; allow ${denied.length === 1 ? 'it' : 'them'} (approval_mode "auto_edit" for edits, "yolo" for shell commands) or split the card`,
+      `${run.label}: Gemini CLI denied ${denied.join(", ")} under approval_mode "${agent.approval_mode}"; allow ${denied.length === 1 ? "it" : "them"} (approval_mode "auto_edit" for edits, "yolo" for shell commands) or split the card`,
       denied,
       settleRunCost(run, out?.usage ?? []),
     );
   }
   if (result.exitCode === 0 && out && out.error === undefined) {
     // A resumed run's stats cover only its own calls: Gemini CLI's --session-file import starts a new session.
-    return cliResult(run, { summary: out.response, usage: out.usage, usageScope: 'run', ...(session && { session, meta: { sessionId: session.id } }) }, agent.limits?.max_output_tokens);
+    return cliResult(
+      run,
+      {
+        summary: out.response,
+        usage: out.usage,
+        usageScope: "run",
+        ...(session && { session, meta: { sessionId: session.id } }),
+      },
+      agent.limits?.max_output_tokens,
+    );
   }
   if (result.exitCode === 0 && !out) {
     const tailOut = messageTail(run, result.stdout);
-    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} did not write its JSON result (expected --output-format stream-json events)${tailOut ? `; stdout tail:\n${tailOut}` : ''}`, { nonRetryable: false });
+    throw agentFailure(
+      ActivityErrorType.AgentOutputError,
+      `${run.label} did not write its JSON result (expected --output-format stream-json events)${tailOut ? `; stdout tail:\n${tailOut}` : ""}`,
+      { nonRetryable: false },
+    );
   }
   const cost = out && out.usage.length > 0 ? settleRunCost(run, out.usage) : undefined;
   // The stream's result event carries no HTTP status: the stderr error object may, else the exit code does.
-  const status = out?.httpStatus ?? parseGeminiOutput('', result.stderr)?.httpStatus ?? httpStatusOfExit(result.exitCode);
+  const status =
+    out?.httpStatus ?? parseGeminiOutput("", result.stderr)?.httpStatus ?? httpStatusOfExit(result.exitCode);
   if (status !== undefined) {
     const text = out?.error ?? result.stderr;
-    throw apiStatusFailure(run, status, `${text}${out?.httpStatus === undefined ? ` (${exitDescription(result)})` : ''}`, GEMINI_KEY_HINT, cost);
+    throw apiStatusFailure(
+      run,
+      status,
+      `${text}${out?.httpStatus === undefined ? ` (${exitDescription(result)})` : ""}`,
+      GEMINI_KEY_HINT,
+      cost,
+    );
   }
   const detail = out?.error !== undefined ? redact(out.error, run.secrets) : messageTail(run, result.stderr);
-  const suffix = detail ? `: ${detail}` : '';
+  const suffix = detail ? `: ${detail}` : "";
   const known = result.exitCode !== null ? GEMINI_EXIT_CODES[result.exitCode] : undefined;
   if (known) {
     const message = `${run.label} ${exitDescription(result)}: ${known.meaning}${suffix}`;
     if (known.type === ActivityErrorType.AgentConfigError) throw agentConfigError(message);
     throw agentFailure(known.type, message, { nonRetryable: known.nonRetryable, ...(cost && { cost }) });
   }
-  throw agentFailure(ActivityErrorType.AgentExitError, `${run.label} ${result.exitCode === 0 ? 'reported an error' : exitDescription(result)}${suffix}`, {
-    nonRetryable: false,
-    ...(cost && { cost }),
-  });
+  throw agentFailure(
+    ActivityErrorType.AgentExitError,
+    `${run.label} ${result.exitCode === 0 ? "reported an error" : exitDescription(result)}${suffix}`,
+    {
+      nonRetryable: false,
+      ...(cost && { cost }),
+    },
+  );
 };

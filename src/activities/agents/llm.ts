@@ -11,18 +11,18 @@
  * The API key comes from the worker's environment (`api_key_env`, default per provider), in-process; it is
  * never passed to a child process nor written anywhere.
  */
-import { join } from 'node:path';
-import { z } from 'zod';
-import type { OwnerResult } from '../../domain/attempt.js';
-import { settleCost, type ModelUsage } from '../../domain/pricing.js';
-import { apiKeyEnvOf } from '../../domain/squad.js';
-import { ActivityErrorType, agentFailure } from '../errors.js';
-import { callStructured, StructuredOutputError } from '../llm/client.js';
-import { redact } from '../secrets.js';
-import { listWorkspaceFiles, readForPrompt, writeWorkspaceFiles, type TextFile } from './files.js';
-import { changedFiles } from '../repository/changes.js';
-import { dependencyPaths, ownerPrompt } from './prompt.js';
-import { redactArtifacts, settleRunCost, softTimeoutWatcher, startRun, summaryOf, type OwnerRunner } from './run.js';
+import { join } from "node:path";
+import { z } from "zod";
+import type { OwnerResult } from "../../domain/attempt.js";
+import { settleCost, type ModelUsage } from "../../domain/pricing.js";
+import { apiKeyEnvOf } from "../../domain/squad.js";
+import { ActivityErrorType, agentFailure } from "../errors.js";
+import { callStructured, StructuredOutputError } from "../llm/client.js";
+import { redact } from "../secrets.js";
+import { listWorkspaceFiles, readForPrompt, writeWorkspaceFiles, type TextFile } from "./files.js";
+import { changedFiles } from "../repository/changes.js";
+import { dependencyPaths, ownerPrompt } from "./prompt.js";
+import { redactArtifacts, settleRunCost, softTimeoutWatcher, startRun, summaryOf, type OwnerRunner } from "./run.js";
 
 /** Characters of dependency artifacts and existing workspace files inlined in the prompt, in total. */
 export const MAX_INLINE_CHARS = 400_000;
@@ -30,8 +30,8 @@ export const MAX_INLINE_CHARS = 400_000;
 /** The answer of an `llm` owner, as validated. */
 export const LlmOwnerAnswerSchema = z.object({
   files: z
-    .array(z.object({ path: z.string().min(1, 'must be a non-empty relative path'), content: z.string() }))
-    .min(1, 'must write at least one file'),
+    .array(z.object({ path: z.string().min(1, "must be a non-empty relative path"), content: z.string() }))
+    .min(1, "must write at least one file"),
   summary: z.string(),
 });
 /** A validated `llm` owner answer. */
@@ -39,30 +39,33 @@ export type LlmOwnerAnswer = z.infer<typeof LlmOwnerAnswerSchema>;
 
 /** The answer's JSON schema as sent to the model (closed objects, every property required). */
 export const LLM_OWNER_JSON_SCHEMA: Record<string, unknown> = {
-  type: 'object',
+  type: "object",
   properties: {
     files: {
-      type: 'array',
-      description: 'Every file to create or overwrite, with its complete content.',
+      type: "array",
+      description: "Every file to create or overwrite, with its complete content.",
       items: {
-        type: 'object',
+        type: "object",
         properties: {
-          path: { type: 'string', description: 'Path relative to the workspace, e.g. "docs/spec.md"; no "..", not absolute.' },
-          content: { type: 'string', description: 'The complete file content.' },
+          path: {
+            type: "string",
+            description: 'Path relative to the workspace, e.g. "docs/spec.md"; no "..", not absolute.',
+          },
+          content: { type: "string", description: "The complete file content." },
         },
-        required: ['path', 'content'],
+        required: ["path", "content"],
         additionalProperties: false,
       },
     },
-    summary: { type: 'string', description: 'A few sentences on what was written and why.' },
+    summary: { type: "string", description: "A few sentences on what was written and why." },
   },
-  required: ['files', 'summary'],
+  required: ["files", "summary"],
   additionalProperties: false,
 };
 
 const SYSTEM =
-  'You are a senior engineer on a delivery squad. You produce the complete, finished files of one backlog card. ' +
-  'Answer only through the required structure: the files to write (complete contents) and a short summary.';
+  "You are a senior engineer on a delivery squad. You produce the complete, finished files of one backlog card. " +
+  "Answer only through the required structure: the files to write (complete contents) and a short summary.";
 
 /**
  * Runs an `llm` owner (see the module docstring).
@@ -72,9 +75,9 @@ const SYSTEM =
  *   workspace — retryable), `LlmRequestError`, `LlmApiError`, `AgentTimeoutError`; the cancellation when
  *   cancelled. Failures after tokens were spent carry the cost.
  */
-export const runLlmAgent: OwnerRunner<'llm'> = async (deps, input, agent) => {
+export const runLlmAgent: OwnerRunner<"llm"> = async (deps, input, agent) => {
   const keyEnv = apiKeyEnvOf(agent);
-  const run = await startRun(deps, input, 'llm', keyEnv ? [keyEnv] : []);
+  const run = await startRun(deps, input, "llm", keyEnv ? [keyEnv] : []);
   const dependencies = await Promise.all(
     input.dependencies
       .filter((d) => d.artifacts.length > 0)
@@ -82,22 +85,34 @@ export const runLlmAgent: OwnerRunner<'llm'> = async (deps, input, agent) => {
         cardId: d.cardId,
         // In a repository the dependencies' files are in the worktree, by repository-relative paths.
         files: input.repository
-          ? await readForPrompt(d.artifacts.map((a) => join(run.workspace, a)), MAX_INLINE_CHARS / 2, (abs) => abs.slice(run.workspace.length + 1))
+          ? await readForPrompt(
+              d.artifacts.map((a) => join(run.workspace, a)),
+              MAX_INLINE_CHARS / 2,
+              (abs) => abs.slice(run.workspace.length + 1),
+            )
           : await readForPrompt(dependencyPaths(deps.workspacesRoot, d.artifacts), MAX_INLINE_CHARS / 2, (abs) => abs),
       })),
   );
   let existing: TextFile[] = [];
   if (input.repository && input.previousGit) {
     // A correction in a worktree: the previous attempt's changed files (the rest of the project is not its work).
-    const { artifacts } = await changedFiles(run.workspace, input.previousGit.baseCommit, 'HEAD');
-    existing = await readForPrompt(artifacts.map((f) => join(run.workspace, f)), MAX_INLINE_CHARS / 2, (abs) => abs.slice(run.workspace.length + 1));
+    const { artifacts } = await changedFiles(run.workspace, input.previousGit.baseCommit, "HEAD");
+    existing = await readForPrompt(
+      artifacts.map((f) => join(run.workspace, f)),
+      MAX_INLINE_CHARS / 2,
+      (abs) => abs.slice(run.workspace.length + 1),
+    );
   } else if (input.previousWorkspace !== undefined) {
     const { files } = await listWorkspaceFiles(run.workspace);
-    existing = await readForPrompt(files.map((f) => join(run.workspace, f)), MAX_INLINE_CHARS / 2, (abs) => abs.slice(run.workspace.length + 1));
+    existing = await readForPrompt(
+      files.map((f) => join(run.workspace, f)),
+      MAX_INLINE_CHARS / 2,
+      (abs) => abs.slice(run.workspace.length + 1),
+    );
   }
   const prompt =
     ownerPrompt(input, run.workspace, deps.workspacesRoot, { dependencies, existing }) +
-    '\n\n## Answer\nReturn every file you create or change with its complete content (files you do not return stay as they are), and a short summary.';
+    "\n\n## Answer\nReturn every file you create or change with its complete content (files you do not return stay as they are), and a short summary.";
 
   let answer: LlmOwnerAnswer;
   let usage: ModelUsage[];
@@ -118,8 +133,8 @@ export const runLlmAgent: OwnerRunner<'llm'> = async (deps, input, agent) => {
         maxTokens: agent.max_tokens,
         system: SYSTEM,
         prompt,
-        name: 'write_files',
-        description: 'Writes the files of the card into the attempt workspace.',
+        name: "write_files",
+        description: "Writes the files of the card into the attempt workspace.",
         jsonSchema: LLM_OWNER_JSON_SCHEMA,
         schema: LlmOwnerAnswerSchema,
         maxOutputRetries: 1,
@@ -131,7 +146,10 @@ export const runLlmAgent: OwnerRunner<'llm'> = async (deps, input, agent) => {
     usage = res.usage;
   } catch (err) {
     if (err instanceof StructuredOutputError) {
-      throw agentFailure(ActivityErrorType.AgentOutputError, err.message, { nonRetryable: false, cost: settleCost(err.usage, input.pricing).cost });
+      throw agentFailure(ActivityErrorType.AgentOutputError, err.message, {
+        nonRetryable: false,
+        cost: settleCost(err.usage, input.pricing).cost,
+      });
     }
     throw err;
   }
@@ -140,11 +158,16 @@ export const runLlmAgent: OwnerRunner<'llm'> = async (deps, input, agent) => {
   try {
     written = await writeWorkspaceFiles(run.workspace, answer.files);
   } catch (err) {
-    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label}: ${redact((err as Error).message, run.secrets)}`, { nonRetryable: false, cost });
+    throw agentFailure(
+      ActivityErrorType.AgentOutputError,
+      `${run.label}: ${redact((err as Error).message, run.secrets)}`,
+      { nonRetryable: false, cost },
+    );
   }
   await redactArtifacts(run, written);
   // In a worktree owner.ts sets the attempt's changed files; listing the whole project would be wasted.
-  if (input.repository) return { artifacts: written, summary: summaryOf(run, answer.summary), cost } satisfies OwnerResult;
+  if (input.repository)
+    return { artifacts: written, summary: summaryOf(run, answer.summary), cost } satisfies OwnerResult;
   const { files } = await listWorkspaceFiles(run.workspace);
   const seen = new Set(written);
   return {

@@ -4,10 +4,10 @@
  * kill, typed failures), and settling a run's cost and artifacts (tokens priced by the squad's table,
  * compared with what the agent reported, logged — never with a secret in it).
  */
-import type { AgentSession, OwnerInput, OwnerResult } from '../../domain/attempt.js';
-import { settleCost, type ModelUsage } from '../../domain/pricing.js';
-import { addCosts, costSince, type Cost } from '../../domain/cost.js';
-import type { AgentConfig, CliAgentConfig } from '../../domain/squad.js';
+import type { AgentSession, OwnerInput, OwnerResult } from "../../domain/attempt.js";
+import { settleCost, type ModelUsage } from "../../domain/pricing.js";
+import { addCosts, costSince, type Cost } from "../../domain/cost.js";
+import type { AgentConfig, CliAgentConfig } from "../../domain/squad.js";
 import {
   allowListedEnv,
   cancellationError,
@@ -16,14 +16,14 @@ import {
   temporalHooks,
   type ActivityDeps,
   type ActivityHooks,
-} from '../context.js';
-import { ActivityErrorType, agentConfigError, agentFailure } from '../errors.js';
-import type { ApplicationFailure } from '@temporalio/common';
-import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from '../process.js';
-import { redact, secretsOf, type Secret } from '../secrets.js';
-import { openAttemptWorkspace } from '../workspace.js';
-import { listWorkspaceFiles, redactSecretsInFiles } from './files.js';
-import type { AttemptWorktree } from '../repository/types.js';
+} from "../context.js";
+import { ActivityErrorType, agentConfigError, agentFailure } from "../errors.js";
+import type { ApplicationFailure } from "@temporalio/common";
+import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from "../process.js";
+import { redact, secretsOf, type Secret } from "../secrets.js";
+import { openAttemptWorkspace } from "../workspace.js";
+import { listWorkspaceFiles, redactSecretsInFiles } from "./files.js";
+import type { AttemptWorktree } from "../repository/types.js";
 
 /** Lines of stderr/stdout quoted in error messages. */
 export const MESSAGE_TAIL_LINES = 20;
@@ -33,7 +33,7 @@ export const MESSAGE_TAIL_CHARS = 2_000;
 export const MAX_SUMMARY_CHARS = 4_000;
 
 /** An owner implementation for one agent kind (the entries of `OWNER_KINDS`, owner.ts). */
-export type OwnerRunner<K extends AgentConfig['kind']> = (
+export type OwnerRunner<K extends AgentConfig["kind"]> = (
   deps: ActivityDeps,
   input: OwnerInput,
   agent: Extract<AgentConfig, { kind: K }>,
@@ -73,7 +73,12 @@ export interface AgentRun {
  * repository the worktree owner.ts prepared), resolves the hooks, and collects the secrets to redact
  * (`secretNames` plus every secret-looking variable of the worker).
  */
-export async function startRun(deps: ActivityDeps, input: OwnerInput, kind: string, secretNames: readonly string[] = []): Promise<AgentRun> {
+export async function startRun(
+  deps: ActivityDeps,
+  input: OwnerInput,
+  kind: string,
+  secretNames: readonly string[] = [],
+): Promise<AgentRun> {
   const workerEnv = deps.workerEnv ?? process.env;
   const workspace = await openAttemptWorkspace(deps, input);
   return {
@@ -100,11 +105,15 @@ export function messageTail(run: AgentRun, text: string): string {
  *
  * @throws ApplicationFailure `AgentConfigError` naming a variable listed in `env` but unset on the worker.
  */
-export function cliEnv(run: AgentRun, agent: CliAgentConfig, kindEnv: Record<string, string> = {}): Record<string, string> {
+export function cliEnv(
+  run: AgentRun,
+  agent: CliAgentConfig,
+  kindEnv: Record<string, string> = {},
+): Record<string, string> {
   const env: Record<string, string> = { ...allowListedEnv(run.workerEnv) };
   for (const name of agent.env) {
     const value = run.workerEnv[name];
-    if (value === undefined || value === '') {
+    if (value === undefined || value === "") {
       throw agentConfigError(
         `${run.label}: set ${name} in the worker's environment (the agent's config passes it through in "env"), or remove it from "env"`,
       );
@@ -178,10 +187,10 @@ export interface AgentProgress {
 /** A JSON object on one line, or undefined. */
 export function jsonLine(line: string): Record<string, unknown> | undefined {
   const t = line.trim();
-  if (!t.startsWith('{')) return undefined;
+  if (!t.startsWith("{")) return undefined;
   try {
     const v: unknown = JSON.parse(t);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
@@ -203,13 +212,13 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
   const cmd = commandLine(agent.binary, args);
   const env = cliEnv(run, agent, inv.env);
   const soft = softTimeoutWatcher(run, agent.soft_timeout_ms, agent.timeout_ms);
-  run.hooks.heartbeat({ phase: 'owner', elapsedMs: 0 });
+  run.hooks.heartbeat({ phase: "owner", elapsedMs: 0 });
   const progress: AgentProgress = { turns: 0, inputTokens: 0, outputTokens: 0 };
   let seen = false;
-  let partial = '';
+  let partial = "";
   const onStdout = inv.onLine
     ? (chunk: string): void => {
-        const lines = (partial + chunk).split('\n');
+        const lines = (partial + chunk).split("\n");
         partial = lines.pop()!;
         for (const line of lines) {
           try {
@@ -233,7 +242,7 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
       signal: run.hooks.cancellationSignal,
       ...(onStdout && { onStdout }),
       onTick: (elapsedMs) => {
-        run.hooks.heartbeat({ phase: 'owner', elapsedMs, ...(seen && { progress: { ...progress } }) });
+        run.hooks.heartbeat({ phase: "owner", elapsedMs, ...(seen && { progress: { ...progress } }) });
         soft(elapsedMs);
       },
       tickMs: run.deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,
@@ -247,7 +256,12 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
     });
   } catch (err) {
     if (err instanceof SpawnError) {
-      const hint = err.code === 'ENOENT' ? `: install it (${inv.installHint}) or set "binary" in the squad config` : err.code === 'EACCES' ? ': make it executable or set "binary" in the squad config' : '';
+      const hint =
+        err.code === "ENOENT"
+          ? `: install it (${inv.installHint}) or set "binary" in the squad config`
+          : err.code === "EACCES"
+            ? ': make it executable or set "binary" in the squad config'
+            : "";
       throw agentConfigError(`${run.label} cannot start: "${err.command}" ${err.why}${hint}`);
     }
     throw err;
@@ -257,7 +271,7 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
     const { limit, used, max } = result.limitExceeded;
     throw agentFailure(
       ActivityErrorType.AgentResourceLimitError,
-      `${run.label} passed its ${limit} limit (${used} > ${max}${limit === 'memory_mb' ? ' MB resident' : ' CPU seconds'}): its process group was killed; raise "limits.${limit}" or split the card`,
+      `${run.label} passed its ${limit} limit (${used} > ${max}${limit === "memory_mb" ? " MB resident" : " CPU seconds"}): its process group was killed; raise "limits.${limit}" or split the card`,
       { nonRetryable: true },
     );
   }
@@ -265,12 +279,14 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
     const err = messageTail(run, result.stderr);
     throw agentFailure(
       ActivityErrorType.AgentTimeoutError,
-      `${run.label} timed out: its process group was killed after ${agent.timeout_ms} ms${err ? `: ${err}` : ''}`,
+      `${run.label} timed out: its process group was killed after ${agent.timeout_ms} ms${err ? `: ${err}` : ""}`,
       { nonRetryable: false },
     );
   }
   if (result.stdoutTruncated) {
-    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} wrote more than 10 MiB on stdout ("${cmd}")`, { nonRetryable: false });
+    throw agentFailure(ActivityErrorType.AgentOutputError, `${run.label} wrote more than 10 MiB on stdout ("${cmd}")`, {
+      nonRetryable: false,
+    });
   }
   return result;
 }
@@ -296,7 +312,7 @@ export interface RunOutcome {
  * Claude Code 2.1.332 and Codex 0.171.0); `run` — only this process's own model calls (Gemini CLI 0.61.0,
  * whose `--session-file` import starts a new session with fresh statistics).
  */
-export type UsageScope = 'session' | 'run';
+export type UsageScope = "session" | "run";
 
 /**
  * The cost a run is charged, from the cost settled from its report (`reported`): for a run that resumed
@@ -304,8 +320,13 @@ export type UsageScope = 'session' | 'run';
  * run's report (`costSince` of `input.previousSession.sessionCost`); otherwise `reported`. Used on success
  * and on failure alike: a resumed run is never charged its earlier runs again.
  */
-export function ownRunCost(run: AgentRun, reported: Cost, resumedFrom: string | undefined, scope: UsageScope = 'session'): Cost {
-  const before = resumedFrom !== undefined && scope === 'session' ? run.input.previousSession?.sessionCost : undefined;
+export function ownRunCost(
+  run: AgentRun,
+  reported: Cost,
+  resumedFrom: string | undefined,
+  scope: UsageScope = "session",
+): Cost {
+  const before = resumedFrom !== undefined && scope === "session" ? run.input.previousSession?.sessionCost : undefined;
   return before ? costSince(reported, before) : reported;
 }
 
@@ -314,8 +335,13 @@ export function ownRunCost(run: AgentRun, reported: Cost, resumedFrom: string | 
  * the session (or the run started it); for a resumed run reporting only itself (`scope` `run`), the
  * previous session cost plus this run's.
  */
-export function sessionCostAfter(run: AgentRun, reported: Cost, resumedFrom: string | undefined, scope: UsageScope = 'session'): Cost {
-  const before = resumedFrom !== undefined && scope === 'run' ? run.input.previousSession?.sessionCost : undefined;
+export function sessionCostAfter(
+  run: AgentRun,
+  reported: Cost,
+  resumedFrom: string | undefined,
+  scope: UsageScope = "session",
+): Cost {
+  const before = resumedFrom !== undefined && scope === "run" ? run.input.previousSession?.sessionCost : undefined;
   return before ? addCosts(before, reported) : reported;
 }
 
@@ -324,7 +350,12 @@ export function sessionCostAfter(run: AgentRun, reported: Cost, resumedFrom: str
  * a warning when computed and reported USD differ by more than 20 % (both logged — agent-reported costs
  * are known to be wrong), a warning naming the models without a price, an info line with the cost.
  */
-export function settleRunCost(run: AgentRun, usage: readonly ModelUsage[], reportedUsd?: number, meta: Record<string, unknown> = {}): Cost {
+export function settleRunCost(
+  run: AgentRun,
+  usage: readonly ModelUsage[],
+  reportedUsd?: number,
+  meta: Record<string, unknown> = {},
+): Cost {
   const settled = settleCost(usage, run.input.pricing, reportedUsd);
   const where = { cardId: run.input.card.id, attempt: run.input.attempt, ...meta };
   if (settled.comparison?.warn) {
@@ -332,15 +363,24 @@ export function settleRunCost(run: AgentRun, usage: readonly ModelUsage[], repor
       ...where,
       computedUsd: settled.comparison.computedUsd,
       reportedUsd: settled.comparison.reportedUsd,
-      differsBy: Number.isFinite(settled.comparison.differsBy) ? Math.round(settled.comparison.differsBy * 1000) / 1000 : 'infinite',
+      differsBy: Number.isFinite(settled.comparison.differsBy)
+        ? Math.round(settled.comparison.differsBy * 1000) / 1000
+        : "infinite",
     });
   }
   if (!settled.priced) {
-    run.hooks.log?.warn(`${run.label}: no price for ${settled.unpriced.join(', ')} in squad.pricing; USD is ${reportedUsd !== undefined ? 'what the agent reported' : 'not counted'}`, where);
+    run.hooks.log?.warn(
+      `${run.label}: no price for ${settled.unpriced.join(", ")} in squad.pricing; USD is ${reportedUsd !== undefined ? "what the agent reported" : "not counted"}`,
+      where,
+    );
   }
   run.hooks.log?.info(`${run.label} finished`, { ...where, cost: settled.cost });
   if (run.input.budgetUsd !== undefined && settled.cost.usd > run.input.budgetUsd) {
-    run.hooks.log?.warn(`${run.label} spent more than its budget`, { ...where, budgetUsd: run.input.budgetUsd, usd: settled.cost.usd });
+    run.hooks.log?.warn(`${run.label} spent more than its budget`, {
+      ...where,
+      budgetUsd: run.input.budgetUsd,
+      usd: settled.cost.usd,
+    });
   }
   return settled.cost;
 }
@@ -371,9 +411,13 @@ export async function cliResult(run: AgentRun, outcome: RunOutcome, maxOutputTok
     ...(outcome.session.resumedFrom !== undefined && { reusedTokens: cost.cacheReadTokens ?? 0 }),
   };
   // In a worktree the artifacts are the attempt's changed files, and owner.ts redacts and commits them.
-  if (run.input.repository) return { artifacts: [], summary: summaryOf(run, outcome.summary), cost, ...(session && { session }) };
+  if (run.input.repository)
+    return { artifacts: [], summary: summaryOf(run, outcome.summary), cost, ...(session && { session }) };
   const { files, truncated } = await listWorkspaceFiles(run.workspace);
-  if (truncated) run.hooks.log?.warn(`${run.label} left more than ${files.length} files; only the first are artifacts`, { cardId: run.input.card.id });
+  if (truncated)
+    run.hooks.log?.warn(`${run.label} left more than ${files.length} files; only the first are artifacts`, {
+      cardId: run.input.card.id,
+    });
   await redactArtifacts(run, files);
   return { artifacts: files, summary: summaryOf(run, outcome.summary), cost, ...(session && { session }) };
 }
@@ -381,19 +425,23 @@ export async function cliResult(run: AgentRun, outcome: RunOutcome, maxOutputTok
 /** Redacts secret values the agent wrote into its artifacts (files.ts `redactSecretsInFiles`), logging which. */
 export async function redactArtifacts(run: AgentRun, files: readonly string[]): Promise<void> {
   for (const hit of await redactSecretsInFiles(run.workspace, files, run.secrets)) {
-    run.hooks.log?.warn(`${run.label} wrote a secret into an artifact; it was redacted`, { cardId: run.input.card.id, file: hit.file, variables: hit.names });
+    run.hooks.log?.warn(`${run.label} wrote a secret into an artifact; it was redacted`, {
+      cardId: run.input.card.id,
+      file: hit.file,
+      variables: hit.names,
+    });
   }
 }
 
 /** A final message fit for history: redacted, trimmed, at most `MAX_SUMMARY_CHARS`. */
 export function summaryOf(run: AgentRun, text: string): string {
   const s = redact(text, run.secrets).trim();
-  return s.length > MAX_SUMMARY_CHARS ? s.slice(0, MAX_SUMMARY_CHARS - 1) + '…' : s;
+  return s.length > MAX_SUMMARY_CHARS ? s.slice(0, MAX_SUMMARY_CHARS - 1) + "…" : s;
 }
 
 /** How a CLI's exit is described in messages: `exited 2` or `was killed by SIGKILL`. */
 export function exitDescription(result: ProcessResult): string {
-  return result.exitCode !== null ? `exited ${result.exitCode}` : `was killed by ${result.signal ?? 'a signal'}`;
+  return result.exitCode !== null ? `exited ${result.exitCode}` : `was killed by ${result.signal ?? "a signal"}`;
 }
 
 /**
@@ -407,19 +455,34 @@ export function exitDescription(result: ProcessResult): string {
  * - anything else → `AgentExitError`, retryable.
  * The message names the run, `HTTP <status>` and the provider's (redacted) message.
  */
-export function apiStatusFailure(run: AgentRun, status: number, text: string, keyHint: string, cost?: Cost): ApplicationFailure {
+export function apiStatusFailure(
+  run: AgentRun,
+  status: number,
+  text: string,
+  keyHint: string,
+  cost?: Cost,
+): ApplicationFailure {
   const detail = messageTail(run, text);
-  const what = `${run.label}: the model API answered HTTP ${status}${detail ? `: ${detail}` : ''}`;
+  const what = `${run.label}: the model API answered HTTP ${status}${detail ? `: ${detail}` : ""}`;
   const withCost = cost ? { cost } : {};
   if (status === 401 || status === 403 || (status === 400 && /api[ _-]?key/i.test(text))) {
     return agentConfigError(`${what} (the credentials were refused: ${keyHint})`);
   }
-  if (status === 404) return agentConfigError(`${what} (model or endpoint unknown: check "model" and the base URL the agent uses)`);
+  if (status === 404)
+    return agentConfigError(`${what} (model or endpoint unknown: check "model" and the base URL the agent uses)`);
   if (status === 400 || status === 413 || status === 422) {
-    return agentFailure(ActivityErrorType.AgentInputError, `${what} (the request was refused; the same one would be refused again)`, { nonRetryable: true, ...withCost });
+    return agentFailure(
+      ActivityErrorType.AgentInputError,
+      `${what} (the request was refused; the same one would be refused again)`,
+      { nonRetryable: true, ...withCost },
+    );
   }
   if (status === 408 || status === 409 || status === 429 || status >= 500) {
-    return agentFailure(ActivityErrorType.LlmApiError, `${what} (the agent's own retries gave up; a later try may succeed)`, { nonRetryable: false, ...withCost });
+    return agentFailure(
+      ActivityErrorType.LlmApiError,
+      `${what} (the agent's own retries gave up; a later try may succeed)`,
+      { nonRetryable: false, ...withCost },
+    );
   }
   return agentFailure(ActivityErrorType.AgentExitError, what, { nonRetryable: false, ...withCost });
 }
@@ -428,7 +491,8 @@ export function apiStatusFailure(run: AgentRun, status: number, text: string, ke
  * Messages that mean the credentials were refused (a retry cannot help): HTTP 401/403 wording, "invalid
  * API key", Claude Code's "please run /login", "not logged in".
  */
-export const AUTH_FAILURE = /\b401\b|\b403\b|unauthori[sz]ed|invalid[ _-]?api[ _-]?key|invalid x-api-key|incorrect api key|authentication (?:failed|error)|please run \/login|not logged in|missing bearer|api key not valid/i;
+export const AUTH_FAILURE =
+  /\b401\b|\b403\b|unauthori[sz]ed|invalid[ _-]?api[ _-]?key|invalid x-api-key|incorrect api key|authentication (?:failed|error)|please run \/login|not logged in|missing bearer|api key not valid/i;
 
 /**
  * The JSON object of a CLI's output: the whole text, else its last line that parses as an object, else the
@@ -439,17 +503,17 @@ export function lastJsonObject(text: string): Record<string, unknown> | undefine
   const tryParse = (t: string): Record<string, unknown> | undefined => {
     try {
       const v: unknown = JSON.parse(t);
-      return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+      return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
     } catch {
       return undefined;
     }
   };
-  const whole = trimmed === '' ? undefined : tryParse(trimmed);
+  const whole = trimmed === "" ? undefined : tryParse(trimmed);
   if (whole) return whole;
   const lines = trimmed.split(/\r?\n/);
   for (let i = lines.length - 1; i >= 0; i--) {
     const line = lines[i]!.trim();
-    if (line.startsWith('{')) {
+    if (line.startsWith("{")) {
       const v = tryParse(line);
       if (v) return v;
     }
@@ -457,8 +521,8 @@ export function lastJsonObject(text: string): Record<string, unknown> | undefine
   // A pretty-printed object after other output (Gemini CLI writes its error JSON after a stack trace):
   // its opening brace is the last line that starts with "{" at column 0.
   for (let i = lines.length - 1; i >= 0; i--) {
-    if (lines[i]!.startsWith('{')) {
-      const v = tryParse(lines.slice(i).join('\n'));
+    if (lines[i]!.startsWith("{")) {
+      const v = tryParse(lines.slice(i).join("\n"));
       if (v) return v;
     }
   }

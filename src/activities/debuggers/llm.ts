@@ -9,34 +9,38 @@
  * model cannot answer (API key unset, API down, invalid answers) the rule-based analysis answers instead,
  * its root cause prefixed with why — and a warning is logged. Cancellation is still rethrown.
  */
-import { z } from 'zod';
-import type { AttemptRecord, DebugInput, DebugReport } from '../../domain/attempt.js';
-import { failureReasons, repeatedReasons } from '../../domain/attempt.js';
-import { addCosts } from '../../domain/cost.js';
-import { settleCost } from '../../domain/pricing.js';
-import { apiKeyEnvOf, type LlmDebuggerConfig } from '../../domain/squad.js';
-import { CancelledFailure } from '@temporalio/common';
-import { temporalHooks, type ActivityDeps } from '../context.js';
-import { ActivityErrorType } from '../errors.js';
-import { callStructured, StructuredOutputError } from '../llm/client.js';
-import { redact, secretsOf } from '../secrets.js';
+import { z } from "zod";
+import type { AttemptRecord, DebugInput, DebugReport } from "../../domain/attempt.js";
+import { failureReasons, repeatedReasons } from "../../domain/attempt.js";
+import { addCosts } from "../../domain/cost.js";
+import { settleCost } from "../../domain/pricing.js";
+import { apiKeyEnvOf, type LlmDebuggerConfig } from "../../domain/squad.js";
+import { CancelledFailure } from "@temporalio/common";
+import { temporalHooks, type ActivityDeps } from "../context.js";
+import { ActivityErrorType } from "../errors.js";
+import { callStructured, StructuredOutputError } from "../llm/client.js";
+import { redact, secretsOf } from "../secrets.js";
 
 /** The model's answer, as validated. */
 export const LlmDebugAnswerSchema = z.object({
-  root_cause: z.string().trim().min(1, 'must name the root cause'),
-  suggestions: z.array(z.string().trim().min(1)).min(1, 'must give at least one fix suggestion'),
+  root_cause: z.string().trim().min(1, "must name the root cause"),
+  suggestions: z.array(z.string().trim().min(1)).min(1, "must give at least one fix suggestion"),
 });
 /** A validated debugger answer. */
 export type LlmDebugAnswer = z.infer<typeof LlmDebugAnswerSchema>;
 
 /** The answer's JSON schema as sent (closed objects, every property required). */
 export const LLM_DEBUG_JSON_SCHEMA: Record<string, unknown> = {
-  type: 'object',
+  type: "object",
   properties: {
-    root_cause: { type: 'string', description: 'Why the card keeps failing: the underlying cause, not the symptoms.' },
-    suggestions: { type: 'array', items: { type: 'string' }, description: 'Concrete fixes for the next correction, most important first.' },
+    root_cause: { type: "string", description: "Why the card keeps failing: the underlying cause, not the symptoms." },
+    suggestions: {
+      type: "array",
+      items: { type: "string" },
+      description: "Concrete fixes for the next correction, most important first.",
+    },
   },
-  required: ['root_cause', 'suggestions'],
+  required: ["root_cause", "suggestions"],
   additionalProperties: false,
 };
 
@@ -44,13 +48,21 @@ export const LLM_DEBUG_JSON_SCHEMA: Record<string, unknown> = {
 const MAX_DETAILS_CHARS = 3_000;
 
 function attemptText(r: AttemptRecord): string {
-  const lines = [`### Attempt ${r.attempt} (${r.passed ? 'passed' : 'failed'})`, `Artifacts: ${r.artifacts.join(', ') || '(none)'}`];
-  if (r.feedback) lines.push(`Feedback it was given (round ${r.feedback.round}): ${r.feedback.reasons.join(' | ')}`);
+  const lines = [
+    `### Attempt ${r.attempt} (${r.passed ? "passed" : "failed"})`,
+    `Artifacts: ${r.artifacts.join(", ") || "(none)"}`,
+  ];
+  if (r.feedback) lines.push(`Feedback it was given (round ${r.feedback.round}): ${r.feedback.reasons.join(" | ")}`);
   for (const v of r.verdicts.filter((x) => !x.passed)) {
-    lines.push(`- ${v.validator} failed${v.score !== undefined ? ` (score ${v.score})` : ''}: ${v.reasons.join(' | ')}`);
-    if (v.details) lines.push(`  details: ${v.details.length > MAX_DETAILS_CHARS ? v.details.slice(0, MAX_DETAILS_CHARS) + '… (cut)' : v.details}`);
+    lines.push(
+      `- ${v.validator} failed${v.score !== undefined ? ` (score ${v.score})` : ""}: ${v.reasons.join(" | ")}`,
+    );
+    if (v.details)
+      lines.push(
+        `  details: ${v.details.length > MAX_DETAILS_CHARS ? v.details.slice(0, MAX_DETAILS_CHARS) + "… (cut)" : v.details}`,
+      );
   }
-  return lines.join('\n');
+  return lines.join("\n");
 }
 
 /** The debugger prompt: card, history, repeated reasons, how to answer. */
@@ -58,24 +70,27 @@ export function debugPrompt(input: DebugInput, repeated: readonly string[]): str
   const { card, history } = input;
   return [
     `Card ${card.id} (type ${card.type}): "${card.title}" keeps failing validation. Find the root cause and how to fix it.`,
-    '',
-    '## Card',
-    card.description.trim() || '(no description)',
-    ...(card.acceptanceCriteria.length > 0 ? ['', '## Acceptance criteria', ...card.acceptanceCriteria.map((c, i) => `${i + 1}. ${c}`)] : []),
-    '',
-    '## Validation history (oldest first)',
+    "",
+    "## Card",
+    card.description.trim() || "(no description)",
+    ...(card.acceptanceCriteria.length > 0
+      ? ["", "## Acceptance criteria", ...card.acceptanceCriteria.map((c, i) => `${i + 1}. ${c}`)]
+      : []),
+    "",
+    "## Validation history (oldest first)",
     ...history.map(attemptText),
-    '',
-    '## Reasons that repeat between the last two attempts',
-    ...(repeated.length > 0 ? repeated.map((r) => `- ${r}`) : ['(none)']),
-    '',
-    '## How to answer',
-    '- root_cause: the underlying reason the corrections did not fix the problems (one paragraph).',
-    '- suggestions: concrete, actionable changes for the next correction (which file, what to change), most important first.',
-  ].join('\n');
+    "",
+    "## Reasons that repeat between the last two attempts",
+    ...(repeated.length > 0 ? repeated.map((r) => `- ${r}`) : ["(none)"]),
+    "",
+    "## How to answer",
+    "- root_cause: the underlying reason the corrections did not fix the problems (one paragraph).",
+    "- suggestions: concrete, actionable changes for the next correction (which file, what to change), most important first.",
+  ].join("\n");
 }
 
-const SYSTEM = 'You are the debugging agent of a software-delivery squad: you find why a card keeps failing its validators and say exactly how to fix it.';
+const SYSTEM =
+  "You are the debugging agent of a software-delivery squad: you find why a card keeps failing its validators and say exactly how to fix it.";
 
 /**
  * The `llm` debugger (see the module docstring).
@@ -111,8 +126,8 @@ export async function llmDebug(
         maxTokens: config.max_tokens,
         system: SYSTEM,
         prompt: debugPrompt(input, repeated),
-        name: 'debug_report',
-        description: 'Root cause and fix suggestions for the failing card.',
+        name: "debug_report",
+        description: "Root cause and fix suggestions for the failing card.",
         jsonSchema: LLM_DEBUG_JSON_SCHEMA,
         schema: LlmDebugAnswerSchema,
         maxOutputRetries: config.max_output_retries,
@@ -130,10 +145,14 @@ export async function llmDebug(
   } catch (err) {
     if (err instanceof CancelledFailure || hooks.cancellationSignal?.aborted) throw err;
     const why = redact(err instanceof Error ? err.message : String(err), secrets);
-    hooks.log?.warn(`${label}: the model could not answer; the rule-based analysis answers instead`, { cardId: input.card.id, error: why });
+    hooks.log?.warn(`${label}: the model could not answer; the rule-based analysis answers instead`, {
+      cardId: input.card.id,
+      error: why,
+    });
     const report = await fallback(input);
     const spent = err instanceof StructuredOutputError ? settleCost(err.usage, input.pricing).cost : undefined;
-    const lastReasons = input.history.length > 0 ? failureReasons(input.history[input.history.length - 1]!.verdicts).length : 0;
+    const lastReasons =
+      input.history.length > 0 ? failureReasons(input.history[input.history.length - 1]!.verdicts).length : 0;
     return {
       ...report,
       rootCause: `(LLM debugger unavailable: ${why}; rule-based analysis of ${lastReasons} failure reason(s) follows.) ${report.rootCause}`,

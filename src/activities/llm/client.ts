@@ -14,22 +14,22 @@
 import Anthropic, {
   APIConnectionError as AnthropicConnectionError,
   APIError as AnthropicApiError,
-} from '@anthropic-ai/sdk';
-import OpenAI, { APIConnectionError as OpenAiConnectionError, APIError as OpenAiApiError } from 'openai';
-import { ApplicationFailure } from '@temporalio/common';
-import type { z } from 'zod';
-import { settleCost, type ModelUsage } from '../../domain/pricing.js';
-import type { Cost } from '../../domain/cost.js';
-import { apiKeyEnvOf, type LlmProvider, type Pricing } from '../../domain/squad.js';
-import { cancellationError, type ActivityHooks } from '../context.js';
-import { ActivityErrorType, agentFailure } from '../errors.js';
-import { DEFAULT_TICK_MS } from '../process.js';
-import { redact, type Secret } from '../secrets.js';
+} from "@anthropic-ai/sdk";
+import OpenAI, { APIConnectionError as OpenAiConnectionError, APIError as OpenAiApiError } from "openai";
+import { ApplicationFailure } from "@temporalio/common";
+import type { z } from "zod";
+import { settleCost, type ModelUsage } from "../../domain/pricing.js";
+import type { Cost } from "../../domain/cost.js";
+import { apiKeyEnvOf, type LlmProvider, type Pricing } from "../../domain/squad.js";
+import { cancellationError, type ActivityHooks } from "../context.js";
+import { ActivityErrorType, agentFailure } from "../errors.js";
+import { DEFAULT_TICK_MS } from "../process.js";
+import { redact, type Secret } from "../secrets.js";
 
 /** Default API base URLs (used when the config gives none, so that worker variables never redirect calls). */
-export const DEFAULT_BASE_URLS: Record<Exclude<LlmProvider, 'openai-compatible'>, string> = {
-  anthropic: 'https://api.anthropic.com',
-  openai: 'https://api.openai.com/v1',
+export const DEFAULT_BASE_URLS: Record<Exclude<LlmProvider, "openai-compatible">, string> = {
+  anthropic: "https://api.anthropic.com",
+  openai: "https://api.openai.com/v1",
 };
 
 /** How much later than squadflow's own time limit the SDK's request timeout fires, ms (so ours always wins, typed). */
@@ -107,7 +107,7 @@ export class StructuredOutputError extends Error {
     readonly usage: ModelUsage[],
   ) {
     super(message);
-    this.name = 'StructuredOutputError';
+    this.name = "StructuredOutputError";
   }
 }
 
@@ -123,9 +123,9 @@ export function resolveApiKey(ctx: LlmCallContext, endpoint: LlmEndpoint): strin
   const name = apiKeyEnvOf(endpoint);
   if (name === undefined) return undefined;
   const value = ctx.workerEnv[name];
-  if (value === undefined || value.trim() === '') {
+  if (value === undefined || value.trim() === "") {
     throw ApplicationFailure.nonRetryable(
-      `${ctx.label}: set ${name} in the worker's environment (the API key of provider "${endpoint.provider}"${endpoint.api_key_env ? ', named by api_key_env' : ''})`,
+      `${ctx.label}: set ${name} in the worker's environment (the API key of provider "${endpoint.provider}"${endpoint.api_key_env ? ", named by api_key_env" : ""})`,
       ctx.configErrorType,
     );
   }
@@ -137,10 +137,15 @@ function stripFences(text: string): string {
   return m ? m[1]! : text;
 }
 
-async function callAnthropic(req: StructuredRequest<unknown>, apiKey: string | undefined, prompt: string, signal: AbortSignal): Promise<RawAnswer> {
+async function callAnthropic(
+  req: StructuredRequest<unknown>,
+  apiKey: string | undefined,
+  prompt: string,
+  signal: AbortSignal,
+): Promise<RawAnswer> {
   const e = req.endpoint;
   const client = new Anthropic({
-    apiKey: apiKey ?? 'unused',
+    apiKey: apiKey ?? "unused",
     baseURL: e.base_url ?? DEFAULT_BASE_URLS.anthropic,
     maxRetries: e.max_retries ?? 2,
     // Our own timer (callStructured) ends the call; the SDK's per-request timeout is only a backstop.
@@ -151,15 +156,17 @@ async function callAnthropic(req: StructuredRequest<unknown>, apiKey: string | u
       model: e.model,
       max_tokens: req.maxTokens,
       system: req.system,
-      messages: [{ role: 'user', content: prompt }],
-      tools: [{ name: req.name, description: req.description, input_schema: req.jsonSchema as Anthropic.Tool.InputSchema }],
-      tool_choice: { type: 'tool', name: req.name },
+      messages: [{ role: "user", content: prompt }],
+      tools: [
+        { name: req.name, description: req.description, input_schema: req.jsonSchema as Anthropic.Tool.InputSchema },
+      ],
+      tool_choice: { type: "tool", name: req.name },
     },
     { signal },
   );
   const u = msg.usage;
   const usage: ModelUsage = {
-    model: typeof msg.model === 'string' && msg.model ? msg.model : e.model,
+    model: typeof msg.model === "string" && msg.model ? msg.model : e.model,
     usage: {
       inputTokens: u?.input_tokens ?? 0,
       outputTokens: u?.output_tokens ?? 0,
@@ -167,16 +174,22 @@ async function callAnthropic(req: StructuredRequest<unknown>, apiKey: string | u
       cacheReadTokens: u?.cache_read_input_tokens ?? 0,
     },
   };
-  if (msg.stop_reason === 'max_tokens') return { usage, problem: `the answer was cut at max_tokens (${req.maxTokens})` };
-  const block = msg.content.find((b) => b.type === 'tool_use' && b.name === req.name);
-  if (!block || block.type !== 'tool_use') return { usage, problem: `the answer did not call the "${req.name}" tool` };
+  if (msg.stop_reason === "max_tokens")
+    return { usage, problem: `the answer was cut at max_tokens (${req.maxTokens})` };
+  const block = msg.content.find((b) => b.type === "tool_use" && b.name === req.name);
+  if (!block || block.type !== "tool_use") return { usage, problem: `the answer did not call the "${req.name}" tool` };
   return { usage, value: block.input };
 }
 
-async function callOpenAi(req: StructuredRequest<unknown>, apiKey: string | undefined, prompt: string, signal: AbortSignal): Promise<RawAnswer> {
+async function callOpenAi(
+  req: StructuredRequest<unknown>,
+  apiKey: string | undefined,
+  prompt: string,
+  signal: AbortSignal,
+): Promise<RawAnswer> {
   const e = req.endpoint;
   const client = new OpenAI({
-    apiKey: apiKey ?? 'unused',
+    apiKey: apiKey ?? "unused",
     baseURL: e.base_url ?? DEFAULT_BASE_URLS.openai,
     maxRetries: e.max_retries ?? 2,
     // Our own timer (callStructured) ends the call; the SDK's per-request timeout is only a backstop.
@@ -186,15 +199,15 @@ async function callOpenAi(req: StructuredRequest<unknown>, apiKey: string | unde
     {
       model: e.model,
       messages: [
-        { role: 'system', content: req.system },
-        { role: 'user', content: prompt },
+        { role: "system", content: req.system },
+        { role: "user", content: prompt },
       ],
       response_format: {
-        type: 'json_schema',
+        type: "json_schema",
         json_schema: { name: req.name, description: req.description, schema: req.jsonSchema, strict: true },
       },
       // OpenAI's current parameter; OpenAI-compatible servers (Ollama, vLLM) know the classic one.
-      ...(e.provider === 'openai' ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
+      ...(e.provider === "openai" ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
       ...(e.temperature !== undefined && { temperature: e.temperature }),
     },
     { signal },
@@ -203,15 +216,16 @@ async function callOpenAi(req: StructuredRequest<unknown>, apiKey: string | unde
   const prompted = u?.prompt_tokens ?? 0;
   const cached = Math.min(u?.prompt_tokens_details?.cached_tokens ?? 0, prompted);
   const usage: ModelUsage = {
-    model: typeof completion.model === 'string' && completion.model ? completion.model : e.model,
+    model: typeof completion.model === "string" && completion.model ? completion.model : e.model,
     usage: { inputTokens: prompted - cached, outputTokens: u?.completion_tokens ?? 0, cacheReadTokens: cached },
   };
   const choice = completion.choices?.[0];
-  if (!choice) return { usage, problem: 'the answer had no choices' };
+  if (!choice) return { usage, problem: "the answer had no choices" };
   if (choice.message.refusal) return { usage, problem: `the model refused: ${choice.message.refusal}` };
-  if (choice.finish_reason === 'length') return { usage, problem: `the answer was cut at max_tokens (${req.maxTokens})` };
+  if (choice.finish_reason === "length")
+    return { usage, problem: `the answer was cut at max_tokens (${req.maxTokens})` };
   const content = choice.message.content;
-  if (!content) return { usage, problem: 'the answer was empty' };
+  if (!content) return { usage, problem: "the answer was empty" };
   try {
     return { usage, value: JSON.parse(stripFences(content)) };
   } catch (err) {
@@ -219,35 +233,54 @@ async function callOpenAi(req: StructuredRequest<unknown>, apiKey: string | unde
   }
 }
 
-
 /** The HTTP status of an SDK error, `undefined` for connection errors and non-SDK errors. */
 function statusOf(err: unknown): number | undefined {
-  if (err instanceof AnthropicApiError || err instanceof OpenAiApiError) return typeof err.status === 'number' ? err.status : undefined;
+  if (err instanceof AnthropicApiError || err instanceof OpenAiApiError)
+    return typeof err.status === "number" ? err.status : undefined;
   return undefined;
 }
 
 /** Maps an SDK error to a typed failure (see errors.ts); `cost` is what the call spent so far. */
-function apiFailure(ctx: LlmCallContext, endpoint: LlmEndpoint, err: unknown, cost: Cost | undefined): ApplicationFailure {
+function apiFailure(
+  ctx: LlmCallContext,
+  endpoint: LlmEndpoint,
+  err: unknown,
+  cost: Cost | undefined,
+): ApplicationFailure {
   const msg = redact(err instanceof Error ? err.message : String(err), ctx.secrets);
-  const where = `${endpoint.provider} API${endpoint.base_url ? ` at ${endpoint.base_url}` : ''}, model "${endpoint.model}"`;
+  const where = `${endpoint.provider} API${endpoint.base_url ? ` at ${endpoint.base_url}` : ""}, model "${endpoint.model}"`;
   const status = statusOf(err);
   const details = cost ? { cost } : {};
   if (status === 401 || status === 403) {
     const name = apiKeyEnvOf(endpoint);
     return ApplicationFailure.create({
-      message: `${ctx.label}: the ${where} refused the credentials (${status})${name ? `: check ${name} on the worker` : ''}: ${msg}`,
+      message: `${ctx.label}: the ${where} refused the credentials (${status})${name ? `: check ${name} on the worker` : ""}: ${msg}`,
       type: ctx.configErrorType,
       nonRetryable: true,
     });
   }
   if (status === 404) {
-    return ApplicationFailure.create({ message: `${ctx.label}: not found at the ${where} (404): check "model" and "base_url": ${msg}`, type: ctx.configErrorType, nonRetryable: true });
+    return ApplicationFailure.create({
+      message: `${ctx.label}: not found at the ${where} (404): check "model" and "base_url": ${msg}`,
+      type: ctx.configErrorType,
+      nonRetryable: true,
+    });
   }
   if (status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status)) {
-    return agentFailure(ActivityErrorType.LlmRequestError, `${ctx.label}: the ${where} refused the request (${status}): ${msg}`, { nonRetryable: true, ...details });
+    return agentFailure(
+      ActivityErrorType.LlmRequestError,
+      `${ctx.label}: the ${where} refused the request (${status}): ${msg}`,
+      { nonRetryable: true, ...details },
+    );
   }
-  const kind = err instanceof AnthropicConnectionError || err instanceof OpenAiConnectionError ? 'could not be reached' : `failed${status !== undefined ? ` (${status})` : ''}`;
-  return agentFailure(ActivityErrorType.LlmApiError, `${ctx.label}: the ${where} ${kind}: ${msg}`, { nonRetryable: false, ...details });
+  const kind =
+    err instanceof AnthropicConnectionError || err instanceof OpenAiConnectionError
+      ? "could not be reached"
+      : `failed${status !== undefined ? ` (${status})` : ""}`;
+  return agentFailure(ActivityErrorType.LlmApiError, `${ctx.label}: the ${where} ${kind}: ${msg}`, {
+    nonRetryable: false,
+    ...details,
+  });
 }
 
 /**
@@ -260,7 +293,11 @@ function apiFailure(ctx: LlmCallContext, endpoint: LlmEndpoint, err: unknown, co
  *   limit); the cancellation when the activity was cancelled; `StructuredOutputError` when every answer was
  *   invalid.
  */
-export async function callStructured<T>(ctx: LlmCallContext, req: StructuredRequest<T>, pricing?: Pricing): Promise<StructuredResult<T>> {
+export async function callStructured<T>(
+  ctx: LlmCallContext,
+  req: StructuredRequest<T>,
+  pricing?: Pricing,
+): Promise<StructuredResult<T>> {
   const apiKey = resolveApiKey(ctx, req.endpoint);
   const started = performance.now();
   const controller = new AbortController();
@@ -270,7 +307,7 @@ export async function callStructured<T>(ctx: LlmCallContext, req: StructuredRequ
     controller.abort();
   }, req.timeoutMs);
   const onCancel = (): void => controller.abort();
-  ctx.hooks.cancellationSignal?.addEventListener('abort', onCancel, { once: true });
+  ctx.hooks.cancellationSignal?.addEventListener("abort", onCancel, { once: true });
   const beat = (): void => {
     const elapsedMs = Math.round(performance.now() - started);
     try {
@@ -293,17 +330,22 @@ export async function callStructured<T>(ctx: LlmCallContext, req: StructuredRequ
           : `${req.prompt}\n\n## Your previous answer was invalid\n${problems[problems.length - 1]}\nAnswer again, exactly in the required structure.`;
       let raw: RawAnswer;
       try {
-        raw = req.endpoint.provider === 'anthropic'
-          ? await callAnthropic(req as StructuredRequest<unknown>, apiKey, prompt, controller.signal)
-          : await callOpenAi(req as StructuredRequest<unknown>, apiKey, prompt, controller.signal);
+        raw =
+          req.endpoint.provider === "anthropic"
+            ? await callAnthropic(req as StructuredRequest<unknown>, apiKey, prompt, controller.signal)
+            : await callOpenAi(req as StructuredRequest<unknown>, apiKey, prompt, controller.signal);
       } catch (err) {
         const spent = usage.length > 0 ? settleCost(usage, pricing).cost : undefined;
         if (ctx.hooks.cancellationSignal?.aborted) throw cancellationError(ctx.hooks.cancellationSignal, ctx.label);
         if (timedOut) {
-          throw agentFailure(ctx.timeoutErrorType as ActivityErrorType, `${ctx.label}: the ${req.endpoint.provider} API call timed out after ${req.timeoutMs} ms`, {
-            nonRetryable: false,
-            ...(spent && { cost: spent }),
-          });
+          throw agentFailure(
+            ctx.timeoutErrorType as ActivityErrorType,
+            `${ctx.label}: the ${req.endpoint.provider} API call timed out after ${req.timeoutMs} ms`,
+            {
+              nonRetryable: false,
+              ...(spent && { cost: spent }),
+            },
+          );
         }
         throw apiFailure(ctx, req.endpoint, err, spent);
       }
@@ -317,8 +359,8 @@ export async function callStructured<T>(ctx: LlmCallContext, req: StructuredRequ
         } else {
           raw.problem = `the answer does not match the schema: ${parsed.error.issues
             .slice(0, 10)
-            .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-            .join('; ')}`;
+            .map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`)
+            .join("; ")}`;
         }
       }
       problems.push(redact(raw.problem, ctx.secrets));
@@ -336,6 +378,6 @@ export async function callStructured<T>(ctx: LlmCallContext, req: StructuredRequ
   } finally {
     clearTimeout(timer);
     clearInterval(ticker);
-    ctx.hooks.cancellationSignal?.removeEventListener('abort', onCancel);
+    ctx.hooks.cancellationSignal?.removeEventListener("abort", onCancel);
   }
 }

@@ -3,26 +3,25 @@
  * and the attempt's commit and changed files after it. owner.ts calls these when `OwnerInput.repository`
  * is set.
  */
-import { lstat, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { z } from 'zod';
-import type { OwnerInput, OwnerResult } from '../../domain/attempt.js';
-import { attemptBranchName, MERGE_TRAILERS, type AttemptGit, type RepositoryTarget } from '../../domain/repository.js';
-import { agentResultFile } from '../agents/command.js';
-import { redactSecretsInFiles } from '../agents/files.js';
-import { worktreesRootOf, type ActivityDeps, type ActivityHooks } from '../context.js';
-import type { Secret } from '../secrets.js';
-import { readBesideWorkspace, resolveWorkspace, writeBesideWorkspace } from '../workspace.js';
-import { changedFiles, commitStaged, stageAll, stagedSince } from './changes.js';
-import { commitOf } from './git.js';
-import { ensureIntegrationBranch, repositoryDir } from './repo.js';
-import type { AttemptWorktree } from './types.js';
-import { prepareAttemptWorktree } from './worktree.js';
+import { lstat, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { OwnerInput, OwnerResult } from "../../domain/attempt.js";
+import { attemptBranchName, MERGE_TRAILERS, type AttemptGit, type RepositoryTarget } from "../../domain/repository.js";
+import { agentResultFile } from "../agents/command.js";
+import { redactSecretsInFiles } from "../agents/files.js";
+import { worktreesRootOf, type ActivityDeps, type ActivityHooks } from "../context.js";
+import type { Secret } from "../secrets.js";
+import { readBesideWorkspace, resolveWorkspace, writeBesideWorkspace } from "../workspace.js";
+import { changedFiles, commitStaged, stageAll, stagedSince } from "./changes.js";
+import { commitOf } from "./git.js";
+import { ensureIntegrationBranch, repositoryDir } from "./repo.js";
+import type { AttemptWorktree } from "./types.js";
+import { prepareAttemptWorktree } from "./worktree.js";
 
-export type { AttemptWorktree } from './types.js';
+export type { AttemptWorktree } from "./types.js";
 
-
-const WORKTREE_RECORD = 'worktree';
+const WORKTREE_RECORD = "worktree";
 const WorktreeRecordSchema = z.object({ branch: z.string(), baseCommit: z.string(), integrationBranch: z.string() });
 
 /**
@@ -34,39 +33,67 @@ const WorktreeRecordSchema = z.object({ branch: z.string(), baseCommit: z.string
  *
  * @throws ApplicationFailure `RepositoryError` / `WorkspaceError`; GitError on git failures.
  */
-export async function openOwnerWorktree(deps: ActivityDeps, input: OwnerInput & { repository: RepositoryTarget }, hooks: ActivityHooks): Promise<AttemptWorktree> {
+export async function openOwnerWorktree(
+  deps: ActivityDeps,
+  input: OwnerInput & { repository: RepositoryTarget },
+  hooks: ActivityHooks,
+): Promise<AttemptWorktree> {
   const root = worktreesRootOf(deps);
   const dir = resolveWorkspace(root, input.workspace);
   const repoDir = await repositoryDir(deps, input.repository, input.backlogId);
   // A council proposal or revision (issue 12) has a branch of its own under the attempt's.
   const branch = input.council?.branch ?? attemptBranchName(input.backlogId, input.card.id, input.attempt);
   const resultFile = agentResultFile(root, input.workspace);
-  if (input.agent.kind === 'command' && (await stat(resultFile).catch(() => undefined))?.isFile()) {
-    const saved = await readBesideWorkspace(root, input.workspace, WORKTREE_RECORD, (t) => WorktreeRecordSchema.parse(JSON.parse(t)));
-    if (saved && saved.branch === branch && (await commitOf(dir, 'HEAD').catch(() => undefined))) return { repoDir, dir, ...saved };
+  if (input.agent.kind === "command" && (await stat(resultFile).catch(() => undefined))?.isFile()) {
+    const saved = await readBesideWorkspace(root, input.workspace, WORKTREE_RECORD, (t) =>
+      WorktreeRecordSchema.parse(JSON.parse(t)),
+    );
+    if (saved && saved.branch === branch && (await commitOf(dir, "HEAD").catch(() => undefined)))
+      return { repoDir, dir, ...saved };
   }
   // A fresh start: an answer of a run whose worktree is about to go must not be taken for this run's.
   await rm(resultFile, { force: true });
   const tip = await ensureIntegrationBranch(repoDir, input.repository);
-  const made = await prepareAttemptWorktree({ repoDir, dir, branch, integrationTip: tip, ...(input.previousGit && { previous: input.previousGit }) });
-  if (made.rebaseConflict) hooks.log?.warn(`card ${input.card.id} attempt ${input.attempt}: ${made.rebaseConflict}`, { cardId: input.card.id, attempt: input.attempt });
-  const worktree = { repoDir, dir, branch, baseCommit: made.baseCommit, integrationBranch: input.repository.integrationBranch };
-  await writeBesideWorkspace(root, input.workspace, WORKTREE_RECORD, JSON.stringify({ branch, baseCommit: made.baseCommit, integrationBranch: worktree.integrationBranch }));
+  const made = await prepareAttemptWorktree({
+    repoDir,
+    dir,
+    branch,
+    integrationTip: tip,
+    ...(input.previousGit && { previous: input.previousGit }),
+  });
+  if (made.rebaseConflict)
+    hooks.log?.warn(`card ${input.card.id} attempt ${input.attempt}: ${made.rebaseConflict}`, {
+      cardId: input.card.id,
+      attempt: input.attempt,
+    });
+  const worktree = {
+    repoDir,
+    dir,
+    branch,
+    baseCommit: made.baseCommit,
+    integrationBranch: input.repository.integrationBranch,
+  };
+  await writeBesideWorkspace(
+    root,
+    input.workspace,
+    WORKTREE_RECORD,
+    JSON.stringify({ branch, baseCommit: made.baseCommit, integrationBranch: worktree.integrationBranch }),
+  );
   return worktree;
 }
 
 /** The message of squadflow's commit of what an owner left uncommitted. */
-export function leftoverCommitMessage(input: Pick<OwnerInput, 'backlogId' | 'card' | 'attempt'>): string {
+export function leftoverCommitMessage(input: Pick<OwnerInput, "backlogId" | "card" | "attempt">): string {
   return [
     `squadflow: ${input.card.id} attempt ${input.attempt}: ${input.card.title}`.slice(0, 100),
-    '',
-    'What the owner agent left uncommitted in its worktree, committed by squadflow.',
-    '',
+    "",
+    "What the owner agent left uncommitted in its worktree, committed by squadflow.",
+    "",
     `${MERGE_TRAILERS.backlog}: ${input.backlogId}`,
     `${MERGE_TRAILERS.card}: ${input.card.id}`,
     `${MERGE_TRAILERS.attempt}: ${input.attempt}`,
-    '',
-  ].join('\n');
+    "",
+  ].join("\n");
 }
 
 /**
@@ -89,10 +116,14 @@ export async function settleOwnerCommit(
   if (secrets.length > 0) {
     // Regular files only: a symlink may point out of the worktree, and what it points at is not ours to edit.
     const files: string[] = [];
-    for (const f of await stagedSince(dir, baseCommit)) if ((await lstat(join(dir, f)).catch(() => undefined))?.isFile()) files.push(f);
+    for (const f of await stagedSince(dir, baseCommit))
+      if ((await lstat(join(dir, f)).catch(() => undefined))?.isFile()) files.push(f);
     const hits = await redactSecretsInFiles(dir, files, secrets);
     for (const hit of hits) {
-      hooks.log?.warn(`owner of card ${input.card.id} wrote a secret into ${hit.file}; it was redacted before the commit`, { cardId: input.card.id, file: hit.file, variables: hit.names });
+      hooks.log?.warn(
+        `owner of card ${input.card.id} wrote a secret into ${hit.file}; it was redacted before the commit`,
+        { cardId: input.card.id, file: hit.file, variables: hit.names },
+      );
     }
     if (hits.length > 0) await stageAll(dir);
   }

@@ -2,8 +2,8 @@
  * The diff of an attempt (issue 9): whole for `squadflow diff BACKLOG CARD`, bounded for the LLM-judge's
  * prompt.
  */
-import type { AttemptGit } from '../../domain/repository.js';
-import { git } from './git.js';
+import type { AttemptGit } from "../../domain/repository.js";
+import { git } from "./git.js";
 
 /** Characters of an attempt's diff the LLM-judge gets (100 KB); the rest is cut with a note. */
 export const MAX_JUDGE_DIFF_CHARS = 100_000;
@@ -14,20 +14,32 @@ export const MAX_JUDGE_DIFF_CHARS = 100_000;
  * @param repoDir the repository, or any of its worktrees
  * @throws GitError naming the command (e.g. a commit that is not in this repository)
  */
-export async function attemptDiff(repoDir: string, attempt: Pick<AttemptGit, 'baseCommit' | 'headCommit'>): Promise<string> {
-  return (await git(repoDir, ['diff', '--no-color', '--no-ext-diff', `${attempt.baseCommit}..${attempt.headCommit}`, '--'])).stdout;
+export async function attemptDiff(
+  repoDir: string,
+  attempt: Pick<AttemptGit, "baseCommit" | "headCommit">,
+): Promise<string> {
+  return (
+    await git(repoDir, ["diff", "--no-color", "--no-ext-diff", `${attempt.baseCommit}..${attempt.headCommit}`, "--"])
+  ).stdout;
 }
 
 /**
  * An attempt's diff of at most `maxChars` characters: cut at a line end, with a note saying how much was
  * left out. @throws GitError
  */
-export async function boundedAttemptDiff(repoDir: string, attempt: Pick<AttemptGit, 'baseCommit' | 'headCommit'>, maxChars = MAX_JUDGE_DIFF_CHARS): Promise<{ text: string; cut: boolean }> {
+export async function boundedAttemptDiff(
+  repoDir: string,
+  attempt: Pick<AttemptGit, "baseCommit" | "headCommit">,
+  maxChars = MAX_JUDGE_DIFF_CHARS,
+): Promise<{ text: string; cut: boolean }> {
   const diff = await attemptDiff(repoDir, attempt);
   if (diff.length <= maxChars) return { text: diff, cut: false };
-  const end = diff.lastIndexOf('\n', maxChars);
+  const end = diff.lastIndexOf("\n", maxChars);
   const kept = diff.slice(0, end > 0 ? end + 1 : maxChars);
-  return { text: `${kept}\n[diff cut: ${diff.length - kept.length} of ${diff.length} characters left out]\n`, cut: true };
+  return {
+    text: `${kept}\n[diff cut: ${diff.length - kept.length} of ${diff.length} characters left out]\n`,
+    cut: true,
+  };
 }
 
 /**
@@ -38,14 +50,30 @@ export async function boundedAttemptDiff(repoDir: string, attempt: Pick<AttemptG
  * @returns repository-relative path → line numbers
  * @throws GitError
  */
-export async function addedLines(repoDir: string, attempt: Pick<AttemptGit, 'baseCommit' | 'headCommit'>): Promise<Map<string, Set<number>>> {
-  const out = (await git(repoDir, ['-c', 'core.quotePath=false', 'diff', '--no-color', '--no-ext-diff', '-U0', '--no-renames', attempt.baseCommit, attempt.headCommit, '--'])).stdout;
+export async function addedLines(
+  repoDir: string,
+  attempt: Pick<AttemptGit, "baseCommit" | "headCommit">,
+): Promise<Map<string, Set<number>>> {
+  const out = (
+    await git(repoDir, [
+      "-c",
+      "core.quotePath=false",
+      "diff",
+      "--no-color",
+      "--no-ext-diff",
+      "-U0",
+      "--no-renames",
+      attempt.baseCommit,
+      attempt.headCommit,
+      "--",
+    ])
+  ).stdout;
   const byFile = new Map<string, Set<number>>();
   let lines: Set<number> | undefined;
-  for (const line of out.split('\n')) {
-    if (line.startsWith('+++ ')) {
-      lines = line === '+++ /dev/null' ? undefined : new Set<number>();
-      if (lines) byFile.set(line.slice('+++ b/'.length), lines);
+  for (const line of out.split("\n")) {
+    if (line.startsWith("+++ ")) {
+      lines = line === "+++ /dev/null" ? undefined : new Set<number>();
+      if (lines) byFile.set(line.slice("+++ b/".length), lines);
       continue;
     }
     const m = lines && /^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@/.exec(line);

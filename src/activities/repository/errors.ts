@@ -3,12 +3,13 @@
  * starts (a plain Error the CLI turns into exit 2), and the mapping of git failures to the activities'
  * typed `ApplicationFailure`s (errors.ts: `RepositoryError` non-retryable, `GitError` retryable).
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { gitCommandError } from '../errors.js';
-import { GitError } from './git.js';
+import { ApplicationFailure } from "@temporalio/common";
+import { gitCommandError } from "../errors.js";
+import { GitError } from "./git.js";
 
 /** The backlog fields a repository problem is reported against. */
-export type RepositoryField = 'metadata.repository' | 'metadata.base_branch' | 'metadata.push.remote' | 'metadata.backlog_id' | 'cards[].id';
+export type RepositoryField =
+  "metadata.repository" | "metadata.base_branch" | "metadata.push.remote" | "metadata.backlog_id" | "cards[].id";
 
 /**
  * A repository setting that cannot work, found before anything starts (`inspectRepository`). The message
@@ -16,14 +17,14 @@ export type RepositoryField = 'metadata.repository' | 'metadata.base_branch' | '
  * or URL; `type` is stable (STYLE.md "Errors").
  */
 export class RepositoryError extends Error {
-  readonly type = 'RepositoryError';
+  readonly type = "RepositoryError";
   constructor(
     /** The backlog field at fault. */
     readonly field: RepositoryField,
     message: string,
   ) {
     super(`${field}: ${message}`);
-    this.name = 'RepositoryError';
+    this.name = "RepositoryError";
   }
 }
 

@@ -3,11 +3,11 @@
  * `git worktree list`, and its attempt branches go unless `--keep-branches`. The integration branch stays:
  * it is what the squad delivered.
  */
-import { resolve, sep } from 'node:path';
-import { attemptBranchPrefix } from '../../domain/repository.js';
-import { git } from './git.js';
-import { listWorktrees, removeWorktreeDirHeld } from './worktree.js';
-import { withRepositoryLock } from './lock.js';
+import { resolve, sep } from "node:path";
+import { attemptBranchPrefix } from "../../domain/repository.js";
+import { git } from "./git.js";
+import { listWorktrees, removeWorktreeDirHeld } from "./worktree.js";
+import { withRepositoryLock } from "./lock.js";
 
 /** What `finishBacklogRepository` removed. */
 export interface FinishedRepository {
@@ -23,7 +23,12 @@ export interface FinishedRepository {
  * `keepBranches`. Idempotent.
  * @throws GitError
  */
-export async function finishBacklogRepository(repoDir: string, backlogId: string, worktreesRoot: string, keepBranches: boolean): Promise<FinishedRepository> {
+export async function finishBacklogRepository(
+  repoDir: string,
+  backlogId: string,
+  worktreesRoot: string,
+  keepBranches: boolean,
+): Promise<FinishedRepository> {
   const prefix = `refs/heads/${attemptBranchPrefix(backlogId)}`;
   const under = resolve(worktreesRoot, backlogId) + sep;
   const worktrees: string[] = [];
@@ -34,14 +39,16 @@ export async function finishBacklogRepository(repoDir: string, backlogId: string
         worktrees.push(w.path);
       }
     }
-    await git(repoDir, ['worktree', 'prune']);
+    await git(repoDir, ["worktree", "prune"]);
   });
   const branches: string[] = [];
   if (!keepBranches) {
-    const refs = (await git(repoDir, ['for-each-ref', '--format=%(refname)', prefix])).stdout.split('\n').filter(Boolean);
+    const refs = (await git(repoDir, ["for-each-ref", "--format=%(refname)", prefix])).stdout
+      .split("\n")
+      .filter(Boolean);
     for (const ref of refs) {
-      await git(repoDir, ['update-ref', '-d', ref]);
-      branches.push(ref.slice('refs/heads/'.length));
+      await git(repoDir, ["update-ref", "-d", ref]);
+      branches.push(ref.slice("refs/heads/".length));
     }
   }
   return { worktrees, branches };

@@ -4,7 +4,7 @@
  * name the command and quote git's stderr, and a few retries on transient ref-lock errors (several
  * activities of one backlog touch the same repository at once).
  */
-import { execFile } from 'node:child_process';
+import { execFile } from "node:child_process";
 
 /**
  * `-c` options of the git commands that write on squadflow's behalf (commit, commit-tree, rebase, worktree
@@ -13,14 +13,14 @@ import { execFile } from 'node:child_process';
  * an attempt or a merge.
  */
 export const SQUADFLOW_IDENTITY: readonly string[] = [
-  '-c',
-  'user.name=squadflow',
-  '-c',
-  'user.email=squadflow@localhost',
-  '-c',
-  'commit.gpgsign=false',
-  '-c',
-  'core.hooksPath=/dev/null',
+  "-c",
+  "user.name=squadflow",
+  "-c",
+  "user.email=squadflow@localhost",
+  "-c",
+  "commit.gpgsign=false",
+  "-c",
+  "core.hooksPath=/dev/null",
 ];
 
 /**
@@ -29,7 +29,7 @@ export const SQUADFLOW_IDENTITY: readonly string[] = [
  * HOME stays so that the user's credentials and `~/.gitconfig` work for clones and pushes; SSH_AUTH_SOCK
  * so that an ssh agent does.
  */
-export const GIT_ENV_ALLOW_LIST = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'SSH_AUTH_SOCK'] as const;
+export const GIT_ENV_ALLOW_LIST = ["PATH", "HOME", "TMPDIR", "TZ", "SSH_AUTH_SOCK"] as const;
 
 /** Default limit of one git command, ms (local commands take well under a second). */
 export const DEFAULT_GIT_TIMEOUT_MS = 120_000;
@@ -59,8 +59,8 @@ export class GitError extends Error {
     why?: string,
   ) {
     const quoted = stderr.length > 2_000 ? `…${stderr.slice(-1_999)}` : stderr;
-    super(`"${command}" in ${cwd} ${why ?? `exited ${exitCode ?? 'abnormally'}`}${quoted ? `: ${quoted}` : ''}`);
-    this.name = 'GitError';
+    super(`"${command}" in ${cwd} ${why ?? `exited ${exitCode ?? "abnormally"}`}${quoted ? `: ${quoted}` : ""}`);
+    this.name = "GitError";
   }
 
   /**
@@ -68,7 +68,10 @@ export class GitError extends Error {
    * process (another worker on the same repository) is writing — worth a retry.
    */
   get isLockContention(): boolean {
-    return /Unable to create '[^']*\.lock': File exists/i.test(this.stderr) || /failed to read [^\n]*worktrees\/[^\n]*\/(commondir|gitdir)/i.test(this.stderr);
+    return (
+      /Unable to create '[^']*\.lock': File exists/i.test(this.stderr) ||
+      /failed to read [^\n]*worktrees\/[^\n]*\/(commondir|gitdir)/i.test(this.stderr)
+    );
   }
 }
 
@@ -105,32 +108,51 @@ export function gitEnv(workerEnv: Record<string, string | undefined> = process.e
     const value = workerEnv[name];
     if (value !== undefined) env[name] = value;
   }
-  return { ...env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', GIT_ADVICE: '0' };
+  return { ...env, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", LC_ALL: "C", GIT_ADVICE: "0" };
 }
 
 function once(cwd: string, args: readonly string[], opts: GitOptions): Promise<GitResult> {
   const argv = [...(opts.identity ? SQUADFLOW_IDENTITY : []), ...args];
-  const shown = `git ${args.join(' ')}`;
+  const shown = `git ${args.join(" ")}`;
   return new Promise((resolve, reject) => {
     const child = execFile(
-      'git',
+      "git",
       argv,
-      { cwd, env: gitEnv(opts.workerEnv), maxBuffer: MAX_BUFFER, timeout: opts.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS, encoding: 'utf8' },
+      {
+        cwd,
+        env: gitEnv(opts.workerEnv),
+        maxBuffer: MAX_BUFFER,
+        timeout: opts.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS,
+        encoding: "utf8",
+      },
       (err, stdout, stderr) => {
         if (!err) return resolve({ stdout, stderr, exitCode: 0 });
         const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
-        if (typeof e.code === 'number' && (opts.okExitCodes ?? []).includes(e.code)) return resolve({ stdout, stderr, exitCode: e.code });
-        if (typeof e.code === 'string') {
+        if (typeof e.code === "number" && (opts.okExitCodes ?? []).includes(e.code))
+          return resolve({ stdout, stderr, exitCode: e.code });
+        if (typeof e.code === "string") {
           // ENOENT from spawn: git is not on PATH, or the directory is missing.
-          const why = e.code === 'ENOENT' ? 'could not start (ENOENT: is git on PATH, does the directory exist?)' : `could not start (${e.code})`;
-          return reject(new GitError(shown, cwd, null, String(stderr ?? '').trim(), String(stdout ?? ''), why));
+          const why =
+            e.code === "ENOENT"
+              ? "could not start (ENOENT: is git on PATH, does the directory exist?)"
+              : `could not start (${e.code})`;
+          return reject(new GitError(shown, cwd, null, String(stderr ?? "").trim(), String(stdout ?? ""), why));
         }
         const why = e.killed ? `was killed after ${opts.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS} ms` : undefined;
-        reject(new GitError(shown, cwd, typeof e.code === 'number' ? e.code : null, String(stderr ?? '').trim(), String(stdout ?? ''), why));
+        reject(
+          new GitError(
+            shown,
+            cwd,
+            typeof e.code === "number" ? e.code : null,
+            String(stderr ?? "").trim(),
+            String(stdout ?? ""),
+            why,
+          ),
+        );
       },
     );
     if (opts.input !== undefined) {
-      child.stdin?.on('error', () => undefined);
+      child.stdin?.on("error", () => undefined);
       child.stdin?.end(opts.input);
     }
   });
@@ -156,7 +178,7 @@ export async function git(cwd: string, args: readonly string[], opts: GitOptions
 
 /** `git <args>`'s stdout without its trailing newline. @throws GitError */
 export async function gitOut(cwd: string, args: readonly string[], opts: GitOptions = {}): Promise<string> {
-  return (await git(cwd, args, opts)).stdout.replace(/\n$/, '');
+  return (await git(cwd, args, opts)).stdout.replace(/\n$/, "");
 }
 
 /**
@@ -165,14 +187,25 @@ export async function gitOut(cwd: string, args: readonly string[], opts: GitOpti
  * @throws GitError when git fails for another reason (not a repository).
  */
 export async function commitOf(cwd: string, rev: string, opts: GitOptions = {}): Promise<string | undefined> {
-  const r = await git(cwd, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { ...opts, okExitCodes: [1] });
+  const r = await git(cwd, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`], {
+    ...opts,
+    okExitCodes: [1],
+  });
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
 /** True when `ancestor` is an ancestor of (or equal to) `descendant` (`git merge-base --is-ancestor`). @throws GitError */
-export async function isAncestor(cwd: string, ancestor: string, descendant: string, opts: GitOptions = {}): Promise<boolean> {
-  return (await git(cwd, ['merge-base', '--is-ancestor', ancestor, descendant], { ...opts, okExitCodes: [1] })).exitCode === 0;
+export async function isAncestor(
+  cwd: string,
+  ancestor: string,
+  descendant: string,
+  opts: GitOptions = {},
+): Promise<boolean> {
+  return (
+    (await git(cwd, ["merge-base", "--is-ancestor", ancestor, descendant], { ...opts, okExitCodes: [1] })).exitCode ===
+    0
+  );
 }
 
 /** The all-zero object id: as the old value of `git update-ref`, "this ref must not exist yet". */
-export const ZERO_OID = '0000000000000000000000000000000000000000';
+export const ZERO_OID = "0000000000000000000000000000000000000000";

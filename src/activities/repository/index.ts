@@ -5,7 +5,7 @@
  * per attempt, squadflow's commit of leftovers) is in owner.ts via ./attempt.ts; the client's validation
  * before a start is ./inspect.ts; the CLI's diff is ./diff.ts `attemptDiff`.
  */
-import { rm } from 'node:fs/promises';
+import { rm } from "node:fs/promises";
 import type {
   FinishRepositoryInput,
   MergeInput,
@@ -14,23 +14,23 @@ import type {
   RemoveWorktreeInput,
   RepositoryActivities,
   RepositoryTarget,
-} from '../../domain/repository.js';
-import { temporalHooks, worktreesRootOf, type ActivityDeps } from '../context.js';
-import { resolveWorkspace } from '../workspace.js';
-import { asActivityFailure } from './errors.js';
-import { finishBacklogRepository, type FinishedRepository } from './finish.js';
-import { mergeIntoIntegration } from './merge.js';
-import { pushIntegration } from './push.js';
-import { existingRepositoryDir, heartbeating, repositoryDir } from './repo.js';
-import { removeWorktreeDir } from './worktree.js';
+} from "../../domain/repository.js";
+import { temporalHooks, worktreesRootOf, type ActivityDeps } from "../context.js";
+import { resolveWorkspace } from "../workspace.js";
+import { asActivityFailure } from "./errors.js";
+import { finishBacklogRepository, type FinishedRepository } from "./finish.js";
+import { mergeIntoIntegration } from "./merge.js";
+import { pushIntegration } from "./push.js";
+import { existingRepositoryDir, heartbeating, repositoryDir } from "./repo.js";
+import { removeWorktreeDir } from "./worktree.js";
 
-export { attemptDiff, boundedAttemptDiff, MAX_JUDGE_DIFF_CHARS } from './diff.js';
-export { inspectRepository, type InspectRepositoryInput } from './inspect.js';
-export { RepositoryError, type RepositoryField } from './errors.js';
-export { repositoryPathOf } from './repo.js';
-export { GitError } from './git.js';
-export type { FinishedRepository } from './finish.js';
-export type { FinishRepositoryInput, PushResult, RemoveWorktreeInput } from '../../domain/repository.js';
+export { attemptDiff, boundedAttemptDiff, MAX_JUDGE_DIFF_CHARS } from "./diff.js";
+export { inspectRepository, type InspectRepositoryInput } from "./inspect.js";
+export { RepositoryError, type RepositoryField } from "./errors.js";
+export { repositoryPathOf } from "./repo.js";
+export { GitError } from "./git.js";
+export type { FinishedRepository } from "./finish.js";
+export type { FinishRepositoryInput, PushResult, RemoveWorktreeInput } from "../../domain/repository.js";
 
 /**
  * Creates the repository activities:
@@ -53,7 +53,9 @@ export function createRepositoryActivities(deps: ActivityDeps) {
   const workerEnv = deps.workerEnv;
   /** The repository of a target, cloned on first use (with heartbeats: a clone may take minutes). */
   const repoOf = (target: RepositoryTarget, backlogId: string): Promise<string> =>
-    heartbeating((deps.hooks ?? temporalHooks)(), 'repository', deps.heartbeatIntervalMs, () => repositoryDir(deps, target, backlogId));
+    heartbeating((deps.hooks ?? temporalHooks)(), "repository", deps.heartbeatIntervalMs, () =>
+      repositoryDir(deps, target, backlogId),
+    );
   async function mergeAttempt(input: MergeInput): Promise<MergeResult> {
     try {
       return await mergeIntoIntegration(await repoOf(input.repository, input.backlogId), input);
@@ -66,7 +68,10 @@ export function createRepositoryActivities(deps: ActivityDeps) {
       const dir = resolveWorkspace(worktreesRootOf(deps), input.workspace);
       const repoDir = await existingRepositoryDir(deps, input.repository, input.backlogId);
       if (repoDir === undefined) {
-        const existed = await rm(dir, { recursive: true }).then(() => true, () => false);
+        const existed = await rm(dir, { recursive: true }).then(
+          () => true,
+          () => false,
+        );
         return { removed: existed };
       }
       return { removed: await removeWorktreeDir(repoDir, dir) };
@@ -78,7 +83,12 @@ export function createRepositoryActivities(deps: ActivityDeps) {
     try {
       const repoDir = await existingRepositoryDir(deps, input.repository, input.backlogId);
       if (repoDir === undefined) return { worktrees: [], branches: [] };
-      return await finishBacklogRepository(repoDir, input.backlogId, worktreesRootOf(deps), input.repository.keepBranches === true);
+      return await finishBacklogRepository(
+        repoDir,
+        input.backlogId,
+        worktreesRootOf(deps),
+        input.repository.keepBranches === true,
+      );
     } catch (err) {
       throw asActivityFailure(err, `clean-up of backlog ${input.backlogId}'s repository`);
     }
@@ -87,7 +97,9 @@ export function createRepositoryActivities(deps: ActivityDeps) {
     try {
       const hooks = (deps.hooks ?? temporalHooks)();
       const repoDir = await repoOf(input.repository, input.backlogId);
-      return await heartbeating(hooks, 'push', deps.heartbeatIntervalMs, () => pushIntegration(repoDir, input.repository, workerEnv));
+      return await heartbeating(hooks, "push", deps.heartbeatIntervalMs, () =>
+        pushIntegration(repoDir, input.repository, workerEnv),
+      );
     } catch (err) {
       throw asActivityFailure(err, `push of backlog ${input.backlogId}'s integration branch`);
     }

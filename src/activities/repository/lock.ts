@@ -6,7 +6,7 @@
  * same moment, so their worktree work is queued here. Commits, merges and diffs need no such lock (git
  * locks refs itself; merges are compare-and-swap).
  */
-import { resolve } from 'node:path';
+import { resolve } from "node:path";
 
 const tails = new Map<string, Promise<unknown>>();
 

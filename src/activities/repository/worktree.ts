@@ -3,13 +3,13 @@
  * `squadflow-attempts/<backlogId>/<cardId>/attempt-<n>`. Preparing one is idempotent — whatever a killed worker left
  * at that path is removed and the worktree made again from the same start — and removing one is too.
  */
-import { mkdir, rm } from 'node:fs/promises';
-import { withRepositoryLock } from './lock.js';
-import { dirname, resolve } from 'node:path';
-import type { AttemptGit } from '../../domain/repository.js';
-import { repositoryError } from '../errors.js';
-import { isInside } from '../workspace.js';
-import { commitOf, git, GitError } from './git.js';
+import { mkdir, rm } from "node:fs/promises";
+import { withRepositoryLock } from "./lock.js";
+import { dirname, resolve } from "node:path";
+import type { AttemptGit } from "../../domain/repository.js";
+import { repositoryError } from "../errors.js";
+import { isInside } from "../workspace.js";
+import { commitOf, git, GitError } from "./git.js";
 
 /** One entry of `git worktree list --porcelain`. */
 export interface WorktreeEntry {
@@ -26,17 +26,17 @@ export interface WorktreeEntry {
 
 /** The worktrees of a repository, the main one first (`git worktree list --porcelain`). @throws GitError */
 export async function listWorktrees(repoDir: string): Promise<WorktreeEntry[]> {
-  const out = (await git(repoDir, ['worktree', 'list', '--porcelain'])).stdout;
+  const out = (await git(repoDir, ["worktree", "list", "--porcelain"])).stdout;
   const entries: WorktreeEntry[] = [];
   for (const block of out.split(/\n\n+/)) {
     let entry: WorktreeEntry | undefined;
-    for (const line of block.split('\n')) {
-      if (line.startsWith('worktree ')) entry = { path: line.slice('worktree '.length), bare: false, prunable: false };
+    for (const line of block.split("\n")) {
+      if (line.startsWith("worktree ")) entry = { path: line.slice("worktree ".length), bare: false, prunable: false };
       else if (!entry) continue;
-      else if (line.startsWith('HEAD ')) entry.head = line.slice(5);
-      else if (line.startsWith('branch ')) entry.branch = line.slice(7);
-      else if (line === 'bare') entry.bare = true;
-      else if (line.startsWith('prunable')) entry.prunable = true;
+      else if (line.startsWith("HEAD ")) entry.head = line.slice(5);
+      else if (line.startsWith("branch ")) entry.branch = line.slice(7);
+      else if (line === "bare") entry.bare = true;
+      else if (line.startsWith("prunable")) entry.prunable = true;
     }
     if (entry) entries.push(entry);
   }
@@ -65,14 +65,14 @@ export async function removeWorktreeDirHeld(repoDir: string, dir: string): Promi
   let removed = false;
   if (listed) {
     // --force twice: also when the worktree is dirty or locked (a killed worker's leftovers are both).
-    const r = await git(repoDir, ['worktree', 'remove', '--force', '--force', abs], { okExitCodes: [128] });
+    const r = await git(repoDir, ["worktree", "remove", "--force", "--force", abs], { okExitCodes: [128] });
     removed = r.exitCode === 0;
   }
   const existed = await rm(abs, { recursive: true, force: false }).then(
     () => true,
     () => false,
   );
-  await git(repoDir, ['worktree', 'prune']);
+  await git(repoDir, ["worktree", "prune"]);
   return removed || existed;
 }
 
@@ -124,24 +124,32 @@ async function prepareHeld(opts: PrepareWorktreeOptions): Promise<PreparedWorktr
   }
   await mkdir(dirname(dir), { recursive: true });
   if (previous === undefined) {
-    await git(repoDir, ['worktree', 'add', '--quiet', '-B', branch, dir, integrationTip], { identity: true });
+    await git(repoDir, ["worktree", "add", "--quiet", "-B", branch, dir, integrationTip], { identity: true });
     return { baseCommit: integrationTip, startCommit: integrationTip };
   }
   const head = await commitOf(repoDir, previous.headCommit);
-  if (!head) throw repositoryError(`the previous attempt's head ${previous.headCommit} (${previous.branch}) does not exist in ${repoDir}`);
-  await git(repoDir, ['worktree', 'add', '--quiet', '-B', branch, dir, head], { identity: true });
+  if (!head)
+    throw repositoryError(
+      `the previous attempt's head ${previous.headCommit} (${previous.branch}) does not exist in ${repoDir}`,
+    );
+  await git(repoDir, ["worktree", "add", "--quiet", "-B", branch, dir, head], { identity: true });
   if (previous.baseCommit === integrationTip) return { baseCommit: integrationTip, startCommit: head };
   try {
-    await git(dir, ['rebase', '--quiet', '--no-verify', '--onto', integrationTip, previous.baseCommit], { identity: true });
+    await git(dir, ["rebase", "--quiet", "--no-verify", "--onto", integrationTip, previous.baseCommit], {
+      identity: true,
+    });
     return { baseCommit: integrationTip, startCommit: integrationTip };
   } catch (err) {
     if (!(err instanceof GitError)) throw err;
-    await git(dir, ['rebase', '--abort'], { okExitCodes: [128] });
-    await git(dir, ['reset', '--quiet', '--hard', head]);
+    await git(dir, ["rebase", "--abort"], { okExitCodes: [128] });
+    await git(dir, ["reset", "--quiet", "--hard", head]);
     // The owner resolves it: the tip is merged into the previous head and the conflicts are left in the
     // files (markers), so the correction can keep both sides; squadflow's commit concludes the merge.
-    const merged = await git(dir, ['merge', '--no-ff', '--no-commit', '--no-verify', integrationTip], { identity: true, okExitCodes: [1] });
-    const conflict = `rebasing ${previous.branch} onto the integration tip ${integrationTip.slice(0, 12)} conflicted; the tip is merged into ${head.slice(0, 12)}${merged.exitCode === 1 ? ' with conflicts left for the owner to resolve' : ''}: ${err.stderr.split('\n').slice(0, 5).join(' ')}`;
+    const merged = await git(dir, ["merge", "--no-ff", "--no-commit", "--no-verify", integrationTip], {
+      identity: true,
+      okExitCodes: [1],
+    });
+    const conflict = `rebasing ${previous.branch} onto the integration tip ${integrationTip.slice(0, 12)} conflicted; the tip is merged into ${head.slice(0, 12)}${merged.exitCode === 1 ? " with conflicts left for the owner to resolve" : ""}: ${err.stderr.split("\n").slice(0, 5).join(" ")}`;
     return { baseCommit: integrationTip, startCommit: head, rebaseConflict: conflict };
   }
 }

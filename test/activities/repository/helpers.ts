@@ -3,14 +3,20 @@
  * `command` owner agent (a Node script) that writes, deletes and optionally commits the files its card's
  * description asks for.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import type { ActivityDeps } from '../../../src/activities/context.js';
-import { git, gitOut } from '../../../src/activities/repository/git.js';
-import type { CardSpec, OwnerInput } from '../../../src/domain/attempt.js';
-import { attemptBranchName, integrationBranchName, type AttemptGit, type MergeInput, type RepositoryTarget } from '../../../src/domain/repository.js';
-import type { CommandAgentConfig } from '../../../src/domain/squad.js';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { ActivityDeps } from "../../../src/activities/context.js";
+import { git, gitOut } from "../../../src/activities/repository/git.js";
+import type { CardSpec, OwnerInput } from "../../../src/domain/attempt.js";
+import {
+  attemptBranchName,
+  integrationBranchName,
+  type AttemptGit,
+  type MergeInput,
+  type RepositoryTarget,
+} from "../../../src/domain/repository.js";
+import type { CommandAgentConfig } from "../../../src/domain/squad.js";
 
 /** What the test agent does, given as its card's description (JSON). */
 export interface AgentPlan {
@@ -72,51 +78,63 @@ export function sh(cwd: string, ...args: string[]): Promise<string> {
 }
 
 /** Makes a repository at `dir` with `files` committed on `main`. */
-export async function makeRepo(dir: string, files: Record<string, string> = { 'README.md': '# Project\n' }): Promise<void> {
+export async function makeRepo(
+  dir: string,
+  files: Record<string, string> = { "README.md": "# Project\n" },
+): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await git(dir, ['init', '--quiet', '-b', 'main']);
+  await git(dir, ["init", "--quiet", "-b", "main"]);
   for (const [p, c] of Object.entries(files)) {
     await mkdir(dirname(join(dir, p)), { recursive: true });
     await writeFile(join(dir, p), c);
   }
-  await git(dir, ['add', '-A']);
-  await git(dir, ['commit', '--quiet', '-m', 'initial'], { identity: true });
+  await git(dir, ["add", "-A"]);
+  await git(dir, ["commit", "--quiet", "-m", "initial"], { identity: true });
 }
 
 /** Creates a git sandbox. */
 export async function gitSandbox(files?: Record<string, string>): Promise<GitSandbox> {
-  const dir = await mkdtemp(join(tmpdir(), 'squadflow-git-'));
-  const repo = join(dir, 'repo');
-  const logDir = join(dir, 'log');
+  const dir = await mkdtemp(join(tmpdir(), "squadflow-git-"));
+  const repo = join(dir, "repo");
+  const logDir = join(dir, "log");
   await mkdir(logDir);
-  await mkdir(join(dir, 'project'));
+  await mkdir(join(dir, "project"));
   await makeRepo(repo, files);
-  const script = join(dir, 'agent.mjs');
+  const script = join(dir, "agent.mjs");
   await writeFile(script, AGENT);
-  const backlogId = 'shop';
+  const backlogId = "shop";
   return {
     dir,
     repo,
     logDir,
     backlogId,
     deps: {
-      workspacesRoot: join(dir, 'workspaces'),
-      worktreesRoot: join(dir, 'worktrees'),
-      reposRoot: join(dir, 'repos'),
-      baseDir: join(dir, 'project'),
-      now: () => new Date('2025-01-02T03:04:05.000Z'),
+      workspacesRoot: join(dir, "workspaces"),
+      worktreesRoot: join(dir, "worktrees"),
+      reposRoot: join(dir, "repos"),
+      baseDir: join(dir, "project"),
+      now: () => new Date("2025-01-02T03:04:05.000Z"),
       heartbeatIntervalMs: 50,
       killGraceMs: 300,
     },
-    target: { path: repo, baseBranch: 'main', integrationBranch: integrationBranchName(backlogId) },
-    agent: { kind: 'command', command: process.execPath, args: [script], timeout_ms: 20_000, env: { LOG_DIR: logDir } },
+    target: { path: repo, baseBranch: "main", integrationBranch: integrationBranchName(backlogId) },
+    agent: { kind: "command", command: process.execPath, args: [script], timeout_ms: 20_000, env: { LOG_DIR: logDir } },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }
 
 /** A card whose test agent follows `plan`. */
 export function planCard(id: string, plan: AgentPlan, overrides: Partial<CardSpec> = {}): CardSpec {
-  return { id, type: 'CODE', title: `Card ${id}`, description: JSON.stringify(plan), priority: 'HIGH', dependencies: [], acceptanceCriteria: [], ...overrides };
+  return {
+    id,
+    type: "CODE",
+    title: `Card ${id}`,
+    description: JSON.stringify(plan),
+    priority: "HIGH",
+    dependencies: [],
+    acceptanceCriteria: [],
+    ...overrides,
+  };
 }
 
 /** The owner input of attempt `attempt` of `card` in the sandbox's repository. */
@@ -127,7 +145,7 @@ export function ownerInput(sb: GitSandbox, card: CardSpec, attempt = 1, extra: P
     attempt,
     agent: sb.agent,
     workspace: `${sb.backlogId}/${card.id}/attempt-${attempt}`,
-    workspaceRoot: 'worktrees',
+    workspaceRoot: "worktrees",
     repository: sb.target,
     dependencies: [],
     ...extra,
@@ -135,18 +153,37 @@ export function ownerInput(sb: GitSandbox, card: CardSpec, attempt = 1, extra: P
 }
 
 /** The merge input of an attempt. */
-export function mergeInput(sb: GitSandbox, card: CardSpec, attempt: number, g: AttemptGit, extra: Partial<MergeInput> = {}): MergeInput {
-  return { backlogId: sb.backlogId, cardId: card.id, title: card.title, attempt, repository: sb.target, git: g, costUsd: 0.25, ...extra };
+export function mergeInput(
+  sb: GitSandbox,
+  card: CardSpec,
+  attempt: number,
+  g: AttemptGit,
+  extra: Partial<MergeInput> = {},
+): MergeInput {
+  return {
+    backlogId: sb.backlogId,
+    cardId: card.id,
+    title: card.title,
+    attempt,
+    repository: sb.target,
+    git: g,
+    costUsd: 0.25,
+    ...extra,
+  };
 }
 
 /** The agent's saved view of one run: its stdin request, cwd and the files it saw there. */
-export async function agentView(sb: GitSandbox, cardId: string, attempt: number): Promise<{ request: any; cwd: string; files: string[] }> {
-  return JSON.parse(await readFile(join(sb.logDir, `${cardId}-${attempt}.json`), 'utf8'));
+export async function agentView(
+  sb: GitSandbox,
+  cardId: string,
+  attempt: number,
+): Promise<{ request: any; cwd: string; files: string[] }> {
+  return JSON.parse(await readFile(join(sb.logDir, `${cardId}-${attempt}.json`), "utf8"));
 }
 
 /** Lines of the agent's runs log (`<card> <attempt>`). */
 export async function agentRuns(sb: GitSandbox): Promise<string[]> {
-  return (await readFile(join(sb.logDir, 'runs.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  return (await readFile(join(sb.logDir, "runs.log"), "utf8").catch(() => "")).split("\n").filter(Boolean);
 }
 
 /** The absolute worktree of an attempt. */
