@@ -11,10 +11,12 @@
  * - `bare-flat`: the old baseline (bench/bare-workflow.ts): one workflow per card, no dependencies, the same
  *   4 activities in sequence.
  *
- * Every variant runs on a fresh embedded dev server (`startDevServer`, random port, no UI), with one
- * in-process worker serving one task queue (workflows and activities, default worker options). Every
- * variant is timed and sampled the same way: the RSS sampler starts with the first start call and stops
- * when the run is over, before the post-run reads (card states, histories). A run ends when every card is
+ * Every variant runs on a fresh embedded dev server (`startDevServer`, random port, no UI), with one worker
+ * serving one task queue (workflows and activities, default worker options) in a process of its own
+ * (bench/worker-process.ts, forked the same way for every variant), so that the worker's RSS and CPU are
+ * its own and not the client's; this process is the client. Every variant is timed and sampled the same
+ * way: the sampler (worker process, client, server) starts with the first start call and stops when the run
+ * is over, before the post-run reads (card states, histories). A run ends when every card is
  * done, or on failure, on a stall (no activity progress and no completion for `stallMs`), or at
  * `timeoutMs`; what happened is diagnosed from the histories and reported, never thrown.
  */
@@ -22,20 +24,18 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@temporalio/client";
-import { Worker } from "@temporalio/worker";
 import proto from "@temporalio/proto";
 import { readBacklogView, startBacklog, type BacklogQueues } from "../src/cli/backlogs.js";
 import { cardWorkflowId, needsPages, planPages, type CardState } from "../src/domain/index.js";
 import type { BacklogState } from "../src/workflows/backlog.js";
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from "../src/worker.js";
-import { metricsSinks } from "../src/observability/metrics.js";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { installRuntime } from "../src/temporal/runtime.js";
 import { benchCardId, layeredBacklog, planLayeredBacklog } from "./backlog.js";
 import type { BareDagCardInput, BareDagCardResult } from "./bare-dag-workflow.js";
 import type { BareCardResult } from "./bare-workflow.js";
 import type { Variant } from "./variants.js";
-import { bareActivities, instantActivities, newActivityClock, type ActivityClock } from "./instant-activities.js";
+import type { ActivityClock } from "./instant-activities.js";
+import { forkWorker, type ForkedWorker } from "./worker-fork.js";
 import {
   RssSampler,
   describeError,
@@ -43,6 +43,7 @@ import {
   largest,
   mapPool,
   percentiles,
+  procRss,
   spreadSample,
   type HistorySize,
   type Percentiles,
@@ -129,6 +130,16 @@ export interface CaseResult {
 
 // ---- helpers ------------------------------------------------------------------------------------
 
+/** What every variant runs with: its settings, a client, the worker process and its task queue. */
+interface CaseContext {
+  config: CaseConfig;
+  client: Client;
+  worker: ForkedWorker;
+  taskQueue: string;
+  /** The Temporal server's processes to sample (default: this process's descendants outside the worker). */
+  serverPids?: () => number[];
+}
+
 function log(config: CaseConfig, message: string): void {
   process.stderr.write(`[${config.variant} ${config.size}] ${message}\n`);
 }
@@ -137,10 +148,13 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Awaits `promise` until it settles, nothing progressed for `stallMs`, or `deadline`. */
+/**
+ * Awaits `promise` until it settles, nothing progressed for `stallMs`, `deadline`, or the worker process
+ * failing (an `error` outcome naming it).
+ */
 async function watch<T>(
   promise: Promise<T>,
-  clock: ActivityClock,
+  worker: ForkedWorker,
   config: CaseConfig,
   startedAt: number,
   extraProgress: () => number = () => 0,
@@ -154,8 +168,11 @@ async function watch<T>(
   let lastChange = Date.now();
   let lastLog = Date.now();
   const deadline = startedAt + config.timeoutMs;
+  const clock = worker.clock;
   while (Date.now() < deadline) {
     if (settled) return settled;
+    const failure = worker.failure();
+    if (failure) return { kind: "error", error: new Error(failure) };
     const mark = clock.ownerRuns + clock.qaRuns + extraProgress();
     if (mark !== lastMark) {
       lastMark = mark;
@@ -165,10 +182,10 @@ async function watch<T>(
     }
     if (Date.now() - lastLog >= 10_000) {
       lastLog = Date.now();
-      const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
+      const rss = Math.round((procRss(worker.pid) ?? 0) / 2 ** 20);
       log(
         config,
-        `${((Date.now() - startedAt) / 1000).toFixed(0)} s: owners started ${clock.ownerStart.size}/${config.size}, QA done ${clock.qaRuns}, RSS ${rss} MiB`,
+        `${((Date.now() - startedAt) / 1000).toFixed(0)} s: owner runs ${clock.ownerRuns}/${config.size}, QA done ${clock.qaRuns}, worker RSS ${rss} MiB`,
       );
     }
     await delay(100);
@@ -324,14 +341,9 @@ function cardMetrics(
 
 // ---- the squadflow variant ------------------------------------------------------------------------
 
-async function runSquadflow(
-  config: CaseConfig,
-  client: Client,
-  worker: Worker,
-  clock: ActivityClock,
-  result: CaseResult,
-): Promise<void> {
-  const queue = worker.options.taskQueue;
+async function runSquadflow(bench: CaseContext, result: CaseResult): Promise<void> {
+  const { config, client, taskQueue: queue } = bench;
+  const clock = bench.worker.clock;
   const queues: BacklogQueues = { orchestration: queue, owners: queue, validation: queue, debugging: queue };
   const backlogId = `bench-${config.size}-${Date.now().toString(36)}`;
   const plan = planLayeredBacklog({ backlogId, size: config.size, layers: config.layers });
@@ -356,9 +368,7 @@ async function runSquadflow(
 
   let finishedAt: number | undefined;
   const started = await startAndWatch(
-    worker,
-    config,
-    clock,
+    bench,
     result,
     () => startBacklog(client, plan, `${backlogId}.json`, queues),
     () =>
@@ -450,24 +460,28 @@ async function closedCardStates(client: Client, backlogId: string): Promise<Card
 type Watched<T> = Awaited<ReturnType<typeof watch<T>>>;
 
 /**
- * Runs a variant on `worker`, RSS sampled from the first start call to the end of the run: `start` is timed
- * into `result.startMs`, then `run` is watched (see `watch`). A start that throws is recorded on `result`
- * (status `start-failed`, logged) and gives `undefined`.
+ * Runs a variant on the worker process, RSS sampled from the first start call to the end of the run:
+ * `start` is timed into `result.startMs`, then `run` is watched (see `watch`); then the worker is stopped,
+ * so that its clock holds every owner start. A start that throws is recorded on `result` (status
+ * `start-failed`, logged) and gives `undefined`.
  * @returns the watched outcome and when the start began (epoch ms)
  */
 async function startAndWatch<T>(
-  worker: Worker,
-  config: CaseConfig,
-  clock: ActivityClock,
+  bench: CaseContext,
   result: CaseResult,
   start: () => Promise<unknown>,
   run: () => Promise<T>,
   progress?: () => number,
 ): Promise<{ outcome: Watched<T>; startedAt: number } | undefined> {
-  let startedAt = Date.now();
-  const outcome = await worker.runUntil(async () => {
-    const sampler = new RssSampler();
-    startedAt = Date.now();
+  const { worker, config } = bench;
+  const outcome = await (async () => {
+    worker.resetHeapPeak();
+    const sampler = new RssSampler({
+      workerPid: worker.pid,
+      workerHeapPeak: worker.heapPeak,
+      ...(bench.serverPids ? { serverPids: bench.serverPids } : {}),
+    });
+    const startedAt = Date.now();
     try {
       await start();
     } catch (err) {
@@ -475,40 +489,34 @@ async function startAndWatch<T>(
       return { kind: "start-failed" as const, error: err };
     }
     result.startMs = Date.now() - startedAt;
-    const watched = await watch(run(), clock, config, startedAt, progress);
+    const watched = await watch(run(), worker, config, startedAt, progress);
     result.rss = sampler.stop();
-    return watched;
-  });
-  if (outcome.kind === "start-failed") {
+    return { watched, startedAt };
+  })();
+  await worker.stop();
+  if ("kind" in outcome) {
     result.status = "start-failed";
     result.error = describeError(outcome.error);
     log(config, `start failed: ${result.error}`);
     return undefined;
   }
-  return { outcome, startedAt };
+  return { outcome: outcome.watched, startedAt: outcome.startedAt };
 }
 
-async function runBareFlat(
-  config: CaseConfig,
-  client: Client,
-  worker: Worker,
-  clock: ActivityClock,
-  result: CaseResult,
-): Promise<void> {
-  const queue = worker.options.taskQueue;
+async function runBareFlat(bench: CaseContext, result: CaseResult): Promise<void> {
+  const { config, client, taskQueue: queue } = bench;
   const runId = `flat-${config.size}-${Date.now().toString(36)}`;
   const ids = Array.from({ length: config.size }, (_, i) => `${runId}/${benchCardId(i)}`);
-  let startedAt = Date.now();
   let finishedAt: number | undefined;
   let resultsIn = 0;
-  const outcome = await worker.runUntil(async () => {
-    const sampler = new RssSampler();
-    startedAt = Date.now();
-    const all = (async () => {
-      await mapPool(ids, 64, (id, i) =>
+  const started = await startAndWatch(
+    bench,
+    result,
+    () =>
+      mapPool(ids, 64, (id, i) =>
         client.workflow.start("bareCardWorkflow", { taskQueue: queue, workflowId: id, args: [benchCardId(i)] }),
-      );
-      result.startMs = Date.now() - startedAt;
+      ),
+    async () => {
       const results = await mapPool(ids, 128, async (id) => {
         const r = (await client.workflow.getHandle(id).result()) as BareCardResult;
         resultsIn++;
@@ -516,11 +524,11 @@ async function runBareFlat(
       });
       finishedAt = Date.now();
       return results;
-    })();
-    const watched = await watch(all, clock, config, startedAt, () => resultsIn);
-    result.rss = sampler.stop();
-    return watched;
-  });
+    },
+    () => resultsIn,
+  );
+  if (!started) return;
+  const { outcome, startedAt } = started;
   if (outcome.kind === "done") {
     result.status = "completed";
     result.wallMs = finishedAt! - startedAt;
@@ -579,14 +587,9 @@ export function bareDagInputs(
   ];
 }
 
-async function runBareDag(
-  config: CaseConfig,
-  client: Client,
-  worker: Worker,
-  clock: ActivityClock,
-  result: CaseResult,
-): Promise<void> {
-  const queue = worker.options.taskQueue;
+async function runBareDag(bench: CaseContext, result: CaseResult): Promise<void> {
+  const { config, client, taskQueue: queue } = bench;
+  const clock = bench.worker.clock;
   const runId = `dag-${config.size}-${Date.now().toString(36)}`;
   const cards = bareDagInputs(runId, config.size, config.layers);
   const waiting = cards.filter((c) => c.input.dependencies.length > 0);
@@ -598,9 +601,7 @@ async function runBareDag(
   let finishedAt: number | undefined;
   let sinksIn = 0;
   const started = await startAndWatch(
-    worker,
-    config,
-    clock,
+    bench,
     result,
     async () => {
       await mapPool(waiting, 64, start);
@@ -675,7 +676,6 @@ async function main(): Promise<void> {
   const config = JSON.parse(await readFile(configPath, "utf8")) as CaseConfig;
   installRuntime("WARN");
   const dir = await mkdtemp(join(tmpdir(), "squadflow-bench-"));
-  const clock = newActivityClock();
   const result: CaseResult = {
     variant: config.variant,
     size: config.size,
@@ -696,31 +696,30 @@ async function main(): Promise<void> {
     // events) would drown the progress lines; the histories are measured instead.
     logLevel: "error",
   });
+  let worker: ForkedWorker | undefined;
   try {
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = `bench-${config.variant}-${config.size}`;
-    const worker = await Worker.create({
-      connection: server.nativeConnection,
+    worker = await forkWorker({
+      variant: config.variant,
+      address: server.address,
       namespace: server.namespace,
       taskQueue,
-      workflowBundle: { codePath: config.bundlePath },
-      maxCachedWorkflows: config.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
-      ...(config.variant === "squadflow"
-        ? { activities: instantActivities(clock), sinks: metricsSinks() }
-        : { activities: bareActivities(clock) }),
+      bundlePath: config.bundlePath,
+      ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     });
-    log(config, `dev server ${server.address} (${config.db} db), worker on ${taskQueue}`);
-    try {
-      if (config.variant === "squadflow") await runSquadflow(config, client, worker, clock, result);
-      else if (config.variant === "bare-dag") await runBareDag(config, client, worker, clock, result);
-      else await runBareFlat(config, client, worker, clock, result);
-    } catch (err) {
-      result.status = "crashed";
-      result.error = describeError(err);
-    }
+    log(config, `dev server ${server.address} (${config.db} db), worker process ${worker.pid} on ${taskQueue}`);
+    const bench: CaseContext = { config, client, worker, taskQueue };
+    if (config.variant === "squadflow") await runSquadflow(bench, result);
+    else if (config.variant === "bare-dag") await runBareDag(bench, result);
+    else await runBareFlat(bench, result);
+  } catch (err) {
+    result.status = "crashed";
+    result.error = describeError(err);
   } finally {
-    result.ownerRuns = clock.ownerRuns;
-    result.qaRuns = clock.qaRuns;
+    await worker?.stop();
+    result.ownerRuns = worker?.clock.ownerRuns ?? 0;
+    result.qaRuns = worker?.clock.qaRuns ?? 0;
     await writeFile(config.out, JSON.stringify(result, null, 2));
     await server.stop();
     await rm(dir, { recursive: true, force: true });

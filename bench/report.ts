@@ -11,8 +11,11 @@ import { median, type HistorySize, type Percentiles } from "./measure.js";
 /** The bound: no workflow history above this many events, at any size. */
 export const MAX_HISTORY_EVENTS = 10_000;
 
-/** Version of the raw JSON block of RESULTS.md; blocks of another version are not merged. */
-export const RESULTS_FORMAT = 2;
+/**
+ * Version of the raw JSON block of RESULTS.md; blocks of another version are not merged. 3: the worker runs
+ * in a process of its own, so "worker RSS" is the worker's alone (in 2 it was client + worker).
+ */
+export const RESULTS_FORMAT = 3;
 
 /** When, how and under what load one size was measured. */
 export interface Measured {
@@ -64,8 +67,10 @@ export interface VariantSummary {
   durationP50: Stat;
   durationP95: Stat;
   rssWorker: Stat;
+  rssClient: Stat;
   rssServer: Stat;
   cpuWorker: Stat;
+  cpuClient: Stat;
   cpuServer: Stat;
   /** The completed run of median wall time (the lower middle one for an even count): histories come from it. */
   representative?: CaseResult;
@@ -101,8 +106,10 @@ export function summarize(variant: Variant, runs: readonly CaseResult[]): Varian
     durationP50: p((r) => r.cardDuration, "p50"),
     durationP95: p((r) => r.cardDuration, "p95"),
     rssWorker: stat(running.map((r) => r.rss.worker || undefined)),
+    rssClient: stat(running.map((r) => r.rss.client || undefined)),
     rssServer: stat(running.map((r) => r.rss.server || undefined)),
     cpuWorker: stat(running.map((r) => r.rss.workerCpuMs)),
+    cpuClient: stat(running.map((r) => r.rss.clientCpuMs)),
     cpuServer: stat(running.map((r) => r.rss.serverCpuMs)),
     ...(byWall.length > 0 ? { representative: byWall[(byWall.length - 1) >> 1] } : {}),
   };
@@ -188,9 +195,11 @@ export function sizeTable(record: SizeRecord): string {
     statRow("**dependency DONE → owner start, p95**", (s) => s.depP95, fmtMs),
     statRow("card duration (owner start → DONE), p50", (s) => s.durationP50, fmtMs),
     statRow("card duration (owner start → DONE), p95", (s) => s.durationP95, fmtMs),
-    statRow("**worker RSS, peak during the run**", (s) => s.rssWorker, fmtMiB),
+    statRow("**worker RSS, peak during the run** (the worker process alone)", (s) => s.rssWorker, fmtMiB),
+    statRow("client RSS, peak during the run (starts, result waits)", (s) => s.rssClient, fmtMiB),
     statRow("dev server RSS, peak during the run", (s) => s.rssServer, fmtMiB),
     statRow("worker CPU time during the run", (s) => s.cpuWorker, fmtS),
+    statRow("client CPU time during the run", (s) => s.cpuClient, fmtS),
     statRow("dev server CPU time during the run", (s) => s.cpuServer, fmtS),
     [
       "largest history, events",

@@ -28,10 +28,10 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleWorkflowCode, DefaultLogger } from "@temporalio/worker";
 import { findTemporalCli, PROJECT_ROOT } from "../src/temporal/cli-path.js";
@@ -212,7 +212,7 @@ export function machineDescription(settings: BenchSettings): string[] {
     `- Node ${process.version}, Temporal TypeScript SDK ${sdk}, ${temporalVersion}`,
     `- dev server: embedded (\`startDevServer\`), a fresh one per case, ` +
       `${settings.dynamicConfig.length ? `dynamic config ${settings.dynamicConfig.map((d) => `\`${d}\``).join(", ")}` : "default limits"}`,
-    `- one worker process per case (client + worker, maxCachedWorkflows ${settings.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS}, otherwise default worker options), one task queue`,
+    `- per case: one worker in a process of its own (bench/worker-process.ts; maxCachedWorkflows ${settings.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS}, otherwise default worker options, one task queue) and the client in the case process`,
     `- backlog: layered DAG, ${settings.layers} layers, 2 dependencies per card (layer 1: none); instant agents`,
     `- limits: ${settings.timeoutMs / 60_000} min per run, given up after ${settings.stallMs / 60_000} min without progress`,
   ];
@@ -245,8 +245,9 @@ export function resultsDocument(settings: BenchSettings, records: readonly SizeR
       "after its last activity, before it signals its dependents).",
     "- card duration: owner start → DONE, workflow time (squadflow: IN_PROGRESS → DONE in `statusHistory`).",
     "- RSS and CPU: the same sampler for every variant (every 250 ms), from the first start call to the end of " +
-      "the run, never during the post-run reads: peak RSS of the case process (client + worker) and of its dev " +
-      "server, CPU time (user + system) of each meanwhile.",
+      "the run, never during the post-run reads: peak RSS of the worker process (the worker alone: it runs in a " +
+      "process of its own), of the client (the case process: starts, result waits) and of the Temporal server, " +
+      "CPU time (user + system) of each meanwhile.",
     `- histories (from the run of median wall time): the backlog workflow's, its shards' (paged backlogs) and ` +
       `${settings.historySample} card workflows' (evenly spread), events and encoded \`History\` proto bytes.`,
     "- load: the 1-minute load average before and after each size. Absolute times move with the load of the " +
@@ -326,6 +327,7 @@ async function main(): Promise<void> {
       measuredNow.push(record);
       process.stdout.write(`\n${sizeTable(record)}\n\n`);
       // Written after every size, so that a long run interrupted later keeps what it measured.
+      await mkdir(dirname(settings.out), { recursive: true });
       await writeFile(settings.out, resultsDocument(settings, mergeRecords(earlier, measuredNow)));
     }
     const all = mergeRecords(earlier, measuredNow);
