@@ -23,13 +23,15 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@temporalio/client";
+import { readFileSync } from "node:fs";
+import { Client, Connection } from "@temporalio/client";
 import proto from "@temporalio/proto";
 import { readBacklogView, startBacklog, type BacklogQueues } from "../src/cli/backlogs.js";
 import { cardWorkflowId, needsPages, planPages, type CardState } from "../src/domain/index.js";
 import type { BacklogState } from "../src/workflows/backlog.js";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { installRuntime } from "../src/temporal/runtime.js";
+import { Cluster } from "../scripts/cluster/cluster.js";
 import { benchCardId, layeredBacklog, planLayeredBacklog } from "./backlog.js";
 import type { BareDagCardInput, BareDagCardResult } from "./bare-dag-workflow.js";
 import type { BareCardResult } from "./bare-workflow.js";
@@ -38,6 +40,7 @@ import type { ActivityClock } from "./instant-activities.js";
 import { forkWorker, type ForkedWorker } from "./worker-fork.js";
 import {
   RssSampler,
+  descendants,
   describeError,
   historySize,
   largest,
@@ -52,9 +55,17 @@ import {
 
 const { temporal } = proto;
 
+/**
+ * Where a case runs: `dev`, a fresh embedded dev server (SQLite); `cluster`, a fresh Temporal server on a
+ * fresh private PostgreSQL, set up by scripts/cluster/cluster.ts as `npm run cluster` sets it up (issue 14).
+ */
+export type BenchTarget = "dev" | "cluster";
+
 /** What a case runs. */
 export interface CaseConfig {
   variant: Variant;
+  /** Which Temporal server the case runs on (default `dev`). */
+  target?: BenchTarget;
   /** Number of cards. */
   size: number;
   /** Layers of the DAG (squadflow and bare-dag). */
@@ -67,9 +78,9 @@ export interface CaseConfig {
   timeoutMs: number;
   /** Give up when nothing progresses (no activity, no completion) for this long, ms. */
   stallMs: number;
-  /** `memory`: in-memory SQLite; `file`: a SQLite file in WAL mode (what `squadflow dev` uses). */
+  /** Dev server only. `memory`: in-memory SQLite; `file`: a SQLite file in WAL mode (what `squadflow dev` uses). */
   db: "memory" | "file";
-  /** `--dynamic-config-value` arguments for the dev server (diagnostics only; empty by default). */
+  /** `--dynamic-config-value` arguments for the dev server (diagnostics only; empty by default; dev target only). */
   dynamicConfig: string[];
   /** How many card (or bare) workflow histories to fetch and measure besides the backlog's. */
   historySample: number;
@@ -138,6 +149,85 @@ interface CaseContext {
   taskQueue: string;
   /** The Temporal server's processes to sample (default: this process's descendants outside the worker). */
   serverPids?: () => number[];
+  /** The database's processes to sample apart (the cluster's PostgreSQL). */
+  dbPids?: () => number[];
+}
+
+/** A Temporal server a case runs on, fresh for the case. */
+interface ServerTarget {
+  /** One line for the log. */
+  description: string;
+  /** Frontend gRPC address, `host:port`. */
+  address: string;
+  namespace: string;
+  connection: Connection;
+  serverPids?: () => number[];
+  dbPids?: () => number[];
+  /** Closes the connection and stops the server (and its database). Never throws. */
+  stop(): Promise<void>;
+}
+
+/** A fresh embedded dev server (random port, no UI), its SQLite in `dir` unless `config.db` is `memory`. */
+async function startDevTarget(config: CaseConfig, dir: string): Promise<ServerTarget> {
+  const server = await startDevServer({
+    port: 0,
+    ui: false,
+    reuseExisting: false,
+    dbFilename: config.db === "memory" ? null : join(dir, "temporal.db"),
+    extraArgs: config.dynamicConfig.flatMap((v) => ["--dynamic-config-value", v]),
+    // The server's warnings (e.g. "history count exceeds warn limit", once per workflow task past 10,240
+    // events) would drown the progress lines; the histories are measured instead.
+    logLevel: "error",
+  });
+  return {
+    description: `dev server ${server.address} (${config.db} db)`,
+    address: server.address,
+    namespace: server.namespace,
+    connection: server.connection,
+    stop: () => server.stop(),
+  };
+}
+
+/** The process ids of a PostgreSQL cluster: its postmaster (first line of `postmaster.pid`) and its children. */
+function postgresPids(dataDir: string): number[] {
+  try {
+    const postmaster = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    return Number.isInteger(postmaster) && postmaster > 0 ? [postmaster, ...descendants(postmaster)] : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A fresh Temporal server on a fresh private PostgreSQL in `dir` (scripts/cluster/cluster.ts: the compose
+ * file's server version and config, schemas by deploy/temporal/setup-postgres.sh, namespace and search
+ * attributes by deploy/temporal/create-namespace.sh), without the cluster's worker fleet: the case forks
+ * its own worker, as on the dev server.
+ * @throws Error naming the step that failed (the cluster's logs are in `dir`).
+ */
+async function startClusterTarget(dir: string): Promise<ServerTarget> {
+  const cluster = await Cluster.start({ runDir: dir, workers: false });
+  try {
+    const connection = await Connection.connect({ address: cluster.address });
+    return {
+      description: `Temporal server ${cluster.server.version} on PostgreSQL, ${cluster.address}`,
+      address: cluster.address,
+      namespace: cluster.namespace,
+      connection,
+      serverPids: () => {
+        const pid = cluster.server.process?.child.pid;
+        return pid === undefined ? [] : [pid, ...descendants(pid)];
+      },
+      dbPids: () => postgresPids(cluster.postgres.dataDir),
+      async stop() {
+        await connection.close().catch(() => undefined);
+        await cluster.stop();
+      },
+    };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
 }
 
 function log(config: CaseConfig, message: string): void {
@@ -480,6 +570,7 @@ async function startAndWatch<T>(
       workerPid: worker.pid,
       workerHeapPeak: worker.heapPeak,
       ...(bench.serverPids ? { serverPids: bench.serverPids } : {}),
+      ...(bench.dbPids ? { dbPids: bench.dbPids } : {}),
     });
     const startedAt = Date.now();
     try {
@@ -686,16 +777,7 @@ async function main(): Promise<void> {
     ownerRuns: 0,
     qaRuns: 0,
   };
-  const server = await startDevServer({
-    port: 0,
-    ui: false,
-    reuseExisting: false,
-    dbFilename: config.db === "memory" ? null : join(dir, "temporal.db"),
-    extraArgs: config.dynamicConfig.flatMap((v) => ["--dynamic-config-value", v]),
-    // The server's warnings (e.g. "history count exceeds warn limit", once per workflow task past 10,240
-    // events) would drown the progress lines; the histories are measured instead.
-    logLevel: "error",
-  });
+  const server = config.target === "cluster" ? await startClusterTarget(dir) : await startDevTarget(config, dir);
   let worker: ForkedWorker | undefined;
   try {
     const client = new Client({ connection: server.connection, namespace: server.namespace });
@@ -708,8 +790,15 @@ async function main(): Promise<void> {
       bundlePath: config.bundlePath,
       ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     });
-    log(config, `dev server ${server.address} (${config.db} db), worker process ${worker.pid} on ${taskQueue}`);
-    const bench: CaseContext = { config, client, worker, taskQueue };
+    log(config, `${server.description}, worker process ${worker.pid} on ${taskQueue}`);
+    const bench: CaseContext = {
+      config,
+      client,
+      worker,
+      taskQueue,
+      ...(server.serverPids ? { serverPids: server.serverPids } : {}),
+      ...(server.dbPids ? { dbPids: server.dbPids } : {}),
+    };
     if (config.variant === "squadflow") await runSquadflow(bench, result);
     else if (config.variant === "bare-dag") await runBareDag(bench, result);
     else await runBareFlat(bench, result);

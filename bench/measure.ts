@@ -84,6 +84,11 @@ export interface RssPeaks {
   client?: number;
   /** Peak RSS of the Temporal server process(es), summed, bytes; 0 when not found. */
   server: number;
+  /**
+   * Peak memory of the database's processes (the cluster's PostgreSQL), bytes: their PSS summed, so that the
+   * shared buffers every backend maps count once. Absent on the dev server (its SQLite is in its process).
+   */
+  db?: number;
   /** Peak V8 heap used by the worker process, bytes (as it reported it, every ~250 ms while it worked). */
   heapUsed: number;
   /** CPU time (user + system) of the worker process while sampling, ms. */
@@ -92,6 +97,8 @@ export interface RssPeaks {
   clientCpuMs?: number;
   /** CPU time (user + system) of the Temporal server process(es) while sampling, ms. */
   serverCpuMs?: number;
+  /** CPU time (user + system) of the database's processes while sampling, ms. */
+  dbCpuMs?: number;
 }
 
 let clockTicksPerSecond: number | undefined;
@@ -118,11 +125,23 @@ function procCpuMs(pid: number): number {
   }
 }
 
-/** A group of processes sampled together: summed RSS peak, and CPU time since each was first seen. */
+/** Proportional set size (bytes) of a process from /proc (shared pages divided among their users), or undefined. */
+function procPss(pid: number): number | undefined {
+  try {
+    const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A group of processes sampled together: summed RSS (or PSS) peak, and CPU time since each was first seen. */
 class ProcessGroup {
   peak = 0;
   private readonly cpuAtStart = new Map<number, number>();
   private pids: number[] = [];
+
+  constructor(private readonly memory: (pid: number) => number | undefined = procRss) {}
 
   /** Adopts `pids` as the group's members (CPU time counts from the first time each is seen). */
   track(pids: readonly number[]): void {
@@ -133,7 +152,7 @@ class ProcessGroup {
   sample(): void {
     this.peak = Math.max(
       this.peak,
-      this.pids.reduce((sum, pid) => sum + (procRss(pid) ?? 0), 0),
+      this.pids.reduce((sum, pid) => sum + (this.memory(pid) ?? 0), 0),
     );
   }
 
@@ -154,13 +173,16 @@ export interface SampledProcesses {
    * and then. Default: every descendant of this process outside the worker's tree (the dev server it spawned).
    */
   serverPids?: () => number[];
+  /** The database's processes (the cluster's PostgreSQL), asked again now and then; none by default. */
+  dbPids?: () => number[];
   /** The worker's V8 heap used peak so far, bytes (it reports it itself). */
   workerHeapPeak?: () => number;
 }
 
 /**
  * Samples RSS every `intervalMs` from its construction until `stop()`, and keeps the peaks and the CPU time
- * spent meanwhile, of three groups: the worker process, this process (the client) and the Temporal server.
+ * spent meanwhile, of three groups: the worker process, this process (the client) and the Temporal server
+ * (and of the database's processes when given: the cluster's PostgreSQL).
  * Every variant of the benchmark makes one right before its first start call and stops it when its run is
  * over (before any post-run read), so the figures of all variants cover the same phase; every variant's
  * worker runs in a process of its own, so its RSS is the worker's alone.
@@ -168,6 +190,7 @@ export interface SampledProcesses {
 export class RssSampler {
   private readonly worker = new ProcessGroup();
   private readonly server = new ProcessGroup();
+  private readonly db = new ProcessGroup(procPss);
   private clientPeak = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly cpuAtStart = process.cpuUsage();
@@ -193,9 +216,11 @@ export class RssSampler {
       this.server.track(
         this.processes.serverPids?.() ?? descendants(process.pid).filter((pid) => !workerTree.includes(pid)),
       );
+      if (this.processes.dbPids) this.db.track(this.processes.dbPids());
     }
     this.worker.sample();
     this.server.sample();
+    if (this.processes.dbPids) this.db.sample();
   }
 
   /** Stops sampling (after one last sample) and returns the peaks and CPU times; later calls return the same. */
@@ -212,6 +237,7 @@ export class RssSampler {
       workerCpuMs: this.worker.cpuMs(),
       clientCpuMs: Math.round((cpu.user + cpu.system) / 1000),
       serverCpuMs: this.server.cpuMs(),
+      ...(this.processes.dbPids ? { db: this.db.peak, dbCpuMs: this.db.cpuMs() } : {}),
     };
     return this.stopped;
   }

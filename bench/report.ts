@@ -23,6 +23,9 @@ export interface Measured {
   commit: string;
   command: string;
   runs: number;
+  /** Which server (absent: `dev`, as before the cluster target existed). */
+  target?: "dev" | "cluster";
+  /** The dev server's database (not used on the cluster). */
   db: "memory" | "file";
   /** 1-minute load average before the size's first case and after its last. */
   load: [number, number];
@@ -69,9 +72,12 @@ export interface VariantSummary {
   rssWorker: Stat;
   rssClient: Stat;
   rssServer: Stat;
+  /** The database's memory (PSS summed over its processes): the cluster's PostgreSQL; none on the dev server. */
+  memDb: Stat;
   cpuWorker: Stat;
   cpuClient: Stat;
   cpuServer: Stat;
+  cpuDb: Stat;
   /** The completed run of median wall time (the lower middle one for an even count): histories come from it. */
   representative?: CaseResult;
 }
@@ -108,9 +114,11 @@ export function summarize(variant: Variant, runs: readonly CaseResult[]): Varian
     rssWorker: stat(running.map((r) => r.rss.worker || undefined)),
     rssClient: stat(running.map((r) => r.rss.client || undefined)),
     rssServer: stat(running.map((r) => r.rss.server || undefined)),
+    memDb: stat(running.map((r) => r.rss.db || undefined)),
     cpuWorker: stat(running.map((r) => r.rss.workerCpuMs)),
     cpuClient: stat(running.map((r) => r.rss.clientCpuMs)),
     cpuServer: stat(running.map((r) => r.rss.serverCpuMs)),
+    cpuDb: stat(running.map((r) => r.rss.dbCpuMs)),
     ...(byWall.length > 0 ? { representative: byWall[(byWall.length - 1) >> 1] } : {}),
   };
 }
@@ -179,6 +187,8 @@ export function sizeTable(record: SizeRecord): string {
   const dag = summarize("bare-dag", record.results);
   const flat = summarize("bare-flat", record.results);
   const [o, d] = [ours.representative, dag.representative];
+  const cluster = record.measured.target === "cluster";
+  const server = cluster ? "Temporal server" : "dev server";
   type Row = [string, (s: VariantSummary) => string, string];
   const statRow = (label: string, pick: (s: VariantSummary) => Stat, fmt: (n: number) => string): Row => [
     label,
@@ -197,10 +207,12 @@ export function sizeTable(record: SizeRecord): string {
     statRow("card duration (owner start → DONE), p95", (s) => s.durationP95, fmtMs),
     statRow("**worker RSS, peak during the run** (the worker process alone)", (s) => s.rssWorker, fmtMiB),
     statRow("client RSS, peak during the run (starts, result waits)", (s) => s.rssClient, fmtMiB),
-    statRow("dev server RSS, peak during the run", (s) => s.rssServer, fmtMiB),
+    statRow(`${server} RSS, peak during the run`, (s) => s.rssServer, fmtMiB),
+    ...(cluster ? [statRow("PostgreSQL PSS (its processes summed), peak during the run", (s) => s.memDb, fmtMiB)] : []),
     statRow("worker CPU time during the run", (s) => s.cpuWorker, fmtS),
     statRow("client CPU time during the run", (s) => s.cpuClient, fmtS),
-    statRow("dev server CPU time during the run", (s) => s.cpuServer, fmtS),
+    statRow(`${server} CPU time during the run`, (s) => s.cpuServer, fmtS),
+    ...(cluster ? [statRow("PostgreSQL CPU time during the run", (s) => s.cpuDb, fmtS)] : []),
     [
       "largest history, events",
       (s) =>
@@ -248,7 +260,7 @@ export function sizeTable(record: SizeRecord): string {
     `### ${fmtInt(record.size)} cards`,
     "",
     `Measured ${m.date}, commit ${m.commit}, \`${m.command}\`: ${m.runs} run${m.runs === 1 ? "" : "s"} per variant, ` +
-      `${m.db === "file" ? "SQLite file" : "in-memory"} dev server; load average ${m.load[0].toFixed(2)} before, ${m.load[1].toFixed(2)} after.` +
+      `${cluster ? "Temporal server on PostgreSQL" : m.db === "file" ? "SQLite file dev server" : "in-memory dev server"}; load average ${m.load[0].toFixed(2)} before, ${m.load[1].toFixed(2)} after.` +
       (m.note ? ` ${m.note}` : ""),
     "",
     `| | ${VARIANT_TITLES.squadflow} | ${VARIANT_TITLES["bare-dag"]} | squadflow ÷ bare DAG | ${VARIANT_TITLES["bare-flat"]} |`,
