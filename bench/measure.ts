@@ -89,7 +89,11 @@ export interface RssPeaks {
    * shared buffers every backend maps count once. Absent on the dev server (its SQLite is in its process).
    */
   db?: number;
-  /** Peak V8 heap used by the worker process, bytes (as it reported it, every ~250 ms while it worked). */
+  /**
+   * Peak V8 heap used by the worker process's main thread (activities, the SDK's JavaScript side), bytes, as it
+   * reported it every ~250 ms while it worked. The workflows run in the SDK's worker threads, whose heaps are
+   * not in it: RSS counts them.
+   */
   heapUsed: number;
   /** CPU time (user + system) of the worker process while sampling, ms. */
   workerCpuMs?: number;
