@@ -29,7 +29,8 @@ import { cardStates, startBacklogWorkflow, testPlan, uniqueBacklogId, waitForSta
  * summary), revises (adds a Rollback plan section) or chooses ($CHOOSE); without a council it is a plain
  * owner writing $PROPOSAL. $CRASH=<step> makes it exit 3 at that step; $HOLD=<step> makes it wait there for
  * `<COUNT_DIR>/<name>.release`. Every start and every finished step is appended to `<COUNT_DIR>/<name>.<step>.*`.
- * It reports `design.md` as its artifact when it wrote it, and $USD as the cost of each run.
+ * It reports `design.md` as its artifact when it wrote it, and $USD as the cost of each run — at most the
+ * run's `budget_usd`, which it appends to `<COUNT_DIR>/<name>.<step>.budget`.
  */
 const COUNCIL_AGENT = `
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -49,7 +50,10 @@ else if (step === 'critique') { summary = me + ': the proposal of ' + input.coun
 else if (step === 'revise') { appendFileSync('design.md', '\\n## Rollback plan\\nRevert the merge.\\n'); summary = me + ' revised: ' + input.feedback.reasons.join(' | '); }
 else if (step === 'choose') { summary = JSON.stringify({ winner: process.env.CHOOSE, rationale: 'its design is the most complete' }); }
 mark('done');
-const usage = process.env.USD ? { input_tokens: 100, output_tokens: 50, cost_usd: Number(process.env.USD) } : undefined;
+// It honours its budget as Claude Code's --max-budget-usd does: it spends $USD, or its budget_usd when that is less.
+const usd = process.env.USD ? Math.min(Number(process.env.USD), input.budget_usd ?? Infinity) : undefined;
+if (process.env.USD) appendFileSync(dir + '/' + me + '.' + step + '.budget', String(input.budget_usd) + '\\n');
+const usage = usd !== undefined ? { input_tokens: 100, output_tokens: 50, cost_usd: usd } : undefined;
 console.log(JSON.stringify({ artifacts: ['propose', 'revise', 'own'].includes(step) ? ['design.md'] : [], summary, ...(usage && { usage }) }));
 `;
 
@@ -373,7 +377,7 @@ describe("a council", () => {
     ]);
   });
 
-  it("gates every run on the budget: critiques that would pass the card budget do not start, and the card escalates", async () => {
+  it("shares the budget left among parallel proposals, so that together they stay within the card budget; critiques that would pass it do not start, and the card escalates", async () => {
     const { box } = await councilBox();
     const backlogId = uniqueBacklogId("council-budget");
     const plan = testPlan(
@@ -392,8 +396,10 @@ describe("a council", () => {
     });
     const attempt = state.attempts[0]!;
     const council = attempt.council!;
-    // Both proposals started within the budget ($0 spent); together they spent $0.60 of the $0.50.
-    // (Runs are recorded as they end: sorted by agent here.)
+    // Both proposals started with nothing spent: each was capped at half of the $0.50 left, and would have
+    // spent $0.30 without the cap. (Runs are recorded as they end: sorted by agent here.)
+    const budgetOf = (name: string) => readFile(join(box.dir, "counts", `${name}.propose.budget`), "utf8");
+    expect([await budgetOf("alpha"), await budgetOf("beta")]).toEqual(["0.25\n", "0.25\n"]);
     const byAgent = (a: { agent: string }, b: { agent: string }) => a.agent.localeCompare(b.agent);
     expect(
       council.runs
@@ -401,8 +407,8 @@ describe("a council", () => {
         .sort(byAgent)
         .map((r) => [r.agent, r.ok, r.cost.usd]),
     ).toEqual([
-      ["alpha", true, 0.3],
-      ["beta", true, 0.3],
+      ["alpha", true, 0.25],
+      ["beta", true, 0.25],
     ]);
     const critiques = council.runs.filter((r) => r.step === "critique").sort(byAgent);
     expect(critiques.map((r) => [r.agent, r.ok])).toEqual([
@@ -411,8 +417,9 @@ describe("a council", () => {
     ]);
     for (const r of critiques) expect(r.error).toMatch(/^not started: card budget/);
     expect(council.runs.some((r) => r.step === "revision")).toBe(false);
-    expect(council.cost.usd).toBe(0.6);
-    expect(attempt.cost.usd).toBe(0.6);
+    expect(council.cost.usd).toBe(0.5);
+    expect(attempt.cost.usd).toBeLessThanOrEqual(0.5);
+    expect(state.cost.usd).toBeLessThanOrEqual(0.5);
     expect(attempt.budgetStop).toMatch(/card budget/);
   });
 
