@@ -2,7 +2,7 @@
  * CLI planners (issue 12, `squadflow plan --planner`): the real Claude Code, Codex and Gemini CLIs, each
  * answering through its stub model, turn a free-form document into plan tasks: read-only, in a temp
  * folder holding the document (removed afterwards), the plan as their final message; a final message that
- * is no valid plan is asked again once with the problems in the prompt, then refused.
+ * is no valid plan is asked again once with the problems in the prompt, then refused; a write is refused.
  */
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { cli } from "../helpers/cli.js";
 import { planSquad, scratch } from "../plan/helpers.js";
 import { contract, PRICING, type Contract, type ContractKind } from "./harness.js";
+import type { StubStep } from "./stub-models.js";
 
 const KINDS: ContractKind[] = ["claude-code", "codex", "gemini"];
 const KEY: Record<ContractKind, string> = {
@@ -73,7 +74,7 @@ afterEach(async () => {
  * The contract world of `kind` (its stub answering `steps`) and a squad file whose planner is that CLI; the
  * in-process CLI's environment gets the contract's HOME and fake key, as a worker's would.
  */
-async function plannerContract(kind: ContractKind, steps: ReturnType<typeof answer>[]): Promise<string> {
+async function plannerContract(kind: ContractKind, steps: StubStep[]): Promise<string> {
   c = await contract(kind, steps);
   vi.stubEnv("HOME", c.sb.deps.workerEnv!.HOME!);
   vi.stubEnv(KEY[kind], c.sb.deps.workerEnv![KEY[kind]]!);
@@ -131,5 +132,17 @@ describe.each(KINDS)("%s as a planner", (kind) => {
     expect(JSON.parse(r.out).cards.map((x: { id: string }) => x.id)).toEqual(["EXP-1", "EXP-2"]);
     expect(prompt(1)).toContain('unknown role \\"design\\"');
     expect(r.err).toMatch(/planner asked 2 times: \d+ input and 800 output tokens/);
+  });
+
+  it("cannot write: a write tool call is refused (exit 1, the tool named) and nothing is derived", async () => {
+    const squad = await plannerContract(kind, [
+      { kind: "write", path: "plan.json", content: JSON.stringify(PLAN), usage: USAGE },
+      answer(JSON.stringify(PLAN)),
+    ]);
+    const r = await cli("plan", doc, "--squad", squad, "--planner");
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("");
+    expect(r.err).toContain('planner agent "planner"');
+    expect(r.err).toContain({ "claude-code": "Write", codex: "apply_patch", gemini: "write_file" }[kind]);
   });
 });
