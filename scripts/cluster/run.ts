@@ -41,6 +41,7 @@ import {
   step,
 } from "./cluster.js";
 import { printExample, runExample } from "./example.js";
+import { runLayered } from "./layered.js";
 import { killCommands } from "./processes.js";
 
 /**
@@ -64,6 +65,11 @@ export const PHASES: readonly Phase[] = [
       printExample(f);
       return f.ok;
     },
+  },
+  {
+    name: "layered",
+    description: "the chaos harness's layered backlog, 200 cards, to the end; every card as the lifecycle predicts",
+    run: runLayered,
   },
 ];
 
