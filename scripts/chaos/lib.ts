@@ -93,7 +93,8 @@ export function layeredCards(rng: Rng, opts: LayeredOptions): ChaosCard[] {
     }
   }
   if (opts.alwaysFail && opts.layers >= 2) {
-    cards.find((c) => c.id === id(opts.layers - 2, rng.int(0, opts.width - 1)))!.mode = "always-fail";
+    const never = id(opts.layers - 2, rng.int(0, opts.width - 1));
+    cards.find((c) => c.id === never)!.mode = "always-fail";
   }
   return cards;
 }

@@ -148,7 +148,8 @@ export interface Check {
 
 /** The figures of one scenario. */
 export interface ScenarioReport {
-  scenario: ScenarioName;
+  /** A {@link ScenarioName}, or the name of a scenario run elsewhere (e.g. on the cluster: `postgres-restart`). */
+  scenario: ScenarioName | (string & {});
   backlogId: string;
   cards: number;
   /** Worker or server kills. */
@@ -189,7 +190,8 @@ export function reportOk(r: ScenarioReport): boolean {
   );
 }
 
-function newReport(scenario: ScenarioName, backlogId: string, cards: number): ScenarioReport {
+/** An empty report of `scenario` for a backlog of `cards` cards (figures filled by the scenario). */
+export function newReport(scenario: ScenarioReport["scenario"], backlogId: string, cards: number): ScenarioReport {
   return {
     scenario,
     backlogId,
@@ -399,7 +401,7 @@ function compare(expected: Map<string, CardResult>, view: BacklogView): string[]
  * Kill times (epoch ms, ascending) and, for worker kills, the pids of the worker processes agents may have
  * as parent (undefined for server kills: the worker lives on).
  */
-interface Kills {
+export interface Kills {
   times: number[];
   workerPids?: ReadonlySet<number>;
 }
@@ -409,7 +411,11 @@ interface Kills {
  * and duplicated attempts, and — given the kills — how many kills interrupted agent runs and how long
  * each interrupted run took to be run again.
  */
-async function countRuns(ctx: ChaosContext, report: ScenarioReport, kills?: Kills): Promise<AttemptRuns[]> {
+export async function countRuns(
+  ctx: Pick<ChaosContext, "logDir">,
+  report: ScenarioReport,
+  kills?: Kills,
+): Promise<AttemptRuns[]> {
   const attempts = await readInvocations(ctx.logDir, report.backlogId);
   for (const a of attempts) {
     report.agentStarted += a.started;
@@ -450,8 +456,8 @@ async function countRuns(ctx: ChaosContext, report: ScenarioReport, kills?: Kill
 }
 
 /** Waits for the backlog to be at rest; fills `stuck`, `mismatched`, `lost`, `settleMs`. */
-async function settle(
-  ctx: ChaosContext,
+export async function settle(
+  ctx: { profile: Pick<ChaosProfile, "stuckAfterMs"> },
   client: Client,
   report: ScenarioReport,
   expected: Map<string, CardResult>,
@@ -774,7 +780,8 @@ export async function runAgentFaults(ctx: ChaosContext): Promise<ScenarioReport>
 /** Every scenario's report, in {@link SCENARIOS} order, and the wall time of the whole run. */
 export interface ChaosResult {
   seed: number;
-  profile: ChaosProfile["name"];
+  /** The profile's name (`full`, `ci`; on the cluster, its own). */
+  profile: ChaosProfile["name"] | (string & {});
   /** The activities' heartbeat timeout the workers ran with (undefined: the workflows' own, 20 s). */
   heartbeatTimeout?: string;
   reports: ScenarioReport[];

@@ -138,7 +138,8 @@ export function startService(
 }
 
 /**
- * Stops a service: SIGTERM to its process group, SIGKILL after `graceMs` (ms) if it has not exited.
+ * Stops a service: SIGTERM to its process group, SIGKILL after `graceMs` (ms) if it has not exited; with
+ * `graceMs` 0, SIGKILL at once.
  * Never throws (used on the way out).
  */
 export async function stopService(s: Service, graceMs = 15_000): Promise<void> {
@@ -151,6 +152,12 @@ export async function stopService(s: Service, graceMs = 15_000): Promise<void> {
       // The group is gone already.
     }
   };
+  if (graceMs <= 0) {
+    // A crash, not a shutdown: no SIGTERM first, which would let the process start a graceful exit.
+    signalGroup("SIGKILL");
+    await s.exited;
+    return;
+  }
   signalGroup("SIGTERM");
   let timer: NodeJS.Timeout | undefined;
   const killed = new Promise<void>((r) => {

@@ -1,5 +1,5 @@
 /**
- * `npm run cluster [-- --phases example,…]` — the production topology of docker-compose.yml run for real on
+ * `npm run cluster [-- --phases example,… | --short]` — the production topology of docker-compose.yml run for real on
  * this machine, without Docker (issue 14): a Temporal server on PostgreSQL, squadflow workers as separate
  * processes, one group per task queue, and backlogs delivered on it.
  *
@@ -19,9 +19,11 @@
  * 6. the workers as compose starts them (`node --import tsx src/worker.ts --queues <kind>`): 2 owners,
  *    2 validation, 1 orchestration, 1 debugging, connected only through TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE,
  *    each checked with the compose worker healthcheck (GET /healthz).
- * Then the phases, in order (default: all of PHASES), then everything is stopped.
+ * Then the phases, in order (default: every phase of PHASES not `optIn`; `--short`, CI's form, is the example
+ * and `kills`), then everything is stopped.
  *
- * Settings: `CLUSTER_KEEP=1` keeps the run directory (logs, PostgreSQL data) even on success; it is kept
+ * Settings: `CLUSTER_SEED=<n>` repeats the chaos backlogs and kill moments of a run (its seed is printed);
+ * `CLUSTER_KEEP=1` keeps the run directory (logs, PostgreSQL data) even on success; it is kept
  * whenever something failed. Exit code 0 when every phase's checks held, 1 otherwise. Requires: go,
  * PostgreSQL's server binaries, nc (Debian's netcat-openbsd), the Temporal CLI (`npm run setup:temporal`).
  * Not part of `npm test`.
@@ -41,6 +43,8 @@ import {
   step,
 } from "./cluster.js";
 import { printExample, runExample } from "./example.js";
+import { FULL_FAULTS, SHORT_FAULTS, runFaults } from "./faults.js";
+import { runLayered } from "./layered.js";
 import { killCommands } from "./processes.js";
 
 /**
@@ -52,9 +56,11 @@ export interface Phase {
   /** One line for `--help`. */
   description: string;
   run(cluster: Cluster): Promise<boolean>;
+  /** Runs only when named (`--phases`, `--short`), not by default. */
+  optIn?: boolean;
 }
 
-/** The phases of `npm run cluster`, in the order they run. */
+/** The phases of `npm run cluster`, in the order they run (those `optIn` only when named). */
 export const PHASES: readonly Phase[] = [
   {
     name: "example",
@@ -65,14 +71,35 @@ export const PHASES: readonly Phase[] = [
       return f.ok;
     },
   },
+  {
+    name: "layered",
+    description: "the chaos harness's layered backlog, 200 cards, to the end; every card as the lifecycle predicts",
+    run: runLayered,
+  },
+  {
+    name: "faults",
+    description:
+      "the chaos scenarios on a 50-card layered backlog: 20 worker SIGKILLs (every queue kind), a server SIGKILL, a PostgreSQL crash",
+    run: (cluster) => runFaults(cluster, FULL_FAULTS),
+  },
+  {
+    name: "kills",
+    description:
+      "CI's short form of faults: 12 cards, 1 worker SIGKILL per queue kind, a server SIGKILL, a PostgreSQL crash",
+    run: (cluster) => runFaults(cluster, SHORT_FAULTS),
+    optIn: true,
+  },
 ];
+
+/** The phases of `--short`, the form CI runs: the example, then a few kills. */
+export const SHORT_PHASES = "example,kills";
 
 /**
  * Parses `--phases a,b` against PHASES.
  * @throws Error naming an unknown phase and the known ones.
  */
 export function selectPhases(list: string | undefined): Phase[] {
-  if (!list) return [...PHASES];
+  if (!list) return PHASES.filter((p) => !p.optIn);
   return list.split(",").map((name) => {
     const phase = PHASES.find((p) => p.name === name.trim());
     if (!phase) throw new Error(`--phases: unknown phase "${name}" (known: ${PHASES.map((p) => p.name).join(", ")})`);
@@ -87,8 +114,12 @@ async function main(argv: string[]): Promise<number> {
       "--phases <list>",
       `comma-separated phases (${PHASES.map((p) => `${p.name}: ${p.description}`).join("; ")})`,
     )
+    .option("--short", `CI's short form: --phases ${SHORT_PHASES}`)
     .parse(argv);
-  const phases = selectPhases(program.opts<{ phases?: string }>().phases);
+  const opts = program.opts<{ phases?: string; short?: boolean }>();
+  if (opts.short && opts.phases)
+    throw new Error("--short and --phases exclude each other (--short is --phases " + SHORT_PHASES + ")");
+  const phases = selectPhases(opts.short ? SHORT_PHASES : opts.phases);
 
   const t0 = Date.now();
   await checkPrerequisites();

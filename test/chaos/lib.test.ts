@@ -40,6 +40,13 @@ describe("the chaos backlog", () => {
     expect(cards.filter((c) => c.mode === "always-fail").map((c) => c.id)).toEqual([expect.stringMatching(/^L3-/)]);
   });
 
+  it("has exactly one card that never passes, in the last-but-one layer, whatever the seed and width", () => {
+    for (let seed = 0; seed < 200; seed++) {
+      const cards = layeredCards(new Rng(seed), { layers: 10, width: 20, failFirstRate: 0.15, alwaysFail: true });
+      expect(cards.filter((c) => c.mode === "always-fail").map((c) => c.id)).toEqual([expect.stringMatching(/^L8-/)]);
+    }
+  });
+
   it("is a valid backlog file for planBacklog", () => {
     const cards = layeredCards(new Rng(1), { layers: 3, width: 4, failFirstRate: 0.2, alwaysFail: false });
     const file = chaosBacklogFile("chaos-x", cards, {
