@@ -442,14 +442,14 @@ function reviewsAtEvents(
   const { plan, attempt } = input;
   const reviewers = plan.peerReviewers!;
   let waiting: OwnerEventSignal | undefined;
-  let lastSeq = 0;
   const state: { reviewed?: { verdict: Verdict; signal: OwnerEventSignal } } = {};
   const milestones: string[] = [];
   const costs: Cost[] = [];
   setHandler(ownerEventSignal, (s) => {
-    // Another attempt's late signal, or one already superseded, is not reviewed.
-    if (s.attempt !== attempt || s.seq <= lastSeq) return;
-    lastSeq = s.seq;
+    // One owner run signals its events one after the other, so the last one heard is the latest snapshot
+    // (a retried run numbers its events from 1 again: `seq` names the snapshot, it does not order them).
+    // Another attempt's late signal is not reviewed.
+    if (s.attempt !== attempt) return;
     waiting = s;
   });
   const review = (s: OwnerEventSignal): Promise<Verdict> =>
