@@ -71,7 +71,8 @@
  * `blocker`, `name` a short text. They are taken out of stdout before the answer is parsed and come back in
  * `OwnerResult.events`, in order; a card type with `peer_review.trigger: "on_milestone"` is reviewed at
  * a milestone or request_review (issue 12): each line is read as soon as it is written (flush it), the
- * work is snapshotted then and reviewed while the agent goes on (agents/events.ts, owner.ts).
+ * work is snapshotted then and reviewed while the agent goes on (agents/events.ts, owner.ts). The stdin
+ * object then has `"review_at_events": true`.
  *
  * **Result file (optional, recommended for agents with side effects).** `SQUADFLOW_RESULT_FILE` names a
  * file beside the workspace (`<workspace>.agent-result.json`; in a repository beside the worktree, whose
@@ -166,6 +167,11 @@ export interface AgentRequest {
    * its own with the critiques in `feedback`, `choose` a winner as the architect), its round and its name.
    */
   council?: { step: string; agent: string; round?: number; of?: string };
+  /**
+   * `true` when the card type is peer-reviewed at the owner's events (`OwnerInput.reviewAtEvents`, issue 12):
+   * emit a milestone line when a step is done (see "Events" above). Absent otherwise.
+   */
+  review_at_events?: true;
 }
 
 /** The stdout object of the protocol, validated; see the module docstring. */
@@ -256,6 +262,7 @@ export function agentRequest(
       },
     }),
     feedback: feedbackJson(input.feedback),
+    ...(input.reviewAtEvents && { review_at_events: true as const }),
     ...(input.council && {
       council: {
         step: input.council.step,
