@@ -338,10 +338,12 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
       VERIFY_ACTIVITY_SUMMARY,
     )({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }),
   );
-  if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
+  // What reviews at the owner's events spent counts on every path (none ran without them).
+  const ownerAndReviews = atEvents ? addCosts(owner.cost, ...atEvents.costs()) : owner.cost;
+  if (!verification.passed) return done(artifacts, owner.summary, [verification], ownerAndReviews);
 
-  const judgeGate = await gate(owner.cost.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
-  if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], owner.cost, judgeGate.reason);
+  const judgeGate = await gate(ownerAndReviews.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
+  if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], ownerAndReviews, judgeGate.reason);
   const ownerModel = plan.agent.kind !== "command" ? plan.agent.model : undefined;
   // Peer review runs beside the judge and QA (issue 12); workflows started before it replay without it.
   const reviewers =

@@ -156,6 +156,19 @@ describe("peer review at the owner's events (on_milestone)", () => {
     expect(outcome.cost.usd).toBeCloseTo(0.014, 6);
   });
 
+  it("a review at an event counts in the attempt's cost even when verification then fails", async () => {
+    const { worker, handle } = await start({
+      signal: { before: [{ kind: "milestone", name: "m1" }] },
+      verification: [["docs/api.md: no heading"], "pass"],
+    });
+    const outcome: CardOutcome = await worker.runUntil(handle.result());
+    expect(outcome.status).toBe("DONE");
+    const first = outcome.state!.attempts[0]!;
+    expect(first.verdicts.map((v) => v.validator)).toEqual(["verification"]);
+    // Owner 0.01 + the milestone's review by 2 reviewers × 0.001.
+    expect(first.cost.usd).toBeCloseTo(0.012, 6);
+  });
+
   it("no event came: reviewed at the attempt's end (the fallback)", async () => {
     const { worker, handle, calls } = await start({ signal: {} });
     const outcome: CardOutcome = await worker.runUntil(handle.result());
