@@ -57,6 +57,10 @@
  * is their `summary` (the architect's: the JSON `{ "winner": "<agent>", "rationale": "…" }`); their
  * working directory is a scratch folder, the card's description holds what to read.
  *
+ * With a budget the object has `budget_usd` (absent otherwise): what the run may spend, USD — what the card
+ * and backlog budgets leave, or a council run's share of it. The agent should stop within it (as Claude
+ * Code does with `--max-budget-usd`); what it reports beyond it is still counted.
+ *
  * **stdout.** Exactly one JSON object (whitespace around it allowed; log to stderr, never stdout):
  * ```json
  * { "artifacts": ["docs/spec.md"], "summary": "Wrote the spec",
@@ -172,6 +176,8 @@ export interface AgentRequest {
    * emit a milestone line when a step is done (see "Events" above). Absent otherwise.
    */
   review_at_events?: true;
+  /** The run's budget, USD (`OwnerInput.budgetUsd`; absent = unlimited): the agent should stop within it. */
+  budget_usd?: number;
 }
 
 /** The stdout object of the protocol, validated; see the module docstring. */
@@ -271,6 +277,7 @@ export function agentRequest(
         ...(input.council.of !== undefined && { of: input.council.of }),
       },
     }),
+    ...(input.budgetUsd !== undefined && { budget_usd: input.budgetUsd }),
   };
 }
 
