@@ -9,7 +9,8 @@
  * Re-record (`npm run record-histories`) only when a workflow change is meant to be incompatible and is
  * shipped with `patched()` or a new workflow type; otherwise a failing replay test is the point. A change
  * behind `patched()` keeps the recordings of the old path and adds its own: `-- --only repository|permission`
- * records just those (`council`: a deliberating card and its council); `-- --tag <name>` writes
+ * records just those (`council`: a deliberating card and its council; `peer-review-events`: reviews at the
+ * owner's events and an owner's blocker); `-- --tag <name>` writes
  * `<fixture>.<name>.json` beside them (e.g. `--tag cards-relay`: cards that tell their dependents).
  */
 import { mkdir, writeFile } from "node:fs/promises";
@@ -61,12 +62,17 @@ async function main(): Promise<void> {
       else if (only === "permission") await recordPermissionBlocker(server);
       else if (only === "peer-review") await recordPeerReview(server);
       else if (only === "council") await recordCouncil(server);
-      else throw new Error("usage: record-histories [--only repository|permission|peer-review|council] [--tag <name>]");
+      else if (only === "peer-review-events") await recordPeerReviewAtEvents(server);
+      else
+        throw new Error(
+          "usage: record-histories [--only repository|permission|peer-review|peer-review-events|council] [--tag <name>]",
+        );
       return;
     }
     await recordRepository(server);
     await recordPermissionBlocker(server);
     await recordPeerReview(server);
+    await recordPeerReviewAtEvents(server);
     await recordCouncil(server);
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = "record-histories";
@@ -279,6 +285,74 @@ async function recordPeerReview(server: Awaited<ReturnType<typeof startDevServer
   await mkdir(OUT, { recursive: true });
   await save(client.workflow.getHandle(`${backlogId}/R`), "card-peer-review-clarified");
   await save(client.workflow.getHandle(correctionWorkflowId(backlogId, "R", 1)), "correction-peer-review");
+}
+
+/**
+ * Reviews at the owner's events and the owner's own blocker (issue 12, patches `peer-review-at-events` and
+ * `owner-blocker-escalates`): card E (`on_milestone`) signals a milestone while its owner is held; the review
+ * finds a blocker, the owner is cancelled and the card awaits a human, whose clarify runs a correction
+ * reviewed at its end (no event) and DONE. Card B's owner reports a blocker: escalated at once, approved.
+ */
+async function recordPeerReviewAtEvents(server: Awaited<ReturnType<typeof startDevServer>>): Promise<void> {
+  const client = new Client({ connection: server.connection, namespace: server.namespace });
+  const taskQueue = "record-histories-peer-review-events";
+  const never = new Promise<void>(() => undefined);
+  const { activities } = fakeActivities({
+    E: {
+      hold: never,
+      signal: { before: [{ kind: "milestone", name: "schema written" }] },
+      peerByCall: [
+        [
+          { reviewer: "codex", verdict: "blocker", comments: ["drops the orders table"] },
+          { reviewer: "gemini", verdict: "approve", comments: [] },
+        ],
+        [
+          { reviewer: "codex", verdict: "approve", comments: [] },
+          { reviewer: "gemini", verdict: "approve", comments: [] },
+        ],
+      ],
+    },
+    B: { events: [{ kind: "blocker", name: "STRIPE_KEY is not set" }] },
+  });
+  const worker = await Worker.create({
+    connection: server.nativeConnection,
+    namespace: server.namespace,
+    taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities,
+  });
+  const backlogId = "replay-peer-review-events";
+  const agent = (name: string) => ({ kind: "command", command: "node", args: [`./${name}.mjs`] });
+  const judge = { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] };
+  const plan = testPlan(
+    backlogId,
+    [
+      { id: "E", type: "API" },
+      { id: "B", type: "DOC" },
+    ],
+    1,
+    {
+      agents: { writer: agent("writer"), codex: agent("codex"), gemini: agent("gemini") },
+      card_types: {
+        API: { owner: "writer", judge, peer_review: { reviewers: ["codex", "gemini"], trigger: "on_milestone" } },
+        DOC: { owner: "writer", judge },
+      },
+    },
+  );
+  await worker.runUntil(async () => {
+    const handle = await startBacklogWorkflow(client, taskQueue, plan, "replay-peer-review-events.json");
+    const e = await cardInStatus(client, `${backlogId}/E`, "AWAITING_HUMAN");
+    await e.executeUpdate(humanReviewUpdate, {
+      args: [{ decision: "clarify", reviewer: "ana", reason: "recorded", context: "keep the orders table" }],
+    });
+    const b = await cardInStatus(client, `${backlogId}/B`, "AWAITING_HUMAN");
+    await b.executeUpdate(humanReviewUpdate, { args: [{ decision: "approve", reviewer: "ana", reason: "recorded" }] });
+    await handle.result();
+  });
+  await mkdir(OUT, { recursive: true });
+  await save(client.workflow.getHandle(`${backlogId}/E`), "card-peer-review-at-events");
+  await save(client.workflow.getHandle(correctionWorkflowId(backlogId, "E", 1)), "correction-peer-review-at-events");
+  await save(client.workflow.getHandle(`${backlogId}/B`), "card-owner-blocker");
 }
 
 /**

@@ -6,13 +6,21 @@
  *
  *   card workflow      cardState, humanReview (update + signal), retry, skip, dependencyResolved,
  *                      dependencyReopened, setPaused, backlogBudgetExhausted
+ *   card / correction  ownerEvent (from the owner activity of the attempt it runs)
  *   correction         correctionState, setPaused
  *   backlog workflow   backlogState, backlogBudget, pause, resume, addCards, retryFailedCard,
  *                      skipFailedCard, cardSettled, cardReopened, cardCost, shardStarted, shardFinished
  *   backlog shard      backlogState, retryFailedCard, skipFailedCard, shardAccepted, setPaused, …
  */
 import { defineQuery, defineSignal, defineUpdate } from "@temporalio/workflow";
-import type { AuditEntry, CardState, FailedCardDecision, HumanReview, OpsDecision } from "./domain/index.js";
+import type {
+  AuditEntry,
+  CardState,
+  FailedCardDecision,
+  HumanReview,
+  OpsDecision,
+  OwnerEventSignal,
+} from "./domain/index.js";
 import type {
   BacklogBudget,
   BacklogState,
@@ -56,6 +64,13 @@ export const setPausedSignal = defineSignal<[{ paused: boolean }]>("setPaused");
 
 /** Backlog → card: the backlog budget is used up; no new owner or judge run starts (the card escalates). */
 export const backlogBudgetExhaustedSignal = defineSignal<[{ spentUsd: number }]>("backlogBudgetExhausted");
+
+/**
+ * Owner activity → the workflow running the attempt (card or correction, issue 12): the owner emitted a
+ * milestone or request_review, here is a snapshot of its work; the workflow reviews it while the owner
+ * goes on (src/workflows/attempt.ts). Sent only for runs with `OwnerInput.reviewAtEvents`.
+ */
+export const ownerEventSignal = defineSignal<[OwnerEventSignal]>("ownerEvent");
 
 // ---- correction workflow --------------------------------------------------------------------------
 

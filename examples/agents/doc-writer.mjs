@@ -359,6 +359,7 @@ runAgent(async (ctx) => {
     .replace(/\n{3,}/g, "\n\n")
     .trim()}\n`;
   ctx.write(out, doc);
+  ctx.milestone(`${out} written`);
   const sections = criteria.length + extras.length;
   return added.length
     ? `Reworked ${out}: added ${added.map((h) => `"${h}"`).join(", ")} (${sections} topic sections).`

@@ -61,6 +61,11 @@ export interface ActivityDeps {
   killGraceMs?: number;
   /** Environment the allow-list is taken from (default: `process.env` of the worker). */
   workerEnv?: Record<string, string | undefined>;
+  /**
+   * Set by the owner activity for one run (issue 12): hears each event the agent emits while it runs
+   * (agents/events.ts), as soon as it is read.
+   */
+  onOwnerEvent?: (event: import("../domain/attempt.js").OwnerEvent) => void;
 }
 
 /**

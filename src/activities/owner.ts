@@ -34,6 +34,7 @@ import { ActivityErrorType, agentConfigError, agentFailure, type AgentFailureDet
 import { ApplicationFailure } from "@temporalio/common";
 import { openOwnerWorktree, settleOwnerCommit, type AttemptWorktree } from "./repository/attempt.js";
 import { asActivityFailure } from "./repository/errors.js";
+import { ownerEventNotifier } from "./owner-events.js";
 import { heartbeating } from "./repository/repo.js";
 import { secretsOf } from "./secrets.js";
 import { besideWorkspace, ownerRootDir, readBesideWorkspace, writeBesideWorkspace } from "./workspace.js";
@@ -139,9 +140,17 @@ export function createRunOwner(deps: ActivityDeps): (input: OwnerInput) => Promi
         `card ${input.card.id}: owner launched with the tools granted to the card: ${input.grantedTools!.join(", ")}`,
         { cardId: input.card.id, attempt: input.attempt },
       );
-    let result = await runWithPermissionRecovery(runInput, granted ?? agent, hooks, (a) =>
-      chosenRunner(deps, { ...runInput, agent: a }, a, worktree),
-    );
+    // Reviews at the agent's events (issue 12): each milestone is snapshotted and signalled as it comes.
+    const notifier = input.reviewAtEvents ? ownerEventNotifier(deps, input, worktree, hooks) : undefined;
+    const runDeps: ActivityDeps = notifier ? { ...deps, onOwnerEvent: notifier.sink } : deps;
+    let result: OwnerResult;
+    try {
+      result = await runWithPermissionRecovery(runInput, granted ?? agent, hooks, (a) =>
+        chosenRunner(runDeps, { ...runInput, agent: a }, a, worktree),
+      );
+    } finally {
+      await notifier?.settled();
+    }
     if (routed.name !== undefined) result = { ...result, agentName: routed.name };
     if (worktree) {
       const secrets = secretsOf(deps.workerEnv ?? process.env);

@@ -141,6 +141,13 @@ export interface OwnerInput {
    * the attempt branch), and what the agent is asked — `propose`, `critique` another agent's proposal, or
    * `revise` its own with the critiques it received (in `feedback`); the architect is asked to `choose`.
    */
+  /**
+   * The card type reviews at the owner's events (`peer_review.trigger: "on_milestone"` with reviewers, issue
+   * 12): the prompt tells the agent how to emit them, and at each milestone or request_review the activity
+   * snapshots the work and signals its workflow (`OwnerEventSignal`), which reviews that snapshot while the
+   * agent goes on.
+   */
+  reviewAtEvents?: boolean;
   council?: {
     branch?: string;
     step: "propose" | "critique" | "revise" | "choose";
@@ -202,6 +209,31 @@ export interface OwnerResult {
 export interface OwnerEvent {
   kind: "milestone" | "request_review" | "blocker";
   name: string;
+}
+
+/**
+ * What the owner activity signals to its workflow at a `milestone` or `request_review` event of a run with
+ * `OwnerInput.reviewAtEvents` (signal `ownerEvent`, src/contract.ts): the event, its 1-based number in the
+ * run (`seq`), the attempt, and the snapshot of the work at that moment that a review reads.
+ */
+export interface OwnerEventSignal {
+  attempt: number;
+  seq: number;
+  event: OwnerEvent;
+  snapshot: OwnerSnapshot;
+}
+
+/**
+ * The owner's work at an event, kept while the agent goes on: with a repository a commit of the worktree
+ * (every file, untracked ones too, made with a private index: the agent's own index and files are not
+ * touched) on the private ref `refs/squadflow/snapshots/<backlogId>/<cardId>/attempt-<n>/<seq>`, given as
+ * `git` (`baseCommit..headCommit` = the work so far); without one a copy of the workspace,
+ * `<workspace>.at-event-<seq>` (relative to the workspaces root), and its files as `artifacts`.
+ */
+export interface OwnerSnapshot {
+  workspace: string;
+  artifacts: string[];
+  git?: AttemptGit;
 }
 
 /** Input of the verification activity. */
@@ -276,6 +308,11 @@ export interface AttemptRecord {
   permissionBlocker?: { deniedTools: string[] };
   /** Set when the attempt was a council (issue 12): its proposals, critiques, scores, winner and candidates. */
   council?: CouncilRecord;
+  /**
+   * Set when the owner reported a `blocker` event (issue 12): the agent's text. The attempt fails without
+   * validation and the card escalates to a human at once with it (lifecycle.ts `afterFailedAttempt`).
+   */
+  ownerBlocker?: string;
   /**
    * Set when the card type has `peer_review` and the reviewers ran (issue 12): when they reviewed
    * (`PeerReviewMoment`), and what the decision tree made of it — `escalate` (a blocker) and `clarify`

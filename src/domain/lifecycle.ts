@@ -139,9 +139,10 @@ export function isCardIdle(
 
 /**
  * What a card does with an attempt that did not pass (PRODUCT.md "Lifecycle"): a correction round while
- * it has rounds left, else escalation to a human. Three things escalate at once, whatever rounds are left,
+ * it has rounds left, else escalation to a human. Four things escalate at once, whatever rounds are left,
  * because a correction would meet them again: a run the budget stopped (issue 8), a permission the owner was
- * denied outside its card type's policy (issue 11), and a peer-review blocker or ≥ 2 concerns (seed 003's
+ * denied outside its card type's policy (issue 11), a `blocker` event of the owner agent itself (it says it
+ * needs a human — seed 003's agent events, issue 12), and a peer-review blocker or ≥ 2 concerns (seed 003's
  * decision tree, issue 12). `reason` is what the card's audit log and the human see.
  */
 export type FailedAttemptStep = { step: "correct" } | { step: "escalate"; reason: string; atOnce: boolean };
@@ -153,6 +154,8 @@ export interface FailedAttemptFacts {
   budgetStop?: string;
   /** Tools the owner was denied outside the policy (only when that rule applies to this run). */
   permissionBlocker?: { deniedTools: string[] };
+  /** The text of a `blocker` event the owner agent emitted (the attempt's `ownerBlocker`). */
+  ownerBlocker?: string;
   /** The peer review's question when it escalates or asks to clarify. */
   peerQuestion?: string;
   /** Correction rounds used, and the most this run of the card may use. */
@@ -173,6 +176,15 @@ export function afterFailedAttempt(f: FailedAttemptFacts): FailedAttemptStep {
       reason:
         `permission blocker: the owner was denied ${denied}, outside card type ` +
         `${f.cardType}'s permissions.allow_tools — approve to allow it for this card, reject, or clarify`,
+    };
+  }
+  if (f.ownerBlocker !== undefined) {
+    return {
+      step: "escalate",
+      atOnce: true,
+      reason:
+        `owner blocker: the agent reported "${f.ownerBlocker}" — clarify to answer it (your answer goes to the ` +
+        "owner), approve to accept the work as it is, or reject",
     };
   }
   if (f.peerQuestion !== undefined) return { step: "escalate", atOnce: true, reason: f.peerQuestion };

@@ -4,6 +4,7 @@
  * Task queues come from the workflow input, so a deployment (or a test) can route each kind of work.
  */
 import {
+  ActivityCancellationType,
   log,
   proxyActivities,
   sleep,
@@ -145,6 +146,12 @@ export function repositoryActivities(queues: ActivityQueues) {
 /** Proxies of every activity, each routed to its kind's task queue. */
 export function squadActivities(queues: ActivityQueues) {
   const { runOwner } = proxyActivities<Activities>({ ...OWNER_OPTIONS, taskQueue: queues.owners });
+  // An owner a peer review may stop at an event (issue 12): the workflow waits until its agent is killed.
+  const { runOwner: runStoppableOwner } = proxyActivities<Activities>({
+    ...OWNER_OPTIONS,
+    taskQueue: queues.owners,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
   const { verifyArtifacts, judgeArtifacts, runQa, reviewPeers } = proxyActivities<Activities>({
     ...VALIDATION_OPTIONS,
     taskQueue: queues.validation,
@@ -161,6 +168,7 @@ export function squadActivities(queues: ActivityQueues) {
     judgeArtifacts,
     runQa,
     reviewPeers,
+    runStoppableOwner,
     debugFailures,
     notify,
     readBacklogBudget,

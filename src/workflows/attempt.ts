@@ -9,13 +9,17 @@ import { TimeoutType } from "@temporalio/common";
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowFailure,
   TimeoutFailure,
+  condition,
   executeChild,
   isCancellation,
   log,
   patched,
+  setHandler,
 } from "@temporalio/workflow";
+import { ownerEventSignal } from "../contract.js";
 import { estimateRunUsd, runBudgetCheck, type SpentBefore } from "../domain/budget.js";
 import { addCosts } from "../domain/cost.js";
 import { decidePeerReview, type PeerReviewMoment } from "../domain/peer-review.js";
@@ -36,6 +40,7 @@ import type {
   Cost,
   CorrectionFeedback,
   DependencyArtifacts,
+  OwnerEventSignal,
   OwnerResult,
   Verdict,
 } from "../domain/index.js";
@@ -151,6 +156,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   let council: CouncilRecord | undefined;
   // What the peer review decided (issue 12), once its reviewers answered.
   let peerReview: AttemptRecord["peerReview"];
+  // The text of a `blocker` event the owner agent emitted (issue 12).
+  let ownerBlocker: string | undefined;
   const record = (
     artifacts: string[],
     summary: string,
@@ -176,6 +183,7 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     ...ran,
     ...(council ? { council } : {}),
     ...(peerReview ? { peerReview } : {}),
+    ...(ownerBlocker !== undefined ? { ownerBlocker } : {}),
   });
   // A finished attempt's worktree goes (its branch stays, for corrections, the merge and `squadflow diff`).
   const done = async (...args: Parameters<typeof record>): Promise<AttemptRecord> => {
@@ -223,13 +231,23 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     session = owner.session;
     ran = owner.agentName ? { agentName: owner.agentName } : {};
   }
+  // `on_milestone` peer review (issue 12): reviews run at the owner's events, while it runs; workflows
+  // started before that replay without it (`patched`).
+  const atEvents =
+    owner === undefined &&
+    plan.peerReviewers?.length &&
+    plan.typeConfig.peer_review?.trigger === "on_milestone" &&
+    patched("peer-review-at-events")
+      ? reviewsAtEvents(input, acts, workspaceRoot)
+      : undefined;
   for (let workerLosses = 0; owner === undefined; workerLosses++) {
     try {
       await beforeRun();
-      owner = await summarized(
-        acts.runOwner,
+      const runOwner = summarized(
+        atEvents ? acts.runStoppableOwner : acts.runOwner,
         ownerActivitySummary(plan.agentName, attempt),
-      )({
+      );
+      const ownerInput: Parameters<typeof runOwner>[0] = {
         backlogId: plan.backlogId,
         card: plan.card,
         attempt,
@@ -250,7 +268,21 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
           : {}),
         ...(allowDirs.length ? { allowDirs } : {}),
         ...(input.previousSession ? { previousSession: input.previousSession } : {}),
-      });
+        ...(atEvents ? { reviewAtEvents: true } : {}),
+      };
+      const result = atEvents ? await atEvents.run(() => runOwner(ownerInput)) : await runOwner(ownerInput);
+      if (result === "stopped") {
+        // A reviewer found a blocker at an event: the owner was stopped; nothing of it is validated or merged.
+        const { verdict, signal } = atEvents!.reviewed!;
+        peerReview = peerReviewRecord(verdict.reviews ?? [], "milestone", atEvents!.milestones, plan.card.id, attempt);
+        return done(
+          [],
+          `owner stopped at its ${signal.event.kind} "${signal.event.name}": peer review blocker`,
+          [verdict],
+          verdict.cost ?? { inputTokens: 0, outputTokens: 0, usd: 0 },
+        );
+      }
+      owner = result;
       session = owner.session;
       git = owner.git;
       ran = {
@@ -281,6 +313,19 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
     }
   }
 
+  // An owner that reported a blocker needs a human (issue 12): no validation, escalated at once.
+  const blocker = owner.events?.find((e) => e.kind === "blocker");
+  if (blocker && patched("owner-blocker-escalates")) {
+    ownerBlocker = blocker.name;
+    const verdict: Verdict = {
+      validator: "owner",
+      passed: false,
+      reasons: [`the owner agent reported a blocker: ${blocker.name}`],
+      at: now(),
+    };
+    return done(owner.artifacts, owner.summary, [verdict], addCosts(owner.cost, ...(atEvents?.costs() ?? [])));
+  }
+
   hooks.onStatus("VALIDATING");
   await beforeRun();
   const { typeConfig, card } = plan;
@@ -293,10 +338,12 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
       VERIFY_ACTIVITY_SUMMARY,
     )({ ...at, ...(git ? { git } : {}), artifacts, config: typeConfig.verification }),
   );
-  if (!verification.passed) return done(artifacts, owner.summary, [verification], owner.cost);
+  // What reviews at the owner's events spent counts on every path (none ran without them).
+  const ownerAndReviews = atEvents ? addCosts(owner.cost, ...atEvents.costs()) : owner.cost;
+  if (!verification.passed) return done(artifacts, owner.summary, [verification], ownerAndReviews);
 
-  const judgeGate = await gate(owner.cost.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
-  if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], owner.cost, judgeGate.reason);
+  const judgeGate = await gate(ownerAndReviews.usd, estimateRunUsd(input.spent?.judgeRuns ?? []));
+  if (!judgeGate.ok) return done(artifacts, owner.summary, [verification], ownerAndReviews, judgeGate.reason);
   const ownerModel = plan.agent.kind !== "command" ? plan.agent.model : undefined;
   // Peer review runs beside the judge and QA (issue 12); workflows started before it replay without it.
   const reviewers =
@@ -304,6 +351,8 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
   const milestones = (owner.events ?? []).filter((e) => e.kind !== "blocker").map((e) => e.name);
   const moment: PeerReviewMoment =
     typeConfig.peer_review?.trigger !== "on_milestone" ? "always" : milestones.length > 0 ? "milestone" : "end";
+  // Reviewed at an event already: that review (the latest snapshot's) is the attempt's, none runs at the end.
+  const reviewedAtEvent = reviewers ? atEvents?.reviewed : undefined;
   const [judge, qa, peer] = await Promise.all([
     failedAsVerdict(
       "llm_judge",
@@ -324,31 +373,153 @@ export async function runAttempt(input: AttemptInput, hooks: AttemptHooks): Prom
       "qa",
       summarized(acts.runQa, qaActivitySummary(typeConfig.qa.checks))({ ...at, checks: typeConfig.qa.checks }),
     ),
-    reviewers
-      ? failedAsVerdict(
-          "peer_review",
-          summarized(
-            acts.reviewPeers,
-            peerReviewActivitySummary(reviewers.map((r) => r.name)),
-          )({
-            backlogId: plan.backlogId,
-            attempt,
-            card,
-            ...at,
-            ...(git ? { git } : {}),
-            artifacts,
-            reviewers,
-            moment,
-            ...(milestones.length ? { milestones } : {}),
-            pricing: plan.pricing,
-          }),
-        )
-      : undefined,
+    reviewedAtEvent
+      ? Promise.resolve(reviewedAtEvent.verdict)
+      : reviewers
+        ? failedAsVerdict(
+            "peer_review",
+            summarized(
+              acts.reviewPeers,
+              peerReviewActivitySummary(reviewers.map((r) => r.name)),
+            )({
+              backlogId: plan.backlogId,
+              attempt,
+              card,
+              ...at,
+              ...(git ? { git } : {}),
+              artifacts,
+              reviewers,
+              moment,
+              ...(milestones.length ? { milestones } : {}),
+              pricing: plan.pricing,
+            }),
+          )
+        : undefined,
   ]);
-  if (peer?.reviews) peerReview = peerReviewRecord(peer.reviews, moment, milestones, plan.card.id, attempt);
+  if (peer?.reviews)
+    peerReview = reviewedAtEvent
+      ? peerReviewRecord(peer.reviews, "milestone", atEvents!.milestones, plan.card.id, attempt)
+      : peerReviewRecord(peer.reviews, moment, milestones, plan.card.id, attempt);
   const verdicts = [verification, judge, qa, ...(peer ? [peer] : [])];
-  const cost = addCosts(owner.cost, ...verdicts.flatMap((v) => (v.cost ? [v.cost] : [])));
+  // Reviews at earlier events (superseded by a later snapshot's) still cost what they cost.
+  const earlier = reviewedAtEvent ? atEvents!.costs().slice(0, -1) : (atEvents?.costs() ?? []);
+  const cost = addCosts(owner.cost, ...earlier, ...verdicts.flatMap((v) => (v.cost ? [v.cost] : [])));
   return done(artifacts, owner.summary, verdicts, cost);
+}
+
+/** What `reviewsAtEvents` gives the attempt: the owner run wrapper and what the reviews found. */
+interface ReviewsAtEvents {
+  /**
+   * Runs the owner (`start`) while reviewing at each event it signals; resolves with its result once the
+   * reviews are done too, or `"stopped"` when a review found a blocker and the owner was cancelled. An owner
+   * failure is rethrown (after the review in flight).
+   */
+  run: (start: () => Promise<OwnerResult>) => Promise<OwnerResult | "stopped">;
+  /** The latest finished review and the event whose snapshot it read; undefined when no event came. */
+  readonly reviewed: { verdict: Verdict; signal: OwnerEventSignal } | undefined;
+  /** Names of the events reviewed so far, in order. */
+  readonly milestones: string[];
+  /** The cost of every review at an event so far, one entry per review, in order (zero when unreported). */
+  costs: () => Cost[];
+}
+
+/**
+ * Peer review at the owner's events (issue 12, seed 003's event-based reviews, `trigger: "on_milestone"`):
+ * the owner activity signals each milestone / request_review with a snapshot of the work
+ * (`ownerEventSignal`, src/activities/owner-events.ts), and the reviewers review that snapshot while the
+ * owner goes on. At most one review is in flight: events that come meanwhile wait, and only the latest of
+ * them is reviewed next (the latest snapshot wins; the ones it superseded are never reviewed). After each
+ * review the seed's decision tree applies at once: a **blocker** cancels the owner activity (its agent is
+ * killed; `run` resolves `"stopped"`); ≥ 2 concerns, 1 concern and all-approve let the owner go on, and the
+ * latest review is the attempt's `peer_review` verdict — ≥ 2 concerns then send the card to a human after
+ * the owner run (card.ts), with the concerns as the question. When the owner ends, the review in flight and
+ * a waiting event are still reviewed. No event at all: `reviewed` stays undefined and the attempt is
+ * reviewed at its end (moment `end`).
+ */
+function reviewsAtEvents(
+  input: AttemptInput,
+  acts: ReturnType<typeof squadActivities>,
+  workspaceRoot: "worktrees" | undefined,
+): ReviewsAtEvents {
+  const { plan, attempt } = input;
+  const reviewers = plan.peerReviewers!;
+  let waiting: OwnerEventSignal | undefined;
+  const state: { reviewed?: { verdict: Verdict; signal: OwnerEventSignal } } = {};
+  const milestones: string[] = [];
+  const costs: Cost[] = [];
+  setHandler(ownerEventSignal, (s) => {
+    // One owner run signals its events one after the other, so the last one heard is the latest snapshot
+    // (a retried run numbers its events from 1 again: `seq` names the snapshot, it does not order them).
+    // Another attempt's late signal is not reviewed.
+    if (s.attempt !== attempt) return;
+    waiting = s;
+  });
+  const review = (s: OwnerEventSignal): Promise<Verdict> =>
+    failedAsVerdict(
+      "peer_review",
+      summarized(
+        acts.reviewPeers,
+        peerReviewActivitySummary(reviewers.map((r) => r.name)),
+      )({
+        backlogId: plan.backlogId,
+        attempt,
+        card: plan.card,
+        workspace: s.snapshot.workspace,
+        ...(s.snapshot.git ? { workspaceRoot, git: s.snapshot.git } : {}),
+        artifacts: s.snapshot.artifacts,
+        reviewers,
+        moment: "milestone",
+        milestones: [...milestones, s.event.name],
+        pricing: plan.pricing,
+      }),
+    );
+  return {
+    get reviewed() {
+      return state.reviewed;
+    },
+    milestones,
+    costs: () => [...costs],
+    async run(start) {
+      let ownerEnded = false;
+      let stopped = false;
+      const scope = new CancellationScope();
+      const owner = scope.run(start);
+      const reviewing = (async () => {
+        for (;;) {
+          await condition(() => waiting !== undefined || ownerEnded);
+          const s = waiting;
+          if (s === undefined) return;
+          waiting = undefined;
+          const verdict = await review(s);
+          milestones.push(s.event.name);
+          costs.push(verdict.cost ?? { inputTokens: 0, outputTokens: 0, usd: 0 });
+          // A review that could not run says nothing about the work: the latest real one stays the attempt's.
+          if (verdict.reviews) state.reviewed = { verdict, signal: s };
+          if (verdict.reviews && decidePeerReview(verdict.reviews).action === "escalate" && !ownerEnded) {
+            log.warn("Peer review blocker at an owner event; stopping the owner", {
+              cardId: plan.card.id,
+              attempt,
+              event: s.event.name,
+            });
+            stopped = true;
+            scope.cancel();
+            return;
+          }
+        }
+      })();
+      try {
+        const result = await owner;
+        ownerEnded = true;
+        await reviewing;
+        return result;
+      } catch (err) {
+        ownerEnded = true;
+        await reviewing;
+        if (stopped && isCancellation(err)) return "stopped";
+        throw err;
+      }
+    },
+  };
 }
 
 /**

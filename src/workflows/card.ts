@@ -339,6 +339,7 @@ class CardRun {
         cardType: card.plan.card.type,
         ...(result.budgetStop ? { budgetStop: result.budgetStop } : {}),
         ...(blocker ? { permissionBlocker: blocker } : {}),
+        ...(result.ownerBlocker !== undefined ? { ownerBlocker: result.ownerBlocker } : {}),
         ...(peerQuestion !== undefined ? { peerQuestion } : {}),
         corrections: card.state.corrections,
         correctionLimit: this.correctionLimit,
@@ -365,9 +366,9 @@ class CardRun {
       if (review.decision === "approve") return { kind: "approved", human: review };
       if (review.decision === "reject") return { kind: "rejected" };
       this.humanContext = review.context;
-      // A peer review's question came before the card used its corrections: it keeps those left.
+      // A peer review's or the owner's question came before the card used its corrections: it keeps those left.
       this.correctionLimit =
-        peerQuestion !== undefined
+        peerQuestion !== undefined || result.ownerBlocker !== undefined
           ? Math.max(this.correctionLimit, card.state.corrections + 1)
           : card.state.corrections + 1;
       result = await this.correct(this.humanContext);

@@ -233,6 +233,25 @@ describe("afterFailedAttempt: correct or escalate (PRODUCT.md lifecycle)", () =>
     expect(afterFailedAttempt(peerOnly)).toEqual({ step: "escalate", atOnce: true, reason: "two concerns" });
   });
 
+  it("escalates at once, before a peer-review question, when the owner agent reported a blocker, quoting it", () => {
+    const step = afterFailedAttempt({
+      ...base,
+      corrections: 0,
+      ownerBlocker: "STRIPE_KEY is not set",
+      peerQuestion: "two concerns",
+    });
+    expect(step).toEqual({
+      step: "escalate",
+      atOnce: true,
+      reason:
+        'owner blocker: the agent reported "STRIPE_KEY is not set" — clarify to answer it (your answer goes to the owner), approve to accept the work as it is, or reject',
+    });
+    // A permission blocker (squadflow's own finding) still comes first.
+    expect(
+      afterFailedAttempt({ ...base, ownerBlocker: "stuck", permissionBlocker: { deniedTools: ["Bash"] } }),
+    ).toMatchObject({ reason: expect.stringMatching(/^permission blocker/) });
+  });
+
   it('names "a tool" when the agent did not say which one it was denied', () => {
     const step = afterFailedAttempt({ ...base, permissionBlocker: { deniedTools: [] } });
     expect(step.step === "escalate" && step.reason).toMatch(/denied a tool,/);

@@ -55,13 +55,18 @@ describe("the example backlog, end to end", () => {
     for (const id of ["SPEC-001", "INFRA-001", "BE-001", "FE-001", "DOCS-001", "OPS-001", "ADR-001"]) {
       expect([id, card(id).status, card(id).attempt]).toEqual([id, "DONE", 1]);
     }
-    // OPS-001's runbook was peer-reviewed beside the judge and QA: the example reviewer approved it.
+    // OPS-001's runbook was peer-reviewed at its owner's milestone (trigger on_milestone), on the snapshot
+    // of the work then, while the owner went on: the example reviewer approved it.
     const ops = card("OPS-001").state!.attempts[0]!;
     expect(ops.verdicts.find((v) => v.validator === "peer_review")).toMatchObject({
       passed: true,
       reviews: [{ reviewer: "peer-reviewer", verdict: "approve" }],
     });
-    expect(ops.peerReview).toEqual({ moment: "always", action: "continue" });
+    expect(ops.peerReview).toEqual({
+      moment: "milestone",
+      action: "continue",
+      milestones: [expect.stringMatching(/^docs\/.+\.md written$/)],
+    });
     // ADR-001 was decided by a council of three: each proposed, critiqued the next one, revised; the
     // best-scored record (PostgreSQL) won and passed validation; the other two stay candidates.
     const council = card("ADR-001").state!.attempts[0]!.council!;

@@ -8,6 +8,7 @@ import type { Client, WorkflowHandle } from "@temporalio/client";
 import { Context } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
 import { ActivityErrorType, agentFailure, agentPermissionError } from "../../src/activities/errors.js";
+import { signalOwnWorkflow } from "../../src/activities/owner-events.js";
 import { backlogWorkflow } from "../../src/workflows/backlog.js";
 import { cardStateQuery } from "../../src/workflows/card.js";
 import { until } from "../helpers/until.js";
@@ -84,6 +85,20 @@ export interface CardScript {
   peer?: (Omit<PeerReview, "cost">[] | "failure")[];
   /** Events every owner run emits (`OwnerResult.events`). */
   events?: OwnerEvent[];
+  /**
+   * Events the owner's first run signals while it runs (as the owner activity does for a card type with
+   * `on_milestone` peer review, `OwnerInput.reviewAtEvents`): `before` ones before it waits for `hold`,
+   * `after` ones once released, each with a snapshot `<workspace>.at-event-<seq>`. A run that signals
+   * heartbeats while it waits, so a cancellation reaches it.
+   */
+  signal?: { before?: OwnerEvent[]; after?: OwnerEvent[] };
+  /**
+   * Answers of the card's reviews in call order (overrides `peer`), for reviews at events: the n-th
+   * `reviewPeers` call of the card gets the n-th (the last repeats); missing: all approve.
+   */
+  peerByCall?: Omit<PeerReview, "cost">[][];
+  /** The card's first review waits for this (see `gate()`), so events can come while it is in flight. */
+  peerHold?: Promise<void>;
 }
 
 /** A recorded activity call. */
@@ -128,9 +143,37 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       const script = scripts[input.card.id] ?? {};
       if (script.ownerMs) await new Promise((r) => setTimeout(r, script.ownerMs));
       if (script.heartbeat !== undefined && input.attempt === 1) Context.current().heartbeat(script.heartbeat);
-      // Held until the test releases it — or the activity is cancelled (the worker shutting down after a
-      // failed expectation), so a test that fails before its release fails instead of hanging.
-      if (script.hold && input.attempt === 1) await Promise.race([script.hold, Context.current().cancelled]);
+      let seq = 0;
+      const signalling = script.signal && input.attempt === 1 && input.reviewAtEvents;
+      const signal = async (events: OwnerEvent[] = []) => {
+        for (const event of events) {
+          seq++;
+          await signalOwnWorkflow({
+            attempt: input.attempt,
+            seq,
+            event,
+            snapshot: { workspace: `${input.workspace}.at-event-${seq}`, artifacts: [`snapshot-${seq}.md`] },
+          });
+        }
+      };
+      if (signalling) await signal(script.signal!.before);
+      const beating = signalling ? setInterval(() => Context.current().heartbeat(), 100) : undefined;
+      try {
+        // Held until the test releases it — or the activity is cancelled (the worker shutting down after a
+        // failed expectation, or the workflow stopping it), so a test that fails before its release fails
+        // instead of hanging.
+        if (script.hold && input.attempt === 1) await Promise.race([script.hold, Context.current().cancelled]);
+      } catch (err) {
+        record("runOwnerCancelled", input.card.id, input.attempt, input);
+        throw err;
+      } finally {
+        clearInterval(beating);
+      }
+      if (signalling) {
+        await signal(script.signal!.after);
+        // The signals are in the workflow's history now: a test may go on from this point.
+        record("ownerSignalled", input.card.id, input.attempt, seq);
+      }
       if (pick(script.owner, input.attempt) === "fail") {
         throw ApplicationFailure.retryable(`agent "node" exited 3: boom`, "AgentExitError");
       }
@@ -185,9 +228,13 @@ export function fakeActivities(scripts: Record<string, CardScript>) {
       return verdict("qa", pick(scripts[cardId]?.qa, attempt));
     },
     async reviewPeers(input: PeerReviewInput): Promise<Verdict> {
-      const { cardId, attempt } = fromWorkspace(input.workspace);
+      const cardId = input.card.id;
+      const attempt = input.attempt ?? fromWorkspace(input.workspace).attempt;
+      const n = calls.filter((c) => c.activity === "reviewPeers" && c.cardId === cardId).length;
       record("reviewPeers", cardId, attempt, input);
-      const scripted = pick(scripts[cardId]?.peer, attempt);
+      const script = scripts[cardId] ?? {};
+      if (n === 0 && script.peerHold) await Promise.race([script.peerHold, Context.current().cancelled]);
+      const scripted = script.peerByCall ? pick(script.peerByCall, n + 1) : pick(script.peer, attempt);
       if (scripted === "failure") {
         throw agentFailure(
           ActivityErrorType.PeerReviewOutputError,

@@ -128,8 +128,18 @@ class AgentContext {
     // The prompt an AI agent would get: the card, the attempt and the feedback (paths are not counted, so
     // the figures do not depend on where the workspace is); dependency files count as they are read.
     this.inputChars = JSON.stringify({ card, attempt: input.attempt, feedback: fb ?? null }).length;
+    /** True when the card type is peer-reviewed at the owner's milestones (issue 12): see `milestone()`. */
+    this.reviewAtEvents = input.review_at_events === true;
     this.outputChars = 0;
     this.artifacts = [];
+  }
+
+  /**
+   * Reports a milestone on stdout (`{"squadflow":"milestone","name":…}`, the protocol's event line) when the
+   * card is reviewed at its milestones: squadflow snapshots the work now and reviews it while the agent goes on.
+   */
+  milestone(name) {
+    if (this.reviewAtEvents) process.stdout.write(`${JSON.stringify({ squadflow: "milestone", name })}\n`);
   }
 
   /** Absolute path of a workspace-relative path; refuses paths that leave the workspace. */

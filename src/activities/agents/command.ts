@@ -73,8 +73,10 @@
  * **Events (optional).** Before that object the agent may write event lines, one JSON object per line:
  * `{"squadflow":"milestone","name":"schema written"}` — `squadflow` one of `milestone`, `request_review`,
  * `blocker`, `name` a short text. They are taken out of stdout before the answer is parsed and come back in
- * `OwnerResult.events`, in order; a card type with `peer_review.trigger: "on_milestone"` is reviewed on
- * a milestone or request_review (issue 12).
+ * `OwnerResult.events`, in order; a card type with `peer_review.trigger: "on_milestone"` is reviewed at
+ * a milestone or request_review (issue 12): each line is read as soon as it is written (flush it), the
+ * work is snapshotted then and reviewed while the agent goes on (agents/events.ts, owner.ts). The stdin
+ * object then has `"review_at_events": true`.
  *
  * **Result file (optional, recommended for agents with side effects).** `SQUADFLOW_RESULT_FILE` names a
  * file beside the workspace (`<workspace>.agent-result.json`; in a repository beside the worktree, whose
@@ -118,6 +120,7 @@ import {
   type ActivityHooks,
 } from "../context.js";
 import { ActivityErrorType, agentConfigError } from "../errors.js";
+import { EventScanner, parseEventLine } from "./events.js";
 import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from "../process.js";
 import { redact, secretsOf, type Secret } from "../secrets.js";
 import {
@@ -168,6 +171,11 @@ export interface AgentRequest {
    * its own with the critiques in `feedback`, `choose` a winner as the architect), its round and its name.
    */
   council?: { step: string; agent: string; round?: number; of?: string };
+  /**
+   * `true` when the card type is peer-reviewed at the owner's events (`OwnerInput.reviewAtEvents`, issue 12):
+   * emit a milestone line when a step is done (see "Events" above). Absent otherwise.
+   */
+  review_at_events?: true;
   /** The run's budget, USD (`OwnerInput.budgetUsd`; absent = unlimited): the agent should stop within it. */
   budget_usd?: number;
 }
@@ -192,12 +200,6 @@ export const AgentResponseSchema = z.object({
 /** A validated agent response, with the events the agent emitted before it. */
 export type AgentResponse = z.infer<typeof AgentResponseSchema> & { events?: OwnerEvent[] };
 
-/** An event line of the protocol (see the module docstring). */
-const EventLineSchema = z.object({
-  squadflow: z.enum(["milestone", "request_review", "blocker"]),
-  name: z.string().min(1).max(200),
-});
-
 /**
  * Splits an agent's stdout into its event lines (`{"squadflow": "milestone", "name": "…"}`, one per line)
  * and the rest, which is the answer.
@@ -206,19 +208,10 @@ export function splitEvents(stdout: string): { rest: string; events: OwnerEvent[
   const events: OwnerEvent[] = [];
   const rest: string[] = [];
   for (const line of stdout.split("\n")) {
-    const t = line.trim();
-    if (t.startsWith('{"squadflow"') || t.startsWith('{ "squadflow"')) {
-      try {
-        const e = EventLineSchema.safeParse(JSON.parse(t));
-        if (e.success) {
-          events.push({ kind: e.data.squadflow, name: e.data.name });
-          continue;
-        }
-      } catch {
-        // Not an event line after all: it stays part of the answer (and fails its parse there).
-      }
-    }
-    rest.push(line);
+    // A line that is not an event after all stays part of the answer (and fails its parse there).
+    const e = parseEventLine(line);
+    if (e) events.push(e);
+    else rest.push(line);
   }
   return { rest: rest.join("\n"), events };
 }
@@ -275,6 +268,7 @@ export function agentRequest(
       },
     }),
     feedback: feedbackJson(input.feedback),
+    ...(input.reviewAtEvents && { review_at_events: true as const }),
     ...(input.council && {
       council: {
         step: input.council.step,
@@ -438,6 +432,10 @@ export async function runCommandAgent(
     SQUADFLOW_RESULT_FILE: resultFile,
   };
   hooks.heartbeat({ phase: "owner", elapsedMs: 0 });
+  // Events are heard as they are written (the sink: owner.ts); the answer's parse collects them again.
+  const scanner = new EventScanner(
+    deps.onOwnerEvent && ((e) => deps.onOwnerEvent!({ kind: e.kind, name: redact(e.name, secrets) })),
+  );
   let run: ProcessResult;
   try {
     run = await runProcess({
@@ -448,6 +446,7 @@ export async function runCommandAgent(
       stdin: JSON.stringify(agentRequest(input, workspace, deps.workspacesRoot, worktree)) + "\n",
       timeoutMs: agent.timeout_ms,
       signal: hooks.cancellationSignal,
+      onStdout: (chunk) => scanner.push(chunk),
       onTick: (elapsedMs) => hooks.heartbeat({ phase: "owner", elapsedMs }),
       tickMs: deps.heartbeatIntervalMs ?? DEFAULT_TICK_MS,
       killGraceMs: deps.killGraceMs,
@@ -462,6 +461,7 @@ export async function runCommandAgent(
     }
     throw err;
   }
+  scanner.end();
   if (run.cancelled) throw cancellationError(hooks.cancellationSignal, `agent "${cmd}"`);
   if (run.timedOut || run.exitCode !== 0) {
     await rm(resultFile, { force: true });

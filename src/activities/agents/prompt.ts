@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import type { OwnerInput } from "../../domain/attempt.js";
 import { attemptBranchName } from "../../domain/repository.js";
 import { looksAbsolute } from "../workspace.js";
+import { EVENTS_PROMPT } from "./events.js";
 import type { TextFile } from "./files.js";
 
 /** How the prompt shows files: CLI agents read them themselves (paths); the `llm` kind gets their text. */
@@ -118,6 +119,8 @@ export function ownerPrompt(
       : "- Leave no scratch or log files behind: every file in the workspace counts as an artifact of the card.",
     "- Never write secrets (API keys, tokens) into any file.",
   );
+  // Only agents whose messages squadflow reads as they stream can be reviewed at their events.
+  if (input.reviewAtEvents && input.agent.kind !== "llm") out.push("", EVENTS_PROMPT);
   return out.join("\n");
 }
 
@@ -145,5 +148,6 @@ export function resumePrompt(input: OwnerInput, workspace: string): string {
     "",
     "The rules of your first prompt still hold: finished content only, no scratch files, no secrets in any file.",
   );
+  if (input.reviewAtEvents) out.push("", EVENTS_PROMPT);
   return out.join("\n");
 }

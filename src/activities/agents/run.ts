@@ -22,6 +22,7 @@ import type { ApplicationFailure } from "@temporalio/common";
 import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } from "../process.js";
 import { redact, secretsOf, type Secret } from "../secrets.js";
 import { openAttemptWorkspace } from "../workspace.js";
+import { assistantText, EventScanner } from "./events.js";
 import { listWorkspaceFiles, redactSecretsInFiles } from "./files.js";
 import type { AttemptWorktree } from "../repository/types.js";
 
@@ -68,6 +69,8 @@ export interface AgentRun {
   secrets: Secret[];
   /** Names the agent in messages: `claude-code agent of card SPEC-001`. */
   label: string;
+  /** The events read from the agent's assistant messages so far (agents/events.ts), heard by `deps.onOwnerEvent`. */
+  events: EventScanner;
   /** Characters of the final message kept as the summary (default `MAX_SUMMARY_CHARS`; see `ReviewRun`). */
   maxSummaryChars?: number;
 }
@@ -85,14 +88,18 @@ export async function startRun(
 ): Promise<AgentRun> {
   const workerEnv = deps.workerEnv ?? process.env;
   const workspace = await openAttemptWorkspace(deps, input);
+  const secrets = secretsOf(workerEnv, secretNames);
   return {
     deps,
     input,
     hooks: (deps.hooks ?? temporalHooks)(),
     workspace,
     workerEnv,
-    secrets: secretsOf(workerEnv, secretNames),
+    secrets,
     label: `${kind} agent of card ${input.card.id}`,
+    events: new EventScanner(
+      deps.onOwnerEvent && ((e) => deps.onOwnerEvent!({ kind: e.kind, name: redact(e.name, secrets) })),
+    ),
   };
 }
 
@@ -220,20 +227,22 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
   const progress: AgentProgress = { turns: 0, inputTokens: 0, outputTokens: 0 };
   let seen = false;
   let partial = "";
-  const onStdout = inv.onLine
-    ? (chunk: string): void => {
-        const lines = (partial + chunk).split("\n");
-        partial = lines.pop()!;
-        for (const line of lines) {
-          try {
-            inv.onLine!(line, progress);
-            seen = true;
-          } catch {
-            // progress is best effort
-          }
-        }
+  // Every line is read for the agent's events (in its assistant messages), and by `onLine` for progress.
+  const onStdout = (chunk: string): void => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const text = assistantText(agent.kind, line);
+      if (text !== undefined) run.events.push(text);
+      if (!inv.onLine) continue;
+      try {
+        inv.onLine(line, progress);
+        seen = true;
+      } catch {
+        // progress is best effort
       }
-    : undefined;
+    }
+  };
   let result: ProcessResult;
   try {
     result = await runProcess({
@@ -244,7 +253,7 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
       stdin: inv.prompt,
       timeoutMs: agent.timeout_ms,
       signal: run.hooks.cancellationSignal,
-      ...(onStdout && { onStdout }),
+      onStdout,
       onTick: (elapsedMs) => {
         run.hooks.heartbeat({ phase: "owner", elapsedMs, ...(seen && { progress: { ...progress } }) });
         soft(elapsedMs);
@@ -270,6 +279,9 @@ export async function runCliProcess(run: AgentRun, inv: CliInvocation): Promise<
     }
     throw err;
   }
+  const last = assistantText(agent.kind, partial);
+  if (last !== undefined) run.events.push(last);
+  run.events.end();
   if (result.cancelled) throw cancellationError(run.hooks.cancellationSignal, `${run.label} ("${cmd}")`);
   if (result.limitExceeded) {
     const { limit, used, max } = result.limitExceeded;
@@ -415,15 +427,29 @@ export async function cliResult(run: AgentRun, outcome: RunOutcome, maxOutputTok
     ...(outcome.session.resumedFrom !== undefined && { reusedTokens: cost.cacheReadTokens ?? 0 }),
   };
   // In a worktree the artifacts are the attempt's changed files, and owner.ts redacts and commits them.
+  const events = run.events.events.map((e) => ({ kind: e.kind, name: redact(e.name, run.secrets) }));
+  const withEvents = events.length > 0 ? { events } : {};
   if (run.input.repository)
-    return { artifacts: [], summary: summaryOf(run, outcome.summary), cost, ...(session && { session }) };
+    return {
+      artifacts: [],
+      summary: summaryOf(run, outcome.summary),
+      cost,
+      ...(session && { session }),
+      ...withEvents,
+    };
   const { files, truncated } = await listWorkspaceFiles(run.workspace);
   if (truncated)
     run.hooks.log?.warn(`${run.label} left more than ${files.length} files; only the first are artifacts`, {
       cardId: run.input.card.id,
     });
   await redactArtifacts(run, files);
-  return { artifacts: files, summary: summaryOf(run, outcome.summary), cost, ...(session && { session }) };
+  return {
+    artifacts: files,
+    summary: summaryOf(run, outcome.summary),
+    cost,
+    ...(session && { session }),
+    ...withEvents,
+  };
 }
 
 /** Redacts secret values the agent wrote into its artifacts (files.ts `redactSecretsInFiles`), logging which. */

@@ -87,6 +87,8 @@ export interface GitOptions {
   timeoutMs?: number;
   /** Environment the allow-listed names are taken from (default: `process.env`). */
   workerEnv?: Record<string, string | undefined>;
+  /** Set on top of the environment (e.g. `GIT_INDEX_FILE`: a private index that leaves the worktree's own alone). */
+  env?: Record<string, string>;
 }
 
 /** What a finished git command returned. */
@@ -120,7 +122,7 @@ function once(cwd: string, args: readonly string[], opts: GitOptions): Promise<G
       argv,
       {
         cwd,
-        env: gitEnv(opts.workerEnv),
+        env: { ...gitEnv(opts.workerEnv), ...opts.env },
         maxBuffer: MAX_BUFFER,
         timeout: opts.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS,
         encoding: "utf8",
