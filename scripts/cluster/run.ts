@@ -42,6 +42,8 @@ import {
 } from "./cluster.js";
 import { printExample, runExample } from "./example.js";
 import { killCommands } from "./processes.js";
+import { UPGRADE_FROM_VERSION, printUpgrade, runUpgrade } from "./upgrade.js";
+import { printBackup, runBackup } from "./backup.js";
 
 /**
  * One phase of a cluster run: runs on the started cluster, prints its figures, and answers whether its
@@ -62,6 +64,25 @@ export const PHASES: readonly Phase[] = [
     run: async (cluster) => {
       const f = await runExample(cluster);
       printExample(f);
+      return f.ok;
+    },
+  },
+  {
+    name: "upgrade",
+    description: `server ${UPGRADE_FROM_VERSION} → the compose version under held cards (own cluster): schema by setup-postgres.sh, migrate, continue`,
+    run: async (cluster) => {
+      const f = await runUpgrade(cluster);
+      printUpgrade(f);
+      return f.ok;
+    },
+  },
+  {
+    name: "backup",
+    description:
+      "pg_dump -Fc of both databases under held cards (own cluster), pg_restore into a fresh PostgreSQL, continue",
+    run: async (cluster) => {
+      const f = await runBackup(cluster);
+      printBackup(f);
       return f.ok;
     },
   },
