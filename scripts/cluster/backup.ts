@@ -4,13 +4,14 @@
  * cluster of the other phases is not disturbed): a backlog whose cards are held mid-run
  * (scripts/cluster/held.ts); `pg_dump -Fc` of `temporal` and `temporal_visibility`; workers, server and
  * PostgreSQL stopped and the original data directory deleted; a fresh PostgreSQL (new data directory,
- * `createdb`, `pg_restore`); the server started on it at the same address with the same config otherwise,
- * the workers started again, the held cards released — and every card must end as predicted. The workers'
- * state folder (the compose `squadflow-state` volume) is left as it is. Node-only.
+ * `createdb`, `pg_restore`, then deploy/temporal/setup-postgres.sh as `docker compose up` would run it);
+ * the server started on it at the same address with the same config otherwise, the workers started
+ * again, the held cards released — and every card must end as predicted. The workers' state folder (the
+ * compose `squadflow-state` volume) is left as it is. Node-only.
  */
 import { chownSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Cluster, Postgres, ensureBinaries, seconds, step } from "./cluster.js";
+import { Cluster, Postgres, ensureBinaries, seconds, setupSchemas, step } from "./cluster.js";
 import { finishHeld, printHeld, releaseHeld, startHeld, writeHeldBacklog, type HeldOutcome } from "./held.js";
 import { freePorts, run } from "./processes.js";
 import { PHASE_WORKER_GROUPS, schemaVersions, type SchemaVersions } from "./upgrade.js";
@@ -28,7 +29,10 @@ export interface BackupFigures {
   freshMs: number;
   /** Both `createdb` + `pg_restore` runs (ms). */
   restoreMs: number;
-  /** Schema versions read from the original and the restored databases (must be equal). */
+  /**
+   * Schema versions read from the original databases before the dump and from the restored ones after
+   * setup-postgres.sh ran on them (must be equal: same versions, no update applied).
+   */
   schemaDumped: SchemaVersions;
   schemaRestored: SchemaVersions;
   /** Agents of held cards running when the dump was taken. */
@@ -94,9 +98,12 @@ export async function runBackup(main: Cluster): Promise<BackupFigures> {
       await restored.tool("pg_restore", [...conn(restored), "--exit-on-error", "-d", db, dumpFile(db)]);
     }
     const restoreMs = Date.now() - r0;
+    // What `docker compose up` runs before the server: the schema one-shot, which must leave a restored
+    // database as it is (the databases exist, their schemas are current).
+    await setupSchemas(restored, binaries);
     const schemaRestored = await schemaVersions(restored);
     step(
-      `backup: fresh PostgreSQL on 127.0.0.1:${port} (${restored.dataDir}) in ${seconds(freshMs)}; createdb + pg_restore in ${seconds(restoreMs)}`,
+      `backup: fresh PostgreSQL on 127.0.0.1:${port} (${restored.dataDir}) in ${seconds(freshMs)}; createdb + pg_restore in ${seconds(restoreMs)}; setup-postgres.sh left it at temporal ${schemaRestored.temporal}, visibility ${schemaRestored.visibility}`,
     );
 
     await cluster.server.restart({ postgres: restored });
