@@ -31,6 +31,19 @@ import { run } from "./processes.js";
  */
 export const UPGRADE_FROM_VERSION = "1.31.2";
 
+/**
+ * Temporal upgrades one minor version at a time: `from` must be of the minor before `to`'s.
+ * @throws Error naming UPGRADE_FROM_VERSION (scripts/cluster/upgrade.ts) when the compose version moved on.
+ */
+export function checkPreviousMinor(from: string, to: string): void {
+  const [fMajor, fMinor] = from.split(".").map(Number);
+  const [tMajor, tMinor] = to.split(".").map(Number);
+  if (fMajor !== tMajor || fMinor !== (tMinor ?? 0) - 1)
+    throw new Error(
+      `scripts/cluster/upgrade.ts: UPGRADE_FROM_VERSION ${from} is not of the minor before the compose server ${to} (set it to the newest ${tMajor}.${(tMinor ?? 0) - 1}.x that builds)`,
+    );
+}
+
 /** Workers of the phase clusters (one per queue: the phases test the server, not worker scaling). */
 export const PHASE_WORKER_GROUPS: Readonly<Record<QueueKind, number>> = {
   owners: 1,
@@ -102,6 +115,7 @@ export interface UpgradeFigures {
  * @throws Error when a step fails (a build, a script, a server that does not come up, a CLI call).
  */
 export async function runUpgrade(main: Cluster): Promise<UpgradeFigures> {
+  checkPreviousMinor(UPGRADE_FROM_VERSION, main.server.version);
   const n1 = await ensureBinaries(UPGRADE_FROM_VERSION);
   const n = await ensureBinaries(main.server.version);
   const dir = join(main.runDir, "upgrade");
