@@ -23,7 +23,7 @@ import {
   type Postgres,
 } from "./cluster.js";
 import { finishHeld, printHeld, releaseHeld, startHeld, writeHeldBacklog, type HeldOutcome } from "./held.js";
-import { run } from "./processes.js";
+import { runUnchecked, waitUntil, type CommandResult } from "./processes.js";
 
 /**
  * Server N-1, where the phase starts by default: the newest 1.31 release whose whole module graph the Go
@@ -80,14 +80,26 @@ export async function schemaVersions(pg: Postgres): Promise<SchemaVersions> {
 }
 
 /**
- * The version the running server reports (`temporal operator cluster system`, GetSystemInfo).
- * @throws Error when the CLI fails.
+ * The version the running server reports (`temporal operator cluster system`, GetSystemInfo), asked
+ * until the frontend answers: the compose healthcheck (`nc -z`) passes as soon as the port is open,
+ * while the frontend may still answer "Frontend is not healthy yet".
+ * @throws Error with the CLI's last answer when the frontend does not answer within 120 s.
  */
 export async function reportedServerVersion(address: string): Promise<string> {
-  const r = await run(join(TEMPORAL_CLI_DIR, "temporal"), ["operator", "cluster", "system", "-o", "json"], {
-    env: cleanEnv({ TEMPORAL_ADDRESS: address, PATH: `${TEMPORAL_CLI_DIR}${delimiter}${process.env.PATH}` }),
+  let last: CommandResult | undefined;
+  await waitUntil(
+    `Temporal frontend at ${address} answering`,
+    async () => {
+      last = await runUnchecked(join(TEMPORAL_CLI_DIR, "temporal"), ["operator", "cluster", "system", "-o", "json"], {
+        env: cleanEnv({ TEMPORAL_ADDRESS: address, PATH: `${TEMPORAL_CLI_DIR}${delimiter}${process.env.PATH}` }),
+      });
+      return last.code === 0;
+    },
+    { timeoutMs: 120_000, intervalMs: 500 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}: ${(last?.stderr ?? "").trim().split("\n")[0]}`);
   });
-  return (JSON.parse(r.stdout) as { serverVersion?: string }).serverVersion ?? "?";
+  return (JSON.parse(last!.stdout) as { serverVersion?: string }).serverVersion ?? "?";
 }
 
 /**
