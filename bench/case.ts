@@ -11,38 +11,42 @@
  * - `bare-flat`: the old baseline (bench/bare-workflow.ts): one workflow per card, no dependencies, the same
  *   4 activities in sequence.
  *
- * Every variant runs on a fresh embedded dev server (`startDevServer`, random port, no UI), with one
- * in-process worker serving one task queue (workflows and activities, default worker options). Every
- * variant is timed and sampled the same way: the RSS sampler starts with the first start call and stops
- * when the run is over, before the post-run reads (card states, histories). A run ends when every card is
+ * Every variant runs on a fresh embedded dev server (`startDevServer`, random port, no UI), with one worker
+ * serving one task queue (workflows and activities, default worker options) in a process of its own
+ * (bench/worker-process.ts, forked the same way for every variant), so that the worker's RSS and CPU are
+ * its own and not the client's; this process is the client. Every variant is timed and sampled the same
+ * way: the sampler (worker process, client, server) starts with the first start call and stops when the run
+ * is over, before the post-run reads (card states, histories). A run ends when every card is
  * done, or on failure, on a stall (no activity progress and no completion for `stallMs`), or at
  * `timeoutMs`; what happened is diagnosed from the histories and reported, never thrown.
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@temporalio/client";
-import { Worker } from "@temporalio/worker";
+import { readFileSync } from "node:fs";
+import { Client, Connection } from "@temporalio/client";
 import proto from "@temporalio/proto";
 import { readBacklogView, startBacklog, type BacklogQueues } from "../src/cli/backlogs.js";
 import { cardWorkflowId, needsPages, planPages, type CardState } from "../src/domain/index.js";
 import type { BacklogState } from "../src/workflows/backlog.js";
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from "../src/worker.js";
-import { metricsSinks } from "../src/observability/metrics.js";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { installRuntime } from "../src/temporal/runtime.js";
+import { Cluster } from "../scripts/cluster/cluster.js";
 import { benchCardId, layeredBacklog, planLayeredBacklog } from "./backlog.js";
 import type { BareDagCardInput, BareDagCardResult } from "./bare-dag-workflow.js";
 import type { BareCardResult } from "./bare-workflow.js";
 import type { Variant } from "./variants.js";
-import { bareActivities, instantActivities, newActivityClock, type ActivityClock } from "./instant-activities.js";
+import type { ActivityClock } from "./instant-activities.js";
+import { forkWorker, type ForkedWorker } from "./worker-fork.js";
 import {
   RssSampler,
+  descendants,
   describeError,
   historySize,
   largest,
   mapPool,
   percentiles,
+  procRss,
   spreadSample,
   type HistorySize,
   type Percentiles,
@@ -51,9 +55,17 @@ import {
 
 const { temporal } = proto;
 
+/**
+ * Where a case runs: `dev`, a fresh embedded dev server (SQLite); `cluster`, a fresh Temporal server on a
+ * fresh private PostgreSQL, set up by scripts/cluster/cluster.ts as `npm run cluster` sets it up (issue 14).
+ */
+export type BenchTarget = "dev" | "cluster";
+
 /** What a case runs. */
 export interface CaseConfig {
   variant: Variant;
+  /** Which Temporal server the case runs on (default `dev`). */
+  target?: BenchTarget;
   /** Number of cards. */
   size: number;
   /** Layers of the DAG (squadflow and bare-dag). */
@@ -66,9 +78,9 @@ export interface CaseConfig {
   timeoutMs: number;
   /** Give up when nothing progresses (no activity, no completion) for this long, ms. */
   stallMs: number;
-  /** `memory`: in-memory SQLite; `file`: a SQLite file in WAL mode (what `squadflow dev` uses). */
+  /** Dev server only. `memory`: in-memory SQLite; `file`: a SQLite file in WAL mode (what `squadflow dev` uses). */
   db: "memory" | "file";
-  /** `--dynamic-config-value` arguments for the dev server (diagnostics only; empty by default). */
+  /** `--dynamic-config-value` arguments for the dev server (diagnostics only; empty by default; dev target only). */
   dynamicConfig: string[];
   /** How many card (or bare) workflow histories to fetch and measure besides the backlog's. */
   historySample: number;
@@ -129,6 +141,95 @@ export interface CaseResult {
 
 // ---- helpers ------------------------------------------------------------------------------------
 
+/** What every variant runs with: its settings, a client, the worker process and its task queue. */
+interface CaseContext {
+  config: CaseConfig;
+  client: Client;
+  worker: ForkedWorker;
+  taskQueue: string;
+  /** The Temporal server's processes to sample (default: this process's descendants outside the worker). */
+  serverPids?: () => number[];
+  /** The database's processes to sample apart (the cluster's PostgreSQL). */
+  dbPids?: () => number[];
+}
+
+/** A Temporal server a case runs on, fresh for the case. */
+interface ServerTarget {
+  /** One line for the log. */
+  description: string;
+  /** Frontend gRPC address, `host:port`. */
+  address: string;
+  namespace: string;
+  connection: Connection;
+  serverPids?: () => number[];
+  dbPids?: () => number[];
+  /** Closes the connection and stops the server (and its database). Never throws. */
+  stop(): Promise<void>;
+}
+
+/** A fresh embedded dev server (random port, no UI), its SQLite in `dir` unless `config.db` is `memory`. */
+async function startDevTarget(config: CaseConfig, dir: string): Promise<ServerTarget> {
+  const server = await startDevServer({
+    port: 0,
+    ui: false,
+    reuseExisting: false,
+    dbFilename: config.db === "memory" ? null : join(dir, "temporal.db"),
+    extraArgs: config.dynamicConfig.flatMap((v) => ["--dynamic-config-value", v]),
+    // The server's warnings (e.g. "history count exceeds warn limit", once per workflow task past 10,240
+    // events) would drown the progress lines; the histories are measured instead.
+    logLevel: "error",
+  });
+  return {
+    description: `dev server ${server.address} (${config.db} db)`,
+    address: server.address,
+    namespace: server.namespace,
+    connection: server.connection,
+    stop: () => server.stop(),
+  };
+}
+
+/** The process ids of a PostgreSQL cluster: its postmaster (first line of `postmaster.pid`) and its children. */
+function postgresPids(dataDir: string): number[] {
+  try {
+    const postmaster = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    return Number.isInteger(postmaster) && postmaster > 0 ? [postmaster, ...descendants(postmaster)] : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A fresh Temporal server on a fresh private PostgreSQL in `dir` (scripts/cluster/cluster.ts: the compose
+ * file's server version and config, schemas by deploy/temporal/setup-postgres.sh, namespace and search
+ * attributes by deploy/temporal/create-namespace.sh), without the cluster's worker fleet: the case forks
+ * its own worker, as on the dev server.
+ * @throws Error naming the step that failed (the cluster's logs are in `dir`).
+ */
+async function startClusterTarget(dir: string): Promise<ServerTarget> {
+  const cluster = await Cluster.start({ runDir: dir, workers: false });
+  try {
+    const connection = await Connection.connect({ address: cluster.address });
+    return {
+      description: `Temporal server ${cluster.server.version} on PostgreSQL, ${cluster.address}`,
+      address: cluster.address,
+      namespace: cluster.namespace,
+      connection,
+      serverPids: () => {
+        const pid = cluster.server.process?.child.pid;
+        return pid === undefined ? [] : [pid, ...descendants(pid)];
+      },
+      dbPids: () => postgresPids(cluster.postgres.dataDir),
+      async stop() {
+        await connection.close().catch(() => undefined);
+        await cluster.stop();
+      },
+    };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
 function log(config: CaseConfig, message: string): void {
   process.stderr.write(`[${config.variant} ${config.size}] ${message}\n`);
 }
@@ -137,10 +238,13 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Awaits `promise` until it settles, nothing progressed for `stallMs`, or `deadline`. */
+/**
+ * Awaits `promise` until it settles, nothing progressed for `stallMs`, `deadline`, or the worker process
+ * failing (an `error` outcome naming it).
+ */
 async function watch<T>(
   promise: Promise<T>,
-  clock: ActivityClock,
+  worker: ForkedWorker,
   config: CaseConfig,
   startedAt: number,
   extraProgress: () => number = () => 0,
@@ -154,8 +258,11 @@ async function watch<T>(
   let lastChange = Date.now();
   let lastLog = Date.now();
   const deadline = startedAt + config.timeoutMs;
+  const clock = worker.clock;
   while (Date.now() < deadline) {
     if (settled) return settled;
+    const failure = worker.failure();
+    if (failure) return { kind: "error", error: new Error(failure) };
     const mark = clock.ownerRuns + clock.qaRuns + extraProgress();
     if (mark !== lastMark) {
       lastMark = mark;
@@ -165,10 +272,10 @@ async function watch<T>(
     }
     if (Date.now() - lastLog >= 10_000) {
       lastLog = Date.now();
-      const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
+      const rss = Math.round((procRss(worker.pid) ?? 0) / 2 ** 20);
       log(
         config,
-        `${((Date.now() - startedAt) / 1000).toFixed(0)} s: owners started ${clock.ownerStart.size}/${config.size}, QA done ${clock.qaRuns}, RSS ${rss} MiB`,
+        `${((Date.now() - startedAt) / 1000).toFixed(0)} s: owner runs ${clock.ownerRuns}/${config.size}, QA done ${clock.qaRuns}, worker RSS ${rss} MiB`,
       );
     }
     await delay(100);
@@ -324,14 +431,9 @@ function cardMetrics(
 
 // ---- the squadflow variant ------------------------------------------------------------------------
 
-async function runSquadflow(
-  config: CaseConfig,
-  client: Client,
-  worker: Worker,
-  clock: ActivityClock,
-  result: CaseResult,
-): Promise<void> {
-  const queue = worker.options.taskQueue;
+async function runSquadflow(bench: CaseContext, result: CaseResult): Promise<void> {
+  const { config, client, taskQueue: queue } = bench;
+  const clock = bench.worker.clock;
   const queues: BacklogQueues = { orchestration: queue, owners: queue, validation: queue, debugging: queue };
   const backlogId = `bench-${config.size}-${Date.now().toString(36)}`;
   const plan = planLayeredBacklog({ backlogId, size: config.size, layers: config.layers });
@@ -356,9 +458,7 @@ async function runSquadflow(
 
   let finishedAt: number | undefined;
   const started = await startAndWatch(
-    worker,
-    config,
-    clock,
+    bench,
     result,
     () => startBacklog(client, plan, `${backlogId}.json`, queues),
     () =>
@@ -450,24 +550,29 @@ async function closedCardStates(client: Client, backlogId: string): Promise<Card
 type Watched<T> = Awaited<ReturnType<typeof watch<T>>>;
 
 /**
- * Runs a variant on `worker`, RSS sampled from the first start call to the end of the run: `start` is timed
- * into `result.startMs`, then `run` is watched (see `watch`). A start that throws is recorded on `result`
- * (status `start-failed`, logged) and gives `undefined`.
+ * Runs a variant on the worker process, RSS sampled from the first start call to the end of the run:
+ * `start` is timed into `result.startMs`, then `run` is watched (see `watch`); then the worker is stopped,
+ * so that its clock holds every owner start. A start that throws is recorded on `result` (status
+ * `start-failed`, logged) and gives `undefined`.
  * @returns the watched outcome and when the start began (epoch ms)
  */
 async function startAndWatch<T>(
-  worker: Worker,
-  config: CaseConfig,
-  clock: ActivityClock,
+  bench: CaseContext,
   result: CaseResult,
   start: () => Promise<unknown>,
   run: () => Promise<T>,
   progress?: () => number,
 ): Promise<{ outcome: Watched<T>; startedAt: number } | undefined> {
-  let startedAt = Date.now();
-  const outcome = await worker.runUntil(async () => {
-    const sampler = new RssSampler();
-    startedAt = Date.now();
+  const { worker, config } = bench;
+  const outcome = await (async () => {
+    worker.resetHeapPeak();
+    const sampler = new RssSampler({
+      workerPid: worker.pid,
+      workerHeapPeak: worker.heapPeak,
+      ...(bench.serverPids ? { serverPids: bench.serverPids } : {}),
+      ...(bench.dbPids ? { dbPids: bench.dbPids } : {}),
+    });
+    const startedAt = Date.now();
     try {
       await start();
     } catch (err) {
@@ -475,40 +580,34 @@ async function startAndWatch<T>(
       return { kind: "start-failed" as const, error: err };
     }
     result.startMs = Date.now() - startedAt;
-    const watched = await watch(run(), clock, config, startedAt, progress);
+    const watched = await watch(run(), worker, config, startedAt, progress);
     result.rss = sampler.stop();
-    return watched;
-  });
-  if (outcome.kind === "start-failed") {
+    return { watched, startedAt };
+  })();
+  await worker.stop();
+  if ("kind" in outcome) {
     result.status = "start-failed";
     result.error = describeError(outcome.error);
     log(config, `start failed: ${result.error}`);
     return undefined;
   }
-  return { outcome, startedAt };
+  return { outcome: outcome.watched, startedAt: outcome.startedAt };
 }
 
-async function runBareFlat(
-  config: CaseConfig,
-  client: Client,
-  worker: Worker,
-  clock: ActivityClock,
-  result: CaseResult,
-): Promise<void> {
-  const queue = worker.options.taskQueue;
+async function runBareFlat(bench: CaseContext, result: CaseResult): Promise<void> {
+  const { config, client, taskQueue: queue } = bench;
   const runId = `flat-${config.size}-${Date.now().toString(36)}`;
   const ids = Array.from({ length: config.size }, (_, i) => `${runId}/${benchCardId(i)}`);
-  let startedAt = Date.now();
   let finishedAt: number | undefined;
   let resultsIn = 0;
-  const outcome = await worker.runUntil(async () => {
-    const sampler = new RssSampler();
-    startedAt = Date.now();
-    const all = (async () => {
-      await mapPool(ids, 64, (id, i) =>
+  const started = await startAndWatch(
+    bench,
+    result,
+    () =>
+      mapPool(ids, 64, (id, i) =>
         client.workflow.start("bareCardWorkflow", { taskQueue: queue, workflowId: id, args: [benchCardId(i)] }),
-      );
-      result.startMs = Date.now() - startedAt;
+      ),
+    async () => {
       const results = await mapPool(ids, 128, async (id) => {
         const r = (await client.workflow.getHandle(id).result()) as BareCardResult;
         resultsIn++;
@@ -516,11 +615,11 @@ async function runBareFlat(
       });
       finishedAt = Date.now();
       return results;
-    })();
-    const watched = await watch(all, clock, config, startedAt, () => resultsIn);
-    result.rss = sampler.stop();
-    return watched;
-  });
+    },
+    () => resultsIn,
+  );
+  if (!started) return;
+  const { outcome, startedAt } = started;
   if (outcome.kind === "done") {
     result.status = "completed";
     result.wallMs = finishedAt! - startedAt;
@@ -579,14 +678,9 @@ export function bareDagInputs(
   ];
 }
 
-async function runBareDag(
-  config: CaseConfig,
-  client: Client,
-  worker: Worker,
-  clock: ActivityClock,
-  result: CaseResult,
-): Promise<void> {
-  const queue = worker.options.taskQueue;
+async function runBareDag(bench: CaseContext, result: CaseResult): Promise<void> {
+  const { config, client, taskQueue: queue } = bench;
+  const clock = bench.worker.clock;
   const runId = `dag-${config.size}-${Date.now().toString(36)}`;
   const cards = bareDagInputs(runId, config.size, config.layers);
   const waiting = cards.filter((c) => c.input.dependencies.length > 0);
@@ -598,9 +692,7 @@ async function runBareDag(
   let finishedAt: number | undefined;
   let sinksIn = 0;
   const started = await startAndWatch(
-    worker,
-    config,
-    clock,
+    bench,
     result,
     async () => {
       await mapPool(waiting, 64, start);
@@ -675,7 +767,6 @@ async function main(): Promise<void> {
   const config = JSON.parse(await readFile(configPath, "utf8")) as CaseConfig;
   installRuntime("WARN");
   const dir = await mkdtemp(join(tmpdir(), "squadflow-bench-"));
-  const clock = newActivityClock();
   const result: CaseResult = {
     variant: config.variant,
     size: config.size,
@@ -686,41 +777,38 @@ async function main(): Promise<void> {
     ownerRuns: 0,
     qaRuns: 0,
   };
-  const server = await startDevServer({
-    port: 0,
-    ui: false,
-    reuseExisting: false,
-    dbFilename: config.db === "memory" ? null : join(dir, "temporal.db"),
-    extraArgs: config.dynamicConfig.flatMap((v) => ["--dynamic-config-value", v]),
-    // The server's warnings (e.g. "history count exceeds warn limit", once per workflow task past 10,240
-    // events) would drown the progress lines; the histories are measured instead.
-    logLevel: "error",
-  });
+  const server = config.target === "cluster" ? await startClusterTarget(dir) : await startDevTarget(config, dir);
+  let worker: ForkedWorker | undefined;
   try {
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = `bench-${config.variant}-${config.size}`;
-    const worker = await Worker.create({
-      connection: server.nativeConnection,
+    worker = await forkWorker({
+      variant: config.variant,
+      address: server.address,
       namespace: server.namespace,
       taskQueue,
-      workflowBundle: { codePath: config.bundlePath },
-      maxCachedWorkflows: config.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
-      ...(config.variant === "squadflow"
-        ? { activities: instantActivities(clock), sinks: metricsSinks() }
-        : { activities: bareActivities(clock) }),
+      bundlePath: config.bundlePath,
+      ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     });
-    log(config, `dev server ${server.address} (${config.db} db), worker on ${taskQueue}`);
-    try {
-      if (config.variant === "squadflow") await runSquadflow(config, client, worker, clock, result);
-      else if (config.variant === "bare-dag") await runBareDag(config, client, worker, clock, result);
-      else await runBareFlat(config, client, worker, clock, result);
-    } catch (err) {
-      result.status = "crashed";
-      result.error = describeError(err);
-    }
+    log(config, `${server.description}, worker process ${worker.pid} on ${taskQueue}`);
+    const bench: CaseContext = {
+      config,
+      client,
+      worker,
+      taskQueue,
+      ...(server.serverPids ? { serverPids: server.serverPids } : {}),
+      ...(server.dbPids ? { dbPids: server.dbPids } : {}),
+    };
+    if (config.variant === "squadflow") await runSquadflow(bench, result);
+    else if (config.variant === "bare-dag") await runBareDag(bench, result);
+    else await runBareFlat(bench, result);
+  } catch (err) {
+    result.status = "crashed";
+    result.error = describeError(err);
   } finally {
-    result.ownerRuns = clock.ownerRuns;
-    result.qaRuns = clock.qaRuns;
+    await worker?.stop();
+    result.ownerRuns = worker?.clock.ownerRuns ?? 0;
+    result.qaRuns = worker?.clock.qaRuns ?? 0;
     await writeFile(config.out, JSON.stringify(result, null, 2));
     await server.stop();
     await rm(dir, { recursive: true, force: true });

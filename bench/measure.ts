@@ -1,6 +1,7 @@
 /**
  * Measurement helpers of the benchmark: percentiles, medians, a bounded-concurrency map, an RSS and CPU
- * sampler (this process and the dev server it spawned) and workflow history sizes (events and encoded bytes).
+ * sampler (the worker process, this process as the client, the Temporal server) and workflow history sizes
+ * (events and encoded bytes).
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -33,7 +34,7 @@ export function percentiles(values: readonly number[]): Percentiles {
 export { mapPool } from "../src/cli/map-pool.js";
 
 /** Resident set size (bytes) of a process from /proc, or undefined when it cannot be read. */
-function procRss(pid: number): number | undefined {
+export function procRss(pid: number): number | undefined {
   try {
     const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) * 1024 : undefined;
@@ -77,16 +78,31 @@ export function descendants(root: number): number[] {
 
 /** Peak memory and CPU time seen by an {@link RssSampler}, between its construction and `stop()`. */
 export interface RssPeaks {
-  /** Peak RSS of this process (client + worker: the worker runs in-process), bytes. */
+  /** Peak RSS of the worker process (bench/worker-process.ts, with anything it spawned), bytes. */
   worker: number;
-  /** Peak RSS of the dev server process(es) this process spawned, summed, bytes; 0 when not found. */
+  /** Peak RSS of the case process (the client: starts, result waits), bytes; absent in results before format 3. */
+  client?: number;
+  /** Peak RSS of the Temporal server process(es), summed, bytes; 0 when not found. */
   server: number;
-  /** Peak V8 heap used by this process, bytes. */
+  /**
+   * Peak memory of the database's processes (the cluster's PostgreSQL), bytes: their PSS summed, so that the
+   * shared buffers every backend maps count once. Absent on the dev server (its SQLite is in its process).
+   */
+  db?: number;
+  /**
+   * Peak V8 heap used by the worker process's main thread (activities, the SDK's JavaScript side), bytes, as it
+   * reported it every ~250 ms while it worked. The workflows run in the SDK's worker threads, whose heaps are
+   * not in it: RSS counts them.
+   */
   heapUsed: number;
-  /** CPU time (user + system) of this process while sampling, ms. */
+  /** CPU time (user + system) of the worker process while sampling, ms. */
   workerCpuMs?: number;
-  /** CPU time (user + system) of the dev server while sampling, ms. */
+  /** CPU time (user + system) of the case process (the client) while sampling, ms. */
+  clientCpuMs?: number;
+  /** CPU time (user + system) of the Temporal server process(es) while sampling, ms. */
   serverCpuMs?: number;
+  /** CPU time (user + system) of the database's processes while sampling, ms. */
+  dbCpuMs?: number;
 }
 
 let clockTicksPerSecond: number | undefined;
@@ -113,38 +129,102 @@ function procCpuMs(pid: number): number {
   }
 }
 
+/** Proportional set size (bytes) of a process from /proc (shared pages divided among their users), or undefined. */
+function procPss(pid: number): number | undefined {
+  try {
+    const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A group of processes sampled together: summed RSS (or PSS) peak, and CPU time since each was first seen. */
+class ProcessGroup {
+  peak = 0;
+  private readonly cpuAtStart = new Map<number, number>();
+  private pids: number[] = [];
+
+  constructor(private readonly memory: (pid: number) => number | undefined = procRss) {}
+
+  /** Adopts `pids` as the group's members (CPU time counts from the first time each is seen). */
+  track(pids: readonly number[]): void {
+    this.pids = [...pids];
+    for (const pid of pids) if (!this.cpuAtStart.has(pid)) this.cpuAtStart.set(pid, procCpuMs(pid));
+  }
+
+  sample(): void {
+    this.peak = Math.max(
+      this.peak,
+      this.pids.reduce((sum, pid) => sum + (this.memory(pid) ?? 0), 0),
+    );
+  }
+
+  /** CPU time (user + system, ms) the members spent since first seen. */
+  cpuMs(): number {
+    return Math.round(
+      [...this.cpuAtStart].reduce((sum, [pid, atStart]) => sum + Math.max(0, procCpuMs(pid) - atStart), 0),
+    );
+  }
+}
+
+/** What an {@link RssSampler} samples besides its own process (the client). */
+export interface SampledProcesses {
+  /** The worker process (bench/worker-process.ts); its descendants are counted with it. */
+  workerPid: number;
+  /**
+   * The Temporal server's processes (dev server; or the cluster's server and PostgreSQL), asked again now
+   * and then. Default: every descendant of this process outside the worker's tree (the dev server it spawned).
+   */
+  serverPids?: () => number[];
+  /** The database's processes (the cluster's PostgreSQL), asked again now and then; none by default. */
+  dbPids?: () => number[];
+  /** The worker's V8 heap used peak so far, bytes (it reports it itself). */
+  workerHeapPeak?: () => number;
+}
+
 /**
  * Samples RSS every `intervalMs` from its construction until `stop()`, and keeps the peaks and the CPU time
- * spent meanwhile. Every variant of the benchmark makes one right before its first start call and stops it
- * when its run is over (before any post-run read), so the figures of all variants cover the same phase.
+ * spent meanwhile, of three groups: the worker process, this process (the client) and the Temporal server
+ * (and of the database's processes when given: the cluster's PostgreSQL).
+ * Every variant of the benchmark makes one right before its first start call and stops it when its run is
+ * over (before any post-run read), so the figures of all variants cover the same phase; every variant's
+ * worker runs in a process of its own, so its RSS is the worker's alone.
  */
 export class RssSampler {
-  private readonly peaks: RssPeaks = { worker: 0, server: 0, heapUsed: 0 };
+  private readonly worker = new ProcessGroup();
+  private readonly server = new ProcessGroup();
+  private readonly db = new ProcessGroup(procPss);
+  private clientPeak = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly cpuAtStart = process.cpuUsage();
-  private serverPids: number[] = [];
-  private serverCpuAtStart = new Map<number, number>();
   private ticks = 0;
   private stopped?: RssPeaks;
 
-  constructor(intervalMs = 250) {
+  constructor(
+    private readonly processes: SampledProcesses,
+    intervalMs = 250,
+  ) {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
   }
 
   private sample(): void {
-    const mem = process.memoryUsage();
-    this.peaks.worker = Math.max(this.peaks.worker, mem.rss);
-    this.peaks.heapUsed = Math.max(this.peaks.heapUsed, mem.heapUsed);
-    // Re-discover the server's process now and then (it is spawned once, before the sampler).
+    this.clientPeak = Math.max(this.clientPeak, process.memoryUsage().rss);
+    // Re-discover the processes now and then (they are spawned before the sampler; a server may restart).
     if (this.ticks++ % 20 === 0) {
-      this.serverPids = descendants(process.pid);
-      for (const pid of this.serverPids)
-        if (!this.serverCpuAtStart.has(pid)) this.serverCpuAtStart.set(pid, procCpuMs(pid));
+      const { workerPid } = this.processes;
+      const workerTree = [workerPid, ...descendants(workerPid)];
+      this.worker.track(workerTree);
+      this.server.track(
+        this.processes.serverPids?.() ?? descendants(process.pid).filter((pid) => !workerTree.includes(pid)),
+      );
+      if (this.processes.dbPids) this.db.track(this.processes.dbPids());
     }
-    const server = this.serverPids.reduce((sum, pid) => sum + (procRss(pid) ?? 0), 0);
-    this.peaks.server = Math.max(this.peaks.server, server);
+    this.worker.sample();
+    this.server.sample();
+    if (this.processes.dbPids) this.db.sample();
   }
 
   /** Stops sampling (after one last sample) and returns the peaks and CPU times; later calls return the same. */
@@ -153,14 +233,15 @@ export class RssSampler {
     this.sample();
     clearInterval(this.timer);
     const cpu = process.cpuUsage(this.cpuAtStart);
-    const serverCpuMs = [...this.serverCpuAtStart].reduce(
-      (sum, [pid, atStart]) => sum + Math.max(0, procCpuMs(pid) - atStart),
-      0,
-    );
     this.stopped = {
-      ...this.peaks,
-      workerCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-      serverCpuMs: Math.round(serverCpuMs),
+      worker: this.worker.peak,
+      client: this.clientPeak,
+      server: this.server.peak,
+      heapUsed: this.processes.workerHeapPeak?.() ?? 0,
+      workerCpuMs: this.worker.cpuMs(),
+      clientCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      serverCpuMs: this.server.cpuMs(),
+      ...(this.processes.dbPids ? { db: this.db.peak, dbCpuMs: this.db.cpuMs() } : {}),
     };
     return this.stopped;
   }

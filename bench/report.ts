@@ -11,8 +11,11 @@ import { median, type HistorySize, type Percentiles } from "./measure.js";
 /** The issue's bound: no workflow history above this many events, at any size. */
 export const MAX_HISTORY_EVENTS = 10_000;
 
-/** Version of the raw JSON block of RESULTS.md; blocks of another version are not merged. */
-export const RESULTS_FORMAT = 2;
+/**
+ * Version of the raw JSON block of RESULTS.md; blocks of another version are not merged. 3: the worker runs
+ * in a process of its own, so "worker RSS" is the worker's alone (in 2 it was client + worker).
+ */
+export const RESULTS_FORMAT = 3;
 
 /** When, how and under what load one size was measured. */
 export interface Measured {
@@ -20,6 +23,9 @@ export interface Measured {
   commit: string;
   command: string;
   runs: number;
+  /** Which server (absent: `dev`, as before the cluster target existed). */
+  target?: "dev" | "cluster";
+  /** The dev server's database (not used on the cluster). */
   db: "memory" | "file";
   /** 1-minute load average before the size's first case and after its last. */
   load: [number, number];
@@ -64,9 +70,14 @@ export interface VariantSummary {
   durationP50: Stat;
   durationP95: Stat;
   rssWorker: Stat;
+  rssClient: Stat;
   rssServer: Stat;
+  /** The database's memory (PSS summed over its processes): the cluster's PostgreSQL; none on the dev server. */
+  memDb: Stat;
   cpuWorker: Stat;
+  cpuClient: Stat;
   cpuServer: Stat;
+  cpuDb: Stat;
   /** The completed run of median wall time (the lower middle one for an even count): histories come from it. */
   representative?: CaseResult;
 }
@@ -101,9 +112,13 @@ export function summarize(variant: Variant, runs: readonly CaseResult[]): Varian
     durationP50: p((r) => r.cardDuration, "p50"),
     durationP95: p((r) => r.cardDuration, "p95"),
     rssWorker: stat(running.map((r) => r.rss.worker || undefined)),
+    rssClient: stat(running.map((r) => r.rss.client || undefined)),
     rssServer: stat(running.map((r) => r.rss.server || undefined)),
+    memDb: stat(running.map((r) => r.rss.db || undefined)),
     cpuWorker: stat(running.map((r) => r.rss.workerCpuMs)),
+    cpuClient: stat(running.map((r) => r.rss.clientCpuMs)),
     cpuServer: stat(running.map((r) => r.rss.serverCpuMs)),
+    cpuDb: stat(running.map((r) => r.rss.dbCpuMs)),
     ...(byWall.length > 0 ? { representative: byWall[(byWall.length - 1) >> 1] } : {}),
   };
 }
@@ -172,6 +187,8 @@ export function sizeTable(record: SizeRecord): string {
   const dag = summarize("bare-dag", record.results);
   const flat = summarize("bare-flat", record.results);
   const [o, d] = [ours.representative, dag.representative];
+  const cluster = record.measured.target === "cluster";
+  const server = cluster ? "Temporal server" : "dev server";
   type Row = [string, (s: VariantSummary) => string, string];
   const statRow = (label: string, pick: (s: VariantSummary) => Stat, fmt: (n: number) => string): Row => [
     label,
@@ -188,10 +205,14 @@ export function sizeTable(record: SizeRecord): string {
     statRow("**dependency DONE → owner start, p95**", (s) => s.depP95, fmtMs),
     statRow("card duration (owner start → DONE), p50", (s) => s.durationP50, fmtMs),
     statRow("card duration (owner start → DONE), p95", (s) => s.durationP95, fmtMs),
-    statRow("**worker RSS, peak during the run**", (s) => s.rssWorker, fmtMiB),
-    statRow("dev server RSS, peak during the run", (s) => s.rssServer, fmtMiB),
+    statRow("**worker RSS, peak during the run** (the worker process alone)", (s) => s.rssWorker, fmtMiB),
+    statRow("client RSS, peak during the run (starts, result waits)", (s) => s.rssClient, fmtMiB),
+    statRow(`${server} RSS, peak during the run`, (s) => s.rssServer, fmtMiB),
+    ...(cluster ? [statRow("PostgreSQL PSS (its processes summed), peak during the run", (s) => s.memDb, fmtMiB)] : []),
     statRow("worker CPU time during the run", (s) => s.cpuWorker, fmtS),
-    statRow("dev server CPU time during the run", (s) => s.cpuServer, fmtS),
+    statRow("client CPU time during the run", (s) => s.cpuClient, fmtS),
+    statRow(`${server} CPU time during the run`, (s) => s.cpuServer, fmtS),
+    ...(cluster ? [statRow("PostgreSQL CPU time during the run", (s) => s.cpuDb, fmtS)] : []),
     [
       "largest history, events",
       (s) =>
@@ -239,7 +260,7 @@ export function sizeTable(record: SizeRecord): string {
     `### ${fmtInt(record.size)} cards`,
     "",
     `Measured ${m.date}, commit ${m.commit}, \`${m.command}\`: ${m.runs} run${m.runs === 1 ? "" : "s"} per variant, ` +
-      `${m.db === "file" ? "SQLite file" : "in-memory"} dev server; load average ${m.load[0].toFixed(2)} before, ${m.load[1].toFixed(2)} after.` +
+      `${cluster ? "Temporal server on PostgreSQL" : m.db === "file" ? "SQLite file dev server" : "in-memory dev server"}; load average ${m.load[0].toFixed(2)} before, ${m.load[1].toFixed(2)} after.` +
       (m.note ? ` ${m.note}` : ""),
     "",
     `| | ${VARIANT_TITLES.squadflow} | ${VARIANT_TITLES["bare-dag"]} | squadflow ÷ bare DAG | ${VARIANT_TITLES["bare-flat"]} |`,

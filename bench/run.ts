@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the scale-and-speed benchmark. For each size (default 100, 1,000 and 10,000 cards) it
  * runs, `BENCH_RUNS` times each, three variants on the same layered backlog (2 dependencies per card) with
- * instant agents, each case in its own process on its own fresh embedded dev server:
+ * instant agents, each case in its own process on its own fresh embedded dev server (or, with
+ * `BENCH_TARGET=cluster`, its own fresh Temporal server on PostgreSQL), its worker in a process of its own:
  * - `squadflow`: the real backlog and card workflows, started with `startBacklog`;
  * - `bare-dag`: the fair baseline — one bare workflow per card that waits for its dependencies' signals,
  *   runs the same activities (judge and QA in parallel) and signals its dependents (bench/bare-dag-workflow.ts);
@@ -15,7 +16,9 @@
  * - `BENCH_SIZES` — comma-separated card counts (default `100,1000,10000`);
  * - `BENCH_RUNS` — runs of each size and variant (default 3); the tables show the median;
  * - `BENCH_VARIANTS` — any of `squadflow,bare-dag,bare-flat` (default all three);
- * - `BENCH_DB` — `file` (SQLite WAL in a temp dir, as `squadflow dev`; default) or `memory`;
+ * - `BENCH_TARGET` — `dev` (a fresh embedded dev server per case; default) or `cluster` (a fresh Temporal
+ *   server on a fresh private PostgreSQL per case, set up by scripts/cluster/cluster.ts; issue 14);
+ * - `BENCH_DB` — dev server only: `file` (SQLite WAL in a temp dir, as `squadflow dev`; default) or `memory`;
  * - `BENCH_TIMEOUT_MIN` — per run (default 15); `BENCH_STALL_MIN` — give up when nothing moves (default 3);
  * - `BENCH_LAYERS` — layers of the DAG (default 10);
  * - `BENCH_HISTORY_SAMPLE` — card histories measured per run besides the backlog's (default 50);
@@ -24,20 +27,26 @@
  *   (recorded in the results);
  * - `BENCH_MAX_CACHED` — the worker's `maxCachedWorkflows`, for diagnostics only (default: the product's, as
  *   `createWorkers`);
- * - `BENCH_OUT` — the results file (default bench/RESULTS.md).
+ * - `BENCH_OUT` — the results file (default bench/RESULTS.md; bench/RESULTS-cluster.md for the cluster).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleWorkflowCode, DefaultLogger } from "@temporalio/worker";
 import { findTemporalCli, PROJECT_ROOT } from "../src/temporal/cli-path.js";
 import { DEFAULT_MAX_CACHED_WORKFLOWS, WORKFLOWS_PATH } from "../src/worker.js";
+import {
+  checkPrerequisites,
+  composeServerVersion,
+  ensureBinaries,
+  postgresBinDir,
+} from "../scripts/cluster/cluster.js";
 import { DEFAULT_LAYERS } from "./backlog.js";
-import type { CaseConfig, CaseResult } from "./case.js";
+import type { BenchTarget, CaseConfig, CaseResult } from "./case.js";
 import { headlineTable, mergeRecords, parseRawBlock, rawBlock, sizeTable, type SizeRecord } from "./report.js";
 import { VARIANTS, type Variant } from "./variants.js";
 
@@ -57,6 +66,7 @@ export interface BenchSettings {
   timeoutMs: number;
   stallMs: number;
   layers: number;
+  target: BenchTarget;
   db: CaseConfig["db"];
   historySample: number;
   note?: string;
@@ -87,6 +97,9 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
   for (const v of variants)
     if (!(VARIANTS as readonly string[]).includes(v))
       throw new Error(`BENCH_VARIANTS: unknown variant "${v}" (${VARIANTS.join(", ")})`);
+  const target = env.BENCH_TARGET?.trim() || "dev";
+  if (target !== "dev" && target !== "cluster")
+    throw new Error(`BENCH_TARGET must be "dev" or "cluster", got "${target}"`);
   const db = env.BENCH_DB?.trim() || "file";
   if (db !== "file" && db !== "memory") throw new Error(`BENCH_DB must be "file" or "memory", got "${db}"`);
   const minutes = (name: string, def: string) => Number(env[name]?.trim() || def) * 60_000;
@@ -94,6 +107,14 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
   const stallMs = minutes("BENCH_STALL_MIN", "3");
   if (!(timeoutMs > 0) || !(stallMs > 0))
     throw new Error("BENCH_TIMEOUT_MIN and BENCH_STALL_MIN must be positive numbers");
+  const dynamicConfig = (env.BENCH_DYNAMIC_CONFIG ?? "")
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (target === "cluster" && (env.BENCH_DB?.trim() || dynamicConfig.length > 0))
+    throw new Error(
+      "BENCH_DB and BENCH_DYNAMIC_CONFIG set up the dev server: with BENCH_TARGET=cluster the server runs on PostgreSQL with deploy/temporal/dynamicconfig",
+    );
   return {
     sizes,
     runs: positiveInt("BENCH_RUNS", env.BENCH_RUNS?.trim() || "3"),
@@ -102,17 +123,18 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
     timeoutMs,
     stallMs,
     layers: positiveInt("BENCH_LAYERS", env.BENCH_LAYERS?.trim() || String(DEFAULT_LAYERS)),
+    target,
     db,
     historySample: positiveInt("BENCH_HISTORY_SAMPLE", env.BENCH_HISTORY_SAMPLE?.trim() || "50"),
     ...(env.BENCH_NOTE?.trim() ? { note: env.BENCH_NOTE.trim() } : {}),
-    dynamicConfig: (env.BENCH_DYNAMIC_CONFIG ?? "")
-      .split(";")
-      .map((s) => s.trim())
-      .filter(Boolean),
+    dynamicConfig,
     ...(env.BENCH_MAX_CACHED?.trim()
       ? { maxCachedWorkflows: positiveInt("BENCH_MAX_CACHED", env.BENCH_MAX_CACHED) }
       : {}),
-    out: resolve(PROJECT_ROOT, env.BENCH_OUT?.trim() || "bench/RESULTS.md"),
+    out: resolve(
+      PROJECT_ROOT,
+      env.BENCH_OUT?.trim() || (target === "cluster" ? "bench/RESULTS-cluster.md" : "bench/RESULTS.md"),
+    ),
   };
 }
 
@@ -128,7 +150,7 @@ async function runCase(config: CaseConfig, dir: string): Promise<CaseResult> {
     stdio: ["ignore", "inherit", "inherit"],
     detached: true,
   });
-  // Past the run's own timeout, leave time for the histories, then kill the case and its dev server.
+  // Past the run's own timeout, leave time for the histories, then kill the case and its server.
   const hardLimit = config.timeoutMs + 10 * 60_000;
   const killer = setTimeout(() => {
     process.stderr.write(
@@ -179,6 +201,24 @@ function commitAndCommand(): { commit: string; command: string } {
   return { commit, command: [...env, "npm run bench"].join(" ") };
 }
 
+/** The Temporal server version the cluster target runs (docker-compose.yml's), or "unknown". */
+function clusterServerVersion(): string {
+  try {
+    return composeServerVersion();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** `postgres --version` of the PostgreSQL the cluster target runs, or "PostgreSQL, version unknown". */
+function postgresVersion(): string {
+  try {
+    return execFileSync(join(postgresBinDir(), "postgres"), ["--version"], { encoding: "utf8" }).trim();
+  } catch {
+    return "PostgreSQL, version unknown";
+  }
+}
+
 /** The machine the benchmark ran on and the fixed settings, as markdown list items. */
 export function machineDescription(settings: BenchSettings): string[] {
   let model = cpus()[0]?.model ?? "unknown";
@@ -210,9 +250,13 @@ export function machineDescription(settings: BenchSettings): string[] {
     `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `- OS: Linux ${release()}`,
     `- Node ${process.version}, Temporal TypeScript SDK ${sdk}, ${temporalVersion}`,
-    `- dev server: embedded (\`startDevServer\`), a fresh one per case, ` +
-      `${settings.dynamicConfig.length ? `dynamic config ${settings.dynamicConfig.map((d) => `\`${d}\``).join(", ")}` : "default limits"}`,
-    `- one worker process per case (client + worker, maxCachedWorkflows ${settings.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS}, otherwise default worker options), one task queue`,
+    settings.target === "cluster"
+      ? `- Temporal server ${clusterServerVersion()} on PostgreSQL (${postgresVersion()}), a fresh one of each per case, ` +
+        "set up by scripts/cluster/cluster.ts as `npm run cluster` does (docker-compose.yml's server config, " +
+        "deploy/temporal/setup-postgres.sh, create-namespace.sh, deploy/temporal/dynamicconfig)"
+      : `- dev server: embedded (\`startDevServer\`), a fresh one per case, ` +
+        `${settings.dynamicConfig.length ? `dynamic config ${settings.dynamicConfig.map((d) => `\`${d}\``).join(", ")}` : "default limits"}`,
+    `- per case: one worker in a process of its own (bench/worker-process.ts; maxCachedWorkflows ${settings.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS}, otherwise default worker options, one task queue) and the client in the case process`,
     `- backlog: layered DAG, ${settings.layers} layers, 2 dependencies per card (layer 1: none); instant agents`,
     `- limits: ${settings.timeoutMs / 60_000} min per run, given up after ${settings.stallMs / 60_000} min without progress`,
   ];
@@ -245,8 +289,10 @@ export function resultsDocument(settings: BenchSettings, records: readonly SizeR
       "after its last activity, before it signals its dependents).",
     "- card duration: owner start → DONE, workflow time (squadflow: IN_PROGRESS → DONE in `statusHistory`).",
     "- RSS and CPU: the same sampler for every variant (every 250 ms), from the first start call to the end of " +
-      "the run, never during the post-run reads: peak RSS of the case process (client + worker) and of its dev " +
-      "server, CPU time (user + system) of each meanwhile.",
+      "the run, never during the post-run reads: peak RSS of the worker process (the worker alone: it runs in a " +
+      "process of its own), of the client (the case process: starts, result waits) and of the Temporal server " +
+      "(on the cluster also PostgreSQL's, as PSS summed over its processes, so its shared buffers count once), " +
+      "CPU time (user + system) of each meanwhile.",
     `- histories (from the run of median wall time): the backlog workflow's, its shards' (paged backlogs) and ` +
       `${settings.historySample} card workflows' (evenly spread), events and encoded \`History\` proto bytes.`,
     "- load: the 1-minute load average before and after each size. Absolute times move with the load of the " +
@@ -271,8 +317,14 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "squadflow-bench-run-"));
   try {
     process.stderr.write(
-      `bench: sizes ${settings.sizes.join(", ")}; ${settings.runs} run(s) of ${settings.variants.join(", ")}; ${settings.db} db; bundling workflows…\n`,
+      `bench: sizes ${settings.sizes.join(", ")}; ${settings.runs} run(s) of ${settings.variants.join(", ")}; ` +
+        `${settings.target === "cluster" ? "Temporal server on PostgreSQL" : `dev server, ${settings.db} db`}; bundling workflows…\n`,
     );
+    if (settings.target === "cluster") {
+      // Built (or found) once here, so that no case spends its time on a build.
+      await checkPrerequisites();
+      await ensureBinaries(composeServerVersion());
+    }
     const logger = new DefaultLogger("WARN");
     const bundles = {} as Record<Variant, string>;
     for (const variant of settings.variants) {
@@ -296,6 +348,7 @@ async function main(): Promise<void> {
           process.stderr.write(`bench: ${size} cards, ${variant}, run ${run}/${settings.runs}\n`);
           const config: CaseConfig = {
             variant,
+            target: settings.target,
             size,
             layers: settings.layers,
             bundlePath: bundles[variant],
@@ -317,6 +370,7 @@ async function main(): Promise<void> {
           commit,
           command,
           runs: settings.runs,
+          target: settings.target,
           db: settings.db,
           load: [loadBefore, loadavg()[0]!],
           ...(settings.note ? { note: settings.note } : {}),
@@ -326,6 +380,7 @@ async function main(): Promise<void> {
       measuredNow.push(record);
       process.stdout.write(`\n${sizeTable(record)}\n\n`);
       // Written after every size, so that a long run interrupted later keeps what it measured.
+      await mkdir(dirname(settings.out), { recursive: true });
       await writeFile(settings.out, resultsDocument(settings, mergeRecords(earlier, measuredNow)));
     }
     const all = mergeRecords(earlier, measuredNow);

@@ -318,7 +318,8 @@ async function recordCouncil(server: Awaited<ReturnType<typeof startDevServer>>)
   const rubric = { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] };
   const target = { path: "/srv/repo", baseBranch: "main", integrationBranch: integrationBranchName(backlogId) };
   const plan = withRepository(
-    testPlan(backlogId, [{ id: "C" }], 1, {
+    // A card budget: the parallel runs get their shares of it (patch council-budget-shares).
+    testPlan(backlogId, [{ id: "C", budget_usd: 1 }], 1, {
       agents: { writer: agent, alpha: agent, beta: agent, gamma: agent },
       card_types: {
         DOC: {

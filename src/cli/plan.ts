@@ -8,18 +8,10 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
 import type { Command } from "commander";
-import { allowListedEnv, resolveProjectPath } from "../activities/context.js";
-import { SpawnError, runProcess, tail } from "../activities/process.js";
-import { BacklogValidationError, SquadSchema, formatIssue, type BacklogIssue } from "../domain/index.js";
-import {
-  deriveBacklog,
-  parsePlan,
-  planFromData,
-  roleCardType,
-  type DerivedBacklog,
-  type PlanDocument,
-} from "../domain/plan.js";
+import { BacklogValidationError } from "../domain/index.js";
+import { deriveBacklog, parsePlan, type DerivedBacklog, type PlanDocument } from "../domain/plan.js";
 import { CliError, EXIT } from "./errors.js";
+import { askPlanner } from "./planner.js";
 
 /** A squad config as read for a plan: its file (for messages) and its JSON value (embedded in the backlog). */
 export interface SquadSource {
@@ -83,7 +75,7 @@ function repositoryField(repo: string | undefined, out: string | undefined): str
 /**
  * Reads a plan file and derives its backlog (see src/domain/plan.ts `deriveBacklog`).
  * @throws BacklogValidationError naming the plan file and line (or the squad file) of every problem.
- * @throws CliError when the planner agent cannot run or answers badly twice (`--planner`).
+ * @throws CliError when the planner agent cannot run or answers badly twice (`--planner`, src/cli/planner.ts).
  */
 export async function derivePlanFile(planFile: string, opts: PlanFileOptions): Promise<DerivedBacklog> {
   const text = await readText(planFile);
@@ -95,132 +87,15 @@ export async function derivePlanFile(planFile: string, opts: PlanFileOptions): P
       ...(opts.repo !== undefined && { repository: repositoryField(opts.repo, opts.out) }),
       now: new Date().toISOString(),
     });
-  if (opts.planner) return askPlanner(planFile, text, squad, derive);
+  if (opts.planner) {
+    const asked = await askPlanner(planFile, text, squad, derive);
+    if (asked.cost.usd > 0 || asked.cost.inputTokens > 0)
+      console.error(
+        `squadflow: planner asked ${asked.asks} time${asked.asks === 1 ? "" : "s"}: ${asked.cost.inputTokens} input and ${asked.cost.outputTokens} output tokens, $${asked.cost.usd}`,
+      );
+    return asked.derived;
+  }
   return derive(parsePlan(text, planFile));
-}
-
-/** What a planner agent gets on stdin (docs/plans.md "The planner agent"). */
-export interface PlannerRequest {
-  /** The plan document as written. */
-  document: string;
-  file: string;
-  /** Roles the squad knows and the card type each maps to (card types are roles too). */
-  roles: Record<string, string>;
-  /** 1 for the first question, 2 when asked again. */
-  attempt: number;
-  /** Why the previous answer was refused (one line per problem); absent on the first question. */
-  feedback?: string[];
-}
-
-/** How many times a planner is asked: once, and once again after a bad answer. */
-const PLANNER_ASKS = 2;
-
-/** The JSON object a planner printed: its whole stdout, else its last line that parses (agents may log first). */
-function plannerAnswer(stdout: string): unknown {
-  try {
-    return JSON.parse(stdout);
-  } catch {
-    const lines = stdout
-      .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l.startsWith("{"));
-    for (const line of lines.reverse()) {
-      try {
-        return JSON.parse(line);
-      } catch {
-        // not this line
-      }
-    }
-    return undefined;
-  }
-}
-
-/**
- * Asks the squad's planner agent (`squad.planner`, a `command` agent: request JSON on stdin, `{ title?,
- * tasks: [...] }` on stdout) for the plan tasks of a free-form document. Its answer passes the same schema
- * and derivation as a YAML plan; a bad answer is asked again once with the problems as `feedback`, then
- * refused.
- * @throws BacklogValidationError naming the squad file when there is no usable planner.
- * @throws CliError (exit 1) when the planner cannot start, fails, or answers badly twice.
- */
-async function askPlanner(
-  planFile: string,
-  document: string,
-  squad: SquadSource,
-  derive: (doc: PlanDocument) => DerivedBacklog,
-): Promise<DerivedBacklog> {
-  const parsed = SquadSchema.safeParse(squad.value);
-  if (!parsed.success) {
-    throw new BacklogValidationError(
-      parsed.error.issues.map((i) => ({ file: squad.file, field: i.path.join("."), message: i.message })),
-    );
-  }
-  const config = parsed.data;
-  const name = config.planner;
-  const agent = name !== undefined && Object.hasOwn(config.agents, name) ? config.agents[name] : undefined;
-  if (name === undefined || !agent) {
-    const message =
-      name === undefined
-        ? 'no planner agent: set "planner": "<agent>" in the squad to use --planner'
-        : `unknown agent "${name}"`;
-    throw new BacklogValidationError([{ file: squad.file, field: "planner", message }]);
-  }
-  if (agent.kind !== "command") {
-    throw new BacklogValidationError([
-      {
-        file: squad.file,
-        field: "planner",
-        message: `planner agent "${name}" is of kind ${agent.kind}: a planner is a command agent (docs/plans.md)`,
-      },
-    ]);
-  }
-  const roles: Record<string, string> = {};
-  for (const type of Object.keys(config.card_types)) roles[type] = type;
-  for (const role of Object.keys(config.roles ?? {})) roles[role] = roleCardType(role, config)!;
-  const base = process.cwd();
-  let feedback: string[] | undefined;
-  for (let attempt = 1; attempt <= PLANNER_ASKS; attempt++) {
-    const request: PlannerRequest = { document, file: planFile, roles, attempt, ...(feedback && { feedback }) };
-    let run;
-    try {
-      run = await runProcess({
-        command: resolveProjectPath(base, agent.command),
-        args: agent.args.map((a) => resolveProjectPath(base, a)),
-        cwd: base,
-        env: { ...allowListedEnv(process.env), ...agent.env },
-        stdin: JSON.stringify(request) + "\n",
-        timeoutMs: agent.timeout_ms,
-      });
-    } catch (err) {
-      if (err instanceof SpawnError) {
-        throw new CliError(`planner agent "${name}" cannot start: "${err.command}" ${err.why}`, EXIT.failure);
-      }
-      throw err;
-    }
-    if (run.timedOut)
-      throw new CliError(`planner agent "${name}" timed out after ${agent.timeout_ms} ms`, EXIT.failure);
-    if (run.exitCode !== 0) {
-      const stderr = tail(run.stderr, 20) || "(no stderr)";
-      throw new CliError(`planner agent "${name}" exited with ${run.exitCode ?? run.signal}: ${stderr}`, EXIT.failure);
-    }
-    const answer = plannerAnswer(run.stdout);
-    try {
-      if (answer === undefined) {
-        throw new BacklogValidationError([
-          { file: `planner "${name}"`, field: "", message: "no JSON object on stdout" },
-        ]);
-      }
-      return derive(planFromData(answer, planFile, "yaml"));
-    } catch (err) {
-      if (!(err instanceof BacklogValidationError)) throw err;
-      feedback = err.issues.map((i: BacklogIssue) => formatIssue(i));
-    }
-  }
-  throw new CliError(
-    `planner agent "${name}" answered badly ${PLANNER_ASKS} times; its last answer was refused:\n` +
-      feedback!.map((f) => `  - ${f}`).join("\n"),
-    EXIT.failure,
-  );
 }
 
 /** Default `--out` of `plan --start`: the plan file's name with `.backlog.json` (`plans/login.md` → `plans/login.backlog.json`). */

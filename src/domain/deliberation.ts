@@ -274,3 +274,17 @@ export function candidatesOf(proposals: readonly Proposal[], winner: string | un
 export function councilCost(runs: readonly CouncilRun[]): Cost {
   return runs.length === 0 ? { ...ZERO_COST } : addCosts(...runs.map((r) => r.cost));
 }
+
+/**
+ * The budget cap of one of `parallel` council runs that start together (proposals, critiques, revisions),
+ * USD: an equal share of what the card and backlog budgets leave (`remainingUsd`, `runBudgetCheck`),
+ * rounded down to the micro-dollar so that the shares never add up to more than what is left. Each run
+ * gets it as its `budgetUsd` (claude-code's `--max-budget-usd`, a command agent's `budget_usd`), so runs
+ * that started before any of them reported a cost cannot overshoot the budget together — docs/councils.md
+ * "Budgets". Undefined (unlimited) stays undefined; `parallel` below 1 counts as 1.
+ */
+export function parallelRunBudget(remainingUsd: number | undefined, parallel: number): number | undefined {
+  if (remainingUsd === undefined) return undefined;
+  // The tiny epsilon keeps 0.3 / 3 at 0.1 (not 0.099999) despite binary floating point.
+  return Math.floor((remainingUsd / Math.max(1, parallel)) * 1e6 + 1e-6) / 1e6;
+}

@@ -617,7 +617,7 @@ export const SquadSchema = z.object({
   roles: z.record(z.string().min(1), z.string().min(1)).optional(),
   /**
    * `squadflow plan --planner`: the agent (a key of `agents`) that turns a free-form plan document into
-   * plan tasks (src/cli/plan.ts).
+   * plan tasks, whatever its kind (src/cli/planner.ts).
    */
   planner: z.string().min(1).optional(),
 });

@@ -13,7 +13,7 @@
  * budget gate first. An agent whose proposal fails (after its retries) leaves the council; a failed critique
  * or revision leaves the proposal as it was. Workflow code: deterministic, no Node APIs.
  */
-import { ActivityFailure, isCancellation, log, workflowInfo } from "@temporalio/workflow";
+import { ActivityFailure, isCancellation, log, patched, workflowInfo } from "@temporalio/workflow";
 import { estimateRunUsd, runBudgetCheck, type BudgetCheck } from "../domain/budget.js";
 import { addCosts, type Cost } from "../domain/cost.js";
 import {
@@ -23,6 +23,7 @@ import {
   councilCost,
   councilScratchWorkspace,
   critiquePairs,
+  parallelRunBudget,
   proposalBranch,
   proposalScore,
   proposalWorkspace,
@@ -41,6 +42,9 @@ import { councilActivities, repositoryActivities, squadActivities, summarized } 
 import { MAX_WORKER_LOSSES, backlogSpentUsd, failureCost, failureMessage, lostItsWorker } from "./attempt.js";
 
 const ZERO: Cost = { inputTokens: 0, outputTokens: 0, usd: 0 };
+
+/** The `patched` id of parallel council runs sharing the budget left (`parallelRunBudget`). */
+export const COUNCIL_BUDGET_SHARES = "council-budget-shares";
 
 function now(): string {
   return new Date().toISOString();
@@ -71,8 +75,14 @@ class Council {
   private readonly oldWorkspaces: string[] = [];
   private winner?: string;
   private rationale?: string;
+  /**
+   * Parallel runs share what the budget leaves (`parallelRunBudget`); councils started before that replay
+   * with each run capped at all of it (`patched`).
+   */
+  private readonly shareBudget: boolean;
 
   constructor(private readonly input: DeliberationInput) {
+    this.shareBudget = patched(COUNCIL_BUDGET_SHARES);
     this.acts = squadActivities(input.queues);
     this.council = councilActivities(input.queues);
     const { plan } = input;
@@ -92,9 +102,10 @@ class Council {
 
   /** (1) Every council agent proposes, in parallel, each in its own worktree / branch. */
   async propose(): Promise<void> {
+    const members = this.input.plan.deliberation.members;
     await Promise.all(
-      this.input.plan.deliberation.members.map(async (m) => {
-        const result = await this.agentRun("proposal", m.name, undefined, (budgetUsd) =>
+      members.map(async (m) => {
+        const result = await this.agentRun("proposal", m.name, undefined, members.length, (budgetUsd) =>
           summarized(this.acts.runOwner, councilStepSummary("proposal", m.name))(this.ownerInput(m, 0, budgetUsd)),
         );
         if (result.ok) this.update(m.name, (p) => this.withVersion(p, result.value));
@@ -110,7 +121,7 @@ class Council {
     await Promise.all(
       pairs.map(async ({ critic, target }) => {
         const t = this.proposal(target);
-        const result = await this.agentRun("critique", critic, round, (budgetUsd) =>
+        const result = await this.agentRun("critique", critic, round, pairs.length, (budgetUsd) =>
           summarized(
             this.council.critiqueProposal,
             councilStepSummary("critique", critic, round, target),
@@ -140,35 +151,34 @@ class Council {
           }));
       }),
     );
+    const revising = this.live().filter((p) => p.critiques.some((c) => c.round === round));
     await Promise.all(
-      this.live()
-        .filter((p) => p.critiques.some((c) => c.round === round))
-        .map(async (p) => {
-          const m = this.member(p.agent);
-          const result = await this.agentRun("revision", p.agent, round, (budgetUsd) =>
-            summarized(
-              this.acts.runOwner,
-              councilStepSummary("revision", p.agent, round),
-            )(this.ownerInput(m, round, budgetUsd, p)),
-          );
-          if (!result.ok) return;
-          this.oldWorkspaces.push(p.workspace);
-          this.update(p.agent, (q) => ({
-            ...this.withVersion(
-              q,
-              result.value,
-              proposalWorkspace(plan.backlogId, plan.card.id, attempt, p.agent, round),
-            ),
-            revisions: [
-              ...q.revisions,
-              {
-                round,
-                summary: result.value.summary,
-                ...(result.value.git ? { branch: result.value.git.branch } : {}),
-              },
-            ],
-          }));
-        }),
+      revising.map(async (p) => {
+        const m = this.member(p.agent);
+        const result = await this.agentRun("revision", p.agent, round, revising.length, (budgetUsd) =>
+          summarized(
+            this.acts.runOwner,
+            councilStepSummary("revision", p.agent, round),
+          )(this.ownerInput(m, round, budgetUsd, p)),
+        );
+        if (!result.ok) return;
+        this.oldWorkspaces.push(p.workspace);
+        this.update(p.agent, (q) => ({
+          ...this.withVersion(
+            q,
+            result.value,
+            proposalWorkspace(plan.backlogId, plan.card.id, attempt, p.agent, round),
+          ),
+          revisions: [
+            ...q.revisions,
+            {
+              round,
+              summary: result.value.summary,
+              ...(result.value.git ? { branch: result.value.git.branch } : {}),
+            },
+          ],
+        }));
+      }),
     );
   }
 
@@ -191,7 +201,7 @@ class Council {
           ...(qa.passed ? {} : { error: qa.reasons.join("; ") }),
           at: now(),
         });
-        const scored = await this.agentRun("score", p.agent, undefined, async () =>
+        const scored = await this.agentRun("score", p.agent, undefined, 1, async () =>
           asVerdict(
             "llm_judge",
             summarized(
@@ -236,7 +246,7 @@ class Council {
       this.rationale = architect === TOP_SCORE ? `top-score: ${byScore}` : `the only candidate left: ${byScore}`;
       return;
     }
-    const result = await this.agentRun("architect", architect.name, undefined, (budgetUsd) =>
+    const result = await this.agentRun("architect", architect.name, undefined, 1, (budgetUsd) =>
       summarized(
         this.council.askArchitect,
         councilStepSummary("architect", architect.name),
@@ -405,7 +415,8 @@ class Council {
 
   /**
    * One council run of `agent`: the budget gate (what the card and backlog spent, this council included,
-   * plus an estimate of the run), then `run` with what is left — run again when it only lost its worker
+   * plus an estimate of the run), then `run` with its share of what is left (`parallel`: how many runs of
+   * its step start together — `parallelRunBudget`) — run again when it only lost its worker
    * (heartbeats stopped), as the owner run of an attempt is. Records the run with its cost; a failure
    * (after the activity's retries) or a run that did not start is returned, never thrown.
    */
@@ -413,6 +424,7 @@ class Council {
     step: CouncilStepKind,
     agent: string,
     round: number | undefined,
+    parallel: number,
     run: (budgetUsd: number | undefined) => Promise<T>,
   ): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
     const base = { step, agent, ...(round !== undefined ? { round } : {}) };
@@ -426,7 +438,7 @@ class Council {
     }
     for (let workerLosses = 0; ; workerLosses++) {
       try {
-        const value = await run(gate.remainingUsd);
+        const value = await run(this.shareBudget ? parallelRunBudget(gate.remainingUsd, parallel) : gate.remainingUsd);
         this.record({ ...base, cost: value.cost ?? ZERO, ok: true, at: now() });
         return { ok: true, value };
       } catch (err) {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   candidatesOf,
   critiquePairs,
+  parallelRunBudget,
   deliberationWorkflowId,
   proposalBranch,
   proposalScore,
@@ -150,5 +151,20 @@ describe("council rules", () => {
     expect(proposalWorkspace("shop", "ARQ-001", 1, "alpha")).toBe("shop/ARQ-001/attempt-1/alpha");
     expect(proposalWorkspace("shop", "ARQ-001", 1, "alpha", 1)).toBe("shop/ARQ-001/attempt-1/alpha-r1");
     expect(proposalBranch("shop", "ARQ-001", 1, "alpha", 2)).toBe("squadflow-attempts/shop/ARQ-001/attempt-1/alpha-r2");
+  });
+});
+
+describe("parallelRunBudget", () => {
+  it("gives each parallel run an equal share of what is left, never adding up to more", () => {
+    expect(parallelRunBudget(0.5, 2)).toBe(0.25);
+    expect(parallelRunBudget(0.3, 3)).toBe(0.1);
+    expect(parallelRunBudget(1, 3)).toBe(0.333333);
+    expect(3 * parallelRunBudget(1, 3)!).toBeLessThanOrEqual(1);
+    expect(parallelRunBudget(0, 2)).toBe(0);
+  });
+
+  it("leaves an unlimited budget unlimited and counts fewer than one run as one", () => {
+    expect(parallelRunBudget(undefined, 3)).toBeUndefined();
+    expect(parallelRunBudget(0.4, 0)).toBe(0.4);
   });
 });

@@ -3,7 +3,7 @@
  * `command` agents (each writing its own proposal into its own worktree), real git, the real rubric scorer
  * and QA checks. Side effects are counted in files the agents append to, so "ran once" is what happened.
  */
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { defaultPayloadConverter } from "@temporalio/common";
 import { describe, expect, it } from "vitest";
@@ -11,118 +11,11 @@ import type { BacklogState } from "../../src/workflows/backlog.js";
 import { ownerRecordPath } from "../../src/activities/owner.js";
 import { proposalWorkspace } from "../../src/domain/index.js";
 import { renderCouncil } from "../../src/cli/history.js";
-import {
-  boxActivities,
-  extraWorktrees,
-  git,
-  repoPlan,
-  sandbox,
-  startBacklog,
-  type Box,
-} from "../helpers/repository.js";
-import { createTestWorker, testEnv, uniqueTaskQueue } from "../helpers/temporal.js";
+import { extraWorktrees, git, repoPlan, startBacklog } from "../helpers/repository.js";
+import { testEnv } from "../helpers/temporal.js";
 import { until } from "../helpers/until.js";
 import { cardStates, startBacklogWorkflow, testPlan, uniqueBacklogId, waitForStatus } from "./fakes.js";
-
-/**
- * A council agent: by `council.step` it proposes (writes `design.md` from $PROPOSAL), critiques (its
- * summary), revises (adds a Rollback plan section) or chooses ($CHOOSE); without a council it is a plain
- * owner writing $PROPOSAL. $CRASH=<step> makes it exit 3 at that step; $HOLD=<step> makes it wait there for
- * `<COUNT_DIR>/<name>.release`. Every start and every finished step is appended to `<COUNT_DIR>/<name>.<step>.*`.
- * It reports `design.md` as its artifact when it wrote it, and $USD as the cost of each run.
- */
-const COUNCIL_AGENT = `
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-const input = JSON.parse(readFileSync(0, 'utf8'));
-const me = process.env.AGENT_NAME;
-const dir = process.env.COUNT_DIR;
-const step = input.council ? input.council.step : 'own';
-const mark = (what) => appendFileSync(dir + '/' + me + '.' + step + '.' + what, '1\\n');
-mark('started');
-if (process.env.HOLD === step) {
-  await new Promise((r) => { const t = setInterval(() => { if (existsSync(dir + '/' + me + '.release')) { clearInterval(t); r(); } }, 50); });
-}
-if (process.env.CRASH === step || process.env.CRASH === 'always') { console.error(me + ' crashes at ' + step); process.exit(3); }
-let summary = '';
-if (step === 'propose' || step === 'own') { writeFileSync('design.md', process.env.PROPOSAL); summary = me + ' proposes its design'; }
-else if (step === 'critique') { summary = me + ': the proposal of ' + input.council.of + ' has no Rollback plan'; }
-else if (step === 'revise') { appendFileSync('design.md', '\\n## Rollback plan\\nRevert the merge.\\n'); summary = me + ' revised: ' + input.feedback.reasons.join(' | '); }
-else if (step === 'choose') { summary = JSON.stringify({ winner: process.env.CHOOSE, rationale: 'its design is the most complete' }); }
-mark('done');
-const usage = process.env.USD ? { input_tokens: 100, output_tokens: 50, cost_usd: Number(process.env.USD) } : undefined;
-console.log(JSON.stringify({ artifacts: ['propose', 'revise', 'own'].includes(step) ? ['design.md'] : [], summary, ...(usage && { usage }) }));
-`;
-
-const FULL = "# Design\n\n## Intro\nalpha: one service.\n\n## Details\nalpha: the endpoints.\n";
-const SHORT = "# Design\n\n## Intro\nbeta: two services.\n";
-
-function agent(box: Box, name: string, env: Record<string, string>) {
-  return {
-    kind: "command",
-    command: "node",
-    args: ["./council.mjs"],
-    env: { AGENT_NAME: name, COUNT_DIR: join(box.dir, "counts"), ...env },
-  };
-}
-
-/** A DOC card type whose cards deliberate: `agents` propose, one round, a rubric scorer, a QA check for a Details section. */
-function councilSquad(
-  box: Box,
-  agents: Record<string, Record<string, string>>,
-  architect = "top-score",
-  others: Record<string, Record<string, string>> = {},
-) {
-  return {
-    agents: {
-      ...Object.fromEntries(
-        Object.entries({ ...agents, ...others }).map(([name, env]) => [name, agent(box, name, env)]),
-      ),
-      writer: agent(box, "writer", { PROPOSAL: FULL }),
-    },
-    card_types: {
-      DOC: {
-        owner: "writer",
-        judge: {
-          kind: "rubric",
-          criteria: [{ name: "has intro", check: { type: "section", heading: "Intro", file: "design.md" } }],
-        },
-        qa: { checks: [{ name: "details", command: "grep", args: ["-q", "## Details", "design.md"] }] },
-        deliberation: {
-          agents: Object.keys(agents),
-          rounds: 1,
-          scorer: {
-            kind: "rubric",
-            criteria: [
-              { name: "Intro", check: { type: "section", heading: "Intro", file: "design.md" } },
-              { name: "Details", weight: 2, check: { type: "section", heading: "Details", file: "design.md" } },
-              { name: "Rollback plan", check: { type: "section", heading: "Rollback plan", file: "design.md" } },
-            ],
-          },
-          architect,
-          top_k: 2,
-          default: true,
-        },
-      },
-    },
-  };
-}
-
-/** A worker with the real activities on `taskQueue` (a fresh one by default), the sandbox's state dirs. */
-async function councilWorker(box: Box, taskQueue = uniqueTaskQueue("council")) {
-  return { worker: await createTestWorker({ taskQueue, activities: boxActivities(box) }), taskQueue };
-}
-
-async function councilBox() {
-  const box = await sandbox();
-  await writeFile(join(box.base, "council.mjs"), COUNCIL_AGENT);
-  await mkdir(join(box.dir, "counts"));
-  const count = (name: string, step: string, what: "started" | "done") =>
-    readFile(join(box.dir, "counts", `${name}.${step}.${what}`), "utf8").then(
-      (t) => t.split("\n").filter(Boolean).length,
-      () => 0,
-    );
-  return { box, count };
-}
+import { FULL, SHORT, councilBox, councilSquad, councilWorker } from "./council.js";
 
 describe("a council", () => {
   it("of three agents, one crashing, critiques, revises, scores and merges the winner; the others stay candidates with scores and ranks", async () => {
@@ -373,7 +266,7 @@ describe("a council", () => {
     ]);
   });
 
-  it("gates every run on the budget: critiques that would pass the card budget do not start, and the card escalates", async () => {
+  it("shares the budget left among parallel proposals, so that together they stay within the card budget; critiques that would pass it do not start, and the card escalates", async () => {
     const { box } = await councilBox();
     const backlogId = uniqueBacklogId("council-budget");
     const plan = testPlan(
@@ -392,8 +285,10 @@ describe("a council", () => {
     });
     const attempt = state.attempts[0]!;
     const council = attempt.council!;
-    // Both proposals started within the budget ($0 spent); together they spent $0.60 of the $0.50.
-    // (Runs are recorded as they end: sorted by agent here.)
+    // Both proposals started with nothing spent: each was capped at half of the $0.50 left, and would have
+    // spent $0.30 without the cap. (Runs are recorded as they end: sorted by agent here.)
+    const budgetOf = (name: string) => readFile(join(box.dir, "counts", `${name}.propose.budget`), "utf8");
+    expect([await budgetOf("alpha"), await budgetOf("beta")]).toEqual(["0.25\n", "0.25\n"]);
     const byAgent = (a: { agent: string }, b: { agent: string }) => a.agent.localeCompare(b.agent);
     expect(
       council.runs
@@ -401,8 +296,8 @@ describe("a council", () => {
         .sort(byAgent)
         .map((r) => [r.agent, r.ok, r.cost.usd]),
     ).toEqual([
-      ["alpha", true, 0.3],
-      ["beta", true, 0.3],
+      ["alpha", true, 0.25],
+      ["beta", true, 0.25],
     ]);
     const critiques = council.runs.filter((r) => r.step === "critique").sort(byAgent);
     expect(critiques.map((r) => [r.agent, r.ok])).toEqual([
@@ -411,8 +306,9 @@ describe("a council", () => {
     ]);
     for (const r of critiques) expect(r.error).toMatch(/^not started: card budget/);
     expect(council.runs.some((r) => r.step === "revision")).toBe(false);
-    expect(council.cost.usd).toBe(0.6);
-    expect(attempt.cost.usd).toBe(0.6);
+    expect(council.cost.usd).toBe(0.5);
+    expect(attempt.cost.usd).toBeLessThanOrEqual(0.5);
+    expect(state.cost.usd).toBeLessThanOrEqual(0.5);
     expect(attempt.budgetStop).toMatch(/card budget/);
   });
 

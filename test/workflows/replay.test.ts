@@ -61,6 +61,20 @@ describe("replay of recorded histories", () => {
     expect(children).toEqual(["deliberationWorkflow"]);
   });
 
+  it("covers councils before and after parallel runs shared the budget (patch council-budget-shares)", async () => {
+    const shares: boolean[] = [];
+    for (const file of (await readdir(DIR)).filter((f) => f.startsWith("deliberation"))) {
+      const history = await loadHistory(readFile(resolve(DIR, file), "utf8"));
+      const patches = history.events!.flatMap((e) =>
+        Object.values(e.markerRecordedEventAttributes?.details ?? {}).flatMap((d) => d.payloads ?? []),
+      );
+      shares.push(
+        patches.some((p) => new TextDecoder().decode(p.data ?? new Uint8Array()).includes("council-budget-shares")),
+      );
+    }
+    expect(shares.sort()).toEqual([false, true]);
+  });
+
   it("replays every recorded history without non-determinism", async () => {
     const files = (await readdir(DIR)).filter((f) => f.endsWith(".json"));
     expect(files.length).toBeGreaterThanOrEqual(5);

@@ -240,6 +240,7 @@ export function parseClaudeResult(stdout: string): { ok: true; result: ClaudeRes
 export const runClaudeCode: OwnerRunner<"claude-code"> = async (deps, input, agent, _worktree, review) => {
   const run = await startRun(deps, input, "claude-code", agent.env);
   if (review) run.label = review.label;
+  if (review?.maxSummaryChars) run.maxSummaryChars = review.maxSummaryChars;
   const launch = (resume: string | undefined) =>
     runCliProcess(run, {
       agent,

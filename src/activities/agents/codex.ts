@@ -294,6 +294,7 @@ export function codexUsage(s: CodexStream, model: string | undefined): ModelUsag
 export const runCodex: OwnerRunner<"codex"> = async (deps, input, agent, _worktree, review) => {
   const run = await startRun(deps, input, "codex", agent.env);
   if (review) run.label = review.label;
+  if (review?.maxSummaryChars) run.maxSummaryChars = review.maxSummaryChars;
   const launch = (resume: string | undefined) =>
     runCliProcess(run, {
       agent,

@@ -57,6 +57,10 @@
  * is their `summary` (the architect's: the JSON `{ "winner": "<agent>", "rationale": "…" }`); their
  * working directory is a scratch folder, the card's description holds what to read.
  *
+ * With a budget the object has `budget_usd` (absent otherwise): what the run may spend, USD — what the card
+ * and backlog budgets leave, or a council run's share of it. The agent should stop within it (as Claude
+ * Code does with `--max-budget-usd`); what it reports beyond it is still counted.
+ *
  * **stdout.** Exactly one JSON object (whitespace around it allowed; log to stderr, never stdout):
  * ```json
  * { "artifacts": ["docs/spec.md"], "summary": "Wrote the spec",
@@ -164,6 +168,8 @@ export interface AgentRequest {
    * its own with the critiques in `feedback`, `choose` a winner as the architect), its round and its name.
    */
   council?: { step: string; agent: string; round?: number; of?: string };
+  /** The run's budget, USD (`OwnerInput.budgetUsd`; absent = unlimited): the agent should stop within it. */
+  budget_usd?: number;
 }
 
 /** The stdout object of the protocol, validated; see the module docstring. */
@@ -277,6 +283,7 @@ export function agentRequest(
         ...(input.council.of !== undefined && { of: input.council.of }),
       },
     }),
+    ...(input.budgetUsd !== undefined && { budget_usd: input.budgetUsd }),
   };
 }
 

@@ -371,6 +371,7 @@ export function parseGeminiStream(stdout: string): GeminiOutput | undefined {
 export const runGemini: OwnerRunner<"gemini"> = async (deps, input, agent, _worktree, review) => {
   const run = await startRun(deps, input, "gemini", agent.env);
   if (review) run.label = review.label;
+  if (review?.maxSummaryChars) run.maxSummaryChars = review.maxSummaryChars;
   const launch = (sessionFile: string | undefined) =>
     runCliProcess(run, {
       agent,

@@ -39,7 +39,7 @@ export type OwnerRunner<K extends AgentConfig["kind"]> = (
   agent: Extract<AgentConfig, { kind: K }>,
   /** With a repository (`input.repository`): the attempt worktree owner.ts prepared, the run's working directory. */
   worktree?: AttemptWorktree,
-  /** A peer review (src/activities/peer-review.ts) instead of owner work: its prompt and label. */
+  /** A peer review (src/activities/peer-review.ts) or a plan (src/cli/planner.ts) instead of owner work: its prompt and label. */
   review?: ReviewRun,
 ) => Promise<OwnerResult>;
 
@@ -51,6 +51,8 @@ export type OwnerRunner<K extends AgentConfig["kind"]> = (
 export interface ReviewRun {
   prompt: string;
   label: string;
+  /** Characters of the final message kept (default `MAX_SUMMARY_CHARS`): a planner's answer is a whole plan (src/cli/planner.ts). */
+  maxSummaryChars?: number;
 }
 
 /** One run of an agent: everything its implementation needs besides the config. */
@@ -66,6 +68,8 @@ export interface AgentRun {
   secrets: Secret[];
   /** Names the agent in messages: `claude-code agent of card SPEC-001`. */
   label: string;
+  /** Characters of the final message kept as the summary (default `MAX_SUMMARY_CHARS`; see `ReviewRun`). */
+  maxSummaryChars?: number;
 }
 
 /**
@@ -436,7 +440,8 @@ export async function redactArtifacts(run: AgentRun, files: readonly string[]): 
 /** A final message fit for history: redacted, trimmed, at most `MAX_SUMMARY_CHARS`. */
 export function summaryOf(run: AgentRun, text: string): string {
   const s = redact(text, run.secrets).trim();
-  return s.length > MAX_SUMMARY_CHARS ? s.slice(0, MAX_SUMMARY_CHARS - 1) + "…" : s;
+  const max = run.maxSummaryChars ?? MAX_SUMMARY_CHARS;
+  return s.length > max ? s.slice(0, max - 1) + "…" : s;
 }
 
 /** How a CLI's exit is described in messages: `exited 2` or `was killed by SIGKILL`. */
