@@ -12,12 +12,13 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  realpathSync,
   renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { delimiter, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { PROJECT_ROOT } from "../../src/temporal/cli-path.js";
 import { QUEUE_KINDS, type QueueKind } from "../../src/temporal/queues.js";
@@ -173,13 +174,15 @@ export async function schemaRoot(version: string): Promise<string> {
 }
 
 /**
- * The directory of PostgreSQL's server binaries: the one holding `initdb` on PATH, else the newest
- * /usr/lib/postgresql/N/bin (Debian's layout).
+ * The directory of PostgreSQL's programs (server and client tools of one version): the real folder of
+ * the `initdb` found on PATH, else the newest /usr/lib/postgresql/N/bin (Debian's layout).
  * @throws Error when neither has them.
  */
 export function postgresBinDir(): string {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (dir && existsSync(join(dir, "initdb")) && existsSync(join(dir, "pg_ctl"))) return dir;
+    // A link on PATH (e.g. /usr/local/bin/initdb) leads to the folder that also holds pg_dump, psql…
+    if (dir && existsSync(join(dir, "initdb")) && existsSync(join(dir, "pg_ctl")))
+      return dirname(realpathSync(join(dir, "initdb")));
   }
   const base = "/usr/lib/postgresql";
   const versions = existsSync(base)
@@ -356,7 +359,7 @@ export class TemporalServer {
 
   private constructor(
     readonly runDir: string,
-    readonly pg: Postgres,
+    private postgres: Postgres,
     private readonly ports: Record<string, string>,
     private binaries: TemporalBinaries,
     private readonly services: Record<string, ComposeService>,
@@ -365,6 +368,11 @@ export class TemporalServer {
   /** The frontend's gRPC address (`127.0.0.1:<port>`), what workers and CLIs get as TEMPORAL_ADDRESS. */
   get address(): string {
     return `127.0.0.1:${this.ports.FRONTEND_GRPC_PORT}`;
+  }
+
+  /** The PostgreSQL it runs on (another one after `restart({ postgres })`, e.g. a restored backup). */
+  get pg(): Postgres {
+    return this.postgres;
   }
 
   /** The version now running (or last run). */
@@ -449,12 +457,14 @@ export class TemporalServer {
 
   /**
    * Stops the server and starts it again at the same address, with `binaries` if given (the upgrade
-   * path: run the newer schema migration between the two, see `setupSchemas`).
+   * path: run the newer schema migration between the two, see `setupSchemas`), on `postgres` if given
+   * (a restored backup; the rest of the config unchanged).
    * @throws Error when it is not healthy again within 120 s.
    */
-  async restart(opts: { kill?: boolean; binaries?: TemporalBinaries } = {}): Promise<void> {
+  async restart(opts: { kill?: boolean; binaries?: TemporalBinaries; postgres?: Postgres } = {}): Promise<void> {
     await this.stop(opts.kill);
     if (opts.binaries) this.binaries = opts.binaries;
+    if (opts.postgres) this.postgres = opts.postgres;
     await this.startProcess();
   }
 }

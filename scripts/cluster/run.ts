@@ -46,6 +46,8 @@ import { printExample, runExample } from "./example.js";
 import { FULL_FAULTS, SHORT_FAULTS, runFaults } from "./faults.js";
 import { runLayered } from "./layered.js";
 import { killCommands } from "./processes.js";
+import { UPGRADE_FROM_VERSION, printUpgrade, runUpgrade } from "./upgrade.js";
+import { printBackup, runBackup } from "./backup.js";
 
 /**
  * One phase of a cluster run: runs on the started cluster, prints its figures, and answers whether its
@@ -88,6 +90,25 @@ export const PHASES: readonly Phase[] = [
       "CI's short form of faults: 12 cards, 1 worker SIGKILL per queue kind, a server SIGKILL, a PostgreSQL crash",
     run: (cluster) => runFaults(cluster, SHORT_FAULTS),
     optIn: true,
+  },
+  {
+    name: "upgrade",
+    description: `server ${UPGRADE_FROM_VERSION} → the compose version under held cards (own cluster): schema by setup-postgres.sh, migrate, continue`,
+    run: async (cluster) => {
+      const f = await runUpgrade(cluster);
+      printUpgrade(f);
+      return f.ok;
+    },
+  },
+  {
+    name: "backup",
+    description:
+      "pg_dump -Fc of both databases under held cards (own cluster), pg_restore into a fresh PostgreSQL, continue",
+    run: async (cluster) => {
+      const f = await runBackup(cluster);
+      printBackup(f);
+      return f.ok;
+    },
   },
 ];
 
