@@ -133,12 +133,33 @@ async function runSquadflow(client: Client, worker: Worker, size: number, maxCar
       const upTo = lastStart ? events.indexOf(lastStart) + 1 : events.length;
       const tasks = events.slice(0, upTo).filter((e) => e.workflowTaskCompletedEventAttributes).length;
       const signaled = events.find((e) => e.workflowExecutionSignaledEventAttributes);
+      // Each card's start: its StartChildWorkflowExecutionInitiated → its ChildWorkflowExecutionStarted, ms.
+      const initiatedAt = new Map(
+        initiated.map((e) => [e.startChildWorkflowExecutionInitiatedEventAttributes!.workflowId!, eventMs(e)]),
+      );
+      const latencies = childStarted
+        .map((e) => {
+          const id = e.childWorkflowExecutionStartedEventAttributes!.workflowExecution!.workflowId!;
+          return eventMs(e) - (initiatedAt.get(id) ?? eventMs(e));
+        })
+        .sort((a, b) => a - b);
+      const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+      // The same from the card's side: its workflow's start time (the parent records "started" after that).
+      const created = (
+        await mapPool([...initiatedAt], 16, async ([id, at]) => {
+          const { startTime } = await client.workflow.getHandle(id).describe();
+          return startTime.getTime() - at;
+        })
+      ).sort((a, b) => a - b);
+      const cpct = (q: number) => created[Math.min(created.length - 1, Math.floor(q * created.length))] ?? 0;
       console.log(
         [
           `shard ${i + 1}: started +${eventMs(events[0]!) - t0} ms`,
           `accepted +${signaled ? eventMs(signaled) - t0 : "?"} ms`,
           `${childStarted.length} cards started in ${lastStart && initiated[0] ? eventMs(lastStart) - eventMs(initiated[0]) : "?"} ms`,
           `(${initiated.length} initiated; ${upTo} events, ${tasks} workflow tasks until then)`,
+          `each card's start p50 / p95 / max ${pct(0.5)} / ${pct(0.95)} / ${latencies.at(-1) ?? 0} ms`,
+          `its workflow created after p50 / p95 / max ${cpct(0.5)} / ${cpct(0.95)} / ${created.at(-1) ?? 0} ms`,
         ].join(", "),
       );
     }
