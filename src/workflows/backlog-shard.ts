@@ -3,8 +3,8 @@
  * exactly as a backlog runs its cards — children started at once, what a card could not tell a dependent
  * passed on, pause and budget fan-out. `squadflow start` starts it with its page (so the page's cards
  * are in this history only) and then registers it with the backlog (`addCards`); the shard starts its
- * cards once the backlog has accepted it, tells the backlog when they have all started and when they have
- * all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
+ * cards once the backlog has accepted it (those that can run at once paused, for the backlog to resume once
+ * every page has started), tells the backlog when they have all started and when they have all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
  */
 import {
   CancellationScope,

@@ -1,6 +1,7 @@
 /**
  * A backlog's cards as child workflows, shared by the backlog workflow (backlogs of one page) and the
- * backlog shard workflow (one page of a big backlog): starts them all at once, waits for each to end and
+ * backlog shard workflow (one page of a big backlog): starts them all (those that wait for a dependency
+ * first, see `startAll`), waits for each to end and
  * records its outcome, starts a FAILED one again on `retry` / `skip`, and passes pause and budget on to
  * those still running. What the cards tell each other goes through the {@link DependencyRelay}. Workflow
  * code.
