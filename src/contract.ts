@@ -112,12 +112,8 @@ export const cardCostSignal = defineSignal<[{ cardId: string; usd: number }]>("c
 /** Card → backlog: a card that had come to rest was retried. */
 export const cardReopenedSignal = defineSignal<[CardReopened]>("cardReopened");
 
-/**
- * Backlog shard → backlog: every card of shard `index` (0-based page) has started; the next page may be sent.
- * `held`: the ids of its cards that could run at once, started paused until every page has started (the
- * backlog then resumes them).
- */
-export const shardStartedSignal = defineSignal<[{ index: number; held?: string[] }]>("shardStarted");
+/** Backlog shard → backlog: every card of shard `index` (0-based page) has started; the next page may be sent. */
+export const shardStartedSignal = defineSignal<[{ index: number }]>("shardStarted");
 
 /**
  * Backlog → backlog shard: the backlog has registered the shard; start its cards (paused, or with the

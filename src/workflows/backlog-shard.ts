@@ -3,8 +3,8 @@
  * exactly as a backlog runs its cards — children started at once, what a card could not tell a dependent
  * passed on, pause and budget fan-out. `squadflow start` starts it with its page (so the page's cards
  * are in this history only) and then registers it with the backlog (`addCards`); the shard starts its
- * cards once the backlog has accepted it (those that can run at once paused, for the backlog to resume once
- * every page has started), tells the backlog when they have all started and when they have all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
+ * cards once the backlog has accepted it, tells the backlog when they have all started and when they have
+ * all ended. Its result lists its cards' outcomes without their full states (read the card workflows).
  */
 import {
   CancellationScope,
@@ -12,7 +12,6 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
-  patched,
   setHandler,
   workflowInfo,
 } from "@temporalio/workflow";
@@ -85,14 +84,9 @@ export async function backlogShardWorkflow(input: BacklogShardInput): Promise<Ba
     }
     cards.state.paused = accepted!.paused;
     cards.showProgress();
-    // The cards that can run at once wait, paused, until every page has started (the backlog resumes them):
-    // started while other cards run, a card's start waits behind their work (docs/benchmark.md).
-    await cards.startAll({ holdReady: patched("hold-ready-cards") });
+    await cards.startAll();
     if (accepted!.budgetExhaustedUsd !== undefined) await cards.budgetExhausted(accepted!.budgetExhaustedUsd);
-    await backlog.signal(shardStartedSignal, {
-      index: page.index,
-      ...(cards.held.length > 0 ? { held: cards.held } : {}),
-    });
+    await backlog.signal(shardStartedSignal, { index: page.index });
     await cards.awaitAll();
   } catch (err) {
     if (!isCancellation(err)) throw err;

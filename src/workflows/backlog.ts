@@ -25,7 +25,7 @@ import {
   type ExternalWorkflowHandle,
 } from "@temporalio/workflow";
 import { roundUsd } from "../domain/cost.js";
-import { cardWorkflowId, shardWorkflowId } from "../domain/ids.js";
+import { shardWorkflowId } from "../domain/ids.js";
 import { parseOpsDecision } from "../domain/review.js";
 import { backlogCurrentDetails } from "../domain/ui-metadata.js";
 import type {
@@ -134,13 +134,9 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     );
 
   setHandler(backlogStateQuery, () => state);
-  /** Cards the shards started paused until every page has started (card ids). */
-  const held: string[] = [];
-  setHandler(shardStartedSignal, ({ index, held: heldHere }) => {
+  setHandler(shardStartedSignal, ({ index }) => {
     const shard = shards[index];
-    if (!shard) return;
-    shard.started = true;
-    if (heldHere) held.push(...heldHere);
+    if (shard) shard.started = true;
   });
   setHandler(shardFinishedSignal, ({ index, counts, costUsd }) => {
     const shard = shards[index];
@@ -201,8 +197,6 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
   );
 
   try {
-    await condition(() => state.pages!.received === expected && shards.every((s) => s.started || s.finished));
-    await resumeHeld(input.backlogId, state, held);
     await condition(() => state.pages!.received === expected && shards.every((s) => s.finished));
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -213,22 +207,6 @@ async function pagedBacklog(input: BacklogWorkflowInput, expected: number): Prom
     });
   }
   return finish(input, state, input.webhooks, () => shardTally(shards));
-}
-
-/**
- * Every page has started: resumes the cards its shards held (those that could run at once), directly from
- * here rather than through their shards, whose workflows are busy with their cards' ends. Skipped while
- * the backlog is paused: its `resume` reaches them through their shards. A card that has ended is left be.
- */
-async function resumeHeld(backlogId: string, state: BacklogState, held: readonly string[]): Promise<void> {
-  if (held.length === 0 || state.paused) return;
-  await Promise.all(
-    held.map((cardId) =>
-      getExternalWorkflowHandle(cardWorkflowId(backlogId, cardId))
-        .signal(setPausedSignal, { paused: false })
-        .catch((err: unknown) => log.info("Held card no longer running", { cardId, error: (err as Error).message })),
-    ),
-  );
 }
 
 /**

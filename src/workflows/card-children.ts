@@ -68,8 +68,6 @@ export class CardChildren {
   private readonly entries: Map<string, BacklogCardEntry>;
   private readonly handles = new Map<string, ChildWorkflowHandle<typeof cardWorkflow>>();
   private readonly relay: DependencyRelay;
-  /** Cards that can run at once, started paused by `startAll({ holdReady })` (card ids). */
-  readonly held: string[] = [];
   /** FAILED cards a `retry` or `skip` was accepted for, until their new run has started. */
   private readonly restarts = new Map<string, { kind: "retry" | "skip"; decision: OpsDecision }>();
 
@@ -113,10 +111,9 @@ export class CardChildren {
    * then, once those have all started, the cards that can run at once — so no card runs while the others
    * are being started. Backlogs started before that (`patched('ready-cards-last')`) started them in one
    * workflow task, in reverse dependency order; backlogs whose cards do not relay themselves, highest
-   * priority first. `holdReady` (a shard): the cards that can run at once start paused and are listed in
-   * `held`, for the backlog to resume once every page has started.
+   * priority first.
    */
-  async startAll(options: { holdReady?: boolean } = {}): Promise<void> {
+  async startAll(): Promise<void> {
     if (!this.relay.cardsRelay) {
       const order = [...this.input.cards].sort(
         (a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority],
@@ -125,20 +122,15 @@ export class CardChildren {
     } else if (patched("ready-cards-last")) {
       const { waiting, ready } = startWaves(this.input.cards);
       await Promise.all(waiting.map((plan) => this.start(plan)));
-      if (options.holdReady) this.held.push(...ready.map((plan) => plan.card.id));
-      await Promise.all(ready.map((plan) => this.start(plan, undefined, options.holdReady)));
+      await Promise.all(ready.map((plan) => this.start(plan)));
     } else {
       await Promise.all(reverseDependencyOrder(this.input.cards).map((plan) => this.start(plan)));
     }
     this.relay.allStarted();
   }
 
-  /**
-   * Starts one card. `hold`: started paused whatever the backlog's state, until its backlog resumes it once
-   * every page has started (`held`).
-   */
-  private async start(plan: CardPlan, restart?: CardRestart, hold = false): Promise<void> {
-    const paused = hold || this.state.paused;
+  private async start(plan: CardPlan, restart?: CardRestart): Promise<void> {
+    const paused = this.state.paused;
     const handle = await startChild(cardWorkflow, {
       workflowId: cardWorkflowId(this.input.backlogId, plan.card.id),
       args: [
@@ -159,7 +151,7 @@ export class CardChildren {
     });
     this.handles.set(plan.card.id, handle);
     // A pause (or resume) accepted while the card was being started was broadcast without it: tell it now.
-    if (!hold && this.state.paused !== paused && patched("pause-while-starting")) {
+    if (this.state.paused !== paused && patched("pause-while-starting")) {
       await handle.signal(setPausedSignal, { paused: this.state.paused }).catch(() => undefined);
     }
   }

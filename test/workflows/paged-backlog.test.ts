@@ -14,16 +14,11 @@ import {
   pauseBacklogUpdate,
   resumeBacklogUpdate,
 } from "../../src/workflows/backlog.js";
-import { cardStateQuery, humanReviewUpdate, retryCardUpdate } from "../../src/workflows/card.js";
+import { humanReviewUpdate, retryCardUpdate } from "../../src/workflows/card.js";
 import { createTestWorker, testEnv, uniqueTaskQueue } from "../helpers/temporal.js";
 import { fakeActivities, gate, testPlan, uniqueBacklogId, type CardScript, type TestCard } from "./fakes.js";
 
 const PAGES = { maxCards: 2 };
-
-/** An event's time, ms since the epoch. */
-function eventMs(e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }): number {
-  return Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6);
-}
 
 async function paged(cards: TestCard[], scripts: Record<string, CardScript> = {}) {
   const { client } = await testEnv();
@@ -124,59 +119,6 @@ describe("paged backlog", () => {
       expect(started(waiting)).toBeGreaterThan(initiated(waiting));
       expect(initiated(ready)).toBeGreaterThan(started(waiting));
     }
-  });
-
-  it("holds the cards that can run at once, paused, until every page has started", async () => {
-    // Pages of 2: [E, F], [D, B], [C, A]; F (no dependency, no dependent) is on the first page.
-    const { client, worker, backlogId, start, plan, queues, calls } = await paged([...chain, { id: "F" }]);
-    await worker.runUntil(async () => {
-      // Only the first page arrives (a `squadflow start` interrupted after it).
-      const pages = planPages(plan.cards, PAGES);
-      const backlog = await client.workflow.start(backlogWorkflow, {
-        workflowId: backlogId,
-        taskQueue: queues.orchestration,
-        args: [
-          {
-            backlogId,
-            cards: [],
-            done: [],
-            queues,
-            source: { file: "paged.json", metadata: {}, legacyCards: [] },
-            pages: pages.length,
-          },
-        ],
-      });
-      const shard = shardWorkflowId(backlogId, 1);
-      await client.workflow.start(backlogShardWorkflow, {
-        workflowId: shard,
-        taskQueue: queues.orchestration,
-        args: [{ backlogId, page: pages[0]!, queues }],
-      });
-      await backlog.executeUpdate(addCardsUpdate, {
-        args: [{ index: 0, workflowId: shard, cardIds: ["E", "F"] }],
-        updateId: `${backlogId}/page-0`,
-      });
-      // addCards returned: F has started, paused, and stays so while pages are missing.
-      const f = client.workflow.getHandle(`${backlogId}/F`);
-      const held = await until(
-        () => f.query(cardStateQuery),
-        () => true,
-      );
-      expect(held.paused).toBe(true);
-      expect(calls.some((c) => c.cardId === "F")).toBe(false);
-      await start();
-      const result = await backlog.result();
-      expect(result.shards!.map((s) => s.counts?.DONE)).toEqual([2, 2, 2]);
-      // F's owner ran only once the last page's cards had started.
-      const lastShard = (await client.workflow.getHandle(shardWorkflowId(backlogId, 3)).fetchHistory()).events ?? [];
-      const lastCardStarted = Math.max(
-        ...lastShard.filter((e) => e.childWorkflowExecutionStartedEventAttributes).map(eventMs),
-      );
-      const fEvents = (await f.fetchHistory()).events ?? [];
-      const fOwner = fEvents.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === "runOwner");
-      expect(eventMs(fOwner!)).toBeGreaterThanOrEqual(lastCardStarted);
-      expect((await f.query(cardStateQuery)).paused).toBe(false);
-    });
   });
 
   it("blocks dependents in other shards, and a retry lets them run", async () => {
