@@ -97,6 +97,26 @@ export function reverseDependencyOrder(cards: readonly CardPlan[]): CardPlan[] {
 }
 
 /**
+ * The cards of a backlog (or of one page) in the two waves they are started in: first every card that waits
+ * for a dependency, in {@link reverseDependencyOrder}; then the cards that can run at once (no dependency,
+ * or only dependencies DONE before this run: `resolvedDependencies`). A card of the second wave starts
+ * working as soon as it has started (activities, signals to its dependents, its parent's workflow tasks for
+ * its end); started only once the first wave has, none of that competes with starting the rest of its page,
+ * and every dependent in the page exists before any of them can finish — as the benchmark's bare DAG
+ * starts its cards (docs/benchmark.md "The paged start, measured").
+ * @throws Error when a cycle is left (a plan that did not come from `planBacklog`).
+ */
+export function startWaves(cards: readonly CardPlan[]): { waiting: CardPlan[]; ready: CardPlan[] } {
+  const waiting: CardPlan[] = [];
+  const ready: CardPlan[] = [];
+  for (const plan of reverseDependencyOrder(cards)) {
+    const done = new Set(plan.resolvedDependencies.map((d) => d.cardId));
+    (plan.card.dependencies.some((d) => !done.has(d)) ? waiting : ready).push(plan);
+  }
+  return { waiting, ready };
+}
+
+/**
  * Cuts a backlog's cards into pages for a paged start (see the module comment).
  * @returns pages in start order; each has at most `maxCards` cards and `maxBytes` bytes of plans (a
  *   single card bigger than `maxBytes` gets a page of its own).

@@ -1,6 +1,7 @@
 /**
  * A backlog's cards as child workflows, shared by the backlog workflow (backlogs of one page) and the
- * backlog shard workflow (one page of a big backlog): starts them all at once, waits for each to end and
+ * backlog shard workflow (one page of a big backlog): starts them all (those that wait for a dependency
+ * first, see `startAll`), waits for each to end and
  * records its outcome, starts a FAILED one again on `retry` / `skip`, and passes pause and budget on to
  * those still running. What the cards tell each other goes through the {@link DependencyRelay}. Workflow
  * code.
@@ -16,7 +17,7 @@ import {
   startChild,
   type ChildWorkflowHandle,
 } from "@temporalio/workflow";
-import { reverseDependencyOrder } from "../domain/pages.js";
+import { reverseDependencyOrder, startWaves } from "../domain/pages.js";
 import { dependentsOf } from "../domain/graph.js";
 import { cardWorkflowId } from "../domain/ids.js";
 import { PRIORITY_KEYS, cardPriorityKey } from "../domain/priority.js";
@@ -105,15 +106,26 @@ export class CardChildren {
   }
 
   /**
-   * Starts every card at once; each waits for its dependency signals as TODO. Cards that relay themselves
-   * are started in reverse dependency order (dependents first: the server creates them in that order, so a
-   * card rarely comes to rest before its dependents exist), others highest priority first.
+   * Starts every card; each waits for its dependency signals as TODO. Cards that relay themselves are
+   * started in two waves ({@link startWaves}): every card that waits for a dependency (dependents first),
+   * then, once those have all started, the cards that can run at once — so no card runs while the others
+   * are being started. Backlogs started before that (`patched('ready-cards-last')`) started them in one
+   * workflow task, in reverse dependency order; backlogs whose cards do not relay themselves, highest
+   * priority first.
    */
   async startAll(): Promise<void> {
-    const order = this.relay.cardsRelay
-      ? reverseDependencyOrder(this.input.cards)
-      : [...this.input.cards].sort((a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority]);
-    await Promise.all(order.map((plan) => this.start(plan)));
+    if (!this.relay.cardsRelay) {
+      const order = [...this.input.cards].sort(
+        (a, b) => PRIORITY_KEYS[a.card.priority] - PRIORITY_KEYS[b.card.priority],
+      );
+      await Promise.all(order.map((plan) => this.start(plan)));
+    } else if (patched("ready-cards-last")) {
+      const { waiting, ready } = startWaves(this.input.cards);
+      await Promise.all(waiting.map((plan) => this.start(plan)));
+      await Promise.all(ready.map((plan) => this.start(plan)));
+    } else {
+      await Promise.all(reverseDependencyOrder(this.input.cards).map((plan) => this.start(plan)));
+    }
     this.relay.allStarted();
   }
 

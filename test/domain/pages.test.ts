@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { needsPages, planPages, reverseDependencyOrder, startRounds, type CardPlan } from "../../src/domain/index.js";
+import {
+  needsPages,
+  planPages,
+  reverseDependencyOrder,
+  startRounds,
+  startWaves,
+  type CardPlan,
+} from "../../src/domain/index.js";
 import { testPlan, type TestCard } from "../workflows/fakes.js";
 
 function plans(cards: TestCard[]): CardPlan[] {
@@ -44,6 +51,28 @@ describe("paged start (src/domain/pages.ts)", () => {
         expect(roundOf.size).toBe(cards.length);
         for (const c of cards)
           for (const d of c.dependencies ?? []) expect(roundOf.get(c.id)!).toBeLessThan(roundOf.get(d)!);
+      }),
+    );
+  });
+
+  it("starts the cards that wait for a dependency first, in reverse dependency order, then those that can run at once", () => {
+    const { waiting, ready } = startWaves(
+      plans([
+        { id: "OLD", status: "DONE" },
+        { id: "A" },
+        { id: "L", dependencies: ["OLD"] },
+        { id: "B", dependencies: ["A"] },
+        { id: "C", dependencies: ["A", "L"], priority: "HIGH" },
+      ]),
+    );
+    expect(waiting.map((p) => p.card.id)).toEqual(["C", "B"]);
+    expect(ready.map((p) => p.card.id)).toEqual(["L", "A"]);
+    fc.assert(
+      fc.property(dag, (cards) => {
+        const waves = startWaves(plans(cards));
+        expect([...waves.waiting, ...waves.ready].map((p) => p.card.id).sort()).toEqual(cards.map((c) => c.id).sort());
+        expect(waves.ready.every((p) => p.card.dependencies.length === 0)).toBe(true);
+        expect(waves.waiting.every((p) => p.card.dependencies.length > 0)).toBe(true);
       }),
     );
   });

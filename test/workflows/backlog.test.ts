@@ -105,6 +105,48 @@ describe("backlog workflow", () => {
     ]);
   });
 
+  it("starts the cards that can run at once only after every card that waits has started, so there is nothing to pass on", async () => {
+    // No gate: A (no dependency) and L (only a legacy DONE dependency) may finish as fast as they like.
+    const { worker, handle, client } = await startBacklog(
+      [
+        { id: "OLD", status: "DONE" },
+        { id: "A" },
+        { id: "L", dependencies: ["OLD"] },
+        { id: "B", dependencies: ["A"] },
+        { id: "C", dependencies: ["A", "L"] },
+        { id: "D", dependencies: ["B", "C"] },
+      ],
+      {},
+    );
+    const result = await worker.runUntil(() => handle.result());
+    expect(result.cards.map((c) => [c.cardId, c.outcome?.status])).toEqual(
+      ["A", "L", "B", "C", "D"].map((id) => [id, "DONE"]),
+    );
+    const events = (await handle.fetchHistory()).events ?? [];
+    const cardOf = (workflowId: string | null | undefined) => workflowId!.split("/").at(-1)!;
+    const initiated = events.flatMap((e, i) => {
+      const a = e.startChildWorkflowExecutionInitiatedEventAttributes;
+      return a ? [{ card: cardOf(a.workflowId), at: i }] : [];
+    });
+    const started = events.flatMap((e, i) => {
+      const a = e.childWorkflowExecutionStartedEventAttributes;
+      return a ? [{ card: cardOf(a.workflowExecution?.workflowId), at: i }] : [];
+    });
+    // Dependents first (D, then B and C), then A and L, each of which only once B, C and D had started.
+    expect(initiated.map((s) => s.card)).toEqual(["D", "B", "C", "A", "L"]);
+    const lastWaitingStarted = Math.max(...started.filter((s) => ["B", "C", "D"].includes(s.card)).map((s) => s.at));
+    for (const ready of initiated.filter((s) => ["A", "L"].includes(s.card)))
+      expect(ready.at).toBeGreaterThan(lastWaitingStarted);
+    // Every card could tell its dependents itself: the backlog received and passed on nothing.
+    expect(events.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toHaveLength(0);
+    expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(0);
+    const c = (await cardStates(client, result))[3]!;
+    expect(c.resolvedDependencies?.map((r) => [r.cardId, r.status]).sort()).toEqual([
+      ["A", "DONE"],
+      ["L", "DONE"],
+    ]);
+  });
+
   it("passes on what a card could not tell a dependent that had not started yet, so no dependency signal is lost", async () => {
     const a = gate();
     const { worker, handle, backlogId, client, calls } = await startBacklog(

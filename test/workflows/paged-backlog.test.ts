@@ -88,6 +88,39 @@ describe("paged backlog", () => {
     expect(eOwner.dependencies.map((d) => d.cardId)).toEqual(["D"]);
   });
 
+  it("starts a page's cards that can run at once only after the page's other cards have started", async () => {
+    // Pages of 2 in reverse dependency order: [E, F], [D, B], [C, A]; F and A can run at once.
+    const { client, worker, backlogId, start } = await paged([...chain, { id: "F" }]);
+    const result = await worker.runUntil(async () => {
+      await start();
+      return client.workflow.getHandle<typeof backlogWorkflow>(backlogId).result();
+    });
+    expect(result.shards!.map((s) => s.cardIds)).toEqual([
+      ["E", "F"],
+      ["D", "B"],
+      ["C", "A"],
+    ]);
+    expect(result.shards!.every((s) => s.finished && s.counts?.DONE === 2)).toBe(true);
+    for (const [n, waiting, ready] of [
+      [1, "E", "F"],
+      [3, "C", "A"],
+    ] as const) {
+      const events = (await client.workflow.getHandle(shardWorkflowId(backlogId, n)).fetchHistory()).events ?? [];
+      const initiated = (card: string) =>
+        events.findIndex(
+          (e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId === `${backlogId}/${card}`,
+        );
+      const started = (card: string) =>
+        events.findIndex(
+          (e) =>
+            e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId === `${backlogId}/${card}`,
+        );
+      expect(initiated(waiting)).toBeGreaterThan(-1);
+      expect(started(waiting)).toBeGreaterThan(initiated(waiting));
+      expect(initiated(ready)).toBeGreaterThan(started(waiting));
+    }
+  });
+
   it("blocks dependents in other shards, and a retry lets them run", async () => {
     const { client, worker, backlogId, start } = await paged(chain, {
       A: { qa: [["x"], ["x"], ["x"], ["x"], "pass"] },
