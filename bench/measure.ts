@@ -170,8 +170,13 @@ class ProcessGroup {
 
 /** What an {@link RssSampler} samples besides its own process (the client). */
 export interface SampledProcesses {
-  /** The worker process (bench/worker-process.ts); its descendants are counted with it. */
+  /** The worker process (bench/worker-process.ts); its descendants are counted with it unless `workerOnly`. */
   workerPid: number;
+  /**
+   * Count the worker process alone, not its descendants: for a worker running in the sampling process itself
+   * (bench/paged-start.ts), whose descendants are the dev server.
+   */
+  workerOnly?: boolean;
   /**
    * The Temporal server's processes (dev server; or the cluster's server and PostgreSQL), asked again now
    * and then. Default: every descendant of this process outside the worker's tree (the dev server it spawned).
@@ -215,7 +220,7 @@ export class RssSampler {
     // Re-discover the processes now and then (they are spawned before the sampler; a server may restart).
     if (this.ticks++ % 20 === 0) {
       const { workerPid } = this.processes;
-      const workerTree = [workerPid, ...descendants(workerPid)];
+      const workerTree = this.processes.workerOnly ? [workerPid] : [workerPid, ...descendants(workerPid)];
       this.worker.track(workerTree);
       this.server.track(
         this.processes.serverPids?.() ?? descendants(process.pid).filter((pid) => !workerTree.includes(pid)),

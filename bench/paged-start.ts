@@ -65,6 +65,11 @@ async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) =
   return out;
 }
 
+/** A sampler for this probe, whose worker runs in this process (its descendants: the dev server). */
+function inProcessSampler(): RssSampler {
+  return new RssSampler({ workerPid: process.pid, workerOnly: true });
+}
+
 /** Stops a sampler: "CPU worker x s + server y s" (load average z). */
 function cpu(sampler: RssSampler): string {
   const { workerCpuMs = 0, serverCpuMs = 0 } = sampler.stop();
@@ -117,7 +122,7 @@ async function runSquadflow(client: Client, worker: Worker, size: number, maxCar
   const pages = needsPages(plan.cards, limits) ? planPages(plan.cards, limits).length : 1;
   await worker.runUntil(async () => {
     const t0 = Date.now();
-    const [all, start] = [new RssSampler(), new RssSampler()];
+    const [all, start] = [inProcessSampler(), inProcessSampler()];
     await startBacklog(client, plan, `${backlogId}.json`, queues, { pages: limits });
     const startMs = Date.now() - t0;
     console.log(
@@ -192,7 +197,7 @@ async function runBareDag(client: Client, worker: Worker, size: number) {
     });
   await worker.runUntil(async () => {
     const t0 = Date.now();
-    const [all, started] = [new RssSampler(), new RssSampler()];
+    const [all, started] = [inProcessSampler(), inProcessSampler()];
     // As bench/case.ts: every card with dependencies first, then the cards without.
     await mapPool(
       cards.filter((c) => c.dependencies.length > 0),
