@@ -20,7 +20,14 @@ import { ApplicationFailure } from "@temporalio/common";
 import type { CardSpec, OwnerInput } from "../domain/attempt.js";
 import { addCosts, type Cost } from "../domain/cost.js";
 import { BacklogValidationError, formatIssue, type BacklogIssue } from "../domain/index.js";
-import { planFromData, PlanFileSchema, roleCardType, type DerivedBacklog, type PlanDocument } from "../domain/plan.js";
+import {
+  planFromData,
+  PlanFileSchema,
+  roleCardType,
+  TASK_FIELDS,
+  type DerivedBacklog,
+  type PlanDocument,
+} from "../domain/plan.js";
 import { settleCost } from "../domain/pricing.js";
 import { PRIORITIES } from "../domain/priority.js";
 import {
@@ -116,16 +123,7 @@ export const PLAN_JSON_SCHEMA: Record<string, unknown> = {
           constraints: { type: "array", items: { type: "string" } },
           acceptance_criteria: { type: "array", items: { type: "string" }, description: "Checkable criteria." },
         },
-        required: [
-          "id",
-          "role",
-          "title",
-          "description",
-          "dependencies",
-          "priority",
-          "constraints",
-          "acceptance_criteria",
-        ],
+        required: [...TASK_FIELDS],
         additionalProperties: false,
       },
     },

@@ -136,7 +136,8 @@ export const PlanFileSchema = z.looseObject({
   tasks: z.array(PlanTaskSchema).min(1, "no tasks"),
 });
 
-const TASK_FIELDS: readonly PlanTaskField[] = [
+/** Every field of a plan task, in the order plans list them (also the planner's JSON schema's `required`). */
+export const TASK_FIELDS: readonly PlanTaskField[] = [
   "id",
   "role",
   "title",

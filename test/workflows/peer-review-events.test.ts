@@ -4,53 +4,16 @@
  * the owner activity does (src/activities/owner-events.ts) and is held behind a gate until the test has
  * seen the review it needs: nothing races a fast owner.
  */
-import type { Client } from "@temporalio/client";
 import { describe, expect, it } from "vitest";
 import type { PeerReviewInput } from "../../src/activities/index.js";
-import type { CardOutcome, OwnerInput, PeerReview } from "../../src/domain/index.js";
-import { cardWorkflow, humanReviewUpdate } from "../../src/workflows/card.js";
+import type { CardOutcome, OwnerInput } from "../../src/domain/index.js";
+import { humanReviewUpdate } from "../../src/workflows/card.js";
 import { until } from "../helpers/until.js";
-import { createTestWorker, testEnv, uniqueTaskQueue } from "../helpers/temporal.js";
-import { fakeActivities, gate, testPlan, uniqueBacklogId, waitForStatus, type CardScript } from "./fakes.js";
+import { gate, waitForStatus, type CardScript } from "./fakes.js";
+import { say, startPeerReviewed } from "./peer-review.js";
 
-function squad(trigger: "always" | "on_milestone") {
-  const agent = (name: string) => ({ kind: "command", command: "node", args: [`./${name}.mjs`] });
-  return {
-    agents: { writer: agent("writer"), codex: agent("codex"), gemini: agent("gemini") },
-    card_types: {
-      DOC: {
-        owner: "writer",
-        judge: { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] },
-        peer_review: { reviewers: ["codex", "gemini"], trigger },
-      },
-    },
-  };
-}
-
-async function start(script: CardScript, trigger: "always" | "on_milestone" = "on_milestone") {
-  const { client } = await testEnv();
-  const taskQueue = uniqueTaskQueue("peer-events");
-  const fake = fakeActivities({ C1: script });
-  const worker = await createTestWorker({ taskQueue, activities: fake.activities });
-  const backlogId = uniqueBacklogId("peer-events");
-  const plan = testPlan(backlogId, [{ id: "C1" }], 1, squad(trigger)).cards[0]!;
-  const queues = { owners: taskQueue, validation: taskQueue, debugging: taskQueue };
-  const handle = await (client as Client).workflow.start(cardWorkflow, {
-    taskQueue,
-    workflowId: `${backlogId}/C1`,
-    args: [{ plan, queues }],
-  });
-  const reviews = () => fake.calls.filter((c) => c.activity === "reviewPeers");
-  const reviewed = (n: number) =>
-    until(`${n} review(s) of C1`, async () => (reviews().length >= n ? reviews() : undefined));
-  return { worker, handle, calls: fake.calls, reviews, reviewed };
-}
-
-const say = (reviewer: string, verdict: PeerReview["verdict"], ...comments: string[]) => ({
-  reviewer,
-  verdict,
-  comments,
-});
+const start = (script: CardScript, trigger: "always" | "on_milestone" = "on_milestone") =>
+  startPeerReviewed(script, trigger, "peer-events");
 
 describe("peer review at the owner's events (on_milestone)", () => {
   it("a blocker at a milestone stops the running owner and escalates naming it; nothing is validated", async () => {

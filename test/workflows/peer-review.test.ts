@@ -2,50 +2,12 @@
  * Peer review in the card workflow against the real Temporal server (issue 12): each rule of seed 003's
  * decision tree drives the card where the seed says, and `on_milestone` reviews at the owner's events.
  */
-import type { Client } from "@temporalio/client";
 import { describe, expect, it } from "vitest";
 import type { PeerReviewInput } from "../../src/activities/index.js";
-import type { CardOutcome, OwnerInput, PeerReview } from "../../src/domain/index.js";
-import { cardWorkflow, humanReviewUpdate } from "../../src/workflows/card.js";
-import { createTestWorker, testEnv, uniqueTaskQueue } from "../helpers/temporal.js";
-import { fakeActivities, testPlan, uniqueBacklogId, waitForStatus, type CardScript } from "./fakes.js";
-
-/** The test squad: owner `writer`, reviewers `codex` and `gemini` of card type DOC. */
-function squad(trigger: "always" | "on_milestone" = "always") {
-  const agent = (name: string) => ({ kind: "command", command: "node", args: [`./${name}.mjs`] });
-  return {
-    agents: { writer: agent("writer"), codex: agent("codex"), gemini: agent("gemini") },
-    card_types: {
-      DOC: {
-        owner: "writer",
-        judge: { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] },
-        peer_review: { reviewers: ["codex", "gemini"], trigger },
-      },
-    },
-  };
-}
-
-async function startPeerReviewed(script: CardScript, trigger: "always" | "on_milestone" = "always") {
-  const { client } = await testEnv();
-  const taskQueue = uniqueTaskQueue("peer");
-  const fake = fakeActivities({ C1: script });
-  const worker = await createTestWorker({ taskQueue, activities: fake.activities });
-  const backlogId = uniqueBacklogId("peer");
-  const plan = testPlan(backlogId, [{ id: "C1" }], 1, squad(trigger)).cards[0]!;
-  const queues = { owners: taskQueue, validation: taskQueue, debugging: taskQueue };
-  const handle = await (client as Client).workflow.start(cardWorkflow, {
-    taskQueue,
-    workflowId: `${backlogId}/C1`,
-    args: [{ plan, queues }],
-  });
-  return { worker, handle, calls: fake.calls };
-}
-
-const say = (reviewer: string, verdict: PeerReview["verdict"], ...comments: string[]) => ({
-  reviewer,
-  verdict,
-  comments,
-});
+import type { CardOutcome, OwnerInput } from "../../src/domain/index.js";
+import { humanReviewUpdate } from "../../src/workflows/card.js";
+import { waitForStatus } from "./fakes.js";
+import { say, startPeerReviewed } from "./peer-review.js";
 
 describe("peer review in the card workflow", () => {
   it("all approve: runs beside the judge and QA after verification, records every verdict, and the card is DONE", async () => {

@@ -13,8 +13,11 @@ import { z } from "zod";
 import type { OwnerEvent } from "../../domain/attempt.js";
 import type { AgentConfig } from "../../domain/squad.js";
 
-/** A JSON object on one line, or undefined (run.ts has the same; importing it would make a cycle). */
-function jsonObject(line: string): Record<string, unknown> | undefined {
+/**
+ * A JSON object on one line (an agent's stream event, an event line), or undefined for anything else
+ * (blank, text, an array, malformed JSON). Re-exported by run.ts for the CLI runners.
+ */
+export function jsonLine(line: string): Record<string, unknown> | undefined {
   const t = line.trim();
   if (!t.startsWith("{")) return undefined;
   try {
@@ -92,7 +95,7 @@ export class EventScanner {
  *   event ends the reply in progress (a newline).
  */
 export function assistantText(kind: Exclude<AgentConfig["kind"], "command" | "llm">, line: string): string | undefined {
-  const ev = jsonObject(line);
+  const ev = jsonLine(line);
   if (!ev || typeof ev.type !== "string") return undefined;
   if (kind === "claude-code") {
     if (ev.type !== "assistant") return undefined;

@@ -23,6 +23,7 @@ import { DEFAULT_TICK_MS, runProcess, SpawnError, tail, type ProcessResult } fro
 import { redact, secretsOf, type Secret } from "../secrets.js";
 import { openAttemptWorkspace } from "../workspace.js";
 import { assistantText, EventScanner } from "./events.js";
+export { jsonLine } from "./events.js";
 import { listWorkspaceFiles, redactSecretsInFiles } from "./files.js";
 import type { AttemptWorktree } from "../repository/types.js";
 
@@ -193,18 +194,6 @@ export interface AgentProgress {
   lastTool?: string;
   /** Type of the last event read. */
   lastEvent?: string;
-}
-
-/** A JSON object on one line, or undefined. */
-export function jsonLine(line: string): Record<string, unknown> | undefined {
-  const t = line.trim();
-  if (!t.startsWith("{")) return undefined;
-  try {
-    const v: unknown = JSON.parse(t);
-    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
