@@ -60,7 +60,7 @@ export interface CreateActivitiesDeps extends ActivityDeps {
  *   attempt merged `--no-ff` into `squadflow/<backlogId>` exactly once, or the conflict (files, cards);
  *   `removeWorktree({ repository, backlogId, workspace }): { removed }` — an attempt's worktree removed;
  *   `finishRepository({ repository, backlogId }): FinishedRepository` — the backlog's worktrees removed and
- *   attempt branches deleted (unless `keepBranches`) at its end; `pushIntegrationBranch({ repository,
+ *   attempt branches and snapshot refs deleted (unless `keepBranches`) at its end; `pushIntegrationBranch({ repository,
  *   backlogId }): PushResult` — the integration branch pushed to `repository.push`.
  *   `runOwner` makes the attempt worktree itself (owner.ts); validators resolve `workspaceRoot: 'worktrees'`
  *   against `worktreesRoot`.

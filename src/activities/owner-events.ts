@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { Context } from "@temporalio/activity";
 import { ownerEventSignal } from "../contract.js";
 import type { OwnerEvent, OwnerEventSignal, OwnerInput, OwnerSnapshot } from "../domain/attempt.js";
+import { snapshotRefPrefix } from "../domain/repository.js";
 import type { ActivityDeps, ActivityHooks } from "./context.js";
 import { IGNORED_DIRS, listWorkspaceFiles, redactSecretsInFiles } from "./agents/files.js";
 import { UNSTAGED_PATHSPECS } from "./repository/changes.js";
@@ -25,7 +26,7 @@ import { ownerRootDir, resolveWorkspace } from "./workspace.js";
 
 /** The private ref of a repository snapshot: `refs/squadflow/snapshots/<backlogId>/<cardId>/attempt-<n>/<seq>`. */
 export function snapshotRef(input: Pick<OwnerInput, "backlogId" | "card" | "attempt">, seq: number): string {
-  return `refs/squadflow/snapshots/${input.backlogId}/${input.card.id}/attempt-${input.attempt}/${seq}`;
+  return `${snapshotRefPrefix(input.backlogId)}${input.card.id}/attempt-${input.attempt}/${seq}`;
 }
 
 /**

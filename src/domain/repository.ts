@@ -120,6 +120,14 @@ export function attemptBranchPrefix(backlogId: string): string {
 }
 
 /**
+ * The prefix of every private snapshot ref of a backlog, `refs/squadflow/snapshots/<backlogId>/` (the owner's
+ * work at the events a peer review ran on, issue 12; deleted with the attempt branches at the backlog's end).
+ */
+export function snapshotRefPrefix(backlogId: string): string {
+  return `refs/squadflow/snapshots/${backlogId}/`;
+}
+
+/**
  * The message of the merge commit of a card: a subject naming the card, then the trailers (`git
  * interpret-trailers` format, one `Key: value` per line after a blank line) — what `mergeAttempt` writes
  * and what it reads back to find a merge already made.
@@ -223,7 +231,7 @@ export interface RepositoryActivities {
   mergeAttempt(input: MergeInput): Promise<MergeResult>;
   /** Removes an attempt worktree (idempotent; a missing one is fine). */
   removeWorktree(input: RemoveWorktreeInput): Promise<unknown>;
-  /** At the backlog's end: removes its worktrees and (unless `keepBranches`) its attempt branches. */
+  /** At the backlog's end: removes its worktrees and (unless `keepBranches`) its attempt branches and snapshot refs. */
   finishRepository(input: FinishRepositoryInput): Promise<unknown>;
   /** Pushes the integration branch to `repository.push`. @throws a retryable failure when the push is refused. */
   pushIntegrationBranch(input: FinishRepositoryInput): Promise<PushResult>;

@@ -291,7 +291,7 @@ export function fakeRepositoryActivities(conflicts: Record<string, number> = {})
     },
     async finishRepository(input) {
       calls.push({ activity: "finishRepository", input });
-      return { worktrees: [], branches: [] };
+      return { worktrees: [], branches: [], snapshots: [] };
     },
     async pushIntegrationBranch(input: FinishRepositoryInput): Promise<PushResult> {
       calls.push({ activity: "pushIntegrationBranch", input });

@@ -1,10 +1,10 @@
 /**
  * The end of a backlog in its repository (issue 9 "Clean up"): no worktree of the backlog is left in
- * `git worktree list`, and its attempt branches go unless `--keep-branches`. The integration branch stays:
+ * `git worktree list`, and its attempt branches and private snapshot refs go unless `--keep-branches`. The integration branch stays:
  * it is what the squad delivered.
  */
 import { resolve, sep } from "node:path";
-import { attemptBranchPrefix } from "../../domain/repository.js";
+import { attemptBranchPrefix, snapshotRefPrefix } from "../../domain/repository.js";
 import { git } from "./git.js";
 import { listWorktrees, removeWorktreeDirHeld } from "./worktree.js";
 import { withRepositoryLock } from "./lock.js";
@@ -15,12 +15,14 @@ export interface FinishedRepository {
   worktrees: string[];
   /** Attempt branches deleted (`squadflow-attempts/<backlogId>/…`, without `refs/heads/`). */
   branches: string[];
+  /** Snapshot refs deleted (`refs/squadflow/snapshots/<backlogId>/…`: the work peer reviews saw at events). */
+  snapshots: string[];
 }
 
 /**
  * Removes every worktree of the backlog still listed (under `<worktreesRoot>/<backlogId>/`, or on one of its
- * attempt branches), prunes, and deletes the attempt branches `squadflow-attempts/<backlogId>/*` unless
- * `keepBranches`. Idempotent.
+ * attempt branches), prunes, and deletes the attempt branches `squadflow-attempts/<backlogId>/*` and the
+ * snapshot refs `refs/squadflow/snapshots/<backlogId>/*` unless `keepBranches`. Idempotent.
  * @throws GitError
  */
 export async function finishBacklogRepository(
@@ -41,15 +43,15 @@ export async function finishBacklogRepository(
     }
     await git(repoDir, ["worktree", "prune"]);
   });
-  const branches: string[] = [];
-  if (!keepBranches) {
-    const refs = (await git(repoDir, ["for-each-ref", "--format=%(refname)", prefix])).stdout
-      .split("\n")
-      .filter(Boolean);
-    for (const ref of refs) {
-      await git(repoDir, ["update-ref", "-d", ref]);
-      branches.push(ref.slice("refs/heads/".length));
-    }
-  }
-  return { worktrees, branches };
+  if (keepBranches) return { worktrees, branches: [], snapshots: [] };
+  const branches = (await deleteRefs(repoDir, prefix)).map((ref) => ref.slice("refs/heads/".length));
+  const snapshots = await deleteRefs(repoDir, snapshotRefPrefix(backlogId));
+  return { worktrees, branches, snapshots };
+}
+
+/** Deletes every ref under `prefix` (a full ref name prefix ending in `/`); returns their names. */
+async function deleteRefs(repoDir: string, prefix: string): Promise<string[]> {
+  const refs = (await git(repoDir, ["for-each-ref", "--format=%(refname)", prefix])).stdout.split("\n").filter(Boolean);
+  for (const ref of refs) await git(repoDir, ["update-ref", "-d", ref]);
+  return refs;
 }

@@ -40,7 +40,7 @@ export type { FinishRepositoryInput, PushResult, RemoveWorktreeInput } from "../
  * - `removeWorktree(RemoveWorktreeInput): { removed }` — an attempt's worktree removed (`git worktree remove
  *   --force` + prune; missing is fine). Its branch stays.
  * - `finishRepository(FinishRepositoryInput): FinishedRepository` — every worktree of the backlog removed,
- *   pruned, its attempt branches deleted unless `repository.keepBranches` (finish.ts).
+ *   pruned, its attempt branches and snapshot refs deleted unless `repository.keepBranches` (finish.ts).
  * - `pushIntegrationBranch(FinishRepositoryInput): PushResult` — `git push <remote> squadflow/<id>:<branch>` (push.ts).
  *
  * Input and result types are those of src/domain/repository.ts (`RepositoryActivities`, which the
@@ -82,7 +82,7 @@ export function createRepositoryActivities(deps: ActivityDeps) {
   async function finishRepository(input: FinishRepositoryInput): Promise<FinishedRepository> {
     try {
       const repoDir = await existingRepositoryDir(deps, input.repository, input.backlogId);
-      if (repoDir === undefined) return { worktrees: [], branches: [] };
+      if (repoDir === undefined) return { worktrees: [], branches: [], snapshots: [] };
       return await finishBacklogRepository(
         repoDir,
         input.backlogId,

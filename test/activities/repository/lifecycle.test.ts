@@ -64,14 +64,27 @@ describe("finishRepository", () => {
     expect(await finishRepository({ repository: sb.target, backlogId: "shop" })).toEqual({
       worktrees: [],
       branches: [],
+      snapshots: [],
     });
+  });
+
+  it("deletes the backlog's snapshot refs (the work peer reviews saw at events), not another backlog's", async () => {
+    const ra = await createRunOwner(sb.deps)(ownerInput(sb, planCard("BE-001", { write: { "a.txt": "a\n" } })));
+    const ours = "refs/squadflow/snapshots/shop/BE-001/attempt-1/1";
+    const theirs = "refs/squadflow/snapshots/shop-2/BE-001/attempt-1/1";
+    await sh(sb.repo, "update-ref", ours, ra.git!.headCommit);
+    await sh(sb.repo, "update-ref", theirs, ra.git!.headCommit);
+    const { finishRepository } = createRepositoryActivities(sb.deps);
+    const done = await finishRepository({ repository: sb.target, backlogId: "shop" });
+    expect(done.snapshots).toEqual([ours]);
+    expect(await sh(sb.repo, "for-each-ref", "--format=%(refname)", "refs/squadflow/")).toBe(theirs);
   });
 
   it("keeps the attempt branches with keepBranches", async () => {
     await createRunOwner(sb.deps)(ownerInput(sb, planCard("BE-001", { write: { "a.txt": "a\n" } })));
     const { finishRepository } = createRepositoryActivities(sb.deps);
     const done = await finishRepository({ repository: { ...sb.target, keepBranches: true }, backlogId: "shop" });
-    expect(done).toEqual({ worktrees: [worktreeOf(sb, "BE-001")], branches: [] });
+    expect(done).toEqual({ worktrees: [worktreeOf(sb, "BE-001")], branches: [], snapshots: [] });
     expect(await sh(sb.repo, "branch", "--list", "squadflow-attempts/*", "--format=%(refname:short)")).toBe(
       "squadflow-attempts/shop/BE-001/attempt-1",
     );
