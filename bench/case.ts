@@ -779,6 +779,17 @@ async function main(): Promise<void> {
   };
   const server = config.target === "cluster" ? await startClusterTarget(dir) : await startDevTarget(config, dir);
   let worker: ForkedWorker | undefined;
+  // Past its hard limit bench/run.ts sends SIGTERM before SIGKILL: stop what lives outside this process
+  // group (the cluster target's PostgreSQL and server) and the temp folder, then exit.
+  process.once("SIGTERM", () => {
+    log(config, "SIGTERM: stopping the worker and the server");
+    void (async () => {
+      await worker?.stop().catch(() => undefined);
+      await server.stop().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      process.exit(143);
+    })();
+  });
   try {
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = `bench-${config.variant}-${config.size}`;

@@ -152,18 +152,26 @@ async function runCase(config: CaseConfig, dir: string): Promise<CaseResult> {
   });
   // Past the run's own timeout, leave time for the histories, then kill the case and its server.
   const hardLimit = config.timeoutMs + 10 * 60_000;
-  const killer = setTimeout(() => {
-    process.stderr.write(
-      `[${config.variant} ${config.size}] still running after ${hardLimit / 60_000} min: killing it\n`,
-    );
+  // SIGTERM first: the case stops its server (a cluster target's PostgreSQL and server live in process
+  // groups of their own); whatever is left of the case's group a minute later is SIGKILLed.
+  const signal = (sig: NodeJS.Signals) => {
     try {
-      process.kill(-child.pid!, "SIGKILL");
+      process.kill(-child.pid!, sig);
     } catch {
       // already gone
     }
+  };
+  let finalKill: NodeJS.Timeout | undefined;
+  const killer = setTimeout(() => {
+    process.stderr.write(
+      `[${config.variant} ${config.size}] still running after ${hardLimit / 60_000} min: stopping it\n`,
+    );
+    signal("SIGTERM");
+    finalKill = setTimeout(() => signal("SIGKILL"), 60_000);
   }, hardLimit);
   const code = await new Promise<number | null>((resolveExit) => child.on("exit", (c) => resolveExit(c)));
   clearTimeout(killer);
+  clearTimeout(finalKill);
   try {
     return JSON.parse(await readFile(config.out, "utf8")) as CaseResult;
   } catch {
