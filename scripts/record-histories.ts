@@ -40,6 +40,17 @@ const OUT = resolve(PROJECT_ROOT, "test", "fixtures", "histories");
 /** `--tag <name>`: recordings of a new path, saved beside the older ones (see the module comment). */
 const TAG = process.argv.includes("--tag") ? process.argv[process.argv.indexOf("--tag") + 1] : undefined;
 
+/** A `command` agent of the recorded squads: `node ./<name>.mjs` (never run: the activities are fakes). */
+function nodeAgent(name: string) {
+  return { kind: "command", command: "node", args: [`./${name}.mjs`] };
+}
+
+/** The rubric judge of the recorded squads: the artifact has an "Intro" section. */
+const INTRO_RUBRIC = {
+  kind: "rubric",
+  criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }],
+};
+
 async function save(handle: WorkflowHandle, name: string): Promise<void> {
   const history = await handle.fetchHistory();
   // protobufjs JSON (`History.toJSON()`), read back with `History.fromObject` from @temporalio/proto.
@@ -263,13 +274,12 @@ async function recordPeerReview(server: Awaited<ReturnType<typeof startDevServer
     activities,
   });
   const backlogId = "replay-peer-review";
-  const reviewer = (name: string) => ({ kind: "command", command: "node", args: [`./${name}.mjs`] });
   const plan = testPlan(backlogId, [{ id: "R" }], 1, {
-    agents: { writer: reviewer("writer"), codex: reviewer("codex"), gemini: reviewer("gemini") },
+    agents: { writer: nodeAgent("writer"), codex: nodeAgent("codex"), gemini: nodeAgent("gemini") },
     card_types: {
       DOC: {
         owner: "writer",
-        judge: { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] },
+        judge: INTRO_RUBRIC,
         peer_review: { reviewers: ["codex", "gemini"] },
       },
     },
@@ -322,8 +332,7 @@ async function recordPeerReviewAtEvents(server: Awaited<ReturnType<typeof startD
     activities,
   });
   const backlogId = "replay-peer-review-events";
-  const agent = (name: string) => ({ kind: "command", command: "node", args: [`./${name}.mjs`] });
-  const judge = { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] };
+  const judge = INTRO_RUBRIC;
   const plan = testPlan(
     backlogId,
     [
@@ -332,7 +341,7 @@ async function recordPeerReviewAtEvents(server: Awaited<ReturnType<typeof startD
     ],
     1,
     {
-      agents: { writer: agent("writer"), codex: agent("codex"), gemini: agent("gemini") },
+      agents: { writer: nodeAgent("writer"), codex: nodeAgent("codex"), gemini: nodeAgent("gemini") },
       card_types: {
         API: { owner: "writer", judge, peer_review: { reviewers: ["codex", "gemini"], trigger: "on_milestone" } },
         DOC: { owner: "writer", judge },
@@ -388,8 +397,8 @@ async function recordCouncil(server: Awaited<ReturnType<typeof startDevServer>>)
     },
   });
   const backlogId = "replay-council";
-  const agent = { kind: "command", command: "node", args: ["./agent.mjs"] };
-  const rubric = { kind: "rubric", criteria: [{ name: "has intro", check: { type: "section", heading: "Intro" } }] };
+  const agent = nodeAgent("agent");
+  const rubric = INTRO_RUBRIC;
   const target = { path: "/srv/repo", baseBranch: "main", integrationBranch: integrationBranchName(backlogId) };
   const plan = withRepository(
     // A card budget: the parallel runs get their shares of it (patch council-budget-shares).
