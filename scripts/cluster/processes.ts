@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { createServer } from "node:net";
 
 /** What a finished command left: exit code (null when killed by a signal), stdout and stderr text. */
 export interface CommandResult {
@@ -171,26 +170,9 @@ export async function stopService(s: Service, graceMs = 15_000): Promise<void> {
   await s.exited;
 }
 
-/**
- * A loopback TCP port free at the time of the call, in 20000–32767: below Linux's ephemeral range (so no
- * outgoing connection takes it meanwhile) and within a smallint, the column type of the membership port
- * Temporal's SQL schema stores for every service.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_767);
-    if (await portIsFree(port)) return port;
-  }
-}
-
-/** Whether `port` can be bound on 127.0.0.1 right now. */
-export function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    const srv = createServer();
-    srv.once("error", () => resolvePromise(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolvePromise(true)));
-  });
-}
+/** A free loopback port in 20000–32767 (see `freePort` of src/temporal/dev-server.ts), and its check. */
+export { freePort, portIsFree } from "../../src/temporal/dev-server.js";
+import { freePort, portIsFree } from "../../src/temporal/dev-server.js";
 
 /** `count` distinct free loopback ports. */
 export async function freePorts(count: number): Promise<number[]> {

@@ -463,16 +463,26 @@ async function startServerProcess(
   };
 }
 
-/** A TCP port on `host` (default 127.0.0.1) that is free when asked (the kernel's pick); another process may take it after. */
+/**
+ * A TCP port on `host` (default 127.0.0.1), free when asked, drawn at random from 20000–32767: below Linux's
+ * ephemeral range (32768+), from which the kernel takes the local port of every outgoing connection — a
+ * kernel-picked port (`listen(0)`) is in that range and another process's connection may take it before our
+ * server binds it (seen in CI as "bind: address already in use") — and within a smallint, the column type of
+ * the membership ports Temporal's SQL schema stores. Another process may still take it after the call.
+ */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return await new Promise<number>((resolvePort, reject) => {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_767);
+    if (await portIsFree(port, host)) return port;
+  }
+}
+
+/** Whether `port` can be bound on `host` (default 127.0.0.1) right now. */
+export function portIsFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolvePromise) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const bound = server.address();
-      const port = typeof bound === "object" && bound ? bound.port : 0;
-      server.close(() => resolvePort(port));
-    });
+    server.once("error", () => resolvePromise(false));
+    server.listen(port, host, () => server.close(() => resolvePromise(true)));
   });
 }
 
