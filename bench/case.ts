@@ -86,6 +86,10 @@ export interface CaseConfig {
   historySample: number;
   /** Worker `maxCachedWorkflows` (default: the product's, as `createWorkers`). */
   maxCachedWorkflows?: number;
+  /** Node options of the worker process (diagnostics, e.g. `--max-old-space-size=256`); absent: none. */
+  workerNodeArgs?: string[];
+  /** More worker options (diagnostics; `BENCH_WORKER_OPTIONS`); absent: none. */
+  workerOptions?: Record<string, unknown>;
 }
 
 /** How a case ended. */
@@ -793,14 +797,18 @@ async function main(): Promise<void> {
   try {
     const client = new Client({ connection: server.connection, namespace: server.namespace });
     const taskQueue = `bench-${config.variant}-${config.size}`;
-    worker = await forkWorker({
-      variant: config.variant,
-      address: server.address,
-      namespace: server.namespace,
-      taskQueue,
-      bundlePath: config.bundlePath,
-      ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
-    });
+    worker = await forkWorker(
+      {
+        variant: config.variant,
+        address: server.address,
+        namespace: server.namespace,
+        taskQueue,
+        bundlePath: config.bundlePath,
+        ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
+        ...(config.workerOptions ? { workerOptions: config.workerOptions } : {}),
+      },
+      config.workerNodeArgs ?? [],
+    );
     log(config, `${server.description}, worker process ${worker.pid} on ${taskQueue}`);
     const bench: CaseContext = {
       config,

@@ -27,6 +27,10 @@
  *   (recorded in the results);
  * - `BENCH_MAX_CACHED` — the worker's `maxCachedWorkflows`, for diagnostics only (default: the product's, as
  *   `createWorkers`);
+ * - `BENCH_WORKER_NODE_ARGS` — space-separated Node options for the worker process only (e.g.
+ *   `--max-old-space-size=256`), for diagnostics (recorded in the results);
+ * - `BENCH_WORKER_OPTIONS` — a JSON object of more `WorkerOptions` for the worker (e.g.
+ *   `{"workflowTaskPollerBehavior":{"type":"autoscaling"}}`), for diagnostics (recorded in the results);
  * - `BENCH_OUT` — the results file (default bench/RESULTS.md; bench/RESULTS-cluster.md for the cluster).
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -72,6 +76,10 @@ export interface BenchSettings {
   note?: string;
   dynamicConfig: string[];
   maxCachedWorkflows?: number;
+  /** Node options of the worker process (`BENCH_WORKER_NODE_ARGS`); empty by default. */
+  workerNodeArgs: string[];
+  /** More worker options (`BENCH_WORKER_OPTIONS`, a JSON object); absent by default. */
+  workerOptions?: Record<string, unknown>;
   out: string;
 }
 
@@ -79,6 +87,19 @@ function positiveInt(name: string, value: string): number {
   const n = Number(value.trim().replace(/_/g, ""));
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: "${value}" is not a positive integer`);
   return n;
+}
+
+/** `value` parsed as a JSON object. @throws Error naming the variable when it is not one. */
+function jsonObject(name: string, value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (err) {
+    throw new Error(`${name}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new Error(`${name}: "${value}" is not a JSON object`);
+  return parsed as Record<string, unknown>;
 }
 
 /**
@@ -130,6 +151,10 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
     dynamicConfig,
     ...(env.BENCH_MAX_CACHED?.trim()
       ? { maxCachedWorkflows: positiveInt("BENCH_MAX_CACHED", env.BENCH_MAX_CACHED) }
+      : {}),
+    workerNodeArgs: (env.BENCH_WORKER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean),
+    ...(env.BENCH_WORKER_OPTIONS?.trim()
+      ? { workerOptions: jsonObject("BENCH_WORKER_OPTIONS", env.BENCH_WORKER_OPTIONS) }
       : {}),
     out: resolve(
       PROJECT_ROOT,
@@ -264,7 +289,7 @@ export function machineDescription(settings: BenchSettings): string[] {
         "deploy/temporal/setup-postgres.sh, create-namespace.sh, deploy/temporal/dynamicconfig)"
       : `- dev server: embedded (\`startDevServer\`), a fresh one per case, ` +
         `${settings.dynamicConfig.length ? `dynamic config ${settings.dynamicConfig.map((d) => `\`${d}\``).join(", ")}` : "default limits"}`,
-    `- per case: one worker in a process of its own (bench/worker-process.ts; maxCachedWorkflows ${settings.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS}, otherwise default worker options, one task queue) and the client in the case process`,
+    `- per case: one worker in a process of its own (bench/worker-process.ts; maxCachedWorkflows ${settings.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS}, otherwise default worker options, one task queue${settings.workerNodeArgs.length ? `; Node options \`${settings.workerNodeArgs.join(" ")}\`` : ""}${settings.workerOptions ? `; worker options \`${JSON.stringify(settings.workerOptions)}\`` : ""}) and the client in the case process`,
     `- backlog: layered DAG, ${settings.layers} layers, 2 dependencies per card (layer 1: none); instant agents`,
     `- limits: ${settings.timeoutMs / 60_000} min per run, given up after ${settings.stallMs / 60_000} min without progress`,
   ];
@@ -367,6 +392,8 @@ async function main(): Promise<void> {
             dynamicConfig: settings.dynamicConfig,
             historySample: settings.historySample,
             ...(settings.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: settings.maxCachedWorkflows } : {}),
+            workerNodeArgs: settings.workerNodeArgs,
+            ...(settings.workerOptions ? { workerOptions: settings.workerOptions } : {}),
           };
           results.push(await runCase(config, dir));
         }

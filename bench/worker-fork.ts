@@ -37,13 +37,14 @@ export interface ForkedWorker {
 }
 
 /**
- * Forks bench/worker-process.ts with `config` and resolves once its worker polls.
+ * Forks bench/worker-process.ts with `config` (and `nodeArgs`, Node options of that process alone) and
+ * resolves once its worker polls.
  * @throws Error when the process fails to start its worker (its error) or is not ready in time.
  */
-export async function forkWorker(config: WorkerProcessConfig): Promise<ForkedWorker> {
+export async function forkWorker(config: WorkerProcessConfig, nodeArgs: readonly string[] = []): Promise<ForkedWorker> {
   const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   const child: ChildProcess = fork(WORKER_FILE, [JSON.stringify(config)], {
-    execArgv: ["--import", tsxLoader],
+    execArgv: [...nodeArgs, "--import", tsxLoader],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const clock = newActivityClock();

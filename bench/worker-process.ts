@@ -34,6 +34,8 @@ export interface WorkerProcessConfig {
   bundlePath: string;
   /** Worker `maxCachedWorkflows`. Default: the product's (`DEFAULT_MAX_CACHED_WORKFLOWS`, as `createWorkers`). */
   maxCachedWorkflows?: number;
+  /** More `WorkerOptions` (JSON, e.g. `{"workflowTaskPollerBehavior": {"type": "autoscaling"}}`), diagnostics only. */
+  workerOptions?: Record<string, unknown>;
 }
 
 /** The instant activities' counters as sent over IPC (the owner starts as `[cardId, epoch ms]` pairs). */
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     ...(config.variant === "squadflow"
       ? { activities: instantActivities(clock), sinks: metricsSinks() }
       : { activities: bareActivities(clock) }),
+    ...config.workerOptions,
   });
   process.on("message", (m: CaseMessage) => {
     if (m.type === "stop" && worker.getState() === "RUNNING") worker.shutdown();
