@@ -85,10 +85,11 @@ export function reposRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Default of the orchestration worker's `maxCachedWorkflows`: how many workflows it keeps in memory
- * (others are replayed from history when they next have work). With the lean workflow bundle a cached card
- * costs about 0.3 MiB, and at 1,000 cards a cache of 300 saved only 34 MiB of 636 MiB (docs/benchmark.md
- * "Worker settings"), so the cap stays high enough for a 1,000-card backlog to stay cached, and bounds
- * memory for bigger ones. Override with `SQUADFLOW_MAX_CACHED_WORKFLOWS`.
+ * (others are replayed from history when they next have work). High enough for a 1,000-card backlog to
+ * stay cached, for speed on a development machine. A smaller cache alone saves little memory (at 1,000
+ * cards, 250 cached: 600 instead of 697 MiB); with V8's old space capped as well it does (435 MiB, the same
+ * wall time): the production compose file sets `SQUADFLOW_MAX_CACHED_WORKFLOWS=250` and
+ * `--max-old-space-size=384` for its orchestration worker (docs/benchmark.md "Worker settings").
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 1000;
 

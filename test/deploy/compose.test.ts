@@ -14,6 +14,7 @@ import { findTemporalCli, PROJECT_ROOT } from "../../src/temporal/cli-path.js";
 import { startDevServer, type DevServerHandle } from "../../src/temporal/dev-server.js";
 import { QUEUE_KINDS } from "../../src/temporal/queues.js";
 import { SEARCH_ATTRIBUTES } from "../../src/temporal/search-attributes.js";
+import { maxCachedWorkflowsFromEnv } from "../../src/worker.js";
 
 interface ComposeService {
   image?: string;
@@ -145,6 +146,20 @@ describe("docker-compose.yml", () => {
     // Repository backlogs run the git binary in the owner and validation workers.
     expect(dockerfile).toMatch(/apt-get install [^\n]*\bgit\b/);
     expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "src/worker.ts"]');
+  });
+
+  it("caps the orchestration worker's workflow memory, and only its: the others run agents, which inherit NODE_OPTIONS", () => {
+    const orchestration = service("worker-orchestration").environment ?? {};
+    expect(maxCachedWorkflowsFromEnv(orchestration)).toBe(250);
+    expect(orchestration.NODE_OPTIONS).toBe("--max-old-space-size=384");
+    // The merge keeps the shared settings.
+    expect(orchestration.TEMPORAL_ADDRESS).toBe("temporal:7233");
+    expect(orchestration.SQUADFLOW_LOG_FORMAT).toBe("json");
+    for (const kind of QUEUE_KINDS.filter((k) => k !== "orchestration")) {
+      const env = service(`worker-${kind}`).environment ?? {};
+      expect(env.NODE_OPTIONS).toBeUndefined();
+      expect(env.SQUADFLOW_MAX_CACHED_WORKFLOWS).toBeUndefined();
+    }
   });
 
   it("lets every worker service scale (`docker compose up --scale`): no container_name, no host ports", () => {
