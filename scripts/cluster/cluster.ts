@@ -441,6 +441,31 @@ export class TemporalServer {
           service.child.exitCode !== null ? `exited ${service.child.exitCode} (log: ${service.logFile})` : undefined,
       },
     );
+    // Healthy by compose's probe is only an open port: wait until the frontend answers, as a client needs.
+    await this.reportedVersion();
+  }
+
+  /**
+   * The version the running server reports (`temporal operator cluster system`, GetSystemInfo), asked
+   * until the frontend answers: the compose healthcheck (`nc -z`) passes as soon as the port is open,
+   * while the frontend may still answer "Frontend is not healthy yet".
+   * @throws Error with the CLI's last answer when the frontend does not answer within 120 s.
+   */
+  async reportedVersion(): Promise<string> {
+    let last: CommandResult | undefined;
+    await waitUntil(
+      `Temporal frontend at ${this.address} answering`,
+      async () => {
+        last = await runUnchecked(join(TEMPORAL_CLI_DIR, "temporal"), ["operator", "cluster", "system", "-o", "json"], {
+          env: cleanEnv({ TEMPORAL_ADDRESS: this.address, PATH: `${TEMPORAL_CLI_DIR}${delimiter}${process.env.PATH}` }),
+        });
+        return last.code === 0;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${(last?.stderr ?? "").trim().split("\n")[0]}`);
+    });
+    return (JSON.parse(last!.stdout) as { serverVersion?: string }).serverVersion ?? "?";
   }
 
   /** The compose healthcheck's command, as run against this server. */

@@ -10,20 +10,10 @@
  * a time. Node-only.
  */
 import { mkdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import type { QueueKind } from "../../src/temporal/queues.js";
-import {
-  Cluster,
-  TEMPORAL_CLI_DIR,
-  cleanEnv,
-  ensureBinaries,
-  seconds,
-  setupSchemas,
-  step,
-  type Postgres,
-} from "./cluster.js";
+import { Cluster, ensureBinaries, seconds, setupSchemas, step, type Postgres } from "./cluster.js";
 import { finishHeld, printHeld, releaseHeld, startHeld, writeHeldBacklog, type HeldOutcome } from "./held.js";
-import { runUnchecked, waitUntil, type CommandResult } from "./processes.js";
 
 /**
  * Server N-1, where the phase starts by default: the newest 1.31 release whose whole module graph the Go
@@ -77,29 +67,6 @@ export async function schemaVersions(pg: Postgres): Promise<SchemaVersions> {
     visibility: await version("temporal_visibility"),
     updates: (await updates("temporal")) + (await updates("temporal_visibility")),
   };
-}
-
-/**
- * The version the running server reports (`temporal operator cluster system`, GetSystemInfo), asked
- * until the frontend answers: the compose healthcheck (`nc -z`) passes as soon as the port is open,
- * while the frontend may still answer "Frontend is not healthy yet".
- * @throws Error with the CLI's last answer when the frontend does not answer within 120 s.
- */
-export async function reportedServerVersion(address: string): Promise<string> {
-  let last: CommandResult | undefined;
-  await waitUntil(
-    `Temporal frontend at ${address} answering`,
-    async () => {
-      last = await runUnchecked(join(TEMPORAL_CLI_DIR, "temporal"), ["operator", "cluster", "system", "-o", "json"], {
-        env: cleanEnv({ TEMPORAL_ADDRESS: address, PATH: `${TEMPORAL_CLI_DIR}${delimiter}${process.env.PATH}` }),
-      });
-      return last.code === 0;
-    },
-    { timeoutMs: 120_000, intervalMs: 500 },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}: ${(last?.stderr ?? "").trim().split("\n")[0]}`);
-  });
-  return (JSON.parse(last!.stdout) as { serverVersion?: string }).serverVersion ?? "?";
 }
 
 /**
@@ -173,7 +140,7 @@ export async function runUpgrade(main: Cluster): Promise<UpgradeFigures> {
   step(`upgrade: a cluster of its own in ${dir}, on server ${binaries[0]!.version} and its schema`);
   const cluster = await Cluster.start({ runDir: dir, binaries: binaries[0], workers: PHASE_WORKER_GROUPS });
   try {
-    const reportedBefore = await reportedServerVersion(cluster.address);
+    const reportedBefore = await cluster.server.reportedVersion();
     let schema = await schemaVersions(cluster.postgres);
     step(
       `upgrade: server reports ${reportedBefore}; schema temporal ${schema.temporal}, visibility ${schema.visibility}`,
@@ -196,7 +163,7 @@ export async function runUpgrade(main: Cluster): Promise<UpgradeFigures> {
       const schemaAfter = await schemaVersions(cluster.postgres);
       await cluster.server.restart({ binaries: to });
       const downtimeMs = Date.now() - t0;
-      const reported = await reportedServerVersion(cluster.address);
+      const reported = await cluster.server.reportedVersion();
       step(
         `upgrade: migrated in ${seconds(migrationMs)} (temporal ${schemaAfter.temporal}, visibility ${schemaAfter.visibility}); server ${reported} healthy at ${cluster.address} after ${seconds(downtimeMs)}`,
       );
