@@ -49,9 +49,13 @@ export async function finishBacklogRepository(
   return { worktrees, branches, snapshots };
 }
 
-/** Deletes every ref under `prefix` (a full ref name prefix ending in `/`); returns their names. */
+/**
+ * Deletes every ref under `prefix` (a full ref name prefix ending in `/`) in one `git update-ref --stdin`
+ * (one process however many attempts and snapshots there were); returns their names.
+ */
 async function deleteRefs(repoDir: string, prefix: string): Promise<string[]> {
   const refs = (await git(repoDir, ["for-each-ref", "--format=%(refname)", prefix])).stdout.split("\n").filter(Boolean);
-  for (const ref of refs) await git(repoDir, ["update-ref", "-d", ref]);
+  if (refs.length > 0)
+    await git(repoDir, ["update-ref", "--stdin"], { input: refs.map((r) => `delete ${r}\n`).join("") });
   return refs;
 }
