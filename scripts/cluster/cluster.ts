@@ -356,6 +356,7 @@ const SERVER_PORT_VARS = [
 export class TemporalServer {
   private service?: Service;
   private starts = 0;
+  private reported = "?";
 
   private constructor(
     readonly runDir: string,
@@ -442,7 +443,12 @@ export class TemporalServer {
       },
     );
     // Healthy by compose's probe is only an open port: wait until the frontend answers, as a client needs.
-    await this.reportedVersion();
+    this.reported = await this.askVersion();
+  }
+
+  /** The version the server reported when it last started (`temporal operator cluster system`). */
+  get reportedVersion(): string {
+    return this.reported;
   }
 
   /**
@@ -451,7 +457,7 @@ export class TemporalServer {
    * while the frontend may still answer "Frontend is not healthy yet".
    * @throws Error with the CLI's last answer when the frontend does not answer within 120 s.
    */
-  async reportedVersion(): Promise<string> {
+  private async askVersion(): Promise<string> {
     let last: CommandResult | undefined;
     await waitUntil(
       `Temporal frontend at ${this.address} answering`,

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
+import { freePort, portIsFree } from "../../src/temporal/dev-server.js";
 
 /** What a finished command left: exit code (null when killed by a signal), stdout and stderr text. */
 export interface CommandResult {
@@ -171,8 +172,7 @@ export async function stopService(s: Service, graceMs = 15_000): Promise<void> {
 }
 
 /** A free loopback port in 20000–32767 (see `freePort` of src/temporal/dev-server.ts), and its check. */
-export { freePort, portIsFree } from "../../src/temporal/dev-server.js";
-import { freePort, portIsFree } from "../../src/temporal/dev-server.js";
+export { freePort, portIsFree };
 
 /** `count` distinct free loopback ports. */
 export async function freePorts(count: number): Promise<number[]> {

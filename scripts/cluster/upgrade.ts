@@ -140,7 +140,7 @@ export async function runUpgrade(main: Cluster): Promise<UpgradeFigures> {
   step(`upgrade: a cluster of its own in ${dir}, on server ${binaries[0]!.version} and its schema`);
   const cluster = await Cluster.start({ runDir: dir, binaries: binaries[0], workers: PHASE_WORKER_GROUPS });
   try {
-    const reportedBefore = await cluster.server.reportedVersion();
+    const reportedBefore = cluster.server.reportedVersion;
     let schema = await schemaVersions(cluster.postgres);
     step(
       `upgrade: server reports ${reportedBefore}; schema temporal ${schema.temporal}, visibility ${schema.visibility}`,
@@ -163,7 +163,7 @@ export async function runUpgrade(main: Cluster): Promise<UpgradeFigures> {
       const schemaAfter = await schemaVersions(cluster.postgres);
       await cluster.server.restart({ binaries: to });
       const downtimeMs = Date.now() - t0;
-      const reported = await cluster.server.reportedVersion();
+      const reported = cluster.server.reportedVersion;
       step(
         `upgrade: migrated in ${seconds(migrationMs)} (temporal ${schemaAfter.temporal}, visibility ${schemaAfter.visibility}); server ${reported} healthy at ${cluster.address} after ${seconds(downtimeMs)}`,
       );
